@@ -1,0 +1,244 @@
+//! Collectors: where socket records come from (netlink `sock_diag`, or `/proc/net/*` text), and the choice
+//! between them.
+//!
+//! A collection is a set of *tables* (TCP over IPv4, TCP over IPv6, UDP over IPv4, ..., UNIX), one kernel
+//! dump each. [`Auto`] asks netlink for every table and falls back to `/proc` table by table when netlink
+//! cannot serve one (no `sock_diag` at all, or a missing `*_diag` module for one protocol).
+
+pub mod netlink;
+pub mod procfs;
+
+use std::fmt;
+use std::io;
+use std::path::PathBuf;
+
+use crate::model::{Family, Proto, Socket, StateSet};
+
+/// One kernel socket table: one netlink dump request or one `/proc/net` file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Table {
+    Tcp4,
+    Tcp6,
+    Udp4,
+    Udp6,
+    Unix,
+}
+
+impl Table {
+    pub fn proto(self) -> Proto {
+        match self {
+            Table::Tcp4 | Table::Tcp6 => Proto::Tcp,
+            Table::Udp4 | Table::Udp6 => Proto::Udp,
+            Table::Unix => Proto::Unix,
+        }
+    }
+    pub fn family(self) -> Family {
+        match self {
+            Table::Tcp4 | Table::Udp4 => Family::Inet,
+            Table::Tcp6 | Table::Udp6 => Family::Inet6,
+            Table::Unix => Family::Unix,
+        }
+    }
+    /// The `/proc/net` file that holds this table.
+    pub fn proc_file(self) -> &'static str {
+        match self {
+            Table::Tcp4 => "tcp",
+            Table::Tcp6 => "tcp6",
+            Table::Udp4 => "udp",
+            Table::Udp6 => "udp6",
+            Table::Unix => "unix",
+        }
+    }
+    /// The kernel module that serves this table over netlink.
+    pub fn diag_module(self) -> &'static str {
+        match self {
+            Table::Tcp4 | Table::Tcp6 => "tcp_diag",
+            Table::Udp4 | Table::Udp6 => "udp_diag",
+            Table::Unix => "unix_diag",
+        }
+    }
+}
+
+impl fmt::Display for Table {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Table::Tcp4 => "TCP/IPv4",
+            Table::Tcp6 => "TCP/IPv6",
+            Table::Udp4 => "UDP/IPv4",
+            Table::Udp6 => "UDP/IPv6",
+            Table::Unix => "UNIX",
+        })
+    }
+}
+
+/// What to collect.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Query {
+    pub tcp: bool,
+    pub udp: bool,
+    pub unix: bool,
+    pub ipv4: bool,
+    pub ipv6: bool,
+    /// Only sockets in these states are returned; netlink passes the mask to the kernel.
+    pub states: StateSet,
+}
+
+impl Default for Query {
+    fn default() -> Self {
+        Query { tcp: true, udp: true, unix: true, ipv4: true, ipv6: true, states: StateSet::ALL }
+    }
+}
+
+impl Query {
+    /// The tables this query needs, in the order `ss` prints them (UNIX, UDP, TCP; IPv4 before IPv6).
+    pub fn tables(&self) -> Vec<Table> {
+        let mut t = Vec::with_capacity(5);
+        if self.unix {
+            t.push(Table::Unix);
+        }
+        for (on, v4, v6) in [(self.udp, Table::Udp4, Table::Udp6), (self.tcp, Table::Tcp4, Table::Tcp6)] {
+            if on && self.ipv4 {
+                t.push(v4);
+            }
+            if on && self.ipv6 {
+                t.push(v6);
+            }
+        }
+        t
+    }
+}
+
+/// Where a table's records came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Source {
+    Netlink,
+    Proc,
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Source::Netlink => "netlink",
+            Source::Proc => "/proc",
+        })
+    }
+}
+
+/// The result of one collection.
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot {
+    /// Records, table by table in [`Query::tables`] order.
+    pub sockets: Vec<Socket>,
+    /// Which source served each table.
+    pub sources: Vec<(Table, Source)>,
+    /// Things the user should know (a fallback taken, a field a source cannot give).
+    pub notes: Vec<String>,
+}
+
+impl Snapshot {
+    /// The single source, or `None` when tables came from different sources.
+    pub fn source(&self) -> Option<Source> {
+        let first = self.sources.first()?.1;
+        self.sources.iter().all(|(_, s)| *s == first).then_some(first)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CollectError {
+    /// netlink `sock_diag` cannot be used at all (no socket, permission, kernel without it).
+    #[error("netlink sock_diag is not available: {0}")]
+    NetlinkUnavailable(io::Error),
+    /// The kernel answered that it has no handler for this table (module not loaded or not built).
+    #[error(
+        "the kernel has no netlink sock_diag handler for {table} sockets (is the {module} module available?)",
+        module = table.diag_module()
+    )]
+    Unsupported { table: Table },
+    /// A netlink call failed mid-dump.
+    #[error("netlink dump of {table} sockets failed: {source}")]
+    Netlink { table: Table, source: io::Error },
+    /// The kernel sent something we could not decode.
+    #[error("malformed netlink message in the {table} dump: {msg}")]
+    Malformed { table: Table, msg: String },
+    /// A `/proc` file could not be read.
+    #[error("cannot read {}: {source}", path.display())]
+    ProcIo { path: PathBuf, source: io::Error },
+    /// A `/proc` file has a line we do not understand.
+    #[error("{}:{line}: {msg}", path.display())]
+    ProcParse { path: PathBuf, line: usize, msg: String },
+}
+
+impl CollectError {
+    /// True when another source may serve the table instead.
+    pub fn can_fall_back(&self) -> bool {
+        matches!(self, CollectError::NetlinkUnavailable(_) | CollectError::Unsupported { .. })
+    }
+}
+
+/// A source of socket records.
+pub trait Collector: Send {
+    /// Collect every socket the query asks for.
+    fn collect(&mut self, q: &Query) -> Result<Snapshot, CollectError>;
+}
+
+/// Which source the user asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SourceChoice {
+    /// netlink, falling back to `/proc` table by table.
+    #[default]
+    Auto,
+    /// netlink only; an error when it cannot serve a table.
+    Netlink,
+    /// `/proc/net` only.
+    Proc,
+}
+
+/// Open the collector the user chose. `proc_root` is normally `/proc`.
+pub fn open(choice: SourceChoice, proc_root: PathBuf) -> Box<dyn Collector> {
+    match choice {
+        SourceChoice::Auto => Box::new(Auto { netlink: netlink::NetlinkCollector::new(), proc: procfs::ProcCollector::new(proc_root) }),
+        SourceChoice::Netlink => Box::new(netlink::NetlinkCollector::new()),
+        SourceChoice::Proc => Box::new(procfs::ProcCollector::new(proc_root)),
+    }
+}
+
+/// netlink first, `/proc` for the tables netlink cannot serve.
+pub struct Auto {
+    netlink: netlink::NetlinkCollector,
+    proc: procfs::ProcCollector,
+}
+
+impl Collector for Auto {
+    fn collect(&mut self, q: &Query) -> Result<Snapshot, CollectError> {
+        let tables = q.tables();
+        let results = self.netlink.collect_tables(q, &tables);
+        let mut snap = Snapshot::default();
+        for (table, result) in tables.iter().copied().zip(results) {
+            match result {
+                Ok(mut socks) => {
+                    snap.sockets.append(&mut socks);
+                    snap.sources.push((table, Source::Netlink));
+                }
+                Err(e) if e.can_fall_back() => {
+                    let mut socks = self.proc.collect_table(q, table)?;
+                    snap.sockets.append(&mut socks);
+                    snap.sources.push((table, Source::Proc));
+                    snap.notes.push(match e {
+                        CollectError::NetlinkUnavailable(_) => format!("{e}; reading /proc/net instead"),
+                        _ => format!("{e}; read {table} sockets from /proc/net instead"),
+                    });
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        dedupe_notes(&mut snap.notes);
+        Ok(snap)
+    }
+}
+
+/// One note per distinct cause: "netlink unavailable" would otherwise repeat for every table.
+fn dedupe_notes(notes: &mut Vec<String>) {
+    let mut seen = std::collections::HashSet::new();
+    notes.retain(|n| seen.insert(n.clone()));
+}

@@ -1,0 +1,4 @@
+//! sockscope: a socket-state monitor for Linux. The library holds everything; `main.rs` is a thin shell.
+
+pub mod collect;
+pub mod model;

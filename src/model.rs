@@ -1,0 +1,406 @@
+//! The normalized socket record: the one type every layer above the collectors sees.
+//!
+//! States are kept as the kernel's own numbers (`TCP_ESTABLISHED` = 1, ...), because the kernel reuses the TCP
+//! state numbers for every protocol: an unconnected UDP socket is `TCP_CLOSE`, a listening UNIX socket is
+//! `TCP_LISTEN`. Filters therefore work on one bit set for all protocols, as in `ss`, and only the display name
+//! depends on the protocol.
+
+use std::fmt;
+use std::net::IpAddr;
+
+use serde::Serialize;
+
+/// Transport protocol of a socket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Proto {
+    Tcp,
+    Udp,
+    Unix,
+    Raw,
+    Sctp,
+    Mptcp,
+}
+
+impl Proto {
+    pub fn name(self) -> &'static str {
+        match self {
+            Proto::Tcp => "tcp",
+            Proto::Udp => "udp",
+            Proto::Unix => "unix",
+            Proto::Raw => "raw",
+            Proto::Sctp => "sctp",
+            Proto::Mptcp => "mptcp",
+        }
+    }
+}
+
+impl fmt::Display for Proto {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Address family of a socket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Family {
+    Inet,
+    Inet6,
+    Unix,
+}
+
+impl Family {
+    pub fn name(self) -> &'static str {
+        match self {
+            Family::Inet => "inet",
+            Family::Inet6 => "inet6",
+            Family::Unix => "unix",
+        }
+    }
+}
+
+/// Kind of a UNIX socket (`SOCK_STREAM`, `SOCK_DGRAM`, `SOCK_SEQPACKET`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UnixKind {
+    Stream,
+    Dgram,
+    Seqpacket,
+    /// A type number we do not know, kept as the kernel sent it.
+    #[serde(untagged)]
+    Other(u8),
+}
+
+impl UnixKind {
+    pub fn from_raw(t: u32) -> UnixKind {
+        match t {
+            1 => UnixKind::Stream,
+            2 => UnixKind::Dgram,
+            5 => UnixKind::Seqpacket,
+            n => UnixKind::Other(n.min(255) as u8),
+        }
+    }
+
+    /// The `Netid` column value `ss` uses.
+    pub fn netid(self) -> &'static str {
+        match self {
+            UnixKind::Stream => "u_str",
+            UnixKind::Dgram => "u_dgr",
+            UnixKind::Seqpacket => "u_seq",
+            UnixKind::Other(_) => "u_???",
+        }
+    }
+}
+
+/// Socket state, as the kernel's TCP state number (see the module comment).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct State(pub u8);
+
+impl State {
+    pub const UNKNOWN: State = State(0);
+    pub const ESTABLISHED: State = State(1);
+    pub const SYN_SENT: State = State(2);
+    pub const SYN_RECV: State = State(3);
+    pub const FIN_WAIT1: State = State(4);
+    pub const FIN_WAIT2: State = State(5);
+    pub const TIME_WAIT: State = State(6);
+    pub const CLOSE: State = State(7);
+    pub const CLOSE_WAIT: State = State(8);
+    pub const LAST_ACK: State = State(9);
+    pub const LISTEN: State = State(10);
+    pub const CLOSING: State = State(11);
+    /// A request socket (a SYN answered, handshake not finished). The kernel reports these as SYN_RECV.
+    pub const NEW_SYN_RECV: State = State(12);
+    /// A TCP socket bound to a port but neither listening nor connected (Linux 6.5+, netlink only).
+    pub const BOUND_INACTIVE: State = State(13);
+
+    /// The bit of this state in a [`StateSet`].
+    pub const fn bit(self) -> u32 {
+        if self.0 < 32 { 1 << self.0 } else { 0 }
+    }
+
+    /// The name `ss` prints in its State column for this state and protocol.
+    pub fn display_name(self, proto: Proto) -> &'static str {
+        match (self.0, proto) {
+            (7, Proto::Udp | Proto::Unix | Proto::Raw) => "UNCONN",
+            (2, Proto::Unix) => "CONNECTING",
+            (1, _) => "ESTAB",
+            (2, _) => "SYN-SENT",
+            (3, _) => "SYN-RECV",
+            (4, _) => "FIN-WAIT-1",
+            (5, _) => "FIN-WAIT-2",
+            (6, _) => "TIME-WAIT",
+            (7, _) => "UNCONN",
+            (8, _) => "CLOSE-WAIT",
+            (9, _) => "LAST-ACK",
+            (10, _) => "LISTEN",
+            (11, _) => "CLOSING",
+            (12, _) => "NEW-SYN-RECV",
+            (13, _) => "BOUND-INACTIVE",
+            _ => "UNKNOWN",
+        }
+    }
+
+    /// The lower-case name used in JSON and in `--state` (`established`, `time-wait`, ...).
+    pub fn name(self) -> &'static str {
+        match self.0 {
+            1 => "established",
+            2 => "syn-sent",
+            3 => "syn-recv",
+            4 => "fin-wait-1",
+            5 => "fin-wait-2",
+            6 => "time-wait",
+            7 => "close",
+            8 => "close-wait",
+            9 => "last-ack",
+            10 => "listen",
+            11 => "closing",
+            12 => "new-syn-recv",
+            13 => "bound-inactive",
+            _ => "unknown",
+        }
+    }
+}
+
+/// A set of [`State`]s as a bit mask (bit n = state n), the same layout as the kernel's `idiag_states`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct StateSet(pub u32);
+
+impl StateSet {
+    pub const EMPTY: StateSet = StateSet(0);
+    /// Every state `ss` knows as `all`: 1..=12. BOUND_INACTIVE must be asked for by name.
+    pub const ALL: StateSet = StateSet(0x1ffe);
+    /// `ss`'s default without `-a`/`-l`: everything but LISTEN, CLOSE (unconnected), TIME-WAIT and SYN-RECV.
+    pub const CONNECTED_DEFAULT: StateSet = StateSet(
+        Self::ALL.0
+            & !(State::LISTEN.bit() | State::CLOSE.bit() | State::TIME_WAIT.bit() | State::SYN_RECV.bit())
+            & !State::NEW_SYN_RECV.bit(),
+    );
+
+    pub fn of(states: &[State]) -> StateSet {
+        StateSet(states.iter().fold(0, |m, s| m | s.bit()))
+    }
+    pub fn contains(self, s: State) -> bool {
+        self.0 & s.bit() != 0
+    }
+    pub fn union(self, o: StateSet) -> StateSet {
+        StateSet(self.0 | o.0)
+    }
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+    /// The mask to send to the kernel: SYN_RECV also selects request sockets (NEW_SYN_RECV).
+    pub fn kernel_mask(self) -> u32 {
+        let mut m = self.0;
+        if m & State::SYN_RECV.bit() != 0 {
+            m |= State::NEW_SYN_RECV.bit();
+        }
+        m
+    }
+    /// The states in this set, lowest first.
+    pub fn iter(self) -> impl Iterator<Item = State> {
+        (0u8..32).map(State).filter(move |s| self.contains(*s))
+    }
+}
+
+/// A UNIX socket's bound name.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum UnixName {
+    /// A filesystem path (bytes as the kernel gave them; not necessarily UTF-8).
+    Path(Box<[u8]>),
+    /// An abstract-namespace name, without the leading NUL byte. Shown as `@name`.
+    Abstract(Box<[u8]>),
+}
+
+impl UnixName {
+    /// Decode a `sun_path` as the kernel reports it: a leading NUL means an abstract name.
+    pub fn from_sun_path(raw: &[u8]) -> Option<UnixName> {
+        match raw.split_first() {
+            None => None,
+            Some((0, rest)) => Some(UnixName::Abstract(rest.into())),
+            Some(_) => {
+                let end = raw.iter().position(|&b| b == 0).unwrap_or(raw.len());
+                Some(UnixName::Path(raw[..end].into()))
+            }
+        }
+    }
+
+    /// Text form: `/run/x.sock`, or `@name` for an abstract name. Non-printable bytes are escaped as `\xNN`,
+    /// NUL bytes inside an abstract name are shown as `@` as the kernel's `/proc/net/unix` does.
+    pub fn display(&self) -> String {
+        let (prefix, bytes) = match self {
+            UnixName::Path(b) => ("", &b[..]),
+            UnixName::Abstract(b) => ("@", &b[..]),
+        };
+        let mut s = String::with_capacity(prefix.len() + bytes.len());
+        s.push_str(prefix);
+        for chunk in bytes.utf8_chunks() {
+            for c in chunk.valid().chars() {
+                match c {
+                    '\0' => s.push('@'),
+                    c if c.is_control() => s.push_str(&format!("\\x{:02x}", c as u32)),
+                    c => s.push(c),
+                }
+            }
+            for b in chunk.invalid() {
+                s.push_str(&format!("\\x{b:02x}"));
+            }
+        }
+        s
+    }
+}
+
+/// One end of a socket.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Endpoint {
+    /// An IPv4 or IPv6 address and port. IPv4-mapped IPv6 addresses stay IPv6 (the socket is AF_INET6)
+    /// and print in RFC 5952 form, `[::ffff:10.0.0.1]:443`.
+    Inet { ip: IpAddr, port: u16 },
+    /// A UNIX socket end: its name, if bound, and its inode (0 when unknown).
+    Unix { name: Option<UnixName>, inode: u64 },
+}
+
+impl Endpoint {
+    pub fn port(&self) -> Option<u16> {
+        match self {
+            Endpoint::Inet { port, .. } => Some(*port),
+            Endpoint::Unix { .. } => None,
+        }
+    }
+    pub fn ip(&self) -> Option<IpAddr> {
+        match self {
+            Endpoint::Inet { ip, .. } => Some(*ip),
+            Endpoint::Unix { .. } => None,
+        }
+    }
+    /// True for the wildcard address (0.0.0.0 or ::).
+    pub fn is_unspecified(&self) -> bool {
+        matches!(self, Endpoint::Inet { ip, .. } if ip.is_unspecified())
+    }
+}
+
+/// Which timer is pending on a socket (`ss -o`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TimerKind {
+    On,
+    Keepalive,
+    Timewait,
+    Persist,
+    /// A timer code we do not know, kept as the kernel sent it.
+    #[serde(untagged)]
+    Other(u8),
+}
+
+/// A pending socket timer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Timer {
+    pub kind: TimerKind,
+    /// Time left until it fires, in milliseconds (negative values from the kernel are clamped to 0).
+    pub expires_ms: u64,
+    /// Retransmissions or probes so far.
+    pub retrans: u32,
+}
+
+impl Timer {
+    /// Build from the kernel's timer code (as in `idiag_timer` and `/proc/net/tcp`'s `tr`): 0 none, 1 retransmit,
+    /// 2 keepalive, 3 TIME_WAIT, 4 zero-window probe. Code 0 yields `None`.
+    pub fn from_code(code: u8, expires_ms: u64, retrans: u32) -> Option<Timer> {
+        let kind = match code {
+            0 => return None,
+            1 => TimerKind::On,
+            2 => TimerKind::Keepalive,
+            3 => TimerKind::Timewait,
+            4 => TimerKind::Persist,
+            n => TimerKind::Other(n),
+        };
+        Some(Timer { kind, expires_ms, retrans })
+    }
+}
+
+/// The normalized record of one socket. Fields only one source can fill are `Option`s.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Socket {
+    pub proto: Proto,
+    pub family: Family,
+    pub state: State,
+    pub local: Endpoint,
+    pub peer: Endpoint,
+    /// Bytes (or, for a listener, connections) waiting to be read / accepted.
+    pub recv_q: u32,
+    /// Bytes not yet acknowledged; for a TCP listener the accept backlog limit. `None` where the source
+    /// does not say (a TCP listener read from `/proc`, a UNIX socket read from `/proc`).
+    pub send_q: Option<u32>,
+    /// Owner uid. `None` for UNIX sockets from `/proc`, which does not show it.
+    pub uid: Option<u32>,
+    /// Socket inode (0 for TIME-WAIT and request sockets, which have no file).
+    pub inode: u64,
+    /// The kernel's socket cookie (netlink only).
+    pub cookie: Option<u64>,
+    /// Interface the socket is bound to (`SO_BINDTODEVICE`), 0 for none (netlink only).
+    pub ifindex: Option<u32>,
+    /// Kind of a UNIX socket; `None` for other protocols.
+    pub unix_kind: Option<UnixKind>,
+    pub timer: Option<Timer>,
+}
+
+impl Socket {
+    /// `ss`'s Netid column: `tcp`, `udp`, `u_str`, ...
+    pub fn netid(&self) -> &'static str {
+        match self.unix_kind {
+            Some(k) => k.netid(),
+            None => self.proto.name(),
+        }
+    }
+
+    /// The UNIX peer's inode, when the source knows it.
+    pub fn unix_peer_inode(&self) -> Option<u64> {
+        match &self.peer {
+            Endpoint::Unix { inode, .. } if *inode != 0 => Some(*inode),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn state_default_set_excludes_listen_and_timewait() {
+        let d = StateSet::CONNECTED_DEFAULT;
+        assert!(d.contains(State::ESTABLISHED));
+        assert!(d.contains(State::CLOSE_WAIT));
+        for s in [State::LISTEN, State::CLOSE, State::TIME_WAIT, State::SYN_RECV, State::NEW_SYN_RECV] {
+            assert!(!d.contains(s), "{s:?}");
+        }
+    }
+
+    #[test]
+    fn syn_recv_mask_includes_request_sockets() {
+        assert_eq!(
+            StateSet::of(&[State::SYN_RECV]).kernel_mask(),
+            State::SYN_RECV.bit() | State::NEW_SYN_RECV.bit()
+        );
+    }
+
+    #[test]
+    fn unix_names_decode_and_display() {
+        assert_eq!(UnixName::from_sun_path(b""), None);
+        let a = UnixName::from_sun_path(b"\0foo\0bar").unwrap();
+        assert_eq!(a.display(), "@foo@bar");
+        let p = UnixName::from_sun_path(b"/run/x.sock\0\0\0").unwrap();
+        assert_eq!(p.display(), "/run/x.sock");
+        let odd = UnixName::Path(b"/tmp/\xff\n".as_slice().into());
+        assert_eq!(odd.display(), "/tmp/\\xff\\x0a");
+    }
+
+    #[test]
+    fn display_names_follow_ss() {
+        assert_eq!(State::CLOSE.display_name(Proto::Udp), "UNCONN");
+        assert_eq!(State::CLOSE.display_name(Proto::Tcp), "UNCONN");
+        assert_eq!(State::ESTABLISHED.display_name(Proto::Unix), "ESTAB");
+        assert_eq!(State(99).display_name(Proto::Tcp), "UNKNOWN");
+    }
+}
