@@ -2,3 +2,7 @@
 
 pub mod collect;
 pub mod model;
+pub mod filter;
+pub mod services;
+pub mod cli;
+pub mod output;

@@ -327,8 +327,9 @@ pub struct Socket {
     pub state: State,
     pub local: Endpoint,
     pub peer: Endpoint,
-    /// Bytes (or, for a listener, connections) waiting to be read / accepted.
-    pub recv_q: u32,
+    /// Bytes (or, for a listener, connections) waiting to be read / accepted. `None` where the source does
+    /// not say (a UNIX socket read from `/proc`).
+    pub recv_q: Option<u32>,
     /// Bytes not yet acknowledged; for a TCP listener the accept backlog limit. `None` where the source
     /// does not say (a TCP listener read from `/proc`, a UNIX socket read from `/proc`).
     pub send_q: Option<u32>,
@@ -340,6 +341,9 @@ pub struct Socket {
     pub cookie: Option<u64>,
     /// Interface the socket is bound to (`SO_BINDTODEVICE`), 0 for none (netlink only).
     pub ifindex: Option<u32>,
+    /// For an IPv6 socket, whether it is IPv6-only (`IPV6_V6ONLY`); `Some(false)` on a wildcard listener means
+    /// dual-stack. netlink only; `None` otherwise.
+    pub v6only: Option<bool>,
     /// Kind of a UNIX socket; `None` for other protocols.
     pub unix_kind: Option<UnixKind>,
     pub timer: Option<Timer>,

@@ -1,0 +1,309 @@
+//! Command-line definitions (clap) and their resolution into a checked configuration.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::collect::{Query, SourceChoice};
+use crate::filter::{self, End, Expr};
+use crate::model::{State, StateSet};
+use crate::output::table::TableOptions;
+use crate::services::Services;
+
+const ABOUT: &str = "Who is on which port, in what state, from where: a socket monitor for Linux.";
+
+const LONG_ABOUT: &str = "\
+Who is on which port, in what state, from where: a socket monitor for Linux.
+
+With no subcommand, sockscope lists sockets like `ss` does (the same as `sockscope list`), so the ss flags
+you know work unchanged: `sockscope -tan`, `sockscope -ltn`, `sockscope -uan`.
+
+Sockets come from the kernel's netlink sock_diag interface; where that is unavailable (some containers and
+sandboxes) sockscope reads /proc/net/* instead and says so on stderr. No root is needed: an unprivileged user
+sees every socket of its network namespace, with owner uid and inode.";
+
+const AFTER_HELP: &str = "\
+Defaults, as in ss:
+  no -t/-u/-x      TCP, UDP and UNIX sockets (with -4/-6: TCP and UDP only)
+  no -a/-l/--state connected sockets only: every state but LISTEN, UNCONN (closed), TIME-WAIT and SYN-RECV
+  -l               listening TCP sockets and unconnected (bound) UDP/UNIX sockets
+  no -n            ports shown as service names from /etc/services; addresses never resolved without -r
+
+States for --state (case-insensitive, repeatable, or comma-separated):
+  established syn-sent syn-recv fin-wait-1 fin-wait-2 time-wait closed close-wait last-ack listening closing
+  bound-inactive (Linux 6.5+, netlink only)
+  all           every state above but bound-inactive
+  connected     all but listening and closed
+  synchronized  connected, but not syn-sent
+  bucket        syn-recv and time-wait      big   all but syn-recv and time-wait
+
+Examples:
+  sockscope -tan                             every TCP socket, numeric
+  sockscope -ltn                             TCP listeners
+  sockscope -tn --port 443                   connected TCP sockets with 443 at either end
+  sockscope -tan --state time-wait --dport 8000-8100
+  sockscope -tan --json | jq '.[] | select(.peer.port == 5432)'
+  sockscope -xa --ndjson                     UNIX sockets, one JSON object per line
+
+Exit status: 0 on success (also when the output pipe closes early, as with `| head`), 1 when sockets could
+not be read, 2 for a usage error.";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "sockscope",
+    version,
+    about = ABOUT,
+    long_about = LONG_ABOUT,
+    after_help = AFTER_HELP,
+    args_conflicts_with_subcommands = true,
+    disable_help_subcommand = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub list: ListArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// List sockets once, like `ss` (the default).
+    #[command(after_help = AFTER_HELP)]
+    List(ListArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum SourceArg {
+    /// netlink sock_diag, falling back to /proc/net for what netlink cannot serve
+    #[default]
+    Auto,
+    /// netlink only: fail instead of falling back
+    Netlink,
+    /// /proc/net text files only
+    Proc,
+}
+
+#[derive(Debug, Clone, Default, Args)]
+pub struct ListArgs {
+    /// TCP sockets
+    #[arg(short = 't', long, help_heading = "Socket types")]
+    pub tcp: bool,
+    /// UDP sockets
+    #[arg(short = 'u', long, help_heading = "Socket types")]
+    pub udp: bool,
+    /// UNIX domain sockets
+    #[arg(short = 'x', long, help_heading = "Socket types")]
+    pub unix: bool,
+    /// IPv4 only
+    #[arg(short = '4', long, help_heading = "Socket types")]
+    pub ipv4: bool,
+    /// IPv6 only
+    #[arg(short = '6', long, help_heading = "Socket types")]
+    pub ipv6: bool,
+
+    /// Sockets in every state (default: connected ones only)
+    #[arg(short = 'a', long, help_heading = "Selection")]
+    pub all: bool,
+    /// Listening sockets only (TCP LISTEN, unconnected UDP/UNIX)
+    #[arg(short = 'l', long, help_heading = "Selection")]
+    pub listening: bool,
+    /// Only sockets in STATE (see the list below); repeat or comma-separate for several. Overrides -a/-l
+    #[arg(long, value_name = "STATE", help_heading = "Selection")]
+    pub state: Vec<String>,
+    /// Port at either end: a number, a service name or a range like 8000-8100 (repeat: any of them)
+    #[arg(long, value_name = "PORT", help_heading = "Selection")]
+    pub port: Vec<String>,
+    /// Local (source) port, as --port
+    #[arg(long, value_name = "PORT", help_heading = "Selection")]
+    pub sport: Vec<String>,
+    /// Remote (destination) port, as --port
+    #[arg(long, value_name = "PORT", help_heading = "Selection")]
+    pub dport: Vec<String>,
+
+    /// Numeric ports (no service names)
+    #[arg(short = 'n', long, help_heading = "Output")]
+    pub numeric: bool,
+    /// Resolve addresses to host names (reverse DNS; slow on large listings)
+    #[arg(short = 'r', long, help_heading = "Output")]
+    pub resolve: bool,
+    /// No header line
+    #[arg(short = 'H', long = "no-header", help_heading = "Output")]
+    pub no_header: bool,
+    /// Extended details: uid, inode, socket cookie (sk), v6only
+    #[arg(short = 'e', long, help_heading = "Output")]
+    pub extended: bool,
+    /// One JSON array of socket objects (field names in the README)
+    #[arg(long, conflicts_with = "ndjson", help_heading = "Output")]
+    pub json: bool,
+    /// One JSON object per line
+    #[arg(long, help_heading = "Output")]
+    pub ndjson: bool,
+
+    /// Where sockets come from
+    #[arg(long, value_enum, default_value_t = SourceArg::Auto, value_name = "SOURCE", help_heading = "Source")]
+    pub source: SourceArg,
+    /// The proc filesystem to read for --source proc and the fallback (for containers and tests)
+    #[arg(long, value_name = "DIR", default_value = "/proc", help_heading = "Source")]
+    pub proc_root: PathBuf,
+}
+
+/// Output format of a listing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Table,
+    Json,
+    Ndjson,
+}
+
+/// A checked listing configuration.
+#[derive(Debug)]
+pub struct ListConfig {
+    pub query: Query,
+    /// What the kernel cannot select for us (ports, for now); applied after collection.
+    pub filter: Expr,
+    pub format: Format,
+    pub table: TableOptions,
+    pub numeric: bool,
+    pub resolve: bool,
+    pub source: SourceChoice,
+    pub proc_root: PathBuf,
+    pub services: Services,
+}
+
+/// A bad flag value: printed as one line, exit status 2.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+impl ListArgs {
+    /// Check the values and work out ss's defaults.
+    pub fn resolve(&self) -> Result<ListConfig, UsageError> {
+        let services = Services::system();
+        let any_proto = self.tcp || self.udp || self.unix;
+        let family_given = self.ipv4 || self.ipv6;
+        let query_states = self.states()?;
+        let query = Query {
+            tcp: self.tcp || !any_proto,
+            udp: self.udp || !any_proto,
+            unix: self.unix || (!any_proto && !family_given),
+            ipv4: self.ipv4 || !self.ipv6,
+            ipv6: self.ipv6 || !self.ipv4,
+            states: query_states,
+        };
+        let mut filter = Expr::True;
+        for (flag, values, end) in
+            [("--port", &self.port, End::Either), ("--sport", &self.sport, End::Local), ("--dport", &self.dport, End::Peer)]
+        {
+            let mut any = Vec::new();
+            for v in values {
+                let range = filter::parse_port_spec(v, &services)
+                    .map_err(|e| UsageError(format!("invalid value '{v}' for {flag}: {e}")))?;
+                any.push(Expr::Port { end, range });
+            }
+            filter = filter.and(Expr::any_of(any));
+        }
+        let protos = [query.tcp, query.udp, query.unix].iter().filter(|b| **b).count();
+        Ok(ListConfig {
+            format: if self.json {
+                Format::Json
+            } else if self.ndjson {
+                Format::Ndjson
+            } else {
+                Format::Table
+            },
+            table: TableOptions { header: !self.no_header, netid: protos > 1, extended: self.extended },
+            numeric: self.numeric,
+            resolve: self.resolve,
+            source: match self.source {
+                SourceArg::Auto => SourceChoice::Auto,
+                SourceArg::Netlink => SourceChoice::Netlink,
+                SourceArg::Proc => SourceChoice::Proc,
+            },
+            proc_root: self.proc_root.clone(),
+            query,
+            filter,
+            services,
+        })
+    }
+
+    fn states(&self) -> Result<StateSet, UsageError> {
+        if !self.state.is_empty() {
+            let mut set = StateSet::EMPTY;
+            for v in &self.state {
+                for name in v.split(',').filter(|n| !n.trim().is_empty()) {
+                    let s = filter::parse_state(name)
+                        .map_err(|e| UsageError(format!("invalid value '{v}' for --state: {e}")))?;
+                    set = set.union(s);
+                }
+            }
+            if set.is_empty() {
+                return Err(UsageError("--state needs at least one state name".into()));
+            }
+            return Ok(set);
+        }
+        Ok(if self.all {
+            StateSet::ALL
+        } else if self.listening {
+            StateSet::of(&[State::LISTEN, State::CLOSE])
+        } else {
+            StateSet::CONNECTED_DEFAULT
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<ListConfig, String> {
+        let cli = Cli::try_parse_from(std::iter::once("sockscope").chain(args.iter().copied())).map_err(|e| e.to_string())?;
+        let list = match cli.command {
+            Some(Command::List(l)) => l,
+            None => cli.list,
+        };
+        list.resolve().map_err(|e| e.0)
+    }
+
+    #[test]
+    fn ss_defaults() {
+        let c = parse(&[]).unwrap();
+        assert!(c.query.tcp && c.query.udp && c.query.unix && c.query.ipv4 && c.query.ipv6);
+        assert_eq!(c.query.states, StateSet::CONNECTED_DEFAULT);
+        assert!(c.table.netid && c.table.header);
+
+        let c = parse(&["-tan"]).unwrap();
+        assert!(c.query.tcp && !c.query.udp && !c.query.unix);
+        assert_eq!(c.query.states, StateSet::ALL);
+        assert!(!c.table.netid && c.numeric);
+
+        let c = parse(&["-4"]).unwrap();
+        assert!(c.query.tcp && c.query.udp && !c.query.unix && c.query.ipv4 && !c.query.ipv6);
+
+        let c = parse(&["list", "-lu6"]).unwrap();
+        assert!(c.query.udp && !c.query.tcp && c.query.ipv6 && !c.query.ipv4);
+        assert_eq!(c.query.states, StateSet::of(&[State::LISTEN, State::CLOSE]));
+
+        let c = parse(&["-ta", "--state", "established,time-wait", "--state", "listen"]).unwrap();
+        assert_eq!(c.query.states, StateSet::of(&[State::ESTABLISHED, State::TIME_WAIT, State::LISTEN]));
+    }
+
+    #[test]
+    fn bad_values_name_the_value() {
+        let e = parse(&["--port", "99999"]).unwrap_err();
+        assert_eq!(e, "invalid value '99999' for --port: port 99999 is out of range (0-65535)");
+        let e = parse(&["--state", "estab,bogus"]).unwrap_err();
+        assert!(e.starts_with("invalid value 'estab,bogus' for --state: unknown state 'bogus'"), "{e}");
+        let e = parse(&["--sport", "9-1"]).unwrap_err();
+        assert!(e.contains("'9-1' for --sport"), "{e}");
+        assert!(parse(&["--source", "magic"]).unwrap_err().contains("magic"));
+        assert!(parse(&["--json", "--ndjson"]).is_err());
+    }
+
+    #[test]
+    fn port_flags_build_one_expression() {
+        let c = parse(&["--port", "22", "--port", "80", "--dport", "1000-2000"]).unwrap();
+        let Expr::And(parts) = &c.filter else { panic!("{:?}", c.filter) };
+        assert_eq!(parts.len(), 2);
+        assert!(matches!(&parts[0], Expr::Or(v) if v.len() == 2));
+    }
+}

@@ -1,0 +1,223 @@
+//! Pure decoding of sock_diag messages into [`Socket`] records, and encoding of dump requests.
+//! netlink crate types do not leave this module: everything is converted to the model here.
+
+use netlink_packet_core::{NLM_F_DUMP, NLM_F_REQUEST, NetlinkBuffer};
+use netlink_packet_core::{Emitable, Parseable};
+use netlink_packet_sock_diag::constants::{AF_INET, AF_INET6, IPPROTO_TCP, IPPROTO_UDP, SOCK_DIAG_BY_FAMILY};
+use netlink_packet_sock_diag::inet::{ExtensionFlags, InetRequest, InetResponseHeader, SocketId, StateFlags};
+use netlink_packet_sock_diag::unix::{ShowFlags, StateFlags as UnixStateFlags, UnixRequest, UnixResponseHeader};
+
+use crate::collect::Table;
+use crate::model::{Endpoint, Family, Proto, Socket, State, StateSet, Timer, UnixKind, UnixName};
+
+pub const NLMSG_NOOP: u16 = 1;
+pub const NLMSG_ERROR: u16 = 2;
+pub const NLMSG_DONE: u16 = 3;
+pub const NLMSG_HDRLEN: usize = 16;
+
+const INET_DIAG_MSG_LEN: usize = 72;
+const UNIX_DIAG_MSG_LEN: usize = 16;
+const INET_DIAG_SKV6ONLY: u16 = 11;
+
+// UNIX_DIAG attribute types and the show flag for the owner uid (Linux 5.3+), which the crate lacks.
+const UNIX_DIAG_NAME: u16 = 0;
+const UNIX_DIAG_PEER: u16 = 2;
+const UNIX_DIAG_RQLEN: u16 = 4;
+const UNIX_DIAG_UID: u16 = 7;
+const UDIAG_SHOW_UID: u32 = 0x40;
+
+/// Build the whole netlink message (header included) that asks for a dump of `table` in `states`.
+pub fn dump_request(table: Table, states: StateSet, seq: u32) -> Vec<u8> {
+    let mask = states.kernel_mask();
+    let mut payload = match table {
+        Table::Unix => {
+            let req = UnixRequest {
+                state_flags: UnixStateFlags::from_bits_retain(mask),
+                inode: 0,
+                show_flags: ShowFlags::from_bits_retain(
+                    ShowFlags::NAME.bits() | ShowFlags::PEER.bits() | ShowFlags::RQLEN.bits() | UDIAG_SHOW_UID,
+                ),
+                cookie: [0xff; 8],
+            };
+            let mut b = vec![0u8; req.buffer_len()];
+            req.emit(&mut b);
+            b
+        }
+        _ => {
+            let (family, socket_id) = match table.family() {
+                Family::Inet6 => (AF_INET6, SocketId::new_v6()),
+                _ => (AF_INET, SocketId::new_v4()),
+            };
+            let protocol = if table.proto() == Proto::Udp { IPPROTO_UDP } else { IPPROTO_TCP };
+            let req = InetRequest {
+                family,
+                protocol,
+                extensions: ExtensionFlags::empty(),
+                states: StateFlags::from_bits_retain(mask),
+                socket_id,
+            };
+            let mut b = vec![0u8; req.buffer_len()];
+            req.emit(&mut b);
+            b
+        }
+    };
+    let total = NLMSG_HDRLEN + payload.len();
+    let mut msg = vec![0u8; NLMSG_HDRLEN];
+    msg.append(&mut payload);
+    let mut nl = NetlinkBuffer::new(&mut msg[..]);
+    nl.set_length(total as u32);
+    nl.set_message_type(SOCK_DIAG_BY_FAMILY);
+    nl.set_flags(NLM_F_REQUEST | NLM_F_DUMP);
+    nl.set_sequence_number(seq);
+    nl.set_port_number(0);
+    msg
+}
+
+/// What one netlink message in a dump said.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Message {
+    Socket(Socket),
+    /// A socket of a family we did not ask for (cannot happen with a correct kernel); skipped.
+    Skip,
+    /// End of the dump with the kernel's error code (0 = success, negative errno otherwise).
+    Done(i32),
+    /// An `NLMSG_ERROR` with its (negative) errno; 0 is a plain acknowledgement.
+    Error(i32),
+}
+
+/// Walk the netlink messages in one `recv` buffer. Calls `each` per message; stops at the first decode error.
+pub fn for_each_message(
+    buf: &[u8],
+    table: Table,
+    mut each: impl FnMut(Message) -> bool,
+) -> Result<(), String> {
+    let mut off = 0;
+    while off + NLMSG_HDRLEN <= buf.len() {
+        let nl = NetlinkBuffer::new_checked(&buf[off..]).map_err(|e| format!("bad netlink header: {e}"))?;
+        let len = nl.length() as usize;
+        let payload = nl.payload();
+        let msg = match nl.message_type() {
+            NLMSG_DONE => Message::Done(read_i32(payload).unwrap_or(0)),
+            NLMSG_ERROR => Message::Error(read_i32(payload).ok_or("truncated NLMSG_ERROR")?),
+            NLMSG_NOOP => Message::Skip,
+            SOCK_DIAG_BY_FAMILY => match table {
+                Table::Unix => decode_unix(payload).map(Message::Socket)?,
+                _ => decode_inet(payload, table)?,
+            },
+            other => return Err(format!("unexpected netlink message type {other}")),
+        };
+        if !each(msg) {
+            return Ok(());
+        }
+        off += (len + 3) & !3;
+    }
+    Ok(())
+}
+
+/// Walk netlink attributes (`struct nlattr` TLVs), calling `each(type, data)`.
+fn for_each_attr(mut attrs: &[u8], mut each: impl FnMut(u16, &[u8])) -> Result<(), String> {
+    while attrs.len() >= 4 {
+        let len = u16::from_ne_bytes([attrs[0], attrs[1]]) as usize;
+        let kind = u16::from_ne_bytes([attrs[2], attrs[3]]) & 0x3fff;
+        if len < 4 || len > attrs.len() {
+            return Err(format!("attribute {kind} has bad length {len}"));
+        }
+        each(kind, &attrs[4..len]);
+        attrs = attrs.get((len + 3) & !3..).unwrap_or(&[]);
+    }
+    Ok(())
+}
+
+fn read_i32(b: &[u8]) -> Option<i32> {
+    Some(i32::from_ne_bytes(b.get(..4)?.try_into().ok()?))
+}
+
+fn read_u32(b: &[u8]) -> Option<u32> {
+    Some(u32::from_ne_bytes(b.get(..4)?.try_into().ok()?))
+}
+
+/// The kernel's 8-byte cookie as ss prints it: two host-order u32 words, low first.
+fn cookie_u64(c: [u8; 8]) -> u64 {
+    let lo = u32::from_ne_bytes([c[0], c[1], c[2], c[3]]) as u64;
+    let hi = u32::from_ne_bytes([c[4], c[5], c[6], c[7]]) as u64;
+    lo | (hi << 32)
+}
+
+/// Decode one `inet_diag_msg` (TCP or UDP) into a record.
+pub fn decode_inet(payload: &[u8], table: Table) -> Result<Message, String> {
+    let h = InetResponseHeader::parse(payload).map_err(|e| format!("inet_diag_msg: {e}"))?;
+    let family = match h.family {
+        AF_INET => Family::Inet,
+        AF_INET6 => Family::Inet6,
+        _ => return Ok(Message::Skip),
+    };
+    if family != table.family() {
+        return Ok(Message::Skip);
+    }
+    // The crate already decoded the timer kind; take the raw fields back from the header bytes so that
+    // unknown timer codes are kept rather than dropped. Layout: family, state, timer, retrans, id(48), expires.
+    let timer_code = payload.get(2).copied().unwrap_or(0);
+    let retrans = payload.get(3).copied().unwrap_or(0) as u32;
+    let expires = payload.get(52..56).and_then(read_u32).unwrap_or(0) as u64;
+    let id = &h.socket_id;
+    let mut v6only = None;
+    for_each_attr(payload.get(INET_DIAG_MSG_LEN..).unwrap_or(&[]), |kind, data| {
+        if kind == INET_DIAG_SKV6ONLY && family == Family::Inet6 {
+            v6only = data.first().map(|b| *b != 0);
+        }
+    })?;
+    Ok(Message::Socket(Socket {
+        proto: table.proto(),
+        family,
+        state: State(h.state),
+        local: Endpoint::Inet { ip: id.source_address, port: id.source_port },
+        peer: Endpoint::Inet { ip: id.destination_address, port: id.destination_port },
+        recv_q: Some(h.recv_queue),
+        send_q: Some(h.send_queue),
+        uid: Some(h.uid),
+        inode: h.inode as u64,
+        cookie: Some(cookie_u64(id.cookie)),
+        ifindex: Some(id.interface_id),
+        v6only,
+        unix_kind: None,
+        timer: Timer::from_code(timer_code, expires, retrans),
+    }))
+}
+
+/// Decode one `unix_diag_msg` and its attributes into a record.
+pub fn decode_unix(payload: &[u8]) -> Result<Socket, String> {
+    let h = UnixResponseHeader::parse(payload).map_err(|e| format!("unix_diag_msg: {e}"))?;
+    let mut name = None;
+    let mut peer = 0u64;
+    let mut queues = None;
+    let mut uid = None;
+    for_each_attr(payload.get(UNIX_DIAG_MSG_LEN..).unwrap_or(&[]), |kind, data| {
+        match kind {
+            UNIX_DIAG_NAME => name = UnixName::from_sun_path(data),
+            UNIX_DIAG_PEER => peer = read_u32(data).unwrap_or(0) as u64,
+            UNIX_DIAG_RQLEN => {
+                if let (Some(r), Some(w)) = (read_u32(data), data.get(4..).and_then(read_u32)) {
+                    queues = Some((r, w));
+                }
+            }
+            UNIX_DIAG_UID => uid = read_u32(data),
+            _ => {}
+        }
+    })?;
+    Ok(Socket {
+        proto: Proto::Unix,
+        family: Family::Unix,
+        state: State(h.state),
+        local: Endpoint::Unix { name, inode: h.inode as u64 },
+        peer: Endpoint::Unix { name: None, inode: peer },
+        recv_q: queues.map(|q| q.0),
+        send_q: queues.map(|q| q.1),
+        uid,
+        inode: h.inode as u64,
+        cookie: Some(cookie_u64(h.cookie)),
+        ifindex: None,
+        v6only: None,
+        unix_kind: Some(UnixKind::from_raw(h.kind as u32)),
+        timer: None,
+    })
+}

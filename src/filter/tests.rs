@@ -1,0 +1,129 @@
+//! Table-driven tests of the simple filter values and the evaluator.
+
+use std::net::{IpAddr, Ipv4Addr};
+
+use super::*;
+use crate::model::{Family, Proto, UnixKind};
+
+fn services() -> Services {
+    Services::parse("ssh 22/tcp\nhttp 80/tcp www\nhttps 443/tcp\ndomain 53/udp\n".as_bytes())
+}
+
+#[test]
+fn port_specs() {
+    let s = services();
+    let ok: &[(&str, u16, u16)] = &[
+        ("443", 443, 443),
+        (":443", 443, 443),
+        ("0", 0, 0),
+        ("65535", 65535, 65535),
+        ("https", 443, 443),
+        ("HTTP", 80, 80),
+        ("www", 80, 80),
+        ("domain", 53, 53),
+        ("8000-8100", 8000, 8100),
+        ("ssh-https", 22, 443),
+        (" 22 ", 22, 22),
+        ("5-5", 5, 5),
+    ];
+    for (text, lo, hi) in ok {
+        assert_eq!(parse_port_spec(text, &s), Ok(PortRange { lo: *lo, hi: *hi }), "{text}");
+    }
+    let bad: &[(&str, &str)] = &[
+        ("65536", "out of range"),
+        ("nosuchservice", "'nosuchservice' is neither"),
+        ("", "empty port"),
+        ("8100-8000", "start above end"),
+        ("80-", "empty port"),
+        ("-5", "'-5' is neither"),
+        ("1e3", "'1e3' is neither"),
+    ];
+    for (text, want) in bad {
+        let e = parse_port_spec(text, &s).expect_err(text);
+        assert!(e.contains(want), "{text}: {e}");
+    }
+}
+
+#[test]
+fn state_names_and_aliases() {
+    let cases: &[(&str, &[State])] = &[
+        ("established", &[State::ESTABLISHED]),
+        ("ESTABLISHED", &[State::ESTABLISHED]),
+        ("syn-rcv", &[State::SYN_RECV]),
+        ("closed", &[State::CLOSE]),
+        ("unconnected", &[State::CLOSE]),
+        ("listen", &[State::LISTEN]),
+        ("listening", &[State::LISTEN]),
+        ("bucket", &[State::SYN_RECV, State::TIME_WAIT]),
+        ("bound-inactive", &[State::BOUND_INACTIVE]),
+    ];
+    for (name, states) in cases {
+        assert_eq!(parse_state(name), Ok(StateSet::of(states)), "{name}");
+    }
+    let connected = parse_state("connected").unwrap();
+    assert!(connected.contains(State::TIME_WAIT) && !connected.contains(State::LISTEN));
+    let sync = parse_state("synchronized").unwrap();
+    assert!(!sync.contains(State::SYN_SENT) && sync.contains(State::ESTABLISHED));
+    let big = parse_state("big").unwrap();
+    assert!(big.contains(State::LISTEN) && !big.contains(State::TIME_WAIT));
+    assert_eq!(parse_state("all"), Ok(StateSet::ALL));
+    assert!(parse_state("establised").unwrap_err().contains("unknown state 'establised'"));
+}
+
+fn tcp(lport: u16, pport: u16, state: State) -> Socket {
+    let ip = IpAddr::V4(Ipv4Addr::LOCALHOST);
+    Socket {
+        proto: Proto::Tcp,
+        family: Family::Inet,
+        state,
+        local: Endpoint::Inet { ip, port: lport },
+        peer: Endpoint::Inet { ip, port: pport },
+        recv_q: Some(0),
+        send_q: Some(0),
+        uid: Some(0),
+        inode: 1,
+        cookie: None,
+        ifindex: None,
+        v6only: None,
+        unix_kind: None,
+        timer: None,
+    }
+}
+
+#[test]
+fn evaluator() {
+    let r = |lo, hi| PortRange { lo, hi };
+    let s = tcp(443, 50000, State::ESTABLISHED);
+    let cases: &[(Expr, bool)] = &[
+        (Expr::True, true),
+        (Expr::Port { end: End::Local, range: r(443, 443) }, true),
+        (Expr::Port { end: End::Peer, range: r(443, 443) }, false),
+        (Expr::Port { end: End::Either, range: r(50000, 50000) }, true),
+        (Expr::Port { end: End::Peer, range: r(49152, 65535) }, true),
+        (Expr::Not(Box::new(Expr::Port { end: End::Local, range: r(443, 443) })), false),
+        (Expr::State(StateSet::of(&[State::LISTEN])), false),
+        (
+            Expr::any_of(vec![
+                Expr::Port { end: End::Local, range: r(80, 80) },
+                Expr::Port { end: End::Local, range: r(443, 443) },
+            ]),
+            true,
+        ),
+        (Expr::True.and(Expr::State(StateSet::ALL)).and(Expr::Port { end: End::Local, range: r(1, 2) }), false),
+    ];
+    for (e, want) in cases {
+        assert_eq!(e.matches(&s), *want, "{e:?}");
+    }
+}
+
+#[test]
+fn port_tests_never_match_unix_sockets() {
+    let mut s = tcp(0, 0, State::ESTABLISHED);
+    s.proto = Proto::Unix;
+    s.family = Family::Unix;
+    s.unix_kind = Some(UnixKind::Stream);
+    s.local = Endpoint::Unix { name: None, inode: 443 };
+    s.peer = Endpoint::Unix { name: None, inode: 0 };
+    let e = Expr::Port { end: End::Either, range: PortRange { lo: 0, hi: 65535 } };
+    assert!(!e.matches(&s));
+}

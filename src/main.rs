@@ -1,0 +1,77 @@
+//! The `sockscope` binary: parse arguments, run, map the outcome to an exit status.
+
+use std::io::{self, Write};
+use std::process::ExitCode;
+
+use clap::Parser;
+use clap::error::ErrorKind;
+
+use sockscope::cli::{Cli, Command, Format, ListConfig, UsageError};
+use sockscope::collect;
+use sockscope::output::{Names, json, table};
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+                // Help into a closed pipe is not an error either.
+                let _ = e.print();
+                return ExitCode::SUCCESS;
+            }
+            // One line: clap's first line names the bad argument or value.
+            let text = e.render().to_string();
+            let first = text.lines().next().unwrap_or("invalid arguments");
+            eprintln!("sockscope: {}", first.trim_start_matches("error: "));
+            return ExitCode::from(2);
+        }
+    };
+    let args = match cli.command {
+        Some(Command::List(a)) => a,
+        None => cli.list,
+    };
+    let config = match args.resolve() {
+        Ok(c) => c,
+        Err(UsageError(msg)) => {
+            eprintln!("sockscope: {msg}");
+            return ExitCode::from(2);
+        }
+    };
+    match run_list(config) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("sockscope: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| c.downcast_ref::<io::Error>().is_some_and(|io| io.kind() == io::ErrorKind::BrokenPipe))
+}
+
+fn run_list(config: ListConfig) -> anyhow::Result<()> {
+    let mut collector = collect::open(config.source, config.proc_root.clone());
+    let mut snap = collector.collect(&config.query)?;
+    for note in &snap.notes {
+        eprintln!("sockscope: note: {note}");
+    }
+    if !config.filter.is_true() {
+        snap.sockets.retain(|s| config.filter.matches(s));
+    }
+    let mut names = Names { services: (!config.numeric).then_some(config.services), ..Names::default() };
+    names.load_interfaces(&snap.sockets);
+    if config.resolve {
+        names.resolve_hosts(&snap.sockets);
+    }
+    let stdout = io::stdout();
+    let mut out = stdout.lock();
+    match config.format {
+        Format::Table => table::render(&mut out, &snap.sockets, &names, &config.table)?,
+        Format::Json => json::render_array(&mut out, &snap.sockets, &names)?,
+        Format::Ndjson => json::render_lines(&mut out, &snap.sockets, &names)?,
+    }
+    out.flush()?;
+    Ok(())
+}

@@ -1,0 +1,161 @@
+//! JSON (`--json`, one array) and NDJSON (`--ndjson`, one object per line) output.
+//!
+//! The field names are a stable interface (documented in the README):
+//! `proto`, `family`, `kind` (UNIX only), `state`, `recv_q`, `send_q`, `local`, `peer`, `uid`, `inode`, `cookie`,
+//! `ifindex`, `interface`, `v6only`, `timer`. Inet ends are `{"address", "port"}`, UNIX ends `{"path", "inode"}`.
+//! A field the source cannot give is `null`, never left out.
+
+use std::io::{self, Write};
+
+use serde::Serialize;
+
+use super::Names;
+use crate::model::{Endpoint, Socket, Timer, UnixKind};
+
+#[derive(Serialize)]
+struct Record<'a> {
+    proto: &'static str,
+    family: &'static str,
+    kind: Option<UnixKind>,
+    state: &'static str,
+    recv_q: Option<u32>,
+    send_q: Option<u32>,
+    local: End,
+    peer: End,
+    uid: Option<u32>,
+    inode: u64,
+    cookie: Option<u64>,
+    ifindex: Option<u32>,
+    interface: Option<&'a str>,
+    v6only: Option<bool>,
+    timer: Option<Timer>,
+}
+
+#[derive(Serialize)]
+#[serde(untagged)]
+enum End {
+    Inet { address: String, port: u16 },
+    Unix { path: Option<String>, inode: u64 },
+}
+
+fn end(e: &Endpoint) -> End {
+    match e {
+        Endpoint::Inet { ip, port } => End::Inet { address: ip.to_string(), port: *port },
+        Endpoint::Unix { name, inode } => End::Unix { path: name.as_ref().map(|n| n.display()), inode: *inode },
+    }
+}
+
+fn record<'a>(s: &Socket, names: &'a Names) -> Record<'a> {
+    Record {
+        proto: s.proto.name(),
+        family: s.family.name(),
+        kind: s.unix_kind,
+        state: s.state.name(),
+        recv_q: s.recv_q,
+        send_q: s.send_q,
+        local: end(&s.local),
+        peer: end(&s.peer),
+        uid: s.uid,
+        inode: s.inode,
+        cookie: s.cookie,
+        ifindex: s.ifindex,
+        interface: s.ifindex.and_then(|i| names.interfaces.get(&i)).map(|n| n.as_str()),
+        v6only: s.v6only,
+        timer: s.timer,
+    }
+}
+
+/// One JSON array, one record per line inside it.
+pub fn render_array(w: &mut dyn Write, socks: &[Socket], names: &Names) -> io::Result<()> {
+    let mut w = io::BufWriter::with_capacity(256 * 1024, w);
+    w.write_all(b"[")?;
+    for (i, s) in socks.iter().enumerate() {
+        w.write_all(if i == 0 { b"\n" } else { b",\n" })?;
+        serde_json::to_writer(&mut w, &record(s, names))?;
+    }
+    w.write_all(if socks.is_empty() { b"]\n" } else { b"\n]\n" })?;
+    w.flush()
+}
+
+/// One JSON object per line.
+pub fn render_lines(w: &mut dyn Write, socks: &[Socket], names: &Names) -> io::Result<()> {
+    let mut w = io::BufWriter::with_capacity(256 * 1024, w);
+    for s in socks {
+        serde_json::to_writer(&mut w, &record(s, names))?;
+        w.write_all(b"\n")?;
+    }
+    w.flush()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+    use super::*;
+    use crate::model::{Family, Proto, State, UnixName};
+
+    fn sample() -> Vec<Socket> {
+        vec![
+            Socket {
+                proto: Proto::Tcp,
+                family: Family::Inet6,
+                state: State::LISTEN,
+                local: Endpoint::Inet { ip: IpAddr::V6(Ipv6Addr::UNSPECIFIED), port: 443 },
+                peer: Endpoint::Inet { ip: IpAddr::V6(Ipv6Addr::UNSPECIFIED), port: 0 },
+                recv_q: Some(0),
+                send_q: Some(128),
+                uid: Some(0),
+                inode: 42,
+                cookie: Some(7),
+                ifindex: Some(0),
+                v6only: Some(false),
+                unix_kind: None,
+                timer: None,
+            },
+            Socket {
+                proto: Proto::Unix,
+                family: Family::Unix,
+                state: State::ESTABLISHED,
+                local: Endpoint::Unix { name: Some(UnixName::Abstract(b"bus".as_slice().into())), inode: 9 },
+                peer: Endpoint::Unix { name: None, inode: 10 },
+                recv_q: None,
+                send_q: None,
+                uid: None,
+                inode: 9,
+                cookie: None,
+                ifindex: None,
+                v6only: None,
+                unix_kind: Some(UnixKind::Stream),
+                timer: Some(Timer { kind: crate::model::TimerKind::Keepalive, expires_ms: 1500, retrans: 0 }),
+            },
+        ]
+    }
+
+    #[test]
+    fn ndjson_field_names_are_stable() {
+        let mut out = Vec::new();
+        render_lines(&mut out, &sample(), &Names::default()).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            lines[0],
+            r#"{"proto":"tcp","family":"inet6","kind":null,"state":"listen","recv_q":0,"send_q":128,"local":{"address":"::","port":443},"peer":{"address":"::","port":0},"uid":0,"inode":42,"cookie":7,"ifindex":0,"interface":null,"v6only":false,"timer":null}"#
+        );
+        assert_eq!(
+            lines[1],
+            r#"{"proto":"unix","family":"unix","kind":"stream","state":"established","recv_q":null,"send_q":null,"local":{"path":"@bus","inode":9},"peer":{"path":null,"inode":10},"uid":null,"inode":9,"cookie":null,"ifindex":null,"interface":null,"v6only":null,"timer":{"kind":"keepalive","expires_ms":1500,"retrans":0}}"#
+        );
+    }
+
+    #[test]
+    fn json_array_parses_back() {
+        let mut out = Vec::new();
+        render_array(&mut out, &sample(), &Names::default()).unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(v.as_array().unwrap().len(), 2);
+        let mut empty = Vec::new();
+        render_array(&mut empty, &[], &Names::default()).unwrap();
+        assert_eq!(empty, b"[]\n");
+        let _ = Ipv4Addr::LOCALHOST;
+    }
+}
