@@ -214,15 +214,15 @@ impl Collector for Auto {
         let tables = q.tables();
         let results = self.netlink.collect_tables(q, &tables);
         let mut snap = Snapshot::default();
+        let mut parts = Vec::with_capacity(tables.len());
         for (table, result) in tables.iter().copied().zip(results) {
             match result {
-                Ok(mut socks) => {
-                    snap.sockets.append(&mut socks);
+                Ok(socks) => {
+                    parts.push(socks);
                     snap.sources.push((table, Source::Netlink));
                 }
                 Err(e) if e.can_fall_back() => {
-                    let mut socks = self.proc.collect_table(q, table)?;
-                    snap.sockets.append(&mut socks);
+                    parts.push(self.proc.collect_table(q, table)?);
                     snap.sources.push((table, Source::Proc));
                     snap.notes.push(match e {
                         CollectError::NetlinkUnavailable(_) => format!("{e}; reading /proc/net instead"),
@@ -232,6 +232,7 @@ impl Collector for Auto {
                 Err(e) => return Err(e),
             }
         }
+        snap.sockets = concat_in_order(parts);
         dedupe_notes(&mut snap.notes);
         Ok(snap)
     }
@@ -241,4 +242,20 @@ impl Collector for Auto {
 fn dedupe_notes(notes: &mut Vec<String>) {
     let mut seen = std::collections::HashSet::new();
     notes.retain(|n| seen.insert(n.clone()));
+}
+
+/// Join per-table results in order without copying the largest one: at 200k records a copy would double the
+/// peak memory. The largest part is grown in place (glibc moves big blocks with `mremap`) and the others are
+/// moved in before and after it.
+pub(crate) fn concat_in_order(mut parts: Vec<Vec<Socket>>) -> Vec<Socket> {
+    let Some(big) = (0..parts.len()).max_by_key(|&i| parts[i].len()) else { return Vec::new() };
+    let total: usize = parts.iter().map(Vec::len).sum();
+    let mut out = std::mem::take(&mut parts[big]);
+    out.reserve_exact(total - out.len());
+    let before: Vec<Socket> = parts[..big].iter_mut().flat_map(std::mem::take).collect();
+    out.splice(0..0, before);
+    for p in &mut parts[big + 1..] {
+        out.append(p);
+    }
+    out
 }

@@ -56,10 +56,12 @@ impl Collector for NetlinkCollector {
     fn collect(&mut self, q: &Query) -> Result<Snapshot, CollectError> {
         let tables = q.tables();
         let mut snap = Snapshot::default();
+        let mut parts = Vec::with_capacity(tables.len());
         for (t, r) in tables.iter().zip(self.collect_tables(q, &tables)) {
-            snap.sockets.append(&mut r?);
+            parts.push(r?);
             snap.sources.push((*t, Source::Netlink));
         }
+        snap.sockets = super::concat_in_order(parts);
         Ok(snap)
     }
 }
