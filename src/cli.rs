@@ -191,9 +191,11 @@ impl ListArgs {
             states: query_states,
         };
         let mut filter = Expr::True;
-        for (flag, values, end) in
-            [("--port", &self.port, End::Either), ("--sport", &self.sport, End::Local), ("--dport", &self.dport, End::Peer)]
-        {
+        for (flag, values, end) in [
+            ("--port", &self.port, End::Either),
+            ("--sport", &self.sport, End::Local),
+            ("--dport", &self.dport, End::Peer),
+        ] {
             let mut any = Vec::new();
             for v in values {
                 let range = filter::parse_port_spec(v, &services)
@@ -256,7 +258,8 @@ mod tests {
     use super::*;
 
     fn parse(args: &[&str]) -> Result<ListConfig, String> {
-        let cli = Cli::try_parse_from(std::iter::once("sockscope").chain(args.iter().copied())).map_err(|e| e.to_string())?;
+        let cli =
+            Cli::try_parse_from(std::iter::once("sockscope").chain(args.iter().copied())).map_err(|e| e.to_string())?;
         let list = match cli.command {
             Some(Command::List(l)) => l,
             None => cli.list,

@@ -383,10 +383,7 @@ mod tests {
 
     #[test]
     fn syn_recv_mask_includes_request_sockets() {
-        assert_eq!(
-            StateSet::of(&[State::SYN_RECV]).kernel_mask(),
-            State::SYN_RECV.bit() | State::NEW_SYN_RECV.bit()
-        );
+        assert_eq!(StateSet::of(&[State::SYN_RECV]).kernel_mask(), State::SYN_RECV.bit() | State::NEW_SYN_RECV.bit());
     }
 
     #[test]

@@ -197,7 +197,9 @@ pub enum SourceChoice {
 /// Open the collector the user chose. `proc_root` is normally `/proc`.
 pub fn open(choice: SourceChoice, proc_root: PathBuf) -> Box<dyn Collector> {
     match choice {
-        SourceChoice::Auto => Box::new(Auto { netlink: netlink::NetlinkCollector::new(), proc: procfs::ProcCollector::new(proc_root) }),
+        SourceChoice::Auto => {
+            Box::new(Auto { netlink: netlink::NetlinkCollector::new(), proc: procfs::ProcCollector::new(proc_root) })
+        }
         SourceChoice::Netlink => Box::new(netlink::NetlinkCollector::new()),
         SourceChoice::Proc => Box::new(procfs::ProcCollector::new(proc_root)),
     }

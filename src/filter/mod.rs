@@ -41,7 +41,10 @@ pub enum Expr {
     Or(Vec<Expr>),
     Not(Box<Expr>),
     /// The port at `end` lies in `range`. Never true for UNIX sockets, which have no ports.
-    Port { end: End, range: PortRange },
+    Port {
+        end: End,
+        range: PortRange,
+    },
     /// The socket's state is in the set.
     State(StateSet),
 }

@@ -83,7 +83,8 @@ pub fn render(w: &mut dyn Write, socks: &[Socket], names: &Names, opts: &TableOp
         let mut start = 0usize;
         for ends in &c.ends {
             let s = row_socks.next().ok_or_else(|| io::Error::other("row count mismatch"))?;
-            let field = |i: usize, start: usize| &c.arena[if i == 0 { start } else { ends[i - 1] as usize }..ends[i] as usize];
+            let field =
+                |i: usize, start: usize| &c.arena[if i == 0 { start } else { ends[i - 1] as usize }..ends[i] as usize];
             if opts.netid {
                 pad_left(&mut out, s.netid().as_bytes(), netid_w);
                 out.push(b' ');
@@ -175,7 +176,7 @@ fn build(socks: &[Socket], names: &Names, opts: &TableOptions) -> Chunk {
         mark(a, SENDQ, &mut c.widths);
         match &s.local {
             Endpoint::Inet { ip, port } => {
-                addr(a, ip, s, names);
+                addr(a, ip, s, names, true);
                 mark(a, LADDR, &mut c.widths);
                 port_text(a, s.proto, *port, names);
                 mark(a, LPORT, &mut c.widths);
@@ -192,7 +193,7 @@ fn build(socks: &[Socket], names: &Names, opts: &TableOptions) -> Chunk {
         }
         match &s.peer {
             Endpoint::Inet { ip, port } => {
-                addr(a, ip, s, names);
+                addr(a, ip, s, names, false);
                 mark(a, PADDR, &mut c.widths);
                 port_text(a, s.proto, *port, names);
                 mark(a, PPORT, &mut c.widths);
@@ -203,7 +204,11 @@ fn build(socks: &[Socket], names: &Names, opts: &TableOptions) -> Chunk {
                     None => a.push(b'*'),
                 }
                 mark(a, PADDR, &mut c.widths);
-                if *inode == 0 { a.push(b'*') } else { num(a, *inode) }
+                if *inode == 0 {
+                    a.push(b'*')
+                } else {
+                    num(a, *inode)
+                }
                 mark(a, PPORT, &mut c.widths);
             }
         }
@@ -236,8 +241,8 @@ fn extended(a: &mut Vec<u8>, s: &Socket) {
 }
 
 /// The address part: `127.0.0.1`, `[::1]`, `*` for a dual-stack wildcard, `%ifname` when bound to a device,
-/// or a host name with `-r`.
-fn addr(a: &mut Vec<u8>, ip: &IpAddr, s: &Socket, names: &Names) {
+/// or a host name with `-r`. The device is shown on the local side only, as `ss` does.
+fn addr(a: &mut Vec<u8>, ip: &IpAddr, s: &Socket, names: &Names, local: bool) {
     if let Some(h) = names.hosts.get(ip) {
         a.extend_from_slice(h.as_bytes());
     } else {
@@ -249,7 +254,7 @@ fn addr(a: &mut Vec<u8>, ip: &IpAddr, s: &Socket, names: &Names) {
             }
         }
     }
-    if let Some(i) = s.ifindex.filter(|i| *i != 0) {
+    if let Some(i) = s.ifindex.filter(|i| *i != 0 && local) {
         a.push(b'%');
         match names.interfaces.get(&i) {
             Some(n) => a.extend_from_slice(n.as_bytes()),

@@ -1,8 +1,8 @@
 //! Pure decoding of sock_diag messages into [`Socket`] records, and encoding of dump requests.
 //! netlink crate types do not leave this module: everything is converted to the model here.
 
-use netlink_packet_core::{NLM_F_DUMP, NLM_F_REQUEST, NetlinkBuffer};
 use netlink_packet_core::{Emitable, Parseable};
+use netlink_packet_core::{NLM_F_DUMP, NLM_F_REQUEST, NetlinkBuffer};
 use netlink_packet_sock_diag::constants::{AF_INET, AF_INET6, IPPROTO_TCP, IPPROTO_UDP, SOCK_DIAG_BY_FAMILY};
 use netlink_packet_sock_diag::inet::{ExtensionFlags, InetRequest, InetResponseHeader, SocketId, StateFlags};
 use netlink_packet_sock_diag::unix::{ShowFlags, StateFlags as UnixStateFlags, UnixRequest, UnixResponseHeader};
@@ -86,11 +86,7 @@ pub enum Message {
 }
 
 /// Walk the netlink messages in one `recv` buffer. Calls `each` per message; stops at the first decode error.
-pub fn for_each_message(
-    buf: &[u8],
-    table: Table,
-    mut each: impl FnMut(Message) -> bool,
-) -> Result<(), String> {
+pub fn for_each_message(buf: &[u8], table: Table, mut each: impl FnMut(Message) -> bool) -> Result<(), String> {
     let mut off = 0;
     while off + NLMSG_HDRLEN <= buf.len() {
         let nl = NetlinkBuffer::new_checked(&buf[off..]).map_err(|e| format!("bad netlink header: {e}"))?;
@@ -191,18 +187,16 @@ pub fn decode_unix(payload: &[u8]) -> Result<Socket, String> {
     let mut peer = 0u64;
     let mut queues = None;
     let mut uid = None;
-    for_each_attr(payload.get(UNIX_DIAG_MSG_LEN..).unwrap_or(&[]), |kind, data| {
-        match kind {
-            UNIX_DIAG_NAME => name = UnixName::from_sun_path(data),
-            UNIX_DIAG_PEER => peer = read_u32(data).unwrap_or(0) as u64,
-            UNIX_DIAG_RQLEN => {
-                if let (Some(r), Some(w)) = (read_u32(data), data.get(4..).and_then(read_u32)) {
-                    queues = Some((r, w));
-                }
+    for_each_attr(payload.get(UNIX_DIAG_MSG_LEN..).unwrap_or(&[]), |kind, data| match kind {
+        UNIX_DIAG_NAME => name = UnixName::from_sun_path(data),
+        UNIX_DIAG_PEER => peer = read_u32(data).unwrap_or(0) as u64,
+        UNIX_DIAG_RQLEN => {
+            if let (Some(r), Some(w)) = (read_u32(data), data.get(4..).and_then(read_u32)) {
+                queues = Some((r, w));
             }
-            UNIX_DIAG_UID => uid = read_u32(data),
-            _ => {}
         }
+        UNIX_DIAG_UID => uid = read_u32(data),
+        _ => {}
     })?;
     Ok(Socket {
         proto: Proto::Unix,

@@ -38,8 +38,7 @@ impl NetlinkCollector {
             [one] => vec![dump_table(*one, q.states)],
             _ => std::thread::scope(|s| {
                 // The first table runs on this thread; the others on their own.
-                let handles: Vec<_> =
-                    tables[1..].iter().map(|&t| s.spawn(move || dump_table(t, q.states))).collect();
+                let handles: Vec<_> = tables[1..].iter().map(|&t| s.spawn(move || dump_table(t, q.states))).collect();
                 let mut out = vec![dump_table(tables[0], q.states)];
                 for (h, &t) in handles.into_iter().zip(&tables[1..]) {
                     out.push(h.join().unwrap_or_else(|_| {
@@ -102,11 +101,19 @@ fn is_unavailable(e: &io::Error) -> bool {
 /// Run one dump to completion.
 pub fn dump_table(table: Table, states: StateSet) -> Result<Vec<Socket>, CollectError> {
     let sock = open_socket().map_err(|e| {
-        if is_unavailable(&e) { CollectError::NetlinkUnavailable(e) } else { CollectError::Netlink { table, source: e } }
+        if is_unavailable(&e) {
+            CollectError::NetlinkUnavailable(e)
+        } else {
+            CollectError::Netlink { table, source: e }
+        }
     })?;
     let req = decode::dump_request(table, states, 1);
     sock.send(&req, 0).map_err(|e| {
-        if is_unavailable(&e) { CollectError::NetlinkUnavailable(e) } else { CollectError::Netlink { table, source: e } }
+        if is_unavailable(&e) {
+            CollectError::NetlinkUnavailable(e)
+        } else {
+            CollectError::Netlink { table, source: e }
+        }
     })?;
 
     let mut out = Vec::new();

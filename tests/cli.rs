@@ -1,0 +1,129 @@
+//! The binary at its edges: usage errors (one line, exit 2), a closed output pipe (exit 0, silent),
+//! `--source` choices, and help that teaches.
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+use common::{bin, run};
+
+/// A fake proc root whose `net/tcp` has `rows` ESTABLISHED sockets (enough output to fill a pipe).
+fn fake_proc(rows: usize) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("sockscope-cli-{}-{rows}", std::process::id()));
+    std::fs::create_dir_all(dir.join("net")).unwrap();
+    let mut tcp = String::from(
+        "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n",
+    );
+    for i in 0..rows {
+        let port = 10000 + (i % 50000);
+        tcp.push_str(&format!(
+            "{i:4}: 0100007F:{port:04X} 0100007F:1F90 01 00000000:00000000 00:00000000 00000000  1000        0 {} 1 0000000000000000 20 4 30 10 -1\n",
+            100000 + i
+        ));
+    }
+    std::fs::write(dir.join("net/tcp"), tcp).unwrap();
+    dir
+}
+
+#[test]
+fn bad_values_are_one_line_naming_the_value_exit_2() {
+    let cases: &[(&[&str], &str)] = &[
+        (&["--port", "70000"], "70000"),
+        (&["--sport", "nosuchservice"], "nosuchservice"),
+        (&["--dport", "9000-8000"], "9000-8000"),
+        (&["--state", "establishd"], "establishd"),
+        (&["--source", "carrier-pigeon"], "carrier-pigeon"),
+        (&["--bogus-flag"], "--bogus-flag"),
+        (&["list", "-Z"], "-Z"),
+        (&["--json", "--ndjson"], "--ndjson"),
+    ];
+    for (args, needle) in cases {
+        let out = run(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(out.stdout.is_empty(), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(err.lines().count(), 1, "{args:?}: one line, got {err:?}");
+        assert!(err.starts_with("sockscope: "), "{args:?}: {err}");
+        assert!(err.contains(needle), "{args:?}: {err} should name {needle}");
+    }
+}
+
+#[test]
+fn closed_pipe_exits_zero_silently() {
+    let root = fake_proc(20_000);
+    let mut child = bin()
+        .args(["list", "-tan", "--source", "proc", "--proc-root", root.to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take()); // the reader goes away before the writer is done
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(out.stderr.is_empty(), "stderr: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn pipe_into_head_exits_zero() {
+    let root = fake_proc(20_000);
+    let script = format!(
+        "set -o pipefail; '{}' list -tan --source proc --proc-root '{}' | head -1",
+        env!("CARGO_BIN_EXE_sockscope"),
+        root.display()
+    );
+    let out = Command::new("bash").args(["-c", &script]).output().unwrap();
+    assert!(out.status.success(), "exit {:?}, stderr {}", out.status, String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 1);
+    assert!(out.stderr.is_empty());
+}
+
+#[test]
+fn proc_source_reads_the_given_root() {
+    let root = fake_proc(3);
+    let out = common::run_ok(&["-tanH", "--source", "proc", "--proc-root", root.to_str().unwrap()]);
+    assert_eq!(
+        out,
+        "ESTAB 0      0      127.0.0.1:10000 127.0.0.1:8080\n\
+         ESTAB 0      0      127.0.0.1:10001 127.0.0.1:8080\n\
+         ESTAB 0      0      127.0.0.1:10002 127.0.0.1:8080\n"
+    );
+    // Missing tables (no tcp6 here) are empty, not errors.
+    let json = common::ndjson(&["-tan", "--source", "proc", "--proc-root", root.to_str().unwrap()]);
+    assert_eq!(json.len(), 3);
+    assert_eq!(json[0]["uid"], 1000);
+    assert_eq!(json[0]["cookie"], serde_json::Value::Null);
+}
+
+#[test]
+fn unreadable_proc_root_fails_with_exit_1() {
+    let out = run(&["-tan", "--source", "proc", "--proc-root", "/nonexistent/proc"]);
+    // A missing root means no tables at all: every file is absent. That is empty output, not a crash.
+    assert!(out.status.code() == Some(0) || out.status.code() == Some(1), "{out:?}");
+    let garbage = std::env::temp_dir().join(format!("sockscope-garbage-{}", std::process::id()));
+    std::fs::create_dir_all(garbage.join("net")).unwrap();
+    std::fs::write(garbage.join("net/tcp"), "header\nthis is not a socket line\n").unwrap();
+    let out = run(&["-tan", "--source", "proc", "--proc-root", garbage.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("net/tcp:2"), "names the file and line: {err}");
+}
+
+#[test]
+fn help_teaches_defaults_and_states() {
+    let out = run(&["--help"]);
+    assert_eq!(out.status.code(), Some(0));
+    let help = String::from_utf8_lossy(&out.stdout);
+    for needle in
+        ["-t, --tcp", "--state <STATE>", "connected sockets only", "synchronized", "--source <SOURCE>", "Examples:"]
+    {
+        assert!(help.contains(needle), "help lacks {needle:?}");
+    }
+}
+
+#[test]
+fn json_output_is_one_array() {
+    let out = common::run_ok(&["-ta", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert!(v.is_array());
+}

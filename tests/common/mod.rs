@@ -1,0 +1,52 @@
+//! Helpers shared by the integration tests: running the binary, reading its NDJSON, root checks.
+#![allow(dead_code)]
+
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+pub fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_sockscope"))
+}
+
+/// Run the binary with `args`; panics with its stderr when it fails.
+pub fn run_ok(args: &[&str]) -> String {
+    let out = bin().args(args).output().expect("spawn sockscope");
+    assert!(out.status.success(), "sockscope {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).expect("utf-8 output")
+}
+
+pub fn run(args: &[&str]) -> Output {
+    bin().args(args).output().expect("spawn sockscope")
+}
+
+/// Run with `--ndjson` appended and parse every line.
+pub fn ndjson(args: &[&str]) -> Vec<Value> {
+    let mut all: Vec<&str> = args.to_vec();
+    all.push("--ndjson");
+    run_ok(&all).lines().map(|l| serde_json::from_str(l).expect("valid JSON line")).collect()
+}
+
+pub fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() == 0 }
+}
+
+pub fn have(cmd: &str) -> bool {
+    Command::new("sh").args(["-c", &format!("command -v {cmd}")]).output().is_ok_and(|o| o.status.success())
+}
+
+/// The fields that identify a socket in the tests: (proto, state, local, peer).
+pub fn key(v: &Value) -> (String, String, String, String) {
+    let end = |e: &Value| match (e.get("address"), e.get("port"), e.get("path")) {
+        (Some(a), Some(p), _) => format!("{}:{}", a.as_str().unwrap_or("?"), p),
+        (_, _, Some(path)) => format!("{}#{}", path, e["inode"]),
+        _ => format!("{e}"),
+    };
+    (
+        v["proto"].as_str().unwrap_or("?").to_string(),
+        v["state"].as_str().unwrap_or("?").to_string(),
+        end(&v["local"]),
+        end(&v["peer"]),
+    )
+}

@@ -1,0 +1,148 @@
+//! Differential test against `ss` in a private network namespace the test creates (needs root; skips with
+//! the reason otherwise). A python3 helper builds a population of listeners (v4, v6, dual-stack), established
+//! pairs (v4, v6, v4-mapped), FIN-WAIT-2/CLOSE-WAIT and TIME-WAIT sockets, and UDP sockets; then the set of
+//! (state, local, peer) from `sockscope list -tanH` must equal the one from `ss -tanH`, and the same for UDP.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, Command, Stdio};
+
+const POPULATION: &str = r#"
+import socket, sys
+A4, A6 = socket.AF_INET, socket.AF_INET6
+keep = []
+def listen(fam, addr, port, v6only=None):
+    s = socket.socket(fam, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if v6only is not None:
+        s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, v6only)
+    s.bind((addr, port)); s.listen(128); keep.append(s); return s
+def pairs(l, fam, addr, port, n):
+    out = []
+    for _ in range(n):
+        c = socket.socket(fam, socket.SOCK_STREAM); c.connect((addr, port))
+        a, _ = l.accept(); keep.extend([c, a]); out.append((c, a))
+    return out
+l1 = listen(A4, "127.0.0.1", 8080)
+l2 = listen(A4, "0.0.0.0", 8081)
+l3 = listen(A6, "::", 8443, 0)
+l4 = listen(A6, "::1", 9000, 1)
+listen(A6, "::", 9001, 1)
+listen(A4, "127.0.0.2", 9001)
+pairs(l1, A4, "127.0.0.1", 8080, 20)
+pairs(l3, A4, "127.0.0.1", 8443, 7)
+pairs(l3, A6, "::1", 8443, 5)
+pairs(l4, A6, "::1", 9000, 6)
+for c, a in pairs(l2, A4, "127.0.0.3", 8081, 4):
+    c.shutdown(socket.SHUT_WR)            # client FIN-WAIT-2, server CLOSE-WAIT
+for c, a in pairs(l2, A4, "127.0.0.4", 8081, 6):
+    c.close(); a.close()                   # client TIME-WAIT
+for fam, addr in [(A4, "127.0.0.1"), (A4, "0.0.0.0"), (A6, "::1"), (A6, "::")]:
+    u = socket.socket(fam, socket.SOCK_DGRAM); u.bind((addr, 0)); keep.append(u)
+u = socket.socket(A4, socket.SOCK_DGRAM); u.bind(("127.0.0.1", 5353)); keep.append(u)
+c = socket.socket(A4, socket.SOCK_DGRAM); c.connect(("127.0.0.1", 5353)); keep.append(c)
+c6 = socket.socket(A6, socket.SOCK_DGRAM); c6.connect(("::1", 5353)); keep.append(c6)
+print("READY", flush=True)
+sys.stdin.read()
+"#;
+
+struct Netns {
+    name: String,
+    child: Option<Child>,
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            drop(c.stdin.take());
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        let _ = Command::new("ip").args(["netns", "del", &self.name]).status();
+    }
+}
+
+fn sh(args: &[&str]) -> bool {
+    Command::new(args[0]).args(&args[1..]).stderr(Stdio::null()).status().is_ok_and(|s| s.success())
+}
+
+fn skip_reason() -> Option<&'static str> {
+    if !common::is_root() {
+        return Some("needs root to create a network namespace (ip netns add)");
+    }
+    if !common::have("ip") || !common::have("ss") {
+        return Some("needs iproute2's ip and ss");
+    }
+    if !common::have("python3") {
+        return Some("needs python3 to build the socket population");
+    }
+    None
+}
+
+/// The (state, local, peer) triples of a `-H` listing, sorted (a multiset).
+fn triples(out: &str) -> Vec<(String, String, String)> {
+    let mut v: Vec<_> = out
+        .lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            (f.len() >= 5).then(|| (f[0].to_string(), f[3].to_string(), f[4].to_string()))
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+fn exec_in(ns: &str, cmd: &[&str]) -> String {
+    let out = Command::new("ip").args(["netns", "exec", ns]).args(cmd).output().expect("ip netns exec");
+    assert!(out.status.success(), "{cmd:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).expect("utf-8")
+}
+
+#[test]
+fn same_sockets_as_ss_in_a_private_namespace() {
+    if let Some(why) = skip_reason() {
+        println!("SKIPPED differential test against ss: {why}");
+        return;
+    }
+    let name = format!("sockscope-diff-{}", std::process::id());
+    assert!(sh(&["ip", "netns", "add", &name]), "ip netns add {name}");
+    let mut ns = Netns { name: name.clone(), child: None };
+    assert!(sh(&["ip", "-n", &name, "link", "set", "lo", "up"]));
+    let script = std::env::temp_dir().join(format!("{name}.py"));
+    std::fs::write(&script, POPULATION).unwrap();
+    let mut child = Command::new("ip")
+        .args(["netns", "exec", &name, "python3", script.to_str().unwrap()])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn population");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    ns.child = Some(child);
+    assert_eq!(line.trim(), "READY", "population did not start");
+    // Let FIN/ACK exchanges on loopback settle into FIN-WAIT-2 / TIME-WAIT.
+    std::thread::sleep(std::time::Duration::from_millis(300));
+
+    let bin = env!("CARGO_BIN_EXE_sockscope");
+    for (what, flags) in [("TCP", "-tanH"), ("UDP", "-uanH")] {
+        let ours = triples(&exec_in(&name, &[bin, "list", flags]));
+        let theirs = triples(&exec_in(&name, &["ss", flags]));
+        let only_ours: Vec<_> = ours.iter().filter(|t| !theirs.contains(t)).collect();
+        let only_ss: Vec<_> = theirs.iter().filter(|t| !ours.contains(t)).collect();
+        assert!(
+            only_ours.is_empty() && only_ss.is_empty() && ours.len() == theirs.len(),
+            "{what}: sockscope {flags} and ss {flags} differ\nonly sockscope: {only_ours:#?}\nonly ss: {only_ss:#?}"
+        );
+        let mut states: Vec<&str> = ours.iter().map(|t| t.0.as_str()).collect();
+        states.dedup();
+        println!(
+            "differential {what}: {} sockets, identical to `ss {flags}` (states: {})",
+            ours.len(),
+            states.join(" ")
+        );
+        assert!(ours.len() > 10, "{what}: population too small: {ours:?}");
+    }
+    let _ = std::fs::remove_file(&script);
+    let _ = std::io::stdout().flush();
+}
