@@ -261,3 +261,44 @@ pub(crate) fn concat_in_order(mut parts: Vec<Vec<Socket>>) -> Vec<Socket> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Endpoint, State};
+
+    fn sock(port: u16) -> Socket {
+        Socket {
+            proto: Proto::Tcp,
+            family: Family::Inet,
+            state: State::ESTABLISHED,
+            local: Endpoint::Inet { ip: std::net::Ipv4Addr::LOCALHOST.into(), port },
+            peer: Endpoint::Inet { ip: std::net::Ipv4Addr::LOCALHOST.into(), port: 1 },
+            recv_q: Some(0),
+            send_q: Some(0),
+            uid: Some(0),
+            inode: 0,
+            cookie: None,
+            ifindex: None,
+            v6only: None,
+            unix_kind: None,
+            timer: None,
+        }
+    }
+
+    #[test]
+    fn concat_keeps_table_order() {
+        let parts = vec![vec![sock(1)], vec![], vec![sock(2), sock(3), sock(4)], vec![sock(5)]];
+        let ports: Vec<_> = concat_in_order(parts).iter().map(|s| s.local.port().unwrap()).collect();
+        assert_eq!(ports, vec![1, 2, 3, 4, 5]);
+        assert!(concat_in_order(Vec::new()).is_empty());
+    }
+
+    #[test]
+    fn tables_follow_ss_order_and_flags() {
+        use Table::*;
+        assert_eq!(Query::default().tables(), vec![Unix, Udp4, Udp6, Tcp4, Tcp6]);
+        let q = Query { udp: false, unix: false, ipv6: false, ..Query::default() };
+        assert_eq!(q.tables(), vec![Tcp4]);
+    }
+}

@@ -2,6 +2,8 @@
 //! socket cookie. Decoding lives in [`decode`]; this module owns the sockets and the multipart loop.
 
 pub mod decode;
+#[cfg(test)]
+mod tests;
 
 use std::collections::HashSet;
 use std::hash::{BuildHasherDefault, Hasher};
