@@ -6,3 +6,4 @@ pub mod filter;
 pub mod model;
 pub mod output;
 pub mod services;
+pub mod group;

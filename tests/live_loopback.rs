@@ -196,3 +196,30 @@ fn unix_abstract_name_is_shown_with_at() {
         assert_eq!(v["local"]["path"], format!("@{name}"), "{source}");
     }
 }
+
+#[test]
+fn unprivileged_user_sees_other_users_sockets() {
+    if !common::is_root() || !common::have("setpriv") {
+        println!("SKIPPED unprivileged test: needs root (to drop to nobody with setpriv)");
+        return;
+    }
+    let f = tcp_fixture();
+    let p = f.port.to_string();
+    for source in SOURCES {
+        let out = std::process::Command::new("setpriv")
+            .args(["--reuid=nobody", "--regid=nogroup", "--clear-groups", "--"])
+            .arg(env!("CARGO_BIN_EXE_sockscope"))
+            .args(["list", "-tan", "--ndjson", "--source", source, "--port", &p])
+            .output()
+            .unwrap();
+        if !out.status.success() && String::from_utf8_lossy(&out.stderr).contains("Permission denied") {
+            println!("SKIPPED unprivileged test: the test binary is not reachable by nobody");
+            return;
+        }
+        assert!(out.status.success(), "{source}: {}", String::from_utf8_lossy(&out.stderr));
+        let rows: Vec<Value> =
+            String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        assert_eq!(rows.len(), 2 * N + 1, "{source}: nobody sees root's sockets");
+        assert!(rows.iter().all(|r| r["uid"] == 0), "{source}: with their owner");
+    }
+}

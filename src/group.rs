@@ -1,0 +1,237 @@
+//! Pure aggregation of a snapshot by port: each listening endpoint with the sockets it accepted, outbound
+//! sockets by where they go, UNIX sockets by path. Counts by state, accept-queue fill, distinct peers.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::net::IpAddr;
+
+use crate::model::{Endpoint, Proto, Socket, State, UnixName};
+
+/// What a group stands for.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum GroupKey {
+    /// A listening endpoint (a TCP listener, a bound unconnected UDP socket) and the sockets on its port.
+    Listen { proto: Proto, ip: IpAddr, port: u16 },
+    /// Sockets whose local port has no listener, by the remote endpoint they talk to.
+    Outbound { proto: Proto, ip: IpAddr, port: u16 },
+    /// A named UNIX socket (listener or bound datagram socket) and the connections it accepted.
+    UnixPath(String),
+    /// Unnamed UNIX sockets connected to a named one, by that name.
+    UnixPeer(String),
+    /// Unnamed UNIX sockets whose peer has no name (socketpairs and the like).
+    UnixUnnamed,
+}
+
+impl GroupKey {
+    pub fn proto(&self) -> Proto {
+        match self {
+            GroupKey::Listen { proto, .. } | GroupKey::Outbound { proto, .. } => *proto,
+            _ => Proto::Unix,
+        }
+    }
+    pub fn port(&self) -> Option<u16> {
+        match self {
+            GroupKey::Listen { port, .. } | GroupKey::Outbound { port, .. } => Some(*port),
+            _ => None,
+        }
+    }
+    pub fn is_outbound(&self) -> bool {
+        matches!(self, GroupKey::Outbound { .. } | GroupKey::UnixPeer(_))
+    }
+}
+
+impl fmt::Display for GroupKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let ip = |ip: &IpAddr| match ip {
+            IpAddr::V4(v4) => v4.to_string(),
+            IpAddr::V6(v6) => format!("[{v6}]"),
+        };
+        match self {
+            GroupKey::Listen { ip: a, port, .. } => write!(f, "{}:{port}", ip(a)),
+            GroupKey::Outbound { ip: a, port, .. } => write!(f, "-> {}:{port}", ip(a)),
+            GroupKey::UnixPath(p) => f.write_str(p),
+            GroupKey::UnixPeer(p) => write!(f, "-> {p}"),
+            GroupKey::UnixUnnamed => f.write_str("(unnamed)"),
+        }
+    }
+}
+
+/// Socket counts by state (index = kernel state number).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StateCounts(pub [u32; 16]);
+
+impl StateCounts {
+    pub fn add(&mut self, s: State) {
+        if let Some(c) = self.0.get_mut(s.0 as usize) {
+            *c += 1;
+        }
+    }
+    pub fn get(&self, s: State) -> u32 {
+        self.0.get(s.0 as usize).copied().unwrap_or(0)
+    }
+    pub fn total(&self) -> u32 {
+        self.0.iter().sum()
+    }
+}
+
+/// One row of the port view.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Group {
+    pub key: GroupKey,
+    /// Indices (into the snapshot) of the listening sockets: several with SO_REUSEPORT.
+    pub listeners: Vec<u32>,
+    /// Indices of the other sockets of the group.
+    pub members: Vec<u32>,
+    /// Counts by state over listeners and members.
+    pub states: StateCounts,
+    /// TCP listeners: connections waiting in the accept queue, and the queue's limit (summed over listeners).
+    pub accept_queue: Option<(u32, u32)>,
+    /// Distinct remote hosts among the members.
+    pub peers: u32,
+    /// The busiest remote hosts, most sockets first (at most 3).
+    pub top_peers: Vec<(IpAddr, u32)>,
+    /// A wildcard IPv6 listener that also accepts IPv4.
+    pub dual_stack: bool,
+}
+
+impl Group {
+    fn new(key: GroupKey) -> Group {
+        Group {
+            key,
+            listeners: Vec::new(),
+            members: Vec::new(),
+            states: StateCounts::default(),
+            accept_queue: None,
+            peers: 0,
+            top_peers: Vec::new(),
+            dual_stack: false,
+        }
+    }
+    /// Every socket of the group.
+    pub fn len(&self) -> usize {
+        self.listeners.len() + self.members.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Is this socket a listening endpoint that other sockets on its port belong to?
+fn is_listener(s: &Socket) -> bool {
+    match s.proto {
+        Proto::Tcp => s.state == State::LISTEN,
+        Proto::Udp => s.state == State::CLOSE && s.local.port().is_some_and(|p| p != 0),
+        _ => false,
+    }
+}
+
+fn unix_name(e: &Endpoint) -> Option<&UnixName> {
+    match e {
+        Endpoint::Unix { name, .. } => name.as_ref(),
+        Endpoint::Inet { .. } => None,
+    }
+}
+
+/// Group a snapshot. Groups come out with the most sockets first.
+pub fn group(socks: &[Socket]) -> Vec<Group> {
+    let mut groups: Vec<Group> = Vec::new();
+    let mut index: HashMap<GroupKey, usize> = HashMap::new();
+    let mut slot = |key: GroupKey, groups: &mut Vec<Group>| -> usize {
+        *index.entry(key.clone()).or_insert_with(|| {
+            groups.push(Group::new(key));
+            groups.len() - 1
+        })
+    };
+
+    // Listeners by (proto, port): the candidates for each socket on that port.
+    let mut listeners: HashMap<(Proto, u16), Vec<(IpAddr, usize)>> = HashMap::new();
+    // UNIX names by inode, to place an unnamed client by the name of its peer.
+    let mut unix_names: HashMap<u64, String> = HashMap::new();
+    for (i, s) in socks.iter().enumerate() {
+        if let (Endpoint::Inet { ip, port }, true) = (&s.local, is_listener(s)) {
+            let g = slot(GroupKey::Listen { proto: s.proto, ip: *ip, port: *port }, &mut groups);
+            let gr = &mut groups[g];
+            gr.listeners.push(i as u32);
+            gr.states.add(s.state);
+            gr.dual_stack |= ip.is_unspecified() && ip.is_ipv6() && s.v6only == Some(false);
+            if s.proto == Proto::Tcp {
+                let (q, b) = gr.accept_queue.unwrap_or((0, 0));
+                gr.accept_queue = Some((q + s.recv_q.unwrap_or(0), b + s.send_q.unwrap_or(0)));
+            }
+            let cands = listeners.entry((s.proto, *port)).or_default();
+            if !cands.iter().any(|(a, _)| a == ip) {
+                cands.push((*ip, g));
+            }
+        }
+        if let Some(n) = unix_name(&s.local) {
+            unix_names.insert(s.inode, n.display());
+        }
+    }
+
+    let mut peer_counts: Vec<HashMap<IpAddr, u32>> = Vec::new();
+    for (i, s) in socks.iter().enumerate() {
+        let g = match (&s.local, &s.peer) {
+            (Endpoint::Inet { .. }, _) if is_listener(s) => continue,
+            (Endpoint::Inet { ip, port }, peer) => {
+                let best = listeners.get(&(s.proto, *port)).and_then(|c| {
+                    c.iter().find(|(a, _)| a == ip).or_else(|| {
+                        c.iter().find(|(a, _)| a.is_unspecified() && a.is_ipv4() == ip.is_ipv4())
+                    })
+                });
+                match (best, peer) {
+                    (Some((_, g)), _) => *g,
+                    (None, Endpoint::Inet { ip, port }) => {
+                        slot(GroupKey::Outbound { proto: s.proto, ip: *ip, port: *port }, &mut groups)
+                    }
+                    (None, Endpoint::Unix { .. }) => continue,
+                }
+            }
+            (Endpoint::Unix { name: Some(n), .. }, _) => {
+                let g = slot(GroupKey::UnixPath(n.display()), &mut groups);
+                if matches!(s.state, State::LISTEN | State::CLOSE) {
+                    groups[g].listeners.push(i as u32);
+                    groups[g].states.add(s.state);
+                    if s.state == State::LISTEN {
+                        let (q, b) = groups[g].accept_queue.unwrap_or((0, 0));
+                        groups[g].accept_queue = Some((q + s.recv_q.unwrap_or(0), b + s.send_q.unwrap_or(0)));
+                    }
+                    continue;
+                }
+                g
+            }
+            (Endpoint::Unix { name: None, .. }, peer) => {
+                let peer_name = match peer {
+                    Endpoint::Unix { inode, .. } if *inode != 0 => unix_names.get(inode),
+                    _ => None,
+                };
+                match peer_name {
+                    Some(n) => slot(GroupKey::UnixPeer(n.clone()), &mut groups),
+                    None => slot(GroupKey::UnixUnnamed, &mut groups),
+                }
+            }
+        };
+        let gr = &mut groups[g];
+        gr.members.push(i as u32);
+        gr.states.add(s.state);
+        if let Some(ip) = s.peer.ip().filter(|ip| !ip.is_unspecified()) {
+            if peer_counts.len() <= g {
+                peer_counts.resize_with(g + 1, HashMap::new);
+            }
+            *peer_counts[g].entry(ip).or_insert(0) += 1;
+        }
+    }
+
+    for (g, counts) in peer_counts.into_iter().enumerate() {
+        let gr = &mut groups[g];
+        gr.peers = counts.len() as u32;
+        let mut top: Vec<(IpAddr, u32)> = counts.into_iter().collect();
+        top.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        top.truncate(3);
+        gr.top_peers = top;
+    }
+    groups.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.key.cmp(&b.key)));
+    groups
+}
+
+#[cfg(test)]
+mod tests;
