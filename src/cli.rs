@@ -1,6 +1,7 @@
 //! Command-line definitions (clap) and their resolution into a checked configuration.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
@@ -9,6 +10,8 @@ use crate::filter::{self, End, Expr};
 use crate::model::{State, StateSet};
 use crate::output::table::TableOptions;
 use crate::services::Services;
+use crate::tui::TopConfig;
+use crate::tui::app::{Protos, Settings};
 
 const ABOUT: &str = "Who is on which port, in what state, from where: a socket monitor for Linux.";
 
@@ -67,10 +70,21 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// List sockets once, like `ss` (the default).
+    /// List sockets once, like `ss` (the default when stdout is not a terminal, or any flag is given).
     #[command(after_help = AFTER_HELP)]
     List(ListArgs),
+    /// Live dashboard: sockets grouped by listening port (the default on a terminal without flags).
+    #[command(after_help = TOP_HELP)]
+    Top(TopArgs),
 }
+
+const TOP_HELP: &str = "\
+The home screen has one row per listening endpoint with the sockets on its port, counts by state, accept
+queue fill, distinct peers and a one-minute trend; outbound sockets are grouped by where they go, UNIX
+sockets by path. Enter opens a group, Enter again a socket, Esc goes back, ? lists every key.
+
+The selection flags (-t -u -x -4 -6 --port --sport --dport --state) pre-set the filter you can edit with /.
+NO_COLOR set in the environment turns colours off.";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
 pub enum SourceArg {
@@ -84,7 +98,7 @@ pub enum SourceArg {
 }
 
 #[derive(Debug, Clone, Default, Args)]
-pub struct ListArgs {
+pub struct SelectArgs {
     /// TCP sockets
     #[arg(short = 't', long, help_heading = "Socket types")]
     pub tcp: bool,
@@ -101,12 +115,6 @@ pub struct ListArgs {
     #[arg(short = '6', long, help_heading = "Socket types")]
     pub ipv6: bool,
 
-    /// Sockets in every state (default: connected ones only)
-    #[arg(short = 'a', long, help_heading = "Selection")]
-    pub all: bool,
-    /// Listening sockets only (TCP LISTEN, unconnected UDP/UNIX)
-    #[arg(short = 'l', long, help_heading = "Selection")]
-    pub listening: bool,
     /// Only sockets in STATE (see the list below); repeat or comma-separate for several. Overrides -a/-l
     #[arg(long, value_name = "STATE", help_heading = "Selection")]
     pub state: Vec<String>,
@@ -119,6 +127,25 @@ pub struct ListArgs {
     /// Remote (destination) port, as --port
     #[arg(long, value_name = "PORT", help_heading = "Selection")]
     pub dport: Vec<String>,
+
+    /// Where sockets come from
+    #[arg(long, value_enum, default_value_t = SourceArg::Auto, value_name = "SOURCE", help_heading = "Source")]
+    pub source: SourceArg,
+    /// The proc filesystem to read for --source proc and the fallback (for containers and tests)
+    #[arg(long, value_name = "DIR", default_value = "/proc", help_heading = "Source")]
+    pub proc_root: PathBuf,
+}
+
+#[derive(Debug, Clone, Default, Args)]
+pub struct ListArgs {
+    #[command(flatten)]
+    pub select: SelectArgs,
+    /// Sockets in every state (default: connected ones only)
+    #[arg(short = 'a', long, help_heading = "Selection")]
+    pub all: bool,
+    /// Listening sockets only (TCP LISTEN, unconnected UDP/UNIX)
+    #[arg(short = 'l', long, help_heading = "Selection")]
+    pub listening: bool,
 
     /// Numeric ports (no service names)
     #[arg(short = 'n', long, help_heading = "Output")]
@@ -138,13 +165,6 @@ pub struct ListArgs {
     /// One JSON object per line
     #[arg(long, help_heading = "Output")]
     pub ndjson: bool,
-
-    /// Where sockets come from
-    #[arg(long, value_enum, default_value_t = SourceArg::Auto, value_name = "SOURCE", help_heading = "Source")]
-    pub source: SourceArg,
-    /// The proc filesystem to read for --source proc and the fallback (for containers and tests)
-    #[arg(long, value_name = "DIR", default_value = "/proc", help_heading = "Source")]
-    pub proc_root: PathBuf,
 }
 
 /// Output format of a listing.
@@ -175,35 +195,78 @@ pub struct ListConfig {
 #[error("{0}")]
 pub struct UsageError(pub String);
 
-impl ListArgs {
-    /// Check the values and work out ss's defaults.
-    pub fn resolve(&self) -> Result<ListConfig, UsageError> {
-        let services = Services::system();
+impl SelectArgs {
+    /// Protocols and families with ss's defaults: no -t/-u/-x means all three (UNIX only without -4/-6).
+    fn query(&self, states: StateSet) -> Query {
         let any_proto = self.tcp || self.udp || self.unix;
         let family_given = self.ipv4 || self.ipv6;
-        let query_states = self.states()?;
-        let query = Query {
+        Query {
             tcp: self.tcp || !any_proto,
             udp: self.udp || !any_proto,
             unix: self.unix || (!any_proto && !family_given),
             ipv4: self.ipv4 || !self.ipv6,
             ipv6: self.ipv6 || !self.ipv4,
-            states: query_states,
-        };
+            states,
+        }
+    }
+
+    /// The port flags as one expression: repeats of a flag are "any of", different flags "and".
+    fn port_filter(&self, services: &Services) -> Result<Expr, UsageError> {
         let mut filter = Expr::True;
-        for (flag, values, end) in [
-            ("--port", &self.port, End::Either),
-            ("--sport", &self.sport, End::Local),
-            ("--dport", &self.dport, End::Peer),
-        ] {
+        for (flag, values, end) in
+            [("--port", &self.port, End::Either), ("--sport", &self.sport, End::Local), ("--dport", &self.dport, End::Peer)]
+        {
             let mut any = Vec::new();
             for v in values {
-                let range = filter::parse_port_spec(v, &services)
+                let range = filter::parse_port_spec(v, services)
                     .map_err(|e| UsageError(format!("invalid value '{v}' for {flag}: {e}")))?;
                 any.push(Expr::Port { end, range });
             }
             filter = filter.and(Expr::any_of(any));
         }
+        Ok(filter)
+    }
+
+    /// The union of the --state values, or `None` when the flag was not given.
+    fn states(&self) -> Result<Option<StateSet>, UsageError> {
+        if self.state.is_empty() {
+            return Ok(None);
+        }
+        let mut set = StateSet::EMPTY;
+        for v in &self.state {
+            for name in v.split(',').filter(|n| !n.trim().is_empty()) {
+                let s = filter::parse_state(name)
+                    .map_err(|e| UsageError(format!("invalid value '{v}' for --state: {e}")))?;
+                set = set.union(s);
+            }
+        }
+        if set.is_empty() {
+            return Err(UsageError("--state needs at least one state name".into()));
+        }
+        Ok(Some(set))
+    }
+
+    fn source_choice(&self) -> SourceChoice {
+        match self.source {
+            SourceArg::Auto => SourceChoice::Auto,
+            SourceArg::Netlink => SourceChoice::Netlink,
+            SourceArg::Proc => SourceChoice::Proc,
+        }
+    }
+}
+
+impl ListArgs {
+    /// Check the values and work out ss's defaults.
+    pub fn resolve(&self) -> Result<ListConfig, UsageError> {
+        let services = Services::system();
+        let states = match self.select.states()? {
+            Some(s) => s,
+            None if self.all => StateSet::ALL,
+            None if self.listening => StateSet::of(&[State::LISTEN, State::CLOSE]),
+            None => StateSet::CONNECTED_DEFAULT,
+        };
+        let query = self.select.query(states);
+        let filter = self.select.port_filter(&services)?;
         let protos = [query.tcp, query.udp, query.unix].iter().filter(|b| **b).count();
         Ok(ListConfig {
             format: if self.json {
@@ -216,41 +279,99 @@ impl ListArgs {
             table: TableOptions { header: !self.no_header, netid: protos > 1, extended: self.extended },
             numeric: self.numeric,
             resolve: self.resolve,
-            source: match self.source {
-                SourceArg::Auto => SourceChoice::Auto,
-                SourceArg::Netlink => SourceChoice::Netlink,
-                SourceArg::Proc => SourceChoice::Proc,
-            },
-            proc_root: self.proc_root.clone(),
+            source: self.select.source_choice(),
+            proc_root: self.select.proc_root.clone(),
             query,
             filter,
             services,
         })
     }
 
-    fn states(&self) -> Result<StateSet, UsageError> {
-        if !self.state.is_empty() {
-            let mut set = StateSet::EMPTY;
-            for v in &self.state {
-                for name in v.split(',').filter(|n| !n.trim().is_empty()) {
-                    let s = filter::parse_state(name)
-                        .map_err(|e| UsageError(format!("invalid value '{v}' for --state: {e}")))?;
-                    set = set.union(s);
-                }
-            }
-            if set.is_empty() {
-                return Err(UsageError("--state needs at least one state name".into()));
-            }
-            return Ok(set);
+    /// True when no flag at all was given (then a terminal gets the dashboard).
+    pub fn is_empty(&self) -> bool {
+        let s = &self.select;
+        !(s.tcp || s.udp || s.unix || s.ipv4 || s.ipv6 || self.all || self.listening || self.numeric)
+            && !(self.resolve || self.no_header || self.extended || self.json || self.ndjson)
+            && s.state.is_empty()
+            && s.port.is_empty()
+            && s.sport.is_empty()
+            && s.dport.is_empty()
+            && s.source == SourceArg::Auto
+            && s.proc_root.as_os_str() == "/proc"
+    }
+
+    /// The dashboard with the selection these flags make (for `sockscope` on a terminal).
+    pub fn as_top(&self) -> TopArgs {
+        TopArgs { select: self.select.clone(), interval: "1".into() }
+    }
+}
+
+/// Flags of the dashboard.
+#[derive(Debug, Clone, Default, Args)]
+pub struct TopArgs {
+    #[command(flatten)]
+    pub select: SelectArgs,
+    /// Refresh interval: seconds (`2`, `0.5`) or with a unit (`500ms`, `2s`); + and - change it live
+    #[arg(short = 'i', long, value_name = "TIME", default_value = "1", help_heading = "Dashboard")]
+    pub interval: String,
+}
+
+impl TopArgs {
+    pub fn resolve(&self) -> Result<TopConfig, UsageError> {
+        let services = Services::system();
+        let sel = &self.select;
+        // Check each flag on its own first, so the error names the flag.
+        let states = sel.states()?;
+        sel.port_filter(&services)?;
+        let mut words: Vec<String> = Vec::new();
+        for (kw, values) in [("port", &sel.port), ("sport", &sel.sport), ("dport", &sel.dport)] {
+            words.extend(values.iter().map(|v| format!("{kw} {}", v.trim())));
         }
-        Ok(if self.all {
-            StateSet::ALL
-        } else if self.listening {
-            StateSet::of(&[State::LISTEN, State::CLOSE])
-        } else {
-            StateSet::CONNECTED_DEFAULT
+        if states.is_some() {
+            for v in &sel.state {
+                words.extend(v.split(',').filter(|n| !n.trim().is_empty()).map(|n| format!("state {}", n.trim())));
+            }
+        }
+        let filter_text = words.join(" ");
+        let selection = crate::tui::filter::parse(&filter_text, &services)
+            .map_err(|e| UsageError(format!("invalid filter '{filter_text}': {}", e.msg)))?;
+        let interval = parse_interval(&self.interval)
+            .map_err(|e| UsageError(format!("invalid value '{}' for --interval: {e}", self.interval)))?;
+        let q = sel.query(StateSet::ALL);
+        Ok(TopConfig {
+            settings: Settings {
+                interval,
+                paused: false,
+                protos: Protos { tcp: q.tcp, udp: q.udp, unix: q.unix },
+                selection,
+            },
+            filter_text,
+            ipv4: q.ipv4,
+            ipv6: q.ipv6,
+            source: sel.source_choice(),
+            proc_root: sel.proc_root.clone(),
+            color: std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+            services,
         })
     }
+}
+
+/// `2`, `0.5`, `500ms`, `2s`: between 100 ms and one hour.
+pub fn parse_interval(text: &str) -> Result<Duration, String> {
+    let t = text.trim();
+    let (num, scale) = if let Some(ms) = t.strip_suffix("ms") {
+        (ms, 0.001)
+    } else if let Some(s) = t.strip_suffix('s') {
+        (s, 1.0)
+    } else {
+        (t, 1.0)
+    };
+    let v: f64 = num.trim().parse().map_err(|_| "expected seconds like 2 or 0.5, or 500ms".to_string())?;
+    let secs = v * scale;
+    if !(0.1..=3600.0).contains(&secs) {
+        return Err("must be between 100ms and 3600s".into());
+    }
+    Ok(Duration::from_secs_f64(secs))
 }
 
 #[cfg(test)]
@@ -262,9 +383,39 @@ mod tests {
             Cli::try_parse_from(std::iter::once("sockscope").chain(args.iter().copied())).map_err(|e| e.to_string())?;
         let list = match cli.command {
             Some(Command::List(l)) => l,
+            Some(Command::Top(_)) => return Err("top".into()),
             None => cli.list,
         };
         list.resolve().map_err(|e| e.0)
+    }
+
+    fn top(args: &[&str]) -> Result<TopConfig, String> {
+        let cli = Cli::try_parse_from(["sockscope", "top"].into_iter().chain(args.iter().copied()))
+            .map_err(|e| e.to_string())?;
+        let Some(Command::Top(t)) = cli.command else { panic!("not top") };
+        t.resolve().map_err(|e| e.0)
+    }
+
+    #[test]
+    fn top_flags_preset_the_filter() {
+        let c = top(&["-t", "--port", "443", "--state", "established,time-wait", "-i", "500ms"]).unwrap();
+        assert_eq!(c.filter_text, "port 443 state established state time-wait");
+        assert_eq!(c.settings.interval, Duration::from_millis(500));
+        assert!(c.settings.protos.tcp && !c.settings.protos.udp && !c.settings.protos.unix);
+        assert_eq!(c.settings.selection.states, Some(StateSet::of(&[State::ESTABLISHED, State::TIME_WAIT])));
+        assert!(top(&["-i", "0"]).unwrap_err().contains("'0' for --interval"));
+        assert!(top(&["--port", "x-y-z"]).unwrap_err().contains("for --port"));
+        assert_eq!(parse_interval("2").unwrap(), Duration::from_secs(2));
+        assert_eq!(parse_interval("2s").unwrap(), Duration::from_secs(2));
+        assert!(parse_interval("fast").is_err());
+    }
+
+    #[test]
+    fn no_flags_means_dashboard_on_a_terminal() {
+        let cli = Cli::try_parse_from(["sockscope"]).unwrap();
+        assert!(cli.command.is_none() && cli.list.is_empty());
+        let cli = Cli::try_parse_from(["sockscope", "-t"]).unwrap();
+        assert!(!cli.list.is_empty());
     }
 
     #[test]

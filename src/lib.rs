@@ -7,3 +7,4 @@ pub mod model;
 pub mod output;
 pub mod services;
 pub mod group;
+pub mod tui;

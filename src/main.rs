@@ -1,13 +1,13 @@
 //! The `sockscope` binary: parse arguments, run, map the outcome to an exit status.
 
-use std::io::{self, Write};
+use std::io::{self, IsTerminal, Write};
 use std::process::ExitCode;
 
 use clap::Parser;
 use clap::error::ErrorKind;
 
-use sockscope::cli::{Cli, Command, Format, ListConfig, UsageError};
-use sockscope::collect;
+use sockscope::cli::{Cli, Command, Format, ListConfig, TopArgs, UsageError};
+use sockscope::{collect, tui};
 use sockscope::output::{Names, json, table};
 
 fn main() -> ExitCode {
@@ -28,6 +28,11 @@ fn main() -> ExitCode {
     };
     let args = match cli.command {
         Some(Command::List(a)) => a,
+        Some(Command::Top(t)) => return top(&t),
+        // Bare `sockscope` on a terminal is the dashboard; with flags, or into a pipe, the listing.
+        None if cli.list.is_empty() && io::stdout().is_terminal() && io::stdin().is_terminal() => {
+            return top(&cli.list.as_top());
+        }
         None => cli.list,
     };
     let config = match args.resolve() {
@@ -40,6 +45,27 @@ fn main() -> ExitCode {
     match run_list(config) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("sockscope: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn top(args: &TopArgs) -> ExitCode {
+    let config = match args.resolve() {
+        Ok(c) => c,
+        Err(UsageError(msg)) => {
+            eprintln!("sockscope: {msg}");
+            return ExitCode::from(2);
+        }
+    };
+    if !io::stdout().is_terminal() {
+        eprintln!("sockscope: the dashboard needs a terminal; use `sockscope list` for a one-shot listing");
+        return ExitCode::from(2);
+    }
+    match tui::run(config) {
+        Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("sockscope: {e:#}");
             ExitCode::from(1)

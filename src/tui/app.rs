@@ -1,0 +1,506 @@
+//! Dashboard state as plain data, and `update`, the state machine that applies one action to it. No I/O:
+//! the event loop turns terminal events and collector results into actions, and reads back the settings.
+
+use std::cmp::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
+
+use super::filter::{self, InputError, Selection};
+use super::layout;
+use super::live::Live;
+use crate::group::GroupKey;
+use crate::model::{Proto, State};
+use crate::services::Services;
+
+/// Refresh intervals `+`/`-` step through.
+pub const INTERVALS: [Duration; 7] = [
+    Duration::from_millis(250),
+    Duration::from_millis(500),
+    Duration::from_secs(1),
+    Duration::from_secs(2),
+    Duration::from_secs(5),
+    Duration::from_secs(10),
+    Duration::from_secs(30),
+];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Screen {
+    Ports,
+    Sockets,
+    Detail,
+}
+
+/// Sort keys of the port view, in the order `s` cycles through them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PortSort {
+    Sockets,
+    Port,
+    Established,
+    TimeWait,
+    Peers,
+    AcceptQueue,
+}
+
+/// Sort keys of the socket list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SockSort {
+    Age,
+    State,
+    Peer,
+    Local,
+    RecvQ,
+    SendQ,
+}
+
+impl PortSort {
+    pub fn name(self) -> &'static str {
+        match self {
+            PortSort::Sockets => "sockets",
+            PortSort::Port => "port",
+            PortSort::Established => "established",
+            PortSort::TimeWait => "time-wait",
+            PortSort::Peers => "peers",
+            PortSort::AcceptQueue => "accept queue",
+        }
+    }
+    fn next(self) -> PortSort {
+        use PortSort::*;
+        match self {
+            Sockets => Port,
+            Port => Established,
+            Established => TimeWait,
+            TimeWait => Peers,
+            Peers => AcceptQueue,
+            AcceptQueue => Sockets,
+        }
+    }
+}
+
+impl SockSort {
+    pub fn name(self) -> &'static str {
+        match self {
+            SockSort::Age => "age",
+            SockSort::State => "state",
+            SockSort::Peer => "peer",
+            SockSort::Local => "local",
+            SockSort::RecvQ => "recv-q",
+            SockSort::SendQ => "send-q",
+        }
+    }
+    fn next(self) -> SockSort {
+        use SockSort::*;
+        match self {
+            Age => State,
+            State => Peer,
+            Peer => Local,
+            Local => RecvQ,
+            RecvQ => SendQ,
+            SendQ => Age,
+        }
+    }
+}
+
+/// A row of the socket list: a live socket or one that closed recently.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SockRow {
+    Live(u32),
+    Closed(u32),
+}
+
+/// Which protocols are shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Protos {
+    pub tcp: bool,
+    pub udp: bool,
+    pub unix: bool,
+}
+
+/// What the collector thread needs to know; the event loop sends it whenever it changes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    pub interval: Duration,
+    pub paused: bool,
+    pub protos: Protos,
+    pub selection: Selection,
+}
+
+/// Everything the dashboard shows. Plain data.
+#[derive(Debug, Clone)]
+pub struct App {
+    pub live: Option<Arc<Live>>,
+    pub screen: Screen,
+    pub settings: Settings,
+    pub port_sort: PortSort,
+    pub port_reverse: bool,
+    pub sock_sort: SockSort,
+    pub sock_reverse: bool,
+    /// Group indices of `live.groups` in display order.
+    pub port_rows: Vec<usize>,
+    pub port_sel: usize,
+    /// The group drilled into.
+    pub group: Option<GroupKey>,
+    pub sock_rows: Vec<SockRow>,
+    pub sock_sel: usize,
+    /// The socket whose details are shown, and its identity (followed across refreshes).
+    pub detail: Option<SockRow>,
+    pub detail_id: Option<u64>,
+    /// The applied filter text.
+    pub filter_text: String,
+    /// The filter being typed (`/`), if any.
+    pub filter_input: Option<String>,
+    pub filter_error: Option<InputError>,
+    pub show_help: bool,
+    pub quit: bool,
+    pub color: bool,
+    /// Terminal size, for paging and mouse hits.
+    pub size: (u16, u16),
+    pub now: Option<Instant>,
+    pub services: Services,
+}
+
+/// One thing that happened.
+#[derive(Debug, Clone)]
+pub enum Action {
+    Key(KeyEvent),
+    Mouse(MouseEvent),
+    Data(Arc<Live>),
+    Resize(u16, u16),
+    Tick(Instant),
+}
+
+impl App {
+    pub fn new(settings: Settings, filter_text: String, services: Services, color: bool) -> App {
+        App {
+            live: None,
+            screen: Screen::Ports,
+            settings,
+            port_sort: PortSort::Sockets,
+            port_reverse: false,
+            sock_sort: SockSort::Age,
+            sock_reverse: false,
+            port_rows: Vec::new(),
+            port_sel: 0,
+            group: None,
+            sock_rows: Vec::new(),
+            sock_sel: 0,
+            detail: None,
+            detail_id: None,
+            filter_text,
+            filter_input: None,
+            filter_error: None,
+            show_help: false,
+            quit: false,
+            color,
+            size: (80, 24),
+            now: None,
+            services,
+        }
+    }
+
+    /// The group currently selected in the port view.
+    pub fn selected_group(&self) -> Option<&crate::group::Group> {
+        let live = self.live.as_ref()?;
+        live.groups.get(*self.port_rows.get(self.port_sel)?)
+    }
+
+    fn rows_len(&self) -> usize {
+        match self.screen {
+            Screen::Ports => self.port_rows.len(),
+            Screen::Sockets => self.sock_rows.len(),
+            Screen::Detail => 0,
+        }
+    }
+
+    fn sel_mut(&mut self) -> &mut usize {
+        match self.screen {
+            Screen::Sockets | Screen::Detail => &mut self.sock_sel,
+            Screen::Ports => &mut self.port_sel,
+        }
+    }
+
+    fn move_sel(&mut self, delta: isize) {
+        let len = self.rows_len();
+        let sel = self.sel_mut();
+        *sel = if len == 0 { 0 } else { (*sel as isize + delta).clamp(0, len as isize - 1) as usize };
+    }
+
+    /// Rebuild the row orders after new data or a sort change, keeping the selection on the same item.
+    fn rebuild(&mut self) {
+        let Some(live) = self.live.clone() else { return };
+        let keep = self.selected_group().map(|g| g.key.clone());
+        let mut rows: Vec<usize> = (0..live.groups.len()).collect();
+        let g = &live.groups;
+        let key = |i: usize| -> (u64, u64) {
+            let gr = &g[i];
+            match self.port_sort {
+                PortSort::Sockets => (gr.len() as u64, 0),
+                PortSort::Port => (u64::MAX - gr.key.port().unwrap_or(u16::MAX) as u64, 0),
+                PortSort::Established => (gr.states.get(State::ESTABLISHED) as u64, gr.len() as u64),
+                PortSort::TimeWait => (gr.states.get(State::TIME_WAIT) as u64, gr.len() as u64),
+                PortSort::Peers => (gr.peers as u64, gr.len() as u64),
+                PortSort::AcceptQueue => (gr.accept_queue.map_or(0, |q| q.0 as u64), gr.len() as u64),
+            }
+        };
+        rows.sort_by(|&a, &b| {
+            let o = key(b).cmp(&key(a)).then_with(|| g[a].key.cmp(&g[b].key));
+            if self.port_reverse { o.reverse() } else { o }
+        });
+        self.port_rows = rows;
+        if let Some(k) = keep {
+            if let Some(p) = self.port_rows.iter().position(|&i| live.groups[i].key == k) {
+                self.port_sel = p;
+            }
+        }
+        self.port_sel = self.port_sel.min(self.port_rows.len().saturating_sub(1));
+        self.rebuild_sockets();
+    }
+
+    fn rebuild_sockets(&mut self) {
+        let Some(live) = self.live.clone() else { return };
+        let Some(key) = self.group.clone() else {
+            self.sock_rows.clear();
+            return;
+        };
+        let keep = self.sock_rows.get(self.sock_sel).and_then(|r| row_id(&live, *r));
+        let mut rows: Vec<SockRow> = Vec::new();
+        if let Some(gr) = live.groups.iter().find(|g| g.key == key) {
+            rows.extend(gr.listeners.iter().chain(&gr.members).map(|&i| SockRow::Live(i)));
+        }
+        rows.extend(
+            live.closed.iter().enumerate().filter(|(_, c)| c.group == key).map(|(i, _)| SockRow::Closed(i as u32)),
+        );
+        let sock = |r: &SockRow| match *r {
+            SockRow::Live(i) => (&live.sockets[i as usize], live.first_seen[i as usize]),
+            SockRow::Closed(i) => (&live.closed[i as usize].socket, live.closed[i as usize].first_seen),
+        };
+        let sort = self.sock_sort;
+        rows.sort_by(|a, b| {
+            let ((sa, ta), (sb, tb)) = (sock(a), sock(b));
+            let o = match sort {
+                SockSort::Age => tb.cmp(&ta),
+                SockSort::State => sa.state.cmp(&sb.state),
+                SockSort::Peer => cmp_end(&sa.peer, &sb.peer),
+                SockSort::Local => cmp_end(&sa.local, &sb.local),
+                SockSort::RecvQ => sb.recv_q.cmp(&sa.recv_q),
+                SockSort::SendQ => sb.send_q.cmp(&sa.send_q),
+            }
+            .then_with(|| cmp_end(&sa.peer, &sb.peer));
+            if self.sock_reverse { o.reverse() } else { o }
+        });
+        self.sock_rows = rows;
+        if let Some(id) = keep {
+            if let Some(p) = self.sock_rows.iter().position(|r| row_id(&live, *r) == Some(id)) {
+                self.sock_sel = p;
+            }
+        }
+        self.sock_sel = self.sock_sel.min(self.sock_rows.len().saturating_sub(1));
+        if let Some(id) = self.detail_id {
+            // Follow the detail socket to its new index; drop back to the list once it is gone for good.
+            self.detail = self.sock_rows.iter().copied().find(|r| row_id(&live, *r) == Some(id));
+            if self.detail.is_none() {
+                self.detail_id = None;
+                if self.screen == Screen::Detail {
+                    self.screen = Screen::Sockets;
+                }
+            }
+        }
+    }
+}
+
+fn cmp_end(a: &crate::model::Endpoint, b: &crate::model::Endpoint) -> Ordering {
+    use crate::model::Endpoint::*;
+    match (a, b) {
+        (Inet { ip: ia, port: pa }, Inet { ip: ib, port: pb }) => (ia, pa).cmp(&(ib, pb)),
+        (Unix { inode: ia, .. }, Unix { inode: ib, .. }) => ia.cmp(ib),
+        (Inet { .. }, Unix { .. }) => Ordering::Less,
+        (Unix { .. }, Inet { .. }) => Ordering::Greater,
+    }
+}
+
+/// A row's socket identity, stable across refreshes.
+fn row_id(live: &Live, r: SockRow) -> Option<u64> {
+    match r {
+        SockRow::Live(i) => live.sockets.get(i as usize).map(super::live::socket_id),
+        SockRow::Closed(i) => live.closed.get(i as usize).map(|c| super::live::socket_id(&c.socket)),
+    }
+}
+
+/// Apply one action.
+pub fn update(app: &mut App, action: Action) {
+    match action {
+        Action::Data(live) => {
+            if !app.settings.paused {
+                app.now = Some(live.taken_at);
+                app.live = Some(live);
+                app.rebuild();
+            }
+        }
+        Action::Resize(w, h) => app.size = (w, h),
+        Action::Tick(now) => app.now = Some(now),
+        Action::Mouse(m) => mouse(app, m),
+        Action::Key(k) => key(app, k),
+    }
+}
+
+fn mouse(app: &mut App, m: MouseEvent) {
+    match m.kind {
+        MouseEventKind::ScrollDown => app.move_sel(3),
+        MouseEventKind::ScrollUp => app.move_sel(-3),
+        MouseEventKind::Down(MouseButton::Left) => {
+            let areas = layout::areas(app.size);
+            let body = areas.body;
+            // The first body line is the table header.
+            if m.row > body.y && m.row < body.y + body.height && app.screen != Screen::Detail {
+                let visible = body.height.saturating_sub(1) as usize;
+                let sel = match app.screen {
+                    Screen::Ports => app.port_sel,
+                    _ => app.sock_sel,
+                };
+                let offset = layout::scroll_offset(sel, visible);
+                let idx = offset + (m.row - body.y - 1) as usize;
+                if idx < app.rows_len() {
+                    *app.sel_mut() = idx;
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+fn key(app: &mut App, k: KeyEvent) {
+    if k.modifiers.contains(KeyModifiers::CONTROL) && k.code == KeyCode::Char('c') {
+        app.quit = true;
+        return;
+    }
+    if let Some(input) = app.filter_input.as_mut() {
+        match k.code {
+            KeyCode::Esc => {
+                app.filter_input = None;
+                app.filter_error = None;
+            }
+            KeyCode::Enter => {
+                let text = input.clone();
+                match filter::parse(&text, &app.services) {
+                    Ok(sel) => {
+                        app.settings.selection = sel;
+                        app.filter_text = text;
+                        app.filter_input = None;
+                        app.filter_error = None;
+                    }
+                    Err(e) => app.filter_error = Some(e),
+                }
+            }
+            KeyCode::Backspace => {
+                input.pop();
+                app.filter_error = None;
+            }
+            KeyCode::Char('u') if k.modifiers.contains(KeyModifiers::CONTROL) => input.clear(),
+            KeyCode::Char(c) => {
+                input.push(c);
+                app.filter_error = None;
+            }
+            _ => {}
+        }
+        return;
+    }
+    if app.show_help {
+        app.show_help = false;
+        if matches!(k.code, KeyCode::Esc | KeyCode::Char('?')) {
+            return;
+        }
+    }
+    let page = layout::areas(app.size).body.height.saturating_sub(1).max(1) as isize;
+    match k.code {
+        KeyCode::Char('q') => app.quit = true,
+        KeyCode::Char('?') => app.show_help = true,
+        KeyCode::Down | KeyCode::Char('j') => app.move_sel(1),
+        KeyCode::Up | KeyCode::Char('k') => app.move_sel(-1),
+        KeyCode::PageDown => app.move_sel(page),
+        KeyCode::PageUp => app.move_sel(-page),
+        KeyCode::Home | KeyCode::Char('g') => app.move_sel(isize::MIN / 2),
+        KeyCode::End | KeyCode::Char('G') => app.move_sel(isize::MAX / 2),
+        KeyCode::Enter | KeyCode::Right | KeyCode::Char('l') => match app.screen {
+            Screen::Ports => {
+                if let Some(g) = app.selected_group() {
+                    app.group = Some(g.key.clone());
+                    app.sock_sel = 0;
+                    app.sock_rows.clear();
+                    app.screen = Screen::Sockets;
+                    app.rebuild_sockets();
+                }
+            }
+            Screen::Sockets => {
+                if let Some(r) = app.sock_rows.get(app.sock_sel).copied() {
+                    app.detail = Some(r);
+                    app.detail_id = app.live.as_ref().and_then(|l| row_id(l, r));
+                    app.screen = Screen::Detail;
+                }
+            }
+            Screen::Detail => {}
+        },
+        KeyCode::Esc | KeyCode::Backspace | KeyCode::Left | KeyCode::Char('h') => match app.screen {
+            Screen::Detail => {
+                app.screen = Screen::Sockets;
+                app.detail = None;
+                app.detail_id = None;
+            }
+            Screen::Sockets => {
+                app.screen = Screen::Ports;
+                app.group = None;
+                app.sock_rows.clear();
+            }
+            Screen::Ports => {}
+        },
+        KeyCode::Char('p') | KeyCode::Char(' ') => app.settings.paused = !app.settings.paused,
+        KeyCode::Char('+') | KeyCode::Char('=') => step_interval(app, 1),
+        KeyCode::Char('-') => step_interval(app, -1),
+        KeyCode::Char('s') => {
+            match app.screen {
+                Screen::Ports => app.port_sort = app.port_sort.next(),
+                _ => app.sock_sort = app.sock_sort.next(),
+            }
+            app.rebuild();
+        }
+        KeyCode::Char('r') => {
+            match app.screen {
+                Screen::Ports => app.port_reverse = !app.port_reverse,
+                _ => app.sock_reverse = !app.sock_reverse,
+            }
+            app.rebuild();
+        }
+        KeyCode::Char('t') => toggle(app, Proto::Tcp),
+        KeyCode::Char('u') => toggle(app, Proto::Udp),
+        KeyCode::Char('x') => toggle(app, Proto::Unix),
+        KeyCode::Char('/') => {
+            app.filter_input = Some(app.filter_text.clone());
+            app.filter_error = None;
+        }
+        _ => {}
+    }
+}
+
+fn step_interval(app: &mut App, dir: isize) {
+    let cur = INTERVALS.iter().position(|d| *d >= app.settings.interval).unwrap_or(INTERVALS.len() - 1);
+    let next = (cur as isize + dir).clamp(0, INTERVALS.len() as isize - 1) as usize;
+    app.settings.interval = INTERVALS[next];
+}
+
+fn toggle(app: &mut App, p: Proto) {
+    let ps = &mut app.settings.protos;
+    let flag = match p {
+        Proto::Tcp => &mut ps.tcp,
+        Proto::Udp => &mut ps.udp,
+        _ => &mut ps.unix,
+    };
+    *flag = !*flag;
+    if !(ps.tcp || ps.udp || ps.unix) {
+        // Never show nothing at all: turning the last one off turns the others on.
+        *ps = Protos { tcp: true, udp: true, unix: true };
+    }
+}
+
+#[cfg(test)]
+#[path = "app_tests.rs"]
+mod tests;

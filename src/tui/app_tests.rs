@@ -1,0 +1,255 @@
+//! `update` tests: every key action, mouse, data arrival, pause, filter input.
+
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
+
+use super::*;
+use crate::filter::Expr;
+use crate::tui::script;
+
+fn app() -> App {
+    let settings = Settings {
+        interval: Duration::from_secs(1),
+        paused: false,
+        protos: Protos { tcp: true, udp: true, unix: true },
+        selection: Selection::default(),
+    };
+    let mut a = App::new(settings, String::new(), Services::parse("https 443/tcp\n".as_bytes()), true);
+    update(&mut a, Action::Resize(100, 30));
+    let (live, _) = script::live(2);
+    update(&mut a, Action::Data(live));
+    a
+}
+
+fn press(a: &mut App, code: KeyCode) {
+    update(a, Action::Key(KeyEvent::new(code, KeyModifiers::NONE)));
+}
+
+fn chars(a: &mut App, s: &str) {
+    for c in s.chars() {
+        press(a, KeyCode::Char(c));
+    }
+}
+
+#[test]
+fn data_builds_rows_biggest_group_first() {
+    let a = app();
+    let live = a.live.as_ref().unwrap();
+    assert_eq!(a.port_rows.len(), live.groups.len());
+    let first = &live.groups[a.port_rows[0]];
+    assert_eq!(first.key.port(), Some(443));
+    assert!(matches!(first.key, GroupKey::Listen { .. }));
+}
+
+#[test]
+fn navigation_keys() {
+    let mut a = app();
+    press(&mut a, KeyCode::Down);
+    assert_eq!(a.port_sel, 1);
+    press(&mut a, KeyCode::Char('j'));
+    assert_eq!(a.port_sel, 2);
+    press(&mut a, KeyCode::Char('k'));
+    press(&mut a, KeyCode::Up);
+    press(&mut a, KeyCode::Up);
+    assert_eq!(a.port_sel, 0, "clamped at the top");
+    press(&mut a, KeyCode::End);
+    assert_eq!(a.port_sel, a.port_rows.len() - 1);
+    press(&mut a, KeyCode::Char('g'));
+    assert_eq!(a.port_sel, 0);
+    press(&mut a, KeyCode::Char('G'));
+    press(&mut a, KeyCode::Home);
+    assert_eq!(a.port_sel, 0);
+    press(&mut a, KeyCode::PageDown);
+    assert_eq!(a.port_sel, a.port_rows.len() - 1, "a page is more than the rows");
+    press(&mut a, KeyCode::PageUp);
+    assert_eq!(a.port_sel, 0);
+}
+
+#[test]
+fn enter_drills_down_and_esc_goes_back() {
+    let mut a = app();
+    press(&mut a, KeyCode::Enter);
+    assert_eq!(a.screen, Screen::Sockets);
+    let key = a.group.clone().unwrap();
+    assert_eq!(key.port(), Some(443));
+    let live = a.live.clone().unwrap();
+    let g = live.groups.iter().find(|g| g.key == key).unwrap();
+    let closed = live.closed.iter().filter(|c| c.group == key).count();
+    assert_eq!(a.sock_rows.len(), g.len() + closed);
+    press(&mut a, KeyCode::Down);
+    press(&mut a, KeyCode::Enter);
+    assert_eq!(a.screen, Screen::Detail);
+    assert!(a.detail.is_some() && a.detail_id.is_some());
+    press(&mut a, KeyCode::Esc);
+    assert_eq!(a.screen, Screen::Sockets);
+    assert_eq!(a.sock_sel, 1, "selection kept");
+    press(&mut a, KeyCode::Backspace);
+    assert_eq!(a.screen, Screen::Ports);
+    assert!(a.group.is_none());
+    press(&mut a, KeyCode::Esc);
+    assert_eq!(a.screen, Screen::Ports, "Esc at home does nothing");
+    press(&mut a, KeyCode::Right);
+    assert_eq!(a.screen, Screen::Sockets);
+    press(&mut a, KeyCode::Left);
+    assert_eq!(a.screen, Screen::Ports);
+}
+
+#[test]
+fn drill_down_follows_new_data_and_shows_closed_sockets() {
+    let mut a = app();
+    // Open the database group: generation 2 closed connections there.
+    let db = a.port_rows.iter().position(|&i| a.live.as_ref().unwrap().groups[i].key.port() == Some(5432)).unwrap();
+    a.port_sel = db;
+    press(&mut a, KeyCode::Enter);
+    let closed = a.sock_rows.iter().filter(|r| matches!(r, SockRow::Closed(_))).count();
+    assert_eq!(closed, 2, "the connections closed at generations 1 and 2 linger");
+    let (newer, _) = script::live(3);
+    update(&mut a, Action::Data(newer));
+    assert_eq!(a.screen, Screen::Sockets);
+    assert_eq!(a.group.as_ref().unwrap().port(), Some(5432));
+}
+
+#[test]
+fn sort_cycles_and_reverses() {
+    let mut a = app();
+    assert_eq!(a.port_sort, PortSort::Sockets);
+    for want in [PortSort::Port, PortSort::Established, PortSort::TimeWait, PortSort::Peers, PortSort::AcceptQueue] {
+        press(&mut a, KeyCode::Char('s'));
+        assert_eq!(a.port_sort, want);
+    }
+    press(&mut a, KeyCode::Char('s'));
+    assert_eq!(a.port_sort, PortSort::Sockets);
+    let before = a.port_rows.clone();
+    press(&mut a, KeyCode::Char('r'));
+    assert!(a.port_reverse);
+    let mut rev = before.clone();
+    rev.reverse();
+    assert_eq!(a.port_rows, rev);
+
+    press(&mut a, KeyCode::Char('r'));
+    press(&mut a, KeyCode::Enter);
+    assert_eq!(a.sock_sort, SockSort::Age);
+    press(&mut a, KeyCode::Char('s'));
+    assert_eq!(a.sock_sort, SockSort::State);
+    press(&mut a, KeyCode::Char('r'));
+    assert!(a.sock_reverse && !a.port_reverse);
+}
+
+#[test]
+fn pause_freezes_the_snapshot() {
+    let mut a = app();
+    let before = a.live.clone().unwrap();
+    press(&mut a, KeyCode::Char('p'));
+    assert!(a.settings.paused);
+    let (newer, _) = script::live(4);
+    update(&mut a, Action::Data(newer.clone()));
+    assert!(Arc::ptr_eq(a.live.as_ref().unwrap(), &before), "data ignored while paused");
+    press(&mut a, KeyCode::Char(' '));
+    assert!(!a.settings.paused);
+    update(&mut a, Action::Data(newer.clone()));
+    assert!(Arc::ptr_eq(a.live.as_ref().unwrap(), &newer));
+}
+
+#[test]
+fn interval_steps() {
+    let mut a = app();
+    press(&mut a, KeyCode::Char('+'));
+    assert_eq!(a.settings.interval, Duration::from_secs(2));
+    press(&mut a, KeyCode::Char('-'));
+    press(&mut a, KeyCode::Char('-'));
+    assert_eq!(a.settings.interval, Duration::from_millis(500));
+    for _ in 0..10 {
+        press(&mut a, KeyCode::Char('-'));
+    }
+    assert_eq!(a.settings.interval, INTERVALS[0]);
+    for _ in 0..10 {
+        press(&mut a, KeyCode::Char('='));
+    }
+    assert_eq!(a.settings.interval, *INTERVALS.last().unwrap());
+}
+
+#[test]
+fn protocol_toggles() {
+    let mut a = app();
+    press(&mut a, KeyCode::Char('u'));
+    assert_eq!(a.settings.protos, Protos { tcp: true, udp: false, unix: true });
+    press(&mut a, KeyCode::Char('x'));
+    assert_eq!(a.settings.protos, Protos { tcp: true, udp: false, unix: false });
+    press(&mut a, KeyCode::Char('t'));
+    assert_eq!(a.settings.protos, Protos { tcp: true, udp: true, unix: true }, "never nothing");
+}
+
+#[test]
+fn filter_input_applies_or_reports() {
+    let mut a = app();
+    press(&mut a, KeyCode::Char('/'));
+    assert_eq!(a.filter_input.as_deref(), Some(""));
+    chars(&mut a, "port 99999");
+    press(&mut a, KeyCode::Enter);
+    let e = a.filter_error.clone().expect("bad port reported");
+    assert_eq!((e.pos, e.len), (5, 5));
+    assert!(a.filter_input.is_some(), "input stays open to fix it");
+    for _ in 0..5 {
+        press(&mut a, KeyCode::Backspace);
+    }
+    assert!(a.filter_error.is_none());
+    chars(&mut a, "https q");
+    // 'q' is text while typing, not quit.
+    assert!(!a.quit);
+    press(&mut a, KeyCode::Backspace);
+    press(&mut a, KeyCode::Backspace);
+    press(&mut a, KeyCode::Enter);
+    assert!(a.filter_input.is_none());
+    assert_eq!(a.filter_text, "port https");
+    assert!(matches!(a.settings.selection.expr, Expr::Port { .. }));
+    press(&mut a, KeyCode::Char('/'));
+    assert_eq!(a.filter_input.as_deref(), Some("port https"), "editing starts from the applied filter");
+    update(&mut a, Action::Key(KeyEvent::new(KeyCode::Char('u'), KeyModifiers::CONTROL)));
+    assert_eq!(a.filter_input.as_deref(), Some(""));
+    press(&mut a, KeyCode::Esc);
+    assert!(a.filter_input.is_none());
+    assert_eq!(a.filter_text, "port https", "Esc keeps the applied filter");
+}
+
+#[test]
+fn help_and_quit() {
+    let mut a = app();
+    press(&mut a, KeyCode::Char('?'));
+    assert!(a.show_help);
+    press(&mut a, KeyCode::Char('?'));
+    assert!(!a.show_help);
+    press(&mut a, KeyCode::Char('?'));
+    press(&mut a, KeyCode::Down);
+    assert!(!a.show_help && a.port_sel == 1, "any other key closes help and acts");
+    press(&mut a, KeyCode::Char('q'));
+    assert!(a.quit);
+    let mut b = app();
+    update(&mut b, Action::Key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL)));
+    assert!(b.quit);
+}
+
+#[test]
+fn mouse_scrolls_and_clicks() {
+    let mut a = app();
+    let mouse = |kind, row| MouseEvent { kind, column: 3, row, modifiers: KeyModifiers::NONE };
+    update(&mut a, Action::Mouse(mouse(MouseEventKind::ScrollDown, 5)));
+    assert_eq!(a.port_sel, 3.min(a.port_rows.len() - 1));
+    update(&mut a, Action::Mouse(mouse(MouseEventKind::ScrollUp, 5)));
+    assert_eq!(a.port_sel, 0);
+    // Row 0 is the title, row 1 the table header, row 2 the first group.
+    update(&mut a, Action::Mouse(mouse(MouseEventKind::Down(MouseButton::Left), 4)));
+    assert_eq!(a.port_sel, 2);
+    update(&mut a, Action::Mouse(mouse(MouseEventKind::Down(MouseButton::Left), 1)));
+    assert_eq!(a.port_sel, 2, "a click on the header selects nothing");
+    update(&mut a, Action::Mouse(mouse(MouseEventKind::Down(MouseButton::Left), 28)));
+    assert_eq!(a.port_sel, 2, "a click below the rows selects nothing");
+}
+
+#[test]
+fn ticks_and_resize() {
+    let mut a = app();
+    let t = Instant::now() + Duration::from_secs(100);
+    update(&mut a, Action::Tick(t));
+    assert_eq!(a.now, Some(t));
+    update(&mut a, Action::Resize(60, 10));
+    assert_eq!(a.size, (60, 10));
+}

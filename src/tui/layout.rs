@@ -1,0 +1,31 @@
+//! Screen geometry shared by the view (to draw) and by `update` (to page and to map mouse clicks to rows).
+
+use ratatui::layout::Rect;
+
+/// The three horizontal bands of the screen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Areas {
+    /// Totals, source, collection time, interval.
+    pub title: Rect,
+    /// The table (its first line is the header).
+    pub body: Rect,
+    /// Key hints, the filter input, or messages.
+    pub status: Rect,
+}
+
+pub fn areas((w, h): (u16, u16)) -> Areas {
+    let title_h = 1.min(h);
+    let status_h = if h >= 3 { 1 } else { 0 };
+    let body_h = h.saturating_sub(title_h + status_h);
+    Areas {
+        title: Rect::new(0, 0, w, title_h),
+        body: Rect::new(0, title_h, w, body_h),
+        status: Rect::new(0, title_h + body_h, w, status_h),
+    }
+}
+
+/// First visible row so that `sel` is on screen, with `visible` rows: the selection scrolls into view at the
+/// bottom, which needs no state.
+pub fn scroll_offset(sel: usize, visible: usize) -> usize {
+    if visible == 0 { sel } else { sel.saturating_sub(visible - 1) }
+}

@@ -1,0 +1,246 @@
+//! Turning successive snapshots into what the dashboard shows: groups, the age of each socket, which ones
+//! are new, which closed recently (they linger for a while), and a per-group count history. Pure: the clock
+//! comes in as an argument. Runs on the collector thread so the UI thread only swaps in the result.
+
+use std::collections::{HashMap, VecDeque};
+use std::hash::{BuildHasherDefault, Hash, Hasher};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::collect::Snapshot;
+use crate::group::{self, Group, GroupKey, StateCounts};
+use crate::model::Socket;
+
+/// How long a closed socket stays on screen, dimmed.
+pub const LINGER: Duration = Duration::from_secs(5);
+/// How much count history each group keeps (the sparkline).
+pub const HISTORY: Duration = Duration::from_secs(60);
+
+/// One processed refresh, as the UI shows it.
+#[derive(Debug, Clone)]
+pub struct Live {
+    pub sockets: Vec<Socket>,
+    pub groups: Vec<Group>,
+    /// When each socket (same index as `sockets`) was first seen.
+    pub first_seen: Vec<Instant>,
+    /// Sockets not present in the previous refresh (none on the first one).
+    pub is_new: Vec<bool>,
+    /// Sockets gone since an earlier refresh, still within [`LINGER`].
+    pub closed: Vec<Closed>,
+    /// Socket counts of each group over the last [`HISTORY`], oldest first.
+    pub history: HashMap<GroupKey, Vec<u32>>,
+    /// Counts by state over all sockets.
+    pub totals: StateCounts,
+    /// Where the sockets came from ("netlink", "/proc", or "netlink+/proc").
+    pub source: String,
+    /// How long the collection took.
+    pub collect_time: Duration,
+    pub taken_at: Instant,
+    /// Messages from the collector (fallbacks taken, errors).
+    pub notes: Vec<String>,
+}
+
+/// A socket that has closed, shown dimmed in its group for a while.
+#[derive(Debug, Clone)]
+pub struct Closed {
+    pub socket: Socket,
+    pub group: GroupKey,
+    pub first_seen: Instant,
+    pub closed_at: Instant,
+}
+
+#[derive(Default)]
+struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(5) ^ b as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+}
+
+type IdMap<V> = HashMap<u64, V, BuildHasherDefault<IdHasher>>;
+
+/// A socket's identity across refreshes: the kernel cookie where there is one, else its addresses and inode.
+pub fn socket_id(s: &Socket) -> u64 {
+    if let Some(c) = s.cookie {
+        return c;
+    }
+    let mut h = IdHasher::default();
+    (s.proto, &s.local, &s.peer, s.inode).hash(&mut h);
+    h.finish() | (1 << 63)
+}
+
+/// Carries state from one refresh to the next.
+#[derive(Default)]
+pub struct Tracker {
+    /// id -> (first seen, index in `prev`).
+    seen: IdMap<(Instant, u32)>,
+    prev: Option<Arc<Live>>,
+    closed: Vec<Closed>,
+    history: HashMap<GroupKey, VecDeque<(Instant, u32)>>,
+}
+
+impl Tracker {
+    pub fn new() -> Self {
+        Tracker::default()
+    }
+
+    /// Process a new snapshot taken at `now` that took `collect_time`.
+    pub fn update(&mut self, snap: Snapshot, collect_time: Duration, now: Instant) -> Arc<Live> {
+        let sockets = snap.sockets;
+        let groups = group::group(&sockets);
+        let first = self.prev.is_none();
+        let mut seen: IdMap<(Instant, u32)> = IdMap::with_capacity_and_hasher(sockets.len(), Default::default());
+        let mut first_seen = Vec::with_capacity(sockets.len());
+        let mut is_new = Vec::with_capacity(sockets.len());
+        let mut totals = StateCounts::default();
+        for (i, s) in sockets.iter().enumerate() {
+            let id = socket_id(s);
+            let (t, new) = match self.seen.remove(&id) {
+                Some((t, _)) => (t, false),
+                None => (now, !first),
+            };
+            seen.insert(id, (t, i as u32));
+            first_seen.push(t);
+            is_new.push(new);
+            totals.add(s.state);
+        }
+        // What is left in the old map closed since the last refresh.
+        if let Some(prev) = &self.prev
+            && !self.seen.is_empty()
+        {
+            let gone: HashMap<u32, Instant> = self.seen.drain().map(|(_, (t, i))| (i, t)).collect();
+            for g in &prev.groups {
+                for i in g.listeners.iter().chain(&g.members) {
+                    if let (Some(t), Some(s)) = (gone.get(i), prev.sockets.get(*i as usize)) {
+                        let c = Closed { socket: s.clone(), group: g.key.clone(), first_seen: *t, closed_at: now };
+                        self.closed.push(c);
+                    }
+                }
+            }
+        }
+        self.closed.retain(|c| now.saturating_duration_since(c.closed_at) < LINGER);
+        self.seen = seen;
+
+        for g in &groups {
+            self.history.entry(g.key.clone()).or_default().push_back((now, g.len() as u32));
+        }
+        for (k, h) in self.history.iter_mut() {
+            if !groups.iter().any(|g| &g.key == k) && h.back().is_some_and(|(t, _)| *t != now) {
+                h.push_back((now, 0));
+            }
+            while h.front().is_some_and(|(t, _)| now.saturating_duration_since(*t) > HISTORY) {
+                h.pop_front();
+            }
+        }
+        self.history.retain(|_, h| h.iter().any(|(_, n)| *n > 0));
+        let history = self.history.iter().map(|(k, h)| (k.clone(), h.iter().map(|(_, n)| *n).collect())).collect();
+
+        let mut sources: Vec<String> = snap.sources.iter().map(|(_, s)| s.to_string()).collect();
+        sources.dedup();
+        let live = Arc::new(Live {
+            sockets,
+            groups,
+            first_seen,
+            is_new,
+            closed: self.closed.clone(),
+            history,
+            totals,
+            source: sources.join("+"),
+            collect_time,
+            taken_at: now,
+            notes: snap.notes,
+        });
+        self.prev = Some(live.clone());
+        live
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::{IpAddr, Ipv4Addr};
+
+    use super::*;
+    use crate::collect::{Source, Table};
+    use crate::model::{Endpoint, Family, Proto, State};
+
+    fn sock(cookie: u64, lport: u16, state: State) -> Socket {
+        let ip = IpAddr::V4(Ipv4Addr::LOCALHOST);
+        Socket {
+            proto: Proto::Tcp,
+            family: Family::Inet,
+            state,
+            local: Endpoint::Inet { ip, port: lport },
+            peer: Endpoint::Inet { ip, port: if state == State::LISTEN { 0 } else { 40000 + cookie as u16 } },
+            recv_q: Some(0),
+            send_q: Some(0),
+            uid: Some(0),
+            inode: cookie,
+            cookie: Some(cookie),
+            ifindex: Some(0),
+            v6only: None,
+            unix_kind: None,
+            timer: None,
+        }
+    }
+
+    fn snap(socks: Vec<Socket>) -> Snapshot {
+        Snapshot { sockets: socks, sources: vec![(Table::Tcp4, Source::Netlink)], notes: vec![] }
+    }
+
+    #[test]
+    fn new_closed_and_ages() {
+        let t0 = Instant::now();
+        let mut tr = Tracker::new();
+        let l = tr.update(snap(vec![sock(1, 80, State::LISTEN), sock(2, 80, State::ESTABLISHED)]), Duration::ZERO, t0);
+        assert_eq!(l.is_new, vec![false, false], "nothing is new on the first refresh");
+        assert_eq!(l.source, "netlink");
+
+        let t1 = t0 + Duration::from_secs(1);
+        let l = tr.update(snap(vec![sock(1, 80, State::LISTEN), sock(3, 80, State::ESTABLISHED)]), Duration::ZERO, t1);
+        assert_eq!(l.is_new, vec![false, true]);
+        assert_eq!(l.first_seen, vec![t0, t1]);
+        assert_eq!(l.closed.len(), 1);
+        assert_eq!(l.closed[0].socket.cookie, Some(2));
+        assert_eq!(l.closed[0].group, GroupKey::Listen { proto: Proto::Tcp, ip: IpAddr::V4(Ipv4Addr::LOCALHOST), port: 80 });
+
+        let t2 = t1 + LINGER;
+        let l = tr.update(snap(vec![sock(1, 80, State::LISTEN), sock(3, 80, State::ESTABLISHED)]), Duration::ZERO, t2);
+        assert!(l.closed.is_empty(), "closed sockets linger for LINGER only");
+        assert_eq!(l.is_new, vec![false, false]);
+        let key = &l.groups[0].key;
+        assert_eq!(l.history[key], vec![2, 2, 2]);
+    }
+
+    #[test]
+    fn history_keeps_a_minute() {
+        let t0 = Instant::now();
+        let mut tr = Tracker::new();
+        let mut l = None;
+        for i in 0..100u64 {
+            let socks = (0..=(i % 5)).map(|c| sock(c + 1, 80, State::ESTABLISHED)).collect();
+            l = Some(tr.update(snap(socks), Duration::ZERO, t0 + Duration::from_secs(i)));
+        }
+        let l = l.unwrap();
+        let h = l.history.values().next().unwrap();
+        assert_eq!(h.len(), 61);
+    }
+
+    #[test]
+    fn ids_without_cookies_use_addresses() {
+        let mut a = sock(1, 80, State::ESTABLISHED);
+        a.cookie = None;
+        let mut b = a.clone();
+        assert_eq!(socket_id(&a), socket_id(&b));
+        b.local = Endpoint::Inet { ip: IpAddr::V4(Ipv4Addr::LOCALHOST), port: 81 };
+        assert_ne!(socket_id(&a), socket_id(&b));
+    }
+}

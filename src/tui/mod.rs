@@ -1,0 +1,214 @@
+//! The live dashboard: a collector thread sends processed snapshots over a channel, the UI thread turns
+//! terminal events into actions for [`app::update`] and draws with [`view::view`]. The terminal guard and a
+//! panic hook always give the terminal back (raw mode off, main screen, mouse released).
+
+pub mod app;
+pub mod filter;
+pub mod layout;
+pub mod live;
+#[cfg(test)]
+mod script;
+pub mod view;
+#[cfg(test)]
+mod view_tests;
+
+use std::io::{self, Stdout};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::time::{Duration, Instant};
+
+use ratatui::Terminal;
+use ratatui::backend::CrosstermBackend;
+use ratatui::crossterm::event::{self, DisableMouseCapture, EnableMouseCapture, Event, KeyEventKind};
+use ratatui::crossterm::execute;
+use ratatui::crossterm::terminal::{EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode};
+
+use crate::collect::{self, Collector, Query, SourceChoice};
+use crate::model::StateSet;
+use app::{Action, App, Settings};
+use live::{Live, Tracker};
+
+/// How the dashboard was asked to start.
+#[derive(Debug, Clone)]
+pub struct TopConfig {
+    pub settings: Settings,
+    /// The filter text the flags stand for (shown and editable with `/`).
+    pub filter_text: String,
+    pub ipv4: bool,
+    pub ipv6: bool,
+    pub source: SourceChoice,
+    pub proc_root: PathBuf,
+    pub color: bool,
+    pub services: crate::services::Services,
+}
+
+/// Messages from the collector thread.
+pub enum Update {
+    Live(Arc<Live>),
+    Error(String),
+}
+
+/// Puts the terminal into dashboard mode and back, also on panic.
+struct TerminalGuard {
+    terminal: Terminal<CrosstermBackend<Stdout>>,
+}
+
+fn restore_terminal() {
+    let _ = disable_raw_mode();
+    let _ = execute!(io::stdout(), DisableMouseCapture, LeaveAlternateScreen, ratatui::crossterm::cursor::Show);
+}
+
+impl TerminalGuard {
+    fn enter() -> io::Result<TerminalGuard> {
+        let hook = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            restore_terminal();
+            hook(info);
+        }));
+        enable_raw_mode()?;
+        let mut out = io::stdout();
+        if let Err(e) = execute!(out, EnterAlternateScreen, EnableMouseCapture) {
+            restore_terminal();
+            return Err(e);
+        }
+        let terminal = Terminal::new(CrosstermBackend::new(out)).inspect_err(|_| restore_terminal())?;
+        Ok(TerminalGuard { terminal })
+    }
+}
+
+impl Drop for TerminalGuard {
+    fn drop(&mut self) {
+        restore_terminal();
+    }
+}
+
+/// The query a collection needs for these settings.
+pub fn query_for(settings: &Settings, ipv4: bool, ipv6: bool) -> Query {
+    Query {
+        tcp: settings.protos.tcp,
+        udp: settings.protos.udp,
+        unix: settings.protos.unix,
+        ipv4,
+        ipv6,
+        states: settings.selection.states.unwrap_or(StateSet::ALL),
+    }
+}
+
+/// Collect, filter and track on this thread until the UI goes away.
+pub fn collector_loop(
+    mut collector: Box<dyn Collector>,
+    mut settings: Settings,
+    (ipv4, ipv6): (bool, bool),
+    commands: Receiver<Settings>,
+    updates: Sender<Update>,
+) {
+    let mut tracker = Tracker::new();
+    loop {
+        let started = Instant::now();
+        if !settings.paused {
+            let q = query_for(&settings, ipv4, ipv6);
+            let msg = match collector.collect(&q) {
+                Ok(mut snap) => {
+                    if !settings.selection.expr.is_true() {
+                        snap.sockets.retain(|s| settings.selection.expr.matches(s));
+                    }
+                    Update::Live(tracker.update(snap, started.elapsed(), Instant::now()))
+                }
+                Err(e) => Update::Error(e.to_string()),
+            };
+            if updates.send(msg).is_err() {
+                return;
+            }
+        }
+        // Wait for the next refresh, or for new settings that need one now.
+        loop {
+            let left = settings.interval.saturating_sub(started.elapsed());
+            match commands.recv_timeout(left) {
+                Ok(new) => {
+                    let now = new.selection != settings.selection
+                        || new.protos != settings.protos
+                        || (settings.paused && !new.paused);
+                    settings = new;
+                    if now {
+                        break;
+                    }
+                }
+                Err(RecvTimeoutError::Timeout) => break,
+                Err(RecvTimeoutError::Disconnected) => return,
+            }
+        }
+    }
+}
+
+/// Run the dashboard until the user quits.
+pub fn run(cfg: TopConfig) -> anyhow::Result<()> {
+    let collector = collect::open(cfg.source, cfg.proc_root.clone());
+    let (cmd_tx, cmd_rx) = mpsc::channel();
+    let (up_tx, up_rx) = mpsc::channel();
+    let settings = cfg.settings.clone();
+    let families = (cfg.ipv4, cfg.ipv6);
+    std::thread::Builder::new()
+        .name("collector".into())
+        .spawn(move || collector_loop(collector, settings, families, cmd_rx, up_tx))?;
+
+    let mut app = App::new(cfg.settings.clone(), cfg.filter_text, cfg.services, cfg.color);
+    let mut guard = TerminalGuard::enter()?;
+    let size = guard.terminal.size()?;
+    app::update(&mut app, Action::Resize(size.width, size.height));
+    let mut sent = app.settings.clone();
+    let mut dirty = true;
+    let mut last_tick = Instant::now();
+    let mut error: Option<String> = None;
+    loop {
+        if dirty {
+            guard.terminal.draw(|f| {
+                view::view(&app, f);
+                if let Some(e) = &error {
+                    let a = f.area();
+                    let r = ratatui::layout::Rect::new(0, a.height.saturating_sub(1), a.width, 1.min(a.height));
+                    f.render_widget(ratatui::widgets::Paragraph::new(format!(" collection failed: {e}")), r);
+                }
+            })?;
+            dirty = false;
+        }
+        if event::poll(Duration::from_millis(100))? {
+            match event::read()? {
+                Event::Key(k) if k.kind != KeyEventKind::Release => app::update(&mut app, Action::Key(k)),
+                Event::Mouse(m) => app::update(&mut app, Action::Mouse(m)),
+                Event::Resize(w, h) => app::update(&mut app, Action::Resize(w, h)),
+                _ => {}
+            }
+            dirty = true;
+        }
+        // Only the newest snapshot matters when several queued up.
+        let mut newest = None;
+        for u in up_rx.try_iter() {
+            match u {
+                Update::Live(l) => {
+                    newest = Some(l);
+                    error = None;
+                }
+                Update::Error(e) => error = Some(e),
+            }
+            dirty = true;
+        }
+        if let Some(l) = newest {
+            app::update(&mut app, Action::Data(l));
+        }
+        if last_tick.elapsed() >= Duration::from_secs(1) {
+            last_tick = Instant::now();
+            app::update(&mut app, Action::Tick(last_tick));
+            dirty = true;
+        }
+        if app.quit {
+            break;
+        }
+        if app.settings != sent {
+            sent = app.settings.clone();
+            let _ = cmd_tx.send(sent.clone());
+        }
+    }
+    drop(guard);
+    Ok(())
+}

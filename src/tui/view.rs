@@ -1,0 +1,413 @@
+//! Drawing: `view(&App, &mut Frame)` is pure. Only the visible rows are turned into widgets, so a group of
+//! 100k sockets costs no more to draw than one of ten.
+
+use std::fmt::Write as _;
+use std::time::{Duration, Instant};
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Rect};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Cell, Clear, Paragraph, Row, Table, Wrap};
+
+use super::app::{App, Screen, SockRow};
+use super::layout::{self, scroll_offset};
+use super::live::Live;
+use crate::group::{Group, GroupKey};
+use crate::model::{Endpoint, Proto, Socket, State};
+
+const SPARKS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+
+struct Theme {
+    color: bool,
+}
+
+impl Theme {
+    fn fg(&self, c: Color) -> Style {
+        if self.color { Style::default().fg(c) } else { Style::default() }
+    }
+    fn header(&self) -> Style {
+        Style::default().add_modifier(Modifier::BOLD | Modifier::UNDERLINED)
+    }
+    fn selected(&self) -> Style {
+        Style::default().add_modifier(Modifier::REVERSED)
+    }
+    fn new_socket(&self) -> Style {
+        if self.color { Style::default().fg(Color::Green) } else { Style::default().add_modifier(Modifier::BOLD) }
+    }
+    fn closed(&self) -> Style {
+        Style::default().add_modifier(Modifier::DIM | Modifier::CROSSED_OUT)
+    }
+    fn alarm(&self) -> Style {
+        if self.color {
+            Style::default().fg(Color::Red).add_modifier(Modifier::BOLD)
+        } else {
+            Style::default().add_modifier(Modifier::BOLD | Modifier::UNDERLINED)
+        }
+    }
+    fn bar(&self) -> Style {
+        if self.color {
+            Style::default().bg(Color::Blue).fg(Color::White)
+        } else {
+            Style::default().add_modifier(Modifier::REVERSED)
+        }
+    }
+}
+
+/// Draw the whole screen.
+pub fn view(app: &App, f: &mut Frame) {
+    let area = f.area();
+    let areas = layout::areas((area.width, area.height));
+    let theme = Theme { color: app.color };
+    f.render_widget(Paragraph::new(title(app, &theme)).style(theme.bar()), areas.title);
+    match (&app.live, app.screen) {
+        (None, _) => f.render_widget(Paragraph::new("  collecting sockets..."), areas.body),
+        (Some(live), Screen::Ports) => ports(app, live, f, areas.body, &theme),
+        (Some(live), Screen::Sockets) => sockets(app, live, f, areas.body, &theme),
+        (Some(live), Screen::Detail) => detail(app, live, f, areas.body),
+    }
+    f.render_widget(Paragraph::new(status(app, &theme)), areas.status);
+    if let (Some(input), Some(err)) = (&app.filter_input, &app.filter_error) {
+        let text = err.render_with_prompt("/", input);
+        let h = 5.min(areas.body.height);
+        let r = Rect::new(0, areas.body.y + areas.body.height - h, area.width, h);
+        f.render_widget(Clear, r);
+        let block = Block::default().borders(Borders::ALL).title(" bad filter ").border_style(theme.alarm());
+        f.render_widget(Paragraph::new(text).block(block).style(theme.alarm()), r);
+    }
+    if app.show_help {
+        help(f, area);
+    }
+}
+
+fn title(app: &App, theme: &Theme) -> Line<'static> {
+    let mut spans = vec![Span::styled(" sockscope ", Style::default().add_modifier(Modifier::BOLD))];
+    if let Some(live) = &app.live {
+        let mut t = format!(
+            "│ {} {} │ every {} │ {} sockets:",
+            live.source,
+            fmt_ms(live.collect_time),
+            fmt_interval(app.settings.interval),
+            live.sockets.len()
+        );
+        for st in [
+            State::ESTABLISHED,
+            State::LISTEN,
+            State::SYN_SENT,
+            State::SYN_RECV,
+            State::TIME_WAIT,
+            State::CLOSE_WAIT,
+            State::FIN_WAIT1,
+            State::FIN_WAIT2,
+            State::LAST_ACK,
+            State::CLOSING,
+            State::CLOSE,
+        ] {
+            let n = live.totals.get(st);
+            if n > 0 {
+                let _ = write!(t, " {} {n}", st.display_name(Proto::Tcp));
+            }
+        }
+        spans.push(Span::raw(t));
+    }
+    if app.settings.paused {
+        // Right after the name, so that it is never cut off.
+        spans.insert(1, Span::styled(" PAUSED (p resumes) ", theme.alarm().add_modifier(Modifier::REVERSED)));
+        spans.insert(2, Span::raw(" "));
+    }
+    Line::from(spans)
+}
+
+fn status(app: &App, theme: &Theme) -> Line<'static> {
+    if let Some(input) = &app.filter_input {
+        return Line::from(vec![
+            Span::styled("/", theme.fg(Color::Yellow)),
+            Span::raw(input.clone()),
+            Span::styled("█", Style::default().add_modifier(Modifier::SLOW_BLINK)),
+            Span::styled("  Enter apply  Esc cancel  e.g. port 443 state established", Style::default().add_modifier(Modifier::DIM)),
+        ]);
+    }
+    let mut s = String::new();
+    if !app.filter_text.trim().is_empty() {
+        let _ = write!(s, " filter: {} │", app.filter_text.trim());
+    }
+    let p = app.settings.protos;
+    let protos: Vec<&str> =
+        [(p.tcp, "tcp"), (p.udp, "udp"), (p.unix, "unix")].iter().filter(|x| x.0).map(|x| x.1).collect();
+    let (sort, rev) = match app.screen {
+        Screen::Ports => (app.port_sort.name(), app.port_reverse),
+        _ => (app.sock_sort.name(), app.sock_reverse),
+    };
+    let keys = match app.screen {
+        Screen::Ports => "Enter open",
+        Screen::Sockets => "Enter details  Esc back",
+        Screen::Detail => "Esc back",
+    };
+    let _ = write!(
+        s,
+        " {} │ sort: {sort}{} │ ? help  q quit  {keys}  / filter  s sort  r reverse  t/u/x protocols  p pause  +/- interval",
+        protos.join("+"),
+        if rev { " reversed" } else { "" }
+    );
+    if let Some(note) = app.live.as_ref().and_then(|l| l.notes.first()) {
+        return Line::from(vec![Span::styled(format!(" {note}"), theme.alarm()), Span::raw(s)]);
+    }
+    Line::from(s)
+}
+
+fn fmt_ms(d: Duration) -> String {
+    if d >= Duration::from_secs(10) { format!("{}s", d.as_secs()) } else { format!("{}ms", d.as_millis()) }
+}
+
+fn fmt_interval(d: Duration) -> String {
+    if d.subsec_millis() == 0 { format!("{}s", d.as_secs()) } else { format!("{}ms", d.as_millis()) }
+}
+
+/// `12s`, `5m03s`, `2h10m`, `3d04h`.
+pub fn fmt_age(d: Duration) -> String {
+    let s = d.as_secs();
+    match s {
+        0..60 => format!("{s}s"),
+        60..3600 => format!("{}m{:02}s", s / 60, s % 60),
+        3600..86400 => format!("{}h{:02}m", s / 3600, s % 3600 / 60),
+        _ => format!("{}d{:02}h", s / 86400, s % 86400 / 3600),
+    }
+}
+
+fn sparkline(samples: &[u32], width: usize) -> String {
+    let tail = &samples[samples.len().saturating_sub(width)..];
+    let max = tail.iter().copied().max().unwrap_or(0).max(1);
+    tail.iter().map(|&n| if n == 0 { ' ' } else { SPARKS[((n as u64 * 7).div_ceil(max as u64)) as usize % 8] }).collect()
+}
+
+fn endpoint_label(k: &GroupKey, dual: bool) -> String {
+    match k {
+        GroupKey::Listen { ip, port, .. } if dual && ip.is_unspecified() => format!("*:{port}"),
+        _ => k.to_string(),
+    }
+}
+
+/// Columns of the port view: header, width, priority (0 = always shown).
+const PORT_COLS: [(&str, u16, u8); 12] = [
+    ("Proto", 5, 0),
+    ("Endpoint", 0, 0),
+    ("Service", 10, 3),
+    ("Socks", 7, 0),
+    ("ESTAB", 6, 1),
+    ("SYN-R", 5, 4),
+    ("T-WAIT", 6, 2),
+    ("C-WAIT", 6, 3),
+    ("FIN-W", 5, 4),
+    ("AcceptQ", 9, 2),
+    ("Peers", 6, 2),
+    ("Last 60s", 12, 1),
+];
+
+/// Pick the columns that fit `width`, most important first, keeping their order. Column 1 is flexible.
+fn fit_columns(cols: &[(&str, u16, u8)], width: u16, flex_min: u16) -> Vec<usize> {
+    let mut chosen: Vec<usize> = cols.iter().enumerate().filter(|(_, c)| c.2 == 0).map(|(i, _)| i).collect();
+    let used = |ch: &[usize]| -> u16 { ch.iter().map(|&i| cols[i].1.max(if cols[i].1 == 0 { flex_min } else { 0 }) + 1).sum() };
+    for prio in 1..=4 {
+        for (i, c) in cols.iter().enumerate().filter(|(_, c)| c.2 == prio) {
+            let mut trial = chosen.clone();
+            trial.push(i);
+            if used(&trial) <= width {
+                chosen = trial;
+            }
+            let _ = c;
+        }
+    }
+    chosen.sort_unstable();
+    chosen
+}
+
+fn ports(app: &App, live: &Live, f: &mut Frame, area: Rect, theme: &Theme) {
+    let cols = fit_columns(&PORT_COLS, area.width, 16);
+    let visible = area.height.saturating_sub(1) as usize;
+    let offset = scroll_offset(app.port_sel, visible);
+    let rows = app.port_rows.iter().enumerate().skip(offset).take(visible).map(|(pos, &gi)| {
+        let g = &live.groups[gi];
+        let mut style = Style::default();
+        if pos == app.port_sel {
+            style = theme.selected();
+        }
+        let cells = cols.iter().map(|&c| port_cell(app, live, g, c, theme));
+        Row::new(cells.collect::<Vec<_>>()).style(style)
+    });
+    let widths: Vec<Constraint> =
+        cols.iter().map(|&c| if PORT_COLS[c].1 == 0 { Constraint::Min(16) } else { Constraint::Length(PORT_COLS[c].1) }).collect();
+    let header = Row::new(cols.iter().map(|&c| PORT_COLS[c].0).collect::<Vec<_>>()).style(theme.header());
+    if app.port_rows.is_empty() {
+        f.render_widget(Paragraph::new("  no sockets match (t/u/x toggle protocols, / changes the filter)"), area);
+        return;
+    }
+    f.render_widget(Table::new(rows, widths).header(header).column_spacing(1), area);
+}
+
+fn port_cell<'a>(app: &App, live: &Live, g: &Group, col: usize, theme: &Theme) -> Cell<'a> {
+    let n = |s: State| -> String {
+        let v = g.states.get(s);
+        if v == 0 { String::new() } else { v.to_string() }
+    };
+    match col {
+        0 => Cell::from(g.key.proto().name()),
+        1 => Cell::from(endpoint_label(&g.key, g.dual_stack)),
+        2 => Cell::from(
+            g.key.port().and_then(|p| app.services.name(g.key.proto(), p)).unwrap_or_default().to_string(),
+        ),
+        3 => Cell::from(g.len().to_string()),
+        4 => Cell::from(n(State::ESTABLISHED)),
+        5 => Cell::from(n(State::SYN_RECV)),
+        6 => Cell::from(n(State::TIME_WAIT)),
+        7 => Cell::from(n(State::CLOSE_WAIT)),
+        8 => {
+            let v = g.states.get(State::FIN_WAIT1) + g.states.get(State::FIN_WAIT2);
+            Cell::from(if v == 0 { String::new() } else { v.to_string() })
+        }
+        9 => match g.accept_queue {
+            Some((q, b)) => {
+                let cell = Cell::from(format!("{q}/{b}"));
+                if b > 0 && q * 10 >= b * 8 { cell.style(theme.alarm()) } else { cell }
+            }
+            None => Cell::from(""),
+        },
+        10 => Cell::from(if g.peers == 0 { String::new() } else { g.peers.to_string() }),
+        _ => Cell::from(sparkline(live.history.get(&g.key).map_or(&[][..], |h| &h[..]), 12)).style(theme.fg(Color::Cyan)),
+    }
+}
+
+const SOCK_COLS: [(&str, u16, u8); 6] =
+    [("Local", 0, 0), ("Peer", 0, 0), ("State", 11, 0), ("Recv-Q", 7, 2), ("Send-Q", 7, 3), ("Age", 7, 1)];
+
+fn end_text(e: &Endpoint) -> String {
+    match e {
+        Endpoint::Inet { ip, port } => {
+            let port = if *port == 0 { "*".to_string() } else { port.to_string() };
+            match ip {
+                std::net::IpAddr::V4(v4) => format!("{v4}:{port}"),
+                std::net::IpAddr::V6(v6) => format!("[{v6}]:{port}"),
+            }
+        }
+        Endpoint::Unix { name, inode } => match name {
+            Some(n) => format!("{} {inode}", n.display()),
+            None if *inode == 0 => "*".into(),
+            None => format!("* {inode}"),
+        },
+    }
+}
+
+fn row_socket<'a>(live: &'a Live, r: SockRow) -> (&'a Socket, Instant, bool, bool) {
+    match r {
+        SockRow::Live(i) => (&live.sockets[i as usize], live.first_seen[i as usize], live.is_new[i as usize], false),
+        SockRow::Closed(i) => {
+            let c = &live.closed[i as usize];
+            (&c.socket, c.first_seen, false, true)
+        }
+    }
+}
+
+fn sockets(app: &App, live: &Live, f: &mut Frame, area: Rect, theme: &Theme) {
+    let Some(key) = &app.group else { return };
+    let title_line = Line::from(vec![
+        Span::styled(format!(" {} {} ", key.proto().name(), key), Style::default().add_modifier(Modifier::BOLD)),
+        Span::raw(format!("— {} sockets", app.sock_rows.len())),
+    ]);
+    f.render_widget(Paragraph::new(title_line), Rect { height: 1, ..area });
+    let area = Rect { y: area.y + 1, height: area.height.saturating_sub(1), ..area };
+    let cols = fit_columns(&SOCK_COLS, area.width, 20);
+    let visible = area.height.saturating_sub(1) as usize;
+    let offset = scroll_offset(app.sock_sel, visible);
+    let now = app.now.unwrap_or(live.taken_at);
+    let rows = app.sock_rows.iter().enumerate().skip(offset).take(visible).map(|(pos, r)| {
+        let (s, first, new, closed) = row_socket(live, *r);
+        let cells: Vec<Cell> = cols
+            .iter()
+            .map(|&c| match c {
+                0 => Cell::from(end_text(&s.local)),
+                1 => Cell::from(end_text(&s.peer)),
+                2 => Cell::from(if closed { "closed" } else { s.state.display_name(s.proto) }),
+                3 => Cell::from(s.recv_q.map_or("-".into(), |q| q.to_string())),
+                4 => Cell::from(s.send_q.map_or("-".into(), |q| q.to_string())),
+                _ => Cell::from(fmt_age(now.saturating_duration_since(first))),
+            })
+            .collect();
+        let mut style = if closed {
+            theme.closed()
+        } else if new {
+            theme.new_socket()
+        } else {
+            Style::default()
+        };
+        if pos == app.sock_sel {
+            style = style.patch(theme.selected());
+        }
+        Row::new(cells).style(style)
+    });
+    let widths: Vec<Constraint> = cols
+        .iter()
+        .map(|&c| if SOCK_COLS[c].1 == 0 { Constraint::Fill(1) } else { Constraint::Length(SOCK_COLS[c].1) })
+        .collect();
+    let header = Row::new(cols.iter().map(|&c| SOCK_COLS[c].0).collect::<Vec<_>>()).style(theme.header());
+    f.render_widget(Table::new(rows, widths).header(header).column_spacing(1), area);
+}
+
+fn detail(app: &App, live: &Live, f: &mut Frame, area: Rect) {
+    let Some(r) = app.detail else { return };
+    let (s, first, _, closed) = row_socket(live, r);
+    let now = app.now.unwrap_or(live.taken_at);
+    let opt = |v: Option<u32>| v.map_or("-".to_string(), |v| v.to_string());
+    let mut lines: Vec<(String, String)> = vec![
+        ("protocol".into(), format!("{} ({})", s.netid(), s.family.name())),
+        ("state".into(), if closed { format!("closed (was {})", s.state.display_name(s.proto)) } else { s.state.display_name(s.proto).into() }),
+        ("local".into(), end_text(&s.local)),
+        ("peer".into(), end_text(&s.peer)),
+        ("recv-q".into(), opt(s.recv_q)),
+        ("send-q".into(), opt(s.send_q)),
+        ("uid".into(), opt(s.uid)),
+        ("inode".into(), s.inode.to_string()),
+        ("cookie".into(), s.cookie.map_or("-".into(), |c| format!("{c:#x}"))),
+        ("age".into(), format!("{} (first seen by this dashboard)", fmt_age(now.saturating_duration_since(first)))),
+    ];
+    if let Some(i) = s.ifindex.filter(|i| *i != 0) {
+        lines.push(("bound device".into(), format!("ifindex {i}")));
+    }
+    if let Some(v) = s.v6only {
+        lines.push(("v6only".into(), if v { "yes" } else { "no (dual-stack)" }.into()));
+    }
+    if let Some(t) = s.timer {
+        lines.push(("timer".into(), format!("{:?}, {} ms left, {} retransmits", t.kind, t.expires_ms, t.retrans)));
+    }
+    let text: Vec<Line> = lines
+        .into_iter()
+        .map(|(k, v)| Line::from(vec![Span::styled(format!("{k:>14}  "), Style::default().add_modifier(Modifier::BOLD)), Span::raw(v)]))
+        .collect();
+    let block = Block::default().borders(Borders::ALL).title(" socket ");
+    f.render_widget(Paragraph::new(text).block(block).wrap(Wrap { trim: false }), area);
+}
+
+const HELP: &[(&str, &str)] = &[
+    ("Up/Down j/k", "select"),
+    ("PgUp/PgDn g/G", "page, first, last"),
+    ("Enter", "open the group / the socket"),
+    ("Esc", "back"),
+    ("/", "filter: port P, sport P, dport P, state S"),
+    ("s / r", "cycle the sort column / reverse it"),
+    ("t u x", "show or hide TCP, UDP, UNIX"),
+    ("p or space", "pause (the snapshot freezes)"),
+    ("+ / -", "refresh slower / faster"),
+    ("mouse", "wheel scrolls, click selects"),
+    ("q, Ctrl-C", "quit"),
+];
+
+fn help(f: &mut Frame, area: Rect) {
+    let w = 58.min(area.width);
+    let h = (HELP.len() as u16 + 4).min(area.height);
+    let r = Rect::new(area.width.saturating_sub(w) / 2, area.height.saturating_sub(h) / 2, w, h);
+    let mut lines: Vec<Line> = HELP
+        .iter()
+        .map(|(k, v)| Line::from(vec![Span::styled(format!(" {k:<14} "), Style::default().add_modifier(Modifier::BOLD)), Span::raw(*v)]))
+        .collect();
+    lines.push(Line::from(" any key closes this help"));
+    f.render_widget(Clear, r);
+    f.render_widget(Paragraph::new(lines).block(Block::default().borders(Borders::ALL).title(" keys ")), r);
+}

@@ -1,0 +1,122 @@
+//! Whole-screen snapshots (ratatui `TestBackend` + insta) from scripted data.
+
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+use super::app::{Action, App, Protos, Settings, update};
+use super::filter::Selection;
+use super::script;
+use super::view::{fmt_age, view};
+use crate::services::Services;
+use std::time::Duration;
+
+fn app(w: u16, h: u16) -> App {
+    let settings = Settings {
+        interval: Duration::from_secs(1),
+        paused: false,
+        protos: Protos { tcp: true, udp: true, unix: true },
+        selection: Selection::default(),
+    };
+    let services = Services::parse("https 443/tcp\npostgresql 5432/tcp\nhttp-alt 8080/tcp\ndomain 53/udp\n".as_bytes());
+    let mut a = App::new(settings, String::new(), services, false);
+    update(&mut a, Action::Resize(w, h));
+    let (live, now) = script::live(2);
+    update(&mut a, Action::Data(live));
+    update(&mut a, Action::Tick(now + Duration::from_millis(500)));
+    a
+}
+
+fn keys(a: &mut App, ks: &[KeyCode]) {
+    for k in ks {
+        update(a, Action::Key(KeyEvent::new(*k, KeyModifiers::NONE)));
+    }
+}
+
+fn screen(a: &App) -> String {
+    let mut t = Terminal::new(TestBackend::new(a.size.0, a.size.1)).unwrap();
+    t.draw(|f| view(a, f)).unwrap();
+    if a.size.0 == 0 {
+        return String::new(); // TestBackend cannot print a zero-width buffer
+    }
+    format!("{}", t.backend())
+}
+
+#[test]
+fn home_view() {
+    insta::assert_snapshot!("home_100x30", screen(&app(100, 30)));
+}
+
+#[test]
+fn home_view_80x24() {
+    insta::assert_snapshot!("home_80x24", screen(&app(80, 24)));
+}
+
+#[test]
+fn narrow_terminal_drops_columns() {
+    let a = app(50, 14);
+    let s = screen(&a);
+    assert!(s.contains("Socks") && !s.contains("C-WAIT"), "{s}");
+    insta::assert_snapshot!("home_50x14", s);
+}
+
+#[test]
+fn drill_down() {
+    let mut a = app(100, 30);
+    keys(&mut a, &[KeyCode::Enter]);
+    insta::assert_snapshot!("drill_down", screen(&a));
+}
+
+#[test]
+fn detail() {
+    let mut a = app(100, 30);
+    keys(&mut a, &[KeyCode::Enter, KeyCode::Down, KeyCode::Enter]);
+    insta::assert_snapshot!("detail", screen(&a));
+}
+
+#[test]
+fn filter_error() {
+    let mut a = app(100, 30);
+    keys(&mut a, &[KeyCode::Char('/')]);
+    for c in "port 99999".chars() {
+        keys(&mut a, &[KeyCode::Char(c)]);
+    }
+    keys(&mut a, &[KeyCode::Enter]);
+    let s = screen(&a);
+    assert!(s.contains("port 99999 is out of range"), "{s}");
+    insta::assert_snapshot!("filter_error", s);
+}
+
+#[test]
+fn paused() {
+    let mut a = app(100, 30);
+    keys(&mut a, &[KeyCode::Char('p')]);
+    let s = screen(&a);
+    assert!(s.contains("PAUSED"), "{s}");
+    insta::assert_snapshot!("paused", s);
+}
+
+#[test]
+fn help_overlay() {
+    let mut a = app(80, 24);
+    keys(&mut a, &[KeyCode::Char('?')]);
+    insta::assert_snapshot!("help", screen(&a));
+}
+
+#[test]
+fn tiny_terminals_do_not_panic() {
+    for (w, h) in [(0, 0), (1, 1), (5, 2), (20, 3), (200, 5)] {
+        let mut a = app(w, h);
+        screen(&a);
+        keys(&mut a, &[KeyCode::Enter, KeyCode::Enter, KeyCode::Char('?')]);
+        screen(&a);
+    }
+}
+
+#[test]
+fn ages() {
+    let cases = [(0, "0s"), (59, "59s"), (60, "1m00s"), (3599, "59m59s"), (3600, "1h00m"), (90000, "1d01h")];
+    for (secs, want) in cases {
+        assert_eq!(fmt_age(Duration::from_secs(secs)), want);
+    }
+}
