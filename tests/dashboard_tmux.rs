@@ -1,0 +1,93 @@
+//! End to end: the real binary's dashboard in a tmux pseudo-terminal, against a listener this test opens on
+//! loopback with 25 accepted connections. The screen must show the port with 25 established sockets, pick
+//! up a new connection after a refresh, and `q` must exit and give the terminal back (main screen, cooked
+//! mode).
+
+mod common;
+
+use std::net::{TcpListener, TcpStream};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+struct Session(String);
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux").args(["kill-session", "-t", &self.0]).output();
+    }
+}
+
+fn capture(name: &str) -> String {
+    let out = Command::new("tmux").args(["capture-pane", "-p", "-t", name]).output().expect("tmux capture-pane");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Wait until `pred` holds for the screen; panics with the last screen after `timeout`.
+fn wait_for(name: &str, what: &str, timeout: Duration, pred: impl Fn(&str) -> bool) -> String {
+    let start = Instant::now();
+    loop {
+        let screen = capture(name);
+        if pred(&screen) {
+            return screen;
+        }
+        if start.elapsed() > timeout {
+            panic!("timed out waiting for {what}; screen:\n{screen}");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// The (sockets, established) numbers of the listener row for `port`.
+fn listener_counts(screen: &str, port: u16) -> Option<(u32, u32)> {
+    let ep = format!("127.0.0.1:{port}");
+    let line = screen.lines().find(|l| l.split_whitespace().nth(1) == Some(ep.as_str()))?;
+    let nums: Vec<u32> = line.split_whitespace().skip(2).filter_map(|w| w.parse().ok()).collect();
+    Some((*nums.first()?, *nums.get(1)?))
+}
+
+#[test]
+fn dashboard_shows_the_port_and_restores_the_terminal() {
+    if !common::have("tmux") {
+        println!("SKIPPED dashboard test: needs tmux");
+        return;
+    }
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let mut conns = Vec::new();
+    for _ in 0..25 {
+        conns.push(TcpStream::connect(("127.0.0.1", port)).unwrap());
+        conns.push(listener.accept().unwrap().0);
+    }
+    let name = format!("sockscope-e2e-{}", std::process::id());
+    let _session = Session(name.clone());
+    let script = format!(
+        "'{}' top --port {port} --interval 500ms; echo EXITED=$?; stty -a | tr ' ' '\\n' | grep -x -- '-\\?icanon'; sleep 60",
+        env!("CARGO_BIN_EXE_sockscope")
+    );
+    let ok = Command::new("tmux")
+        .args(["new-session", "-d", "-s", &name, "-x", "120", "-y", "30", "sh", "-c", &script])
+        .env("TERM", "xterm-256color")
+        .status()
+        .expect("tmux new-session");
+    assert!(ok.success());
+
+    let screen = wait_for(&name, "the listener row with 25 established", Duration::from_secs(15), |s| {
+        listener_counts(s, port) == Some((26, 25))
+    });
+    assert!(screen.contains(&format!("-> 127.0.0.1:{port}")), "clients grouped as outbound:\n{screen}");
+
+    conns.push(TcpStream::connect(("127.0.0.1", port)).unwrap());
+    conns.push(listener.accept().unwrap().0);
+    wait_for(&name, "the new connection after a refresh", Duration::from_secs(15), |s| {
+        listener_counts(s, port) == Some((27, 26))
+    });
+
+    let _ = Command::new("tmux").args(["send-keys", "-t", &name, "q"]).status();
+    let screen = wait_for(&name, "exit and the terminal mode", Duration::from_secs(10), |s| {
+        s.contains("EXITED=") && s.lines().any(|l| l.trim().ends_with("icanon"))
+    });
+    assert!(screen.contains("EXITED=0"), "{screen}");
+    assert!(!screen.contains("sockscope │"), "the alternate screen is gone:\n{screen}");
+    let modes: Vec<&str> = screen.lines().map(str::trim).filter(|l| l.ends_with("icanon")).collect();
+    assert_eq!(modes, vec!["icanon"], "canonical mode is back (not raw):\n{screen}");
+}
