@@ -213,9 +213,11 @@ impl SelectArgs {
     /// The port flags as one expression: repeats of a flag are "any of", different flags "and".
     fn port_filter(&self, services: &Services) -> Result<Expr, UsageError> {
         let mut filter = Expr::True;
-        for (flag, values, end) in
-            [("--port", &self.port, End::Either), ("--sport", &self.sport, End::Local), ("--dport", &self.dport, End::Peer)]
-        {
+        for (flag, values, end) in [
+            ("--port", &self.port, End::Either),
+            ("--sport", &self.sport, End::Local),
+            ("--dport", &self.dport, End::Peer),
+        ] {
             let mut any = Vec::new();
             for v in values {
                 let range = filter::parse_port_spec(v, services)

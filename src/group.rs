@@ -174,9 +174,9 @@ pub fn group(socks: &[Socket]) -> Vec<Group> {
             (Endpoint::Inet { .. }, _) if is_listener(s) => continue,
             (Endpoint::Inet { ip, port }, peer) => {
                 let best = listeners.get(&(s.proto, *port)).and_then(|c| {
-                    c.iter().find(|(a, _)| a == ip).or_else(|| {
-                        c.iter().find(|(a, _)| a.is_unspecified() && a.is_ipv4() == ip.is_ipv4())
-                    })
+                    c.iter()
+                        .find(|(a, _)| a == ip)
+                        .or_else(|| c.iter().find(|(a, _)| a.is_unspecified() && a.is_ipv4() == ip.is_ipv4()))
                 });
                 match (best, peer) {
                     (Some((_, g)), _) => *g,

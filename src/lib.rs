@@ -3,8 +3,8 @@
 pub mod cli;
 pub mod collect;
 pub mod filter;
+pub mod group;
 pub mod model;
 pub mod output;
 pub mod services;
-pub mod group;
 pub mod tui;

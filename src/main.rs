@@ -7,8 +7,8 @@ use clap::Parser;
 use clap::error::ErrorKind;
 
 use sockscope::cli::{Cli, Command, Format, ListConfig, TopArgs, UsageError};
-use sockscope::{collect, tui};
 use sockscope::output::{Names, json, table};
+use sockscope::{collect, tui};
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {

@@ -1,10 +1,56 @@
 //! Socket filters: the expression tree that filter inputs turn into, its userspace evaluator, and the
 //! parsers for the simple flag values (`--port`, `--sport`, `--dport`, `--state`).
+//!
+//! The `ss` filter language lives in the submodules: [`lexer`] (tokens), [`parser`] (text to [`Expr`] plus a
+//! state mask, with caret-marked [`FilterError`]s) and [`bytecode`] (the kernel's `INET_DIAG_REQ_BYTECODE`:
+//! compiler and a userspace interpreter of the kernel's semantics).
+//!
+//! # Grammar
+//!
+//! Command-line words are joined with single spaces first, as `ss` does; error positions refer to that string.
+//!
+//! ```text
+//! filter    := selector* expr?
+//! selector  := ("state" | "exclude" | "excl") STATE      STATE: a name or alias of parse_state
+//! expr      := and ("or" | "||" | "|") and ...            lowest precedence
+//! and       := unary (("and" | "&&" | "&")? unary)...     juxtaposition is "and"
+//! unary     := ("not" | "!") unary | "(" expr ")" | term
+//! term      := ("sport" | "dport" | "port") OP? PORT
+//!            | ("src" | "dst") ("=" | "!=")? HOST
+//!            | "dev" ("=" | "!=")? IFNAME | "fwmark" ("=" | "!=")? VALUE[/MASK]
+//!            | "proto" ("=" | "!=")? (tcp | udp | unix | raw | sctp | mptcp)
+//!            | "uid" OP? N | "path" ("=" | "!=")? GLOB
+//! OP        := "=" "==" "eq" | "!=" "ne" "neq" | "<" "lt" | ">" "gt" | "<=" "le" "leq" | ">=" "ge" "geq"
+//! PORT      := [":"] (NUMBER | SERVICE | LO-HI | "*")
+//! HOST      := "*" | ADDR[/PLEN][:PORT] | [V6ADDR][/PLEN][:PORT] | V6ADDR/PLEN[:PORT] | *:PORT | unix:GLOB
+//! ```
+//!
+//! `not` binds tighter than `and`, which binds tighter than `or` (`ss`'s own yacc grammar reads `and` and `or` left
+//! to right at one level, so there `a or b and c` means `(a or b) and c`; use parentheses in filters meant for
+//! both). State selectors go before the expression, as in `ss`. Keywords and word operators are
+//! case-insensitive; a backslash makes the next character literal (`\(` in a path), and an escaped word is never
+//! an operator. As in `ss`: `src 127.0.0.1` matches any port, `sport = :*` matches everything, an IPv4 prefix
+//! also matches IPv4-mapped IPv6 addresses (`::ffff:127.0.0.1`) while an IPv6 prefix never matches an IPv4
+//! socket, IPv4 addresses may be abbreviated (`10/8`), `src unix:GLOB` / `dst unix:GLOB` match UNIX socket names
+//! with `fnmatch` rules, case-insensitively, and `sport >= :1024` etc. compare ports.
+//!
+//! sockscope extras: `port OP PORT` (either end), port ranges (`sport 8000-8100`, `dport = :8000-8100`,
+//! `src 10.0.0.1:8000-8100`), `proto NAME`, `uid OP N`, `path GLOB` (the local UNIX name, same as
+//! `src unix:GLOB`), `!=` after `src`/`dst`/`proto`/`path`, netmask prefixes (`/255.0.0.0`), and
+//! bracketed IPv6 prefixes (`[fe80::]/10`). `process NAME` and `pid N` are reserved: they parse, and are reported
+//! as not supported yet. `autobound` and `cgroup` are reported as not supported.
+
+pub mod bytecode;
+pub mod lexer;
+pub mod parser;
 
 use std::fmt;
+use std::net::IpAddr;
 
-use crate::model::{Endpoint, Socket, State, StateSet};
+use crate::model::{Endpoint, Proto, Socket, State, StateSet};
 use crate::services::Services;
+
+pub use parser::{Lookup, NoLookup, Parsed, SystemLookup, join_args, parse};
 
 /// Which end of a socket a port test looks at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -12,6 +58,17 @@ pub enum End {
     Local,
     Peer,
     Either,
+}
+
+impl End {
+    /// Apply `f` to the socket end(s) this selects; `Either` is true when either end passes.
+    fn test(self, s: &Socket, f: impl Fn(&Endpoint) -> bool) -> bool {
+        match self {
+            End::Local => f(&s.local),
+            End::Peer => f(&s.peer),
+            End::Either => f(&s.local) || f(&s.peer),
+        }
+    }
 }
 
 /// An inclusive port range; a single port is `lo == hi`.
@@ -47,6 +104,162 @@ pub enum Expr {
     },
     /// The socket's state is in the set.
     State(StateSet),
+    /// Never true (an empty port range, `sport < :0`).
+    False,
+    /// `src`/`dst ADDR[/PLEN][:PORT]`: the kernel's `S_COND`/`D_COND` host condition. The address at `end` is in
+    /// `prefix` (see [`Prefix::matches`]) and, when `port` is given, the port there is `port`. Never true for
+    /// UNIX sockets.
+    Host {
+        end: End,
+        prefix: Prefix,
+        port: Option<u16>,
+    },
+    /// `dev NAME`: the socket is bound to this interface index (`SO_BINDTODEVICE`); 0 means "none".
+    Dev(u32),
+    /// `fwmark = VALUE/MASK`: `mark & mask == value`, the kernel's `MARK_COND`.
+    Mark {
+        value: u32,
+        mask: u32,
+    },
+    /// `proto NAME`.
+    Proto(Proto),
+    /// `uid OP N`: the owner uid lies in `lo..=hi`. Never true when the source does not give the uid.
+    Uid {
+        lo: u32,
+        hi: u32,
+    },
+    /// `src unix:GLOB` / `path GLOB`: the UNIX socket name at `end` (`@name` for abstract names, empty when
+    /// unbound) matches the `fnmatch`-style glob, ignoring ASCII case as `ss` does. Never true for other sockets.
+    UnixPath {
+        end: End,
+        glob: String,
+    },
+}
+
+/// An address prefix, as in `src 10.0.0.0/8`; a plain address has the full length.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Prefix {
+    pub addr: IpAddr,
+    pub len: u8,
+}
+
+impl Prefix {
+    /// Whether `ip` is in the prefix, with the kernel's `inet_diag` rules: same family, the first `len` bits equal;
+    /// an IPv4 prefix also matches an IPv4-mapped IPv6 address (`::ffff:a.b.c.d`) on its embedded IPv4 address;
+    /// an IPv6 prefix never matches an IPv4 address (even `::ffff:0:0/96`).
+    pub fn matches(&self, ip: IpAddr) -> bool {
+        match (self.addr, ip) {
+            (IpAddr::V4(p), IpAddr::V4(a)) => bits_equal(&p.octets(), &a.octets(), self.len),
+            (IpAddr::V6(p), IpAddr::V6(a)) => bits_equal(&p.octets(), &a.octets(), self.len),
+            (IpAddr::V4(p), IpAddr::V6(a)) => {
+                let o = a.octets();
+                o[..10] == [0; 10] && o[10..12] == [0xff, 0xff] && bits_equal(&p.octets(), &o[12..], self.len)
+            }
+            (IpAddr::V6(_), IpAddr::V4(_)) => false,
+        }
+    }
+}
+
+/// The kernel's `bitstring_match`: the first `bits` bits of `a` and `b` are equal.
+fn bits_equal(a: &[u8], b: &[u8], bits: u8) -> bool {
+    let bits = usize::from(bits).min(a.len() * 8).min(b.len() * 8);
+    let (bytes, rest) = (bits / 8, bits % 8);
+    if a[..bytes] != b[..bytes] {
+        return false;
+    }
+    rest == 0 || (a[bytes] ^ b[bytes]) & (0xffu8 << (8 - rest)) == 0
+}
+
+/// The socket's firewall mark. The model does not carry it yet (netlink's `INET_DIAG_MARK`, given only to
+/// CAP_NET_ADMIN), so it reads as 0, which is what `ss` assumes when the kernel does not report it.
+pub(crate) fn socket_mark(_s: &Socket) -> u32 {
+    0
+}
+
+/// `fnmatch(pattern, text, FNM_CASEFOLD)` without `FNM_PATHNAME`/`FNM_PERIOD`: `*` and `?` also match `/` and
+/// a leading dot; `[...]` classes with `!`/`^` negation and ranges; a backslash makes the next character literal.
+pub fn glob_match(pattern: &str, text: &str) -> bool {
+    let p: Vec<char> = pattern.chars().collect();
+    let t: Vec<char> = text.chars().collect();
+    let (mut pi, mut ti) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while ti < t.len() {
+        if pi < p.len() {
+            match p[pi] {
+                '*' => {
+                    star = Some((pi, ti));
+                    pi += 1;
+                    continue;
+                }
+                '?' => {
+                    pi += 1;
+                    ti += 1;
+                    continue;
+                }
+                '[' if class_match(&p, pi, t[ti]).is_some() => {
+                    if let Some((true, next)) = class_match(&p, pi, t[ti]) {
+                        pi = next;
+                        ti += 1;
+                        continue;
+                    }
+                }
+                c => {
+                    let (lit, width) = if c == '\\' && pi + 1 < p.len() { (p[pi + 1], 2) } else { (c, 1) };
+                    if lit.eq_ignore_ascii_case(&t[ti]) {
+                        pi += width;
+                        ti += 1;
+                        continue;
+                    }
+                }
+            }
+        }
+        match star {
+            Some((sp, st)) => {
+                pi = sp + 1;
+                ti = st + 1;
+                star = Some((sp, st + 1));
+            }
+            None => return false,
+        }
+    }
+    p[pi..].iter().all(|&c| c == '*')
+}
+
+/// Match `c` against the bracket expression starting at `p[start] == '['`: `Some((matched, index after ']'))`,
+/// or `None` when the bracket is not closed (then `[` is an ordinary character).
+fn class_match(p: &[char], start: usize, c: char) -> Option<(bool, usize)> {
+    let mut i = start + 1;
+    let negate = matches!(p.get(i), Some('!' | '^'));
+    if negate {
+        i += 1;
+    }
+    let (lc, uc) = (c.to_ascii_lowercase(), c.to_ascii_uppercase());
+    let mut hit = false;
+    let mut first = true;
+    loop {
+        let mut lo = *p.get(i)?;
+        if lo == ']' && !first {
+            return Some((hit != negate, i + 1));
+        }
+        first = false;
+        if lo == '\\' {
+            i += 1;
+            lo = *p.get(i)?;
+        }
+        i += 1;
+        let mut hi = lo;
+        if p.get(i) == Some(&'-') && p.get(i + 1).is_some_and(|&n| n != ']') {
+            hi = p[i + 1];
+            i += 2;
+            if hi == '\\' {
+                hi = *p.get(i)?;
+                i += 1;
+            }
+        }
+        if (lo..=hi).contains(&lc) || (lo..=hi).contains(&uc) {
+            hit = true;
+        }
+    }
 }
 
 impl Expr {
@@ -58,14 +271,22 @@ impl Expr {
             Expr::Or(v) => v.iter().any(|e| e.matches(s)),
             Expr::Not(e) => !e.matches(s),
             Expr::State(set) => set.contains(s.state),
-            Expr::Port { end, range } => {
-                let port = |e: &Endpoint| e.port().is_some_and(|p| range.contains(p));
-                match end {
-                    End::Local => port(&s.local),
-                    End::Peer => port(&s.peer),
-                    End::Either => port(&s.local) || port(&s.peer),
+            Expr::Port { end, range } => end.test(s, |e| e.port().is_some_and(|p| range.contains(p))),
+            Expr::False => false,
+            Expr::Host { end, prefix, port } => end.test(s, |e| match e {
+                Endpoint::Inet { ip, port: p } => port.is_none_or(|want| want == *p) && prefix.matches(*ip),
+                Endpoint::Unix { .. } => false,
+            }),
+            Expr::Dev(index) => s.ifindex.unwrap_or(0) == *index,
+            Expr::Mark { value, mask } => socket_mark(s) & mask == *value,
+            Expr::Proto(p) => s.proto == *p,
+            Expr::Uid { lo, hi } => s.uid.is_some_and(|u| (*lo..=*hi).contains(&u)),
+            Expr::UnixPath { end, glob } => end.test(s, |e| match e {
+                Endpoint::Unix { name, .. } => {
+                    glob_match(glob, &name.as_ref().map(|n| n.display()).unwrap_or_default())
                 }
-            }
+                Endpoint::Inet { .. } => false,
+            }),
         }
     }
 
@@ -97,6 +318,79 @@ impl Expr {
     pub fn is_true(&self) -> bool {
         matches!(self, Expr::True)
     }
+
+    /// `a or b`, flattening and dropping `False`.
+    pub fn or(self, other: Expr) -> Expr {
+        match (self, other) {
+            (Expr::False, e) | (e, Expr::False) => e,
+            (Expr::Or(mut a), Expr::Or(b)) => {
+                a.extend(b);
+                Expr::Or(a)
+            }
+            (Expr::Or(mut a), e) => {
+                a.push(e);
+                Expr::Or(a)
+            }
+            (e, Expr::Or(mut b)) => {
+                b.insert(0, e);
+                Expr::Or(b)
+            }
+            (a, b) => Expr::Or(vec![a, b]),
+        }
+    }
+
+    /// `not e`, folding constants and double negation.
+    #[allow(clippy::should_implement_trait)]
+    pub fn not(self) -> Expr {
+        match self {
+            Expr::True => Expr::False,
+            Expr::False => Expr::True,
+            Expr::Not(e) => *e,
+            e => Expr::Not(Box::new(e)),
+        }
+    }
+}
+
+/// An error in a filter expression: `pos..pos + len` is the byte span of the offending token in the (joined)
+/// filter text; `len` is at least 1, and `pos == input.len()` means "at the end".
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{msg}")]
+pub struct FilterError {
+    pub pos: usize,
+    pub len: usize,
+    pub msg: String,
+}
+
+impl FilterError {
+    pub fn new(pos: usize, len: usize, msg: impl Into<String>) -> FilterError {
+        FilterError { pos, len: len.max(1), msg: msg.into() }
+    }
+
+    /// The message, then the filter on one line with a caret line under the offending token:
+    ///
+    /// ```text
+    /// expected a port after 'sport =', found 'foo'
+    ///   sport = foo
+    ///           ^^^
+    /// ```
+    pub fn render(&self, input: &str) -> String {
+        let line: String = input.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+        let pos = floor_char_boundary(input, self.pos);
+        let end = floor_char_boundary(input, self.pos.saturating_add(self.len)).max(pos);
+        let col = input[..pos].chars().count();
+        let width = input[pos..end].chars().count().max(1);
+        format!("{}\n  {}\n  {}{}", self.msg, line.trim_end(), " ".repeat(col), "^".repeat(width))
+    }
+}
+
+fn floor_char_boundary(s: &str, mut i: usize) -> usize {
+    if i >= s.len() {
+        return s.len();
+    }
+    while !s.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
 }
 
 /// Parse a port value: a number (`443`), a service name (`https`, from `/etc/services`) or a range
@@ -178,5 +472,9 @@ pub fn parse_state(name: &str) -> Result<StateSet, String> {
     Ok(StateSet(set))
 }
 
+#[cfg(test)]
+mod bytecode_tests;
+#[cfg(test)]
+mod parser_tests;
 #[cfg(test)]
 mod tests;

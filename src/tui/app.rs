@@ -248,10 +248,10 @@ impl App {
             if self.port_reverse { o.reverse() } else { o }
         });
         self.port_rows = rows;
-        if let Some(k) = keep {
-            if let Some(p) = self.port_rows.iter().position(|&i| live.groups[i].key == k) {
-                self.port_sel = p;
-            }
+        if let Some(k) = keep
+            && let Some(p) = self.port_rows.iter().position(|&i| live.groups[i].key == k)
+        {
+            self.port_sel = p;
         }
         self.port_sel = self.port_sel.min(self.port_rows.len().saturating_sub(1));
         self.rebuild_sockets();
@@ -290,10 +290,10 @@ impl App {
             if self.sock_reverse { o.reverse() } else { o }
         });
         self.sock_rows = rows;
-        if let Some(id) = keep {
-            if let Some(p) = self.sock_rows.iter().position(|r| row_id(&live, *r) == Some(id)) {
-                self.sock_sel = p;
-            }
+        if let Some(id) = keep
+            && let Some(p) = self.sock_rows.iter().position(|r| row_id(&live, *r) == Some(id))
+        {
+            self.sock_sel = p;
         }
         self.sock_sel = self.sock_sel.min(self.sock_rows.len().saturating_sub(1));
         if let Some(id) = self.detail_id {

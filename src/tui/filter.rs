@@ -42,10 +42,8 @@ impl InputError {
 /// Parse `[port|sport|dport P]... [state S]...`. Repeated words of one kind mean "any of"; kinds combine
 /// with "and", as the CLI flags do. An empty text selects everything.
 pub fn parse(text: &str, services: &Services) -> Result<Selection, InputError> {
-    let words: Vec<(usize, &str)> = text
-        .split_ascii_whitespace()
-        .map(|w| (w.as_ptr() as usize - text.as_ptr() as usize, w))
-        .collect();
+    let words: Vec<(usize, &str)> =
+        text.split_ascii_whitespace().map(|w| (w.as_ptr() as usize - text.as_ptr() as usize, w)).collect();
     let mut ports: [Vec<Expr>; 3] = Default::default();
     let mut states: Option<StateSet> = None;
     let mut i = 0;
@@ -66,11 +64,7 @@ pub fn parse(text: &str, services: &Services) -> Result<Selection, InputError> {
             }
         };
         let Some(&(vpos, value)) = words.get(i + 1) else {
-            return Err(InputError {
-                pos: pos + word.len(),
-                len: 1,
-                msg: format!("expected a value after '{word}'"),
-            });
+            return Err(InputError { pos: pos + word.len(), len: 1, msg: format!("expected a value after '{word}'") });
         };
         let err = |msg: String| InputError { pos: vpos, len: value.len(), msg };
         match slot {

@@ -210,7 +210,10 @@ mod tests {
         assert_eq!(l.first_seen, vec![t0, t1]);
         assert_eq!(l.closed.len(), 1);
         assert_eq!(l.closed[0].socket.cookie, Some(2));
-        assert_eq!(l.closed[0].group, GroupKey::Listen { proto: Proto::Tcp, ip: IpAddr::V4(Ipv4Addr::LOCALHOST), port: 80 });
+        assert_eq!(
+            l.closed[0].group,
+            GroupKey::Listen { proto: Proto::Tcp, ip: IpAddr::V4(Ipv4Addr::LOCALHOST), port: 80 }
+        );
 
         let t2 = t1 + LINGER;
         let l = tr.update(snap(vec![sock(1, 80, State::LISTEN), sock(3, 80, State::ESTABLISHED)]), Duration::ZERO, t2);

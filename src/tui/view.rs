@@ -124,7 +124,10 @@ fn status(app: &App, theme: &Theme) -> Line<'static> {
             Span::styled("/", theme.fg(Color::Yellow)),
             Span::raw(input.clone()),
             Span::styled("█", Style::default().add_modifier(Modifier::SLOW_BLINK)),
-            Span::styled("  Enter apply  Esc cancel  e.g. port 443 state established", Style::default().add_modifier(Modifier::DIM)),
+            Span::styled(
+                "  Enter apply  Esc cancel  e.g. port 443 state established",
+                Style::default().add_modifier(Modifier::DIM),
+            ),
         ]);
     }
     let mut s = String::new();
@@ -177,7 +180,9 @@ pub fn fmt_age(d: Duration) -> String {
 fn sparkline(samples: &[u32], width: usize) -> String {
     let tail = &samples[samples.len().saturating_sub(width)..];
     let max = tail.iter().copied().max().unwrap_or(0).max(1);
-    tail.iter().map(|&n| if n == 0 { ' ' } else { SPARKS[((n as u64 * 7).div_ceil(max as u64)) as usize % 8] }).collect()
+    tail.iter()
+        .map(|&n| if n == 0 { ' ' } else { SPARKS[((n as u64 * 7).div_ceil(max as u64)) as usize % 8] })
+        .collect()
 }
 
 fn endpoint_label(k: &GroupKey, dual: bool) -> String {
@@ -206,7 +211,9 @@ const PORT_COLS: [(&str, u16, u8); 12] = [
 /// Pick the columns that fit `width`, most important first, keeping their order. Column 1 is flexible.
 fn fit_columns(cols: &[(&str, u16, u8)], width: u16, flex_min: u16) -> Vec<usize> {
     let mut chosen: Vec<usize> = cols.iter().enumerate().filter(|(_, c)| c.2 == 0).map(|(i, _)| i).collect();
-    let used = |ch: &[usize]| -> u16 { ch.iter().map(|&i| cols[i].1.max(if cols[i].1 == 0 { flex_min } else { 0 }) + 1).sum() };
+    let used = |ch: &[usize]| -> u16 {
+        ch.iter().map(|&i| cols[i].1.max(if cols[i].1 == 0 { flex_min } else { 0 }) + 1).sum()
+    };
     for prio in 1..=4 {
         for (i, c) in cols.iter().enumerate().filter(|(_, c)| c.2 == prio) {
             let mut trial = chosen.clone();
@@ -234,8 +241,10 @@ fn ports(app: &App, live: &Live, f: &mut Frame, area: Rect, theme: &Theme) {
         let cells = cols.iter().map(|&c| port_cell(app, live, g, c, theme));
         Row::new(cells.collect::<Vec<_>>()).style(style)
     });
-    let widths: Vec<Constraint> =
-        cols.iter().map(|&c| if PORT_COLS[c].1 == 0 { Constraint::Min(16) } else { Constraint::Length(PORT_COLS[c].1) }).collect();
+    let widths: Vec<Constraint> = cols
+        .iter()
+        .map(|&c| if PORT_COLS[c].1 == 0 { Constraint::Min(16) } else { Constraint::Length(PORT_COLS[c].1) })
+        .collect();
     let header = Row::new(cols.iter().map(|&c| PORT_COLS[c].0).collect::<Vec<_>>()).style(theme.header());
     if app.port_rows.is_empty() {
         f.render_widget(Paragraph::new("  no sockets match (t/u/x toggle protocols, / changes the filter)"), area);
@@ -252,9 +261,7 @@ fn port_cell<'a>(app: &App, live: &Live, g: &Group, col: usize, theme: &Theme) -
     match col {
         0 => Cell::from(g.key.proto().name()),
         1 => Cell::from(endpoint_label(&g.key, g.dual_stack)),
-        2 => Cell::from(
-            g.key.port().and_then(|p| app.services.name(g.key.proto(), p)).unwrap_or_default().to_string(),
-        ),
+        2 => Cell::from(g.key.port().and_then(|p| app.services.name(g.key.proto(), p)).unwrap_or_default().to_string()),
         3 => Cell::from(g.len().to_string()),
         4 => Cell::from(n(State::ESTABLISHED)),
         5 => Cell::from(n(State::SYN_RECV)),
@@ -272,7 +279,9 @@ fn port_cell<'a>(app: &App, live: &Live, g: &Group, col: usize, theme: &Theme) -
             None => Cell::from(""),
         },
         10 => Cell::from(if g.peers == 0 { String::new() } else { g.peers.to_string() }),
-        _ => Cell::from(sparkline(live.history.get(&g.key).map_or(&[][..], |h| &h[..]), 12)).style(theme.fg(Color::Cyan)),
+        _ => {
+            Cell::from(sparkline(live.history.get(&g.key).map_or(&[][..], |h| &h[..]), 12)).style(theme.fg(Color::Cyan))
+        }
     }
 }
 
@@ -296,7 +305,7 @@ fn end_text(e: &Endpoint) -> String {
     }
 }
 
-fn row_socket<'a>(live: &'a Live, r: SockRow) -> (&'a Socket, Instant, bool, bool) {
+fn row_socket(live: &Live, r: SockRow) -> (&Socket, Instant, bool, bool) {
     match r {
         SockRow::Live(i) => (&live.sockets[i as usize], live.first_seen[i as usize], live.is_new[i as usize], false),
         SockRow::Closed(i) => {
@@ -358,7 +367,14 @@ fn detail(app: &App, live: &Live, f: &mut Frame, area: Rect) {
     let opt = |v: Option<u32>| v.map_or("-".to_string(), |v| v.to_string());
     let mut lines: Vec<(String, String)> = vec![
         ("protocol".into(), format!("{} ({})", s.netid(), s.family.name())),
-        ("state".into(), if closed { format!("closed (was {})", s.state.display_name(s.proto)) } else { s.state.display_name(s.proto).into() }),
+        (
+            "state".into(),
+            if closed {
+                format!("closed (was {})", s.state.display_name(s.proto))
+            } else {
+                s.state.display_name(s.proto).into()
+            },
+        ),
         ("local".into(), end_text(&s.local)),
         ("peer".into(), end_text(&s.peer)),
         ("recv-q".into(), opt(s.recv_q)),
@@ -379,7 +395,12 @@ fn detail(app: &App, live: &Live, f: &mut Frame, area: Rect) {
     }
     let text: Vec<Line> = lines
         .into_iter()
-        .map(|(k, v)| Line::from(vec![Span::styled(format!("{k:>14}  "), Style::default().add_modifier(Modifier::BOLD)), Span::raw(v)]))
+        .map(|(k, v)| {
+            Line::from(vec![
+                Span::styled(format!("{k:>14}  "), Style::default().add_modifier(Modifier::BOLD)),
+                Span::raw(v),
+            ])
+        })
         .collect();
     let block = Block::default().borders(Borders::ALL).title(" socket ");
     f.render_widget(Paragraph::new(text).block(block).wrap(Wrap { trim: false }), area);
@@ -405,7 +426,12 @@ fn help(f: &mut Frame, area: Rect) {
     let r = Rect::new(area.width.saturating_sub(w) / 2, area.height.saturating_sub(h) / 2, w, h);
     let mut lines: Vec<Line> = HELP
         .iter()
-        .map(|(k, v)| Line::from(vec![Span::styled(format!(" {k:<14} "), Style::default().add_modifier(Modifier::BOLD)), Span::raw(*v)]))
+        .map(|(k, v)| {
+            Line::from(vec![
+                Span::styled(format!(" {k:<14} "), Style::default().add_modifier(Modifier::BOLD)),
+                Span::raw(*v),
+            ])
+        })
         .collect();
     lines.push(Line::from(" any key closes this help"));
     f.render_widget(Clear, r);

@@ -103,7 +103,8 @@ fn decodes_inet_messages() {
     assert_eq!(msgs[1], Message::Skip, "an AF_INET6 socket in an AF_INET dump is skipped");
     assert_eq!(msgs[2], Message::Done(0));
 
-    let msgs = decode_all(&nlmsg(20, &inet_msg(10, 10, [0; 16], 443, mapped, 0, &attr(11, &[0]))), Table::Tcp6).unwrap();
+    let msgs =
+        decode_all(&nlmsg(20, &inet_msg(10, 10, [0; 16], 443, mapped, 0, &attr(11, &[0]))), Table::Tcp6).unwrap();
     let Message::Socket(s) = &msgs[0] else { panic!() };
     assert_eq!(s.v6only, Some(false));
     assert_eq!(s.peer.ip(), Some(IpAddr::V6(Ipv4Addr::new(10, 0, 0, 1).to_ipv6_mapped())));
