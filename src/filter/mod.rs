@@ -12,8 +12,7 @@
 //! ```text
 //! filter    := selector* expr?
 //! selector  := ("state" | "exclude" | "excl") STATE      STATE: a name or alias of parse_state
-//! expr      := and ("or" | "||" | "|") and ...            lowest precedence
-//! and       := unary (("and" | "&&" | "&")? unary)...     juxtaposition is "and"
+//! expr      := unary (("and" | "&&" | "&" | "or" | "||" | "|")? unary)...   juxtaposition is "and"
 //! unary     := ("not" | "!") unary | "(" expr ")" | term
 //! term      := ("sport" | "dport" | "port") OP? PORT
 //!            | ("src" | "dst") ("=" | "!=")? HOST
@@ -25,9 +24,8 @@
 //! HOST      := "*" | ADDR[/PLEN][:PORT] | [V6ADDR][/PLEN][:PORT] | V6ADDR/PLEN[:PORT] | *:PORT | unix:GLOB
 //! ```
 //!
-//! `not` binds tighter than `and`, which binds tighter than `or` (`ss`'s own yacc grammar reads `and` and `or` left
-//! to right at one level, so there `a or b and c` means `(a or b) and c`; use parentheses in filters meant for
-//! both). State selectors go before the expression, as in `ss`. Keywords and word operators are
+//! `not` binds tightest; `and` and `or` bind equally and group from the left, exactly as in `ss`'s yacc grammar:
+//! `a or b and c` means `(a or b) and c` (use parentheses to say otherwise). State selectors go before the expression, as in `ss`. Keywords and word operators are
 //! case-insensitive; a backslash makes the next character literal (`\(` in a path), and an escaped word is never
 //! an operator. As in `ss`: `src 127.0.0.1` matches any port, `sport = :*` matches everything, an IPv4 prefix
 //! also matches IPv4-mapped IPv6 addresses (`::ffff:127.0.0.1`) while an IPv6 prefix never matches an IPv4

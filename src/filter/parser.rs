@@ -167,26 +167,23 @@ impl Parser<'_> {
         Ok(states)
     }
 
+    /// `and` and `or` bind equally and group from the left, as in ss's yacc grammar: `a or b and c` is
+    /// `(a or b) and c`.
     fn or_expr(&mut self) -> Result<Expr, FilterError> {
-        let mut e = self.and_expr()?;
-        while matches!(self.peek(), Some(Token { tok: Tok::Or, .. })) {
-            self.next();
-            e = e.or(self.and_expr()?);
-        }
-        Ok(e)
-    }
-
-    fn and_expr(&mut self) -> Result<Expr, FilterError> {
         let mut e = self.unary()?;
         loop {
             match self.peek().map(|t| &t.tok) {
+                Some(Tok::Or) => {
+                    self.next();
+                    e = e.or(self.unary()?);
+                }
                 Some(Tok::And) => {
                     self.next();
+                    e = e.and(self.unary()?);
                 }
-                Some(Tok::LParen | Tok::Not | Tok::Word { .. }) => {}
+                Some(Tok::LParen | Tok::Not | Tok::Word { .. }) => e = e.and(self.unary()?),
                 _ => return Ok(e),
             }
-            e = e.and(self.unary()?);
         }
     }
 

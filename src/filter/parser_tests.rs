@@ -161,7 +161,7 @@ fn expressions() {
         ("uid >= 1000", Expr::Uid { lo: 1000, hi: u32::MAX }),
         ("uid < 1000", Expr::Uid { lo: 0, hi: 999 }),
         ("uid != 0", not(Expr::Uid { lo: 0, hi: 0 })),
-        // boolean operators and precedence: not > and > or
+        // boolean operators and precedence: not binds tightest; and/or are equal and group from the left (ss)
         ("sport = :22 and dport = :80", and(vec![sp(22, 22), dp(80, 80)])),
         ("sport = :22 && dport = :80", and(vec![sp(22, 22), dp(80, 80)])),
         ("sport = :22 & dport = :80", and(vec![sp(22, 22), dp(80, 80)])),
@@ -169,7 +169,8 @@ fn expressions() {
         ("sport = :22 or dport = :80", or(vec![sp(22, 22), dp(80, 80)])),
         ("sport = :22 || dport = :80", or(vec![sp(22, 22), dp(80, 80)])),
         ("sport = :22 | dport = :80", or(vec![sp(22, 22), dp(80, 80)])),
-        ("sport :1 or sport :2 and sport :3", or(vec![sp(1, 1), and(vec![sp(2, 2), sp(3, 3)])])),
+        ("sport :1 or sport :2 and sport :3", and(vec![or(vec![sp(1, 1), sp(2, 2)]), sp(3, 3)])),
+        ("sport :1 or sport :2 sport :3", and(vec![or(vec![sp(1, 1), sp(2, 2)]), sp(3, 3)])),
         ("sport :1 and sport :2 or sport :3", or(vec![and(vec![sp(1, 1), sp(2, 2)]), sp(3, 3)])),
         ("sport :1 sport :2 or sport :3", or(vec![and(vec![sp(1, 1), sp(2, 2)]), sp(3, 3)])),
         ("not sport :1 and sport :2", and(vec![not(sp(1, 1)), sp(2, 2)])),
