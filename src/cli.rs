@@ -40,11 +40,23 @@ States for --state (case-insensitive, repeatable, or comma-separated):
   synchronized  connected, but not syn-sent
   bucket        syn-recv and time-wait      big   all but syn-recv and time-wait
 
+FILTERS (ss's language, after the options; quote parentheses for the shell):
+  FILTER := [ state STATE | exclude STATE ]... [ EXPRESSION ]
+  sport|dport|port [OP] :PORT     OP: = == != < > <= >= eq ne lt gt le ge; PORT: number, service, range, *
+  src|dst ADDR[/PLEN][:PORT]      also [v6addr]:port, *:PORT, host names; `src unix:GLOB` for UNIX paths
+  dev IFNAME   fwmark VALUE[/MASK]   and && &  or || |  not !  ( )   juxtaposition means and
+  and/or bind equally and group from the left, as in ss: `a or b and c` is `(a or b) and c`.
+  sockscope extras: `port` (either end), ranges (`sport :8000-8100`), `proto tcp|udp|unix`, `uid OP N`,
+  `path GLOB` (UNIX name). On the netlink path the kernel evaluates what it can (bytecode); the rest is
+  checked in userspace.
+
 Examples:
   sockscope -tan                             every TCP socket, numeric
   sockscope -ltn                             TCP listeners
   sockscope -tn --port 443                   connected TCP sockets with 443 at either end
   sockscope -tan --state time-wait --dport 8000-8100
+  sockscope -tn state established '( dport = :443 or sport = :443 )'
+  sockscope -tan dst 10.0.0.0/8 and not sport :22
   sockscope -tan --json | jq '.[] | select(.peer.port == 5432)'
   sockscope -xa --ndjson                     UNIX sockets, one JSON object per line
 
@@ -134,6 +146,11 @@ pub struct SelectArgs {
     /// The proc filesystem to read for --source proc and the fallback (for containers and tests)
     #[arg(long, value_name = "DIR", default_value = "/proc", help_heading = "Source")]
     pub proc_root: PathBuf,
+
+    /// A filter in ss's language, after the options: `state established '( dport = :443 or sport = :443 )'`
+    /// (see FILTERS below)
+    #[arg(value_name = "FILTER", trailing_var_arg = true)]
+    pub filter: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, Args)]
@@ -207,6 +224,7 @@ impl SelectArgs {
             ipv4: self.ipv4 || !self.ipv6,
             ipv6: self.ipv6 || !self.ipv4,
             states,
+            bytecode: None,
         }
     }
 
@@ -248,6 +266,20 @@ impl SelectArgs {
         Ok(Some(set))
     }
 
+    /// The filter words, the --state flags and the port flags as one selection: the states (`None`: the
+    /// caller's default) and the expression every socket must match. `state` words in the filter and
+    /// --state flags add up, as repeated `state` words do in ss.
+    fn selection(&self, services: &Services) -> Result<(Option<StateSet>, Expr), UsageError> {
+        let text = filter::join_args(&self.filter);
+        let parsed = filter::parse(&text, services, &filter::SystemLookup)
+            .map_err(|e| UsageError(format!("bad filter: {}", e.render(&text))))?;
+        let states = match (parsed.states, self.states()?) {
+            (Some(a), Some(b)) => Some(a.union(b)),
+            (a, b) => a.or(b),
+        };
+        Ok((states, parsed.expr.and(self.port_filter(services)?)))
+    }
+
     fn source_choice(&self) -> SourceChoice {
         match self.source {
             SourceArg::Auto => SourceChoice::Auto,
@@ -261,14 +293,15 @@ impl ListArgs {
     /// Check the values and work out ss's defaults.
     pub fn resolve(&self) -> Result<ListConfig, UsageError> {
         let services = Services::system();
-        let states = match self.select.states()? {
+        let (states, filter) = self.select.selection(&services)?;
+        let states = match states {
             Some(s) => s,
             None if self.all => StateSet::ALL,
             None if self.listening => StateSet::of(&[State::LISTEN, State::CLOSE]),
             None => StateSet::CONNECTED_DEFAULT,
         };
-        let query = self.select.query(states);
-        let filter = self.select.port_filter(&services)?;
+        let mut query = self.select.query(states);
+        query.bytecode = crate::filter::bytecode::compile(&filter);
         let protos = [query.tcp, query.udp, query.unix].iter().filter(|b| **b).count();
         Ok(ListConfig {
             format: if self.json {
@@ -300,6 +333,7 @@ impl ListArgs {
             && s.dport.is_empty()
             && s.source == SourceArg::Auto
             && s.proc_root.as_os_str() == "/proc"
+            && s.filter.is_empty()
     }
 
     /// The dashboard with the selection these flags make (for `sockscope` on a terminal).
@@ -322,21 +356,30 @@ impl TopArgs {
     pub fn resolve(&self) -> Result<TopConfig, UsageError> {
         let services = Services::system();
         let sel = &self.select;
-        // Check each flag on its own first, so the error names the flag.
-        let states = sel.states()?;
-        sel.port_filter(&services)?;
+        // Check everything as the listing would, so errors name the flag or point into the filter.
+        sel.selection(&services)?;
+        // The same selection as text for the `/` input: --state selectors first, then the filter, then the
+        // port flags (and/or group from the left, so appending them keeps "filter and ports").
         let mut words: Vec<String> = Vec::new();
-        for (kw, values) in [("port", &sel.port), ("sport", &sel.sport), ("dport", &sel.dport)] {
-            words.extend(values.iter().map(|v| format!("{kw} {}", v.trim())));
+        for v in &sel.state {
+            words.extend(v.split(',').filter(|n| !n.trim().is_empty()).map(|n| format!("state {}", n.trim())));
         }
-        if states.is_some() {
-            for v in &sel.state {
-                words.extend(v.split(',').filter(|n| !n.trim().is_empty()).map(|n| format!("state {}", n.trim())));
+        let user = filter::join_args(&sel.filter);
+        if !user.trim().is_empty() {
+            words.push(user);
+        }
+        for (kw, values) in [("port", &sel.port), ("sport", &sel.sport), ("dport", &sel.dport)] {
+            let terms: Vec<String> =
+                values.iter().map(|v| format!("{kw} :{}", v.trim().trim_start_matches(':'))).collect();
+            match terms.len() {
+                0 => {}
+                1 => words.push(terms[0].clone()),
+                _ => words.push(format!("( {} )", terms.join(" or "))),
             }
         }
         let filter_text = words.join(" ");
         let selection = crate::tui::filter::parse(&filter_text, &services)
-            .map_err(|e| UsageError(format!("invalid filter '{filter_text}': {}", e.msg)))?;
+            .map_err(|e| UsageError(format!("bad filter: {}", e.render(&filter_text))))?;
         let interval = parse_interval(&self.interval)
             .map_err(|e| UsageError(format!("invalid value '{}' for --interval: {e}", self.interval)))?;
         let q = sel.query(StateSet::ALL);
@@ -401,7 +444,9 @@ mod tests {
     #[test]
     fn top_flags_preset_the_filter() {
         let c = top(&["-t", "--port", "443", "--state", "established,time-wait", "-i", "500ms"]).unwrap();
-        assert_eq!(c.filter_text, "port 443 state established state time-wait");
+        assert_eq!(c.filter_text, "state established state time-wait port :443");
+        let c2 = top(&["--sport", "80", "--sport", "8080", "dst", "10.0.0.0/8"]).unwrap();
+        assert_eq!(c2.filter_text, "dst 10.0.0.0/8 ( sport :80 or sport :8080 )");
         assert_eq!(c.settings.interval, Duration::from_millis(500));
         assert!(c.settings.protos.tcp && !c.settings.protos.udp && !c.settings.protos.unix);
         assert_eq!(c.settings.selection.states, Some(StateSet::of(&[State::ESTABLISHED, State::TIME_WAIT])));

@@ -81,11 +81,14 @@ pub struct Query {
     pub ipv6: bool,
     /// Only sockets in these states are returned; netlink passes the mask to the kernel.
     pub states: StateSet,
+    /// A compiled `INET_DIAG_REQ_BYTECODE` program that netlink attaches to TCP/UDP dumps so the kernel
+    /// drops what cannot match (an over-approximation: callers still apply their full filter).
+    pub bytecode: Option<Vec<u8>>,
 }
 
 impl Default for Query {
     fn default() -> Self {
-        Query { tcp: true, udp: true, unix: true, ipv4: true, ipv6: true, states: StateSet::ALL }
+        Query { tcp: true, udp: true, unix: true, ipv4: true, ipv6: true, states: StateSet::ALL, bytecode: None }
     }
 }
 
@@ -155,6 +158,9 @@ pub enum CollectError {
         module = table.diag_module()
     )]
     Unsupported { table: Table },
+    /// The kernel refused the filter program: `fwmark` tests need CAP_NET_ADMIN.
+    #[error("the kernel refused the {table} filter: fwmark filters need CAP_NET_ADMIN (run as root)")]
+    FilterNeedsPrivilege { table: Table },
     /// A netlink call failed mid-dump.
     #[error("netlink dump of {table} sockets failed: {source}")]
     Netlink { table: Table, source: io::Error },

@@ -7,9 +7,10 @@ use std::time::{Duration, Instant};
 
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
 
-use super::filter::{self, InputError, Selection};
+use super::filter::{self, Selection};
 use super::layout;
 use super::live::Live;
+use crate::filter::FilterError;
 use crate::group::GroupKey;
 use crate::model::{Proto, State};
 use crate::services::Services;
@@ -150,7 +151,7 @@ pub struct App {
     pub filter_text: String,
     /// The filter being typed (`/`), if any.
     pub filter_input: Option<String>,
-    pub filter_error: Option<InputError>,
+    pub filter_error: Option<FilterError>,
     pub show_help: bool,
     pub quit: bool,
     pub color: bool,

@@ -183,12 +183,12 @@ fn filter_input_applies_or_reports() {
     let mut a = app();
     press(&mut a, KeyCode::Char('/'));
     assert_eq!(a.filter_input.as_deref(), Some(""));
-    chars(&mut a, "port 99999");
+    chars(&mut a, "port :99999");
     press(&mut a, KeyCode::Enter);
     let e = a.filter_error.clone().expect("bad port reported");
-    assert_eq!((e.pos, e.len), (5, 5));
+    assert_eq!((e.pos, e.len), (5, 6));
     assert!(a.filter_input.is_some(), "input stays open to fix it");
-    for _ in 0..5 {
+    for _ in 0..6 {
         press(&mut a, KeyCode::Backspace);
     }
     assert!(a.filter_error.is_none());
@@ -200,6 +200,7 @@ fn filter_input_applies_or_reports() {
     press(&mut a, KeyCode::Enter);
     assert!(a.filter_input.is_none());
     assert_eq!(a.filter_text, "port https");
+    // `port https` is the sockscope extra "port at either end"; the filter keeps it for the collector.
     assert!(matches!(a.settings.selection.expr, Expr::Port { .. }));
     press(&mut a, KeyCode::Char('/'));
     assert_eq!(a.filter_input.as_deref(), Some("port https"), "editing starts from the applied filter");

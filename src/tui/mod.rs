@@ -92,6 +92,7 @@ pub fn query_for(settings: &Settings, ipv4: bool, ipv6: bool) -> Query {
         ipv4,
         ipv6,
         states: settings.selection.states.unwrap_or(StateSet::ALL),
+        bytecode: crate::filter::bytecode::compile(&settings.selection.expr),
     }
 }
 

@@ -68,7 +68,7 @@ pub fn view(app: &App, f: &mut Frame) {
     }
     f.render_widget(Paragraph::new(status(app, &theme)), areas.status);
     if let (Some(input), Some(err)) = (&app.filter_input, &app.filter_error) {
-        let text = err.render_with_prompt("/", input);
+        let text = err.render(input);
         let h = 5.min(areas.body.height);
         let r = Rect::new(0, areas.body.y + areas.body.height - h, area.width, h);
         f.render_widget(Clear, r);
@@ -125,7 +125,7 @@ fn status(app: &App, theme: &Theme) -> Line<'static> {
             Span::raw(input.clone()),
             Span::styled("█", Style::default().add_modifier(Modifier::SLOW_BLINK)),
             Span::styled(
-                "  Enter apply  Esc cancel  e.g. port 443 state established",
+                "  Enter apply  Esc cancel  e.g. state established sport = :443",
                 Style::default().add_modifier(Modifier::DIM),
             ),
         ]);

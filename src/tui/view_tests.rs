@@ -78,7 +78,7 @@ fn detail() {
 fn filter_error() {
     let mut a = app(100, 30);
     keys(&mut a, &[KeyCode::Char('/')]);
-    for c in "port 99999".chars() {
+    for c in "sport = :99999".chars() {
         keys(&mut a, &[KeyCode::Char(c)]);
     }
     keys(&mut a, &[KeyCode::Enter]);

@@ -26,8 +26,9 @@ const UNIX_DIAG_RQLEN: u16 = 4;
 const UNIX_DIAG_UID: u16 = 7;
 const UDIAG_SHOW_UID: u32 = 0x40;
 
-/// Build the whole netlink message (header included) that asks for a dump of `table` in `states`.
-pub fn dump_request(table: Table, states: StateSet, seq: u32) -> Vec<u8> {
+/// Build the whole netlink message (header included) that asks for a dump of `table` in `states`, with a
+/// filter program for the kernel on TCP/UDP tables (UNIX dumps take none).
+pub fn dump_request(table: Table, states: StateSet, bytecode: Option<&[u8]>, seq: u32) -> Vec<u8> {
     let mask = states.kernel_mask();
     let mut payload = match table {
         Table::Unix => {
@@ -58,6 +59,9 @@ pub fn dump_request(table: Table, states: StateSet, seq: u32) -> Vec<u8> {
             };
             let mut b = vec![0u8; req.buffer_len()];
             req.emit(&mut b);
+            if let Some(bc) = bytecode {
+                b.extend(crate::filter::bytecode::request_attr(bc));
+            }
             b
         }
     };

@@ -37,11 +37,11 @@ impl NetlinkCollector {
     pub fn collect_tables(&self, q: &Query, tables: &[Table]) -> Vec<Result<Vec<Socket>, CollectError>> {
         match tables {
             [] => Vec::new(),
-            [one] => vec![dump_table(*one, q.states)],
+            [one] => vec![dump_table(*one, q)],
             _ => std::thread::scope(|s| {
                 // The first table runs on this thread; the others on their own.
-                let handles: Vec<_> = tables[1..].iter().map(|&t| s.spawn(move || dump_table(t, q.states))).collect();
-                let mut out = vec![dump_table(tables[0], q.states)];
+                let handles: Vec<_> = tables[1..].iter().map(|&t| s.spawn(move || dump_table(t, q))).collect();
+                let mut out = vec![dump_table(tables[0], q)];
                 for (h, &t) in handles.into_iter().zip(&tables[1..]) {
                     out.push(h.join().unwrap_or_else(|_| {
                         Err(CollectError::Malformed { table: t, msg: "dump thread panicked".into() })
@@ -100,8 +100,22 @@ fn is_unavailable(e: &io::Error) -> bool {
     )
 }
 
-/// Run one dump to completion.
-pub fn dump_table(table: Table, states: StateSet) -> Result<Vec<Socket>, CollectError> {
+/// Run one dump to completion. A kernel that rejects the filter program (EINVAL: too old, or a construct it
+/// does not know) gets the request again without it: callers filter in userspace anyway.
+pub fn dump_table(table: Table, q: &Query) -> Result<Vec<Socket>, CollectError> {
+    let bc = if table == Table::Unix { None } else { q.bytecode.as_deref() };
+    let errno = |e: &CollectError| match e {
+        CollectError::Netlink { source, .. } | CollectError::NetlinkUnavailable(source) => source.raw_os_error(),
+        _ => None,
+    };
+    match dump_once(table, q.states, bc) {
+        Err(e) if bc.is_some() && errno(&e) == Some(libc::EINVAL) => dump_once(table, q.states, None),
+        Err(e) if bc.is_some() && errno(&e) == Some(libc::EPERM) => Err(CollectError::FilterNeedsPrivilege { table }),
+        r => r,
+    }
+}
+
+fn dump_once(table: Table, states: StateSet, bytecode: Option<&[u8]>) -> Result<Vec<Socket>, CollectError> {
     let sock = open_socket().map_err(|e| {
         if is_unavailable(&e) {
             CollectError::NetlinkUnavailable(e)
@@ -109,7 +123,7 @@ pub fn dump_table(table: Table, states: StateSet) -> Result<Vec<Socket>, Collect
             CollectError::Netlink { table, source: e }
         }
     })?;
-    let req = decode::dump_request(table, states, 1);
+    let req = decode::dump_request(table, states, bytecode, 1);
     sock.send(&req, 0).map_err(|e| {
         if is_unavailable(&e) {
             CollectError::NetlinkUnavailable(e)
