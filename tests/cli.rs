@@ -9,8 +9,9 @@ use std::process::{Command, Stdio};
 use common::{bin, run};
 
 /// A fake proc root whose `net/tcp` has `rows` ESTABLISHED sockets (enough output to fill a pipe).
-fn fake_proc(rows: usize) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("sockscope-cli-{}-{rows}", std::process::id()));
+fn fake_proc(tag: &str, rows: usize) -> PathBuf {
+    // One directory per test: tests run in parallel and must not read each other's half-written files.
+    let dir = std::env::temp_dir().join(format!("sockscope-cli-{}-{tag}", std::process::id()));
     std::fs::create_dir_all(dir.join("net")).unwrap();
     let mut tcp = String::from(
         "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n",
@@ -51,7 +52,7 @@ fn bad_values_are_one_line_naming_the_value_exit_2() {
 
 #[test]
 fn closed_pipe_exits_zero_silently() {
-    let root = fake_proc(20_000);
+    let root = fake_proc("closed-pipe", 20_000);
     let mut child = bin()
         .args(["list", "-tan", "--source", "proc", "--proc-root", root.to_str().unwrap()])
         .stdout(Stdio::piped())
@@ -66,7 +67,7 @@ fn closed_pipe_exits_zero_silently() {
 
 #[test]
 fn pipe_into_head_exits_zero() {
-    let root = fake_proc(20_000);
+    let root = fake_proc("head", 20_000);
     let script = format!(
         "set -o pipefail; '{}' list -tan --source proc --proc-root '{}' | head -1",
         env!("CARGO_BIN_EXE_sockscope"),
@@ -80,13 +81,13 @@ fn pipe_into_head_exits_zero() {
 
 #[test]
 fn proc_source_reads_the_given_root() {
-    let root = fake_proc(3);
+    let root = fake_proc("three", 3);
     let out = common::run_ok(&["-tanH", "--source", "proc", "--proc-root", root.to_str().unwrap()]);
     assert_eq!(
         out,
-        "ESTAB 0      0      127.0.0.1:10000 127.0.0.1:8080\n\
-         ESTAB 0      0      127.0.0.1:10001 127.0.0.1:8080\n\
-         ESTAB 0      0      127.0.0.1:10002 127.0.0.1:8080\n"
+        "ESTAB 0      0          127.0.0.1:10000    127.0.0.1:8080\n\
+         ESTAB 0      0          127.0.0.1:10001    127.0.0.1:8080\n\
+         ESTAB 0      0          127.0.0.1:10002    127.0.0.1:8080\n"
     );
     // Missing tables (no tcp6 here) are empty, not errors.
     let json = common::ndjson(&["-tan", "--source", "proc", "--proc-root", root.to_str().unwrap()]);
@@ -102,7 +103,8 @@ fn unreadable_proc_root_fails_with_exit_1() {
     assert!(out.status.code() == Some(0) || out.status.code() == Some(1), "{out:?}");
     let garbage = std::env::temp_dir().join(format!("sockscope-garbage-{}", std::process::id()));
     std::fs::create_dir_all(garbage.join("net")).unwrap();
-    std::fs::write(garbage.join("net/tcp"), "header\nthis is not a socket line\n").unwrap();
+    let header = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n";
+    std::fs::write(garbage.join("net/tcp"), format!("{header}this is not a socket line\n")).unwrap();
     let out = run(&["-tan", "--source", "proc", "--proc-root", garbage.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1), "{out:?}");
     let err = String::from_utf8_lossy(&out.stderr);

@@ -1,23 +1,69 @@
-//! The `/proc/net/*` collector: reads the kernel's text tables under a configurable proc root.
-//! (Placeholder: being written.)
+//! The `/proc/net/*` collector: [`ProcCollector`] and its file I/O (opening `<root>/net/<file>`, telling read
+//! errors from parse errors, the clock tick rate); the parsers themselves are pure and live in `inet` and `unix`.
 
+mod inet;
+mod scan;
+mod unix;
+
+use std::fmt;
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Read};
 use std::path::PathBuf;
+use std::sync::OnceLock;
+
+pub use inet::parse_inet;
+pub use unix::parse_unix;
 
 use super::{CollectError, Collector, Query, Snapshot, Table};
 use crate::model::Socket;
+
+/// A line of a `/proc/net` file that could not be parsed (or a read error while parsing).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParseError {
+    /// 1-based line number (0: not about any line).
+    pub line: usize,
+    pub msg: String,
+}
+
+impl fmt::Display for ParseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "line {}: {}", self.line, self.msg)
+    }
+}
+
+impl std::error::Error for ParseError {}
 
 pub struct ProcCollector {
     root: PathBuf,
 }
 
 impl ProcCollector {
+    /// A collector reading `root/net/*`; `root` is normally `/proc`.
     pub fn new(root: PathBuf) -> Self {
         ProcCollector { root }
     }
 
+    /// Reads `root/net/<table.proc_file()>`, returns only sockets whose state is in `q.states`.
+    ///
+    /// A missing file (e.g. `tcp6` on a kernel without IPv6) is an empty table, not an error.
     pub fn collect_table(&self, q: &Query, table: Table) -> Result<Vec<Socket>, CollectError> {
-        let _ = (q, table, &self.root);
-        todo!()
+        let path = self.root.join("net").join(table.proc_file());
+        let file = match File::open(&path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(CollectError::ProcIo { path, source: e }),
+        };
+        let mut read_error = None;
+        let reader = ErrorTap { inner: BufReader::with_capacity(128 * 1024, file), error: &mut read_error };
+        let parsed = match table {
+            Table::Unix => parse_unix(reader, q.states),
+            _ => parse_inet(reader, table, q.states, clock_ticks_per_sec()),
+        };
+        match (parsed, read_error) {
+            (_, Some(source)) => Err(CollectError::ProcIo { path, source }),
+            (Ok(socks), None) => Ok(socks),
+            (Err(e), None) => Err(CollectError::ProcParse { path, line: e.line, msg: e.msg }),
+        }
     }
 }
 
@@ -29,5 +75,92 @@ impl Collector for ProcCollector {
             snap.sources.push((t, super::Source::Proc));
         }
         Ok(snap)
+    }
+}
+
+/// The unit of `tm->when` in `/proc/net/tcp`: the kernel prints `jiffies_delta_to_clock_t`, in clock ticks
+/// of `sysconf(_SC_CLK_TCK)` (USER_HZ, 100 on Linux).
+fn clock_ticks_per_sec() -> u64 {
+    static TICKS: OnceLock<u64> = OnceLock::new();
+    *TICKS.get_or_init(|| {
+        // SAFETY: sysconf has no preconditions; it only reads a configuration value.
+        let t = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+        u64::try_from(t).ok().filter(|t| *t > 0).unwrap_or(100)
+    })
+}
+
+/// Passes reads through, keeping the first read error so that the caller can report it as I/O rather
+/// than as the parse error the parser turns it into.
+struct ErrorTap<'a, R> {
+    inner: R,
+    error: &'a mut Option<io::Error>,
+}
+
+/// Record `e` (the first one that is not EINTR) and hand the parser a copy.
+fn keep(slot: &mut Option<io::Error>, e: io::Error) -> io::Error {
+    let copy = io::Error::new(e.kind(), e.to_string());
+    if e.kind() != io::ErrorKind::Interrupted && slot.is_none() {
+        *slot = Some(e);
+    }
+    copy
+}
+
+impl<R: Read> Read for ErrorTap<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.inner.read(buf).map_err(|e| keep(self.error, e))
+    }
+}
+
+impl<R: BufRead> BufRead for ErrorTap<'_, R> {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        match self.inner.fill_buf() {
+            Ok(buf) => Ok(buf),
+            Err(e) => Err(keep(self.error, e)),
+        }
+    }
+
+    fn consume(&mut self, amt: usize) {
+        self.inner.consume(amt);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::StateSet;
+
+    /// A reader that yields some bytes, then fails.
+    struct Failing(&'static [u8]);
+
+    impl Read for Failing {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            if self.0.is_empty() {
+                return Err(io::Error::from_raw_os_error(libc::EIO));
+            }
+            let n = self.0.len().min(buf.len());
+            buf[..n].copy_from_slice(&self.0[..n]);
+            self.0 = &self.0[n..];
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn read_errors_are_kept_apart_from_parse_errors() {
+        let mut error = None;
+        let reader = ErrorTap { inner: BufReader::new(Failing(b"  sl  local_address\n")), error: &mut error };
+        let err = parse_inet(reader, Table::Tcp4, StateSet::ALL, 100).unwrap_err();
+        assert_eq!(err.line, 2);
+        assert!(err.msg.starts_with("read error"), "{}", err.msg);
+        assert_eq!(error.map(|e| e.raw_os_error()), Some(Some(libc::EIO)));
+
+        let mut error = None;
+        let reader = ErrorTap { inner: BufReader::new(&b"junk\n"[..]), error: &mut error };
+        assert_eq!(parse_unix(reader, StateSet::ALL).unwrap_err().line, 1);
+        assert!(error.is_none());
+    }
+
+    #[test]
+    fn clock_ticks_are_positive() {
+        assert!(clock_ticks_per_sec() > 0);
     }
 }
