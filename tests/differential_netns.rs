@@ -141,7 +141,7 @@ fn same_sockets_as_ss_in_a_private_namespace() {
             ours.len(),
             states.join(" ")
         );
-        assert!(ours.len() > 10, "{what}: population too small: {ours:?}");
+        assert!(ours.len() >= 7, "{what}: population too small: {ours:?}");
     }
     let _ = std::fs::remove_file(&script);
     let _ = std::io::stdout().flush();
