@@ -99,13 +99,9 @@ fn exec_in(ns: &str, cmd: &[&str]) -> String {
     String::from_utf8(out.stdout).expect("utf-8")
 }
 
-#[test]
-fn same_sockets_as_ss_in_a_private_namespace() {
-    if let Some(why) = skip_reason() {
-        println!("SKIPPED differential test against ss: {why}");
-        return;
-    }
-    let name = format!("sockscope-diff-{}", std::process::id());
+/// Create a namespace `sockscope-{tag}-PID` with the population running in it.
+fn populate(tag: &str) -> Netns {
+    let name = format!("sockscope-{tag}-{}", std::process::id());
     assert!(sh(&["ip", "netns", "add", &name]), "ip netns add {name}");
     let mut ns = Netns { name: name.clone(), child: None };
     assert!(sh(&["ip", "-n", &name, "link", "set", "lo", "up"]));
@@ -120,10 +116,21 @@ fn same_sockets_as_ss_in_a_private_namespace() {
     let mut line = String::new();
     BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
     ns.child = Some(child);
+    let _ = std::fs::remove_file(&script);
     assert_eq!(line.trim(), "READY", "population did not start");
     // Let FIN/ACK exchanges on loopback settle into FIN-WAIT-2 / TIME-WAIT.
     std::thread::sleep(std::time::Duration::from_millis(300));
+    ns
+}
 
+#[test]
+fn same_sockets_as_ss_in_a_private_namespace() {
+    if let Some(why) = skip_reason() {
+        println!("SKIPPED differential test against ss: {why}");
+        return;
+    }
+    let ns = populate("diff");
+    let name = ns.name.clone();
     let bin = env!("CARGO_BIN_EXE_sockscope");
     for (what, flags) in [("TCP", "-tanH"), ("UDP", "-uanH")] {
         let ours = triples(&exec_in(&name, &[bin, "list", flags]));
@@ -143,6 +150,95 @@ fn same_sockets_as_ss_in_a_private_namespace() {
         );
         assert!(ours.len() >= 7, "{what}: population too small: {ours:?}");
     }
-    let _ = std::fs::remove_file(&script);
     let _ = std::io::stdout().flush();
+}
+
+/// Filters run by both tools on the same population. Each must select the same sockets.
+const CORPUS: &[&str] = &[
+    "sport = :8080",
+    "dport = :8080",
+    "sport != :8080",
+    "sport > :9000",
+    "sport >= :9000",
+    "sport < :8081",
+    "sport <= :8081",
+    "dport eq :8443",
+    "sport ge :8443 and sport le :9000",
+    "dport gt :40000",
+    "sport = :http-alt",
+    "src 127.0.0.1",
+    "src 127.0.0.0/8",
+    "dst 127.0.0.3",
+    "dst 127.0.0.4/32",
+    "src 127.0.0.2:9001",
+    "src [::1]",
+    "src [::1]:9000",
+    "dst [::1]",
+    "src [::ffff:127.0.0.1]",
+    "src ::1/128",
+    "dst ::/0",
+    "state established",
+    "state listening",
+    "state time-wait",
+    "state connected",
+    "state synchronized",
+    "state bucket",
+    "state big",
+    "state close-wait",
+    "state fin-wait-2",
+    "exclude established",
+    "state established ( sport = :8080 or dport = :8080 )",
+    "not sport = :8080",
+    "! dport = :8443",
+    "sport = :8080 or dport = :8080 and src 127.0.0.1",
+    "( sport = :8080 ) || ( sport = :9000 )",
+    "sport = :8080 && dport > :40000",
+    "src 127.0.0.1 dport = :8080",
+    "dst 127.0.0.0/24 or dst [::1]",
+    "exclude listening sport = :9001",
+    "not ( src 127.0.0.1 or src [::1] )",
+    "sport = :1",
+];
+
+/// The (local, peer) pairs of a `-H` listing, sorted. ss drops its State column when one state is selected,
+/// so the last two columns are used: they are the addresses in both tools' output.
+fn pairs(out: &str) -> Vec<(String, String)> {
+    let mut v: Vec<_> = out
+        .lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            (f.len() >= 4).then(|| (f[f.len() - 2].to_string(), f[f.len() - 1].to_string()))
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn filters_select_the_same_sockets_as_ss() {
+    if let Some(why) = skip_reason() {
+        println!("SKIPPED filter differential test against ss: {why}");
+        return;
+    }
+    let ns = populate("filter");
+    let bin = env!("CARGO_BIN_EXE_sockscope");
+    let mut failures = Vec::new();
+    let mut nonempty = 0;
+    for expr in CORPUS {
+        let words: Vec<&str> = expr.split_whitespace().collect();
+        let mut ours_cmd = vec![bin, "list", "-tanH"];
+        ours_cmd.extend(&words);
+        let mut ss_cmd = vec!["ss", "-tanH"];
+        ss_cmd.extend(&words);
+        let ours = pairs(&exec_in(&ns.name, &ours_cmd));
+        let theirs = pairs(&exec_in(&ns.name, &ss_cmd));
+        if ours != theirs {
+            failures.push(format!("{expr}: sockscope {ours:?}\n    ss {theirs:?}"));
+        }
+        nonempty += usize::from(!ours.is_empty());
+        println!("filter {:>3} sockets  {expr}", ours.len());
+    }
+    assert!(failures.is_empty(), "filters that differ from ss:\n{}", failures.join("\n"));
+    assert!(nonempty >= CORPUS.len() - 3, "most filters should select something");
+    println!("filter differential: {} expressions, all identical to ss", CORPUS.len());
 }
