@@ -1,10 +1,10 @@
 //! Pure aggregation of a snapshot by port: each listening endpoint with the sockets it accepted, outbound
 //! sockets by where they go, UNIX sockets by path. Counts by state, accept-queue fill, distinct peers.
 
-use std::collections::HashMap;
 use std::fmt;
 use std::net::IpAddr;
 
+use crate::hash::FastMap;
 use crate::model::{Endpoint, Proto, Socket, State, UnixName};
 
 /// What a group stands for.
@@ -135,7 +135,7 @@ fn unix_name(e: &Endpoint) -> Option<&UnixName> {
 /// Group a snapshot. Groups come out with the most sockets first.
 pub fn group(socks: &[Socket]) -> Vec<Group> {
     let mut groups: Vec<Group> = Vec::new();
-    let mut index: HashMap<GroupKey, usize> = HashMap::new();
+    let mut index: FastMap<GroupKey, usize> = FastMap::default();
     let mut slot = |key: GroupKey, groups: &mut Vec<Group>| -> usize {
         *index.entry(key.clone()).or_insert_with(|| {
             groups.push(Group::new(key));
@@ -144,9 +144,9 @@ pub fn group(socks: &[Socket]) -> Vec<Group> {
     };
 
     // Listeners by (proto, port): the candidates for each socket on that port.
-    let mut listeners: HashMap<(Proto, u16), Vec<(IpAddr, usize)>> = HashMap::new();
+    let mut listeners: FastMap<(Proto, u16), Vec<(IpAddr, usize)>> = FastMap::default();
     // UNIX names by inode, to place an unnamed client by the name of its peer.
-    let mut unix_names: HashMap<u64, String> = HashMap::new();
+    let mut unix_names: FastMap<u64, String> = FastMap::default();
     for (i, s) in socks.iter().enumerate() {
         if let (Endpoint::Inet { ip, port }, true) = (&s.local, is_listener(s)) {
             let g = slot(GroupKey::Listen { proto: s.proto, ip: *ip, port: *port }, &mut groups);
@@ -168,7 +168,7 @@ pub fn group(socks: &[Socket]) -> Vec<Group> {
         }
     }
 
-    let mut peer_counts: Vec<HashMap<IpAddr, u32>> = Vec::new();
+    let mut peer_counts: Vec<FastMap<IpAddr, u32>> = Vec::new();
     for (i, s) in socks.iter().enumerate() {
         let g = match (&s.local, &s.peer) {
             (Endpoint::Inet { .. }, _) if is_listener(s) => continue,
@@ -215,7 +215,7 @@ pub fn group(socks: &[Socket]) -> Vec<Group> {
         gr.states.add(s.state);
         if let Some(ip) = s.peer.ip().filter(|ip| !ip.is_unspecified()) {
             if peer_counts.len() <= g {
-                peer_counts.resize_with(g + 1, HashMap::new);
+                peer_counts.resize_with(g + 1, FastMap::default);
             }
             *peer_counts[g].entry(ip).or_insert(0) += 1;
         }

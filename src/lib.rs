@@ -4,6 +4,7 @@ pub mod cli;
 pub mod collect;
 pub mod filter;
 pub mod group;
+pub mod hash;
 pub mod model;
 pub mod output;
 pub mod services;

@@ -5,14 +5,13 @@ pub mod decode;
 #[cfg(test)]
 mod tests;
 
-use std::collections::HashSet;
-use std::hash::{BuildHasherDefault, Hasher};
 use std::io;
 use std::time::Duration;
 
 use netlink_sys::{Socket as NlSocket, SocketAddr, protocols::NETLINK_SOCK_DIAG};
 
 use super::{CollectError, Collector, Query, Snapshot, Source, Table};
+use crate::hash::FastSet;
 use crate::model::{Socket, StateSet};
 use decode::Message;
 
@@ -173,29 +172,10 @@ fn dump_once(table: Table, states: StateSet, bytecode: Option<&[u8]>) -> Result<
     Ok(out)
 }
 
-/// Cookies are nearly sequential 64-bit counters: a multiplicative hash spreads them well and costs nothing.
-#[derive(Default)]
-struct CookieHasher(u64);
-
-impl Hasher for CookieHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0.rotate_left(8) ^ b as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-        }
-    }
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n.wrapping_mul(0x9e37_79b9_7f4a_7c15);
-    }
-}
-
 /// A dump is not atomic: a socket that moves between hash buckets while the dump runs can be seen twice.
 /// Keep the first record of each cookie.
 pub fn dedupe_by_cookie(socks: &mut Vec<Socket>) {
-    let mut seen: HashSet<u64, BuildHasherDefault<CookieHasher>> =
-        HashSet::with_capacity_and_hasher(socks.len(), Default::default());
+    let mut seen: FastSet<u64> = FastSet::with_capacity_and_hasher(socks.len(), Default::default());
     socks.retain(|s| match s.cookie {
         Some(c) => seen.insert(c),
         None => true,
