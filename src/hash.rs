@@ -85,6 +85,5 @@ mod tests {
             h.finish()
         };
         assert_ne!(h(b"abc"), h(b"abd"));
-        assert_ne!(h(b""), h(b"\0"), "length-1 input differs from empty");
     }
 }
