@@ -88,6 +88,12 @@ pub enum Command {
     /// Live dashboard: sockets grouped by listening port (the default on a terminal without flags).
     #[command(after_help = TOP_HELP)]
     Top(TopArgs),
+    /// What a port or service name means: service names, port classes, the ephemeral range.
+    Services(crate::commands::services::ServicesArgs),
+    /// Exposure audit of listening sockets; exit status 1 when something is flagged.
+    Audit(crate::commands::audit::AuditArgs),
+    /// Port forwards and NAT flows seen by conntrack.
+    Forwards(crate::commands::forwards::ForwardsArgs),
 }
 
 const TOP_HELP: &str = "\

@@ -2,6 +2,7 @@
 
 pub mod cli;
 pub mod collect;
+pub mod commands;
 pub mod filter;
 pub mod group;
 pub mod hash;

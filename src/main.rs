@@ -8,7 +8,7 @@ use clap::error::ErrorKind;
 
 use sockscope::cli::{Cli, Command, Format, ListConfig, TopArgs, UsageError};
 use sockscope::output::{Names, json, table};
-use sockscope::{collect, tui};
+use sockscope::{collect, commands, tui};
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -29,6 +29,9 @@ fn main() -> ExitCode {
     let args = match cli.command {
         Some(Command::List(a)) => a,
         Some(Command::Top(t)) => return top(&t),
+        Some(Command::Services(a)) => return finish(commands::services::run(&a)),
+        Some(Command::Audit(a)) => return finish(commands::audit::run(&a)),
+        Some(Command::Forwards(a)) => return finish(commands::forwards::run(&a)),
         // Bare `sockscope` on a terminal is the dashboard; with flags, or into a pipe, the listing.
         None if cli.list.is_empty() && io::stdout().is_terminal() && io::stdin().is_terminal() => {
             return top(&cli.list.as_top());
@@ -66,6 +69,18 @@ fn top(args: &TopArgs) -> ExitCode {
     }
     match tui::run(config) {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("sockscope: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// Exit status of a subcommand: its own on success, 0 for a closed output pipe, 1 for an error.
+fn finish(r: anyhow::Result<ExitCode>) -> ExitCode {
+    match r {
+        Ok(code) => code,
+        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("sockscope: {e:#}");
             ExitCode::from(1)
