@@ -434,7 +434,7 @@ mod tests {
             Cli::try_parse_from(std::iter::once("sockscope").chain(args.iter().copied())).map_err(|e| e.to_string())?;
         let list = match cli.command {
             Some(Command::List(l)) => l,
-            Some(Command::Top(_)) => return Err("top".into()),
+            Some(_) => return Err("not a listing".into()),
             None => cli.list,
         };
         list.resolve().map_err(|e| e.0)
