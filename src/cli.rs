@@ -182,6 +182,17 @@ pub struct ListArgs {
     /// Extended details: uid, inode, socket cookie (sk), v6only
     #[arg(short = 'e', long, help_heading = "Output")]
     pub extended: bool,
+    /// Timers: timer:(on|keepalive|timewait|persist, time left, retransmits)
+    #[arg(short = 'o', long, help_heading = "Output")]
+    pub options: bool,
+    /// TCP internals from tcp_info on a second line: rtt, rto, cwnd, ssthresh, mss, retransmits, bytes,
+    /// rates, windows, congestion control (costs about 40% more kernel time)
+    #[arg(short = 'i', long, help_heading = "Output")]
+    pub info: bool,
+    /// Socket memory on a second line: skmem:(r rmem_alloc, rb rcvbuf, t wmem_alloc, tb sndbuf, f fwd_alloc,
+    /// w wmem_queued, o optmem, bl backlog, d drops)
+    #[arg(short = 'm', long, help_heading = "Output")]
+    pub memory: bool,
     /// One JSON array of socket objects (field names in the README)
     #[arg(long, conflicts_with = "ndjson", help_heading = "Output")]
     pub json: bool,
@@ -231,6 +242,8 @@ impl SelectArgs {
             ipv6: self.ipv6 || !self.ipv4,
             states,
             bytecode: None,
+            info: false,
+            memory: false,
         }
     }
 
@@ -308,6 +321,8 @@ impl ListArgs {
         };
         let mut query = self.select.query(states);
         query.bytecode = crate::filter::bytecode::compile(&filter);
+        query.info = self.info;
+        query.memory = self.memory;
         let protos = [query.tcp, query.udp, query.unix].iter().filter(|b| **b).count();
         Ok(ListConfig {
             format: if self.json {
@@ -317,7 +332,14 @@ impl ListArgs {
             } else {
                 Format::Table
             },
-            table: TableOptions { header: !self.no_header, netid: protos > 1, extended: self.extended },
+            table: TableOptions {
+                header: !self.no_header,
+                netid: protos > 1,
+                extended: self.extended,
+                timers: self.options,
+                info: self.info,
+                memory: self.memory,
+            },
             numeric: self.numeric,
             resolve: self.resolve,
             source: self.select.source_choice(),
@@ -333,6 +355,7 @@ impl ListArgs {
         let s = &self.select;
         !(s.tcp || s.udp || s.unix || s.ipv4 || s.ipv6 || self.all || self.listening || self.numeric)
             && !(self.resolve || self.no_header || self.extended || self.json || self.ndjson)
+            && !(self.options || self.info || self.memory)
             && s.state.is_empty()
             && s.port.is_empty()
             && s.sport.is_empty()

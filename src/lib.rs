@@ -6,6 +6,7 @@ pub mod commands;
 pub mod filter;
 pub mod group;
 pub mod hash;
+pub mod internals;
 pub mod model;
 pub mod output;
 pub mod services;

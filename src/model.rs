@@ -347,6 +347,10 @@ pub struct Socket {
     /// Kind of a UNIX socket; `None` for other protocols.
     pub unix_kind: Option<UnixKind>,
     pub timer: Option<Timer>,
+    /// The socket mark (`SO_MARK`); netlink reports it only to CAP_NET_ADMIN.
+    pub mark: Option<u32>,
+    /// tcp_info, congestion control and memory, when asked for (`-i`, `-m`).
+    pub extra: Option<Box<crate::internals::Extra>>,
 }
 
 impl Socket {

@@ -97,6 +97,7 @@ fn normalize(mut s: Socket) -> Socket {
     s.ifindex = None;
     s.v6only = None;
     s.timer = None; // time left differs between two reads
+    s.mark = None; // netlink only, and only for CAP_NET_ADMIN
     if s.proto == Proto::Tcp && s.state == State::LISTEN {
         s.send_q = None;
     }

@@ -73,6 +73,8 @@ fn inet(
         v6only: None,
         unix_kind: None,
         timer: timer.map(|(kind, ticks, retrans)| Timer { kind, expires_ms: ms(ticks), retrans }),
+        mark: None,
+        extra: None,
     }
 }
 
@@ -170,6 +172,8 @@ fn unix(kind: UnixKind, state: State, inode: u64, name: Option<UnixName>) -> Soc
         v6only: None,
         unix_kind: Some(kind),
         timer: None,
+        mark: None,
+        extra: None,
     }
 }
 

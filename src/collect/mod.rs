@@ -84,11 +84,25 @@ pub struct Query {
     /// A compiled `INET_DIAG_REQ_BYTECODE` program that netlink attaches to TCP/UDP dumps so the kernel
     /// drops what cannot match (an over-approximation: callers still apply their full filter).
     pub bytecode: Option<Vec<u8>>,
+    /// Ask for tcp_info and the congestion algorithm (`-i`; about 40% more kernel time per dump).
+    pub info: bool,
+    /// Ask for socket memory (`-m`).
+    pub memory: bool,
 }
 
 impl Default for Query {
     fn default() -> Self {
-        Query { tcp: true, udp: true, unix: true, ipv4: true, ipv6: true, states: StateSet::ALL, bytecode: None }
+        Query {
+            tcp: true,
+            udp: true,
+            unix: true,
+            ipv4: true,
+            ipv6: true,
+            states: StateSet::ALL,
+            bytecode: None,
+            info: false,
+            memory: false,
+        }
     }
 }
 
@@ -289,6 +303,8 @@ mod tests {
             v6only: None,
             unix_kind: None,
             timer: None,
+            mark: None,
+            extra: None,
         }
     }
 

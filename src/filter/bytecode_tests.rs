@@ -25,6 +25,8 @@ fn sock(local: IpAddr, lport: u16, peer: IpAddr, pport: u16) -> Socket {
         v6only: None,
         unix_kind: None,
         timer: None,
+        mark: None,
+        extra: None,
     }
 }
 

@@ -168,10 +168,10 @@ fn bits_equal(a: &[u8], b: &[u8], bits: u8) -> bool {
     rest == 0 || (a[bytes] ^ b[bytes]) & (0xffu8 << (8 - rest)) == 0
 }
 
-/// The socket's firewall mark. The model does not carry it yet (netlink's `INET_DIAG_MARK`, given only to
-/// CAP_NET_ADMIN), so it reads as 0, which is what `ss` assumes when the kernel does not report it.
-pub(crate) fn socket_mark(_s: &Socket) -> u32 {
-    0
+/// The socket's firewall mark. netlink reports it (`INET_DIAG_MARK`) only to CAP_NET_ADMIN, and then the
+/// kernel also accepts `fwmark` filters; where it is unknown it reads as 0, as `ss` assumes.
+pub(crate) fn socket_mark(s: &Socket) -> u32 {
+    s.mark.unwrap_or(0)
 }
 
 /// `fnmatch(pattern, text, FNM_CASEFOLD)` without `FNM_PATHNAME`/`FNM_PERIOD`: `*` and `?` also match `/` and

@@ -320,6 +320,8 @@ fn inet(local: &str, lport: u16, peer: &str, pport: u16) -> Socket {
         v6only: None,
         unix_kind: None,
         timer: None,
+        mark: None,
+        extra: None,
     }
 }
 

@@ -87,6 +87,8 @@ fn tcp(lport: u16, pport: u16, state: State) -> Socket {
         v6only: None,
         unix_kind: None,
         timer: None,
+        mark: None,
+        extra: None,
     }
 }
 

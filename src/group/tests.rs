@@ -25,6 +25,8 @@ fn sock(proto: Proto, state: State, local: (IpAddr, u16), peer: (IpAddr, u16)) -
         v6only: None,
         unix_kind: None,
         timer: None,
+        mark: None,
+        extra: None,
     }
 }
 
@@ -170,6 +172,8 @@ fn unix(state: State, name: Option<&str>, inode: u64, peer: u64) -> Socket {
         v6only: None,
         unix_kind: Some(UnixKind::Stream),
         timer: None,
+        mark: None,
+        extra: None,
     }
 }
 

@@ -2,7 +2,9 @@
 //!
 //! The field names are a stable interface (documented in the README):
 //! `proto`, `family`, `kind` (UNIX only), `state`, `recv_q`, `send_q`, `local`, `peer`, `uid`, `inode`, `cookie`,
-//! `ifindex`, `interface`, `v6only`, `timer`. Inet ends are `{"address", "port"}`, UNIX ends `{"path", "inode"}`.
+//! `ifindex`, `interface`, `v6only`, `timer`, `mark`, `congestion`, `tcp_info`, `memory`. Inet ends are
+//! `{"address", "port"}`, UNIX ends `{"path", "inode"}`. `tcp_info` and `memory` are objects whose field names
+//! carry their unit (`rtt_us`, `bytes_acked`, `delivery_rate_bytes_per_s`).
 //! A field the source cannot give is `null`, never left out.
 
 use std::io::{self, Write};
@@ -10,6 +12,7 @@ use std::io::{self, Write};
 use serde::Serialize;
 
 use super::Names;
+use crate::internals::{MemInfo, TcpInfo};
 use crate::model::{Endpoint, Socket, Timer, UnixKind};
 
 #[derive(Serialize)]
@@ -29,6 +32,10 @@ struct Record<'a> {
     interface: Option<&'a str>,
     v6only: Option<bool>,
     timer: Option<Timer>,
+    mark: Option<u32>,
+    congestion: Option<&'a str>,
+    tcp_info: Option<&'a TcpInfo>,
+    memory: Option<MemInfo>,
 }
 
 #[derive(Serialize)]
@@ -45,7 +52,8 @@ fn end(e: &Endpoint) -> End {
     }
 }
 
-fn record<'a>(s: &Socket, names: &'a Names) -> Record<'a> {
+fn record<'a>(s: &'a Socket, names: &'a Names) -> Record<'a> {
+    let x = s.extra.as_deref();
     Record {
         proto: s.proto.name(),
         family: s.family.name(),
@@ -62,6 +70,10 @@ fn record<'a>(s: &Socket, names: &'a Names) -> Record<'a> {
         interface: s.ifindex.and_then(|i| names.interfaces.get(&i)).map(|n| n.as_str()),
         v6only: s.v6only,
         timer: s.timer,
+        mark: s.mark,
+        congestion: x.and_then(|x| x.congestion.as_deref()),
+        tcp_info: x.and_then(|x| x.tcp_info.as_ref()),
+        memory: x.and_then(|x| x.memory),
     }
 }
 
@@ -111,6 +123,8 @@ mod tests {
                 v6only: Some(false),
                 unix_kind: None,
                 timer: None,
+                mark: None,
+                extra: None,
             },
             Socket {
                 proto: Proto::Unix,
@@ -127,6 +141,8 @@ mod tests {
                 v6only: None,
                 unix_kind: Some(UnixKind::Stream),
                 timer: Some(Timer { kind: crate::model::TimerKind::Keepalive, expires_ms: 1500, retrans: 0 }),
+                mark: None,
+                extra: None,
             },
         ]
     }
@@ -139,11 +155,11 @@ mod tests {
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(
             lines[0],
-            r#"{"proto":"tcp","family":"inet6","kind":null,"state":"listen","recv_q":0,"send_q":128,"local":{"address":"::","port":443},"peer":{"address":"::","port":0},"uid":0,"inode":42,"cookie":7,"ifindex":0,"interface":null,"v6only":false,"timer":null}"#
+            r#"{"proto":"tcp","family":"inet6","kind":null,"state":"listen","recv_q":0,"send_q":128,"local":{"address":"::","port":443},"peer":{"address":"::","port":0},"uid":0,"inode":42,"cookie":7,"ifindex":0,"interface":null,"v6only":false,"timer":null,"mark":null,"congestion":null,"tcp_info":null,"memory":null}"#
         );
         assert_eq!(
             lines[1],
-            r#"{"proto":"unix","family":"unix","kind":"stream","state":"established","recv_q":null,"send_q":null,"local":{"path":"@bus","inode":9},"peer":{"path":null,"inode":10},"uid":null,"inode":9,"cookie":null,"ifindex":null,"interface":null,"v6only":null,"timer":{"kind":"keepalive","expires_ms":1500,"retrans":0}}"#
+            r#"{"proto":"unix","family":"unix","kind":"stream","state":"established","recv_q":null,"send_q":null,"local":{"path":"@bus","inode":9},"peer":{"path":null,"inode":10},"uid":null,"inode":9,"cookie":null,"ifindex":null,"interface":null,"v6only":null,"timer":{"kind":"keepalive","expires_ms":1500,"retrans":0},"mark":null,"congestion":null,"tcp_info":null,"memory":null}"#
         );
     }
 

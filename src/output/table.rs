@@ -17,6 +17,19 @@ pub struct TableOptions {
     pub netid: bool,
     /// Append `uid:… ino:… sk:…` (`-e`).
     pub extended: bool,
+    /// Append the pending timer, `timer:(keepalive,7min29s,0)` (`-o`).
+    pub timers: bool,
+    /// A second, indented line with tcp_info (`-i`).
+    pub info: bool,
+    /// The same second line with socket memory, `skmem:(...)` (`-m`).
+    pub memory: bool,
+}
+
+impl TableOptions {
+    /// Is there a Details column?
+    fn details(&self) -> bool {
+        self.extended || self.timers
+    }
 }
 
 // Arena fields per row, in order.
@@ -27,7 +40,9 @@ const LPORT: usize = 3;
 const PADDR: usize = 4;
 const PPORT: usize = 5;
 const EXTRA: usize = 6;
-const NF: usize = 7;
+/// Text of the indented second line (`-i`, `-m`); empty for none.
+const SECOND: usize = 7;
+const NF: usize = 8;
 
 /// Rows below this many are formatted on one thread.
 const PARALLEL_MIN: usize = 16 * 1024;
@@ -63,7 +78,7 @@ pub fn render(w: &mut dyn Write, socks: &[Socket], names: &Names, opts: &TableOp
         state_w = state_w.max(c.state_w);
         netid_w = netid_w.max(c.netid_w);
     }
-    let heads = ["Recv-Q", "Send-Q", "Local Address", "Port", "Peer Address", "Port", ""];
+    let heads = ["Recv-Q", "Send-Q", "Local Address", "Port", "Peer Address", "Port", "", ""];
     for (w, h) in widths.iter_mut().zip(heads) {
         *w = (*w).max(h.len());
     }
@@ -76,7 +91,7 @@ pub fn render(w: &mut dyn Write, socks: &[Socket], names: &Names, opts: &TableOp
         }
         pad_left(&mut out, b"State", state_w);
         out.push(b' ');
-        head_row(&mut out, &heads, &widths, opts.extended);
+        head_row(&mut out, &heads, &widths, opts.details());
     }
     let mut row_socks = socks.iter();
     for c in &chunks {
@@ -102,7 +117,7 @@ pub fn render(w: &mut dyn Write, socks: &[Socket], names: &Names, opts: &TableOp
             out.push(b' ');
             pad_right(&mut out, field(PADDR, start), widths[PADDR]);
             out.push(sep);
-            if opts.extended {
+            if opts.details() {
                 pad_left(&mut out, field(PPORT, start), widths[PPORT]);
                 out.push(b' ');
                 out.extend_from_slice(field(EXTRA, start));
@@ -110,6 +125,12 @@ pub fn render(w: &mut dyn Write, socks: &[Socket], names: &Names, opts: &TableOp
                 out.extend_from_slice(field(PPORT, start));
             }
             out.push(b'\n');
+            let second = field(SECOND, start);
+            if !second.is_empty() {
+                out.push(b'\t');
+                out.extend_from_slice(second);
+                out.push(b'\n');
+            }
             start = ends[NF - 1] as usize;
             if out.len() >= 224 * 1024 {
                 w.write_all(&out)?;
@@ -121,7 +142,7 @@ pub fn render(w: &mut dyn Write, socks: &[Socket], names: &Names, opts: &TableOp
     w.flush()
 }
 
-fn head_row(out: &mut Vec<u8>, heads: &[&str; NF], widths: &[usize; NF], extended: bool) {
+fn head_row(out: &mut Vec<u8>, heads: &[&str; NF], widths: &[usize; NF], details: bool) {
     pad_left(out, heads[RECVQ].as_bytes(), widths[RECVQ]);
     out.push(b' ');
     pad_left(out, heads[SENDQ].as_bytes(), widths[SENDQ]);
@@ -132,7 +153,7 @@ fn head_row(out: &mut Vec<u8>, heads: &[&str; NF], widths: &[usize; NF], extende
     out.push(b' ');
     pad_right(out, heads[PADDR].as_bytes(), widths[PADDR]);
     out.push(b':');
-    if extended {
+    if details {
         pad_left(out, heads[PPORT].as_bytes(), widths[PPORT]);
         out.extend_from_slice(b" Details");
     } else {
@@ -212,15 +233,60 @@ fn build(socks: &[Socket], names: &Names, opts: &TableOptions) -> Chunk {
                 mark(a, PPORT, &mut c.widths);
             }
         }
+        if opts.timers
+            && let Some(t) = s.timer
+        {
+            timer(a, &t);
+        }
         if opts.extended {
+            if opts.timers && s.timer.is_some() {
+                a.push(b' ');
+            }
             extended(a, s);
         }
         mark(a, EXTRA, &mut c.widths);
+        if let Some(x) = s.extra.as_deref().filter(|_| opts.info || opts.memory) {
+            if let Some(m) = x.memory.filter(|_| opts.memory) {
+                a.extend_from_slice(m.summary().as_bytes());
+            }
+            if let Some(t) = x.tcp_info.as_ref().filter(|_| opts.info) {
+                if opts.memory && x.memory.is_some() {
+                    a.push(b' ');
+                }
+                a.extend_from_slice(t.summary(x.congestion.as_deref()).as_bytes());
+            }
+        }
+        mark(a, SECOND, &mut c.widths);
         c.ends.push(ends);
         c.state_w = c.state_w.max(s.state.display_name(s.proto).len());
         c.netid_w = c.netid_w.max(s.netid().len());
     }
     c
+}
+
+/// `timer:(on,200ms,0)`: kind, time left, retransmits or probes.
+fn timer(a: &mut Vec<u8>, t: &crate::model::Timer) {
+    use crate::model::TimerKind;
+    let kind = match t.kind {
+        TimerKind::On => "on".to_string(),
+        TimerKind::Keepalive => "keepalive".into(),
+        TimerKind::Timewait => "timewait".into(),
+        TimerKind::Persist => "persist".into(),
+        TimerKind::Other(n) => format!("timer{n}"),
+    };
+    let _ = write!(a, "timer:({kind},{},{})", duration_ms(t.expires_ms), t.retrans);
+}
+
+/// `200ms`, `1.5s`, `7min29s`.
+pub fn duration_ms(ms: u64) -> String {
+    match ms {
+        0..1000 => format!("{ms}ms"),
+        1000..60_000 => {
+            let s = ms as f64 / 1000.0;
+            if ms.is_multiple_of(1000) { format!("{}s", ms / 1000) } else { format!("{s:.1}s") }
+        }
+        _ => format!("{}min{}s", ms / 60_000, ms % 60_000 / 1000),
+    }
 }
 
 fn extended(a: &mut Vec<u8>, s: &Socket) {

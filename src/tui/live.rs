@@ -187,6 +187,8 @@ mod tests {
             v6only: None,
             unix_kind: None,
             timer: None,
+            mark: None,
+            extra: None,
         }
     }
 

@@ -93,6 +93,8 @@ pub fn query_for(settings: &Settings, ipv4: bool, ipv6: bool) -> Query {
         ipv6,
         states: settings.selection.states.unwrap_or(StateSet::ALL),
         bytecode: crate::filter::bytecode::compile(&settings.selection.expr),
+        info: false,
+        memory: false,
     }
 }
 

@@ -30,6 +30,8 @@ pub fn inet(proto: Proto, state: State, local: (IpAddr, u16), peer: (IpAddr, u16
         v6only: if local.0.is_ipv6() { Some(false) } else { None },
         unix_kind: None,
         timer: None,
+        mark: None,
+        extra: None,
     }
 }
 

@@ -7,8 +7,9 @@ use netlink_packet_sock_diag::constants::{AF_INET, AF_INET6, IPPROTO_TCP, IPPROT
 use netlink_packet_sock_diag::inet::{ExtensionFlags, InetRequest, InetResponseHeader, SocketId, StateFlags};
 use netlink_packet_sock_diag::unix::{ShowFlags, StateFlags as UnixStateFlags, UnixRequest, UnixResponseHeader};
 
-use crate::collect::Table;
-use crate::model::{Endpoint, Family, Proto, Socket, State, StateSet, Timer, UnixKind, UnixName};
+use crate::collect::{Query, Table};
+use crate::internals::{Extra, MemInfo, TcpInfo};
+use crate::model::{Endpoint, Family, Proto, Socket, State, Timer, UnixKind, UnixName};
 
 pub const NLMSG_NOOP: u16 = 1;
 pub const NLMSG_ERROR: u16 = 2;
@@ -17,7 +18,12 @@ pub const NLMSG_HDRLEN: usize = 16;
 
 const INET_DIAG_MSG_LEN: usize = 72;
 const UNIX_DIAG_MSG_LEN: usize = 16;
+const INET_DIAG_INFO: u16 = 2;
+const INET_DIAG_CONG: u16 = 4;
+const INET_DIAG_SKMEMINFO: u16 = 7;
 const INET_DIAG_SKV6ONLY: u16 = 11;
+const INET_DIAG_MARK: u16 = 15;
+const UNIX_DIAG_MEMINFO: u16 = 5;
 
 // UNIX_DIAG attribute types and the show flag for the owner uid (Linux 5.3+), which the crate lacks.
 const UNIX_DIAG_NAME: u16 = 0;
@@ -28,15 +34,19 @@ const UDIAG_SHOW_UID: u32 = 0x40;
 
 /// Build the whole netlink message (header included) that asks for a dump of `table` in `states`, with a
 /// filter program for the kernel on TCP/UDP tables (UNIX dumps take none).
-pub fn dump_request(table: Table, states: StateSet, bytecode: Option<&[u8]>, seq: u32) -> Vec<u8> {
-    let mask = states.kernel_mask();
+pub fn dump_request(table: Table, q: &Query, bytecode: Option<&[u8]>, seq: u32) -> Vec<u8> {
+    let mask = q.states.kernel_mask();
     let mut payload = match table {
         Table::Unix => {
             let req = UnixRequest {
                 state_flags: UnixStateFlags::from_bits_retain(mask),
                 inode: 0,
                 show_flags: ShowFlags::from_bits_retain(
-                    ShowFlags::NAME.bits() | ShowFlags::PEER.bits() | ShowFlags::RQLEN.bits() | UDIAG_SHOW_UID,
+                    ShowFlags::NAME.bits()
+                        | ShowFlags::PEER.bits()
+                        | ShowFlags::RQLEN.bits()
+                        | UDIAG_SHOW_UID
+                        | if q.memory { ShowFlags::MEMINFO.bits() } else { 0 },
                 ),
                 cookie: [0xff; 8],
             };
@@ -53,7 +63,16 @@ pub fn dump_request(table: Table, states: StateSet, bytecode: Option<&[u8]>, seq
             let req = InetRequest {
                 family,
                 protocol,
-                extensions: ExtensionFlags::empty(),
+                extensions: {
+                    let mut e = ExtensionFlags::empty();
+                    if q.info {
+                        e |= ExtensionFlags::INFO | ExtensionFlags::CONG;
+                    }
+                    if q.memory {
+                        e |= ExtensionFlags::SKMEMINFO;
+                    }
+                    e
+                },
                 states: StateFlags::from_bits_retain(mask),
                 socket_id,
             };
@@ -161,10 +180,18 @@ pub fn decode_inet(payload: &[u8], table: Table) -> Result<Message, String> {
     let expires = payload.get(52..56).and_then(read_u32).unwrap_or(0) as u64;
     let id = &h.socket_id;
     let mut v6only = None;
-    for_each_attr(payload.get(INET_DIAG_MSG_LEN..).unwrap_or(&[]), |kind, data| {
-        if kind == INET_DIAG_SKV6ONLY && family == Family::Inet6 {
-            v6only = data.first().map(|b| *b != 0);
+    let mut mark = None;
+    let mut extra = Extra::default();
+    for_each_attr(payload.get(INET_DIAG_MSG_LEN..).unwrap_or(&[]), |kind, data| match kind {
+        INET_DIAG_SKV6ONLY if family == Family::Inet6 => v6only = data.first().map(|b| *b != 0),
+        INET_DIAG_MARK => mark = read_u32(data),
+        INET_DIAG_INFO if table.proto() == Proto::Tcp => extra.tcp_info = Some(TcpInfo::decode(data)),
+        INET_DIAG_CONG => {
+            let end = data.iter().position(|&b| b == 0).unwrap_or(data.len());
+            extra.congestion = Some(String::from_utf8_lossy(&data[..end]).into_owned());
         }
+        INET_DIAG_SKMEMINFO => extra.memory = Some(MemInfo::decode(data)),
+        _ => {}
     })?;
     Ok(Message::Socket(Socket {
         proto: table.proto(),
@@ -181,6 +208,8 @@ pub fn decode_inet(payload: &[u8], table: Table) -> Result<Message, String> {
         v6only,
         unix_kind: None,
         timer: Timer::from_code(timer_code, expires, retrans),
+        mark,
+        extra: (!extra.is_empty()).then(|| Box::new(extra)),
     }))
 }
 
@@ -191,6 +220,7 @@ pub fn decode_unix(payload: &[u8]) -> Result<Socket, String> {
     let mut peer = 0u64;
     let mut queues = None;
     let mut uid = None;
+    let mut memory = None;
     for_each_attr(payload.get(UNIX_DIAG_MSG_LEN..).unwrap_or(&[]), |kind, data| match kind {
         UNIX_DIAG_NAME => name = UnixName::from_sun_path(data),
         UNIX_DIAG_PEER => peer = read_u32(data).unwrap_or(0) as u64,
@@ -200,6 +230,7 @@ pub fn decode_unix(payload: &[u8]) -> Result<Socket, String> {
             }
         }
         UNIX_DIAG_UID => uid = read_u32(data),
+        UNIX_DIAG_MEMINFO => memory = Some(MemInfo::decode(data)),
         _ => {}
     })?;
     Ok(Socket {
@@ -217,5 +248,7 @@ pub fn decode_unix(payload: &[u8]) -> Result<Socket, String> {
         v6only: None,
         unix_kind: Some(UnixKind::from_raw(h.kind as u32)),
         timer: None,
+        mark: None,
+        extra: memory.map(|m| Box::new(Extra { memory: Some(m), ..Extra::default() })),
     })
 }

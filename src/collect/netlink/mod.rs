@@ -12,7 +12,7 @@ use netlink_sys::{Socket as NlSocket, SocketAddr, protocols::NETLINK_SOCK_DIAG};
 
 use super::{CollectError, Collector, Query, Snapshot, Source, Table};
 use crate::hash::FastSet;
-use crate::model::{Socket, StateSet};
+use crate::model::Socket;
 use decode::Message;
 
 /// Size of each `recv` buffer. The kernel fills at most ~32 KiB per dump step; twice that leaves room.
@@ -107,14 +107,14 @@ pub fn dump_table(table: Table, q: &Query) -> Result<Vec<Socket>, CollectError> 
         CollectError::Netlink { source, .. } | CollectError::NetlinkUnavailable(source) => source.raw_os_error(),
         _ => None,
     };
-    match dump_once(table, q.states, bc) {
-        Err(e) if bc.is_some() && errno(&e) == Some(libc::EINVAL) => dump_once(table, q.states, None),
+    match dump_once(table, q, bc) {
+        Err(e) if bc.is_some() && errno(&e) == Some(libc::EINVAL) => dump_once(table, q, None),
         Err(e) if bc.is_some() && errno(&e) == Some(libc::EPERM) => Err(CollectError::FilterNeedsPrivilege { table }),
         r => r,
     }
 }
 
-fn dump_once(table: Table, states: StateSet, bytecode: Option<&[u8]>) -> Result<Vec<Socket>, CollectError> {
+fn dump_once(table: Table, q: &Query, bytecode: Option<&[u8]>) -> Result<Vec<Socket>, CollectError> {
     let sock = open_socket().map_err(|e| {
         if is_unavailable(&e) {
             CollectError::NetlinkUnavailable(e)
@@ -122,7 +122,7 @@ fn dump_once(table: Table, states: StateSet, bytecode: Option<&[u8]>) -> Result<
             CollectError::Netlink { table, source: e }
         }
     })?;
-    let req = decode::dump_request(table, states, bytecode, 1);
+    let req = decode::dump_request(table, q, bytecode, 1);
     sock.send(&req, 0).map_err(|e| {
         if is_unavailable(&e) {
             CollectError::NetlinkUnavailable(e)

@@ -5,7 +5,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use super::decode::{self, Message};
 use super::dedupe_by_cookie;
-use crate::collect::Table;
+use crate::collect::{Query, Table};
 use crate::model::{Endpoint, Family, Proto, State, StateSet, TimerKind, UnixKind, UnixName};
 
 fn nlmsg(kind: u16, payload: &[u8]) -> Vec<u8> {
@@ -64,7 +64,12 @@ fn decode_all(buf: &[u8], table: Table) -> Result<Vec<Message>, String> {
 
 #[test]
 fn request_layout() {
-    let r = decode::dump_request(Table::Tcp6, StateSet::of(&[State::SYN_RECV]), None, 7);
+    let r = decode::dump_request(
+        Table::Tcp6,
+        &Query { states: StateSet::of(&[State::SYN_RECV]), ..Query::default() },
+        None,
+        7,
+    );
     assert_eq!(r.len(), 16 + 56);
     assert_eq!(u32::from_ne_bytes(r[0..4].try_into().unwrap()), 72);
     assert_eq!(u16::from_ne_bytes(r[4..6].try_into().unwrap()), 20, "SOCK_DIAG_BY_FAMILY");
@@ -74,16 +79,18 @@ fn request_layout() {
     let states = u32::from_ne_bytes(r[20..24].try_into().unwrap());
     assert_eq!(states, (1 << 3) | (1 << 12), "SYN_RECV also asks for request sockets");
 
-    let u = decode::dump_request(Table::Unix, StateSet::ALL, Some(&[1, 2, 3, 4]), 1);
+    let u = decode::dump_request(Table::Unix, &Query::default(), Some(&[1, 2, 3, 4]), 1);
     assert_eq!(u.len(), 16 + 24);
     assert_eq!(u[16], libc::AF_UNIX as u8);
     let show = u32::from_ne_bytes(u[28..32].try_into().unwrap());
     assert_eq!(show, 0x1 | 0x4 | 0x10 | 0x40, "name, peer, rqlen, uid");
-    let udp = decode::dump_request(Table::Udp4, StateSet::ALL, None, 1);
+    let udp = decode::dump_request(Table::Udp4, &Query::default(), None, 1);
     assert_eq!((udp[16], udp[17]), (libc::AF_INET as u8, libc::IPPROTO_UDP as u8));
     assert_eq!(u.len(), 16 + 24, "UNIX dumps never carry a program");
-    let f = decode::dump_request(Table::Tcp4, StateSet::ALL, Some(&[1, 4, 8, 0]), 1);
+    let f = decode::dump_request(Table::Tcp4, &Query::default(), Some(&[1, 4, 8, 0]), 1);
     assert_eq!(f.len(), 16 + 56 + 8);
+    let i = decode::dump_request(Table::Tcp4, &Query { info: true, memory: true, ..Query::default() }, None, 1);
+    assert_eq!(i[18], 0x2 | 0x8 | 0x40, "INFO, CONG and SKMEMINFO extensions");
     assert_eq!(u32::from_ne_bytes(f[0..4].try_into().unwrap()), 80, "the length covers the attribute");
     assert_eq!(&f[72..80], &[8, 0, 1, 0, 1, 4, 8, 0], "nlattr len 8, type INET_DIAG_REQ_BYTECODE, program");
 }

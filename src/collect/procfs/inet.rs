@@ -122,6 +122,8 @@ fn parse_row(line: &[u8], ctx: &Ctx) -> Result<Option<Socket>, String> {
         v6only: None,
         unix_kind: None,
         timer: Timer::from_code(tr, expires_ms, retrans),
+        mark: None,
+        extra: None,
     }))
 }
 
@@ -249,6 +251,8 @@ mod tests {
             v6only: None,
             unix_kind: None,
             timer: Some(Timer { kind: TimerKind::On, expires_ms: 420, retrans: 3 }),
+            mark: None,
+            extra: None,
         };
         assert_eq!(tcp4(&text), Ok(vec![want.clone()]));
         // Another clock tick rate: 42 ticks at 250 Hz.

@@ -122,6 +122,8 @@ impl Row<'_> {
             v6only: None,
             unix_kind: Some(UnixKind::from_raw(self.kind)),
             timer: None,
+            mark: None,
+            extra: None,
         }
     }
 }
@@ -216,6 +218,8 @@ mod tests {
             v6only: None,
             unix_kind: Some(UnixKind::Stream),
             timer: None,
+            mark: None,
+            extra: None,
         };
         assert_eq!(parse(text.as_bytes()), Ok(vec![want]));
     }

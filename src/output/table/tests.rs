@@ -22,6 +22,8 @@ fn inet(state: State, l: (IpAddr, u16), p: (IpAddr, u16), q: (u32, Option<u32>))
         v6only: None,
         unix_kind: None,
         timer: None,
+        mark: None,
+        extra: None,
     }
 }
 
@@ -56,7 +58,7 @@ fn sample() -> Vec<Socket> {
 fn aligns_like_ss_numeric() {
     let mut names = Names::default();
     names.interfaces.insert(1, "lo".into());
-    let got = render_str(&sample(), &names, TableOptions { header: true, netid: false, extended: false });
+    let got = render_str(&sample(), &names, TableOptions { header: true, ..TableOptions::default() });
     let want = "\
 State     Recv-Q Send-Q      Local Address:Port       Peer Address:Port
 LISTEN    0      128               0.0.0.0:22              0.0.0.0:*
@@ -73,7 +75,7 @@ LISTEN    0      -            127.0.0.1%lo:53              0.0.0.0:*
 fn no_header_and_service_names() {
     // Widths still make room for the header words, as ss -H does, so -H output lines up with ss's.
     let names = Names { services: Some(Services::parse("ssh 22/tcp\nhttps 443/tcp\n".as_bytes())), ..Names::default() };
-    let got = render_str(&sample()[..3], &names, TableOptions { header: false, netid: true, extended: false });
+    let got = render_str(&sample()[..3], &names, TableOptions { netid: true, ..TableOptions::default() });
     let want = "\
 tcp   LISTEN 0      128          0.0.0.0:ssh        0.0.0.0:*
 tcp   ESTAB  0      36         127.0.0.1:ssh      127.0.0.1:50514
@@ -99,9 +101,15 @@ fn extended_and_unix_rows() {
         v6only: None,
         unix_kind: Some(UnixKind::Stream),
         timer: None,
+        mark: None,
+        extra: None,
     };
     let socks = vec![sample().remove(1), unix];
-    let got = render_str(&socks, &Names::default(), TableOptions { header: true, netid: true, extended: true });
+    let got = render_str(
+        &socks,
+        &Names::default(),
+        TableOptions { header: true, netid: true, extended: true, ..TableOptions::default() },
+    );
     let want = "\
 Netid State  Recv-Q Send-Q Local Address:Port Peer Address:Port  Details
 tcp   ESTAB  0      36         127.0.0.1:22      127.0.0.1:50514 uid:1000 ino:4242 sk:1f
@@ -123,4 +131,23 @@ fn many_rows_render_in_parallel_in_order() {
         let q: u32 = l.split_whitespace().nth(1).unwrap().parse().unwrap();
         assert_eq!(q, i as u32);
     }
+}
+
+#[test]
+fn timers_and_second_line() {
+    use crate::internals::{Extra, MemInfo};
+    use crate::model::{Timer, TimerKind};
+    let mut s = sample().remove(1);
+    s.timer = Some(Timer { kind: TimerKind::Keepalive, expires_ms: 449_000, retrans: 0 });
+    let mem = MemInfo { rmem_alloc: Some(0), rcvbuf: Some(131072), ..MemInfo::default() };
+    s.extra = Some(Box::new(Extra { memory: Some(mem), congestion: Some("cubic".into()), ..Extra::default() }));
+    let opts = TableOptions { timers: true, memory: true, info: true, ..TableOptions::default() };
+    let got = render_str(&[s], &Names::default(), opts);
+    assert_eq!(
+        got,
+        "ESTAB 0      36         127.0.0.1:22      127.0.0.1:50514 timer:(keepalive,7min29s,0)\n\tskmem:(r0,rb131072)\n"
+    );
+    assert_eq!(duration_ms(200), "200ms");
+    assert_eq!(duration_ms(1500), "1.5s");
+    assert_eq!(duration_ms(60_000), "1min0s");
 }
