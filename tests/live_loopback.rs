@@ -224,3 +224,28 @@ fn unprivileged_user_sees_other_users_sockets() {
         assert!(rows.iter().all(|r| r["uid"] == 0), "{source}: with their owner");
     }
 }
+
+#[test]
+fn tcp_info_on_a_live_connection_after_sending_data() {
+    use std::io::{Read, Write};
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let mut c = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let (mut a, _) = listener.accept().unwrap();
+    c.write_all(&[7u8; 65536]).unwrap();
+    let mut buf = vec![0u8; 65536];
+    a.read_exact(&mut buf).unwrap();
+    let rows = ndjson(&["list", "-tni", "--source", "netlink", "--sport", &c.local_addr().unwrap().port().to_string()]);
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    let t = &rows[0]["tcp_info"];
+    assert!(t["bytes_acked"].as_u64().unwrap() > 0, "{t}");
+    assert!(t["rtt_us"].as_u64().unwrap() > 0, "{t}");
+    assert!(t["snd_cwnd"].as_u64().unwrap() > 0, "{t}");
+    assert!(rows[0]["congestion"].is_string());
+    // Without -i nothing is asked for (it costs kernel time).
+    let plain = ndjson(&["list", "-tn", "--sport", &c.local_addr().unwrap().port().to_string()]);
+    assert!(plain[0]["tcp_info"].is_null());
+    // -m gives memory for the same socket.
+    let mem = ndjson(&["list", "-tnm", "--source", "netlink", "--dport", &port.to_string()]);
+    assert!(mem[0]["memory"]["rcvbuf"].as_u64().unwrap() > 0);
+}
