@@ -15,7 +15,7 @@ pub use inet::parse_inet;
 pub use unix::parse_unix;
 
 use super::{CollectError, Collector, Query, Snapshot, Table};
-use crate::model::Socket;
+use crate::model::{Endpoint, Socket};
 
 /// A line of a `/proc/net` file that could not be parsed (or a read error while parsing).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,19 +61,37 @@ impl ProcCollector {
         };
         match (parsed, read_error) {
             (_, Some(source)) => Err(CollectError::ProcIo { path, source }),
-            (Ok(socks), None) => Ok(socks),
+            (Ok(mut socks), None) => {
+                dedupe(&mut socks);
+                Ok(socks)
+            }
             (Err(e), None) => Err(CollectError::ProcParse { path, line: e.line, msg: e.msg }),
         }
     }
 }
 
+/// `/proc/net/*` is read a page at a time while the tables change underneath, so a socket that moves within
+/// its hash chain between two reads can be printed twice. Keep the first of identical rows.
+fn dedupe(socks: &mut Vec<Socket>) {
+    let mut seen: crate::hash::FastSet<(u64, &Endpoint, &Endpoint)> =
+        crate::hash::FastSet::with_capacity_and_hasher(socks.len(), Default::default());
+    let keep: Vec<bool> = socks.iter().map(|s| seen.insert((s.inode, &s.local, &s.peer))).collect();
+    if keep.iter().all(|k| *k) {
+        return;
+    }
+    let mut flags = keep.into_iter();
+    socks.retain(|_| flags.next().unwrap_or(true));
+}
+
 impl Collector for ProcCollector {
     fn collect(&mut self, q: &Query) -> Result<Snapshot, CollectError> {
         let mut snap = Snapshot::default();
+        let mut parts = Vec::new();
         for t in q.tables() {
-            snap.sockets.append(&mut self.collect_table(q, t)?);
+            parts.push(self.collect_table(q, t)?);
             snap.sources.push((t, super::Source::Proc));
         }
+        snap.sockets = super::concat_in_order(parts);
         Ok(snap)
     }
 }
@@ -162,5 +180,29 @@ mod tests {
     #[test]
     fn clock_ticks_are_positive() {
         assert!(clock_ticks_per_sec() > 0);
+    }
+}
+
+#[cfg(test)]
+mod dedupe_tests {
+    use super::*;
+    use crate::model::State;
+
+    /// Regression: a /proc/net/tcp read while other sockets were being created listed one socket twice.
+    #[test]
+    fn identical_rows_read_twice_are_kept_once() {
+        let text = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
+   0: 0100007F:9FA1 0100007F:99BE 01 00000000:00000000 00:00000000 00000000     0        0 2218014 1
+   1: 0100007F:9FA1 0100007F:99B4 01 00000000:00000000 00:00000000 00000000     0        0 2218013 1
+   2: 0100007F:9FA1 0100007F:99BE 01 00000000:00000000 00:00000000 00000000     0        0 2218014 1
+   3: 0100007F:1F90 0100007F:99C0 06 00000000:00000000 03:00001770 00000000     0        0 0 3
+   4: 0100007F:1F90 0100007F:99C1 06 00000000:00000000 03:00001770 00000000     0        0 0 3
+";
+        let mut socks = parse_inet(text.as_bytes(), Table::Tcp4, crate::model::StateSet::ALL, 100).unwrap();
+        assert_eq!(socks.len(), 5);
+        dedupe(&mut socks);
+        let inodes: Vec<u64> = socks.iter().map(|s| s.inode).collect();
+        assert_eq!(inodes, vec![2218014, 2218013, 0, 0], "two TIME-WAIT sockets with inode 0 both stay");
+        assert!(socks.iter().filter(|s| s.state == State::TIME_WAIT).count() == 2);
     }
 }
