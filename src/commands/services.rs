@@ -1,10 +1,381 @@
-//! `sockscope services` (being written).
+//! `sockscope services [PORT|RANGE|NAME]`: what a port or a service name means (names from /etc/services and
+//! the built-in table, port class, the host's ephemeral range and reserved ports). Also owns the small
+//! plain-text table writer the `audit` and `forwards` commands share.
 
+use std::io::{self, Write};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-#[derive(Debug, Clone, Default, clap::Args)]
-pub struct ServicesArgs {}
+use anyhow::Context;
+use serde::Serialize;
 
-pub fn run(_args: &ServicesArgs) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("sockscope services is not available in this build")
+use crate::model::Proto;
+use crate::ports::{HostPorts, PortClass, PortSpan};
+use crate::services::{Service, Services};
+
+const HELP: &str = "\
+Names come from the services file (/etc/services) first and from sockscope's built-in table
+of common IANA assignments for every port the file does not name; the Source column says
+which. Class is IANA's: well-known 0-1023 (privileged on Linux), registered 1024-49151,
+dynamic 49152-65535. Host says whether the port is inside this host's ephemeral range
+(net.ipv4.ip_local_port_range, where outgoing connections take their local port) or
+reserved (net.ipv4.ip_local_reserved_ports).
+
+Examples:
+  sockscope services              the whole table
+  sockscope services 443          one port
+  sockscope services https        a name or alias, every protocol it is used with
+  sockscope services 8000-8100    the named ports of a range, and what the range is
+
+Exit status: 0 on success, 1 for a name neither source knows, 2 for a malformed port or
+range.";
+
+/// The protocols the table knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ProtoArg {
+    Tcp,
+    Udp,
+    Sctp,
+}
+
+impl ProtoArg {
+    fn proto(self) -> Proto {
+        match self {
+            ProtoArg::Tcp => Proto::Tcp,
+            ProtoArg::Udp => Proto::Udp,
+            ProtoArg::Sctp => Proto::Sctp,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, clap::Args)]
+#[command(after_help = HELP)]
+pub struct ServicesArgs {
+    /// A port (443), a range (8000-8100) or a service name (https); none lists the whole table
+    #[arg(value_name = "PORT|NAME")]
+    pub query: Option<String>,
+    /// Only this protocol
+    #[arg(long, value_enum, value_name = "PROTO")]
+    pub proto: Option<ProtoArg>,
+    /// One JSON object: `services` (proto, port, name, aliases, class, ephemeral, reserved, source,
+    /// description), `host` (ephemeral range, reserved ports, capacity) and, for a port or range, `ports`
+    #[arg(long)]
+    pub json: bool,
+    /// The services file to read
+    #[arg(long, value_name = "FILE", default_value = "/etc/services")]
+    pub services_file: PathBuf,
+    /// The proc filesystem to read the ephemeral range from
+    #[arg(long, value_name = "DIR", default_value = "/proc")]
+    pub proc_root: PathBuf,
+}
+
+/// What the user asked about.
+#[derive(Debug)]
+enum Query {
+    All,
+    Ports(PortSpan),
+    Name(String),
+}
+
+fn parse_query(q: Option<&str>) -> Result<Query, String> {
+    let Some(q) = q.map(str::trim) else { return Ok(Query::All) };
+    let num = |t: &str| t.parse::<u16>().map_err(|_| format!("port {t} is out of range (0-65535)"));
+    let digits = |t: &str| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit());
+    let t = q.trim_start_matches(':');
+    if digits(t) {
+        let p = num(t)?;
+        return Ok(Query::Ports(PortSpan { low: p, high: p }));
+    }
+    if let Some((a, b)) = t.split_once('-').filter(|(a, b)| digits(a) && digits(b)) {
+        let span = PortSpan { low: num(a)?, high: num(b)? };
+        if span.is_empty() {
+            return Err(format!("range {a}-{b} is empty (start above end)"));
+        }
+        return Ok(Query::Ports(span));
+    }
+    if t.is_empty() {
+        return Err("empty port or name".into());
+    }
+    Ok(Query::Name(t.to_string()))
+}
+
+#[derive(Serialize)]
+struct JsonEntry<'a> {
+    proto: Proto,
+    port: u16,
+    name: &'a str,
+    aliases: Vec<&'a str>,
+    class: PortClass,
+    ephemeral: Option<bool>,
+    reserved: Option<bool>,
+    source: &'static str,
+    description: Option<&'static str>,
+}
+
+#[derive(Serialize)]
+struct JsonHost<'a> {
+    ephemeral: PortSpan,
+    reserved: &'a [PortSpan],
+    /// Ephemeral ports one destination can use: the range less the reserved ports in it.
+    capacity: u32,
+}
+
+#[derive(Serialize)]
+struct JsonPorts {
+    low: u16,
+    high: u16,
+    count: u32,
+    well_known: u32,
+    registered: u32,
+    dynamic: u32,
+    ephemeral: Option<u32>,
+    reserved: Option<u32>,
+}
+
+#[derive(Serialize)]
+struct JsonOut<'a> {
+    services: Vec<JsonEntry<'a>>,
+    host: Option<JsonHost<'a>>,
+    host_error: Option<String>,
+    ports: Option<JsonPorts>,
+}
+
+pub fn run(args: &ServicesArgs) -> anyhow::Result<ExitCode> {
+    let query = match parse_query(args.query.as_deref()) {
+        Ok(q) => q,
+        Err(e) => {
+            eprintln!("sockscope: invalid value '{}' for [PORT|NAME]: {e}", args.query.as_deref().unwrap_or(""));
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let services = Services::load(&args.services_file).with_builtin();
+    let host = HostPorts::read(&args.proc_root);
+    let mut entries: Vec<Service<'_>> = match &query {
+        Query::All => services.all(),
+        Query::Ports(span) => (span.low..=span.high).flat_map(|p| services.for_port(p)).collect(),
+        Query::Name(n) => {
+            let found = services.lookup(n);
+            if found.is_empty() {
+                anyhow::bail!(
+                    "unknown service name '{n}': neither {} nor the built-in table has it",
+                    args.services_file.display()
+                );
+            }
+            found
+        }
+    };
+    if let Some(p) = args.proto {
+        entries.retain(|e| e.proto == p.proto());
+    }
+    let host_ok = host.as_ref().ok();
+    let ports = match query {
+        Query::Ports(span) => Some(port_summary(span, host_ok)),
+        _ => None,
+    };
+
+    let stdout = io::stdout();
+    let mut out = stdout.lock();
+    if args.json {
+        let json = JsonOut {
+            services: entries
+                .iter()
+                .map(|e| JsonEntry {
+                    proto: e.proto,
+                    port: e.port,
+                    name: e.name,
+                    aliases: e.aliases.iter().map(|a| &**a).collect(),
+                    class: PortClass::of(e.port),
+                    ephemeral: host_ok.map(|h| h.is_ephemeral(e.port)),
+                    reserved: host_ok.map(|h| h.is_reserved(e.port)),
+                    source: e.source.name(),
+                    description: e.description,
+                })
+                .collect(),
+            host: host_ok.map(|h| JsonHost { ephemeral: h.ephemeral, reserved: &h.reserved, capacity: h.capacity() }),
+            host_error: host.as_ref().err().map(|e| e.to_string()),
+            ports,
+        };
+        serde_json::to_writer_pretty(&mut out, &json).context("writing JSON")?;
+        writeln!(out)?;
+        out.flush()?;
+        return Ok(ExitCode::SUCCESS);
+    }
+
+    let file = args.services_file.display().to_string();
+    let rows: Vec<Vec<String>> = entries
+        .iter()
+        .map(|e| {
+            vec![
+                e.port.to_string(),
+                e.proto.to_string(),
+                e.name.to_string(),
+                if e.aliases.is_empty() { "-".into() } else { e.aliases.join(",") },
+                PortClass::of(e.port).to_string(),
+                host_text(host_ok, e.port),
+                match e.source {
+                    crate::services::ServiceSource::File => file.clone(),
+                    crate::services::ServiceSource::Builtin => "built-in".into(),
+                },
+                e.description.unwrap_or("").to_string(),
+            ]
+        })
+        .collect();
+    if !rows.is_empty() {
+        write_table(
+            &mut out,
+            &["Port", "Proto", "Service", "Aliases", "Class", "Host", "Source", "Description"],
+            &rows,
+        )?;
+    }
+    if let (Query::Ports(span), Some(p)) = (&query, &ports) {
+        if rows.is_empty() {
+            writeln!(out, "{span}: no service name known (in {file} or the built-in table)")?;
+        }
+        writeln!(out, "{}", describe_span(*span, p, host_ok))?;
+    }
+    match &host {
+        Ok(h) => writeln!(
+            out,
+            "Ephemeral range of this host: {} ({} ports){}",
+            h.ephemeral,
+            h.ephemeral.len(),
+            match h.reserved.len() {
+                0 => String::from(", no reserved ports"),
+                _ => format!(
+                    ", reserved ports: {} ({} of them in the range)",
+                    h.reserved.iter().map(|r| r.to_string()).collect::<Vec<_>>().join(","),
+                    h.reserved_in_range()
+                ),
+            }
+        )?,
+        Err(e) => writeln!(out, "Ephemeral range of this host unknown: {e}")?,
+    }
+    out.flush()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn host_text(host: Option<&HostPorts>, port: u16) -> String {
+    let Some(h) = host else { return "?".into() };
+    match (h.is_ephemeral(port), h.is_reserved(port)) {
+        (true, true) => "ephemeral,reserved".into(),
+        (true, false) => "ephemeral".into(),
+        (false, true) => "reserved".into(),
+        (false, false) => "-".into(),
+    }
+}
+
+fn port_summary(span: PortSpan, host: Option<&HostPorts>) -> JsonPorts {
+    let overlap = |c: PortSpan| PortSpan { low: span.low.max(c.low), high: span.high.min(c.high) }.len();
+    let class = |c: PortClass| {
+        let (low, high) = c.range();
+        overlap(PortSpan { low, high })
+    };
+    JsonPorts {
+        low: span.low,
+        high: span.high,
+        count: span.len(),
+        well_known: class(PortClass::WellKnown),
+        registered: class(PortClass::Registered),
+        dynamic: class(PortClass::Dynamic),
+        ephemeral: host.map(|h| overlap(h.ephemeral)),
+        reserved: host.map(|h| h.reserved.iter().map(|r| overlap(*r)).sum()),
+    }
+}
+
+fn describe_span(span: PortSpan, p: &JsonPorts, host: Option<&HostPorts>) -> String {
+    let classes: Vec<String> =
+        [(p.well_known, PortClass::WellKnown), (p.registered, PortClass::Registered), (p.dynamic, PortClass::Dynamic)]
+            .into_iter()
+            .filter(|(n, _)| *n > 0)
+            .map(|(n, c)| if n == p.count { c.name().to_string() } else { format!("{n} {}", c.name()) })
+            .collect();
+    let mut s = if span.low == span.high {
+        let mut s = format!("Port {span}: {}", classes.join(", "));
+        if span.low < 1024 {
+            s.push_str(" (binding it needs root or CAP_NET_BIND_SERVICE)");
+        }
+        s
+    } else {
+        format!("Ports {span}: {} ports, {}", p.count, classes.join(", "))
+    };
+    match (host, p.ephemeral, p.reserved) {
+        (Some(h), Some(e), Some(r)) => {
+            let range = h.ephemeral;
+            s.push_str(&match (span.low == span.high, e > 0) {
+                (true, true) => format!("; inside this host's ephemeral range {range}"),
+                (true, false) => format!("; outside this host's ephemeral range {range}"),
+                (false, _) => format!("; {e} inside this host's ephemeral range {range}"),
+            });
+            if r > 0 {
+                s.push_str(&if span.low == span.high { "; reserved".to_string() } else { format!("; {r} reserved") });
+            }
+        }
+        _ => s.push_str("; ephemeral range unknown"),
+    }
+    s
+}
+
+/// A plain table: left-aligned columns two spaces apart, the last one unpadded.
+pub(crate) fn write_table(w: &mut dyn Write, head: &[&str], rows: &[Vec<String>]) -> io::Result<()> {
+    let mut widths: Vec<usize> = head.iter().map(|h| h.chars().count()).collect();
+    for r in rows {
+        for (w, c) in widths.iter_mut().zip(r) {
+            *w = (*w).max(c.chars().count());
+        }
+    }
+    let mut line = |cells: &mut dyn Iterator<Item = &str>| -> io::Result<()> {
+        let mut s = String::new();
+        for (i, c) in cells.enumerate() {
+            if i + 1 == widths.len() {
+                s.push_str(c);
+            } else {
+                s.push_str(c);
+                s.extend(std::iter::repeat_n(' ', widths[i].saturating_sub(c.chars().count()) + 2));
+            }
+        }
+        writeln!(w, "{}", s.trim_end())
+    };
+    line(&mut head.iter().copied())?;
+    for r in rows {
+        line(&mut r.iter().map(String::as_str))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn queries() {
+        assert!(matches!(parse_query(None), Ok(Query::All)));
+        assert!(matches!(parse_query(Some("443")), Ok(Query::Ports(PortSpan { low: 443, high: 443 }))));
+        assert!(matches!(parse_query(Some(":80-81")), Ok(Query::Ports(PortSpan { low: 80, high: 81 }))));
+        assert!(matches!(parse_query(Some("http-alt")), Ok(Query::Name(n)) if n == "http-alt"));
+        assert!(parse_query(Some("70000")).unwrap_err().contains("out of range"));
+        assert!(parse_query(Some("9-1")).unwrap_err().contains("empty"));
+    }
+
+    #[test]
+    fn span_summary() {
+        let h = HostPorts { ephemeral: PortSpan { low: 32768, high: 60999 }, reserved: vec![] };
+        let span = PortSpan { low: 1000, high: 1100 };
+        let p = port_summary(span, Some(&h));
+        assert_eq!((p.count, p.well_known, p.registered, p.ephemeral), (101, 24, 77, Some(0)));
+        let d = describe_span(span, &p, Some(&h));
+        assert_eq!(
+            d,
+            "Ports 1000-1100: 101 ports, 24 well-known, 77 registered; 0 inside this host's ephemeral range 32768-60999"
+        );
+        let one = PortSpan { low: 40000, high: 40000 };
+        let d = describe_span(one, &port_summary(one, Some(&h)), Some(&h));
+        assert_eq!(d, "Port 40000: registered; inside this host's ephemeral range 32768-60999");
+    }
+
+    #[test]
+    fn table_writer_aligns() {
+        let mut v = Vec::new();
+        write_table(&mut v, &["A", "Bee", "C"], &[vec!["long".into(), "x".into(), "".into()]]).unwrap();
+        assert_eq!(String::from_utf8(v).unwrap(), "A     Bee  C\nlong  x\n");
+    }
 }

@@ -1,0 +1,418 @@
+//! Port knowledge that is not a name: the IANA port classes, the host's ephemeral range and reserved ports
+//! (read from a proc root given as a parameter), and ephemeral-port pressure of outbound sockets (pure).
+
+use std::fmt;
+use std::io;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::hash::FastMap;
+use crate::model::{Endpoint, Proto, Socket, State};
+
+/// IANA's three port ranges (RFC 6335).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PortClass {
+    /// 0-1023, "system ports": binding them needs CAP_NET_BIND_SERVICE on Linux (below
+    /// `net.ipv4.ip_unprivileged_port_start`, 1024 by default).
+    WellKnown,
+    /// 1024-49151, "user ports", assigned by IANA on request.
+    Registered,
+    /// 49152-65535, "dynamic/private ports", never assigned.
+    Dynamic,
+}
+
+impl PortClass {
+    pub fn of(port: u16) -> PortClass {
+        match port {
+            0..=1023 => PortClass::WellKnown,
+            1024..=49151 => PortClass::Registered,
+            _ => PortClass::Dynamic,
+        }
+    }
+
+    /// `well-known`, `registered`, `dynamic`.
+    pub fn name(self) -> &'static str {
+        match self {
+            PortClass::WellKnown => "well-known",
+            PortClass::Registered => "registered",
+            PortClass::Dynamic => "dynamic",
+        }
+    }
+
+    /// The ports of the class, inclusive.
+    pub fn range(self) -> (u16, u16) {
+        match self {
+            PortClass::WellKnown => (0, 1023),
+            PortClass::Registered => (1024, 49151),
+            PortClass::Dynamic => (49152, 65535),
+        }
+    }
+
+    /// A class name as a user may type it (case-insensitive): `well-known`/`wellknown`/`system`/`privileged`,
+    /// `registered`/`user`, `dynamic`/`private`/`dynamic-private`. (`ephemeral` is not a class: it is the
+    /// host's range, see [`HostPorts`].)
+    pub fn parse(text: &str) -> Option<PortClass> {
+        match text.trim().to_ascii_lowercase().replace('_', "-").as_str() {
+            "well-known" | "wellknown" | "system" | "privileged" => Some(PortClass::WellKnown),
+            "registered" | "user" => Some(PortClass::Registered),
+            "dynamic" | "private" | "dynamic-private" | "dynamic/private" => Some(PortClass::Dynamic),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for PortClass {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// An inclusive port range.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub struct PortSpan {
+    pub low: u16,
+    pub high: u16,
+}
+
+impl PortSpan {
+    pub fn contains(self, port: u16) -> bool {
+        (self.low..=self.high).contains(&port)
+    }
+    /// Number of ports in the span (0 when low > high).
+    pub fn len(self) -> u32 {
+        if self.low > self.high { 0 } else { u32::from(self.high - self.low) + 1 }
+    }
+    pub fn is_empty(self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl fmt::Display for PortSpan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.low == self.high { write!(f, "{}", self.low) } else { write!(f, "{}-{}", self.low, self.high) }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PortsError {
+    #[error("cannot read {}: {source}", path.display())]
+    Io { path: PathBuf, source: io::Error },
+    #[error("{}: {msg}", path.display())]
+    Parse { path: PathBuf, msg: String },
+}
+
+/// The host's port allocation: the ephemeral range `connect()` and `bind(0)` draw from, and the reserved
+/// ports they skip. Both are per network namespace.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HostPorts {
+    /// `net.ipv4.ip_local_port_range` (also used for IPv6).
+    pub ephemeral: PortSpan,
+    /// `net.ipv4.ip_local_reserved_ports`, merged and sorted.
+    pub reserved: Vec<PortSpan>,
+}
+
+pub const LOCAL_PORT_RANGE: &str = "sys/net/ipv4/ip_local_port_range";
+pub const LOCAL_RESERVED_PORTS: &str = "sys/net/ipv4/ip_local_reserved_ports";
+
+impl HostPorts {
+    /// Read both sysctls below `proc_root` (normally `/proc`). A missing reserved-ports file means none.
+    pub fn read(proc_root: &Path) -> Result<HostPorts, PortsError> {
+        let path = proc_root.join(LOCAL_PORT_RANGE);
+        let text = std::fs::read_to_string(&path).map_err(|source| PortsError::Io { path: path.clone(), source })?;
+        let ephemeral = parse_local_port_range(&text).map_err(|msg| PortsError::Parse { path, msg })?;
+        let path = proc_root.join(LOCAL_RESERVED_PORTS);
+        let reserved = match std::fs::read_to_string(&path) {
+            Ok(text) => parse_reserved_ports(&text).map_err(|msg| PortsError::Parse { path, msg })?,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Vec::new(),
+            Err(source) => return Err(PortsError::Io { path, source }),
+        };
+        Ok(HostPorts { ephemeral, reserved })
+    }
+
+    /// Linux's default: 32768-60999, nothing reserved.
+    pub fn linux_default() -> HostPorts {
+        HostPorts { ephemeral: PortSpan { low: 32768, high: 60999 }, reserved: Vec::new() }
+    }
+
+    pub fn is_ephemeral(&self, port: u16) -> bool {
+        self.ephemeral.contains(port)
+    }
+
+    pub fn is_reserved(&self, port: u16) -> bool {
+        self.reserved.iter().any(|r| r.contains(port))
+    }
+
+    /// Reserved ports inside the ephemeral range.
+    pub fn reserved_in_range(&self) -> u32 {
+        let e = self.ephemeral;
+        self.reserved.iter().map(|r| PortSpan { low: r.low.max(e.low), high: r.high.min(e.high) }.len()).sum()
+    }
+
+    /// How many local ports one (local address, remote address, remote port) can use: the range less the
+    /// reserved ports in it.
+    pub fn capacity(&self) -> u32 {
+        self.ephemeral.len().saturating_sub(self.reserved_in_range())
+    }
+}
+
+/// Parse `ip_local_port_range`: two numbers, low and high (`32768\t60999`).
+pub fn parse_local_port_range(text: &str) -> Result<PortSpan, String> {
+    let nums: Vec<&str> = text.split_ascii_whitespace().collect();
+    let [low, high] = nums[..] else {
+        return Err(format!("expected two port numbers, found {:?}", text.trim()));
+    };
+    let num = |t: &str| t.parse::<u16>().map_err(|_| format!("'{t}' is not a port number"));
+    let span = PortSpan { low: num(low)?, high: num(high)? };
+    if span.is_empty() {
+        return Err(format!("empty range {low}-{high}"));
+    }
+    Ok(span)
+}
+
+/// Parse `ip_local_reserved_ports`: comma-separated ports and ranges (`8080,9000-9010`), possibly empty.
+/// The result is sorted with overlaps merged.
+pub fn parse_reserved_ports(text: &str) -> Result<Vec<PortSpan>, String> {
+    let mut out = Vec::new();
+    for part in text.trim().split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let num = |t: &str| t.trim().parse::<u16>().map_err(|_| format!("'{part}' is not a port or a port range"));
+        let span = match part.split_once('-') {
+            Some((a, b)) => PortSpan { low: num(a)?, high: num(b)? },
+            None => {
+                let p = num(part)?;
+                PortSpan { low: p, high: p }
+            }
+        };
+        if span.is_empty() {
+            return Err(format!("empty range '{part}'"));
+        }
+        out.push(span);
+    }
+    out.sort();
+    let mut merged: Vec<PortSpan> = Vec::with_capacity(out.len());
+    for s in out {
+        match merged.last_mut() {
+            Some(last) if u32::from(s.low) <= u32::from(last.high) + 1 => last.high = last.high.max(s.high),
+            _ => merged.push(s),
+        }
+    }
+    Ok(merged)
+}
+
+/// The sockets of one (protocol, local address, remote address, remote port): each holds a local port from
+/// the ephemeral range, and all of them together may hold at most [`HostPorts::capacity`].
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Pressure {
+    pub proto: Proto,
+    pub local_address: IpAddr,
+    pub remote_address: IpAddr,
+    pub remote_port: u16,
+    /// Sockets holding a port for this tuple, TIME-WAIT included.
+    pub sockets: u32,
+    /// Of which in TIME-WAIT.
+    pub time_wait: u32,
+    /// Ports this tuple can use at most.
+    pub capacity: u32,
+    /// `sockets` as a percentage of `capacity` (100 and more when the capacity is 0).
+    pub percent: f64,
+}
+
+impl Pressure {
+    /// True when the tuple uses more than `threshold_pct` percent of the range.
+    pub fn over(&self, threshold_pct: f64) -> bool {
+        self.percent > threshold_pct
+    }
+}
+
+/// Is this socket a listening endpoint (TCP LISTEN, bound unconnected UDP)?
+pub fn is_listener(s: &Socket) -> bool {
+    match s.proto {
+        Proto::Tcp => s.state == State::LISTEN,
+        Proto::Udp => {
+            s.state == State::CLOSE && s.local.port().is_some_and(|p| p != 0) && s.peer.port().is_none_or(|p| p == 0)
+        }
+        _ => false,
+    }
+}
+
+/// Ephemeral-port use of outbound sockets, busiest tuple first.
+///
+/// An outbound socket is a TCP or UDP socket that is not a listener, is connected (has a remote port), and
+/// whose local port is in the ephemeral range and is not the port of a listener of the same protocol (so the
+/// connections a server on an in-range port accepted are not counted). TIME-WAIT sockets count: they keep
+/// their port until the timer ends (reused early only with `net.ipv4.tcp_tw_reuse`).
+pub fn ephemeral_pressure(socks: &[Socket], host: &HostPorts) -> Vec<Pressure> {
+    let listening: std::collections::HashSet<(Proto, u16)> =
+        socks.iter().filter(|s| is_listener(s)).filter_map(|s| Some((s.proto, s.local.port()?))).collect();
+    let mut counts: FastMap<(Proto, IpAddr, IpAddr, u16), (u32, u32)> = FastMap::default();
+    for s in socks {
+        if !matches!(s.proto, Proto::Tcp | Proto::Udp) || is_listener(s) {
+            continue;
+        }
+        let (Endpoint::Inet { ip: lip, port: lport }, Endpoint::Inet { ip: rip, port: rport }) = (&s.local, &s.peer)
+        else {
+            continue;
+        };
+        if *rport == 0 || !host.is_ephemeral(*lport) || listening.contains(&(s.proto, *lport)) {
+            continue;
+        }
+        let c = counts.entry((s.proto, *lip, *rip, *rport)).or_insert((0, 0));
+        c.0 += 1;
+        if s.state == State::TIME_WAIT {
+            c.1 += 1;
+        }
+    }
+    let capacity = host.capacity();
+    let mut out: Vec<Pressure> = counts
+        .into_iter()
+        .map(|((proto, l, r, rport), (n, tw))| Pressure {
+            proto,
+            local_address: l,
+            remote_address: r,
+            remote_port: rport,
+            sockets: n,
+            time_wait: tw,
+            capacity,
+            percent: if capacity == 0 { 100.0 } else { f64::from(n) * 100.0 / f64::from(capacity) },
+        })
+        .collect();
+    out.sort_by(|a, b| {
+        b.sockets.cmp(&a.sockets).then_with(|| {
+            (a.proto, a.local_address, a.remote_address, a.remote_port).cmp(&(
+                b.proto,
+                b.local_address,
+                b.remote_address,
+                b.remote_port,
+            ))
+        })
+    });
+    out
+}
+
+/// The busiest tuple towards one remote endpoint (the dashboard's outbound group), if any.
+pub fn pressure_towards(pressures: &[Pressure], proto: Proto, ip: IpAddr, port: u16) -> Option<&Pressure> {
+    // Sorted busiest first, so the first match is the worst.
+    pressures.iter().find(|p| p.proto == proto && p.remote_address == ip && p.remote_port == port)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Family;
+    use std::net::Ipv4Addr;
+
+    fn sock(proto: Proto, state: State, l: (Ipv4Addr, u16), r: (Ipv4Addr, u16)) -> Socket {
+        Socket {
+            proto,
+            family: Family::Inet,
+            state,
+            local: Endpoint::Inet { ip: l.0.into(), port: l.1 },
+            peer: Endpoint::Inet { ip: r.0.into(), port: r.1 },
+            recv_q: Some(0),
+            send_q: Some(0),
+            uid: Some(0),
+            inode: 1,
+            cookie: None,
+            ifindex: None,
+            v6only: None,
+            unix_kind: None,
+            timer: None,
+            mark: None,
+            extra: None,
+        }
+    }
+
+    #[test]
+    fn classes() {
+        assert_eq!(PortClass::of(0), PortClass::WellKnown);
+        assert_eq!(PortClass::of(1023), PortClass::WellKnown);
+        assert_eq!(PortClass::of(1024), PortClass::Registered);
+        assert_eq!(PortClass::of(49151), PortClass::Registered);
+        assert_eq!(PortClass::of(49152), PortClass::Dynamic);
+        assert_eq!(PortClass::of(65535), PortClass::Dynamic);
+        assert_eq!(PortClass::parse("Well_Known"), Some(PortClass::WellKnown));
+        assert_eq!(PortClass::parse("private"), Some(PortClass::Dynamic));
+        assert_eq!(PortClass::parse("ephemeral"), None);
+        for c in [PortClass::WellKnown, PortClass::Registered, PortClass::Dynamic] {
+            assert_eq!(PortClass::parse(c.name()), Some(c));
+            assert_eq!(PortClass::of(c.range().0), c);
+            assert_eq!(PortClass::of(c.range().1), c);
+        }
+    }
+
+    #[test]
+    fn sysctl_parsers() {
+        assert_eq!(parse_local_port_range("32768\t60999\n"), Ok(PortSpan { low: 32768, high: 60999 }));
+        assert!(parse_local_port_range("5 4").is_err());
+        assert!(parse_local_port_range("1").is_err());
+        assert!(parse_local_port_range("1 2 3").is_err());
+        assert!(parse_local_port_range("a 99999").is_err());
+        assert_eq!(parse_reserved_ports("\n"), Ok(vec![]));
+        let r = parse_reserved_ports("9000-9010,8080,9005-9020,9021\n").unwrap();
+        assert_eq!(r, vec![PortSpan { low: 8080, high: 8080 }, PortSpan { low: 9000, high: 9021 }]);
+        assert!(parse_reserved_ports("80,x").is_err());
+        assert!(parse_reserved_ports("90-80").is_err());
+    }
+
+    #[test]
+    fn capacity_subtracts_reserved_ports_inside_the_range() {
+        let h = HostPorts {
+            ephemeral: PortSpan { low: 40000, high: 40039 },
+            reserved: vec![PortSpan { low: 80, high: 80 }, PortSpan { low: 40030, high: 40049 }],
+        };
+        assert_eq!(h.ephemeral.len(), 40);
+        assert_eq!(h.reserved_in_range(), 10);
+        assert_eq!(h.capacity(), 30);
+        assert!(h.is_reserved(40035) && !h.is_reserved(40029) && h.is_ephemeral(40000));
+    }
+
+    #[test]
+    fn reads_a_proc_root() {
+        let dir = std::env::temp_dir().join(format!("sockscope-ports-{}", std::process::id()));
+        let ipv4 = dir.join("sys/net/ipv4");
+        std::fs::create_dir_all(&ipv4).unwrap();
+        std::fs::write(ipv4.join("ip_local_port_range"), "40000\t40039\n").unwrap();
+        let h = HostPorts::read(&dir).unwrap();
+        assert_eq!((h.ephemeral.len(), h.reserved.len()), (40, 0));
+        std::fs::write(ipv4.join("ip_local_reserved_ports"), "40000-40001\n").unwrap();
+        assert_eq!(HostPorts::read(&dir).unwrap().capacity(), 38);
+        std::fs::write(ipv4.join("ip_local_port_range"), "garbage\n").unwrap();
+        assert!(matches!(HostPorts::read(&dir), Err(PortsError::Parse { .. })));
+        let _ = std::fs::remove_dir_all(&dir);
+        assert!(matches!(HostPorts::read(&dir), Err(PortsError::Io { .. })));
+    }
+
+    #[test]
+    fn pressure_counts_outbound_tuples_only() {
+        let lo = Ipv4Addr::LOCALHOST;
+        let other = Ipv4Addr::new(10, 0, 0, 1);
+        let h = HostPorts { ephemeral: PortSpan { low: 40000, high: 40039 }, reserved: vec![] };
+        let mut socks = vec![sock(Proto::Tcp, State::LISTEN, (lo, 5000), (Ipv4Addr::UNSPECIFIED, 0))];
+        for i in 0..30u16 {
+            let st = if i < 4 { State::TIME_WAIT } else { State::ESTABLISHED };
+            socks.push(sock(Proto::Tcp, st, (lo, 40000 + i), (lo, 5000)));
+            // The accepted end: local port 5000, outside the range.
+            socks.push(sock(Proto::Tcp, State::ESTABLISHED, (lo, 5000), (lo, 40000 + i)));
+        }
+        // Another destination, a UDP one, one outside the range, and one on an in-range listening port.
+        socks.push(sock(Proto::Tcp, State::ESTABLISHED, (lo, 40001), (other, 443)));
+        socks.push(sock(Proto::Udp, State::ESTABLISHED, (lo, 40002), (other, 53)));
+        socks.push(sock(Proto::Tcp, State::ESTABLISHED, (lo, 50000), (other, 443)));
+        socks.push(sock(Proto::Tcp, State::LISTEN, (lo, 40038), (Ipv4Addr::UNSPECIFIED, 0)));
+        socks.push(sock(Proto::Tcp, State::ESTABLISHED, (lo, 40038), (other, 33333)));
+        let p = ephemeral_pressure(&socks, &h);
+        assert_eq!(p.len(), 3, "{p:#?}");
+        let top = &p[0];
+        assert_eq!((top.sockets, top.time_wait, top.capacity, top.remote_port), (30, 4, 40, 5000));
+        assert_eq!(top.percent, 75.0);
+        assert!(top.over(50.0) && !top.over(75.0));
+        assert!(p[1..].iter().all(|x| x.sockets == 1));
+        assert_eq!(p[2].proto, Proto::Udp);
+        assert_eq!(pressure_towards(&p, Proto::Tcp, lo.into(), 5000).map(|x| x.sockets), Some(30));
+        assert!(pressure_towards(&p, Proto::Udp, lo.into(), 5000).is_none());
+        let none = HostPorts { ephemeral: PortSpan { low: 40000, high: 40000 }, reserved: vec![h.ephemeral] };
+        assert_eq!(ephemeral_pressure(&socks[..2], &none)[0].percent, 100.0);
+    }
+}
