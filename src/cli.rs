@@ -182,6 +182,11 @@ pub struct ListArgs {
     /// Extended details: uid, inode, socket cookie (sk), v6only
     #[arg(short = 'e', long, help_heading = "Output")]
     pub extended: bool,
+    /// Processes holding each socket: users:(("comm",pid=N,fd=N),...); for UNIX sockets also the peer's.
+    /// Without root, other users' processes cannot be inspected (that needs CAP_SYS_PTRACE): their sockets
+    /// show users:(hidden,uid=N(name)), and a note on stderr says how many processes were hidden
+    #[arg(short = 'p', long, help_heading = "Output")]
+    pub processes: bool,
     /// Timers: timer:(on|keepalive|timewait|persist, time left, retransmits)
     #[arg(short = 'o', long, help_heading = "Output")]
     pub options: bool,
@@ -219,6 +224,8 @@ pub struct ListConfig {
     pub table: TableOptions,
     pub numeric: bool,
     pub resolve: bool,
+    /// Attribute sockets to processes (`-p`).
+    pub processes: bool,
     pub source: SourceChoice,
     pub proc_root: PathBuf,
     pub services: Services,
@@ -342,6 +349,7 @@ impl ListArgs {
             },
             numeric: self.numeric,
             resolve: self.resolve,
+            processes: self.processes,
             source: self.select.source_choice(),
             proc_root: self.select.proc_root.clone(),
             query,
@@ -355,7 +363,7 @@ impl ListArgs {
         let s = &self.select;
         !(s.tcp || s.udp || s.unix || s.ipv4 || s.ipv6 || self.all || self.listening || self.numeric)
             && !(self.resolve || self.no_header || self.extended || self.json || self.ndjson)
-            && !(self.options || self.info || self.memory)
+            && !(self.options || self.info || self.memory || self.processes)
             && s.state.is_empty()
             && s.port.is_empty()
             && s.sport.is_empty()

@@ -7,7 +7,8 @@ use clap::Parser;
 use clap::error::ErrorKind;
 
 use sockscope::cli::{Cli, Command, Format, ListConfig, TopArgs, UsageError};
-use sockscope::output::{Names, json, table};
+use sockscope::collect::process;
+use sockscope::output::{Names, Processes, json, table};
 use sockscope::{collect, commands, tui};
 
 fn main() -> ExitCode {
@@ -94,7 +95,13 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
 
 fn run_list(config: ListConfig) -> anyhow::Result<()> {
     let mut collector = collect::open(config.source, config.proc_root.clone());
-    let mut snap = collector.collect(&config.query)?;
+    // With -p the /proc/*/fd scan runs beside the socket dump: they share no state and each takes a while.
+    let (snap, scan) = std::thread::scope(|s| {
+        let scan = config.processes.then(|| s.spawn(|| process::scan(&config.proc_root)));
+        let snap = collector.collect(&config.query);
+        (snap, scan.map(|h| h.join()))
+    });
+    let mut snap = snap?;
     for note in &snap.notes {
         eprintln!("sockscope: note: {note}");
     }
@@ -102,6 +109,25 @@ fn run_list(config: ListConfig) -> anyhow::Result<()> {
         snap.sockets.retain(|s| config.filter.matches(s));
     }
     let mut names = Names { services: (!config.numeric).then_some(config.services), ..Names::default() };
+    if let Some(scan) = scan {
+        let scan = scan.map_err(|_| anyhow::anyhow!("the process scan panicked"))??;
+        if !scan.stats.complete {
+            let n = scan.stats.hidden + scan.stats.failed;
+            let of = scan.stats.processes;
+            // SAFETY: geteuid has no preconditions.
+            let why = if unsafe { libc::geteuid() } == 0 {
+                "the kernel refused their /proc/PID/fd even to root"
+            } else {
+                "reading another user's /proc/PID/fd needs root or CAP_SYS_PTRACE"
+            };
+            eprintln!(
+                "sockscope: note: {n} of {of} processes could not be inspected ({why}); \
+                 sockets they may hold show users:(hidden,uid=...)"
+            );
+        }
+        names.processes = Some(Processes { map: scan.map, complete: scan.stats.complete });
+        names.load_users(&snap.sockets);
+    }
     names.load_interfaces(&snap.sockets);
     if config.resolve {
         names.resolve_hosts(&snap.sockets);

@@ -4,14 +4,15 @@
 //! `proto`, `family`, `kind` (UNIX only), `state`, `recv_q`, `send_q`, `local`, `peer`, `uid`, `inode`, `cookie`,
 //! `ifindex`, `interface`, `v6only`, `timer`, `mark`, `congestion`, `tcp_info`, `memory`. Inet ends are
 //! `{"address", "port"}`, UNIX ends `{"path", "inode"}`. `tcp_info` and `memory` are objects whose field names
-//! carry their unit (`rtt_us`, `bytes_acked`, `delivery_rate_bytes_per_s`).
+//! carry their unit (`rtt_us`, `bytes_acked`, `delivery_rate_bytes_per_s`). With `-p`, `processes` lists the
+//! holders (`pid`, `comm`, `cmdline`, `uid`, `fds`) and `process_hidden` says whether some could not be seen.
 //! A field the source cannot give is `null`, never left out.
 
 use std::io::{self, Write};
 
 use serde::Serialize;
 
-use super::Names;
+use super::{Names, Owner};
 use crate::internals::{MemInfo, TcpInfo};
 use crate::model::{Endpoint, Socket, Timer, UnixKind};
 
@@ -36,6 +37,18 @@ struct Record<'a> {
     congestion: Option<&'a str>,
     tcp_info: Option<&'a TcpInfo>,
     memory: Option<MemInfo>,
+    processes: Option<Vec<Proc<'a>>>,
+    process_hidden: Option<bool>,
+}
+
+/// A process holding the socket (`-p`).
+#[derive(Serialize)]
+struct Proc<'a> {
+    pid: u32,
+    comm: &'a str,
+    cmdline: &'a str,
+    uid: u32,
+    fds: &'a [u32],
 }
 
 #[derive(Serialize)]
@@ -54,6 +67,25 @@ fn end(e: &Endpoint) -> End {
 
 fn record<'a>(s: &'a Socket, names: &'a Names) -> Record<'a> {
     let x = s.extra.as_deref();
+    let (processes, process_hidden) = match names.owner(s) {
+        Owner::NotAsked => (None, None),
+        Owner::Held(h) => (
+            Some(
+                h.iter()
+                    .map(|r| Proc {
+                        pid: r.process.pid,
+                        comm: &r.process.comm,
+                        cmdline: &r.process.cmdline,
+                        uid: r.process.uid,
+                        fds: r.fds,
+                    })
+                    .collect(),
+            ),
+            Some(false),
+        ),
+        Owner::Hidden { .. } => (Some(Vec::new()), Some(true)),
+        Owner::None => (Some(Vec::new()), Some(false)),
+    };
     Record {
         proto: s.proto.name(),
         family: s.family.name(),
@@ -74,6 +106,8 @@ fn record<'a>(s: &'a Socket, names: &'a Names) -> Record<'a> {
         congestion: x.and_then(|x| x.congestion.as_deref()),
         tcp_info: x.and_then(|x| x.tcp_info.as_ref()),
         memory: x.and_then(|x| x.memory),
+        processes,
+        process_hidden,
     }
 }
 
@@ -155,11 +189,11 @@ mod tests {
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(
             lines[0],
-            r#"{"proto":"tcp","family":"inet6","kind":null,"state":"listen","recv_q":0,"send_q":128,"local":{"address":"::","port":443},"peer":{"address":"::","port":0},"uid":0,"inode":42,"cookie":7,"ifindex":0,"interface":null,"v6only":false,"timer":null,"mark":null,"congestion":null,"tcp_info":null,"memory":null}"#
+            r#"{"proto":"tcp","family":"inet6","kind":null,"state":"listen","recv_q":0,"send_q":128,"local":{"address":"::","port":443},"peer":{"address":"::","port":0},"uid":0,"inode":42,"cookie":7,"ifindex":0,"interface":null,"v6only":false,"timer":null,"mark":null,"congestion":null,"tcp_info":null,"memory":null,"processes":null,"process_hidden":null}"#
         );
         assert_eq!(
             lines[1],
-            r#"{"proto":"unix","family":"unix","kind":"stream","state":"established","recv_q":null,"send_q":null,"local":{"path":"@bus","inode":9},"peer":{"path":null,"inode":10},"uid":null,"inode":9,"cookie":null,"ifindex":null,"interface":null,"v6only":null,"timer":{"kind":"keepalive","expires_ms":1500,"retrans":0},"mark":null,"congestion":null,"tcp_info":null,"memory":null}"#
+            r#"{"proto":"unix","family":"unix","kind":"stream","state":"established","recv_q":null,"send_q":null,"local":{"path":"@bus","inode":9},"peer":{"path":null,"inode":10},"uid":null,"inode":9,"cookie":null,"ifindex":null,"interface":null,"v6only":null,"timer":{"kind":"keepalive","expires_ms":1500,"retrans":0},"mark":null,"congestion":null,"tcp_info":null,"memory":null,"processes":null,"process_hidden":null}"#
         );
     }
 

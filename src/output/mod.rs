@@ -7,8 +7,17 @@ pub mod table;
 use std::collections::HashMap;
 use std::net::IpAddr;
 
+use crate::collect::process::{ProcessMap, ProcessRef};
 use crate::model::Socket;
 use crate::services::Services;
+
+/// Who holds each socket (`-p`).
+#[derive(Debug, Default)]
+pub struct Processes {
+    pub map: ProcessMap,
+    /// Every process's fd table could be read: a socket without a holder really has none.
+    pub complete: bool,
+}
 
 /// Names the renderers may show instead of numbers.
 #[derive(Debug, Default)]
@@ -19,9 +28,84 @@ pub struct Names {
     pub interfaces: HashMap<u32, String>,
     /// Host names by address (`-r` only).
     pub hosts: HashMap<IpAddr, String>,
+    /// Socket holders, with `-p`.
+    pub processes: Option<Processes>,
+    /// User names by uid, for sockets whose process is hidden.
+    pub users: HashMap<u32, String>,
+}
+
+/// How a socket's owning processes are shown.
+#[derive(Debug, Clone)]
+pub enum Owner<'a> {
+    /// `-p` was not asked for.
+    NotAsked,
+    /// The processes holding it.
+    Held(Vec<ProcessRef<'a>>),
+    /// Some processes could not be inspected (another user's, without privilege): the holder may be one of
+    /// them. The socket's owner uid is known.
+    Hidden { uid: Option<u32> },
+    /// No process holds it (TIME-WAIT and request sockets, sockets of exited processes).
+    None,
 }
 
 impl Names {
+    /// The processes holding `s`, or why they are not known.
+    pub fn owner(&self, s: &Socket) -> Owner<'_> {
+        let Some(p) = &self.processes else { return Owner::NotAsked };
+        let held: Vec<ProcessRef> = if s.inode == 0 { Vec::new() } else { p.map.get(s.inode).collect() };
+        if !held.is_empty() {
+            Owner::Held(held)
+        } else if s.inode != 0 && !p.complete {
+            Owner::Hidden { uid: s.uid }
+        } else {
+            Owner::None
+        }
+    }
+
+    /// `users:(("nginx",pid=812,fd=6),("nginx",pid=813,fd=6))` as `ss -p` prints it, or
+    /// `users:(hidden,uid=1000(alice))`; for a UNIX socket also its peer's holders after `->`.
+    pub fn process_text(&self, s: &Socket) -> Option<String> {
+        let mut out = match self.owner(s) {
+            Owner::NotAsked => return None,
+            Owner::Held(h) => users(&h),
+            Owner::Hidden { uid } => format!("users:(hidden,{})", self.user(uid)),
+            Owner::None => "-".to_string(),
+        };
+        if let (Some(p), Some(peer)) = (&self.processes, s.unix_peer_inode()) {
+            let held: Vec<ProcessRef> = p.map.get(peer).collect();
+            if !held.is_empty() {
+                out.push_str(" -> ");
+                out.push_str(&users(&held));
+            }
+        }
+        Some(out)
+    }
+
+    fn user(&self, uid: Option<u32>) -> String {
+        match uid {
+            Some(u) => match self.users.get(&u) {
+                Some(n) => format!("uid={u}({n})"),
+                None => format!("uid={u}"),
+            },
+            None => "uid=?".into(),
+        }
+    }
+
+    /// Look up the names of the owners of sockets whose process is hidden.
+    pub fn load_users(&mut self, socks: &[Socket]) {
+        if self.processes.as_ref().is_none_or(|p| p.complete) {
+            return;
+        }
+        for s in socks {
+            if let Some(u) = s.uid
+                && !self.users.contains_key(&u)
+                && let Some(n) = user_name(u)
+            {
+                self.users.insert(u, n);
+            }
+        }
+    }
+
     /// Look up the interface names the sockets refer to (one `if_indextoname` per distinct index).
     pub fn load_interfaces(&mut self, socks: &[Socket]) {
         for s in socks {
@@ -44,6 +128,38 @@ impl Names {
             }
         }
     }
+}
+
+fn users(held: &[ProcessRef]) -> String {
+    let mut s = String::from("users:(");
+    let mut first = true;
+    for h in held {
+        for fd in h.fds {
+            if !first {
+                s.push(',');
+            }
+            first = false;
+            let comm = h.process.comm.replace('"', "\\\"");
+            s.push_str(&format!("(\"{comm}\",pid={},fd={fd})", h.process.pid));
+        }
+    }
+    s.push(')');
+    s
+}
+
+/// The user name of `uid` from the password database (`getpwuid_r`), if it has one.
+fn user_name(uid: u32) -> Option<String> {
+    let mut pw: libc::passwd = unsafe { std::mem::zeroed() };
+    let mut buf = vec![0 as libc::c_char; 4096];
+    let mut out: *mut libc::passwd = std::ptr::null_mut();
+    // SAFETY: every pointer refers to live, correctly sized storage; on success `out` points to `pw`, whose
+    // strings live in `buf`.
+    let rc = unsafe { libc::getpwuid_r(uid, &mut pw, buf.as_mut_ptr(), buf.len(), &mut out) };
+    if rc != 0 || out.is_null() || pw.pw_name.is_null() {
+        return None;
+    }
+    // SAFETY: pw_name is a NUL-terminated string inside `buf`.
+    Some(unsafe { std::ffi::CStr::from_ptr(pw.pw_name) }.to_string_lossy().into_owned())
 }
 
 fn interface_name(index: u32) -> String {

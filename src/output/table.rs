@@ -27,8 +27,8 @@ pub struct TableOptions {
 
 impl TableOptions {
     /// Is there a Details column?
-    fn details(&self) -> bool {
-        self.extended || self.timers
+    fn details(&self, names: &Names) -> bool {
+        self.extended || self.timers || names.processes.is_some()
     }
 }
 
@@ -91,7 +91,7 @@ pub fn render(w: &mut dyn Write, socks: &[Socket], names: &Names, opts: &TableOp
         }
         pad_left(&mut out, b"State", state_w);
         out.push(b' ');
-        head_row(&mut out, &heads, &widths, opts.details());
+        head_row(&mut out, &heads, &widths, opts.details(names));
     }
     let mut row_socks = socks.iter();
     for c in &chunks {
@@ -117,7 +117,7 @@ pub fn render(w: &mut dyn Write, socks: &[Socket], names: &Names, opts: &TableOp
             out.push(b' ');
             pad_right(&mut out, field(PADDR, start), widths[PADDR]);
             out.push(sep);
-            if opts.details() {
+            if opts.details(names) {
                 pad_left(&mut out, field(PPORT, start), widths[PPORT]);
                 out.push(b' ');
                 out.extend_from_slice(field(EXTRA, start));
@@ -233,15 +233,23 @@ fn build(socks: &[Socket], names: &Names, opts: &TableOptions) -> Chunk {
                 mark(a, PPORT, &mut c.widths);
             }
         }
+        let extra_start = a.len();
+        let sep = |a: &mut Vec<u8>| {
+            if a.len() > extra_start {
+                a.push(b' ');
+            }
+        };
+        if let Some(p) = names.process_text(s) {
+            a.extend_from_slice(p.as_bytes());
+        }
         if opts.timers
             && let Some(t) = s.timer
         {
+            sep(a);
             timer(a, &t);
         }
         if opts.extended {
-            if opts.timers && s.timer.is_some() {
-                a.push(b' ');
-            }
+            sep(a);
             extended(a, s);
         }
         mark(a, EXTRA, &mut c.widths);
