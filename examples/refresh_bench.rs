@@ -20,6 +20,7 @@ fn main() {
         paused: false,
         protos: Protos { tcp: true, udp: true, unix: true },
         selection: Selection::default(),
+        details: false,
     };
     let mut collector = collect::open(SourceChoice::Auto, "/proc".into());
     let mut tracker = Tracker::new();

@@ -251,6 +251,7 @@ impl SelectArgs {
             bytecode: None,
             info: false,
             memory: false,
+            one_tcp_walk: false,
         }
     }
 
@@ -426,6 +427,7 @@ impl TopArgs {
                 paused: false,
                 protos: Protos { tcp: q.tcp, udp: q.udp, unix: q.unix },
                 selection,
+                details: false,
             },
             filter_text,
             ipv4: q.ipv4,

@@ -249,3 +249,28 @@ fn tcp_info_on_a_live_connection_after_sending_data() {
     let mem = ndjson(&["list", "-tnm", "--source", "netlink", "--dport", &port.to_string()]);
     assert!(mem[0]["memory"]["rcvbuf"].as_u64().unwrap() > 0);
 }
+
+#[test]
+fn one_tcp_walk_sees_both_families() {
+    use std::net::Ipv6Addr;
+    let v4 = TcpListener::bind("127.0.0.1:0").unwrap();
+    let v6 = match TcpListener::bind((Ipv6Addr::LOCALHOST, 0)) {
+        Ok(l) => l,
+        Err(e) => {
+            println!("SKIPPED one-walk test: no IPv6 loopback ({e})");
+            return;
+        }
+    };
+    let ports = [v4.local_addr().unwrap().port(), v6.local_addr().unwrap().port()];
+    for source in [SourceChoice::Netlink, SourceChoice::Proc] {
+        let q = Query { udp: false, unix: false, one_tcp_walk: true, ..Query::default() };
+        let snap = collect::open(source, "/proc".into()).collect(&q).unwrap();
+        let found: BTreeSet<(u16, bool)> = snap
+            .sockets
+            .iter()
+            .filter(|s| s.local.port().is_some_and(|p| ports.contains(&p)))
+            .map(|s| (s.local.port().unwrap(), s.local.ip().unwrap().is_ipv6()))
+            .collect();
+        assert_eq!(found, BTreeSet::from([(ports[0], false), (ports[1], true)]), "{source:?}");
+    }
+}

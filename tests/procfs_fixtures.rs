@@ -216,7 +216,14 @@ fn expected(table: Table) -> Vec<Socket> {
         Table::Udp4 => udp4_expected(),
         Table::Udp6 => udp6_expected(),
         Table::Unix => unix_expected(),
+        Table::TcpAll => [tcp4_expected(), tcp6_expected()].concat(),
     }
+}
+
+#[test]
+fn tcp_of_both_families_reads_both_files() {
+    let got = collect(Table::TcpAll, StateSet::ALL);
+    assert_eq!(got, expected(Table::TcpAll));
 }
 
 const TABLES: [Table; 5] = [Table::Tcp4, Table::Tcp6, Table::Udp4, Table::Udp6, Table::Unix];

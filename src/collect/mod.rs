@@ -20,6 +20,10 @@ use crate::model::{Family, Proto, Socket, StateSet};
 pub enum Table {
     Tcp4,
     Tcp6,
+    /// TCP over both families in one walk of the kernel's hash table (the older `TCPDIAG_GETSOCK` request,
+    /// which dumps `AF_UNSPEC`). Both families live in one table, so a per-family dump walks it twice; a
+    /// live view that refreshes every second saves that second walk.
+    TcpAll,
     Udp4,
     Udp6,
     Unix,
@@ -28,7 +32,7 @@ pub enum Table {
 impl Table {
     pub fn proto(self) -> Proto {
         match self {
-            Table::Tcp4 | Table::Tcp6 => Proto::Tcp,
+            Table::Tcp4 | Table::Tcp6 | Table::TcpAll => Proto::Tcp,
             Table::Udp4 | Table::Udp6 => Proto::Udp,
             Table::Unix => Proto::Unix,
         }
@@ -36,14 +40,14 @@ impl Table {
     pub fn family(self) -> Family {
         match self {
             Table::Tcp4 | Table::Udp4 => Family::Inet,
-            Table::Tcp6 | Table::Udp6 => Family::Inet6,
+            Table::Tcp6 | Table::Udp6 | Table::TcpAll => Family::Inet6,
             Table::Unix => Family::Unix,
         }
     }
     /// The `/proc/net` file that holds this table.
     pub fn proc_file(self) -> &'static str {
         match self {
-            Table::Tcp4 => "tcp",
+            Table::Tcp4 | Table::TcpAll => "tcp",
             Table::Tcp6 => "tcp6",
             Table::Udp4 => "udp",
             Table::Udp6 => "udp6",
@@ -53,7 +57,7 @@ impl Table {
     /// The kernel module that serves this table over netlink.
     pub fn diag_module(self) -> &'static str {
         match self {
-            Table::Tcp4 | Table::Tcp6 => "tcp_diag",
+            Table::Tcp4 | Table::Tcp6 | Table::TcpAll => "tcp_diag",
             Table::Udp4 | Table::Udp6 => "udp_diag",
             Table::Unix => "unix_diag",
         }
@@ -65,6 +69,7 @@ impl fmt::Display for Table {
         f.write_str(match self {
             Table::Tcp4 => "TCP/IPv4",
             Table::Tcp6 => "TCP/IPv6",
+            Table::TcpAll => "TCP",
             Table::Udp4 => "UDP/IPv4",
             Table::Udp6 => "UDP/IPv6",
             Table::Unix => "UNIX",
@@ -89,6 +94,9 @@ pub struct Query {
     pub info: bool,
     /// Ask for socket memory (`-m`).
     pub memory: bool,
+    /// Dump TCP over both families in one kernel walk ([`Table::TcpAll`]) when both are wanted: less CPU for
+    /// a live view; a one-shot listing runs the two per-family dumps in parallel instead.
+    pub one_tcp_walk: bool,
 }
 
 impl Default for Query {
@@ -103,6 +111,7 @@ impl Default for Query {
             bytecode: None,
             info: false,
             memory: false,
+            one_tcp_walk: false,
         }
     }
 }
@@ -115,6 +124,10 @@ impl Query {
             t.push(Table::Unix);
         }
         for (on, v4, v6) in [(self.udp, Table::Udp4, Table::Udp6), (self.tcp, Table::Tcp4, Table::Tcp6)] {
+            if on && v4 == Table::Tcp4 && self.one_tcp_walk && self.ipv4 && self.ipv6 {
+                t.push(Table::TcpAll);
+                continue;
+            }
             if on && self.ipv4 {
                 t.push(v4);
             }
@@ -323,5 +336,9 @@ mod tests {
         assert_eq!(Query::default().tables(), vec![Unix, Udp4, Udp6, Tcp4, Tcp6]);
         let q = Query { udp: false, unix: false, ipv6: false, ..Query::default() };
         assert_eq!(q.tables(), vec![Tcp4]);
+        let q = Query { one_tcp_walk: true, ..Query::default() };
+        assert_eq!(q.tables(), vec![Unix, Udp4, Udp6, TcpAll]);
+        let q = Query { one_tcp_walk: true, ipv6: false, ..Query::default() };
+        assert_eq!(q.tables(), vec![Unix, Udp4, Tcp4]);
     }
 }

@@ -53,6 +53,8 @@ pub enum SockSort {
     Local,
     RecvQ,
     SendQ,
+    Rtt,
+    Retrans,
 }
 
 impl PortSort {
@@ -88,6 +90,8 @@ impl SockSort {
             SockSort::Local => "local",
             SockSort::RecvQ => "recv-q",
             SockSort::SendQ => "send-q",
+            SockSort::Rtt => "rtt",
+            SockSort::Retrans => "retransmits",
         }
     }
     fn next(self) -> SockSort {
@@ -98,7 +102,9 @@ impl SockSort {
             Peer => Local,
             Local => RecvQ,
             RecvQ => SendQ,
-            SendQ => Age,
+            SendQ => Rtt,
+            Rtt => Retrans,
+            Retrans => Age,
         }
     }
 }
@@ -125,6 +131,8 @@ pub struct Settings {
     pub paused: bool,
     pub protos: Protos,
     pub selection: Selection,
+    /// Ask the kernel for tcp_info and memory (while a group is open: it costs kernel time).
+    pub details: bool,
 }
 
 /// Everything the dashboard shows. Plain data.
@@ -286,6 +294,8 @@ impl App {
                 SockSort::Local => cmp_end(&sa.local, &sb.local),
                 SockSort::RecvQ => sb.recv_q.cmp(&sa.recv_q),
                 SockSort::SendQ => sb.send_q.cmp(&sa.send_q),
+                SockSort::Rtt => tcp(sb, |t| t.rtt_us).cmp(&tcp(sa, |t| t.rtt_us)),
+                SockSort::Retrans => tcp(sb, |t| t.total_retrans).cmp(&tcp(sa, |t| t.total_retrans)),
             }
             .then_with(|| cmp_end(&sa.peer, &sb.peer));
             if self.sock_reverse { o.reverse() } else { o }
@@ -308,6 +318,11 @@ impl App {
             }
         }
     }
+}
+
+/// A tcp_info field of a socket, when the kernel sent one.
+fn tcp(s: &crate::model::Socket, f: impl Fn(&crate::internals::TcpInfo) -> Option<u32>) -> Option<u32> {
+    s.extra.as_deref().and_then(|x| x.tcp_info.as_ref()).and_then(f)
 }
 
 fn cmp_end(a: &crate::model::Endpoint, b: &crate::model::Endpoint) -> Ordering {
@@ -429,6 +444,7 @@ fn key(app: &mut App, k: KeyEvent) {
                     app.sock_sel = 0;
                     app.sock_rows.clear();
                     app.screen = Screen::Sockets;
+                    app.settings.details = true;
                     app.rebuild_sockets();
                 }
             }
@@ -451,6 +467,7 @@ fn key(app: &mut App, k: KeyEvent) {
                 app.screen = Screen::Ports;
                 app.group = None;
                 app.sock_rows.clear();
+                app.settings.details = false;
             }
             Screen::Ports => {}
         },

@@ -12,6 +12,7 @@ fn app() -> App {
         paused: false,
         protos: Protos { tcp: true, udp: true, unix: true },
         selection: Selection::default(),
+        details: false,
     };
     let mut a = App::new(settings, String::new(), Services::parse("https 443/tcp\n".as_bytes()), true);
     update(&mut a, Action::Resize(100, 30));
@@ -67,8 +68,10 @@ fn navigation_keys() {
 #[test]
 fn enter_drills_down_and_esc_goes_back() {
     let mut a = app();
+    assert!(!a.settings.details);
     press(&mut a, KeyCode::Enter);
     assert_eq!(a.screen, Screen::Sockets);
+    assert!(a.settings.details, "an open group asks the kernel for tcp_info and memory");
     let key = a.group.clone().unwrap();
     assert_eq!(key.port(), Some(443));
     let live = a.live.clone().unwrap();
@@ -85,6 +88,7 @@ fn enter_drills_down_and_esc_goes_back() {
     press(&mut a, KeyCode::Backspace);
     assert_eq!(a.screen, Screen::Ports);
     assert!(a.group.is_none());
+    assert!(!a.settings.details, "and stops asking at home");
     press(&mut a, KeyCode::Esc);
     assert_eq!(a.screen, Screen::Ports, "Esc at home does nothing");
     press(&mut a, KeyCode::Right);
@@ -130,6 +134,13 @@ fn sort_cycles_and_reverses() {
     assert_eq!(a.sock_sort, SockSort::Age);
     press(&mut a, KeyCode::Char('s'));
     assert_eq!(a.sock_sort, SockSort::State);
+    for want in [SockSort::Peer, SockSort::Local, SockSort::RecvQ, SockSort::SendQ, SockSort::Rtt, SockSort::Retrans] {
+        press(&mut a, KeyCode::Char('s'));
+        assert_eq!(a.sock_sort, want);
+    }
+    press(&mut a, KeyCode::Char('s'));
+    assert_eq!(a.sock_sort, SockSort::Age);
+    press(&mut a, KeyCode::Char('s'));
     press(&mut a, KeyCode::Char('r'));
     assert!(a.sock_reverse && !a.port_reverse);
 }

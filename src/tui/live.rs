@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::collect::Snapshot;
+use crate::collect::process::{ProcessInfo, ProcessMap};
 use crate::group::{self, Group, GroupKey, StateCounts};
 use crate::hash::{FastHasher, FastMap, FastSet};
 use crate::model::Socket;
@@ -39,6 +40,73 @@ pub struct Live {
     pub taken_at: Instant,
     /// Messages from the collector (fallbacks taken, errors).
     pub notes: Vec<String>,
+    /// Who holds each socket (same index as `sockets`), when process attribution ran.
+    pub owners: Option<Owners>,
+}
+
+/// The processes holding each socket, kept compact: one small index per socket into `processes`.
+#[derive(Debug, Clone, Default)]
+pub struct Owners {
+    pub processes: Vec<Arc<ProcessInfo>>,
+    /// Per socket: [`Owner`].
+    pub of: Vec<Owner>,
+    /// Every process's fd table could be read (without it, unattributed sockets show as hidden).
+    pub complete: bool,
+}
+
+/// The holder of one socket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Owner {
+    /// The first holder (index into [`Owners::processes`]) and how many processes hold it.
+    Held { first: u32, count: u16 },
+    /// Some processes could not be inspected and the holder may be one of them.
+    Hidden,
+    /// No process holds it (TIME-WAIT, request sockets) or attribution found none.
+    None,
+}
+
+impl Owners {
+    /// Compact form of `map` for `sockets`.
+    pub fn of(sockets: &[Socket], map: &ProcessMap, complete: bool) -> Owners {
+        let processes: Vec<Arc<ProcessInfo>> = map.processes().to_vec();
+        let index: FastMap<*const ProcessInfo, u32> =
+            processes.iter().enumerate().map(|(i, p)| (Arc::as_ptr(p), i as u32)).collect();
+        let of = sockets
+            .iter()
+            .map(|s| {
+                if s.inode == 0 {
+                    return Owner::None;
+                }
+                let mut holders = map.get(s.inode);
+                let count = holders.len();
+                match holders.next() {
+                    Some(first) => Owner::Held {
+                        first: index.get(&Arc::as_ptr(first.process)).copied().unwrap_or(0),
+                        count: count.min(u16::MAX as usize) as u16,
+                    },
+                    None if complete => Owner::None,
+                    None => Owner::Hidden,
+                }
+            })
+            .collect();
+        Owners { processes, of, complete }
+    }
+
+    /// `nginx[812]`, `nginx[812] +2`, `hidden`, or `-`.
+    pub fn label(&self, i: usize) -> String {
+        match self.of.get(i) {
+            Some(Owner::Held { first, count }) => {
+                let p = &self.processes[*first as usize];
+                if *count > 1 {
+                    format!("{}[{}] +{}", p.comm, p.pid, count - 1)
+                } else {
+                    format!("{}[{}]", p.comm, p.pid)
+                }
+            }
+            Some(Owner::Hidden) => "hidden".into(),
+            _ => "-".into(),
+        }
+    }
 }
 
 /// A socket that has closed, shown dimmed in its group for a while.
@@ -76,8 +144,19 @@ impl Tracker {
         Tracker::default()
     }
 
-    /// Process a new snapshot taken at `now` that took `collect_time`.
+    /// Process a new snapshot taken at `now` that took `collect_time`; `owners` from process attribution.
     pub fn update(&mut self, snap: Snapshot, collect_time: Duration, now: Instant) -> Arc<Live> {
+        self.update_with(snap, collect_time, now, None)
+    }
+
+    /// [`update`](Self::update) with the holders of the snapshot's sockets.
+    pub fn update_with(
+        &mut self,
+        snap: Snapshot,
+        collect_time: Duration,
+        now: Instant,
+        owners: Option<Owners>,
+    ) -> Arc<Live> {
         let sockets = snap.sockets;
         let groups = group::group(&sockets);
         let first = self.prev.is_none();
@@ -156,6 +235,7 @@ impl Tracker {
             collect_time,
             taken_at: now,
             notes: snap.notes,
+            owners,
         });
         self.prev = Some(live.clone());
         live

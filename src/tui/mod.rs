@@ -24,10 +24,11 @@ use ratatui::crossterm::event::{self, DisableMouseCapture, EnableMouseCapture, E
 use ratatui::crossterm::execute;
 use ratatui::crossterm::terminal::{EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode};
 
+use crate::collect::process::ProcessCache;
 use crate::collect::{self, Collector, Query, SourceChoice};
 use crate::model::StateSet;
 use app::{Action, App, Settings};
-use live::{Live, Tracker};
+use live::{Live, Owners, Tracker};
 
 /// How the dashboard was asked to start.
 #[derive(Debug, Clone)]
@@ -93,30 +94,40 @@ pub fn query_for(settings: &Settings, ipv4: bool, ipv6: bool) -> Query {
         ipv6,
         states: settings.selection.states.unwrap_or(StateSet::ALL),
         bytecode: crate::filter::bytecode::compile(&settings.selection.expr),
-        info: false,
-        memory: false,
+        info: settings.details,
+        memory: settings.details,
+        one_tcp_walk: true,
     }
 }
 
 /// Collect, filter and track on this thread until the UI goes away.
 pub fn collector_loop(
     mut collector: Box<dyn Collector>,
+    proc_root: PathBuf,
     mut settings: Settings,
     (ipv4, ipv6): (bool, bool),
     commands: Receiver<Settings>,
     updates: Sender<Update>,
 ) {
     let mut tracker = Tracker::new();
+    let mut cache = ProcessCache::new();
     loop {
-        let started = Instant::now();
         if !settings.paused {
+            let started = Instant::now();
             let q = query_for(&settings, ipv4, ipv6);
             let msg = match collector.collect(&q) {
                 Ok(mut snap) => {
+                    let took = started.elapsed();
                     if !settings.selection.expr.is_true() {
                         snap.sockets.retain(|s| settings.selection.expr.matches(s));
                     }
-                    Update::Live(tracker.update(snap, started.elapsed(), Instant::now()))
+                    // Processes are attributed from a cache: only new processes are scanned each refresh.
+                    let wanted = snap.sockets.iter().map(|s| s.inode).filter(|i| *i != 0);
+                    let owners = match cache.refresh(&proc_root, wanted) {
+                        Ok(_) => Some(Owners::of(&snap.sockets, cache.map(), cache.stats().complete)),
+                        Err(_) => None,
+                    };
+                    Update::Live(tracker.update_with(snap, took, Instant::now(), owners))
                 }
                 Err(e) => Update::Error(e.to_string()),
             };
@@ -124,14 +135,17 @@ pub fn collector_loop(
                 return;
             }
         }
-        // Wait for the next refresh, or for new settings that need one now.
+        // The interval is the pause between two refreshes (as top's delay): a host where collecting takes
+        // long is not polled back to back. Wait for it, or for new settings that need a refresh now.
+        let done = Instant::now();
         loop {
-            let left = settings.interval.saturating_sub(started.elapsed());
+            let left = settings.interval.saturating_sub(done.elapsed());
             match commands.recv_timeout(left) {
                 Ok(new) => {
                     let now = new.selection != settings.selection
                         || new.protos != settings.protos
-                        || (settings.paused && !new.paused);
+                        || (settings.paused && !new.paused)
+                        || (new.details && !settings.details);
                     settings = new;
                     if now {
                         break;
@@ -151,9 +165,10 @@ pub fn run(cfg: TopConfig) -> anyhow::Result<()> {
     let (up_tx, up_rx) = mpsc::channel();
     let settings = cfg.settings.clone();
     let families = (cfg.ipv4, cfg.ipv6);
+    let proc_root = cfg.proc_root.clone();
     std::thread::Builder::new()
         .name("collector".into())
-        .spawn(move || collector_loop(collector, settings, families, cmd_rx, up_tx))?;
+        .spawn(move || collector_loop(collector, proc_root, settings, families, cmd_rx, up_tx))?;
 
     let mut app = App::new(cfg.settings.clone(), cfg.filter_text, cfg.services, cfg.color);
     let mut guard = TerminalGuard::enter()?;

@@ -5,7 +5,8 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::live::{Live, Tracker};
+use super::live::{Live, Owner, Owners, Tracker};
+use crate::collect::process::ProcessInfo;
 use crate::collect::{Snapshot, Source, Table};
 use crate::model::{Endpoint, Family, Proto, Socket, State, UnixKind, UnixName};
 
@@ -77,6 +78,31 @@ pub fn host(generation: u64) -> Vec<Socket> {
     v
 }
 
+/// Scripted process attribution: nginx (two workers) on 443 and 8080, postgres on 5432, the clients in an
+/// app server, and a UNIX socket of another user's process that cannot be inspected.
+fn owners(socks: &[Socket]) -> Owners {
+    let p = |pid, comm: &str, cmdline: &str, uid| {
+        Arc::new(ProcessInfo { pid, comm: comm.into(), cmdline: cmdline.into(), uid })
+    };
+    let processes = vec![
+        p(812, "nginx", "nginx: worker process", 33),
+        p(1201, "postgres", "postgres -D /var/lib/postgresql", 106),
+        p(4242, "app", "/srv/app/bin/app --port 8080", 1000),
+    ];
+    let of = socks
+        .iter()
+        .map(|s| match (s.state, s.local.port(), s.peer.port()) {
+            (State::TIME_WAIT, ..) => Owner::None,
+            (_, Some(443 | 8080), _) => Owner::Held { first: 0, count: 2 },
+            (_, Some(5432), _) => Owner::Held { first: 1, count: 1 },
+            (_, _, Some(5432 | 443)) => Owner::Held { first: 2, count: 1 },
+            (_, None, _) => Owner::Hidden,
+            _ => Owner::None,
+        })
+        .collect();
+    Owners { processes, of, complete: false }
+}
+
 /// Feed generations `0..=last` through a tracker, one second apart; returns the last result.
 pub fn live(last: u64) -> (Arc<Live>, Instant) {
     let t0 = Instant::now();
@@ -88,7 +114,8 @@ pub fn live(last: u64) -> (Arc<Live>, Instant) {
             sources: vec![(Table::Tcp4, Source::Netlink), (Table::Tcp6, Source::Netlink)],
             notes: vec![],
         };
-        out = Some(tr.update(snap, Duration::from_millis(12), t0 + Duration::from_secs(g)));
+        let owners = owners(&snap.sockets);
+        out = Some(tr.update_with(snap, Duration::from_millis(12), t0 + Duration::from_secs(g), Some(owners)));
     }
     (out.unwrap_or_else(|| unreachable!("at least one generation")), t0 + Duration::from_secs(last))
 }

@@ -35,6 +35,9 @@ impl Theme {
     fn new_socket(&self) -> Style {
         if self.color { Style::default().fg(Color::Green) } else { Style::default().add_modifier(Modifier::BOLD) }
     }
+    fn dim(&self) -> Style {
+        Style::default().add_modifier(Modifier::DIM)
+    }
     fn closed(&self) -> Style {
         Style::default().add_modifier(Modifier::DIM | Modifier::CROSSED_OUT)
     }
@@ -84,7 +87,7 @@ fn title(app: &App, theme: &Theme) -> Line<'static> {
     let mut spans = vec![Span::styled(" sockscope ", Style::default().add_modifier(Modifier::BOLD))];
     if let Some(live) = &app.live {
         let mut t = format!(
-            "│ {} {} │ every {} │ {} sockets:",
+            "│ {} {} │ interval {} │ {} sockets:",
             live.source,
             fmt_ms(live.collect_time),
             fmt_interval(app.settings.interval),
@@ -193,7 +196,7 @@ fn endpoint_label(k: &GroupKey, dual: bool) -> String {
 }
 
 /// Columns of the port view: header, width, priority (0 = always shown).
-const PORT_COLS: [(&str, u16, u8); 12] = [
+const PORT_COLS: [(&str, u16, u8); 13] = [
     ("Proto", 5, 0),
     ("Endpoint", 0, 0),
     ("Service", 10, 3),
@@ -205,6 +208,7 @@ const PORT_COLS: [(&str, u16, u8); 12] = [
     ("FIN-W", 5, 4),
     ("AcceptQ", 9, 2),
     ("Peers", 6, 2),
+    ("Process", 16, 1),
     ("Last 60s", 12, 1),
 ];
 
@@ -279,14 +283,32 @@ fn port_cell<'a>(app: &App, live: &Live, g: &Group, col: usize, theme: &Theme) -
             None => Cell::from(""),
         },
         10 => Cell::from(if g.peers == 0 { String::new() } else { g.peers.to_string() }),
+        11 => {
+            let first = g.listeners.first().or(g.members.first());
+            match (&live.owners, first) {
+                (Some(o), Some(&i)) => {
+                    let label = o.label(i as usize);
+                    if label == "hidden" { Cell::from(label).style(theme.dim()) } else { Cell::from(label) }
+                }
+                _ => Cell::from(""),
+            }
+        }
         _ => {
             Cell::from(sparkline(live.history.get(&g.key).map_or(&[][..], |h| &h[..]), 12)).style(theme.fg(Color::Cyan))
         }
     }
 }
 
-const SOCK_COLS: [(&str, u16, u8); 6] =
-    [("Local", 0, 0), ("Peer", 0, 0), ("State", 11, 0), ("Recv-Q", 7, 2), ("Send-Q", 7, 3), ("Age", 7, 1)];
+const SOCK_COLS: [(&str, u16, u8); 8] = [
+    ("Local", 0, 0),
+    ("Peer", 0, 0),
+    ("State", 11, 0),
+    ("Recv-Q", 7, 2),
+    ("Send-Q", 7, 3),
+    ("Age", 7, 1),
+    ("Process", 16, 2),
+    ("RTT ms", 8, 3),
+];
 
 fn end_text(e: &Endpoint) -> String {
     match e {
@@ -337,7 +359,18 @@ fn sockets(app: &App, live: &Live, f: &mut Frame, area: Rect, theme: &Theme) {
                 2 => Cell::from(if closed { "closed" } else { s.state.display_name(s.proto) }),
                 3 => Cell::from(s.recv_q.map_or("-".into(), |q| q.to_string())),
                 4 => Cell::from(s.send_q.map_or("-".into(), |q| q.to_string())),
-                _ => Cell::from(fmt_age(now.saturating_duration_since(first))),
+                5 => Cell::from(fmt_age(now.saturating_duration_since(first))),
+                6 => Cell::from(match (&live.owners, r) {
+                    (Some(o), SockRow::Live(i)) => o.label(*i as usize),
+                    _ => "-".into(),
+                }),
+                _ => Cell::from(
+                    s.extra
+                        .as_deref()
+                        .and_then(|x| x.tcp_info.as_ref())
+                        .and_then(|t| t.rtt_us)
+                        .map_or(String::new(), |us| format!("{:.3}", us as f64 / 1000.0)),
+                ),
             })
             .collect();
         let mut style = if closed {
@@ -393,6 +426,29 @@ fn detail(app: &App, live: &Live, f: &mut Frame, area: Rect) {
     if let Some(t) = s.timer {
         lines.push(("timer".into(), format!("{:?}, {} ms left, {} retransmits", t.kind, t.expires_ms, t.retrans)));
     }
+    if let (Some(o), SockRow::Live(i)) = (&live.owners, r) {
+        let text = match o.of.get(i as usize) {
+            Some(super::live::Owner::Held { first, count }) => {
+                let p = &o.processes[*first as usize];
+                let more = if *count > 1 { format!(" (and {} more)", count - 1) } else { String::new() };
+                format!("{} pid {} uid {}: {}{more}", p.comm, p.pid, p.uid, p.cmdline)
+            }
+            Some(super::live::Owner::Hidden) => format!(
+                "hidden: owned by uid {}; another user's processes need root or CAP_SYS_PTRACE to inspect",
+                s.uid.map_or("?".into(), |u| u.to_string())
+            ),
+            _ => "none (no process holds this socket)".into(),
+        };
+        lines.push(("process".into(), text));
+    }
+    if let Some(x) = s.extra.as_deref() {
+        if let Some(t) = &x.tcp_info {
+            lines.push(("tcp_info".into(), t.summary(x.congestion.as_deref())));
+        }
+        if let Some(m) = x.memory {
+            lines.push(("memory".into(), m.summary()));
+        }
+    }
     let text: Vec<Line> = lines
         .into_iter()
         .map(|(k, v)| {
@@ -411,17 +467,17 @@ const HELP: &[(&str, &str)] = &[
     ("PgUp/PgDn g/G", "page, first, last"),
     ("Enter", "open the group / the socket"),
     ("Esc", "back"),
-    ("/", "filter: port P, sport P, dport P, state S"),
-    ("s / r", "cycle the sort column / reverse it"),
+    ("/", "filter in ss syntax, e.g. dport = :443"),
+    ("s / r", "cycle the sort column (incl. rtt) / reverse"),
     ("t u x", "show or hide TCP, UDP, UNIX"),
     ("p or space", "pause (the snapshot freezes)"),
-    ("+ / -", "refresh slower / faster"),
+    ("+ / -", "longer / shorter pause between refreshes"),
     ("mouse", "wheel scrolls, click selects"),
     ("q, Ctrl-C", "quit"),
 ];
 
 fn help(f: &mut Frame, area: Rect) {
-    let w = 58.min(area.width);
+    let w = 64.min(area.width);
     let h = (HELP.len() as u16 + 4).min(area.height);
     let r = Rect::new(area.width.saturating_sub(w) / 2, area.height.saturating_sub(h) / 2, w, h);
     let mut lines: Vec<Line> = HELP

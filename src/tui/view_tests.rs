@@ -17,6 +17,7 @@ fn app(w: u16, h: u16) -> App {
         paused: false,
         protos: Protos { tcp: true, udp: true, unix: true },
         selection: Selection::default(),
+        details: false,
     };
     let services = Services::parse("https 443/tcp\npostgresql 5432/tcp\nhttp-alt 8080/tcp\ndomain 53/udp\n".as_bytes());
     let mut a = App::new(settings, String::new(), services, false);

@@ -15,6 +15,8 @@ pub const NLMSG_NOOP: u16 = 1;
 pub const NLMSG_ERROR: u16 = 2;
 pub const NLMSG_DONE: u16 = 3;
 pub const NLMSG_HDRLEN: usize = 16;
+/// The compat request type that dumps TCP of both families in one walk (and its replies' type).
+pub const TCPDIAG_GETSOCK: u16 = 18;
 
 const INET_DIAG_MSG_LEN: usize = 72;
 const UNIX_DIAG_MSG_LEN: usize = 16;
@@ -37,6 +39,16 @@ const UDIAG_SHOW_UID: u32 = 0x40;
 pub fn dump_request(table: Table, q: &Query, bytecode: Option<&[u8]>, seq: u32) -> Vec<u8> {
     let mask = q.states.kernel_mask();
     let mut payload = match table {
+        Table::TcpAll => {
+            // struct inet_diag_req (the compat request): family, src_len, dst_len, ext, id (48), states, dbs.
+            let mut b = vec![0u8; 60];
+            b[3] = extensions(q).bits();
+            b[52..56].copy_from_slice(&mask.to_ne_bytes());
+            if let Some(bc) = bytecode {
+                b.extend(crate::filter::bytecode::request_attr(bc));
+            }
+            b
+        }
         Table::Unix => {
             let req = UnixRequest {
                 state_flags: UnixStateFlags::from_bits_retain(mask),
@@ -63,16 +75,7 @@ pub fn dump_request(table: Table, q: &Query, bytecode: Option<&[u8]>, seq: u32) 
             let req = InetRequest {
                 family,
                 protocol,
-                extensions: {
-                    let mut e = ExtensionFlags::empty();
-                    if q.info {
-                        e |= ExtensionFlags::INFO | ExtensionFlags::CONG;
-                    }
-                    if q.memory {
-                        e |= ExtensionFlags::SKMEMINFO;
-                    }
-                    e
-                },
+                extensions: extensions(q),
                 states: StateFlags::from_bits_retain(mask),
                 socket_id,
             };
@@ -89,11 +92,22 @@ pub fn dump_request(table: Table, q: &Query, bytecode: Option<&[u8]>, seq: u32) 
     msg.append(&mut payload);
     let mut nl = NetlinkBuffer::new(&mut msg[..]);
     nl.set_length(total as u32);
-    nl.set_message_type(SOCK_DIAG_BY_FAMILY);
+    nl.set_message_type(if table == Table::TcpAll { TCPDIAG_GETSOCK } else { SOCK_DIAG_BY_FAMILY });
     nl.set_flags(NLM_F_REQUEST | NLM_F_DUMP);
     nl.set_sequence_number(seq);
     nl.set_port_number(0);
     msg
+}
+
+fn extensions(q: &Query) -> ExtensionFlags {
+    let mut e = ExtensionFlags::empty();
+    if q.info {
+        e |= ExtensionFlags::INFO | ExtensionFlags::CONG;
+    }
+    if q.memory {
+        e |= ExtensionFlags::SKMEMINFO;
+    }
+    e
 }
 
 /// What one netlink message in a dump said.
@@ -119,7 +133,7 @@ pub fn for_each_message(buf: &[u8], table: Table, mut each: impl FnMut(Message) 
             NLMSG_DONE => Message::Done(read_i32(payload).unwrap_or(0)),
             NLMSG_ERROR => Message::Error(read_i32(payload).ok_or("truncated NLMSG_ERROR")?),
             NLMSG_NOOP => Message::Skip,
-            SOCK_DIAG_BY_FAMILY => match table {
+            SOCK_DIAG_BY_FAMILY | TCPDIAG_GETSOCK => match table {
                 Table::Unix => decode_unix(payload).map(Message::Socket)?,
                 _ => decode_inet(payload, table)?,
             },
@@ -170,7 +184,7 @@ pub fn decode_inet(payload: &[u8], table: Table) -> Result<Message, String> {
         AF_INET6 => Family::Inet6,
         _ => return Ok(Message::Skip),
     };
-    if family != table.family() {
+    if table != Table::TcpAll && family != table.family() {
         return Ok(Message::Skip);
     }
     // The crate already decoded the timer kind; take the raw fields back from the header bytes so that

@@ -47,6 +47,11 @@ impl ProcCollector {
     ///
     /// A missing file (e.g. `tcp6` on a kernel without IPv6) is an empty table, not an error.
     pub fn collect_table(&self, q: &Query, table: Table) -> Result<Vec<Socket>, CollectError> {
+        if table == Table::TcpAll {
+            let mut v = self.collect_table(q, Table::Tcp4)?;
+            v.append(&mut self.collect_table(q, Table::Tcp6)?);
+            return Ok(v);
+        }
         let path = self.root.join("net").join(table.proc_file());
         let file = match File::open(&path) {
             Ok(f) => f,
