@@ -1,6 +1,6 @@
 //! Times dashboard refreshes on the live host: collect every socket, track and group them, draw one
 //! 120x40 frame. Prints each phase per refresh. Run it where the sockets are, for example inside a benchmark
-//! namespace: `ip netns exec NS target/release/examples/refresh_bench 10`.
+//! namespace: `nsenter -t PIDNS -n -p -m target/release/examples/refresh_bench 10 [--processes]`.
 
 use std::time::{Duration, Instant};
 
@@ -15,12 +15,16 @@ use sockscope::tui::{query_for, view};
 
 fn main() {
     let runs: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(10);
+    // `--processes`: also attribute sockets to processes through the cache, as the dashboard does.
+    let with_procs = std::env::args().any(|a| a == "--processes");
+    let mut cache = sockscope::collect::process::ProcessCache::new();
     let settings = Settings {
         interval: Duration::from_secs(1),
         paused: false,
         protos: Protos { tcp: true, udp: true, unix: true },
         selection: Selection::default(),
         details: false,
+        open_group: None,
     };
     let mut collector = collect::open(SourceChoice::Auto, "/proc".into());
     let mut tracker = Tracker::new();
@@ -34,7 +38,14 @@ fn main() {
         let snap = collector.collect(&q).expect("collect");
         let t1 = Instant::now();
         let n = snap.sockets.len();
-        let live = tracker.update(snap, t1 - t0, t1);
+        let live = if with_procs {
+            let wanted = snap.sockets.iter().map(|s| s.inode).filter(|i| *i != 0);
+            let ok = cache.refresh(std::path::Path::new("/proc"), wanted).is_ok();
+            let complete = cache.stats().complete;
+            tracker.update_with(snap, t1 - t0, t1, ok.then(|| (cache.map(), complete)), None)
+        } else {
+            tracker.update(snap, t1 - t0, t1)
+        };
         let t2 = Instant::now();
         update(&mut app, Action::Data(live));
         term.draw(|f| view::view(&app, f)).expect("draw");

@@ -428,6 +428,7 @@ impl TopArgs {
                 protos: Protos { tcp: q.tcp, udp: q.udp, unix: q.unix },
                 selection,
                 details: false,
+                open_group: None,
             },
             filter_text,
             ipv4: q.ipv4,

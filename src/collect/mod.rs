@@ -117,15 +117,20 @@ impl Default for Query {
 }
 
 impl Query {
-    /// The tables this query needs, in the order `ss` prints them (UNIX, UDP, TCP; IPv4 before IPv6).
+    /// The tables this query needs, in the order `ss` prints them (UNIX, UDP, TCP; IPv4 before IPv6). With
+    /// `one_tcp_walk` (a live view, where order does not matter) TCP comes first: it is usually by far the
+    /// largest table, and the results are joined without moving it.
     pub fn tables(&self) -> Vec<Table> {
         let mut t = Vec::with_capacity(5);
+        let one_walk = self.one_tcp_walk && self.tcp && self.ipv4 && self.ipv6;
+        if one_walk {
+            t.push(Table::TcpAll);
+        }
         if self.unix {
             t.push(Table::Unix);
         }
         for (on, v4, v6) in [(self.udp, Table::Udp4, Table::Udp6), (self.tcp, Table::Tcp4, Table::Tcp6)] {
-            if on && v4 == Table::Tcp4 && self.one_tcp_walk && self.ipv4 && self.ipv6 {
-                t.push(Table::TcpAll);
+            if on && v4 == Table::Tcp4 && one_walk {
                 continue;
             }
             if on && self.ipv4 {
@@ -337,7 +342,7 @@ mod tests {
         let q = Query { udp: false, unix: false, ipv6: false, ..Query::default() };
         assert_eq!(q.tables(), vec![Tcp4]);
         let q = Query { one_tcp_walk: true, ..Query::default() };
-        assert_eq!(q.tables(), vec![Unix, Udp4, Udp6, TcpAll]);
+        assert_eq!(q.tables(), vec![TcpAll, Unix, Udp4, Udp6]);
         let q = Query { one_tcp_walk: true, ipv6: false, ..Query::default() };
         assert_eq!(q.tables(), vec![Unix, Udp4, Tcp4]);
     }

@@ -133,6 +133,8 @@ pub struct Settings {
     pub selection: Selection,
     /// Ask the kernel for tcp_info and memory (while a group is open: it costs kernel time).
     pub details: bool,
+    /// The group drilled into: its sockets get their processes looked up.
+    pub open_group: Option<GroupKey>,
 }
 
 /// Everything the dashboard shows. Plain data.
@@ -281,7 +283,7 @@ impl App {
             live.closed.iter().enumerate().filter(|(_, c)| c.group == key).map(|(i, _)| SockRow::Closed(i as u32)),
         );
         let sock = |r: &SockRow| match *r {
-            SockRow::Live(i) => (&live.sockets[i as usize], live.first_seen[i as usize]),
+            SockRow::Live(i) => (&live.sockets[i as usize], live.first_seen(i as usize)),
             SockRow::Closed(i) => (&live.closed[i as usize].socket, live.closed[i as usize].first_seen),
         };
         let sort = self.sock_sort;
@@ -445,6 +447,7 @@ fn key(app: &mut App, k: KeyEvent) {
                     app.sock_rows.clear();
                     app.screen = Screen::Sockets;
                     app.settings.details = true;
+                    app.settings.open_group = app.group.clone();
                     app.rebuild_sockets();
                 }
             }
@@ -468,6 +471,7 @@ fn key(app: &mut App, k: KeyEvent) {
                 app.group = None;
                 app.sock_rows.clear();
                 app.settings.details = false;
+                app.settings.open_group = None;
             }
             Screen::Ports => {}
         },

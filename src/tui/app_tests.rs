@@ -13,6 +13,7 @@ fn app() -> App {
         protos: Protos { tcp: true, udp: true, unix: true },
         selection: Selection::default(),
         details: false,
+        open_group: None,
     };
     let mut a = App::new(settings, String::new(), Services::parse("https 443/tcp\n".as_bytes()), true);
     update(&mut a, Action::Resize(100, 30));

@@ -23,8 +23,10 @@ pub const HISTORY: Duration = Duration::from_secs(60);
 pub struct Live {
     pub sockets: Vec<Socket>,
     pub groups: Vec<Group>,
-    /// When each socket (same index as `sockets`) was first seen.
-    pub first_seen: Vec<Instant>,
+    /// When each socket (same index as `sockets`) was first seen, in ms after `epoch` (4 bytes a socket
+    /// instead of 16: at 200k sockets it shows in the memory high-water mark); see [`Live::first_seen`].
+    pub first_seen_ms: Vec<u32>,
+    pub epoch: Instant,
     /// Sockets not present in the previous refresh (none on the first one).
     pub is_new: Vec<bool>,
     /// Sockets gone since an earlier refresh, still within [`LINGER`].
@@ -44,12 +46,13 @@ pub struct Live {
     pub owners: Option<Owners>,
 }
 
-/// The processes holding each socket, kept compact: one small index per socket into `processes`.
+/// The processes holding the sockets the dashboard shows: each group's first listener (or first socket) and
+/// every socket of the open group. Looking up all 200k sockets every second would cost more than the rest.
 #[derive(Debug, Clone, Default)]
 pub struct Owners {
     pub processes: Vec<Arc<ProcessInfo>>,
-    /// Per socket: [`Owner`].
-    pub of: Vec<Owner>,
+    /// Socket index -> [`Owner`], for the sockets looked up.
+    pub of: FastMap<u32, Owner>,
     /// Every process's fd table could be read (without it, unattributed sockets show as hidden).
     pub complete: bool,
 }
@@ -66,17 +69,17 @@ pub enum Owner {
 }
 
 impl Owners {
-    /// Compact form of `map` for `sockets`.
-    pub fn of(sockets: &[Socket], map: &ProcessMap, complete: bool) -> Owners {
+    /// Look up the holders of `which` sockets in `map`.
+    pub fn of(sockets: &[Socket], which: impl Iterator<Item = u32>, map: &ProcessMap, complete: bool) -> Owners {
         let processes: Vec<Arc<ProcessInfo>> = map.processes().to_vec();
         let index: FastMap<*const ProcessInfo, u32> =
             processes.iter().enumerate().map(|(i, p)| (Arc::as_ptr(p), i as u32)).collect();
-        let of = sockets
-            .iter()
-            .map(|s| {
-                if s.inode == 0 {
-                    return Owner::None;
-                }
+        let mut of = FastMap::default();
+        for i in which {
+            let Some(s) = sockets.get(i as usize) else { continue };
+            let owner = if s.inode == 0 {
+                Owner::None
+            } else {
                 let mut holders = map.get(s.inode);
                 let count = holders.len();
                 match holders.next() {
@@ -87,14 +90,15 @@ impl Owners {
                     None if complete => Owner::None,
                     None => Owner::Hidden,
                 }
-            })
-            .collect();
+            };
+            of.insert(i, owner);
+        }
         Owners { processes, of, complete }
     }
 
     /// `nginx[812]`, `nginx[812] +2`, `hidden`, or `-`.
     pub fn label(&self, i: usize) -> String {
-        match self.of.get(i) {
+        match self.of.get(&(i as u32)) {
             Some(Owner::Held { first, count }) => {
                 let p = &self.processes[*first as usize];
                 if *count > 1 {
@@ -106,6 +110,13 @@ impl Owners {
             Some(Owner::Hidden) => "hidden".into(),
             _ => "-".into(),
         }
+    }
+}
+
+impl Live {
+    /// When socket `i` was first seen.
+    pub fn first_seen(&self, i: usize) -> Instant {
+        self.epoch + Duration::from_millis(self.first_seen_ms.get(i).copied().unwrap_or(0) as u64)
     }
 }
 
@@ -133,7 +144,9 @@ pub fn socket_id(s: &Socket) -> u64 {
 pub struct Tracker {
     /// (id, index in `prev.sockets`, first seen) of the previous refresh, sorted by id. A sorted merge
     /// beats a hash map here: at 200k sockets the map's random accesses miss the cache on every lookup.
-    seen: Vec<(u64, u32, Instant)>,
+    seen: Vec<(u64, u32, u32)>,
+    /// The time of the first refresh; first-seen times are kept in ms after it.
+    epoch: Option<Instant>,
     prev: Option<Arc<Live>>,
     closed: Vec<Closed>,
     history: FastMap<GroupKey, VecDeque<(Instant, u32)>>,
@@ -146,16 +159,18 @@ impl Tracker {
 
     /// Process a new snapshot taken at `now` that took `collect_time`; `owners` from process attribution.
     pub fn update(&mut self, snap: Snapshot, collect_time: Duration, now: Instant) -> Arc<Live> {
-        self.update_with(snap, collect_time, now, None)
+        self.update_with(snap, collect_time, now, None, None)
     }
 
-    /// [`update`](Self::update) with the holders of the snapshot's sockets.
+    /// [`update`](Self::update) with process attribution: `procs` is the map and whether it is complete;
+    /// holders are looked up for each group's first socket and for every socket of the `open` group.
     pub fn update_with(
         &mut self,
         snap: Snapshot,
         collect_time: Duration,
         now: Instant,
-        owners: Option<Owners>,
+        procs: Option<(&ProcessMap, bool)>,
+        open: Option<&GroupKey>,
     ) -> Arc<Live> {
         let sockets = snap.sockets;
         let groups = group::group(&sockets);
@@ -168,10 +183,12 @@ impl Tracker {
             totals.add(s.state);
         }
         cur.sort_unstable_by_key(|e| e.0);
-        let mut first_seen = vec![now; n];
+        let epoch = *self.epoch.get_or_insert(now);
+        let now_ms = now.saturating_duration_since(epoch).as_millis().min(u32::MAX as u128) as u32;
+        let mut first_seen = vec![now_ms; n];
         let mut is_new = vec![!first; n];
         let mut seen = Vec::with_capacity(n);
-        let mut gone: Vec<(u32, Instant)> = Vec::new();
+        let mut gone: Vec<(u32, u32)> = Vec::new();
         let old = std::mem::take(&mut self.seen);
         let mut a = 0;
         for (k, &(id, idx)) in cur.iter().enumerate() {
@@ -193,11 +210,12 @@ impl Tracker {
         if let Some(prev) = &self.prev
             && !gone.is_empty()
         {
-            let gone: FastMap<u32, Instant> = gone.into_iter().collect();
+            let gone: FastMap<u32, u32> = gone.into_iter().collect();
             for g in &prev.groups {
                 for i in g.listeners.iter().chain(&g.members) {
                     if let (Some(t), Some(s)) = (gone.get(i), prev.sockets.get(*i as usize)) {
-                        let c = Closed { socket: s.clone(), group: g.key.clone(), first_seen: *t, closed_at: now };
+                        let first_seen = epoch + Duration::from_millis(*t as u64);
+                        let c = Closed { socket: s.clone(), group: g.key.clone(), first_seen, closed_at: now };
                         self.closed.push(c);
                     }
                 }
@@ -221,12 +239,19 @@ impl Tracker {
         self.history.retain(|_, h| h.iter().any(|(_, n)| *n > 0));
         let history = self.history.iter().map(|(k, h)| (k.clone(), h.iter().map(|(_, n)| *n).collect())).collect();
 
+        let owners = procs.map(|(map, complete)| {
+            let firsts = groups.iter().filter_map(|g| g.listeners.first().or(g.members.first()).copied());
+            let open =
+                groups.iter().filter(|g| Some(&g.key) == open).flat_map(|g| g.listeners.iter().chain(&g.members));
+            Owners::of(&sockets, firsts.chain(open.copied()), map, complete)
+        });
         let mut sources: Vec<String> = snap.sources.iter().map(|(_, s)| s.to_string()).collect();
         sources.dedup();
         let live = Arc::new(Live {
             sockets,
             groups,
-            first_seen,
+            first_seen_ms: first_seen,
+            epoch,
             is_new,
             closed: self.closed.clone(),
             history,
@@ -287,7 +312,7 @@ mod tests {
         let t1 = t0 + Duration::from_secs(1);
         let l = tr.update(snap(vec![sock(1, 80, State::LISTEN), sock(3, 80, State::ESTABLISHED)]), Duration::ZERO, t1);
         assert_eq!(l.is_new, vec![false, true]);
-        assert_eq!(l.first_seen, vec![t0, t1]);
+        assert_eq!((l.first_seen(0), l.first_seen(1)), (t0, t1));
         assert_eq!(l.closed.len(), 1);
         assert_eq!(l.closed[0].socket.cookie, Some(2));
         assert_eq!(

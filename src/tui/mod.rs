@@ -28,7 +28,7 @@ use crate::collect::process::ProcessCache;
 use crate::collect::{self, Collector, Query, SourceChoice};
 use crate::model::StateSet;
 use app::{Action, App, Settings};
-use live::{Live, Owners, Tracker};
+use live::{Live, Tracker};
 
 /// How the dashboard was asked to start.
 #[derive(Debug, Clone)]
@@ -123,11 +123,10 @@ pub fn collector_loop(
                     }
                     // Processes are attributed from a cache: only new processes are scanned each refresh.
                     let wanted = snap.sockets.iter().map(|s| s.inode).filter(|i| *i != 0);
-                    let owners = match cache.refresh(&proc_root, wanted) {
-                        Ok(_) => Some(Owners::of(&snap.sockets, cache.map(), cache.stats().complete)),
-                        Err(_) => None,
-                    };
-                    Update::Live(tracker.update_with(snap, took, Instant::now(), owners))
+                    let procs = cache.refresh(&proc_root, wanted).is_ok();
+                    let complete = cache.stats().complete;
+                    let procs = procs.then(|| (cache.map(), complete));
+                    Update::Live(tracker.update_with(snap, took, Instant::now(), procs, settings.open_group.as_ref()))
                 }
                 Err(e) => Update::Error(e.to_string()),
             };
@@ -145,7 +144,8 @@ pub fn collector_loop(
                     let now = new.selection != settings.selection
                         || new.protos != settings.protos
                         || (settings.paused && !new.paused)
-                        || (new.details && !settings.details);
+                        || (new.details && !settings.details)
+                        || (new.open_group.is_some() && new.open_group != settings.open_group);
                     settings = new;
                     if now {
                         break;

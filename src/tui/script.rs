@@ -91,13 +91,19 @@ fn owners(socks: &[Socket]) -> Owners {
     ];
     let of = socks
         .iter()
-        .map(|s| match (s.state, s.local.port(), s.peer.port()) {
-            (State::TIME_WAIT, ..) => Owner::None,
-            (_, Some(443 | 8080), _) => Owner::Held { first: 0, count: 2 },
-            (_, Some(5432), _) => Owner::Held { first: 1, count: 1 },
-            (_, _, Some(5432 | 443)) => Owner::Held { first: 2, count: 1 },
-            (_, None, _) => Owner::Hidden,
-            _ => Owner::None,
+        .enumerate()
+        .map(|(i, s)| {
+            (
+                i as u32,
+                match (s.state, s.local.port(), s.peer.port()) {
+                    (State::TIME_WAIT, ..) => Owner::None,
+                    (_, Some(443 | 8080), _) => Owner::Held { first: 0, count: 2 },
+                    (_, Some(5432), _) => Owner::Held { first: 1, count: 1 },
+                    (_, _, Some(5432 | 443)) => Owner::Held { first: 2, count: 1 },
+                    (_, None, _) => Owner::Hidden,
+                    _ => Owner::None,
+                },
+            )
         })
         .collect();
     Owners { processes, of, complete: false }
@@ -114,8 +120,10 @@ pub fn live(last: u64) -> (Arc<Live>, Instant) {
             sources: vec![(Table::Tcp4, Source::Netlink), (Table::Tcp6, Source::Netlink)],
             notes: vec![],
         };
-        let owners = owners(&snap.sockets);
-        out = Some(tr.update_with(snap, Duration::from_millis(12), t0 + Duration::from_secs(g), Some(owners)));
+        out = Some(tr.update(snap, Duration::from_millis(12), t0 + Duration::from_secs(g)));
     }
-    (out.unwrap_or_else(|| unreachable!("at least one generation")), t0 + Duration::from_secs(last))
+    let live = out.unwrap_or_else(|| unreachable!("at least one generation"));
+    let mut with_owners = (*live).clone();
+    with_owners.owners = Some(owners(&with_owners.sockets));
+    (Arc::new(with_owners), t0 + Duration::from_secs(last))
 }

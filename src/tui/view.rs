@@ -329,7 +329,7 @@ fn end_text(e: &Endpoint) -> String {
 
 fn row_socket(live: &Live, r: SockRow) -> (&Socket, Instant, bool, bool) {
     match r {
-        SockRow::Live(i) => (&live.sockets[i as usize], live.first_seen[i as usize], live.is_new[i as usize], false),
+        SockRow::Live(i) => (&live.sockets[i as usize], live.first_seen(i as usize), live.is_new[i as usize], false),
         SockRow::Closed(i) => {
             let c = &live.closed[i as usize];
             (&c.socket, c.first_seen, false, true)
@@ -368,7 +368,7 @@ fn sockets(app: &App, live: &Live, f: &mut Frame, area: Rect, theme: &Theme) {
                     s.extra
                         .as_deref()
                         .and_then(|x| x.tcp_info.as_ref())
-                        .and_then(|t| t.rtt_us)
+                        .and_then(|t| t.rtt_us.filter(|r| *r != 0))
                         .map_or(String::new(), |us| format!("{:.3}", us as f64 / 1000.0)),
                 ),
             })
@@ -427,7 +427,7 @@ fn detail(app: &App, live: &Live, f: &mut Frame, area: Rect) {
         lines.push(("timer".into(), format!("{:?}, {} ms left, {} retransmits", t.kind, t.expires_ms, t.retrans)));
     }
     if let (Some(o), SockRow::Live(i)) = (&live.owners, r) {
-        let text = match o.of.get(i as usize) {
+        let text = match o.of.get(&i) {
             Some(super::live::Owner::Held { first, count }) => {
                 let p = &o.processes[*first as usize];
                 let more = if *count > 1 { format!(" (and {} more)", count - 1) } else { String::new() };

@@ -18,6 +18,7 @@ fn app(w: u16, h: u16) -> App {
         protos: Protos { tcp: true, udp: true, unix: true },
         selection: Selection::default(),
         details: false,
+        open_group: None,
     };
     let services = Services::parse("https 443/tcp\npostgresql 5432/tcp\nhttp-alt 8080/tcp\ndomain 53/udp\n".as_bytes());
     let mut a = App::new(settings, String::new(), services, false);
