@@ -32,6 +32,10 @@ pub trait Lookup {
         let _ = name;
         Vec::new()
     }
+    /// The host's ephemeral port range (`dport ephemeral`); `None` when unknown.
+    fn ephemeral_range(&self) -> Option<(u16, u16)> {
+        None
+    }
 }
 
 /// No lookups: `dev` takes only numeric indexes and `src`/`dst` only addresses.
@@ -57,6 +61,10 @@ impl Lookup for SystemLookup {
         // SAFETY: `c` is a valid NUL-terminated string that outlives the call.
         let index = unsafe { libc::if_nametoindex(c.as_ptr()) };
         (index != 0).then_some(index)
+    }
+    fn ephemeral_range(&self) -> Option<(u16, u16)> {
+        let h = crate::ports::HostPorts::read(std::path::Path::new("/proc")).ok()?;
+        Some((h.ephemeral.low, h.ephemeral.high))
     }
     fn hosts(&self, name: &str) -> Vec<IpAddr> {
         use std::net::ToSocketAddrs;
@@ -314,6 +322,26 @@ impl Parser<'_> {
     }
 
     fn port_term(&mut self, kw: &Token, end: End) -> Result<Expr, FilterError> {
+        // sockscope extras: `sport class well-known|registered|dynamic`, `dport ephemeral`.
+        let port = |(lo, hi): (u16, u16)| Expr::Port { end, range: PortRange { lo, hi } };
+        match self.peek().and_then(Self::keyword).as_deref() {
+            Some("class") => {
+                self.next();
+                let (text, t) = self.value(kw, "a port class")?;
+                return match crate::ports::PortClass::parse(&text) {
+                    Some(c) => Ok(port(c.range())),
+                    None => Err(self.bad_value(kw, &t, "a port class", "known: well-known, registered, dynamic")),
+                };
+            }
+            Some("ephemeral") => {
+                let t = self.next().ok_or_else(|| self.expected("a port", None))?;
+                return match self.lookup.ephemeral_range() {
+                    Some(r) => Ok(port(r)),
+                    None => Err(FilterError::new(t.pos, t.len, "the host's ephemeral port range could not be read")),
+                };
+            }
+            _ => {}
+        }
         let (op, op_tok) = self.cmp();
         let (text, t) = self.value(kw, "a port")?;
         let range = match self.port_value(kw, &t, &text)? {

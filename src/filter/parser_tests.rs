@@ -13,6 +13,9 @@ fn services() -> Services {
 struct TestLookup;
 
 impl Lookup for TestLookup {
+    fn ephemeral_range(&self) -> Option<(u16, u16)> {
+        Some((32768, 60999))
+    }
     fn ifindex(&self, name: &str) -> Option<u32> {
         match name {
             "lo" => Some(1),
@@ -412,4 +415,24 @@ fn globs() {
     for &(pat, text, want) in cases {
         assert_eq!(glob_match(pat, text), want, "{pat:?} vs {text:?}");
     }
+}
+
+#[test]
+fn port_classes_and_the_ephemeral_range() {
+    let cases: &[(&str, Expr)] = &[
+        ("sport class well-known", Expr::Port { end: End::Local, range: r(0, 1023) }),
+        ("dport class registered", Expr::Port { end: End::Peer, range: r(1024, 49151) }),
+        ("port class dynamic", Expr::Port { end: End::Either, range: r(49152, 65535) }),
+        ("dport ephemeral", Expr::Port { end: End::Peer, range: r(32768, 60999) }),
+        ("not sport ephemeral", Expr::Not(Box::new(Expr::Port { end: End::Local, range: r(32768, 60999) }))),
+    ];
+    for (input, want) in cases {
+        let got = p(input).unwrap_or_else(|e| panic!("{input:?}: {}", e.render(input)));
+        assert_eq!(&got.expr, want, "{input:?}");
+    }
+    let e = p("sport class famous").unwrap_err();
+    assert_eq!((e.pos, e.len), (12, 6), "{e:?}");
+    assert!(e.msg.contains("well-known, registered, dynamic"), "{}", e.msg);
+    let e = parse("dport ephemeral", &services(), &NoLookup).unwrap_err();
+    assert_eq!(e.pos, 6);
 }

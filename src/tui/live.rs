@@ -44,6 +44,13 @@ pub struct Live {
     pub notes: Vec<String>,
     /// Who holds each socket (same index as `sockets`), when process attribution ran.
     pub owners: Option<Owners>,
+    /// Audit findings of listening sockets (socket index -> reasons), as `sockscope audit` gives them.
+    pub audit: FastMap<u32, Vec<String>>,
+    /// Outbound groups using a large share of the ephemeral ports towards their destination:
+    /// group -> (sockets from the busiest local address, usable ephemeral ports).
+    pub pressure: FastMap<GroupKey, (u32, u32)>,
+    /// The host's ephemeral port range, when it could be read.
+    pub ephemeral: Option<(u16, u16)>,
 }
 
 /// The processes holding the sockets the dashboard shows: each group's first listener (or first socket) and
@@ -150,11 +157,23 @@ pub struct Tracker {
     prev: Option<Arc<Live>>,
     closed: Vec<Closed>,
     history: FastMap<GroupKey, VecDeque<(Instant, u32)>>,
+    /// The host's ephemeral range and usable port count, for pressure warnings.
+    host_ports: Option<((u16, u16), u32)>,
 }
+
+/// Share of the ephemeral range above which an outbound destination is flagged (as `sockscope audit`).
+const PRESSURE_WARN: f64 = 0.5;
 
 impl Tracker {
     pub fn new() -> Self {
         Tracker::default()
+    }
+
+    /// A tracker that knows the host's ephemeral port range (`proc_root/sys/net/ipv4/ip_local_port_range`).
+    pub fn with_host_ports(proc_root: &std::path::Path) -> Self {
+        let host_ports =
+            crate::ports::HostPorts::read(proc_root).ok().map(|h| ((h.ephemeral.low, h.ephemeral.high), h.capacity()));
+        Tracker { host_ports, ..Tracker::default() }
     }
 
     /// Process a new snapshot taken at `now` that took `collect_time`; `owners` from process attribution.
@@ -245,6 +264,11 @@ impl Tracker {
                 groups.iter().filter(|g| Some(&g.key) == open).flat_map(|g| g.listeners.iter().chain(&g.members));
             Owners::of(&sockets, firsts.chain(open.copied()), map, complete)
         });
+        let audit = audit_listeners(&sockets, &groups);
+        let pressure = match self.host_ports {
+            Some((_, cap)) => pressure(&sockets, &groups, cap),
+            None => FastMap::default(),
+        };
         let mut sources: Vec<String> = snap.sources.iter().map(|(_, s)| s.to_string()).collect();
         sources.dedup();
         let live = Arc::new(Live {
@@ -261,10 +285,50 @@ impl Tracker {
             taken_at: now,
             notes: snap.notes,
             owners,
+            audit,
+            pressure,
+            ephemeral: self.host_ports.map(|h| h.0),
         });
         self.prev = Some(live.clone());
         live
     }
+}
+
+/// `sockscope audit`'s findings for every listening socket (listeners are few; the rest is not looked at).
+fn audit_listeners(sockets: &[Socket], groups: &[Group]) -> FastMap<u32, Vec<String>> {
+    let opts = crate::audit::AuditOptions::default();
+    let mut out = FastMap::default();
+    for &i in groups.iter().flat_map(|g| &g.listeners) {
+        if let Some(s) = sockets.get(i as usize) {
+            let flags = crate::audit::assess(s, &opts);
+            if !flags.is_empty() {
+                out.insert(i, flags.into_iter().map(|f| f.reason).collect());
+            }
+        }
+    }
+    out
+}
+
+/// Outbound groups whose busiest local address holds more than [`PRESSURE_WARN`] of the usable ephemeral
+/// ports towards the group's destination. A group smaller than that threshold cannot be over it, so only
+/// the few large ones are counted by local address.
+fn pressure(sockets: &[Socket], groups: &[Group], capacity: u32) -> FastMap<GroupKey, (u32, u32)> {
+    let mut out = FastMap::default();
+    let limit = (capacity as f64 * PRESSURE_WARN) as usize;
+    for g in groups.iter().filter(|g| g.key.is_outbound() && g.members.len() > limit) {
+        let mut by_local: FastMap<std::net::IpAddr, u32> = FastMap::default();
+        for &i in &g.members {
+            if let Some(ip) = sockets.get(i as usize).and_then(|s| s.local.ip()) {
+                *by_local.entry(ip).or_insert(0) += 1;
+            }
+        }
+        if let Some(&max) = by_local.values().max()
+            && max as usize > limit
+        {
+            out.insert(g.key.clone(), (max, capacity));
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -340,6 +404,23 @@ mod tests {
         let l = l.unwrap();
         let h = l.history.values().next().unwrap();
         assert_eq!(h.len(), 61);
+    }
+
+    #[test]
+    fn ephemeral_pressure_flags_a_busy_destination() {
+        let to_5000 = |c: u64| {
+            let mut s = sock(c + 1, 40000 + c as u16, State::ESTABLISHED);
+            s.peer = Endpoint::Inet { ip: IpAddr::V4(Ipv4Addr::LOCALHOST), port: 5000 };
+            s
+        };
+        let socks: Vec<Socket> = (0..30).map(to_5000).collect();
+        let mut tr = Tracker { host_ports: Some(((40000, 40039), 40)), ..Tracker::default() };
+        let l = tr.update(snap(socks.clone()), Duration::ZERO, Instant::now());
+        let (k, v) = l.pressure.iter().next().expect("30 of 40 ports is over half");
+        assert!(k.is_outbound());
+        assert_eq!(*v, (30, 40));
+        let mut roomy = Tracker { host_ports: Some(((10000, 60000), 50001)), ..Tracker::default() };
+        assert!(roomy.update(snap(socks), Duration::ZERO, Instant::now()).pressure.is_empty());
     }
 
     #[test]

@@ -109,7 +109,7 @@ pub fn collector_loop(
     commands: Receiver<Settings>,
     updates: Sender<Update>,
 ) {
-    let mut tracker = Tracker::new();
+    let mut tracker = Tracker::with_host_ports(&proc_root);
     let mut cache = ProcessCache::new();
     loop {
         if !settings.paused {

@@ -188,6 +188,19 @@ fn sparkline(samples: &[u32], width: usize) -> String {
         .collect()
 }
 
+/// `wk` (0-1023), `reg` (1024-49151), `dyn` (49152-65535), or `eph` inside the host's ephemeral range.
+fn port_class(live: &Live, port: Option<u16>) -> &'static str {
+    let Some(p) = port else { return "" };
+    if live.ephemeral.is_some_and(|(lo, hi)| (lo..=hi).contains(&p)) {
+        return "eph";
+    }
+    match crate::ports::PortClass::of(p).name() {
+        "well-known" => "wk",
+        "registered" => "reg",
+        _ => "dyn",
+    }
+}
+
 fn endpoint_label(k: &GroupKey, dual: bool) -> String {
     match k {
         GroupKey::Listen { ip, port, .. } if dual && ip.is_unspecified() => format!("*:{port}"),
@@ -196,10 +209,11 @@ fn endpoint_label(k: &GroupKey, dual: bool) -> String {
 }
 
 /// Columns of the port view: header, width, priority (0 = always shown).
-const PORT_COLS: [(&str, u16, u8); 13] = [
+const PORT_COLS: [(&str, u16, u8); 14] = [
     ("Proto", 5, 0),
     ("Endpoint", 0, 0),
-    ("Service", 10, 3),
+    ("Service", 10, 2),
+    ("Class", 5, 3),
     ("Socks", 7, 0),
     ("ESTAB", 6, 1),
     ("SYN-R", 5, 4),
@@ -208,7 +222,7 @@ const PORT_COLS: [(&str, u16, u8); 13] = [
     ("FIN-W", 5, 4),
     ("AcceptQ", 9, 2),
     ("Peers", 6, 2),
-    ("Process", 16, 1),
+    ("Process", 16, 2),
     ("Last 60s", 12, 1),
 ];
 
@@ -264,26 +278,32 @@ fn port_cell<'a>(app: &App, live: &Live, g: &Group, col: usize, theme: &Theme) -
     };
     match col {
         0 => Cell::from(g.key.proto().name()),
-        1 => Cell::from(endpoint_label(&g.key, g.dual_stack)),
+        1 => {
+            // "!" marks an audit finding on the listener or ephemeral-port pressure on an outbound group.
+            let flagged = g.listeners.iter().any(|i| live.audit.contains_key(i)) || live.pressure.contains_key(&g.key);
+            let label = endpoint_label(&g.key, g.dual_stack);
+            if flagged { Cell::from(format!("! {label}")).style(theme.alarm()) } else { Cell::from(label) }
+        }
+        3 => Cell::from(port_class(live, g.key.port())),
         2 => Cell::from(g.key.port().and_then(|p| app.services.name(g.key.proto(), p)).unwrap_or_default().to_string()),
-        3 => Cell::from(g.len().to_string()),
-        4 => Cell::from(n(State::ESTABLISHED)),
-        5 => Cell::from(n(State::SYN_RECV)),
-        6 => Cell::from(n(State::TIME_WAIT)),
-        7 => Cell::from(n(State::CLOSE_WAIT)),
-        8 => {
+        4 => Cell::from(g.len().to_string()),
+        5 => Cell::from(n(State::ESTABLISHED)),
+        6 => Cell::from(n(State::SYN_RECV)),
+        7 => Cell::from(n(State::TIME_WAIT)),
+        8 => Cell::from(n(State::CLOSE_WAIT)),
+        9 => {
             let v = g.states.get(State::FIN_WAIT1) + g.states.get(State::FIN_WAIT2);
             Cell::from(if v == 0 { String::new() } else { v.to_string() })
         }
-        9 => match g.accept_queue {
+        10 => match g.accept_queue {
             Some((q, b)) => {
                 let cell = Cell::from(format!("{q}/{b}"));
                 if b > 0 && q * 10 >= b * 8 { cell.style(theme.alarm()) } else { cell }
             }
             None => Cell::from(""),
         },
-        10 => Cell::from(if g.peers == 0 { String::new() } else { g.peers.to_string() }),
-        11 => {
+        11 => Cell::from(if g.peers == 0 { String::new() } else { g.peers.to_string() }),
+        12 => {
             let first = g.listeners.first().or(g.members.first());
             match (&live.owners, first) {
                 (Some(o), Some(&i)) => {
@@ -339,10 +359,26 @@ fn row_socket(live: &Live, r: SockRow) -> (&Socket, Instant, bool, bool) {
 
 fn sockets(app: &App, live: &Live, f: &mut Frame, area: Rect, theme: &Theme) {
     let Some(key) = &app.group else { return };
-    let title_line = Line::from(vec![
+    let mut spans = vec![
         Span::styled(format!(" {} {} ", key.proto().name(), key), Style::default().add_modifier(Modifier::BOLD)),
         Span::raw(format!("— {} sockets", app.sock_rows.len())),
-    ]);
+    ];
+    let group = live.groups.iter().find(|g| &g.key == key);
+    let reasons: Vec<String> = group
+        .into_iter()
+        .flat_map(|g| g.listeners.iter().filter_map(|i| live.audit.get(i)).flatten().cloned())
+        .take(1)
+        .collect();
+    if let Some(r) = reasons.first() {
+        spans.push(Span::styled(format!("  ! {r}"), theme.alarm()));
+    }
+    if let Some((n, cap)) = live.pressure.get(key) {
+        spans.push(Span::styled(
+            format!("  ! {n} of {cap} ephemeral ports towards this destination from one address"),
+            theme.alarm(),
+        ));
+    }
+    let title_line = Line::from(spans);
     f.render_widget(Paragraph::new(title_line), Rect { height: 1, ..area });
     let area = Rect { y: area.y + 1, height: area.height.saturating_sub(1), ..area };
     let cols = fit_columns(&SOCK_COLS, area.width, 20);
@@ -425,6 +461,18 @@ fn detail(app: &App, live: &Live, f: &mut Frame, area: Rect) {
     }
     if let Some(t) = s.timer {
         lines.push(("timer".into(), format!("{:?}, {} ms left, {} retransmits", t.kind, t.expires_ms, t.retrans)));
+    }
+    if let SockRow::Live(i) = r
+        && let Some(reasons) = live.audit.get(&i)
+    {
+        for reason in reasons {
+            lines.push(("audit".into(), format!("! {reason}")));
+        }
+    }
+    if let Some(p) = s.local.port() {
+        let class = crate::ports::PortClass::of(p).name();
+        let eph = live.ephemeral.is_some_and(|(lo, hi)| (lo..=hi).contains(&p));
+        lines.push(("local port".into(), format!("{class}{}", if eph { ", in the ephemeral range" } else { "" })));
     }
     if let (Some(o), SockRow::Live(i)) = (&live.owners, r) {
         let text = match o.of.get(&i) {

@@ -122,3 +122,23 @@ fn ages() {
         assert_eq!(fmt_age(Duration::from_secs(secs)), want);
     }
 }
+
+#[test]
+fn listener_detail_shows_audit_findings_and_port_class() {
+    let mut a = app(120, 40);
+    keys(&mut a, &[KeyCode::Enter]);
+    // The listener is the oldest socket; sort by state puts ESTAB first, so find it by moving to it.
+    let live = a.live.clone().unwrap();
+    let pos = a
+        .sock_rows
+        .iter()
+        .position(|r| matches!(r, super::app::SockRow::Live(i) if live.sockets[*i as usize].state == crate::model::State::LISTEN))
+        .unwrap();
+    a.sock_sel = pos;
+    keys(&mut a, &[KeyCode::Enter]);
+    let s = screen(&a);
+    assert!(s.contains("audit  ! port 443 is privileged"), "{s}");
+    assert!(s.contains("local port  well-known"), "{s}");
+    let home = screen(&app(140, 20));
+    assert!(home.contains("Service") && home.contains("Class") && home.contains("https"), "{home}");
+}
