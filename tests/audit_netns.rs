@@ -5,8 +5,10 @@
 
 mod common;
 
+use common::{Netns, sh};
+
 use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
 
@@ -33,26 +35,6 @@ def connect_n(l, addr, port, n):
         a, _ = l.accept(); keep.extend([c, a])
 "#;
 
-struct Netns {
-    name: String,
-    child: Option<Child>,
-}
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            drop(c.stdin.take());
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-        let _ = Command::new("ip").args(["netns", "del", &self.name]).status();
-    }
-}
-
-fn sh(args: &[&str]) -> bool {
-    Command::new(args[0]).args(&args[1..]).stderr(Stdio::null()).status().is_ok_and(|s| s.success())
-}
-
 fn skip_reason() -> Option<&'static str> {
     if !common::is_root() {
         return Some("needs root to create a network namespace (ip netns add)");
@@ -69,11 +51,8 @@ fn skip_reason() -> Option<&'static str> {
 /// A namespace `sockscope-audit-{tag}-PID` with `lo` up; `setup` runs in it (as `sh -c`) before `body`, a
 /// python body using the prelude's helpers, is started and has printed READY.
 fn namespace(tag: &str, setup: Option<&str>, body: &str) -> Netns {
-    let name = format!("sockscope-audit-{tag}-{}", std::process::id());
-    let _ = Command::new("ip").args(["netns", "del", &name]).stderr(Stdio::null()).status();
-    assert!(sh(&["ip", "netns", "add", &name]), "ip netns add {name}");
-    let mut ns = Netns { name: name.clone(), child: None };
-    assert!(sh(&["ip", "-n", &name, "link", "set", "lo", "up"]));
+    let mut ns = Netns::create(&format!("audit-{tag}"));
+    let name = ns.name.clone();
     if let Some(cmd) = setup {
         assert!(sh(&["ip", "netns", "exec", &name, "sh", "-c", cmd]), "{cmd}");
     }

@@ -5,8 +5,10 @@
 
 mod common;
 
+use common::Netns;
+
 use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 
 const POPULATION: &str = r#"
 import socket, sys
@@ -47,26 +49,6 @@ print("READY", flush=True)
 sys.stdin.read()
 "#;
 
-struct Netns {
-    name: String,
-    child: Option<Child>,
-}
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            drop(c.stdin.take());
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-        let _ = Command::new("ip").args(["netns", "del", &self.name]).status();
-    }
-}
-
-fn sh(args: &[&str]) -> bool {
-    Command::new(args[0]).args(&args[1..]).stderr(Stdio::null()).status().is_ok_and(|s| s.success())
-}
-
 fn skip_reason() -> Option<&'static str> {
     if !common::is_root() {
         return Some("needs root to create a network namespace (ip netns add)");
@@ -101,10 +83,8 @@ fn exec_in(ns: &str, cmd: &[&str]) -> String {
 
 /// Create a namespace `sockscope-{tag}-PID` with the population running in it.
 fn populate(tag: &str) -> Netns {
-    let name = format!("sockscope-{tag}-{}", std::process::id());
-    assert!(sh(&["ip", "netns", "add", &name]), "ip netns add {name}");
-    let mut ns = Netns { name: name.clone(), child: None };
-    assert!(sh(&["ip", "-n", &name, "link", "set", "lo", "up"]));
+    let mut ns = Netns::create(tag);
+    let name = ns.name.clone();
     let script = std::env::temp_dir().join(format!("{name}.py"));
     std::fs::write(&script, POPULATION).unwrap();
     let mut child = Command::new("ip")

@@ -4,9 +4,11 @@
 
 mod common;
 
+use common::Netns;
+
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 
 use serde_json::Value;
 use sockscope::conntrack;
@@ -110,22 +112,6 @@ fn without_conntrack_one_line_and_exit_0() {
     let v = forwards_json(&["--proc-root", "/nonexistent/proc"]);
     assert_eq!(v["available"], false);
     assert!(v["reason"].as_str().unwrap().contains("nf_conntrack"));
-}
-
-struct Netns {
-    name: String,
-    child: Option<Child>,
-}
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            drop(c.stdin.take());
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-        let _ = Command::new("ip").args(["netns", "del", &self.name]).status();
-    }
 }
 
 fn in_ns(ns: &str, args: &[&str]) -> std::process::Output {

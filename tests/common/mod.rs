@@ -50,3 +50,38 @@ pub fn key(v: &Value) -> (String, String, String, String) {
         end(&v["peer"]),
     )
 }
+
+/// A network namespace a test made, with the process that holds its sockets; both go away on drop (the
+/// child's stdin is closed first, so a population waiting on it exits cleanly).
+pub struct Netns {
+    pub name: String,
+    pub child: Option<std::process::Child>,
+}
+
+impl Netns {
+    /// Create `sockscope-{tag}-{pid}` (removing a stale one of that name) with `lo` up.
+    pub fn create(tag: &str) -> Netns {
+        let name = format!("sockscope-{tag}-{}", std::process::id());
+        let _ = Command::new("ip").args(["netns", "del", &name]).stderr(std::process::Stdio::null()).status();
+        assert!(sh(&["ip", "netns", "add", &name]), "ip netns add {name}");
+        let ns = Netns { name, child: None };
+        assert!(sh(&["ip", "-n", &ns.name, "link", "set", "lo", "up"]), "lo up in {}", ns.name);
+        ns
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            drop(c.stdin.take());
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        let _ = Command::new("ip").args(["netns", "del", &self.name]).status();
+    }
+}
+
+/// Run a command quietly; true when it succeeded.
+pub fn sh(args: &[&str]) -> bool {
+    Command::new(args[0]).args(&args[1..]).stderr(std::process::Stdio::null()).status().is_ok_and(|s| s.success())
+}

@@ -1,15 +1,12 @@
 //! [`ProcessCache`]: the inode -> process map kept between the refreshes of a live view.
 
 use std::collections::HashSet;
-use std::hash::BuildHasherDefault;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::sys::{Dir, Name};
-use super::{
-    CollectError, FxHashMap, FxHasher, ProcessInfo, ProcessMap, ScanStats, open_and_list, scan_pids, tally, walk,
-};
+use super::{CollectError, FxHashMap, ProcessInfo, ProcessMap, ScanStats, open_and_list, scan_pids, tally, walk};
 
 /// Identity of a process instance: inode and ctime of its `/proc/PID` directory (see [`Dir::identity`]).
 type Ident = (u64, i64, i64);
@@ -44,7 +41,7 @@ pub struct ProcessCache {
     threads: usize,
     procs: FxHashMap<u32, Known>,
     map: ProcessMap,
-    unattributed: HashSet<u64, BuildHasherDefault<FxHasher>>,
+    unattributed: crate::hash::FastSet<u64>,
     last_full: Option<Instant>,
     generation: u64,
     stats: ScanStats,

@@ -24,9 +24,8 @@ mod sys;
 mod tests;
 mod walk;
 
-use std::collections::HashMap;
 use std::collections::hash_map::Entry;
-use std::hash::{BuildHasherDefault, Hasher};
+
 use std::path::Path;
 use std::sync::Arc;
 
@@ -54,30 +53,8 @@ pub struct ProcessRef<'a> {
     pub fds: &'a [u32],
 }
 
-/// A multiplicative (Fx) hash: inodes and pids are dense integers, SipHash would only cost time.
-#[derive(Default, Clone, Copy)]
-pub(crate) struct FxHasher(u64);
-
-impl Hasher for FxHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        for c in bytes.chunks(8) {
-            let mut w = [0u8; 8];
-            w[..c.len()].copy_from_slice(c);
-            self.write_u64(u64::from_le_bytes(w));
-        }
-    }
-    fn write_u64(&mut self, i: u64) {
-        self.0 = (self.0.rotate_left(5) ^ i).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-    }
-    fn write_u32(&mut self, i: u32) {
-        self.write_u64(u64::from(i));
-    }
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
-
-pub(crate) type FxHashMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
+/// Inodes and pids are dense integers: the crate's fast hasher, not SipHash.
+pub(crate) type FxHashMap<K, V> = crate::hash::FastMap<K, V>;
 
 /// The holders of one inode. Nearly every socket has one holder with one fd, stored inline.
 #[derive(Debug, Clone, Copy)]
