@@ -47,7 +47,8 @@ sockscope sees sockets, not the firewall: see the note at the end of the report.
 
 JSON (--json), one object:
   listeners[]   proto, address, port, ifindex, reach, exposed, service, uid, inode, sockets,
-                process (null: not attributed yet), flags[] {kind, category, reason}
+                process (comm[pid] of each holder; hidden when a process we may not inspect may hold it; null: none),
+                flags[] {kind, category, reason}
   ephemeral     range {low, high} | null, reserved_in_range, capacity, threshold_percent,
                 warnings[] and busiest[] {proto, local_address, remote_address, remote_port,
                 sockets, time_wait, capacity, percent}, error (null, or why the range is unknown)
@@ -123,10 +124,21 @@ pub fn run(args: &AuditArgs) -> anyhow::Result<ExitCode> {
     }
     let services = Services::system();
     let opts = AuditOptions { loopback_ifindex: loopback_ifindex() };
-    #[allow(unused_mut)] // filled in by process attribution, see below
     let mut listeners = audit::audit(&snap.sockets, &services, &opts);
-    // Process attribution hooks in here: set `l.process` for each listener from its socket inode (`l.inode`)
-    // once the process module (src/collect/process) is available. The audit itself does not need it.
+    // The owning process of each listener, where /proc lets us see it (another user's processes need root).
+    if let Ok(scan) = crate::collect::process::scan(&args.proc_root) {
+        for l in &mut listeners {
+            let names: Vec<String> =
+                scan.map.get(l.inode).map(|h| format!("{}[{}]", h.process.comm, h.process.pid)).collect();
+            l.process = if !names.is_empty() {
+                Some(names.join(","))
+            } else if l.inode != 0 && !scan.stats.complete {
+                Some("hidden".into())
+            } else {
+                None
+            };
+        }
+    }
 
     let host = HostPorts::read(&args.proc_root);
     let pressures = match &host {
