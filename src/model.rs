@@ -354,6 +354,29 @@ pub struct Socket {
 }
 
 impl Socket {
+    /// A TCP/UDP record with everything but its protocol, state and ends left plain: empty queues known to
+    /// be 0, uid 0, no inode, and `None` for what only some sources give. The family follows the local address.
+    pub fn inet(proto: Proto, state: State, local: (IpAddr, u16), peer: (IpAddr, u16)) -> Socket {
+        Socket {
+            proto,
+            family: if local.0.is_ipv4() { Family::Inet } else { Family::Inet6 },
+            state,
+            local: Endpoint::Inet { ip: local.0, port: local.1 },
+            peer: Endpoint::Inet { ip: peer.0, port: peer.1 },
+            recv_q: Some(0),
+            send_q: Some(0),
+            uid: Some(0),
+            inode: 0,
+            cookie: None,
+            ifindex: None,
+            v6only: None,
+            unix_kind: None,
+            timer: None,
+            mark: None,
+            extra: None,
+        }
+    }
+
     /// `ss`'s Netid column: `tcp`, `udp`, `u_str`, ...
     pub fn netid(&self) -> &'static str {
         match self.unix_kind {

@@ -300,28 +300,10 @@ pub fn pressure_towards(pressures: &[Pressure], proto: Proto, ip: IpAddr, port: 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::Family;
     use std::net::Ipv4Addr;
 
     fn sock(proto: Proto, state: State, l: (Ipv4Addr, u16), r: (Ipv4Addr, u16)) -> Socket {
-        Socket {
-            proto,
-            family: Family::Inet,
-            state,
-            local: Endpoint::Inet { ip: l.0.into(), port: l.1 },
-            peer: Endpoint::Inet { ip: r.0.into(), port: r.1 },
-            recv_q: Some(0),
-            send_q: Some(0),
-            uid: Some(0),
-            inode: 1,
-            cookie: None,
-            ifindex: None,
-            v6only: None,
-            unix_kind: None,
-            timer: None,
-            mark: None,
-            extra: None,
-        }
+        Socket { inode: 1, ..Socket::inet(proto, state, (l.0.into(), l.1), (r.0.into(), r.1)) }
     }
 
     #[test]

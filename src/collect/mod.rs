@@ -304,27 +304,15 @@ pub(crate) fn concat_in_order(mut parts: Vec<Vec<Socket>>) -> Vec<Socket> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Endpoint, State};
+    use crate::model::State;
 
     fn sock(port: u16) -> Socket {
-        Socket {
-            proto: Proto::Tcp,
-            family: Family::Inet,
-            state: State::ESTABLISHED,
-            local: Endpoint::Inet { ip: std::net::Ipv4Addr::LOCALHOST.into(), port },
-            peer: Endpoint::Inet { ip: std::net::Ipv4Addr::LOCALHOST.into(), port: 1 },
-            recv_q: Some(0),
-            send_q: Some(0),
-            uid: Some(0),
-            inode: 0,
-            cookie: None,
-            ifindex: None,
-            v6only: None,
-            unix_kind: None,
-            timer: None,
-            mark: None,
-            extra: None,
-        }
+        Socket::inet(
+            Proto::Tcp,
+            State::ESTABLISHED,
+            (std::net::Ipv4Addr::LOCALHOST.into(), port),
+            (std::net::Ipv4Addr::LOCALHOST.into(), 1),
+        )
     }
 
     #[test]

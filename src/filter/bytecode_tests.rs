@@ -10,24 +10,7 @@ use super::*;
 use crate::model::{Family, UnixKind};
 
 fn sock(local: IpAddr, lport: u16, peer: IpAddr, pport: u16) -> Socket {
-    Socket {
-        proto: Proto::Tcp,
-        family: if local.is_ipv4() { Family::Inet } else { Family::Inet6 },
-        state: State::ESTABLISHED,
-        local: Endpoint::Inet { ip: local, port: lport },
-        peer: Endpoint::Inet { ip: peer, port: pport },
-        recv_q: Some(0),
-        send_q: Some(0),
-        uid: Some(0),
-        inode: 1,
-        cookie: None,
-        ifindex: Some(0),
-        v6only: None,
-        unix_kind: None,
-        timer: None,
-        mark: None,
-        extra: None,
-    }
+    Socket { inode: 1, ifindex: Some(0), ..Socket::inet(Proto::Tcp, State::ESTABLISHED, (local, lport), (peer, pport)) }
 }
 
 fn ip(s: &str) -> IpAddr {

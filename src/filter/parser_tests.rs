@@ -309,22 +309,10 @@ fn joined_arguments_keep_positions() {
 fn inet(local: &str, lport: u16, peer: &str, pport: u16) -> Socket {
     let ip: IpAddr = local.parse().unwrap();
     Socket {
-        proto: Proto::Tcp,
-        family: if ip.is_ipv4() { Family::Inet } else { Family::Inet6 },
-        state: State::ESTABLISHED,
-        local: Endpoint::Inet { ip, port: lport },
-        peer: Endpoint::Inet { ip: peer.parse().unwrap(), port: pport },
-        recv_q: Some(0),
-        send_q: Some(0),
         uid: Some(1000),
         inode: 1,
-        cookie: None,
         ifindex: Some(2),
-        v6only: None,
-        unix_kind: None,
-        timer: None,
-        mark: None,
-        extra: None,
+        ..Socket::inet(Proto::Tcp, State::ESTABLISHED, (ip, lport), (peer.parse().unwrap(), pport))
     }
 }
 

@@ -72,24 +72,7 @@ fn state_names_and_aliases() {
 
 fn tcp(lport: u16, pport: u16, state: State) -> Socket {
     let ip = IpAddr::V4(Ipv4Addr::LOCALHOST);
-    Socket {
-        proto: Proto::Tcp,
-        family: Family::Inet,
-        state,
-        local: Endpoint::Inet { ip, port: lport },
-        peer: Endpoint::Inet { ip, port: pport },
-        recv_q: Some(0),
-        send_q: Some(0),
-        uid: Some(0),
-        inode: 1,
-        cookie: None,
-        ifindex: None,
-        v6only: None,
-        unix_kind: None,
-        timer: None,
-        mark: None,
-        extra: None,
-    }
+    Socket { inode: 1, ..Socket::inet(Proto::Tcp, state, (ip, lport), (ip, pport)) }
 }
 
 #[test]

@@ -337,27 +337,20 @@ mod tests {
 
     use super::*;
     use crate::collect::{Source, Table};
-    use crate::model::{Endpoint, Family, Proto, State};
+    use crate::model::{Endpoint, Proto, State};
 
     fn sock(cookie: u64, lport: u16, state: State) -> Socket {
         let ip = IpAddr::V4(Ipv4Addr::LOCALHOST);
         Socket {
-            proto: Proto::Tcp,
-            family: Family::Inet,
-            state,
-            local: Endpoint::Inet { ip, port: lport },
-            peer: Endpoint::Inet { ip, port: if state == State::LISTEN { 0 } else { 40000 + cookie as u16 } },
-            recv_q: Some(0),
-            send_q: Some(0),
-            uid: Some(0),
             inode: cookie,
             cookie: Some(cookie),
             ifindex: Some(0),
-            v6only: None,
-            unix_kind: None,
-            timer: None,
-            mark: None,
-            extra: None,
+            ..Socket::inet(
+                Proto::Tcp,
+                state,
+                (ip, lport),
+                (ip, if state == State::LISTEN { 0 } else { 40000 + cookie as u16 }),
+            )
         }
     }
 

@@ -17,22 +17,13 @@ fn ip4(a: u8, b: u8, c: u8, d: u8) -> IpAddr {
 /// One scripted socket; the cookie doubles as its identity.
 pub fn inet(proto: Proto, state: State, local: (IpAddr, u16), peer: (IpAddr, u16), cookie: u64) -> Socket {
     Socket {
-        proto,
-        family: if local.0.is_ipv4() { Family::Inet } else { Family::Inet6 },
-        state,
-        local: Endpoint::Inet { ip: local.0, port: local.1 },
-        peer: Endpoint::Inet { ip: peer.0, port: peer.1 },
-        recv_q: Some(0),
         send_q: Some(if state == State::LISTEN { 511 } else { 0 }),
         uid: Some(33),
         inode: 10_000 + cookie,
         cookie: Some(cookie),
         ifindex: Some(0),
         v6only: if local.0.is_ipv6() { Some(false) } else { None },
-        unix_kind: None,
-        timer: None,
-        mark: None,
-        extra: None,
+        ..Socket::inet(proto, state, (local.0, local.1), (peer.0, peer.1))
     }
 }
 

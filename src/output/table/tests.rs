@@ -8,22 +8,13 @@ use crate::services::Services;
 
 fn inet(state: State, l: (IpAddr, u16), p: (IpAddr, u16), q: (u32, Option<u32>)) -> Socket {
     Socket {
-        proto: Proto::Tcp,
-        family: if l.0.is_ipv4() { Family::Inet } else { Family::Inet6 },
-        state,
-        local: Endpoint::Inet { ip: l.0, port: l.1 },
-        peer: Endpoint::Inet { ip: p.0, port: p.1 },
         recv_q: Some(q.0),
         send_q: q.1,
         uid: Some(1000),
         inode: 4242,
         cookie: Some(0x1f),
         ifindex: Some(0),
-        v6only: None,
-        unix_kind: None,
-        timer: None,
-        mark: None,
-        extra: None,
+        ..Socket::inet(Proto::Tcp, state, (l.0, l.1), (p.0, p.1))
     }
 }
 
