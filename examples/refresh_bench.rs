@@ -8,8 +8,7 @@ use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use sockscope::collect::{self, SourceChoice};
 use sockscope::services::Services;
-use sockscope::tui::app::{Action, App, Protos, Settings, update};
-use sockscope::tui::filter::Selection;
+use sockscope::tui::app::{Action, App, Settings, update};
 use sockscope::tui::live::Tracker;
 use sockscope::tui::{query_for, view};
 
@@ -18,14 +17,7 @@ fn main() {
     // `--processes`: also attribute sockets to processes through the cache, as the dashboard does.
     let with_procs = std::env::args().any(|a| a == "--processes");
     let mut cache = sockscope::collect::process::ProcessCache::new();
-    let settings = Settings {
-        interval: Duration::from_secs(1),
-        paused: false,
-        protos: Protos { tcp: true, udp: true, unix: true },
-        selection: Selection::default(),
-        details: false,
-        open_group: None,
-    };
+    let settings = Settings::default();
     let mut collector = collect::open(SourceChoice::Auto, "/proc".into());
     let mut tracker = Tracker::new();
     let mut app = App::new(settings.clone(), String::new(), Services::system(), true);

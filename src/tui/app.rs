@@ -137,6 +137,20 @@ pub struct Settings {
     pub open_group: Option<GroupKey>,
 }
 
+impl Default for Settings {
+    /// The dashboard's defaults: a 1 s pause between refreshes, every protocol, no filter.
+    fn default() -> Self {
+        Settings {
+            interval: Duration::from_secs(1),
+            paused: false,
+            protos: Protos { tcp: true, udp: true, unix: true },
+            selection: Selection::default(),
+            details: false,
+            open_group: None,
+        }
+    }
+}
+
 /// Everything the dashboard shows. Plain data.
 #[derive(Debug, Clone)]
 pub struct App {

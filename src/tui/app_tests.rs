@@ -7,14 +7,7 @@ use crate::filter::Expr;
 use crate::tui::script;
 
 fn app() -> App {
-    let settings = Settings {
-        interval: Duration::from_secs(1),
-        paused: false,
-        protos: Protos { tcp: true, udp: true, unix: true },
-        selection: Selection::default(),
-        details: false,
-        open_group: None,
-    };
+    let settings = Settings::default();
     let mut a = App::new(settings, String::new(), Services::parse("https 443/tcp\n".as_bytes()), true);
     update(&mut a, Action::Resize(100, 30));
     let (live, _) = script::live(2);

@@ -4,22 +4,14 @@ use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
-use super::app::{Action, App, Protos, Settings, update};
-use super::filter::Selection;
+use super::app::{Action, App, Settings, update};
 use super::script;
 use super::view::{fmt_age, view};
 use crate::services::Services;
 use std::time::Duration;
 
 fn app(w: u16, h: u16) -> App {
-    let settings = Settings {
-        interval: Duration::from_secs(1),
-        paused: false,
-        protos: Protos { tcp: true, udp: true, unix: true },
-        selection: Selection::default(),
-        details: false,
-        open_group: None,
-    };
+    let settings = Settings::default();
     let services = Services::parse("https 443/tcp\npostgresql 5432/tcp\nhttp-alt 8080/tcp\ndomain 53/udp\n".as_bytes());
     let mut a = App::new(settings, String::new(), services, false);
     update(&mut a, Action::Resize(w, h));
