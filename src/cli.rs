@@ -47,7 +47,8 @@ FILTERS (ss's language, after the options; quote parentheses for the shell):
   dev IFNAME   fwmark VALUE[/MASK]   and && &  or || |  not !  ( )   juxtaposition means and
   and/or bind equally and group from the left, as in ss: `a or b and c` is `(a or b) and c`.
   sockscope extras: `port` (either end), ranges (`sport :8000-8100`), `proto tcp|udp|unix`, `uid OP N`,
-  `path GLOB` (UNIX name). On the netlink path the kernel evaluates what it can (bytecode); the rest is
+  `path GLOB` (UNIX name), `process GLOB` and `pid N` (the socket's holders, read from /proc), port classes
+  `sport class well-known|registered|dynamic` and `dport ephemeral`. On the netlink path the kernel evaluates what it can (bytecode); the rest is
   checked in userspace.
 
 Examples:

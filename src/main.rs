@@ -97,7 +97,8 @@ fn run_list(config: ListConfig) -> anyhow::Result<()> {
     let mut collector = collect::open(config.source, config.proc_root.clone());
     // With -p the /proc/*/fd scan runs beside the socket dump: they share no state and each takes a while.
     let (snap, scan) = std::thread::scope(|s| {
-        let scan = config.processes.then(|| s.spawn(|| process::scan(&config.proc_root)));
+        let want = config.processes || config.filter.needs_processes();
+        let scan = want.then(|| s.spawn(|| process::scan(&config.proc_root)));
         let snap = collector.collect(&config.query);
         (snap, scan.map(|h| h.join()))
     });
@@ -105,12 +106,19 @@ fn run_list(config: ListConfig) -> anyhow::Result<()> {
     for note in &snap.notes {
         eprintln!("sockscope: note: {note}");
     }
-    if !config.filter.is_true() {
-        snap.sockets.retain(|s| config.filter.matches(s));
+    let scan = match scan {
+        Some(h) => Some(h.map_err(|_| anyhow::anyhow!("the process scan panicked"))??),
+        None => None,
+    };
+    let filter = match &scan {
+        Some(scan) if config.filter.needs_processes() => config.filter.resolve_processes(&scan.map),
+        _ => config.filter.clone(),
+    };
+    if !filter.is_true() {
+        snap.sockets.retain(|s| filter.matches(s));
     }
     let mut names = Names { services: (!config.numeric).then_some(config.services), ..Names::default() };
-    if let Some(scan) = scan {
-        let scan = scan.map_err(|_| anyhow::anyhow!("the process scan panicked"))??;
+    if let Some(scan) = scan.filter(|_| config.processes) {
         if !scan.stats.complete {
             let n = scan.stats.hidden + scan.stats.failed;
             let of = scan.stats.processes;

@@ -68,6 +68,16 @@ fn listener_is_attributed_to_both_processes_that_hold_it() {
         assert!(p["cmdline"].as_str().unwrap().contains("-c"), "{p}");
         assert!(!p["fds"].as_array().unwrap().is_empty());
     }
+    // The filter terms `pid N` and `process GLOB` select by holder, without -p too.
+    let by_pid =
+        common::ndjson(&["list", "--ndjson", "-tln", "--sport", &port.to_string(), "pid", &child_pid.to_string()]);
+    assert_eq!(by_pid.len(), usize::from(common::is_root()), "{by_pid:?}");
+    let by_name =
+        common::ndjson(&["list", "--ndjson", "-tln", "process", "python3*", "and", "sport", &format!(":{port}")]);
+    assert_eq!(by_name.len(), 1, "{by_name:?}");
+    let neither =
+        common::ndjson(&["list", "--ndjson", "-tln", "--sport", &port.to_string(), "not", "process", "python3*"]);
+    assert!(neither.is_empty(), "{neither:?}");
     let table = common::run_ok(&["list", "-tlnpH", "--sport", &port.to_string()]);
     assert!(table.contains(&format!("pid={pid},")) && table.contains("users:((\"python3\""), "{table}");
 }

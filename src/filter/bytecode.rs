@@ -78,7 +78,13 @@ fn kernel_only(expr: &Expr) -> bool {
         Expr::True | Expr::False | Expr::Port { .. } | Expr::Host { .. } | Expr::Dev(_) | Expr::Mark { .. } => true,
         Expr::And(v) | Expr::Or(v) => v.iter().all(kernel_only),
         Expr::Not(e) => kernel_only(e),
-        Expr::State(_) | Expr::Proto(_) | Expr::Uid { .. } | Expr::UnixPath { .. } => false,
+        Expr::State(_)
+        | Expr::Proto(_)
+        | Expr::Uid { .. }
+        | Expr::UnixPath { .. }
+        | Expr::Process(_)
+        | Expr::Pid(_)
+        | Expr::Inodes(_) => false,
     }
 }
 
@@ -244,7 +250,13 @@ fn approx(e: &Expr, over: bool) -> Frag {
             args.extend_from_slice(&mask.to_ne_bytes());
             Frag::Code(vec![Instr::test(INET_DIAG_BC_MARK_COND, args)])
         }
-        Expr::State(_) | Expr::Proto(_) | Expr::Uid { .. } | Expr::UnixPath { .. } => Frag::Const(over),
+        Expr::State(_)
+        | Expr::Proto(_)
+        | Expr::Uid { .. }
+        | Expr::UnixPath { .. }
+        | Expr::Process(_)
+        | Expr::Pid(_)
+        | Expr::Inodes(_) => Frag::Const(over),
     }
 }
 

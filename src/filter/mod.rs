@@ -132,6 +132,13 @@ pub enum Expr {
         end: End,
         glob: String,
     },
+    /// `process GLOB`: a process whose command name matches holds the socket. Needs process attribution:
+    /// [`Expr::resolve_processes`] turns it into [`Expr::Inodes`]; unresolved it matches nothing.
+    Process(String),
+    /// `pid N`: process N holds the socket (resolved like [`Expr::Process`]).
+    Pid(u32),
+    /// The socket's inode is one of these (what `process`/`pid` resolve to).
+    Inodes(std::sync::Arc<crate::hash::FastSet<u64>>),
 }
 
 /// An address prefix, as in `src 10.0.0.0/8`; a plain address has the full length.
@@ -279,6 +286,8 @@ impl Expr {
             Expr::Mark { value, mask } => socket_mark(s) & mask == *value,
             Expr::Proto(p) => s.proto == *p,
             Expr::Uid { lo, hi } => s.uid.is_some_and(|u| (*lo..=*hi).contains(&u)),
+            Expr::Process(_) | Expr::Pid(_) => false,
+            Expr::Inodes(set) => s.inode != 0 && set.contains(&s.inode),
             Expr::UnixPath { end, glob } => end.test(s, |e| match e {
                 Endpoint::Unix { name, .. } => {
                     glob_match(glob, &name.as_ref().map(|n| n.display()).unwrap_or_default())
@@ -315,6 +324,34 @@ impl Expr {
 
     pub fn is_true(&self) -> bool {
         matches!(self, Expr::True)
+    }
+
+    /// Does the expression name processes (`process`, `pid`)? Then the caller must scan them and call
+    /// [`resolve_processes`](Self::resolve_processes) before evaluating.
+    pub fn needs_processes(&self) -> bool {
+        match self {
+            Expr::Process(_) | Expr::Pid(_) => true,
+            Expr::And(v) | Expr::Or(v) => v.iter().any(Expr::needs_processes),
+            Expr::Not(e) => e.needs_processes(),
+            _ => false,
+        }
+    }
+
+    /// Replace `process GLOB` and `pid N` by the set of socket inodes those processes hold.
+    pub fn resolve_processes(&self, map: &crate::collect::process::ProcessMap) -> Expr {
+        let inodes = |keep: &dyn Fn(&crate::collect::process::ProcessInfo) -> bool| {
+            let set: crate::hash::FastSet<u64> =
+                map.inodes().filter(|i| map.get(*i).any(|h| keep(h.process))).collect();
+            Expr::Inodes(std::sync::Arc::new(set))
+        };
+        match self {
+            Expr::Process(glob) => inodes(&|p| glob_match(glob, &p.comm)),
+            Expr::Pid(pid) => inodes(&|p| p.pid == *pid),
+            Expr::And(v) => Expr::And(v.iter().map(|e| e.resolve_processes(map)).collect()),
+            Expr::Or(v) => Expr::Or(v.iter().map(|e| e.resolve_processes(map)).collect()),
+            Expr::Not(e) => Expr::Not(Box::new(e.resolve_processes(map))),
+            e => e.clone(),
+        }
     }
 
     /// `a or b`, flattening and dropping `False`.

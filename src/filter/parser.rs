@@ -247,13 +247,18 @@ impl Parser<'_> {
                     ),
                 ))
             }
-            "process" | "pid" => {
-                let end = self.skip_value();
-                Err(FilterError::new(
-                    kw.pos,
-                    end - kw.pos,
-                    format!("'{name}' filters are not supported yet: they need process attribution"),
-                ))
+            "process" => {
+                let ne = self.eq_or_ne(&kw)?;
+                let (glob, _) = self.value(&kw, "a process name or glob")?;
+                Ok(negate(Expr::Process(glob), ne))
+            }
+            "pid" => {
+                let ne = self.eq_or_ne(&kw)?;
+                let (text, t) = self.value(&kw, "a process id")?;
+                match text.parse::<u32>() {
+                    Ok(pid) => Ok(negate(Expr::Pid(pid), ne)),
+                    Err(_) => Err(self.bad_value(&kw, &t, "a process id", "a number")),
+                }
             }
             "autobound" | "cgroup" => {
                 Err(FilterError::new(kw.pos, kw.len, format!("'{name}' filters are not supported")))

@@ -265,8 +265,7 @@ fn errors_point_at_the_offending_token() {
         ("state bogus", 6, 5, "unknown state 'bogus'"),
         ("exclude (", 8, 1, "expected a state name after 'exclude', found '('"),
         ("sport = :22 state listening", 12, 15, "'state' must come before the filter expression"),
-        ("process nginx", 0, 13, "'process' filters are not supported yet: they need process attribution"),
-        ("sport :80 or pid = 42", 13, 8, "'pid' filters are not supported yet"),
+        ("pid = nginx", 6, 5, "expected a process id after 'pid =', found 'nginx' (a number)"),
         ("autobound", 0, 9, "'autobound' filters are not supported"),
         ("cgroup /sys", 0, 6, "'cgroup' filters are not supported"),
         (r"src foo\", 7, 1, "a backslash at the end"),
@@ -423,4 +422,18 @@ fn port_classes_and_the_ephemeral_range() {
     assert!(e.msg.contains("well-known, registered, dynamic"), "{}", e.msg);
     let e = parse("dport ephemeral", &services(), &NoLookup).unwrap_err();
     assert_eq!(e.pos, 6);
+}
+
+#[test]
+fn process_and_pid_terms() {
+    assert_eq!(p("process nginx").unwrap().expr, Expr::Process("nginx".into()));
+    assert_eq!(p("process != 'ngin*'").unwrap().expr, Expr::Process("'ngin*'".into()).not());
+    assert_eq!(
+        p("sport :80 or pid = 42").unwrap().expr,
+        Expr::Port { end: End::Local, range: r(80, 80) }.or(Expr::Pid(42))
+    );
+    assert!(p("pid 42").unwrap().expr.needs_processes());
+    assert!(!p("sport :80").unwrap().expr.needs_processes());
+    // The kernel cannot see processes: its program must keep every socket such a term could keep.
+    assert!(!crate::filter::bytecode::kernel_exact(&p("pid 42").unwrap().expr));
 }

@@ -118,12 +118,16 @@ pub fn collector_loop(
             let msg = match collector.collect(&q) {
                 Ok(mut snap) => {
                     let took = started.elapsed();
-                    if !settings.selection.expr.is_true() {
-                        snap.sockets.retain(|s| settings.selection.expr.matches(s));
-                    }
                     // Processes are attributed from a cache: only new processes are scanned each refresh.
                     let wanted = snap.sockets.iter().map(|s| s.inode).filter(|i| *i != 0);
                     let procs = cache.refresh(&proc_root, wanted).is_ok();
+                    let expr = &settings.selection.expr;
+                    if expr.needs_processes() {
+                        let resolved = expr.resolve_processes(cache.map());
+                        snap.sockets.retain(|s| resolved.matches(s));
+                    } else if !expr.is_true() {
+                        snap.sockets.retain(|s| expr.matches(s));
+                    }
                     let complete = cache.stats().complete;
                     let procs = procs.then(|| (cache.map(), complete));
                     Update::Live(tracker.update_with(snap, took, Instant::now(), procs, settings.open_group.as_ref()))

@@ -20,10 +20,12 @@ pub fn run(args: &[&str]) -> Output {
     bin().args(args).output().expect("spawn sockscope")
 }
 
-/// Run with `--ndjson` appended and parse every line.
+/// Run with `--ndjson` (appended unless given; a filter must then follow it) and parse every line.
 pub fn ndjson(args: &[&str]) -> Vec<Value> {
     let mut all: Vec<&str> = args.to_vec();
-    all.push("--ndjson");
+    if !all.contains(&"--ndjson") {
+        all.push("--ndjson");
+    }
     run_ok(&all).lines().map(|l| serde_json::from_str(l).expect("valid JSON line")).collect()
 }
 
