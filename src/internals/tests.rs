@@ -30,25 +30,28 @@ fn decodes_by_length() {
     assert_eq!(empty, TcpInfo::default());
 
     let tiny = TcpInfo::decode(&image(7));
-    assert_eq!(tiny.retransmits, Some(2));
-    assert_eq!(tiny.rto_us, None, "field past the end");
+    assert_eq!(tiny.retransmits(), Some(2));
+    assert_eq!(tiny.rto_us(), None, "field past the end");
 
     // Linux 3.x era: ends after total_retrans (104 bytes).
     let old = TcpInfo::decode(&image(104));
-    assert_eq!((old.rto_us, old.snd_cwnd, old.total_retrans), (Some(204_000), Some(10), Some(5)));
-    assert_eq!(old.bytes_acked, None);
-    assert_eq!((old.snd_wscale, old.rcv_wscale), (Some(7), Some(9)));
-    assert_eq!(old.snd_ssthresh, None, "infinite ssthresh reads as none");
+    assert_eq!((old.rto_us(), old.snd_cwnd(), old.total_retrans()), (Some(204_000), Some(10), Some(5)));
+    assert_eq!(old.bytes_acked(), None);
+    assert_eq!((old.snd_wscale(), old.rcv_wscale()), (Some(7), Some(9)));
+    assert_eq!(old.snd_ssthresh(), None, "infinite ssthresh reads as none");
 
     // The netlink crate's 232-byte struct: up to snd_wnd.
     let crate_len = TcpInfo::decode(&image(232));
-    assert_eq!((crate_len.bytes_acked, crate_len.bytes_sent, crate_len.snd_wnd), (Some(4242), Some(4300), Some(65536)));
-    assert_eq!(crate_len.rcv_wnd, None);
+    assert_eq!(
+        (crate_len.bytes_acked(), crate_len.bytes_sent(), crate_len.snd_wnd()),
+        (Some(4242), Some(4300), Some(65536))
+    );
+    assert_eq!(crate_len.rcv_wnd(), None);
 
     // A current kernel sends more than we know; the extra bytes are ignored.
     let new = TcpInfo::decode(&image(280));
-    assert_eq!(new.rcv_wnd, Some(131072));
-    assert_eq!(new.delivery_rate_bytes_per_s, Some(1_000_000));
+    assert_eq!(new.rcv_wnd(), Some(131072));
+    assert_eq!(new.delivery_rate_bytes_per_s(), Some(1_000_000));
 }
 
 #[test]

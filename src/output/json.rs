@@ -105,7 +105,7 @@ fn record<'a>(s: &'a Socket, names: &'a Names) -> Record<'a> {
         mark: s.mark,
         congestion: x.and_then(|x| x.congestion.as_deref()),
         tcp_info: x.and_then(|x| x.tcp_info.as_ref()),
-        memory: x.and_then(|x| x.memory),
+        memory: x.and_then(|x| x.memory.as_deref().copied()),
         processes,
         process_hidden,
     }

@@ -254,7 +254,7 @@ fn build(socks: &[Socket], names: &Names, opts: &TableOptions) -> Chunk {
         }
         mark(a, EXTRA, &mut c.widths);
         if let Some(x) = s.extra.as_deref().filter(|_| opts.info || opts.memory) {
-            if let Some(m) = x.memory.filter(|_| opts.memory) {
+            if let Some(m) = x.memory.as_deref().filter(|_| opts.memory) {
                 a.extend_from_slice(m.summary().as_bytes());
             }
             if let Some(t) = x.tcp_info.as_ref().filter(|_| opts.info) {

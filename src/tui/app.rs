@@ -310,8 +310,8 @@ impl App {
                 SockSort::Local => cmp_end(&sa.local, &sb.local),
                 SockSort::RecvQ => sb.recv_q.cmp(&sa.recv_q),
                 SockSort::SendQ => sb.send_q.cmp(&sa.send_q),
-                SockSort::Rtt => tcp(sb, |t| t.rtt_us).cmp(&tcp(sa, |t| t.rtt_us)),
-                SockSort::Retrans => tcp(sb, |t| t.total_retrans).cmp(&tcp(sa, |t| t.total_retrans)),
+                SockSort::Rtt => tcp(sb, |t| t.rtt_us()).cmp(&tcp(sa, |t| t.rtt_us())),
+                SockSort::Retrans => tcp(sb, |t| t.total_retrans()).cmp(&tcp(sa, |t| t.total_retrans())),
             }
             .then_with(|| cmp_end(&sa.peer, &sb.peer));
             if self.sock_reverse { o.reverse() } else { o }

@@ -404,7 +404,7 @@ fn sockets(app: &App, live: &Live, f: &mut Frame, area: Rect, theme: &Theme) {
                     s.extra
                         .as_deref()
                         .and_then(|x| x.tcp_info.as_ref())
-                        .and_then(|t| t.rtt_us.filter(|r| *r != 0))
+                        .and_then(|t| t.rtt_us().filter(|r| *r != 0))
                         .map_or(String::new(), |us| format!("{:.3}", us as f64 / 1000.0)),
                 ),
             })
@@ -493,7 +493,7 @@ fn detail(app: &App, live: &Live, f: &mut Frame, area: Rect) {
         if let Some(t) = &x.tcp_info {
             lines.push(("tcp_info".into(), t.summary(x.congestion.as_deref())));
         }
-        if let Some(m) = x.memory {
+        if let Some(m) = x.memory.as_deref() {
             lines.push(("memory".into(), m.summary()));
         }
     }

@@ -147,6 +147,26 @@ pub fn for_each_message(buf: &[u8], table: Table, mut each: impl FnMut(Message) 
     Ok(())
 }
 
+/// The congestion algorithm's name, shared: a dump of 200k sockets names the same one or two algorithms.
+fn congestion_name(raw: &[u8]) -> std::sync::Arc<str> {
+    use std::cell::RefCell;
+    thread_local! {
+        static LAST: RefCell<Option<std::sync::Arc<str>>> = const { RefCell::new(None) };
+    }
+    let name = String::from_utf8_lossy(raw);
+    LAST.with(|last| {
+        let mut last = last.borrow_mut();
+        match &*last {
+            Some(a) if **a == *name => a.clone(),
+            _ => {
+                let a: std::sync::Arc<str> = name.into();
+                *last = Some(a.clone());
+                a
+            }
+        }
+    })
+}
+
 /// Walk netlink attributes (`struct nlattr` TLVs), calling `each(type, data)`.
 fn for_each_attr(mut attrs: &[u8], mut each: impl FnMut(u16, &[u8])) -> Result<(), String> {
     while attrs.len() >= 4 {
@@ -202,9 +222,9 @@ pub fn decode_inet(payload: &[u8], table: Table) -> Result<Message, String> {
         INET_DIAG_INFO if table.proto() == Proto::Tcp => extra.tcp_info = Some(TcpInfo::decode(data)),
         INET_DIAG_CONG => {
             let end = data.iter().position(|&b| b == 0).unwrap_or(data.len());
-            extra.congestion = Some(String::from_utf8_lossy(&data[..end]).into_owned());
+            extra.congestion = Some(congestion_name(&data[..end]));
         }
-        INET_DIAG_SKMEMINFO => extra.memory = Some(MemInfo::decode(data)),
+        INET_DIAG_SKMEMINFO => extra.memory = Some(Box::new(MemInfo::decode(data))),
         _ => {}
     })?;
     Ok(Message::Socket(Socket {
@@ -263,6 +283,6 @@ pub fn decode_unix(payload: &[u8]) -> Result<Socket, String> {
         unix_kind: Some(UnixKind::from_raw(h.kind as u32)),
         timer: None,
         mark: None,
-        extra: memory.map(|m| Box::new(Extra { memory: Some(m), ..Extra::default() })),
+        extra: memory.map(|m| Box::new(Extra { memory: Some(Box::new(m)), ..Extra::default() })),
     })
 }

@@ -212,16 +212,17 @@ fn decodes_a_captured_kernel_dump_with_tcp_info() {
         let x = s.extra.as_deref().expect("extensions decoded");
         assert_eq!(x.congestion.as_deref(), Some("bbr"));
         let t = x.tcp_info.as_ref().expect("tcp_info");
-        assert!(t.rtt_us.unwrap() > 0 && t.snd_cwnd.unwrap() > 0 && t.bytes_acked.unwrap() > 0);
-        assert_eq!(t.rto_us, Some(204_000));
-        assert!(t.rcv_wnd.is_some(), "a 6.18 kernel sends the longer struct");
-        assert_eq!(x.memory.unwrap().rcvbuf, Some(131072));
+        assert!(t.rtt_us().unwrap() > 0 && t.snd_cwnd().unwrap() > 0 && t.bytes_acked().unwrap() > 0);
+        assert_eq!(t.rto_us(), Some(204_000));
+        assert!(t.rcv_wnd().is_some(), "a 6.18 kernel sends the longer struct");
+        assert_eq!(x.memory.as_deref().unwrap().rcvbuf, Some(131072));
     }
-    let sender = est.iter().find(|s| s.extra.as_deref().unwrap().tcp_info.as_ref().unwrap().bytes_sent == Some(100000));
+    let sender =
+        est.iter().find(|s| s.extra.as_deref().unwrap().tcp_info.as_ref().unwrap().bytes_sent() == Some(100000));
     let t = sender.expect("the sending end").extra.as_deref().unwrap().tcp_info.clone().unwrap();
     assert_eq!(
-        (t.bytes_acked, t.bytes_received, t.snd_mss, t.snd_cwnd),
+        (t.bytes_acked(), t.bytes_received(), t.snd_mss(), t.snd_cwnd()),
         (Some(100001), Some(5000), Some(47616), Some(13))
     );
-    assert_eq!((t.segs_out, t.segs_in, t.snd_wscale, t.rcv_wscale), (Some(6), Some(4), Some(10), Some(10)));
+    assert_eq!((t.segs_out(), t.segs_in(), t.snd_wscale(), t.rcv_wscale()), (Some(6), Some(4), Some(10), Some(10)));
 }

@@ -131,7 +131,8 @@ fn timers_and_second_line() {
     let mut s = sample().remove(1);
     s.timer = Some(Timer { kind: TimerKind::Keepalive, expires_ms: 449_000, retrans: 0 });
     let mem = MemInfo { rmem_alloc: Some(0), rcvbuf: Some(131072), ..MemInfo::default() };
-    s.extra = Some(Box::new(Extra { memory: Some(mem), congestion: Some("cubic".into()), ..Extra::default() }));
+    s.extra =
+        Some(Box::new(Extra { memory: Some(Box::new(mem)), congestion: Some("cubic".into()), ..Extra::default() }));
     let opts = TableOptions { timers: true, memory: true, info: true, ..TableOptions::default() };
     let got = render_str(&[s], &Names::default(), opts);
     assert_eq!(
