@@ -7,8 +7,7 @@ mod common;
 
 use common::{Netns, sh};
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 
 use serde_json::Value;
 
@@ -56,19 +55,7 @@ fn namespace(tag: &str, setup: Option<&str>, body: &str) -> Netns {
     if let Some(cmd) = setup {
         assert!(sh(&["ip", "netns", "exec", &name, "sh", "-c", cmd]), "{cmd}");
     }
-    let script = std::env::temp_dir().join(format!("{name}.py"));
-    std::fs::write(&script, format!("{PRELUDE}\n{body}\nprint(\"READY\", flush=True)\nsys.stdin.read()\n")).unwrap();
-    let mut child = Command::new("ip")
-        .args(["netns", "exec", &name, "python3", script.to_str().unwrap()])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("spawn python3");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    ns.child = Some(child);
-    let _ = std::fs::remove_file(&script);
-    assert_eq!(line.trim(), "READY", "socket population did not start");
+    ns.run_python(&format!("{PRELUDE}\n{body}\nprint(\"READY\", flush=True)\nsys.stdin.read()\n"));
     ns
 }
 

@@ -7,8 +7,8 @@ mod common;
 
 use common::Netns;
 
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Command, Stdio};
+use std::io::Write;
+use std::process::Command;
 
 const POPULATION: &str = r#"
 import socket, sys
@@ -84,20 +84,7 @@ fn exec_in(ns: &str, cmd: &[&str]) -> String {
 /// Create a namespace `sockscope-{tag}-PID` with the population running in it.
 fn populate(tag: &str) -> Netns {
     let mut ns = Netns::create(tag);
-    let name = ns.name.clone();
-    let script = std::env::temp_dir().join(format!("{name}.py"));
-    std::fs::write(&script, POPULATION).unwrap();
-    let mut child = Command::new("ip")
-        .args(["netns", "exec", &name, "python3", script.to_str().unwrap()])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("spawn population");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    ns.child = Some(child);
-    let _ = std::fs::remove_file(&script);
-    assert_eq!(line.trim(), "READY", "population did not start");
+    ns.run_python(POPULATION);
     // Let FIN/ACK exchanges on loopback settle into FIN-WAIT-2 / TIME-WAIT.
     std::thread::sleep(std::time::Duration::from_millis(300));
     ns

@@ -5,8 +5,8 @@
 mod common;
 
 use common::Netns;
+use std::io::BufReader;
 
-use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
@@ -192,19 +192,7 @@ fn live_dnat_rule_in_a_namespace() {
     if !in_ns(&name, &["test", "-e", "/proc/net/nf_conntrack"]).status.success() {
         return skip("/proc/net/nf_conntrack is missing in the namespace (no CONFIG_NF_CONNTRACK_PROCFS)");
     }
-    let script = std::env::temp_dir().join(format!("{name}.py"));
-    std::fs::write(&script, CLIENTS).unwrap();
-    let mut child = Command::new("ip")
-        .args(["netns", "exec", &name, "python3", script.to_str().unwrap()])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("spawn python3");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    ns.child = Some(child);
-    let _ = std::fs::remove_file(&script);
-    assert_eq!(line.trim(), "READY", "clients did not connect through the DNAT rule");
+    ns.run_python(CLIENTS);
 
     let out = in_ns(&name, &[env!("CARGO_BIN_EXE_sockscope"), "forwards", "--json"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));

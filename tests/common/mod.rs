@@ -61,6 +61,27 @@ pub struct Netns {
 }
 
 impl Netns {
+    /// Run `script` with python3 inside the namespace and wait until it prints READY; it keeps its sockets
+    /// until the namespace is dropped (its stdin closes then).
+    pub fn run_python(&mut self, script: &str) {
+        use std::io::BufRead;
+        let path = std::env::temp_dir().join(format!("{}.py", self.name));
+        std::fs::write(&path, script).expect("write the python script");
+        let mut child = Command::new("ip")
+            .args(["netns", "exec", &self.name, "python3"])
+            .arg(&path)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn python3");
+        let mut line = String::new();
+        let out = child.stdout.take().expect("piped stdout");
+        std::io::BufReader::new(out).read_line(&mut line).expect("read READY");
+        self.child = Some(child);
+        let _ = std::fs::remove_file(&path);
+        assert_eq!(line.trim(), "READY", "the python script in {} did not start", self.name);
+    }
+
     /// Create `sockscope-{tag}-{pid}` (removing a stale one of that name) with `lo` up.
     pub fn create(tag: &str) -> Netns {
         let name = format!("sockscope-{tag}-{}", std::process::id());

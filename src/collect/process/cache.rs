@@ -201,9 +201,11 @@ impl ProcessCache {
     }
 
     fn rebuild(&mut self) {
+        // Processes whose info was read (they hold sockets), by pid.
         let mut holders: Vec<(&u32, &Known)> = self.procs.iter().filter(|(_, k)| k.info.is_some()).collect();
         holders.sort_unstable_by_key(|(pid, _)| **pid);
         let fds = holders.iter().map(|(_, k)| k.sockets.len()).sum();
-        self.map = ProcessMap::build(holders.into_iter().map(|(_, k)| (k.info.clone().unwrap(), &k.sockets[..])), fds);
+        let procs = holders.into_iter().filter_map(|(_, k)| Some((k.info.clone()?, &k.sockets[..])));
+        self.map = ProcessMap::build(procs, fds);
     }
 }
