@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use sockscope::collect::{self, SourceChoice};
-use sockscope::services::Services;
+use sockscope::ports::services::Services;
 use sockscope::tui::app::{Action, App, Settings, update};
 use sockscope::tui::live::Tracker;
 use sockscope::tui::{query_for, view};

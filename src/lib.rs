@@ -1,17 +1,12 @@
 //! sockscope: a socket-state monitor for Linux. The library holds everything; `main.rs` is a thin shell.
 
-pub mod audit;
 pub mod cli;
 pub mod collect;
 pub mod commands;
-pub mod conntrack;
 pub mod filter;
 pub mod group;
 pub mod hash;
-pub mod internals;
 pub mod model;
 pub mod output;
 pub mod ports;
-pub mod services;
-pub mod services_table;
 pub mod tui;

@@ -1,4 +1,4 @@
-//! `sockscope forwards`: the hand-written conntrack fixtures (see tests/fixtures/conntrack/README.md) give the
+//! `sockscope forwards`: the hand-written conntrack fixtures (see fixtures/conntrack/README.md) give the
 //! expected grouping, conntrack missing is one line and exit 0, and a live DNAT rule in a private network
 //! namespace shows up (needs root, python3 and nft or iptables; skipped with the reason otherwise).
 
@@ -11,10 +11,10 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 use serde_json::Value;
-use sockscope::conntrack;
+use sockscope::ports::conntrack;
 
 fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/conntrack").join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/conntrack").join(name)
 }
 
 fn forwards_json(args: &[&str]) -> Value {

@@ -1,4 +1,4 @@
-//! The `/proc/net` collector against files captured from a real kernel (tests/fixtures/proc, see its README):
+//! The `/proc/net` collector against files captured from a real kernel (fixtures/proc, see its README):
 //! every row of every file as an exact record, the state filter, missing and unreadable files, and a
 //! cross-check against `ss` (netlink) output captured from the same sockets.
 
@@ -24,7 +24,7 @@ const LISTEN: State = State::LISTEN;
 use TimerKind::{On, Persist, Timewait};
 
 fn fixture(scenario: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/proc").join(scenario)
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/proc").join(scenario)
 }
 
 fn collect_from(root: PathBuf, table: Table, states: StateSet) -> Result<Vec<Socket>, CollectError> {

@@ -10,12 +10,12 @@ use anyhow::Context;
 use serde::Serialize;
 
 use super::services::write_table;
-use crate::audit::{self, AuditOptions, Listener, Reach};
+use crate::ports::audit::{self, AuditOptions, Listener, Reach};
 use crate::cli::SourceArg;
 use crate::collect::{self, Query, SourceChoice};
 use crate::model::StateSet;
-use crate::ports::{self, HostPorts, Pressure};
-use crate::services::Services;
+use crate::ports::classes::{self as ports, HostPorts, Pressure};
+use crate::ports::services::Services;
 
 /// Said in every report, table or JSON.
 pub const FIREWALL_NOTE: &str = "sockscope sees sockets, not the firewall: a listener on all addresses may \

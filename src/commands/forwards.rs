@@ -10,7 +10,7 @@ use anyhow::Context;
 use serde::Serialize;
 
 use super::services::write_table;
-use crate::conntrack::{self, Forward, PROC_FILE};
+use crate::ports::conntrack::{self, Forward, PROC_FILE};
 
 const HELP: &str = "\
 Reads the kernel's connection-tracking table (/proc/net/nf_conntrack, this network

@@ -10,8 +10,8 @@ use anyhow::Context;
 use serde::Serialize;
 
 use crate::model::Proto;
-use crate::ports::{HostPorts, PortClass, PortSpan};
-use crate::services::{Service, Services};
+use crate::ports::classes::{HostPorts, PortClass, PortSpan};
+use crate::ports::services::{Service, Services};
 
 const HELP: &str = "\
 Names come from the services file (/etc/services) first and from sockscope's built-in table
@@ -213,8 +213,8 @@ pub fn run(args: &ServicesArgs) -> anyhow::Result<ExitCode> {
                 PortClass::of(e.port).to_string(),
                 host_text(host_ok, e.port),
                 match e.source {
-                    crate::services::ServiceSource::File => file.clone(),
-                    crate::services::ServiceSource::Builtin => "built-in".into(),
+                    crate::ports::services::ServiceSource::File => file.clone(),
+                    crate::ports::services::ServiceSource::Builtin => "built-in".into(),
                 },
                 e.description.unwrap_or("").to_string(),
             ]

@@ -46,7 +46,7 @@ use std::fmt;
 use std::net::IpAddr;
 
 use crate::model::{Endpoint, Proto, Socket, State, StateSet};
-use crate::services::Services;
+use crate::ports::services::Services;
 
 pub use parser::{Lookup, NoLookup, Parsed, SystemLookup, join_args, parse};
 

@@ -10,7 +10,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use super::lexer::{CmpOp, Tok, Token, lex};
 use super::{End, Expr, FilterError, PortRange, Prefix, parse_state};
 use crate::model::{Proto, StateSet};
-use crate::services::Services;
+use crate::ports::services::Services;
 
 /// A parsed filter: the state mask its `state`/`exclude` selectors set (`None` when it has none), and the
 /// boolean expression (`Expr::True` when there is none).
@@ -63,7 +63,7 @@ impl Lookup for SystemLookup {
         (index != 0).then_some(index)
     }
     fn ephemeral_range(&self) -> Option<(u16, u16)> {
-        let h = crate::ports::HostPorts::read(std::path::Path::new("/proc")).ok()?;
+        let h = crate::ports::classes::HostPorts::read(std::path::Path::new("/proc")).ok()?;
         Some((h.ephemeral.low, h.ephemeral.high))
     }
     fn hosts(&self, name: &str) -> Vec<IpAddr> {
@@ -333,7 +333,7 @@ impl Parser<'_> {
             Some("class") => {
                 self.next();
                 let (text, t) = self.value(kw, "a port class")?;
-                return match crate::ports::PortClass::parse(&text) {
+                return match crate::ports::classes::PortClass::parse(&text) {
                     Some(c) => Ok(port(c.range())),
                     None => Err(self.bad_value(kw, &t, "a port class", "known: well-known, registered, dynamic")),
                 };

@@ -13,7 +13,7 @@ use std::io::{self, Write};
 use serde::Serialize;
 
 use super::{Names, Owner};
-use crate::internals::{MemInfo, TcpInfo};
+use crate::model::internals::{MemInfo, TcpInfo};
 use crate::model::{Endpoint, Socket, Timer, UnixKind};
 
 #[derive(Serialize)]

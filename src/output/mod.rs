@@ -9,7 +9,7 @@ use std::net::IpAddr;
 
 use crate::collect::process::{ProcessMap, ProcessRef};
 use crate::model::Socket;
-use crate::services::Services;
+use crate::ports::services::Services;
 
 /// Who holds each socket (`-p`).
 #[derive(Debug, Default)]

@@ -13,7 +13,7 @@ use super::live::Live;
 use crate::filter::FilterError;
 use crate::group::GroupKey;
 use crate::model::{Proto, State};
-use crate::services::Services;
+use crate::ports::services::Services;
 
 /// Refresh intervals `+`/`-` step through.
 pub const INTERVALS: [Duration; 7] = [
@@ -337,7 +337,7 @@ impl App {
 }
 
 /// A tcp_info field of a socket, when the kernel sent one.
-fn tcp(s: &crate::model::Socket, f: impl Fn(&crate::internals::TcpInfo) -> Option<u32>) -> Option<u32> {
+fn tcp(s: &crate::model::Socket, f: impl Fn(&crate::model::internals::TcpInfo) -> Option<u32>) -> Option<u32> {
     s.extra.as_deref().and_then(|x| x.tcp_info.as_ref()).and_then(f)
 }
 

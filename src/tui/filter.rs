@@ -3,7 +3,7 @@
 
 use crate::filter::{self, Expr, FilterError, SystemLookup};
 use crate::model::StateSet;
-use crate::services::Services;
+use crate::ports::services::Services;
 
 /// What a filter text selects: states (pushed to the collector) and an expression over records.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -172,7 +172,7 @@ impl Tracker {
     /// A tracker that knows the host's ephemeral port range (`proc_root/sys/net/ipv4/ip_local_port_range`).
     pub fn with_host_ports(proc_root: &std::path::Path) -> Self {
         let host_ports =
-            crate::ports::HostPorts::read(proc_root).ok().map(|h| ((h.ephemeral.low, h.ephemeral.high), h.capacity()));
+            crate::ports::classes::HostPorts::read(proc_root).ok().map(|h| ((h.ephemeral.low, h.ephemeral.high), h.capacity()));
         Tracker { host_ports, ..Tracker::default() }
     }
 
@@ -296,11 +296,11 @@ impl Tracker {
 
 /// `sockscope audit`'s findings for every listening socket (listeners are few; the rest is not looked at).
 fn audit_listeners(sockets: &[Socket], groups: &[Group]) -> FastMap<u32, Vec<String>> {
-    let opts = crate::audit::AuditOptions::default();
+    let opts = crate::ports::audit::AuditOptions::default();
     let mut out = FastMap::default();
     for &i in groups.iter().flat_map(|g| &g.listeners) {
         if let Some(s) = sockets.get(i as usize) {
-            let flags = crate::audit::assess(s, &opts);
+            let flags = crate::ports::audit::assess(s, &opts);
             if !flags.is_empty() {
                 out.insert(i, flags.into_iter().map(|f| f.reason).collect());
             }

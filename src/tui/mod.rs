@@ -41,7 +41,7 @@ pub struct TopConfig {
     pub source: SourceChoice,
     pub proc_root: PathBuf,
     pub color: bool,
-    pub services: crate::services::Services,
+    pub services: crate::ports::services::Services,
 }
 
 /// Messages from the collector thread.

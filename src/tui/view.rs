@@ -194,7 +194,7 @@ fn port_class(live: &Live, port: Option<u16>) -> &'static str {
     if live.ephemeral.is_some_and(|(lo, hi)| (lo..=hi).contains(&p)) {
         return "eph";
     }
-    match crate::ports::PortClass::of(p).name() {
+    match crate::ports::classes::PortClass::of(p).name() {
         "well-known" => "wk",
         "registered" => "reg",
         _ => "dyn",
@@ -470,7 +470,7 @@ fn detail(app: &App, live: &Live, f: &mut Frame, area: Rect) {
         }
     }
     if let Some(p) = s.local.port() {
-        let class = crate::ports::PortClass::of(p).name();
+        let class = crate::ports::classes::PortClass::of(p).name();
         let eph = live.ephemeral.is_some_and(|(lo, hi)| (lo..=hi).contains(&p));
         lines.push(("local port".into(), format!("{class}{}", if eph { ", in the ephemeral range" } else { "" })));
     }

@@ -7,7 +7,7 @@ use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use super::app::{Action, App, Settings, update};
 use super::script;
 use super::view::{fmt_age, view};
-use crate::services::Services;
+use crate::ports::services::Services;
 use std::time::Duration;
 
 fn app(w: u16, h: u16) -> App {

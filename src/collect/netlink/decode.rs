@@ -8,7 +8,7 @@ use netlink_packet_sock_diag::inet::{ExtensionFlags, InetRequest, InetResponseHe
 use netlink_packet_sock_diag::unix::{ShowFlags, StateFlags as UnixStateFlags, UnixRequest, UnixResponseHeader};
 
 use crate::collect::{Query, Table};
-use crate::internals::{Extra, MemInfo, TcpInfo};
+use crate::model::internals::{Extra, MemInfo, TcpInfo};
 use crate::model::{Endpoint, Family, Proto, Socket, State, Timer, UnixKind, UnixName};
 
 pub const NLMSG_NOOP: u16 = 1;

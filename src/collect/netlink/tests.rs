@@ -196,12 +196,12 @@ fn dedupe_keeps_first_of_each_cookie() {
     assert_eq!(ports, vec![10, 20, 40]);
 }
 
-/// A real dump from Linux 6.18 (tests/fixtures/netlink/capture.py): a listener and both ends of a loopback
+/// A real dump from Linux 6.18 (fixtures/netlink/capture.py): a listener and both ends of a loopback
 /// connection that moved 100000 bytes one way and 5000 back, with INFO, CONG and SKMEMINFO. The expected
 /// values are those `ss -tnim` printed for the same sockets (tcp_info_dump.txt).
 #[test]
 fn decodes_a_captured_kernel_dump_with_tcp_info() {
-    let dump = include_bytes!("../../../tests/fixtures/netlink/tcp_info_dump.bin");
+    let dump = include_bytes!("../../../fixtures/netlink/tcp_info_dump.bin");
     let msgs = decode_all(dump, Table::Tcp4).unwrap();
     assert_eq!(msgs.last(), Some(&Message::Done(0)));
     let socks: Vec<_> =

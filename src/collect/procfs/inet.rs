@@ -389,8 +389,8 @@ mod tests {
             byte in proptest::prelude::any::<u8>(),
         ) {
             for (table, text) in [
-                (Table::Tcp4, &include_bytes!("../../../tests/fixtures/proc/busy/net/tcp")[..]),
-                (Table::Tcp6, &include_bytes!("../../../tests/fixtures/proc/busy/net/tcp6")[..]),
+                (Table::Tcp4, &include_bytes!("../../../fixtures/proc/busy/net/tcp")[..]),
+                (Table::Tcp6, &include_bytes!("../../../fixtures/proc/busy/net/tcp6")[..]),
             ] {
                 let mut text = text[..cut.min(text.len())].to_vec();
                 if let Some(b) = text.get_mut(at) {

@@ -341,7 +341,7 @@ mod tests {
             at in 0usize..1500,
             byte in proptest::prelude::any::<u8>(),
         ) {
-            let text = include_bytes!("../../../tests/fixtures/proc/busy/net/unix");
+            let text = include_bytes!("../../../fixtures/proc/busy/net/unix");
             let mut text = text[..cut.min(text.len())].to_vec();
             if let Some(b) = text.get_mut(at) {
                 *b = byte;

@@ -4,7 +4,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use super::*;
 use crate::model::{Family, State, UnixKind, UnixName};
-use crate::services::Services;
+use crate::ports::services::Services;
 
 fn inet(state: State, l: (IpAddr, u16), p: (IpAddr, u16), q: (u32, Option<u32>)) -> Socket {
     Socket {
@@ -126,7 +126,7 @@ fn many_rows_render_in_parallel_in_order() {
 
 #[test]
 fn timers_and_second_line() {
-    use crate::internals::{Extra, MemInfo};
+    use crate::model::internals::{Extra, MemInfo};
     use crate::model::{Timer, TimerKind};
     let mut s = sample().remove(1);
     s.timer = Some(Timer { kind: TimerKind::Keepalive, expires_ms: 449_000, retrans: 0 });

@@ -9,7 +9,7 @@ use crate::collect::{Query, SourceChoice};
 use crate::filter::{self, End, Expr};
 use crate::model::{State, StateSet};
 use crate::output::table::TableOptions;
-use crate::services::Services;
+use crate::ports::services::Services;
 use crate::tui::TopConfig;
 use crate::tui::app::{Protos, Settings};
 

@@ -8,8 +8,8 @@ use std::net::{IpAddr, Ipv4Addr};
 use serde::Serialize;
 
 use crate::model::{Endpoint, Proto, Socket};
-use crate::ports::is_listener;
-use crate::services::Services;
+use crate::ports::classes::is_listener;
+use crate::ports::services::Services;
 
 /// Who can reach a listening endpoint, as far as its bound address says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]

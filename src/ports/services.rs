@@ -1,5 +1,5 @@
 //! Service names for ports: `/etc/services` (parsed here; a missing file just means no names from it), merged
-//! with the compiled-in table of [`crate::services_table`] for every (protocol, port) the file does not name.
+//! with the compiled-in table of [`crate::ports::services_table`] for every (protocol, port) the file does not name.
 
 use std::collections::HashMap;
 use std::io::BufRead;
@@ -8,7 +8,7 @@ use std::path::Path;
 use serde::Serialize;
 
 use crate::model::Proto;
-use crate::services_table::{BUILTIN, Builtin};
+use crate::ports::services_table::{BUILTIN, Builtin};
 
 /// Where a service name came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]

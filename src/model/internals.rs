@@ -350,4 +350,5 @@ impl MemInfo {
 }
 
 #[cfg(test)]
+#[path = "internals_tests.rs"]
 mod tests;

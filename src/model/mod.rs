@@ -5,6 +5,8 @@
 //! `TCP_LISTEN`. Filters therefore work on one bit set for all protocols, as in `ss`, and only the display name
 //! depends on the protocol.
 
+pub mod internals;
+
 use std::fmt;
 use std::net::IpAddr;
 
@@ -350,7 +352,7 @@ pub struct Socket {
     /// The socket mark (`SO_MARK`); netlink reports it only to CAP_NET_ADMIN.
     pub mark: Option<u32>,
     /// tcp_info, congestion control and memory, when asked for (`-i`, `-m`).
-    pub extra: Option<Box<crate::internals::Extra>>,
+    pub extra: Option<Box<crate::model::internals::Extra>>,
 }
 
 impl Socket {

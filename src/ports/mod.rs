@@ -1,0 +1,8 @@
+//! Port knowledge: service names (`/etc/services` and the built-in table), port classes, the host's ephemeral
+//! range and reserved ports, the exposure audit and ephemeral-port pressure, and conntrack port forwards.
+
+pub mod audit;
+pub mod classes;
+pub mod conntrack;
+pub mod services;
+pub mod services_table;
