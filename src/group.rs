@@ -128,7 +128,7 @@ fn is_listener(s: &Socket) -> bool {
 fn unix_name(e: &Endpoint) -> Option<&UnixName> {
     match e {
         Endpoint::Unix { name, .. } => name.as_ref(),
-        Endpoint::Inet { .. } => None,
+        _ => None,
     }
 }
 
@@ -183,7 +183,7 @@ pub fn group(socks: &[Socket]) -> Vec<Group> {
                     (None, Endpoint::Inet { ip, port }) => {
                         slot(GroupKey::Outbound { proto: s.proto, ip: *ip, port: *port }, &mut groups)
                     }
-                    (None, Endpoint::Unix { .. }) => continue,
+                    (None, _) => continue,
                 }
             }
             (Endpoint::Unix { name: Some(n), .. }, _) => {
@@ -209,6 +209,8 @@ pub fn group(socks: &[Socket]) -> Vec<Group> {
                     None => slot(GroupKey::UnixUnnamed, &mut groups),
                 }
             }
+            // Packet and netlink sockets are not grouped (the dashboard does not collect them).
+            _ => continue,
         };
         let gr = &mut groups[g];
         gr.members.push(i as u32);

@@ -3,16 +3,39 @@
 use std::io::{self, IsTerminal, Write};
 use std::process::ExitCode;
 
-use clap::Parser;
 use clap::error::ErrorKind;
+use clap::{CommandFactory, FromArgMatches};
 
 use sockscope::cli::{Cli, Command, Format, ListConfig, TopArgs, UsageError};
 use sockscope::collect::process;
-use sockscope::output::{Names, Processes, json, table};
+use sockscope::output::{Names, Processes, json, summary, table};
+use sockscope::ports::classes::HostPorts;
 use sockscope::{collect, commands, tui};
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let argv = sockscope::cli::argv::permute(std::env::args_os().collect(), &Cli::command());
+    let parsed = Cli::command().try_get_matches_from(argv).and_then(|m| {
+        let mut cli = Cli::from_arg_matches(&m)?;
+        // ss applies its selection flags in command-line order: keep each one's positions.
+        let list_matches = match m.subcommand() {
+            Some(("list", sub)) => sub,
+            _ => &m,
+        };
+        let list = match &mut cli.command {
+            Some(Command::List(l)) => Some(l),
+            None => Some(&mut cli.list),
+            _ => None,
+        };
+        if let Some(l) = list {
+            for id in list_matches.ids() {
+                if let Some(ix) = list_matches.indices_of(id.as_str()) {
+                    l.positions.insert(id.to_string(), ix.collect());
+                }
+            }
+        }
+        Ok(cli)
+    });
+    let cli = match parsed {
         Ok(c) => c,
         Err(e) => {
             if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
@@ -94,7 +117,30 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
 }
 
 fn run_list(config: ListConfig) -> anyhow::Result<()> {
-    let mut collector = collect::open(config.source, config.proc_root.clone());
+    let stdout = io::stdout();
+    if config.summary {
+        let stat = read_sockstat(&config.proc_root);
+        let mut out = stdout.lock();
+        match config.format {
+            Format::Table => summary::render(&mut out, &stat)?,
+            _ => summary::render_json(&mut out, &stat)?,
+        }
+        out.flush()?;
+        if config.summary_only {
+            return Ok(());
+        }
+    }
+    if let Some(path) = &config.diag {
+        let n = collect::netlink::write_tcp_dump(&config.query, path).map_err(|e| anyhow::anyhow!("{e}"))?;
+        if path.as_os_str() != "-" {
+            eprintln!("sockscope: note: wrote {n} bytes of TCP sock_diag messages to {}", path.display());
+        }
+        return Ok(());
+    }
+    let mut collector = match &config.from_dump {
+        Some(path) => Box::new(collect::netlink::dump::DumpCollector::open(path)?) as Box<dyn collect::Collector>,
+        None => collect::open(config.source, config.proc_root.clone()),
+    };
     // With -p the /proc/*/fd scan runs beside the socket dump: they share no state and each takes a while.
     let (snap, scan) = std::thread::scope(|s| {
         let want = config.processes || config.filter.needs_processes();
@@ -114,10 +160,16 @@ fn run_list(config: ListConfig) -> anyhow::Result<()> {
         Some(scan) if config.filter.needs_processes() => config.filter.resolve_processes(&scan.map),
         _ => config.filter.clone(),
     };
-    if !filter.is_true() {
-        snap.sockets.retain(|s| filter.matches(s));
+    let types = config.query.types;
+    if !filter.is_true() || !types.all() {
+        snap.sockets.retain(|s| types.keeps(s) && filter.matches(s));
     }
-    let mut names = Names { services: (!config.numeric).then_some(config.services), ..Names::default() };
+    let mut names = Names {
+        services: (!config.numeric).then_some(config.services),
+        numeric: config.numeric,
+        ephemeral: HostPorts::read(&config.proc_root).ok().map(|h| (h.ephemeral.low, h.ephemeral.high)),
+        ..Names::default()
+    };
     if let Some(scan) = scan.filter(|_| config.processes) {
         if !scan.stats.complete {
             let n = scan.stats.hidden + scan.stats.failed;
@@ -135,18 +187,49 @@ fn run_list(config: ListConfig) -> anyhow::Result<()> {
         }
         names.processes = Some(Processes { map: scan.map, complete: scan.stats.complete });
         names.load_users(&snap.sockets);
+        if config.threads {
+            names.load_threads(&config.proc_root);
+        }
     }
     names.load_interfaces(&snap.sockets);
+    names.load_protocols(&snap.sockets);
+    if !config.numeric {
+        names.load_netlink_owners(&snap.sockets, &config.proc_root);
+    }
+    if config.cgroups {
+        names.load_cgroups(&config.proc_root);
+    }
     if config.resolve {
         names.resolve_hosts(&snap.sockets);
     }
-    let stdout = io::stdout();
+    let mut table_opts = config.table;
+    if io::stdout().is_terminal() {
+        table_opts.screen_width = terminal_width();
+    }
     let mut out = stdout.lock();
     match config.format {
-        Format::Table => table::render(&mut out, &snap.sockets, &names, &config.table)?,
+        Format::Table => table::render(&mut out, &snap.sockets, &names, &table_opts)?,
         Format::Json => json::render_array(&mut out, &snap.sockets, &names)?,
         Format::Ndjson => json::render_lines(&mut out, &snap.sockets, &names)?,
     }
     out.flush()?;
     Ok(())
+}
+
+/// The kernel's socket counters for -s; a missing file reads as zeros, as in ss.
+fn read_sockstat(proc_root: &std::path::Path) -> sockscope::collect::procfs::sockstat::SockStat {
+    let mut s = sockscope::collect::procfs::sockstat::SockStat::default();
+    let read = |f: &str| std::fs::read_to_string(proc_root.join("net").join(f)).unwrap_or_default();
+    s.parse_sockstat(&read("sockstat"));
+    s.parse_sockstat(&read("sockstat6"));
+    s.parse_snmp(&read("snmp"));
+    s
+}
+
+/// The terminal's width (TIOCGWINSZ on stdout), as ss uses it to spread the columns.
+fn terminal_width() -> Option<usize> {
+    let mut ws: libc::winsize = unsafe { std::mem::zeroed() };
+    // SAFETY: TIOCGWINSZ writes a winsize into the valid, correctly sized `ws`.
+    let rc = unsafe { libc::ioctl(libc::STDOUT_FILENO, libc::TIOCGWINSZ, &mut ws) };
+    (rc == 0 && ws.ws_col > 0).then_some(ws.ws_col as usize)
 }

@@ -217,6 +217,7 @@ fn expected(table: Table) -> Vec<Socket> {
         Table::Udp6 => udp6_expected(),
         Table::Unix => unix_expected(),
         Table::TcpAll => [tcp4_expected(), tcp6_expected()].concat(),
+        other => panic!("no fixture for {other}"),
     }
 }
 

@@ -1,5 +1,9 @@
 //! Command-line definitions (clap) and their resolution into a checked configuration.
 
+pub mod argv;
+pub mod select;
+
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -205,6 +209,86 @@ pub struct ListArgs {
     /// One JSON object per line
     #[arg(long, help_heading = "Output")]
     pub ndjson: bool,
+
+    /// RAW sockets (read from /proc/net/raw{,6} when the kernel has no raw_diag)
+    #[arg(short = 'w', long, help_heading = "Socket types")]
+    pub raw: bool,
+    /// MPTCP sockets
+    #[arg(short = 'M', long, help_heading = "Socket types")]
+    pub mptcp: bool,
+    /// PACKET sockets (same as -f link)
+    #[arg(short = '0', long, help_heading = "Socket types")]
+    pub packet: bool,
+    /// SCTP sockets (nothing is listed when the kernel has no sctp_diag; a note says so)
+    #[arg(short = 'S', long, help_heading = "Socket types")]
+    pub sctp: bool,
+    /// DCCP sockets (as SCTP: listed only where the kernel has dccp_diag)
+    #[arg(short = 'd', long, help_heading = "Socket types")]
+    pub dccp: bool,
+    /// vsock sockets
+    #[arg(long, help_heading = "Socket types")]
+    pub vsock: bool,
+    /// TIPC sockets
+    #[arg(long, help_heading = "Socket types")]
+    pub tipc: bool,
+    /// XDP sockets
+    #[arg(long, help_heading = "Socket types")]
+    pub xdp: bool,
+    /// Sockets of FAMILY: inet inet6 link unix netlink vsock tipc xdp (repeatable)
+    #[arg(short = 'f', long, value_name = "FAMILY", help_heading = "Socket types")]
+    pub family: Vec<String>,
+    /// Socket tables, comma-separated: all inet tcp mptcp udp raw unix unix_dgram unix_stream unix_seqpacket
+    /// packet packet_raw packet_dgram netlink dccp sctp vsock_stream vsock_dgram tipc xdp (`!NAME` removes one)
+    #[arg(short = 'A', long = "query", visible_alias = "socket", value_name = "QUERY", help_heading = "Socket types")]
+    pub query: Vec<String>,
+    /// TCP sockets bound to a port but neither listening nor connected (Linux 6.5+)
+    #[arg(short = 'B', long, help_heading = "Selection")]
+    pub bound_inactive: bool,
+
+    /// Socket summary from the kernel's counters (/proc/net/sockstat); with --json, one object
+    #[arg(short = 's', long, help_heading = "Output")]
+    pub summary: bool,
+    /// Each socket on one line (the -i/-m/-e second lines joined)
+    #[arg(short = 'O', long, help_heading = "Output")]
+    pub oneline: bool,
+    /// Threads holding each socket: users:(("comm",pid=N,tid=N,fd=N),...)
+    #[arg(short = 'T', long, help_heading = "Output")]
+    pub threads: bool,
+    /// TOS / traffic class / class id of inet sockets
+    #[arg(long, help_heading = "Output")]
+    pub tos: bool,
+    /// The cgroup (v2) path of inet sockets
+    #[arg(long, help_heading = "Output")]
+    pub cgroup: bool,
+    /// inet socket options: recverr, freebind, transparent, ...
+    #[arg(long, help_heading = "Output")]
+    pub inet_sockopt: bool,
+    /// Classic BPF filters attached to packet sockets
+    #[arg(short = 'b', long, help_heading = "Output")]
+    pub bpf: bool,
+    /// TIPC internals (TIPC sockets only)
+    #[arg(long, help_heading = "Output")]
+    pub tipcinfo: bool,
+    /// Process SELinux contexts (as ss: an error when SELinux is not enabled)
+    #[arg(short = 'Z', long, help_heading = "Output")]
+    pub context: bool,
+    /// Process and socket SELinux contexts (as -Z)
+    #[arg(short = 'z', long, help_heading = "Output")]
+    pub contexts: bool,
+
+    /// Read the filter from FILE (`-` for stdin) instead of the command line
+    #[arg(short = 'F', long = "filter", value_name = "FILE", help_heading = "Files")]
+    pub filter_file: Option<PathBuf>,
+    /// Write the raw netlink dump of the TCP sockets to FILE (`-` for stdout) and exit, as ss -D does
+    #[arg(short = 'D', long = "diag", value_name = "FILE", help_heading = "Files")]
+    pub diag: Option<PathBuf>,
+    /// List sockets from a dump written by -D (or ss -D) instead of the kernel: replayable bug reports
+    #[arg(long, value_name = "FILE", help_heading = "Files")]
+    pub from_dump: Option<PathBuf>,
+
+    /// Command-line positions of the selection flags (filled from clap's matches; ss's flags act in order).
+    #[arg(skip)]
+    pub positions: HashMap<String, Vec<usize>>,
 }
 
 /// Output format of a listing.
@@ -219,6 +303,17 @@ pub enum Format {
 #[derive(Debug)]
 pub struct ListConfig {
     pub query: Query,
+    /// `-s`: print the summary first; `summary_only` when no table was asked for (`ss -s`).
+    pub summary: bool,
+    pub summary_only: bool,
+    /// `-D FILE`: write the raw TCP dump there and list nothing.
+    pub diag: Option<PathBuf>,
+    /// `--from-dump FILE`: list from a dump instead of the kernel.
+    pub from_dump: Option<PathBuf>,
+    /// `-T`: threads in users:(...).
+    pub threads: bool,
+    /// `-e`, `--cgroup`: cgroup ids to paths.
+    pub cgroups: bool,
     /// What the kernel cannot select for us (ports, for now); applied after collection.
     pub filter: Expr,
     pub format: Format,
@@ -250,9 +345,7 @@ impl SelectArgs {
             ipv6: self.ipv6 || !self.ipv4,
             states,
             bytecode: None,
-            info: false,
-            memory: false,
-            one_tcp_walk: false,
+            ..Query::default()
         }
     }
 
@@ -298,7 +391,12 @@ impl SelectArgs {
     /// caller's default) and the expression every socket must match. `state` words in the filter and
     /// --state flags add up, as repeated `state` words do in ss.
     fn selection(&self, services: &Services) -> Result<(Option<StateSet>, Expr), UsageError> {
-        let text = filter::join_args(&self.filter);
+        self.selection_of(services, None)
+    }
+
+    /// As [`SelectArgs::selection`], with the filter text of `-F FILE` in place of the command line's.
+    fn selection_of(&self, services: &Services, text: Option<&str>) -> Result<(Option<StateSet>, Expr), UsageError> {
+        let text = text.map_or_else(|| filter::join_args(&self.filter), str::to_string);
         let parsed = filter::parse(&text, services, &filter::SystemLookup)
             .map_err(|e| UsageError(format!("bad filter: {}", e.render(&text))))?;
         let states = match (parsed.states, self.states()?) {
@@ -318,21 +416,102 @@ impl SelectArgs {
 }
 
 impl ListArgs {
+    /// The selection flags in command-line order (ss applies them in order: `-al` is not `-la`).
+    fn events(&self) -> Result<Vec<select::Event>, UsageError> {
+        use select::{Af, Db, Event};
+        let mut ev: Vec<(usize, Event)> = Vec::new();
+        let pos = |id: &str, i: usize, fallback: usize| -> usize {
+            self.positions.get(id).and_then(|v| v.get(i).or(v.last())).copied().unwrap_or(fallback)
+        };
+        for (i, q) in self.query.iter().enumerate() {
+            ev.push((pos("query", i, i), Event::Query(q.clone())));
+        }
+        let s = &self.select;
+        for (id, on, e) in [
+            ("tcp", s.tcp, Event::Db(Db::Tcp)),
+            ("udp", s.udp, Event::Db(Db::Udp)),
+            ("raw", self.raw, Event::Db(Db::Raw)),
+            ("mptcp", self.mptcp, Event::Db(Db::Mptcp)),
+            ("sctp", self.sctp, Event::Db(Db::Sctp)),
+            ("dccp", self.dccp, Event::Db(Db::Dccp)),
+            ("unix", s.unix, Event::Af(Af::Unix)),
+            ("ipv4", s.ipv4, Event::Af(Af::Inet)),
+            ("ipv6", s.ipv6, Event::Af(Af::Inet6)),
+            ("packet", self.packet, Event::Af(Af::Packet)),
+            ("vsock", self.vsock, Event::Af(Af::Vsock)),
+            ("tipc", self.tipc, Event::Af(Af::Tipc)),
+            ("xdp", self.xdp, Event::Af(Af::Xdp)),
+            ("all", self.all, Event::All),
+            ("listening", self.listening, Event::Listening),
+        ] {
+            if on {
+                ev.push((pos(id, 0, 100 + ev.len()), e));
+            }
+        }
+        for (i, f) in self.family.iter().enumerate() {
+            let af = Af::parse(f).ok_or_else(|| {
+                UsageError(format!("\"{f}\" is invalid family (known: inet inet6 link unix netlink vsock tipc xdp)"))
+            })?;
+            ev.push((pos("family", i, 100 + ev.len()), Event::Af(af)));
+        }
+        ev.sort_by_key(|(p, _)| *p);
+        Ok(ev.into_iter().map(|(_, e)| e).collect())
+    }
+
+    /// The filter text: the command line's words, or the file of -F (`-` for stdin; `#` starts a comment).
+    fn filter_text(&self) -> Result<Option<String>, UsageError> {
+        let Some(path) = &self.filter_file else { return Ok(None) };
+        const LIMIT: u64 = 1 << 20;
+        let mut text = String::new();
+        let read = if path.as_os_str() == "-" {
+            std::io::Read::read_to_string(&mut std::io::Read::take(std::io::stdin(), LIMIT), &mut text)
+        } else {
+            std::fs::File::open(path)
+                .and_then(|f| std::io::Read::read_to_string(&mut std::io::Read::take(f, LIMIT), &mut text))
+        };
+        read.map_err(|e| UsageError(format!("cannot read filter file {}: {e}", path.display())))?;
+        let body: Vec<&str> = text.lines().map(|l| l.split('#').next().unwrap_or("")).collect();
+        Ok(Some(body.join(" ")))
+    }
+
     /// Check the values and work out ss's defaults.
     pub fn resolve(&self) -> Result<ListConfig, UsageError> {
+        if self.context || self.contexts {
+            return Err(UsageError(if std::path::Path::new("/sys/fs/selinux/enforce").exists() {
+                "SELinux contexts (-Z/-z) are not supported by sockscope".into()
+            } else {
+                "SELinux is not enabled.".into()
+            }));
+        }
         let services = Services::system();
-        let (states, filter) = self.select.selection(&services)?;
-        let states = match states {
-            Some(s) => s,
-            None if self.all => StateSet::ALL,
-            None if self.listening => StateSet::of(&[State::LISTEN, State::CLOSE]),
-            None => StateSet::CONNECTED_DEFAULT,
-        };
-        let mut query = self.select.query(states);
+        let file_text = self.filter_text()?;
+        let (states, filter) = self.select.selection_of(&services, file_text.as_deref())?;
+        let extra = if self.bound_inactive { State::BOUND_INACTIVE.bit() } else { 0 };
+        let sel = select::Selection::replay(&self.events()?, states, extra).map_err(UsageError)?;
+        let mut query = sel.query();
         query.bytecode = crate::filter::bytecode::compile(&filter);
         query.info = self.info;
         query.memory = self.memory;
-        let protos = [query.tcp, query.udp, query.unix].iter().filter(|b| **b).count();
+        query.details = self.extended || self.tos || self.cgroup || self.inet_sockopt || self.bpf;
+        let any_table = self.select.tcp
+            || self.select.udp
+            || self.select.unix
+            || self.select.ipv4
+            || self.select.ipv6
+            || self.raw
+            || self.mptcp
+            || self.packet
+            || self.sctp
+            || self.dccp
+            || self.vsock
+            || self.tipc
+            || self.xdp
+            || !self.family.is_empty()
+            || !self.query.is_empty();
+        let filter_given = !self.select.filter.is_empty() || self.filter_file.is_some();
+        if self.diag.is_some() && !query.tcp {
+            return Err(UsageError("tcpdiag dump requested and no tcp in filter.".into()));
+        }
         Ok(ListConfig {
             format: if self.json {
                 Format::Json
@@ -343,15 +522,29 @@ impl ListArgs {
             },
             table: TableOptions {
                 header: !self.no_header,
-                netid: protos > 1,
+                netid: sel.netid_column(),
+                state: sel.state_column(),
                 extended: self.extended,
-                timers: self.options,
+                timers: self.options || self.extended,
                 info: self.info,
                 memory: self.memory,
+                oneline: self.oneline,
+                tos: self.tos,
+                cgroup: self.cgroup,
+                inet_sockopt: self.inet_sockopt,
+                bpf: self.bpf,
+                numeric: self.numeric,
+                screen_width: None,
             },
+            summary: self.summary,
+            summary_only: self.summary && !any_table && !filter_given,
+            diag: self.diag.clone(),
+            from_dump: self.from_dump.clone(),
+            threads: self.threads,
+            cgroups: self.extended || self.cgroup,
             numeric: self.numeric,
             resolve: self.resolve,
-            processes: self.processes,
+            processes: self.processes || self.threads,
             source: self.select.source_choice(),
             proc_root: self.select.proc_root.clone(),
             query,
@@ -366,6 +559,14 @@ impl ListArgs {
         !(s.tcp || s.udp || s.unix || s.ipv4 || s.ipv6 || self.all || self.listening || self.numeric)
             && !(self.resolve || self.no_header || self.extended || self.json || self.ndjson)
             && !(self.options || self.info || self.memory || self.processes)
+            && !(self.raw || self.mptcp || self.packet || self.sctp || self.dccp || self.vsock || self.tipc)
+            && !(self.xdp || self.summary || self.oneline || self.threads || self.tos || self.cgroup)
+            && !(self.inet_sockopt || self.bpf || self.bound_inactive || self.context || self.contexts)
+            && self.family.is_empty()
+            && self.query.is_empty()
+            && self.filter_file.is_none()
+            && self.diag.is_none()
+            && self.from_dump.is_none()
             && s.state.is_empty()
             && s.port.is_empty()
             && s.sport.is_empty()
@@ -510,12 +711,13 @@ mod tests {
     fn ss_defaults() {
         let c = parse(&[]).unwrap();
         assert!(c.query.tcp && c.query.udp && c.query.unix && c.query.ipv4 && c.query.ipv6);
-        assert_eq!(c.query.states, StateSet::CONNECTED_DEFAULT);
-        assert!(c.table.netid && c.table.header);
+        assert_eq!(c.query.states, StateSet(select::SS_CONN), "ss's SS_CONN");
+        assert!(c.table.netid && c.table.header && c.table.state);
+        assert!(c.query.raw && c.query.mptcp && !c.query.packet, "every table, as ss; packet needs UNCONN");
 
         let c = parse(&["-tan"]).unwrap();
-        assert!(c.query.tcp && !c.query.udp && !c.query.unix);
-        assert_eq!(c.query.states, StateSet::ALL);
+        assert!(c.query.tcp && !c.query.udp && !c.query.unix && !c.query.raw && !c.query.mptcp);
+        assert_eq!(c.query.states, StateSet(select::SS_ALL));
         assert!(!c.table.netid && c.numeric);
 
         let c = parse(&["-4"]).unwrap();

@@ -27,22 +27,61 @@ pub enum Table {
     Udp4,
     Udp6,
     Unix,
+    Raw4,
+    Raw6,
+    Mptcp4,
+    Mptcp6,
+    /// `AF_PACKET` sockets (`packet_diag`).
+    Packet,
+    /// `AF_NETLINK` sockets (`netlink_diag`).
+    Netlink,
+    Sctp4,
+    Sctp6,
+    Dccp4,
+    Dccp6,
+    Vsock,
+    Tipc,
+    Xdp,
 }
 
 impl Table {
     pub fn proto(self) -> Proto {
         match self {
-            Table::Tcp4 | Table::Tcp6 | Table::TcpAll => Proto::Tcp,
+            Table::Tcp4 | Table::Tcp6 | Table::TcpAll | Table::Dccp4 | Table::Dccp6 => Proto::Tcp,
             Table::Udp4 | Table::Udp6 => Proto::Udp,
             Table::Unix => Proto::Unix,
+            Table::Raw4 | Table::Raw6 => Proto::Raw,
+            Table::Mptcp4 | Table::Mptcp6 => Proto::Mptcp,
+            Table::Sctp4 | Table::Sctp6 => Proto::Sctp,
+            Table::Packet => Proto::Packet,
+            Table::Netlink | Table::Vsock | Table::Tipc | Table::Xdp => Proto::Netlink,
         }
     }
     pub fn family(self) -> Family {
         match self {
-            Table::Tcp4 | Table::Udp4 => Family::Inet,
-            Table::Tcp6 | Table::Udp6 | Table::TcpAll => Family::Inet6,
+            Table::Tcp4 | Table::Udp4 | Table::Raw4 | Table::Mptcp4 | Table::Sctp4 | Table::Dccp4 => Family::Inet,
+            Table::Tcp6 | Table::Udp6 | Table::TcpAll | Table::Raw6 | Table::Mptcp6 | Table::Sctp6 | Table::Dccp6 => {
+                Family::Inet6
+            }
             Table::Unix => Family::Unix,
+            Table::Packet => Family::Packet,
+            Table::Netlink | Table::Vsock | Table::Tipc | Table::Xdp => Family::Netlink,
         }
+    }
+    /// The IP protocol number of an inet table (for the dump request).
+    pub fn ip_protocol(self) -> u32 {
+        match self {
+            Table::Udp4 | Table::Udp6 => 17,
+            Table::Raw4 | Table::Raw6 => 255,
+            Table::Mptcp4 | Table::Mptcp6 => 262,
+            Table::Sctp4 | Table::Sctp6 => 132,
+            Table::Dccp4 | Table::Dccp6 => 33,
+            _ => 6,
+        }
+    }
+    /// True for the tables of TCP/UDP-like `inet_diag` dumps.
+    pub fn is_inet(self) -> bool {
+        matches!(self.family(), Family::Inet | Family::Inet6)
     }
     /// The `/proc/net` file that holds this table.
     pub fn proc_file(self) -> &'static str {
@@ -52,6 +91,13 @@ impl Table {
             Table::Udp4 => "udp",
             Table::Udp6 => "udp6",
             Table::Unix => "unix",
+            Table::Raw4 => "raw",
+            Table::Raw6 => "raw6",
+            Table::Packet => "packet",
+            Table::Netlink => "netlink",
+            Table::Sctp4 | Table::Sctp6 => "sctp/eps",
+            Table::Mptcp4 | Table::Mptcp6 | Table::Dccp4 | Table::Dccp6 => "",
+            Table::Vsock | Table::Tipc | Table::Xdp => "",
         }
     }
     /// The kernel module that serves this table over netlink.
@@ -60,6 +106,15 @@ impl Table {
             Table::Tcp4 | Table::Tcp6 | Table::TcpAll => "tcp_diag",
             Table::Udp4 | Table::Udp6 => "udp_diag",
             Table::Unix => "unix_diag",
+            Table::Raw4 | Table::Raw6 => "raw_diag",
+            Table::Mptcp4 | Table::Mptcp6 => "mptcp_diag",
+            Table::Packet => "af_packet_diag",
+            Table::Netlink => "netlink_diag",
+            Table::Sctp4 | Table::Sctp6 => "sctp_diag",
+            Table::Dccp4 | Table::Dccp6 => "dccp_diag",
+            Table::Vsock => "vsock_diag",
+            Table::Tipc => "tipc_diag",
+            Table::Xdp => "xsk_diag",
         }
     }
 }
@@ -73,6 +128,19 @@ impl fmt::Display for Table {
             Table::Udp4 => "UDP/IPv4",
             Table::Udp6 => "UDP/IPv6",
             Table::Unix => "UNIX",
+            Table::Raw4 => "RAW/IPv4",
+            Table::Raw6 => "RAW/IPv6",
+            Table::Mptcp4 => "MPTCP/IPv4",
+            Table::Mptcp6 => "MPTCP/IPv6",
+            Table::Packet => "PACKET",
+            Table::Netlink => "NETLINK",
+            Table::Sctp4 => "SCTP/IPv4",
+            Table::Sctp6 => "SCTP/IPv6",
+            Table::Dccp4 => "DCCP/IPv4",
+            Table::Dccp6 => "DCCP/IPv6",
+            Table::Vsock => "VSOCK",
+            Table::Tipc => "TIPC",
+            Table::Xdp => "XDP",
         })
     }
 }
@@ -97,6 +165,55 @@ pub struct Query {
     /// Dump TCP over both families in one kernel walk ([`Table::TcpAll`]) when both are wanted: less CPU for
     /// a live view; a one-shot listing runs the two per-family dumps in parallel instead.
     pub one_tcp_walk: bool,
+    /// The other socket tables ss knows, each asked for only when selected (a `-tan` listing dumps nothing
+    /// more): raw (IPv4/IPv6), MPTCP, packet, netlink, and the families this kernel may lack.
+    pub raw: bool,
+    pub mptcp: bool,
+    pub packet: bool,
+    pub netlink: bool,
+    pub sctp: bool,
+    pub dccp: bool,
+    pub vsock: bool,
+    pub tipc: bool,
+    pub xdp: bool,
+    /// Which UNIX and packet socket types to keep ([`SockTypes`]); ss's `-A unix_stream`, `p_raw`...
+    pub types: SockTypes,
+    /// Ask for what `-e`, `--tos`, `--cgroup` and `--inet-sockopt` print (shutdown, cgroup, TOS, options).
+    pub details: bool,
+}
+
+/// UNIX and packet socket types a query keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SockTypes {
+    pub unix_stream: bool,
+    pub unix_dgram: bool,
+    pub unix_seqpacket: bool,
+    pub packet_raw: bool,
+    pub packet_dgram: bool,
+}
+
+impl Default for SockTypes {
+    fn default() -> Self {
+        SockTypes { unix_stream: true, unix_dgram: true, unix_seqpacket: true, packet_raw: true, packet_dgram: true }
+    }
+}
+
+impl SockTypes {
+    /// Does a socket of this protocol and type pass?
+    pub fn keeps(&self, s: &Socket) -> bool {
+        use crate::model::UnixKind;
+        match (s.proto, s.unix_kind) {
+            (Proto::Unix, Some(UnixKind::Stream)) => self.unix_stream,
+            (Proto::Unix, Some(UnixKind::Seqpacket)) => self.unix_seqpacket,
+            (Proto::Unix, _) => self.unix_dgram,
+            (Proto::Packet, Some(UnixKind::Raw)) => self.packet_raw,
+            (Proto::Packet, _) => self.packet_dgram,
+            _ => true,
+        }
+    }
+    pub fn all(&self) -> bool {
+        *self == SockTypes::default()
+    }
 }
 
 impl Default for Query {
@@ -112,6 +229,17 @@ impl Default for Query {
             info: false,
             memory: false,
             one_tcp_walk: false,
+            raw: false,
+            mptcp: false,
+            packet: false,
+            netlink: false,
+            sctp: false,
+            dccp: false,
+            vsock: false,
+            tipc: false,
+            xdp: false,
+            types: SockTypes::default(),
+            details: false,
         }
     }
 }
@@ -121,23 +249,45 @@ impl Query {
     /// `one_tcp_walk` (a live view, where order does not matter) TCP comes first: it is usually by far the
     /// largest table, and the results are joined without moving it.
     pub fn tables(&self) -> Vec<Table> {
-        let mut t = Vec::with_capacity(5);
+        let mut t = Vec::with_capacity(8);
         let one_walk = self.one_tcp_walk && self.tcp && self.ipv4 && self.ipv6;
         if one_walk {
             t.push(Table::TcpAll);
         }
+        if self.netlink {
+            t.push(Table::Netlink);
+        }
+        if self.packet {
+            t.push(Table::Packet);
+        }
         if self.unix {
             t.push(Table::Unix);
         }
-        for (on, v4, v6) in [(self.udp, Table::Udp4, Table::Udp6), (self.tcp, Table::Tcp4, Table::Tcp6)] {
-            if on && v4 == Table::Tcp4 && one_walk {
-                continue;
-            }
+        for (on, v4, v6) in [
+            (self.raw, Table::Raw4, Table::Raw6),
+            (self.udp, Table::Udp4, Table::Udp6),
+            (self.tcp && !one_walk, Table::Tcp4, Table::Tcp6),
+            (self.dccp, Table::Dccp4, Table::Dccp6),
+            (self.sctp, Table::Sctp4, Table::Sctp6),
+        ] {
             if on && self.ipv4 {
                 t.push(v4);
             }
             if on && self.ipv6 {
                 t.push(v6);
+            }
+        }
+        for (on, table) in [(self.vsock, Table::Vsock), (self.tipc, Table::Tipc), (self.xdp, Table::Xdp)] {
+            if on {
+                t.push(table);
+            }
+        }
+        if self.mptcp {
+            if self.ipv4 {
+                t.push(Table::Mptcp4);
+            }
+            if self.ipv6 {
+                t.push(Table::Mptcp6);
             }
         }
         t
@@ -262,14 +412,27 @@ impl Collector for Auto {
                     parts.push(socks);
                     snap.sources.push((table, Source::Netlink));
                 }
-                Err(e) if e.can_fall_back() => {
-                    parts.push(self.proc.collect_table(q, table)?);
-                    snap.sources.push((table, Source::Proc));
-                    snap.notes.push(match e {
-                        CollectError::NetlinkUnavailable(_) => format!("{e}; reading /proc/net instead"),
-                        _ => format!("{e}; read {table} sockets from /proc/net instead"),
-                    });
-                }
+                Err(e) if e.can_fall_back() => match self.proc.collect_table(q, table) {
+                    Ok(socks) => {
+                        parts.push(socks);
+                        snap.sources.push((table, Source::Proc));
+                        match e {
+                            CollectError::NetlinkUnavailable(_) => {
+                                snap.notes.push(format!("{e}; reading /proc/net instead"))
+                            }
+                            // Kernels are commonly built without raw_diag; ss reads /proc/net/raw then without
+                            // a word, and so do we.
+                            _ if matches!(table, Table::Raw4 | Table::Raw6) => {}
+                            _ => snap.notes.push(format!("{e}; read {table} sockets from /proc/net instead")),
+                        }
+                    }
+                    // No /proc file either: the kernel lacks this family. Say so, list the rest.
+                    Err(CollectError::Unsupported { .. }) => {
+                        parts.push(Vec::new());
+                        snap.notes.push(format!("{e}; no {table} sockets listed"));
+                    }
+                    Err(other) => return Err(other),
+                },
                 Err(e) => return Err(e),
             }
         }

@@ -312,7 +312,7 @@ impl Entry {
         let v6 = match s.family {
             Family::Inet => false,
             Family::Inet6 => true,
-            Family::Unix => return None,
+            _ => return None,
         };
         let bytes = |ip: IpAddr| -> [u8; 16] {
             let mut b = [0u8; 16];

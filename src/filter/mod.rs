@@ -280,7 +280,7 @@ impl Expr {
             Expr::False => false,
             Expr::Host { end, prefix, port } => end.test(s, |e| match e {
                 Endpoint::Inet { ip, port: p } => port.is_none_or(|want| want == *p) && prefix.matches(*ip),
-                Endpoint::Unix { .. } => false,
+                _ => false,
             }),
             Expr::Dev(index) => s.ifindex.unwrap_or(0) == *index,
             Expr::Mark { value, mask } => socket_mark(s) & mask == *value,
@@ -292,7 +292,7 @@ impl Expr {
                 Endpoint::Unix { name, .. } => {
                     glob_match(glob, &name.as_ref().map(|n| n.display()).unwrap_or_default())
                 }
-                Endpoint::Inet { .. } => false,
+                _ => false,
             }),
         }
     }

@@ -13,12 +13,123 @@ pub struct Extra {
     pub congestion: Option<std::sync::Arc<str>>,
     /// Socket memory, with `-m` (boxed: most sockets asked for `-i` alone do not carry it).
     pub memory: Option<Box<MemInfo>>,
+    /// What ss prints with `-e`, `--tos`, `--cgroup`, `--inet-sockopt`, and per-family details; boxed so
+    /// that `-i` alone does not pay for it.
+    pub details: Option<Box<Details>>,
 }
 
 impl Extra {
     pub fn is_empty(&self) -> bool {
-        self.tcp_info.is_none() && self.congestion.is_none() && self.memory.is_none()
+        self.tcp_info.is_none() && self.congestion.is_none() && self.memory.is_none() && self.details.is_none()
     }
+}
+
+/// Per-socket details beyond the table's columns, each as the kernel reported it (`None`: not reported).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Details {
+    /// `sk_shutdown` bits: 1 = no more receives, 2 = no more sends (ss shows `<->`, `--<`...).
+    pub shutdown: Option<u8>,
+    /// The socket's cgroup v2 id.
+    pub cgroup_id: Option<u64>,
+    /// IPv4 TOS, IPv6 traffic class, net_cls class id (`--tos`).
+    pub tos: Option<u8>,
+    pub tclass: Option<u8>,
+    pub class_id: Option<u32>,
+    /// `struct inet_diag_sockopt` bits (`--inet-sockopt`), low bit first: recverr, is_icsk, freebind, hdrincl,
+    /// mc_loop, transparent, mc_all, nodefrag, bind_address_no_port, recverr_rfc4884, defer_connect.
+    pub sockopt: Option<u16>,
+    /// BBR's model (`bbr:(bw,mrtt,pacing_gain,cwnd_gain)` in `-i`).
+    pub bbr: Option<BbrInfo>,
+    /// DCTCP state (`dctcp:(...)` in `-i`).
+    pub dctcp: Option<[u32; 5]>,
+    /// The upper-layer protocol on a TCP socket (`tls`, `mptcp`) and, for an MPTCP subflow, its state.
+    pub ulp: Option<String>,
+    pub subflow: Option<Subflow>,
+    /// `struct mptcp_info` of an MPTCP socket (`-i`).
+    pub mptcp: Option<MptcpInfo>,
+    /// A bound UNIX socket's file: inode and device (`-e`).
+    pub unix_vfs: Option<(u32, u32)>,
+    /// Inodes of the connections waiting on a UNIX listener (`-e`).
+    pub unix_pending: Option<Vec<u32>>,
+    /// Packet socket internals (`-e`).
+    pub packet: Option<PacketDetails>,
+    /// A netlink socket's multicast groups (first word), shown by `-e`.
+    pub netlink_groups: Option<u32>,
+    /// Classic BPF filter attached to a packet socket: (code, jt, jf, k) per instruction (`-b`).
+    pub bpf: Option<Vec<(u16, u8, u8, u32)>>,
+}
+
+/// `struct tcp_bbr_info`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct BbrInfo {
+    pub bw_bytes_per_s: u64,
+    pub min_rtt_us: u32,
+    /// Gains in 1/256 units, as the kernel reports them.
+    pub pacing_gain: u32,
+    pub cwnd_gain: u32,
+}
+
+/// MPTCP subflow attributes of a TCP socket (`INET_ULP_INFO_MPTCP`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Subflow {
+    pub flags: Option<u32>,
+    pub token_rem: Option<u32>,
+    pub token_loc: Option<u32>,
+    pub id_rem: Option<u8>,
+    pub id_loc: Option<u8>,
+    pub map_seq: Option<u64>,
+    pub map_sfseq: Option<u32>,
+    pub ssn_offset: Option<u32>,
+    pub map_datalen: Option<u32>,
+}
+
+/// `struct mptcp_info`, the fields ss shows.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct MptcpInfo {
+    pub subflows: u8,
+    pub add_addr_signal: u8,
+    pub add_addr_accepted: u8,
+    pub subflows_max: u8,
+    pub add_addr_signal_max: u8,
+    pub add_addr_accepted_max: u8,
+    pub flags: u32,
+    pub token: u32,
+    pub write_seq: u64,
+    pub snd_una: u64,
+    pub rcv_nxt: u64,
+}
+
+impl MptcpInfo {
+    pub fn decode(b: &[u8]) -> MptcpInfo {
+        let u8_at = |o: usize| b.get(o).copied().unwrap_or(0);
+        let u64_at = |o: usize| b.get(o..o + 8).and_then(|v| v.try_into().ok()).map_or(0, u64::from_ne_bytes);
+        MptcpInfo {
+            subflows: u8_at(0),
+            add_addr_signal: u8_at(1),
+            add_addr_accepted: u8_at(2),
+            subflows_max: u8_at(3),
+            add_addr_signal_max: u8_at(4),
+            add_addr_accepted_max: u8_at(5),
+            flags: u32_at(b, 8).unwrap_or(0),
+            token: u32_at(b, 12).unwrap_or(0),
+            write_seq: u64_at(16),
+            snd_una: u64_at(24),
+            rcv_nxt: u64_at(32),
+        }
+    }
+}
+
+/// Packet socket internals (`PACKET_DIAG_INFO`, rings, fanout).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct PacketDetails {
+    pub version: Option<u32>,
+    pub copy_thresh: Option<u32>,
+    /// PDI_* bits: 1 running, 2 auxdata, 4 origdev, 8 vnethdr, 16 loss.
+    pub flags: Option<u32>,
+    /// block size, block count, frame size, frame count, retire timeout, features.
+    pub rx_ring: Option<[u32; 6]>,
+    pub tx_ring: Option<[u32; 6]>,
+    pub fanout: Option<u32>,
 }
 
 /// Declares [`TcpInfo`]: each field with its offset in `struct tcp_info` (include/uapi/linux/tcp.h). Values
@@ -112,6 +223,8 @@ tcp_info! {
     backoff: u8 = 4,
     /// TCPI_OPT_* bits: 1 timestamps, 2 sack, 4 wscale, 8 ecn, 16 ecn_seen, 32 syn_data.
     options: u8 = 5,
+    /// Bit 0: the delivery rate was limited by the application (`tcpi_delivery_rate_app_limited`).
+    rate_flags: u8 = 7,
     rto_us: u32 = 8,
     ato_us: u32 = 12,
     snd_mss: u32 = 16,
@@ -169,135 +282,6 @@ fn u32_at(b: &[u8], off: usize) -> Option<u32> {
     Some(u32::from_ne_bytes(b.get(off..off + 4)?.try_into().ok()?))
 }
 
-impl TcpInfo {
-    /// `ss -i`-style text: `wscale:7,7 rto:204 rtt:0.032/0.016 ... cwnd:10 bytes_sent:...`.
-    pub fn summary(&self, cong: Option<&str>) -> String {
-        use std::fmt::Write;
-        let mut s = String::new();
-        let ms = |us: u32| {
-            let v = us as f64 / 1000.0;
-            if us.is_multiple_of(1000) { format!("{}", us / 1000) } else { format!("{v}") }
-        };
-        if let Some(o) = self.options() {
-            for (bit, name) in [(1, "ts"), (2, "sack"), (8, "ecn"), (16, "ecnseen"), (32, "fastopen")] {
-                if o & bit != 0 {
-                    let _ = write!(s, " {name}");
-                }
-            }
-        }
-        if let Some(c) = cong {
-            let _ = write!(s, " {c}");
-        }
-        // A listener's tcp_info holds only its congestion window; unacked/sacked there mean the backlog.
-        let listening = self.state() == Some(10);
-        if let (Some(a), Some(b), Some(o)) = (self.snd_wscale(), self.rcv_wscale(), self.options())
-            && o & 4 != 0
-        {
-            let _ = write!(s, " wscale:{a},{b}");
-        }
-        if let Some(v) = self.rto_us().filter(|v| *v != 0) {
-            let _ = write!(s, " rto:{}", ms(v));
-        }
-        if let (Some(r), Some(v)) = (self.rtt_us().filter(|r| *r != 0), self.rttvar_us()) {
-            let _ = write!(s, " rtt:{}/{}", ms(r), ms(v));
-        }
-        for (name, v) in [
-            ("ato", self.ato_us().map(ms)),
-            ("mss", self.snd_mss().map(|v| v.to_string())),
-            ("pmtu", self.pmtu().map(|v| v.to_string())),
-            ("rcvmss", self.rcv_mss().map(|v| v.to_string())),
-            ("advmss", self.advmss().map(|v| v.to_string())),
-            ("cwnd", self.snd_cwnd().map(|v| v.to_string())),
-            ("ssthresh", self.snd_ssthresh().map(|v| v.to_string())),
-        ] {
-            if let Some(v) = v.filter(|v| v != "0") {
-                let _ = write!(s, " {name}:{v}");
-            }
-        }
-        for (name, v) in [
-            ("bytes_sent", self.bytes_sent()),
-            ("bytes_retrans", self.bytes_retrans()),
-            ("bytes_acked", self.bytes_acked()),
-            ("bytes_received", self.bytes_received()),
-            ("segs_out", self.segs_out().map(u64::from)),
-            ("segs_in", self.segs_in().map(u64::from)),
-            ("data_segs_out", self.data_segs_out().map(u64::from)),
-            ("data_segs_in", self.data_segs_in().map(u64::from)),
-            ("lastsnd", self.last_data_sent_ms().map(u64::from)),
-            ("lastrcv", self.last_data_recv_ms().map(u64::from)),
-            ("lastack", self.last_ack_recv_ms().map(u64::from)),
-        ] {
-            if let Some(v) = v.filter(|v| *v != 0) {
-                let _ = write!(s, " {name}:{v}");
-            }
-        }
-        if let Some(r) = self.pacing_rate_bytes_per_s().filter(|r| *r != 0 && *r != u64::MAX) {
-            let _ = write!(s, " pacing_rate {}", rate(r));
-        }
-        if let Some(r) = self.delivery_rate_bytes_per_s().filter(|r| *r != 0) {
-            let _ = write!(s, " delivery_rate {}", rate(r));
-        }
-        for (name, v) in [
-            ("busy", self.busy_time_us()),
-            ("rwnd_limited", self.rwnd_limited_us()),
-            ("sndbuf_limited", self.sndbuf_limited_us()),
-        ] {
-            if let Some(v) = v.filter(|v| *v != 0) {
-                let _ = write!(s, " {name}:{}ms", v / 1000);
-            }
-        }
-        for (name, v) in [
-            ("unacked", self.unacked()),
-            ("retrans", self.retrans_in_flight()),
-            ("lost", self.lost()),
-            ("sacked", self.sacked()),
-            ("reordering", self.reordering().filter(|r| *r != 3)),
-            ("notsent", self.notsent_bytes()),
-        ] {
-            if let Some(v) = v.filter(|v| *v != 0 && !listening) {
-                let _ = write!(s, " {name}:{v}");
-            }
-        }
-        if let (Some(now), Some(total)) = (self.retransmits(), self.total_retrans())
-            && (now != 0 || total != 0)
-        {
-            let _ = write!(s, " retransmits:{now}/{total}");
-        }
-        if let Some(v) = self.rcv_rtt_us().filter(|v| *v != 0) {
-            let _ = write!(s, " rcv_rtt:{}", ms(v));
-        }
-        for (name, v) in [("rcv_space", self.rcv_space()), ("rcv_ssthresh", self.rcv_ssthresh())] {
-            if let Some(v) = v.filter(|v| *v != 0) {
-                let _ = write!(s, " {name}:{v}");
-            }
-        }
-        if let Some(v) = self.min_rtt_us().filter(|v| *v != 0 && *v != u32::MAX) {
-            let _ = write!(s, " minrtt:{}", ms(v));
-        }
-        if let Some(v) = self.snd_wnd().filter(|v| *v != 0) {
-            let _ = write!(s, " snd_wnd:{v}");
-        }
-        if let Some(v) = self.rcv_wnd().filter(|v| *v != 0) {
-            let _ = write!(s, " rcv_wnd:{v}");
-        }
-        s.trim_start().to_string()
-    }
-}
-
-/// Bytes per second as `ss` shows rates: bits per second with a unit.
-fn rate(bytes_per_s: u64) -> String {
-    let bps = bytes_per_s as f64 * 8.0;
-    if bps >= 1e9 {
-        format!("{:.1}Gbps", bps / 1e9)
-    } else if bps >= 1e6 {
-        format!("{:.1}Mbps", bps / 1e6)
-    } else if bps >= 1e3 {
-        format!("{:.1}Kbps", bps / 1e3)
-    } else {
-        format!("{bps}bps")
-    }
-}
-
 /// `sk_meminfo` (`INET_DIAG_SKMEMINFO`, `UNIX_DIAG_MEMINFO`): the socket's memory accounting, in bytes.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct MemInfo {
@@ -326,26 +310,6 @@ impl MemInfo {
             backlog: u32_at(b, 28),
             drops: u32_at(b, 32),
         }
-    }
-
-    /// `skmem:(r0,rb131072,t0,tb2626560,f0,w0,o0,bl0,d0)`, as `ss -m` prints it.
-    pub fn summary(&self) -> String {
-        let f = |tag: &str, v: Option<u32>| v.map(|v| format!("{tag}{v}"));
-        let parts: Vec<String> = [
-            f("r", self.rmem_alloc),
-            f("rb", self.rcvbuf),
-            f("t", self.wmem_alloc),
-            f("tb", self.sndbuf),
-            f("f", self.fwd_alloc),
-            f("w", self.wmem_queued),
-            f("o", self.optmem),
-            f("bl", self.backlog),
-            f("d", self.drops),
-        ]
-        .into_iter()
-        .flatten()
-        .collect();
-        format!("skmem:({})", parts.join(","))
     }
 }
 

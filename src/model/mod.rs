@@ -22,6 +22,10 @@ pub enum Proto {
     Raw,
     Sctp,
     Mptcp,
+    /// `AF_PACKET` (link layer).
+    Packet,
+    /// `AF_NETLINK`.
+    Netlink,
 }
 
 impl Proto {
@@ -33,7 +37,14 @@ impl Proto {
             Proto::Raw => "raw",
             Proto::Sctp => "sctp",
             Proto::Mptcp => "mptcp",
+            Proto::Packet => "packet",
+            Proto::Netlink => "netlink",
         }
+    }
+
+    /// True for the protocols whose ends are IP addresses and ports.
+    pub fn is_inet(self) -> bool {
+        matches!(self, Proto::Tcp | Proto::Udp | Proto::Raw | Proto::Sctp | Proto::Mptcp)
     }
 }
 
@@ -50,6 +61,9 @@ pub enum Family {
     Inet,
     Inet6,
     Unix,
+    /// `AF_PACKET`, which `ss -f` calls `link`.
+    Packet,
+    Netlink,
 }
 
 impl Family {
@@ -58,6 +72,8 @@ impl Family {
             Family::Inet => "inet",
             Family::Inet6 => "inet6",
             Family::Unix => "unix",
+            Family::Packet => "link",
+            Family::Netlink => "netlink",
         }
     }
 }
@@ -69,6 +85,8 @@ pub enum UnixKind {
     Stream,
     Dgram,
     Seqpacket,
+    /// `SOCK_RAW` (packet sockets).
+    Raw,
     /// A type number we do not know, kept as the kernel sent it.
     #[serde(untagged)]
     Other(u8),
@@ -79,6 +97,7 @@ impl UnixKind {
         match t {
             1 => UnixKind::Stream,
             2 => UnixKind::Dgram,
+            3 => UnixKind::Raw,
             5 => UnixKind::Seqpacket,
             n => UnixKind::Other(n.min(255) as u8),
         }
@@ -90,7 +109,8 @@ impl UnixKind {
             UnixKind::Stream => "u_str",
             UnixKind::Dgram => "u_dgr",
             UnixKind::Seqpacket => "u_seq",
-            UnixKind::Other(_) => "u_???",
+            // ss names every other type as a datagram socket.
+            UnixKind::Raw | UnixKind::Other(_) => "u_dgr",
         }
     }
 }
@@ -261,19 +281,28 @@ pub enum Endpoint {
     Inet { ip: IpAddr, port: u16 },
     /// A UNIX socket end: its name, if bound, and its inode (0 when unknown).
     Unix { name: Option<UnixName>, inode: u64 },
+    /// A packet socket's bound end: the link-layer protocol (`ETH_P_*`, host order; 3 = every protocol) and
+    /// the interface index (0 = every interface).
+    Link { protocol: u16, ifindex: u32 },
+    /// A netlink socket's own end: its netlink protocol (`NETLINK_ROUTE` = 0, ...) and port id (-1: unbound).
+    Netlink { protocol: u8, portid: i32 },
+    /// A connected netlink socket's destination: multicast group and port id (0 = the kernel).
+    NetlinkPeer { group: u32, portid: u32 },
+    /// No peer (packet sockets, unconnected netlink sockets).
+    None,
 }
 
 impl Endpoint {
     pub fn port(&self) -> Option<u16> {
         match self {
             Endpoint::Inet { port, .. } => Some(*port),
-            Endpoint::Unix { .. } => None,
+            _ => None,
         }
     }
     pub fn ip(&self) -> Option<IpAddr> {
         match self {
             Endpoint::Inet { ip, .. } => Some(*ip),
-            Endpoint::Unix { .. } => None,
+            _ => None,
         }
     }
     /// True for the wildcard address (0.0.0.0 or ::).
@@ -346,7 +375,7 @@ pub struct Socket {
     /// For an IPv6 socket, whether it is IPv6-only (`IPV6_V6ONLY`); `Some(false)` on a wildcard listener means
     /// dual-stack. netlink only; `None` otherwise.
     pub v6only: Option<bool>,
-    /// Kind of a UNIX socket; `None` for other protocols.
+    /// Socket type of a UNIX or packet socket (`SOCK_STREAM`, `SOCK_DGRAM`, ...); `None` for others.
     pub unix_kind: Option<UnixKind>,
     pub timer: Option<Timer>,
     /// The socket mark (`SO_MARK`); netlink reports it only to CAP_NET_ADMIN.
@@ -381,9 +410,12 @@ impl Socket {
 
     /// `ss`'s Netid column: `tcp`, `udp`, `u_str`, ...
     pub fn netid(&self) -> &'static str {
-        match self.unix_kind {
-            Some(k) => k.netid(),
-            None => self.proto.name(),
+        match (self.proto, self.unix_kind) {
+            (Proto::Unix, Some(k)) => k.netid(),
+            (Proto::Packet, Some(UnixKind::Raw)) => "p_raw",
+            (Proto::Packet, _) => "p_dgr",
+            (Proto::Netlink, _) => "nl",
+            (p, _) => p.name(),
         }
     }
 

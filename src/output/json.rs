@@ -54,14 +54,41 @@ struct Proc<'a> {
 #[derive(Serialize)]
 #[serde(untagged)]
 enum End {
-    Inet { address: String, port: u16 },
-    Unix { path: Option<String>, inode: u64 },
+    Inet {
+        address: String,
+        port: u16,
+    },
+    Unix {
+        path: Option<String>,
+        inode: u64,
+    },
+    /// A packet socket: link-layer protocol (`ETH_P_*`) and interface index (0 = any).
+    Link {
+        protocol: u16,
+        ifindex: u32,
+    },
+    /// A netlink socket: netlink protocol and port id (-1: unbound).
+    Netlink {
+        netlink_protocol: u8,
+        portid: i32,
+    },
+    /// A connected netlink socket's destination.
+    NetlinkPeer {
+        group: u32,
+        portid: u32,
+    },
+    /// No peer.
+    None {},
 }
 
 fn end(e: &Endpoint) -> End {
     match e {
         Endpoint::Inet { ip, port } => End::Inet { address: ip.to_string(), port: *port },
         Endpoint::Unix { name, inode } => End::Unix { path: name.as_ref().map(|n| n.display()), inode: *inode },
+        Endpoint::Link { protocol, ifindex } => End::Link { protocol: *protocol, ifindex: *ifindex },
+        Endpoint::Netlink { protocol, portid } => End::Netlink { netlink_protocol: *protocol, portid: *portid },
+        Endpoint::NetlinkPeer { group, portid } => End::NetlinkPeer { group: *group, portid: *portid },
+        Endpoint::None => End::None {},
     }
 }
 

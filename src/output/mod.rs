@@ -2,13 +2,15 @@
 //! the writer; names (services, interfaces, hosts) are looked up beforehand and passed in [`Names`].
 
 pub mod json;
+pub mod summary;
 pub mod table;
+pub mod tcp_info;
 
 use std::collections::HashMap;
 use std::net::IpAddr;
 
 use crate::collect::process::{ProcessMap, ProcessRef};
-use crate::model::Socket;
+use crate::model::{Proto, Socket};
 use crate::ports::services::Services;
 
 /// Who holds each socket (`-p`).
@@ -32,6 +34,18 @@ pub struct Names {
     pub processes: Option<Processes>,
     /// User names by uid, for sockets whose process is hidden.
     pub users: HashMap<u32, String>,
+    /// `-n`: numbers instead of protocol names (raw, packet, netlink) and of netlink port owners.
+    pub numeric: bool,
+    /// The host's ephemeral port range: ss shows no service names for ports in it.
+    pub ephemeral: Option<(u16, u16)>,
+    /// IP protocol names by number (`/etc/protocols`), the "port" of raw sockets.
+    pub protocols: HashMap<u16, String>,
+    /// The command of each netlink port id that is a process id (`comm` from `/proc/PID/stat`).
+    pub netlink_owners: HashMap<i32, String>,
+    /// cgroup v2 paths by cgroup id, for `-e` and `--cgroup`; `None` when no cgroup2 file system is mounted.
+    pub cgroups: Option<HashMap<u64, String>>,
+    /// `-T`: the thread ids of each holding process (ss lists one entry per thread).
+    pub threads: Option<HashMap<u32, Vec<u32>>>,
 }
 
 /// How a socket's owning processes are shown.
@@ -62,23 +76,115 @@ impl Names {
         }
     }
 
-    /// `users:(("nginx",pid=812,fd=6),("nginx",pid=813,fd=6))` as `ss -p` prints it, or
-    /// `users:(hidden,uid=1000(alice))`; for a UNIX socket also its peer's holders after `->`.
+    /// `users:(("nginx",pid=813,fd=6),("nginx",pid=812,fd=6))` as `ss -p` prints it (latest pid and fd
+    /// first, as ss's scan leaves them), or `users:(hidden,uid=1000(alice))` when the holder may be a process
+    /// that could not be inspected; `None` without `-p` or when nothing holds the socket (ss prints nothing).
     pub fn process_text(&self, s: &Socket) -> Option<String> {
-        let mut out = match self.owner(s) {
-            Owner::NotAsked => return None,
-            Owner::Held(h) => users(&h),
-            Owner::Hidden { uid } => format!("users:(hidden,{})", self.user(uid)),
-            Owner::None => "-".to_string(),
+        match self.owner(s) {
+            Owner::NotAsked | Owner::None => None,
+            Owner::Held(h) => Some(users(&h, self.threads.as_ref())),
+            Owner::Hidden { uid } => Some(format!("users:(hidden,{})", self.user(uid))),
+        }
+    }
+
+    /// The service name ss shows for `port`: from the services file only, never for a port in the
+    /// ephemeral range; for raw sockets the "port" is the IP protocol, named from `/etc/protocols`.
+    pub fn port_name(&self, proto: Proto, port: u16) -> Option<&str> {
+        if self.numeric {
+            return None;
+        }
+        if proto == Proto::Raw {
+            return self.protocols.get(&port).map(|s| s.as_str());
+        }
+        let services = self.services.as_ref()?;
+        if self.ephemeral.is_some_and(|(lo, hi)| (lo..=hi).contains(&port)) {
+            return None;
+        }
+        let lookup = match proto {
+            Proto::Mptcp | Proto::Sctp => Proto::Tcp,
+            p => p,
         };
-        if let (Some(p), Some(peer)) = (&self.processes, s.unix_peer_inode()) {
-            let held: Vec<ProcessRef> = p.map.get(peer).collect();
-            if !held.is_empty() {
-                out.push_str(" -> ");
-                out.push_str(&users(&held));
+        services
+            .service(lookup, port)
+            .filter(|sv| sv.source == crate::ports::services::ServiceSource::File)
+            .map(|sv| sv.name)
+    }
+
+    /// The cgroup path of `id` as ss prints it: the path under the cgroup2 mount, or `unreachable:ID` (hex).
+    pub fn cgroup_path(&self, id: u64) -> String {
+        match self.cgroups.as_ref().and_then(|m| m.get(&id)) {
+            Some(p) => p.clone(),
+            None => format!("unreachable:{id:x}"),
+        }
+    }
+
+    /// Name the processes behind netlink port ids (ss shows `rtnl:systemd/1`).
+    pub fn load_netlink_owners(&mut self, socks: &[Socket], proc_root: &std::path::Path) {
+        for s in socks {
+            if let crate::model::Endpoint::Netlink { portid, .. } = s.local
+                && portid > 0
+                && !self.netlink_owners.contains_key(&portid)
+                && let Ok(stat) = std::fs::read_to_string(proc_root.join(portid.to_string()).join("stat"))
+                && let Some(comm) = stat.split_once(" (").and_then(|(_, r)| r.split(')').next())
+            {
+                self.netlink_owners.insert(portid, comm.to_string());
             }
         }
-        Some(out)
+    }
+
+    /// `-T`: list the threads of every process that holds a socket (`/proc/PID/task`).
+    pub fn load_threads(&mut self, proc_root: &std::path::Path) {
+        let Some(p) = &self.processes else { return };
+        let mut t = HashMap::new();
+        for pid in p.map.pids() {
+            let mut tids: Vec<u32> = std::fs::read_dir(proc_root.join(pid.to_string()).join("task"))
+                .map(|rd| rd.flatten().filter_map(|e| e.file_name().to_str()?.parse().ok()).collect())
+                .unwrap_or_default();
+            tids.sort_unstable();
+            t.insert(pid, tids);
+        }
+        self.threads = Some(t);
+    }
+
+    /// Read `/etc/protocols` when raw sockets are shown with names.
+    pub fn load_protocols(&mut self, socks: &[Socket]) {
+        if self.numeric || !socks.iter().any(|s| s.proto == Proto::Raw) {
+            return;
+        }
+        if let Ok(text) = std::fs::read_to_string("/etc/protocols") {
+            self.protocols = parse_protocols(&text);
+        }
+    }
+
+    /// Map cgroup ids to paths by walking the cgroup2 mount (the id is the directory's inode number).
+    pub fn load_cgroups(&mut self, proc_root: &std::path::Path) {
+        let Ok(mounts) = std::fs::read_to_string(proc_root.join("self/mounts")) else { return };
+        let Some(root) = mounts.lines().find_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            (f.len() > 2 && f[2] == "cgroup2").then(|| std::path::PathBuf::from(f[1]))
+        }) else {
+            return;
+        };
+        let mut map = HashMap::new();
+        let mut stack = vec![(root.clone(), String::from("/"))];
+        while let Some((dir, path)) = stack.pop() {
+            use std::os::unix::fs::MetadataExt;
+            if let Ok(md) = std::fs::metadata(&dir) {
+                map.insert(md.ino(), path.clone());
+            }
+            if map.len() > 100_000 {
+                break;
+            }
+            let Ok(rd) = std::fs::read_dir(&dir) else { continue };
+            for e in rd.flatten() {
+                if e.file_type().is_ok_and(|t| t.is_dir()) {
+                    let name = e.file_name().to_string_lossy().into_owned();
+                    let child = if path == "/" { format!("/{name}") } else { format!("{path}/{name}") };
+                    stack.push((e.path(), child));
+                }
+            }
+        }
+        self.cgroups = Some(map);
     }
 
     fn user(&self, uid: Option<u32>) -> String {
@@ -130,21 +236,53 @@ impl Names {
     }
 }
 
-fn users(held: &[ProcessRef]) -> String {
-    let mut s = String::from("users:(");
-    let mut first = true;
+fn users(held: &[ProcessRef], threads: Option<&HashMap<u32, Vec<u32>>>) -> String {
+    // (pid, tid, fd, comm); tid 0 without -T.
+    let mut all: Vec<(u32, u32, u32, &str)> = Vec::new();
     for h in held {
+        let pid = h.process.pid;
+        let tids: &[u32] = match threads.and_then(|t| t.get(&pid)) {
+            Some(t) if !t.is_empty() => t,
+            _ if threads.is_some() => std::slice::from_ref(&pid),
+            _ => &[0],
+        };
         for fd in h.fds {
-            if !first {
-                s.push(',');
+            for tid in tids {
+                all.push((pid, *tid, *fd, h.process.comm.as_str()));
             }
-            first = false;
-            let comm = h.process.comm.replace('"', "\\\"");
-            s.push_str(&format!("(\"{comm}\",pid={},fd={fd})", h.process.pid));
+        }
+    }
+    // ss lists the holders in the reverse of its /proc scan: highest pid first, then (with -T) highest
+    // thread, then highest fd.
+    all.sort_unstable_by_key(|&(pid, tid, fd, _)| std::cmp::Reverse((pid, fd, tid)));
+    let mut s = String::from("users:(");
+    for (i, (pid, tid, fd, comm)) in all.iter().enumerate() {
+        if i > 0 {
+            s.push(',');
+        }
+        if threads.is_some() {
+            s.push_str(&format!("(\"{comm}\",pid={pid},tid={tid},fd={fd})"));
+        } else {
+            s.push_str(&format!("(\"{comm}\",pid={pid},fd={fd})"));
         }
     }
     s.push(')');
     s
+}
+
+/// `/etc/protocols`: `name number aliases...` per line, `#` comments.
+pub fn parse_protocols(text: &str) -> HashMap<u16, String> {
+    let mut m = HashMap::new();
+    for line in text.lines() {
+        let line = line.split('#').next().unwrap_or("");
+        let mut f = line.split_whitespace();
+        if let (Some(name), Some(num)) = (f.next(), f.next())
+            && let Ok(n) = num.parse::<u16>()
+        {
+            m.entry(n).or_insert_with(|| name.to_string());
+        }
+    }
+    m
 }
 
 /// The user name of `uid` from the password database (`getpwuid_r`), if it has one.

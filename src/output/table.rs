@@ -1,48 +1,56 @@
-//! The `ss`-style table: columns sized to their content, addresses right-aligned and ports left-aligned
-//! around the `:` so that they line up. Built for 100k+ rows: fields are formatted once into an arena
-//! (in parallel for large inputs), then padded out in one pass.
+//! The `ss`-style table, laid out as ss 6.x lays it out: ten columns (Netid, State, Recv-Q, Send-Q, local
+//! address with its `:`, port, peer address, port, Process, and an empty last one), each sized to its
+//! longest field (header included) plus its one-space delimiter, addresses right-aligned, the rest
+//! left-aligned and padded, so rows carry ss's trailing spaces. On a terminal the spare width is spread over
+//! the columns as ss does; into a pipe the output is compact. Everything after the peer port (users, timer,
+//! `-e` details, and the `-i`/`-m` second line after `\n\t`) is one field of the Process column, as in ss.
+//!
+//! Built for 100k+ rows: fields are formatted once into an arena (in parallel for large inputs), then
+//! padded out in one pass.
 
 use std::io::{self, Write};
 use std::net::IpAddr;
 
 use super::Names;
-use crate::model::{Endpoint, Proto, Socket};
+use super::tcp_info::{self, InfoStyle};
+use crate::model::{Endpoint, Family, Proto, Socket};
 
 /// What the table shows.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct TableOptions {
     /// Print the header line (off with `-H`).
     pub header: bool,
-    /// Print the `Netid` column (when more than one protocol is listed).
+    /// The `Netid` column (shown when more than one socket table is listed, as ss decides).
     pub netid: bool,
-    /// Append `uid:… ino:… sk:…` (`-e`).
+    /// The `State` column (shown unless exactly one state is selected).
+    pub state: bool,
+    /// `-e`: uid, inode, cookie, cgroup, v6only, shutdown, and per-family details.
     pub extended: bool,
-    /// Append the pending timer, `timer:(keepalive,7min29s,0)` (`-o`).
+    /// `-o` (and `-e`): `timer:(...)`, and the negotiated TCP options in `-i`.
     pub timers: bool,
-    /// A second, indented line with tcp_info (`-i`).
+    /// `-i`: tcp_info on a second line.
     pub info: bool,
-    /// The same second line with socket memory, `skmem:(...)` (`-m`).
+    /// `-m`: socket memory, `skmem:(...)`.
     pub memory: bool,
+    /// `-O`: the second line joined to the first.
+    pub oneline: bool,
+    /// `--tos`, `--cgroup`, `--inet-sockopt`, `-b`.
+    pub tos: bool,
+    pub cgroup: bool,
+    pub inet_sockopt: bool,
+    pub bpf: bool,
+    /// `-n`: rates and netlink ports as numbers.
+    pub numeric: bool,
+    /// The terminal's width when stdout is one: spare width is spread over the columns as ss does.
+    pub screen_width: Option<usize>,
 }
 
-impl TableOptions {
-    /// Is there a Details column?
-    fn details(&self, names: &Names) -> bool {
-        self.extended || self.timers || names.processes.is_some()
-    }
-}
-
-// Arena fields per row, in order.
-const RECVQ: usize = 0;
-const SENDQ: usize = 1;
-const LADDR: usize = 2;
-const LPORT: usize = 3;
-const PADDR: usize = 4;
-const PPORT: usize = 5;
-const EXTRA: usize = 6;
-/// Text of the indented second line (`-i`, `-m`); empty for none.
-const SECOND: usize = 7;
-const NF: usize = 8;
+const NCOL: usize = 10;
+const HEADERS: [&str; NCOL] =
+    ["Netid", "State", "Recv-Q", "Send-Q", "Local Address:", "Port", "Peer Address:", "Port", "Process", ""];
+const LDELIM: [&str; NCOL] = ["", " ", " ", " ", " ", "", " ", "", "", ""];
+const RIGHT: [bool; NCOL] = [false, false, false, false, true, false, true, false, false, false];
+const EXT: usize = 8;
 
 /// Rows below this many are formatted on one thread.
 const PARALLEL_MIN: usize = 16 * 1024;
@@ -50,10 +58,8 @@ const PARALLEL_MIN: usize = 16 * 1024;
 struct Chunk {
     arena: Vec<u8>,
     /// End offset of each field of each row in `arena`.
-    ends: Vec<[u32; NF]>,
-    widths: [usize; NF],
-    state_w: usize,
-    netid_w: usize,
+    ends: Vec<[u32; NCOL]>,
+    max_len: [usize; NCOL],
 }
 
 /// Render `socks` as a table into `w`.
@@ -68,70 +74,33 @@ pub fn render(w: &mut dyn Write, socks: &[Socket], names: &Names, opts: &TableOp
             hs.into_iter().map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))).collect()
         })
     };
-
-    let mut widths = [0usize; NF];
-    let (mut state_w, mut netid_w) = ("State".len(), "Netid".len());
-    for c in &chunks {
-        for (w, cw) in widths.iter_mut().zip(c.widths) {
-            *w = (*w).max(cw);
+    let disabled = disabled(opts);
+    let mut max_len = [0usize; NCOL];
+    if opts.header {
+        for (i, h) in HEADERS.iter().enumerate() {
+            max_len[i] = h.len();
         }
-        state_w = state_w.max(c.state_w);
-        netid_w = netid_w.max(c.netid_w);
     }
-    let heads = ["Recv-Q", "Send-Q", "Local Address", "Port", "Peer Address", "Port", "", ""];
-    for (w, h) in widths.iter_mut().zip(heads) {
-        *w = (*w).max(h.len());
+    for c in &chunks {
+        for (m, cm) in max_len.iter_mut().zip(c.max_len) {
+            *m = (*m).max(cm);
+        }
     }
-
+    let widths = widths(&max_len, &disabled, opts.screen_width);
     let mut out = Vec::with_capacity(256 * 1024);
     if opts.header {
-        if opts.netid {
-            pad_left(&mut out, b"Netid", netid_w);
-            out.push(b' ');
-        }
-        pad_left(&mut out, b"State", state_w);
-        out.push(b' ');
-        head_row(&mut out, &heads, &widths, opts.details(names));
+        let fields: [&[u8]; NCOL] = HEADERS.map(str::as_bytes);
+        line(&mut out, &fields, &widths, &disabled);
     }
-    let mut row_socks = socks.iter();
     for c in &chunks {
         let mut start = 0usize;
         for ends in &c.ends {
-            let s = row_socks.next().ok_or_else(|| io::Error::other("row count mismatch"))?;
-            let field =
-                |i: usize, start: usize| &c.arena[if i == 0 { start } else { ends[i - 1] as usize }..ends[i] as usize];
-            if opts.netid {
-                pad_left(&mut out, s.netid().as_bytes(), netid_w);
-                out.push(b' ');
+            let mut fields: [&[u8]; NCOL] = [&[]; NCOL];
+            for (i, f) in fields.iter_mut().enumerate() {
+                *f = &c.arena[start..ends[i] as usize];
+                start = ends[i] as usize;
             }
-            pad_left(&mut out, s.state.display_name(s.proto).as_bytes(), state_w);
-            out.push(b' ');
-            pad_left(&mut out, field(RECVQ, start), widths[RECVQ]);
-            out.push(b' ');
-            pad_left(&mut out, field(SENDQ, start), widths[SENDQ]);
-            out.push(b' ');
-            let sep = if s.proto == Proto::Unix { b' ' } else { b':' };
-            pad_right(&mut out, field(LADDR, start), widths[LADDR]);
-            out.push(sep);
-            pad_left(&mut out, field(LPORT, start), widths[LPORT]);
-            out.push(b' ');
-            pad_right(&mut out, field(PADDR, start), widths[PADDR]);
-            out.push(sep);
-            if opts.details(names) {
-                pad_left(&mut out, field(PPORT, start), widths[PPORT]);
-                out.push(b' ');
-                out.extend_from_slice(field(EXTRA, start));
-            } else {
-                out.extend_from_slice(field(PPORT, start));
-            }
-            out.push(b'\n');
-            let second = field(SECOND, start);
-            if !second.is_empty() {
-                out.push(b'\t');
-                out.extend_from_slice(second);
-                out.push(b'\n');
-            }
-            start = ends[NF - 1] as usize;
+            line(&mut out, &fields, &widths, &disabled);
             if out.len() >= 224 * 1024 {
                 w.write_all(&out)?;
                 out.clear();
@@ -142,197 +111,491 @@ pub fn render(w: &mut dyn Write, socks: &[Socket], names: &Names, opts: &TableOp
     w.flush()
 }
 
-fn head_row(out: &mut Vec<u8>, heads: &[&str; NF], widths: &[usize; NF], details: bool) {
-    pad_left(out, heads[RECVQ].as_bytes(), widths[RECVQ]);
-    out.push(b' ');
-    pad_left(out, heads[SENDQ].as_bytes(), widths[SENDQ]);
-    out.push(b' ');
-    pad_right(out, heads[LADDR].as_bytes(), widths[LADDR]);
-    out.push(b':');
-    pad_left(out, heads[LPORT].as_bytes(), widths[LPORT]);
-    out.push(b' ');
-    pad_right(out, heads[PADDR].as_bytes(), widths[PADDR]);
-    out.push(b':');
-    if details {
-        pad_left(out, heads[PPORT].as_bytes(), widths[PPORT]);
-        out.extend_from_slice(b" Details");
-    } else {
-        out.extend_from_slice(heads[PPORT].as_bytes());
+fn disabled(opts: &TableOptions) -> [bool; NCOL] {
+    let mut d = [false; NCOL];
+    d[0] = !opts.netid;
+    d[1] = !opts.state;
+    d
+}
+
+/// Column widths as ss computes them: the longest field plus the left delimiter (none for the first shown
+/// column); on a terminal, the spare width of each screen line spread over its columns.
+fn widths(max_len: &[usize; NCOL], disabled: &[bool; NCOL], screen: Option<usize>) -> [usize; NCOL] {
+    let mut w = [0usize; NCOL];
+    let mut first = true;
+    let screen_w = screen.unwrap_or(usize::MAX);
+    for i in 0..NCOL {
+        if disabled[i] {
+            continue;
+        }
+        w[i] = if !first && max_len[i] != 0 { max_len[i] + LDELIM[i].len() } else { max_len[i] };
+        w[i] = w[i].min(screen_w);
+        if w[i] != 0 {
+            first = false;
+        }
+    }
+    let Some(screen) = screen else { return w };
+    let (mut len, mut linecols, mut eol) = (0usize, 0usize, None::<usize>);
+    let mut i = 0;
+    while i < NCOL {
+        if w[i] == 0 {
+            i += 1;
+            continue;
+        }
+        linecols += 1;
+        len += w[i];
+        let last = !(i + 1..NCOL).any(|j| w[j] != 0);
+        if !last && len < screen {
+            i += 1;
+            continue;
+        }
+        let mut c = i;
+        if len != screen {
+            if len > screen {
+                len -= w[i];
+                linecols -= 1;
+                c = i.saturating_sub(1);
+            }
+            let pad = screen.saturating_sub(len);
+            if let Some(spacing) = pad.checked_div(linecols) {
+                let mut rem = pad % linecols;
+                let from = eol.map_or(0, |e| e + 1);
+                for t in (from..=c).rev() {
+                    if w[t] == 0 {
+                        continue;
+                    }
+                    w[t] += spacing;
+                    if rem > 0 {
+                        w[t] += 1;
+                        rem -= 1;
+                    }
+                }
+            }
+        }
+        eol = Some(c);
+        len = 0;
+        linecols = 0;
+        i = c + 1;
+    }
+    w
+}
+
+/// One row: each shown field with its delimiter and padding, as ss's `render()` prints tokens.
+fn line(out: &mut Vec<u8>, fields: &[&[u8]; NCOL], widths: &[usize; NCOL], disabled: &[bool; NCOL]) {
+    let mut started = false;
+    for i in 0..NCOL {
+        if disabled[i] {
+            continue;
+        }
+        let mut printed = 0;
+        if started {
+            out.extend_from_slice(LDELIM[i].as_bytes());
+            printed = LDELIM[i].len();
+        }
+        started = true;
+        let f = fields[i];
+        if RIGHT[i] && widths[i] != 0 {
+            let s = widths[i].saturating_sub(f.len() + printed);
+            out.resize(out.len() + s, b' ');
+            printed += s;
+        }
+        out.extend_from_slice(f);
+        printed += f.len();
+        if !RIGHT[i] && widths[i] != 0 {
+            out.resize(out.len() + widths[i].saturating_sub(printed), b' ');
+        }
     }
     out.push(b'\n');
 }
 
-/// Left-aligned: text, then spaces up to `w`.
-fn pad_left(out: &mut Vec<u8>, text: &[u8], w: usize) {
-    out.extend_from_slice(text);
-    out.resize(out.len() + w.saturating_sub(text.len()), b' ');
-}
-
-/// Right-aligned: spaces, then text.
-fn pad_right(out: &mut Vec<u8>, text: &[u8], w: usize) {
-    out.resize(out.len() + w.saturating_sub(text.len()), b' ');
-    out.extend_from_slice(text);
-}
-
 fn build(socks: &[Socket], names: &Names, opts: &TableOptions) -> Chunk {
     let mut c = Chunk {
-        arena: Vec::with_capacity(socks.len() * 48),
+        arena: Vec::with_capacity(socks.len() * 64),
         ends: Vec::with_capacity(socks.len()),
-        widths: [0; NF],
-        state_w: 0,
-        netid_w: 0,
+        max_len: [0; NCOL],
     };
+    let dis = disabled(opts);
     for s in socks {
-        let mut ends = [0u32; NF];
+        let mut ends = [0u32; NCOL];
         let mut start = c.arena.len();
-        let mut mark = |arena: &Vec<u8>, i: usize, widths: &mut [usize; NF]| {
-            widths[i] = widths[i].max(arena.len() - start);
-            ends[i] = arena.len() as u32;
-            start = arena.len();
-        };
         let a = &mut c.arena;
-        opt_num(a, s.recv_q);
-        mark(a, RECVQ, &mut c.widths);
-        opt_num(a, s.send_q);
-        mark(a, SENDQ, &mut c.widths);
-        match &s.local {
-            Endpoint::Inet { ip, port } => {
-                addr(a, ip, s, names, true);
-                mark(a, LADDR, &mut c.widths);
-                port_text(a, s.proto, *port, names);
-                mark(a, LPORT, &mut c.widths);
+        for (i, end) in ends.iter_mut().enumerate() {
+            if !dis[i] {
+                field(a, i, s, names, opts);
             }
-            Endpoint::Unix { name, inode } => {
-                match name {
-                    Some(n) => a.extend_from_slice(n.display().as_bytes()),
-                    None => a.push(b'*'),
-                }
-                mark(a, LADDR, &mut c.widths);
-                num(a, *inode);
-                mark(a, LPORT, &mut c.widths);
-            }
+            c.max_len[i] = c.max_len[i].max(a.len() - start);
+            *end = a.len() as u32;
+            start = a.len();
         }
-        match &s.peer {
-            Endpoint::Inet { ip, port } => {
-                addr(a, ip, s, names, false);
-                mark(a, PADDR, &mut c.widths);
-                port_text(a, s.proto, *port, names);
-                mark(a, PPORT, &mut c.widths);
-            }
-            Endpoint::Unix { name, inode } => {
-                match name {
-                    Some(n) => a.extend_from_slice(n.display().as_bytes()),
-                    None => a.push(b'*'),
-                }
-                mark(a, PADDR, &mut c.widths);
-                if *inode == 0 {
-                    a.push(b'*')
-                } else {
-                    num(a, *inode)
-                }
-                mark(a, PPORT, &mut c.widths);
-            }
-        }
-        let extra_start = a.len();
-        let sep = |a: &mut Vec<u8>| {
-            if a.len() > extra_start {
-                a.push(b' ');
-            }
-        };
-        if let Some(p) = names.process_text(s) {
-            a.extend_from_slice(p.as_bytes());
-        }
-        if opts.timers
-            && let Some(t) = s.timer
-        {
-            sep(a);
-            timer(a, &t);
-        }
-        if opts.extended {
-            sep(a);
-            extended(a, s);
-        }
-        mark(a, EXTRA, &mut c.widths);
-        if let Some(x) = s.extra.as_deref().filter(|_| opts.info || opts.memory) {
-            if let Some(m) = x.memory.as_deref().filter(|_| opts.memory) {
-                a.extend_from_slice(m.summary().as_bytes());
-            }
-            if let Some(t) = x.tcp_info.as_ref().filter(|_| opts.info) {
-                if opts.memory && x.memory.is_some() {
-                    a.push(b' ');
-                }
-                a.extend_from_slice(t.summary(x.congestion.as_deref()).as_bytes());
-            }
-        }
-        mark(a, SECOND, &mut c.widths);
         c.ends.push(ends);
-        c.state_w = c.state_w.max(s.state.display_name(s.proto).len());
-        c.netid_w = c.netid_w.max(s.netid().len());
     }
     c
 }
 
-/// `timer:(on,200ms,0)`: kind, time left, retransmits or probes.
-fn timer(a: &mut Vec<u8>, t: &crate::model::Timer) {
-    use crate::model::TimerKind;
-    let kind = match t.kind {
-        TimerKind::On => "on".to_string(),
-        TimerKind::Keepalive => "keepalive".into(),
-        TimerKind::Timewait => "timewait".into(),
-        TimerKind::Persist => "persist".into(),
-        TimerKind::Other(n) => format!("timer{n}"),
-    };
-    let _ = write!(a, "timer:({kind},{},{})", duration_ms(t.expires_ms), t.retrans);
+fn field(a: &mut Vec<u8>, i: usize, s: &Socket, names: &Names, opts: &TableOptions) {
+    match i {
+        0 => a.extend_from_slice(s.netid().as_bytes()),
+        1 => a.extend_from_slice(s.state.display_name(s.proto).as_bytes()),
+        2 => queue(a, s.recv_q),
+        3 => queue(a, s.send_q),
+        4 => end_addr(a, &s.local, s, names, true),
+        5 => end_port(a, &s.local, s, names, opts),
+        6 => end_addr(a, &s.peer, s, names, false),
+        7 => end_port(a, &s.peer, s, names, opts),
+        EXT => ext(a, s, names, opts),
+        _ => {}
+    }
 }
 
-/// `200ms`, `1.5s`, `7min29s`.
-pub fn duration_ms(ms: u64) -> String {
-    match ms {
-        0..1000 => format!("{ms}ms"),
-        1000..60_000 => {
-            let s = ms as f64 / 1000.0;
-            if ms.is_multiple_of(1000) { format!("{}s", ms / 1000) } else { format!("{s:.1}s") }
+/// `%-6d`, as ss prints queues (a missing value prints as 0, as ss's zeroed struct does).
+fn queue(a: &mut Vec<u8>, n: Option<u32>) {
+    let start = a.len();
+    num(a, n.unwrap_or(0) as u64);
+    let len = a.len() - start;
+    a.resize(start + len.max(6), b' ');
+}
+
+/// The address field, with its delimiter: `127.0.0.1:`, `[::1]:`, `*:`, `/run/x.sock `, `rtnl:`.
+fn end_addr(a: &mut Vec<u8>, e: &Endpoint, s: &Socket, names: &Names, local: bool) {
+    match e {
+        Endpoint::Inet { ip, .. } => {
+            addr(a, ip, s, names);
+            if let Some(i) = s.ifindex.filter(|i| *i != 0 && local) {
+                a.push(b'%');
+                match names.interfaces.get(&i) {
+                    Some(n) => a.extend_from_slice(n.as_bytes()),
+                    None => num(a, i as u64),
+                }
+            }
+            a.push(b':');
         }
-        _ => format!("{}min{}s", ms / 60_000, ms % 60_000 / 1000),
+        Endpoint::Unix { name, .. } => {
+            match name {
+                Some(n) => a.extend_from_slice(n.display().as_bytes()),
+                None => a.push(b'*'),
+            }
+            a.push(b' ');
+        }
+        Endpoint::Link { protocol, .. } => {
+            if *protocol == 3 {
+                a.push(b'*');
+            } else {
+                match ll_proto_name(*protocol).filter(|_| !names.numeric) {
+                    Some(n) => a.extend_from_slice(n.as_bytes()),
+                    None => {
+                        let _ = write!(a, "[{protocol}]");
+                    }
+                }
+            }
+            a.push(b':');
+        }
+        Endpoint::Netlink { protocol, .. } => {
+            match netlink_proto_name(*protocol).filter(|_| !names.numeric) {
+                Some(n) => a.extend_from_slice(n.as_bytes()),
+                None => num(a, *protocol as u64),
+            }
+            a.push(b':');
+        }
+        Endpoint::NetlinkPeer { group, .. } => {
+            num(a, *group as u64);
+            a.push(b':');
+        }
+        Endpoint::None => a.push(b'*'),
     }
 }
 
-fn extended(a: &mut Vec<u8>, s: &Socket) {
-    if let Some(uid) = s.uid {
-        a.extend_from_slice(b"uid:");
-        num(a, uid as u64);
-        a.push(b' ');
-    }
-    a.extend_from_slice(b"ino:");
-    num(a, s.inode);
-    if let Some(c) = s.cookie {
-        a.extend_from_slice(b" sk:");
-        let _ = write!(a, "{c:x}");
-    }
-    if let Some(v) = s.v6only {
-        a.extend_from_slice(if v { b" v6only:1" } else { b" v6only:0" });
+fn end_port(a: &mut Vec<u8>, e: &Endpoint, s: &Socket, names: &Names, opts: &TableOptions) {
+    match e {
+        Endpoint::Inet { port, .. } => port_text(a, s.proto, *port, names),
+        Endpoint::Unix { inode, .. } => num(a, *inode),
+        Endpoint::Link { ifindex, .. } => {
+            if *ifindex == 0 {
+                a.push(b'*');
+            } else {
+                match names.interfaces.get(ifindex) {
+                    Some(n) => a.extend_from_slice(n.as_bytes()),
+                    None => num(a, *ifindex as u64),
+                }
+            }
+        }
+        Endpoint::Netlink { portid, .. } => {
+            if *portid == -1 {
+                a.push(b'*');
+            } else if opts.numeric {
+                let _ = write!(a, "{portid}");
+            } else if *portid == 0 {
+                a.extend_from_slice(b"kernel");
+            } else {
+                match names.netlink_owners.get(portid) {
+                    Some(n) => {
+                        let _ = write!(a, "{n}/{portid}");
+                    }
+                    None => {
+                        let _ = write!(a, "{portid}");
+                    }
+                }
+            }
+        }
+        Endpoint::NetlinkPeer { portid, .. } => num(a, *portid as u64),
+        Endpoint::None => {}
     }
 }
 
-/// The address part: `127.0.0.1`, `[::1]`, `*` for a dual-stack wildcard, `%ifname` when bound to a device,
-/// or a host name with `-r`. The device is shown on the local side only, as `ss` does.
-fn addr(a: &mut Vec<u8>, ip: &IpAddr, s: &Socket, names: &Names, local: bool) {
-    if let Some(h) = names.hosts.get(ip) {
-        a.extend_from_slice(h.as_bytes());
-    } else {
-        match ip {
-            IpAddr::V4(v4) => ipv4(a, v4.octets()),
-            IpAddr::V6(v6) if v6.is_unspecified() && s.v6only == Some(false) => a.push(b'*'),
-            IpAddr::V6(v6) => {
-                let _ = write!(a, "[{v6}]");
+/// Everything ss prints after the peer port, in ss's order for the socket's family.
+fn ext(a: &mut Vec<u8>, s: &Socket, names: &Names, opts: &TableOptions) {
+    let x = s.extra.as_deref();
+    let d = x.and_then(|x| x.details.as_deref());
+    let users = |a: &mut Vec<u8>| {
+        if let Some(p) = names.process_text(s) {
+            a.push(b' ');
+            a.extend_from_slice(p.as_bytes());
+        }
+    };
+    let skmem = |a: &mut Vec<u8>| {
+        if let Some(m) = x.and_then(|x| x.memory.as_deref()) {
+            tcp_info::skmem(a, m);
+        }
+    };
+    match s.proto {
+        Proto::Unix => {
+            users(a);
+            if opts.memory {
+                skmem(a);
+            }
+            if opts.extended
+                && let Some(d) = d
+            {
+                shutdown(a, d.shutdown);
+                if let Some((ino, dev)) = d.unix_vfs {
+                    // ss splits the kernel's dev_t with glibc's major()/minor(), which read the
+                    // userspace encoding: `dev:0/65024` for the kernel's 254:0. Printed as ss does.
+                    let (major, minor) = ((dev >> 8) & 0xfff, (dev & 0xff) | ((dev >> 12) & !0xff));
+                    let _ = write!(a, " ino:{ino} dev:{major}/{minor}");
+                }
+                if let Some(p) = &d.unix_pending {
+                    a.extend_from_slice(b" peers:");
+                    for i in p {
+                        let _ = write!(a, " {i}");
+                    }
+                }
+            }
+        }
+        Proto::Packet => {
+            users(a);
+            if opts.extended {
+                sock_details(a, s, d, names);
+                if let Some(p) = d.and_then(|d| d.packet.as_ref()) {
+                    packet_details(a, p, opts.oneline);
+                }
+            }
+            if let Some(bpf) = d.and_then(|d| d.bpf.as_ref()).filter(|_| opts.bpf) {
+                let _ = write!(a, "{}bpf filter ({}): ", if opts.oneline { " " } else { "\n\t" }, bpf.len());
+                for (code, jt, jf, k) in bpf {
+                    let _ = write!(a, " 0x{code:02x} {jt} {jf} {k},");
+                }
+            }
+            if opts.memory {
+                skmem(a);
+            }
+        }
+        Proto::Netlink => {
+            if opts.extended {
+                let groups = d.and_then(|d| d.netlink_groups).unwrap_or(0);
+                let _ = write!(a, " sk=0 cb=0 groups=0x{groups:08x}");
+            }
+            if opts.memory {
+                a.push(b'\t');
+                skmem(a);
+            }
+        }
+        _ if s.family == Family::Unix => {}
+        _ => inet_ext(a, s, names, opts, users, skmem),
+    }
+}
+
+fn inet_ext(
+    a: &mut Vec<u8>,
+    s: &Socket,
+    names: &Names,
+    opts: &TableOptions,
+    users: impl Fn(&mut Vec<u8>),
+    skmem: impl Fn(&mut Vec<u8>),
+) {
+    users(a);
+    // Raw sockets come from /proc/net/raw (no raw diag here): ss prints nothing more for them.
+    if s.proto == Proto::Raw && s.cookie.is_none() {
+        return;
+    }
+    let x = s.extra.as_deref();
+    let d = x.and_then(|x| x.details.as_deref());
+    if opts.timers
+        && let Some(t) = s.timer
+    {
+        use crate::model::TimerKind;
+        let kind = match t.kind {
+            TimerKind::On => "on",
+            TimerKind::Keepalive => "keepalive",
+            TimerKind::Timewait => "timewait",
+            TimerKind::Persist => "persist",
+            TimerKind::Other(_) => "unknown",
+        };
+        let name = if s.proto == Proto::Sctp { "T3_RTX" } else { kind };
+        let _ = write!(a, " timer:({name},{},{})", tcp_info::timer_text(t.expires_ms), t.retrans);
+    }
+    if opts.extended {
+        sock_details(a, s, d, names);
+        if s.family == Family::Inet6
+            && let Some(v) = s.v6only
+        {
+            let _ = write!(a, " v6only:{}", u8::from(v));
+        }
+        if let Some(d) = d {
+            shutdown(a, d.shutdown);
+        }
+    }
+    if opts.tos
+        && let Some(d) = d
+    {
+        for (name, v) in [("tos", d.tos.map(u32::from)), ("tclass", d.tclass.map(u32::from)), ("class_id", d.class_id)]
+        {
+            if let Some(v) = v {
+                let _ = write!(a, " {name}:{}", hex_alt(v));
             }
         }
     }
-    if let Some(i) = s.ifindex.filter(|i| *i != 0 && local) {
-        a.push(b'%');
-        match names.interfaces.get(&i) {
-            Some(n) => a.extend_from_slice(n.as_bytes()),
-            None => num(a, i as u64),
+    if opts.cgroup
+        && let Some(id) = d.and_then(|d| d.cgroup_id)
+    {
+        let _ = write!(a, " cgroup:{}", names.cgroup_path(id));
+    }
+    if opts.inet_sockopt
+        && let Some(bits) = d.and_then(|d| d.sockopt)
+    {
+        a.extend_from_slice(if opts.oneline { b" inet-sockopt: (" } else { b"\n\tinet-sockopt: (" });
+        for (i, name) in [
+            "recverr",
+            "is_icsk",
+            "freebind",
+            "hdrincl",
+            "mc_loop",
+            "transparent",
+            "mc_all",
+            "nodefrag",
+            "bind_addr_no_port",
+            "recverr_rfc4884",
+            "defer_connect",
+        ]
+        .iter()
+        .enumerate()
+        {
+            if bits & (1 << i) != 0 {
+                let _ = write!(a, " {name}");
+            }
+        }
+        a.push(b')');
+    }
+    if opts.memory || (opts.info && s.proto != Proto::Udp) {
+        if !opts.oneline {
+            a.extend_from_slice(b"\n\t");
+        }
+        skmem(a);
+        let style = InfoStyle { options: opts.timers, numeric: opts.numeric };
+        if s.proto == Proto::Mptcp {
+            if let Some(m) = d.and_then(|d| d.mptcp.as_ref()) {
+                tcp_info::mptcp(a, m);
+            }
+        } else if let Some(t) = x.and_then(|x| x.tcp_info.as_ref()) {
+            tcp_info::tcp(a, t, x.and_then(|x| x.congestion.as_deref()), d, style);
+        }
+    }
+}
+
+/// `%#x`: `0` for zero, `0x..` otherwise.
+fn hex_alt(v: u32) -> String {
+    if v == 0 { "0".into() } else { format!("{v:#x}") }
+}
+
+/// ` <->`, ` --<`...: which directions are shut down.
+fn shutdown(a: &mut Vec<u8>, mask: Option<u8>) {
+    if let Some(m) = mask {
+        a.push(b' ');
+        a.push(if m & 1 != 0 { b'-' } else { b'<' });
+        a.push(b'-');
+        a.push(if m & 2 != 0 { b'-' } else { b'>' });
+    }
+}
+
+/// ` uid:1000 ino:4242 sk:1f fwmark:0x1 cgroup:/system.slice`: ss leaves out uid 0, a zero mark and cgroup 0.
+fn sock_details(a: &mut Vec<u8>, s: &Socket, d: Option<&crate::model::internals::Details>, names: &Names) {
+    if let Some(uid) = s.uid.filter(|u| *u != 0) {
+        let _ = write!(a, " uid:{uid}");
+    }
+    let _ = write!(a, " ino:{} sk:{:x}", s.inode, s.cookie.unwrap_or(0));
+    if let Some(m) = s.mark.filter(|m| *m != 0) {
+        let _ = write!(a, " fwmark:0x{m:x}");
+    }
+    if let Some(id) = d.and_then(|d| d.cgroup_id).filter(|c| *c != 0) {
+        let _ = write!(a, " cgroup:{}", names.cgroup_path(id));
+    }
+}
+
+fn packet_details(a: &mut Vec<u8>, p: &crate::model::internals::PacketDetails, oneline: bool) {
+    let nl: &[u8] = if oneline { b" " } else { b"\n\t" };
+    if let Some(v) = p.version {
+        a.extend_from_slice(nl);
+        let _ = write!(a, "ver:{v} cpy_thresh:{} flags( ", p.copy_thresh.unwrap_or(0));
+        let flags = p.flags.unwrap_or(0);
+        for (bit, name) in [(1, "running"), (2, " auxdata"), (4, " origdev"), (8, " vnethdr"), (16, " loss")] {
+            if flags & bit != 0 {
+                a.extend_from_slice(name.as_bytes());
+            }
+        }
+        if flags == 0 {
+            a.push(b'0');
+        }
+        a.extend_from_slice(b" )");
+    }
+    for (name, ring) in [("ring_rx(", p.rx_ring), ("ring_tx(", p.tx_ring)] {
+        if let Some(r) = ring {
+            a.extend_from_slice(nl);
+            let _ = write!(
+                a,
+                "{name}blk_size:{},blk_nr:{},frm_size:{},frm_nr:{},tmo:{},features:0x{:x})",
+                r[0] as i32, r[1] as i32, r[2] as i32, r[3] as i32, r[4] as i32, r[5]
+            );
+        }
+    }
+    if let Some(f) = p.fanout {
+        a.extend_from_slice(nl);
+        let kind = match f >> 16 {
+            0 => "hash".to_string(),
+            1 => "lb".into(),
+            2 => "cpu".into(),
+            3 => "roll".into(),
+            4 => "random".into(),
+            5 => "qm".into(),
+            t => format!("0x{t:x}"),
+        };
+        let _ = write!(a, "fanout(id:{},type:{kind})", f & 0xffff);
+    }
+}
+
+/// The address part: `127.0.0.1`, `[::1]`, `*` for an IPv6 wildcard not known to be v6-only, or a host
+/// name with `-r` (bracketed when it holds a `:`).
+fn addr(a: &mut Vec<u8>, ip: &IpAddr, s: &Socket, names: &Names) {
+    if let Some(h) = names.hosts.get(ip) {
+        if h.contains(':') {
+            let _ = write!(a, "[{h}]");
+        } else {
+            a.extend_from_slice(h.as_bytes());
+        }
+        return;
+    }
+    match ip {
+        IpAddr::V4(v4) => ipv4(a, v4.octets()),
+        IpAddr::V6(v6) if v6.is_unspecified() && s.v6only != Some(true) => a.push(b'*'),
+        IpAddr::V6(v6) => {
+            let _ = write!(a, "[{v6}]");
         }
     }
 }
@@ -340,18 +603,96 @@ fn addr(a: &mut Vec<u8>, ip: &IpAddr, s: &Socket, names: &Names, local: bool) {
 fn port_text(a: &mut Vec<u8>, proto: Proto, port: u16, names: &Names) {
     if port == 0 {
         a.push(b'*');
-    } else if let Some(n) = names.services.as_ref().and_then(|s| s.name(proto, port)) {
+    } else if let Some(n) = names.port_name(proto, port) {
         a.extend_from_slice(n.as_bytes());
     } else {
         num(a, port as u64);
     }
 }
 
-fn opt_num(a: &mut Vec<u8>, n: Option<u32>) {
-    match n {
-        Some(n) => num(a, n as u64),
-        None => a.push(b'-'),
-    }
+/// iproute2's names for link-layer protocols (`ll_proto_n2a`).
+pub fn ll_proto_name(p: u16) -> Option<&'static str> {
+    Some(match p {
+        0x0001 => "802_3",
+        0x0002 => "ax25",
+        0x0003 => "all",
+        0x0004 => "802_2",
+        0x0005 => "snap",
+        0x0006 => "ddcmp",
+        0x0007 => "wan_ppp",
+        0x0008 => "ppp_mp",
+        0x0009 => "localtalk",
+        0x000c => "can",
+        0x0010 => "ppptalk",
+        0x0011 => "tr_802.2",
+        0x0015 => "mobitex",
+        0x0016 => "control",
+        0x0017 => "irda",
+        0x0018 => "econet",
+        0x0060 => "loop",
+        0x0200 => "pup",
+        0x0201 => "pupat",
+        0x0800 => "ip",
+        0x0805 => "x25",
+        0x0806 => "arp",
+        0x08ff => "bpq",
+        0x0a00 => "ieeepup",
+        0x0a01 => "ieeepupat",
+        0x6000 => "dec",
+        0x6001 => "dna_dl",
+        0x6002 => "dna_rc",
+        0x6003 => "dna_rt",
+        0x6004 => "lat",
+        0x6005 => "diag",
+        0x6006 => "cust",
+        0x6007 => "sca",
+        0x6558 => "teb",
+        0x8035 => "rarp",
+        0x809b => "atalk",
+        0x80f3 => "aarp",
+        0x8100 => "802.1Q",
+        0x8137 => "ipx",
+        0x86dd => "ipv6",
+        0x8847 => "mpls_uc",
+        0x8848 => "mpls_mc",
+        0x884c => "atmmpoa",
+        0x8863 => "ppp_disc",
+        0x8864 => "ppp_ses",
+        0x8884 => "atmfate",
+        0x88a2 => "aoe",
+        0x88a8 => "802.1ad",
+        0x88ca => "tipc",
+        0x88cc => "LLDP",
+        _ => return None,
+    })
+}
+
+/// iproute2's names for netlink protocols (`nl_proto_n2a`).
+pub fn netlink_proto_name(p: u8) -> Option<&'static str> {
+    Some(match p {
+        0 => "rtnl",
+        1 => "unused",
+        2 => "usersock",
+        3 => "fw",
+        4 => "tcpdiag",
+        5 => "nflog",
+        6 => "xfrm",
+        7 => "selinux",
+        8 => "iscsi",
+        9 => "audit",
+        10 => "fiblookup",
+        11 => "connector",
+        12 => "nft",
+        13 => "ip6fw",
+        14 => "dec-rt",
+        15 => "uevent",
+        16 => "genl",
+        18 => "scsi-trans",
+        19 => "ecryptfs",
+        20 => "rdma",
+        21 => "crypto",
+        _ => return None,
+    })
 }
 
 fn ipv4(a: &mut Vec<u8>, o: [u8; 4]) {

@@ -346,8 +346,9 @@ fn cmp_end(a: &crate::model::Endpoint, b: &crate::model::Endpoint) -> Ordering {
     match (a, b) {
         (Inet { ip: ia, port: pa }, Inet { ip: ib, port: pb }) => (ia, pa).cmp(&(ib, pb)),
         (Unix { inode: ia, .. }, Unix { inode: ib, .. }) => ia.cmp(ib),
-        (Inet { .. }, Unix { .. }) => Ordering::Less,
-        (Unix { .. }, Inet { .. }) => Ordering::Greater,
+        (Inet { .. }, _) => Ordering::Less,
+        (_, Inet { .. }) => Ordering::Greater,
+        _ => Ordering::Equal,
     }
 }
 

@@ -97,6 +97,7 @@ pub fn query_for(settings: &Settings, ipv4: bool, ipv6: bool) -> Query {
         info: settings.details,
         memory: settings.details,
         one_tcp_walk: true,
+        ..Query::default()
     }
 }
 

@@ -8,7 +8,7 @@ use netlink_packet_sock_diag::inet::{ExtensionFlags, InetRequest, InetResponseHe
 use netlink_packet_sock_diag::unix::{ShowFlags, StateFlags as UnixStateFlags, UnixRequest, UnixResponseHeader};
 
 use crate::collect::{Query, Table};
-use crate::model::internals::{Extra, MemInfo, TcpInfo};
+use crate::model::internals::{BbrInfo, Details, Extra, MemInfo, MptcpInfo, TcpInfo};
 use crate::model::{Endpoint, Family, Proto, Socket, State, Timer, UnixKind, UnixName};
 
 pub const NLMSG_NOOP: u16 = 1;
@@ -21,11 +21,30 @@ pub const TCPDIAG_GETSOCK: u16 = 18;
 const INET_DIAG_MSG_LEN: usize = 72;
 const UNIX_DIAG_MSG_LEN: usize = 16;
 const INET_DIAG_INFO: u16 = 2;
+const INET_DIAG_VEGASINFO: u16 = 3;
 const INET_DIAG_CONG: u16 = 4;
+const INET_DIAG_TOS: u16 = 5;
+const INET_DIAG_TCLASS: u16 = 6;
 const INET_DIAG_SKMEMINFO: u16 = 7;
+const INET_DIAG_SHUTDOWN: u16 = 8;
+const INET_DIAG_DCTCPINFO: u16 = 9;
 const INET_DIAG_SKV6ONLY: u16 = 11;
 const INET_DIAG_MARK: u16 = 15;
+const INET_DIAG_BBRINFO: u16 = 16;
+const INET_DIAG_CLASS_ID: u16 = 17;
+const INET_DIAG_ULP_INFO: u16 = 19;
+const INET_DIAG_CGROUP_ID: u16 = 21;
+const INET_DIAG_SOCKOPT: u16 = 22;
+/// Request attribute carrying a protocol number above 255 (MPTCP).
+const INET_DIAG_REQ_PROTOCOL: u16 = 3;
+const UNIX_DIAG_VFS: u16 = 1;
+const UNIX_DIAG_ICONS: u16 = 3;
 const UNIX_DIAG_MEMINFO: u16 = 5;
+const UNIX_DIAG_SHUTDOWN: u16 = 6;
+const UDIAG_SHOW_VFS: u32 = 0x02;
+const UDIAG_SHOW_ICONS: u32 = 0x08;
+const AF_PACKET: u8 = 17;
+const AF_NETLINK: u8 = 16;
 
 // UNIX_DIAG attribute types and the show flag for the owner uid (Linux 5.3+), which the crate lacks.
 const UNIX_DIAG_NAME: u16 = 0;
@@ -49,6 +68,32 @@ pub fn dump_request(table: Table, q: &Query, bytecode: Option<&[u8]>, seq: u32) 
             }
             b
         }
+        Table::Packet | Table::Netlink | Table::Vsock | Table::Tipc | Table::Xdp => family_request(table, q),
+        Table::Raw4
+        | Table::Raw6
+        | Table::Mptcp4
+        | Table::Mptcp6
+        | Table::Sctp4
+        | Table::Sctp6
+        | Table::Dccp4
+        | Table::Dccp6 => {
+            // struct inet_diag_req_v2 by hand: the crate's request has a u8 protocol (MPTCP is 262).
+            let mut b = vec![0u8; 56];
+            b[0] = if table.family() == Family::Inet6 { AF_INET6 } else { AF_INET };
+            b[1] = (table.ip_protocol() & 0xff) as u8;
+            b[2] = extensions(q).bits();
+            b[4..8].copy_from_slice(&mask.to_ne_bytes());
+            b[48..56].copy_from_slice(&[0xff; 8]);
+            if let Some(bc) = bytecode {
+                b.extend(crate::filter::bytecode::request_attr(bc));
+            }
+            if table.ip_protocol() > 255 {
+                b.extend_from_slice(&8u16.to_ne_bytes());
+                b.extend_from_slice(&INET_DIAG_REQ_PROTOCOL.to_ne_bytes());
+                b.extend_from_slice(&table.ip_protocol().to_ne_bytes());
+            }
+            b
+        }
         Table::Unix => {
             let req = UnixRequest {
                 state_flags: UnixStateFlags::from_bits_retain(mask),
@@ -58,7 +103,8 @@ pub fn dump_request(table: Table, q: &Query, bytecode: Option<&[u8]>, seq: u32) 
                         | ShowFlags::PEER.bits()
                         | ShowFlags::RQLEN.bits()
                         | UDIAG_SHOW_UID
-                        | if q.memory { ShowFlags::MEMINFO.bits() } else { 0 },
+                        | if q.memory { ShowFlags::MEMINFO.bits() } else { 0 }
+                        | if q.details { UDIAG_SHOW_VFS | UDIAG_SHOW_ICONS } else { 0 },
                 ),
                 cookie: [0xff; 8],
             };
@@ -102,12 +148,40 @@ pub fn dump_request(table: Table, q: &Query, bytecode: Option<&[u8]>, seq: u32) 
 fn extensions(q: &Query) -> ExtensionFlags {
     let mut e = ExtensionFlags::empty();
     if q.info {
-        e |= ExtensionFlags::INFO | ExtensionFlags::CONG;
+        // VEGASINFO also brings the congestion module's own state (BBR, DCTCP), as ss asks for it.
+        e |= ExtensionFlags::INFO
+            | ExtensionFlags::CONG
+            | ExtensionFlags::from_bits_retain(1 << (INET_DIAG_VEGASINFO - 1));
     }
     if q.memory {
         e |= ExtensionFlags::SKMEMINFO;
     }
+    if q.details {
+        e |= ExtensionFlags::from_bits_retain((1 << (INET_DIAG_TOS - 1)) | (1 << (INET_DIAG_TCLASS - 1)));
+    }
     e
+}
+
+/// The dump request of a non-inet family: `packet_diag_req`, `netlink_diag_req` (20 bytes: family,
+/// protocol, pad, inode, show flags, cookie) and the like for vsock, TIPC and XDP.
+fn family_request(table: Table, q: &Query) -> Vec<u8> {
+    let mut b = vec![0u8; 24];
+    let (family, protocol, show): (u8, u8, u32) = match table {
+        // INFO | RING_CFG | FANOUT | MEMINFO | FILTER, as ss asks.
+        Table::Packet => (AF_PACKET, 0, 0x01 | 0x04 | 0x08 | 0x10 | 0x20),
+        // NDIAG_PROTO_ALL; GROUPS | MEMINFO.
+        Table::Netlink => (AF_NETLINK, 255, 0x01 | 0x02),
+        // vsock_diag_req: family, protocol, pad, states, inode, cookie.
+        Table::Vsock => (40, 0, q.states.kernel_mask()),
+        Table::Tipc => (30, 0, q.states.kernel_mask()),
+        _ => (44, 0, 0x1f),
+    };
+    b[0] = family;
+    b[1] = protocol;
+    let off = if matches!(table, Table::Vsock | Table::Tipc) { 4 } else { 8 };
+    b[off..off + 4].copy_from_slice(&show.to_ne_bytes());
+    b.truncate(20);
+    b
 }
 
 /// What one netlink message in a dump said.
@@ -123,7 +197,14 @@ pub enum Message {
 }
 
 /// Walk the netlink messages in one `recv` buffer. Calls `each` per message; stops at the first decode error.
-pub fn for_each_message(buf: &[u8], table: Table, mut each: impl FnMut(Message) -> bool) -> Result<(), String> {
+/// `details`: decode what `-e` and friends print (shutdown, cgroup, TOS, per-family details), which costs an
+/// allocation per socket.
+pub fn for_each_message(
+    buf: &[u8],
+    table: Table,
+    details: bool,
+    mut each: impl FnMut(Message) -> bool,
+) -> Result<(), String> {
     let mut off = 0;
     while off + NLMSG_HDRLEN <= buf.len() {
         let nl = NetlinkBuffer::new_checked(&buf[off..]).map_err(|e| format!("bad netlink header: {e}"))?;
@@ -134,8 +215,11 @@ pub fn for_each_message(buf: &[u8], table: Table, mut each: impl FnMut(Message) 
             NLMSG_ERROR => Message::Error(read_i32(payload).ok_or("truncated NLMSG_ERROR")?),
             NLMSG_NOOP => Message::Skip,
             SOCK_DIAG_BY_FAMILY | TCPDIAG_GETSOCK => match table {
-                Table::Unix => decode_unix(payload).map(Message::Socket)?,
-                _ => decode_inet(payload, table)?,
+                Table::Unix => decode_unix(payload, details).map(Message::Socket)?,
+                Table::Packet => decode_packet(payload, details)?,
+                Table::Netlink => decode_netlink(payload, details)?,
+                Table::Vsock | Table::Tipc | Table::Xdp => Message::Skip,
+                _ => decode_inet(payload, table, details)?,
             },
             other => return Err(format!("unexpected netlink message type {other}")),
         };
@@ -197,7 +281,7 @@ fn cookie_u64(c: [u8; 8]) -> u64 {
 }
 
 /// Decode one `inet_diag_msg` (TCP or UDP) into a record.
-pub fn decode_inet(payload: &[u8], table: Table) -> Result<Message, String> {
+pub fn decode_inet(payload: &[u8], table: Table, want_details: bool) -> Result<Message, String> {
     let h = InetResponseHeader::parse(payload).map_err(|e| format!("inet_diag_msg: {e}"))?;
     let family = match h.family {
         AF_INET => Family::Inet,
@@ -216,19 +300,50 @@ pub fn decode_inet(payload: &[u8], table: Table) -> Result<Message, String> {
     let mut v6only = None;
     let mut mark = None;
     let mut extra = Extra::default();
+    let mut d = Details::default();
+    let proto = table.proto();
     for_each_attr(payload.get(INET_DIAG_MSG_LEN..).unwrap_or(&[]), |kind, data| match kind {
         INET_DIAG_SKV6ONLY if family == Family::Inet6 => v6only = data.first().map(|b| *b != 0),
         INET_DIAG_MARK => mark = read_u32(data),
-        INET_DIAG_INFO if table.proto() == Proto::Tcp => extra.tcp_info = Some(TcpInfo::decode(data)),
+        INET_DIAG_INFO if proto == Proto::Tcp => extra.tcp_info = Some(TcpInfo::decode(data)),
+        INET_DIAG_INFO if proto == Proto::Mptcp => d.mptcp = Some(MptcpInfo::decode(data)),
         INET_DIAG_CONG => {
             let end = data.iter().position(|&b| b == 0).unwrap_or(data.len());
             extra.congestion = Some(congestion_name(&data[..end]));
         }
         INET_DIAG_SKMEMINFO => extra.memory = Some(Box::new(MemInfo::decode(data))),
+        INET_DIAG_BBRINFO => {
+            let w = |o: usize| data.get(o..).and_then(read_u32).unwrap_or(0);
+            d.bbr = Some(BbrInfo {
+                bw_bytes_per_s: w(0) as u64 | ((w(4) as u64) << 32),
+                min_rtt_us: w(8),
+                pacing_gain: w(12),
+                cwnd_gain: w(16),
+            });
+        }
+        INET_DIAG_DCTCPINFO => {
+            let h = |o: usize| data.get(o..o + 2).map_or(0, |v| u16::from_ne_bytes([v[0], v[1]]) as u32);
+            let w = |o: usize| data.get(o..).and_then(read_u32).unwrap_or(0);
+            d.dctcp = Some([h(0), h(2), w(4), w(8), w(12)]);
+        }
+        INET_DIAG_ULP_INFO => decode_ulp(data, &mut d),
+        INET_DIAG_SHUTDOWN if want_details => d.shutdown = data.first().copied(),
+        INET_DIAG_CGROUP_ID if want_details => {
+            d.cgroup_id = data.get(..8).and_then(|v| v.try_into().ok()).map(u64::from_ne_bytes)
+        }
+        INET_DIAG_TOS if want_details => d.tos = data.first().copied(),
+        INET_DIAG_TCLASS if want_details => d.tclass = data.first().copied(),
+        INET_DIAG_CLASS_ID if want_details => d.class_id = read_u32(data),
+        INET_DIAG_SOCKOPT if want_details => {
+            d.sockopt = data.get(..2).map(|v| u16::from_le_bytes([v[0], v[1]]));
+        }
         _ => {}
     })?;
+    if d != Details::default() {
+        extra.details = Some(Box::new(d));
+    }
     Ok(Message::Socket(Socket {
-        proto: table.proto(),
+        proto,
         family,
         state: State(h.state),
         local: Endpoint::Inet { ip: id.source_address, port: id.source_port },
@@ -248,13 +363,14 @@ pub fn decode_inet(payload: &[u8], table: Table) -> Result<Message, String> {
 }
 
 /// Decode one `unix_diag_msg` and its attributes into a record.
-pub fn decode_unix(payload: &[u8]) -> Result<Socket, String> {
+pub fn decode_unix(payload: &[u8], want_details: bool) -> Result<Socket, String> {
     let h = UnixResponseHeader::parse(payload).map_err(|e| format!("unix_diag_msg: {e}"))?;
     let mut name = None;
     let mut peer = 0u64;
     let mut queues = None;
     let mut uid = None;
     let mut memory = None;
+    let mut d = Details::default();
     for_each_attr(payload.get(UNIX_DIAG_MSG_LEN..).unwrap_or(&[]), |kind, data| match kind {
         UNIX_DIAG_NAME => name = UnixName::from_sun_path(data),
         UNIX_DIAG_PEER => peer = read_u32(data).unwrap_or(0) as u64,
@@ -265,8 +381,18 @@ pub fn decode_unix(payload: &[u8]) -> Result<Socket, String> {
         }
         UNIX_DIAG_UID => uid = read_u32(data),
         UNIX_DIAG_MEMINFO => memory = Some(MemInfo::decode(data)),
+        UNIX_DIAG_SHUTDOWN if want_details => d.shutdown = data.first().copied(),
+        UNIX_DIAG_VFS if want_details => {
+            if let (Some(ino), Some(dev)) = (read_u32(data), data.get(4..).and_then(read_u32)) {
+                d.unix_vfs = Some((ino, dev));
+            }
+        }
+        UNIX_DIAG_ICONS if want_details => {
+            d.unix_pending = Some(data.chunks_exact(4).filter_map(read_u32).collect());
+        }
         _ => {}
     })?;
+    let details = (d != Details::default()).then(|| Box::new(d));
     Ok(Socket {
         proto: Proto::Unix,
         family: Family::Unix,
@@ -283,6 +409,150 @@ pub fn decode_unix(payload: &[u8]) -> Result<Socket, String> {
         unix_kind: Some(UnixKind::from_raw(h.kind as u32)),
         timer: None,
         mark: None,
-        extra: memory.map(|m| Box::new(Extra { memory: Some(Box::new(m)), ..Extra::default() })),
+        extra: (memory.is_some() || details.is_some())
+            .then(|| Box::new(Extra { memory: memory.map(Box::new), details, ..Extra::default() })),
     })
+}
+
+/// `INET_DIAG_ULP_INFO`: the ULP name and, for an MPTCP subflow, its attributes.
+fn decode_ulp(data: &[u8], d: &mut Details) {
+    let _ = for_each_attr(data, |kind, v| match kind {
+        1 => {
+            let end = v.iter().position(|&b| b == 0).unwrap_or(v.len());
+            d.ulp = Some(String::from_utf8_lossy(&v[..end]).into_owned());
+        }
+        3 => {
+            let mut sf = crate::model::internals::Subflow::default();
+            let u32le = |v: &[u8]| {
+                let mut b = [0u8; 4];
+                for (i, x) in v.iter().take(4).enumerate() {
+                    b[i] = *x;
+                }
+                u32::from_ne_bytes(b)
+            };
+            let _ = for_each_attr(v, |k, x| match k {
+                1 => sf.token_rem = read_u32(x),
+                2 => sf.token_loc = read_u32(x),
+                4 => sf.map_seq = x.get(..8).and_then(|b| b.try_into().ok()).map(u64::from_ne_bytes),
+                5 => sf.map_sfseq = read_u32(x),
+                6 => sf.ssn_offset = read_u32(x),
+                7 => sf.map_datalen = Some(u32le(x)),
+                8 => sf.flags = read_u32(x),
+                9 => sf.id_rem = x.first().copied(),
+                10 => sf.id_loc = x.first().copied(),
+                _ => {}
+            });
+            d.subflow = Some(sf);
+        }
+        _ => {}
+    });
+}
+
+/// Decode one `packet_diag_msg` (family, type, protocol, inode, cookie) and its attributes.
+pub fn decode_packet(payload: &[u8], want_details: bool) -> Result<Message, String> {
+    if payload.len() < 16 {
+        return Err(format!("packet_diag_msg: {} bytes, need 16", payload.len()));
+    }
+    let kind = payload[1];
+    let protocol = u16::from_ne_bytes([payload[2], payload[3]]);
+    let inode = read_u32(&payload[4..]).unwrap_or(0) as u64;
+    let cookie = cookie_u64(payload[8..16].try_into().unwrap_or([0; 8]));
+    let (mut ifindex, mut uid, mut memory) = (0u32, None, None);
+    let mut p = crate::model::internals::PacketDetails::default();
+    let mut d = Details::default();
+    let ring = |v: &[u8]| {
+        let w = |o: usize| v.get(o..).and_then(read_u32).unwrap_or(0);
+        [w(0), w(4), w(8), w(12), w(16), w(24)]
+    };
+    for_each_attr(&payload[16..], |k, v| match k {
+        0 => {
+            ifindex = read_u32(v).unwrap_or(0);
+            p.version = v.get(4..).and_then(read_u32);
+            p.copy_thresh = v.get(12..).and_then(read_u32);
+            p.flags = v.get(20..).and_then(read_u32);
+        }
+        2 => p.rx_ring = Some(ring(v)),
+        3 => p.tx_ring = Some(ring(v)),
+        4 => p.fanout = read_u32(v),
+        5 => uid = read_u32(v),
+        6 => memory = Some(MemInfo::decode(v)),
+        7 => {
+            d.bpf = Some(
+                v.chunks_exact(8)
+                    .map(|c| (u16::from_ne_bytes([c[0], c[1]]), c[2], c[3], read_u32(&c[4..]).unwrap_or(0)))
+                    .collect(),
+            )
+        }
+        _ => {}
+    })?;
+    if want_details {
+        d.packet = Some(p);
+    }
+    let recv_q = memory.and_then(|m| m.rmem_alloc).unwrap_or(0);
+    let extra = Extra {
+        memory: memory.map(Box::new),
+        details: (d != Details::default()).then(|| Box::new(d)),
+        ..Extra::default()
+    };
+    Ok(Message::Socket(Socket {
+        proto: Proto::Packet,
+        family: Family::Packet,
+        state: State::CLOSE,
+        local: Endpoint::Link { protocol, ifindex },
+        peer: Endpoint::None,
+        recv_q: Some(recv_q),
+        send_q: Some(0),
+        uid,
+        inode,
+        cookie: Some(cookie),
+        ifindex: None,
+        v6only: None,
+        unix_kind: Some(UnixKind::from_raw(kind as u32)),
+        timer: None,
+        mark: None,
+        extra: (!extra.is_empty()).then(|| Box::new(extra)),
+    }))
+}
+
+/// Decode one `netlink_diag_msg` (family, type, protocol, state, portid, dst portid, dst group, inode,
+/// cookie) and its attributes.
+pub fn decode_netlink(payload: &[u8], want_details: bool) -> Result<Message, String> {
+    if payload.len() < 28 {
+        return Err(format!("netlink_diag_msg: {} bytes, need 28", payload.len()));
+    }
+    let w = |o: usize| read_u32(&payload[o..]).unwrap_or(0);
+    let (protocol, connected) = (payload[2], payload[3] == 1);
+    let (portid, dst_portid, dst_group, inode) = (w(4) as i32, w(8), w(12), w(16) as u64);
+    let cookie = cookie_u64(payload[20..28].try_into().unwrap_or([0; 8]));
+    let (mut memory, mut groups) = (None, None);
+    for_each_attr(&payload[28..], |k, v| match k {
+        0 => memory = Some(MemInfo::decode(v)),
+        1 => groups = read_u32(v),
+        _ => {}
+    })?;
+    let d = Details { netlink_groups: groups.filter(|_| want_details), ..Details::default() };
+    let (recv_q, send_q) = memory.map_or((0, 0), |m: MemInfo| (m.rmem_alloc.unwrap_or(0), m.wmem_alloc.unwrap_or(0)));
+    let extra = Extra {
+        memory: memory.map(Box::new),
+        details: (d != Details::default()).then(|| Box::new(d)),
+        ..Extra::default()
+    };
+    Ok(Message::Socket(Socket {
+        proto: Proto::Netlink,
+        family: Family::Netlink,
+        state: State::CLOSE,
+        local: Endpoint::Netlink { protocol, portid },
+        peer: if connected { Endpoint::NetlinkPeer { group: dst_group, portid: dst_portid } } else { Endpoint::None },
+        recv_q: Some(recv_q),
+        send_q: Some(send_q),
+        uid: None,
+        inode,
+        cookie: Some(cookie),
+        ifindex: None,
+        v6only: None,
+        unix_kind: None,
+        timer: None,
+        mark: None,
+        extra: (!extra.is_empty()).then(|| Box::new(extra)),
+    }))
 }

@@ -2,6 +2,7 @@
 //! socket cookie. Decoding lives in [`decode`]; this module owns the sockets and the multipart loop.
 
 pub mod decode;
+pub mod dump;
 #[cfg(test)]
 mod tests;
 
@@ -69,7 +70,7 @@ impl Collector for NetlinkCollector {
 fn open_socket() -> io::Result<NlSocket> {
     let mut sock = NlSocket::new(NETLINK_SOCK_DIAG)?;
     sock.bind_auto()?;
-    sock.connect(&SocketAddr::new(0, 0))?;
+    // Not connected: a connected netlink socket shows up in netlink listings with a peer, ss's does not.
     // Best effort: a smaller buffer only costs more system calls.
     let _ = sock.set_rx_buf_sz(SO_RCVBUF);
     set_recv_timeout(&sock, RECV_TIMEOUT);
@@ -102,7 +103,7 @@ fn is_unavailable(e: &io::Error) -> bool {
 /// Run one dump to completion. A kernel that rejects the filter program (EINVAL: too old, or a construct it
 /// does not know) gets the request again without it: callers filter in userspace anyway.
 pub fn dump_table(table: Table, q: &Query) -> Result<Vec<Socket>, CollectError> {
-    let bc = if table == Table::Unix { None } else { q.bytecode.as_deref() };
+    let bc = if table.is_inet() { q.bytecode.as_deref() } else { None };
     let errno = |e: &CollectError| match e {
         CollectError::Netlink { source, .. } | CollectError::NetlinkUnavailable(source) => source.raw_os_error(),
         _ => None,
@@ -115,6 +116,36 @@ pub fn dump_table(table: Table, q: &Query) -> Result<Vec<Socket>, CollectError> 
 }
 
 fn dump_once(table: Table, q: &Query, bytecode: Option<&[u8]>) -> Result<Vec<Socket>, CollectError> {
+    dump_once_into(table, q, bytecode, None)
+}
+
+/// Write the raw replies of TCP dumps (IPv4, then IPv6, as the query asks) to `path` (`-`: stdout), as
+/// `ss -D` does: each netlink message as the kernel sent it, each dump ending in its `NLMSG_DONE`. Returns
+/// the number of bytes written.
+pub fn write_tcp_dump(q: &Query, path: &std::path::Path) -> Result<usize, CollectError> {
+    use std::io::Write;
+    let io_err = |e: io::Error| CollectError::ProcIo { path: path.to_path_buf(), source: e };
+    let mut sink: Box<dyn Write> = if path.as_os_str() == "-" {
+        Box::new(io::stdout().lock())
+    } else {
+        Box::new(std::fs::File::create(path).map_err(io_err)?)
+    };
+    let mut buf = Vec::new();
+    for (on, table) in [(q.ipv4, Table::Tcp4), (q.ipv6, Table::Tcp6)] {
+        if on {
+            dump_once_into(table, q, q.bytecode.as_deref(), Some(&mut buf))?;
+        }
+    }
+    sink.write_all(&buf).and_then(|_| sink.flush()).map_err(io_err)?;
+    Ok(buf.len())
+}
+
+fn dump_once_into(
+    table: Table,
+    q: &Query,
+    bytecode: Option<&[u8]>,
+    mut raw: Option<&mut Vec<u8>>,
+) -> Result<Vec<Socket>, CollectError> {
     let sock = open_socket().map_err(|e| {
         if is_unavailable(&e) {
             CollectError::NetlinkUnavailable(e)
@@ -123,7 +154,7 @@ fn dump_once(table: Table, q: &Query, bytecode: Option<&[u8]>) -> Result<Vec<Soc
         }
     })?;
     let req = decode::dump_request(table, q, bytecode, 1);
-    sock.send(&req, 0).map_err(|e| {
+    sock.send_to(&req, &SocketAddr::new(0, 0), 0).map_err(|e| {
         if is_unavailable(&e) {
             CollectError::NetlinkUnavailable(e)
         } else {
@@ -141,7 +172,10 @@ fn dump_once(table: Table, q: &Query, bytecode: Option<&[u8]>) -> Result<Vec<Soc
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(CollectError::Netlink { table, source: e }),
         }
-        decode::for_each_message(&buf, table, |m| match m {
+        if let Some(r) = raw.as_deref_mut() {
+            r.extend_from_slice(&buf);
+        }
+        decode::for_each_message(&buf, table, q.details, |m| match m {
             Message::Socket(s) => {
                 out.push(s);
                 true

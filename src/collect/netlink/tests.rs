@@ -55,7 +55,7 @@ fn v4(a: [u8; 4]) -> [u8; 16] {
 
 fn decode_all(buf: &[u8], table: Table) -> Result<Vec<Message>, String> {
     let mut out = Vec::new();
-    decode::for_each_message(buf, table, |m| {
+    decode::for_each_message(buf, table, false, |m| {
         out.push(m);
         true
     })?;
@@ -90,7 +90,7 @@ fn request_layout() {
     let f = decode::dump_request(Table::Tcp4, &Query::default(), Some(&[1, 4, 8, 0]), 1);
     assert_eq!(f.len(), 16 + 56 + 8);
     let i = decode::dump_request(Table::Tcp4, &Query { info: true, memory: true, ..Query::default() }, None, 1);
-    assert_eq!(i[18], 0x2 | 0x8 | 0x40, "INFO, CONG and SKMEMINFO extensions");
+    assert_eq!(i[18], 0x2 | 0x4 | 0x8 | 0x40, "INFO, VEGASINFO (brings BBR and DCTCP), CONG and SKMEMINFO");
     assert_eq!(u32::from_ne_bytes(f[0..4].try_into().unwrap()), 80, "the length covers the attribute");
     assert_eq!(&f[72..80], &[8, 0, 1, 0, 1, 4, 8, 0], "nlattr len 8, type INET_DIAG_REQ_BYTECODE, program");
 }

@@ -132,6 +132,11 @@ impl ProcessMap {
         Holders { processes: &self.processes, it }
     }
 
+    /// The pid of every process that holds a socket.
+    pub fn pids(&self) -> impl Iterator<Item = u32> + '_ {
+        self.processes.iter().map(|p| p.pid)
+    }
+
     /// Whether any visible process holds this inode.
     pub fn contains(&self, inode: u64) -> bool {
         self.index.contains_key(&inode)

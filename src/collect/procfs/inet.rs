@@ -34,7 +34,7 @@ pub fn parse_inet(
     let v6 = match table.family() {
         Family::Inet => false,
         Family::Inet6 => true,
-        Family::Unix => return Err(ParseError { line: 0, msg: format!("parse_inet cannot read the {table} table") }),
+        _ => return Err(ParseError { line: 0, msg: format!("parse_inet cannot read the {table} table") }),
     };
     let ticks_per_sec = if ticks_per_sec == 0 { 100 } else { ticks_per_sec };
     let ctx = Ctx { proto: table.proto(), family: table.family(), v6, states, ticks_per_sec };

@@ -3,6 +3,7 @@
 
 mod inet;
 mod scan;
+pub mod sockstat;
 mod unix;
 
 use std::fmt;
@@ -51,6 +52,12 @@ impl ProcCollector {
             let mut v = self.collect_table(q, Table::Tcp4)?;
             v.append(&mut self.collect_table(q, Table::Tcp6)?);
             return Ok(v);
+        }
+        if !matches!(
+            table,
+            Table::Unix | Table::Tcp4 | Table::Tcp6 | Table::Udp4 | Table::Udp6 | Table::Raw4 | Table::Raw6
+        ) {
+            return Err(CollectError::Unsupported { table });
         }
         let path = self.root.join("net").join(table.proc_file());
         let file = match File::open(&path) {

@@ -184,7 +184,7 @@ mod tests {
             .into_iter()
             .map(|s| match s.local {
                 Endpoint::Unix { name, .. } => name,
-                Endpoint::Inet { .. } => unreachable!(),
+                _ => unreachable!(),
             })
             .collect()
     }
@@ -237,7 +237,7 @@ mod tests {
             ("00000000", "0005", "03", State::ESTABLISHED, UnixKind::Seqpacket),
             ("00000000", "0001", "02", State::ESTABLISHED, UnixKind::Stream),
             ("00000000", "0001", "04", State::CLOSE, UnixKind::Stream),
-            ("00000000", "0003", "01", State::CLOSE, UnixKind::Other(3)),
+            ("00000000", "0003", "01", State::CLOSE, UnixKind::Raw),
         ];
         for (flags, kind, st, state, unix_kind) in cases {
             let row = format!("0000000000000000: 00000002 00000000 {flags} {kind} {st}  9000\n");

@@ -1,0 +1,424 @@
+//! The `-i` / `-m` text ss prints on a socket's second line: `skmem:(...)`, tcp_info, BBR, MPTCP, and the
+//! timer and rate formats ss uses everywhere (`4min44sec`, `26.5Gbps`, C's `%g`).
+
+use std::io::Write;
+
+use crate::model::internals::{Details, MemInfo, MptcpInfo, TcpInfo};
+
+/// C's `printf("%.*g", prec, v)`: `prec` significant digits, trailing zeros dropped, exponent form outside
+/// 1e-4..1e`prec`.
+pub fn c_g(v: f64, prec: usize) -> String {
+    let prec = prec.max(1);
+    if v == 0.0 || !v.is_finite() {
+        return if v.is_nan() {
+            "nan".into()
+        } else if v == 0.0 {
+            "0".into()
+        } else {
+            "inf".into()
+        };
+    }
+    let sci = format!("{:.*e}", prec - 1, v);
+    let (mant, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    if exp < -4 || exp >= prec as i32 {
+        let mant = trim_zeros(mant);
+        let sign = if exp < 0 { '-' } else { '+' };
+        format!("{mant}e{sign}{:02}", exp.abs())
+    } else {
+        let decimals = (prec as i32 - 1 - exp).max(0) as usize;
+        trim_zeros(&format!("{v:.decimals$}")).to_string()
+    }
+}
+
+fn trim_zeros(s: &str) -> &str {
+    if s.contains('.') { s.trim_end_matches('0').trim_end_matches('.') } else { s }
+}
+
+/// A rate in bits per second as ss prints it (the unit `bps` follows): `%.0f` with `-n`, else
+/// `26.5G`, `800k`, `950`.
+pub fn bw(bits: f64, numeric: bool) -> String {
+    if numeric {
+        return format!("{bits:.0}");
+    }
+    for (scale, unit) in [(1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")] {
+        if bits >= scale {
+            return format!("{}{unit}", c_g(bits / scale, 3));
+        }
+    }
+    c_g(bits, 6)
+}
+
+/// A timer's time left as ss prints it: `200ms`, `1.5sec`... exactly: `4min44sec`, `12sec`, `1.204ms`-style
+/// millisecond remainders only below ten seconds.
+pub fn timer_text(ms: u64) -> String {
+    let ms = ms.min(u32::MAX as u64);
+    let mut secs = ms / 1000;
+    let minutes = secs / 60;
+    secs %= 60;
+    let mut msecs = ms % 1000;
+    let mut out = String::new();
+    if minutes != 0 {
+        msecs = 0;
+        out.push_str(&format!("{minutes}min"));
+        if minutes > 9 {
+            secs = 0;
+        }
+    }
+    if secs != 0 {
+        if secs > 9 {
+            msecs = 0;
+        }
+        out.push_str(&format!("{secs}{}", if msecs != 0 { "." } else { "sec" }));
+    }
+    if msecs != 0 {
+        out.push_str(&format!("{msecs:03}ms"));
+    }
+    out
+}
+
+/// ` skmem:(r0,rb131072,t0,tb2626560,f0,w0,o0,bl0,d0)`, with its leading space; `bl` and `d` only when the
+/// kernel sent them.
+pub fn skmem(a: &mut Vec<u8>, m: &MemInfo) {
+    let v = |x: Option<u32>| x.unwrap_or(0);
+    let _ = write!(
+        a,
+        " skmem:(r{},rb{},t{},tb{},f{},w{},o{}",
+        v(m.rmem_alloc),
+        v(m.rcvbuf),
+        v(m.wmem_alloc),
+        v(m.sndbuf),
+        v(m.fwd_alloc),
+        v(m.wmem_queued),
+        v(m.optmem)
+    );
+    if let Some(b) = m.backlog {
+        let _ = write!(a, ",bl{b}");
+    }
+    if let Some(d) = m.drops {
+        let _ = write!(a, ",d{d}");
+    }
+    a.push(b')');
+}
+
+/// How the tcp_info text is printed.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct InfoStyle {
+    /// `ts sack ecn ecnseen fastopen`: ss shows the negotiated options only with `-o` (or `-e`).
+    pub options: bool,
+    /// `-n`: rates as plain numbers.
+    pub numeric: bool,
+}
+
+/// The tcp_info part of ss's `-i` line, each field with its leading space, in ss's order and with its
+/// rules (zero fields left out, ssthresh only below 0xffff, rto 3s hidden, sacked not on listeners).
+pub fn tcp(a: &mut Vec<u8>, t: &TcpInfo, cong: Option<&str>, details: Option<&Details>, style: InfoStyle) {
+    let z = |v: Option<u32>| v.unwrap_or(0);
+    let z64 = |v: Option<u64>| v.unwrap_or(0);
+    let ms = |us: u32| c_g(us as f64 / 1000.0, 6);
+    let opts = t.options().unwrap_or(0);
+    if style.options {
+        for (bit, name) in [(1, "ts"), (2, "sack"), (8, "ecn"), (16, "ecnseen"), (32, "fastopen")] {
+            if opts & bit != 0 {
+                let _ = write!(a, " {name}");
+            }
+        }
+    }
+    if let Some(c) = cong.filter(|c| !c.is_empty()) {
+        let _ = write!(a, " {}", c.get(..15).unwrap_or(c));
+    }
+    if opts & 4 != 0 {
+        let _ = write!(a, " wscale:{},{}", t.snd_wscale().unwrap_or(0), t.rcv_wscale().unwrap_or(0));
+    }
+    let rto = z(t.rto_us());
+    if rto != 0 && rto != 3_000_000 {
+        let _ = write!(a, " rto:{}", ms(rto));
+    }
+    if let Some(b) = t.backoff().filter(|b| *b != 0) {
+        let _ = write!(a, " backoff:{b}");
+    }
+    let rtt = z(t.rtt_us());
+    if rtt != 0 {
+        let _ = write!(a, " rtt:{}/{}", ms(rtt), ms(z(t.rttvar_us())));
+    }
+    if let Some(v) = t.ato_us().filter(|v| *v != 0) {
+        let _ = write!(a, " ato:{}", ms(v));
+    }
+    let mss = z(t.snd_mss());
+    let cwnd = z(t.snd_cwnd());
+    for (name, v) in [
+        ("mss", mss),
+        ("pmtu", z(t.pmtu())),
+        ("rcvmss", z(t.rcv_mss())),
+        ("advmss", z(t.advmss())),
+        ("cwnd", cwnd),
+        ("ssthresh", z(t.raw_snd_ssthresh()).min(0xffff) % 0xffff),
+    ] {
+        if v != 0 {
+            let _ = write!(a, " {name}:{v}");
+        }
+    }
+    for (name, v) in [
+        ("bytes_sent", z64(t.bytes_sent())),
+        ("bytes_retrans", z64(t.bytes_retrans())),
+        ("bytes_acked", z64(t.bytes_acked())),
+        ("bytes_received", z64(t.bytes_received())),
+        ("segs_out", z(t.segs_out()) as u64),
+        ("segs_in", z(t.segs_in()) as u64),
+        ("data_segs_out", z(t.data_segs_out()) as u64),
+        ("data_segs_in", z(t.data_segs_in()) as u64),
+    ] {
+        if v != 0 {
+            let _ = write!(a, " {name}:{v}");
+        }
+    }
+    if let Some(d) = details.and_then(|d| d.dctcp) {
+        if d[0] != 0 {
+            let _ = write!(a, " dctcp:(ce_state:{},alpha:{},ab_ecn:{},ab_tot:{})", d[1], d[2], d[3], d[4]);
+        } else {
+            a.extend_from_slice(b" dctcp:fallback_mode");
+        }
+    }
+    if let Some(b) = details.and_then(|d| d.bbr) {
+        let _ = write!(
+            a,
+            " bbr:(bw:{}bps,mrtt:{}",
+            bw(b.bw_bytes_per_s as f64 * 8.0, style.numeric),
+            c_g(b.min_rtt_us as f64 / 1000.0, 6)
+        );
+        if b.pacing_gain != 0 {
+            let _ = write!(a, ",pacing_gain:{}", c_g(b.pacing_gain as f64 / 256.0, 6));
+        }
+        if b.cwnd_gain != 0 {
+            let _ = write!(a, ",cwnd_gain:{}", c_g(b.cwnd_gain as f64 / 256.0, 6));
+        }
+        a.push(b')');
+    }
+    if rtt != 0 && mss != 0 && cwnd != 0 {
+        let send = cwnd as f64 * mss as f64 * 8_000_000.0 / rtt as f64;
+        let _ = write!(a, " send {}bps", bw(send, style.numeric));
+    }
+    for (name, v) in [
+        ("lastsnd", z(t.last_data_sent_ms())),
+        ("lastrcv", z(t.last_data_recv_ms())),
+        ("lastack", z(t.last_ack_recv_ms())),
+    ] {
+        if v != 0 {
+            let _ = write!(a, " {name}:{v}");
+        }
+    }
+    let pacing = z64(t.pacing_rate_bytes_per_s());
+    if pacing != 0 && pacing != u64::MAX {
+        let _ = write!(a, " pacing_rate {}bps", bw(pacing as f64 * 8.0, style.numeric));
+        let max = z64(t.max_pacing_rate_bytes_per_s());
+        if max != 0 && max != u64::MAX {
+            let _ = write!(a, "/{}bps", bw(max as f64 * 8.0, style.numeric));
+        }
+    }
+    let delivery = z64(t.delivery_rate_bytes_per_s());
+    if delivery != 0 {
+        let _ = write!(a, " delivery_rate {}bps", bw(delivery as f64 * 8.0, style.numeric));
+    }
+    for (name, v) in [("delivered", z(t.delivered())), ("delivered_ce", z(t.delivered_ce()))] {
+        if v != 0 {
+            let _ = write!(a, " {name}:{v}");
+        }
+    }
+    if t.rate_flags().unwrap_or(0) & 1 != 0 {
+        a.extend_from_slice(b" app_limited");
+    }
+    let busy = z64(t.busy_time_us());
+    if busy != 0 {
+        let _ = write!(a, " busy:{}ms", busy / 1000);
+        for (name, v) in [("rwnd_limited", z64(t.rwnd_limited_us())), ("sndbuf_limited", z64(t.sndbuf_limited_us()))] {
+            if v != 0 {
+                let _ = write!(a, " {name}:{}ms({:.1}%)", v / 1000, 100.0 * v as f64 / busy as f64);
+            }
+        }
+    }
+    if let Some(v) = t.unacked().filter(|v| *v != 0) {
+        let _ = write!(a, " unacked:{v}");
+    }
+    let (retrans, total) = (z(t.retrans_in_flight()), z(t.total_retrans()));
+    if retrans != 0 || total != 0 {
+        let _ = write!(a, " retrans:{retrans}/{total}");
+    }
+    if let Some(v) = t.lost().filter(|v| *v != 0) {
+        let _ = write!(a, " lost:{v}");
+    }
+    if let Some(v) = t.sacked().filter(|v| *v != 0 && t.state() != Some(10)) {
+        let _ = write!(a, " sacked:{v}");
+    }
+    if let Some(v) = t.dsack_dups().filter(|v| *v != 0) {
+        let _ = write!(a, " dsack_dups:{v}");
+    }
+    let reordering = z(t.reordering());
+    if reordering != 3 {
+        let _ = write!(a, " reordering:{reordering}");
+    }
+    if let Some(v) = t.reord_seen().filter(|v| *v != 0) {
+        let _ = write!(a, " reord_seen:{v}");
+    }
+    if let Some(v) = t.rcv_rtt_us().filter(|v| *v != 0) {
+        let _ = write!(a, " rcv_rtt:{}", ms(v));
+    }
+    for (name, v) in
+        [("rcv_space", z(t.rcv_space())), ("rcv_ssthresh", z(t.rcv_ssthresh())), ("notsent", z(t.notsent_bytes()))]
+    {
+        if v != 0 {
+            let _ = write!(a, " {name}:{v}");
+        }
+    }
+    let min_rtt = z(t.min_rtt_us());
+    if min_rtt != 0 && min_rtt != u32::MAX {
+        let _ = write!(a, " minrtt:{}", ms(min_rtt));
+    }
+    if let Some(v) = t.rcv_ooopack().filter(|v| *v != 0) {
+        let _ = write!(a, " rcv_ooopack:{v}");
+    }
+    if let Some(v) = t.snd_wnd().filter(|v| *v != 0) {
+        let _ = write!(a, " snd_wnd:{v}");
+    }
+    if let Some(d) = details {
+        ulp(a, d);
+    }
+}
+
+/// ` tcp-ulp-mptcp flags:Mmc token:0000(id:0)/5943d0d6(id:0) seq:... sfseq:1 ssnoff:... maplen:0`.
+fn ulp(a: &mut Vec<u8>, d: &Details) {
+    if let Some(name) = &d.ulp {
+        let _ = write!(a, " tcp-ulp-{name}");
+    }
+    let Some(sf) = &d.subflow else { return };
+    if let Some(flags) = sf.flags.filter(|f| *f != 0) {
+        a.extend_from_slice(b" flags:");
+        for (bit, c) in
+            [(1, b'M'), (2, b'm'), (4, b'J'), (8, b'j'), (16, b'B'), (32, b'b'), (64, b'e'), (128, b'c'), (256, b'v')]
+        {
+            if flags & bit != 0 {
+                a.push(c);
+            }
+        }
+    }
+    if let (Some(tr), Some(tl), Some(ir), Some(il)) = (sf.token_rem, sf.token_loc, sf.id_rem, sf.id_loc) {
+        let _ = write!(a, " token:{tr:04x}(id:{ir})/{tl:04x}(id:{il})");
+    }
+    if let Some(v) = sf.map_seq {
+        let _ = write!(a, " seq:{v:x}");
+    }
+    for (name, v) in [("sfseq", sf.map_sfseq), ("ssnoff", sf.ssn_offset), ("maplen", sf.map_datalen)] {
+        if let Some(v) = v {
+            let _ = write!(a, " {name}:{v:x}");
+        }
+    }
+}
+
+/// The MPTCP part of `-i` for an MPTCP socket.
+pub fn mptcp(a: &mut Vec<u8>, m: &MptcpInfo) {
+    for (name, v) in [
+        ("subflows", m.subflows),
+        ("add_addr_signal", m.add_addr_signal),
+        ("add_addr_accepted", m.add_addr_accepted),
+        ("subflows_max", m.subflows_max),
+        ("add_addr_signal_max", m.add_addr_signal_max),
+        ("add_addr_accepted_max", m.add_addr_accepted_max),
+    ] {
+        if v != 0 {
+            let _ = write!(a, " {name}:{v}");
+        }
+    }
+    if m.flags & 1 != 0 {
+        a.extend_from_slice(b" fallback");
+    }
+    if m.flags & 2 != 0 {
+        a.extend_from_slice(b" remote_key");
+    }
+    if m.token != 0 {
+        let _ = write!(a, " token:{:x}", m.token);
+    }
+    for (name, v) in [("write_seq", m.write_seq), ("snd_una", m.snd_una), ("rcv_nxt", m.rcv_nxt)] {
+        if v != 0 {
+            let _ = write!(a, " {name}:{v:x}");
+        }
+    }
+}
+
+/// The whole tcp_info text as one string, without the leading space (for the dashboard's detail view).
+pub fn summary(t: &TcpInfo, cong: Option<&str>) -> String {
+    let mut a = Vec::new();
+    tcp(&mut a, t, cong, None, InfoStyle { options: true, numeric: false });
+    String::from_utf8_lossy(&a).trim_start().to_string()
+}
+
+/// `skmem:(...)` as one string, without the leading space.
+pub fn memory_summary(m: &MemInfo) -> String {
+    let mut a = Vec::new();
+    skmem(&mut a, m);
+    String::from_utf8_lossy(&a).trim_start().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn c_g_matches_printf() {
+        for (v, p, want) in [
+            (0.099, 6, "0.099"),
+            (200.0, 6, "200"),
+            (0.0495, 6, "0.0495"),
+            (26.457373737, 3, "26.5"),
+            (1.0, 6, "1"),
+            (2.885, 6, "2.885"),
+            (1234567.0, 6, "1.23457e+06"),
+            (0.00001, 6, "1e-05"),
+            (999.9, 3, "1e+03"),
+        ] {
+            assert_eq!(c_g(v, p), want, "{v} %.{p}g");
+        }
+    }
+
+    #[test]
+    fn rates_and_timers_read_like_ss() {
+        assert_eq!(bw(26_457_373_737.0, false), "26.5G");
+        assert_eq!(bw(26_457_373_737.0, true), "26457373737");
+        assert_eq!(bw(800.0, false), "800");
+        assert_eq!(bw(8_000.0, false), "8k");
+        for (ms, want) in
+            [(284_000, "4min44sec"), (12_000, "12sec"), (1_500, "1.500ms"), (200, "200ms"), (600_000, "10min"), (0, "")]
+        {
+            assert_eq!(timer_text(ms), want, "{ms}");
+        }
+    }
+
+    #[test]
+    fn skmem_by_length() {
+        let full = MemInfo {
+            rmem_alloc: Some(0),
+            rcvbuf: Some(131072),
+            backlog: Some(0),
+            drops: Some(7),
+            ..Default::default()
+        };
+        let mut a = Vec::new();
+        skmem(&mut a, &full);
+        assert_eq!(a, b" skmem:(r0,rb131072,t0,tb0,f0,w0,o0,bl0,d7)");
+    }
+
+    #[test]
+    fn listener_backlog_is_not_sacked_and_options_need_o() {
+        let mut b = vec![0u8; 104];
+        b[0] = 10; // LISTEN
+        b[5] = 3; // ts, sack
+        b[28..32].copy_from_slice(&128u32.to_ne_bytes());
+        b[80..84].copy_from_slice(&10u32.to_ne_bytes());
+        b[88..92].copy_from_slice(&3u32.to_ne_bytes());
+        let t = TcpInfo::decode(&b);
+        let mut a = Vec::new();
+        tcp(&mut a, &t, Some("bbr"), None, InfoStyle::default());
+        assert_eq!(String::from_utf8_lossy(&a), " bbr cwnd:10");
+        a.clear();
+        tcp(&mut a, &t, Some("bbr"), None, InfoStyle { options: true, numeric: false });
+        assert_eq!(String::from_utf8_lossy(&a), " ts sack bbr cwnd:10");
+    }
+}
