@@ -484,10 +484,16 @@ impl ListArgs {
             }));
         }
         let services = Services::system();
-        let file_text = self.filter_text()?;
+        let events = self.events()?;
+        let file_text = match self.filter_text()? {
+            Some(t) => Some(t),
+            // ss reads `src X` as a UNIX name when the last family flag was -x / -f unix.
+            None if select::preferred_unix(&events) => Some(filter::join_args(&unix_hosts(&self.select.filter))),
+            None => None,
+        };
         let (states, filter) = self.select.selection_of(&services, file_text.as_deref())?;
         let extra = if self.bound_inactive { State::BOUND_INACTIVE.bit() } else { 0 };
-        let sel = select::Selection::replay(&self.events()?, states, extra).map_err(UsageError)?;
+        let sel = select::Selection::replay(&events, states, extra).map_err(UsageError)?;
         let mut query = sel.query();
         query.bytecode = crate::filter::bytecode::compile(&filter);
         query.info = self.info;
@@ -525,7 +531,8 @@ impl ListArgs {
                 netid: sel.netid_column(),
                 state: sel.state_column(),
                 extended: self.extended,
-                timers: self.options || self.extended,
+                // ss's -e and -b imply -o.
+                timers: self.options || self.extended || self.bpf,
                 info: self.info,
                 memory: self.memory,
                 oneline: self.oneline,
@@ -641,6 +648,25 @@ impl TopArgs {
             services,
         })
     }
+}
+
+/// The filter words with `unix:` put before the host of each `src`/`dst` that has no family prefix.
+fn unix_hosts(words: &[String]) -> Vec<String> {
+    let mut out = Vec::with_capacity(words.len());
+    let mut want_host = false;
+    for w in words {
+        let lower = w.to_ascii_lowercase();
+        if want_host && !matches!(lower.as_str(), "=" | "==" | "!=" | "eq" | "ne" | "neq") {
+            let prefixed =
+                ["unix:", "inet:", "inet6:", "link:", "netlink:", "vsock:"].iter().any(|p| lower.starts_with(p));
+            out.push(if prefixed { w.clone() } else { format!("unix:{w}") });
+            want_host = false;
+            continue;
+        }
+        want_host = want_host || lower == "src" || lower == "dst";
+        out.push(w.clone());
+    }
+    out
 }
 
 /// `2`, `0.5`, `500ms`, `2s`: between 100 ms and one hour.

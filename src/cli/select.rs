@@ -176,6 +176,14 @@ pub enum Event {
     Query(String),
 }
 
+/// ss's "preferred family": the last family flag given. When it is UNIX, filter hosts are UNIX names.
+pub fn preferred_unix(events: &[Event]) -> bool {
+    events.iter().rev().find_map(|e| match e {
+        Event::Af(af) => Some(*af == Af::Unix),
+        _ => None,
+    }) == Some(true)
+}
+
 /// The outcome: what to dump and how the table looks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Selection {

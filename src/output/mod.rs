@@ -215,7 +215,11 @@ impl Names {
     /// Look up the interface names the sockets refer to (one `if_indextoname` per distinct index).
     pub fn load_interfaces(&mut self, socks: &[Socket]) {
         for s in socks {
-            if let Some(i) = s.ifindex.filter(|i| *i != 0) {
+            let link = match s.local {
+                crate::model::Endpoint::Link { ifindex, .. } => Some(ifindex),
+                _ => None,
+            };
+            for i in [s.ifindex, link].into_iter().flatten().filter(|i| *i != 0) {
                 self.interfaces.entry(i).or_insert_with(|| interface_name(i));
             }
         }
@@ -228,7 +232,12 @@ impl Names {
                 if ip.is_unspecified() || self.hosts.contains_key(&ip) {
                     continue;
                 }
-                if let Some(name) = reverse_lookup(ip) {
+                // glibc (and so ss) looks a v4-mapped address up as the IPv4 address it holds.
+                let lookup = match ip {
+                    IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+                    v4 => v4,
+                };
+                if let Some(name) = reverse_lookup(lookup) {
                     self.hosts.insert(ip, name);
                 }
             }
