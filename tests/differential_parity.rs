@@ -294,6 +294,37 @@ fn matrix_is_byte_identical_to_ss() {
     assert!(failures.is_empty(), "outputs that differ from ss:\n{}", failures.join("\n\n"));
 }
 
+/// `-D FILE` writes what ss writes: ss lists our capture (`TCPDIAG_FILE`) exactly as we list it back with
+/// `--from-dump`, and both match the live listing.
+#[test]
+#[ignore = "needs root: creates a network namespace (ip netns add); compares with iproute2's ss"]
+fn diag_dump_replays_in_both_tools() {
+    if let Some(why) = skip_reason() {
+        panic!("cannot run the ss differential: {why}");
+    }
+    let mut ns = Netns::create("parity-dump");
+    ns.run_python(
+        "import socket, sys\nl = socket.socket(); l.bind(('127.0.0.1', 8080)); l.listen(8)\nkeep = []\n\
+         for _ in range(5):\n    c = socket.create_connection(('127.0.0.1', 8080)); a, _ = l.accept(); keep += [c, a]\n\
+         print('READY', flush=True)\nsys.stdin.read()\n",
+    );
+    let bin = env!("CARGO_BIN_EXE_sockscope");
+    let file = std::env::temp_dir().join(format!("sockscope-parity-dump-{}", std::process::id()));
+    let f = file.to_str().unwrap();
+    let (_, _, code) = run_in(&ns.name, bin, &["-4tan".into(), "-D".into(), f.into()]);
+    assert_eq!(code, Some(0));
+    assert!(std::fs::metadata(&file).unwrap().len() > 0, "the dump is empty");
+    let live = run_in(&ns.name, bin, &["-4tan".into()]).0;
+    let replay = run_in(&ns.name, bin, &["-4tan".into(), "--from-dump".into(), f.into()]).0;
+    let out = Command::new("ss").args(["-tan"]).env("TCPDIAG_FILE", &file).output().unwrap();
+    let ss_replay = String::from_utf8_lossy(&out.stdout).into_owned();
+    let _ = std::fs::remove_file(&file);
+    assert_eq!(replay, live, "--from-dump lists what the live dump listed");
+    assert_eq!(ss_replay, replay, "ss reads our -D file as its own");
+    assert_eq!(replay.lines().count(), 12, "{replay}");
+    println!("-D/--from-dump: {} sockets, identical in ss (TCPDIAG_FILE) and sockscope", replay.lines().count() - 1);
+}
+
 #[test]
 fn masks_only_moving_values() {
     let t = "ESTAB 0 0 a:1 b:2 timer:(keepalive,4min44sec,0)\n\t bbr rtt:0.008/0.004 lastsnd:523592 cwnd:10 send 328Gbps   \n";

@@ -499,6 +499,16 @@ impl ListArgs {
         query.info = self.info;
         query.memory = self.memory;
         query.details = self.extended || self.tos || self.cgroup || self.inet_sockopt || self.bpf;
+        let named = |names: &[&str]| {
+            self.query.iter().flat_map(|q| q.split(',')).any(|n| names.iter().any(|m| n.starts_with(m)))
+                || self.family.iter().any(|f| names.contains(&f.as_str()))
+        };
+        query.note_missing = self.sctp
+            || self.dccp
+            || self.vsock
+            || self.tipc
+            || self.xdp
+            || named(&["sctp", "dccp", "vsock", "v_", "tipc", "xdp"]);
         let any_table = self.select.tcp
             || self.select.udp
             || self.select.unix

@@ -68,6 +68,12 @@ impl Table {
             Table::Netlink | Table::Vsock | Table::Tipc | Table::Xdp => Family::Netlink,
         }
     }
+    /// The protocol's name for messages: `SCTP`, `DCCP`, `vsock`...
+    pub fn proto_label(self) -> String {
+        let s = self.to_string();
+        s.split('/').next().unwrap_or(&s).to_string()
+    }
+
     /// The IP protocol number of an inet table (for the dump request).
     pub fn ip_protocol(self) -> u32 {
         match self {
@@ -180,6 +186,8 @@ pub struct Query {
     pub types: SockTypes,
     /// Ask for what `-e`, `--tos`, `--cgroup` and `--inet-sockopt` print (shutdown, cgroup, TOS, options).
     pub details: bool,
+    /// Say on stderr when the kernel has no sock_diag for a table (set when the user named that family).
+    pub note_missing: bool,
 }
 
 /// UNIX and packet socket types a query keeps.
@@ -240,6 +248,7 @@ impl Default for Query {
             xdp: false,
             types: SockTypes::default(),
             details: false,
+            note_missing: false,
         }
     }
 }
@@ -426,10 +435,18 @@ impl Collector for Auto {
                             _ => snap.notes.push(format!("{e}; read {table} sockets from /proc/net instead")),
                         }
                     }
-                    // No /proc file either: the kernel lacks this family. Say so, list the rest.
+                    // No /proc file either: the kernel lacks this family. Say so when it was asked for by
+                    // name (ss's default tables include families most kernels lack: silence there, as ss),
+                    // and list the rest.
                     Err(CollectError::Unsupported { .. }) => {
                         parts.push(Vec::new());
-                        snap.notes.push(format!("{e}; no {table} sockets listed"));
+                        if q.note_missing {
+                            snap.notes.push(format!(
+                                "{} sockets are not listed: this kernel has no {} (sock_diag for them)",
+                                table.proto_label(),
+                                table.diag_module()
+                            ));
+                        }
                     }
                     Err(other) => return Err(other),
                 },

@@ -6,14 +6,17 @@
 //! `{"address", "port"}`, UNIX ends `{"path", "inode"}`. `tcp_info` and `memory` are objects whose field names
 //! carry their unit (`rtt_us`, `bytes_acked`, `delivery_rate_bytes_per_s`). With `-p`, `processes` lists the
 //! holders (`pid`, `comm`, `cmdline`, `uid`, `fds`) and `process_hidden` says whether some could not be seen.
-//! A field the source cannot give is `null`, never left out.
+//! A field the source cannot give is `null`, never left out. `details` carries what `-e`, `-i` (BBR, DCTCP,
+//! MPTCP), `--tos`, `--inet-sockopt` and `-b` show, and `cgroup` the cgroup path; packet sockets have
+//! `{"protocol", "ifindex"}` ends, netlink sockets `{"netlink_protocol", "portid"}` and a connected peer
+//! `{"group", "portid"}`; a missing peer is `{}`.
 
 use std::io::{self, Write};
 
 use serde::Serialize;
 
 use super::{Names, Owner};
-use crate::model::internals::{MemInfo, TcpInfo};
+use crate::model::internals::{Details, MemInfo, TcpInfo};
 use crate::model::{Endpoint, Socket, Timer, UnixKind};
 
 #[derive(Serialize)]
@@ -39,6 +42,10 @@ struct Record<'a> {
     memory: Option<MemInfo>,
     processes: Option<Vec<Proc<'a>>>,
     process_hidden: Option<bool>,
+    /// What `-e`, `-i`, `--tos`, `--cgroup`, `--inet-sockopt`, `-b` add (see [`Details`]); `null` unless asked.
+    details: Option<&'a Details>,
+    /// The cgroup v2 path of the socket's cgroup id (`-e`, `--cgroup`), `unreachable:ID` when not found.
+    cgroup: Option<String>,
 }
 
 /// A process holding the socket (`-p`).
@@ -135,6 +142,12 @@ fn record<'a>(s: &'a Socket, names: &'a Names) -> Record<'a> {
         memory: x.and_then(|x| x.memory.as_deref().copied()),
         processes,
         process_hidden,
+        details: x.and_then(|x| x.details.as_deref()),
+        cgroup: x
+            .and_then(|x| x.details.as_deref())
+            .and_then(|d| d.cgroup_id)
+            .filter(|_| names.cgroups.is_some())
+            .map(|id| names.cgroup_path(id)),
     }
 }
 
@@ -216,11 +229,11 @@ mod tests {
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(
             lines[0],
-            r#"{"proto":"tcp","family":"inet6","kind":null,"state":"listen","recv_q":0,"send_q":128,"local":{"address":"::","port":443},"peer":{"address":"::","port":0},"uid":0,"inode":42,"cookie":7,"ifindex":0,"interface":null,"v6only":false,"timer":null,"mark":null,"congestion":null,"tcp_info":null,"memory":null,"processes":null,"process_hidden":null}"#
+            r#"{"proto":"tcp","family":"inet6","kind":null,"state":"listen","recv_q":0,"send_q":128,"local":{"address":"::","port":443},"peer":{"address":"::","port":0},"uid":0,"inode":42,"cookie":7,"ifindex":0,"interface":null,"v6only":false,"timer":null,"mark":null,"congestion":null,"tcp_info":null,"memory":null,"processes":null,"process_hidden":null,"details":null,"cgroup":null}"#
         );
         assert_eq!(
             lines[1],
-            r#"{"proto":"unix","family":"unix","kind":"stream","state":"established","recv_q":null,"send_q":null,"local":{"path":"@bus","inode":9},"peer":{"path":null,"inode":10},"uid":null,"inode":9,"cookie":null,"ifindex":null,"interface":null,"v6only":null,"timer":{"kind":"keepalive","expires_ms":1500,"retrans":0},"mark":null,"congestion":null,"tcp_info":null,"memory":null,"processes":null,"process_hidden":null}"#
+            r#"{"proto":"unix","family":"unix","kind":"stream","state":"established","recv_q":null,"send_q":null,"local":{"path":"@bus","inode":9},"peer":{"path":null,"inode":10},"uid":null,"inode":9,"cookie":null,"ifindex":null,"interface":null,"v6only":null,"timer":{"kind":"keepalive","expires_ms":1500,"retrans":0},"mark":null,"congestion":null,"tcp_info":null,"memory":null,"processes":null,"process_hidden":null,"details":null,"cgroup":null}"#
         );
     }
 

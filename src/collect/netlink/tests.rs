@@ -226,3 +226,54 @@ fn decodes_a_captured_kernel_dump_with_tcp_info() {
     );
     assert_eq!((t.segs_out(), t.segs_in(), t.snd_wscale(), t.rcv_wscale()), (Some(6), Some(4), Some(10), Some(10)));
 }
+
+fn words(v: &[u32]) -> Vec<u8> {
+    v.iter().flat_map(|w| w.to_ne_bytes()).collect()
+}
+
+#[test]
+fn decodes_packet_messages() {
+    // packet_diag_msg: family, type (SOCK_DGRAM), protocol ETH_P_IP, inode, cookie.
+    let mut m = vec![17u8, 2];
+    m.extend_from_slice(&0x0800u16.to_ne_bytes());
+    m.extend(words(&[4242, 7, 0]));
+    m.extend(attr(0, &words(&[1, 2, 0, 0, 0, 1]))); // info: ifindex 1, TPACKET_V3, running
+    m.extend(attr(5, &words(&[1000]))); // uid
+    m.extend(attr(6, &words(&[1666, 212992, 0, 212992, 0, 0, 0, 0, 0]))); // meminfo
+    let Message::Socket(s) = decode::decode_packet(&m, true).unwrap() else { panic!("not a socket") };
+    assert_eq!(s.netid(), "p_dgr");
+    assert_eq!(s.local, Endpoint::Link { protocol: 0x0800, ifindex: 1 });
+    assert_eq!((s.recv_q, s.uid, s.inode, s.cookie), (Some(1666), Some(1000), 4242, Some(7)));
+    let p = s.extra.unwrap().details.unwrap().packet.unwrap();
+    assert_eq!((p.version, p.flags), (Some(2), Some(1)));
+    assert!(decode::decode_packet(&m[..10], false).is_err(), "a short message is an error, not a panic");
+}
+
+#[test]
+fn decodes_netlink_messages() {
+    // netlink_diag_msg: family, type, protocol (NETLINK_ROUTE), state (connected), portid, dst portid,
+    // dst group, inode, cookie.
+    let mut m = vec![16u8, 3, 0, 1];
+    m.extend(words(&[1234, 0, 5, 99, 3, 0]));
+    m.extend(attr(0, &words(&[10, 212992, 20, 212992, 0, 0, 0, 0, 0])));
+    m.extend(attr(1, &words(&[0x11, 0])));
+    let Message::Socket(s) = decode::decode_netlink(&m, true).unwrap() else { panic!("not a socket") };
+    assert_eq!(s.netid(), "nl");
+    assert_eq!(s.local, Endpoint::Netlink { protocol: 0, portid: 1234 });
+    assert_eq!(s.peer, Endpoint::NetlinkPeer { group: 5, portid: 0 });
+    assert_eq!((s.recv_q, s.send_q, s.inode), (Some(10), Some(20), 99));
+    assert_eq!(s.extra.unwrap().details.unwrap().netlink_groups, Some(0x11));
+    assert!(decode::decode_netlink(&m[..27], false).is_err());
+}
+
+#[test]
+fn mptcp_requests_carry_the_protocol_attribute() {
+    let q = Query { mptcp: true, ..Query::default() };
+    let r = decode::dump_request(Table::Mptcp4, &q, None, 1);
+    assert_eq!(r.len(), 16 + 56 + 8);
+    assert_eq!(r[17], 6, "262 & 0xff in the header, as ss sends it");
+    assert_eq!(&r[72..76], &[8, 0, 3, 0], "INET_DIAG_REQ_PROTOCOL");
+    assert_eq!(u32::from_ne_bytes(r[76..80].try_into().unwrap()), 262);
+    let p = decode::dump_request(Table::Packet, &q, None, 1);
+    assert_eq!((p.len(), p[16]), (16 + 20, 17));
+}
