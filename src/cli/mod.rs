@@ -498,7 +498,8 @@ impl ListArgs {
         query.bytecode = crate::filter::bytecode::compile(&filter);
         query.info = self.info;
         query.memory = self.memory;
-        query.details = self.extended || self.tos || self.cgroup || self.inet_sockopt || self.bpf;
+        query.details =
+            self.extended || self.tos || self.cgroup || self.inet_sockopt || self.bpf || filter.needs_cgroups();
         let named = |names: &[&str]| {
             self.query.iter().flat_map(|q| q.split(',')).any(|n| names.iter().any(|m| n.starts_with(m)))
                 || self.family.iter().any(|f| names.contains(&f.as_str()))

@@ -75,7 +75,13 @@ fn build(expr: &Expr) -> Result<Option<Vec<u8>>, usize> {
 /// Every term of `expr` is one the kernel evaluates.
 fn kernel_only(expr: &Expr) -> bool {
     match expr {
-        Expr::True | Expr::False | Expr::Port { .. } | Expr::Host { .. } | Expr::Dev(_) | Expr::Mark { .. } => true,
+        Expr::True
+        | Expr::False
+        | Expr::Port { .. }
+        | Expr::Host { .. }
+        | Expr::Dev(_)
+        | Expr::Mark { .. }
+        | Expr::Cgroup(_) => true,
         Expr::And(v) | Expr::Or(v) => v.iter().all(kernel_only),
         Expr::Not(e) => kernel_only(e),
         Expr::State(_)
@@ -250,6 +256,7 @@ fn approx(e: &Expr, over: bool) -> Frag {
             args.extend_from_slice(&mask.to_ne_bytes());
             Frag::Code(vec![Instr::test(INET_DIAG_BC_MARK_COND, args)])
         }
+        Expr::Cgroup(id) => Frag::Code(vec![Instr::test(INET_DIAG_BC_CGROUP_COND, id.to_ne_bytes().to_vec())]),
         Expr::State(_)
         | Expr::Proto(_)
         | Expr::Uid { .. }
@@ -333,7 +340,7 @@ impl Entry {
             ifindex: s.ifindex.unwrap_or(0),
             mark: super::socket_mark(s),
             userlocks: SOCK_BINDPORT_LOCK,
-            cgroup_id: 0,
+            cgroup_id: s.extra.as_deref().and_then(|x| x.details.as_deref()).and_then(|d| d.cgroup_id).unwrap_or(0),
         })
     }
 }

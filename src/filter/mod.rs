@@ -36,7 +36,8 @@
 //! `src 10.0.0.1:8000-8100`), `proto NAME`, `uid OP N`, `path GLOB` (the local UNIX name, same as
 //! `src unix:GLOB`), `!=` after `src`/`dst`/`proto`/`path`, netmask prefixes (`/255.0.0.0`), and
 //! bracketed IPv6 prefixes (`[fe80::]/10`). `process NAME` and `pid N` are reserved: they parse, and are reported
-//! as not supported yet. `autobound` and `cgroup` are reported as not supported.
+//! as not supported yet. `cgroup PATH` matches sockets of that cgroup v2 (relative to its mount), as in ss;
+//! `autobound` is reported as not supported.
 
 pub mod bytecode;
 pub mod lexer;
@@ -119,6 +120,8 @@ pub enum Expr {
         value: u32,
         mask: u32,
     },
+    /// `cgroup PATH`: the socket's cgroup v2 id (the kernel's `CGROUP_COND`; needs the details dump).
+    Cgroup(u64),
     /// `proto NAME`.
     Proto(Proto),
     /// `uid OP N`: the owner uid lies in `lo..=hi`. Never true when the source does not give the uid.
@@ -284,6 +287,9 @@ impl Expr {
             }),
             Expr::Dev(index) => s.ifindex.unwrap_or(0) == *index,
             Expr::Mark { value, mask } => socket_mark(s) & mask == *value,
+            Expr::Cgroup(id) => {
+                s.extra.as_deref().and_then(|x| x.details.as_deref()).and_then(|d| d.cgroup_id) == Some(*id)
+            }
             Expr::Proto(p) => s.proto == *p,
             Expr::Uid { lo, hi } => s.uid.is_some_and(|u| (*lo..=*hi).contains(&u)),
             Expr::Process(_) | Expr::Pid(_) => false,
@@ -333,6 +339,16 @@ impl Expr {
             Expr::Process(_) | Expr::Pid(_) => true,
             Expr::And(v) | Expr::Or(v) => v.iter().any(Expr::needs_processes),
             Expr::Not(e) => e.needs_processes(),
+            _ => false,
+        }
+    }
+
+    /// Does the expression test cgroups? Then the dump must carry each socket's cgroup id.
+    pub fn needs_cgroups(&self) -> bool {
+        match self {
+            Expr::Cgroup(_) => true,
+            Expr::And(v) | Expr::Or(v) => v.iter().any(Expr::needs_cgroups),
+            Expr::Not(e) => e.needs_cgroups(),
             _ => false,
         }
     }

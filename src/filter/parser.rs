@@ -36,6 +36,11 @@ pub trait Lookup {
     fn ephemeral_range(&self) -> Option<(u16, u16)> {
         None
     }
+    /// The id of the cgroup v2 at `path` (`cgroup PATH`, relative to the cgroup2 mount), or why not.
+    fn cgroup_id(&self, path: &str) -> Result<u64, String> {
+        let _ = path;
+        Err("no cgroup2 file system is mounted".into())
+    }
 }
 
 /// No lookups: `dev` takes only numeric indexes and `src`/`dst` only addresses.
@@ -65,6 +70,19 @@ impl Lookup for SystemLookup {
     fn ephemeral_range(&self) -> Option<(u16, u16)> {
         let h = crate::ports::classes::HostPorts::read(std::path::Path::new("/proc")).ok()?;
         Some((h.ephemeral.low, h.ephemeral.high))
+    }
+    fn cgroup_id(&self, path: &str) -> Result<u64, String> {
+        use std::os::unix::fs::MetadataExt;
+        let mounts = std::fs::read_to_string("/proc/self/mounts").map_err(|e| format!("cannot read mounts: {e}"))?;
+        let root = mounts
+            .lines()
+            .find_map(|l| {
+                let f: Vec<&str> = l.split_whitespace().collect();
+                (f.len() > 2 && f[2] == "cgroup2").then(|| f[1].to_string())
+            })
+            .ok_or("no cgroup2 file system is mounted")?;
+        let full = std::path::Path::new(&root).join(path.trim_start_matches('/'));
+        std::fs::metadata(&full).map(|m| m.ino()).map_err(|e| format!("no cgroup {path} ({}: {e})", full.display()))
     }
     fn hosts(&self, name: &str) -> Vec<IpAddr> {
         use std::net::ToSocketAddrs;
@@ -260,9 +278,15 @@ impl Parser<'_> {
                     Err(_) => Err(self.bad_value(&kw, &t, "a process id", "a number")),
                 }
             }
-            "autobound" | "cgroup" => {
-                Err(FilterError::new(kw.pos, kw.len, format!("'{name}' filters are not supported")))
+            "cgroup" => {
+                let ne = self.eq_or_ne(&kw)?;
+                let (path, t) = self.value(&kw, "a cgroup path")?;
+                match self.lookup.cgroup_id(&path) {
+                    Ok(id) => Ok(negate(Expr::Cgroup(id), ne)),
+                    Err(why) => Err(FilterError::new(t.pos, t.len, format!("cgroup '{path}': {why}"))),
+                }
             }
+            "autobound" => Err(FilterError::new(kw.pos, kw.len, format!("'{name}' filters are not supported"))),
             _ => Err(FilterError::new(
                 kw.pos,
                 kw.len,

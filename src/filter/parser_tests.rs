@@ -267,7 +267,7 @@ fn errors_point_at_the_offending_token() {
         ("sport = :22 state listening", 12, 15, "'state' must come before the filter expression"),
         ("pid = nginx", 6, 5, "expected a process id after 'pid =', found 'nginx' (a number)"),
         ("autobound", 0, 9, "'autobound' filters are not supported"),
-        ("cgroup /sys", 0, 6, "'cgroup' filters are not supported"),
+        ("cgroup /sys", 7, 4, "cgroup '/sys': no cgroup2 file system is mounted"),
         (r"src foo\", 7, 1, "a backslash at the end"),
         ("é sport", 0, 2, "unknown filter term 'é'"),
     ];
@@ -436,4 +436,21 @@ fn process_and_pid_terms() {
     assert!(!p("sport :80").unwrap().expr.needs_processes());
     // The kernel cannot see processes: its program must keep every socket such a term could keep.
     assert!(!crate::filter::bytecode::kernel_exact(&p("pid 42").unwrap().expr));
+}
+
+/// `cgroup PATH` resolves the path to its cgroup id through the lookup and tests the socket's id.
+#[test]
+fn cgroup_terms_resolve_through_the_lookup() {
+    struct Cgroups;
+    impl Lookup for Cgroups {
+        fn cgroup_id(&self, path: &str) -> Result<u64, String> {
+            if path == "/system.slice" { Ok(77) } else { Err("no such cgroup".into()) }
+        }
+    }
+    let services = Services::parse("".as_bytes());
+    let parsed = parse("cgroup /system.slice", &services, &Cgroups).unwrap();
+    assert_eq!(parsed.expr, Expr::Cgroup(77));
+    assert!(parsed.expr.needs_cgroups());
+    let e = parse("not cgroup /nope", &services, &Cgroups).unwrap_err();
+    assert!(e.msg.contains("no such cgroup"), "{}", e.msg);
 }

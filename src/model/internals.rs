@@ -13,14 +13,30 @@ pub struct Extra {
     pub congestion: Option<std::sync::Arc<str>>,
     /// Socket memory, with `-m` (boxed: most sockets asked for `-i` alone do not carry it).
     pub memory: Option<Box<MemInfo>>,
+    /// The congestion module's own state (`bbr:(...)`, `dctcp:(...)` in `-i`); inline, since with BBR every
+    /// socket has it.
+    pub cc_info: Option<CcInfo>,
     /// What ss prints with `-e`, `--tos`, `--cgroup`, `--inet-sockopt`, and per-family details; boxed so
     /// that `-i` alone does not pay for it.
     pub details: Option<Box<Details>>,
 }
 
+/// Congestion-control state reported beside tcp_info.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CcInfo {
+    Bbr(BbrInfo),
+    /// DCTCP: enabled, ce_state, alpha, ab_ecn, ab_tot.
+    Dctcp([u32; 5]),
+}
+
 impl Extra {
     pub fn is_empty(&self) -> bool {
-        self.tcp_info.is_none() && self.congestion.is_none() && self.memory.is_none() && self.details.is_none()
+        self.tcp_info.is_none()
+            && self.congestion.is_none()
+            && self.memory.is_none()
+            && self.cc_info.is_none()
+            && self.details.is_none()
     }
 }
 
@@ -38,10 +54,6 @@ pub struct Details {
     /// `struct inet_diag_sockopt` bits (`--inet-sockopt`), low bit first: recverr, is_icsk, freebind, hdrincl,
     /// mc_loop, transparent, mc_all, nodefrag, bind_address_no_port, recverr_rfc4884, defer_connect.
     pub sockopt: Option<u16>,
-    /// BBR's model (`bbr:(bw,mrtt,pacing_gain,cwnd_gain)` in `-i`).
-    pub bbr: Option<BbrInfo>,
-    /// DCTCP state (`dctcp:(...)` in `-i`).
-    pub dctcp: Option<[u32; 5]>,
     /// The upper-layer protocol on a TCP socket (`tls`, `mptcp`) and, for an MPTCP subflow, its state.
     pub ulp: Option<String>,
     pub subflow: Option<Subflow>,

@@ -6,10 +6,10 @@
 //! `{"address", "port"}`, UNIX ends `{"path", "inode"}`. `tcp_info` and `memory` are objects whose field names
 //! carry their unit (`rtt_us`, `bytes_acked`, `delivery_rate_bytes_per_s`). With `-p`, `processes` lists the
 //! holders (`pid`, `comm`, `cmdline`, `uid`, `fds`) and `process_hidden` says whether some could not be seen.
-//! A field the source cannot give is `null`, never left out. `details` carries what `-e`, `-i` (BBR, DCTCP,
-//! MPTCP), `--tos`, `--inet-sockopt` and `-b` show, and `cgroup` the cgroup path; packet sockets have
-//! `{"protocol", "ifindex"}` ends, netlink sockets `{"netlink_protocol", "portid"}` and a connected peer
-//! `{"group", "portid"}`; a missing peer is `{}`.
+//! A field the source cannot give is `null`, never left out. `details` carries what `-e`, `-i` (MPTCP), `--tos`,
+//! `--inet-sockopt` and `-b` show, `congestion_info` BBR's or DCTCP's state, and `cgroup` the cgroup path;
+//! packet sockets have `{"protocol", "ifindex"}` ends, netlink sockets `{"netlink_protocol", "portid"}` and a
+//! connected peer `{"group", "portid"}`; a missing peer is `{}`.
 
 use std::io::{self, Write};
 
@@ -44,6 +44,9 @@ struct Record<'a> {
     process_hidden: Option<bool>,
     /// What `-e`, `-i`, `--tos`, `--cgroup`, `--inet-sockopt`, `-b` add (see [`Details`]); `null` unless asked.
     details: Option<&'a Details>,
+    /// With `-i`: the congestion module's state, `{"bbr": {...}}` or `{"dctcp": [enabled, ce_state, alpha,
+    /// ab_ecn, ab_tot]}`.
+    congestion_info: Option<&'a crate::model::internals::CcInfo>,
     /// The cgroup v2 path of the socket's cgroup id (`-e`, `--cgroup`), `unreachable:ID` when not found.
     cgroup: Option<String>,
 }
@@ -143,6 +146,7 @@ fn record<'a>(s: &'a Socket, names: &'a Names) -> Record<'a> {
         processes,
         process_hidden,
         details: x.and_then(|x| x.details.as_deref()),
+        congestion_info: x.and_then(|x| x.cc_info.as_ref()),
         cgroup: x
             .and_then(|x| x.details.as_deref())
             .and_then(|d| d.cgroup_id)
@@ -229,11 +233,11 @@ mod tests {
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(
             lines[0],
-            r#"{"proto":"tcp","family":"inet6","kind":null,"state":"listen","recv_q":0,"send_q":128,"local":{"address":"::","port":443},"peer":{"address":"::","port":0},"uid":0,"inode":42,"cookie":7,"ifindex":0,"interface":null,"v6only":false,"timer":null,"mark":null,"congestion":null,"tcp_info":null,"memory":null,"processes":null,"process_hidden":null,"details":null,"cgroup":null}"#
+            r#"{"proto":"tcp","family":"inet6","kind":null,"state":"listen","recv_q":0,"send_q":128,"local":{"address":"::","port":443},"peer":{"address":"::","port":0},"uid":0,"inode":42,"cookie":7,"ifindex":0,"interface":null,"v6only":false,"timer":null,"mark":null,"congestion":null,"tcp_info":null,"memory":null,"processes":null,"process_hidden":null,"details":null,"congestion_info":null,"cgroup":null}"#
         );
         assert_eq!(
             lines[1],
-            r#"{"proto":"unix","family":"unix","kind":"stream","state":"established","recv_q":null,"send_q":null,"local":{"path":"@bus","inode":9},"peer":{"path":null,"inode":10},"uid":null,"inode":9,"cookie":null,"ifindex":null,"interface":null,"v6only":null,"timer":{"kind":"keepalive","expires_ms":1500,"retrans":0},"mark":null,"congestion":null,"tcp_info":null,"memory":null,"processes":null,"process_hidden":null,"details":null,"cgroup":null}"#
+            r#"{"proto":"unix","family":"unix","kind":"stream","state":"established","recv_q":null,"send_q":null,"local":{"path":"@bus","inode":9},"peer":{"path":null,"inode":10},"uid":null,"inode":9,"cookie":null,"ifindex":null,"interface":null,"v6only":null,"timer":{"kind":"keepalive","expires_ms":1500,"retrans":0},"mark":null,"congestion":null,"tcp_info":null,"memory":null,"processes":null,"process_hidden":null,"details":null,"congestion_info":null,"cgroup":null}"#
         );
     }
 

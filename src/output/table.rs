@@ -505,7 +505,7 @@ fn inet_ext(
                 tcp_info::mptcp(a, m);
             }
         } else if let Some(t) = x.and_then(|x| x.tcp_info.as_ref()) {
-            tcp_info::tcp(a, t, x.and_then(|x| x.congestion.as_deref()), d, style);
+            tcp_info::tcp(a, t, x.and_then(|x| x.congestion.as_deref()), x.and_then(|x| x.cc_info.as_ref()), d, style);
         }
     }
 }

@@ -3,7 +3,7 @@
 
 use std::io::Write;
 
-use crate::model::internals::{Details, MemInfo, MptcpInfo, TcpInfo};
+use crate::model::internals::{CcInfo, Details, MemInfo, MptcpInfo, TcpInfo};
 
 /// C's `printf("%.*g", prec, v)`: `prec` significant digits, trailing zeros dropped, exponent form outside
 /// 1e-4..1e`prec`.
@@ -35,10 +35,55 @@ fn trim_zeros(s: &str) -> &str {
     if s.contains('.') { s.trim_end_matches('0').trim_end_matches('.') } else { s }
 }
 
+/// Microseconds as milliseconds in `%g`, without formatting machinery below 1000 ms (six significant digits
+/// at most, so `%g` prints them plainly): `0.099`, `200`, `12.5`. This runs several times per socket in `-i`.
+fn ms_into(a: &mut Vec<u8>, us: u32) {
+    if us >= 1_000_000 {
+        a.extend_from_slice(c_g(us as f64 / 1000.0, 6).as_bytes());
+        return;
+    }
+    let (int, frac) = (us / 1000, us % 1000);
+    push_u64(a, int as u64);
+    if frac != 0 {
+        let digits = [b'0' + (frac / 100) as u8, b'0' + (frac / 10 % 10) as u8, b'0' + (frac % 10) as u8];
+        let len = 3 - digits.iter().rev().take_while(|d| **d == b'0').count();
+        a.push(b'.');
+        a.extend_from_slice(&digits[..len]);
+    }
+}
+
+fn push_u64(a: &mut Vec<u8>, mut n: u64) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    a.extend_from_slice(&buf[i..]);
+}
+
+/// ` name:value` for an integer field.
+fn field(a: &mut Vec<u8>, name: &str, v: u64) {
+    a.push(b' ');
+    a.extend_from_slice(name.as_bytes());
+    a.push(b':');
+    push_u64(a, v);
+}
+
 /// A rate in bits per second as ss prints it (the unit `bps` follows): `%.0f` with `-n`, else
 /// `26.5G`, `800k`, `950`.
 pub fn bw(bits: f64, numeric: bool) -> String {
     if numeric {
+        // Byte rates times 8 are whole numbers: print them without float formatting.
+        if bits.fract() == 0.0 && bits < 1.8e19 {
+            let mut a = Vec::with_capacity(20);
+            push_u64(&mut a, bits as u64);
+            return String::from_utf8(a).unwrap_or_default();
+        }
         return format!("{bits:.0}");
     }
     for (scale, unit) in [(1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")] {
@@ -112,10 +157,16 @@ pub struct InfoStyle {
 
 /// The tcp_info part of ss's `-i` line, each field with its leading space, in ss's order and with its
 /// rules (zero fields left out, ssthresh only below 0xffff, rto 3s hidden, sacked not on listeners).
-pub fn tcp(a: &mut Vec<u8>, t: &TcpInfo, cong: Option<&str>, details: Option<&Details>, style: InfoStyle) {
+pub fn tcp(
+    a: &mut Vec<u8>,
+    t: &TcpInfo,
+    cong: Option<&str>,
+    cc: Option<&CcInfo>,
+    details: Option<&Details>,
+    style: InfoStyle,
+) {
     let z = |v: Option<u32>| v.unwrap_or(0);
     let z64 = |v: Option<u64>| v.unwrap_or(0);
-    let ms = |us: u32| c_g(us as f64 / 1000.0, 6);
     let opts = t.options().unwrap_or(0);
     if style.options {
         for (bit, name) in [(1, "ts"), (2, "sack"), (8, "ecn"), (16, "ecnseen"), (32, "fastopen")] {
@@ -132,17 +183,22 @@ pub fn tcp(a: &mut Vec<u8>, t: &TcpInfo, cong: Option<&str>, details: Option<&De
     }
     let rto = z(t.rto_us());
     if rto != 0 && rto != 3_000_000 {
-        let _ = write!(a, " rto:{}", ms(rto));
+        a.extend_from_slice(b" rto:");
+        ms_into(a, rto);
     }
     if let Some(b) = t.backoff().filter(|b| *b != 0) {
         let _ = write!(a, " backoff:{b}");
     }
     let rtt = z(t.rtt_us());
     if rtt != 0 {
-        let _ = write!(a, " rtt:{}/{}", ms(rtt), ms(z(t.rttvar_us())));
+        a.extend_from_slice(b" rtt:");
+        ms_into(a, rtt);
+        a.push(b'/');
+        ms_into(a, z(t.rttvar_us()));
     }
     if let Some(v) = t.ato_us().filter(|v| *v != 0) {
-        let _ = write!(a, " ato:{}", ms(v));
+        a.extend_from_slice(b" ato:");
+        ms_into(a, v);
     }
     let mss = z(t.snd_mss());
     let cwnd = z(t.snd_cwnd());
@@ -155,7 +211,7 @@ pub fn tcp(a: &mut Vec<u8>, t: &TcpInfo, cong: Option<&str>, details: Option<&De
         ("ssthresh", z(t.raw_snd_ssthresh()).min(0xffff) % 0xffff),
     ] {
         if v != 0 {
-            let _ = write!(a, " {name}:{v}");
+            field(a, name, v as u64);
         }
     }
     for (name, v) in [
@@ -169,17 +225,17 @@ pub fn tcp(a: &mut Vec<u8>, t: &TcpInfo, cong: Option<&str>, details: Option<&De
         ("data_segs_in", z(t.data_segs_in()) as u64),
     ] {
         if v != 0 {
-            let _ = write!(a, " {name}:{v}");
+            field(a, name, v);
         }
     }
-    if let Some(d) = details.and_then(|d| d.dctcp) {
+    if let Some(CcInfo::Dctcp(d)) = cc {
         if d[0] != 0 {
             let _ = write!(a, " dctcp:(ce_state:{},alpha:{},ab_ecn:{},ab_tot:{})", d[1], d[2], d[3], d[4]);
         } else {
             a.extend_from_slice(b" dctcp:fallback_mode");
         }
     }
-    if let Some(b) = details.and_then(|d| d.bbr) {
+    if let Some(CcInfo::Bbr(b)) = cc {
         let _ = write!(
             a,
             " bbr:(bw:{}bps,mrtt:{}",
@@ -204,7 +260,7 @@ pub fn tcp(a: &mut Vec<u8>, t: &TcpInfo, cong: Option<&str>, details: Option<&De
         ("lastack", z(t.last_ack_recv_ms())),
     ] {
         if v != 0 {
-            let _ = write!(a, " {name}:{v}");
+            field(a, name, v as u64);
         }
     }
     let pacing = z64(t.pacing_rate_bytes_per_s());
@@ -221,7 +277,7 @@ pub fn tcp(a: &mut Vec<u8>, t: &TcpInfo, cong: Option<&str>, details: Option<&De
     }
     for (name, v) in [("delivered", z(t.delivered())), ("delivered_ce", z(t.delivered_ce()))] {
         if v != 0 {
-            let _ = write!(a, " {name}:{v}");
+            field(a, name, v as u64);
         }
     }
     if t.rate_flags().unwrap_or(0) & 1 != 0 {
@@ -260,18 +316,20 @@ pub fn tcp(a: &mut Vec<u8>, t: &TcpInfo, cong: Option<&str>, details: Option<&De
         let _ = write!(a, " reord_seen:{v}");
     }
     if let Some(v) = t.rcv_rtt_us().filter(|v| *v != 0) {
-        let _ = write!(a, " rcv_rtt:{}", ms(v));
+        a.extend_from_slice(b" rcv_rtt:");
+        ms_into(a, v);
     }
     for (name, v) in
         [("rcv_space", z(t.rcv_space())), ("rcv_ssthresh", z(t.rcv_ssthresh())), ("notsent", z(t.notsent_bytes()))]
     {
         if v != 0 {
-            let _ = write!(a, " {name}:{v}");
+            field(a, name, v as u64);
         }
     }
     let min_rtt = z(t.min_rtt_us());
     if min_rtt != 0 && min_rtt != u32::MAX {
-        let _ = write!(a, " minrtt:{}", ms(min_rtt));
+        a.extend_from_slice(b" minrtt:");
+        ms_into(a, min_rtt);
     }
     if let Some(v) = t.rcv_ooopack().filter(|v| *v != 0) {
         let _ = write!(a, " rcv_ooopack:{v}");
@@ -346,7 +404,7 @@ pub fn mptcp(a: &mut Vec<u8>, m: &MptcpInfo) {
 /// The whole tcp_info text as one string, without the leading space (for the dashboard's detail view).
 pub fn summary(t: &TcpInfo, cong: Option<&str>) -> String {
     let mut a = Vec::new();
-    tcp(&mut a, t, cong, None, InfoStyle { options: true, numeric: false });
+    tcp(&mut a, t, cong, None, None, InfoStyle { options: true, numeric: false });
     String::from_utf8_lossy(&a).trim_start().to_string()
 }
 
@@ -415,10 +473,27 @@ mod tests {
         b[88..92].copy_from_slice(&3u32.to_ne_bytes());
         let t = TcpInfo::decode(&b);
         let mut a = Vec::new();
-        tcp(&mut a, &t, Some("bbr"), None, InfoStyle::default());
+        tcp(&mut a, &t, Some("bbr"), None, None, InfoStyle::default());
         assert_eq!(String::from_utf8_lossy(&a), " bbr cwnd:10");
         a.clear();
-        tcp(&mut a, &t, Some("bbr"), None, InfoStyle { options: true, numeric: false });
+        tcp(&mut a, &t, Some("bbr"), None, None, InfoStyle { options: true, numeric: false });
         assert_eq!(String::from_utf8_lossy(&a), " ts sack bbr cwnd:10");
+    }
+}
+
+#[cfg(test)]
+mod fast_path_tests {
+    use super::*;
+
+    /// Regression guard: the allocation-free millisecond printer agrees with `%g` everywhere it is used.
+    #[test]
+    fn ms_into_matches_c_g() {
+        for us in (0..3000).chain([9_999, 99_999, 123_456, 999_999, 1_000_000, 1_234_567, u32::MAX]) {
+            let mut a = Vec::new();
+            ms_into(&mut a, us);
+            assert_eq!(String::from_utf8(a).unwrap(), c_g(us as f64 / 1000.0, 6), "{us}");
+        }
+        assert_eq!(bw(75_611_234_248.0, true), "75611234248");
+        assert_eq!(bw(2.5, true), "2");
     }
 }

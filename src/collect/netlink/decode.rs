@@ -8,7 +8,7 @@ use netlink_packet_sock_diag::inet::{ExtensionFlags, InetRequest, InetResponseHe
 use netlink_packet_sock_diag::unix::{ShowFlags, StateFlags as UnixStateFlags, UnixRequest, UnixResponseHeader};
 
 use crate::collect::{Query, Table};
-use crate::model::internals::{BbrInfo, Details, Extra, MemInfo, MptcpInfo, TcpInfo};
+use crate::model::internals::{BbrInfo, CcInfo, Details, Extra, MemInfo, MptcpInfo, TcpInfo};
 use crate::model::{Endpoint, Family, Proto, Socket, State, Timer, UnixKind, UnixName};
 
 pub const NLMSG_NOOP: u16 = 1;
@@ -314,17 +314,17 @@ pub fn decode_inet(payload: &[u8], table: Table, want_details: bool) -> Result<M
         INET_DIAG_SKMEMINFO => extra.memory = Some(Box::new(MemInfo::decode(data))),
         INET_DIAG_BBRINFO => {
             let w = |o: usize| data.get(o..).and_then(read_u32).unwrap_or(0);
-            d.bbr = Some(BbrInfo {
+            extra.cc_info = Some(CcInfo::Bbr(BbrInfo {
                 bw_bytes_per_s: w(0) as u64 | ((w(4) as u64) << 32),
                 min_rtt_us: w(8),
                 pacing_gain: w(12),
                 cwnd_gain: w(16),
-            });
+            }));
         }
         INET_DIAG_DCTCPINFO => {
             let h = |o: usize| data.get(o..o + 2).map_or(0, |v| u16::from_ne_bytes([v[0], v[1]]) as u32);
             let w = |o: usize| data.get(o..).and_then(read_u32).unwrap_or(0);
-            d.dctcp = Some([h(0), h(2), w(4), w(8), w(12)]);
+            extra.cc_info = Some(CcInfo::Dctcp([h(0), h(2), w(4), w(8), w(12)]));
         }
         INET_DIAG_ULP_INFO => decode_ulp(data, &mut d),
         INET_DIAG_SHUTDOWN if want_details => d.shutdown = data.first().copied(),
