@@ -47,10 +47,7 @@ fn listener_counts(screen: &str, port: u16) -> Option<(u32, u32)> {
 
 #[test]
 fn dashboard_shows_the_port_and_restores_the_terminal() {
-    if !common::have("tmux") {
-        println!("SKIPPED dashboard test: needs tmux");
-        return;
-    }
+    common::require(&["tmux"]);
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let mut conns = Vec::new();

@@ -10,10 +10,10 @@ use anyhow::Context;
 use serde::Serialize;
 
 use super::services::write_table;
-use crate::ports::audit::{self, AuditOptions, Listener, Reach};
 use crate::cli::SourceArg;
 use crate::collect::{self, Query, SourceChoice};
 use crate::model::StateSet;
+use crate::ports::audit::{self, AuditOptions, Listener, Reach};
 use crate::ports::classes::{self as ports, HostPorts, Pressure};
 use crate::ports::services::Services;
 
@@ -359,9 +359,7 @@ fn wrap(text: &str, width: usize) -> Vec<String> {
 
 /// The index of the loopback device in this network namespace, for sockets bound to it.
 fn loopback_ifindex() -> Option<u32> {
-    // SAFETY: the argument is a valid NUL-terminated string; if_nametoindex only reads it.
-    let i = unsafe { libc::if_nametoindex(c"lo".as_ptr()) };
-    (i != 0).then_some(i)
+    crate::sys::interface_index("lo")
 }
 
 #[cfg(test)]

@@ -57,10 +57,7 @@ pub struct SystemLookup;
 
 impl Lookup for SystemLookup {
     fn ifindex(&self, name: &str) -> Option<u32> {
-        let c = std::ffi::CString::new(name).ok()?;
-        // SAFETY: `c` is a valid NUL-terminated string that outlives the call.
-        let index = unsafe { libc::if_nametoindex(c.as_ptr()) };
-        (index != 0).then_some(index)
+        crate::sys::interface_index(name)
     }
     fn ephemeral_range(&self) -> Option<(u16, u16)> {
         let h = crate::ports::classes::HostPorts::read(std::path::Path::new("/proc")).ok()?;
