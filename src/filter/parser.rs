@@ -95,7 +95,7 @@ pub fn parse(input: &str, services: &Services, lookup: &dyn Lookup) -> Result<Pa
     Ok(Parsed { states, expr })
 }
 
-const TERMS: &str = "src, dst, sport, dport, port, dev, fwmark, proto, uid, path, 'not' or '('";
+const TERMS: &str = "src, dst, sport, dport, port, dev, fwmark, proto, uid, path, process, pid, 'not' or '('";
 
 /// A port value: `*` or a range (a single port is a one-port range).
 enum PortValue {
