@@ -286,6 +286,7 @@ fn tally(stats: &mut ScanStats, scanned: impl IntoIterator<Item = (walk::Status,
 
 /// Scan every process under `proc_root` (normally `/proc`) on all CPUs. Fails only when the proc root itself
 /// cannot be opened or listed.
+// Own scan, not procfs: `Process::fd()` allocates a path and a target per fd; this is getdents64 + readlinkat.
 pub fn scan(proc_root: &Path) -> Result<ScanResult, CollectError> {
     scan_with_threads(proc_root, walk::threads())
 }
