@@ -108,6 +108,20 @@ impl Drop for AsNobody {
     }
 }
 
+/// Start `cmd` with its stdin and stdout piped and wait for the first line it prints (stdin stays open).
+pub fn spawn_first_line(cmd: &mut Command) -> (std::process::Child, String) {
+    use std::io::BufRead;
+    let mut child = cmd
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawn {cmd:?}: {e}"));
+    let mut line = String::new();
+    let out = child.stdout.take().expect("piped stdout");
+    std::io::BufReader::new(out).read_line(&mut line).unwrap_or_else(|e| panic!("read from {cmd:?}: {e}"));
+    (child, line)
+}
+
 /// A python3 child holding a TCP listener on 127.0.0.1, optionally shared with a forked grandchild. Both
 /// exit when stdin closes (on drop).
 pub struct PyListener {
@@ -138,17 +152,12 @@ sys.stdin.read()
 impl PyListener {
     /// Start it and wait for its line; `fork`: share the listener with a child process.
     pub fn spawn(fork: bool) -> PyListener {
-        use std::io::BufRead;
         require(&["python3"]);
-        let mut child = Command::new("python3")
-            .args(["-c", LISTENER_SCRIPT, if fork { "fork" } else { "nofork" }])
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .expect("spawn python3");
-        let mut line = String::new();
-        let out = child.stdout.take().expect("piped stdout");
-        std::io::BufReader::new(out).read_line(&mut line).expect("read the listener's line");
+        let (mut child, line) = spawn_first_line(Command::new("python3").args([
+            "-c",
+            LISTENER_SCRIPT,
+            if fork { "fork" } else { "nofork" },
+        ]));
         let f: Vec<u64> = line.split_whitespace().filter_map(|w| w.parse().ok()).collect();
         assert_eq!(f.len(), 5, "python said {line:?}");
         let stdin = child.stdin.take();
@@ -197,19 +206,10 @@ impl Netns {
     /// Run `script` with python3 inside the namespace and wait until it prints READY; it keeps its sockets
     /// until the namespace is dropped (its stdin closes then).
     pub fn run_python(&mut self, script: &str) {
-        use std::io::BufRead;
         let path = std::env::temp_dir().join(format!("{}.py", self.name));
         std::fs::write(&path, script).expect("write the python script");
-        let mut child = Command::new("ip")
-            .args(["netns", "exec", &self.name, "python3"])
-            .arg(&path)
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .expect("spawn python3");
-        let mut line = String::new();
-        let out = child.stdout.take().expect("piped stdout");
-        std::io::BufReader::new(out).read_line(&mut line).expect("read READY");
+        let (child, line) =
+            spawn_first_line(Command::new("ip").args(["netns", "exec", &self.name, "python3"]).arg(&path));
         self.child = Some(child);
         let _ = std::fs::remove_file(&path);
         assert_eq!(line.trim(), "READY", "the python script in {} did not start", self.name);
