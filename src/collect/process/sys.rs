@@ -3,7 +3,7 @@
 //! targets go through caller buffers.
 
 use std::ffi::CStr;
-use std::io::{self, Read};
+use std::io;
 use std::mem::MaybeUninit;
 use std::os::fd::OwnedFd;
 use std::path::Path;
@@ -124,9 +124,16 @@ impl Dir {
     /// Read a whole (small, `/proc`-style) file relative to this directory into `out` (whose capacity is
     /// reused from call to call).
     pub(super) fn read_file(&self, name: &Name, out: &mut Vec<u8>) -> io::Result<()> {
-        let mut file = std::fs::File::from(self.open_raw(name, OFlags::RDONLY)?);
+        let fd = self.open_raw(name, OFlags::RDONLY)?;
         out.clear();
-        file.read_to_end(out).map(drop)
+        // Plain reads until EOF (std's `read_to_end` adds an fstat and lseeks per file for its size hint).
+        let mut chunk = [0u8; 4096];
+        loop {
+            match rustix::io::read(&fd, &mut chunk)? {
+                0 => return Ok(()),
+                n => out.extend_from_slice(&chunk[..n]),
+            }
+        }
     }
 
     /// `st_size` of the directory itself. On procfs (Linux 6.2+) an fd directory reports its number of open
