@@ -174,8 +174,7 @@ fn run_list(config: ListConfig) -> anyhow::Result<()> {
         if !scan.stats.complete {
             let n = scan.stats.hidden + scan.stats.failed;
             let of = scan.stats.processes;
-            // SAFETY: geteuid has no preconditions.
-            let why = if unsafe { libc::geteuid() } == 0 {
+            let why = if sockscope::sys::is_root() {
                 "the kernel refused their /proc/PID/fd even to root"
             } else {
                 "reading another user's /proc/PID/fd needs root or CAP_SYS_PTRACE"
@@ -204,7 +203,7 @@ fn run_list(config: ListConfig) -> anyhow::Result<()> {
     }
     let mut table_opts = config.table;
     if io::stdout().is_terminal() {
-        table_opts.screen_width = terminal_width();
+        table_opts.screen_width = sockscope::sys::terminal_width();
     }
     let mut out = stdout.lock();
     match config.format {
@@ -224,12 +223,4 @@ fn read_sockstat(proc_root: &std::path::Path) -> sockscope::collect::procfs::soc
     s.parse_sockstat(&read("sockstat6"));
     s.parse_snmp(&read("snmp"));
     s
-}
-
-/// The terminal's width (TIOCGWINSZ on stdout), as ss uses it to spread the columns.
-fn terminal_width() -> Option<usize> {
-    let mut ws: libc::winsize = unsafe { std::mem::zeroed() };
-    // SAFETY: TIOCGWINSZ writes a winsize into the valid, correctly sized `ws`.
-    let rc = unsafe { libc::ioctl(libc::STDOUT_FILENO, libc::TIOCGWINSZ, &mut ws) };
-    (rc == 0 && ws.ws_col > 0).then_some(ws.ws_col as usize)
 }

@@ -314,7 +314,7 @@ pub struct ListConfig {
     pub threads: bool,
     /// `-e`, `--cgroup`: cgroup ids to paths.
     pub cgroups: bool,
-    /// What the kernel cannot select for us (ports, for now); applied after collection.
+    /// The whole filter expression, checked on every socket after collection (the kernel pre-selects what it can).
     pub filter: Expr,
     pub format: Format,
     pub table: TableOptions,

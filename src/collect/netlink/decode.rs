@@ -2,8 +2,14 @@
 //! netlink crate types do not leave this module: everything is converted to the model here.
 
 use netlink_packet_core::{Emitable, Parseable};
-use netlink_packet_core::{NLM_F_DUMP, NLM_F_REQUEST, NetlinkBuffer};
-use netlink_packet_sock_diag::constants::{AF_INET, AF_INET6, IPPROTO_TCP, IPPROTO_UDP, SOCK_DIAG_BY_FAMILY};
+use netlink_packet_core::{NLM_F_DUMP, NLM_F_REQUEST, NLMSG_DONE, NLMSG_ERROR, NLMSG_NOOP, NetlinkBuffer};
+use netlink_packet_sock_diag::constants::{
+    AF_INET, AF_INET6, AF_NETLINK, AF_PACKET, INET_DIAG_BBRINFO, INET_DIAG_CLASS_ID, INET_DIAG_CONG,
+    INET_DIAG_DCTCPINFO, INET_DIAG_INFO, INET_DIAG_MARK, INET_DIAG_SHUTDOWN, INET_DIAG_SKMEMINFO, INET_DIAG_SKV6ONLY,
+    INET_DIAG_TCLASS, INET_DIAG_TOS, INET_DIAG_VEGASINFO, IPPROTO_TCP, IPPROTO_UDP, SOCK_DIAG_BY_FAMILY,
+    UDIAG_SHOW_ICONS, UDIAG_SHOW_VFS, UNIX_DIAG_ICONS, UNIX_DIAG_MEMINFO, UNIX_DIAG_NAME, UNIX_DIAG_PEER,
+    UNIX_DIAG_RQLEN, UNIX_DIAG_SHUTDOWN, UNIX_DIAG_VFS,
+};
 use netlink_packet_sock_diag::inet::{ExtensionFlags, InetRequest, InetResponseHeader, SocketId, StateFlags};
 use netlink_packet_sock_diag::unix::{ShowFlags, StateFlags as UnixStateFlags, UnixRequest, UnixResponseHeader};
 
@@ -11,45 +17,21 @@ use crate::collect::{Query, Table};
 use crate::model::internals::{BbrInfo, CcInfo, Details, Extra, MemInfo, MptcpInfo, TcpInfo};
 use crate::model::{Endpoint, Family, Proto, Socket, State, Timer, UnixKind, UnixName};
 
-pub const NLMSG_NOOP: u16 = 1;
-pub const NLMSG_ERROR: u16 = 2;
-pub const NLMSG_DONE: u16 = 3;
-pub const NLMSG_HDRLEN: usize = 16;
+/// `sizeof(struct nlmsghdr)` (netlink-packet-core keeps its `NETLINK_HEADER_LEN` private).
+const NLMSG_HDRLEN: usize = 16;
 /// The compat request type that dumps TCP of both families in one walk (and its replies' type).
 pub const TCPDIAG_GETSOCK: u16 = 18;
 
 const INET_DIAG_MSG_LEN: usize = 72;
 const UNIX_DIAG_MSG_LEN: usize = 16;
-const INET_DIAG_INFO: u16 = 2;
-const INET_DIAG_VEGASINFO: u16 = 3;
-const INET_DIAG_CONG: u16 = 4;
-const INET_DIAG_TOS: u16 = 5;
-const INET_DIAG_TCLASS: u16 = 6;
-const INET_DIAG_SKMEMINFO: u16 = 7;
-const INET_DIAG_SHUTDOWN: u16 = 8;
-const INET_DIAG_DCTCPINFO: u16 = 9;
-const INET_DIAG_SKV6ONLY: u16 = 11;
-const INET_DIAG_MARK: u16 = 15;
-const INET_DIAG_BBRINFO: u16 = 16;
-const INET_DIAG_CLASS_ID: u16 = 17;
+// Beyond the crate's constants (it stops at INET_DIAG_MD5SIG): ULP info, cgroup id, inet socket options, and
+// the request attribute that carries a protocol number above 255 (MPTCP).
 const INET_DIAG_ULP_INFO: u16 = 19;
 const INET_DIAG_CGROUP_ID: u16 = 21;
 const INET_DIAG_SOCKOPT: u16 = 22;
-/// Request attribute carrying a protocol number above 255 (MPTCP).
 const INET_DIAG_REQ_PROTOCOL: u16 = 3;
-const UNIX_DIAG_VFS: u16 = 1;
-const UNIX_DIAG_ICONS: u16 = 3;
-const UNIX_DIAG_MEMINFO: u16 = 5;
-const UNIX_DIAG_SHUTDOWN: u16 = 6;
-const UDIAG_SHOW_VFS: u32 = 0x02;
-const UDIAG_SHOW_ICONS: u32 = 0x08;
-const AF_PACKET: u8 = 17;
-const AF_NETLINK: u8 = 16;
 
-// UNIX_DIAG attribute types and the show flag for the owner uid (Linux 5.3+), which the crate lacks.
-const UNIX_DIAG_NAME: u16 = 0;
-const UNIX_DIAG_PEER: u16 = 2;
-const UNIX_DIAG_RQLEN: u16 = 4;
+// The owner uid attribute and its show flag (Linux 5.3+): the crate stops at UNIX_DIAG_SHUTDOWN.
 const UNIX_DIAG_UID: u16 = 7;
 const UDIAG_SHOW_UID: u32 = 0x40;
 

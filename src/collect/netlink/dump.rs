@@ -4,9 +4,12 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use super::decode::{self, Message, NLMSG_HDRLEN};
+use super::decode::{self, Message};
 use crate::collect::{CollectError, Collector, Query, Snapshot, Source, Table};
 use crate::model::Family;
+
+/// `sizeof(struct nlmsghdr)`.
+const NLMSG_HDRLEN: usize = 16;
 
 /// The largest dump read (a 200k-socket TCP dump is about 30 MiB).
 const MAX_DUMP: u64 = 1 << 30;
