@@ -16,42 +16,12 @@ use std::process::Command;
 
 use common::Netns;
 
-const POPULATION: &str = r#"
-import os, socket, sys, tempfile
-A4, A6 = socket.AF_INET, socket.AF_INET6
-keep = []
-def listen(fam, addr, port, v6only=None, backlog=128, proto=0):
-    s = socket.socket(fam, socket.SOCK_STREAM, proto)
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    if v6only is not None:
-        s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, v6only)
-    s.bind((addr, port)); s.listen(backlog); keep.append(s); return s
-def pairs(l, fam, addr, port, n, proto=0):
-    out = []
-    for _ in range(n):
-        c = socket.socket(fam, socket.SOCK_STREAM, proto); c.connect((addr, port))
-        a, _ = l.accept(); keep.extend([c, a]); out.append((c, a))
-    return out
-l1 = listen(A4, "127.0.0.1", 8080)
-l2 = listen(A4, "0.0.0.0", 8081)
-l3 = listen(A6, "::", 8443, 0)
-l4 = listen(A6, "::1", 9000, 1)
-listen(A6, "::", 9001, 1)
-listen(A4, "127.0.0.2", 22)
+/// Appended to `common::PY_INET_POPULATION`: keepalive timers, UNIX sockets of every type, raw, packet,
+/// netlink and MPTCP sockets.
+const EXTRA_POPULATION: &str = r#"
+import os, tempfile
 for c, a in pairs(l1, A4, "127.0.0.1", 8080, 3):
     c.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
-pairs(l3, A4, "127.0.0.1", 8443, 2)
-pairs(l3, A6, "::1", 8443, 2)
-pairs(l4, A6, "::1", 9000, 1)
-for c, a in pairs(l2, A4, "127.0.0.3", 8081, 2):
-    c.shutdown(socket.SHUT_WR)            # client FIN-WAIT-2, server CLOSE-WAIT
-for c, a in pairs(l2, A4, "127.0.0.4", 8081, 2):
-    c.close(); a.close()                   # client TIME-WAIT
-for fam, addr in [(A4, "127.0.0.1"), (A4, "0.0.0.0"), (A6, "::1"), (A6, "::")]:
-    u = socket.socket(fam, socket.SOCK_DGRAM); u.bind((addr, 0)); keep.append(u)
-u = socket.socket(A4, socket.SOCK_DGRAM); u.bind(("127.0.0.1", 5353)); keep.append(u)
-c = socket.socket(A4, socket.SOCK_DGRAM); c.connect(("127.0.0.1", 5353)); keep.append(c)
-c6 = socket.socket(A6, socket.SOCK_DGRAM); c6.connect(("::1", 5353)); keep.append(c6)
 d = tempfile.mkdtemp(prefix="sockscope-parity-")
 for k, t in [("str", socket.SOCK_STREAM), ("seq", socket.SOCK_SEQPACKET)]:
     s = socket.socket(socket.AF_UNIX, t); s.bind(f"{d}/{k}.sock"); s.listen(5); keep.append(s)
@@ -69,8 +39,6 @@ pk = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM, socket.htons(0x0800)); p
 nl = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 0); nl.bind((0, 0)); keep.append(nl)
 ml = listen(A4, "127.0.0.1", 7000, backlog=5, proto=262)
 pairs(ml, A4, "127.0.0.1", 7000, 1, proto=262)
-print("READY", flush=True)
-sys.stdin.read()
 "#;
 
 /// The command lines, as ss takes them (each word one argument).
@@ -147,6 +115,9 @@ const MATRIX: &[&str] = &[
     "-ta sport = :8080 -n",
     "-tn state established ( dport = :8080 or sport = :8080 )",
     "-xa src *str.sock",
+    "-f netlink -m",
+    "-0m",
+    "-wm",
     "-an -F FILTERFILE",
     "-tanr",
     "-r",
@@ -243,7 +214,7 @@ fn matrix_is_byte_identical_to_ss() {
     let mut ns = Netns::create("parity");
     // MPTCP is off by default in some kernels' new namespaces.
     let _ = Command::new("ip").args(["netns", "exec", &ns.name, "sysctl", "-qw", "net.mptcp.enabled=1"]).status();
-    ns.run_python(POPULATION);
+    ns.run_python(&format!("{}{EXTRA_POPULATION}{}", common::PY_INET_POPULATION, common::PY_READY));
     std::thread::sleep(std::time::Duration::from_millis(300));
 
     // Our binary under the name `ss`, so that its own netlink socket reads as ss's.

@@ -31,10 +31,15 @@ sees every socket of its network namespace, with owner uid and inode.";
 
 const AFTER_HELP: &str = "\
 Defaults, as in ss:
-  no -t/-u/-x      TCP, UDP and UNIX sockets (with -4/-6: TCP and UDP only)
-  no -a/-l/--state connected sockets only: every state but LISTEN, UNCONN (closed), TIME-WAIT and SYN-RECV
-  -l               listening TCP sockets and unconnected (bound) UDP/UNIX sockets
-  no -n            ports shown as service names from /etc/services; addresses never resolved without -r
+  no table flag    every socket table (TCP, UDP, UNIX, raw, MPTCP, ...; packet and netlink only with -a/-l, as
+                   they are never connected); -4/-6 every inet table of that family; -x the UNIX tables
+  no -a/-l/--state connected sockets only: every state but LISTEN, UNCONN (closed), TIME-WAIT and SYN-RECV;
+                   -u and -w alone: ESTAB only (their default, as in ss)
+  -l               listening TCP sockets and unconnected (bound) UDP/UNIX/raw/packet/netlink sockets
+  -al / -la        the later flag wins, as in ss
+  no -n            ports shown as service names from /etc/services (never in the ephemeral range, as ss);
+                   addresses never resolved without -r
+  options          anywhere on the line, also after the filter (`sockscope -ta sport = :22 -n`)
 
 States for --state (case-insensitive, repeatable, or comma-separated):
   established syn-sent syn-recv fin-wait-1 fin-wait-2 time-wait closed close-wait last-ack listening closing
@@ -579,7 +584,7 @@ impl ListArgs {
             && !(self.options || self.info || self.memory || self.processes)
             && !(self.raw || self.mptcp || self.packet || self.sctp || self.dccp || self.vsock || self.tipc)
             && !(self.xdp || self.summary || self.oneline || self.threads || self.tos || self.cgroup)
-            && !(self.inet_sockopt || self.bpf || self.bound_inactive || self.context || self.contexts)
+            && !(self.inet_sockopt || self.bpf || self.bound_inactive || self.context || self.contexts || self.tipcinfo)
             && self.family.is_empty()
             && self.query.is_empty()
             && self.filter_file.is_none()

@@ -75,30 +75,62 @@ pub fn render(w: &mut dyn Write, socks: &[Socket], names: &Names, opts: &TableOp
         })
     };
     let disabled = disabled(opts);
+    // The rows in order, as (chunk, start offset, field ends).
+    let rows = chunks.iter().enumerate().flat_map(|(ci, c)| {
+        let mut start = 0u32;
+        c.ends.iter().map(move |ends| {
+            let row = (ci, start, ends);
+            start = ends[NCOL - 1];
+            row
+        })
+    });
+    // ss lays out and prints its output in blocks of about 4 MiB; each block's columns are as wide as the
+    // longest field seen so far (ss never shrinks a column): find the same blocks, then print each with
+    // the widths it had.
+    let mut blocks: Vec<(usize, [usize; NCOL])> = Vec::new();
+    let mut sim = SsBuffer::default();
     let mut max_len = [0usize; NCOL];
     if opts.header {
-        for (i, h) in HEADERS.iter().enumerate() {
-            max_len[i] = h.len();
-        }
+        let lens = HEADERS.map(str::len);
+        sim.row(&lens, &disabled);
+        max_len = lens;
     }
-    for c in &chunks {
-        for (m, cm) in max_len.iter_mut().zip(c.max_len) {
-            *m = (*m).max(cm);
+    let mut n = 0usize;
+    for (_, start, ends) in rows.clone() {
+        if sim.full() {
+            blocks.push((n, max_len));
+            sim = SsBuffer::default();
         }
+        let mut lens = [0usize; NCOL];
+        let mut at = start as usize;
+        for (i, l) in lens.iter_mut().enumerate() {
+            *l = ends[i] as usize - at;
+            at = ends[i] as usize;
+        }
+        sim.row(&lens, &disabled);
+        for (m, l) in max_len.iter_mut().zip(lens) {
+            *m = (*m).max(l);
+        }
+        n += 1;
     }
-    let widths = widths(&max_len, &disabled, opts.screen_width);
+    blocks.push((n, max_len));
+
     let mut out = Vec::with_capacity(256 * 1024);
-    if opts.header {
-        let fields: [&[u8]; NCOL] = HEADERS.map(str::as_bytes);
-        line(&mut out, &fields, &widths, &disabled);
-    }
-    for c in &chunks {
-        let mut start = 0usize;
-        for ends in &c.ends {
+    let mut rows = rows;
+    let mut done = 0usize;
+    for (i, (end, max_len)) in blocks.iter().enumerate() {
+        let widths = widths(max_len, &disabled, opts.screen_width);
+        if i == 0 && opts.header {
+            let fields: [&[u8]; NCOL] = HEADERS.map(str::as_bytes);
+            line(&mut out, &fields, &widths, &disabled);
+        }
+        for (ci, start, ends) in rows.by_ref().take(end - done) {
+            let c = &chunks[ci];
             let mut fields: [&[u8]; NCOL] = [&[]; NCOL];
+            let mut at = start as usize;
             for (i, f) in fields.iter_mut().enumerate() {
-                *f = &c.arena[start..ends[i] as usize];
-                start = ends[i] as usize;
+                *f = &c.arena[at..ends[i] as usize];
+                at = ends[i] as usize;
             }
             line(&mut out, &fields, &widths, &disabled);
             if out.len() >= 224 * 1024 {
@@ -106,9 +138,73 @@ pub fn render(w: &mut dyn Write, socks: &[Socket], names: &Names, opts: &TableOp
                 out.clear();
             }
         }
+        done = *end;
     }
     w.write_all(&out)?;
     w.flush()
+}
+
+/// ss's output buffer, accounted without storing: 1 MiB chunks of tokens (a 2-byte length, then the field,
+/// padded to an even length); a token that does not fit moves to a new chunk, and once 5 chunks are in use
+/// ss prints what it has before the next row. Replaying that accounting on the field lengths finds the
+/// blocks whose columns ss aligns together.
+#[derive(Debug, Default)]
+struct SsBuffer {
+    /// Chunks allocated (0: none yet).
+    chunks: usize,
+    /// Offset of the current token's length field in the current chunk.
+    at: usize,
+    /// The last field of the previous row: ss flushes it only when the next row starts, after deciding
+    /// whether to print.
+    pending: Option<usize>,
+}
+
+/// Data bytes of a chunk: 1 MiB less the chunk header (two pointers).
+const SS_CHUNK: usize = 1024 * 1024 - 16;
+const SS_CHUNKS_MAX: usize = 5;
+
+impl SsBuffer {
+    /// ss prints and empties its buffer before a row once this holds.
+    fn full(&self) -> bool {
+        self.chunks >= SS_CHUNKS_MAX
+    }
+
+    fn row(&mut self, lens: &[usize; NCOL], disabled: &[bool; NCOL]) {
+        if let Some(len) = self.pending.take() {
+            self.flush(len);
+        }
+        for (i, &len) in lens.iter().enumerate() {
+            if disabled[i] {
+                continue;
+            }
+            if self.chunks == 0 {
+                self.chunks = 1;
+                self.at = 0;
+            }
+            // The field's text must fit after its length field with room for a NUL, or it moves.
+            if len > 0 && len >= SS_CHUNK.saturating_sub(self.at + 2) && self.at != 0 {
+                self.chunks += 1;
+                self.at = 0;
+            }
+            if i == NCOL - 1 {
+                self.pending = Some(len);
+            } else {
+                self.flush(len);
+            }
+        }
+    }
+
+    /// Done with a field: the next length field must fit after the (even-padded) text, or a chunk starts.
+    fn flush(&mut self, len: usize) {
+        let end = self.at + 2 + len;
+        let pad = len % 2;
+        if SS_CHUNK.saturating_sub(end) < pad + 2 {
+            self.chunks += 1;
+            self.at = 0;
+        } else {
+            self.at = end + pad;
+        }
+    }
 }
 
 fn disabled(opts: &TableOptions) -> [bool; NCOL] {
@@ -705,18 +801,8 @@ fn ipv4(a: &mut Vec<u8>, o: [u8; 4]) {
 }
 
 /// Decimal digits without going through `fmt`.
-fn num(a: &mut Vec<u8>, mut n: u64) {
-    let mut buf = [0u8; 20];
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    a.extend_from_slice(&buf[i..]);
+fn num(a: &mut Vec<u8>, n: u64) {
+    tcp_info::push_u64(a, n);
 }
 
 #[cfg(test)]

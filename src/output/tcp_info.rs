@@ -52,7 +52,8 @@ fn ms_into(a: &mut Vec<u8>, us: u32) {
     }
 }
 
-fn push_u64(a: &mut Vec<u8>, mut n: u64) {
+/// Decimal digits without going through `fmt` (shared with the table).
+pub(crate) fn push_u64(a: &mut Vec<u8>, mut n: u64) {
     let mut buf = [0u8; 20];
     let mut i = buf.len();
     loop {

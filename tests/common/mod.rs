@@ -241,3 +241,47 @@ impl Drop for Netns {
 pub fn sh(args: &[&str]) -> bool {
     Command::new(args[0]).args(&args[1..]).stderr(std::process::Stdio::null()).status().is_ok_and(|s| s.success())
 }
+
+/// A python population for the differential tests: TCP listeners (IPv4, IPv6, dual-stack, v6-only),
+/// established pairs (v4, v6, v4-mapped), FIN-WAIT-2/CLOSE-WAIT and TIME-WAIT sockets, UDP bound and connected.
+/// `listen(fam, addr, port, v6only, backlog, proto)` and `pairs(listener, fam, addr, port, n, proto)` stay
+/// defined for what a test appends; end the script with [`PY_READY`].
+pub const PY_INET_POPULATION: &str = r#"
+import socket, sys
+A4, A6 = socket.AF_INET, socket.AF_INET6
+keep = []
+def listen(fam, addr, port, v6only=None, backlog=128, proto=0):
+    s = socket.socket(fam, socket.SOCK_STREAM, proto)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if v6only is not None:
+        s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, v6only)
+    s.bind((addr, port)); s.listen(backlog); keep.append(s); return s
+def pairs(l, fam, addr, port, n, proto=0):
+    out = []
+    for _ in range(n):
+        c = socket.socket(fam, socket.SOCK_STREAM, proto); c.connect((addr, port))
+        a, _ = l.accept(); keep.extend([c, a]); out.append((c, a))
+    return out
+l1 = listen(A4, "127.0.0.1", 8080)
+l2 = listen(A4, "0.0.0.0", 8081)
+l3 = listen(A6, "::", 8443, 0)
+l4 = listen(A6, "::1", 9000, 1)
+listen(A6, "::", 9001, 1)
+listen(A4, "127.0.0.2", 9001)
+pairs(l1, A4, "127.0.0.1", 8080, 20)
+pairs(l3, A4, "127.0.0.1", 8443, 7)
+pairs(l3, A6, "::1", 8443, 5)
+pairs(l4, A6, "::1", 9000, 6)
+for c, a in pairs(l2, A4, "127.0.0.3", 8081, 4):
+    c.shutdown(socket.SHUT_WR)            # client FIN-WAIT-2, server CLOSE-WAIT
+for c, a in pairs(l2, A4, "127.0.0.4", 8081, 6):
+    c.close(); a.close()                   # client TIME-WAIT
+for fam, addr in [(A4, "127.0.0.1"), (A4, "0.0.0.0"), (A6, "::1"), (A6, "::")]:
+    u = socket.socket(fam, socket.SOCK_DGRAM); u.bind((addr, 0)); keep.append(u)
+u = socket.socket(A4, socket.SOCK_DGRAM); u.bind(("127.0.0.1", 5353)); keep.append(u)
+c = socket.socket(A4, socket.SOCK_DGRAM); c.connect(("127.0.0.1", 5353)); keep.append(c)
+c6 = socket.socket(A6, socket.SOCK_DGRAM); c6.connect(("::1", 5353)); keep.append(c6)
+"#;
+
+/// The end of a population script: say READY, keep the sockets until stdin closes.
+pub const PY_READY: &str = "print(\"READY\", flush=True)\nsys.stdin.read()\n";

@@ -188,3 +188,32 @@ nl    UNCONN 0      0               rtnl:kernel             *
 ";
     assert_eq!(got, want);
 }
+
+/// Regression (ss parity at scale): ss prints in blocks of about 4 MiB with the widths seen so far, so a
+/// wide socket late in a long listing does not widen the rows printed before its block.
+#[test]
+fn long_listings_widen_by_block_as_ss_does() {
+    let lo = IpAddr::V4(Ipv4Addr::LOCALHOST);
+    let v6 = IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 1, 2, 3, 4, 5, 6));
+    let mut socks: Vec<Socket> =
+        (0..70_000u32).map(|i| inet(State::ESTABLISHED, (lo, 1 + (i % 9) as u16), (lo, 80), (0, Some(0)))).collect();
+    socks.push(inet(State::ESTABLISHED, (v6, 1), (v6, 80), (0, Some(0))));
+    let got = render_str(&socks, &Names::default(), TableOptions { state: true, ..TableOptions::default() });
+    let lines: Vec<&str> = got.lines().collect();
+    assert_eq!(lines.len(), 70_001);
+    assert!(lines[0].len() < lines[70_000].len(), "the first block keeps its narrow columns");
+    // Every block's rows are padded alike, and widths only grow.
+    let mut widths: Vec<usize> = lines.iter().map(|l| l.len()).collect();
+    widths.dedup();
+    assert_eq!(widths.len(), 2, "two blocks: {widths:?}");
+    let mut sim = SsBuffer::default();
+    let row = [5, 6, 6, 10, 1, 10, 2, 0, 0, 0];
+    let mut rows = 0;
+    while !sim.full() {
+        sim.row(&row, &[true, false, false, false, false, false, false, false, false, false]);
+        rows += 1;
+    }
+    // 4 chunks of (1 MiB - 16) bytes fill with rows of 9 tokens (2-byte lengths, even-padded text: 54 bytes)
+    // before the fifth chunk starts and ss prints.
+    assert_eq!(rows, 4 * (1024 * 1024 - 16) / 54);
+}
