@@ -8,6 +8,8 @@ pub mod layout;
 pub mod live;
 #[cfg(test)]
 mod script;
+#[cfg(test)]
+mod tests;
 pub mod view;
 #[cfg(test)]
 mod view_tests;
@@ -100,6 +102,9 @@ pub fn query_for(settings: &Settings, ipv4: bool, ipv6: bool) -> Query {
     }
 }
 
+/// The collector thread's stack: explicit, so what the tests prove about filter depth holds in the dashboard.
+pub const COLLECTOR_STACK: usize = 2 << 20;
+
 /// Collect, filter and track on this thread until the UI goes away.
 pub fn collector_loop(
     mut collector: Box<dyn Collector>,
@@ -172,6 +177,7 @@ pub fn run(cfg: TopConfig) -> anyhow::Result<()> {
     let proc_root = cfg.proc_root.clone();
     std::thread::Builder::new()
         .name("collector".into())
+        .stack_size(COLLECTOR_STACK)
         .spawn(move || collector_loop(collector, proc_root, settings, families, cmd_rx, up_tx))?;
 
     let mut app = App::new(cfg.settings.clone(), cfg.filter_text, cfg.services, cfg.color);
