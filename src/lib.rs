@@ -3,6 +3,7 @@
 pub mod cli;
 pub mod collect;
 pub mod commands;
+pub mod diag;
 pub mod filter;
 pub mod group;
 pub mod hash;

@@ -23,7 +23,7 @@ fn main() -> ExitCode {
             // One line: clap's first line names the bad argument or value.
             let text = e.render().to_string();
             let first = text.lines().next().unwrap_or("invalid arguments");
-            eprintln!("sockscope: {}", first.trim_start_matches("error: "));
+            sockscope::errln!("sockscope: {}", first.trim_start_matches("error: "));
             return ExitCode::from(2);
         }
     };
@@ -42,7 +42,7 @@ fn main() -> ExitCode {
     let config = match args.resolve() {
         Ok(c) => c,
         Err(UsageError(msg)) => {
-            eprintln!("sockscope: {msg}");
+            sockscope::errln!("sockscope: {msg}");
             return ExitCode::from(2);
         }
     };
@@ -50,7 +50,7 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("sockscope: {e:#}");
+            sockscope::errln!("sockscope: {e:#}");
             ExitCode::from(1)
         }
     }
@@ -60,18 +60,18 @@ fn top(args: &TopArgs) -> ExitCode {
     let config = match args.resolve() {
         Ok(c) => c,
         Err(UsageError(msg)) => {
-            eprintln!("sockscope: {msg}");
+            sockscope::errln!("sockscope: {msg}");
             return ExitCode::from(2);
         }
     };
     if !io::stdout().is_terminal() {
-        eprintln!("sockscope: the dashboard needs a terminal; use `sockscope list` for a one-shot listing");
+        sockscope::errln!("sockscope: the dashboard needs a terminal; use `sockscope list` for a one-shot listing");
         return ExitCode::from(2);
     }
     match tui::run(config) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("sockscope: {e:#}");
+            sockscope::errln!("sockscope: {e:#}");
             ExitCode::from(1)
         }
     }
@@ -83,7 +83,7 @@ fn finish(r: anyhow::Result<ExitCode>) -> ExitCode {
         Ok(code) => code,
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("sockscope: {e:#}");
+            sockscope::errln!("sockscope: {e:#}");
             ExitCode::from(1)
         }
     }
@@ -104,7 +104,7 @@ fn run_list(config: ListConfig) -> anyhow::Result<()> {
     });
     let mut snap = snap?;
     for note in &snap.notes {
-        eprintln!("sockscope: note: {note}");
+        sockscope::errln!("sockscope: note: {note}");
     }
     let scan = match scan {
         Some(h) => Some(h.map_err(|_| anyhow::anyhow!("the process scan panicked"))??),
@@ -119,19 +119,9 @@ fn run_list(config: ListConfig) -> anyhow::Result<()> {
     }
     let mut names = Names { services: (!config.numeric).then_some(config.services), ..Names::default() };
     if let Some(scan) = scan.filter(|_| config.processes) {
-        if !scan.stats.complete {
-            let n = scan.stats.hidden + scan.stats.failed;
-            let of = scan.stats.processes;
-            // SAFETY: geteuid has no preconditions.
-            let why = if unsafe { libc::geteuid() } == 0 {
-                "the kernel refused their /proc/PID/fd even to root"
-            } else {
-                "reading another user's /proc/PID/fd needs root or CAP_SYS_PTRACE"
-            };
-            eprintln!(
-                "sockscope: note: {n} of {of} processes could not be inspected ({why}); \
-                 sockets they may hold show users:(hidden,uid=...)"
-            );
+        // SAFETY: geteuid has no preconditions.
+        if let Some(note) = scan.stats.note(unsafe { libc::geteuid() } == 0) {
+            sockscope::errln!("sockscope: note: {note}");
         }
         names.processes = Some(Processes { map: scan.map, complete: scan.stats.complete });
         names.load_users(&snap.sockets);

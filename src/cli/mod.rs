@@ -299,7 +299,7 @@ impl SelectArgs {
     /// --state flags add up, as repeated `state` words do in ss.
     fn selection(&self, services: &Services) -> Result<(Option<StateSet>, Expr), UsageError> {
         let text = filter::join_args(&self.filter);
-        let parsed = filter::parse(&text, services, &filter::SystemLookup)
+        let parsed = filter::parse(&text, services, &filter::SystemLookup::new(&self.proc_root))
             .map_err(|e| UsageError(format!("bad filter: {}", e.render(&text))))?;
         let states = match (parsed.states, self.states()?) {
             (Some(a), Some(b)) => Some(a.union(b)),
@@ -417,7 +417,7 @@ impl TopArgs {
             }
         }
         let filter_text = words.join(" ");
-        let selection = crate::tui::filter::parse(&filter_text, &services)
+        let selection = crate::tui::filter::parse(&filter_text, &services, &sel.proc_root)
             .map_err(|e| UsageError(format!("bad filter: {}", e.render(&filter_text))))?;
         let interval = parse_interval(&self.interval)
             .map_err(|e| UsageError(format!("invalid value '{}' for --interval: {e}", self.interval)))?;

@@ -5,6 +5,7 @@
 //! dump each. [`Auto`] asks netlink for every table and falls back to `/proc` table by table when netlink
 //! cannot serve one (no `sock_diag` at all, or a missing `*_diag` module for one protocol).
 
+pub mod input;
 pub mod netlink;
 pub mod process;
 pub mod procfs;
@@ -194,15 +195,19 @@ pub enum CollectError {
     /// The kernel refused the filter program: `fwmark` tests need CAP_NET_ADMIN.
     #[error("the kernel refused the {table} filter: fwmark filters need CAP_NET_ADMIN (run as root)")]
     FilterNeedsPrivilege { table: Table },
-    /// A netlink call failed mid-dump.
-    #[error("netlink dump of {table} sockets failed: {source}")]
-    Netlink { table: Table, source: io::Error },
+    /// A netlink call failed mid-dump. (The cause is in the message, and so not a `source`: printed once.)
+    #[error("netlink dump of {table} sockets failed: {error}")]
+    Netlink { table: Table, error: io::Error },
     /// The kernel sent something we could not decode.
     #[error("malformed netlink message in the {table} dump: {msg}")]
     Malformed { table: Table, msg: String },
     /// A `/proc` file could not be read.
-    #[error("cannot read {}: {source}", path.display())]
-    ProcIo { path: PathBuf, source: io::Error },
+    #[error("cannot read {}: {error}", path.display())]
+    ProcIo { path: PathBuf, error: io::Error },
+    /// None of the `/proc/net` files asked for exists: the proc root is not a proc filesystem (or not this
+    /// kernel's), and an empty listing would be a lie.
+    #[error("{}: none of the socket tables asked for exists ({files}); is this a proc filesystem?", dir.display())]
+    ProcTablesMissing { dir: PathBuf, files: String },
     /// A `/proc` file has a line we do not understand.
     #[error("{}:{line}: {msg}", path.display())]
     ProcParse { path: PathBuf, line: usize, msg: String },

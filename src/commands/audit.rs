@@ -120,7 +120,7 @@ pub fn run(args: &AuditArgs) -> anyhow::Result<ExitCode> {
     let query = Query { unix: false, states: StateSet::ALL, bytecode: None, ..Query::default() };
     let snap = collect::open(choice, args.proc_root.clone()).collect(&query).context("reading sockets")?;
     for note in &snap.notes {
-        eprintln!("sockscope: note: {note}");
+        crate::errln!("sockscope: note: {note}");
     }
     let services = Services::system();
     let opts = AuditOptions { loopback_ifindex: loopback_ifindex() };

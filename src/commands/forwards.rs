@@ -54,7 +54,7 @@ pub fn run(args: &ForwardsArgs) -> anyhow::Result<ExitCode> {
     let path = args.proc_root.join(PROC_FILE);
     let stdout = io::stdout();
     let mut out = stdout.lock();
-    let file = match std::fs::File::open(&path) {
+    let file = match crate::collect::input::open(&path) {
         Ok(f) => f,
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
             let reason = format!(
@@ -87,7 +87,7 @@ pub fn run(args: &ForwardsArgs) -> anyhow::Result<ExitCode> {
     };
     let table = conntrack::parse(io::BufReader::new(file)).with_context(|| format!("reading {}", path.display()))?;
     if table.skipped > 0 {
-        eprintln!("sockscope: note: {} line(s) of {} not understood, skipped", table.skipped, path.display());
+        crate::errln!("sockscope: note: {} line(s) of {} not understood, skipped", table.skipped, path.display());
     }
     let forwards = conntrack::forwards(&table.flows);
     let dnat = table.flows.iter().filter(|f| f.is_dnat()).count();

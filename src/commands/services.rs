@@ -144,11 +144,21 @@ pub fn run(args: &ServicesArgs) -> anyhow::Result<ExitCode> {
     let query = match parse_query(args.query.as_deref()) {
         Ok(q) => q,
         Err(e) => {
-            eprintln!("sockscope: invalid value '{}' for [PORT|NAME]: {e}", args.query.as_deref().unwrap_or(""));
+            crate::errln!("sockscope: invalid value '{}' for [PORT|NAME]: {e}", args.query.as_deref().unwrap_or(""));
             return Ok(ExitCode::from(2));
         }
     };
-    let services = Services::load(&args.services_file).with_builtin();
+    let services = match Services::load(&args.services_file) {
+        Ok(s) => s,
+        Err(e) => {
+            crate::errln!(
+                "sockscope: note: cannot use {}: {e}; names come from the built-in table only",
+                args.services_file.display()
+            );
+            Services::default()
+        }
+    }
+    .with_builtin();
     let host = HostPorts::read(&args.proc_root);
     let mut entries: Vec<Service<'_>> = match &query {
         Query::All => services.all(),
@@ -315,8 +325,12 @@ fn describe_span(span: PortSpan, p: &JsonPorts, host: Option<&HostPorts>) -> Str
     s
 }
 
-/// A plain table: left-aligned columns two spaces apart, the last one unpadded.
+/// A plain table: left-aligned columns two spaces apart, the last one unpadded. Cells are escaped (process
+/// names, conntrack fields come from the system).
 pub(crate) fn write_table(w: &mut dyn Write, head: &[&str], rows: &[Vec<String>]) -> io::Result<()> {
+    let rows: Vec<Vec<String>> =
+        rows.iter().map(|r| r.iter().map(|c| crate::model::text::escape(c).into_owned()).collect()).collect();
+    let rows = &rows;
     let mut widths: Vec<usize> = head.iter().map(|h| h.chars().count()).collect();
     for r in rows {
         for (w, c) in widths.iter_mut().zip(r) {

@@ -51,9 +51,18 @@ impl<F: Fn(&str) -> Option<u32>> Lookup for F {
     }
 }
 
-/// The system's lookups: `if_nametoindex(3)` and the resolver (`getaddrinfo`, which may query DNS).
-#[derive(Debug, Clone, Copy, Default)]
-pub struct SystemLookup;
+/// The system's lookups: `if_nametoindex(3)`, the resolver (`getaddrinfo`, which may query DNS), and the
+/// ephemeral port range below a proc root (normally `/proc`; `--proc-root` says otherwise).
+#[derive(Debug, Clone)]
+pub struct SystemLookup {
+    pub proc_root: std::path::PathBuf,
+}
+
+impl SystemLookup {
+    pub fn new(proc_root: &std::path::Path) -> SystemLookup {
+        SystemLookup { proc_root: proc_root.to_path_buf() }
+    }
+}
 
 impl Lookup for SystemLookup {
     fn ifindex(&self, name: &str) -> Option<u32> {
@@ -63,7 +72,7 @@ impl Lookup for SystemLookup {
         (index != 0).then_some(index)
     }
     fn ephemeral_range(&self) -> Option<(u16, u16)> {
-        let h = crate::ports::classes::HostPorts::read(std::path::Path::new("/proc")).ok()?;
+        let h = crate::ports::classes::HostPorts::read(&self.proc_root).ok()?;
         Some((h.ephemeral.low, h.ephemeral.high))
     }
     fn hosts(&self, name: &str) -> Vec<IpAddr> {

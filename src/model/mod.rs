@@ -6,6 +6,7 @@
 //! depends on the protocol.
 
 pub mod internals;
+pub mod text;
 
 use std::fmt;
 use std::net::IpAddr;
@@ -237,17 +238,11 @@ impl UnixName {
         };
         let mut s = String::with_capacity(prefix.len() + bytes.len());
         s.push_str(prefix);
-        for chunk in bytes.utf8_chunks() {
-            for c in chunk.valid().chars() {
-                match c {
-                    '\0' => s.push('@'),
-                    c if c.is_control() => s.push_str(&format!("\\x{:02x}", c as u32)),
-                    c => s.push(c),
-                }
+        for (i, part) in bytes.split(|&b| b == 0).enumerate() {
+            if i > 0 {
+                s.push('@');
             }
-            for b in chunk.invalid() {
-                s.push_str(&format!("\\x{b:02x}"));
-            }
+            text::push_escaped_bytes(&mut s, part);
         }
         s
     }

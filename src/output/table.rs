@@ -6,6 +6,7 @@ use std::io::{self, Write};
 use std::net::IpAddr;
 
 use super::Names;
+use crate::model::text::escape;
 use crate::model::{Endpoint, Proto, Socket};
 
 /// What the table shows.
@@ -318,7 +319,7 @@ fn extended(a: &mut Vec<u8>, s: &Socket) {
 /// or a host name with `-r`. The device is shown on the local side only, as `ss` does.
 fn addr(a: &mut Vec<u8>, ip: &IpAddr, s: &Socket, names: &Names, local: bool) {
     if let Some(h) = names.hosts.get(ip) {
-        a.extend_from_slice(h.as_bytes());
+        a.extend_from_slice(escape(h).as_bytes());
     } else {
         match ip {
             IpAddr::V4(v4) => ipv4(a, v4.octets()),
@@ -331,7 +332,7 @@ fn addr(a: &mut Vec<u8>, ip: &IpAddr, s: &Socket, names: &Names, local: bool) {
     if let Some(i) = s.ifindex.filter(|i| *i != 0 && local) {
         a.push(b'%');
         match names.interfaces.get(&i) {
-            Some(n) => a.extend_from_slice(n.as_bytes()),
+            Some(n) => a.extend_from_slice(escape(n).as_bytes()),
             None => num(a, i as u64),
         }
     }
@@ -341,7 +342,7 @@ fn port_text(a: &mut Vec<u8>, proto: Proto, port: u16, names: &Names) {
     if port == 0 {
         a.push(b'*');
     } else if let Some(n) = names.services.as_ref().and_then(|s| s.name(proto, port)) {
-        a.extend_from_slice(n.as_bytes());
+        a.extend_from_slice(escape(n).as_bytes());
     } else {
         num(a, port as u64);
     }

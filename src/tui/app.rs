@@ -183,14 +183,22 @@ pub struct App {
     pub size: (u16, u16),
     pub now: Option<Instant>,
     pub services: Services,
+    /// Where `dport ephemeral` in a typed filter reads the range (`--proc-root`).
+    pub proc_root: std::path::PathBuf,
+    /// The last collection failed: why (cleared by the next snapshot).
+    pub collect_error: Option<String>,
 }
 
 /// One thing that happened.
 #[derive(Debug, Clone)]
 pub enum Action {
     Key(KeyEvent),
+    /// Text pasted into the terminal (bracketed paste): typed into the `/` input at once.
+    Paste(String),
     Mouse(MouseEvent),
     Data(Arc<Live>),
+    /// The collector could not collect: why.
+    CollectFailed(String),
     Resize(u16, u16),
     Tick(Instant),
 }
@@ -221,6 +229,8 @@ impl App {
             size: (80, 24),
             now: None,
             services,
+            proc_root: "/proc".into(),
+            collect_error: None,
         }
     }
 
@@ -363,6 +373,7 @@ fn row_id(live: &Live, r: SockRow) -> Option<u64> {
 pub fn update(app: &mut App, action: Action) {
     match action {
         Action::Data(live) => {
+            app.collect_error = None;
             if !app.settings.paused {
                 app.now = Some(live.taken_at);
                 app.live = Some(live);
@@ -373,6 +384,14 @@ pub fn update(app: &mut App, action: Action) {
         Action::Tick(now) => app.now = Some(now),
         Action::Mouse(m) => mouse(app, m),
         Action::Key(k) => key(app, k),
+        Action::CollectFailed(e) => app.collect_error = Some(e),
+        Action::Paste(text) => {
+            if let Some(input) = app.filter_input.as_mut() {
+                // Line breaks and tabs of a pasted multi-line filter are spaces, as words are joined.
+                input.extend(text.chars().map(|c| if c.is_control() { ' ' } else { c }));
+                app.filter_error = None;
+            }
+        }
     }
 }
 
@@ -414,7 +433,7 @@ fn key(app: &mut App, k: KeyEvent) {
             }
             KeyCode::Enter => {
                 let text = input.clone();
-                match filter::parse(&text, &app.services) {
+                match filter::parse(&text, &app.services, &app.proc_root) {
                     Ok(sel) => {
                         app.settings.selection = sel;
                         app.filter_text = text;

@@ -27,7 +27,7 @@ fn the_collector_thread_survives_the_deepest_filter_the_input_accepts() {
     let depth = crate::filter::parser::MAX_DEPTH;
     let text = format!("{}sport = :22{}", "!(!(".repeat(depth / 2), "))".repeat(depth / 2));
     let services = crate::ports::services::Services::parse("".as_bytes());
-    let selection: Selection = filter::parse(&text, &services).expect("accepted");
+    let selection: Selection = filter::parse(&text, &services, std::path::Path::new("/proc")).expect("accepted");
     let settings = Settings { selection, ..Settings::default() };
     let (cmd_tx, cmd_rx) = mpsc::channel();
     let (up_tx, up_rx) = mpsc::channel();
@@ -41,4 +41,20 @@ fn the_collector_thread_survives_the_deepest_filter_the_input_accepts() {
     drop((cmd_tx, up_rx));
     t.join().expect("the collector thread ends cleanly");
     assert_eq!(live.sockets.len(), 1, "only sport 22 passes");
+}
+
+#[test]
+fn pending_input_is_applied_in_one_batch_before_the_next_draw() {
+    // Regression: a pasted 40k-character filter redrew the screen after every key (minutes).
+    use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+    let mut app = App::new(Settings::default(), String::new(), crate::ports::services::Services::default(), false);
+    apply_event(&mut app, Event::Key(KeyEvent::new(KeyCode::Char('/'), KeyModifiers::NONE)));
+    let mut keys = (0..40_000)
+        .map(|i| Event::Key(KeyEvent::new(KeyCode::Char(if i % 2 == 0 { 'a' } else { ' ' }), KeyModifiers::NONE)));
+    let applied = apply_pending(&mut app, || Ok(keys.next())).unwrap();
+    assert_eq!(applied, 40_000, "every waiting key before one draw");
+    assert_eq!(app.filter_input.as_ref().map(String::len), Some(40_000));
+    // Bracketed paste arrives as one event.
+    apply_event(&mut app, Event::Paste("x\ny".into()));
+    assert!(app.filter_input.as_ref().unwrap().ends_with("x y"));
 }

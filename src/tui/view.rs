@@ -14,6 +14,7 @@ use super::app::{App, Screen, SockRow};
 use super::layout::{self, scroll_offset};
 use super::live::Live;
 use crate::group::{Group, GroupKey};
+use crate::model::text::escape;
 use crate::model::{Endpoint, Proto, Socket, State};
 
 const SPARKS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
@@ -69,7 +70,7 @@ pub fn view(app: &App, f: &mut Frame) {
         (Some(live), Screen::Sockets) => sockets(app, live, f, areas.body, &theme),
         (Some(live), Screen::Detail) => detail(app, live, f, areas.body),
     }
-    f.render_widget(Paragraph::new(status(app, &theme)), areas.status);
+    f.render_widget(Paragraph::new(status(app, &theme, areas.status.width)), areas.status);
     if let (Some(input), Some(err)) = (&app.filter_input, &app.filter_error) {
         let text = err.render(input);
         let h = 5.min(areas.body.height);
@@ -121,17 +122,32 @@ fn title(app: &App, theme: &Theme) -> Line<'static> {
     Line::from(spans)
 }
 
-fn status(app: &App, theme: &Theme) -> Line<'static> {
+/// The status bar, `width` columns wide.
+fn status(app: &App, theme: &Theme, width: u16) -> Line<'static> {
     if let Some(input) = &app.filter_input {
+        // The end of the input, where the cursor is, stays in view: a long filter scrolls to the left.
+        let room = usize::from(width).saturating_sub(3);
+        let shown: String = escape(input).chars().collect();
+        let n = shown.chars().count();
+        let visible = if n > room {
+            let tail: String = shown.chars().skip(n + 1 - room).collect();
+            format!("…{tail}")
+        } else {
+            shown
+        };
         return Line::from(vec![
             Span::styled("/", theme.fg(Color::Yellow)),
-            Span::raw(input.clone()),
+            Span::raw(visible),
             Span::styled("█", Style::default().add_modifier(Modifier::SLOW_BLINK)),
             Span::styled(
                 "  Enter apply  Esc cancel  e.g. state established sport = :443",
                 Style::default().add_modifier(Modifier::DIM),
             ),
         ]);
+    }
+    if let Some(e) = &app.collect_error {
+        // The whole bar: nothing of the usual status text may show through after the message.
+        return Line::from(Span::styled(format!(" collection failed: {}", escape(e)), theme.alarm()));
     }
     let mut s = String::new();
     if !app.filter_text.trim().is_empty() {
@@ -156,7 +172,7 @@ fn status(app: &App, theme: &Theme) -> Line<'static> {
         if rev { " reversed" } else { "" }
     );
     if let Some(note) = app.live.as_ref().and_then(|l| l.notes.first()) {
-        return Line::from(vec![Span::styled(format!(" {note}"), theme.alarm()), Span::raw(s)]);
+        return Line::from(vec![Span::styled(format!(" {}", escape(note)), theme.alarm()), Span::raw(s)]);
     }
     Line::from(s)
 }
@@ -479,7 +495,8 @@ fn detail(app: &App, live: &Live, f: &mut Frame, area: Rect) {
             Some(super::live::Owner::Held { first, count }) => {
                 let p = &o.processes[*first as usize];
                 let more = if *count > 1 { format!(" (and {} more)", count - 1) } else { String::new() };
-                format!("{} pid {} uid {}: {}{more}", p.comm, p.pid, p.uid, p.cmdline)
+                let (comm, cmdline) = (escape(&p.comm), escape(&p.cmdline));
+                format!("{comm} pid {} uid {}: {cmdline}{more}", p.pid, p.uid)
             }
             Some(super::live::Owner::Hidden) => format!(
                 "hidden: owned by uid {}; another user's processes need root or CAP_SYS_PTRACE to inspect",

@@ -134,3 +134,34 @@ fn listener_detail_shows_audit_findings_and_port_class() {
     let home = screen(&app(140, 20));
     assert!(home.contains("Service") && home.contains("Class") && home.contains("https"), "{home}");
 }
+
+/// The last line of the screen, as `TestBackend` prints it (between quotes).
+fn status_line(a: &App) -> String {
+    let s = screen(a);
+    let last = s.lines().last().unwrap_or_default().to_string();
+    last.trim_start_matches('"').trim_end_matches('"').to_string()
+}
+
+#[test]
+fn a_collection_failure_replaces_the_whole_status_bar() {
+    // Regression: the message was drawn over the status text, whose tail stayed visible after it.
+    let mut a = app(120, 20);
+    update(&mut a, Action::CollectFailed("cannot read /p/net/tcp: a FIFO\x1b[2J".into()));
+    let line = status_line(&a);
+    assert_eq!(line.trim_end(), " collection failed: cannot read /p/net/tcp: a FIFO\\x1b[2J", "{line:?}");
+    let (live, _) = script::live(3);
+    update(&mut a, Action::Data(live));
+    assert!(!status_line(&a).contains("collection failed"), "a snapshot clears it");
+}
+
+#[test]
+fn a_long_filter_input_scrolls_to_keep_the_cursor_in_view() {
+    // Regression: past the width, the typed end and the cursor were cut off.
+    let mut a = app(60, 20);
+    keys(&mut a, &[KeyCode::Char('/')]);
+    let text = format!("{}sport = :443", "dport = :1 or ".repeat(20));
+    update(&mut a, Action::Paste(text));
+    let line = status_line(&a);
+    assert!(line.starts_with("/…"), "{line:?}");
+    assert!(line.contains("sport = :443█"), "{line:?}");
+}

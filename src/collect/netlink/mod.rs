@@ -104,7 +104,7 @@ fn is_unavailable(e: &io::Error) -> bool {
 pub fn dump_table(table: Table, q: &Query) -> Result<Vec<Socket>, CollectError> {
     let bc = if table == Table::Unix { None } else { q.bytecode.as_deref() };
     let errno = |e: &CollectError| match e {
-        CollectError::Netlink { source, .. } | CollectError::NetlinkUnavailable(source) => source.raw_os_error(),
+        CollectError::Netlink { error, .. } | CollectError::NetlinkUnavailable(error) => error.raw_os_error(),
         _ => None,
     };
     match dump_once(table, q, bc) {
@@ -116,19 +116,11 @@ pub fn dump_table(table: Table, q: &Query) -> Result<Vec<Socket>, CollectError> 
 
 fn dump_once(table: Table, q: &Query, bytecode: Option<&[u8]>) -> Result<Vec<Socket>, CollectError> {
     let sock = open_socket().map_err(|e| {
-        if is_unavailable(&e) {
-            CollectError::NetlinkUnavailable(e)
-        } else {
-            CollectError::Netlink { table, source: e }
-        }
+        if is_unavailable(&e) { CollectError::NetlinkUnavailable(e) } else { CollectError::Netlink { table, error: e } }
     })?;
     let req = decode::dump_request(table, q, bytecode, 1);
     sock.send(&req, 0).map_err(|e| {
-        if is_unavailable(&e) {
-            CollectError::NetlinkUnavailable(e)
-        } else {
-            CollectError::Netlink { table, source: e }
-        }
+        if is_unavailable(&e) { CollectError::NetlinkUnavailable(e) } else { CollectError::Netlink { table, error: e } }
     })?;
 
     let mut out = Vec::new();
@@ -139,7 +131,7 @@ fn dump_once(table: Table, q: &Query, bytecode: Option<&[u8]>) -> Result<Vec<Soc
         match sock.recv(&mut buf, 0) {
             Ok(_) => {}
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(CollectError::Netlink { table, source: e }),
+            Err(e) => return Err(CollectError::Netlink { table, error: e }),
         }
         decode::for_each_message(&buf, table, |m| match m {
             Message::Socket(s) => {
@@ -164,7 +156,7 @@ fn dump_once(table: Table, q: &Query, bytecode: Option<&[u8]>) -> Result<Vec<Soc
             return Err(if is_unavailable(&e) {
                 CollectError::NetlinkUnavailable(e)
             } else {
-                CollectError::Netlink { table, source: e }
+                CollectError::Netlink { table, error: e }
             });
         }
     }

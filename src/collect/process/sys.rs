@@ -13,6 +13,13 @@ const PF_KTHREAD: u64 = 0x0020_0000;
 /// `f_type` of procfs in `statfs`.
 const PROC_SUPER_MAGIC: libc::__fsword_t = 0x9fa0;
 
+/// Read caps for `/proc/PID` files: the kernel's own are far smaller (`comm` 16 bytes, `stat` and `status`
+/// about 1.5 KiB); a command line longer than the cap is shown truncated.
+pub(super) const COMM_CAP: usize = 256;
+pub(super) const STAT_CAP: usize = 4096;
+pub(super) const STATUS_CAP: usize = 64 * 1024;
+pub(super) const CMDLINE_CAP: usize = 64 * 1024;
+
 /// How a failed call on one process is counted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Failure {
@@ -144,25 +151,16 @@ impl Dir {
         Ok(&buf[..n])
     }
 
-    /// Read a whole (small, `/proc`-style) file relative to this directory into `out`.
-    pub(super) fn read_file(&self, name: &Name, out: &mut Vec<u8>) -> io::Result<()> {
-        let fd = self.open_raw(name, libc::O_RDONLY)?;
+    /// Read the first `cap` bytes at most of a (small, `/proc`-style) file relative to this directory into
+    /// `out`; the rest is not read. Opened without blocking and refused unless regular (a FIFO or a device
+    /// in a fake tree must neither hang nor flood us).
+    pub(super) fn read_file(&self, name: &Name, out: &mut Vec<u8>, cap: usize) -> io::Result<()> {
+        let fd = self.open_raw(name, libc::O_RDONLY | libc::O_NONBLOCK | libc::O_NOCTTY)?;
+        let file = std::fs::File::from(fd);
+        crate::collect::input::check_file_type(file.metadata()?.file_type())?;
         out.clear();
-        loop {
-            if out.capacity() - out.len() < 1024 {
-                out.reserve(4096);
-            }
-            let spare = out.capacity() - out.len();
-            // SAFETY: the kernel writes at most `spare` bytes past `len`, inside the allocation.
-            let n = cvt(unsafe {
-                libc::read(fd.as_raw_fd(), out.as_mut_ptr().add(out.len()).cast(), spare) as libc::c_long
-            })?;
-            if n == 0 {
-                return Ok(());
-            }
-            // SAFETY: the kernel initialised `n` more bytes.
-            unsafe { out.set_len(out.len() + n) };
-        }
+        io::Read::read_to_end(&mut io::Read::take(&file, cap as u64), out)?;
+        Ok(())
     }
 
     /// `st_size` of the directory itself. On procfs (Linux 6.2+) an fd directory reports its number of open
