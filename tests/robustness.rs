@@ -268,3 +268,17 @@ fn a_deep_filter_is_a_usage_error_not_a_crash() {
     let out = run_within(&["-tanH", &bang]);
     assert_eq!(out.status.code(), Some(0), "{:?}", out.status);
 }
+
+#[test]
+fn a_port_flag_takes_one_leading_colon_only() {
+    // Regression: `--dport ::80` was accepted as port 80.
+    for args in [&["--dport", "::80"][..], &["--sport", ":::22"], &["--port", "::80-90"]] {
+        let out = run_within(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {out:?}");
+        let err = stderr(&out);
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.contains(args[1]), "names the value: {err}");
+    }
+    let out = run_within(&["-tanH", "--dport", ":80"]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+}

@@ -442,7 +442,9 @@ pub fn parse_port_spec(text: &str, services: &Services) -> Result<PortRange, Str
         }
         services.port(t, None).ok_or_else(|| format!("'{t}' is neither a port number nor a known service name"))
     };
-    let t = text.trim().trim_start_matches(':');
+    // One optional ':' as in `ss` (`:80`); `::80` is not a port.
+    let t = text.trim();
+    let t = t.strip_prefix(':').unwrap_or(t);
     let range = match t.split_once('-') {
         Some((a, b)) if !a.is_empty() => PortRange { lo: one(a)?, hi: one(b)? },
         _ => {
