@@ -5,6 +5,8 @@ pub mod collect;
 pub mod commands;
 pub mod diag;
 pub mod filter;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod group;
 pub mod hash;
 pub mod model;

@@ -31,6 +31,11 @@ use std::sync::Arc;
 
 pub use cache::ProcessCache;
 
+/// The pure parsers of `/proc/PID` files: fd link targets, `status`, `stat`, `comm`, `cmdline`.
+pub mod parse {
+    pub use super::sys::{parse_cmdline, parse_comm, parse_socket_link, parse_status_uid, stat_has_no_files};
+}
+
 use super::CollectError;
 use sys::Dir;
 

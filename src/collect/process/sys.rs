@@ -216,13 +216,13 @@ pub(super) fn parse_u32(d: &[u8]) -> Option<u32> {
 }
 
 /// The inode of a `socket:[INODE]` link target; `None` for anything else (files, pipes, malformed targets).
-pub(super) fn parse_socket_link(target: &[u8]) -> Option<u64> {
+pub fn parse_socket_link(target: &[u8]) -> Option<u64> {
     let digits = target.strip_prefix(b"socket:[")?.strip_suffix(b"]")?;
     parse_dec(digits).filter(|&i| i != 0)
 }
 
 /// `/proc/PID/stat`: is this a kernel thread or a dead (zombie) process, i.e. one without an fd table?
-pub(super) fn stat_has_no_files(stat: &[u8]) -> bool {
+pub fn stat_has_no_files(stat: &[u8]) -> bool {
     let Some(close) = stat.iter().rposition(|&b| b == b')') else { return false };
     let mut fields = stat[close + 1..].split(|b| b.is_ascii_whitespace()).filter(|f| !f.is_empty());
     // Field 3 is the state, field 9 the flags.
@@ -232,19 +232,19 @@ pub(super) fn stat_has_no_files(stat: &[u8]) -> bool {
 }
 
 /// The real uid: first field of the `Uid:` line of `/proc/PID/status`.
-pub(super) fn parse_status_uid(status: &[u8]) -> Option<u32> {
+pub fn parse_status_uid(status: &[u8]) -> Option<u32> {
     let line = status.split(|&b| b == b'\n').find_map(|l| l.strip_prefix(b"Uid:"))?;
     let first = line.split(|b| b.is_ascii_whitespace()).find(|f| !f.is_empty())?;
     parse_u32(first)
 }
 
 /// `/proc/PID/comm` without its newline.
-pub(super) fn parse_comm(comm: &[u8]) -> String {
+pub fn parse_comm(comm: &[u8]) -> String {
     String::from_utf8_lossy(comm.strip_suffix(b"\n").unwrap_or(comm)).into_owned()
 }
 
 /// `/proc/PID/cmdline`: NUL-separated arguments, joined with spaces, trailing NULs dropped, lossy UTF-8.
-pub(super) fn parse_cmdline(raw: &[u8]) -> String {
+pub fn parse_cmdline(raw: &[u8]) -> String {
     let end = raw.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1);
     let joined: Vec<u8> = raw[..end].iter().map(|&b| if b == 0 { b' ' } else { b }).collect();
     match String::from_utf8(joined) {
