@@ -1,15 +1,13 @@
 //! The `sockscope` binary: parse arguments, run, map the outcome to an exit status.
 
-use std::io::{self, IsTerminal, Write};
+use std::io::{self, IsTerminal};
 use std::process::ExitCode;
 
 use clap::Parser;
 use clap::error::ErrorKind;
 
-use sockscope::cli::{Cli, Command, Format, ListConfig, TopArgs, UsageError};
-use sockscope::collect::process;
-use sockscope::output::{Names, Processes, json, table};
-use sockscope::{collect, commands, tui};
+use sockscope::cli::{Cli, Command, ListConfig, TopArgs, UsageError};
+use sockscope::{commands, tui};
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -94,49 +92,5 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
 }
 
 fn run_list(config: ListConfig) -> anyhow::Result<()> {
-    let mut collector = collect::open(config.source, config.proc_root.clone());
-    // With -p the /proc/*/fd scan runs beside the socket dump: they share no state and each takes a while.
-    let (snap, scan) = std::thread::scope(|s| {
-        let want = config.processes || config.filter.needs_processes();
-        let scan = want.then(|| s.spawn(|| process::scan(&config.proc_root)));
-        let snap = collector.collect(&config.query);
-        (snap, scan.map(|h| h.join()))
-    });
-    let mut snap = snap?;
-    for note in &snap.notes {
-        sockscope::errln!("sockscope: note: {note}");
-    }
-    let scan = match scan {
-        Some(h) => Some(h.map_err(|_| anyhow::anyhow!("the process scan panicked"))??),
-        None => None,
-    };
-    let filter = match &scan {
-        Some(scan) if config.filter.needs_processes() => config.filter.resolve_processes(&scan.map),
-        _ => config.filter.clone(),
-    };
-    if !filter.is_true() {
-        snap.sockets.retain(|s| filter.matches(s));
-    }
-    let mut names = Names { services: (!config.numeric).then_some(config.services), ..Names::default() };
-    if let Some(scan) = scan.filter(|_| config.processes) {
-        // SAFETY: geteuid has no preconditions.
-        if let Some(note) = scan.stats.note(unsafe { libc::geteuid() } == 0) {
-            sockscope::errln!("sockscope: note: {note}");
-        }
-        names.processes = Some(Processes { map: scan.map, complete: scan.stats.complete });
-        names.load_users(&snap.sockets);
-    }
-    names.load_interfaces(&snap.sockets);
-    if config.resolve {
-        names.resolve_hosts(&snap.sockets);
-    }
-    let stdout = io::stdout();
-    let mut out = stdout.lock();
-    match config.format {
-        Format::Table => table::render(&mut out, &snap.sockets, &names, &config.table)?,
-        Format::Json => json::render_array(&mut out, &snap.sockets, &names)?,
-        Format::Ndjson => json::render_lines(&mut out, &snap.sockets, &names)?,
-    }
-    out.flush()?;
-    Ok(())
+    commands::list::run(config)
 }

@@ -61,6 +61,10 @@ Examples:
   sockscope -tan --json | jq '.[] | select(.peer.port == 5432)'
   sockscope -xa --ndjson                     UNIX sockets, one JSON object per line
 
+Output streams: rows are written as the kernel sends them, so memory stays small at any socket count. The
+table aligns its columns per chunk of about 60k rows, as ss does; --json is one array all the same. With -p
+(or a process/pid filter) rows wait for the /proc scan, which runs beside the dump. Nothing is sorted.
+
 Exit status: 0 on success (also when the output pipe closes early, as with `| head`), 1 when sockets could
 not be read, 2 for a usage error.";
 

@@ -220,10 +220,26 @@ impl CollectError {
     }
 }
 
+/// Where streamed sockets go, a batch at a time in table order; it returns false to stop the collection
+/// (its reader went away).
+pub type Sink<'a> = dyn FnMut(Vec<Socket>) -> bool + 'a;
+
 /// A source of socket records.
 pub trait Collector: Send {
     /// Collect every socket the query asks for.
     fn collect(&mut self, q: &Query) -> Result<Snapshot, CollectError>;
+
+    /// Collect as [`collect`](Self::collect) does, but hand the sockets to `sink` as they arrive instead of
+    /// holding them all: memory stays bounded for any number of sockets. The snapshot returned has the
+    /// sources and notes, and no sockets. (This default holds everything first.)
+    fn stream(&mut self, q: &Query, sink: &mut Sink<'_>) -> Result<Snapshot, CollectError> {
+        let mut snap = self.collect(q)?;
+        let socks = std::mem::take(&mut snap.sockets);
+        if !socks.is_empty() {
+            sink(socks);
+        }
+        Ok(snap)
+    }
 }
 
 /// Which source the user asked for.
@@ -256,6 +272,10 @@ pub struct Auto {
 }
 
 impl Collector for Auto {
+    fn stream(&mut self, q: &Query, sink: &mut Sink<'_>) -> Result<Snapshot, CollectError> {
+        self.stream_tables(q, sink)
+    }
+
     fn collect(&mut self, q: &Query) -> Result<Snapshot, CollectError> {
         let tables = q.tables();
         let results = self.netlink.collect_tables(q, &tables);
@@ -279,6 +299,43 @@ impl Collector for Auto {
             }
         }
         snap.sockets = concat_in_order(parts);
+        dedupe_notes(&mut snap.notes);
+        Ok(snap)
+    }
+}
+
+impl Auto {
+    /// [`Collector::stream`]: table after table; a table netlink cannot serve comes from `/proc` (the
+    /// fallback errors come before any socket of the table).
+    fn stream_tables(&mut self, q: &Query, sink: &mut Sink<'_>) -> Result<Snapshot, CollectError> {
+        let mut snap = Snapshot::default();
+        for table in q.tables() {
+            let mut sent = false;
+            let mut more = true;
+            let result = netlink::stream_table(table, q, &mut |batch| {
+                sent = true;
+                more = sink(batch);
+                more
+            });
+            match result {
+                Ok(_) => snap.sources.push((table, Source::Netlink)),
+                Err(e) if e.can_fall_back() && !sent => {
+                    let socks = self.proc.collect_table(q, table)?;
+                    snap.sources.push((table, Source::Proc));
+                    snap.notes.push(match e {
+                        CollectError::NetlinkUnavailable(_) => format!("{e}; reading /proc/net instead"),
+                        _ => format!("{e}; read {table} sockets from /proc/net instead"),
+                    });
+                    if !socks.is_empty() {
+                        more = sink(socks);
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+            if !more {
+                break;
+            }
+        }
         dedupe_notes(&mut snap.notes);
         Ok(snap)
     }

@@ -1,6 +1,7 @@
-//! The subcommands beyond list and top: `services`, `audit`, `forwards`. Each module owns its clap arguments
-//! and a `run` that returns the process exit status.
+//! The subcommands but the dashboard: `list` (streams sockets to stdout), `services`, `audit`, `forwards`.
+//! Each module owns its `run`; services, audit and forwards also their clap arguments and exit status.
 
 pub mod audit;
 pub mod forwards;
+pub mod list;
 pub mod services;

@@ -248,6 +248,14 @@ impl UnixName {
     }
 }
 
+/// The `Netid` column: `u_str`/`u_dgr`/`u_seq` for UNIX sockets, else the protocol name.
+pub fn netid(proto: Proto, kind: Option<UnixKind>) -> &'static str {
+    match kind {
+        Some(k) => k.netid(),
+        None => proto.name(),
+    }
+}
+
 /// One end of a socket.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Endpoint {
@@ -376,10 +384,7 @@ impl Socket {
 
     /// `ss`'s Netid column: `tcp`, `udp`, `u_str`, ...
     pub fn netid(&self) -> &'static str {
-        match self.unix_kind {
-            Some(k) => k.netid(),
-            None => self.proto.name(),
-        }
+        netid(self.proto, self.unix_kind)
     }
 
     /// The UNIX peer's inode, when the source knows it.

@@ -13,7 +13,7 @@ use std::sync::OnceLock;
 pub use inet::parse_inet;
 pub use unix::parse_unix;
 
-use super::{CollectError, Collector, Query, Snapshot, Table};
+use super::{CollectError, Collector, Query, Sink, Snapshot, Table};
 use crate::model::{Endpoint, Socket};
 
 /// A line of a `/proc/net` file that could not be parsed (or a read error while parsing).
@@ -105,21 +105,38 @@ fn dedupe(socks: &mut Vec<Socket>) {
 
 impl Collector for ProcCollector {
     fn collect(&mut self, q: &Query) -> Result<Snapshot, CollectError> {
-        let mut snap = Snapshot::default();
         let mut parts = Vec::new();
-        let mut missing = Vec::new();
+        let mut snap = self.stream(q, &mut |part| {
+            parts.push(part);
+            true
+        })?;
+        snap.sockets = super::concat_in_order(parts);
+        Ok(snap)
+    }
+
+    /// Table after table; each file is read whole, then handed on.
+    fn stream(&mut self, q: &Query, sink: &mut Sink<'_>) -> Result<Snapshot, CollectError> {
+        let mut snap = Snapshot::default();
+        let (mut found, mut missing) = (0, Vec::new());
         for t in q.tables() {
             match self.read_table(q, t)? {
-                Some(part) => parts.push(part),
-                None => missing.push(t),
+                Some(part) => {
+                    found += 1;
+                    snap.sources.push((t, super::Source::Proc));
+                    if !part.is_empty() && !sink(part) {
+                        break;
+                    }
+                }
+                None => {
+                    missing.push(t);
+                    snap.sources.push((t, super::Source::Proc));
+                }
             }
-            snap.sources.push((t, super::Source::Proc));
         }
-        if !missing.is_empty() && parts.is_empty() {
+        if found == 0 && !missing.is_empty() {
             let files: Vec<&str> = missing.iter().map(|t| t.proc_file()).collect();
             return Err(CollectError::ProcTablesMissing { dir: self.root.join("net"), files: files.join(", ") });
         }
-        snap.sockets = super::concat_in_order(parts);
         Ok(snap)
     }
 }
