@@ -5,11 +5,13 @@ pub mod collect;
 pub mod commands;
 pub mod diag;
 pub mod filter;
-#[doc(hidden)]
+#[cfg(any(test, feature = "fuzzing"))]
 pub mod fuzzing;
 pub mod group;
 pub mod hash;
 pub mod model;
 pub mod output;
 pub mod ports;
+#[allow(unsafe_code)] // the one module allowed to call into libc unsafely
+pub mod sys;
 pub mod tui;

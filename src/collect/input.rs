@@ -156,9 +156,8 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("sockscope-input-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let fifo = dir.join("fifo");
-        let c = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
-        // SAFETY: `c` is a valid NUL-terminated path.
-        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        use rustix::fs::{CWD, FileType, Mode, mknodat};
+        mknodat(CWD, &fifo, FileType::Fifo, Mode::from_raw_mode(0o600), 0).unwrap();
         let e = open(&fifo).unwrap_err();
         assert!(e.to_string().contains("a FIFO"), "{e}");
         assert!(open(&dir).unwrap_err().to_string().contains("a directory"));

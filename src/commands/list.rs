@@ -104,8 +104,7 @@ fn write_rows<W: Write>(
     };
     let mut names = Names { services: (!config.numeric).then_some(services), ..Names::default() };
     if let Some(scan) = scan.filter(|_| config.processes) {
-        // SAFETY: geteuid has no preconditions.
-        if let Some(note) = scan.stats.note(unsafe { libc::geteuid() } == 0) {
+        if let Some(note) = scan.stats.note(crate::sys::is_root()) {
             crate::errln!("sockscope: note: {note}");
         }
         names.processes = Some(Processes { map: scan.map, complete: scan.stats.complete });
