@@ -273,7 +273,8 @@ pub struct Auto {
 
 impl Collector for Auto {
     fn stream(&mut self, q: &Query, sink: &mut Sink<'_>) -> Result<Snapshot, CollectError> {
-        self.stream_tables(q, sink)
+        let this = &*self;
+        stream_in_order(&q.tables(), sink, |t, sink| this.stream_one(t, q, sink))
     }
 
     fn collect(&mut self, q: &Query) -> Result<Snapshot, CollectError> {
@@ -304,40 +305,85 @@ impl Collector for Auto {
     }
 }
 
-impl Auto {
-    /// [`Collector::stream`]: table after table; a table netlink cannot serve comes from `/proc` (the
-    /// fallback errors come before any socket of the table).
-    fn stream_tables(&mut self, q: &Query, sink: &mut Sink<'_>) -> Result<Snapshot, CollectError> {
-        let mut snap = Snapshot::default();
-        for table in q.tables() {
-            let mut sent = false;
-            let mut more = true;
-            let result = netlink::stream_table(table, q, &mut |batch| {
-                sent = true;
-                more = sink(batch);
-                more
-            });
-            match result {
-                Ok(_) => snap.sources.push((table, Source::Netlink)),
-                Err(e) if e.can_fall_back() && !sent => {
-                    let socks = self.proc.collect_table(q, table)?;
-                    snap.sources.push((table, Source::Proc));
-                    snap.notes.push(match e {
-                        CollectError::NetlinkUnavailable(_) => format!("{e}; reading /proc/net instead"),
-                        _ => format!("{e}; read {table} sockets from /proc/net instead"),
-                    });
-                    if !socks.is_empty() {
-                        more = sink(socks);
+/// What streaming one table gave: the source that served it, a note for the user, and whether the sink
+/// wants more.
+pub(crate) struct Streamed {
+    pub source: Source,
+    pub note: Option<String>,
+    pub more: bool,
+}
+
+/// Batches a table dumped ahead may hold while an earlier table streams.
+const AHEAD: usize = 4;
+
+/// Stream `tables` through `sink` in order, dumping them all at once: each table after the first runs on its
+/// own thread into a small bounded channel, read when its turn comes. A small table (tcp6 on an IPv4 host)
+/// is done while the big one streams, and a big one waits (the kernel holds the dump) with at most
+/// [`AHEAD`] batches in memory.
+pub(crate) fn stream_in_order<F>(tables: &[Table], sink: &mut Sink<'_>, one: F) -> Result<Snapshot, CollectError>
+where
+    F: Fn(Table, &mut Sink<'_>) -> Result<Streamed, CollectError> + Sync,
+{
+    let mut snap = Snapshot::default();
+    let Some((&first, rest)) = tables.split_first() else { return Ok(snap) };
+    let record = |snap: &mut Snapshot, t: Table, r: &Streamed| {
+        snap.sources.push((t, r.source));
+        snap.notes.extend(r.note.clone());
+    };
+    std::thread::scope(|s| {
+        let one = &one;
+        let mut pending = Vec::with_capacity(rest.len());
+        for &t in rest {
+            let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Socket>>(AHEAD);
+            let h = s.spawn(move || one(t, &mut |batch| tx.send(batch).is_ok()));
+            pending.push((t, rx, h));
+        }
+        let r = one(first, sink)?;
+        record(&mut snap, first, &r);
+        let mut more = r.more;
+        for (t, rx, h) in pending {
+            if more {
+                for batch in rx.iter() {
+                    if !sink(batch) {
+                        more = false;
+                        break;
                     }
                 }
-                Err(e) => return Err(e),
             }
-            if !more {
-                break;
-            }
+            // Once its channel is gone a dump still running stops at its next batch.
+            drop(rx);
+            let r = h
+                .join()
+                .unwrap_or_else(|_| Err(CollectError::Malformed { table: t, msg: "dump thread panicked".into() }))?;
+            record(&mut snap, t, &r);
         }
         dedupe_notes(&mut snap.notes);
         Ok(snap)
+    })
+}
+
+impl Auto {
+    /// One table for [`Collector::stream`]: netlink, or `/proc` when netlink cannot serve it (those errors come
+    /// before any socket of the table).
+    fn stream_one(&self, table: Table, q: &Query, sink: &mut Sink<'_>) -> Result<Streamed, CollectError> {
+        let mut sent = false;
+        let result = netlink::stream_table(table, q, &mut |batch| {
+            sent = true;
+            sink(batch)
+        });
+        match result {
+            Ok(more) => Ok(Streamed { source: Source::Netlink, note: None, more }),
+            Err(e) if e.can_fall_back() && !sent => {
+                let socks = self.proc.collect_table(q, table)?;
+                let note = match e {
+                    CollectError::NetlinkUnavailable(_) => format!("{e}; reading /proc/net instead"),
+                    _ => format!("{e}; read {table} sockets from /proc/net instead"),
+                };
+                let more = socks.is_empty() || sink(socks);
+                Ok(Streamed { source: Source::Proc, note: Some(note), more })
+            }
+            Err(e) => Err(e),
+        }
     }
 }
 
@@ -375,6 +421,44 @@ mod tests {
             (std::net::Ipv4Addr::LOCALHOST.into(), port),
             (std::net::Ipv4Addr::LOCALHOST.into(), 1),
         )
+    }
+
+    #[test]
+    fn streamed_tables_keep_their_order_and_stop_together() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        // Later tables are dumped ahead (here they finish first), yet reach the sink in table order.
+        let tables = [Table::Unix, Table::Udp4, Table::Tcp4];
+        let one = |t: Table, sink: &mut Sink<'_>| {
+            let base = match t {
+                Table::Unix => 100,
+                Table::Udp4 => 200,
+                _ => 300,
+            };
+            if t == Table::Unix {
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            let mut more = true;
+            for i in 0..3 {
+                more = more && sink(vec![sock(base + i)]);
+            }
+            Ok(Streamed { source: Source::Netlink, note: None, more })
+        };
+        let mut ports = Vec::new();
+        let snap = stream_in_order(
+            &tables,
+            &mut |b| {
+                ports.extend(b.iter().map(|s| s.local.port().unwrap()));
+                true
+            },
+            one,
+        )
+        .unwrap();
+        assert_eq!(ports, [100, 101, 102, 200, 201, 202, 300, 301, 302]);
+        assert_eq!(snap.sources.len(), 3);
+        // A sink that stops after four batches gets no more, and every dump ends.
+        let calls = AtomicUsize::new(0);
+        stream_in_order(&tables, &mut |_| calls.fetch_add(1, Ordering::SeqCst) < 3, one).unwrap();
+        assert_eq!(calls.load(Ordering::SeqCst), 4);
     }
 
     #[test]

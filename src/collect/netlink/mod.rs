@@ -53,17 +53,11 @@ impl NetlinkCollector {
 }
 
 impl Collector for NetlinkCollector {
-    /// Table after table, in order, each streamed as the kernel sends it.
+    /// Table after table, in order, each streamed as the kernel sends it (the later ones dumped ahead).
     fn stream(&mut self, q: &Query, sink: &mut Sink<'_>) -> Result<Snapshot, CollectError> {
-        let mut snap = Snapshot::default();
-        for t in q.tables() {
-            let more = stream_table(t, q, sink)?;
-            snap.sources.push((t, Source::Netlink));
-            if !more {
-                break;
-            }
-        }
-        Ok(snap)
+        super::stream_in_order(&q.tables(), sink, |t, sink| {
+            stream_table(t, q, sink).map(|more| super::Streamed { source: Source::Netlink, note: None, more })
+        })
     }
 
     fn collect(&mut self, q: &Query) -> Result<Snapshot, CollectError> {
