@@ -9,11 +9,10 @@ use std::process::ExitCode;
 use anyhow::Context;
 use serde::Serialize;
 
-use super::services::write_table;
-use crate::ports::audit::{self, AuditOptions, Listener, Reach};
-use crate::cli::SourceArg;
 use crate::collect::{self, Query, SourceChoice};
 use crate::model::StateSet;
+use crate::output::plain::write_table;
+use crate::ports::audit::{self, AuditOptions, Listener, Reach};
 use crate::ports::classes::{self as ports, HostPorts, Pressure};
 use crate::ports::services::Services;
 
@@ -23,63 +22,14 @@ still be blocked by nftables/iptables or a cloud security group, and a loopback-
 through a port forward or a proxy (see `sockscope forwards`). Treat a flag as \"this socket accepts traffic from \
 there if nothing in front of it stops it\".";
 
-const HELP: &str = "\
-Every listening endpoint (TCP LISTEN, bound unconnected UDP; UNIX sockets are left out: they
-cannot be reached over the network) and where it can be reached from:
-  loopback          127.0.0.0/8, ::1 (or bound to the lo device)
-  specific          one address (private, public, link-local: shown)
-  all-ipv4          0.0.0.0
-  all-dual-stack    :: accepting IPv4 too
-  all-ipv6-only     :: with IPV6_V6ONLY
-  all-ipv6          :: where the source cannot tell (/proc does not show IPV6_V6ONLY)
-Flagged, with the reason:
-  exposed-service      a service that should not face untrusted networks and is not
-                       loopback-only: telnet, NetBIOS, SMB, rpcbind, databases and caches
-                       (MySQL, PostgreSQL, Redis, memcached, MongoDB, ...), unauthenticated
-                       admin APIs (Docker, etcd, kubelet, ...)
-  privileged-not-root  a port below 1024 held by a socket whose owner is not root
-  ephemeral pressure   outbound sockets of one (local address, remote address, remote port)
-                       using more than --threshold percent of the ephemeral range, TIME-WAIT
-                       included: when it runs out, connect() fails with \"Cannot assign
-                       requested address\"
-
-sockscope sees sockets, not the firewall: see the note at the end of the report.
-
-JSON (--json), one object:
-  listeners[]   proto, address, port, ifindex, reach, exposed, service, uid, inode, sockets,
-                process (comm[pid] of each holder; hidden when a process we may not inspect may hold it; null: none),
-                flags[] {kind, category, reason}
-  ephemeral     range {low, high} | null, reserved_in_range, capacity, threshold_percent,
-                warnings[] and busiest[] {proto, local_address, remote_address, remote_port,
-                sockets, time_wait, capacity, percent}, error (null, or why the range is unknown)
-  flagged_listeners, pressure_warnings, note
-
-Exit status: 0 when nothing is flagged, 1 when something is (or the sockets could not be
-read: stderr says so), 2 for a usage error.";
-
-#[derive(Debug, Clone, Default, clap::Args)]
-#[command(after_help = HELP)]
-pub struct AuditArgs {
-    /// One JSON object instead of the table (fields below)
-    #[arg(long)]
+/// A checked `audit` request.
+#[derive(Debug, Clone)]
+pub struct AuditConfig {
     pub json: bool,
-    /// Ephemeral-port warning threshold: percent of the range one destination may use
-    #[arg(long, value_name = "PCT", default_value = "50", value_parser = parse_threshold)]
+    /// Ephemeral-port warning threshold, percent of the range (above 0, at most 100).
     pub threshold: f64,
-    /// Where sockets come from
-    #[arg(long, value_enum, default_value_t = SourceArg::Auto, value_name = "SOURCE")]
-    pub source: SourceArg,
-    /// The proc filesystem to read for --source proc, the fallback, and the ephemeral range
-    #[arg(long, value_name = "DIR", default_value = "/proc")]
+    pub source: SourceChoice,
     pub proc_root: PathBuf,
-}
-
-fn parse_threshold(text: &str) -> Result<f64, String> {
-    let v: f64 = text.trim().trim_end_matches('%').parse().map_err(|_| "expected a percentage like 50".to_string())?;
-    if !(v > 0.0 && v <= 100.0) {
-        return Err("must be above 0 and at most 100".into());
-    }
-    Ok(v)
 }
 
 #[derive(Serialize)]
@@ -111,12 +61,8 @@ struct JsonReport<'a> {
 /// How many of the busiest outbound tuples to show when none is over the threshold.
 const BUSIEST: usize = 5;
 
-pub fn run(args: &AuditArgs) -> anyhow::Result<ExitCode> {
-    let choice = match args.source {
-        SourceArg::Auto => SourceChoice::Auto,
-        SourceArg::Netlink => SourceChoice::Netlink,
-        SourceArg::Proc => SourceChoice::Proc,
-    };
+pub fn run(args: &AuditConfig) -> anyhow::Result<ExitCode> {
+    let choice = args.source;
     let query = Query { unix: false, states: StateSet::ALL, bytecode: None, ..Query::default() };
     let snap = collect::open(choice, args.proc_root.clone()).collect(&query).context("reading sockets")?;
     for note in &snap.notes {
@@ -368,14 +314,6 @@ fn loopback_ifindex() -> Option<u32> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn threshold_values() {
-        assert_eq!(parse_threshold("50"), Ok(50.0));
-        assert_eq!(parse_threshold("12.5%"), Ok(12.5));
-        assert!(parse_threshold("0").is_err());
-        assert!(parse_threshold("101").is_err());
-        assert!(parse_threshold("lots").is_err());
-    }
 
     #[test]
     fn helpers() {

@@ -9,33 +9,14 @@ use std::process::ExitCode;
 use anyhow::Context;
 use serde::Serialize;
 
-use super::services::write_table;
+use crate::output::plain::write_table;
 use crate::ports::conntrack::{self, Forward, PROC_FILE};
 
-const HELP: &str = "\
-Reads the kernel's connection-tracking table (/proc/net/nf_conntrack, this network
-namespace only; needs root) and shows the flows whose replies come from another address or
-port than the one the client sent to: DNAT rules, port forwards, REDIRECTs, container port
-publishing, load balancers. Conntrack holds flows, not rules: a forward nobody is using
-right now does not show. Source-NAT'ed (masqueraded) flows are counted, not listed.
-Without conntrack (the nf_conntrack module not loaded, or a kernel built without
-CONFIG_NF_CONNTRACK_PROCFS) it says so in one line and exits 0.
-
-JSON (--json), one object: available, reason (why not, when not available), source, flows
-(tracked flows), snat_flows, skipped_lines, forwards[] {proto, external_address,
-external_port, internal_address, internal_port, flows, clients, states {STATE: count; `-`
-for stateless protocols}}
-
-Exit status: 0 (also when conntrack is not available), 1 when the table cannot be read.";
-
-#[derive(Debug, Clone, Default, clap::Args)]
-#[command(after_help = HELP)]
-pub struct ForwardsArgs {
-    /// One JSON object instead of the table (fields below)
-    #[arg(long)]
+/// A checked `forwards` request.
+#[derive(Debug, Clone)]
+pub struct ForwardsConfig {
     pub json: bool,
-    /// The proc filesystem to read net/nf_conntrack from
-    #[arg(long, value_name = "DIR", default_value = "/proc")]
+    /// The proc filesystem to read `net/nf_conntrack` from.
     pub proc_root: PathBuf,
 }
 
@@ -50,7 +31,7 @@ struct JsonOut<'a> {
     forwards: &'a [Forward],
 }
 
-pub fn run(args: &ForwardsArgs) -> anyhow::Result<ExitCode> {
+pub fn run(args: &ForwardsConfig) -> anyhow::Result<ExitCode> {
     let path = args.proc_root.join(PROC_FILE);
     let stdout = io::stdout();
     let mut out = stdout.lock();

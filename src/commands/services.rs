@@ -1,6 +1,5 @@
 //! `sockscope services [PORT|RANGE|NAME]`: what a port or a service name means (names from /etc/services and
-//! the built-in table, port class, the host's ephemeral range and reserved ports). Also owns the small
-//! plain-text table writer the `audit` and `forwards` commands share.
+//! the built-in table, port class, the host's ephemeral range and reserved ports).
 
 use std::io::{self, Write};
 use std::path::PathBuf;
@@ -10,74 +9,31 @@ use anyhow::Context;
 use serde::Serialize;
 
 use crate::model::Proto;
+use crate::output::plain::write_table;
 use crate::ports::classes::{HostPorts, PortClass, PortSpan};
 use crate::ports::services::{Service, Services};
 
-const HELP: &str = "\
-Names come from the services file (/etc/services) first and from sockscope's built-in table
-of common IANA assignments for every port the file does not name; the Source column says
-which. Class is IANA's: well-known 0-1023 (privileged on Linux), registered 1024-49151,
-dynamic 49152-65535. Host says whether the port is inside this host's ephemeral range
-(net.ipv4.ip_local_port_range, where outgoing connections take their local port) or
-reserved (net.ipv4.ip_local_reserved_ports).
-
-Examples:
-  sockscope services              the whole table
-  sockscope services 443          one port
-  sockscope services https        a name or alias, every protocol it is used with
-  sockscope services 8000-8100    the named ports of a range, and what the range is
-
-Exit status: 0 on success, 1 for a name neither source knows, 2 for a malformed port or
-range.";
-
-/// The protocols the table knows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum ProtoArg {
-    Tcp,
-    Udp,
-    Sctp,
-}
-
-impl ProtoArg {
-    fn proto(self) -> Proto {
-        match self {
-            ProtoArg::Tcp => Proto::Tcp,
-            ProtoArg::Udp => Proto::Udp,
-            ProtoArg::Sctp => Proto::Sctp,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Default, clap::Args)]
-#[command(after_help = HELP)]
-pub struct ServicesArgs {
-    /// A port (443), a range (8000-8100) or a service name (https); none lists the whole table
-    #[arg(value_name = "PORT|NAME")]
-    pub query: Option<String>,
-    /// Only this protocol
-    #[arg(long, value_enum, value_name = "PROTO")]
-    pub proto: Option<ProtoArg>,
-    /// One JSON object: `services` (proto, port, name, aliases, class, ephemeral, reserved, source,
-    /// description), `host` (ephemeral range, reserved ports, capacity) and, for a port or range, `ports`
-    #[arg(long)]
+/// A checked `services` request.
+#[derive(Debug, Clone)]
+pub struct ServicesConfig {
+    pub query: Query,
+    /// Only this protocol.
+    pub proto: Option<Proto>,
     pub json: bool,
-    /// The services file to read
-    #[arg(long, value_name = "FILE", default_value = "/etc/services")]
     pub services_file: PathBuf,
-    /// The proc filesystem to read the ephemeral range from
-    #[arg(long, value_name = "DIR", default_value = "/proc")]
     pub proc_root: PathBuf,
 }
 
 /// What the user asked about.
-#[derive(Debug)]
-enum Query {
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Query {
     All,
     Ports(PortSpan),
     Name(String),
 }
 
-fn parse_query(q: Option<&str>) -> Result<Query, String> {
+/// The `[PORT|NAME]` argument: a port, a range of ports, or a name.
+pub fn parse_query(q: Option<&str>) -> Result<Query, String> {
     let Some(q) = q.map(str::trim) else { return Ok(Query::All) };
     let num = |t: &str| t.parse::<u16>().map_err(|_| format!("port {t} is out of range (0-65535)"));
     let digits = |t: &str| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit());
@@ -140,14 +96,8 @@ struct JsonOut<'a> {
     ports: Option<JsonPorts>,
 }
 
-pub fn run(args: &ServicesArgs) -> anyhow::Result<ExitCode> {
-    let query = match parse_query(args.query.as_deref()) {
-        Ok(q) => q,
-        Err(e) => {
-            eprintln!("sockscope: invalid value '{}' for [PORT|NAME]: {e}", args.query.as_deref().unwrap_or(""));
-            return Ok(ExitCode::from(2));
-        }
-    };
+pub fn run(args: &ServicesConfig) -> anyhow::Result<ExitCode> {
+    let query = args.query.clone();
     let services = Services::load(&args.services_file).with_builtin();
     let host = HostPorts::read(&args.proc_root);
     let mut entries: Vec<Service<'_>> = match &query {
@@ -165,7 +115,7 @@ pub fn run(args: &ServicesArgs) -> anyhow::Result<ExitCode> {
         }
     };
     if let Some(p) = args.proto {
-        entries.retain(|e| e.proto == p.proto());
+        entries.retain(|e| e.proto == p);
     }
     let host_ok = host.as_ref().ok();
     let ports = match query {
@@ -315,33 +265,6 @@ fn describe_span(span: PortSpan, p: &JsonPorts, host: Option<&HostPorts>) -> Str
     s
 }
 
-/// A plain table: left-aligned columns two spaces apart, the last one unpadded.
-pub(crate) fn write_table(w: &mut dyn Write, head: &[&str], rows: &[Vec<String>]) -> io::Result<()> {
-    let mut widths: Vec<usize> = head.iter().map(|h| h.chars().count()).collect();
-    for r in rows {
-        for (w, c) in widths.iter_mut().zip(r) {
-            *w = (*w).max(c.chars().count());
-        }
-    }
-    let mut line = |cells: &mut dyn Iterator<Item = &str>| -> io::Result<()> {
-        let mut s = String::new();
-        for (i, c) in cells.enumerate() {
-            if i + 1 == widths.len() {
-                s.push_str(c);
-            } else {
-                s.push_str(c);
-                s.extend(std::iter::repeat_n(' ', widths[i].saturating_sub(c.chars().count()) + 2));
-            }
-        }
-        writeln!(w, "{}", s.trim_end())
-    };
-    line(&mut head.iter().copied())?;
-    for r in rows {
-        line(&mut r.iter().map(String::as_str))?;
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -370,12 +293,5 @@ mod tests {
         let one = PortSpan { low: 40000, high: 40000 };
         let d = describe_span(one, &port_summary(one, Some(&h)), Some(&h));
         assert_eq!(d, "Port 40000: registered; inside this host's ephemeral range 32768-60999");
-    }
-
-    #[test]
-    fn table_writer_aligns() {
-        let mut v = Vec::new();
-        write_table(&mut v, &["A", "Bee", "C"], &[vec!["long".into(), "x".into(), "".into()]]).unwrap();
-        assert_eq!(String::from_utf8(v).unwrap(), "A     Bee  C\nlong  x\n");
     }
 }

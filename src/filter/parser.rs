@@ -20,6 +20,13 @@ pub struct Parsed {
     pub expr: Expr,
 }
 
+impl Default for Parsed {
+    /// No selectors, no expression: everything.
+    fn default() -> Self {
+        Parsed { states: None, expr: Expr::True }
+    }
+}
+
 /// Name lookups the parser needs.
 pub trait Lookup {
     /// The index of the interface called `name` (`dev NAME`); `None` when there is none.

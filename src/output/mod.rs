@@ -2,7 +2,9 @@
 //! the writer; names (services, interfaces, hosts) are looked up beforehand and passed in [`Names`].
 
 pub mod json;
+pub mod plain;
 pub mod table;
+pub mod tcp_info;
 
 use std::collections::HashMap;
 use std::net::IpAddr;

@@ -1,34 +1,22 @@
 //! The dashboard's filter input: the same ss filter language as the command line (`state established
 //! '( sport = :443 )'`, `dport :5432`, ...), through [`crate::filter::parse`].
 
-use crate::filter::{self, Expr, FilterError, SystemLookup};
-use crate::model::StateSet;
+use crate::filter::{self, FilterError, SystemLookup};
 use crate::ports::services::Services;
 
 /// What a filter text selects: states (pushed to the collector) and an expression over records.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Selection {
-    pub states: Option<StateSet>,
-    pub expr: Expr,
-}
-
-impl Default for Selection {
-    fn default() -> Self {
-        Selection { states: None, expr: Expr::True }
-    }
-}
+pub use crate::filter::Parsed as Selection;
 
 /// Parse a filter typed into the dashboard. An empty text selects everything.
 pub fn parse(text: &str, services: &Services) -> Result<Selection, FilterError> {
-    let p = filter::parse(text, services, &SystemLookup)?;
-    Ok(Selection { states: p.states, expr: p.expr })
+    filter::parse(text, services, &SystemLookup)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::filter::{End, PortRange};
-    use crate::model::State;
+    use crate::filter::{End, Expr, PortRange};
+    use crate::model::{State, StateSet};
 
     fn svc() -> Services {
         Services::parse("https 443/tcp\n".as_bytes())

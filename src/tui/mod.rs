@@ -30,10 +30,16 @@ use crate::model::StateSet;
 use app::{Action, App, Settings};
 use live::{Live, Tracker};
 
-/// How the dashboard was asked to start.
+/// How the dashboard was asked to start: a checked configuration, built by the `cli` layer.
 #[derive(Debug, Clone)]
 pub struct TopConfig {
-    pub settings: Settings,
+    /// Pause between refreshes.
+    pub interval: Duration,
+    pub tcp: bool,
+    pub udp: bool,
+    pub unix: bool,
+    /// The parsed `filter_text`.
+    pub selection: crate::filter::Parsed,
     /// The filter text the flags stand for (shown and editable with `/`).
     pub filter_text: String,
     pub ipv4: bool,
@@ -167,14 +173,24 @@ pub fn run(cfg: TopConfig) -> anyhow::Result<()> {
     let collector = collect::open(cfg.source, cfg.proc_root.clone());
     let (cmd_tx, cmd_rx) = mpsc::channel();
     let (up_tx, up_rx) = mpsc::channel();
-    let settings = cfg.settings.clone();
+    let settings = Settings {
+        interval: cfg.interval,
+        paused: false,
+        protos: app::Protos { tcp: cfg.tcp, udp: cfg.udp, unix: cfg.unix },
+        selection: cfg.selection.clone(),
+        details: false,
+        open_group: None,
+    };
     let families = (cfg.ipv4, cfg.ipv6);
     let proc_root = cfg.proc_root.clone();
     std::thread::Builder::new()
         .name("collector".into())
-        .spawn(move || collector_loop(collector, proc_root, settings, families, cmd_rx, up_tx))?;
+        .spawn({
+            let settings = settings.clone();
+            move || collector_loop(collector, proc_root, settings, families, cmd_rx, up_tx)
+        })?;
 
-    let mut app = App::new(cfg.settings.clone(), cfg.filter_text, cfg.services, cfg.color);
+    let mut app = App::new(settings, cfg.filter_text, cfg.services, cfg.color);
     let mut guard = TerminalGuard::enter()?;
     let size = guard.terminal.size()?;
     app::update(&mut app, Action::Resize(size.width, size.height));

@@ -491,10 +491,10 @@ fn detail(app: &App, live: &Live, f: &mut Frame, area: Rect) {
     }
     if let Some(x) = s.extra.as_deref() {
         if let Some(t) = &x.tcp_info {
-            lines.push(("tcp_info".into(), t.summary(x.congestion.as_deref())));
+            lines.push(("tcp_info".into(), crate::output::tcp_info::tcp_info(t, x.congestion.as_deref())));
         }
         if let Some(m) = x.memory.as_deref() {
-            lines.push(("memory".into(), m.summary()));
+            lines.push(("memory".into(), crate::output::tcp_info::memory(m)));
         }
     }
     let text: Vec<Line> = lines
