@@ -116,15 +116,6 @@ impl Group {
     }
 }
 
-/// Is this socket a listening endpoint that other sockets on its port belong to?
-fn is_listener(s: &Socket) -> bool {
-    match s.proto {
-        Proto::Tcp => s.state == State::LISTEN,
-        Proto::Udp => s.state == State::CLOSE && s.local.port().is_some_and(|p| p != 0),
-        _ => false,
-    }
-}
-
 fn unix_name(e: &Endpoint) -> Option<&UnixName> {
     match e {
         Endpoint::Unix { name, .. } => name.as_ref(),
@@ -148,7 +139,7 @@ pub fn group(socks: &[Socket]) -> Vec<Group> {
     // UNIX names by inode, to place an unnamed client by the name of its peer.
     let mut unix_names: FastMap<u64, String> = FastMap::default();
     for (i, s) in socks.iter().enumerate() {
-        if let (Endpoint::Inet { ip, port }, true) = (&s.local, is_listener(s)) {
+        if let (Endpoint::Inet { ip, port }, true) = (&s.local, s.is_listener()) {
             let g = slot(GroupKey::Listen { proto: s.proto, ip: *ip, port: *port }, &mut groups);
             let gr = &mut groups[g];
             gr.listeners.push(i as u32);
@@ -171,7 +162,7 @@ pub fn group(socks: &[Socket]) -> Vec<Group> {
     let mut peer_counts: Vec<FastMap<IpAddr, u32>> = Vec::new();
     for (i, s) in socks.iter().enumerate() {
         let g = match (&s.local, &s.peer) {
-            (Endpoint::Inet { .. }, _) if is_listener(s) => continue,
+            (Endpoint::Inet { .. }, _) if s.is_listener() => continue,
             (Endpoint::Inet { ip, port }, peer) => {
                 let best = listeners.get(&(s.proto, *port)).and_then(|c| {
                     c.iter()

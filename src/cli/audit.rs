@@ -4,6 +4,13 @@ use std::path::PathBuf;
 
 use super::SourceArg;
 use crate::commands::audit::AuditConfig;
+use crate::filter::{Lookup, SystemLookup};
+use crate::ports::audit::AuditOptions;
+
+/// The audit's options on this host, for `sockscope audit` and the dashboard alike.
+pub(crate) fn audit_options(threshold_pct: f64) -> AuditOptions {
+    AuditOptions { loopback_ifindex: SystemLookup.ifindex("lo"), threshold_pct }
+}
 
 pub(crate) const HELP: &str = "\
 Every listening endpoint (TCP LISTEN, bound unconnected UDP; UNIX sockets are left out: they
@@ -68,7 +75,7 @@ impl AuditArgs {
     pub fn resolve(&self) -> AuditConfig {
         AuditConfig {
             json: self.json,
-            threshold: self.threshold,
+            audit: audit_options(self.threshold),
             source: self.source.choice(),
             proc_root: self.proc_root.clone(),
         }

@@ -119,4 +119,3 @@ impl ListArgs {
         TopArgs { select: self.select.clone(), interval: "1".into() }
     }
 }
-

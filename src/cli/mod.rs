@@ -19,6 +19,7 @@ pub use top::TopArgs;
 use crate::collect::{Query, SourceChoice};
 use crate::filter::{self, End, Expr};
 use crate::model::StateSet;
+use crate::ports::range;
 use crate::ports::services::Services;
 
 const ABOUT: &str = "Who is on which port, in what state, from where: a socket monitor for Linux.";
@@ -204,9 +205,9 @@ impl SelectArgs {
         ] {
             let mut any = Vec::new();
             for v in values {
-                let range = filter::parse_port_spec(v, services)
+                let spec = range::parse(v, Some(services))
                     .map_err(|e| UsageError(format!("invalid value '{v}' for {flag}: {e}")))?;
-                any.push(Expr::Port { end, range });
+                any.push(Expr::port(end, spec));
             }
             filter = filter.and(Expr::any_of(any));
         }
@@ -335,6 +336,21 @@ mod tests {
         assert!(e.contains("'9-1' for --sport"), "{e}");
         assert!(parse(&["--source", "magic"]).unwrap_err().contains("magic"));
         assert!(parse(&["--json", "--ndjson"]).is_err());
+    }
+
+    /// Regression: `--port http-alt` was split at its dash ("'alt' is neither a port number nor a known service
+    /// name", exit 2) while the filter `port :http-alt` worked, and `--dport ::80` was taken for port 80. The
+    /// flags and the filter now share one port parser.
+    #[test]
+    fn port_flags_take_what_the_filter_takes() {
+        for v in ["http-alt", ":http-alt", "8000-8100", ":443", "ssh-https", "http-alt-9000", "*"] {
+            let flag = parse(&["-tan", "--port", v]).unwrap_or_else(|e| panic!("--port {v}: {e}"));
+            let text = format!("port :{}", v.trim_start_matches(':'));
+            let filter = filter::parse(&text, &Services::system(), &filter::NoLookup).unwrap();
+            assert_eq!(flag.filter, filter.expr, "--port {v} and `{text}` differ");
+        }
+        let e = parse(&["--dport", "::80"]).unwrap_err();
+        assert!(e.starts_with("invalid value '::80' for --dport"), "{e}");
     }
 
     #[test]

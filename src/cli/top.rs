@@ -8,6 +8,7 @@ use clap::Args;
 use super::{SelectArgs, UsageError};
 use crate::filter;
 use crate::model::StateSet;
+use crate::ports::audit::AuditOptions;
 use crate::ports::services::Services;
 use crate::tui::TopConfig;
 
@@ -67,6 +68,7 @@ impl TopArgs {
             unix: q.unix,
             selection,
             filter_text,
+            audit: super::audit::audit_options(AuditOptions::DEFAULT_THRESHOLD_PCT),
             ipv4: q.ipv4,
             ipv6: q.ipv6,
             source: sel.source_choice(),
@@ -94,4 +96,3 @@ pub fn parse_interval(text: &str) -> Result<Duration, String> {
     }
     Ok(Duration::from_secs_f64(secs))
 }
-

@@ -26,8 +26,8 @@ there if nothing in front of it stops it\".";
 #[derive(Debug, Clone)]
 pub struct AuditConfig {
     pub json: bool,
-    /// Ephemeral-port warning threshold, percent of the range (above 0, at most 100).
-    pub threshold: f64,
+    /// The rules' options (loopback device, pressure threshold), the same the dashboard audits with.
+    pub audit: AuditOptions,
     pub source: SourceChoice,
     pub proc_root: PathBuf,
 }
@@ -69,7 +69,7 @@ pub fn run(args: &AuditConfig) -> anyhow::Result<ExitCode> {
         eprintln!("sockscope: note: {note}");
     }
     let services = Services::system();
-    let opts = AuditOptions { loopback_ifindex: loopback_ifindex() };
+    let opts = args.audit;
     let mut listeners = audit::audit(&snap.sockets, &services, &opts);
     // The owning process of each listener, where /proc lets us see it (another user's processes need root).
     if let Ok(scan) = crate::collect::process::scan(&args.proc_root) {
@@ -91,7 +91,7 @@ pub fn run(args: &AuditConfig) -> anyhow::Result<ExitCode> {
         Ok(h) => ports::ephemeral_pressure(&snap.sockets, h),
         Err(_) => Vec::new(),
     };
-    let warnings: Vec<&Pressure> = pressures.iter().filter(|p| p.over(args.threshold)).collect();
+    let warnings: Vec<&Pressure> = pressures.iter().filter(|p| p.over(opts.threshold_pct)).collect();
     let flagged = listeners.iter().filter(|l| !l.flags.is_empty()).count();
     let code = if flagged > 0 || !warnings.is_empty() { ExitCode::from(1) } else { ExitCode::SUCCESS };
 
@@ -105,7 +105,7 @@ pub fn run(args: &AuditConfig) -> anyhow::Result<ExitCode> {
                 range: h.map(|h| JsonRange { low: h.ephemeral.low, high: h.ephemeral.high }),
                 reserved_in_range: h.map(HostPorts::reserved_in_range),
                 capacity: h.map(HostPorts::capacity),
-                threshold_percent: args.threshold,
+                threshold_percent: opts.threshold_pct,
                 warnings: warnings.clone(),
                 busiest: pressures.iter().take(BUSIEST).collect(),
                 error: host.as_ref().err().map(|e| e.to_string()),
@@ -123,7 +123,7 @@ pub fn run(args: &AuditConfig) -> anyhow::Result<ExitCode> {
     listeners_table(&mut out, &listeners)?;
     writeln!(out)?;
     match &host {
-        Ok(h) => pressure_section(&mut out, h, &pressures, &warnings, args.threshold)?,
+        Ok(h) => pressure_section(&mut out, h, &pressures, &warnings, opts.threshold_pct)?,
         Err(e) => writeln!(out, "Ephemeral ports: cannot check the pressure, the range is unknown: {e}")?,
     }
     writeln!(out)?;
@@ -304,16 +304,9 @@ fn wrap(text: &str, width: usize) -> Vec<String> {
 }
 
 /// The index of the loopback device in this network namespace, for sockets bound to it.
-fn loopback_ifindex() -> Option<u32> {
-    // SAFETY: the argument is a valid NUL-terminated string; if_nametoindex only reads it.
-    let i = unsafe { libc::if_nametoindex(c"lo".as_ptr()) };
-    (i != 0).then_some(i)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
 
     #[test]
     fn helpers() {

@@ -10,7 +10,8 @@ use serde::Serialize;
 
 use crate::model::Proto;
 use crate::output::plain::write_table;
-use crate::ports::classes::{HostPorts, PortClass, PortSpan};
+use crate::ports::classes::{HostPorts, PortClass};
+use crate::ports::range::{self, PortError, PortRange, PortSpec};
 use crate::ports::services::{Service, Services};
 
 /// A checked `services` request.
@@ -28,31 +29,20 @@ pub struct ServicesConfig {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Query {
     All,
-    Ports(PortSpan),
+    Ports(PortRange),
     Name(String),
 }
 
-/// The `[PORT|NAME]` argument: a port, a range of ports, or a name.
-pub fn parse_query(q: Option<&str>) -> Result<Query, String> {
-    let Some(q) = q.map(str::trim) else { return Ok(Query::All) };
-    let num = |t: &str| t.parse::<u16>().map_err(|_| format!("port {t} is out of range (0-65535)"));
-    let digits = |t: &str| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit());
-    let t = q.trim_start_matches(':');
-    if digits(t) {
-        let p = num(t)?;
-        return Ok(Query::Ports(PortSpan { low: p, high: p }));
+/// The `[PORT|NAME]` argument: a port or a range of ports (numbers, by the one port parser), `*` for the whole
+/// table, or else a service name (looked up in every protocol).
+pub fn parse_query(q: Option<&str>) -> Result<Query, PortError> {
+    let Some(q) = q else { return Ok(Query::All) };
+    match range::parse(q, None) {
+        Ok(PortSpec::Range(r)) => Ok(Query::Ports(r)),
+        Ok(PortSpec::Any) => Ok(Query::All),
+        Err(PortError::Unknown(name)) => Ok(Query::Name(name)),
+        Err(e) => Err(e),
     }
-    if let Some((a, b)) = t.split_once('-').filter(|(a, b)| digits(a) && digits(b)) {
-        let span = PortSpan { low: num(a)?, high: num(b)? };
-        if span.is_empty() {
-            return Err(format!("range {a}-{b} is empty (start above end)"));
-        }
-        return Ok(Query::Ports(span));
-    }
-    if t.is_empty() {
-        return Err("empty port or name".into());
-    }
-    Ok(Query::Name(t.to_string()))
 }
 
 #[derive(Serialize)]
@@ -70,8 +60,8 @@ struct JsonEntry<'a> {
 
 #[derive(Serialize)]
 struct JsonHost<'a> {
-    ephemeral: PortSpan,
-    reserved: &'a [PortSpan],
+    ephemeral: PortRange,
+    reserved: &'a [PortRange],
     /// Ephemeral ports one destination can use: the range less the reserved ports in it.
     capacity: u32,
 }
@@ -214,12 +204,9 @@ fn host_text(host: Option<&HostPorts>, port: u16) -> String {
     }
 }
 
-fn port_summary(span: PortSpan, host: Option<&HostPorts>) -> JsonPorts {
-    let overlap = |c: PortSpan| PortSpan { low: span.low.max(c.low), high: span.high.min(c.high) }.len();
-    let class = |c: PortClass| {
-        let (low, high) = c.range();
-        overlap(PortSpan { low, high })
-    };
+fn port_summary(span: PortRange, host: Option<&HostPorts>) -> JsonPorts {
+    let overlap = |c: PortRange| span.overlap(c);
+    let class = |c: PortClass| span.overlap(c.range());
     JsonPorts {
         low: span.low,
         high: span.high,
@@ -232,7 +219,7 @@ fn port_summary(span: PortSpan, host: Option<&HostPorts>) -> JsonPorts {
     }
 }
 
-fn describe_span(span: PortSpan, p: &JsonPorts, host: Option<&HostPorts>) -> String {
+fn describe_span(span: PortRange, p: &JsonPorts, host: Option<&HostPorts>) -> String {
     let classes: Vec<String> =
         [(p.well_known, PortClass::WellKnown), (p.registered, PortClass::Registered), (p.dynamic, PortClass::Dynamic)]
             .into_iter()
@@ -272,17 +259,17 @@ mod tests {
     #[test]
     fn queries() {
         assert!(matches!(parse_query(None), Ok(Query::All)));
-        assert!(matches!(parse_query(Some("443")), Ok(Query::Ports(PortSpan { low: 443, high: 443 }))));
-        assert!(matches!(parse_query(Some(":80-81")), Ok(Query::Ports(PortSpan { low: 80, high: 81 }))));
+        assert!(matches!(parse_query(Some("443")), Ok(Query::Ports(PortRange { low: 443, high: 443 }))));
+        assert!(matches!(parse_query(Some(":80-81")), Ok(Query::Ports(PortRange { low: 80, high: 81 }))));
         assert!(matches!(parse_query(Some("http-alt")), Ok(Query::Name(n)) if n == "http-alt"));
-        assert!(parse_query(Some("70000")).unwrap_err().contains("out of range"));
-        assert!(parse_query(Some("9-1")).unwrap_err().contains("empty"));
+        assert!(parse_query(Some("70000")).unwrap_err().to_string().contains("out of range"));
+        assert!(parse_query(Some("9-1")).unwrap_err().to_string().contains("empty"));
     }
 
     #[test]
     fn span_summary() {
-        let h = HostPorts { ephemeral: PortSpan { low: 32768, high: 60999 }, reserved: vec![] };
-        let span = PortSpan { low: 1000, high: 1100 };
+        let h = HostPorts { ephemeral: PortRange { low: 32768, high: 60999 }, reserved: vec![] };
+        let span = PortRange { low: 1000, high: 1100 };
         let p = port_summary(span, Some(&h));
         assert_eq!((p.count, p.well_known, p.registered, p.ephemeral), (101, 24, 77, Some(0)));
         let d = describe_span(span, &p, Some(&h));
@@ -290,7 +277,7 @@ mod tests {
             d,
             "Ports 1000-1100: 101 ports, 24 well-known, 77 registered; 0 inside this host's ephemeral range 32768-60999"
         );
-        let one = PortSpan { low: 40000, high: 40000 };
+        let one = PortRange { low: 40000, high: 40000 };
         let d = describe_span(one, &port_summary(one, Some(&h)), Some(&h));
         assert_eq!(d, "Port 40000: registered; inside this host's ephemeral range 32768-60999");
     }

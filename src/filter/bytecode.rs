@@ -232,11 +232,11 @@ fn approx(e: &Expr, over: bool) -> Frag {
         Expr::Port { end, range } => by_end(*end, |local| {
             let (ge, le) =
                 if local { (INET_DIAG_BC_S_GE, INET_DIAG_BC_S_LE) } else { (INET_DIAG_BC_D_GE, INET_DIAG_BC_D_LE) };
-            if range.lo == range.hi {
-                hostcond(local, AF_UNSPEC, 0, Some(range.lo), &[])
+            if range.is_single() {
+                hostcond(local, AF_UNSPEC, 0, Some(range.low), &[])
             } else {
-                let lo = if range.lo > 0 { port_cmp(ge, range.lo) } else { Frag::Const(true) };
-                let hi = if range.hi < u16::MAX { port_cmp(le, range.hi) } else { Frag::Const(true) };
+                let lo = if range.low > 0 { port_cmp(ge, range.low) } else { Frag::Const(true) };
+                let hi = if range.high < u16::MAX { port_cmp(le, range.high) } else { Frag::Const(true) };
                 and(lo, hi)
             }
         }),

@@ -379,6 +379,21 @@ impl Socket {
         }
     }
 
+    /// A listening endpoint: a TCP LISTEN socket, or a bound (non-zero local port) UDP socket with no peer.
+    /// The audit examines these, the dashboard groups the sockets on their port under them, and ephemeral-port
+    /// pressure leaves them out.
+    pub fn is_listener(&self) -> bool {
+        match self.proto {
+            Proto::Tcp => self.state == State::LISTEN,
+            Proto::Udp => {
+                self.state == State::CLOSE
+                    && self.local.port().is_some_and(|p| p != 0)
+                    && self.peer.port().is_none_or(|p| p == 0)
+            }
+            _ => false,
+        }
+    }
+
     /// `ss`'s Netid column: `tcp`, `udp`, `u_str`, ...
     pub fn netid(&self) -> &'static str {
         match self.unix_kind {

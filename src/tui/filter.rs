@@ -15,8 +15,9 @@ pub fn parse(text: &str, services: &Services) -> Result<Selection, FilterError> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::filter::{End, Expr, PortRange};
+    use crate::filter::{End, Expr};
     use crate::model::{State, StateSet};
+    use crate::ports::PortRange;
 
     fn svc() -> Services {
         Services::parse("https 443/tcp\n".as_bytes())
@@ -26,7 +27,7 @@ mod tests {
     fn accepts_the_ss_language() {
         let s = parse("state established state time-wait sport = :https", &svc()).unwrap();
         assert_eq!(s.states, Some(StateSet::of(&[State::ESTABLISHED, State::TIME_WAIT])));
-        assert_eq!(s.expr, Expr::Port { end: End::Local, range: PortRange { lo: 443, hi: 443 } });
+        assert_eq!(s.expr, Expr::Port { end: End::Local, range: PortRange::new(443, 443) });
         assert_eq!(parse("  ", &svc()).unwrap(), Selection::default());
     }
 

@@ -27,6 +27,7 @@ use ratatui::crossterm::terminal::{EnterAlternateScreen, LeaveAlternateScreen, d
 use crate::collect::process::ProcessCache;
 use crate::collect::{self, Collector, Query, SourceChoice};
 use crate::model::StateSet;
+use crate::ports::classes::HostPorts;
 use app::{Action, App, Settings};
 use live::{Live, Tracker};
 
@@ -42,6 +43,8 @@ pub struct TopConfig {
     pub selection: crate::filter::Parsed,
     /// The filter text the flags stand for (shown and editable with `/`).
     pub filter_text: String,
+    /// The audit's options (the same as `sockscope audit`'s) for the listener and pressure markers.
+    pub audit: crate::ports::audit::AuditOptions,
     pub ipv4: bool,
     pub ipv6: bool,
     pub source: SourceChoice,
@@ -109,13 +112,13 @@ pub fn query_for(settings: &Settings, ipv4: bool, ipv6: bool) -> Query {
 /// Collect, filter and track on this thread until the UI goes away.
 pub fn collector_loop(
     mut collector: Box<dyn Collector>,
+    mut tracker: Tracker,
     proc_root: PathBuf,
     mut settings: Settings,
     (ipv4, ipv6): (bool, bool),
     commands: Receiver<Settings>,
     updates: Sender<Update>,
 ) {
-    let mut tracker = Tracker::with_host_ports(&proc_root);
     let mut cache = ProcessCache::new();
     loop {
         if !settings.paused {
@@ -183,12 +186,11 @@ pub fn run(cfg: TopConfig) -> anyhow::Result<()> {
     };
     let families = (cfg.ipv4, cfg.ipv6);
     let proc_root = cfg.proc_root.clone();
-    std::thread::Builder::new()
-        .name("collector".into())
-        .spawn({
-            let settings = settings.clone();
-            move || collector_loop(collector, proc_root, settings, families, cmd_rx, up_tx)
-        })?;
+    std::thread::Builder::new().name("collector".into()).spawn({
+        let settings = settings.clone();
+        let tracker = Tracker::auditing(HostPorts::read(&cfg.proc_root).ok(), cfg.audit);
+        move || collector_loop(collector, tracker, proc_root, settings, families, cmd_rx, up_tx)
+    })?;
 
     let mut app = App::new(settings, cfg.filter_text, cfg.services, cfg.color);
     let mut guard = TerminalGuard::enter()?;

@@ -191,7 +191,7 @@ fn sparkline(samples: &[u32], width: usize) -> String {
 /// `wk` (0-1023), `reg` (1024-49151), `dyn` (49152-65535), or `eph` inside the host's ephemeral range.
 fn port_class(live: &Live, port: Option<u16>) -> &'static str {
     let Some(p) = port else { return "" };
-    if live.ephemeral.is_some_and(|(lo, hi)| (lo..=hi).contains(&p)) {
+    if live.ephemeral.is_some_and(|r| r.contains(p)) {
         return "eph";
     }
     match crate::ports::classes::PortClass::of(p).name() {
@@ -372,7 +372,7 @@ fn sockets(app: &App, live: &Live, f: &mut Frame, area: Rect, theme: &Theme) {
     if let Some(r) = reasons.first() {
         spans.push(Span::styled(format!("  ! {r}"), theme.alarm()));
     }
-    if let Some((n, cap)) = live.pressure.get(key) {
+    if let Some(crate::ports::classes::Pressure { sockets: n, capacity: cap, .. }) = live.pressure.get(key) {
         spans.push(Span::styled(
             format!("  ! {n} of {cap} ephemeral ports towards this destination from one address"),
             theme.alarm(),
@@ -471,7 +471,7 @@ fn detail(app: &App, live: &Live, f: &mut Frame, area: Rect) {
     }
     if let Some(p) = s.local.port() {
         let class = crate::ports::classes::PortClass::of(p).name();
-        let eph = live.ephemeral.is_some_and(|(lo, hi)| (lo..=hi).contains(&p));
+        let eph = live.ephemeral.is_some_and(|r| r.contains(p));
         lines.push(("local port".into(), format!("{class}{}", if eph { ", in the ephemeral range" } else { "" })));
     }
     if let (Some(o), SockRow::Live(i)) = (&live.owners, r) {
