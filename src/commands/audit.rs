@@ -11,6 +11,7 @@ use serde::Serialize;
 
 use crate::collect::{self, Query, SourceChoice};
 use crate::model::StateSet;
+use crate::model::owners::Owner;
 use crate::output::plain::write_table;
 use crate::ports::audit::{self, AuditOptions, Listener, Reach};
 use crate::ports::classes::{self as ports, HostPorts, Pressure};
@@ -74,14 +75,12 @@ pub fn run(args: &AuditConfig) -> anyhow::Result<ExitCode> {
     // The owning process of each listener, where /proc lets us see it (another user's processes need root).
     if let Ok(scan) = crate::collect::process::scan(&args.proc_root) {
         for l in &mut listeners {
-            let names: Vec<String> =
-                scan.map.get(l.inode).map(|h| format!("{}[{}]", h.process.comm, h.process.pid)).collect();
-            l.process = if !names.is_empty() {
-                Some(names.join(","))
-            } else if l.inode != 0 && !scan.stats.complete {
-                Some("hidden".into())
-            } else {
-                None
+            l.process = match scan.map.owner(l.inode, scan.stats.complete) {
+                Owner::Held(h) => {
+                    Some(h.map(|h| format!("{}[{}]", h.process.comm, h.process.pid)).collect::<Vec<_>>().join(","))
+                }
+                Owner::Hidden => Some("hidden".into()),
+                Owner::None => None,
             };
         }
     }

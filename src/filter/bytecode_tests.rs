@@ -193,16 +193,6 @@ fn audit_follows_the_kernel() {
 }
 
 #[test]
-fn request_attribute_layout() {
-    let bc = compile(&parse_ok("sport = :22")).unwrap();
-    let a = request_attr(&bc);
-    assert_eq!(a.len(), 16);
-    assert_eq!(u16::from_ne_bytes([a[0], a[1]]), 16);
-    assert_eq!(u16::from_ne_bytes([a[2], a[3]]), INET_DIAG_REQ_BYTECODE);
-    assert_eq!(&a[4..], &bc[..]);
-}
-
-#[test]
 fn huge_programs_are_not_sent() {
     let e = Expr::Or((0..3000).map(|p| Expr::Port { end: End::Either, range: PortRange::new(p, p) }).collect());
     assert_eq!(compile(&e), None);

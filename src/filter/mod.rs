@@ -326,8 +326,8 @@ impl Expr {
     }
 
     /// Replace `process GLOB` and `pid N` by the set of socket inodes those processes hold.
-    pub fn resolve_processes(&self, map: &crate::collect::process::ProcessMap) -> Expr {
-        let inodes = |keep: &dyn Fn(&crate::collect::process::ProcessInfo) -> bool| {
+    pub fn resolve_processes(&self, map: &crate::model::owners::ProcessMap) -> Expr {
+        let inodes = |keep: &dyn Fn(&crate::model::owners::ProcessInfo) -> bool| {
             let set: crate::hash::FastSet<u64> =
                 map.inodes().filter(|i| map.get(*i).any(|h| keep(h.process))).collect();
             Expr::Inodes(std::sync::Arc::new(set))

@@ -6,6 +6,7 @@
 //! depends on the protocol.
 
 pub mod internals;
+pub mod owners;
 
 use std::fmt;
 use std::net::IpAddr;

@@ -8,10 +8,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::collect::Snapshot;
-use crate::collect::process::{ProcessInfo, ProcessMap};
 use crate::group::{self, Group, GroupKey, StateCounts};
 use crate::hash::{FastHasher, FastMap, FastSet};
 use crate::model::Socket;
+use crate::model::owners::Owner;
+use crate::model::owners::{ProcessInfo, ProcessMap};
 use crate::ports::audit::{self, AuditOptions};
 use crate::ports::classes::{self, HostPorts, Pressure};
 
@@ -60,21 +61,17 @@ pub struct Live {
 #[derive(Debug, Clone, Default)]
 pub struct Owners {
     pub processes: Vec<Arc<ProcessInfo>>,
-    /// Socket index -> [`Owner`], for the sockets looked up.
-    pub of: FastMap<u32, Owner>,
+    /// Socket index -> who holds it, for the sockets looked up.
+    pub of: FastMap<u32, Owner<HeldBy>>,
     /// Every process's fd table could be read (without it, unattributed sockets show as hidden).
     pub complete: bool,
 }
 
-/// The holder of one socket.
+/// The holders of one socket, compactly: the first (index into [`Owners::processes`]) and how many.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Owner {
-    /// The first holder (index into [`Owners::processes`]) and how many processes hold it.
-    Held { first: u32, count: u16 },
-    /// Some processes could not be inspected and the holder may be one of them.
-    Hidden,
-    /// No process holds it (TIME-WAIT, request sockets) or attribution found none.
-    None,
+pub struct HeldBy {
+    pub first: u32,
+    pub count: u16,
 }
 
 impl Owners {
@@ -86,20 +83,11 @@ impl Owners {
         let mut of = FastMap::default();
         for i in which {
             let Some(s) = sockets.get(i as usize) else { continue };
-            let owner = if s.inode == 0 {
-                Owner::None
-            } else {
-                let mut holders = map.get(s.inode);
-                let count = holders.len();
-                match holders.next() {
-                    Some(first) => Owner::Held {
-                        first: index.get(&Arc::as_ptr(first.process)).copied().unwrap_or(0),
-                        count: count.min(u16::MAX as usize) as u16,
-                    },
-                    None if complete => Owner::None,
-                    None => Owner::Hidden,
-                }
-            };
+            let owner = map.owner(s.inode, complete).map(|mut holders| {
+                let count = holders.len().min(u16::MAX as usize) as u16;
+                let first = holders.next().and_then(|h| index.get(&Arc::as_ptr(h.process)).copied());
+                HeldBy { first: first.unwrap_or(0), count }
+            });
             of.insert(i, owner);
         }
         Owners { processes, of, complete }
@@ -108,7 +96,7 @@ impl Owners {
     /// `nginx[812]`, `nginx[812] +2`, `hidden`, or `-`.
     pub fn label(&self, i: usize) -> String {
         match self.of.get(&(i as u32)) {
-            Some(Owner::Held { first, count }) => {
+            Some(Owner::Held(HeldBy { first, count })) => {
                 let p = &self.processes[*first as usize];
                 if *count > 1 {
                     format!("{}[{}] +{}", p.comm, p.pid, count - 1)

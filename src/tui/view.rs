@@ -12,8 +12,9 @@ use ratatui::widgets::{Block, Borders, Cell, Clear, Paragraph, Row, Table, Wrap}
 
 use super::app::{App, Screen, SockRow};
 use super::layout::{self, scroll_offset};
-use super::live::Live;
+use super::live::{HeldBy, Live};
 use crate::group::{Group, GroupKey};
+use crate::model::owners::Owner;
 use crate::model::{Endpoint, Proto, Socket, State};
 
 const SPARKS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
@@ -476,12 +477,12 @@ fn detail(app: &App, live: &Live, f: &mut Frame, area: Rect) {
     }
     if let (Some(o), SockRow::Live(i)) = (&live.owners, r) {
         let text = match o.of.get(&i) {
-            Some(super::live::Owner::Held { first, count }) => {
+            Some(Owner::Held(HeldBy { first, count })) => {
                 let p = &o.processes[*first as usize];
                 let more = if *count > 1 { format!(" (and {} more)", count - 1) } else { String::new() };
                 format!("{} pid {} uid {}: {}{more}", p.comm, p.pid, p.uid, p.cmdline)
             }
-            Some(super::live::Owner::Hidden) => format!(
+            Some(Owner::Hidden) => format!(
                 "hidden: owned by uid {}; another user's processes need root or CAP_SYS_PTRACE to inspect",
                 s.uid.map_or("?".into(), |u| u.to_string())
             ),
