@@ -6,6 +6,7 @@ use std::net::IpAddr;
 
 use crate::hash::FastMap;
 use crate::model::{Endpoint, Proto, Socket, State, UnixName};
+use crate::output::Bracketed;
 
 /// What a group stands for.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -42,13 +43,9 @@ impl GroupKey {
 
 impl fmt::Display for GroupKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let ip = |ip: &IpAddr| match ip {
-            IpAddr::V4(v4) => v4.to_string(),
-            IpAddr::V6(v6) => format!("[{v6}]"),
-        };
         match self {
-            GroupKey::Listen { ip: a, port, .. } => write!(f, "{}:{port}", ip(a)),
-            GroupKey::Outbound { ip: a, port, .. } => write!(f, "-> {}:{port}", ip(a)),
+            GroupKey::Listen { ip, port, .. } => write!(f, "{}:{port}", Bracketed(*ip)),
+            GroupKey::Outbound { ip, port, .. } => write!(f, "-> {}:{port}", Bracketed(*ip)),
             GroupKey::UnixPath(p) => f.write_str(p),
             GroupKey::UnixPeer(p) => write!(f, "-> {p}"),
             GroupKey::UnixUnnamed => f.write_str("(unnamed)"),

@@ -12,6 +12,7 @@ use serde::Serialize;
 use crate::collect::{self, Query, SourceChoice};
 use crate::model::StateSet;
 use crate::model::owners::Owner;
+use crate::output::Bracketed;
 use crate::output::plain::write_table;
 use crate::ports::audit::{self, AuditOptions, Listener, Reach};
 use crate::ports::classes::{self as ports, HostPorts, Pressure};
@@ -229,7 +230,7 @@ fn pressure_section(
 }
 
 fn tuple(p: &Pressure) -> String {
-    format!("{} {} -> {}", p.proto, bracket(p.local_address), SpanAddr(p.remote_address, p.remote_port))
+    format!("{} {} -> {}", p.proto, Bracketed(p.local_address), SpanAddr(p.remote_address, p.remote_port))
 }
 
 fn usage(p: &Pressure) -> String {
@@ -246,21 +247,14 @@ struct SpanAddr(IpAddr, u16);
 
 impl std::fmt::Display for SpanAddr {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}:{}", bracket(self.0), self.1)
-    }
-}
-
-fn bracket(ip: IpAddr) -> String {
-    match ip {
-        IpAddr::V4(a) => a.to_string(),
-        IpAddr::V6(a) => format!("[{a}]"),
+        write!(f, "{}:{}", Bracketed(self.0), self.1)
     }
 }
 
 fn address(ip: IpAddr, ifindex: Option<u32>) -> String {
     match ifindex {
-        Some(i) => format!("{}%{i}", bracket(ip)),
-        None => bracket(ip),
+        Some(i) => format!("{}%{i}", Bracketed(ip)),
+        None => Bracketed(ip).to_string(),
     }
 }
 

@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use serde::Serialize;
 
+use crate::output::Bracketed;
 use crate::output::plain::write_table;
 use crate::ports::conntrack::{self, Forward, PROC_FILE};
 
@@ -136,12 +137,8 @@ pub fn run(args: &ForwardsConfig) -> anyhow::Result<ExitCode> {
 }
 
 fn endpoint(ip: IpAddr, port: Option<u16>) -> String {
-    let a = match ip {
-        IpAddr::V4(a) => a.to_string(),
-        IpAddr::V6(a) => format!("[{a}]"),
-    };
     match port {
-        Some(p) => format!("{a}:{p}"),
-        None => a,
+        Some(p) => format!("{}:{p}", Bracketed(ip)),
+        None => Bracketed(ip).to_string(),
     }
 }

@@ -323,8 +323,8 @@ fn addr(a: &mut Vec<u8>, ip: &IpAddr, s: &Socket, names: &Names, local: bool) {
         match ip {
             IpAddr::V4(v4) => ipv4(a, v4.octets()),
             IpAddr::V6(v6) if v6.is_unspecified() && s.v6only == Some(false) => a.push(b'*'),
-            IpAddr::V6(v6) => {
-                let _ = write!(a, "[{v6}]");
+            IpAddr::V6(_) => {
+                let _ = write!(a, "{}", super::Bracketed(*ip));
             }
         }
     }

@@ -335,10 +335,7 @@ fn end_text(e: &Endpoint) -> String {
     match e {
         Endpoint::Inet { ip, port } => {
             let port = if *port == 0 { "*".to_string() } else { port.to_string() };
-            match ip {
-                std::net::IpAddr::V4(v4) => format!("{v4}:{port}"),
-                std::net::IpAddr::V6(v6) => format!("[{v6}]:{port}"),
-            }
+            format!("{}:{port}", crate::output::Bracketed(*ip))
         }
         Endpoint::Unix { name, inode } => match name {
             Some(n) => format!("{} {inode}", n.display()),
