@@ -13,7 +13,7 @@ pub(crate) fn audit_options(threshold_pct: f64) -> AuditOptions {
 }
 
 pub(crate) const HELP: &str = "\
-Every listening endpoint (TCP LISTEN, bound unconnected UDP; UNIX sockets are left out: they
+Every listening endpoint (TCP LISTEN, bound unconnected UDP; UNIX sockets are left out: they \
 cannot be reached over the network) and where it can be reached from:
   loopback          127.0.0.0/8, ::1 (or bound to the lo device)
   specific          one address (private, public, link-local: shown)
@@ -36,14 +36,14 @@ sockscope sees sockets, not the firewall: see the note at the end of the report.
 
 JSON (--json), one object:
   listeners[]   proto, address, port, ifindex, reach, exposed, service, uid, inode, sockets,
-                process (comm[pid] of each holder; hidden when a process we may not inspect may hold it; null: none),
-                flags[] {kind, category, reason}
+                process (comm[pid] of each holder; \"hidden\" when a process we may not
+                inspect may hold it; null: none), flags[] {kind, category, reason}
   ephemeral     range {low, high} | null, reserved_in_range, capacity, threshold_percent,
                 warnings[] and busiest[] {proto, local_address, remote_address, remote_port,
                 sockets, time_wait, capacity, percent}, error (null, or why the range is unknown)
   flagged_listeners, pressure_warnings, note
 
-Exit status: 0 when nothing is flagged, 1 when something is (or the sockets could not be
+Exit status: 0 when nothing is flagged, 1 when something is (or the sockets could not be \
 read: stderr says so), 2 for a usage error.";
 
 #[derive(Debug, Clone, Default, clap::Args)]

@@ -295,6 +295,31 @@ mod tests {
         assert!(parse_interval("fast").is_err());
     }
 
+    /// Regression: hand-wrapped help paragraphs broke mid-sentence on a 100-column terminal ("the ss flags\nyou
+    /// know"). Prose is left to clap to wrap: a line is only broken where the next word would not fit.
+    #[test]
+    fn help_prose_is_wrapped_by_clap_at_100_columns() {
+        use clap::CommandFactory;
+        let mut root = Cli::command().term_width(100);
+        let mut helps = vec![root.render_long_help().to_string()];
+        for sub in ["list", "top", "services", "audit", "forwards"] {
+            let cmd = root.find_subcommand_mut(sub).unwrap();
+            helps.push(cmd.clone().term_width(100).render_long_help().to_string());
+        }
+        for help in &helps {
+            let lines: Vec<&str> = help.lines().collect();
+            for pair in lines.windows(2) {
+                let (a, b) = (pair[0], pair[1]);
+                assert!(a.chars().count() <= 100, "too wide: {a}");
+                // Two lines of one paragraph at the left margin: the first word of the second would not fit.
+                if !a.is_empty() && !a.starts_with(' ') && b.starts_with(|c: char| c.is_ascii_lowercase()) {
+                    let word = b.split(' ').next().unwrap_or("");
+                    assert!(a.chars().count() + 1 + word.chars().count() > 100, "hand-wrapped:\n{a}\n{b}");
+                }
+            }
+        }
+    }
+
     #[test]
     fn no_flags_means_dashboard_on_a_terminal() {
         let cli = Cli::try_parse_from(["sockscope"]).unwrap();

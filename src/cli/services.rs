@@ -7,11 +7,11 @@ use crate::commands::services::{ServicesConfig, parse_query};
 use crate::model::Proto;
 
 pub(crate) const HELP: &str = "\
-Names come from the services file (/etc/services) first and from sockscope's built-in table
-of common IANA assignments for every port the file does not name; the Source column says
-which. Class is IANA's: well-known 0-1023 (privileged on Linux), registered 1024-49151,
-dynamic 49152-65535. Host says whether the port is inside this host's ephemeral range
-(net.ipv4.ip_local_port_range, where outgoing connections take their local port) or
+Names come from the services file (/etc/services) first and from sockscope's built-in table \
+of common IANA assignments for every port the file does not name; the Source column says \
+which. Class is IANA's: well-known 0-1023 (privileged on Linux), registered 1024-49151, \
+dynamic 49152-65535. Host says whether the port is inside this host's ephemeral range \
+(net.ipv4.ip_local_port_range, where outgoing connections take their local port) or \
 reserved (net.ipv4.ip_local_reserved_ports).
 
 Examples:
@@ -20,7 +20,7 @@ Examples:
   sockscope services https        a name or alias, every protocol it is used with
   sockscope services 8000-8100    the named ports of a range, and what the range is
 
-Exit status: 0 on success, 1 for a name neither source knows, 2 for a malformed port or
+Exit status: 0 on success, 1 for a name neither source knows, 2 for a malformed port or \
 range.";
 
 /// The protocols the table knows.

@@ -18,7 +18,9 @@ queue fill, distinct peers and a one-minute trend; outbound sockets are grouped 
 sockets by path. Enter opens a group, Enter again a socket, Esc goes back, ? lists every key.
 
 The selection flags (-t -u -x -4 -6 --port --sport --dport --state) pre-set the filter you can edit with /. \
-NO_COLOR set in the environment turns colours off.";
+NO_COLOR set in the environment turns colours off.
+
+The filter language and the state names are those of `sockscope list` (see `sockscope list --help`).";
 
 /// Flags of the dashboard.
 #[derive(Debug, Clone, Default, Args)]
