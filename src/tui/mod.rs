@@ -199,17 +199,9 @@ pub fn run(cfg: TopConfig) -> anyhow::Result<()> {
     let mut sent = app.settings.clone();
     let mut dirty = true;
     let mut last_tick = Instant::now();
-    let mut error: Option<String> = None;
     loop {
         if dirty {
-            guard.terminal.draw(|f| {
-                view::view(&app, f);
-                if let Some(e) = &error {
-                    let a = f.area();
-                    let r = ratatui::layout::Rect::new(0, a.height.saturating_sub(1), a.width, 1.min(a.height));
-                    f.render_widget(ratatui::widgets::Paragraph::new(format!(" collection failed: {e}")), r);
-                }
-            })?;
+            guard.terminal.draw(|f| view::view(&app, f))?;
             dirty = false;
         }
         if event::poll(Duration::from_millis(100))? {
@@ -225,11 +217,13 @@ pub fn run(cfg: TopConfig) -> anyhow::Result<()> {
         let mut newest = None;
         for u in up_rx.try_iter() {
             match u {
-                Update::Live(l) => {
-                    newest = Some(l);
-                    error = None;
+                Update::Live(l) => newest = Some(l),
+                Update::Error(e) => {
+                    if let Some(l) = newest.take() {
+                        app::update(&mut app, Action::Data(l));
+                    }
+                    app::update(&mut app, Action::CollectFailed(e));
                 }
-                Update::Error(e) => error = Some(e),
             }
             dirty = true;
         }

@@ -70,7 +70,13 @@ pub fn view(app: &App, f: &mut Frame) {
         (Some(live), Screen::Sockets) => sockets(app, live, f, areas.body, &theme),
         (Some(live), Screen::Detail) => detail(app, live, f, areas.body),
     }
-    f.render_widget(Paragraph::new(status(app, &theme)), areas.status);
+    match &app.collect_error {
+        Some(e) => f.render_widget(
+            Paragraph::new(format!(" collection failed: {}", one_line(e))).style(theme.alarm()),
+            areas.status,
+        ),
+        None => f.render_widget(Paragraph::new(status(app, &theme)), areas.status),
+    }
     if let (Some(input), Some(err)) = (&app.filter_input, &app.filter_error) {
         let text = err.render(input);
         let h = 5.min(areas.body.height);
@@ -82,6 +88,11 @@ pub fn view(app: &App, f: &mut Frame) {
     if app.show_help {
         help(f, area);
     }
+}
+
+/// A message from the system on one screen line: control characters (newlines, escapes) become spaces.
+fn one_line(text: &str) -> String {
+    text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect()
 }
 
 fn title(app: &App, theme: &Theme) -> Line<'static> {
