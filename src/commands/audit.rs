@@ -9,13 +9,15 @@ use std::process::ExitCode;
 use anyhow::Context;
 use serde::Serialize;
 
+use crate::collect::process::ScanResult;
 use crate::collect::{self, Query, SourceChoice};
+use crate::model::Socket;
 use crate::model::StateSet;
 use crate::model::owners::Owner;
 use crate::output::Bracketed;
 use crate::output::plain::write_table;
 use crate::ports::audit::{self, AuditOptions, Listener, Reach};
-use crate::ports::classes::{self as ports, HostPorts, Pressure};
+use crate::ports::classes::{self as ports, HostPorts, PortsError, Pressure};
 use crate::ports::services::Services;
 
 /// Said in every report, table or JSON.
@@ -64,77 +66,116 @@ struct JsonReport<'a> {
 const BUSIEST: usize = 5;
 
 pub fn run(args: &AuditConfig) -> anyhow::Result<ExitCode> {
-    let choice = args.source;
     let query = Query { unix: false, states: StateSet::ALL, bytecode: None, ..Query::default() };
-    let snap = collect::open(choice, args.proc_root.clone()).collect(&query).context("reading sockets")?;
+    let snap = collect::open(args.source, args.proc_root.clone()).collect(&query).context("reading sockets")?;
     for note in &snap.notes {
         eprintln!("sockscope: note: {note}");
     }
-    let services = Services::system();
-    let opts = args.audit;
-    let mut listeners = audit::audit(&snap.sockets, &services, &opts);
     // The owning process of each listener, where /proc lets us see it (another user's processes need root).
-    if let Ok(scan) = crate::collect::process::scan(&args.proc_root) {
-        for l in &mut listeners {
-            l.process = match scan.map.owner(l.inode, scan.stats.complete) {
-                Owner::Held(h) => {
-                    Some(h.map(|h| format!("{}[{}]", h.process.comm, h.process.pid)).collect::<Vec<_>>().join(","))
-                }
-                Owner::Hidden => Some("hidden".into()),
-                Owner::None => None,
-            };
-        }
-    }
-
+    let scan = crate::collect::process::scan(&args.proc_root).ok();
     let host = HostPorts::read(&args.proc_root);
-    let pressures = match &host {
-        Ok(h) => ports::ephemeral_pressure(&snap.sockets, h),
-        Err(_) => Vec::new(),
-    };
-    let warnings: Vec<&Pressure> = pressures.iter().filter(|p| p.over(opts.threshold_pct)).collect();
-    let flagged = listeners.iter().filter(|l| !l.flags.is_empty()).count();
-    let code = if flagged > 0 || !warnings.is_empty() { ExitCode::from(1) } else { ExitCode::SUCCESS };
-
+    let findings = Findings::new(&snap.sockets, &Services::system(), &args.audit, scan.as_ref(), host);
     let stdout = io::stdout();
     let mut out = stdout.lock();
     if args.json {
-        let h = host.as_ref().ok();
-        let report = JsonReport {
-            listeners: &listeners,
-            ephemeral: JsonEphemeral {
-                range: h.map(|h| JsonRange { low: h.ephemeral.low, high: h.ephemeral.high }),
-                reserved_in_range: h.map(HostPorts::reserved_in_range),
-                capacity: h.map(HostPorts::capacity),
-                threshold_percent: opts.threshold_pct,
-                warnings: warnings.clone(),
-                busiest: pressures.iter().take(BUSIEST).collect(),
-                error: host.as_ref().err().map(|e| e.to_string()),
-            },
-            flagged_listeners: flagged,
-            pressure_warnings: warnings.len(),
-            note: FIREWALL_NOTE,
+        write_json(&mut out, &findings)?;
+    } else {
+        write_text(&mut out, &findings)?;
+    }
+    out.flush()?;
+    Ok(if findings.clean() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+/// The audit's verdicts: every listening endpoint with its flags and owner, and the ephemeral-port use of
+/// outbound sockets (empty when the range is unknown).
+struct Findings {
+    listeners: Vec<Listener>,
+    host: Result<HostPorts, PortsError>,
+    pressures: Vec<Pressure>,
+    threshold_pct: f64,
+}
+
+impl Findings {
+    fn new(
+        sockets: &[Socket],
+        services: &Services,
+        opts: &AuditOptions,
+        scan: Option<&ScanResult>,
+        host: Result<HostPorts, PortsError>,
+    ) -> Findings {
+        let mut listeners = audit::audit(sockets, services, opts);
+        if let Some(scan) = scan {
+            for l in &mut listeners {
+                l.process = match scan.map.owner(l.inode, scan.stats.complete) {
+                    Owner::Held(h) => {
+                        Some(h.map(|h| format!("{}[{}]", h.process.comm, h.process.pid)).collect::<Vec<_>>().join(","))
+                    }
+                    Owner::Hidden => Some("hidden".into()),
+                    Owner::None => None,
+                };
+            }
+        }
+        let pressures = match &host {
+            Ok(h) => ports::ephemeral_pressure(sockets, h),
+            Err(_) => Vec::new(),
         };
-        serde_json::to_writer_pretty(&mut out, &report).context("writing JSON")?;
-        writeln!(out)?;
-        out.flush()?;
-        return Ok(code);
+        Findings { listeners, host, pressures, threshold_pct: opts.threshold_pct }
     }
 
-    listeners_table(&mut out, &listeners)?;
+    fn flagged(&self) -> usize {
+        self.listeners.iter().filter(|l| !l.flags.is_empty()).count()
+    }
+
+    fn warnings(&self) -> Vec<&Pressure> {
+        self.pressures.iter().filter(|p| p.over(self.threshold_pct)).collect()
+    }
+
+    /// Nothing flagged: exit status 0.
+    fn clean(&self) -> bool {
+        self.flagged() == 0 && self.warnings().is_empty()
+    }
+}
+
+fn write_json(out: &mut dyn Write, f: &Findings) -> anyhow::Result<()> {
+    let h = f.host.as_ref().ok();
+    let warnings = f.warnings();
+    let report = JsonReport {
+        listeners: &f.listeners,
+        ephemeral: JsonEphemeral {
+            range: h.map(|h| JsonRange { low: h.ephemeral.low, high: h.ephemeral.high }),
+            reserved_in_range: h.map(HostPorts::reserved_in_range),
+            capacity: h.map(HostPorts::capacity),
+            threshold_percent: f.threshold_pct,
+            warnings: warnings.clone(),
+            busiest: f.pressures.iter().take(BUSIEST).collect(),
+            error: f.host.as_ref().err().map(|e| e.to_string()),
+        },
+        flagged_listeners: f.flagged(),
+        pressure_warnings: warnings.len(),
+        note: FIREWALL_NOTE,
+    };
+    serde_json::to_writer_pretty(&mut *out, &report).context("writing JSON")?;
     writeln!(out)?;
-    match &host {
-        Ok(h) => pressure_section(&mut out, h, &pressures, &warnings, opts.threshold_pct)?,
+    Ok(())
+}
+
+fn write_text(out: &mut dyn Write, f: &Findings) -> io::Result<()> {
+    let (flagged, warnings) = (f.flagged(), f.warnings());
+    listeners_table(out, &f.listeners)?;
+    writeln!(out)?;
+    match &f.host {
+        Ok(h) => pressure_section(out, h, &f.pressures, &warnings, f.threshold_pct)?,
         Err(e) => writeln!(out, "Ephemeral ports: cannot check the pressure, the range is unknown: {e}")?,
     }
     writeln!(out)?;
     if flagged == 0 && warnings.is_empty() {
-        let n = listeners.len();
+        let n = f.listeners.len();
         writeln!(out, "Result: nothing flagged ({n} listening endpoint{}).", if n == 1 { "" } else { "s" })?;
     } else {
         writeln!(
             out,
             "Result: {flagged} of {} listening endpoints flagged, {} ephemeral-port warning{}.",
-            listeners.len(),
+            f.listeners.len(),
             warnings.len(),
             if warnings.len() == 1 { "" } else { "s" }
         )?;
@@ -143,8 +184,7 @@ pub fn run(args: &AuditConfig) -> anyhow::Result<ExitCode> {
     for line in wrap(&format!("Note: {FIREWALL_NOTE}"), 100) {
         writeln!(out, "{line}")?;
     }
-    out.flush()?;
-    Ok(code)
+    Ok(())
 }
 
 fn listeners_table(out: &mut dyn Write, listeners: &[Listener]) -> io::Result<()> {

@@ -10,9 +10,9 @@ use serde::Serialize;
 
 use crate::model::Proto;
 use crate::output::plain::write_table;
-use crate::ports::classes::{HostPorts, PortClass};
+use crate::ports::classes::{HostPorts, PortClass, PortsError};
 use crate::ports::range::{self, PortError, PortRange, PortSpec};
-use crate::ports::services::{Service, Services};
+use crate::ports::services::{Service, ServiceSource, Services};
 
 /// A checked `services` request.
 #[derive(Debug, Clone)]
@@ -66,7 +66,7 @@ struct JsonHost<'a> {
     capacity: u32,
 }
 
-#[derive(Serialize)]
+#[derive(Clone, Serialize)]
 struct JsonPorts {
     low: u16,
     high: u16,
@@ -87,62 +87,88 @@ struct JsonOut<'a> {
 }
 
 pub fn run(args: &ServicesConfig) -> anyhow::Result<ExitCode> {
-    let query = args.query.clone();
     let services = Services::load(&args.services_file).with_builtin();
     let host = HostPorts::read(&args.proc_root);
-    let mut entries: Vec<Service<'_>> = match &query {
-        Query::All => services.all(),
-        Query::Ports(span) => (span.low..=span.high).flat_map(|p| services.for_port(p)).collect(),
-        Query::Name(n) => {
-            let found = services.lookup(n);
-            if found.is_empty() {
-                anyhow::bail!(
-                    "unknown service name '{n}': neither {} nor the built-in table has it",
-                    args.services_file.display()
-                );
-            }
-            found
-        }
-    };
-    if let Some(p) = args.proto {
-        entries.retain(|e| e.proto == p);
-    }
-    let host_ok = host.as_ref().ok();
-    let ports = match query {
-        Query::Ports(span) => Some(port_summary(span, host_ok)),
-        _ => None,
-    };
-
+    let report = Report::new(args, &services, host)?;
     let stdout = io::stdout();
     let mut out = stdout.lock();
     if args.json {
-        let json = JsonOut {
-            services: entries
-                .iter()
-                .map(|e| JsonEntry {
-                    proto: e.proto,
-                    port: e.port,
-                    name: e.name,
-                    aliases: e.aliases.iter().map(|a| &**a).collect(),
-                    class: PortClass::of(e.port),
-                    ephemeral: host_ok.map(|h| h.is_ephemeral(e.port)),
-                    reserved: host_ok.map(|h| h.is_reserved(e.port)),
-                    source: e.source.name(),
-                    description: e.description,
-                })
-                .collect(),
-            host: host_ok.map(|h| JsonHost { ephemeral: h.ephemeral, reserved: &h.reserved, capacity: h.capacity() }),
-            host_error: host.as_ref().err().map(|e| e.to_string()),
-            ports,
-        };
-        serde_json::to_writer_pretty(&mut out, &json).context("writing JSON")?;
-        writeln!(out)?;
-        out.flush()?;
-        return Ok(ExitCode::SUCCESS);
+        write_json(&mut out, &report)?;
+    } else {
+        write_text(&mut out, &report, &args.services_file.display().to_string())?;
     }
+    out.flush()?;
+    Ok(ExitCode::SUCCESS)
+}
 
-    let file = args.services_file.display().to_string();
-    let rows: Vec<Vec<String>> = entries
+/// What `services` found: the table entries asked for, the host's ports, and for a port or range its summary.
+struct Report<'a> {
+    query: Query,
+    entries: Vec<Service<'a>>,
+    host: Result<HostPorts, PortsError>,
+    ports: Option<JsonPorts>,
+}
+
+impl<'a> Report<'a> {
+    /// Select the entries; an unknown name is an error.
+    fn new(args: &ServicesConfig, services: &'a Services, host: Result<HostPorts, PortsError>) -> anyhow::Result<Self> {
+        let mut entries: Vec<Service<'a>> = match &args.query {
+            Query::All => services.all(),
+            Query::Ports(span) => (span.low..=span.high).flat_map(|p| services.for_port(p)).collect(),
+            Query::Name(n) => {
+                let found = services.lookup(n);
+                if found.is_empty() {
+                    anyhow::bail!(
+                        "unknown service name '{n}': neither {} nor the built-in table has it",
+                        args.services_file.display()
+                    );
+                }
+                found
+            }
+        };
+        if let Some(p) = args.proto {
+            entries.retain(|e| e.proto == p);
+        }
+        let ports = match args.query {
+            Query::Ports(span) => Some(port_summary(span, host.as_ref().ok())),
+            _ => None,
+        };
+        Ok(Report { query: args.query.clone(), entries, host, ports })
+    }
+}
+
+fn write_json(out: &mut dyn Write, r: &Report<'_>) -> anyhow::Result<()> {
+    let host_ok = r.host.as_ref().ok();
+    let json = JsonOut {
+        services: r
+            .entries
+            .iter()
+            .map(|e| JsonEntry {
+                proto: e.proto,
+                port: e.port,
+                name: e.name,
+                aliases: e.aliases.iter().map(|a| &**a).collect(),
+                class: PortClass::of(e.port),
+                ephemeral: host_ok.map(|h| h.is_ephemeral(e.port)),
+                reserved: host_ok.map(|h| h.is_reserved(e.port)),
+                source: e.source.name(),
+                description: e.description,
+            })
+            .collect(),
+        host: host_ok.map(|h| JsonHost { ephemeral: h.ephemeral, reserved: &h.reserved, capacity: h.capacity() }),
+        host_error: r.host.as_ref().err().map(|e| e.to_string()),
+        ports: r.ports.clone(),
+    };
+    serde_json::to_writer_pretty(&mut *out, &json).context("writing JSON")?;
+    writeln!(out)?;
+    Ok(())
+}
+
+/// The table, the port or range summary, and the host's ephemeral range; `file` names the services file.
+fn write_text(out: &mut dyn Write, r: &Report<'_>, file: &str) -> io::Result<()> {
+    let host_ok = r.host.as_ref().ok();
+    let rows: Vec<Vec<String>> = r
+        .entries
         .iter()
         .map(|e| {
             vec![
@@ -153,27 +179,23 @@ pub fn run(args: &ServicesConfig) -> anyhow::Result<ExitCode> {
                 PortClass::of(e.port).to_string(),
                 host_text(host_ok, e.port),
                 match e.source {
-                    crate::ports::services::ServiceSource::File => file.clone(),
-                    crate::ports::services::ServiceSource::Builtin => "built-in".into(),
+                    ServiceSource::File => file.to_string(),
+                    ServiceSource::Builtin => "built-in".into(),
                 },
                 e.description.unwrap_or("").to_string(),
             ]
         })
         .collect();
     if !rows.is_empty() {
-        write_table(
-            &mut out,
-            &["Port", "Proto", "Service", "Aliases", "Class", "Host", "Source", "Description"],
-            &rows,
-        )?;
+        write_table(out, &["Port", "Proto", "Service", "Aliases", "Class", "Host", "Source", "Description"], &rows)?;
     }
-    if let (Query::Ports(span), Some(p)) = (&query, &ports) {
+    if let (Query::Ports(span), Some(p)) = (&r.query, &r.ports) {
         if rows.is_empty() {
             writeln!(out, "{span}: no service name known (in {file} or the built-in table)")?;
         }
         writeln!(out, "{}", describe_span(*span, p, host_ok))?;
     }
-    match &host {
+    match &r.host {
         Ok(h) => writeln!(
             out,
             "Ephemeral range of this host: {} ({} ports){}",
@@ -187,11 +209,9 @@ pub fn run(args: &ServicesConfig) -> anyhow::Result<ExitCode> {
                     h.reserved_in_range()
                 ),
             }
-        )?,
-        Err(e) => writeln!(out, "Ephemeral range of this host unknown: {e}")?,
+        ),
+        Err(e) => writeln!(out, "Ephemeral range of this host unknown: {e}"),
     }
-    out.flush()?;
-    Ok(ExitCode::SUCCESS)
 }
 
 fn host_text(host: Option<&HostPorts>, port: u16) -> String {
@@ -264,6 +284,31 @@ mod tests {
         assert!(matches!(parse_query(Some("http-alt")), Ok(Query::Name(n)) if n == "http-alt"));
         assert!(parse_query(Some("70000")).unwrap_err().to_string().contains("out of range"));
         assert!(parse_query(Some("9-1")).unwrap_err().to_string().contains("empty"));
+    }
+
+    #[test]
+    fn text_report_of_a_range() {
+        let services = Services::parse("http 80/tcp www\nhttp-alt 8080/tcp\n".as_bytes());
+        let args = ServicesConfig {
+            query: Query::Ports(PortRange::new(80, 81)),
+            proto: None,
+            json: false,
+            services_file: "/etc/services".into(),
+            proc_root: "/nonexistent".into(),
+        };
+        let host = Ok(HostPorts { ephemeral: PortRange::new(32768, 60999), reserved: vec![PortRange::one(8080)] });
+        let r = Report::new(&args, &services, host).unwrap();
+        let mut v = Vec::new();
+        write_text(&mut v, &r, "/etc/services").unwrap();
+        let text = String::from_utf8(v).unwrap();
+        assert!(
+            text.starts_with("Port  Proto  Service  Aliases  Class       Host  Source         Description\n80"),
+            "{text}"
+        );
+        assert!(text.contains("Ports 80-81: 2 ports, well-known; 0 inside this host's ephemeral range 32768-60999"));
+        assert!(text.ends_with("reserved ports: 8080 (0 of them in the range)\n"), "{text}");
+        let bad = ServicesConfig { query: Query::Name("nope".into()), ..args };
+        assert!(Report::new(&bad, &services, Ok(HostPorts::linux_default())).is_err());
     }
 
     #[test]
