@@ -4,12 +4,11 @@ use std::path::PathBuf;
 
 use super::SourceArg;
 use crate::commands::audit::AuditConfig;
-use crate::filter::{Lookup, SystemLookup};
 use crate::ports::audit::AuditOptions;
 
 /// The audit's options on this host, for `sockscope audit` and the dashboard alike.
 pub(crate) fn audit_options(threshold_pct: f64) -> AuditOptions {
-    AuditOptions { loopback_ifindex: SystemLookup.ifindex("lo"), threshold_pct }
+    AuditOptions { loopback_ifindex: crate::sys::interface_index("lo"), threshold_pct }
 }
 
 pub(crate) const HELP: &str = "\

@@ -65,10 +65,7 @@ pub struct SystemLookup;
 
 impl Lookup for SystemLookup {
     fn ifindex(&self, name: &str) -> Option<u32> {
-        let c = std::ffi::CString::new(name).ok()?;
-        // SAFETY: `c` is a valid NUL-terminated string that outlives the call.
-        let index = unsafe { libc::if_nametoindex(c.as_ptr()) };
-        (index != 0).then_some(index)
+        crate::sys::interface_index(name)
     }
     fn ephemeral_range(&self) -> Option<PortRange> {
         Some(crate::ports::classes::HostPorts::read(std::path::Path::new("/proc")).ok()?.ephemeral)
@@ -105,7 +102,7 @@ pub fn parse(input: &str, services: &Services, lookup: &dyn Lookup) -> Result<Pa
     Ok(Parsed { states, expr })
 }
 
-const TERMS: &str = "src, dst, sport, dport, port, dev, fwmark, proto, uid, path, 'not' or '('";
+const TERMS: &str = "src, dst, sport, dport, port, dev, fwmark, proto, uid, path, process, pid, 'not' or '('";
 
 struct Parser<'a> {
     input: &'a str,
