@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use clap::error::ErrorKind;
 
-use sockscope::cli::{Cli, Command, ListConfig, TopArgs, UsageError};
+use sockscope::cli::{Cli, Command, TopArgs, UsageError};
 use sockscope::{commands, tui};
 
 fn main() -> ExitCode {
@@ -28,51 +28,42 @@ fn main() -> ExitCode {
     let args = match cli.command {
         Some(Command::List(a)) => a,
         Some(Command::Top(t)) => return top(&t),
-        Some(Command::Services(a)) => return finish(commands::services::run(&a)),
-        Some(Command::Audit(a)) => return finish(commands::audit::run(&a)),
-        Some(Command::Forwards(a)) => return finish(commands::forwards::run(&a)),
+        Some(Command::Services(a)) => {
+            return match a.resolve() {
+                Ok(c) => finish(commands::services::run(&c)),
+                Err(e) => usage(e),
+            };
+        }
+        Some(Command::Audit(a)) => return finish(commands::audit::run(&a.resolve())),
+        Some(Command::Forwards(a)) => return finish(commands::forwards::run(&a.resolve())),
         // Bare `sockscope` on a terminal is the dashboard; with flags, or into a pipe, the listing.
         None if cli.list.is_empty() && io::stdout().is_terminal() && io::stdin().is_terminal() => {
             return top(&cli.list.as_top());
         }
         None => cli.list,
     };
-    let config = match args.resolve() {
-        Ok(c) => c,
-        Err(UsageError(msg)) => {
-            sockscope::errln!("sockscope: {msg}");
-            return ExitCode::from(2);
-        }
-    };
-    match run_list(config) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
-        Err(e) => {
-            sockscope::errln!("sockscope: {e:#}");
-            ExitCode::from(1)
-        }
+    match args.resolve() {
+        Ok(config) => finish(commands::list::run(config).map(|()| ExitCode::SUCCESS)),
+        Err(e) => usage(e),
     }
+}
+
+/// A bad flag value: one line, exit status 2.
+fn usage(UsageError(msg): UsageError) -> ExitCode {
+    sockscope::errln!("sockscope: {msg}");
+    ExitCode::from(2)
 }
 
 fn top(args: &TopArgs) -> ExitCode {
     let config = match args.resolve() {
         Ok(c) => c,
-        Err(UsageError(msg)) => {
-            sockscope::errln!("sockscope: {msg}");
-            return ExitCode::from(2);
-        }
+        Err(e) => return usage(e),
     };
     if !io::stdout().is_terminal() {
         sockscope::errln!("sockscope: the dashboard needs a terminal; use `sockscope list` for a one-shot listing");
         return ExitCode::from(2);
     }
-    match tui::run(config) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            sockscope::errln!("sockscope: {e:#}");
-            ExitCode::from(1)
-        }
-    }
+    finish(tui::run(config).map(|()| ExitCode::SUCCESS))
 }
 
 /// Exit status of a subcommand: its own on success, 0 for a closed output pipe, 1 for an error.
@@ -89,8 +80,4 @@ fn finish(r: anyhow::Result<ExitCode>) -> ExitCode {
 
 fn is_broken_pipe(e: &anyhow::Error) -> bool {
     e.chain().any(|c| c.downcast_ref::<io::Error>().is_some_and(|io| io.kind() == io::ErrorKind::BrokenPipe))
-}
-
-fn run_list(config: ListConfig) -> anyhow::Result<()> {
-    commands::list::run(config)
 }

@@ -6,17 +6,45 @@
 //! is not held up.
 
 use std::io::{self, Write};
+use std::path::PathBuf;
 use std::sync::mpsc;
 
 use anyhow::Context;
 
-use crate::cli::{Format, ListConfig};
 use crate::collect::process::{self, ScanResult};
-use crate::collect::{self, CollectError, Collector, Snapshot};
+use crate::collect::{self, CollectError, Collector, Query, Snapshot, SourceChoice};
+use crate::filter::Expr;
 use crate::model::Socket;
 use crate::output::json::JsonWriter;
-use crate::output::table::TableWriter;
+use crate::output::table::{TableOptions, TableWriter};
 use crate::output::{Names, Processes};
+use crate::ports::services::Services;
+
+/// Output format of a listing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Table,
+    Json,
+    Ndjson,
+}
+
+/// A checked listing configuration.
+#[derive(Debug)]
+pub struct ListConfig {
+    pub query: Query,
+    /// The whole selection beyond protocols, families and states; applied after collection (the kernel has
+    /// already applied what `query.bytecode` carries).
+    pub filter: Expr,
+    pub format: Format,
+    pub table: TableOptions,
+    pub numeric: bool,
+    pub resolve: bool,
+    /// Attribute sockets to processes (`-p`).
+    pub processes: bool,
+    pub source: SourceChoice,
+    pub proc_root: PathBuf,
+    pub services: Services,
+}
 
 /// Batches in flight between the collector and the writer (a batch is up to 1024 sockets).
 const IN_FLIGHT: usize = 4;
@@ -93,7 +121,7 @@ pub fn run_with(mut config: ListConfig, mut collector: Box<dyn Collector>, out: 
 /// unfinished (the caller closes it once the collection is known to have succeeded).
 fn write_rows<W: Write>(
     config: &ListConfig,
-    services: crate::ports::services::Services,
+    services: Services,
     scan: Option<ScanResult>,
     rx: &mpsc::Receiver<Vec<Socket>>,
     out: W,

@@ -1,5 +1,5 @@
-//! The subcommands but the dashboard: `list` (streams sockets to stdout), `services`, `audit`, `forwards`.
-//! Each module owns its `run`; services, audit and forwards also their clap arguments and exit status.
+//! The subcommands: `list` (streams the one-shot listing), `services`, `audit`, `forwards`. Each takes the checked
+//! configuration the `cli` layer built and returns the process exit status (or an error for main to print).
 
 pub mod audit;
 pub mod forwards;

@@ -31,15 +31,24 @@ use ratatui::crossterm::terminal::{EnterAlternateScreen, LeaveAlternateScreen, d
 use crate::collect::process::ProcessCache;
 use crate::collect::{self, Collector, Query, SourceChoice};
 use crate::model::StateSet;
+use crate::ports::classes::HostPorts;
 use app::{Action, App, Settings};
 use live::{Live, Tracker};
 
-/// How the dashboard was asked to start.
+/// How the dashboard was asked to start: a checked configuration, built by the `cli` layer.
 #[derive(Debug, Clone)]
 pub struct TopConfig {
-    pub settings: Settings,
+    /// Pause between refreshes.
+    pub interval: Duration,
+    pub tcp: bool,
+    pub udp: bool,
+    pub unix: bool,
+    /// The parsed `filter_text`.
+    pub selection: crate::filter::Parsed,
     /// The filter text the flags stand for (shown and editable with `/`).
     pub filter_text: String,
+    /// The audit's options (the same as `sockscope audit`'s) for the listener and pressure markers.
+    pub audit: crate::ports::audit::AuditOptions,
     pub ipv4: bool,
     pub ipv6: bool,
     pub source: SourceChoice,
@@ -145,13 +154,13 @@ pub const COLLECTOR_STACK: usize = 2 << 20;
 /// Collect, filter and track on this thread until the UI goes away.
 pub fn collector_loop(
     mut collector: Box<dyn Collector>,
+    mut tracker: Tracker,
     proc_root: PathBuf,
     mut settings: Settings,
     (ipv4, ipv6): (bool, bool),
     commands: Receiver<Settings>,
     updates: Sender<Update>,
 ) {
-    let mut tracker = Tracker::with_host_ports(&proc_root);
     let mut cache = ProcessCache::new();
     loop {
         if !settings.paused {
@@ -209,15 +218,23 @@ pub fn run(cfg: TopConfig) -> anyhow::Result<()> {
     let collector = collect::open(cfg.source, cfg.proc_root.clone());
     let (cmd_tx, cmd_rx) = mpsc::channel();
     let (up_tx, up_rx) = mpsc::channel();
-    let settings = cfg.settings.clone();
+    let settings = Settings {
+        interval: cfg.interval,
+        paused: false,
+        protos: app::Protos { tcp: cfg.tcp, udp: cfg.udp, unix: cfg.unix },
+        selection: cfg.selection.clone(),
+        details: false,
+        open_group: None,
+    };
     let families = (cfg.ipv4, cfg.ipv6);
     let proc_root = cfg.proc_root.clone();
-    std::thread::Builder::new()
-        .name("collector".into())
-        .stack_size(COLLECTOR_STACK)
-        .spawn(move || collector_loop(collector, proc_root, settings, families, cmd_rx, up_tx))?;
+    std::thread::Builder::new().name("collector".into()).stack_size(COLLECTOR_STACK).spawn({
+        let settings = settings.clone();
+        let tracker = Tracker::auditing(HostPorts::read(&cfg.proc_root).ok(), cfg.audit);
+        move || collector_loop(collector, tracker, proc_root, settings, families, cmd_rx, up_tx)
+    })?;
 
-    let mut app = App::new(cfg.settings.clone(), cfg.filter_text, cfg.services, cfg.color);
+    let mut app = App::new(settings, cfg.filter_text, cfg.services, cfg.color);
     app.proc_root = cfg.proc_root.clone();
     let mut guard = TerminalGuard::enter()?;
     let size = guard.terminal.size()?;
@@ -243,7 +260,12 @@ pub fn run(cfg: TopConfig) -> anyhow::Result<()> {
         for u in up_rx.try_iter() {
             match u {
                 Update::Live(l) => newest = Some(l),
-                Update::Error(e) => app::update(&mut app, Action::CollectFailed(e)),
+                Update::Error(e) => {
+                    if let Some(l) = newest.take() {
+                        app::update(&mut app, Action::Data(l));
+                    }
+                    app::update(&mut app, Action::CollectFailed(e));
+                }
             }
             dirty = true;
         }

@@ -34,7 +34,16 @@ fn the_collector_thread_survives_the_deepest_filter_the_input_accepts() {
     let t = std::thread::Builder::new()
         .stack_size(COLLECTOR_STACK)
         .spawn(move || {
-            collector_loop(Box::new(Fixed), PathBuf::from("/nonexistent"), settings, (true, true), cmd_rx, up_tx)
+            let tracker = Tracker::new();
+            collector_loop(
+                Box::new(Fixed),
+                tracker,
+                PathBuf::from("/nonexistent"),
+                settings,
+                (true, true),
+                cmd_rx,
+                up_tx,
+            )
         })
         .unwrap();
     let Update::Live(live) = up_rx.recv().expect("a snapshot") else { panic!("collection failed") };

@@ -12,8 +12,9 @@ use ratatui::widgets::{Block, Borders, Cell, Clear, Paragraph, Row, Table, Wrap}
 
 use super::app::{App, Screen, SockRow};
 use super::layout::{self, scroll_offset};
-use super::live::Live;
+use super::live::{HeldBy, Live};
 use crate::group::{Group, GroupKey};
+use crate::model::owners::Owner;
 use crate::model::text::escape;
 use crate::model::{Endpoint, Proto, Socket, State};
 
@@ -70,7 +71,14 @@ pub fn view(app: &App, f: &mut Frame) {
         (Some(live), Screen::Sockets) => sockets(app, live, f, areas.body, &theme),
         (Some(live), Screen::Detail) => detail(app, live, f, areas.body),
     }
-    f.render_widget(Paragraph::new(status(app, &theme, areas.status.width)), areas.status);
+    // A failed collection owns the whole bar (nothing of the usual text shows through), unless `/` is open.
+    match app.collect_error.as_ref().filter(|_| app.filter_input.is_none()) {
+        Some(e) => f.render_widget(
+            Paragraph::new(format!(" collection failed: {}", escape(e))).style(theme.alarm()),
+            areas.status,
+        ),
+        None => f.render_widget(Paragraph::new(status(app, &theme, areas.status.width)), areas.status),
+    }
     if let (Some(input), Some(err)) = (&app.filter_input, &app.filter_error) {
         let text = err.render(input);
         let h = 5.min(areas.body.height);
@@ -145,10 +153,6 @@ fn status(app: &App, theme: &Theme, width: u16) -> Line<'static> {
             ),
         ]);
     }
-    if let Some(e) = &app.collect_error {
-        // The whole bar: nothing of the usual status text may show through after the message.
-        return Line::from(Span::styled(format!(" collection failed: {}", escape(e)), theme.alarm()));
-    }
     let mut s = String::new();
     if !app.filter_text.trim().is_empty() {
         let _ = write!(s, " filter: {} │", app.filter_text.trim());
@@ -207,7 +211,7 @@ fn sparkline(samples: &[u32], width: usize) -> String {
 /// `wk` (0-1023), `reg` (1024-49151), `dyn` (49152-65535), or `eph` inside the host's ephemeral range.
 fn port_class(live: &Live, port: Option<u16>) -> &'static str {
     let Some(p) = port else { return "" };
-    if live.ephemeral.is_some_and(|(lo, hi)| (lo..=hi).contains(&p)) {
+    if live.ephemeral.is_some_and(|r| r.contains(p)) {
         return "eph";
     }
     match crate::ports::classes::PortClass::of(p).name() {
@@ -350,10 +354,7 @@ fn end_text(e: &Endpoint) -> String {
     match e {
         Endpoint::Inet { ip, port } => {
             let port = if *port == 0 { "*".to_string() } else { port.to_string() };
-            match ip {
-                std::net::IpAddr::V4(v4) => format!("{v4}:{port}"),
-                std::net::IpAddr::V6(v6) => format!("[{v6}]:{port}"),
-            }
+            format!("{}:{port}", crate::output::Bracketed(*ip))
         }
         Endpoint::Unix { name, inode } => match name {
             Some(n) => format!("{} {inode}", n.display()),
@@ -388,7 +389,7 @@ fn sockets(app: &App, live: &Live, f: &mut Frame, area: Rect, theme: &Theme) {
     if let Some(r) = reasons.first() {
         spans.push(Span::styled(format!("  ! {r}"), theme.alarm()));
     }
-    if let Some((n, cap)) = live.pressure.get(key) {
+    if let Some(crate::ports::classes::Pressure { sockets: n, capacity: cap, .. }) = live.pressure.get(key) {
         spans.push(Span::styled(
             format!("  ! {n} of {cap} ephemeral ports towards this destination from one address"),
             theme.alarm(),
@@ -487,18 +488,18 @@ fn detail(app: &App, live: &Live, f: &mut Frame, area: Rect) {
     }
     if let Some(p) = s.local.port() {
         let class = crate::ports::classes::PortClass::of(p).name();
-        let eph = live.ephemeral.is_some_and(|(lo, hi)| (lo..=hi).contains(&p));
+        let eph = live.ephemeral.is_some_and(|r| r.contains(p));
         lines.push(("local port".into(), format!("{class}{}", if eph { ", in the ephemeral range" } else { "" })));
     }
     if let (Some(o), SockRow::Live(i)) = (&live.owners, r) {
         let text = match o.of.get(&i) {
-            Some(super::live::Owner::Held { first, count }) => {
+            Some(Owner::Held(HeldBy { first, count })) => {
                 let p = &o.processes[*first as usize];
                 let more = if *count > 1 { format!(" (and {} more)", count - 1) } else { String::new() };
                 let (comm, cmdline) = (escape(&p.comm), escape(&p.cmdline));
                 format!("{comm} pid {} uid {}: {cmdline}{more}", p.pid, p.uid)
             }
-            Some(super::live::Owner::Hidden) => format!(
+            Some(Owner::Hidden) => format!(
                 "hidden: owned by uid {}; another user's processes need root or CAP_SYS_PTRACE to inspect",
                 s.uid.map_or("?".into(), |u| u.to_string())
             ),
@@ -508,10 +509,10 @@ fn detail(app: &App, live: &Live, f: &mut Frame, area: Rect) {
     }
     if let Some(x) = s.extra.as_deref() {
         if let Some(t) = &x.tcp_info {
-            lines.push(("tcp_info".into(), t.summary(x.congestion.as_deref())));
+            lines.push(("tcp_info".into(), crate::output::tcp_info::tcp_info(t, x.congestion.as_deref())));
         }
         if let Some(m) = x.memory.as_deref() {
-            lines.push(("memory".into(), m.summary()));
+            lines.push(("memory".into(), crate::output::tcp_info::memory(m)));
         }
     }
     let text: Vec<Line> = lines
