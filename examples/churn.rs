@@ -3,8 +3,8 @@
 //! for `--seconds S`. Closes reset (SO_LINGER 0), so no TIME-WAIT piles up and ports are reused at once.
 //!
 //! Prints `READY port=P stable=C1,C2,...` (the listener port and the client ports of the stable
-//! connections) once they are up, then at the end `DONE connections=N seconds=S rate=R`. Run it inside a
-//! private network namespace.
+//! connections) once they are up, then when the churn stops `DONE connections=N seconds=S rate=R`; the
+//! stable connections stay open until stdin closes. Run it inside a private network namespace.
 
 use std::io::Write;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
@@ -82,6 +82,9 @@ fn main() -> std::io::Result<()> {
     let _ = acceptor.join();
     let n = opened.load(Ordering::Relaxed);
     println!("DONE connections={n} seconds={took:.1} rate={:.0}", n as f64 / took);
+    std::io::stdout().flush()?;
+    // Listings that started during the churn may still run: the stable connections live until stdin closes.
+    std::io::Read::read_to_end(&mut std::io::stdin(), &mut Vec::new())?;
     drop(stable);
     Ok(())
 }
