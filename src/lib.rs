@@ -1,8 +1,10 @@
 //! sockscope: a socket-state monitor for Linux. The library holds everything; `main.rs` is a thin shell.
 
 pub mod cli;
+pub mod clock;
 pub mod collect;
 pub mod commands;
+pub mod events;
 pub mod filter;
 pub mod group;
 pub mod hash;

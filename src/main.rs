@@ -33,12 +33,23 @@ fn main() -> ExitCode {
         Some(Command::Services(a)) => return finish(commands::services::run(&a)),
         Some(Command::Audit(a)) => return finish(commands::audit::run(&a)),
         Some(Command::Forwards(a)) => return finish(commands::forwards::run(&a)),
+        Some(Command::Watch(a)) => return checked(a.resolve(), commands::watch::run),
+        Some(Command::Kill(a)) => {
+            let confirm = if a.yes { commands::kill::Confirm::Given } else { commands::kill::Confirm::Ask };
+            return checked(a.resolve(), |c| commands::kill::run(c, confirm));
+        }
         // Bare `sockscope` on a terminal is the dashboard; with flags, or into a pipe, the listing.
         None if cli.list.is_empty() && io::stdout().is_terminal() && io::stdin().is_terminal() => {
             return top(&cli.list.as_top());
         }
         None => cli.list,
     };
+    if args.events {
+        return checked(args.as_watch(), commands::watch::run);
+    }
+    if args.kill {
+        return checked(args.as_kill(), |c| commands::kill::run(c, commands::kill::Confirm::Given));
+    }
     let config = match args.resolve() {
         Ok(c) => c,
         Err(UsageError(msg)) => {
@@ -73,6 +84,17 @@ fn top(args: &TopArgs) -> ExitCode {
         Err(e) => {
             eprintln!("sockscope: {e:#}");
             ExitCode::from(1)
+        }
+    }
+}
+
+/// Run a subcommand whose flags resolved, or report the bad flag (exit status 2).
+fn checked<C>(config: Result<C, UsageError>, run: impl FnOnce(C) -> anyhow::Result<ExitCode>) -> ExitCode {
+    match config {
+        Ok(c) => finish(run(c)),
+        Err(UsageError(msg)) => {
+            eprintln!("sockscope: {msg}");
+            ExitCode::from(2)
         }
     }
 }

@@ -3,6 +3,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+pub mod time;
+
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::collect::{Query, SourceChoice};
@@ -95,6 +97,10 @@ pub enum Command {
     Audit(crate::commands::audit::AuditArgs),
     /// Port forwards and NAT flows seen by conntrack.
     Forwards(crate::commands::forwards::ForwardsArgs),
+    /// Socket events as they happen: opens, TCP state changes, closes with lifetime and bytes (`ss -E`+).
+    Watch(time::WatchArgs),
+    /// Close the sockets a filter selects (SOCK_DESTROY, as `ss -K`), after asking.
+    Kill(time::KillArgs),
 }
 
 const TOP_HELP: &str = "\
@@ -205,6 +211,14 @@ pub struct ListArgs {
     /// One JSON object per line
     #[arg(long, help_heading = "Output")]
     pub ndjson: bool,
+
+    /// Print sockets as they close, as `ss -E` does (`sockscope watch` also shows opens and state changes)
+    #[arg(short = 'E', long = "events", help_heading = "Time")]
+    pub events: bool,
+    /// Close the selected sockets without asking, as `ss -K` does (needs CAP_NET_ADMIN; an empty filter is
+    /// refused; `sockscope kill` lists and asks first)
+    #[arg(short = 'K', long = "kill", conflicts_with = "events", help_heading = "Time")]
+    pub kill: bool,
 }
 
 /// Output format of a listing.
@@ -365,7 +379,7 @@ impl ListArgs {
         let s = &self.select;
         !(s.tcp || s.udp || s.unix || s.ipv4 || s.ipv6 || self.all || self.listening || self.numeric)
             && !(self.resolve || self.no_header || self.extended || self.json || self.ndjson)
-            && !(self.options || self.info || self.memory || self.processes)
+            && !(self.options || self.info || self.memory || self.processes || self.events || self.kill)
             && s.state.is_empty()
             && s.port.is_empty()
             && s.sport.is_empty()

@@ -3,4 +3,6 @@
 
 pub mod audit;
 pub mod forwards;
+pub mod kill;
 pub mod services;
+pub mod watch;

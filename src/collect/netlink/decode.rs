@@ -23,6 +23,7 @@ const UNIX_DIAG_MSG_LEN: usize = 16;
 const INET_DIAG_INFO: u16 = 2;
 const INET_DIAG_CONG: u16 = 4;
 const INET_DIAG_SKMEMINFO: u16 = 7;
+const INET_DIAG_PROTOCOL: u16 = 10;
 const INET_DIAG_SKV6ONLY: u16 = 11;
 const INET_DIAG_MARK: u16 = 15;
 const UNIX_DIAG_MEMINFO: u16 = 5;
@@ -145,6 +146,43 @@ pub fn for_each_message(buf: &[u8], table: Table, mut each: impl FnMut(Message) 
         off += (len + 3) & !3;
     }
     Ok(())
+}
+
+/// Walk the messages of one multicast datagram from the destroy groups: each is an `inet_diag_msg` whose
+/// protocol is in an `INET_DIAG_PROTOCOL` attribute. Messages that do not decode are skipped (a bad one
+/// from the kernel must not stop the stream); `each` gets every destroyed TCP or UDP socket.
+pub fn for_each_broadcast(buf: &[u8], mut each: impl FnMut(Socket)) {
+    let mut off = 0;
+    while off + NLMSG_HDRLEN <= buf.len() {
+        let Ok(nl) = NetlinkBuffer::new_checked(&buf[off..]) else { return };
+        let len = nl.length() as usize;
+        if nl.message_type() == SOCK_DIAG_BY_FAMILY
+            && let Some(Message::Socket(s)) = decode_destroyed(nl.payload())
+        {
+            each(s);
+        }
+        off += (len.max(NLMSG_HDRLEN) + 3) & !3;
+    }
+}
+
+/// One destroyed socket from the multicast groups; `None` for what is not TCP or UDP or does not decode.
+pub fn decode_destroyed(payload: &[u8]) -> Option<Message> {
+    let mut protocol = None;
+    for_each_attr(payload.get(INET_DIAG_MSG_LEN..)?, |kind, data| {
+        if kind == INET_DIAG_PROTOCOL {
+            protocol = data.first().copied();
+        }
+    })
+    .ok()?;
+    let family = *payload.first()?;
+    let table = match (protocol?, family) {
+        (IPPROTO_TCP, AF_INET) => Table::Tcp4,
+        (IPPROTO_TCP, AF_INET6) => Table::Tcp6,
+        (IPPROTO_UDP, AF_INET) => Table::Udp4,
+        (IPPROTO_UDP, AF_INET6) => Table::Udp6,
+        _ => return None,
+    };
+    decode_inet(payload, table).ok()
 }
 
 /// The congestion algorithm's name, shared: a dump of 200k sockets names the same one or two algorithms.

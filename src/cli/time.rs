@@ -1,0 +1,239 @@
+//! Flags of the commands about time and intent: `watch` (and `list -E`), `kill` (and `list -K`), `record`,
+//! `replay`, `diff`; resolved into checked configurations.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Args;
+
+use super::{SelectArgs, UsageError};
+use crate::collect::{Query, SourceChoice};
+use crate::filter::Expr;
+use crate::model::StateSet;
+use crate::ports::services::Services;
+
+const WATCH_HELP: &str = "\
+Events, one line each as they happen:
+  open   a socket first seen (by a dump; `late` when it was seen only by its close)
+  state  a TCP state change (seen by the next dump: SYN-SENT>ESTAB, ESTAB>CLOSE-WAIT, ...)
+  close  the kernel freed the socket: lifetime, and its last tcp_info (bytes, retransmits, rtt)
+
+Closes come from the kernel's sock_diag destroy groups (what `ss -E` reads), so every TCP and UDP socket
+that closes is reported, also one that opened and closed between two dumps. Joining them needs
+CAP_NET_ADMIN; without it closes come from the dumps (a note on stderr says so) and short-lived sockets
+between two dumps are missed. Opens and state changes always come from dumps every --interval.
+
+The filter (ss's language) selects the events by the socket they are about; `state` words select by the
+state the socket is in (for a close: its last state). Times are UTC.
+
+--ndjson fields: time, time_ms, event, via (dump|destroy), late, preexisting, old_state, first_seen,
+lifetime_ms, process {pid, comm, cmdline, uid}, socket {the object of `list --json`}.
+
+Examples:
+  sockscope watch dport :5432                  who connects to PostgreSQL, and for how long
+  sockscope watch --ndjson sport :8080 | jq 'select(.event==\"close\") | .lifetime_ms'
+  sockscope watch --for 60s -t state close-wait";
+
+#[derive(Debug, Clone, Default, Args)]
+#[command(after_help = WATCH_HELP)]
+pub struct WatchArgs {
+    #[command(flatten)]
+    pub select: SelectArgs,
+    /// Time between two dumps (opens, state changes): seconds or with a unit (500ms, 2s)
+    #[arg(short = 'i', long, value_name = "TIME", default_value = "1s", help_heading = "Events")]
+    pub interval: String,
+    /// Also report the sockets already open at the start (as `open`, marked preexisting)
+    #[arg(long, help_heading = "Events")]
+    pub existing: bool,
+    /// Stop after this long (10s, 5m); default: until interrupted
+    #[arg(long = "for", value_name = "TIME", help_heading = "Events")]
+    pub duration: Option<String>,
+    /// Numeric ports (no service names)
+    #[arg(short = 'n', long, help_heading = "Output")]
+    pub numeric: bool,
+    /// One JSON object per event (fields below)
+    #[arg(long, help_heading = "Output")]
+    pub ndjson: bool,
+    /// Do not name the process of each new socket (saves a /proc scan per dump)
+    #[arg(long, help_heading = "Output")]
+    pub no_processes: bool,
+}
+
+/// A checked `watch`.
+#[derive(Debug)]
+pub struct WatchConfig {
+    pub query: Query,
+    /// Events are shown for sockets that match this expression...
+    pub filter: Expr,
+    /// ...and are in one of these states (`None`: any).
+    pub states: Option<StateSet>,
+    pub interval: Duration,
+    pub existing: bool,
+    pub duration: Option<Duration>,
+    pub ndjson: bool,
+    pub numeric: bool,
+    pub processes: bool,
+    /// Only closes (`list -E`, as `ss -E`).
+    pub closes_only: bool,
+    pub source: SourceChoice,
+    pub proc_root: PathBuf,
+    pub services: Services,
+}
+
+/// The protocols to watch: TCP and UDP unless -t/-u/-x say otherwise (UNIX sockets only with -x: the
+/// kernel reports no destroy events for them).
+fn inet_query(sel: &SelectArgs) -> Query {
+    let mut q = sel.query(StateSet::ALL);
+    if !(sel.tcp || sel.udp || sel.unix) {
+        q.unix = false;
+    }
+    q
+}
+
+impl WatchArgs {
+    pub fn resolve(&self) -> Result<WatchConfig, UsageError> {
+        let services = Services::system();
+        let (states, filter) = self.select.selection(&services)?;
+        if filter.needs_processes() {
+            return Err(UsageError(
+                "watch cannot select by process yet (process/pid filters); filter by port or address".into(),
+            ));
+        }
+        let interval = super::parse_interval(&self.interval)
+            .map_err(|e| UsageError(format!("invalid value '{}' for --interval: {e}", self.interval)))?;
+        let duration = match &self.duration {
+            Some(d) => {
+                Some(crate::clock::parse_duration(d).map_err(|e| UsageError(format!("invalid value for --for: {e}")))?)
+            }
+            None => None,
+        };
+        let mut query = inet_query(&self.select);
+        query.bytecode = crate::filter::bytecode::compile(&filter);
+        Ok(WatchConfig {
+            query,
+            filter,
+            states,
+            interval,
+            existing: self.existing,
+            duration,
+            ndjson: self.ndjson,
+            numeric: self.numeric,
+            processes: !self.no_processes,
+            closes_only: false,
+            source: self.select.source_choice(),
+            proc_root: self.select.proc_root.clone(),
+            services,
+        })
+    }
+}
+
+const KILL_HELP: &str = "\
+Closes the sockets the filter selects with the kernel's SOCK_DESTROY (what `ss -K` does): a TCP
+socket sends a reset to its peer and its process gets ECONNABORTED; a UDP socket's process gets
+ECONNABORTED on its next call. The process itself keeps running.
+
+Like `list`, only connected sockets are selected unless the filter or --state says otherwise
+(`state listening` to close listeners). On a terminal the sockets are listed and you are asked;
+elsewhere --yes is required. A filter that selects everything (none, or one every socket matches)
+is refused without --all. Each socket's outcome is reported on its own line.
+
+Needs CAP_NET_ADMIN in the socket's network namespace and a kernel with CONFIG_INET_DIAG_DESTROY.
+
+Exit status: 0 when every selected socket was closed (or was already gone), 1 when some could not be
+closed or the user said no, 2 for a usage error or a refused filter.
+
+Examples:
+  sockscope kill dst 10.1.2.3 and dport :5432        one stuck client connection
+  sockscope kill --yes state close-wait sport :8080   every CLOSE-WAIT left on 8080";
+
+#[derive(Debug, Clone, Default, Args)]
+#[command(after_help = KILL_HELP)]
+pub struct KillArgs {
+    #[command(flatten)]
+    pub select: SelectArgs,
+    /// Do not ask (for scripts); required when stdin is not a terminal
+    #[arg(short = 'y', long)]
+    pub yes: bool,
+    /// Allow a filter that selects every socket
+    #[arg(long)]
+    pub all: bool,
+    /// List what would be closed and stop
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Numeric ports (no service names)
+    #[arg(short = 'n', long)]
+    pub numeric: bool,
+}
+
+/// A checked `kill`.
+#[derive(Debug)]
+pub struct KillConfig {
+    pub query: Query,
+    pub filter: Expr,
+    pub yes: bool,
+    pub all: bool,
+    pub dry_run: bool,
+    pub numeric: bool,
+    pub source: SourceChoice,
+    pub proc_root: PathBuf,
+    pub services: Services,
+}
+
+impl KillArgs {
+    pub fn resolve(&self) -> Result<KillConfig, UsageError> {
+        let services = Services::system();
+        let (states, filter) = self.select.selection(&services)?;
+        let mut query = self.select.query(states.unwrap_or(StateSet::CONNECTED_DEFAULT));
+        query.unix = false;
+        query.tcp = self.select.tcp || !self.select.udp;
+        query.udp = self.select.udp || !self.select.tcp;
+        if self.select.unix && !(self.select.tcp || self.select.udp) {
+            return Err(UsageError("UNIX sockets cannot be closed from outside (only TCP and UDP)".into()));
+        }
+        query.bytecode = crate::filter::bytecode::compile(&filter);
+        Ok(KillConfig {
+            query,
+            filter,
+            yes: self.yes,
+            all: self.all,
+            dry_run: self.dry_run,
+            numeric: self.numeric,
+            source: self.select.source_choice(),
+            proc_root: self.select.proc_root.clone(),
+            services,
+        })
+    }
+}
+
+impl super::ListArgs {
+    /// `list -E`: the closes of `watch`, as `ss -E` prints them.
+    pub fn as_watch(&self) -> Result<WatchConfig, UsageError> {
+        let w = WatchArgs {
+            select: self.select.clone(),
+            numeric: self.numeric,
+            ndjson: self.ndjson || self.json,
+            ..WatchArgs::default()
+        };
+        let mut cfg = WatchArgs { interval: "1s".into(), ..w }.resolve()?;
+        cfg.closes_only = true;
+        cfg.processes = self.processes;
+        Ok(cfg)
+    }
+
+    /// `list -K`: `kill --yes`, but never with an empty filter.
+    pub fn as_kill(&self) -> Result<KillConfig, UsageError> {
+        let k = KillArgs { select: self.select.clone(), yes: true, numeric: self.numeric, ..KillArgs::default() };
+        let mut cfg = k.resolve()?;
+        if self.all && self.select.state.is_empty() {
+            cfg.query.states = StateSet::ALL;
+        } else if self.listening && self.select.state.is_empty() {
+            cfg.query.states = StateSet::of(&[crate::model::State::LISTEN, crate::model::State::CLOSE]);
+        }
+        if cfg.filter.is_true() {
+            return Err(UsageError(
+                "-K needs a filter that selects the sockets to close; `sockscope kill --all` closes every one".into(),
+            ));
+        }
+        Ok(cfg)
+    }
+}
