@@ -201,3 +201,47 @@ fn list_e_prints_closes_only_as_ss_does() {
     // Five short connections and the scripted one, both ends each.
     assert_eq!(lines.len(), 12, "{lines:#?}");
 }
+
+/// Run the scripted connection under `watch` as nobody with `extra` flags: its events and stderr.
+fn watch_as_nobody(tag: &str, extra: &[&str]) -> (Vec<Value>, String) {
+    let ns = Netns::create(tag);
+    let script = WORKLOAD.replace("SHORT", "0").replace("LONG", "0");
+    let (mut py, py_out) = python(&ns, &script);
+    let mut watch = Command::new("ip")
+        .args(["netns", "exec", &ns.name, "setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "--"])
+        .arg(env!("CARGO_BIN_EXE_sockscope"))
+        .args(["watch", "--ndjson", "--existing", "-i", "200ms", "--for", "4s"])
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn watch");
+    let events = lines_of(&mut watch);
+    let mut seen = recv_until(&events, |l| l.contains("\"listen\""), "the listener's open event");
+    py.stdin.as_mut().unwrap().write_all(b"go\n").unwrap();
+    recv_until(&py_out, |l| l == "DONE", "the workload");
+    let out = watch.wait_with_output().unwrap();
+    let _ = py.kill();
+    let _ = py.wait();
+    assert!(out.status.success());
+    seen.extend(events.try_iter());
+    (seen.iter().map(|l| serde_json::from_str(l).unwrap()).collect(), String::from_utf8_lossy(&out.stderr).into())
+}
+
+#[test]
+#[ignore = "needs root: a private network namespace, and setpriv to drop privilege"]
+fn without_privilege_the_destroy_groups_still_serve_and_proc_falls_back_with_a_note() {
+    // This kernel lets any user join the destroy groups (NL_CFG_F_NONROOT_RECV): closes still come from them.
+    let (evs, err) = watch_as_nobody("time-watch-nobody", &[]);
+    let closes: Vec<&Value> = evs.iter().filter(|e| e["event"] == "close").collect();
+    assert_eq!(closes.len(), 2, "both ends of the scripted connection: {evs:#?}");
+    assert!(closes.iter().all(|e| e["via"] == "destroy"), "{closes:#?}");
+    assert!(!err.contains("no kernel destroy events"), "{err}");
+
+    // Without them (here: /proc as the source), closes come from the dumps and one note says what is missed.
+    let (evs, err) = watch_as_nobody("time-watch-proc", &["--source", "proc"]);
+    assert_eq!(err.matches("closes come from /proc reads every 200ms").count(), 1, "{err}");
+    let closes: Vec<&Value> = evs.iter().filter(|e| e["event"] == "close").collect();
+    assert_eq!(closes.len(), 2, "both ends of the scripted connection: {evs:#?}");
+    assert!(closes.iter().all(|e| e["via"] == "dump"), "{closes:#?}");
+}

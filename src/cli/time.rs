@@ -19,9 +19,9 @@ Events, one line each as they happen:
   close  the kernel freed the socket: lifetime, and its last tcp_info (bytes, retransmits, rtt)
 
 Closes come from the kernel's sock_diag destroy groups (what `ss -E` reads), so every TCP and UDP socket
-that closes is reported, also one that opened and closed between two dumps. Joining them needs
-CAP_NET_ADMIN; without it closes come from the dumps (a note on stderr says so) and short-lived sockets
-between two dumps are missed. Opens and state changes always come from dumps every --interval.
+that closes is reported, also one that opened and closed between two dumps. Where they cannot be joined
+(a kernel that wants CAP_NET_ADMIN for them, or --source proc) closes come from the dumps, a note on
+stderr says so, and sockets that live between two dumps are missed. Opens and state changes always come from dumps every --interval.
 
 The filter (ss's language) selects the events by the socket they are about; `state` words select by the
 state the socket is in (for a close: its last state). Times are UTC.

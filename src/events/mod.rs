@@ -84,6 +84,19 @@ struct Live {
     preexisting: bool,
 }
 
+/// The identity of a socket: its cookie, or (from `/proc`, which has none) a hash of its protocol and ends.
+fn key(s: &Socket) -> u64 {
+    use std::hash::{Hash, Hasher};
+    match s.cookie {
+        Some(c) => c,
+        None => {
+            let mut h = crate::hash::FastHasher::default();
+            (s.proto, &s.local, &s.peer).hash(&mut h);
+            h.finish() | (1 << 63)
+        }
+    }
+}
+
 /// How many recently closed cookies are remembered, so a late destroy message or a dump that raced a close
 /// does not bring a closed socket back (a fixed bound: the live set is the only thing that grows).
 const RECENT_CLOSED: usize = 1 << 16;
@@ -159,7 +172,7 @@ impl Tracker {
             if s.timer.is_some_and(|t| t.kind == TimerKind::Timewait) {
                 continue;
             }
-            let Some(cookie) = s.cookie else { continue };
+            let cookie = key(&s);
             if self.recent.contains(&cookie) {
                 continue;
             }
@@ -236,7 +249,7 @@ impl Tracker {
     /// A destroy message for `s`, received at `now`: its close (and its open first, when it lived between
     /// two dumps). A repeated message is ignored.
     pub fn apply_destroyed(&mut self, now: u64, s: Socket, out: &mut Vec<Event>) {
-        let Some(cookie) = s.cookie else { return };
+        let cookie = key(&s);
         if self.recent.contains(&cookie) {
             return;
         }
