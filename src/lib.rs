@@ -11,4 +11,5 @@ pub mod hash;
 pub mod model;
 pub mod output;
 pub mod ports;
+pub mod record;
 pub mod tui;

@@ -34,6 +34,8 @@ fn main() -> ExitCode {
         Some(Command::Audit(a)) => return finish(commands::audit::run(&a)),
         Some(Command::Forwards(a)) => return finish(commands::forwards::run(&a)),
         Some(Command::Watch(a)) => return checked(a.resolve(), commands::watch::run),
+        Some(Command::Record(a)) => return checked(a.resolve(), commands::record::run),
+        Some(Command::Diff(a)) => return finish(commands::history::diff(&a)),
         Some(Command::Kill(a)) => {
             let confirm = if a.yes { commands::kill::Confirm::Given } else { commands::kill::Confirm::Ask };
             return checked(a.resolve(), |c| commands::kill::run(c, confirm));
@@ -44,6 +46,9 @@ fn main() -> ExitCode {
         }
         None => cli.list,
     };
+    if let (Some(from), Some(at)) = (&args.from, &args.at) {
+        return finish(commands::history::list_at(from, at, args.json || args.ndjson));
+    }
     if args.events {
         return checked(args.as_watch(), commands::watch::run);
     }

@@ -101,6 +101,10 @@ pub enum Command {
     Watch(time::WatchArgs),
     /// Close the sockets a filter selects (SOCK_DESTROY, as `ss -K`), after asking.
     Kill(time::KillArgs),
+    /// Record groups and socket events into an SQLite database, for `list --from`, `diff` and sqlite3.
+    Record(time::RecordArgs),
+    /// What changed between two moments of a recording, or between two `list --json` snapshots.
+    Diff(time::DiffArgs),
 }
 
 const TOP_HELP: &str = "\
@@ -219,6 +223,13 @@ pub struct ListArgs {
     /// refused; `sockscope kill` lists and asks first)
     #[arg(short = 'K', long = "kill", conflicts_with = "events", help_heading = "Time")]
     pub kill: bool,
+    /// List the groups of a recording (`sockscope record`) as they were at --at, and the sockets its events
+    /// knew open then
+    #[arg(long, value_name = "FILE", requires = "at", conflicts_with_all = ["events", "kill"], help_heading = "Time")]
+    pub from: Option<PathBuf>,
+    /// The moment for --from: 2026-11-30T20:31:02Z, 20:31 (today, UTC), -5m (ago), @UNIXSECONDS
+    #[arg(long, value_name = "TIME", requires = "from", allow_hyphen_values = true, help_heading = "Time")]
+    pub at: Option<String>,
 }
 
 /// Output format of a listing.
@@ -380,6 +391,7 @@ impl ListArgs {
         !(s.tcp || s.udp || s.unix || s.ipv4 || s.ipv6 || self.all || self.listening || self.numeric)
             && !(self.resolve || self.no_header || self.extended || self.json || self.ndjson)
             && !(self.options || self.info || self.memory || self.processes || self.events || self.kill)
+            && self.from.is_none()
             && s.state.is_empty()
             && s.port.is_empty()
             && s.sport.is_empty()

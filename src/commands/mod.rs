@@ -3,6 +3,8 @@
 
 pub mod audit;
 pub mod forwards;
+pub mod history;
 pub mod kill;
+pub mod record;
 pub mod services;
 pub mod watch;

@@ -24,6 +24,7 @@ pub fn run(cfg: WatchConfig) -> anyhow::Result<ExitCode> {
         source: cfg.source,
         proc_root: cfg.proc_root.clone(),
         processes: cfg.processes,
+        keep_dumps: false,
     };
     let started = Instant::now();
     let mut evs = Vec::new();

@@ -161,28 +161,30 @@ impl Tracker {
     pub fn apply_dump(
         &mut self,
         now: u64,
-        socks: Vec<Socket>,
+        socks: &[Socket],
         mut process: impl FnMut(&Socket) -> Option<Arc<ProcessInfo>>,
         out: &mut Vec<Event>,
     ) {
         self.generation += 1;
         let generation = self.generation;
-        for mut s in socks {
-            // TIME-WAIT remnants of a closed socket carry its cookie; they are not sockets of their own.
-            if s.timer.is_some_and(|t| t.kind == TimerKind::Timewait) {
+        for s in socks {
+            // TIME-WAIT remnants of a closed socket carry its cookie and request sockets (SYN-RECV) are never
+            // reported destroyed: neither is a socket of its own here.
+            if s.timer.is_some_and(|t| t.kind == TimerKind::Timewait)
+                || matches!(s.state, State::TIME_WAIT | State::SYN_RECV)
+            {
                 continue;
             }
-            let cookie = key(&s);
+            let cookie = key(s);
             if self.recent.contains(&cookie) {
                 continue;
             }
-            s.extra = None;
             match self.live.get_mut(&cookie) {
                 Some(l) => {
                     l.seen = generation;
                     if l.sock.state != s.state {
                         let old = l.sock.state;
-                        l.sock = s;
+                        l.sock = Socket { extra: None, ..s.clone() };
                         out.push(Event {
                             time_ms: now,
                             kind: Kind::State,
@@ -194,11 +196,10 @@ impl Tracker {
                             preexisting: l.preexisting,
                             via: Via::Dump,
                         });
-                    } else {
-                        l.sock = s;
                     }
                 }
                 None => {
+                    let s = Socket { extra: None, ..s.clone() };
                     let p = process(&s);
                     out.push(Event {
                         time_ms: now,

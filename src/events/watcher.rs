@@ -22,6 +22,8 @@ pub struct WatchOptions {
     pub proc_root: PathBuf,
     /// Name the process of each new socket (a cached /proc scan).
     pub processes: bool,
+    /// Keep each dump (every state, TIME-WAIT included) for [`Watcher::last_dump`] (`record` groups it).
+    pub keep_dumps: bool,
 }
 
 /// The states a dump asks for: every state of a full socket. TIME-WAIT sockets are remnants of a closed one
@@ -38,18 +40,23 @@ pub struct Watcher {
     opts: WatchOptions,
     next_dump: Instant,
     destroyed: Vec<crate::model::Socket>,
+    last: Vec<crate::model::Socket>,
     /// Things to tell the user once (on stderr): no destroy groups, dropped messages, hidden processes.
     notes: Vec<String>,
     hidden_said: bool,
     /// Destroy messages the kernel dropped (buffer overflows seen).
     pub overflows: u64,
+    /// How long the last dump took (collection only).
+    pub last_dump_time: Duration,
+    /// When the last dump was taken (ms since the epoch).
+    pub last_dump_ms: u64,
 }
 
 impl Watcher {
     /// Subscribe to the destroy groups (when the query has TCP or UDP), then take the first dump: every
     /// socket open now is an `open` event, with `first_seen_ms` = now.
     pub fn start(mut opts: WatchOptions, out: &mut Vec<Event>) -> Result<Watcher, CollectError> {
-        opts.query.states = dump_states();
+        opts.query.states = if opts.keep_dumps { StateSet::ALL } else { dump_states() };
         opts.query.info = false;
         opts.query.memory = false;
         let mut notes = Vec::new();
@@ -91,6 +98,9 @@ impl Watcher {
             notes,
             hidden_said: false,
             overflows: 0,
+            last_dump_time: Duration::ZERO,
+            last_dump_ms: 0,
+            last: Vec::new(),
         };
         w.dump(out)?;
         Ok(w)
@@ -112,14 +122,35 @@ impl Watcher {
     }
 
     /// Wait for the next events: destroy messages as they come, and a dump when one is due. Returns after at
-    /// most `max_wait` (with or without events).
-    pub fn poll(&mut self, max_wait: Duration, out: &mut Vec<Event>) -> Result<(), CollectError> {
+    /// most `max_wait` (with or without events); true when a dump was taken.
+    pub fn poll(&mut self, max_wait: Duration, out: &mut Vec<Event>) -> Result<bool, CollectError> {
         let until = (Instant::now() + max_wait).min(self.next_dump);
         self.drain(until.saturating_duration_since(Instant::now()), out)?;
         if Instant::now() >= self.next_dump {
             self.dump(out)?;
+            // Closes during the dump belong before the next one.
+            self.drain(Duration::ZERO, out)?;
+            return Ok(true);
         }
-        Ok(())
+        Ok(false)
+    }
+
+    /// Take a dump now (and the closes it raced), out of schedule.
+    pub fn dump_now(&mut self, out: &mut Vec<Event>) -> Result<(), CollectError> {
+        self.drain(Duration::ZERO, out)?;
+        self.dump(out)?;
+        self.drain(Duration::ZERO, out)
+    }
+
+    /// The last dump, when `keep_dumps` was asked for.
+    pub fn last_dump(&self) -> &[crate::model::Socket] {
+        &self.last
+    }
+
+    /// The process holding `inode`, as of the last scan.
+    pub fn process_of(&self, inode: u64) -> Option<Arc<ProcessInfo>> {
+        let map = self.cache.as_ref()?.map();
+        map.get(inode).next().map(|r| r.process.clone())
     }
 
     fn drain(&mut self, wait: Duration, out: &mut Vec<Event>) -> Result<(), CollectError> {
@@ -159,12 +190,14 @@ impl Watcher {
     fn dump(&mut self, out: &mut Vec<Event>) -> Result<(), CollectError> {
         let started = Instant::now();
         let snap = self.collector.collect(&self.opts.query)?;
+        self.last_dump_time = started.elapsed();
         for n in &snap.notes {
             if !self.notes.contains(n) {
                 self.notes.push(n.clone());
             }
         }
         let now = clock::now_ms();
+        self.last_dump_ms = now;
         let socks = snap.sockets;
         let mut refreshed = false;
         if let Some(cache) = &mut self.cache {
@@ -191,7 +224,10 @@ impl Watcher {
         let name = |s: &crate::model::Socket| -> Option<Arc<ProcessInfo>> {
             lookup.and_then(|m| m.get(s.inode).next().map(|r| r.process.clone()))
         };
-        self.tracker.apply_dump(now, socks, name, out);
+        self.tracker.apply_dump(now, &socks, name, out);
+        if self.opts.keep_dumps {
+            self.last = socks;
+        }
         // The next dump is one interval after this one started, but never sooner than half an interval after
         // it ended: a dump slower than the interval must not take the whole CPU.
         let after_end = Instant::now() + self.opts.interval / 2;

@@ -3,6 +3,7 @@
 
 pub mod events;
 pub mod json;
+pub mod recording;
 pub mod table;
 
 use std::collections::HashMap;

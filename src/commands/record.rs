@@ -1,0 +1,116 @@
+//! `sockscope record`: the watcher's dumps grouped as the dashboard groups them, and its events, written to
+//! an SQLite recording once per interval until interrupted.
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use crate::cli::time::RecordConfig;
+use crate::events::watcher::{WatchOptions, Watcher};
+use crate::group;
+use crate::model::Socket;
+use crate::record::writer::{Recorder, Sample};
+use crate::record::{EventRow, GroupRow};
+
+static STOP: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_signal(_: libc::c_int) {
+    STOP.store(true, Ordering::Relaxed);
+}
+
+/// SIGINT and SIGTERM ask the loop to write its last sample and stop.
+fn stop_on_signals() {
+    for sig in [libc::SIGINT, libc::SIGTERM] {
+        // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
+        unsafe {
+            libc::signal(sig, on_signal as *const () as libc::sighandler_t);
+        }
+    }
+}
+
+pub fn run(cfg: RecordConfig) -> anyhow::Result<ExitCode> {
+    let w = &cfg.watch;
+    let opts = WatchOptions {
+        query: w.query.clone(),
+        interval: w.interval,
+        source: w.source,
+        proc_root: w.proc_root.clone(),
+        processes: w.processes,
+        keep_dumps: true,
+    };
+    let mut recorder = Recorder::create(&cfg.out, cfg.limits)?;
+    stop_on_signals();
+    let started = Instant::now();
+    let mut events = Vec::new();
+    let mut watcher = Watcher::start(opts, &mut events)?;
+    // The sockets open at the start are the first sample's groups, not events.
+    events.clear();
+    if std::io::stderr().is_terminal() {
+        eprintln!(
+            "sockscope: recording to {} every {} (Ctrl-C stops)",
+            cfg.out.display(),
+            crate::output::table::duration_ms(w.interval.as_millis() as u64)
+        );
+    }
+    let mut dumped = true;
+    loop {
+        for n in watcher.take_notes() {
+            eprintln!("sockscope: note: {n}");
+        }
+        let stop = STOP.load(Ordering::Relaxed) || w.duration.is_some_and(|d| started.elapsed() >= d);
+        if stop && !dumped {
+            watcher.dump_now(&mut events)?;
+            dumped = true;
+        }
+        if dumped {
+            write_sample(&mut recorder, &watcher, &cfg, &mut events)?;
+        }
+        if stop {
+            return Ok(ExitCode::SUCCESS);
+        }
+        let wait = match w.duration {
+            Some(d) => d.saturating_sub(started.elapsed()).min(Duration::from_millis(250)),
+            None => Duration::from_millis(250),
+        };
+        dumped = watcher.poll(wait, &mut events)?;
+    }
+}
+
+fn write_sample(
+    recorder: &mut Recorder,
+    watcher: &Watcher,
+    cfg: &RecordConfig,
+    events: &mut Vec<crate::events::Event>,
+) -> anyhow::Result<()> {
+    let w = &cfg.watch;
+    let dump = watcher.last_dump();
+    let filtered: Vec<Socket>;
+    let socks: &[Socket] = if w.filter.is_true() && w.states.is_none() {
+        dump
+    } else {
+        filtered = dump
+            .iter()
+            .filter(|s| w.states.is_none_or(|st| st.contains(s.state)) && w.filter.matches(s))
+            .cloned()
+            .collect();
+        &filtered
+    };
+    let groups = group::group(socks);
+    let owner = |i: u32| {
+        let s = socks.get(i as usize)?;
+        let p = watcher.process_of(s.inode)?;
+        Some(format!("{}/{}", p.comm, p.pid))
+    };
+    let rows: Vec<GroupRow> = groups.iter().map(|g| GroupRow::of(g, owner)).collect();
+    let evs: Vec<EventRow> =
+        events.drain(..).filter(|e| super::watch::wanted(w, e)).map(|e| EventRow::of(&e)).collect();
+    recorder.write(&Sample {
+        time_ms: watcher.last_dump_ms,
+        dump_ms: watcher.last_dump_time.as_millis() as u64,
+        sockets: socks.len(),
+        groups: &rows,
+        events: &evs,
+    })?;
+    Ok(())
+}

@@ -1,0 +1,128 @@
+use std::time::Duration;
+
+use super::reader::Recording;
+use super::writer::{Limits, Recorder, Sample};
+use super::*;
+
+fn group(port: u16, established: u32) -> GroupRow {
+    let mut states = [0u32; 11];
+    states[0] = established;
+    states[9] = 1;
+    GroupRow {
+        kind: "listen".into(),
+        proto: "tcp".into(),
+        address: Some("127.0.0.1".into()),
+        port: Some(port),
+        sockets: established + 1,
+        listeners: 1,
+        states,
+        accept_queue: Some(0),
+        accept_backlog: Some(128),
+        peers: 1,
+        top_peers: "127.0.0.1=3".into(),
+        owner: Some("python3/42".into()),
+    }
+}
+
+fn event(time_ms: u64, kind: &str, cookie: u64) -> EventRow {
+    EventRow {
+        time_ms,
+        event: kind.into(),
+        proto: "tcp".into(),
+        state: "established".into(),
+        old_state: None,
+        local_address: Some("127.0.0.1".into()),
+        local_port: Some(40000),
+        peer_address: Some("127.0.0.1".into()),
+        peer_port: Some(5000),
+        cookie: Some(cookie),
+        pid: None,
+        comm: None,
+        lifetime_ms: (kind == "close").then_some(5),
+        bytes_sent: None,
+        bytes_received: None,
+        retrans: None,
+        rtt_us: None,
+        via: "dump".into(),
+        late: false,
+    }
+}
+
+const NO_LIMITS: Limits = Limits { keep: None, max_size: None, max_events: usize::MAX };
+
+fn temp(name: &str) -> std::path::PathBuf {
+    let p = std::env::temp_dir().join(format!("sockscope-time-{name}-{}.db", std::process::id()));
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", p.display()));
+    }
+    p
+}
+
+#[test]
+fn samples_groups_and_events_round_trip() {
+    let path = temp("roundtrip");
+    let mut r = Recorder::create(&path, Limits { max_events: 2, ..NO_LIMITS }).unwrap();
+    let g1 = [group(5000, 3)];
+    r.write(&Sample { time_ms: 1000, dump_ms: 5, sockets: 4, groups: &g1, events: &[] }).unwrap();
+    let g2 = [group(5000, 5), group(6000, 0)];
+    let evs = [event(1500, "open", 1), event(1600, "open", 2), event(1700, "open", 3)];
+    let w = r.write(&Sample { time_ms: 2000, dump_ms: 5, sockets: 7, groups: &g2, events: &evs }).unwrap();
+    assert_eq!((w.events_stored, w.events_dropped), (2, 1));
+    let e3 = [event(2500, "close", 1)];
+    r.write(&Sample { time_ms: 3000, dump_ms: 5, sockets: 6, groups: &g2, events: &e3 }).unwrap();
+    drop(r);
+
+    let rec = Recording::open(&path).unwrap();
+    assert_eq!(rec.samples().unwrap().len(), 3);
+    let s = rec.sample_at(2999).unwrap();
+    assert_eq!((s.time_ms, s.sockets, s.opened, s.events_dropped), (2000, 7, 3, 1));
+    assert_eq!(rec.groups(s.id).unwrap(), vec![group(5000, 5), group(6000, 0)]);
+    assert_eq!(rec.events_between(1000, 2000).unwrap(), evs[..2].to_vec());
+    let open: Vec<u64> = rec.open_at(3000).unwrap().iter().filter_map(|e| e.cookie).collect();
+    assert_eq!(open, vec![2]);
+    assert!(matches!(rec.sample_at(999), Err(RecordError::NoSample { .. })));
+    assert_eq!(group(80, 1).label(), "127.0.0.1:80");
+}
+
+#[test]
+fn keep_drops_the_oldest() {
+    let path = temp("keep");
+    let mut r = Recorder::create(&path, Limits { keep: Some(Duration::from_secs(10)), ..NO_LIMITS }).unwrap();
+    for t in 0..30u64 {
+        let ev = [event(t * 1000, "open", t)];
+        r.write(&Sample { time_ms: t * 1000, groups: &[group(1, 1)], events: &ev, ..Sample::default() }).unwrap();
+    }
+    drop(r);
+    let rec = Recording::open(&path).unwrap();
+    let s = rec.samples().unwrap();
+    assert_eq!(s.first().unwrap().time_ms, 19_000);
+    assert_eq!(rec.events_between(0, 100_000).unwrap().len(), 11);
+}
+
+#[test]
+fn max_size_keeps_the_file_bounded() {
+    let path = temp("maxsize");
+    let limit = 256 * 1024;
+    let mut r = Recorder::create(&path, Limits { max_size: Some(limit), ..NO_LIMITS }).unwrap();
+    let groups: Vec<GroupRow> = (0..50).map(|p| group(p, 10)).collect();
+    for t in 0..300u64 {
+        r.write(&Sample { time_ms: t * 1000, groups: &groups, ..Sample::default() }).unwrap();
+    }
+    assert!(r.size().unwrap() <= limit + 64 * 1024, "{} bytes", r.size().unwrap());
+    drop(r);
+    let rec = Recording::open(&path).unwrap();
+    let s = rec.samples().unwrap();
+    assert_eq!(s.last().unwrap().time_ms, 299_000, "the newest samples stay");
+    assert!(s.len() < 300);
+}
+
+#[test]
+fn other_files_are_not_recordings() {
+    let path = temp("notarec");
+    std::fs::write(&path, b"hello").unwrap();
+    assert!(Recording::open(&path).is_err());
+    let empty = temp("empty");
+    Recorder::create(&empty, NO_LIMITS).unwrap();
+    let rec = Recording::open(&empty).unwrap();
+    assert!(matches!(rec.sample_at(5), Err(RecordError::Empty { .. })));
+}
