@@ -9,7 +9,7 @@ use crate::events::{Event, Kind};
 
 /// The header line.
 pub fn header(w: &mut dyn Write) -> io::Result<()> {
-    writeln!(w, "{:<12} {:<5} {:<5} {:<11} {:<28} {:<28} Details", "Time", "Event", "Netid", "State", "Local", "Peer")
+    writeln!(w, "{:<12} {:<5} {:<5} {:<16} {:<28} {:<28} Details", "Time", "Event", "Netid", "State", "Local", "Peer")
 }
 
 /// One event: time, kind, netid, state, local, peer, then `sk:COOKIE`, the process, and for a close its
@@ -25,7 +25,7 @@ pub fn render_line(w: &mut dyn Write, ev: &Event, names: &Names) -> io::Result<(
         _ => s.state.display_name(s.proto).to_string(),
     };
     let mut line = format!(
-        "{:<12} {:<5} {:<5} {:<11} {:<28} {:<28}",
+        "{:<12} {:<5} {:<5} {:<16} {:<28} {:<28}",
         clock::time_of_day(ev.time_ms),
         ev.kind.name(),
         s.netid(),
@@ -115,7 +115,7 @@ mod tests {
         }
         let text = String::from_utf8(out).unwrap();
         let lines: Vec<&str> = text.lines().collect();
-        assert!(lines[0].starts_with("20:31:02.123 open  tcp   ESTAB       127.0.0.1:5000"), "{}", lines[0]);
+        assert!(lines[0].starts_with("20:31:02.123 open  tcp   ESTAB            127.0.0.1:5000"), "{}", lines[0]);
         assert!(lines[0].ends_with("sk:ab users:((\"a\\x1bb\",pid=7))"), "{}", lines[0]);
         assert!(lines[1].contains(" SYN-SENT>ESTAB "), "{}", lines[1]);
         assert!(lines[2].ends_with("lifetime:2.1s"), "{}", lines[2]);
