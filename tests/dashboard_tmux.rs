@@ -91,3 +91,63 @@ fn dashboard_shows_the_port_and_restores_the_terminal() {
     let modes: Vec<&str> = screen.lines().map(str::trim).filter(|l| l.ends_with("icanon")).collect();
     assert_eq!(modes, vec!["icanon"], "canonical mode is back (not raw):\n{screen}");
 }
+
+/// A listener on 127.0.0.1:5000 in the namespace and one connection whose client waits for data and prints
+/// RESET when the connection is reset.
+const ONE_CONNECTION: &str = r#"
+import socket, sys
+srv = socket.socket()
+srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+srv.bind(("127.0.0.1", 5000))
+srv.listen(8)
+c = socket.create_connection(("127.0.0.1", 5000))
+a, _ = srv.accept()
+print("READY", flush=True)
+c.settimeout(30)
+try:
+    c.recv(10)
+    print("EOF", flush=True)
+except ConnectionResetError:
+    print("RESET", flush=True)
+sys.stdin.readline()
+"#;
+
+#[test]
+#[ignore = "needs root: a private network namespace and CAP_NET_ADMIN to close a socket"]
+fn kill_dialog_names_the_sockets_and_closes_them_on_y() {
+    use std::io::{BufRead, BufReader};
+    assert!(common::have("tmux"), "tmux is needed");
+    let ns = common::Netns::create("time-tmux-kill");
+    let path = std::env::temp_dir().join(format!("{}.py", ns.name));
+    std::fs::write(&path, ONE_CONNECTION).unwrap();
+    let mut py = Command::new("ip")
+        .args(["netns", "exec", &ns.name, "python3"])
+        .arg(&path)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(py.stdout.take().unwrap()).lines();
+    assert_eq!(lines.next().unwrap().unwrap(), "READY");
+
+    let name = format!("sockscope-time-kill-{}", std::process::id());
+    let _session = Session(name.clone());
+    let script =
+        format!("ip netns exec {} '{}' top -t --interval 500ms; sleep 60", ns.name, env!("CARGO_BIN_EXE_sockscope"));
+    let ok = Command::new("tmux")
+        .args(["new-session", "-d", "-s", &name, "-x", "120", "-y", "30", "sh", "-c", &script])
+        .env("TERM", "xterm-256color")
+        .status()
+        .expect("tmux new-session");
+    assert!(ok.success());
+    // The listener's group (listener + the accepted end) sorts first, above the outbound client.
+    wait_for(&name, "the listener row", Duration::from_secs(15), |s| listener_counts(s, 5000) == Some((2, 1)));
+    let _ = Command::new("tmux").args(["send-keys", "-t", &name, "K"]).status();
+    let screen = wait_for(&name, "the kill dialog", Duration::from_secs(10), |s| s.contains("close sockets"));
+    assert!(screen.contains("Close 1 connections of 127.0.0.1:5000?"), "{screen}");
+    let _ = Command::new("tmux").args(["send-keys", "-t", &name, "y"]).status();
+    wait_for(&name, "the outcome", Duration::from_secs(10), |s| s.contains("closed 1 of 1 sockets"));
+    assert_eq!(lines.next().unwrap().unwrap(), "RESET", "the client saw its connection reset");
+    let _ = py.kill();
+    let _ = py.wait();
+}
