@@ -36,6 +36,13 @@ fn main() -> ExitCode {
         Some(Command::Watch(a)) => return checked(a.resolve(), commands::watch::run),
         Some(Command::Record(a)) => return checked(a.resolve(), commands::record::run),
         Some(Command::Diff(a)) => return finish(commands::history::diff(&a)),
+        Some(Command::Replay(a)) => {
+            if !io::stdout().is_terminal() {
+                eprintln!("sockscope: replay needs a terminal; `sockscope list --from FILE --at TIME` prints a moment");
+                return ExitCode::from(2);
+            }
+            return finish(tui::replay::run(&a.file).map(|()| ExitCode::SUCCESS));
+        }
         Some(Command::Kill(a)) => {
             let confirm = if a.yes { commands::kill::Confirm::Given } else { commands::kill::Confirm::Ask };
             return checked(a.resolve(), |c| commands::kill::run(c, confirm));

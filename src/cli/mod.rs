@@ -105,6 +105,8 @@ pub enum Command {
     Record(time::RecordArgs),
     /// What changed between two moments of a recording, or between two `list --json` snapshots.
     Diff(time::DiffArgs),
+    /// The dashboard of a recording, on a timeline.
+    Replay(time::ReplayArgs),
 }
 
 const TOP_HELP: &str = "\

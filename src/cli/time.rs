@@ -372,3 +372,18 @@ pub struct DiffArgs {
     #[arg(long)]
     pub json: bool,
 }
+
+const REPLAY_HELP: &str = "\
+Opens a recording (`sockscope record`) on a timeline: the groups of the sample under the cursor, the
+trend of the selected group over the whole recording, and its events up to the cursor.
+
+Keys: left/right step one sample, PgUp/PgDn ten, Home/End the first/last, up/down select a group,
+: jump to a time (2026-11-30T20:31:00Z, 20:31, -5m, @UNIXSECONDS), q quit.";
+
+#[derive(Debug, Clone, Args)]
+#[command(after_help = REPLAY_HELP)]
+pub struct ReplayArgs {
+    /// The recording to open
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+}

@@ -164,6 +164,42 @@ impl Recording {
         rows.collect::<Result<_, _>>().map_err(err)
     }
 
+    /// Sockets of group `g` in every sample, oldest first (0 where the group is absent).
+    pub fn group_trend(&self, g: &GroupRow) -> Result<Vec<u32>, RecordError> {
+        let err = self.err();
+        let mut st = self
+            .conn
+            .prepare(
+                "SELECT COALESCE((SELECT g.sockets FROM groups g WHERE g.sample_id = s.id AND g.kind = ?1 \
+                 AND g.proto = ?2 AND g.address IS ?3 AND g.port IS ?4), 0) FROM samples s ORDER BY s.time_ms, s.id",
+            )
+            .map_err(&err)?;
+        let rows = st.query_map(rusqlite::params![g.kind, g.proto, g.address, g.port], |r| r.get(0)).map_err(&err)?;
+        rows.collect::<Result<_, _>>().map_err(err)
+    }
+
+    /// The last `max` events up to `until_ms` of the sockets of group `g`, newest first: for a listening
+    /// endpoint those on its port, for an outbound group those to its destination.
+    pub fn group_events(&self, g: &GroupRow, until_ms: u64, max: usize) -> Result<Vec<EventRow>, RecordError> {
+        let err = self.err();
+        let cond = match g.kind.as_str() {
+            "listen" => "local_port = ?2",
+            "outbound" => "peer_address = ?1 AND peer_port = ?2",
+            _ => return Ok(Vec::new()),
+        };
+        let mut st = self
+            .conn
+            .prepare(&format!(
+                "SELECT {EVENT_COLUMNS} FROM events WHERE proto = ?3 AND {cond} AND time_ms <= ?4 \
+                 ORDER BY time_ms DESC, rowid DESC LIMIT ?5"
+            ))
+            .map_err(&err)?;
+        let rows = st
+            .query_map(rusqlite::params![g.address, g.port, g.proto, ms(until_ms), max as i64], event_row)
+            .map_err(&err)?;
+        rows.collect::<Result<_, _>>().map_err(err)
+    }
+
     /// Sockets known open at `at_ms` from the events: opened during the recording and not closed by then.
     pub fn open_at(&self, at_ms: u64) -> Result<Vec<EventRow>, RecordError> {
         let mut open: FastMap<u64, EventRow> = FastMap::default();

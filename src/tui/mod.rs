@@ -8,6 +8,7 @@ pub mod filter;
 pub mod kill;
 pub mod layout;
 pub mod live;
+pub mod replay;
 #[cfg(test)]
 mod script;
 pub mod view;

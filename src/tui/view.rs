@@ -221,7 +221,8 @@ pub fn fmt_age(d: Duration) -> String {
     }
 }
 
-fn sparkline(samples: &[u32], width: usize) -> String {
+/// The last `width` samples as block characters, scaled to their maximum.
+pub fn sparkline(samples: &[u32], width: usize) -> String {
     let tail = &samples[samples.len().saturating_sub(width)..];
     let max = tail.iter().copied().max().unwrap_or(0).max(1);
     tail.iter()
