@@ -3,8 +3,8 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc::Receiver;
 
 use common::Netns;
 
@@ -18,7 +18,6 @@ srv.bind(("127.0.0.1", 5000))
 srv.listen(8)
 c = socket.create_connection(("127.0.0.1", 5000))
 a, _ = srv.accept()
-print(c.getsockname()[1], flush=True)
 print("READY", flush=True)
 c.settimeout(WAIT)
 try:
@@ -32,29 +31,18 @@ sys.stdin.readline()
 
 struct Connection {
     child: Child,
-    lines: std::io::Lines<BufReader<std::process::ChildStdout>>,
+    lines: Receiver<String>,
 }
 
 impl Connection {
     fn start(ns: &Netns, wait_s: u32) -> Connection {
-        let path = std::env::temp_dir().join(format!("{}.py", ns.name));
-        std::fs::write(&path, CONNECTION.replace("WAIT", &wait_s.to_string())).unwrap();
-        let mut child = Command::new("ip")
-            .args(["netns", "exec", &ns.name, "python3"])
-            .arg(&path)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("spawn python3");
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let _client_port = lines.next().unwrap().unwrap();
-        assert_eq!(lines.next().unwrap().unwrap(), "READY");
+        let (child, lines) = common::python(ns, &CONNECTION.replace("WAIT", &wait_s.to_string()));
         Connection { child, lines }
     }
 
     /// What the client saw.
     fn outcome(&mut self) -> String {
-        self.lines.next().and_then(Result::ok).unwrap_or_default()
+        self.lines.recv_timeout(std::time::Duration::from_secs(30)).unwrap_or_default()
     }
 }
 

@@ -5,12 +5,11 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::io::Write;
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::Netns;
+use common::{Netns, lines_of, python, recv_until};
 use serde_json::Value;
 
 /// A listener on 127.0.0.1:5000; after "go" on stdin: SHORT connections closed at once, LONG ones held past
@@ -47,53 +46,6 @@ sys.stdin.readline()
 
 const SHORT: usize = 40;
 const LONG: usize = 10;
-
-/// Lines of a child's stdout, read on a thread.
-fn lines_of(child: &mut Child) -> mpsc::Receiver<String> {
-    let (tx, rx) = mpsc::channel();
-    let out = child.stdout.take().expect("piped stdout");
-    std::thread::spawn(move || {
-        for line in BufReader::new(out).lines() {
-            let Ok(line) = line else { break };
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    rx
-}
-
-/// Start `script` with python3 in the namespace; its stdout lines, after READY.
-fn python(ns: &Netns, script: &str) -> (Child, mpsc::Receiver<String>) {
-    let path = std::env::temp_dir().join(format!("{}.py", ns.name));
-    std::fs::write(&path, script).expect("write the script");
-    let mut child = Command::new("ip")
-        .args(["netns", "exec", &ns.name, "python3"])
-        .arg(&path)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("spawn python3");
-    let rx = lines_of(&mut child);
-    recv_until(&rx, |l| l == "READY", "the workload to start");
-    (child, rx)
-}
-
-fn recv_until(rx: &mpsc::Receiver<String>, mut done: impl FnMut(&str) -> bool, what: &str) -> Vec<String> {
-    let mut got = Vec::new();
-    loop {
-        match rx.recv_timeout(Duration::from_secs(30)) {
-            Ok(l) => {
-                let stop = done(&l);
-                got.push(l);
-                if stop {
-                    return got;
-                }
-            }
-            Err(_) => panic!("timed out waiting for {what}; got {got:#?}"),
-        }
-    }
-}
 
 fn port(v: &Value, end: &str) -> u64 {
     v["socket"][end]["port"].as_u64().unwrap_or(0)

@@ -151,22 +151,10 @@ mod tests {
     use super::*;
 
     fn g(port: u16, estab: u32) -> GroupRow {
-        let mut states = [0; 11];
-        states[0] = estab;
-        states[9] = 1;
         GroupRow {
-            kind: "listen".into(),
-            proto: "tcp".into(),
             address: Some("::".into()),
-            port: Some(port),
-            sockets: estab + 1,
-            listeners: 1,
-            states,
-            accept_queue: Some(0),
-            accept_backlog: Some(128),
-            peers: 1,
-            top_peers: String::new(),
             owner: Some("ng\u{7}inx/1".into()),
+            ..crate::record::fixtures::group_row(port, estab)
         }
     }
 

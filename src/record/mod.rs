@@ -114,6 +114,8 @@ fn open(path: &Path, create: bool) -> Result<Connection, RecordError> {
 }
 
 #[cfg(test)]
+pub(crate) mod fixtures;
+#[cfg(test)]
 mod tests;
 
 /// One row of `groups`: a group as recorded (and as read back).

@@ -5,47 +5,11 @@ use super::writer::{Limits, Recorder, Sample};
 use super::*;
 
 fn group(port: u16, established: u32) -> GroupRow {
-    let mut states = [0u32; 11];
-    states[0] = established;
-    states[9] = 1;
-    GroupRow {
-        kind: "listen".into(),
-        proto: "tcp".into(),
-        address: Some("127.0.0.1".into()),
-        port: Some(port),
-        sockets: established + 1,
-        listeners: 1,
-        states,
-        accept_queue: Some(0),
-        accept_backlog: Some(128),
-        peers: 1,
-        top_peers: "127.0.0.1=3".into(),
-        owner: Some("python3/42".into()),
-    }
+    GroupRow { top_peers: "127.0.0.1=3".into(), ..super::fixtures::group_row(port, established) }
 }
 
 fn event(time_ms: u64, kind: &str, cookie: u64) -> EventRow {
-    EventRow {
-        time_ms,
-        event: kind.into(),
-        proto: "tcp".into(),
-        state: "established".into(),
-        old_state: None,
-        local_address: Some("127.0.0.1".into()),
-        local_port: Some(40000),
-        peer_address: Some("127.0.0.1".into()),
-        peer_port: Some(5000),
-        cookie: Some(cookie),
-        pid: None,
-        comm: None,
-        lifetime_ms: (kind == "close").then_some(5),
-        bytes_sent: None,
-        bytes_received: None,
-        retrans: None,
-        rtt_us: None,
-        via: "dump".into(),
-        late: false,
-    }
+    super::fixtures::event_row(time_ms, kind, cookie, (40000, 5000))
 }
 
 const NO_LIMITS: Limits = Limits { keep: None, max_size: None, max_events: usize::MAX };

@@ -6,47 +6,13 @@ use super::*;
 use crate::record::writer::{Limits, Recorder, Sample};
 
 fn group(port: u16, established: u32) -> GroupRow {
-    let mut states = [0u32; 11];
-    states[0] = established;
-    states[9] = 1;
-    GroupRow {
-        kind: "listen".into(),
-        proto: "tcp".into(),
-        address: Some("127.0.0.1".into()),
-        port: Some(port),
-        sockets: established + 1,
-        listeners: 1,
-        states,
-        accept_queue: Some(0),
-        accept_backlog: Some(128),
-        peers: 1,
-        top_peers: String::new(),
-        owner: Some("python3/42".into()),
-    }
+    crate::record::fixtures::group_row(port, established)
 }
 
 fn event(time_ms: u64, kind: &str) -> EventRow {
-    EventRow {
-        time_ms,
-        event: kind.into(),
-        proto: "tcp".into(),
-        state: "established".into(),
-        old_state: None,
-        local_address: Some("127.0.0.1".into()),
-        local_port: Some(5000),
-        peer_address: Some("127.0.0.1".into()),
-        peer_port: Some(40000 + time_ms as u16 % 1000),
-        cookie: Some(time_ms),
-        pid: None,
-        comm: None,
-        lifetime_ms: None,
-        bytes_sent: None,
-        bytes_received: None,
-        retrans: None,
-        rtt_us: None,
-        via: "dump".into(),
-        late: false,
-    }
+    let mut e = crate::record::fixtures::event_row(time_ms, kind, time_ms, (5000, 40000 + time_ms as u16 % 1000));
+    e.lifetime_ms = None;
+    e
 }
 
 /// A recording of a listener that gets 0, 5, then 12 connections, a sample a second.

@@ -108,3 +108,57 @@ impl Drop for Netns {
 pub fn sh(args: &[&str]) -> bool {
     Command::new(args[0]).args(&args[1..]).stderr(std::process::Stdio::null()).status().is_ok_and(|s| s.success())
 }
+
+/// Lines of a child's stdout, read on a thread.
+pub fn lines_of(child: &mut std::process::Child) -> std::sync::mpsc::Receiver<String> {
+    use std::io::BufRead;
+    let (tx, rx) = std::sync::mpsc::channel();
+    let out = child.stdout.take().expect("piped stdout");
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(out).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+/// Receive lines until `done` says so (that line included); panics with what came after 30 s.
+pub fn recv_until(
+    rx: &std::sync::mpsc::Receiver<String>,
+    mut done: impl FnMut(&str) -> bool,
+    what: &str,
+) -> Vec<String> {
+    let mut got = Vec::new();
+    loop {
+        match rx.recv_timeout(std::time::Duration::from_secs(30)) {
+            Ok(l) => {
+                let stop = done(&l);
+                got.push(l);
+                if stop {
+                    return got;
+                }
+            }
+            Err(_) => panic!("timed out waiting for {what}; got {got:#?}"),
+        }
+    }
+}
+
+/// Start `script` with python3 in the namespace, stdin piped; its stdout lines after the READY it prints.
+/// (Unlike [`Netns::run_python`], the script's later output stays readable.)
+pub fn python(ns: &Netns, script: &str) -> (std::process::Child, std::sync::mpsc::Receiver<String>) {
+    let path = std::env::temp_dir().join(format!("{}.py", ns.name));
+    std::fs::write(&path, script).expect("write the script");
+    let mut child = Command::new("ip")
+        .args(["netns", "exec", &ns.name, "python3"])
+        .arg(&path)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn python3");
+    let rx = lines_of(&mut child);
+    recv_until(&rx, |l| l == "READY", "the script to start");
+    (child, rx)
+}
