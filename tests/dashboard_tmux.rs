@@ -97,32 +97,12 @@ fn dashboard_shows_the_port_and_restores_the_terminal() {
     assert_eq!(modes, vec!["icanon"], "canonical mode is back (not raw):\n{screen}");
 }
 
-/// A listener on 127.0.0.1:5000 in the namespace and one connection whose client waits for data and prints
-/// RESET when the connection is reset.
-const ONE_CONNECTION: &str = r#"
-import socket, sys
-srv = socket.socket()
-srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-srv.bind(("127.0.0.1", 5000))
-srv.listen(8)
-c = socket.create_connection(("127.0.0.1", 5000))
-a, _ = srv.accept()
-print("READY", flush=True)
-c.settimeout(30)
-try:
-    c.recv(10)
-    print("EOF", flush=True)
-except ConnectionResetError:
-    print("RESET", flush=True)
-sys.stdin.readline()
-"#;
-
 #[test]
 #[ignore = "needs root: a private network namespace and CAP_NET_ADMIN to close a socket"]
 fn kill_dialog_names_the_sockets_and_closes_them_on_y() {
     assert!(common::have("tmux"), "tmux is needed");
     let ns = common::Netns::create("time-tmux-kill");
-    let (mut py, lines) = common::python(&ns, ONE_CONNECTION);
+    let (mut py, lines) = common::python(&ns, &common::ONE_CONNECTION.replace("WAIT", "30"));
 
     let name = format!("sockscope-time-kill-{}", std::process::id());
     let script =

@@ -8,27 +8,6 @@ use std::sync::mpsc::Receiver;
 
 use common::Netns;
 
-/// A listener on 127.0.0.1:5000 and one connection to it. The client waits for data; it prints RESET when
-/// the connection is reset, EOF on an orderly close, or TIMEOUT.
-const CONNECTION: &str = r#"
-import socket, sys
-srv = socket.socket()
-srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-srv.bind(("127.0.0.1", 5000))
-srv.listen(8)
-c = socket.create_connection(("127.0.0.1", 5000))
-a, _ = srv.accept()
-print("READY", flush=True)
-c.settimeout(WAIT)
-try:
-    print("EOF" if c.recv(10) == b"" else "DATA", flush=True)
-except ConnectionResetError:
-    print("RESET", flush=True)
-except socket.timeout:
-    print("TIMEOUT", flush=True)
-sys.stdin.readline()
-"#;
-
 struct Connection {
     child: Child,
     lines: Receiver<String>,
@@ -36,7 +15,7 @@ struct Connection {
 
 impl Connection {
     fn start(ns: &Netns, wait_s: u32) -> Connection {
-        let (child, lines) = common::python(ns, &CONNECTION.replace("WAIT", &wait_s.to_string()));
+        let (child, lines) = common::python(ns, &common::ONE_CONNECTION.replace("WAIT", &wait_s.to_string()));
         Connection { child, lines }
     }
 

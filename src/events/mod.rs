@@ -255,7 +255,8 @@ impl Tracker {
             return;
         }
         self.remember_closed(cookie);
-        let info = s.extra;
+        let mut s = s;
+        let info = s.extra.take();
         match self.live.remove(&cookie) {
             Some(l) => {
                 let mut sock = l.sock;
@@ -273,30 +274,20 @@ impl Tracker {
                 });
             }
             None => {
-                let mut sock = Socket { extra: None, ..s };
-                out.push(Event {
+                // Lived between two dumps: its open is learned from its close.
+                let late = |kind, socket| Event {
                     time_ms: now,
-                    kind: Kind::Open,
-                    socket: sock.clone(),
+                    kind,
+                    socket,
                     old_state: None,
                     process: None,
                     first_seen_ms: None,
                     late: true,
                     preexisting: false,
                     via: Via::Destroy,
-                });
-                sock.extra = info;
-                out.push(Event {
-                    time_ms: now,
-                    kind: Kind::Close,
-                    socket: sock,
-                    old_state: None,
-                    process: None,
-                    first_seen_ms: None,
-                    late: true,
-                    preexisting: false,
-                    via: Via::Destroy,
-                });
+                };
+                out.push(late(Kind::Open, s.clone()));
+                out.push(late(Kind::Close, Socket { extra: info, ..s }));
             }
         }
     }

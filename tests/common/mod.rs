@@ -162,3 +162,24 @@ pub fn python(ns: &Netns, script: &str) -> (std::process::Child, std::sync::mpsc
     recv_until(&rx, |l| l == "READY", "the script to start");
     (child, rx)
 }
+
+/// For [`python`]: a listener on 127.0.0.1:5000 and one connection to it; the client waits WAIT seconds for
+/// data and prints RESET when the connection is reset, EOF on an orderly close, or TIMEOUT.
+pub const ONE_CONNECTION: &str = r#"
+import socket, sys
+srv = socket.socket()
+srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+srv.bind(("127.0.0.1", 5000))
+srv.listen(8)
+c = socket.create_connection(("127.0.0.1", 5000))
+a, _ = srv.accept()
+print("READY", flush=True)
+c.settimeout(WAIT)
+try:
+    print("EOF" if c.recv(10) == b"" else "DATA", flush=True)
+except ConnectionResetError:
+    print("RESET", flush=True)
+except socket.timeout:
+    print("TIMEOUT", flush=True)
+sys.stdin.readline()
+"#;
