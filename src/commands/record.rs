@@ -10,8 +10,8 @@ use crate::cli::time::RecordConfig;
 use crate::events::watcher::{WatchOptions, Watcher};
 use crate::group;
 use crate::model::Socket;
-use crate::record::writer::{Recorder, Sample};
-use crate::record::{EventRow, GroupRow};
+use crate::record::GroupRow;
+use crate::record::writer::{Pending, Recorder, Sample};
 
 static STOP: AtomicBool = AtomicBool::new(false);
 
@@ -54,17 +54,27 @@ pub fn run(cfg: RecordConfig) -> anyhow::Result<ExitCode> {
         );
     }
     let mut dumped = true;
+    let mut pending = Pending::default();
     loop {
+        // Count the events as they come and build rows only for those that will be stored.
+        for e in events.drain(..) {
+            if super::watch::wanted(w, &e) {
+                pending.add(&e, cfg.limits.max_events);
+            }
+        }
         for n in watcher.take_notes() {
             eprintln!("sockscope: note: {n}");
         }
         let stop = STOP.load(Ordering::Relaxed) || w.duration.is_some_and(|d| started.elapsed() >= d);
         if stop && !dumped {
             watcher.dump_now(&mut events)?;
+            for e in events.drain(..).filter(|e| super::watch::wanted(w, e)) {
+                pending.add(&e, cfg.limits.max_events);
+            }
             dumped = true;
         }
         if dumped {
-            write_sample(&mut recorder, &watcher, &cfg, &mut events)?;
+            write_sample(&mut recorder, &watcher, &cfg, &std::mem::take(&mut pending))?;
         }
         if stop {
             return Ok(ExitCode::SUCCESS);
@@ -81,7 +91,7 @@ fn write_sample(
     recorder: &mut Recorder,
     watcher: &Watcher,
     cfg: &RecordConfig,
-    events: &mut Vec<crate::events::Event>,
+    events: &Pending,
 ) -> anyhow::Result<()> {
     let w = &cfg.watch;
     let dump = watcher.last_dump();
@@ -103,14 +113,12 @@ fn write_sample(
         Some(format!("{}/{}", p.comm, p.pid))
     };
     let rows: Vec<GroupRow> = groups.iter().map(|g| GroupRow::of(g, owner)).collect();
-    let evs: Vec<EventRow> =
-        events.drain(..).filter(|e| super::watch::wanted(w, e)).map(|e| EventRow::of(&e)).collect();
     recorder.write(&Sample {
         time_ms: watcher.last_dump_ms,
         dump_ms: watcher.last_dump_time.as_millis() as u64,
         sockets: socks.len(),
         groups: &rows,
-        events: &evs,
+        events,
     })?;
     Ok(())
 }

@@ -1,7 +1,7 @@
 use std::time::Duration;
 
 use super::reader::Recording;
-use super::writer::{Limits, Recorder, Sample};
+use super::writer::{Limits, Pending, Recorder, Sample};
 use super::*;
 
 fn group(port: u16, established: u32) -> GroupRow {
@@ -10,6 +10,18 @@ fn group(port: u16, established: u32) -> GroupRow {
 
 fn event(time_ms: u64, kind: &str, cookie: u64) -> EventRow {
     super::fixtures::event_row(time_ms, kind, cookie, (40000, 5000))
+}
+
+fn pending(rows: &[EventRow]) -> Pending {
+    let mut p = Pending::default();
+    for r in rows {
+        p.push_row(r.clone(), usize::MAX);
+    }
+    p
+}
+
+fn sample<'a>(time_ms: u64, groups: &'a [GroupRow], events: &'a Pending) -> Sample<'a> {
+    Sample { time_ms, dump_ms: 5, sockets: 0, groups, events }
 }
 
 const NO_LIMITS: Limits = Limits { keep: None, max_size: None, max_events: usize::MAX };
@@ -27,13 +39,15 @@ fn samples_groups_and_events_round_trip() {
     let path = temp("roundtrip");
     let mut r = Recorder::create(&path, Limits { max_events: 2, ..NO_LIMITS }).unwrap();
     let g1 = [group(5000, 3)];
-    r.write(&Sample { time_ms: 1000, dump_ms: 5, sockets: 4, groups: &g1, events: &[] }).unwrap();
+    r.write(&Sample { sockets: 4, ..sample(1000, &g1, &Pending::default()) }).unwrap();
     let g2 = [group(5000, 5), group(6000, 0)];
     let evs = [event(1500, "open", 1), event(1600, "open", 2), event(1700, "open", 3)];
-    let w = r.write(&Sample { time_ms: 2000, dump_ms: 5, sockets: 7, groups: &g2, events: &evs }).unwrap();
+    let p = pending(&evs);
+    let w = r.write(&Sample { sockets: 7, ..sample(2000, &g2, &p) }).unwrap();
     assert_eq!((w.events_stored, w.events_dropped), (2, 1));
     let e3 = [event(2500, "close", 1)];
-    r.write(&Sample { time_ms: 3000, dump_ms: 5, sockets: 6, groups: &g2, events: &e3 }).unwrap();
+    let p = pending(&e3);
+    r.write(&Sample { sockets: 6, ..sample(3000, &g2, &p) }).unwrap();
     drop(r);
 
     let rec = Recording::open(&path).unwrap();
@@ -54,7 +68,8 @@ fn keep_drops_the_oldest() {
     let mut r = Recorder::create(&path, Limits { keep: Some(Duration::from_secs(10)), ..NO_LIMITS }).unwrap();
     for t in 0..30u64 {
         let ev = [event(t * 1000, "open", t)];
-        r.write(&Sample { time_ms: t * 1000, groups: &[group(1, 1)], events: &ev, ..Sample::default() }).unwrap();
+        let p = pending(&ev);
+        r.write(&sample(t * 1000, &[group(1, 1)], &p)).unwrap();
     }
     drop(r);
     let rec = Recording::open(&path).unwrap();
@@ -70,7 +85,7 @@ fn max_size_keeps_the_file_bounded() {
     let mut r = Recorder::create(&path, Limits { max_size: Some(limit), ..NO_LIMITS }).unwrap();
     let groups: Vec<GroupRow> = (0..50).map(|p| group(p, 10)).collect();
     for t in 0..300u64 {
-        r.write(&Sample { time_ms: t * 1000, groups: &groups, ..Sample::default() }).unwrap();
+        r.write(&sample(t * 1000, &groups, &Pending::default())).unwrap();
     }
     assert!(r.size().unwrap() <= limit + 64 * 1024, "{} bytes", r.size().unwrap());
     drop(r);

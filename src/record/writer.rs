@@ -20,13 +20,52 @@ pub struct Limits {
 }
 
 /// One interval's worth of data.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Sample<'a> {
     pub time_ms: u64,
     pub dump_ms: u64,
     pub sockets: usize,
     pub groups: &'a [GroupRow],
-    pub events: &'a [EventRow],
+    pub events: &'a Pending,
+}
+
+/// The events of one interval as they come: the first `max` kept as rows, all of them counted.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Pending {
+    pub rows: Vec<EventRow>,
+    pub opened: u64,
+    pub closed: u64,
+    pub dropped: u64,
+}
+
+impl Pending {
+    /// Count an event; keep its row while fewer than `max` are kept (the row is built only then).
+    pub fn add(&mut self, ev: &crate::events::Event, max: usize) {
+        match ev.kind {
+            crate::events::Kind::Open => self.opened += 1,
+            crate::events::Kind::Close => self.closed += 1,
+            crate::events::Kind::State => {}
+        }
+        if self.rows.len() < max {
+            self.rows.push(EventRow::of(ev));
+        } else {
+            self.dropped += 1;
+        }
+    }
+
+    /// Add a row as it is (tests, imports).
+    pub fn push_row(&mut self, row: EventRow, max: usize) {
+        match row.event.as_str() {
+            "open" => self.opened += 1,
+            "close" => self.closed += 1,
+            _ => {}
+        }
+        if self.rows.len() < max {
+            self.rows.push(row);
+        } else {
+            self.dropped += 1;
+        }
+    }
 }
 
 /// What a write did.
@@ -73,10 +112,9 @@ impl Recorder {
     pub fn write(&mut self, s: &Sample) -> Result<Written, RecordError> {
         let path = self.path.display().to_string();
         let err = |source| RecordError::Sqlite { path: path.clone(), source };
-        let stored = s.events.len().min(self.limits.max_events);
-        let dropped = s.events.len() - stored;
-        let opened = s.events.iter().filter(|e| e.event == "open").count();
-        let closed = s.events.iter().filter(|e| e.event == "close").count();
+        let stored = s.events.rows.len().min(self.limits.max_events);
+        let dropped = s.events.dropped as usize + (s.events.rows.len() - stored);
+        let (opened, closed) = (s.events.opened, s.events.closed);
         let tx = self.conn.transaction().map_err(err)?;
         {
             let mut ins = tx.prepare_cached(INSERT_SAMPLE).map_err(err)?;
@@ -122,7 +160,7 @@ impl Recorder {
                 .map_err(err)?;
             }
             let mut ins = tx.prepare_cached(INSERT_EVENT).map_err(err)?;
-            for e in &s.events[..stored] {
+            for e in &s.events.rows[..stored] {
                 ins.execute(params![
                     ms(e.time_ms),
                     e.event,

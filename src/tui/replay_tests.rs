@@ -3,7 +3,7 @@ use ratatui::backend::TestBackend;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 use super::*;
-use crate::record::writer::{Limits, Recorder, Sample};
+use crate::record::writer::{Limits, Pending, Recorder, Sample};
 
 fn group(port: u16, established: u32) -> GroupRow {
     crate::record::fixtures::group_row(port, established)
@@ -30,11 +30,15 @@ fn recording() -> (std::path::PathBuf, Recording) {
             _ => Vec::new(),
         };
         let g = [group(5000, n)];
+        let mut p = Pending::default();
+        for e in evs {
+            p.push_row(e, 100);
+        }
         w.write(&Sample {
             time_ms: t0 + i as u64 * 1000,
             sockets: n as usize * 2 + 1,
             groups: &g,
-            events: &evs,
+            events: &p,
             dump_ms: 1,
         })
         .unwrap();

@@ -61,14 +61,19 @@ impl DestroyEvents {
         Ok(DestroyEvents { sock, buf: Vec::with_capacity(256 * 1024) })
     }
 
-    /// Wait up to `timeout` for messages, then take everything queued; each destroyed socket is pushed to
+    /// Wait up to `timeout` for messages, then take what is queued, until the queue is empty or `timeout` has
+    /// passed (a steady stream must not keep the caller here forever); each destroyed socket is pushed to
     /// `out` (with its last tcp_info for TCP).
     pub fn recv(&mut self, timeout: Duration, out: &mut Vec<Socket>) -> io::Result<Received> {
         let mut got = Received::default();
+        let deadline = std::time::Instant::now() + timeout;
         if !poll_readable(&self.sock, timeout)? {
             return Ok(got);
         }
-        loop {
+        for n in 0u64.. {
+            if n % 256 == 255 && std::time::Instant::now() >= deadline {
+                return Ok(got);
+            }
             self.buf.clear();
             match self.sock.recv(&mut self.buf, 0) {
                 Ok(_) => {}
@@ -82,6 +87,7 @@ impl DestroyEvents {
             }
             decode::for_each_broadcast(&self.buf, |s| out.push(s));
         }
+        Ok(got)
     }
 }
 
