@@ -12,4 +12,6 @@ pub mod model;
 pub mod output;
 pub mod ports;
 pub mod record;
+#[allow(unsafe_code)] // the one module allowed to call into libc unsafely
+pub mod sys;
 pub mod tui;

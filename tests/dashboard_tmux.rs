@@ -58,10 +58,7 @@ fn listener_counts(screen: &str, port: u16) -> Option<(u32, u32)> {
 
 #[test]
 fn dashboard_shows_the_port_and_restores_the_terminal() {
-    if !common::have("tmux") {
-        println!("SKIPPED dashboard test: needs tmux");
-        return;
-    }
+    common::require(&["tmux"]);
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let mut conns = Vec::new();
@@ -100,7 +97,8 @@ fn dashboard_shows_the_port_and_restores_the_terminal() {
 #[test]
 #[ignore = "needs root: a private network namespace and CAP_NET_ADMIN to close a socket"]
 fn kill_dialog_names_the_sockets_and_closes_them_on_y() {
-    assert!(common::have("tmux"), "tmux is needed");
+    common::require_root();
+    common::require(&["tmux"]);
     let ns = common::Netns::create("time-tmux-kill");
     let (mut py, lines) = common::python(&ns, &common::ONE_CONNECTION.replace("WAIT", "30"));
 

@@ -49,6 +49,7 @@ fn established(ns: &Netns) -> usize {
 #[test]
 #[ignore = "needs root: a private network namespace and CAP_NET_ADMIN for SOCK_DESTROY"]
 fn kill_closes_the_connection_and_the_peer_sees_a_reset() {
+    common::require_root();
     let ns = Netns::create("time-kill");
     let mut conn = Connection::start(&ns, 20);
     let out = in_ns(&ns, &["kill", "--yes", "-n", "sport", ":5000"]);
@@ -68,6 +69,8 @@ fn kill_closes_the_connection_and_the_peer_sees_a_reset() {
 #[test]
 #[ignore = "needs root: a private network namespace"]
 fn kill_asks_on_a_terminal_and_no_means_no() {
+    common::require_root();
+    common::require(&["script"]);
     let ns = Netns::create("time-kill-ask");
     let _conn = Connection::start(&ns, 30);
     assert_eq!(established(&ns), 2);
@@ -107,11 +110,13 @@ fn kill_asks_on_a_terminal_and_no_means_no() {
 #[test]
 #[ignore = "needs root: a private network namespace, and setpriv to drop privilege"]
 fn kill_without_privilege_is_refused_cleanly() {
+    common::require_root();
     let ns = Netns::create("time-kill-nobody");
     let _conn = Connection::start(&ns, 30);
+    let nobody = common::AsNobody::new(env!("CARGO_BIN_EXE_sockscope"));
     let out = Command::new("ip")
-        .args(["netns", "exec", &ns.name, "setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "--"])
-        .arg(env!("CARGO_BIN_EXE_sockscope"))
+        .args(["netns", "exec", &ns.name, "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+        .arg(nobody.path())
         .args(["kill", "--yes", "-n", "dport", ":5000"])
         .output()
         .unwrap();

@@ -42,6 +42,7 @@ fn json(out: std::process::Output) -> Value {
 #[test]
 #[ignore = "needs root: a private network namespace"]
 fn list_at_and_diff_give_the_counts_the_workload_had() {
+    common::require_root();
     let ns = Netns::create("time-record");
     let db = std::env::temp_dir().join(format!("sockscope-time-record-{}.db", std::process::id()));
     let db = db.to_str().unwrap().to_string();

@@ -54,6 +54,7 @@ fn port(v: &Value, end: &str) -> u64 {
 #[test]
 #[ignore = "needs root: a private network namespace and the destroy multicast groups (CAP_NET_ADMIN)"]
 fn every_connection_has_one_open_and_one_close_and_states_arrive_in_order() {
+    common::require_root();
     let ns = Netns::create("time-watch");
     let script = WORKLOAD.replace("SHORT", &SHORT.to_string()).replace("LONG", &LONG.to_string());
     let (mut py, py_out) = python(&ns, &script);
@@ -71,8 +72,22 @@ fn every_connection_has_one_open_and_one_close_and_states_arrive_in_order() {
     py.stdin.as_mut().unwrap().write_all(b"go\n").unwrap();
     let lines = recv_until(&py_out, |l| l == "DONE", "the workload");
     let ports: Value = serde_json::from_str(&lines[lines.len() - 2]).expect("ports line");
-    // Two dump intervals for the last closes to be reported.
-    std::thread::sleep(Duration::from_millis(1500));
+    // Every client socket closes (two ends: a close each); wait for as many client closes as connections
+    // (on a loaded machine they may come late), then a little more for anything extra.
+    let client_close =
+        |l: &str| l.contains("\"event\":\"close\"") && l.contains("\"peer\":{\"address\":\"127.0.0.1\",\"port\":5000}");
+    let mut closes = seen.iter().filter(|l| client_close(l)).count();
+    if closes < SHORT + LONG + 1 {
+        seen.extend(recv_until(
+            &events,
+            |l| {
+                closes += usize::from(client_close(l));
+                closes == SHORT + LONG + 1
+            },
+            "a close for every client socket",
+        ));
+    }
+    std::thread::sleep(Duration::from_millis(1200));
     let _ = watch.kill();
     let _ = watch.wait();
     let _ = py.kill();
@@ -129,6 +144,7 @@ fn every_connection_has_one_open_and_one_close_and_states_arrive_in_order() {
 #[test]
 #[ignore = "needs root: a private network namespace and the destroy multicast groups (CAP_NET_ADMIN)"]
 fn list_e_prints_closes_only_as_ss_does() {
+    common::require_root();
     let ns = Netns::create("time-list-e");
     let script = WORKLOAD.replace("SHORT", "5").replace("LONG", "0");
     let (mut py, py_out) = python(&ns, &script);
@@ -159,9 +175,10 @@ fn watch_as_nobody(tag: &str, extra: &[&str]) -> (Vec<Value>, String) {
     let ns = Netns::create(tag);
     let script = WORKLOAD.replace("SHORT", "0").replace("LONG", "0");
     let (mut py, py_out) = python(&ns, &script);
+    let nobody = common::AsNobody::new(env!("CARGO_BIN_EXE_sockscope"));
     let mut watch = Command::new("ip")
-        .args(["netns", "exec", &ns.name, "setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "--"])
-        .arg(env!("CARGO_BIN_EXE_sockscope"))
+        .args(["netns", "exec", &ns.name, "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+        .arg(nobody.path())
         .args(["watch", "--ndjson", "--existing", "-i", "200ms", "--for", "4s"])
         .args(extra)
         .stdout(Stdio::piped())
@@ -183,6 +200,7 @@ fn watch_as_nobody(tag: &str, extra: &[&str]) -> (Vec<Value>, String) {
 #[test]
 #[ignore = "needs root: a private network namespace, and setpriv to drop privilege"]
 fn without_privilege_the_destroy_groups_still_serve_and_proc_falls_back_with_a_note() {
+    common::require_root();
     // This kernel lets any user join the destroy groups (NL_CFG_F_NONROOT_RECV): closes still come from them.
     let (evs, err) = watch_as_nobody("time-watch-nobody", &[]);
     let closes: Vec<&Value> = evs.iter().filter(|e| e["event"] == "close").collect();

@@ -19,16 +19,6 @@ extern "C" fn on_signal(_: libc::c_int) {
     STOP.store(true, Ordering::Relaxed);
 }
 
-/// SIGINT and SIGTERM ask the loop to write its last sample and stop.
-fn stop_on_signals() {
-    for sig in [libc::SIGINT, libc::SIGTERM] {
-        // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
-        unsafe {
-            libc::signal(sig, on_signal as *const () as libc::sighandler_t);
-        }
-    }
-}
-
 pub fn run(cfg: RecordConfig) -> anyhow::Result<ExitCode> {
     let w = &cfg.watch;
     let opts = WatchOptions {
@@ -40,7 +30,8 @@ pub fn run(cfg: RecordConfig) -> anyhow::Result<ExitCode> {
         keep_dumps: true,
     };
     let mut recorder = Recorder::create(&cfg.out, cfg.limits)?;
-    stop_on_signals();
+    // SIGINT and SIGTERM ask the loop to write its last sample and stop.
+    crate::sys::on_termination(on_signal);
     let started = Instant::now();
     let mut events = Vec::new();
     let mut watcher = Watcher::start(opts, &mut events)?;

@@ -86,14 +86,10 @@ struct Live {
 
 /// The identity of a socket: its cookie, or (from `/proc`, which has none) a hash of its protocol and ends.
 fn key(s: &Socket) -> u64 {
-    use std::hash::{Hash, Hasher};
+    // Not the dashboard's `socket_id`: that one hashes the inode too, which turns 0 when the process lets go.
     match s.cookie {
         Some(c) => c,
-        None => {
-            let mut h = crate::hash::FastHasher::default();
-            (s.proto, &s.local, &s.peer).hash(&mut h);
-            h.finish() | (1 << 63)
-        }
+        None => crate::hash::hash_one((s.proto, &s.local, &s.peer)) | (1 << 63),
     }
 }
 

@@ -209,8 +209,7 @@ impl Watcher {
                     Err(e) => self.notes.push(format!("processes not named: {e}")),
                 }
             }
-            // SAFETY: geteuid has no preconditions.
-            let root = unsafe { libc::geteuid() } == 0;
+            let root = crate::sys::is_root();
             if !root && !self.hidden_said && !cache.stats().complete && cache.stats().processes > 0 {
                 self.hidden_said = true;
                 self.notes.push(

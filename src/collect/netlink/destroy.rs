@@ -2,7 +2,6 @@
 //! per TCP/UDP socket the kernel frees, with its last tcp_info) and `SOCK_DESTROY` (what `ss -K` sends).
 
 use std::io;
-use std::os::fd::AsRawFd;
 use std::time::Duration;
 
 use netlink_packet_core::{Emitable, NLM_F_ACK, NLM_F_REQUEST, NetlinkBuffer};
@@ -10,7 +9,7 @@ use netlink_packet_sock_diag::constants::{AF_INET, AF_INET6, IPPROTO_TCP, IPPROT
 use netlink_packet_sock_diag::inet::{ExtensionFlags, InetRequest, SocketId, StateFlags};
 use netlink_sys::{Socket as NlSocket, SocketAddr, protocols::NETLINK_SOCK_DIAG};
 
-use super::decode::{self, Message, NLMSG_HDRLEN};
+use super::decode::{self, Message};
 use crate::model::{Endpoint, Family, Proto, Socket};
 
 /// `SKNLGRP_INET_TCP_DESTROY`, `..._INET_UDP_DESTROY`, `..._INET6_TCP_DESTROY`, `..._INET6_UDP_DESTROY`.
@@ -93,36 +92,21 @@ impl DestroyEvents {
 
 /// Wait until `sock` is readable or `timeout` passes.
 fn poll_readable(sock: &NlSocket, timeout: Duration) -> io::Result<bool> {
-    let mut pfd = libc::pollfd { fd: sock.as_raw_fd(), events: libc::POLLIN, revents: 0 };
-    let ms = timeout.as_millis().min(i32::MAX as u128) as i32;
-    // SAFETY: one valid pollfd, owned by this frame, for the duration of the call.
-    let n = unsafe { libc::poll(&mut pfd, 1, ms) };
-    match n {
-        -1 => {
-            let e = io::Error::last_os_error();
-            if e.kind() == io::ErrorKind::Interrupted { Ok(false) } else { Err(e) }
-        }
-        0 => Ok(false),
-        _ => Ok(true),
+    use rustix::event::{PollFd, PollFlags, Timespec};
+    let mut fds = [PollFd::new(sock, PollFlags::IN)];
+    let ts = Timespec { tv_sec: timeout.as_secs() as i64, tv_nsec: timeout.subsec_nanos() as i64 };
+    match rustix::event::poll(&mut fds, Some(&ts)) {
+        Ok(n) => Ok(n > 0),
+        Err(rustix::io::Errno::INTR) => Ok(false),
+        Err(e) => Err(e.into()),
     }
 }
 
+/// Root may exceed `net.core.rmem_max` (SO_RCVBUFFORCE); others get what the limit allows.
 fn set_rcvbuf(sock: &NlSocket, bytes: usize) {
-    let v = bytes as libc::c_int;
-    for opt in [libc::SO_RCVBUFFORCE, libc::SO_RCVBUF] {
-        // SAFETY: setsockopt reads `v` for the given size; the fd is owned by `sock`.
-        let r = unsafe {
-            libc::setsockopt(
-                sock.as_raw_fd(),
-                libc::SOL_SOCKET,
-                opt,
-                (&v as *const libc::c_int).cast(),
-                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-            )
-        };
-        if r == 0 {
-            return;
-        }
+    use rustix::net::sockopt;
+    if sockopt::set_socket_recv_buffer_size_force(sock, bytes).is_err() {
+        let _ = sockopt::set_socket_recv_buffer_size(sock, bytes);
     }
 }
 
@@ -188,8 +172,8 @@ pub fn destroy_request(s: &Socket, seq: u32) -> Result<Vec<u8>, DestroyError> {
         states: StateFlags::from_bits_retain(u32::MAX),
         socket_id: id,
     };
-    let mut msg = vec![0u8; NLMSG_HDRLEN + req.buffer_len()];
-    req.emit(&mut msg[NLMSG_HDRLEN..]);
+    let mut msg = vec![0u8; decode::NLMSG_HDRLEN + req.buffer_len()];
+    req.emit(&mut msg[decode::NLMSG_HDRLEN..]);
     let total = msg.len() as u32;
     let mut nl = NetlinkBuffer::new(&mut msg[..]);
     nl.set_length(total);
