@@ -35,7 +35,17 @@ fn main() -> ExitCode {
         Some(Command::Forwards(a)) => return finish(commands::forwards::run(&a)),
         Some(Command::Watch(a)) => return checked(a.resolve(), commands::watch::run),
         Some(Command::Record(a)) => return checked(a.resolve(), commands::record::run),
-        Some(Command::Diff(a)) => return finish(commands::history::diff(&a)),
+        // As diff(1): 0 same, 1 different, 2 trouble.
+        Some(Command::Diff(a)) => {
+            return match commands::history::diff(&a) {
+                Ok(code) => code,
+                Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("sockscope: {e:#}");
+                    ExitCode::from(2)
+                }
+            };
+        }
         Some(Command::Replay(a)) => {
             if !io::stdout().is_terminal() {
                 eprintln!("sockscope: replay needs a terminal; `sockscope list --from FILE --at TIME` prints a moment");

@@ -106,3 +106,35 @@ fn list_at_and_diff_give_the_counts_the_workload_had() {
     assert_eq!(d["opened"], d["closed"], "{d}");
     assert_eq!(d["opened"], 24 + 1, "24 connection ends and the listener: {d}");
 }
+
+#[test]
+fn diff_of_two_json_snapshots_names_opened_closed_changed() {
+    let dir = std::env::temp_dir().join(format!("sockscope-time-diff-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let sock = |cookie: u64, state: &str, peer_port: u16| {
+        serde_json::json!({"proto": "tcp", "state": state, "cookie": cookie,
+            "local": {"address": "127.0.0.1", "port": 5000}, "peer": {"address": "127.0.0.1", "port": peer_port}})
+    };
+    let a = serde_json::json!([sock(1, "established", 40001), sock(2, "established", 40002), sock(3, "listen", 0)]);
+    let b = serde_json::json!([sock(2, "close-wait", 40002), sock(3, "listen", 0), sock(4, "established", 40004)]);
+    let (pa, pb) = (dir.join("a.json"), dir.join("b.json"));
+    std::fs::write(&pa, a.to_string()).unwrap();
+    // NDJSON is read too.
+    let lines: Vec<String> = b.as_array().unwrap().iter().map(|v| v.to_string()).collect();
+    std::fs::write(&pb, lines.join("\n")).unwrap();
+    let out = common::run(&["diff", pa.to_str().unwrap(), pb.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "differences: exit 1 as diff(1)");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        text,
+        "+ tcp established 127.0.0.1:5000 127.0.0.1:40004\n- tcp established 127.0.0.1:5000 127.0.0.1:40001\n\
+         ~ tcp close-wait 127.0.0.1:5000 127.0.0.1:40002 (was established)\nopened 1, closed 1, changed 1\n"
+    );
+    let same = common::run(&["diff", pa.to_str().unwrap(), pa.to_str().unwrap()]);
+    assert_eq!(same.status.code(), Some(0));
+    std::fs::write(&pb, "[{\"proto\": ").unwrap();
+    let bad = common::run(&["diff", pa.to_str().unwrap(), pb.to_str().unwrap()]);
+    assert_eq!(bad.status.code(), Some(2), "trouble: {}", String::from_utf8_lossy(&bad.stderr));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("b.json:1: not a JSON snapshot"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
