@@ -27,6 +27,8 @@ pub fn run(cfg: RecordConfig) -> anyhow::Result<ExitCode> {
         source: w.source,
         proc_root: w.proc_root.clone(),
         processes: w.processes,
+        // Owners of groups change seldom: a full rescan a minute keeps the cost of churn low.
+        process_rescan: Duration::from_secs(60),
         keep_dumps: true,
     };
     let mut recorder = Recorder::create(&cfg.out, cfg.limits)?;

@@ -24,6 +24,7 @@ pub fn run(cfg: WatchConfig) -> anyhow::Result<ExitCode> {
         source: cfg.source,
         proc_root: cfg.proc_root.clone(),
         processes: cfg.processes,
+        process_rescan: Duration::from_secs(10),
         keep_dumps: false,
     };
     let started = Instant::now();

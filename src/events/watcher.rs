@@ -22,6 +22,9 @@ pub struct WatchOptions {
     pub proc_root: PathBuf,
     /// Name the process of each new socket (a cached /proc scan).
     pub processes: bool,
+    /// The longest the process cache waits before rescanning every process for sockets it cannot place (each
+    /// full rescan reads every fd of every process: on a host with 200k sockets, most of a second).
+    pub process_rescan: Duration,
     /// Keep each dump (every state, TIME-WAIT included) for [`Watcher::last_dump`] (`record` groups it).
     pub keep_dumps: bool,
 }
@@ -91,7 +94,7 @@ impl Watcher {
             tracker: Tracker::new(destroy.is_some()),
             destroy,
             collector: collect::open(opts.source, opts.proc_root.clone()),
-            cache: opts.processes.then(ProcessCache::new),
+            cache: opts.processes.then(|| ProcessCache::new().with_full_interval(opts.process_rescan)),
             next_dump: Instant::now(),
             opts,
             destroyed: Vec::new(),
