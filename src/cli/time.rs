@@ -54,9 +54,10 @@ pub struct WatchArgs {
     /// One JSON object per event (fields below)
     #[arg(long, help_heading = "Output")]
     pub ndjson: bool,
-    /// Do not name the process of each new socket (saves a /proc scan per dump)
-    #[arg(long, help_heading = "Output")]
-    pub no_processes: bool,
+    /// Name the process of each new socket (a cached scan of /proc/*/fd; on a host with very many sockets the
+    /// first scan can hold the stream for seconds, and sockets that live between two dumps are not named)
+    #[arg(short = 'p', long, help_heading = "Output")]
+    pub processes: bool,
 }
 
 /// A checked `watch`.
@@ -118,7 +119,7 @@ impl WatchArgs {
             duration,
             ndjson: self.ndjson,
             numeric: self.numeric,
-            processes: !self.no_processes,
+            processes: self.processes,
             closes_only: false,
             source: self.select.source_choice(),
             proc_root: self.select.proc_root.clone(),
@@ -277,7 +278,7 @@ pub struct RecordArgs {
     /// Stop after this long (default: until interrupted)
     #[arg(long = "for", value_name = "TIME")]
     pub duration: Option<String>,
-    /// Do not record the owner process of groups and new sockets (saves a /proc scan per interval)
+    /// Do not record the owner process of each group (a /proc scan on a thread of its own)
     #[arg(long)]
     pub no_processes: bool,
 }
@@ -321,7 +322,7 @@ impl RecordArgs {
             select: self.select.clone(),
             interval: self.interval.clone(),
             duration: self.duration.clone(),
-            no_processes: self.no_processes,
+            processes: !self.no_processes,
             ..WatchArgs::default()
         };
         let mut watch = watch.resolve()?;

@@ -7,8 +7,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::cli::time::RecordConfig;
+use crate::collect::process::ProcessCache;
 use crate::events::watcher::{WatchOptions, Watcher};
 use crate::group;
+use crate::hash::FastMap;
 use crate::model::Socket;
 use crate::record::GroupRow;
 use crate::record::writer::{Pending, Recorder, Sample};
@@ -26,8 +28,8 @@ pub fn run(cfg: RecordConfig) -> anyhow::Result<ExitCode> {
         interval: w.interval,
         source: w.source,
         proc_root: w.proc_root.clone(),
-        processes: w.processes,
-        // Owners of groups change seldom: a full rescan a minute keeps the cost of churn low.
+        // Owners come from a thread of their own (below): a /proc scan must not hold up the samples.
+        processes: false,
         process_rescan: Duration::from_secs(60),
         keep_dumps: true,
     };
@@ -46,6 +48,7 @@ pub fn run(cfg: RecordConfig) -> anyhow::Result<ExitCode> {
             crate::output::table::duration_ms(w.interval.as_millis() as u64)
         );
     }
+    let mut owners = w.processes.then(|| Owners::start(w.proc_root.clone()));
     let mut dumped = true;
     let mut pending = Pending::default();
     loop {
@@ -67,7 +70,7 @@ pub fn run(cfg: RecordConfig) -> anyhow::Result<ExitCode> {
             dumped = true;
         }
         if dumped {
-            write_sample(&mut recorder, &watcher, &cfg, &std::mem::take(&mut pending))?;
+            write_sample(&mut recorder, &watcher, &cfg, &std::mem::take(&mut pending), owners.as_mut())?;
         }
         if stop {
             return Ok(ExitCode::SUCCESS);
@@ -80,11 +83,52 @@ pub fn run(cfg: RecordConfig) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// Names the holders of inodes on a thread of its own: a scan of /proc/*/fd can take seconds on a busy host,
+/// and the samples must not wait for it. Each sample asks about its groups' first sockets and uses the last
+/// answer.
+struct Owners {
+    ask: std::sync::mpsc::SyncSender<Vec<u64>>,
+    answers: std::sync::mpsc::Receiver<FastMap<u64, String>>,
+    known: FastMap<u64, String>,
+}
+
+impl Owners {
+    fn start(proc_root: std::path::PathBuf) -> Owners {
+        let (ask, questions) = std::sync::mpsc::sync_channel::<Vec<u64>>(1);
+        let (tell, answers) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            // Owners of groups change seldom: a full rescan a minute keeps the cost of churn low.
+            let mut cache = ProcessCache::new().with_full_interval(Duration::from_secs(60));
+            for inodes in questions {
+                let Ok(map) = cache.refresh(&proc_root, inodes.iter().copied()) else { continue };
+                let named: FastMap<u64, String> = inodes
+                    .iter()
+                    .filter_map(|&i| map.get(i).next().map(|r| (i, format!("{}/{}", r.process.comm, r.process.pid))))
+                    .collect();
+                if tell.send(named).is_err() {
+                    return;
+                }
+            }
+        });
+        Owners { ask, answers, known: FastMap::default() }
+    }
+
+    /// Ask about `inodes` (unless a question is still open) and return the latest answer.
+    fn ask(&mut self, inodes: Vec<u64>) -> &FastMap<u64, String> {
+        if let Some(a) = self.answers.try_iter().last() {
+            self.known = a;
+        }
+        let _ = self.ask.try_send(inodes);
+        &self.known
+    }
+}
+
 fn write_sample(
     recorder: &mut Recorder,
     watcher: &Watcher,
     cfg: &RecordConfig,
     events: &Pending,
+    owners: Option<&mut Owners>,
 ) -> anyhow::Result<()> {
     let w = &cfg.watch;
     let dump = watcher.last_dump();
@@ -100,11 +144,14 @@ fn write_sample(
         &filtered
     };
     let groups = group::group(socks);
-    let owner = |i: u32| {
-        let s = socks.get(i as usize)?;
-        let p = watcher.process_of(s.inode)?;
-        Some(format!("{}/{}", p.comm, p.pid))
+    // Each group's listener (or first socket) is named: from what the owner thread last answered.
+    let firsts = groups.iter().filter_map(|g| g.listeners.first().or(g.members.first()).copied());
+    let inodes: Vec<u64> = firsts.filter_map(|i| socks.get(i as usize)).map(|s| s.inode).filter(|&i| i != 0).collect();
+    let known = match owners {
+        Some(o) => o.ask(inodes),
+        None => &FastMap::default(),
     };
+    let owner = |i: u32| known.get(&socks.get(i as usize)?.inode).cloned();
     let rows: Vec<GroupRow> = groups.iter().map(|g| GroupRow::of(g, owner)).collect();
     recorder.write(&Sample {
         time_ms: watcher.last_dump_ms,

@@ -150,12 +150,6 @@ impl Watcher {
         &self.last
     }
 
-    /// The process holding `inode`, as of the last scan.
-    pub fn process_of(&self, inode: u64) -> Option<Arc<ProcessInfo>> {
-        let map = self.cache.as_ref()?.map();
-        map.get(inode).next().map(|r| r.process.clone())
-    }
-
     fn drain(&mut self, wait: Duration, out: &mut Vec<Event>) -> Result<(), CollectError> {
         let Some(d) = &mut self.destroy else {
             std::thread::sleep(wait);
