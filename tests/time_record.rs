@@ -51,9 +51,6 @@ fn list_at_and_diff_give_the_counts_the_workload_had() {
     }
     let mut rec = Command::new("ip")
         .args(["netns", "exec", &ns.name, env!("CARGO_BIN_EXE_sockscope"), "record", "-t", "-i", "300ms"])
-        // The owner lookup scans every process of the host, which may hold 100k fds on a shared machine and
-        // delay a sample by seconds; this test is about the counts.
-        .arg("--no-processes")
         .args(["-o", &db])
         .stderr(Stdio::piped())
         .spawn()
