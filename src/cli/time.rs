@@ -2,13 +2,15 @@
 //! `replay`, `diff`; resolved into checked configurations.
 
 use std::path::PathBuf;
-use std::time::Duration;
 
 use clap::Args;
 
 use super::{SelectArgs, UsageError};
-use crate::collect::{Query, SourceChoice};
-use crate::filter::Expr;
+use crate::collect::Query;
+use crate::commands::history::DiffConfig;
+use crate::commands::kill::KillConfig;
+use crate::commands::record::RecordConfig;
+use crate::commands::watch::WatchConfig;
 use crate::model::StateSet;
 use crate::ports::services::Services;
 
@@ -60,27 +62,6 @@ pub struct WatchArgs {
     pub processes: bool,
 }
 
-/// A checked `watch`.
-#[derive(Debug)]
-pub struct WatchConfig {
-    pub query: Query,
-    /// Events are shown for sockets that match this expression...
-    pub filter: Expr,
-    /// ...and are in one of these states (`None`: any).
-    pub states: Option<StateSet>,
-    pub interval: Duration,
-    pub existing: bool,
-    pub duration: Option<Duration>,
-    pub ndjson: bool,
-    pub numeric: bool,
-    pub processes: bool,
-    /// Only closes (`list -E`, as `ss -E`).
-    pub closes_only: bool,
-    pub source: SourceChoice,
-    pub proc_root: PathBuf,
-    pub services: Services,
-}
-
 /// The protocols to watch: TCP and UDP unless -t/-u/-x say otherwise (UNIX sockets only with -x: the
 /// kernel reports no destroy events for them).
 fn inet_query(sel: &SelectArgs) -> Query {
@@ -100,7 +81,7 @@ impl WatchArgs {
                 "watch cannot select by process yet (process/pid filters); filter by port or address".into(),
             ));
         }
-        let interval = super::parse_interval(&self.interval)
+        let interval = super::top::parse_interval(&self.interval)
             .map_err(|e| UsageError(format!("invalid value '{}' for --interval: {e}", self.interval)))?;
         let duration = match &self.duration {
             Some(d) => {
@@ -164,20 +145,6 @@ pub struct KillArgs {
     /// Numeric ports (no service names)
     #[arg(short = 'n', long)]
     pub numeric: bool,
-}
-
-/// A checked `kill`.
-#[derive(Debug)]
-pub struct KillConfig {
-    pub query: Query,
-    pub filter: Expr,
-    pub yes: bool,
-    pub all: bool,
-    pub dry_run: bool,
-    pub numeric: bool,
-    pub source: SourceChoice,
-    pub proc_root: PathBuf,
-    pub services: Services,
 }
 
 impl KillArgs {
@@ -283,14 +250,6 @@ pub struct RecordArgs {
     pub no_processes: bool,
 }
 
-/// A checked `record`.
-#[derive(Debug)]
-pub struct RecordConfig {
-    pub watch: WatchConfig,
-    pub out: PathBuf,
-    pub limits: crate::record::writer::Limits,
-}
-
 /// `1GiB`, `500MB`, `100M`, `4096`: bytes.
 pub fn parse_size(text: &str) -> Result<u64, String> {
     let t = text.trim();
@@ -389,4 +348,10 @@ pub struct ReplayArgs {
     /// The recording to open
     #[arg(value_name = "FILE")]
     pub file: PathBuf,
+}
+
+impl DiffArgs {
+    pub fn resolve(&self) -> DiffConfig {
+        DiffConfig { files: self.files.clone(), from: self.from.clone(), to: self.to.clone(), json: self.json }
+    }
 }

@@ -9,10 +9,18 @@ use std::process::ExitCode;
 use anyhow::{Context, bail};
 use serde_json::Value;
 
-use crate::cli::time::DiffArgs;
 use crate::clock;
 use crate::output::recording::{GroupDiff, render_event, render_groups};
 use crate::record::reader::Recording;
+
+/// A checked `diff`: a recording (one file) or two snapshots.
+#[derive(Debug, Clone)]
+pub struct DiffConfig {
+    pub files: Vec<std::path::PathBuf>,
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub json: bool,
+}
 
 /// `list --from FILE --at TIME`.
 pub fn list_at(path: &Path, at: &str, json: bool) -> anyhow::Result<ExitCode> {
@@ -51,7 +59,7 @@ pub fn list_at(path: &Path, at: &str, json: bool) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn diff(args: &DiffArgs) -> anyhow::Result<ExitCode> {
+pub fn diff(args: &DiffConfig) -> anyhow::Result<ExitCode> {
     match args.files.as_slice() {
         [rec] => diff_recording(rec, args),
         [a, b] => {
@@ -64,7 +72,7 @@ pub fn diff(args: &DiffArgs) -> anyhow::Result<ExitCode> {
     }
 }
 
-fn diff_recording(path: &Path, args: &DiffArgs) -> anyhow::Result<ExitCode> {
+fn diff_recording(path: &Path, args: &DiffConfig) -> anyhow::Result<ExitCode> {
     let rec = Recording::open(path)?;
     let samples = rec.samples()?;
     let (Some(first), Some(last)) = (samples.first(), samples.last()) else {

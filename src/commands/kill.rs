@@ -4,12 +4,30 @@
 use std::io::{self, BufRead, IsTerminal, Write};
 use std::process::ExitCode;
 
-use crate::cli::time::KillConfig;
+use std::path::PathBuf;
+
 use crate::collect::netlink::destroy::{DestroyError, Destroyer};
 use crate::collect::{self, process};
+use crate::collect::{Query, SourceChoice};
+use crate::filter::Expr;
 use crate::model::Socket;
 use crate::output::table::{self, TableOptions};
 use crate::output::{Names, Processes};
+use crate::ports::services::Services;
+
+/// A checked `kill`.
+#[derive(Debug)]
+pub struct KillConfig {
+    pub query: Query,
+    pub filter: Expr,
+    pub yes: bool,
+    pub all: bool,
+    pub dry_run: bool,
+    pub numeric: bool,
+    pub source: SourceChoice,
+    pub proc_root: PathBuf,
+    pub services: Services,
+}
 
 /// How the user confirmed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

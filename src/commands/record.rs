@@ -6,7 +6,9 @@ use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::cli::time::RecordConfig;
+use std::path::PathBuf;
+
+use super::watch::WatchConfig;
 use crate::collect::process::ProcessCache;
 use crate::events::watcher::{WatchOptions, Watcher};
 use crate::group;
@@ -14,6 +16,14 @@ use crate::hash::FastMap;
 use crate::model::Socket;
 use crate::record::GroupRow;
 use crate::record::writer::{Pending, Recorder, Sample};
+
+/// A checked `record`.
+#[derive(Debug)]
+pub struct RecordConfig {
+    pub watch: WatchConfig,
+    pub out: PathBuf,
+    pub limits: crate::record::writer::Limits,
+}
 
 static STOP: AtomicBool = AtomicBool::new(false);
 
@@ -80,6 +90,38 @@ pub fn run(cfg: RecordConfig) -> anyhow::Result<ExitCode> {
             None => Duration::from_millis(250),
         };
         dumped = watcher.poll(wait, &mut events)?;
+    }
+}
+
+/// The recorded row of group `g`; `owner` names the process of a socket (by its index in the dump).
+fn group_row(g: &crate::group::Group, owner: impl Fn(u32) -> Option<String>) -> GroupRow {
+    use crate::group::GroupKey;
+    let (kind, address, port) = match &g.key {
+        GroupKey::Listen { ip, port, .. } => ("listen", Some(ip.to_string()), Some(*port)),
+        GroupKey::Outbound { ip, port, .. } => ("outbound", Some(ip.to_string()), Some(*port)),
+        GroupKey::UnixPath(p) => ("unix", Some(p.clone()), None),
+        GroupKey::UnixPeer(p) => ("unix-peer", Some(p.clone()), None),
+        GroupKey::UnixUnnamed => ("unix-unnamed", None, None),
+    };
+    let mut states = [0u32; 11];
+    for (i, c) in states.iter_mut().enumerate() {
+        *c = g.states.get(crate::model::State(i as u8 + 1));
+    }
+    let top_peers: Vec<String> = g.top_peers.iter().map(|(ip, n)| format!("{ip}={n}")).collect();
+    let first = g.listeners.first().or(g.members.first()).copied();
+    GroupRow {
+        kind: kind.into(),
+        proto: g.key.proto().name().into(),
+        address,
+        port,
+        sockets: g.len() as u32,
+        listeners: g.listeners.len() as u32,
+        states,
+        accept_queue: g.accept_queue.map(|q| q.0),
+        accept_backlog: g.accept_queue.map(|q| q.1),
+        peers: g.peers,
+        top_peers: top_peers.join(" "),
+        owner: first.and_then(owner),
     }
 }
 
@@ -152,7 +194,7 @@ fn write_sample(
         None => &FastMap::default(),
     };
     let owner = |i: u32| known.get(&socks.get(i as usize)?.inode).cloned();
-    let rows: Vec<GroupRow> = groups.iter().map(|g| GroupRow::of(g, owner)).collect();
+    let rows: Vec<GroupRow> = groups.iter().map(|g| group_row(g, owner)).collect();
     recorder.write(&Sample {
         time_ms: watcher.last_dump_ms,
         dump_ms: watcher.last_dump_time.as_millis() as u64,

@@ -5,10 +5,36 @@ use std::io::{self, Write};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use crate::cli::time::WatchConfig;
+use std::path::PathBuf;
+
+use crate::collect::{Query, SourceChoice};
 use crate::events::watcher::{WatchOptions, Watcher};
 use crate::events::{Event, Kind};
+use crate::filter::Expr;
+use crate::model::StateSet;
 use crate::output::{Names, events, json};
+use crate::ports::services::Services;
+
+/// A checked `watch`.
+#[derive(Debug)]
+pub struct WatchConfig {
+    pub query: Query,
+    /// Events are shown for sockets that match this expression...
+    pub filter: Expr,
+    /// ...and are in one of these states (`None`: any).
+    pub states: Option<StateSet>,
+    pub interval: Duration,
+    pub existing: bool,
+    pub duration: Option<Duration>,
+    pub ndjson: bool,
+    pub numeric: bool,
+    pub processes: bool,
+    /// Only closes (`list -E`, as `ss -E`).
+    pub closes_only: bool,
+    pub source: SourceChoice,
+    pub proc_root: PathBuf,
+    pub services: Services,
+}
 
 /// Does the user want to see this event?
 pub fn wanted(cfg: &WatchConfig, ev: &Event) -> bool {

@@ -35,6 +35,12 @@ pub fn dump_states() -> StateSet {
     StateSet(StateSet::ALL.0 & !State::TIME_WAIT.bit() & !State::SYN_RECV.bit())
 }
 
+/// `200ms`, `1s`, `1.5s`: a dump interval in a note.
+fn every(d: Duration) -> String {
+    let ms = d.as_millis();
+    if ms < 1000 || !ms.is_multiple_of(100) { format!("{ms}ms") } else { format!("{}s", d.as_secs_f64()) }
+}
+
 pub struct Watcher {
     tracker: Tracker,
     destroy: Option<DestroyEvents>,
@@ -70,7 +76,7 @@ impl Watcher {
                 notes.push(format!(
                     "closes come from /proc reads every {}: sockets that open and close between two reads are \
                      missed",
-                    crate::output::table::duration_ms(opts.interval.as_millis() as u64)
+                    every(opts.interval)
                 ));
                 None
             }
@@ -84,7 +90,7 @@ impl Watcher {
                     notes.push(format!(
                         "no kernel destroy events ({why}): closes come from dumps every {}, so sockets that open \
                          and close between two dumps are missed and closes carry no tcp_info",
-                        crate::output::table::duration_ms(opts.interval.as_millis() as u64)
+                        every(opts.interval)
                     ));
                     None
                 }

@@ -152,38 +152,6 @@ pub const STATE_COLUMNS: [&str; 11] = [
 ];
 
 impl GroupRow {
-    /// The row of `g` (of a dump `socks`); `owner` names the process of a socket.
-    pub fn of(g: &crate::group::Group, owner: impl Fn(u32) -> Option<String>) -> GroupRow {
-        use crate::group::GroupKey;
-        let (kind, address, port) = match &g.key {
-            GroupKey::Listen { ip, port, .. } => ("listen", Some(ip.to_string()), Some(*port)),
-            GroupKey::Outbound { ip, port, .. } => ("outbound", Some(ip.to_string()), Some(*port)),
-            GroupKey::UnixPath(p) => ("unix", Some(p.clone()), None),
-            GroupKey::UnixPeer(p) => ("unix-peer", Some(p.clone()), None),
-            GroupKey::UnixUnnamed => ("unix-unnamed", None, None),
-        };
-        let mut states = [0u32; 11];
-        for (i, c) in states.iter_mut().enumerate() {
-            *c = g.states.get(crate::model::State(i as u8 + 1));
-        }
-        let top_peers: Vec<String> = g.top_peers.iter().map(|(ip, n)| format!("{ip}={n}")).collect();
-        let first = g.listeners.first().or(g.members.first()).copied();
-        GroupRow {
-            kind: kind.into(),
-            proto: g.key.proto().name().into(),
-            address,
-            port,
-            sockets: g.len() as u32,
-            listeners: g.listeners.len() as u32,
-            states,
-            accept_queue: g.accept_queue.map(|q| q.0),
-            accept_backlog: g.accept_queue.map(|q| q.1),
-            peers: g.peers,
-            top_peers: top_peers.join(" "),
-            owner: first.and_then(owner),
-        }
-    }
-
     /// `127.0.0.1:5000`, `-> 10.0.0.5:5432`, a UNIX path: as the dashboard names groups.
     pub fn label(&self) -> String {
         let addr = self.address.as_deref().unwrap_or("(unnamed)");
