@@ -122,7 +122,7 @@ fn users(held: &[ProcessRef]) -> String {
                 s.push(',');
             }
             first = false;
-            let comm = h.process.comm.replace('"', "\\\"");
+            let comm = crate::model::text::escape(&h.process.comm).replace('"', "\\\"");
             s.push_str(&format!("(\"{comm}\",pid={},fd={fd})", h.process.pid));
         }
     }
