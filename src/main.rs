@@ -33,6 +33,15 @@ fn main() -> ExitCode {
         Some(Command::Services(a)) => return finish(commands::services::run(&a)),
         Some(Command::Audit(a)) => return finish(commands::audit::run(&a)),
         Some(Command::Forwards(a)) => return finish(commands::forwards::run(&a)),
+        Some(Command::Serve(a)) => {
+            return match a.resolve() {
+                Ok(config) => finish(commands::serve::run(config)),
+                Err(UsageError(msg)) => {
+                    eprintln!("sockscope: {msg}");
+                    ExitCode::from(2)
+                }
+            };
+        }
         // Bare `sockscope` on a terminal is the dashboard; with flags, or into a pipe, the listing.
         None if cli.list.is_empty() && io::stdout().is_terminal() && io::stdin().is_terminal() => {
             return top(&cli.list.as_top());

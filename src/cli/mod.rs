@@ -1,5 +1,7 @@
 //! Command-line definitions (clap) and their resolution into a checked configuration.
 
+pub mod serve;
+
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -95,6 +97,9 @@ pub enum Command {
     Audit(crate::commands::audit::AuditArgs),
     /// Port forwards and NAT flows seen by conntrack.
     Forwards(crate::commands::forwards::ForwardsArgs),
+    /// Prometheus exporter and JSON API over HTTP: per-port connections, accept queues, ephemeral ports.
+    #[command(after_help = serve::SERVE_HELP)]
+    Serve(serve::ServeArgs),
 }
 
 const TOP_HELP: &str = "\

@@ -2,6 +2,7 @@
 //! the writer; names (services, interfaces, hosts) are looked up beforehand and passed in [`Names`].
 
 pub mod json;
+pub mod metrics;
 pub mod table;
 
 use std::collections::HashMap;

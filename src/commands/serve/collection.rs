@@ -1,0 +1,189 @@
+//! The exporter's collection: one socket dump (plus the listeners' processes, the host's port ranges and the
+//! kernel counters) made into a [`Data`] that every request of the interval shares. Blocking; the server runs
+//! it on tokio's blocking pool, one at a time.
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use hyper::body::Bytes;
+
+use crate::collect::process::ProcessCache;
+use crate::collect::procfs::counters;
+use crate::collect::{self, Collector, Query, SourceChoice};
+use crate::filter::Expr;
+use crate::group::{self, Group};
+use crate::model::Socket;
+use crate::output::metrics::{self, Caps, Exporter, Format, Input};
+use crate::ports::classes::{self, HostPorts};
+use crate::ports::services::Services;
+
+/// What a collection selects and how it is exported.
+#[derive(Debug)]
+pub struct Settings {
+    pub query: Query,
+    pub filter: Expr,
+    pub source: SourceChoice,
+    pub proc_root: PathBuf,
+    pub services: Services,
+    pub caps: Caps,
+    /// Look up the processes holding listeners.
+    pub processes: bool,
+}
+
+/// One interval's data, shared read-only by the requests.
+#[derive(Debug)]
+pub struct Data {
+    /// When the collection started (the data's age counts from here).
+    pub at: Instant,
+    /// The selected sockets (empty when the collection failed).
+    pub sockets: Vec<Socket>,
+    /// `group::group(&sockets)`.
+    pub groups: Vec<Group>,
+    /// The metrics, rendered once per format.
+    pub text: Bytes,
+    pub openmetrics: Bytes,
+    /// Why the collection failed.
+    pub error: Option<String>,
+}
+
+impl Data {
+    pub fn metrics(&self, format: Format) -> Bytes {
+        match format {
+            Format::Text => self.text.clone(),
+            Format::OpenMetrics => self.openmetrics.clone(),
+        }
+    }
+}
+
+/// The collector and what lives from one collection to the next.
+pub struct Collection {
+    pub settings: Settings,
+    collector: Box<dyn Collector>,
+    /// Holders of sockets; refreshed incrementally (a full /proc scan at most every few seconds).
+    pub processes: ProcessCache,
+    collections: u64,
+    errors: u64,
+    /// Notes already printed (a fallback to /proc is said once, not every interval).
+    said: HashSet<String>,
+}
+
+impl Collection {
+    pub fn new(settings: Settings) -> Collection {
+        let collector = collect::open(settings.source, settings.proc_root.clone());
+        // A background exporter keeps its footprint small: two scanning threads, not one per CPU.
+        let processes = ProcessCache::new().with_threads(2);
+        Collection { settings, collector, processes, collections: 0, errors: 0, said: HashSet::new() }
+    }
+
+    /// Collect now.
+    pub fn collect(&mut self) -> Data {
+        let at = Instant::now();
+        let result = self.gather();
+        let took = at.elapsed();
+        self.collections += 1;
+        match result {
+            Ok((sockets, groups, parts)) => self.finish(at, took, sockets, groups, parts, None),
+            Err(e) => {
+                self.errors += 1;
+                eprintln!("sockscope: collection failed: {e:#}");
+                let msg = format!("{e:#}");
+                self.finish(at, took, Vec::new(), Vec::new(), Parts::default(), Some(msg))
+            }
+        }
+    }
+
+    fn gather(&mut self) -> anyhow::Result<(Vec<Socket>, Vec<Group>, Parts)> {
+        let s = &self.settings;
+        let mut snap = self.collector.collect(&s.query)?;
+        for note in snap.notes.drain(..) {
+            if self.said.insert(note.clone()) {
+                eprintln!("sockscope: note: {note}");
+            }
+        }
+        let mut sockets = snap.sockets;
+        let filter_needs_processes = s.filter.needs_processes();
+        if filter_needs_processes {
+            self.processes.refresh(&s.proc_root, sockets.iter().map(|x| x.inode))?;
+            let filter = s.filter.resolve_processes(self.processes.map());
+            sockets.retain(|x| filter.matches(x));
+        } else if !s.filter.is_true() {
+            sockets.retain(|x| s.filter.matches(x));
+        }
+        let mut parts = Parts::default();
+        if s.processes {
+            if !filter_needs_processes {
+                let listeners = sockets.iter().filter(|x| classes::is_listener(x)).map(|x| x.inode);
+                self.processes.refresh(&s.proc_root, listeners)?;
+            }
+            parts.processes = true;
+        }
+        let host = match HostPorts::read(&s.proc_root) {
+            Ok(h) => h,
+            Err(e) => {
+                let note = format!("{e}; assuming Linux's default ephemeral range");
+                if self.said.insert(note.clone()) {
+                    eprintln!("sockscope: note: {note}");
+                }
+                HostPorts::linux_default()
+            }
+        };
+        parts.pressure = classes::ephemeral_pressure(&sockets, &host);
+        parts.capacity = Some(host.capacity());
+        parts.counters = match counters::read(&s.proc_root) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                let note = format!("kernel counters left out: {e}");
+                if self.said.insert(note.clone()) {
+                    eprintln!("sockscope: note: {note}");
+                }
+                None
+            }
+        };
+        let groups = group::group(&sockets);
+        Ok((sockets, groups, parts))
+    }
+
+    fn finish(
+        &self,
+        at: Instant,
+        took: Duration,
+        sockets: Vec<Socket>,
+        groups: Vec<Group>,
+        parts: Parts,
+        error: Option<String>,
+    ) -> Data {
+        let s = &self.settings;
+        let now = SystemTime::now().checked_sub(took).unwrap_or(UNIX_EPOCH);
+        let input = Input {
+            sockets: &sockets,
+            groups: &groups,
+            pressure: &parts.pressure,
+            ephemeral_capacity: parts.capacity,
+            counters: parts.counters.as_ref(),
+            services: &s.services,
+            processes: parts.processes.then(|| self.processes.map()),
+            caps: s.caps,
+            exporter: Exporter {
+                collection_seconds: took.as_secs_f64(),
+                collections: self.collections,
+                errors: self.errors,
+                collected_at_unix: now.duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0),
+                success: error.is_none(),
+            },
+        };
+        let reg = metrics::registry(&input);
+        let text = Bytes::from(metrics::encode(&reg, Format::Text));
+        let openmetrics = Bytes::from(metrics::encode(&reg, Format::OpenMetrics));
+        Data { at, sockets, groups, text, openmetrics, error }
+    }
+}
+
+/// What a collection adds to the sockets for the metrics.
+#[derive(Default)]
+struct Parts {
+    pressure: Vec<classes::Pressure>,
+    capacity: Option<u32>,
+    counters: Option<counters::Counters>,
+    processes: bool,
+}

@@ -1,0 +1,185 @@
+//! `sockscope serve`: the Prometheus exporter and JSON API. A small tokio runtime (one thread, plus the
+//! blocking pool for collections) runs hyper's HTTP/1 server; `collection` makes one interval's data,
+//! `http` answers requests from it.
+
+pub mod collection;
+pub mod http;
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use anyhow::Context;
+use hyper::StatusCode;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+
+use crate::cli::serve::ServeConfig;
+use crate::filter::Expr;
+use crate::ports::services::Services;
+use collection::{Collection, Data, Settings};
+
+/// Largest request head (request line and headers) accepted; larger ones get 431.
+const MAX_HEAD: usize = 16 * 1024;
+/// Most header fields in one request.
+const MAX_HEADERS: usize = 64;
+/// A connection is closed after this long whatever it does (a backstop for idle keep-alive connections).
+const MAX_CONNECTION_LIFE: Duration = Duration::from_secs(300);
+
+/// What the request handlers share.
+pub struct Shared {
+    interval: Duration,
+    token: Option<String>,
+    services: Services,
+    /// The current interval's data. Held locked while a collection runs, so concurrent requests wait for
+    /// that one collection instead of starting their own.
+    current: tokio::sync::Mutex<Option<Arc<Data>>>,
+    collection: Arc<Mutex<Collection>>,
+}
+
+impl Shared {
+    pub fn new(settings: Settings, interval: Duration, token: Option<String>) -> Shared {
+        Shared {
+            interval,
+            token,
+            services: settings.services.clone(),
+            current: tokio::sync::Mutex::new(None),
+            collection: Arc::new(Mutex::new(Collection::new(settings))),
+        }
+    }
+
+    /// This interval's data: collected now when the last collection is older than the interval.
+    pub async fn data(&self) -> Arc<Data> {
+        let mut current = self.current.lock().await;
+        if let Some(d) = current.as_ref().filter(|d| d.at.elapsed() < self.interval) {
+            return d.clone();
+        }
+        let collection = self.collection.clone();
+        let data =
+            tokio::task::spawn_blocking(move || collection.lock().unwrap_or_else(PoisonError::into_inner).collect())
+                .await;
+        let data = match data {
+            Ok(d) => Arc::new(d),
+            // The collection panicked: say so; the next request tries again.
+            Err(e) => {
+                let msg = format!("the collection panicked: {e}");
+                eprintln!("sockscope: {msg}");
+                return Arc::new(Data {
+                    at: std::time::Instant::now(),
+                    sockets: Vec::new(),
+                    groups: Vec::new(),
+                    text: Default::default(),
+                    openmetrics: Default::default(),
+                    error: Some(msg),
+                });
+            }
+        };
+        *current = Some(data.clone());
+        data
+    }
+
+    /// The last data, without collecting.
+    pub async fn last(&self) -> Option<Arc<Data>> {
+        self.current.lock().await.clone()
+    }
+
+    /// `process`/`pid` terms of an API filter resolved against the process cache (refreshed for the
+    /// interval's sockets). Blocking.
+    pub fn resolve_processes(&self, expr: &Expr, data: &Data) -> Expr {
+        let mut c = self.collection.lock().unwrap_or_else(PoisonError::into_inner);
+        let root = c.settings.proc_root.clone();
+        if let Err(e) = c.processes.refresh(&root, data.sockets.iter().map(|s| s.inode)) {
+            eprintln!("sockscope: process scan failed: {e}");
+        }
+        expr.resolve_processes(c.processes.map())
+    }
+}
+
+/// Run the exporter until SIGINT or SIGTERM.
+pub fn run(config: ServeConfig) -> anyhow::Result<ExitCode> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .enable_time()
+        .max_blocking_threads(4)
+        .thread_name("sockscope-serve")
+        .build()
+        .context("cannot start the runtime")?;
+    runtime.block_on(serve(config))
+}
+
+async fn serve(config: ServeConfig) -> anyhow::Result<ExitCode> {
+    let listener =
+        TcpListener::bind(config.listen).await.with_context(|| format!("cannot listen on {}", config.listen))?;
+    let addr: SocketAddr = listener.local_addr()?;
+    eprintln!(
+        "sockscope: serving http://{addr}/metrics (collecting at most every {:?}{})",
+        config.interval,
+        if config.token.is_some() { ", bearer token required" } else { "" }
+    );
+    if !addr.ip().is_loopback() && config.token.is_none() {
+        eprintln!(
+            "sockscope: note: listening on {} without --token-file: whoever reaches it can read this host's \
+             socket table",
+            addr.ip()
+        );
+    }
+    let settings = Settings {
+        query: config.query,
+        filter: config.filter,
+        source: config.source,
+        proc_root: config.proc_root,
+        services: config.services,
+        caps: config.caps,
+        processes: config.processes,
+    };
+    let shared = Arc::new(Shared::new(settings, config.interval, config.token));
+    let slots = Arc::new(Semaphore::new(config.max_connections));
+    let timeout = config.request_timeout;
+    let mut terminate =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).context("cannot handle SIGTERM")?;
+    loop {
+        let (stream, _) = tokio::select! {
+            r = listener.accept() => match r {
+                Ok(c) => c,
+                Err(e) => {
+                    // Out of file descriptors and the like: wait instead of spinning.
+                    eprintln!("sockscope: accept failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            _ = tokio::signal::ctrl_c() => break,
+            _ = terminate.recv() => break,
+        };
+        // Over the limit: close at once rather than queue.
+        let Ok(slot) = slots.clone().try_acquire_owned() else { continue };
+        let _ = stream.set_nodelay(true);
+        let shared = shared.clone();
+        tokio::spawn(async move {
+            let service = service_fn(move |req| {
+                let shared = shared.clone();
+                async move {
+                    let r = tokio::time::timeout(timeout, http::handle(shared, req)).await;
+                    Ok::<_, Infallible>(
+                        r.unwrap_or_else(|_| http::error(StatusCode::SERVICE_UNAVAILABLE, "the request took too long")),
+                    )
+                }
+            });
+            let conn = http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(timeout)
+                .max_buf_size(MAX_HEAD)
+                .max_headers(MAX_HEADERS)
+                .serve_connection(TokioIo::new(stream), service);
+            let _ = tokio::time::timeout(MAX_CONNECTION_LIFE, conn).await;
+            drop(slot);
+        });
+    }
+    eprintln!("sockscope: stopped");
+    Ok(ExitCode::SUCCESS)
+}
