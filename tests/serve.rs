@@ -195,7 +195,7 @@ fn bearer_token_guards_everything_but_health() {
 #[test]
 fn garbage_requests_never_take_the_server_down() {
     let mut procs = Procs::default();
-    let addr = serve_local(&mut procs, &["-t", "--request-timeout", "2s"]);
+    let addr = serve_local(&mut procs, &["-t", "--request-timeout", "3s"]);
     let many_headers: String = (0..200).map(|i| format!("X-H{i}: v\r\n")).collect();
     let cases: Vec<Vec<u8>> = vec![
         b"\x00\x01\x02\xff\xfe garbage \r\n\r\n".to_vec(),
@@ -221,10 +221,10 @@ fn garbage_requests_never_take_the_server_down() {
         let mut reply = Vec::new();
         let _ = s.read_to_end(&mut reply);
         let status = String::from_utf8_lossy(&reply);
-        assert!(
-            reply.is_empty() || status.starts_with("HTTP/1.1 4") || status.starts_with("HTTP/1.1 2"),
-            "case {i}: {status}"
-        );
+        // Nothing, a 4xx, or an answer to the valid prefix (503 when a loaded machine makes the first
+        // collection outlast the request timeout).
+        let answered = ["HTTP/1.1 2", "HTTP/1.1 4", "HTTP/1.1 503"].iter().any(|p| status.starts_with(p));
+        assert!(reply.is_empty() || answered, "case {i}: {status}");
         let ok = get(addr, "/healthz");
         assert_eq!(ok.status, 200, "after case {i} the server stopped answering");
     }
@@ -402,6 +402,47 @@ fn real_prometheus_scrapes_per_port_connections() {
     stdin.flush().unwrap();
     wait_for(&name, prometheus, q, 35.0, &log);
     wait_for(&name, prometheus, r#"sockscope_listener_peers{port="7070"}"#, 1.0, &log);
+    drop(procs);
+    drop(ns);
+}
+
+/// The capabilities the systemd unit grants, in setpriv's spelling (`+dac_read_search,+sys_ptrace`).
+fn unit_capabilities() -> String {
+    let unit = std::fs::read_to_string(repo().join("contrib/systemd/sockscope.service")).unwrap();
+    let line = unit.lines().find_map(|l| l.strip_prefix("AmbientCapabilities=")).expect("AmbientCapabilities=");
+    line.split_whitespace()
+        .map(|c| format!("+{}", c.trim_start_matches("CAP_").to_ascii_lowercase()))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+#[test]
+#[ignore = "needs root (a private network namespace, setpriv to drop to nobody)"]
+fn the_units_capabilities_name_other_users_processes() {
+    assert!(common::is_root(), "needs root: ip netns add, setpriv");
+    assert!(common::have("setpriv"), "setpriv (util-linux) drops privileges as systemd would");
+    // Dropped last: the exporters below go first.
+    let mut ns = Netns::create("serve-caps");
+    ns.run_python(POPULATION);
+    let name = ns.name.clone();
+    let caps = unit_capabilities();
+    let label = |procs: &mut Procs, caps: Option<&str>| {
+        let mut cmd = Command::new("ip");
+        cmd.args(["netns", "exec", &name, "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]);
+        if let Some(c) = caps {
+            cmd.arg(format!("--inh-caps={c}")).arg(format!("--ambient-caps={c}"));
+        }
+        cmd.args([env!("CARGO_BIN_EXE_sockscope"), "serve", "--listen", "127.0.0.1:0"]);
+        let addr = start_serve(procs, cmd);
+        let body = in_netns(&name, move || get(addr, "/metrics")).body;
+        let prefix = r#"sockscope_listener_sockets{proto="tcp",address="127.0.0.1",port="7070","#;
+        let line = body.lines().find(|l| l.starts_with(prefix)).unwrap_or_else(|| panic!("{body}")).to_string();
+        line.split("process=\"").nth(1).and_then(|r| r.split('"').next()).unwrap_or("?").to_string()
+    };
+    let mut procs = Procs::default();
+    assert_eq!(caps, "+dac_read_search,+sys_ptrace");
+    assert_eq!(label(&mut procs, Some(&caps)), "python3", "with the unit's capabilities");
+    assert_eq!(label(&mut procs, None), "", "nobody without capabilities cannot see root's process");
     drop(procs);
     drop(ns);
 }

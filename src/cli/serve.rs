@@ -27,8 +27,8 @@ The selection flags and FILTER narrow what is collected and exported, as for `li
 
 Security: the exporter binds to loopback unless --listen names another address. With --token-file every
 endpoint but /healthz needs `Authorization: Bearer TOKEN`. Requests are bounded (header size, time,
-concurrent connections). Without root or CAP_SYS_PTRACE other users' processes are hidden (empty `process`
-label); without CAP_NET_ADMIN nothing is lost for sockets.
+concurrent connections). Without root (or CAP_DAC_READ_SEARCH and CAP_SYS_PTRACE) other users' processes
+are hidden (empty `process` label); sockets themselves need no privilege.
 
 Example scrape config (prometheus.yml):
   scrape_configs:

@@ -220,6 +220,7 @@ fn states(c: &StateCounts) -> impl Iterator<Item = (State, i64)> + '_ {
 /// Per listening endpoint: sums over the endpoints that share a label set (the `other` rows).
 #[derive(Default)]
 struct ListenerRow {
+    tcp: bool,
     sockets: i64,
     connections: StateCounts,
     queue: Option<(i64, i64)>,
@@ -263,11 +264,15 @@ pub fn registry(input: &Input) -> Registry {
                 *c = c.saturating_sub(1);
             }
         }
+        let backlog_known =
+            g.listeners.iter().all(|&i| input.sockets.get(i as usize).is_some_and(|s| s.send_q.is_some()));
         let row = ListenerRow {
+            tcp: proto == Proto::Tcp,
             sockets: g.listeners.len() as i64,
             syn_recv: i64::from(connections.get(State::SYN_RECV) + connections.get(State::NEW_SYN_RECV)),
             connections,
-            queue: g.accept_queue.map(|(q, b)| (i64::from(q), i64::from(b))),
+            // A listener read from /proc has no backlog: leave the queue out rather than show a limit of 0.
+            queue: g.accept_queue.filter(|_| backlog_known).map(|(q, b)| (i64::from(q), i64::from(b))),
             peers: i64::from(g.peers),
         };
         if rows.len() < input.caps.max_listeners {
@@ -275,6 +280,7 @@ pub fn registry(input: &Input) -> Registry {
         } else {
             folded_listeners += 1;
             let o = other.entry(proto).or_default();
+            o.tcp = row.tcp;
             o.sockets += row.sockets;
             for (st, n) in row.connections.0.iter().enumerate() {
                 o.connections.0[st] += n;
@@ -300,6 +306,8 @@ pub fn registry(input: &Input) -> Registry {
         if let Some((q, b)) = r.queue {
             l_queue.get_or_create(labels).set(q);
             l_backlog.get_or_create(labels).set(b);
+        }
+        if r.tcp {
             l_syn.get_or_create(labels).set(r.syn_recv);
         }
         l_peers.get_or_create(labels).set(r.peers);
@@ -322,7 +330,11 @@ pub fn registry(input: &Input) -> Registry {
     );
     reg.register("listener_backlog", "The accept queue's limit, the listen() backlog (summed the same way)", l_backlog);
     reg.register("listener_syn_recv", "Handshakes in progress (SYN-RECV) on the TCP listener's port", l_syn);
-    reg.register("listener_peers", "Distinct remote addresses connected to the listening endpoint", l_peers);
+    reg.register(
+        "listener_peers",
+        "Distinct remote addresses connected to the listening endpoint (summed for `other`)",
+        l_peers,
+    );
 
     // Outbound: per remote port (all states), per remote address and port (total), each capped.
     let mut by_port: Vec<((Proto, u16), StateCounts)> = Vec::new();

@@ -116,6 +116,17 @@ fn listener_families() {
 }
 
 #[test]
+fn a_listener_read_from_proc_has_no_backlog_rather_than_zero() {
+    let mut socks = population();
+    socks[0].send_q = None;
+    let t = render_text(&socks);
+    assert_eq!(sample(&t, &format!("sockscope_listener_backlog{{{WEB}}}")), None);
+    assert_eq!(sample(&t, &format!("sockscope_listener_accept_queue{{{WEB}}}")), None);
+    assert_eq!(sample(&t, &format!("sockscope_listener_sockets{{{WEB}}}")), Some(1.0));
+    assert_eq!(sample(&t, &format!("sockscope_listener_syn_recv{{{WEB}}}")), Some(1.0));
+}
+
+#[test]
 fn outbound_and_ephemeral_families() {
     let t = render_text(&population());
     let pg = r#"proto="tcp",port="5432",service="postgresql""#;
