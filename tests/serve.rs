@@ -174,6 +174,24 @@ fn one_collection_per_interval_whatever_the_scrape_count() {
 }
 
 #[test]
+fn a_failed_collection_is_said_not_hidden() {
+    let mut procs = Procs::default();
+    let addr = serve_local(&mut procs, &["--source", "proc", "--proc-root", "/nonexistent", "--interval", "100ms"]);
+    let m = get(addr, "/metrics");
+    assert_eq!(m.status, 200);
+    assert_eq!(sample(&m.body, "sockscope_collection_success"), Some(0.0), "{}", m.body);
+    assert_eq!(sample(&m.body, "sockscope_collection_errors_total"), Some(1.0));
+    assert!(!m.body.contains("sockscope_sockets{"), "no socket series from a failed collection");
+    let h = get(addr, "/healthz");
+    assert_eq!(h.status, 503);
+    assert!(h.json()["error"].as_str().is_some_and(|e| e.contains("/nonexistent")), "{}", h.body);
+    assert_eq!(get(addr, "/api/v1/sockets").status, 503);
+    std::thread::sleep(Duration::from_millis(150));
+    let again = get(addr, "/metrics").body;
+    assert_eq!(sample(&again, "sockscope_collection_errors_total"), Some(2.0), "the next interval tries again");
+}
+
+#[test]
 fn bearer_token_guards_everything_but_health() {
     let dir = std::env::temp_dir().join(format!("sockscope-serve-token-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();

@@ -231,12 +231,37 @@ struct ListenerRow {
 /// The registry for one snapshot.
 pub fn registry(input: &Input) -> Registry {
     let mut reg = Registry::with_prefix("sockscope");
-    let new = GaugeFamily::default;
+    register_sockets(&mut reg, input.sockets);
+    let folded_listeners = register_listeners(&mut reg, input);
+    let (folded_ports, folded_peers) = register_outbound(&mut reg, input);
+    let folded_tuples = register_ephemeral(&mut reg, input);
+    let folded = GaugeFamily::default();
+    for (family, n) in [
+        ("listener", folded_listeners),
+        ("outbound_port", folded_ports),
+        ("outbound_peer", folded_peers),
+        ("ephemeral_tuple", folded_tuples),
+    ] {
+        folded.get_or_create(&vec![("family", family.to_string())]).set(n);
+    }
+    reg.register(
+        "folded_series",
+        "Endpoints beyond the cardinality caps (--max-listeners, --max-peers): summed under `other`, or for \
+         ephemeral tuples left out",
+        folded,
+    );
+    if let Some(c) = input.counters {
+        register_kernel(&mut reg, c);
+    }
+    register_exporter(&mut reg, input.exporter);
+    reg
+}
 
-    // Sockets by protocol, family and state.
-    let sockets = new();
+/// Sockets by protocol, family and state.
+fn register_sockets(reg: &mut Registry, socks: &[Socket]) {
+    let sockets = GaugeFamily::default();
     let mut by_kind: FastMap<(Proto, &'static str, State), i64> = FastMap::default();
-    for s in input.sockets {
+    for s in socks {
         *by_kind.entry((s.proto, s.family.name(), s.state)).or_insert(0) += 1;
     }
     for ((proto, family, state), n) in by_kind {
@@ -249,8 +274,12 @@ pub fn registry(input: &Input) -> Registry {
             .set(n);
     }
     reg.register("sockets", "Sockets by protocol, address family and state", sockets);
+}
 
-    // Listening endpoints, the busiest first; the rest summed per protocol under `other`.
+/// Listening endpoints, the busiest first; the rest summed per protocol under `other`. Returns how many
+/// were folded.
+fn register_listeners(reg: &mut Registry, input: &Input) -> i64 {
+    let new = GaugeFamily::default;
     let mut rows: Vec<(Labels, ListenerRow)> = Vec::new();
     let mut other: FastMap<Proto, ListenerRow> = FastMap::default();
     let mut folded_listeners = 0i64;
@@ -335,8 +364,13 @@ pub fn registry(input: &Input) -> Registry {
         "Distinct remote addresses connected to the listening endpoint (summed for `other`)",
         l_peers,
     );
+    folded_listeners
+}
 
-    // Outbound: per remote port (all states), per remote address and port (total), each capped.
+/// Outbound sockets per remote port (by state) and per remote address and port, each capped. Returns how
+/// many ports and addresses were folded.
+fn register_outbound(reg: &mut Registry, input: &Input) -> (i64, i64) {
+    let new = GaugeFamily::default;
     let mut by_port: Vec<((Proto, u16), StateCounts)> = Vec::new();
     let mut port_index: FastMap<(Proto, u16), usize> = FastMap::default();
     let out_peer = new();
@@ -423,10 +457,13 @@ pub fn registry(input: &Input) -> Registry {
         "Sockets whose local port has no listener, by remote address and port",
         out_peer,
     );
+    (folded_ports, folded_peers)
+}
 
-    // Ephemeral ports per (protocol, local address, remote endpoint): the busiest tuples only (a sum of
-    // tuples is not compared against anything, so nothing is summed under `other`).
-    let used = new();
+/// Ephemeral ports per (protocol, local address, remote endpoint): the busiest tuples only (a sum of tuples
+/// is not compared against anything, so nothing is summed under `other`). Returns how many were left out.
+fn register_ephemeral(reg: &mut Registry, input: &Input) -> i64 {
+    let used = GaugeFamily::default();
     let mut folded_tuples = 0i64;
     for (k, p) in input.pressure.iter().enumerate() {
         if k >= input.caps.max_peers {
@@ -457,33 +494,20 @@ pub fn registry(input: &Input) -> Registry {
         );
     }
 
-    let folded = new();
-    for (family, n) in [
-        ("listener", folded_listeners),
-        ("outbound_port", folded_ports),
-        ("outbound_peer", folded_peers),
-        ("ephemeral_tuple", folded_tuples),
-    ] {
-        folded.get_or_create(&vec![("family", family.to_string())]).set(n);
-    }
-    reg.register(
-        "folded_series",
-        "Endpoints beyond the cardinality caps (--max-listeners, --max-peers): summed under `other`, or for \
-         ephemeral tuples left out",
-        folded,
-    );
+    folded_tuples
+}
 
-    if let Some(c) = input.counters {
-        for (section, name, metric, help) in KERNEL {
-            if let Some(v) = c.get(section, name) {
-                let counter: Counter = Counter::default();
-                counter.inc_by(v);
-                reg.register(*metric, *help, counter);
-            }
+fn register_kernel(reg: &mut Registry, c: &Counters) {
+    for (section, name, metric, help) in KERNEL {
+        if let Some(v) = c.get(section, name) {
+            let counter: Counter = Counter::default();
+            counter.inc_by(v);
+            reg.register(*metric, *help, counter);
         }
     }
+}
 
-    let e = input.exporter;
+fn register_exporter(reg: &mut Registry, e: Exporter) {
     let secs: Gauge<f64, std::sync::atomic::AtomicU64> = Gauge::default();
     secs.set(e.collection_seconds);
     reg.register_with_unit(
@@ -518,7 +542,6 @@ pub fn registry(input: &Input) -> Registry {
         "The exporter's version",
         Info::new(vec![("version", env!("CARGO_PKG_VERSION").to_string())]),
     );
-    reg
 }
 
 /// A registry as exposition text.

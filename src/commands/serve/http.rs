@@ -97,7 +97,12 @@ pub async fn handle<B>(shared: Arc<Shared>, req: Request<B>) -> Response<Body> {
             let accept = req.headers().get(header::ACCEPT).and_then(|v| v.to_str().ok());
             let format = Format::negotiate(accept);
             let data = shared.data().await;
-            respond(StatusCode::OK, format.content_type(), data.metrics(format))
+            match (&data.error, data.text.is_empty()) {
+                // Nothing to show at all (the collection panicked): say why.
+                (Some(e), true) => error(StatusCode::INTERNAL_SERVER_ERROR, e),
+                // A failed collection still has the exporter's own families (collection_success 0).
+                _ => respond(StatusCode::OK, format.content_type(), data.metrics(format)),
+            }
         }
         "/api/v1/sockets" | "/api/v1/groups" => {
             let text = match filter_param(&req) {

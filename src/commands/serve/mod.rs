@@ -53,30 +53,34 @@ impl Shared {
         }
     }
 
-    /// This interval's data: collected now when the last collection is older than the interval.
-    pub async fn data(&self) -> Arc<Data> {
+    /// This interval's data: collected now when the last collection is older than the interval. The work
+    /// runs in a task of its own, so a request that gives up (timeout, client gone) does not abandon a
+    /// collection that the next request would then start again.
+    pub async fn data(self: &Arc<Self>) -> Arc<Data> {
+        let me = self.clone();
+        match tokio::spawn(async move { me.current_or_collect().await }).await {
+            Ok(d) => d,
+            Err(e) => failed(format!("the collection task failed: {e}")),
+        }
+    }
+
+    async fn current_or_collect(&self) -> Arc<Data> {
         let mut current = self.current.lock().await;
         if let Some(d) = current.as_ref().filter(|d| d.at.elapsed() < self.interval) {
             return d.clone();
         }
+        // The old data goes first: two snapshots of 100k sockets at once would double the peak memory.
+        *current = None;
         let collection = self.collection.clone();
         let data =
             tokio::task::spawn_blocking(move || collection.lock().unwrap_or_else(PoisonError::into_inner).collect())
                 .await;
         let data = match data {
             Ok(d) => Arc::new(d),
-            // The collection panicked: say so; the next request tries again.
             Err(e) => {
-                let msg = format!("the collection panicked: {e}");
-                eprintln!("sockscope: {msg}");
-                return Arc::new(Data {
-                    at: std::time::Instant::now(),
-                    sockets: Vec::new(),
-                    groups: Vec::new(),
-                    text: Default::default(),
-                    openmetrics: Default::default(),
-                    error: Some(msg),
-                });
+                let d = failed(format!("the collection panicked: {e}"));
+                eprintln!("sockscope: {}", d.error.as_deref().unwrap_or_default());
+                d
             }
         };
         *current = Some(data.clone());
@@ -98,6 +102,18 @@ impl Shared {
         }
         expr.resolve_processes(c.processes.map())
     }
+}
+
+/// Data that says only why there is none.
+fn failed(msg: String) -> Arc<Data> {
+    Arc::new(Data {
+        at: std::time::Instant::now(),
+        sockets: Vec::new(),
+        groups: Vec::new(),
+        text: Default::default(),
+        openmetrics: Default::default(),
+        error: Some(msg),
+    })
 }
 
 /// Run the exporter until SIGINT or SIGTERM.
