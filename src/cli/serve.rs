@@ -7,8 +7,7 @@ use std::time::Duration;
 use clap::Args;
 
 use super::{SelectArgs, UsageError, parse_interval};
-use crate::collect::{Query, SourceChoice};
-use crate::filter::Expr;
+use crate::commands::serve::collection::Settings;
 use crate::model::StateSet;
 use crate::output::metrics::Caps;
 use crate::ports::services::Services;
@@ -72,17 +71,11 @@ pub struct ServeArgs {
 pub struct ServeConfig {
     pub listen: SocketAddr,
     pub interval: Duration,
-    pub query: Query,
-    /// What every exported socket must match (the kernel already dropped most of what does not).
-    pub filter: Expr,
-    pub source: SourceChoice,
-    pub proc_root: PathBuf,
-    pub services: Services,
-    pub caps: Caps,
+    /// What is collected and how it is exported.
+    pub collection: Settings,
     pub token: Option<String>,
     pub max_connections: usize,
     pub request_timeout: Duration,
-    pub processes: bool,
 }
 
 /// Longest token accepted from the file (a header line must hold it).
@@ -118,16 +111,18 @@ impl ServeArgs {
         Ok(ServeConfig {
             listen,
             interval,
-            query,
-            filter,
-            source: self.select.source_choice(),
-            proc_root: self.select.proc_root.clone(),
-            services,
-            caps: Caps { max_listeners: self.max_listeners, max_peers: self.max_peers },
+            collection: Settings {
+                query,
+                filter,
+                source: self.select.source_choice(),
+                proc_root: self.select.proc_root.clone(),
+                services,
+                caps: Caps { max_listeners: self.max_listeners, max_peers: self.max_peers },
+                processes: !self.no_processes,
+            },
             token,
             max_connections: self.max_connections,
             request_timeout,
-            processes: !self.no_processes,
         })
     }
 }
@@ -174,9 +169,9 @@ mod tests {
         assert_eq!(c.listen, "127.0.0.1:9830".parse().unwrap());
         assert!(c.listen.ip().is_loopback());
         assert_eq!(c.interval, Duration::from_secs(5));
-        assert_eq!(c.query.states, StateSet::ALL);
-        assert!(c.query.one_tcp_walk && c.processes && c.token.is_none());
-        assert_eq!(c.caps, Caps { max_listeners: 100, max_peers: 100 });
+        assert_eq!(c.collection.query.states, StateSet::ALL);
+        assert!(c.collection.query.one_tcp_walk && c.collection.processes && c.token.is_none());
+        assert_eq!(c.collection.caps, Caps { max_listeners: 100, max_peers: 100 });
     }
 
     #[test]
@@ -185,9 +180,9 @@ mod tests {
             serve(&["-t", "--listen", "[::1]:0", "--interval", "15s", "--max-peers", "5", "sport", ":443"]).unwrap();
         assert_eq!(c.listen, "[::1]:0".parse().unwrap());
         assert_eq!(c.interval, Duration::from_secs(15));
-        assert_eq!(c.caps.max_peers, 5);
-        assert!(c.query.tcp && !c.query.udp && !c.query.unix);
-        assert!(!c.filter.is_true());
+        assert_eq!(c.collection.caps.max_peers, 5);
+        assert!(c.collection.query.tcp && !c.collection.query.udp && !c.collection.query.unix);
+        assert!(!c.collection.filter.is_true());
     }
 
     #[test]

@@ -121,13 +121,20 @@ fn record<'a>(s: &'a Socket, names: &'a Names) -> Record<'a> {
 
 /// One JSON array, one record per line inside it.
 pub fn render_array(w: &mut dyn Write, socks: &[Socket], names: &Names) -> io::Result<()> {
+    write_array(w, socks.iter().map(|s| record(s, names)))
+}
+
+/// `[`, the items one per line, `]`.
+fn write_array<T: Serialize>(w: &mut dyn Write, items: impl Iterator<Item = T>) -> io::Result<()> {
     let mut w = io::BufWriter::with_capacity(256 * 1024, w);
     w.write_all(b"[")?;
-    for (i, s) in socks.iter().enumerate() {
-        w.write_all(if i == 0 { b"\n" } else { b",\n" })?;
-        serde_json::to_writer(&mut w, &record(s, names))?;
+    let mut empty = true;
+    for item in items {
+        w.write_all(if empty { b"\n" } else { b",\n" })?;
+        serde_json::to_writer(&mut w, &item)?;
+        empty = false;
     }
-    w.write_all(if socks.is_empty() { b"]\n" } else { b"\n]\n" })?;
+    w.write_all(if empty { b"]\n" } else { b"\n]\n" })?;
     w.flush()
 }
 
@@ -204,14 +211,7 @@ fn group_record<'a>(g: &'a Group, services: Option<&'a Services>) -> GroupRecord
 
 /// Groups as one JSON array, one group per line inside it (service names from `services` when given).
 pub fn render_groups(w: &mut dyn Write, groups: &[Group], services: Option<&Services>) -> io::Result<()> {
-    let mut w = io::BufWriter::with_capacity(64 * 1024, w);
-    w.write_all(b"[")?;
-    for (i, g) in groups.iter().enumerate() {
-        w.write_all(if i == 0 { b"\n" } else { b",\n" })?;
-        serde_json::to_writer(&mut w, &group_record(g, services))?;
-    }
-    w.write_all(if groups.is_empty() { b"]\n" } else { b"\n]\n" })?;
-    w.flush()
+    write_array(w, groups.iter().map(|g| group_record(g, services)))
 }
 
 #[cfg(test)]

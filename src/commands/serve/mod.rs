@@ -144,16 +144,7 @@ async fn serve(config: ServeConfig) -> anyhow::Result<ExitCode> {
             addr.ip()
         );
     }
-    let settings = Settings {
-        query: config.query,
-        filter: config.filter,
-        source: config.source,
-        proc_root: config.proc_root,
-        services: config.services,
-        caps: config.caps,
-        processes: config.processes,
-    };
-    let shared = Arc::new(Shared::new(settings, config.interval, config.token));
+    let shared = Arc::new(Shared::new(config.collection, config.interval, config.token));
     let slots = Arc::new(Semaphore::new(config.max_connections));
     let timeout = config.request_timeout;
     let mut terminate =
