@@ -96,7 +96,7 @@ pub async fn handle<B>(shared: Arc<Shared>, req: Request<B>) -> Response<Body> {
         "/metrics" => {
             let accept = req.headers().get(header::ACCEPT).and_then(|v| v.to_str().ok());
             let format = Format::negotiate(accept);
-            let data = shared.data().await;
+            let data = shared.data(false).await;
             match (&data.error, data.text.is_empty()) {
                 // Nothing to show at all (the collection panicked): say why.
                 (Some(e), true) => error(StatusCode::INTERNAL_SERVER_ERROR, e),
@@ -127,7 +127,7 @@ async fn health(shared: &Shared) -> Response<Body> {
 
 /// `/api/v1/sockets` and `/api/v1/groups`: this interval's sockets narrowed by the filter, as JSON.
 async fn api(shared: Arc<Shared>, text: String, groups: bool) -> Response<Body> {
-    let data = shared.data().await;
+    let data = shared.data(true).await;
     if let Some(e) = &data.error {
         return error(StatusCode::SERVICE_UNAVAILABLE, e);
     }

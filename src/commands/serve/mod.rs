@@ -53,28 +53,30 @@ impl Shared {
         }
     }
 
-    /// This interval's data: collected now when the last collection is older than the interval. The work
-    /// runs in a task of its own, so a request that gives up (timeout, client gone) does not abandon a
-    /// collection that the next request would then start again.
-    pub async fn data(self: &Arc<Self>) -> Arc<Data> {
+    /// This interval's data: collected now when the last collection is older than the interval, or when
+    /// `sockets` are wanted (the API) and the last collection (for /metrics) did not keep them. The work runs
+    /// in a task of its own, so a request that gives up (timeout, client gone) does not abandon a collection
+    /// that the next request would then start again.
+    pub async fn data(self: &Arc<Self>, sockets: bool) -> Arc<Data> {
         let me = self.clone();
-        match tokio::spawn(async move { me.current_or_collect().await }).await {
+        match tokio::spawn(async move { me.current_or_collect(sockets).await }).await {
             Ok(d) => d,
             Err(e) => failed(format!("the collection task failed: {e}")),
         }
     }
 
-    async fn current_or_collect(&self) -> Arc<Data> {
+    async fn current_or_collect(&self, sockets: bool) -> Arc<Data> {
         let mut current = self.current.lock().await;
-        if let Some(d) = current.as_ref().filter(|d| d.at.elapsed() < self.interval) {
+        if let Some(d) = current.as_ref().filter(|d| d.at.elapsed() < self.interval && (d.kept || !sockets)) {
             return d.clone();
         }
         // The old data goes first: two snapshots of 100k sockets at once would double the peak memory.
         *current = None;
         let collection = self.collection.clone();
-        let data =
-            tokio::task::spawn_blocking(move || collection.lock().unwrap_or_else(PoisonError::into_inner).collect())
-                .await;
+        let data = tokio::task::spawn_blocking(move || {
+            collection.lock().unwrap_or_else(PoisonError::into_inner).collect(sockets)
+        })
+        .await;
         let data = match data {
             Ok(d) => Arc::new(d),
             Err(e) => {
@@ -108,6 +110,7 @@ impl Shared {
 fn failed(msg: String) -> Arc<Data> {
     Arc::new(Data {
         at: std::time::Instant::now(),
+        kept: false,
         sockets: Vec::new(),
         groups: Vec::new(),
         text: Default::default(),
