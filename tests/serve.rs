@@ -53,11 +53,12 @@ fn start_serve(procs: &mut Procs, mut cmd: Command) -> SocketAddr {
         .unwrap_or_else(|| panic!("no address in {line:?}"))
 }
 
-/// The exporter on loopback. A first collection looks up the processes of listeners, which on a busy shared
-/// machine can take seconds: requests get a generous timeout unless the test sets its own.
+/// The exporter on loopback, without the listeners' process lookup (a scan of every process's fds: seconds
+/// on a busy shared machine; the namespace tests cover it). Requests get a generous timeout unless the test
+/// sets its own.
 fn serve_local(procs: &mut Procs, extra: &[&str]) -> SocketAddr {
     let mut cmd = common::bin();
-    cmd.args(["serve", "--listen", "127.0.0.1:0"]);
+    cmd.args(["serve", "--listen", "127.0.0.1:0", "--no-processes"]);
     if !extra.contains(&"--request-timeout") {
         cmd.args(["--request-timeout", "120s"]);
     }
@@ -81,7 +82,7 @@ impl Reply {
 /// An HTTP/1.0 request (the server closes the connection after it, no chunking) over a plain socket.
 fn try_request(addr: SocketAddr, method: &str, target: &str, headers: &[&str]) -> std::io::Result<Reply> {
     let mut s = TcpStream::connect(addr)?;
-    s.set_read_timeout(Some(Duration::from_secs(30)))?;
+    s.set_read_timeout(Some(Duration::from_secs(150)))?;
     let mut req = format!("{method} {target} HTTP/1.0\r\nHost: {addr}\r\n");
     for h in headers {
         req.push_str(h);
@@ -184,8 +185,13 @@ fn one_collection_per_interval_whatever_the_scrape_count() {
 
 #[test]
 fn a_failed_collection_is_said_not_hidden() {
-    let mut procs = Procs::default();
-    let addr = serve_local(&mut procs, &["--source", "proc", "--proc-root", "/nonexistent", "--interval", "100ms"]);
+    // A proc tree whose TCP table cannot be parsed.
+    let root = std::env::temp_dir().join(format!("sockscope-serve-badproc-{}", std::process::id()));
+    std::fs::create_dir_all(root.join("net")).unwrap();
+    std::fs::write(root.join("net/tcp"), "  sl  local_address rem_address   st\n   0: garbage\n").unwrap();
+    let mut procs = Procs { children: Vec::new(), dirs: vec![root.clone()] };
+    let root = root.to_str().unwrap();
+    let addr = serve_local(&mut procs, &["-t4", "--source", "proc", "--proc-root", root, "--interval", "5s"]);
     let m = get(addr, "/metrics");
     assert_eq!(m.status, 200);
     assert_eq!(sample(&m.body, "sockscope_collection_success"), Some(0.0), "{}", m.body);
@@ -193,9 +199,9 @@ fn a_failed_collection_is_said_not_hidden() {
     assert!(!m.body.contains("sockscope_sockets{"), "no socket series from a failed collection");
     let h = get(addr, "/healthz");
     assert_eq!(h.status, 503);
-    assert!(h.json()["error"].as_str().is_some_and(|e| e.contains("/nonexistent")), "{}", h.body);
+    assert!(h.json()["error"].as_str().is_some_and(|e| e.contains("net/tcp:2")), "{}", h.body);
     assert_eq!(get(addr, "/api/v1/sockets").status, 503);
-    std::thread::sleep(Duration::from_millis(150));
+    std::thread::sleep(Duration::from_millis(5100));
     let again = get(addr, "/metrics").body;
     assert_eq!(sample(&again, "sockscope_collection_errors_total"), Some(2.0), "the next interval tries again");
 }
@@ -222,8 +228,8 @@ fn bearer_token_guards_everything_but_health() {
 #[test]
 fn garbage_requests_never_take_the_server_down() {
     let mut procs = Procs::default();
-    // Without the process lookup, so that every request is answered well within the short timeout.
-    let addr = serve_local(&mut procs, &["-t", "--no-processes", "--request-timeout", "3s"]);
+    // Every request is answered well within the short timeout (no process lookup).
+    let addr = serve_local(&mut procs, &["-t", "--request-timeout", "3s"]);
     let many_headers: String = (0..200).map(|i| format!("X-H{i}: v\r\n")).collect();
     let cases: Vec<Vec<u8>> = vec![
         b"\x00\x01\x02\xff\xfe garbage \r\n\r\n".to_vec(),
@@ -265,7 +271,7 @@ fn garbage_requests_never_take_the_server_down() {
 }
 
 fn promtool() -> &'static str {
-    assert!(common::have("promtool"), "promtool is missing: apt-get install prometheus (.ci/run does)");
+    common::require(&["promtool"]);
     "promtool"
 }
 
@@ -274,7 +280,7 @@ fn repo() -> &'static Path {
 }
 
 #[test]
-#[ignore = "needs Debian's prometheus package (promtool); .ci/run installs it"]
+#[ignore = "needs promtool: Debian's prometheus package (.ci/run installs it)"]
 fn promtool_accepts_the_metrics() {
     let mut procs = Procs::default();
     let addr = serve_local(&mut procs, &[]);
@@ -297,7 +303,7 @@ fn promtool_accepts_the_metrics() {
 }
 
 #[test]
-#[ignore = "needs Debian's prometheus package (promtool); .ci/run installs it"]
+#[ignore = "needs promtool: Debian's prometheus package (.ci/run installs it)"]
 fn promtool_tests_the_alert_rules() {
     let dir = repo().join("contrib/prometheus");
     let check = Command::new(promtool()).args(["check", "rules", "sockscope.rules.yml"]).current_dir(&dir).output();
@@ -318,9 +324,11 @@ fn in_netns<T: Send + 'static>(name: &str, f: impl FnOnce() -> T + Send + 'stati
     let path = format!("/var/run/netns/{name}");
     std::thread::spawn(move || {
         let ns = std::fs::File::open(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-        // SAFETY: setns on a valid namespace fd; it changes only this thread's network namespace.
-        let rc = unsafe { libc::setns(std::os::fd::AsRawFd::as_raw_fd(&ns), libc::CLONE_NEWNET) };
-        assert_eq!(rc, 0, "setns {path}: {}", std::io::Error::last_os_error());
+        rustix::thread::move_into_link_name_space(
+            std::os::fd::AsFd::as_fd(&ns),
+            Some(rustix::thread::LinkNameSpaceType::Network),
+        )
+        .unwrap_or_else(|e| panic!("setns {path}: {e}"));
         f()
     })
     .join()
@@ -375,11 +383,10 @@ for line in sys.stdin:
 "#;
 
 #[test]
-#[ignore = "needs root (a private network namespace) and Debian's prometheus; .ci/run runs it"]
+#[ignore = "needs root: a private network namespace, and Debian's prometheus (.ci/run installs it)"]
 fn real_prometheus_scrapes_per_port_connections() {
-    assert!(common::is_root(), "needs root: ip netns add");
-    assert!(common::have("prometheus"), "prometheus is missing: apt-get install prometheus (.ci/run does)");
-    assert!(common::have("python3"), "python3 makes the population");
+    common::require_root();
+    common::require(&["ip", "prometheus", "python3"]);
     // Dropped last: the processes below go first, then the population and the namespace.
     let mut ns = Netns::create("serve");
     ns.run_python(POPULATION);
@@ -445,22 +452,27 @@ fn unit_capabilities() -> String {
 }
 
 #[test]
-#[ignore = "needs root (a private network namespace, setpriv to drop to nobody)"]
+#[ignore = "needs root: a private network namespace, setpriv to run as nobody with capabilities"]
 fn the_units_capabilities_name_other_users_processes() {
-    assert!(common::is_root(), "needs root: ip netns add, setpriv");
-    assert!(common::have("setpriv"), "setpriv (util-linux) drops privileges as systemd would");
+    common::require_root();
+    // setpriv (util-linux) drops privileges and keeps capabilities as systemd would.
+    common::require(&["ip", "python3", "setpriv"]);
     // Dropped last: the exporters below go first.
     let mut ns = Netns::create("serve-caps");
     ns.run_python(POPULATION);
     let name = ns.name.clone();
     let caps = unit_capabilities();
+    let exe = common::AsNobody::new(env!("CARGO_BIN_EXE_sockscope"));
+    let (exe, nobody) = (exe.path().to_path_buf(), exe);
     let label = |procs: &mut Procs, caps: Option<&str>| {
         let mut cmd = Command::new("ip");
-        cmd.args(["netns", "exec", &name, "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]);
+        let id = common::NOBODY;
+        cmd.args(["netns", "exec", &name, "setpriv", &format!("--reuid={id}"), &format!("--regid={id}")]);
+        cmd.arg("--clear-groups");
         if let Some(c) = caps {
             cmd.arg(format!("--inh-caps={c}")).arg(format!("--ambient-caps={c}"));
         }
-        cmd.args([env!("CARGO_BIN_EXE_sockscope"), "serve", "--listen", "127.0.0.1:0", "--request-timeout", "120s"]);
+        cmd.arg(&exe).args(["serve", "--listen", "127.0.0.1:0", "--request-timeout", "120s"]);
         let addr = start_serve(procs, cmd);
         let body = in_netns(&name, move || get(addr, "/metrics")).body;
         let prefix = r#"sockscope_listener_sockets{proto="tcp",address="127.0.0.1",port="7070","#;
@@ -472,5 +484,6 @@ fn the_units_capabilities_name_other_users_processes() {
     assert_eq!(label(&mut procs, Some(&caps)), "python3", "with the unit's capabilities");
     assert_eq!(label(&mut procs, None), "", "nobody without capabilities cannot see root's process");
     drop(procs);
+    drop(nobody);
     drop(ns);
 }
