@@ -2,11 +2,12 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::time::Duration;
 
 use clap::Args;
 
-use super::{SelectArgs, UsageError, parse_interval};
+use super::top::parse_interval;
+use super::{SelectArgs, UsageError};
+use crate::commands::serve::ServeConfig;
 use crate::commands::serve::collection::Settings;
 use crate::model::StateSet;
 use crate::output::metrics::Caps;
@@ -64,18 +65,6 @@ pub struct ServeArgs {
     /// Do not look up the processes holding listeners (the `process` label stays empty)
     #[arg(long, help_heading = "Exporter")]
     pub no_processes: bool,
-}
-
-/// A checked exporter configuration.
-#[derive(Debug)]
-pub struct ServeConfig {
-    pub listen: SocketAddr,
-    pub interval: Duration,
-    /// What is collected and how it is exported.
-    pub collection: Settings,
-    pub token: Option<String>,
-    pub max_connections: usize,
-    pub request_timeout: Duration,
 }
 
 /// Longest token accepted from the file (a header line must hold it).
@@ -155,6 +144,7 @@ mod tests {
 
     use super::super::{Cli, Command};
     use super::*;
+    use std::time::Duration;
 
     fn serve(args: &[&str]) -> Result<ServeConfig, String> {
         let cli = Cli::try_parse_from(["sockscope", "serve"].into_iter().chain(args.iter().copied()))

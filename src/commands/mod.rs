@@ -1,7 +1,9 @@
-//! The subcommands beyond list and top: `services`, `audit`, `forwards`, `serve`. Each module owns its clap arguments
-//! and a `run` that returns the process exit status.
+//! The subcommands: `list` (the one-shot listing), `services`, `audit`, `forwards`, `serve` (the exporter).
+//! Each takes the checked configuration the `cli` layer built and returns the process exit status (or an
+//! error for main to print).
 
 pub mod audit;
 pub mod forwards;
+pub mod list;
 pub mod serve;
 pub mod services;

@@ -23,9 +23,6 @@ use super::{End, Expr};
 #[cfg(test)]
 use crate::model::{Endpoint, Family, Socket};
 
-/// The request attribute type that carries a program (`enum { INET_DIAG_REQ_NONE, INET_DIAG_REQ_BYTECODE }`).
-pub const INET_DIAG_REQ_BYTECODE: u16 = 1;
-
 pub const INET_DIAG_BC_NOP: u8 = 0;
 pub const INET_DIAG_BC_JMP: u8 = 1;
 pub const INET_DIAG_BC_S_GE: u8 = 2;
@@ -90,16 +87,6 @@ fn kernel_only(expr: &Expr) -> bool {
         | Expr::Pid(_)
         | Expr::Inodes(_) => false,
     }
-}
-
-/// The netlink attribute (`struct nlattr` + program, padded to 4 bytes) to append after `inet_diag_req_v2`.
-pub fn request_attr(bc: &[u8]) -> Vec<u8> {
-    let mut a = Vec::with_capacity(4 + bc.len() + 3);
-    a.extend_from_slice(&((4 + bc.len()) as u16).to_ne_bytes());
-    a.extend_from_slice(&INET_DIAG_REQ_BYTECODE.to_ne_bytes());
-    a.extend_from_slice(bc);
-    a.resize(a.len().next_multiple_of(4), 0);
-    a
 }
 
 /// Where a failed test goes: an instruction of the same fragment, or the fragment's true or false exit.
@@ -236,11 +223,11 @@ fn approx(e: &Expr, over: bool) -> Frag {
         Expr::Port { end, range } => by_end(*end, |local| {
             let (ge, le) =
                 if local { (INET_DIAG_BC_S_GE, INET_DIAG_BC_S_LE) } else { (INET_DIAG_BC_D_GE, INET_DIAG_BC_D_LE) };
-            if range.lo == range.hi {
-                hostcond(local, AF_UNSPEC, 0, Some(range.lo), &[])
+            if range.is_single() {
+                hostcond(local, AF_UNSPEC, 0, Some(range.low), &[])
             } else {
-                let lo = if range.lo > 0 { port_cmp(ge, range.lo) } else { Frag::Const(true) };
-                let hi = if range.hi < u16::MAX { port_cmp(le, range.hi) } else { Frag::Const(true) };
+                let lo = if range.low > 0 { port_cmp(ge, range.low) } else { Frag::Const(true) };
+                let hi = if range.high < u16::MAX { port_cmp(le, range.high) } else { Frag::Const(true) };
                 and(lo, hi)
             }
         }),

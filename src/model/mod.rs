@@ -6,6 +6,7 @@
 //! depends on the protocol.
 
 pub mod internals;
+pub mod owners;
 
 use std::fmt;
 use std::net::IpAddr;
@@ -379,6 +380,21 @@ impl Socket {
         }
     }
 
+    /// A listening endpoint: a TCP LISTEN socket, or a bound (non-zero local port) UDP socket with no peer.
+    /// The audit examines these, the dashboard groups the sockets on their port under them, and ephemeral-port
+    /// pressure leaves them out.
+    pub fn is_listener(&self) -> bool {
+        match self.proto {
+            Proto::Tcp => self.state == State::LISTEN,
+            Proto::Udp => {
+                self.state == State::CLOSE
+                    && self.local.port().is_some_and(|p| p != 0)
+                    && self.peer.port().is_none_or(|p| p == 0)
+            }
+            _ => false,
+        }
+    }
+
     /// `ss`'s Netid column: `tcp`, `udp`, `u_str`, ...
     pub fn netid(&self) -> &'static str {
         match self.unix_kind {
@@ -432,5 +448,19 @@ mod tests {
         assert_eq!(State::CLOSE.display_name(Proto::Tcp), "UNCONN");
         assert_eq!(State::ESTABLISHED.display_name(Proto::Unix), "ESTAB");
         assert_eq!(State(99).display_name(Proto::Tcp), "UNKNOWN");
+    }
+}
+
+/// An address as it appears before `:PORT`: IPv4 as is, IPv6 in brackets (`[::1]`), so the port stays
+/// readable. Every endpoint the tool prints (the listing, the dashboard, `audit`, `forwards`) goes through it.
+#[derive(Debug, Clone, Copy)]
+pub struct Bracketed(pub IpAddr);
+
+impl std::fmt::Display for Bracketed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            IpAddr::V4(a) => write!(f, "{a}"),
+            IpAddr::V6(a) => write!(f, "[{a}]"),
+        }
     }
 }

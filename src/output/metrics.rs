@@ -15,10 +15,10 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::info::Info;
 use prometheus_client::registry::{Registry, Unit};
 
-use crate::collect::process::ProcessMap;
 use crate::collect::procfs::counters::Counters;
 use crate::group::{Group, GroupKey, StateCounts};
 use crate::hash::FastMap;
+use crate::model::owners::ProcessMap;
 use crate::model::{Proto, Socket, State};
 use crate::ports::classes::{PortClass, Pressure};
 use crate::ports::services::Services;

@@ -26,6 +26,20 @@ const UNIX_DIAG_MSG_LEN: usize = 16;
 const UNIX_DIAG_UID: u16 = 7;
 const UDIAG_SHOW_UID: u32 = 0x40;
 
+/// The request attribute type that carries a program (`enum { INET_DIAG_REQ_NONE, INET_DIAG_REQ_BYTECODE }`).
+const INET_DIAG_REQ_BYTECODE: u16 = 1;
+
+/// The netlink attribute carrying a compiled filter program (`struct nlattr` + program, padded to 4 bytes),
+/// appended after `inet_diag_req_v2`. The program comes compiled (`Query::bytecode`); this only frames it.
+fn bytecode_attr(bc: &[u8]) -> Vec<u8> {
+    let mut a = Vec::with_capacity(4 + bc.len() + 3);
+    a.extend_from_slice(&((4 + bc.len()) as u16).to_ne_bytes());
+    a.extend_from_slice(&INET_DIAG_REQ_BYTECODE.to_ne_bytes());
+    a.extend_from_slice(bc);
+    a.resize(a.len().next_multiple_of(4), 0);
+    a
+}
+
 /// Build the whole netlink message (header included) that asks for a dump of `table` in `states`, with a
 /// filter program for the kernel on TCP/UDP tables (UNIX dumps take none).
 pub fn dump_request(table: Table, q: &Query, bytecode: Option<&[u8]>, seq: u32) -> Vec<u8> {
@@ -37,7 +51,7 @@ pub fn dump_request(table: Table, q: &Query, bytecode: Option<&[u8]>, seq: u32) 
             b[3] = extensions(q).bits();
             b[52..56].copy_from_slice(&mask.to_ne_bytes());
             if let Some(bc) = bytecode {
-                b.extend(crate::filter::bytecode::request_attr(bc));
+                b.extend(bytecode_attr(bc));
             }
             b
         }
@@ -74,7 +88,7 @@ pub fn dump_request(table: Table, q: &Query, bytecode: Option<&[u8]>, seq: u32) 
             let mut b = vec![0u8; req.buffer_len()];
             req.emit(&mut b);
             if let Some(bc) = bytecode {
-                b.extend(crate::filter::bytecode::request_attr(bc));
+                b.extend(bytecode_attr(bc));
             }
             b
         }

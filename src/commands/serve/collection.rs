@@ -159,7 +159,7 @@ impl Collection {
         let mut parts = Parts::default();
         if self.settings.processes {
             if !filter_needs_processes {
-                let listeners = sockets.iter().filter(|x| classes::is_listener(x)).map(|x| x.inode).collect();
+                let listeners = sockets.iter().filter(|x| x.is_listener()).map(|x| x.inode).collect();
                 self.refresh_listener_processes(&root, listeners)?;
             }
             parts.processes = true;

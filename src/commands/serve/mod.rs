@@ -19,10 +19,21 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
-use crate::cli::serve::ServeConfig;
 use crate::filter::Expr;
 use crate::ports::services::Services;
 use collection::{Collection, Data, Settings};
+
+/// A checked exporter configuration.
+#[derive(Debug)]
+pub struct ServeConfig {
+    pub listen: SocketAddr,
+    pub interval: Duration,
+    /// What is collected and how it is exported.
+    pub collection: Settings,
+    pub token: Option<String>,
+    pub max_connections: usize,
+    pub request_timeout: Duration,
+}
 
 /// Largest request head (request line and headers) accepted; larger ones get 431.
 const MAX_HEAD: usize = 16 * 1024;
