@@ -21,7 +21,7 @@ fn main() -> ExitCode {
             // One line: clap's first line names the bad argument or value.
             let text = e.render().to_string();
             let first = text.lines().next().unwrap_or("invalid arguments");
-            eprintln!("sockscope: {}", first.trim_start_matches("error: "));
+            sockscope::errln!("sockscope: {}", first.trim_start_matches("error: "));
             return ExitCode::from(2);
         }
     };
@@ -36,6 +36,30 @@ fn main() -> ExitCode {
         }
         Some(Command::Audit(a)) => return finish(commands::audit::run(&a.resolve())),
         Some(Command::Forwards(a)) => return finish(commands::forwards::run(&a.resolve())),
+        Some(Command::Watch(a)) => return checked(a.resolve(), commands::watch::run),
+        Some(Command::Record(a)) => return checked(a.resolve(), commands::record::run),
+        // As diff(1): 0 same, 1 different, 2 trouble.
+        Some(Command::Diff(a)) => {
+            return match commands::history::diff(&a.resolve()) {
+                Ok(code) => code,
+                Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("sockscope: {e:#}");
+                    ExitCode::from(2)
+                }
+            };
+        }
+        Some(Command::Replay(a)) => {
+            if !io::stdout().is_terminal() {
+                eprintln!("sockscope: replay needs a terminal; `sockscope list --from FILE --at TIME` prints a moment");
+                return ExitCode::from(2);
+            }
+            return finish(tui::replay::run(&a.file).map(|()| ExitCode::SUCCESS));
+        }
+        Some(Command::Kill(a)) => {
+            let confirm = if a.yes { commands::kill::Confirm::Given } else { commands::kill::Confirm::Ask };
+            return checked(a.resolve(), |c| commands::kill::run(c, confirm));
+        }
         Some(Command::Serve(a)) => {
             return match a.resolve() {
                 Ok(config) => finish(commands::serve::run(config)),
@@ -48,6 +72,15 @@ fn main() -> ExitCode {
         }
         None => cli.list,
     };
+    if let (Some(from), Some(at)) = (&args.from, &args.at) {
+        return finish(commands::history::list_at(from, at, args.json || args.ndjson));
+    }
+    if args.events {
+        return checked(args.as_watch(), commands::watch::run);
+    }
+    if args.kill {
+        return checked(args.as_kill(), |c| commands::kill::run(c, commands::kill::Confirm::Given));
+    }
     match args.resolve() {
         Ok(config) => finish(commands::list::run(config).map(|()| ExitCode::SUCCESS)),
         Err(e) => usage(e),
@@ -56,7 +89,7 @@ fn main() -> ExitCode {
 
 /// A bad flag value: one line, exit status 2.
 fn usage(UsageError(msg): UsageError) -> ExitCode {
-    eprintln!("sockscope: {msg}");
+    sockscope::errln!("sockscope: {msg}");
     ExitCode::from(2)
 }
 
@@ -66,10 +99,18 @@ fn top(args: &TopArgs) -> ExitCode {
         Err(e) => return usage(e),
     };
     if !io::stdout().is_terminal() {
-        eprintln!("sockscope: the dashboard needs a terminal; use `sockscope list` for a one-shot listing");
+        sockscope::errln!("sockscope: the dashboard needs a terminal; use `sockscope list` for a one-shot listing");
         return ExitCode::from(2);
     }
     finish(tui::run(config).map(|()| ExitCode::SUCCESS))
+}
+
+/// Run a subcommand whose flags resolved, or report the bad flag (exit status 2).
+fn checked<C>(config: Result<C, UsageError>, run: impl FnOnce(C) -> anyhow::Result<ExitCode>) -> ExitCode {
+    match config {
+        Ok(c) => finish(run(c)),
+        Err(e) => usage(e),
+    }
 }
 
 /// Exit status of a subcommand: its own on success, 0 for a closed output pipe, 1 for an error.
@@ -78,7 +119,7 @@ fn finish(r: anyhow::Result<ExitCode>) -> ExitCode {
         Ok(code) => code,
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("sockscope: {e:#}");
+            sockscope::errln!("sockscope: {e:#}");
             ExitCode::from(1)
         }
     }

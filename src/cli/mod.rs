@@ -13,6 +13,8 @@ pub mod serve;
 
 use std::path::PathBuf;
 
+pub mod time;
+
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 pub use list::ListArgs;
@@ -72,6 +74,10 @@ Examples:
   sockscope -tan --json | jq '.[] | select(.peer.port == 5432)'
   sockscope -xa --ndjson                     UNIX sockets, one JSON object per line
 
+Output streams: rows are written as the kernel sends them, so memory stays small at any socket count. The \
+table aligns its columns per chunk of about 60k rows, as ss does; --json is one array all the same. With -p \
+(or a process/pid filter) rows wait for the /proc scan, which runs beside the dump. Nothing is sorted.
+
 Exit status: 0 on success (also when the output pipe closes early, as with `| head`), 1 when sockets could \
 not be read, 2 for a usage error.";
 
@@ -106,6 +112,16 @@ pub enum Command {
     Audit(audit::AuditArgs),
     /// Port forwards and NAT flows seen by conntrack.
     Forwards(forwards::ForwardsArgs),
+    /// Socket events as they happen: opens, TCP state changes, closes with lifetime and bytes (`ss -E`+).
+    Watch(time::WatchArgs),
+    /// Close the sockets a filter selects (SOCK_DESTROY, as `ss -K`), after asking.
+    Kill(time::KillArgs),
+    /// Record groups and socket events into an SQLite database, for `list --from`, `diff` and sqlite3.
+    Record(time::RecordArgs),
+    /// What changed between two moments of a recording, or between two `list --json` snapshots.
+    Diff(time::DiffArgs),
+    /// The dashboard of a recording, on a timeline.
+    Replay(time::ReplayArgs),
     /// Prometheus exporter and JSON API over HTTP: per-port connections, accept queues, ephemeral ports.
     #[command(after_help = serve::SERVE_HELP)]
     Serve(serve::ServeArgs),
@@ -243,7 +259,7 @@ impl SelectArgs {
     /// --state flags add up, as repeated `state` words do in ss.
     pub(crate) fn selection(&self, services: &Services) -> Result<(Option<StateSet>, Expr), UsageError> {
         let text = filter::join_args(&self.filter);
-        let parsed = filter::parse(&text, services, &filter::SystemLookup)
+        let parsed = filter::parse(&text, services, &filter::SystemLookup::new(&self.proc_root))
             .map_err(|e| UsageError(format!("bad filter: {}", e.render(&text))))?;
         let states = match (parsed.states, self.states()?) {
             (Some(a), Some(b)) => Some(a.union(b)),

@@ -69,7 +69,7 @@ pub fn run(args: &AuditConfig) -> anyhow::Result<ExitCode> {
     let query = Query { unix: false, states: StateSet::ALL, bytecode: None, ..Query::default() };
     let snap = collect::open(args.source, args.proc_root.clone()).collect(&query).context("reading sockets")?;
     for note in &snap.notes {
-        eprintln!("sockscope: note: {note}");
+        crate::errln!("sockscope: note: {note}");
     }
     // The owning process of each listener, where /proc lets us see it (another user's processes need root).
     let scan = crate::collect::process::scan(&args.proc_root).ok();

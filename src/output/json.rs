@@ -18,9 +18,11 @@ use std::io::{self, Write};
 use serde::Serialize;
 
 use super::Names;
+use crate::clock;
+use crate::events::{Event, Kind, Via};
 use crate::group::{Group, GroupKey};
 use crate::model::internals::{MemInfo, TcpInfo};
-use crate::model::owners::Owner;
+use crate::model::owners::{Owner, ProcessInfo};
 use crate::model::{Endpoint, Socket, State, Timer, UnixKind};
 use crate::ports::classes::PortClass;
 use crate::ports::services::Services;
@@ -119,9 +121,92 @@ fn record<'a>(s: &'a Socket, names: &'a Names) -> Record<'a> {
     }
 }
 
+/// A socket event (`watch --ndjson`): `time` (RFC 3339, UTC), `time_ms`, `event` (open, state, close),
+/// `via` (dump, destroy), `late` (an open learned from its close), `preexisting` (open before the watch
+/// began), `old_state`, `first_seen`, `lifetime_ms` (close only), `process` (`pid`, `comm`, `cmdline`, `uid`
+/// of the holder when first seen, or null) and `socket` (the socket object above, with `tcp_info` on a close
+/// the kernel reported).
+#[derive(Serialize)]
+struct EventRecord<'a> {
+    time: String,
+    time_ms: u64,
+    event: Kind,
+    via: Via,
+    late: bool,
+    preexisting: bool,
+    old_state: Option<&'static str>,
+    first_seen: Option<String>,
+    lifetime_ms: Option<u64>,
+    process: Option<&'a ProcessInfo>,
+    socket: Record<'a>,
+}
+
+/// One event as one line of JSON.
+pub fn render_event(w: &mut dyn Write, ev: &Event, names: &Names) -> io::Result<()> {
+    let r = EventRecord {
+        time: clock::rfc3339(ev.time_ms),
+        time_ms: ev.time_ms,
+        event: ev.kind,
+        via: ev.via,
+        late: ev.late,
+        preexisting: ev.preexisting,
+        old_state: ev.old_state.map(|s| s.name()),
+        first_seen: ev.first_seen_ms.map(clock::rfc3339),
+        lifetime_ms: ev.lifetime_ms(),
+        process: ev.process.as_deref(),
+        socket: record(&ev.socket, names),
+    };
+    serde_json::to_writer(&mut *w, &r)?;
+    w.write_all(b"\n")
+}
+
+/// Writes records as they come: one JSON array (one record per line inside it), or one object per line.
+pub struct JsonWriter<W: Write> {
+    w: io::BufWriter<W>,
+    /// An array (`--json`) rather than lines (`--ndjson`).
+    array: bool,
+    count: usize,
+}
+
+impl<W: Write> JsonWriter<W> {
+    /// `--json`: the `[` is written with the first record (or by `finish` for none).
+    pub fn array(w: W) -> Self {
+        JsonWriter { w: io::BufWriter::with_capacity(256 * 1024, w), array: true, count: 0 }
+    }
+
+    /// `--ndjson`.
+    pub fn lines(w: W) -> Self {
+        JsonWriter { w: io::BufWriter::with_capacity(256 * 1024, w), array: false, count: 0 }
+    }
+
+    pub fn push(&mut self, s: &Socket, names: &Names) -> io::Result<()> {
+        if self.array {
+            self.w.write_all(if self.count == 0 { b"[\n" } else { b",\n" })?;
+        }
+        serde_json::to_writer(&mut self.w, &record(s, names))?;
+        if !self.array {
+            self.w.write_all(b"\n")?;
+        }
+        self.count += 1;
+        Ok(())
+    }
+
+    /// Close the array and flush.
+    pub fn finish(mut self) -> io::Result<()> {
+        if self.array {
+            self.w.write_all(if self.count == 0 { b"[]\n" } else { b"\n]\n" })?;
+        }
+        self.w.flush()
+    }
+}
+
 /// One JSON array, one record per line inside it.
 pub fn render_array(w: &mut dyn Write, socks: &[Socket], names: &Names) -> io::Result<()> {
-    write_array(w, socks.iter().map(|s| record(s, names)))
+    let mut j = JsonWriter::array(w);
+    for s in socks {
+        j.push(s, names)?;
+    }
+    j.finish()
 }
 
 /// `[`, the items one per line, `]`.
@@ -140,12 +225,11 @@ fn write_array<T: Serialize>(w: &mut dyn Write, items: impl Iterator<Item = T>) 
 
 /// One JSON object per line.
 pub fn render_lines(w: &mut dyn Write, socks: &[Socket], names: &Names) -> io::Result<()> {
-    let mut w = io::BufWriter::with_capacity(256 * 1024, w);
+    let mut j = JsonWriter::lines(w);
     for s in socks {
-        serde_json::to_writer(&mut w, &record(s, names))?;
-        w.write_all(b"\n")?;
+        j.push(s, names)?;
     }
-    w.flush()
+    j.finish()
 }
 
 #[derive(Serialize)]

@@ -1,9 +1,11 @@
 //! Renderers over `impl Write`: the `ss`-style table and JSON / NDJSON. They do no I/O of their own beyond
 //! the writer; names (services, interfaces, hosts) are looked up beforehand and passed in [`Names`].
 
+pub mod events;
 pub mod json;
 pub mod metrics;
 pub mod plain;
+pub mod recording;
 pub mod table;
 pub mod tcp_info;
 
@@ -121,7 +123,7 @@ fn users(held: &[ProcessRef]) -> String {
                 s.push(',');
             }
             first = false;
-            let comm = h.process.comm.replace('"', "\\\"");
+            let comm = crate::model::text::escape(&h.process.comm).replace('"', "\\\"");
             s.push_str(&format!("(\"{comm}\",pid={},fd={fd})", h.process.pid));
         }
     }

@@ -97,11 +97,8 @@ impl Owners {
         match self.of.get(&(i as u32)) {
             Some(Owner::Held(HeldBy { first, count })) => {
                 let p = &self.processes[*first as usize];
-                if *count > 1 {
-                    format!("{}[{}] +{}", p.comm, p.pid, count - 1)
-                } else {
-                    format!("{}[{}]", p.comm, p.pid)
-                }
+                let comm = crate::model::text::escape(&p.comm);
+                if *count > 1 { format!("{comm}[{}] +{}", p.pid, count - 1) } else { format!("{comm}[{}]", p.pid) }
             }
             Some(Owner::Hidden) => "hidden".into(),
             _ => "-".into(),

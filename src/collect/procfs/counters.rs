@@ -2,8 +2,7 @@
 //! `Section: Name1 Name2 ...` followed by `Section: value1 value2 ...`. A pure parser and a thin reader.
 
 use std::collections::BTreeMap;
-use std::fs::File;
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, Read};
 use std::path::Path;
 
 use super::ParseError;
@@ -94,17 +93,14 @@ pub fn read(proc_root: &Path) -> Result<Counters, CollectError> {
     let mut all = Counters::default();
     for file in ["netstat", "snmp"] {
         let path = proc_root.join("net").join(file);
-        let f = match File::open(&path) {
-            Ok(f) => f,
+        // Bounded and regular files only: these files are a few KiB.
+        let bytes = match crate::collect::input::read_capped(&path, crate::collect::input::MAX_SMALL_FILE) {
+            Ok(b) => b,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-            Err(source) => return Err(CollectError::ProcIo { path, source }),
+            Err(error) => return Err(CollectError::ProcIo { path, error }),
         };
-        // Bounded: these files are a few KiB.
-        let c = parse(BufReader::new(f.take(4 * 1024 * 1024))).map_err(|e| CollectError::ProcParse {
-            path: path.clone(),
-            line: e.line,
-            msg: e.msg,
-        })?;
+        let c =
+            parse(&bytes[..]).map_err(|e| CollectError::ProcParse { path: path.clone(), line: e.line, msg: e.msg })?;
         all.extend(c);
     }
     Ok(all)

@@ -133,7 +133,7 @@ async fn api(shared: Arc<Shared>, text: String, groups: bool) -> Response<Body> 
     }
     let work = move || -> Result<Vec<u8>, (StatusCode, String)> {
         let services = &shared.services;
-        let parsed = filter::parse(&text, services, &filter::SystemLookup)
+        let parsed = filter::parse(&text, services, &filter::SystemLookup { proc_root: shared.proc_root.clone() })
             .map_err(|e| (StatusCode::BAD_REQUEST, format!("bad filter: {}", e.render(&text))))?;
         let expr =
             if parsed.expr.needs_processes() { shared.resolve_processes(&parsed.expr, &data) } else { parsed.expr };

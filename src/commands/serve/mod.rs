@@ -47,6 +47,7 @@ pub struct Shared {
     interval: Duration,
     token: Option<String>,
     services: Services,
+    proc_root: std::path::PathBuf,
     /// The current interval's data. Held locked while a collection runs, so concurrent requests wait for
     /// that one collection instead of starting their own.
     current: tokio::sync::Mutex<Option<Arc<Data>>>,
@@ -59,6 +60,7 @@ impl Shared {
             interval,
             token,
             services: settings.services.clone(),
+            proc_root: settings.proc_root.clone(),
             current: tokio::sync::Mutex::new(None),
             collection: Arc::new(Mutex::new(Collection::new(settings))),
         }
