@@ -114,7 +114,7 @@ impl Collection {
             }
             Err(e) => {
                 self.errors += 1;
-                eprintln!("sockscope: collection failed: {e:#}");
+                crate::errln!("sockscope: collection failed: {e:#}");
                 let msg = format!("{e:#}");
                 // Nothing to keep: API requests get the error instead of collecting again.
                 Data { kept: true, ..self.finish(at, took, &[], &[], Parts::default(), Some(msg)) }
@@ -143,7 +143,7 @@ impl Collection {
         let mut snap = self.collector.collect(&self.settings.query)?;
         for note in snap.notes.drain(..) {
             if self.said.insert(note.clone()) {
-                eprintln!("sockscope: note: {note}");
+                crate::errln!("sockscope: note: {note}");
             }
         }
         let mut sockets = snap.sockets;
@@ -170,7 +170,7 @@ impl Collection {
             Err(e) => {
                 let note = format!("{e}; assuming Linux's default ephemeral range");
                 if self.said.insert(note.clone()) {
-                    eprintln!("sockscope: note: {note}");
+                    crate::errln!("sockscope: note: {note}");
                 }
                 HostPorts::linux_default()
             }
@@ -182,7 +182,7 @@ impl Collection {
             Err(e) => {
                 let note = format!("kernel counters left out: {e}");
                 if self.said.insert(note.clone()) {
-                    eprintln!("sockscope: note: {note}");
+                    crate::errln!("sockscope: note: {note}");
                 }
                 None
             }

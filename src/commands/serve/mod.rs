@@ -94,7 +94,7 @@ impl Shared {
             Ok(d) => Arc::new(d),
             Err(e) => {
                 let d = failed(format!("the collection panicked: {e}"));
-                eprintln!("sockscope: {}", d.error.as_deref().unwrap_or_default());
+                crate::errln!("sockscope: {}", d.error.as_deref().unwrap_or_default());
                 d
             }
         };
@@ -113,7 +113,7 @@ impl Shared {
         let mut c = self.collection.lock().unwrap_or_else(PoisonError::into_inner);
         let root = c.settings.proc_root.clone();
         if let Err(e) = c.processes.refresh(&root, data.sockets.iter().map(|s| s.inode)) {
-            eprintln!("sockscope: process scan failed: {e}");
+            crate::errln!("sockscope: process scan failed: {e}");
         }
         expr.resolve_processes(c.processes.map())
     }
@@ -148,13 +148,13 @@ async fn serve(config: ServeConfig) -> anyhow::Result<ExitCode> {
     let listener =
         TcpListener::bind(config.listen).await.with_context(|| format!("cannot listen on {}", config.listen))?;
     let addr: SocketAddr = listener.local_addr()?;
-    eprintln!(
+    crate::errln!(
         "sockscope: serving http://{addr}/metrics (collecting at most every {:?}{})",
         config.interval,
         if config.token.is_some() { ", bearer token required" } else { "" }
     );
     if !addr.ip().is_loopback() && config.token.is_none() {
-        eprintln!(
+        crate::errln!(
             "sockscope: note: listening on {} without --token-file: whoever reaches it can read this host's \
              socket table",
             addr.ip()
@@ -171,7 +171,7 @@ async fn serve(config: ServeConfig) -> anyhow::Result<ExitCode> {
                 Ok(c) => c,
                 Err(e) => {
                     // Out of file descriptors and the like: wait instead of spinning.
-                    eprintln!("sockscope: accept failed: {e}");
+                    crate::errln!("sockscope: accept failed: {e}");
                     tokio::time::sleep(Duration::from_millis(100)).await;
                     continue;
                 }
@@ -203,6 +203,6 @@ async fn serve(config: ServeConfig) -> anyhow::Result<ExitCode> {
             drop(slot);
         });
     }
-    eprintln!("sockscope: stopped");
+    crate::errln!("sockscope: stopped");
     Ok(ExitCode::SUCCESS)
 }
