@@ -5,8 +5,8 @@ use std::fmt;
 use std::net::IpAddr;
 
 use crate::hash::FastMap;
+use crate::model::Bracketed;
 use crate::model::{Endpoint, Proto, Socket, State, UnixName};
-use crate::output::Bracketed;
 
 /// What a group stands for.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
