@@ -327,4 +327,4 @@ impl MemInfo {
 
 #[cfg(test)]
 #[path = "internals_tests.rs"]
-mod tests;
+pub(crate) mod tests;

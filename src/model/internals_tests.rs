@@ -4,7 +4,7 @@
 use super::*;
 
 /// A tcp_info image of `len` bytes where every field holds a recognisable value.
-fn image(len: usize) -> Vec<u8> {
+pub(crate) fn image(len: usize) -> Vec<u8> {
     let mut b = vec![0u8; len.max(256)];
     b[..8].copy_from_slice(&[1, 0, 2, 3, 4, 7, 0x97, 0]); // state, ca, retransmits, probes, backoff, opts, wscale 7/9
     let put32 = |b: &mut Vec<u8>, off: usize, v: u32| b[off..off + 4].copy_from_slice(&v.to_ne_bytes());

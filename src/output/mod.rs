@@ -1,7 +1,11 @@
 //! Renderers over `impl Write`: the `ss`-style table and JSON / NDJSON. They do no I/O of their own beyond
 //! the writer; names (services, interfaces, hosts) are looked up beforehand and passed in [`Names`].
 
+pub mod events;
 pub mod json;
+pub mod metrics;
+pub mod plain;
+pub mod recording;
 pub mod summary;
 pub mod table;
 pub mod tcp_info;
@@ -9,7 +13,7 @@ pub mod tcp_info;
 use std::collections::HashMap;
 use std::net::IpAddr;
 
-use crate::collect::process::{ProcessMap, ProcessRef};
+use crate::model::owners::{Holders, Owner, ProcessMap, ProcessRef};
 use crate::model::{Proto, Socket};
 use crate::ports::services::Services;
 
@@ -48,42 +52,20 @@ pub struct Names {
     pub threads: Option<HashMap<u32, Vec<u32>>>,
 }
 
-/// How a socket's owning processes are shown.
-#[derive(Debug, Clone)]
-pub enum Owner<'a> {
-    /// `-p` was not asked for.
-    NotAsked,
-    /// The processes holding it.
-    Held(Vec<ProcessRef<'a>>),
-    /// Some processes could not be inspected (another user's, without privilege): the holder may be one of
-    /// them. The socket's owner uid is known.
-    Hidden { uid: Option<u32> },
-    /// No process holds it (TIME-WAIT and request sockets, sockets of exited processes).
-    None,
-}
-
 impl Names {
-    /// The processes holding `s`, or why they are not known.
-    pub fn owner(&self, s: &Socket) -> Owner<'_> {
-        let Some(p) = &self.processes else { return Owner::NotAsked };
-        let held: Vec<ProcessRef> = if s.inode == 0 { Vec::new() } else { p.map.get(s.inode).collect() };
-        if !held.is_empty() {
-            Owner::Held(held)
-        } else if s.inode != 0 && !p.complete {
-            Owner::Hidden { uid: s.uid }
-        } else {
-            Owner::None
-        }
+    /// Who holds `s`; `None` when `-p` was not asked for.
+    pub fn owner(&self, s: &Socket) -> Option<Owner<Holders<'_>>> {
+        self.processes.as_ref().map(|p| p.map.owner(s.inode, p.complete))
     }
 
     /// `users:(("nginx",pid=813,fd=6),("nginx",pid=812,fd=6))` as `ss -p` prints it (latest pid and fd
     /// first, as ss's scan leaves them), or `users:(hidden,uid=1000(alice))` when the holder may be a process
     /// that could not be inspected; `None` without `-p` or when nothing holds the socket (ss prints nothing).
     pub fn process_text(&self, s: &Socket) -> Option<String> {
-        match self.owner(s) {
-            Owner::NotAsked | Owner::None => None,
-            Owner::Held(h) => Some(users(&h, self.threads.as_ref())),
-            Owner::Hidden { uid } => Some(format!("users:(hidden,{})", self.user(uid))),
+        match self.owner(s)? {
+            Owner::None => None,
+            Owner::Held(h) => Some(users(&h.collect::<Vec<_>>(), self.threads.as_ref())),
+            Owner::Hidden => Some(format!("users:(hidden,{})", self.user(s.uid))),
         }
     }
 
@@ -148,7 +130,8 @@ impl Names {
 
     /// Read `/etc/protocols` when raw sockets are shown with names.
     pub fn load_protocols(&mut self, socks: &[Socket]) {
-        if self.numeric || !socks.iter().any(|s| s.proto == Proto::Raw) {
+        // Once per listing: the batches of a stream each ask.
+        if self.numeric || !self.protocols.is_empty() || !socks.iter().any(|s| s.proto == Proto::Raw) {
             return;
         }
         if let Ok(text) = std::fs::read_to_string("/etc/protocols") {
@@ -271,6 +254,7 @@ fn users(held: &[ProcessRef], threads: Option<&HashMap<u32, Vec<u32>>>) -> Strin
         if i > 0 {
             s.push(',');
         }
+        let comm = crate::model::text::escape(comm).replace('"', "\\\"");
         if threads.is_some() {
             s.push_str(&format!("(\"{comm}\",pid={pid},tid={tid},fd={fd})"));
         } else {
@@ -280,6 +264,7 @@ fn users(held: &[ProcessRef], threads: Option<&HashMap<u32, Vec<u32>>>) -> Strin
     s.push(')');
     s
 }
+
 /// `/etc/protocols`: `name number aliases...` per line, `#` comments.
 pub fn parse_protocols(text: &str) -> HashMap<u16, String> {
     let mut m = HashMap::new();
@@ -294,3 +279,6 @@ pub fn parse_protocols(text: &str) -> HashMap<u16, String> {
     }
     m
 }
+
+/// Re-exported: it lives in `model` so that `group` (below `output`) can use it too.
+pub use crate::model::Bracketed;

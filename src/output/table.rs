@@ -5,8 +5,9 @@
 //! the columns as ss does; into a pipe the output is compact. Everything after the peer port (users, timer,
 //! `-e` details, and the `-i`/`-m` second line after `\n\t`) is one field of the Process column, as in ss.
 //!
-//! Built for 100k+ rows: fields are formatted once into an arena (in parallel for large inputs), then
-//! padded out in one pass.
+//! Streamed for 100k+ rows ([`TableWriter`]): fields are formatted once into an arena, block by block as ss
+//! prints its blocks (its buffer accounting replayed), each block padded out in one pass with the widest
+//! fields seen so far; memory stays bounded by one block.
 
 use std::io::{self, Write};
 use std::net::IpAddr;
@@ -52,96 +53,153 @@ const LDELIM: [&str; NCOL] = ["", " ", " ", " ", " ", "", " ", "", "", ""];
 const RIGHT: [bool; NCOL] = [false, false, false, false, true, false, true, false, false, false];
 const EXT: usize = 8;
 
-/// Rows below this many are formatted on one thread.
-const PARALLEL_MIN: usize = 16 * 1024;
-
+/// Rows formatted but not yet written (one of ss's blocks at most): their fields in one arena.
+#[derive(Default)]
 struct Chunk {
     arena: Vec<u8>,
     /// End offset of each field of each row in `arena`.
     ends: Vec<[u32; NCOL]>,
-    max_len: [usize; NCOL],
 }
 
-/// Render `socks` as a table into `w`.
-pub fn render(w: &mut dyn Write, socks: &[Socket], names: &Names, opts: &TableOptions) -> io::Result<()> {
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
-    let chunks: Vec<Chunk> = if socks.len() < PARALLEL_MIN || threads == 1 {
-        vec![build(socks, names, opts)]
-    } else {
-        let per = socks.len().div_ceil(threads);
-        std::thread::scope(|s| {
-            let hs: Vec<_> = socks.chunks(per).map(|c| s.spawn(move || build(c, names, opts))).collect();
-            hs.into_iter().map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))).collect()
-        })
-    };
-    let disabled = disabled(opts);
-    // The rows in order, as (chunk, start offset, field ends).
-    let rows = chunks.iter().enumerate().flat_map(|(ci, c)| {
-        let mut start = 0u32;
-        c.ends.iter().map(move |ends| {
-            let row = (ci, start, ends);
-            start = ends[NCOL - 1];
-            row
-        })
-    });
-    // ss lays out and prints its output in blocks of about 4 MiB; each block's columns are as wide as the
-    // longest field seen so far (ss never shrinks a column): find the same blocks, then print each with
-    // the widths it had.
-    let mut blocks: Vec<(usize, [usize; NCOL])> = Vec::new();
-    let mut sim = SsBuffer::default();
-    let mut max_len = [0usize; NCOL];
-    if opts.header {
-        let lens = HEADERS.map(str::len);
-        sim.row(&lens, &disabled);
-        max_len = lens;
+/// Writes a table row by row, in the blocks ss prints: rows are formatted into a chunk while ss's buffer
+/// accounting ([`SsBuffer`]) says ss would still hold them; then the chunk is padded to the widest field of
+/// each column seen so far (ss widens its columns from block to block and never narrows them) and written.
+/// Memory stays bounded by one block (about 4 MiB of fields) however many sockets there are. The header
+/// (unless `-H`) goes with the first block.
+pub struct TableWriter<W: Write> {
+    w: W,
+    opts: TableOptions,
+    disabled: [bool; NCOL],
+    chunk: Chunk,
+    /// ss's buffer, replayed on the field lengths of the current block.
+    sim: SsBuffer,
+    /// The longest field of each column so far, the header's included.
+    max_len: [usize; NCOL],
+    header_due: bool,
+    out: Vec<u8>,
+    /// A block also ends after this many bytes of fields (tests use small ones; ss's accounting ends it first
+    /// otherwise).
+    chunk_bytes: usize,
+}
+
+impl<W: Write> TableWriter<W> {
+    /// A table for rows formatted with `names` (or names loaded since).
+    pub fn new(w: W, _names: &Names, opts: &TableOptions) -> Self {
+        let disabled = disabled(opts);
+        let mut sim = SsBuffer::default();
+        let mut max_len = [0usize; NCOL];
+        if opts.header {
+            let lens = HEADERS.map(str::len);
+            sim.row(&lens, &disabled);
+            max_len = lens;
+        }
+        TableWriter {
+            w,
+            opts: *opts,
+            disabled,
+            chunk: Chunk::default(),
+            sim,
+            max_len,
+            header_due: opts.header,
+            out: Vec::with_capacity(256 * 1024),
+            chunk_bytes: usize::MAX,
+        }
     }
-    let mut n = 0usize;
-    for (_, start, ends) in rows.clone() {
-        if sim.full() {
-            blocks.push((n, max_len));
-            sim = SsBuffer::default();
+
+    /// End blocks after at most `bytes` bytes of fields (tests use small ones).
+    pub fn with_chunk_bytes(mut self, bytes: usize) -> Self {
+        self.chunk_bytes = bytes.max(1);
+        self
+    }
+
+    /// Format one row; writes the rows before it first when ss would print them before it.
+    pub fn push(&mut self, s: &Socket, names: &Names) -> io::Result<()> {
+        if self.sim.full() || self.chunk.arena.len() >= self.chunk_bytes {
+            self.write_block()?;
+            self.sim = SsBuffer::default();
         }
+        let c = &mut self.chunk;
+        let mut ends = [0u32; NCOL];
         let mut lens = [0usize; NCOL];
-        let mut at = start as usize;
-        for (i, l) in lens.iter_mut().enumerate() {
-            *l = ends[i] as usize - at;
-            at = ends[i] as usize;
+        let mut start = c.arena.len();
+        for i in 0..NCOL {
+            if !self.disabled[i] {
+                field(&mut c.arena, i, s, names, &self.opts);
+            }
+            lens[i] = c.arena.len() - start;
+            ends[i] = c.arena.len() as u32;
+            start = c.arena.len();
         }
-        sim.row(&lens, &disabled);
-        for (m, l) in max_len.iter_mut().zip(lens) {
+        c.ends.push(ends);
+        self.sim.row(&lens, &self.disabled);
+        for (m, l) in self.max_len.iter_mut().zip(lens) {
             *m = (*m).max(l);
         }
-        n += 1;
+        Ok(())
     }
-    blocks.push((n, max_len));
 
-    let mut out = Vec::with_capacity(256 * 1024);
-    let mut rows = rows;
-    let mut done = 0usize;
-    for (i, (end, max_len)) in blocks.iter().enumerate() {
-        let widths = widths(max_len, &disabled, opts.screen_width);
-        if i == 0 && opts.header {
+    /// Write what is left (and the header of an empty table) and flush.
+    pub fn finish(mut self) -> io::Result<()> {
+        self.write_block()?;
+        self.w.flush()
+    }
+
+    /// Print the rows held with the widths of every row so far, as ss prints a block.
+    fn write_block(&mut self) -> io::Result<()> {
+        let widths = widths(&self.max_len, &self.disabled, self.opts.screen_width);
+        let out = &mut self.out;
+        if std::mem::take(&mut self.header_due) {
             let fields: [&[u8]; NCOL] = HEADERS.map(str::as_bytes);
-            line(&mut out, &fields, &widths, &disabled);
+            line(out, &fields, &widths, &self.disabled);
         }
-        for (ci, start, ends) in rows.by_ref().take(end - done) {
-            let c = &chunks[ci];
+        let c = &self.chunk;
+        let mut at = 0usize;
+        for ends in &c.ends {
             let mut fields: [&[u8]; NCOL] = [&[]; NCOL];
-            let mut at = start as usize;
             for (i, f) in fields.iter_mut().enumerate() {
                 *f = &c.arena[at..ends[i] as usize];
                 at = ends[i] as usize;
             }
-            line(&mut out, &fields, &widths, &disabled);
+            line(out, &fields, &widths, &self.disabled);
             if out.len() >= 224 * 1024 {
-                w.write_all(&out)?;
+                self.w.write_all(out)?;
                 out.clear();
             }
         }
-        done = *end;
+        self.w.write_all(out)?;
+        out.clear();
+        self.chunk.arena.clear();
+        self.chunk.ends.clear();
+        Ok(())
     }
-    w.write_all(&out)?;
-    w.flush()
+}
+
+/// One end of `s` as `address:port` (UNIX: `name inode`), written as the table writes its columns.
+pub fn endpoint(a: &mut Vec<u8>, s: &Socket, names: &Names, local: bool) {
+    let e = if local { &s.local } else { &s.peer };
+    end_addr(a, e, s, names, local);
+    end_port(a, e, s, names, &TableOptions::default());
+}
+
+/// `200ms`, `1.5s`, `7min29s`.
+pub fn duration_ms(ms: u64) -> String {
+    match ms {
+        0..1000 => format!("{ms}ms"),
+        1000..60_000 => {
+            let s = ms as f64 / 1000.0;
+            if ms.is_multiple_of(1000) { format!("{}s", ms / 1000) } else { format!("{s:.1}s") }
+        }
+        _ => format!("{}min{}s", ms / 60_000, ms % 60_000 / 1000),
+    }
+}
+
+/// Render `socks` as a table into `w`.
+pub fn render(w: &mut dyn Write, socks: &[Socket], names: &Names, opts: &TableOptions) -> io::Result<()> {
+    let mut t = TableWriter::new(w, names, opts);
+    for s in socks {
+        t.push(s, names)?;
+    }
+    t.finish()
 }
 
 /// ss's output buffer, accounted without storing: 1 MiB chunks of tokens (a 2-byte length, then the field,
@@ -302,30 +360,6 @@ fn line(out: &mut Vec<u8>, fields: &[&[u8]; NCOL], widths: &[usize; NCOL], disab
         }
     }
     out.push(b'\n');
-}
-
-fn build(socks: &[Socket], names: &Names, opts: &TableOptions) -> Chunk {
-    let mut c = Chunk {
-        arena: Vec::with_capacity(socks.len() * 64),
-        ends: Vec::with_capacity(socks.len()),
-        max_len: [0; NCOL],
-    };
-    let dis = disabled(opts);
-    for s in socks {
-        let mut ends = [0u32; NCOL];
-        let mut start = c.arena.len();
-        let a = &mut c.arena;
-        for (i, end) in ends.iter_mut().enumerate() {
-            if !dis[i] {
-                field(a, i, s, names, opts);
-            }
-            c.max_len[i] = c.max_len[i].max(a.len() - start);
-            *end = a.len() as u32;
-            start = a.len();
-        }
-        c.ends.push(ends);
-    }
-    c
 }
 
 fn field(a: &mut Vec<u8>, i: usize, s: &Socket, names: &Names, opts: &TableOptions) {

@@ -12,8 +12,10 @@ use ratatui::widgets::{Block, Borders, Cell, Clear, Paragraph, Row, Table, Wrap}
 
 use super::app::{App, Screen, SockRow};
 use super::layout::{self, scroll_offset};
-use super::live::Live;
+use super::live::{HeldBy, Live};
 use crate::group::{Group, GroupKey};
+use crate::model::owners::Owner;
+use crate::model::text::escape;
 use crate::model::{Endpoint, Proto, Socket, State};
 
 const SPARKS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
@@ -69,7 +71,14 @@ pub fn view(app: &App, f: &mut Frame) {
         (Some(live), Screen::Sockets) => sockets(app, live, f, areas.body, &theme),
         (Some(live), Screen::Detail) => detail(app, live, f, areas.body),
     }
-    f.render_widget(Paragraph::new(status(app, &theme)), areas.status);
+    // A failed collection owns the whole bar (nothing of the usual text shows through), unless `/` is open.
+    match app.collect_error.as_ref().filter(|_| app.filter_input.is_none()) {
+        Some(e) => f.render_widget(
+            Paragraph::new(format!(" collection failed: {}", escape(e))).style(theme.alarm()),
+            areas.status,
+        ),
+        None => f.render_widget(Paragraph::new(status(app, &theme, areas.status.width)), areas.status),
+    }
     if let (Some(input), Some(err)) = (&app.filter_input, &app.filter_error) {
         let text = err.render(input);
         let h = 5.min(areas.body.height);
@@ -81,6 +90,44 @@ pub fn view(app: &App, f: &mut Frame) {
     if app.show_help {
         help(f, area);
     }
+    if let Some(d) = &app.kill {
+        kill_dialog(d, f, area, &theme);
+    }
+}
+
+/// The open group's event log: opens and closes, newest first.
+fn event_log(app: &App, live: &Live, key: &GroupKey, f: &mut Frame, area: Rect, theme: &Theme) {
+    let now = app.now.unwrap_or(live.taken_at);
+    let log = crate::tui::eventlog::group_log(live, key, area.height.saturating_sub(2) as usize);
+    let lines: Vec<Line> = log
+        .iter()
+        .map(|l| {
+            let ago = fmt_age(now.saturating_duration_since(l.at));
+            let text = match l.lived {
+                Some(d) => format!(" {ago:>6} ago  close {} {}  lived {}", l.local, l.peer, fmt_age(d)),
+                None => format!(" {ago:>6} ago  open  {} {}", l.local, l.peer),
+            };
+            if l.open {
+                Line::from(Span::styled(text, theme.new_socket()))
+            } else {
+                Line::from(Span::styled(text, theme.closed()))
+            }
+        })
+        .collect();
+    let block = Block::default().borders(Borders::TOP).title(" events (e hides) ");
+    let body = if lines.is_empty() { vec![Line::from(" no opens or closes seen yet")] } else { lines };
+    f.render_widget(Paragraph::new(body).block(block), area);
+}
+
+fn kill_dialog(d: &crate::tui::kill::KillDialog, f: &mut Frame, area: Rect, theme: &Theme) {
+    let lines = d.lines();
+    let w = (lines.iter().map(|l| l.chars().count()).max().unwrap_or(20) as u16 + 4).min(area.width);
+    let h = (lines.len() as u16 + 2).min(area.height);
+    let r = Rect::new(area.width.saturating_sub(w) / 2, area.height.saturating_sub(h) / 2, w, h);
+    let text: Vec<Line> = lines.into_iter().map(|l| Line::from(format!(" {l}"))).collect();
+    f.render_widget(Clear, r);
+    let block = Block::default().borders(Borders::ALL).title(" close sockets ").border_style(theme.alarm());
+    f.render_widget(Paragraph::new(text).block(block).wrap(Wrap { trim: false }), r);
 }
 
 fn title(app: &App, theme: &Theme) -> Line<'static> {
@@ -121,11 +168,25 @@ fn title(app: &App, theme: &Theme) -> Line<'static> {
     Line::from(spans)
 }
 
-fn status(app: &App, theme: &Theme) -> Line<'static> {
+/// The status bar, `width` columns wide.
+fn status(app: &App, theme: &Theme, width: u16) -> Line<'static> {
+    if let Some(m) = &app.message {
+        return Line::from(Span::styled(format!(" {}", escape(m)), theme.alarm()));
+    }
     if let Some(input) = &app.filter_input {
+        // The end of the input, where the cursor is, stays in view: a long filter scrolls to the left.
+        let room = usize::from(width).saturating_sub(3);
+        let shown: String = escape(input).chars().collect();
+        let n = shown.chars().count();
+        let visible = if n > room {
+            let tail: String = shown.chars().skip(n + 1 - room).collect();
+            format!("…{tail}")
+        } else {
+            shown
+        };
         return Line::from(vec![
             Span::styled("/", theme.fg(Color::Yellow)),
-            Span::raw(input.clone()),
+            Span::raw(visible),
             Span::styled("█", Style::default().add_modifier(Modifier::SLOW_BLINK)),
             Span::styled(
                 "  Enter apply  Esc cancel  e.g. state established sport = :443",
@@ -156,7 +217,7 @@ fn status(app: &App, theme: &Theme) -> Line<'static> {
         if rev { " reversed" } else { "" }
     );
     if let Some(note) = app.live.as_ref().and_then(|l| l.notes.first()) {
-        return Line::from(vec![Span::styled(format!(" {note}"), theme.alarm()), Span::raw(s)]);
+        return Line::from(vec![Span::styled(format!(" {}", escape(note)), theme.alarm()), Span::raw(s)]);
     }
     Line::from(s)
 }
@@ -180,7 +241,8 @@ pub fn fmt_age(d: Duration) -> String {
     }
 }
 
-fn sparkline(samples: &[u32], width: usize) -> String {
+/// The last `width` samples as block characters, scaled to their maximum.
+pub fn sparkline(samples: &[u32], width: usize) -> String {
     let tail = &samples[samples.len().saturating_sub(width)..];
     let max = tail.iter().copied().max().unwrap_or(0).max(1);
     tail.iter()
@@ -191,7 +253,7 @@ fn sparkline(samples: &[u32], width: usize) -> String {
 /// `wk` (0-1023), `reg` (1024-49151), `dyn` (49152-65535), or `eph` inside the host's ephemeral range.
 fn port_class(live: &Live, port: Option<u16>) -> &'static str {
     let Some(p) = port else { return "" };
-    if live.ephemeral.is_some_and(|(lo, hi)| (lo..=hi).contains(&p)) {
+    if live.ephemeral.is_some_and(|r| r.contains(p)) {
         return "eph";
     }
     match crate::ports::classes::PortClass::of(p).name() {
@@ -330,14 +392,16 @@ const SOCK_COLS: [(&str, u16, u8); 8] = [
     ("RTT ms", 8, 3),
 ];
 
+/// An endpoint as the socket list shows it.
+pub fn end_label(e: &Endpoint) -> String {
+    end_text(e)
+}
+
 fn end_text(e: &Endpoint) -> String {
     match e {
         Endpoint::Inet { ip, port } => {
             let port = if *port == 0 { "*".to_string() } else { port.to_string() };
-            match ip {
-                std::net::IpAddr::V4(v4) => format!("{v4}:{port}"),
-                std::net::IpAddr::V6(v6) => format!("[{v6}]:{port}"),
-            }
+            format!("{}:{port}", crate::output::Bracketed(*ip))
         }
         Endpoint::Unix { name, inode } => match name {
             Some(n) => format!("{} {inode}", n.display()),
@@ -373,7 +437,7 @@ fn sockets(app: &App, live: &Live, f: &mut Frame, area: Rect, theme: &Theme) {
     if let Some(r) = reasons.first() {
         spans.push(Span::styled(format!("  ! {r}"), theme.alarm()));
     }
-    if let Some((n, cap)) = live.pressure.get(key) {
+    if let Some(crate::ports::classes::Pressure { sockets: n, capacity: cap, .. }) = live.pressure.get(key) {
         spans.push(Span::styled(
             format!("  ! {n} of {cap} ephemeral ports towards this destination from one address"),
             theme.alarm(),
@@ -381,7 +445,12 @@ fn sockets(app: &App, live: &Live, f: &mut Frame, area: Rect, theme: &Theme) {
     }
     let title_line = Line::from(spans);
     f.render_widget(Paragraph::new(title_line), Rect { height: 1, ..area });
-    let area = Rect { y: area.y + 1, height: area.height.saturating_sub(1), ..area };
+    let mut area = Rect { y: area.y + 1, height: area.height.saturating_sub(1), ..area };
+    if app.show_events && area.height > 12 {
+        let h = 9;
+        area.height -= h;
+        event_log(app, live, key, f, Rect { y: area.y + area.height, height: h, ..area }, theme);
+    }
     let cols = fit_columns(&SOCK_COLS, area.width, 20);
     let visible = area.height.saturating_sub(1) as usize;
     let offset = scroll_offset(app.sock_sel, visible);
@@ -472,17 +541,18 @@ fn detail(app: &App, live: &Live, f: &mut Frame, area: Rect) {
     }
     if let Some(p) = s.local.port() {
         let class = crate::ports::classes::PortClass::of(p).name();
-        let eph = live.ephemeral.is_some_and(|(lo, hi)| (lo..=hi).contains(&p));
+        let eph = live.ephemeral.is_some_and(|r| r.contains(p));
         lines.push(("local port".into(), format!("{class}{}", if eph { ", in the ephemeral range" } else { "" })));
     }
     if let (Some(o), SockRow::Live(i)) = (&live.owners, r) {
         let text = match o.of.get(&i) {
-            Some(super::live::Owner::Held { first, count }) => {
+            Some(Owner::Held(HeldBy { first, count })) => {
                 let p = &o.processes[*first as usize];
                 let more = if *count > 1 { format!(" (and {} more)", count - 1) } else { String::new() };
-                format!("{} pid {} uid {}: {}{more}", p.comm, p.pid, p.uid, p.cmdline)
+                let (comm, cmdline) = (escape(&p.comm), escape(&p.cmdline));
+                format!("{comm} pid {} uid {}: {cmdline}{more}", p.pid, p.uid)
             }
-            Some(super::live::Owner::Hidden) => format!(
+            Some(Owner::Hidden) => format!(
                 "hidden: owned by uid {}; another user's processes need root or CAP_SYS_PTRACE to inspect",
                 s.uid.map_or("?".into(), |u| u.to_string())
             ),
@@ -519,6 +589,8 @@ const HELP: &[(&str, &str)] = &[
     ("/", "filter in ss syntax, e.g. dport = :443"),
     ("s / r", "cycle the sort column (incl. rtt) / reverse"),
     ("t u x", "show or hide TCP, UDP, UNIX"),
+    ("K", "close the group's connections or the socket"),
+    ("e", "event log of the open group"),
     ("p or space", "pause (the snapshot freezes)"),
     ("+ / -", "longer / shorter pause between refreshes"),
     ("mouse", "wheel scrolls, click selects"),

@@ -5,10 +5,10 @@ use netlink_packet_core::{Emitable, Parseable};
 use netlink_packet_core::{NLM_F_DUMP, NLM_F_REQUEST, NLMSG_DONE, NLMSG_ERROR, NLMSG_NOOP, NetlinkBuffer};
 use netlink_packet_sock_diag::constants::{
     AF_INET, AF_INET6, AF_NETLINK, AF_PACKET, INET_DIAG_BBRINFO, INET_DIAG_CLASS_ID, INET_DIAG_CONG,
-    INET_DIAG_DCTCPINFO, INET_DIAG_INFO, INET_DIAG_MARK, INET_DIAG_SHUTDOWN, INET_DIAG_SKMEMINFO, INET_DIAG_SKV6ONLY,
-    INET_DIAG_TCLASS, INET_DIAG_TOS, INET_DIAG_VEGASINFO, IPPROTO_TCP, IPPROTO_UDP, SOCK_DIAG_BY_FAMILY,
-    UDIAG_SHOW_ICONS, UDIAG_SHOW_VFS, UNIX_DIAG_ICONS, UNIX_DIAG_MEMINFO, UNIX_DIAG_NAME, UNIX_DIAG_PEER,
-    UNIX_DIAG_RQLEN, UNIX_DIAG_SHUTDOWN, UNIX_DIAG_VFS,
+    INET_DIAG_DCTCPINFO, INET_DIAG_INFO, INET_DIAG_MARK, INET_DIAG_PROTOCOL, INET_DIAG_SHUTDOWN, INET_DIAG_SKMEMINFO,
+    INET_DIAG_SKV6ONLY, INET_DIAG_TCLASS, INET_DIAG_TOS, INET_DIAG_VEGASINFO, IPPROTO_TCP, IPPROTO_UDP,
+    SOCK_DIAG_BY_FAMILY, UDIAG_SHOW_ICONS, UDIAG_SHOW_VFS, UNIX_DIAG_ICONS, UNIX_DIAG_MEMINFO, UNIX_DIAG_NAME,
+    UNIX_DIAG_PEER, UNIX_DIAG_RQLEN, UNIX_DIAG_SHUTDOWN, UNIX_DIAG_VFS,
 };
 use netlink_packet_sock_diag::inet::{ExtensionFlags, InetRequest, InetResponseHeader, SocketId, StateFlags};
 use netlink_packet_sock_diag::unix::{ShowFlags, StateFlags as UnixStateFlags, UnixRequest, UnixResponseHeader};
@@ -18,7 +18,7 @@ use crate::model::internals::{BbrInfo, CcInfo, Details, Extra, MemInfo, MptcpInf
 use crate::model::{Endpoint, Family, Proto, Socket, State, Timer, UnixKind, UnixName};
 
 /// `sizeof(struct nlmsghdr)` (netlink-packet-core keeps its `NETLINK_HEADER_LEN` private).
-const NLMSG_HDRLEN: usize = 16;
+pub const NLMSG_HDRLEN: usize = 16;
 /// The compat request type that dumps TCP of both families in one walk (and its replies' type).
 pub const TCPDIAG_GETSOCK: u16 = 18;
 
@@ -35,6 +35,20 @@ const INET_DIAG_REQ_PROTOCOL: u16 = 3;
 const UNIX_DIAG_UID: u16 = 7;
 const UDIAG_SHOW_UID: u32 = 0x40;
 
+/// The request attribute type that carries a program (`enum { INET_DIAG_REQ_NONE, INET_DIAG_REQ_BYTECODE }`).
+const INET_DIAG_REQ_BYTECODE: u16 = 1;
+
+/// The netlink attribute carrying a compiled filter program (`struct nlattr` + program, padded to 4 bytes),
+/// appended after `inet_diag_req_v2`. The program comes compiled (`Query::bytecode`); this only frames it.
+fn bytecode_attr(bc: &[u8]) -> Vec<u8> {
+    let mut a = Vec::with_capacity(4 + bc.len() + 3);
+    a.extend_from_slice(&((4 + bc.len()) as u16).to_ne_bytes());
+    a.extend_from_slice(&INET_DIAG_REQ_BYTECODE.to_ne_bytes());
+    a.extend_from_slice(bc);
+    a.resize(a.len().next_multiple_of(4), 0);
+    a
+}
+
 /// Build the whole netlink message (header included) that asks for a dump of `table` in `states`, with a
 /// filter program for the kernel on TCP/UDP tables (UNIX dumps take none).
 pub fn dump_request(table: Table, q: &Query, bytecode: Option<&[u8]>, seq: u32) -> Vec<u8> {
@@ -46,7 +60,7 @@ pub fn dump_request(table: Table, q: &Query, bytecode: Option<&[u8]>, seq: u32) 
             b[3] = extensions(q).bits();
             b[52..56].copy_from_slice(&mask.to_ne_bytes());
             if let Some(bc) = bytecode {
-                b.extend(crate::filter::bytecode::request_attr(bc));
+                b.extend(bytecode_attr(bc));
             }
             b
         }
@@ -67,7 +81,7 @@ pub fn dump_request(table: Table, q: &Query, bytecode: Option<&[u8]>, seq: u32) 
             b[4..8].copy_from_slice(&mask.to_ne_bytes());
             b[48..56].copy_from_slice(&[0xff; 8]);
             if let Some(bc) = bytecode {
-                b.extend(crate::filter::bytecode::request_attr(bc));
+                b.extend(bytecode_attr(bc));
             }
             if table.ip_protocol() > 255 {
                 b.extend_from_slice(&8u16.to_ne_bytes());
@@ -110,7 +124,7 @@ pub fn dump_request(table: Table, q: &Query, bytecode: Option<&[u8]>, seq: u32) 
             let mut b = vec![0u8; req.buffer_len()];
             req.emit(&mut b);
             if let Some(bc) = bytecode {
-                b.extend(crate::filter::bytecode::request_attr(bc));
+                b.extend(bytecode_attr(bc));
             }
             b
         }
@@ -211,6 +225,43 @@ pub fn for_each_message(
         off += (len + 3) & !3;
     }
     Ok(())
+}
+
+/// Walk the messages of one multicast datagram from the destroy groups: each is an `inet_diag_msg` whose
+/// protocol is in an `INET_DIAG_PROTOCOL` attribute. Messages that do not decode are skipped (a bad one
+/// from the kernel must not stop the stream); `each` gets every destroyed TCP or UDP socket.
+pub fn for_each_broadcast(buf: &[u8], mut each: impl FnMut(Socket)) {
+    let mut off = 0;
+    while off + NLMSG_HDRLEN <= buf.len() {
+        let Ok(nl) = NetlinkBuffer::new_checked(&buf[off..]) else { return };
+        let len = nl.length() as usize;
+        if nl.message_type() == SOCK_DIAG_BY_FAMILY
+            && let Some(Message::Socket(s)) = decode_destroyed(nl.payload())
+        {
+            each(s);
+        }
+        off += (len.max(NLMSG_HDRLEN) + 3) & !3;
+    }
+}
+
+/// One destroyed socket from the multicast groups; `None` for what is not TCP or UDP or does not decode.
+pub fn decode_destroyed(payload: &[u8]) -> Option<Message> {
+    let mut protocol = None;
+    for_each_attr(payload.get(INET_DIAG_MSG_LEN..)?, |kind, data| {
+        if kind == INET_DIAG_PROTOCOL {
+            protocol = data.first().copied();
+        }
+    })
+    .ok()?;
+    let family = *payload.first()?;
+    let table = match (protocol?, family) {
+        (IPPROTO_TCP, AF_INET) => Table::Tcp4,
+        (IPPROTO_TCP, AF_INET6) => Table::Tcp6,
+        (IPPROTO_UDP, AF_INET) => Table::Udp4,
+        (IPPROTO_UDP, AF_INET6) => Table::Udp6,
+        _ => return None,
+    };
+    decode_inet(payload, table, false).ok()
 }
 
 /// The congestion algorithm's name, shared: a dump of 200k sockets names the same one or two algorithms.

@@ -22,7 +22,7 @@ pub struct DumpCollector {
 
 impl DumpCollector {
     pub fn open(path: &Path) -> Result<DumpCollector, CollectError> {
-        let io = |e| CollectError::ProcIo { path: path.to_path_buf(), source: e };
+        let io = |e| CollectError::ProcIo { path: path.to_path_buf(), error: e };
         let mut bytes = Vec::new();
         std::fs::File::open(path).map_err(io)?.take(MAX_DUMP).read_to_end(&mut bytes).map_err(io)?;
         Ok(DumpCollector { path: path.to_path_buf(), bytes })

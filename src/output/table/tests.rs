@@ -116,7 +116,7 @@ u_str LISTEN 0      4096   /run/a b.sock 77              * 0
 }
 
 #[test]
-fn many_rows_render_in_parallel_in_order() {
+fn many_rows_render_in_order() {
     let lo = IpAddr::V4(Ipv4Addr::LOCALHOST);
     let socks: Vec<Socket> = (0..40_000u32)
         .map(|i| inet(State::ESTABLISHED, (lo, (i % 60000) as u16 + 1), (lo, 80), (i, Some(0))))
@@ -216,4 +216,26 @@ fn long_listings_widen_by_block_as_ss_does() {
     // 4 chunks of (1 MiB - 16) bytes fill with rows of 9 tokens (2-byte lengths, even-padded text: 54 bytes)
     // before the fifth chunk starts and ss prints.
     assert_eq!(rows, 4 * (1024 * 1024 - 16) / 54);
+}
+
+#[test]
+fn streamed_blocks_never_narrow_a_column() {
+    // The streaming writer prints block by block (memory bounded); a block after a wide one keeps its widths,
+    // as ss's columns only grow.
+    let wide = IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 1, 2, 3, 4, 5, 6));
+    let lo = IpAddr::V4(Ipv4Addr::LOCALHOST);
+    let names = Names::default();
+    let mut out = Vec::new();
+    let mut t = TableWriter::new(&mut out, &names, &opts()).with_chunk_bytes(40);
+    for a in [wide, wide, lo, lo] {
+        t.push(&inet(State::ESTABLISHED, (a, 1), (a, 80), (0, Some(0))), &names).unwrap();
+    }
+    t.finish().unwrap();
+    let text = String::from_utf8(out).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 5, "{text}");
+    // The narrow rows came in a later block, yet line up with the wide ones.
+    let colon = |l: &str| l.find(":1 ").unwrap();
+    assert_eq!(colon(lines[1]), colon(lines[4]), "{text}");
+    assert!(lines[1..].iter().all(|l| l.len() == lines[1].len()), "{text}");
 }
