@@ -107,15 +107,17 @@ fn drill_down_follows_new_data_and_shows_closed_sockets() {
 }
 
 #[test]
-fn sort_cycles_and_reverses() {
+fn sort_cycles_through_every_column_and_reverses() {
     let mut a = app();
-    assert_eq!(a.port_sort, PortSort::Sockets);
-    for want in [PortSort::Port, PortSort::Established, PortSort::TimeWait, PortSort::Peers, PortSort::AcceptQueue] {
+    assert_eq!(a.port_sort, PortCol::Sockets);
+    for want in PortCol::ALL.iter().cycle().skip(5).take(PortCol::ALL.len()) {
         press(&mut a, KeyCode::Char('s'));
-        assert_eq!(a.port_sort, want);
+        assert_eq!(a.port_sort, *want);
     }
-    press(&mut a, KeyCode::Char('s'));
-    assert_eq!(a.port_sort, PortSort::Sockets);
+    assert_eq!(a.port_sort, PortCol::Sockets);
+    press(&mut a, KeyCode::Char('<'));
+    assert_eq!(a.port_sort, PortCol::Class);
+    press(&mut a, KeyCode::Char('>'));
     let before = a.port_rows.clone();
     press(&mut a, KeyCode::Char('r'));
     assert!(a.port_reverse);
@@ -125,15 +127,13 @@ fn sort_cycles_and_reverses() {
 
     press(&mut a, KeyCode::Char('r'));
     press(&mut a, KeyCode::Enter);
-    assert_eq!(a.sock_sort, SockSort::Age);
+    assert_eq!(a.sock_sort, SockCol::Age);
     press(&mut a, KeyCode::Char('s'));
-    assert_eq!(a.sock_sort, SockSort::State);
-    for want in [SockSort::Peer, SockSort::Local, SockSort::RecvQ, SockSort::SendQ, SockSort::Rtt, SockSort::Retrans] {
+    assert_eq!(a.sock_sort, SockCol::Process);
+    for want in [SockCol::Rtt, SockCol::Retrans, SockCol::Local, SockCol::Peer, SockCol::State] {
         press(&mut a, KeyCode::Char('s'));
         assert_eq!(a.sock_sort, want);
     }
-    press(&mut a, KeyCode::Char('s'));
-    assert_eq!(a.sock_sort, SockSort::Age);
     press(&mut a, KeyCode::Char('s'));
     press(&mut a, KeyCode::Char('r'));
     assert!(a.sock_reverse && !a.port_reverse);

@@ -7,6 +7,8 @@ use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use super::history::{self, GroupSample, Series};
+use super::owners::GroupOwners;
 use crate::collect::Snapshot;
 use crate::collect::process::{ProcessInfo, ProcessMap};
 use crate::group::{self, Group, GroupKey, StateCounts};
@@ -51,15 +53,19 @@ pub struct Live {
     pub pressure: FastMap<GroupKey, (u32, u32)>,
     /// The host's ephemeral port range, when it could be read.
     pub ephemeral: Option<(u16, u16)>,
+    /// The open group's sockets by state and accept queue over all the time it has been watched.
+    pub open_series: Option<Series<GroupSample>>,
 }
 
-/// The processes holding the sockets the dashboard shows: each group's first listener (or first socket) and
-/// every socket of the open group. Looking up all 200k sockets every second would cost more than the rest.
+/// The processes holding the sockets the dashboard shows: the holders of each group's sockets, counted, and
+/// the holder of every socket of the open group.
 #[derive(Debug, Clone, Default)]
 pub struct Owners {
     pub processes: Vec<Arc<ProcessInfo>>,
-    /// Socket index -> [`Owner`], for the sockets looked up.
+    /// Socket index -> [`Owner`], for the sockets of the open group.
     pub of: FastMap<u32, Owner>,
+    /// The holders of each group (same index as [`Live::groups`]).
+    pub groups: Vec<GroupOwners>,
     /// Every process's fd table could be read (without it, unattributed sockets show as hidden).
     pub complete: bool,
 }
@@ -100,19 +106,16 @@ impl Owners {
             };
             of.insert(i, owner);
         }
-        Owners { processes, of, complete }
+        Owners { processes, of, groups: Vec::new(), complete }
     }
 
-    /// `nginx[812]`, `nginx[812] +2`, `hidden`, or `-`.
-    pub fn label(&self, i: usize) -> String {
+    /// `nginx[812]`, `nginx[812] +2`, `hidden`, or `-`, fitted to `max` characters (the name shortens).
+    pub fn label(&self, i: usize, max: usize) -> String {
         match self.of.get(&(i as u32)) {
             Some(Owner::Held { first, count }) => {
                 let p = &self.processes[*first as usize];
-                if *count > 1 {
-                    format!("{}[{}] +{}", p.comm, p.pid, count - 1)
-                } else {
-                    format!("{}[{}]", p.comm, p.pid)
-                }
+                let more = if *count > 1 { format!(" +{}", count - 1) } else { String::new() };
+                super::owners::name_pid(&p.comm, p.pid, &more, max)
             }
             Some(Owner::Hidden) => "hidden".into(),
             _ => "-".into(),
@@ -157,6 +160,8 @@ pub struct Tracker {
     prev: Option<Arc<Live>>,
     closed: Vec<Closed>,
     history: FastMap<GroupKey, VecDeque<(Instant, u32)>>,
+    /// Each group's states over time, for the group screen's chart (bounded: [`history::MAX_GROUPS`]).
+    series: FastMap<GroupKey, Series<GroupSample>>,
     /// The host's ephemeral range and usable port count, for pressure warnings.
     host_ports: Option<((u16, u16), u32)>,
 }
@@ -171,9 +176,17 @@ impl Tracker {
 
     /// A tracker that knows the host's ephemeral port range (`proc_root/sys/net/ipv4/ip_local_port_range`).
     pub fn with_host_ports(proc_root: &std::path::Path) -> Self {
-        let host_ports =
-            crate::ports::classes::HostPorts::read(proc_root).ok().map(|h| ((h.ephemeral.low, h.ephemeral.high), h.capacity()));
+        let host_ports = crate::ports::classes::HostPorts::read(proc_root)
+            .ok()
+            .map(|h| ((h.ephemeral.low, h.ephemeral.high), h.capacity()));
         Tracker { host_ports, ..Tracker::default() }
+    }
+
+    /// A tracker with a given ephemeral range (scripted hosts in tests).
+    #[cfg(test)]
+    pub fn with_ephemeral(range: (u16, u16)) -> Self {
+        let cap = (range.1 - range.0) as u32 + 1;
+        Tracker { host_ports: Some((range, cap)), ..Tracker::default() }
     }
 
     /// Process a new snapshot taken at `now` that took `collect_time`; `owners` from process attribution.
@@ -192,7 +205,9 @@ impl Tracker {
         open: Option<&GroupKey>,
     ) -> Arc<Live> {
         let sockets = snap.sockets;
-        let groups = group::group(&sockets);
+        let owner_pid = |inode: u64| procs.and_then(|(m, _)| m.get(inode).next()).map_or(0, |p| p.process.pid);
+        let fold = self.host_ports.map(|(ephemeral, _)| group::Fold { ephemeral, owner: &owner_pid });
+        let groups = group::group_with(&sockets, fold.as_ref());
         let first = self.prev.is_none();
         let n = sockets.len();
         let mut totals = StateCounts::default();
@@ -256,13 +271,24 @@ impl Tracker {
             }
         }
         self.history.retain(|_, h| h.iter().any(|(_, n)| *n > 0));
+        let t = now.saturating_duration_since(epoch).as_secs_f64();
+        // Groups come biggest first: the ones past the bound are the smallest.
+        for g in groups.iter().take(history::MAX_GROUPS) {
+            self.series.entry(g.key.clone()).or_default().push(GroupSample::of(g, t));
+        }
+        if self.series.len() > groups.len().min(history::MAX_GROUPS) {
+            let keep: FastSet<&GroupKey> = groups.iter().take(history::MAX_GROUPS).map(|g| &g.key).collect();
+            self.series.retain(|k, _| keep.contains(k) || Some(k) == open);
+        }
+        let open_series = open.and_then(|k| self.series.get(k)).cloned();
         let history = self.history.iter().map(|(k, h)| (k.clone(), h.iter().map(|(_, n)| *n).collect())).collect();
 
         let owners = procs.map(|(map, complete)| {
-            let firsts = groups.iter().filter_map(|g| g.listeners.first().or(g.members.first()).copied());
             let open =
                 groups.iter().filter(|g| Some(&g.key) == open).flat_map(|g| g.listeners.iter().chain(&g.members));
-            Owners::of(&sockets, firsts.chain(open.copied()), map, complete)
+            let mut o = Owners::of(&sockets, open.copied(), map, complete);
+            o.groups = super::owners::summarize(&sockets, &groups, map, complete);
+            o
         });
         let audit = audit_listeners(&sockets, &groups);
         let pressure = match self.host_ports {
@@ -288,6 +314,7 @@ impl Tracker {
             audit,
             pressure,
             ephemeral: self.host_ports.map(|h| h.0),
+            open_series,
         });
         self.prev = Some(live.clone());
         live

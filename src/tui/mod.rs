@@ -3,11 +3,17 @@
 //! panic hook always give the terminal back (raw mode off, main screen, mouse released).
 
 pub mod app;
+pub mod charts;
+pub mod columns;
+pub mod detail;
 pub mod filter;
+pub mod history;
 pub mod layout;
 pub mod live;
+pub mod owners;
 #[cfg(test)]
 mod script;
+pub mod tables;
 pub mod view;
 #[cfg(test)]
 mod view_tests;

@@ -132,6 +132,17 @@ impl ProcessMap {
         Holders { processes: &self.processes, it }
     }
 
+    /// The holders of a socket inode as indices into [`processes`](Self::processes), for callers that count
+    /// by process over many sockets (no `Arc` touched per socket).
+    pub fn holder_indices(&self, inode: u64) -> impl Iterator<Item = u32> + '_ {
+        let (one, many) = match self.index.get(&inode) {
+            None => (None, &[][..]),
+            Some(Slot::One { process, .. }) => (Some(*process), &[][..]),
+            Some(Slot::Many(i)) => (None, &self.shared[*i as usize][..]),
+        };
+        one.into_iter().chain(many.iter().map(|h| h.process))
+    }
+
     /// Whether any visible process holds this inode.
     pub fn contains(&self, inode: u64) -> bool {
         self.index.contains_key(&inode)
