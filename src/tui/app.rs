@@ -9,9 +9,10 @@ use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseButton, Mo
 
 use super::columns::{PortCol, SockCol};
 use super::filter::{self, Selection};
-use super::history::SocketHistory;
+use super::history::{GroupSample, Series, SocketHistory};
 use super::layout;
 use super::live::Live;
+use super::refresh::ListenerPatch;
 use crate::filter::FilterError;
 use crate::group::GroupKey;
 use crate::model::{Proto, State};
@@ -98,6 +99,8 @@ pub struct App {
     /// The socket whose details are shown, and its identity (followed across refreshes).
     pub detail: Option<SockRow>,
     pub detail_id: Option<u64>,
+    /// The newest listeners-only refresh, newer than `live` (accept queues between full refreshes).
+    pub listeners: Option<Arc<ListenerPatch>>,
     /// The detail socket's tcp_info over the time its detail has been open.
     pub sock_history: Option<SocketHistory>,
     /// The applied filter text.
@@ -120,6 +123,8 @@ pub enum Action {
     Key(KeyEvent),
     Mouse(MouseEvent),
     Data(Arc<Live>),
+    /// Listeners refreshed between two full refreshes.
+    Listeners(Arc<ListenerPatch>),
     Resize(u16, u16),
     Tick(Instant),
 }
@@ -142,6 +147,7 @@ impl App {
             detail: None,
             detail_id: None,
             sock_history: None,
+            listeners: None,
             filter_text,
             filter_input: None,
             filter_error: None,
@@ -152,6 +158,35 @@ impl App {
             now: None,
             services,
         }
+    }
+
+    /// A group's accept queue, from the newest listeners refresh when there is one.
+    pub fn accept_queue(&self, g: &crate::group::Group) -> Option<(u32, u32)> {
+        let fresh = self.listeners.as_ref().and_then(|p| p.queues.get(&g.key).copied());
+        g.accept_queue.map(|q| fresh.unwrap_or(q))
+    }
+
+    /// A socket's queues (recv, send), from the newest listeners refresh for a listener.
+    pub fn queues(&self, s: &crate::model::Socket) -> (Option<u32>, Option<u32>) {
+        if s.state == State::LISTEN
+            && let Some(q) = self.listeners.as_ref().and_then(|p| p.sockets.get(&super::live::socket_id(s)))
+        {
+            return *q;
+        }
+        (s.recv_q, s.send_q)
+    }
+
+    /// The open group's series, with the newest listeners sample when there is one.
+    pub fn open_series(&self) -> Option<&Series<GroupSample>> {
+        let patched = self.listeners.as_ref().and_then(|p| p.open_series.as_ref());
+        patched.or(self.live.as_ref().and_then(|l| l.open_series.as_ref()))
+    }
+
+    /// When the data shown was taken: the full table, and the listeners when they are newer.
+    pub fn data_times(&self) -> Option<(Instant, Instant)> {
+        let live = self.live.as_ref()?;
+        let listeners = self.listeners.as_ref().and_then(|p| p.taken_at).unwrap_or(live.taken_at);
+        Some((live.taken_at, listeners.max(live.taken_at)))
     }
 
     /// The group currently selected in the port view.
@@ -209,7 +244,7 @@ impl App {
                 PortCol::TimeWait => st(State::TIME_WAIT),
                 PortCol::CloseWait => st(State::CLOSE_WAIT),
                 PortCol::FinWait => st(State::FIN_WAIT1) + st(State::FIN_WAIT2),
-                PortCol::AcceptQueue => gr.accept_queue.map_or(-1, |q| q.0 as i64),
+                PortCol::AcceptQueue => self.accept_queue(gr).map_or(-1, |q| q.0 as i64),
                 PortCol::Peers => gr.peers as i64,
                 PortCol::Trend => trend(&gr.key),
                 _ => 0,
@@ -336,10 +371,22 @@ pub fn update(app: &mut App, action: Action) {
     match action {
         Action::Data(live) => {
             if !app.settings.paused {
-                app.now = Some(live.taken_at);
+                app.now = Some(app.now.map_or(live.taken_at, |n| n.max(live.taken_at)));
+                if app.listeners.as_ref().and_then(|p| p.taken_at).is_some_and(|t| t <= live.taken_at) {
+                    app.listeners = None;
+                }
                 app.live = Some(live);
                 app.rebuild();
                 record_detail(app);
+            }
+        }
+        Action::Listeners(p) => {
+            if !app.settings.paused {
+                app.now = p.taken_at.max(app.now);
+                app.listeners = Some(p);
+                if app.port_sort == PortCol::AcceptQueue {
+                    app.rebuild();
+                }
             }
         }
         Action::Resize(w, h) => app.size = (w, h),

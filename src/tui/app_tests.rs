@@ -259,3 +259,24 @@ fn ticks_and_resize() {
     update(&mut a, Action::Resize(60, 10));
     assert_eq!(a.size, (60, 10));
 }
+
+#[test]
+fn a_listeners_refresh_updates_accept_queues_until_the_next_full_one() {
+    let mut a = app();
+    let live = a.live.clone().unwrap();
+    let g = live.groups.iter().find(|g| g.key.port() == Some(443) && g.accept_queue.is_some()).unwrap().clone();
+    assert_eq!(a.accept_queue(&g), Some((460, 511)));
+    let listener = live.sockets[g.listeners[0] as usize].clone();
+    let mut fresh = listener.clone();
+    fresh.recv_q = Some(12);
+    let later = live.taken_at + std::time::Duration::from_millis(900);
+    let patch = super::super::refresh::ListenerPatch::from_listeners(&[fresh], later);
+    update(&mut a, Action::Listeners(Arc::new(patch)));
+    assert_eq!(a.accept_queue(&g), Some((12, 511)));
+    assert_eq!(a.queues(&listener), (Some(12), Some(511)), "the listener row shows the fresh queue too");
+    assert_eq!(a.data_times(), Some((live.taken_at, later)));
+    // The next full refresh is newer: its own numbers count again.
+    let (next, _) = script::live(3);
+    update(&mut a, Action::Data(next));
+    assert!(a.listeners.is_none());
+}

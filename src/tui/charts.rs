@@ -102,8 +102,15 @@ fn band_style(i: usize, theme: &Theme) -> (Style, Marker, String) {
 }
 
 /// The group screen's pictures: sockets by state over time, the accept queue for a listener, top peers.
-pub fn group_charts(f: &mut Frame, area: Rect, g: &Group, series: Option<&Series<GroupSample>>, theme: &Theme) {
-    let listener = g.accept_queue.is_some();
+pub fn group_charts(
+    f: &mut Frame,
+    area: Rect,
+    g: &Group,
+    queue: Option<(u32, u32)>,
+    series: Option<&Series<GroupSample>>,
+    theme: &Theme,
+) {
+    let listener = queue.is_some();
     let peers = !g.top_peers.is_empty();
     let mut cons = vec![Constraint::Fill(2)];
     if listener {
@@ -140,7 +147,7 @@ pub fn group_charts(f: &mut Frame, area: Rect, g: &Group, series: Option<&Series
     chart(f, parts[0], title, &sets, y_max, theme);
     let mut next = 1;
     if listener {
-        let (q, b) = g.accept_queue.unwrap_or((0, 0));
+        let (q, b) = queue.unwrap_or((0, 0));
         let pct = if b > 0 { q as f64 * 100.0 / b as f64 } else { 0.0 };
         let style = if pct >= 80.0 { theme.alarm() } else { Style::default() };
         let title = Line::from(Span::styled(format!(" accept queue {q}/{b} "), style));

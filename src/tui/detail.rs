@@ -17,6 +17,7 @@ pub fn detail(app: &App, live: &Live, f: &mut Frame, area: Rect, theme: &Theme) 
     let Some(r) = app.detail else { return };
     let (s, first, _, closed) = row_socket(live, r);
     let now = app.now.unwrap_or(live.taken_at);
+    let queues = if closed { (s.recv_q, s.send_q) } else { app.queues(s) };
     let opt = |v: Option<u32>| v.map_or("-".to_string(), |v| v.to_string());
     let mut lines: Vec<(String, String)> = vec![
         ("protocol".into(), format!("{} ({})", s.netid(), s.family.name())),
@@ -30,8 +31,8 @@ pub fn detail(app: &App, live: &Live, f: &mut Frame, area: Rect, theme: &Theme) 
         ),
         ("local".into(), end_text(&s.local)),
         ("peer".into(), end_text(&s.peer)),
-        ("recv-q".into(), opt(s.recv_q)),
-        ("send-q".into(), opt(s.send_q)),
+        ("recv-q".into(), opt(queues.0)),
+        ("send-q".into(), opt(queues.1)),
         ("uid".into(), opt(s.uid)),
         ("inode".into(), s.inode.to_string()),
         ("cookie".into(), s.cookie.map_or("-".into(), |c| format!("{c:#x}"))),

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use super::history::{self, GroupSample, Series};
 use super::owners::GroupOwners;
+use super::refresh::ListenerPatch;
 use crate::collect::Snapshot;
 use crate::collect::process::{ProcessInfo, ProcessMap};
 use crate::group::{self, Group, GroupKey, StateCounts};
@@ -55,6 +56,8 @@ pub struct Live {
     pub ephemeral: Option<(u16, u16)>,
     /// The open group's sockets by state and accept queue over all the time it has been watched.
     pub open_series: Option<Series<GroupSample>>,
+    /// The time between full refreshes when it adapts to their cost (zero: every interval).
+    pub full_every: Duration,
 }
 
 /// The processes holding the sockets the dashboard shows: the holders of each group's sockets, counted, and
@@ -162,6 +165,8 @@ pub struct Tracker {
     history: FastMap<GroupKey, VecDeque<(Instant, u32)>>,
     /// Each group's states over time, for the group screen's chart (bounded: [`history::MAX_GROUPS`]).
     series: FastMap<GroupKey, Series<GroupSample>>,
+    /// The time between full refreshes the collector chose (shown in the header).
+    pub full_every: Duration,
     /// The host's ephemeral range and usable port count, for pressure warnings.
     host_ports: Option<((u16, u16), u32)>,
 }
@@ -180,6 +185,23 @@ impl Tracker {
             .ok()
             .map(|h| ((h.ephemeral.low, h.ephemeral.high), h.capacity()));
         Tracker { host_ports, ..Tracker::default() }
+    }
+
+    /// A listeners-only refresh at `now`: the accept queues laid over the last full data, and the open
+    /// group's series with a new sample.
+    pub fn listeners(&mut self, sockets: &[Socket], now: Instant, open: Option<&GroupKey>) -> ListenerPatch {
+        let mut patch = ListenerPatch::from_listeners(sockets, now);
+        if let (Some(key), Some(prev), Some(epoch)) = (open, &self.prev, self.epoch)
+            && let Some(g) = prev.groups.iter().find(|g| &g.key == key)
+            && let Some(q) = patch.queues.get(key)
+        {
+            let mut sample = GroupSample::of(g, now.saturating_duration_since(epoch).as_secs_f64());
+            sample.queue_pct = if q.1 > 0 { (q.0 as f32 * 100.0 / q.1 as f32).min(100.0) } else { 0.0 };
+            let series = self.series.entry(key.clone()).or_default();
+            series.push(sample);
+            patch.open_series = Some(series.clone());
+        }
+        patch
     }
 
     /// A tracker with a given ephemeral range (scripted hosts in tests).
@@ -315,6 +337,7 @@ impl Tracker {
             pressure,
             ephemeral: self.host_ports.map(|h| h.0),
             open_series,
+            full_every: self.full_every,
         });
         self.prev = Some(live.clone());
         live

@@ -106,7 +106,7 @@ fn port_text(app: &App, live: &Live, gi: usize, col: PortCol, max: usize) -> Str
         PortCol::TimeWait => n(g.states.get(State::TIME_WAIT)),
         PortCol::CloseWait => n(g.states.get(State::CLOSE_WAIT)),
         PortCol::FinWait => n(g.states.get(State::FIN_WAIT1) + g.states.get(State::FIN_WAIT2)),
-        PortCol::AcceptQueue => g.accept_queue.map_or(String::new(), |(q, b)| format!("{q}/{b}")),
+        PortCol::AcceptQueue => app.accept_queue(g).map_or(String::new(), |(q, b)| format!("{q}/{b}")),
         PortCol::Peers => n(g.peers),
         PortCol::Process => match &live.owners {
             Some(o) => o.groups.get(gi).map_or(String::new(), |go| owners::row_label(go, &o.processes, max)),
@@ -117,11 +117,11 @@ fn port_text(app: &App, live: &Live, gi: usize, col: PortCol, max: usize) -> Str
 }
 
 /// Colour only where it means something: audit marks and near-full accept queues alarm, hidden is dim.
-fn port_style(live: &Live, gi: usize, col: PortCol, text: &str, theme: &Theme) -> Style {
+fn port_style(app: &App, live: &Live, gi: usize, col: PortCol, text: &str, theme: &Theme) -> Style {
     let g = &live.groups[gi];
     match col {
         PortCol::Endpoint if flagged(live, gi) => theme.alarm(),
-        PortCol::AcceptQueue => match g.accept_queue {
+        PortCol::AcceptQueue => match app.accept_queue(g) {
             Some((q, b)) if b > 0 && q * 10 >= b * 8 => theme.alarm(),
             _ => Style::default(),
         },
@@ -181,7 +181,7 @@ pub fn ports(app: &App, live: &Live, f: &mut Frame, area: Rect, theme: &Theme) {
         let cells = chosen.iter().map(|&(c, w)| {
             let col = PortCol::ALL[c];
             let text = port_text(app, live, gi, col, w as usize);
-            let style = port_style(live, gi, col, &text, theme);
+            let style = port_style(app, live, gi, col, &text, theme);
             cell(text, specs[c], style)
         });
         let row = Row::new(cells.collect::<Vec<_>>());
@@ -193,8 +193,9 @@ pub fn ports(app: &App, live: &Live, f: &mut Frame, area: Rect, theme: &Theme) {
     f.render_widget(Table::new(rows, widths).header(head).column_spacing(1), area);
 }
 
-fn sock_text(live: &Live, r: SockRow, col: SockCol, now: Instant, max: usize) -> String {
+fn sock_text(app: &App, live: &Live, r: SockRow, col: SockCol, now: Instant, max: usize) -> String {
     let (s, first, _, closed) = row_socket(live, r);
+    let (recv_q, send_q) = if closed { (s.recv_q, s.send_q) } else { app.queues(s) };
     let tcp = |f: fn(&crate::model::internals::TcpInfo) -> Option<u32>| {
         s.extra.as_deref().and_then(|x| x.tcp_info.as_ref()).and_then(f)
     };
@@ -202,8 +203,8 @@ fn sock_text(live: &Live, r: SockRow, col: SockCol, now: Instant, max: usize) ->
         SockCol::Local => ellipsize(&end_text(&s.local), max),
         SockCol::Peer => ellipsize(&end_text(&s.peer), max),
         SockCol::State => if closed { "closed" } else { s.state.display_name(s.proto) }.into(),
-        SockCol::RecvQ => s.recv_q.map_or("-".into(), |q| q.to_string()),
-        SockCol::SendQ => s.send_q.map_or("-".into(), |q| q.to_string()),
+        SockCol::RecvQ => recv_q.map_or("-".into(), |q| q.to_string()),
+        SockCol::SendQ => send_q.map_or("-".into(), |q| q.to_string()),
         SockCol::Age => fmt_age(now.saturating_duration_since(first)),
         SockCol::Process => match (&live.owners, r) {
             (Some(o), SockRow::Live(i)) => o.label(i as usize, max),
@@ -224,7 +225,7 @@ pub fn sock_layout(app: &App, live: &Live, width: u16, visible: usize) -> Vec<(u
     let offset = scroll_offset(app.sock_sel, visible);
     for &r in app.sock_rows.iter().skip(offset).take(visible) {
         for (c, col) in SockCol::ALL.iter().enumerate() {
-            natural[c] = natural[c].max(chars(&sock_text(live, r, *col, now, MAX_NATURAL)));
+            natural[c] = natural[c].max(chars(&sock_text(app, live, r, *col, now, MAX_NATURAL)));
         }
     }
     columns::fit(&specs, &natural, width)
@@ -244,7 +245,7 @@ pub fn sockets_table(app: &App, live: &Live, f: &mut Frame, area: Rect, theme: &
             .map(|&(c, w)| {
                 let col = SockCol::ALL[c];
                 let style = if col == SockCol::State && !closed { theme.state(s.state) } else { Style::default() };
-                cell(sock_text(live, *r, col, now, w as usize), specs[c], style)
+                cell(sock_text(app, live, *r, col, now, w as usize), specs[c], style)
             })
             .collect();
         let mut style = if closed {

@@ -94,18 +94,18 @@ pub fn view(app: &App, f: &mut Frame) {
     }
 }
 
+/// The header, most important first (a narrow terminal cuts the end): the socket count and the host's state
+/// mix, the age of the data, the counts by state, then where the data comes from and how often.
 fn title(app: &App, theme: &Theme) -> Line<'static> {
     let mut spans = vec![Span::styled(" sockscope ", Style::default().add_modifier(Modifier::BOLD))];
     if let Some(live) = &app.live {
-        spans.push(Span::raw("│ "));
+        spans.push(Span::raw(format!("│ {} sockets ", live.sockets.len())));
         spans.extend(super::charts::state_mix(&live.totals, 10, theme));
-        let mut t = format!(
-            " │ {} {} │ interval {} │ {} sockets:",
-            live.source,
-            fmt_ms(live.collect_time),
-            fmt_interval(app.settings.interval),
-            live.sockets.len()
-        );
+        // The age of the data: the full table's, which is the oldest part (listeners refresh every interval).
+        let age = app.now.map_or(Duration::ZERO, |n| n.saturating_duration_since(live.taken_at));
+        let old = format!(" │ {} old │", fmt_secs(age));
+        spans.push(if age > super::refresh::MAX_AGE { Span::styled(old, theme.alarm()) } else { Span::raw(old) });
+        let mut t = String::new();
         for st in [
             State::ESTABLISHED,
             State::LISTEN,
@@ -124,6 +124,18 @@ fn title(app: &App, theme: &Theme) -> Line<'static> {
                 let _ = write!(t, " {} {n}", st.display_name(Proto::Tcp));
             }
         }
+        let every = if live.full_every > app.settings.interval {
+            format!(", all every {}", fmt_secs(live.full_every))
+        } else {
+            String::new()
+        };
+        let _ = write!(
+            t,
+            " │ {} {} │ interval {}{every}",
+            live.source,
+            fmt_ms(live.collect_time),
+            fmt_interval(app.settings.interval)
+        );
         spans.push(Span::raw(t));
     }
     if app.settings.paused {
@@ -178,6 +190,11 @@ fn fmt_ms(d: Duration) -> String {
     if d >= Duration::from_secs(10) { format!("{}s", d.as_secs()) } else { format!("{}ms", d.as_millis()) }
 }
 
+/// `0.4s`, `2.6s`, `12s`.
+fn fmt_secs(d: Duration) -> String {
+    if d >= Duration::from_secs(10) { format!("{}s", d.as_secs()) } else { format!("{:.1}s", d.as_secs_f64()) }
+}
+
 fn fmt_interval(d: Duration) -> String {
     if d.subsec_millis() == 0 { format!("{}s", d.as_secs()) } else { format!("{}ms", d.as_millis()) }
 }
@@ -226,7 +243,7 @@ fn sockets(app: &App, live: &Live, f: &mut Frame, area: Rect, theme: &Theme) {
     if let Some(g) = group
         && parts.charts.height > 0
     {
-        super::charts::group_charts(f, parts.charts, g, live.open_series.as_ref(), theme);
+        super::charts::group_charts(f, parts.charts, g, app.accept_queue(g), app.open_series(), theme);
     }
     super::tables::sockets_table(app, live, f, parts.table, theme);
 }
