@@ -288,41 +288,53 @@ impl App {
             return;
         };
         let keep = self.sock_rows.get(self.sock_sel).and_then(|r| row_id(&live, *r));
-        let mut rows: Vec<SockRow> = Vec::new();
+        // The open group's live sockets (a Live built before the group was opened may lack them until the
+        // refresh the opening forced), then its recently closed ones.
+        let mut items: Vec<(SockRow, &crate::model::Socket, Instant)> = Vec::new();
         if let Some(gr) = live.groups.iter().find(|g| g.key == key) {
-            rows.extend(gr.listeners.iter().chain(&gr.members).map(|&i| SockRow::Live(i)));
+            for &i in gr.listeners.iter().chain(&gr.members) {
+                if let Some(s) = live.socket(i as usize) {
+                    items.push((SockRow::Live(i), s, live.first_seen(i as usize)));
+                }
+            }
         }
-        rows.extend(
-            live.closed.iter().enumerate().filter(|(_, c)| c.group == key).map(|(i, _)| SockRow::Closed(i as u32)),
-        );
-        let sock = |r: &SockRow| match *r {
-            SockRow::Live(i) => (&live.sockets[i as usize], live.first_seen(i as usize)),
-            SockRow::Closed(i) => (&live.closed[i as usize].socket, live.closed[i as usize].first_seen),
-        };
+        for (i, c) in live.closed.iter().enumerate().filter(|(_, c)| c.group == key) {
+            items.push((SockRow::Closed(i as u32), &c.socket, c.first_seen));
+        }
         let sort = self.sock_sort;
-        let owner = |r: &SockRow| -> (bool, String) {
-            let label = match (r, &live.owners) {
-                (SockRow::Live(i), Some(o)) => o.label(*i as usize, usize::MAX),
-                _ => String::new(),
-            };
-            (matches!(label.as_str(), "" | "-" | "hidden"), label)
+        // Process labels are made once per row, not once per comparison.
+        let owners: Vec<(bool, String)> = if sort == SockCol::Process {
+            items
+                .iter()
+                .map(|(r, _, _)| {
+                    let label = match (r, &live.owners) {
+                        (SockRow::Live(i), Some(o)) => o.label(*i as usize, usize::MAX),
+                        _ => String::new(),
+                    };
+                    (matches!(label.as_str(), "" | "-" | "hidden"), label)
+                })
+                .collect()
+        } else {
+            Vec::new()
         };
-        rows.sort_by(|a, b| {
-            let ((sa, ta), (sb, tb)) = (sock(a), sock(b));
+        let mut order: Vec<usize> = (0..items.len()).collect();
+        order.sort_by(|&x, &y| {
+            let ((_, sa, ta), (_, sb, tb)) = (&items[x], &items[y]);
             let o = match sort {
-                SockCol::Age => tb.cmp(&ta),
+                SockCol::Age => tb.cmp(ta),
                 SockCol::State => sa.state.cmp(&sb.state),
                 SockCol::Peer => cmp_end(&sa.peer, &sb.peer),
                 SockCol::Local => cmp_end(&sa.local, &sb.local),
                 SockCol::RecvQ => sb.recv_q.cmp(&sa.recv_q),
                 SockCol::SendQ => sb.send_q.cmp(&sa.send_q),
-                SockCol::Process => owner(a).cmp(&owner(b)),
+                SockCol::Process => owners[x].cmp(&owners[y]),
                 SockCol::Rtt => tcp(sb, |t| t.rtt_us()).cmp(&tcp(sa, |t| t.rtt_us())),
                 SockCol::Retrans => tcp(sb, |t| t.total_retrans()).cmp(&tcp(sa, |t| t.total_retrans())),
             }
             .then_with(|| cmp_end(&sa.peer, &sb.peer));
             if self.sock_reverse { o.reverse() } else { o }
         });
+        let rows: Vec<SockRow> = order.into_iter().map(|k| items[k].0).collect();
         self.sock_rows = rows;
         if let Some(id) = keep
             && let Some(p) = self.sock_rows.iter().position(|r| row_id(&live, *r) == Some(id))
@@ -361,7 +373,7 @@ fn cmp_end(a: &crate::model::Endpoint, b: &crate::model::Endpoint) -> Ordering {
 /// A row's socket identity, stable across refreshes.
 fn row_id(live: &Live, r: SockRow) -> Option<u64> {
     match r {
-        SockRow::Live(i) => live.sockets.get(i as usize).map(super::live::socket_id),
+        SockRow::Live(i) => live.socket(i as usize).map(super::live::socket_id),
         SockRow::Closed(i) => live.closed.get(i as usize).map(|c| super::live::socket_id(&c.socket)),
     }
 }
@@ -403,8 +415,7 @@ fn record_detail(app: &mut App) {
     else {
         return;
     };
-    let Some(info) = live.sockets.get(i as usize).and_then(|s| s.extra.as_deref()).and_then(|x| x.tcp_info.as_ref())
-    else {
+    let Some(info) = live.socket(i as usize).and_then(|s| s.extra.as_deref()).and_then(|x| x.tcp_info.as_ref()) else {
         return;
     };
     let t = live.taken_at.saturating_duration_since(live.epoch).as_secs_f64();

@@ -15,7 +15,7 @@ use super::view::{Theme, fmt_age};
 
 pub fn detail(app: &App, live: &Live, f: &mut Frame, area: Rect, theme: &Theme) {
     let Some(r) = app.detail else { return };
-    let (s, first, _, closed) = row_socket(live, r);
+    let Some((s, first, _, closed)) = row_socket(live, r) else { return };
     let now = app.now.unwrap_or(live.taken_at);
     let queues = if closed { (s.recv_q, s.send_q) } else { app.queues(s) };
     let opt = |v: Option<u32>| v.map_or("-".to_string(), |v| v.to_string());

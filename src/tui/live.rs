@@ -24,13 +24,21 @@ pub const HISTORY: Duration = Duration::from_secs(60);
 /// One processed refresh, as the UI shows it.
 #[derive(Debug, Clone)]
 pub struct Live {
+    /// The sockets a screen can show one by one: every group's listeners and every socket of the open
+    /// group (the rest is counted in the groups, then dropped: at 200k sockets, keeping two full tables,
+    /// the one shown and the one being read, would double the memory). Look them up with [`Live::socket`].
     pub sockets: Vec<Socket>,
+    /// The snapshot index of each kept socket (same order as `sockets`), ascending. Groups, owners and
+    /// audit findings use snapshot indices.
+    pub kept: Vec<u32>,
+    /// Every socket of the snapshot, kept or not.
+    pub total: usize,
     pub groups: Vec<Group>,
-    /// When each socket (same index as `sockets`) was first seen, in ms after `epoch` (4 bytes a socket
+    /// When each kept socket (same index as `sockets`) was first seen, in ms after `epoch` (4 bytes a socket
     /// instead of 16: at 200k sockets it shows in the memory high-water mark); see [`Live::first_seen`].
     pub first_seen_ms: Vec<u32>,
     pub epoch: Instant,
-    /// Sockets not present in the previous refresh (none on the first one).
+    /// Kept sockets not present in the previous refresh (none on the first one).
     pub is_new: Vec<bool>,
     /// Sockets gone since an earlier refresh, still within [`LINGER`].
     pub closed: Vec<Closed>,
@@ -127,9 +135,24 @@ impl Owners {
 }
 
 impl Live {
-    /// When socket `i` was first seen.
+    fn pos(&self, i: usize) -> Option<usize> {
+        self.kept.binary_search(&u32::try_from(i).ok()?).ok()
+    }
+
+    /// Socket `i` of the snapshot, when it was kept.
+    pub fn socket(&self, i: usize) -> Option<&Socket> {
+        self.pos(i).and_then(|p| self.sockets.get(p))
+    }
+
+    /// When socket `i` of the snapshot was first seen.
     pub fn first_seen(&self, i: usize) -> Instant {
-        self.epoch + Duration::from_millis(self.first_seen_ms.get(i).copied().unwrap_or(0) as u64)
+        let ms = self.pos(i).and_then(|p| self.first_seen_ms.get(p)).copied().unwrap_or(0);
+        self.epoch + Duration::from_millis(ms as u64)
+    }
+
+    /// Whether socket `i` of the snapshot is new since the previous refresh.
+    pub fn is_new(&self, i: usize) -> bool {
+        self.pos(i).and_then(|p| self.is_new.get(p)).copied().unwrap_or(false)
     }
 }
 
@@ -269,7 +292,7 @@ impl Tracker {
             let gone: FastMap<u32, u32> = gone.into_iter().collect();
             for g in &prev.groups {
                 for i in g.listeners.iter().chain(&g.members) {
-                    if let (Some(t), Some(s)) = (gone.get(i), prev.sockets.get(*i as usize)) {
+                    if let (Some(t), Some(s)) = (gone.get(i), prev.socket(*i as usize)) {
                         let first_seen = epoch + Duration::from_millis(*t as u64);
                         let c = Closed { socket: s.clone(), group: g.key.clone(), first_seen, closed_at: now };
                         self.closed.push(c);
@@ -317,10 +340,30 @@ impl Tracker {
             Some((_, cap)) => pressure(&sockets, &groups, cap),
             None => FastMap::default(),
         };
+        // Keep what a screen can show one by one; the rest lives on in the counts.
+        let mut kept: Vec<u32> = groups.iter().flat_map(|g| g.listeners.iter().copied()).collect();
+        if let Some(g) = groups.iter().find(|g| Some(&g.key) == open) {
+            kept.extend(g.members.iter().copied());
+        }
+        kept.sort_unstable();
+        kept.dedup();
+        let total = sockets.len();
+        let mut want = kept.iter().peekable();
+        let mut kept_sockets = Vec::with_capacity(kept.len());
+        for (i, s) in sockets.into_iter().enumerate() {
+            if want.peek().is_some_and(|&&k| k as usize == i) {
+                kept_sockets.push(s);
+                want.next();
+            }
+        }
+        let first_seen: Vec<u32> = kept.iter().map(|&i| first_seen[i as usize]).collect();
+        let is_new: Vec<bool> = kept.iter().map(|&i| is_new[i as usize]).collect();
         let mut sources: Vec<String> = snap.sources.iter().map(|(_, s)| s.to_string()).collect();
         sources.dedup();
         let live = Arc::new(Live {
-            sockets,
+            sockets: kept_sockets,
+            kept,
+            total,
             groups,
             first_seen_ms: first_seen,
             epoch,
@@ -412,27 +455,30 @@ mod tests {
     fn new_closed_and_ages() {
         let t0 = Instant::now();
         let mut tr = Tracker::new();
-        let l = tr.update(snap(vec![sock(1, 80, State::LISTEN), sock(2, 80, State::ESTABLISHED)]), Duration::ZERO, t0);
-        assert_eq!(l.is_new, vec![false, false], "nothing is new on the first refresh");
+        let key = GroupKey::Listen { proto: Proto::Tcp, ip: IpAddr::V4(Ipv4Addr::LOCALHOST), port: 80 };
+        let open = Some(&key);
+        let two = |a, b| {
+            snap(vec![sock(1, 80, State::LISTEN), sock(a, 80, State::ESTABLISHED), sock(b, 81, State::ESTABLISHED)])
+        };
+        let l = tr.update_with(two(2, 9), Duration::ZERO, t0, None, open);
+        assert_eq!((l.is_new(0), l.is_new(1)), (false, false), "nothing is new on the first refresh");
         assert_eq!(l.source, "netlink");
+        assert_eq!((l.total, l.kept.clone()), (3, vec![0, 1]), "the open group is kept, the rest only counted");
+        assert!(l.socket(2).is_none());
 
         let t1 = t0 + Duration::from_secs(1);
-        let l = tr.update(snap(vec![sock(1, 80, State::LISTEN), sock(3, 80, State::ESTABLISHED)]), Duration::ZERO, t1);
-        assert_eq!(l.is_new, vec![false, true]);
+        let l = tr.update_with(two(3, 9), Duration::ZERO, t1, None, open);
+        assert_eq!((l.is_new(0), l.is_new(1)), (false, true));
         assert_eq!((l.first_seen(0), l.first_seen(1)), (t0, t1));
         assert_eq!(l.closed.len(), 1);
         assert_eq!(l.closed[0].socket.cookie, Some(2));
-        assert_eq!(
-            l.closed[0].group,
-            GroupKey::Listen { proto: Proto::Tcp, ip: IpAddr::V4(Ipv4Addr::LOCALHOST), port: 80 }
-        );
+        assert_eq!(l.closed[0].group, key);
 
         let t2 = t1 + LINGER;
-        let l = tr.update(snap(vec![sock(1, 80, State::LISTEN), sock(3, 80, State::ESTABLISHED)]), Duration::ZERO, t2);
-        assert!(l.closed.is_empty(), "closed sockets linger for LINGER only");
-        assert_eq!(l.is_new, vec![false, false]);
-        let key = &l.groups[0].key;
-        assert_eq!(l.history[key], vec![2, 2, 2]);
+        let l = tr.update_with(two(3, 10), Duration::ZERO, t2, None, open);
+        assert!(l.closed.is_empty(), "closed sockets linger for LINGER only; one of a group not open is not kept");
+        assert_eq!((l.is_new(0), l.is_new(1)), (false, false));
+        assert_eq!(l.history[&key], vec![2, 2, 2]);
     }
 
     #[test]

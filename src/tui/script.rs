@@ -160,9 +160,13 @@ pub fn live(last: u64) -> (Arc<Live>, Instant) {
 /// Every result of feeding generations `0..=last` through a tracker, one second apart, with the scripted
 /// holders; the group `0.0.0.0:443` is open (its chart series is kept).
 pub fn lives(last: u64) -> Vec<(Arc<Live>, Instant)> {
+    lives_open(last, &GroupKey::Listen { proto: Proto::Tcp, ip: ip4(0, 0, 0, 0), port: 443 })
+}
+
+/// [`lives`] with another group open (its sockets kept one by one, its closed ones lingering).
+pub fn lives_open(last: u64, open: &GroupKey) -> Vec<(Arc<Live>, Instant)> {
     let t0 = Instant::now();
     let mut tr = Tracker::with_ephemeral((32768, 60999));
-    let open = GroupKey::Listen { proto: Proto::Tcp, ip: ip4(0, 0, 0, 0), port: 443 };
     let mut out = Vec::new();
     for g in 0..=last {
         let snap = Snapshot {
@@ -171,9 +175,10 @@ pub fn lives(last: u64) -> Vec<(Arc<Live>, Instant)> {
             notes: vec![],
         };
         let at = t0 + Duration::from_secs(g);
-        let live = tr.update_with(snap, Duration::from_millis(12), at, None, Some(&open));
+        let all = host(g);
+        let live = tr.update_with(snap, Duration::from_millis(12), at, None, Some(open));
         let mut with_owners = (*live).clone();
-        let mut o = owners(&with_owners.sockets);
+        let mut o = owners(&all);
         o.groups = summaries(&with_owners, &o);
         with_owners.owners = Some(o);
         out.push((Arc::new(with_owners), at));

@@ -70,13 +70,13 @@ pub fn end_text(e: &Endpoint) -> String {
 }
 
 /// A socket row's socket, first-seen time, and whether it is new or closed.
-pub fn row_socket(live: &Live, r: SockRow) -> (&Socket, Instant, bool, bool) {
+pub fn row_socket(live: &Live, r: SockRow) -> Option<(&Socket, Instant, bool, bool)> {
     match r {
-        SockRow::Live(i) => (&live.sockets[i as usize], live.first_seen(i as usize), live.is_new[i as usize], false),
-        SockRow::Closed(i) => {
-            let c = &live.closed[i as usize];
-            (&c.socket, c.first_seen, false, true)
+        SockRow::Live(i) => {
+            let i = i as usize;
+            live.socket(i).map(|s| (s, live.first_seen(i), live.is_new(i), false))
         }
+        SockRow::Closed(i) => live.closed.get(i as usize).map(|c| (&c.socket, c.first_seen, false, true)),
     }
 }
 
@@ -194,7 +194,7 @@ pub fn ports(app: &App, live: &Live, f: &mut Frame, area: Rect, theme: &Theme) {
 }
 
 fn sock_text(app: &App, live: &Live, r: SockRow, col: SockCol, now: Instant, max: usize) -> String {
-    let (s, first, _, closed) = row_socket(live, r);
+    let Some((s, first, _, closed)) = row_socket(live, r) else { return String::new() };
     let (recv_q, send_q) = if closed { (s.recv_q, s.send_q) } else { app.queues(s) };
     let tcp = |f: fn(&crate::model::internals::TcpInfo) -> Option<u32>| {
         s.extra.as_deref().and_then(|x| x.tcp_info.as_ref()).and_then(f)
@@ -239,12 +239,13 @@ pub fn sockets_table(app: &App, live: &Live, f: &mut Frame, area: Rect, theme: &
     let chosen = sock_layout(app, live, area.width, visible);
     let specs: Vec<Spec> = SockCol::ALL.iter().map(|c| c.spec()).collect();
     let rows = app.sock_rows.iter().enumerate().skip(offset).take(visible).map(|(pos, r)| {
-        let (s, _, new, closed) = row_socket(live, *r);
+        let (state, new, closed) =
+            row_socket(live, *r).map_or((State::CLOSE, false, true), |(s, _, n, c)| (s.state, n, c));
         let cells: Vec<Cell> = chosen
             .iter()
             .map(|&(c, w)| {
                 let col = SockCol::ALL[c];
-                let style = if col == SockCol::State && !closed { theme.state(s.state) } else { Style::default() };
+                let style = if col == SockCol::State && !closed { theme.state(state) } else { Style::default() };
                 cell(sock_text(app, live, *r, col, now, w as usize), specs[c], style)
             })
             .collect();

@@ -99,7 +99,7 @@ pub fn view(app: &App, f: &mut Frame) {
 fn title(app: &App, theme: &Theme) -> Line<'static> {
     let mut spans = vec![Span::styled(" sockscope ", Style::default().add_modifier(Modifier::BOLD))];
     if let Some(live) = &app.live {
-        spans.push(Span::raw(format!("│ {} sockets ", live.sockets.len())));
+        spans.push(Span::raw(format!("│ {} sockets ", live.total)));
         spans.extend(super::charts::state_mix(&live.totals, 10, theme));
         // The age of the data: the full table's, which is the oldest part (listeners refresh every interval).
         let age = app.now.map_or(Duration::ZERO, |n| n.saturating_duration_since(live.taken_at));

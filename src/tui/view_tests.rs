@@ -153,7 +153,7 @@ fn listener_detail_shows_audit_findings_and_port_class() {
     let pos = a
         .sock_rows
         .iter()
-        .position(|r| matches!(r, super::app::SockRow::Live(i) if live.sockets[*i as usize].state == crate::model::State::LISTEN))
+        .position(|r| matches!(r, super::app::SockRow::Live(i) if live.socket(*i as usize).unwrap().state == crate::model::State::LISTEN))
         .unwrap();
     a.sock_sel = pos;
     keys(&mut a, &[KeyCode::Enter]);
