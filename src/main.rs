@@ -122,8 +122,7 @@ fn run_list(config: ListConfig) -> anyhow::Result<()> {
         if !scan.stats.complete {
             let n = scan.stats.hidden + scan.stats.failed;
             let of = scan.stats.processes;
-            // SAFETY: geteuid has no preconditions.
-            let why = if unsafe { libc::geteuid() } == 0 {
+            let why = if sockscope::sys::is_root() {
                 "the kernel refused their /proc/PID/fd even to root"
             } else {
                 "reading another user's /proc/PID/fd needs root or CAP_SYS_PTRACE"

@@ -219,7 +219,7 @@ pub enum Format {
 #[derive(Debug)]
 pub struct ListConfig {
     pub query: Query,
-    /// What the kernel cannot select for us (ports, for now); applied after collection.
+    /// The whole filter expression, checked on every socket after collection (the kernel pre-selects what it can).
     pub filter: Expr,
     pub format: Format,
     pub table: TableOptions,

@@ -359,9 +359,7 @@ fn wrap(text: &str, width: usize) -> Vec<String> {
 
 /// The index of the loopback device in this network namespace, for sockets bound to it.
 fn loopback_ifindex() -> Option<u32> {
-    // SAFETY: the argument is a valid NUL-terminated string; if_nametoindex only reads it.
-    let i = unsafe { libc::if_nametoindex(c"lo".as_ptr()) };
-    (i != 0).then_some(i)
+    crate::sys::interface_index("lo")
 }
 
 #[cfg(test)]

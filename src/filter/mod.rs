@@ -19,24 +19,25 @@
 //!            | "dev" ("=" | "!=")? IFNAME | "fwmark" ("=" | "!=")? VALUE[/MASK]
 //!            | "proto" ("=" | "!=")? (tcp | udp | unix | raw | sctp | mptcp)
 //!            | "uid" OP? N | "path" ("=" | "!=")? GLOB
+//!            | "process" ("=" | "!=")? GLOB | "pid" ("=" | "!=")? N
 //! OP        := "=" "==" "eq" | "!=" "ne" "neq" | "<" "lt" | ">" "gt" | "<=" "le" "leq" | ">=" "ge" "geq"
 //! PORT      := [":"] (NUMBER | SERVICE | LO-HI | "*")
 //! HOST      := "*" | ADDR[/PLEN][:PORT] | [V6ADDR][/PLEN][:PORT] | V6ADDR/PLEN[:PORT] | *:PORT | unix:GLOB
 //! ```
 //!
-//! `not` binds tightest; `and` and `or` bind equally and group from the left, exactly as in `ss`'s yacc grammar:
-//! `a or b and c` means `(a or b) and c` (use parentheses to say otherwise). State selectors go before the expression, as in `ss`. Keywords and word operators are
-//! case-insensitive; a backslash makes the next character literal (`\(` in a path), and an escaped word is never
-//! an operator. As in `ss`: `src 127.0.0.1` matches any port, `sport = :*` matches everything, an IPv4 prefix
-//! also matches IPv4-mapped IPv6 addresses (`::ffff:127.0.0.1`) while an IPv6 prefix never matches an IPv4
-//! socket, IPv4 addresses may be abbreviated (`10/8`), `src unix:GLOB` / `dst unix:GLOB` match UNIX socket names
-//! with `fnmatch` rules, case-insensitively, and `sport >= :1024` etc. compare ports.
+//! `not` binds tightest; `and` and `or` bind equally and group from the left, exactly as in `ss`'s yacc grammar: `a or
+//! b and c` means `(a or b) and c` (use parentheses to say otherwise). State selectors go before the expression, as in
+//! `ss`. Keywords and word operators are case-insensitive; a backslash makes the next character literal (`\(` in a
+//! path), and an escaped word is never an operator. As in `ss`: `src 127.0.0.1` matches any port, `sport = :*` matches
+//! everything, an IPv4 prefix also matches IPv4-mapped IPv6 addresses (`::ffff:127.0.0.1`) while an IPv6 prefix never
+//! matches an IPv4 socket, IPv4 addresses may be abbreviated (`10/8`), `src unix:GLOB` / `dst unix:GLOB` match UNIX
+//! socket names with `fnmatch` rules, case-insensitively, and `sport >= :1024` etc. compare ports.
 //!
 //! sockscope extras: `port OP PORT` (either end), port ranges (`sport 8000-8100`, `dport = :8000-8100`,
 //! `src 10.0.0.1:8000-8100`), `proto NAME`, `uid OP N`, `path GLOB` (the local UNIX name, same as
-//! `src unix:GLOB`), `!=` after `src`/`dst`/`proto`/`path`, netmask prefixes (`/255.0.0.0`), and
-//! bracketed IPv6 prefixes (`[fe80::]/10`). `process NAME` and `pid N` are reserved: they parse, and are reported
-//! as not supported yet. `autobound` and `cgroup` are reported as not supported.
+//! `src unix:GLOB`), `!=` after `src`/`dst`/`proto`/`path`, netmask prefixes (`/255.0.0.0`),
+//! bracketed IPv6 prefixes (`[fe80::]/10`), and `process GLOB` / `pid N` (the holder, resolved against the `/proc`
+//! scan). `autobound` and `cgroup` are reported as not supported.
 
 pub mod bytecode;
 pub mod lexer;

@@ -57,10 +57,7 @@ pub struct SystemLookup;
 
 impl Lookup for SystemLookup {
     fn ifindex(&self, name: &str) -> Option<u32> {
-        let c = std::ffi::CString::new(name).ok()?;
-        // SAFETY: `c` is a valid NUL-terminated string that outlives the call.
-        let index = unsafe { libc::if_nametoindex(c.as_ptr()) };
-        (index != 0).then_some(index)
+        crate::sys::interface_index(name)
     }
     fn ephemeral_range(&self) -> Option<(u16, u16)> {
         let h = crate::ports::classes::HostPorts::read(std::path::Path::new("/proc")).ok()?;
@@ -98,7 +95,7 @@ pub fn parse(input: &str, services: &Services, lookup: &dyn Lookup) -> Result<Pa
     Ok(Parsed { states, expr })
 }
 
-const TERMS: &str = "src, dst, sport, dport, port, dev, fwmark, proto, uid, path, 'not' or '('";
+const TERMS: &str = "src, dst, sport, dport, port, dev, fwmark, proto, uid, path, process, pid, 'not' or '('";
 
 /// A port value: `*` or a range (a single port is a one-port range).
 enum PortValue {

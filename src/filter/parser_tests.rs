@@ -231,6 +231,8 @@ fn errors_point_at_the_offending_token() {
         ("sport > *", 8, 1, "'*' cannot be ordered"),
         ("dport = :bogus", 8, 6, "not a number, a range or a known service name"),
         ("foo", 0, 3, "unknown filter term 'foo'"),
+        // Regression: the list of terms left out `process` and `pid` (which work).
+        ("foo", 0, 3, "path, process, pid, 'not' or '('"),
         ("sport = :22 bar", 12, 3, "unknown filter term 'bar'"),
         ("sport = :22 and", 15, 1, "expected a filter term after 'and', found end of input"),
         ("or sport = :22", 0, 2, "expected a filter term, found 'or'"),

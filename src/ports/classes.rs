@@ -159,6 +159,7 @@ impl HostPorts {
 }
 
 /// Parse `ip_local_port_range`: two numbers, low and high (`32768\t60999`).
+// Own parser: procfs has no reader for this sysctl.
 pub fn parse_local_port_range(text: &str) -> Result<PortSpan, String> {
     let nums: Vec<&str> = text.split_ascii_whitespace().collect();
     let [low, high] = nums[..] else {

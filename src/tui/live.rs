@@ -3,7 +3,6 @@
 //! comes in as an argument. Runs on the collector thread so the UI thread only swaps in the result.
 
 use std::collections::VecDeque;
-use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -13,7 +12,7 @@ use super::refresh::ListenerPatch;
 use crate::collect::Snapshot;
 use crate::collect::process::{ProcessInfo, ProcessMap};
 use crate::group::{self, Group, GroupKey, StateCounts};
-use crate::hash::{FastHasher, FastMap, FastSet};
+use crate::hash::{FastMap, FastSet};
 use crate::model::Socket;
 
 /// How long a closed socket stays on screen, dimmed.
@@ -170,9 +169,7 @@ pub fn socket_id(s: &Socket) -> u64 {
     if let Some(c) = s.cookie {
         return c;
     }
-    let mut h = FastHasher::default();
-    (s.proto, &s.local, &s.peer, s.inode).hash(&mut h);
-    h.finish() | (1 << 63)
+    crate::hash::hash_one((s.proto, &s.local, &s.peer, s.inode)) | (1 << 63)
 }
 
 /// Carries state from one refresh to the next.

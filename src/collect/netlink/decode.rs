@@ -2,8 +2,11 @@
 //! netlink crate types do not leave this module: everything is converted to the model here.
 
 use netlink_packet_core::{Emitable, Parseable};
-use netlink_packet_core::{NLM_F_DUMP, NLM_F_REQUEST, NetlinkBuffer};
-use netlink_packet_sock_diag::constants::{AF_INET, AF_INET6, IPPROTO_TCP, IPPROTO_UDP, SOCK_DIAG_BY_FAMILY};
+use netlink_packet_core::{NLM_F_DUMP, NLM_F_REQUEST, NLMSG_DONE, NLMSG_ERROR, NLMSG_NOOP, NetlinkBuffer};
+use netlink_packet_sock_diag::constants::{
+    AF_INET, AF_INET6, INET_DIAG_CONG, INET_DIAG_INFO, INET_DIAG_MARK, INET_DIAG_SKMEMINFO, INET_DIAG_SKV6ONLY,
+    IPPROTO_TCP, IPPROTO_UDP, SOCK_DIAG_BY_FAMILY, UNIX_DIAG_MEMINFO, UNIX_DIAG_NAME, UNIX_DIAG_PEER, UNIX_DIAG_RQLEN,
+};
 use netlink_packet_sock_diag::inet::{ExtensionFlags, InetRequest, InetResponseHeader, SocketId, StateFlags};
 use netlink_packet_sock_diag::unix::{ShowFlags, StateFlags as UnixStateFlags, UnixRequest, UnixResponseHeader};
 
@@ -11,26 +14,15 @@ use crate::collect::{Query, Table};
 use crate::model::internals::{Extra, MemInfo, TcpInfo};
 use crate::model::{Endpoint, Family, Proto, Socket, State, Timer, UnixKind, UnixName};
 
-pub const NLMSG_NOOP: u16 = 1;
-pub const NLMSG_ERROR: u16 = 2;
-pub const NLMSG_DONE: u16 = 3;
-pub const NLMSG_HDRLEN: usize = 16;
+/// `sizeof(struct nlmsghdr)` (netlink-packet-core keeps its `NETLINK_HEADER_LEN` private).
+const NLMSG_HDRLEN: usize = 16;
 /// The compat request type that dumps TCP of both families in one walk (and its replies' type).
 pub const TCPDIAG_GETSOCK: u16 = 18;
 
 const INET_DIAG_MSG_LEN: usize = 72;
 const UNIX_DIAG_MSG_LEN: usize = 16;
-const INET_DIAG_INFO: u16 = 2;
-const INET_DIAG_CONG: u16 = 4;
-const INET_DIAG_SKMEMINFO: u16 = 7;
-const INET_DIAG_SKV6ONLY: u16 = 11;
-const INET_DIAG_MARK: u16 = 15;
-const UNIX_DIAG_MEMINFO: u16 = 5;
 
-// UNIX_DIAG attribute types and the show flag for the owner uid (Linux 5.3+), which the crate lacks.
-const UNIX_DIAG_NAME: u16 = 0;
-const UNIX_DIAG_PEER: u16 = 2;
-const UNIX_DIAG_RQLEN: u16 = 4;
+// The owner uid attribute and its show flag (Linux 5.3+): the crate stops at UNIX_DIAG_SHUTDOWN.
 const UNIX_DIAG_UID: u16 = 7;
 const UDIAG_SHOW_UID: u32 = 0x40;
 

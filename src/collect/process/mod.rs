@@ -243,7 +243,7 @@ fn open_and_list(proc_root: &Path) -> Result<(Dir, Vec<u32>), CollectError> {
     let err = |source| CollectError::ProcIo { path: proc_root.to_path_buf(), source };
     let dir = Dir::open(proc_root).map_err(err)?;
     let mut pids = Vec::new();
-    let mut buf = vec![0u8; 32 * 1024];
+    let mut buf = sys::dents_buf(32 * 1024);
     dir.for_each_entry(&mut buf, |name| pids.extend(sys::parse_u32(name))).map_err(err)?;
     pids.sort_unstable();
     Ok((dir, pids))
@@ -297,6 +297,7 @@ fn tally(stats: &mut ScanStats, scanned: impl IntoIterator<Item = (walk::Status,
 
 /// Scan every process under `proc_root` (normally `/proc`) on all CPUs. Fails only when the proc root itself
 /// cannot be opened or listed.
+// Own scan, not procfs: `Process::fd()` allocates a path and a target per fd; this is getdents64 + readlinkat.
 pub fn scan(proc_root: &Path) -> Result<ScanResult, CollectError> {
     scan_with_threads(proc_root, walk::threads())
 }
