@@ -18,12 +18,7 @@ use sockscope::tui::{query_for, view};
 
 /// (user, system) CPU time of this thread.
 fn cpu() -> (Duration, Duration) {
-    // SAFETY: an all-zero rusage is a valid value; getrusage fills it through a valid pointer.
-    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: as above.
-    unsafe { libc::getrusage(libc::RUSAGE_THREAD, &mut ru) };
-    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
-    (tv(ru.ru_utime), tv(ru.ru_stime))
+    sockscope::sys::thread_times()
 }
 
 #[derive(Default, Clone, Copy)]

@@ -234,13 +234,6 @@ fn full_refresh(
 
 /// Run the dashboard until the user quits.
 pub fn run(cfg: TopConfig) -> anyhow::Result<()> {
-    // Large buffers (a socket table is tens of MiB) come from mmap and go back to the system when freed,
-    // instead of staying in the heap between refreshes: a lower memory high-water mark.
-    #[cfg(target_env = "gnu")]
-    // SAFETY: mallopt only changes an allocator tunable; called before the threads start.
-    unsafe {
-        libc::mallopt(libc::M_MMAP_THRESHOLD, 128 * 1024);
-    }
     let collector = collect::open(cfg.source, cfg.proc_root.clone());
     let (cmd_tx, cmd_rx) = mpsc::channel();
     let (up_tx, up_rx) = mpsc::channel();

@@ -26,15 +26,10 @@ pub fn full_every(interval: Duration, cpu: Duration, wall: Duration) -> Duration
     want.clamp(interval, cap)
 }
 
-/// CPU time used by the calling thread so far.
+/// CPU time (user and system) used by the calling thread so far.
 pub fn thread_cpu() -> Duration {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
-    // SAFETY: clock_gettime writes one timespec through a valid pointer.
-    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
-    if rc != 0 {
-        return Duration::ZERO;
-    }
-    Duration::new(ts.tv_sec.max(0) as u64, ts.tv_nsec.clamp(0, 999_999_999) as u32)
+    let (user, system) = crate::sys::thread_times();
+    user + system
 }
 
 /// A listeners-only refresh between two full ones: fresh accept queues, laid over the last full data.
