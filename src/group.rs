@@ -56,7 +56,7 @@ impl fmt::Display for GroupKey {
             GroupKey::UnixPath(p) => f.write_str(p),
             GroupKey::UnixPeer(p) => write!(f, "-> {p}"),
             GroupKey::UnixUnnamed => f.write_str("(unnamed)"),
-            GroupKey::UdpEphemeral { ip: a, .. } => write!(f, "{}:(ephemeral)", ip(a)),
+            GroupKey::UdpEphemeral { ip: a, .. } => write!(f, "{}:(eph)", ip(a)),
         }
     }
 }

@@ -285,7 +285,7 @@ impl TcpInfo {
 }
 
 /// Bytes per second as `ss` shows rates: bits per second with a unit.
-fn rate(bytes_per_s: u64) -> String {
+pub fn rate(bytes_per_s: u64) -> String {
     let bps = bytes_per_s as f64 * 8.0;
     if bps >= 1e9 {
         format!("{:.1}Gbps", bps / 1e9)

@@ -202,7 +202,7 @@ pub fn socket_charts(app: &App, f: &mut Frame, area: Rect, theme: &Theme) {
     let pick: [SocketPlot; 3] = [
         ("rtt", format!("{:.2} ms", last.rtt_ms), |s| s.rtt_ms, Color::Yellow),
         ("cwnd", format!("{:.0} segments", last.cwnd), |s| s.cwnd, Color::Green),
-        ("acked", format!("{}B/s", short(last.throughput)), |s| s.throughput, Color::Cyan),
+        ("acked", crate::model::internals::rate(last.throughput as u64), |s| s.throughput, Color::Cyan),
     ];
     for (i, (name, now, get, color)) in pick.into_iter().enumerate() {
         let data: Vec<(f64, f64)> = h.samples.iter().map(|s| (s.t, get(s))).collect();
@@ -233,7 +233,9 @@ pub fn state_mix(totals: &StateCounts, width: usize, theme: &Theme) -> Vec<Span<
     let e = if estab > 0 { e.max(1) } else { 0 };
     let t = if tw > 0 { t.max(1).min(width.saturating_sub(e)) } else { 0 };
     let rest = width.saturating_sub(e + t);
-    let c = |col: Color| if theme.color { Style::default().fg(col) } else { Style::default() };
+    // Its own colours on the header's reversed bar (reversed, a block would show in the bar's colour).
+    let plain = Style::default().remove_modifier(ratatui::style::Modifier::REVERSED).bg(Color::Reset);
+    let c = |col: Color| if theme.color { plain.fg(col) } else { plain.fg(Color::Reset) };
     vec![
         Span::styled("█".repeat(e), c(Color::Green)),
         Span::styled("▒".repeat(t), c(Color::DarkGray)),

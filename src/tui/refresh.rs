@@ -15,14 +15,18 @@ use super::history::{GroupSample, Series};
 pub const MAX_AGE: Duration = Duration::from_secs(3);
 /// The share of one core full refreshes may take by default.
 pub const CPU_BUDGET: f64 = 0.10;
+/// The share of one core full refreshes never exceed, even when that lets the data get older than
+/// [`MAX_AGE`] (a host so busy that a dump takes seconds is not helped by dumping back to back).
+pub const CPU_CEILING: f64 = 0.25;
 
 /// The time between the starts of two full refreshes, for a full refresh that cost `cpu` (this thread's
 /// CPU time) and took `wall`: at least `interval`, at most what keeps the data younger than [`MAX_AGE`]
-/// (or the interval, when the user asked for a longer one).
+/// (or the interval, when the user asked for a longer one), and never so often that they take more than
+/// [`CPU_CEILING`] of a core.
 pub fn full_every(interval: Duration, cpu: Duration, wall: Duration) -> Duration {
     let want = cpu.div_f64(CPU_BUDGET);
     // The next full refresh may take a little longer than the last one: keep a quarter of it in reserve.
-    let cap = MAX_AGE.saturating_sub(wall + wall / 4).max(interval);
+    let cap = MAX_AGE.saturating_sub(wall + wall / 4).max(interval).max(cpu.div_f64(CPU_CEILING));
     want.clamp(interval, cap)
 }
 
@@ -74,10 +78,11 @@ mod tests {
         let ms = Duration::from_millis;
         // (interval, cpu, wall) -> time between full refreshes
         let cases = [
-            ((s(1), ms(20), ms(25)), s(1)),       // a small host: every interval
-            ((s(1), ms(150), ms(180)), ms(1500)), // 10% of a core
-            ((s(1), ms(400), ms(400)), ms(2500)), // expensive: capped so the data stays under 3 s old
-            ((s(5), ms(400), ms(450)), s(5)),     // the user's longer interval wins
+            ((s(1), ms(20), ms(25)), s(1)),        // a small host: every interval
+            ((s(1), ms(150), ms(180)), ms(1500)),  // 10% of a core
+            ((s(1), ms(400), ms(400)), ms(2500)),  // expensive: capped so the data stays under 3 s old
+            ((s(5), ms(400), ms(450)), s(5)),      // the user's longer interval wins
+            ((s(1), ms(900), ms(2500)), ms(3600)), // a dump taking seconds: at most a quarter of a core
             ((ms(250), ms(10), ms(12)), ms(250)),
         ];
         for ((interval, cpu, wall), want) in cases {

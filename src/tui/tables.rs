@@ -126,6 +126,8 @@ fn port_style(app: &App, live: &Live, gi: usize, col: PortCol, text: &str, theme
             _ => Style::default(),
         },
         PortCol::Process if text == "hidden" => theme.dim(),
+        // The trend is a picture, not an alarm: drawn quietly.
+        PortCol::Trend => theme.dim(),
         _ => Style::default(),
     }
 }

@@ -93,7 +93,7 @@ fn owner_column_cases() {
     let row = |needle: &str| s.lines().find(|l| l.contains(needle)).unwrap_or_default().to_string();
     assert!(row("6379").contains("… 3, +1"), "the long name shortens, the counts stay:\n{s}");
     assert!(row("127.0.0.1:5432 ").contains("[1201]"), "the pid is whole:\n{s}");
-    assert!(s.contains("10.0.0.1:(ephemeral)"), "{s}");
+    assert!(s.contains("10.0.0.1:(eph)"), "{s}");
     insta::assert_snapshot!("owners_72x16", s);
 }
 
