@@ -123,6 +123,7 @@ pub fn collector_loop(
     let mut tracker = Tracker::with_host_ports(&proc_root);
     let mut cache = ProcessCache::new();
     let mut last_full: Option<Instant> = None;
+    let mut last_procs: Option<Instant> = None;
     let mut full_every = settings.interval;
     let mut force = true;
     loop {
@@ -131,13 +132,19 @@ pub fn collector_loop(
             let full = force || last_full.is_none_or(|t| t.elapsed() >= full_every);
             let msg = if full {
                 let cpu = refresh::thread_cpu();
+                // The process scan is refreshed at most every PROCS_EVERY: on a busy host a scan reads
+                // every fd of every process that changed, and the holders of old sockets do not move.
+                let procs_due = last_procs.is_none_or(|t| t.elapsed() >= PROCS_EVERY) || force;
+                if procs_due {
+                    last_procs = Some(started);
+                }
                 let msg = full_refresh(
                     &mut *collector,
                     &mut cache,
                     &mut tracker,
                     &settings,
                     (ipv4, ipv6),
-                    &proc_root,
+                    (&proc_root, procs_due),
                     started,
                 );
                 full_every = refresh::full_every(
@@ -200,6 +207,9 @@ pub fn collector_loop(
     }
 }
 
+/// The longest the dashboard reuses its process scan between full refreshes.
+const PROCS_EVERY: Duration = Duration::from_secs(5);
+
 /// One full refresh: every socket, processes attributed from the cache, tracked against the last one.
 fn full_refresh(
     collector: &mut dyn Collector,
@@ -207,7 +217,7 @@ fn full_refresh(
     tracker: &mut Tracker,
     settings: &Settings,
     (ipv4, ipv6): (bool, bool),
-    proc_root: &std::path::Path,
+    (proc_root, procs_due): (&std::path::Path, bool),
     started: Instant,
 ) -> Update {
     let q = query_for(settings, ipv4, ipv6);
@@ -216,7 +226,7 @@ fn full_refresh(
             let took = started.elapsed();
             // Processes are attributed from a cache: only new processes are scanned each refresh.
             let wanted = snap.sockets.iter().map(|s| s.inode).filter(|i| *i != 0);
-            let procs = cache.refresh(proc_root, wanted).is_ok();
+            let procs = !procs_due || cache.refresh(proc_root, wanted).is_ok();
             let expr = &settings.selection.expr;
             if expr.needs_processes() {
                 let resolved = expr.resolve_processes(cache.map());
