@@ -5,6 +5,7 @@ use std::fmt;
 use std::net::IpAddr;
 
 use crate::hash::FastMap;
+use crate::model::Bracketed;
 use crate::model::{Endpoint, Proto, Socket, State, UnixName};
 
 /// What a group stands for.
@@ -46,17 +47,13 @@ impl GroupKey {
 
 impl fmt::Display for GroupKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let ip = |ip: &IpAddr| match ip {
-            IpAddr::V4(v4) => v4.to_string(),
-            IpAddr::V6(v6) => format!("[{v6}]"),
-        };
         match self {
-            GroupKey::Listen { ip: a, port, .. } => write!(f, "{}:{port}", ip(a)),
-            GroupKey::Outbound { ip: a, port, .. } => write!(f, "-> {}:{port}", ip(a)),
+            GroupKey::Listen { ip, port, .. } => write!(f, "{}:{port}", Bracketed(*ip)),
+            GroupKey::Outbound { ip, port, .. } => write!(f, "-> {}:{port}", Bracketed(*ip)),
             GroupKey::UnixPath(p) => f.write_str(p),
             GroupKey::UnixPeer(p) => write!(f, "-> {p}"),
             GroupKey::UnixUnnamed => f.write_str("(unnamed)"),
-            GroupKey::UdpEphemeral { ip: a, .. } => write!(f, "{}:(eph)", ip(a)),
+            GroupKey::UdpEphemeral { ip, .. } => write!(f, "{}:(eph)", Bracketed(*ip)),
         }
     }
 }
@@ -121,15 +118,6 @@ impl Group {
     }
 }
 
-/// Is this socket a listening endpoint that other sockets on its port belong to?
-fn is_listener(s: &Socket) -> bool {
-    match s.proto {
-        Proto::Tcp => s.state == State::LISTEN,
-        Proto::Udp => s.state == State::CLOSE && s.local.port().is_some_and(|p| p != 0),
-        _ => false,
-    }
-}
-
 fn unix_name(e: &Endpoint) -> Option<&UnixName> {
     match e {
         Endpoint::Unix { name, .. } => name.as_ref(),
@@ -186,7 +174,7 @@ pub fn group_with(socks: &[Socket], fold: Option<&Fold>) -> Vec<Group> {
             folded[i] = true;
             continue;
         }
-        if let (Endpoint::Inet { ip, port }, true) = (&s.local, is_listener(s)) {
+        if let (Endpoint::Inet { ip, port }, true) = (&s.local, s.is_listener()) {
             let g = slot(GroupKey::Listen { proto: s.proto, ip: *ip, port: *port }, &mut groups);
             let gr = &mut groups[g];
             gr.listeners.push(i as u32);
@@ -209,7 +197,7 @@ pub fn group_with(socks: &[Socket], fold: Option<&Fold>) -> Vec<Group> {
     let mut peer_counts: Vec<FastMap<IpAddr, u32>> = Vec::new();
     for (i, s) in socks.iter().enumerate() {
         let g = match (&s.local, &s.peer) {
-            (Endpoint::Inet { .. }, _) if is_listener(s) || folded.get(i) == Some(&true) => continue,
+            (Endpoint::Inet { .. }, _) if s.is_listener() || folded.get(i) == Some(&true) => continue,
             (Endpoint::Inet { ip, port }, peer) => {
                 let best = listeners.get(&(s.proto, *port)).and_then(|c| {
                     c.iter()

@@ -1,15 +1,13 @@
 //! The `sockscope` binary: parse arguments, run, map the outcome to an exit status.
 
-use std::io::{self, IsTerminal, Write};
+use std::io::{self, IsTerminal};
 use std::process::ExitCode;
 
 use clap::Parser;
 use clap::error::ErrorKind;
 
-use sockscope::cli::{Cli, Command, Format, ListConfig, TopArgs, UsageError};
-use sockscope::collect::process;
-use sockscope::output::{Names, Processes, json, table};
-use sockscope::{collect, commands, tui};
+use sockscope::cli::{Cli, Command, TopArgs, UsageError};
+use sockscope::{commands, tui};
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -23,57 +21,95 @@ fn main() -> ExitCode {
             // One line: clap's first line names the bad argument or value.
             let text = e.render().to_string();
             let first = text.lines().next().unwrap_or("invalid arguments");
-            eprintln!("sockscope: {}", first.trim_start_matches("error: "));
+            sockscope::errln!("sockscope: {}", first.trim_start_matches("error: "));
             return ExitCode::from(2);
         }
     };
     let args = match cli.command {
         Some(Command::List(a)) => a,
         Some(Command::Top(t)) => return top(&t),
-        Some(Command::Services(a)) => return finish(commands::services::run(&a)),
-        Some(Command::Audit(a)) => return finish(commands::audit::run(&a)),
-        Some(Command::Forwards(a)) => return finish(commands::forwards::run(&a)),
+        Some(Command::Services(a)) => {
+            return match a.resolve() {
+                Ok(c) => finish(commands::services::run(&c)),
+                Err(e) => usage(e),
+            };
+        }
+        Some(Command::Audit(a)) => return finish(commands::audit::run(&a.resolve())),
+        Some(Command::Forwards(a)) => return finish(commands::forwards::run(&a.resolve())),
+        Some(Command::Watch(a)) => return checked(a.resolve(), commands::watch::run),
+        Some(Command::Record(a)) => return checked(a.resolve(), commands::record::run),
+        // As diff(1): 0 same, 1 different, 2 trouble.
+        Some(Command::Diff(a)) => {
+            return match commands::history::diff(&a.resolve()) {
+                Ok(code) => code,
+                Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("sockscope: {e:#}");
+                    ExitCode::from(2)
+                }
+            };
+        }
+        Some(Command::Replay(a)) => {
+            if !io::stdout().is_terminal() {
+                eprintln!("sockscope: replay needs a terminal; `sockscope list --from FILE --at TIME` prints a moment");
+                return ExitCode::from(2);
+            }
+            return finish(tui::replay::run(&a.file).map(|()| ExitCode::SUCCESS));
+        }
+        Some(Command::Kill(a)) => {
+            let confirm = if a.yes { commands::kill::Confirm::Given } else { commands::kill::Confirm::Ask };
+            return checked(a.resolve(), |c| commands::kill::run(c, confirm));
+        }
+        Some(Command::Serve(a)) => {
+            return match a.resolve() {
+                Ok(config) => finish(commands::serve::run(config)),
+                Err(e) => usage(e),
+            };
+        }
         // Bare `sockscope` on a terminal is the dashboard; with flags, or into a pipe, the listing.
         None if cli.list.is_empty() && io::stdout().is_terminal() && io::stdin().is_terminal() => {
             return top(&cli.list.as_top());
         }
         None => cli.list,
     };
-    let config = match args.resolve() {
-        Ok(c) => c,
-        Err(UsageError(msg)) => {
-            eprintln!("sockscope: {msg}");
-            return ExitCode::from(2);
-        }
-    };
-    match run_list(config) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("sockscope: {e:#}");
-            ExitCode::from(1)
-        }
+    if let (Some(from), Some(at)) = (&args.from, &args.at) {
+        return finish(commands::history::list_at(from, at, args.json || args.ndjson));
     }
+    if args.events {
+        return checked(args.as_watch(), commands::watch::run);
+    }
+    if args.kill {
+        return checked(args.as_kill(), |c| commands::kill::run(c, commands::kill::Confirm::Given));
+    }
+    match args.resolve() {
+        Ok(config) => finish(commands::list::run(config).map(|()| ExitCode::SUCCESS)),
+        Err(e) => usage(e),
+    }
+}
+
+/// A bad flag value: one line, exit status 2.
+fn usage(UsageError(msg): UsageError) -> ExitCode {
+    sockscope::errln!("sockscope: {msg}");
+    ExitCode::from(2)
 }
 
 fn top(args: &TopArgs) -> ExitCode {
     let config = match args.resolve() {
         Ok(c) => c,
-        Err(UsageError(msg)) => {
-            eprintln!("sockscope: {msg}");
-            return ExitCode::from(2);
-        }
+        Err(e) => return usage(e),
     };
     if !io::stdout().is_terminal() {
-        eprintln!("sockscope: the dashboard needs a terminal; use `sockscope list` for a one-shot listing");
+        sockscope::errln!("sockscope: the dashboard needs a terminal; use `sockscope list` for a one-shot listing");
         return ExitCode::from(2);
     }
-    match tui::run(config) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("sockscope: {e:#}");
-            ExitCode::from(1)
-        }
+    finish(tui::run(config).map(|()| ExitCode::SUCCESS))
+}
+
+/// Run a subcommand whose flags resolved, or report the bad flag (exit status 2).
+fn checked<C>(config: Result<C, UsageError>, run: impl FnOnce(C) -> anyhow::Result<ExitCode>) -> ExitCode {
+    match config {
+        Ok(c) => finish(run(c)),
+        Err(e) => usage(e),
     }
 }
 
@@ -83,7 +119,7 @@ fn finish(r: anyhow::Result<ExitCode>) -> ExitCode {
         Ok(code) => code,
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("sockscope: {e:#}");
+            sockscope::errln!("sockscope: {e:#}");
             ExitCode::from(1)
         }
     }
@@ -91,61 +127,4 @@ fn finish(r: anyhow::Result<ExitCode>) -> ExitCode {
 
 fn is_broken_pipe(e: &anyhow::Error) -> bool {
     e.chain().any(|c| c.downcast_ref::<io::Error>().is_some_and(|io| io.kind() == io::ErrorKind::BrokenPipe))
-}
-
-fn run_list(config: ListConfig) -> anyhow::Result<()> {
-    let mut collector = collect::open(config.source, config.proc_root.clone());
-    // With -p the /proc/*/fd scan runs beside the socket dump: they share no state and each takes a while.
-    let (snap, scan) = std::thread::scope(|s| {
-        let want = config.processes || config.filter.needs_processes();
-        let scan = want.then(|| s.spawn(|| process::scan(&config.proc_root)));
-        let snap = collector.collect(&config.query);
-        (snap, scan.map(|h| h.join()))
-    });
-    let mut snap = snap?;
-    for note in &snap.notes {
-        eprintln!("sockscope: note: {note}");
-    }
-    let scan = match scan {
-        Some(h) => Some(h.map_err(|_| anyhow::anyhow!("the process scan panicked"))??),
-        None => None,
-    };
-    let filter = match &scan {
-        Some(scan) if config.filter.needs_processes() => config.filter.resolve_processes(&scan.map),
-        _ => config.filter.clone(),
-    };
-    if !filter.is_true() {
-        snap.sockets.retain(|s| filter.matches(s));
-    }
-    let mut names = Names { services: (!config.numeric).then_some(config.services), ..Names::default() };
-    if let Some(scan) = scan.filter(|_| config.processes) {
-        if !scan.stats.complete {
-            let n = scan.stats.hidden + scan.stats.failed;
-            let of = scan.stats.processes;
-            let why = if sockscope::sys::is_root() {
-                "the kernel refused their /proc/PID/fd even to root"
-            } else {
-                "reading another user's /proc/PID/fd needs root or CAP_SYS_PTRACE"
-            };
-            eprintln!(
-                "sockscope: note: {n} of {of} processes could not be inspected ({why}); \
-                 sockets they may hold show users:(hidden,uid=...)"
-            );
-        }
-        names.processes = Some(Processes { map: scan.map, complete: scan.stats.complete });
-        names.load_users(&snap.sockets);
-    }
-    names.load_interfaces(&snap.sockets);
-    if config.resolve {
-        names.resolve_hosts(&snap.sockets);
-    }
-    let stdout = io::stdout();
-    let mut out = stdout.lock();
-    match config.format {
-        Format::Table => table::render(&mut out, &snap.sockets, &names, &config.table)?,
-        Format::Json => json::render_array(&mut out, &snap.sockets, &names)?,
-        Format::Ndjson => json::render_lines(&mut out, &snap.sockets, &names)?,
-    }
-    out.flush()?;
-    Ok(())
 }

@@ -1,6 +1,13 @@
-//! The subcommands beyond list and top: `services`, `audit`, `forwards`. Each module owns its clap arguments
-//! and a `run` that returns the process exit status.
+//! The subcommands: `list` (streams the one-shot listing), `services`, `audit`, `forwards`, `serve` (the
+//! exporter). Each takes the checked configuration the `cli` layer built and returns the process exit status
+//! (or an error for main to print).
 
 pub mod audit;
 pub mod forwards;
+pub mod history;
+pub mod kill;
+pub mod list;
+pub mod record;
+pub mod serve;
 pub mod services;
+pub mod watch;

@@ -1,5 +1,5 @@
 //! Socket filters: the expression tree that filter inputs turn into, its userspace evaluator, and the
-//! parsers for the simple flag values (`--port`, `--sport`, `--dport`, `--state`).
+//! parser of `--state` values. Port values, in filters and flags alike, are parsed by [`crate::ports::range`].
 //!
 //! The `ss` filter language lives in the submodules: [`lexer`] (tokens), [`parser`] (text to [`Expr`] plus a
 //! state mask, with caret-marked [`FilterError`]s) and [`bytecode`] (the kernel's `INET_DIAG_REQ_BYTECODE`:
@@ -43,11 +43,10 @@ pub mod bytecode;
 pub mod lexer;
 pub mod parser;
 
-use std::fmt;
 use std::net::IpAddr;
 
 use crate::model::{Endpoint, Proto, Socket, State, StateSet};
-use crate::ports::services::Services;
+use crate::ports::{PortRange, PortSpec};
 
 pub use parser::{Lookup, NoLookup, Parsed, SystemLookup, join_args, parse};
 
@@ -67,25 +66,6 @@ impl End {
             End::Peer => f(&s.peer),
             End::Either => f(&s.local) || f(&s.peer),
         }
-    }
-}
-
-/// An inclusive port range; a single port is `lo == hi`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PortRange {
-    pub lo: u16,
-    pub hi: u16,
-}
-
-impl PortRange {
-    pub fn contains(self, p: u16) -> bool {
-        self.lo <= p && p <= self.hi
-    }
-}
-
-impl fmt::Display for PortRange {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.lo == self.hi { write!(f, "{}", self.lo) } else { write!(f, "{}-{}", self.lo, self.hi) }
     }
 }
 
@@ -298,6 +278,14 @@ impl Expr {
         }
     }
 
+    /// `PORT` at `end` (`sport :PORT`, `--sport PORT`): `*` is every socket, as in `ss`.
+    pub fn port(end: End, spec: PortSpec) -> Expr {
+        match spec {
+            PortSpec::Any => Expr::True,
+            PortSpec::Range(range) => Expr::Port { end, range },
+        }
+    }
+
     /// `a and b`, flattening and dropping `True`.
     pub fn and(self, other: Expr) -> Expr {
         match (self, other) {
@@ -339,8 +327,8 @@ impl Expr {
     }
 
     /// Replace `process GLOB` and `pid N` by the set of socket inodes those processes hold.
-    pub fn resolve_processes(&self, map: &crate::collect::process::ProcessMap) -> Expr {
-        let inodes = |keep: &dyn Fn(&crate::collect::process::ProcessInfo) -> bool| {
+    pub fn resolve_processes(&self, map: &crate::model::owners::ProcessMap) -> Expr {
+        let inodes = |keep: &dyn Fn(&crate::model::owners::ProcessInfo) -> bool| {
             let set: crate::hash::FastSet<u64> =
                 map.inodes().filter(|i| map.get(*i).any(|h| keep(h.process))).collect();
             Expr::Inodes(std::sync::Arc::new(set))
@@ -415,7 +403,8 @@ impl FilterError {
         let end = floor_char_boundary(input, self.pos.saturating_add(self.len)).max(pos);
         let col = input[..pos].chars().count();
         let width = input[pos..end].chars().count().max(1);
-        format!("{}\n  {}\n  {}{}", self.msg, line.trim_end(), " ".repeat(col), "^".repeat(width))
+        let msg = crate::model::text::escape(&self.msg);
+        format!("{msg}\n  {}\n  {}{}", line.trim_end(), " ".repeat(col), "^".repeat(width))
     }
 }
 
@@ -427,33 +416,6 @@ fn floor_char_boundary(s: &str, mut i: usize) -> usize {
         i -= 1;
     }
     i
-}
-
-/// Parse a port value: a number (`443`), a service name (`https`, from `/etc/services`) or a range
-/// (`8000-8100`, ends may be names too). The error says what was wrong with the value.
-pub fn parse_port_spec(text: &str, services: &Services) -> Result<PortRange, String> {
-    let one = |t: &str| -> Result<u16, String> {
-        let t = t.trim();
-        if t.is_empty() {
-            return Err("empty port".into());
-        }
-        if t.bytes().all(|b| b.is_ascii_digit()) {
-            return t.parse::<u16>().map_err(|_| format!("port {t} is out of range (0-65535)"));
-        }
-        services.port(t, None).ok_or_else(|| format!("'{t}' is neither a port number nor a known service name"))
-    };
-    let t = text.trim().trim_start_matches(':');
-    let range = match t.split_once('-') {
-        Some((a, b)) if !a.is_empty() => PortRange { lo: one(a)?, hi: one(b)? },
-        _ => {
-            let p = one(t)?;
-            PortRange { lo: p, hi: p }
-        }
-    };
-    if range.lo > range.hi {
-        return Err(format!("range {}-{} is empty (start above end)", range.lo, range.hi));
-    }
-    Ok(range)
 }
 
 /// The state names and aliases `ss` accepts, with what they stand for.

@@ -8,8 +8,9 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use super::lexer::{CmpOp, Tok, Token, lex};
-use super::{End, Expr, FilterError, PortRange, Prefix, parse_state};
+use super::{End, Expr, FilterError, Prefix, parse_state};
 use crate::model::{Proto, StateSet};
+use crate::ports::range::{self, PortError, PortRange, PortSpec};
 use crate::ports::services::Services;
 
 /// A parsed filter: the state mask its `state`/`exclude` selectors set (`None` when it has none), and the
@@ -18,6 +19,13 @@ use crate::ports::services::Services;
 pub struct Parsed {
     pub states: Option<StateSet>,
     pub expr: Expr,
+}
+
+impl Default for Parsed {
+    /// No selectors, no expression: everything.
+    fn default() -> Self {
+        Parsed { states: None, expr: Expr::True }
+    }
 }
 
 /// Name lookups the parser needs.
@@ -33,7 +41,7 @@ pub trait Lookup {
         Vec::new()
     }
     /// The host's ephemeral port range (`dport ephemeral`); `None` when unknown.
-    fn ephemeral_range(&self) -> Option<(u16, u16)> {
+    fn ephemeral_range(&self) -> Option<PortRange> {
         None
     }
 }
@@ -51,17 +59,25 @@ impl<F: Fn(&str) -> Option<u32>> Lookup for F {
     }
 }
 
-/// The system's lookups: `if_nametoindex(3)` and the resolver (`getaddrinfo`, which may query DNS).
-#[derive(Debug, Clone, Copy, Default)]
-pub struct SystemLookup;
+/// The system's lookups: `if_nametoindex(3)`, the resolver (`getaddrinfo`, which may query DNS), and the
+/// ephemeral port range below a proc root (normally `/proc`; `--proc-root` says otherwise).
+#[derive(Debug, Clone)]
+pub struct SystemLookup {
+    pub proc_root: std::path::PathBuf,
+}
+
+impl SystemLookup {
+    pub fn new(proc_root: &std::path::Path) -> SystemLookup {
+        SystemLookup { proc_root: proc_root.to_path_buf() }
+    }
+}
 
 impl Lookup for SystemLookup {
     fn ifindex(&self, name: &str) -> Option<u32> {
         crate::sys::interface_index(name)
     }
-    fn ephemeral_range(&self) -> Option<(u16, u16)> {
-        let h = crate::ports::classes::HostPorts::read(std::path::Path::new("/proc")).ok()?;
-        Some((h.ephemeral.low, h.ephemeral.high))
+    fn ephemeral_range(&self) -> Option<PortRange> {
+        Some(crate::ports::classes::HostPorts::read(&self.proc_root).ok()?.ephemeral)
     }
     fn hosts(&self, name: &str) -> Vec<IpAddr> {
         use std::net::ToSocketAddrs;
@@ -82,7 +98,7 @@ pub fn join_args<S: AsRef<str>>(args: &[S]) -> String {
 /// Parse a filter. Port names come from `services`, interface and host names from `lookup`.
 pub fn parse(input: &str, services: &Services, lookup: &dyn Lookup) -> Result<Parsed, FilterError> {
     let toks = lex(input)?;
-    let mut p = Parser { input, toks, i: 0, services, lookup };
+    let mut p = Parser { input, toks, i: 0, depth: 0, services, lookup };
     let states = p.selectors()?;
     let expr = if p.peek().is_none() { Expr::True } else { p.or_expr()? };
     if let Some(t) = p.peek() {
@@ -95,18 +111,18 @@ pub fn parse(input: &str, services: &Services, lookup: &dyn Lookup) -> Result<Pa
     Ok(Parsed { states, expr })
 }
 
-const TERMS: &str = "src, dst, sport, dport, port, dev, fwmark, proto, uid, path, process, pid, 'not' or '('";
+/// How deeply parentheses may nest. `ss` stops far earlier in practice; the limit keeps the parser and every
+/// walk over the tree it returns (evaluator, bytecode compiler, drop) within a small, fixed stack.
+pub const MAX_DEPTH: usize = 100;
 
-/// A port value: `*` or a range (a single port is a one-port range).
-enum PortValue {
-    Any,
-    Range(PortRange),
-}
+const TERMS: &str = "src, dst, sport, dport, port, dev, fwmark, proto, uid, path, process, pid, 'not' or '('";
 
 struct Parser<'a> {
     input: &'a str,
     toks: Vec<Token>,
     i: usize,
+    /// Parentheses open at the current token.
+    depth: usize,
     services: &'a Services,
     lookup: &'a dyn Lookup,
 }
@@ -193,27 +209,36 @@ impl Parser<'_> {
     }
 
     fn unary(&mut self) -> Result<Expr, FilterError> {
+        // A run of `not`s is counted, not recursed into: `!!!!x` is `x`, however long the run.
+        let mut negated = false;
+        while matches!(self.peek().map(|t| &t.tok), Some(Tok::Not)) {
+            self.next();
+            negated = !negated;
+        }
         let Some(t) = self.peek().cloned() else { return Err(self.expected("a filter term", None)) };
-        match t.tok {
-            Tok::Not => {
-                self.next();
-                Ok(self.unary()?.not())
-            }
+        let e = match t.tok {
             Tok::LParen => {
+                if self.depth >= MAX_DEPTH {
+                    let msg = format!("parentheses nest deeper than {MAX_DEPTH} levels here");
+                    return Err(FilterError::new(t.pos, 1, msg));
+                }
                 self.next();
+                self.depth += 1;
                 let e = self.or_expr()?;
+                self.depth -= 1;
                 match self.peek() {
                     Some(Token { tok: Tok::RParen, .. }) => {
                         self.next();
-                        Ok(e)
+                        e
                     }
-                    Some(_) => Err(self.expected("')' or another term", None)),
-                    None => Err(FilterError::new(t.pos, 1, "this '(' is never closed")),
+                    Some(_) => return Err(self.expected("')' or another term", None)),
+                    None => return Err(FilterError::new(t.pos, 1, "this '(' is never closed")),
                 }
             }
-            Tok::Word { .. } => self.term(),
-            _ => Err(self.expected("a filter term", None)),
-        }
+            Tok::Word { .. } => self.term()?,
+            _ => return Err(self.expected("a filter term", None)),
+        };
+        Ok(negate(e, negated))
     }
 
     fn term(&mut self) -> Result<Expr, FilterError> {
@@ -252,9 +277,9 @@ impl Parser<'_> {
             "pid" => {
                 let ne = self.eq_or_ne(&kw)?;
                 let (text, t) = self.value(&kw, "a process id")?;
-                match text.parse::<u32>() {
-                    Ok(pid) => Ok(negate(Expr::Pid(pid), ne)),
-                    Err(_) => Err(self.bad_value(&kw, &t, "a process id", "a number")),
+                match text.parse::<u32>().ok().filter(|_| text.bytes().all(|b| b.is_ascii_digit())) {
+                    Some(pid) => Ok(negate(Expr::Pid(pid), ne)),
+                    None => Err(self.bad_value(&kw, &t, "a process id", "a number")),
                 }
             }
             "autobound" | "cgroup" => {
@@ -325,7 +350,7 @@ impl Parser<'_> {
 
     fn port_term(&mut self, kw: &Token, end: End) -> Result<Expr, FilterError> {
         // sockscope extras: `sport class well-known|registered|dynamic`, `dport ephemeral`.
-        let port = |(lo, hi): (u16, u16)| Expr::Port { end, range: PortRange { lo, hi } };
+        let port = |range: PortRange| Expr::Port { end, range };
         match self.peek().and_then(Self::keyword).as_deref() {
             Some("class") => {
                 self.next();
@@ -347,21 +372,21 @@ impl Parser<'_> {
         let (op, op_tok) = self.cmp();
         let (text, t) = self.value(kw, "a port")?;
         let range = match self.port_value(kw, &t, &text)? {
-            PortValue::Any => {
+            spec @ PortSpec::Any => {
                 return match op {
-                    CmpOp::Eq => Ok(Expr::True),
+                    CmpOp::Eq => Ok(Expr::port(end, spec)),
                     CmpOp::Ne => Ok(Expr::False),
                     _ => Err(self.bad_value(kw, &t, "a port number", "'*' cannot be ordered")),
                 };
             }
-            PortValue::Range(r) => r,
+            PortSpec::Range(r) => r,
         };
-        let (lo, hi) = (range.lo, range.hi);
+        let (lo, hi) = (range.low, range.high);
         if lo != hi && !matches!(op, CmpOp::Eq | CmpOp::Ne) {
             let op_text = op_tok.as_ref().map(|o| self.raw(o)).unwrap_or("=");
             return Err(FilterError::new(t.pos, t.len, format!("a port range cannot be compared with '{op_text}'")));
         }
-        let port = |lo, hi| Expr::Port { end, range: PortRange { lo, hi } };
+        let port = |low, high| Expr::Port { end, range: PortRange::new(low, high) };
         Ok(match op {
             CmpOp::Eq => port(lo, hi),
             CmpOp::Ne => port(lo, hi).not(),
@@ -372,34 +397,14 @@ impl Parser<'_> {
         })
     }
 
-    /// `[:](NUMBER | SERVICE | LO-HI | *)`.
-    fn port_value(&self, kw: &Token, t: &Token, text: &str) -> Result<PortValue, FilterError> {
-        let v = text.strip_prefix(':').unwrap_or(text);
-        if v == "*" {
-            return Ok(PortValue::Any);
-        }
-        let one = |s: &str| -> Result<Option<u16>, FilterError> {
-            if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
-                return match s.parse::<u16>() {
-                    Ok(p) => Ok(Some(p)),
-                    Err(_) => Err(FilterError::new(t.pos, t.len, format!("port {s} is out of range (0-65535)"))),
-                };
+    /// `[:](NUMBER | SERVICE | LO-HI | *)`, by the one port parser; errors point at `t`.
+    fn port_value(&self, kw: &Token, t: &Token, text: &str) -> Result<PortSpec, FilterError> {
+        range::parse(text, Some(self.services)).map_err(|e| match e {
+            PortError::Unknown(_) | PortError::Empty => {
+                self.bad_value(kw, t, "a port", "not a number, a range or a known service name")
             }
-            Ok(if s.is_empty() { None } else { self.services.port(s, None) })
-        };
-        if let Some(p) = one(v)? {
-            return Ok(PortValue::Range(PortRange { lo: p, hi: p }));
-        }
-        for (i, _) in v.match_indices('-') {
-            if let (Some(lo), Some(hi)) = (one(&v[..i])?, one(&v[i + 1..])?) {
-                if lo > hi {
-                    let msg = format!("port range {lo}-{hi} is empty (start above end)");
-                    return Err(FilterError::new(t.pos, t.len, msg));
-                }
-                return Ok(PortValue::Range(PortRange { lo, hi }));
-            }
-        }
-        Err(self.bad_value(kw, t, "a port", "not a number, a range or a known service name"))
+            e => FilterError::new(t.pos, t.len, e.to_string()),
+        })
     }
 
     fn host_term(&mut self, kw: &Token, end: End) -> Result<Expr, FilterError> {
@@ -455,13 +460,13 @@ impl Parser<'_> {
         let port = match port {
             None => None,
             Some(p) => match self.port_value(kw, t, p)? {
-                PortValue::Any => None,
-                PortValue::Range(r) => Some(r),
+                PortSpec::Any => None,
+                PortSpec::Range(r) => Some(r),
             },
         };
-        let single = port.filter(|r| r.lo == r.hi).map(|r| r.lo);
+        let single = port.filter(|r| r.is_single()).map(|r| r.low);
         let range_check = match port {
-            Some(range) if range.lo != range.hi => Expr::Port { end, range },
+            Some(range) if !range.is_single() => Expr::Port { end, range },
             _ => Expr::True,
         };
         if matches!(addr, "*" | "" | "any" | "all" | "default") && plen.is_none() {
@@ -593,13 +598,18 @@ fn looks_like_host(s: &str) -> bool {
     !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'))
 }
 
-/// A number as C's `%i` reads it: decimal, `0x` hex or `0` octal.
+/// A number as C's `%i` reads it: decimal, `0x` hex or `0` octal. Digits only: no sign (`from_str_radix` would
+/// take `0x+1`).
 fn parse_c_uint(s: &str) -> Option<u32> {
-    if let Some(h) = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
-        return u32::from_str_radix(h, 16).ok();
+    let (digits, radix) = if let Some(h) = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+        (h, 16)
+    } else if s.len() > 1 && s.starts_with('0') {
+        (&s[1..], 8)
+    } else {
+        (s, 10)
+    };
+    if digits.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) {
+        return None;
     }
-    if s.len() > 1 && s.starts_with('0') {
-        return u32::from_str_radix(&s[1..], 8).ok();
-    }
-    if s.bytes().all(|b| b.is_ascii_digit()) { s.parse().ok() } else { None }
+    u32::from_str_radix(digits, radix).ok()
 }

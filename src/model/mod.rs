@@ -6,6 +6,8 @@
 //! depends on the protocol.
 
 pub mod internals;
+pub mod owners;
+pub mod text;
 
 use std::fmt;
 use std::net::IpAddr;
@@ -237,19 +239,21 @@ impl UnixName {
         };
         let mut s = String::with_capacity(prefix.len() + bytes.len());
         s.push_str(prefix);
-        for chunk in bytes.utf8_chunks() {
-            for c in chunk.valid().chars() {
-                match c {
-                    '\0' => s.push('@'),
-                    c if c.is_control() => s.push_str(&format!("\\x{:02x}", c as u32)),
-                    c => s.push(c),
-                }
+        for (i, part) in bytes.split(|&b| b == 0).enumerate() {
+            if i > 0 {
+                s.push('@');
             }
-            for b in chunk.invalid() {
-                s.push_str(&format!("\\x{b:02x}"));
-            }
+            text::push_escaped_bytes(&mut s, part);
         }
         s
+    }
+}
+
+/// The `Netid` column: `u_str`/`u_dgr`/`u_seq` for UNIX sockets, else the protocol name.
+pub fn netid(proto: Proto, kind: Option<UnixKind>) -> &'static str {
+    match kind {
+        Some(k) => k.netid(),
+        None => proto.name(),
     }
 }
 
@@ -379,12 +383,24 @@ impl Socket {
         }
     }
 
+    /// A listening endpoint: a TCP LISTEN socket, or a bound (non-zero local port) UDP socket with no peer.
+    /// The audit examines these, the dashboard groups the sockets on their port under them, and ephemeral-port
+    /// pressure leaves them out.
+    pub fn is_listener(&self) -> bool {
+        match self.proto {
+            Proto::Tcp => self.state == State::LISTEN,
+            Proto::Udp => {
+                self.state == State::CLOSE
+                    && self.local.port().is_some_and(|p| p != 0)
+                    && self.peer.port().is_none_or(|p| p == 0)
+            }
+            _ => false,
+        }
+    }
+
     /// `ss`'s Netid column: `tcp`, `udp`, `u_str`, ...
     pub fn netid(&self) -> &'static str {
-        match self.unix_kind {
-            Some(k) => k.netid(),
-            None => self.proto.name(),
-        }
+        netid(self.proto, self.unix_kind)
     }
 
     /// The UNIX peer's inode, when the source knows it.
@@ -432,5 +448,19 @@ mod tests {
         assert_eq!(State::CLOSE.display_name(Proto::Tcp), "UNCONN");
         assert_eq!(State::ESTABLISHED.display_name(Proto::Unix), "ESTAB");
         assert_eq!(State(99).display_name(Proto::Tcp), "UNKNOWN");
+    }
+}
+
+/// An address as it appears before `:PORT`: IPv4 as is, IPv6 in brackets (`[::1]`), so the port stays
+/// readable. Every endpoint the tool prints (the listing, the dashboard, `audit`, `forwards`) goes through it.
+#[derive(Debug, Clone, Copy)]
+pub struct Bracketed(pub IpAddr);
+
+impl std::fmt::Display for Bracketed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            IpAddr::V4(a) => write!(f, "{a}"),
+            IpAddr::V6(a) => write!(f, "[{a}]"),
+        }
     }
 }

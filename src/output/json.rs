@@ -7,14 +7,25 @@
 //! carry their unit (`rtt_us`, `bytes_acked`, `delivery_rate_bytes_per_s`). With `-p`, `processes` lists the
 //! holders (`pid`, `comm`, `cmdline`, `uid`, `fds`) and `process_hidden` says whether some could not be seen.
 //! A field the source cannot give is `null`, never left out.
+//!
+//! Groups (`/api/v1/groups`, the dashboard's rows) are objects with `kind` (`listen`, `outbound`, `unix_path`,
+//! `unix_peer`, `unix_unnamed`), `proto`, `address`, `port`, `path`, `service`, `class`, `listeners`, `sockets`,
+//! `states` (name -> count), `accept_queue`, `backlog`, `peers`, `top_peers` (`address`, `sockets`) and
+//! `dual_stack`.
 
 use std::io::{self, Write};
 
 use serde::Serialize;
 
-use super::{Names, Owner};
+use super::Names;
+use crate::clock;
+use crate::events::{Event, Kind, Via};
+use crate::group::{Group, GroupKey};
 use crate::model::internals::{MemInfo, TcpInfo};
-use crate::model::{Endpoint, Socket, Timer, UnixKind};
+use crate::model::owners::{Owner, ProcessInfo};
+use crate::model::{Endpoint, Socket, State, Timer, UnixKind};
+use crate::ports::classes::PortClass;
+use crate::ports::services::Services;
 
 #[derive(Serialize)]
 struct Record<'a> {
@@ -68,23 +79,22 @@ fn end(e: &Endpoint) -> End {
 fn record<'a>(s: &'a Socket, names: &'a Names) -> Record<'a> {
     let x = s.extra.as_deref();
     let (processes, process_hidden) = match names.owner(s) {
-        Owner::NotAsked => (None, None),
-        Owner::Held(h) => (
+        None => (None, None),
+        Some(Owner::Held(h)) => (
             Some(
-                h.iter()
-                    .map(|r| Proc {
-                        pid: r.process.pid,
-                        comm: &r.process.comm,
-                        cmdline: &r.process.cmdline,
-                        uid: r.process.uid,
-                        fds: r.fds,
-                    })
-                    .collect(),
+                h.map(|r| Proc {
+                    pid: r.process.pid,
+                    comm: &r.process.comm,
+                    cmdline: &r.process.cmdline,
+                    uid: r.process.uid,
+                    fds: r.fds,
+                })
+                .collect(),
             ),
             Some(false),
         ),
-        Owner::Hidden { .. } => (Some(Vec::new()), Some(true)),
-        Owner::None => (Some(Vec::new()), Some(false)),
+        Some(Owner::Hidden) => (Some(Vec::new()), Some(true)),
+        Some(Owner::None) => (Some(Vec::new()), Some(false)),
     };
     Record {
         proto: s.proto.name(),
@@ -111,26 +121,183 @@ fn record<'a>(s: &'a Socket, names: &'a Names) -> Record<'a> {
     }
 }
 
+/// A socket event (`watch --ndjson`): `time` (RFC 3339, UTC), `time_ms`, `event` (open, state, close),
+/// `via` (dump, destroy), `late` (an open learned from its close), `preexisting` (open before the watch
+/// began), `old_state`, `first_seen`, `lifetime_ms` (close only), `process` (`pid`, `comm`, `cmdline`, `uid`
+/// of the holder when first seen, or null) and `socket` (the socket object above, with `tcp_info` on a close
+/// the kernel reported).
+#[derive(Serialize)]
+struct EventRecord<'a> {
+    time: String,
+    time_ms: u64,
+    event: Kind,
+    via: Via,
+    late: bool,
+    preexisting: bool,
+    old_state: Option<&'static str>,
+    first_seen: Option<String>,
+    lifetime_ms: Option<u64>,
+    process: Option<&'a ProcessInfo>,
+    socket: Record<'a>,
+}
+
+/// One event as one line of JSON.
+pub fn render_event(w: &mut dyn Write, ev: &Event, names: &Names) -> io::Result<()> {
+    let r = EventRecord {
+        time: clock::rfc3339(ev.time_ms),
+        time_ms: ev.time_ms,
+        event: ev.kind,
+        via: ev.via,
+        late: ev.late,
+        preexisting: ev.preexisting,
+        old_state: ev.old_state.map(|s| s.name()),
+        first_seen: ev.first_seen_ms.map(clock::rfc3339),
+        lifetime_ms: ev.lifetime_ms(),
+        process: ev.process.as_deref(),
+        socket: record(&ev.socket, names),
+    };
+    serde_json::to_writer(&mut *w, &r)?;
+    w.write_all(b"\n")
+}
+
+/// Writes records as they come: one JSON array (one record per line inside it), or one object per line.
+pub struct JsonWriter<W: Write> {
+    w: io::BufWriter<W>,
+    /// An array (`--json`) rather than lines (`--ndjson`).
+    array: bool,
+    count: usize,
+}
+
+impl<W: Write> JsonWriter<W> {
+    /// `--json`: the `[` is written with the first record (or by `finish` for none).
+    pub fn array(w: W) -> Self {
+        JsonWriter { w: io::BufWriter::with_capacity(256 * 1024, w), array: true, count: 0 }
+    }
+
+    /// `--ndjson`.
+    pub fn lines(w: W) -> Self {
+        JsonWriter { w: io::BufWriter::with_capacity(256 * 1024, w), array: false, count: 0 }
+    }
+
+    pub fn push(&mut self, s: &Socket, names: &Names) -> io::Result<()> {
+        if self.array {
+            self.w.write_all(if self.count == 0 { b"[\n" } else { b",\n" })?;
+        }
+        serde_json::to_writer(&mut self.w, &record(s, names))?;
+        if !self.array {
+            self.w.write_all(b"\n")?;
+        }
+        self.count += 1;
+        Ok(())
+    }
+
+    /// Close the array and flush.
+    pub fn finish(mut self) -> io::Result<()> {
+        if self.array {
+            self.w.write_all(if self.count == 0 { b"[]\n" } else { b"\n]\n" })?;
+        }
+        self.w.flush()
+    }
+}
+
 /// One JSON array, one record per line inside it.
 pub fn render_array(w: &mut dyn Write, socks: &[Socket], names: &Names) -> io::Result<()> {
+    let mut j = JsonWriter::array(w);
+    for s in socks {
+        j.push(s, names)?;
+    }
+    j.finish()
+}
+
+/// `[`, the items one per line, `]`.
+fn write_array<T: Serialize>(w: &mut dyn Write, items: impl Iterator<Item = T>) -> io::Result<()> {
     let mut w = io::BufWriter::with_capacity(256 * 1024, w);
     w.write_all(b"[")?;
-    for (i, s) in socks.iter().enumerate() {
-        w.write_all(if i == 0 { b"\n" } else { b",\n" })?;
-        serde_json::to_writer(&mut w, &record(s, names))?;
+    let mut empty = true;
+    for item in items {
+        w.write_all(if empty { b"\n" } else { b",\n" })?;
+        serde_json::to_writer(&mut w, &item)?;
+        empty = false;
     }
-    w.write_all(if socks.is_empty() { b"]\n" } else { b"\n]\n" })?;
+    w.write_all(if empty { b"]\n" } else { b"\n]\n" })?;
     w.flush()
 }
 
 /// One JSON object per line.
 pub fn render_lines(w: &mut dyn Write, socks: &[Socket], names: &Names) -> io::Result<()> {
-    let mut w = io::BufWriter::with_capacity(256 * 1024, w);
+    let mut j = JsonWriter::lines(w);
     for s in socks {
-        serde_json::to_writer(&mut w, &record(s, names))?;
-        w.write_all(b"\n")?;
+        j.push(s, names)?;
     }
-    w.flush()
+    j.finish()
+}
+
+#[derive(Serialize)]
+struct GroupRecord<'a> {
+    kind: &'static str,
+    proto: &'static str,
+    address: Option<String>,
+    port: Option<u16>,
+    path: Option<&'a str>,
+    service: Option<&'a str>,
+    class: Option<&'static str>,
+    listeners: usize,
+    sockets: usize,
+    states: serde_json::Map<String, serde_json::Value>,
+    accept_queue: Option<u32>,
+    backlog: Option<u32>,
+    peers: u32,
+    top_peers: Vec<TopPeer>,
+    dual_stack: bool,
+}
+
+#[derive(Serialize)]
+struct TopPeer {
+    address: String,
+    sockets: u32,
+}
+
+fn group_record<'a>(g: &'a Group, services: Option<&'a Services>) -> GroupRecord<'a> {
+    let (kind, address, port, path) = match &g.key {
+        GroupKey::Listen { ip, port, .. } => ("listen", Some(ip.to_string()), Some(*port), None),
+        GroupKey::Outbound { ip, port, .. } => ("outbound", Some(ip.to_string()), Some(*port), None),
+        GroupKey::UnixPath(p) => ("unix_path", None, None, Some(p.as_str())),
+        GroupKey::UnixPeer(p) => ("unix_peer", None, None, Some(p.as_str())),
+        GroupKey::UnixUnnamed => ("unix_unnamed", None, None, None),
+        // Only the dashboard folds (ungrouped listings never make one).
+        GroupKey::UdpEphemeral { ip, .. } => ("udp_ephemeral", Some(ip.to_string()), None, None),
+    };
+    let proto = g.key.proto();
+    let states = g
+        .states
+        .0
+        .iter()
+        .enumerate()
+        .filter(|(_, n)| **n > 0)
+        .map(|(i, n)| (State(i as u8).name().to_string(), serde_json::Value::from(*n)))
+        .collect();
+    GroupRecord {
+        kind,
+        proto: proto.name(),
+        address,
+        port,
+        path,
+        service: port.and_then(|p| services?.name(proto, p)),
+        class: port.map(|p| PortClass::of(p).name()),
+        listeners: g.listeners.len(),
+        sockets: g.members.len(),
+        states,
+        accept_queue: g.accept_queue.map(|(q, _)| q),
+        backlog: g.accept_queue.map(|(_, b)| b),
+        peers: g.peers,
+        top_peers: g.top_peers.iter().map(|(ip, n)| TopPeer { address: ip.to_string(), sockets: *n }).collect(),
+        dual_stack: g.dual_stack,
+    }
+}
+
+/// Groups as one JSON array, one group per line inside it (service names from `services` when given).
+pub fn render_groups(w: &mut dyn Write, groups: &[Group], services: Option<&Services>) -> io::Result<()> {
+    write_array(w, groups.iter().map(|g| group_record(g, services)))
 }
 
 #[cfg(test)]
@@ -205,6 +372,32 @@ mod tests {
         assert_eq!(v.as_array().unwrap().len(), 2);
         let mut empty = Vec::new();
         render_array(&mut empty, &[], &Names::default()).unwrap();
+        assert_eq!(empty, b"[]\n");
+    }
+
+    #[test]
+    fn group_field_names_are_stable() {
+        let mut socks = sample();
+        socks.push(Socket::inet(
+            Proto::Tcp,
+            State::ESTABLISHED,
+            (IpAddr::V6(Ipv6Addr::LOCALHOST), 443),
+            (IpAddr::V6(Ipv6Addr::LOCALHOST), 50000),
+        ));
+        let groups = crate::group::group(&socks);
+        let mut out = Vec::new();
+        render_groups(&mut out, &groups, Some(&Services::builtin())).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            lines[1],
+            r#"{"kind":"listen","proto":"tcp","address":"::","port":443,"path":null,"service":"https","class":"well-known","listeners":1,"sockets":1,"states":{"established":1,"listen":1},"accept_queue":0,"backlog":128,"peers":1,"top_peers":[{"address":"::1","sockets":1}],"dual_stack":true},"#
+        );
+        assert!(lines[2].starts_with(r#"{"kind":"unix_path","proto":"unix","address":null,"port":null,"path":"@bus""#));
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(v.as_array().unwrap().len(), 2);
+        let mut empty = Vec::new();
+        render_groups(&mut empty, &[], None).unwrap();
         assert_eq!(empty, b"[]\n");
     }
 }

@@ -1,14 +1,19 @@
 //! Renderers over `impl Write`: the `ss`-style table and JSON / NDJSON. They do no I/O of their own beyond
 //! the writer; names (services, interfaces, hosts) are looked up beforehand and passed in [`Names`].
 
+pub mod events;
 pub mod json;
+pub mod metrics;
+pub mod plain;
+pub mod recording;
 pub mod table;
+pub mod tcp_info;
 
 use std::collections::HashMap;
 use std::net::IpAddr;
 
-use crate::collect::process::{ProcessMap, ProcessRef};
 use crate::model::Socket;
+use crate::model::owners::{Holders, Owner, ProcessMap, ProcessRef};
 use crate::ports::services::Services;
 
 /// Who holds each socket (`-p`).
@@ -34,41 +39,18 @@ pub struct Names {
     pub users: HashMap<u32, String>,
 }
 
-/// How a socket's owning processes are shown.
-#[derive(Debug, Clone)]
-pub enum Owner<'a> {
-    /// `-p` was not asked for.
-    NotAsked,
-    /// The processes holding it.
-    Held(Vec<ProcessRef<'a>>),
-    /// Some processes could not be inspected (another user's, without privilege): the holder may be one of
-    /// them. The socket's owner uid is known.
-    Hidden { uid: Option<u32> },
-    /// No process holds it (TIME-WAIT and request sockets, sockets of exited processes).
-    None,
-}
-
 impl Names {
-    /// The processes holding `s`, or why they are not known.
-    pub fn owner(&self, s: &Socket) -> Owner<'_> {
-        let Some(p) = &self.processes else { return Owner::NotAsked };
-        let held: Vec<ProcessRef> = if s.inode == 0 { Vec::new() } else { p.map.get(s.inode).collect() };
-        if !held.is_empty() {
-            Owner::Held(held)
-        } else if s.inode != 0 && !p.complete {
-            Owner::Hidden { uid: s.uid }
-        } else {
-            Owner::None
-        }
+    /// Who holds `s`; `None` when `-p` was not asked for.
+    pub fn owner(&self, s: &Socket) -> Option<Owner<Holders<'_>>> {
+        self.processes.as_ref().map(|p| p.map.owner(s.inode, p.complete))
     }
 
     /// `users:(("nginx",pid=812,fd=6),("nginx",pid=813,fd=6))` as `ss -p` prints it, or
     /// `users:(hidden,uid=1000(alice))`; for a UNIX socket also its peer's holders after `->`.
     pub fn process_text(&self, s: &Socket) -> Option<String> {
-        let mut out = match self.owner(s) {
-            Owner::NotAsked => return None,
-            Owner::Held(h) => users(&h),
-            Owner::Hidden { uid } => format!("users:(hidden,{})", self.user(uid)),
+        let mut out = match self.owner(s)? {
+            Owner::Held(h) => users(&h.collect::<Vec<_>>()),
+            Owner::Hidden => format!("users:(hidden,{})", self.user(s.uid)),
             Owner::None => "-".to_string(),
         };
         if let (Some(p), Some(peer)) = (&self.processes, s.unix_peer_inode()) {
@@ -141,10 +123,13 @@ fn users(held: &[ProcessRef]) -> String {
                 s.push(',');
             }
             first = false;
-            let comm = h.process.comm.replace('"', "\\\"");
+            let comm = crate::model::text::escape(&h.process.comm).replace('"', "\\\"");
             s.push_str(&format!("(\"{comm}\",pid={},fd={fd})", h.process.pid));
         }
     }
     s.push(')');
     s
 }
+
+/// Re-exported: it lives in `model` so that `group` (below `output`) can use it too.
+pub use crate::model::Bracketed;

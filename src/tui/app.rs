@@ -15,6 +15,7 @@ use super::live::Live;
 use super::refresh::ListenerPatch;
 use crate::filter::FilterError;
 use crate::group::GroupKey;
+use crate::model::text::escape;
 use crate::model::{Proto, State};
 use crate::ports::services::Services;
 
@@ -108,6 +109,8 @@ pub struct App {
     /// The filter being typed (`/`), if any.
     pub filter_input: Option<String>,
     pub filter_error: Option<FilterError>,
+    /// Why the last collection failed; cleared by the next snapshot.
+    pub collect_error: Option<String>,
     pub show_help: bool,
     pub quit: bool,
     pub color: bool,
@@ -115,18 +118,37 @@ pub struct App {
     pub size: (u16, u16),
     pub now: Option<Instant>,
     pub services: Services,
+    /// The `K` dialog, waiting for y.
+    pub kill: Option<super::kill::KillDialog>,
+    /// Sockets the user confirmed closing; the event loop takes them (update does no I/O).
+    pub kill_request: Option<Vec<crate::model::Socket>>,
+    /// `K` on a group whose sockets are only counted: the group is asked of the collector (as an open group
+    /// is) and the dialog opens when its sockets arrive.
+    pub kill_wanted: Option<GroupKey>,
+    /// A one-off message for the status line (what a kill did), until the next key.
+    pub message: Option<String>,
+    /// The socket list shows the group's event log below it (`e`).
+    pub show_events: bool,
+    /// Where `dport ephemeral` in a typed filter reads the range (`--proc-root`).
+    pub proc_root: std::path::PathBuf,
 }
 
 /// One thing that happened.
 #[derive(Debug, Clone)]
 pub enum Action {
     Key(KeyEvent),
+    /// Text pasted into the terminal (bracketed paste): typed into the `/` input at once.
+    Paste(String),
     Mouse(MouseEvent),
     Data(Arc<Live>),
     /// Listeners refreshed between two full refreshes.
     Listeners(Arc<ListenerPatch>),
+    /// A collection failed (the previous data stays on screen).
+    CollectFailed(String),
     Resize(u16, u16),
     Tick(Instant),
+    /// What closing the confirmed sockets did.
+    KillDone(String),
 }
 
 impl App {
@@ -151,12 +173,19 @@ impl App {
             filter_text,
             filter_input: None,
             filter_error: None,
+            collect_error: None,
             show_help: false,
             quit: false,
             color,
             size: (80, 24),
             now: None,
             services,
+            kill: None,
+            kill_request: None,
+            kill_wanted: None,
+            message: None,
+            show_events: false,
+            proc_root: "/proc".into(),
         }
     }
 
@@ -382,6 +411,7 @@ fn row_id(live: &Live, r: SockRow) -> Option<u64> {
 pub fn update(app: &mut App, action: Action) {
     match action {
         Action::Data(live) => {
+            app.collect_error = None;
             if !app.settings.paused {
                 app.now = Some(app.now.map_or(live.taken_at, |n| n.max(live.taken_at)));
                 if app.listeners.as_ref().and_then(|p| p.taken_at).is_some_and(|t| t <= live.taken_at) {
@@ -390,9 +420,11 @@ pub fn update(app: &mut App, action: Action) {
                 app.live = Some(live);
                 app.rebuild();
                 record_detail(app);
+                wanted_kill_dialog(app);
             }
         }
         Action::Listeners(p) => {
+            app.collect_error = None;
             if !app.settings.paused {
                 app.now = p.taken_at.max(app.now);
                 app.listeners = Some(p);
@@ -401,10 +433,19 @@ pub fn update(app: &mut App, action: Action) {
                 }
             }
         }
+        Action::CollectFailed(e) => app.collect_error = Some(e),
         Action::Resize(w, h) => app.size = (w, h),
         Action::Tick(now) => app.now = Some(now),
+        Action::KillDone(msg) => app.message = Some(msg),
         Action::Mouse(m) => mouse(app, m),
         Action::Key(k) => key(app, k),
+        Action::Paste(text) => {
+            if let Some(input) = app.filter_input.as_mut() {
+                // Line breaks and tabs of a pasted multi-line filter are spaces, as words are joined.
+                input.extend(text.chars().map(|c| if c.is_control() { ' ' } else { c }));
+                app.filter_error = None;
+            }
+        }
     }
 }
 
@@ -489,48 +530,78 @@ fn mouse(app: &mut App, m: MouseEvent) {
     }
 }
 
+/// A key: Ctrl-C always quits; while the filter is being typed keys edit it; the help overlay closes on any
+/// key; otherwise [`command`].
 fn key(app: &mut App, k: KeyEvent) {
     if k.modifiers.contains(KeyModifiers::CONTROL) && k.code == KeyCode::Char('c') {
         app.quit = true;
         return;
     }
-    if let Some(input) = app.filter_input.as_mut() {
-        match k.code {
-            KeyCode::Esc => {
-                app.filter_input = None;
-                app.filter_error = None;
-            }
-            KeyCode::Enter => {
-                let text = input.clone();
-                match filter::parse(&text, &app.services) {
-                    Ok(sel) => {
-                        app.settings.selection = sel;
-                        app.filter_text = text;
-                        app.filter_input = None;
-                        app.filter_error = None;
-                    }
-                    Err(e) => app.filter_error = Some(e),
-                }
-            }
-            KeyCode::Backspace => {
-                input.pop();
-                app.filter_error = None;
-            }
-            KeyCode::Char('u') if k.modifiers.contains(KeyModifiers::CONTROL) => input.clear(),
-            KeyCode::Char(c) => {
-                input.push(c);
-                app.filter_error = None;
-            }
-            _ => {}
+    app.message = None;
+    if let Some(d) = app.kill.take() {
+        if matches!(k.code, KeyCode::Char('y') | KeyCode::Char('Y')) {
+            app.message = Some(format!("closing {} sockets...", d.targets.len()));
+            app.kill_request = Some(d.targets);
+        } else {
+            app.message = Some("nothing closed".into());
         }
-        return;
-    }
-    if app.show_help {
+        // A group asked for the dialog only is counted again.
+        if app.screen == Screen::Ports {
+            app.settings.open_group = None;
+        }
+    } else if app.kill_wanted.take().is_some() {
+        app.message = Some("nothing closed".into());
+        if app.screen == Screen::Ports {
+            app.settings.open_group = None;
+        }
+    } else if app.filter_input.is_some() {
+        filter_key(app, k);
+    } else if app.show_help {
         app.show_help = false;
-        if matches!(k.code, KeyCode::Esc | KeyCode::Char('?')) {
-            return;
+        if !matches!(k.code, KeyCode::Esc | KeyCode::Char('?')) {
+            command(app, k);
         }
+    } else {
+        command(app, k);
     }
+}
+
+/// A key while the filter is being typed: edit, apply (Enter; a bad filter stays open with its error), or
+/// cancel (Esc).
+fn filter_key(app: &mut App, k: KeyEvent) {
+    let Some(input) = app.filter_input.as_mut() else { return };
+    match k.code {
+        KeyCode::Esc => {
+            app.filter_input = None;
+            app.filter_error = None;
+        }
+        KeyCode::Enter => {
+            let text = input.clone();
+            match filter::parse(&text, &app.services, &app.proc_root) {
+                Ok(sel) => {
+                    app.settings.selection = sel;
+                    app.filter_text = text;
+                    app.filter_input = None;
+                    app.filter_error = None;
+                }
+                Err(e) => app.filter_error = Some(e),
+            }
+        }
+        KeyCode::Backspace => {
+            input.pop();
+            app.filter_error = None;
+        }
+        KeyCode::Char('u') if k.modifiers.contains(KeyModifiers::CONTROL) => input.clear(),
+        KeyCode::Char(c) => {
+            input.push(c);
+            app.filter_error = None;
+        }
+        _ => {}
+    }
+}
+
+/// A command key on the current screen (the list is in the help overlay).
+fn command(app: &mut App, k: KeyEvent) {
     let page = table_geometry(app).map_or(1, |(t, _)| t.height.saturating_sub(1).max(1)) as isize;
     match k.code {
         KeyCode::Char('q') => app.quit = true,
@@ -541,44 +612,8 @@ fn key(app: &mut App, k: KeyEvent) {
         KeyCode::PageUp => app.move_sel(-page),
         KeyCode::Home | KeyCode::Char('g') => app.move_sel(isize::MIN / 2),
         KeyCode::End | KeyCode::Char('G') => app.move_sel(isize::MAX / 2),
-        KeyCode::Enter | KeyCode::Right | KeyCode::Char('l') => match app.screen {
-            Screen::Ports => {
-                if let Some(g) = app.selected_group() {
-                    app.group = Some(g.key.clone());
-                    app.sock_sel = 0;
-                    app.sock_rows.clear();
-                    app.screen = Screen::Sockets;
-                    app.settings.details = true;
-                    app.settings.open_group = app.group.clone();
-                    app.rebuild_sockets();
-                }
-            }
-            Screen::Sockets => {
-                if let Some(r) = app.sock_rows.get(app.sock_sel).copied() {
-                    app.detail = Some(r);
-                    app.detail_id = app.live.as_ref().and_then(|l| row_id(l, r));
-                    app.screen = Screen::Detail;
-                    record_detail(app);
-                }
-            }
-            Screen::Detail => {}
-        },
-        KeyCode::Esc | KeyCode::Backspace | KeyCode::Left | KeyCode::Char('h') => match app.screen {
-            Screen::Detail => {
-                app.screen = Screen::Sockets;
-                app.detail = None;
-                app.detail_id = None;
-                app.sock_history = None;
-            }
-            Screen::Sockets => {
-                app.screen = Screen::Ports;
-                app.group = None;
-                app.sock_rows.clear();
-                app.settings.details = false;
-                app.settings.open_group = None;
-            }
-            Screen::Ports => {}
-        },
+        KeyCode::Enter | KeyCode::Right | KeyCode::Char('l') => open(app),
+        KeyCode::Esc | KeyCode::Backspace | KeyCode::Left | KeyCode::Char('h') => back(app),
         KeyCode::Char('p') | KeyCode::Char(' ') => app.settings.paused = !app.settings.paused,
         KeyCode::Char('+') | KeyCode::Char('=') => step_interval(app, 1),
         KeyCode::Char('-') => step_interval(app, -1),
@@ -598,6 +633,8 @@ fn key(app: &mut App, k: KeyEvent) {
             app.filter_input = Some(app.filter_text.clone());
             app.filter_error = None;
         }
+        KeyCode::Char('K') => kill_dialog(app),
+        KeyCode::Char('e') => app.show_events = !app.show_events,
         _ => {}
     }
 }
@@ -608,6 +645,101 @@ fn step_sort(app: &mut App, dir: isize) {
         _ => app.sock_sort = app.sock_sort.step(dir),
     }
     app.rebuild();
+}
+
+/// Enter: open the selected group (its sockets get details and owners), or the selected socket's details.
+fn open(app: &mut App) {
+    match app.screen {
+        Screen::Ports => {
+            if let Some(g) = app.selected_group() {
+                app.group = Some(g.key.clone());
+                app.sock_sel = 0;
+                app.sock_rows.clear();
+                app.screen = Screen::Sockets;
+                app.settings.details = true;
+                app.settings.open_group = app.group.clone();
+                app.rebuild_sockets();
+            }
+        }
+        Screen::Sockets => {
+            if let Some(r) = app.sock_rows.get(app.sock_sel).copied() {
+                app.detail = Some(r);
+                app.detail_id = app.live.as_ref().and_then(|l| row_id(l, r));
+                app.screen = Screen::Detail;
+                record_detail(app);
+            }
+        }
+        Screen::Detail => {}
+    }
+}
+
+/// Esc: one screen back.
+fn back(app: &mut App) {
+    match app.screen {
+        Screen::Detail => {
+            app.screen = Screen::Sockets;
+            app.detail = None;
+            app.detail_id = None;
+            app.sock_history = None;
+        }
+        Screen::Sockets => {
+            app.screen = Screen::Ports;
+            app.group = None;
+            app.sock_rows.clear();
+            app.settings.details = false;
+            app.settings.open_group = None;
+        }
+        Screen::Ports => {}
+    }
+}
+
+/// `K`: ask about closing the selected group's connections, or the selected socket.
+fn kill_dialog(app: &mut App) {
+    let Some(live) = app.live.clone() else { return };
+    let d = match app.screen {
+        Screen::Ports => match app.selected_group() {
+            // Only the open group's sockets are kept one by one: ask for this group's first.
+            Some(g) if g.members.first().is_some_and(|&i| live.socket(i as usize).is_none()) => {
+                let key = g.key.clone();
+                app.message = Some(format!("reading the sockets of {}...", escape(&key.to_string())));
+                app.settings.open_group = Some(key.clone());
+                app.kill_wanted = Some(key);
+                return;
+            }
+            Some(g) => super::kill::KillDialog::for_group(&live, g),
+            None => return,
+        },
+        Screen::Sockets => match app.sock_rows.get(app.sock_sel) {
+            Some(r) => super::kill::KillDialog::for_row(&live, *r),
+            None => return,
+        },
+        Screen::Detail => match app.detail {
+            Some(r) => super::kill::KillDialog::for_row(&live, r),
+            None => return,
+        },
+    };
+    match d {
+        Ok(d) => app.kill = Some(d),
+        Err(e) => app.message = Some(e),
+    }
+}
+
+/// The dialog of a `K` that waited for its group's sockets, once a refresh has them (or the group is gone).
+fn wanted_kill_dialog(app: &mut App) {
+    let (Some(key), Some(live)) = (app.kill_wanted.clone(), app.live.clone()) else { return };
+    let Some(g) = live.groups.iter().find(|g| g.key == key) else {
+        app.kill_wanted = None;
+        app.message = Some(format!("{} is gone; nothing closed", escape(&key.to_string())));
+        return;
+    };
+    if g.members.first().is_some_and(|&i| live.socket(i as usize).is_none()) {
+        return;
+    }
+    app.kill_wanted = None;
+    match super::kill::KillDialog::for_group(&live, g) {
+        Ok(d) => app.kill = Some(d),
+        Err(e) => app.message = Some(e),
+    }
 }
 
 fn step_interval(app: &mut App, dir: isize) {

@@ -284,3 +284,38 @@ fn a_listeners_refresh_updates_accept_queues_until_the_next_full_one() {
     update(&mut a, Action::Data(next));
     assert!(a.listeners.is_none());
 }
+
+#[test]
+fn a_deep_filter_typed_after_slash_is_an_error_not_an_abort() {
+    // Regression: the parser overflowed its stack, aborting with the terminal left raw.
+    let mut a = app();
+    press(&mut a, KeyCode::Char('/'));
+    chars(&mut a, &"(".repeat(16000));
+    chars(&mut a, "sport = :22");
+    press(&mut a, KeyCode::Enter);
+    let e = a.filter_error.clone().expect("too deep is reported");
+    assert!(e.msg.contains("nest deeper"), "{}", e.msg);
+    assert!(a.filter_input.is_some(), "input stays open to fix it");
+}
+
+#[test]
+fn kill_on_a_counted_group_asks_for_its_sockets_then_opens_the_dialog() {
+    // Regression (merge of the K dialog with the dashboard's memory bound): K on a group that is not open
+    // found none of its sockets kept and said it had no connections.
+    let mut a = app();
+    let db = a.port_rows.iter().position(|&i| a.live.as_ref().unwrap().groups[i].key.port() == Some(5432)).unwrap();
+    a.port_sel = db;
+    let key = a.selected_group().unwrap().key.clone();
+    press(&mut a, KeyCode::Char('K'));
+    assert!(a.kill.is_none());
+    assert_eq!(a.kill_wanted.as_ref(), Some(&key));
+    assert_eq!(a.settings.open_group.as_ref(), Some(&key), "the collector is asked for the group's sockets");
+    let (opened, _) = script::lives_open(2, &key).pop().unwrap();
+    update(&mut a, Action::Data(opened));
+    let d = a.kill.clone().expect("the dialog opens once the sockets are there");
+    assert!(!d.targets.is_empty());
+    assert!(a.kill_wanted.is_none());
+    press(&mut a, KeyCode::Char('n'));
+    assert!(a.kill_request.is_none());
+    assert_eq!(a.settings.open_group, None, "the group is only counted again");
+}

@@ -202,7 +202,7 @@ pub fn socket_charts(app: &App, f: &mut Frame, area: Rect, theme: &Theme) {
     let pick: [SocketPlot; 3] = [
         ("rtt", format!("{:.2} ms", last.rtt_ms), |s| s.rtt_ms, Color::Yellow),
         ("cwnd", format!("{:.0} segments", last.cwnd), |s| s.cwnd, Color::Green),
-        ("acked", crate::model::internals::rate(last.throughput as u64), |s| s.throughput, Color::Cyan),
+        ("acked", crate::output::tcp_info::rate(last.throughput as u64), |s| s.throughput, Color::Cyan),
     ];
     for (i, (name, now, get, color)) in pick.into_iter().enumerate() {
         let data: Vec<(f64, f64)> = h.samples.iter().map(|s| (s.t, get(s))).collect();

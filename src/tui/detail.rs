@@ -8,10 +8,11 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph};
 
 use super::app::{App, SockRow};
-use super::live::Live;
-use super::owners::escape;
+use super::live::{HeldBy, Live};
 use super::tables::{end_text, row_socket};
 use super::view::{Theme, fmt_age};
+use crate::model::owners::Owner;
+use crate::model::text::escape;
 
 pub fn detail(app: &App, live: &Live, f: &mut Frame, area: Rect, theme: &Theme) {
     let Some(r) = app.detail else { return };
@@ -56,17 +57,18 @@ pub fn detail(app: &App, live: &Live, f: &mut Frame, area: Rect, theme: &Theme) 
     }
     if let Some(p) = s.local.port() {
         let class = crate::ports::classes::PortClass::of(p).name();
-        let eph = live.ephemeral.is_some_and(|(lo, hi)| (lo..=hi).contains(&p));
+        let eph = live.ephemeral.is_some_and(|r| r.contains(p));
         lines.push(("local port".into(), format!("{class}{}", if eph { ", in the ephemeral range" } else { "" })));
     }
     if let (Some(o), SockRow::Live(i)) = (&live.owners, r) {
         let text = match o.of.get(&i) {
-            Some(super::live::Owner::Held { first, count }) => {
+            Some(Owner::Held(HeldBy { first, count })) => {
                 let p = &o.processes[*first as usize];
                 let more = if *count > 1 { format!(" (and {} more)", count - 1) } else { String::new() };
-                format!("{} pid {} uid {}: {}{more}", p.comm, p.pid, p.uid, p.cmdline)
+                let (comm, cmdline) = (escape(&p.comm), escape(&p.cmdline));
+                format!("{comm} pid {} uid {}: {cmdline}{more}", p.pid, p.uid)
             }
-            Some(super::live::Owner::Hidden) => format!(
+            Some(Owner::Hidden) => format!(
                 "hidden: owned by uid {}; another user's processes need root or CAP_SYS_PTRACE to inspect",
                 s.uid.map_or("?".into(), |u| u.to_string())
             ),
@@ -76,10 +78,10 @@ pub fn detail(app: &App, live: &Live, f: &mut Frame, area: Rect, theme: &Theme) 
     }
     if let Some(x) = s.extra.as_deref() {
         if let Some(t) = &x.tcp_info {
-            lines.push(("tcp_info".into(), t.summary(x.congestion.as_deref())));
+            lines.push(("tcp_info".into(), crate::output::tcp_info::tcp_info(t, x.congestion.as_deref())));
         }
         if let Some(m) = x.memory.as_deref() {
-            lines.push(("memory".into(), m.summary()));
+            lines.push(("memory".into(), crate::output::tcp_info::memory(m)));
         }
     }
     let block = Block::default().borders(Borders::ALL).title(" socket ");

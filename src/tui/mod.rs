@@ -6,15 +6,20 @@ pub mod app;
 pub mod charts;
 pub mod columns;
 pub mod detail;
+pub mod eventlog;
 pub mod filter;
 pub mod history;
+pub mod kill;
 pub mod layout;
 pub mod live;
 pub mod owners;
 pub mod refresh;
+pub mod replay;
 #[cfg(test)]
 mod script;
 pub mod tables;
+#[cfg(test)]
+mod tests;
 pub mod view;
 #[cfg(test)]
 mod view_tests;
@@ -27,22 +32,33 @@ use std::time::{Duration, Instant};
 
 use ratatui::Terminal;
 use ratatui::backend::CrosstermBackend;
-use ratatui::crossterm::event::{self, DisableMouseCapture, EnableMouseCapture, Event, KeyEventKind};
+use ratatui::crossterm::event::{
+    self, DisableBracketedPaste, DisableMouseCapture, EnableBracketedPaste, EnableMouseCapture, Event, KeyEventKind,
+};
 use ratatui::crossterm::execute;
 use ratatui::crossterm::terminal::{EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode};
 
 use crate::collect::process::ProcessCache;
 use crate::collect::{self, Collector, Query, SourceChoice};
 use crate::model::StateSet;
+use crate::ports::classes::HostPorts;
 use app::{Action, App, Settings};
 use live::{Live, Tracker};
 
-/// How the dashboard was asked to start.
+/// How the dashboard was asked to start: a checked configuration, built by the `cli` layer.
 #[derive(Debug, Clone)]
 pub struct TopConfig {
-    pub settings: Settings,
+    /// Pause between refreshes.
+    pub interval: Duration,
+    pub tcp: bool,
+    pub udp: bool,
+    pub unix: bool,
+    /// The parsed `filter_text`.
+    pub selection: crate::filter::Parsed,
     /// The filter text the flags stand for (shown and editable with `/`).
     pub filter_text: String,
+    /// The audit's options (the same as `sockscope audit`'s) for the listener and pressure markers.
+    pub audit: crate::ports::audit::AuditOptions,
     pub ipv4: bool,
     pub ipv6: bool,
     pub source: SourceChoice,
@@ -66,7 +82,13 @@ struct TerminalGuard {
 
 fn restore_terminal() {
     let _ = disable_raw_mode();
-    let _ = execute!(io::stdout(), DisableMouseCapture, LeaveAlternateScreen, ratatui::crossterm::cursor::Show);
+    let _ = execute!(
+        io::stdout(),
+        DisableBracketedPaste,
+        DisableMouseCapture,
+        LeaveAlternateScreen,
+        ratatui::crossterm::cursor::Show
+    );
 }
 
 impl TerminalGuard {
@@ -78,7 +100,7 @@ impl TerminalGuard {
         }));
         enable_raw_mode()?;
         let mut out = io::stdout();
-        if let Err(e) = execute!(out, EnterAlternateScreen, EnableMouseCapture) {
+        if let Err(e) = execute!(out, EnterAlternateScreen, EnableMouseCapture, EnableBracketedPaste) {
             restore_terminal();
             return Err(e);
         }
@@ -91,6 +113,35 @@ impl Drop for TerminalGuard {
     fn drop(&mut self) {
         restore_terminal();
     }
+}
+
+/// Turn one terminal event into an action.
+fn apply_event(app: &mut App, e: Event) {
+    match e {
+        Event::Key(k) if k.kind != KeyEventKind::Release => app::update(app, Action::Key(k)),
+        Event::Paste(text) => app::update(app, Action::Paste(text)),
+        Event::Mouse(m) => app::update(app, Action::Mouse(m)),
+        Event::Resize(w, h) => app::update(app, Action::Resize(w, h)),
+        _ => {}
+    }
+}
+
+/// Most events applied between two draws: the screen still refreshes during an endless stream of input.
+const MAX_EVENTS_PER_DRAW: usize = 100_000;
+
+/// Apply the events `next` has ready (it returns `None` when none is waiting), up to
+/// [`MAX_EVENTS_PER_DRAW`]; returns how many were applied.
+fn apply_pending(app: &mut App, mut next: impl FnMut() -> io::Result<Option<Event>>) -> io::Result<usize> {
+    let mut n = 0;
+    while n < MAX_EVENTS_PER_DRAW {
+        let Some(e) = next()? else { break };
+        apply_event(app, e);
+        n += 1;
+        if app.quit {
+            break;
+        }
+    }
+    Ok(n)
 }
 
 /// The query a collection needs for these settings.
@@ -109,18 +160,21 @@ pub fn query_for(settings: &Settings, ipv4: bool, ipv6: bool) -> Query {
     }
 }
 
+/// The collector thread's stack: explicit, so what the tests prove about filter depth holds in the dashboard.
+pub const COLLECTOR_STACK: usize = 2 << 20;
+
 /// Collect, filter and track on this thread until the UI goes away. Every interval the listeners are
 /// dumped (cheap); the full table when [`refresh::full_every`] says its cost allows, at least every
 /// [`refresh::MAX_AGE`]. Settings that change what is shown force a full refresh.
 pub fn collector_loop(
     mut collector: Box<dyn Collector>,
+    mut tracker: Tracker,
     proc_root: PathBuf,
     mut settings: Settings,
     (ipv4, ipv6): (bool, bool),
     commands: Receiver<Settings>,
     updates: Sender<Update>,
 ) {
-    let mut tracker = Tracker::with_host_ports(&proc_root);
     let mut cache = ProcessCache::new();
     let mut last_full: Option<Instant> = None;
     let mut last_procs: Option<Instant> = None;
@@ -242,63 +296,97 @@ fn full_refresh(
     }
 }
 
+/// Close `targets` with SOCK_DESTROY; one line saying what happened.
+fn close_sockets(targets: &[crate::model::Socket]) -> String {
+    use crate::collect::netlink::destroy::{DestroyError, Destroyer};
+    let mut d = match Destroyer::open() {
+        Ok(d) => d,
+        Err(e) => return format!("cannot close sockets: {e}"),
+    };
+    let (mut closed, mut gone, mut failed) = (0, 0, 0);
+    let mut why = None;
+    for s in targets {
+        match d.destroy(s) {
+            Ok(()) => closed += 1,
+            Err(DestroyError::Gone) => gone += 1,
+            Err(e @ (DestroyError::NeedsPrivilege | DestroyError::Unsupported)) => {
+                return format!("{e}; nothing closed");
+            }
+            Err(e) => {
+                failed += 1;
+                why.get_or_insert(e.to_string());
+            }
+        }
+    }
+    let mut msg = format!("closed {closed} of {} sockets", targets.len());
+    if gone > 0 {
+        msg.push_str(&format!(", {gone} already gone"));
+    }
+    if let Some(w) = why {
+        msg.push_str(&format!(", {failed} failed: {w}"));
+    }
+    msg
+}
+
 /// Run the dashboard until the user quits.
 pub fn run(cfg: TopConfig) -> anyhow::Result<()> {
     let collector = collect::open(cfg.source, cfg.proc_root.clone());
     let (cmd_tx, cmd_rx) = mpsc::channel();
     let (up_tx, up_rx) = mpsc::channel();
-    let settings = cfg.settings.clone();
+    let settings = Settings {
+        interval: cfg.interval,
+        paused: false,
+        protos: app::Protos { tcp: cfg.tcp, udp: cfg.udp, unix: cfg.unix },
+        selection: cfg.selection.clone(),
+        details: false,
+        open_group: None,
+    };
     let families = (cfg.ipv4, cfg.ipv6);
     let proc_root = cfg.proc_root.clone();
-    std::thread::Builder::new()
-        .name("collector".into())
-        .spawn(move || collector_loop(collector, proc_root, settings, families, cmd_rx, up_tx))?;
+    std::thread::Builder::new().name("collector".into()).stack_size(COLLECTOR_STACK).spawn({
+        let settings = settings.clone();
+        let tracker = Tracker::auditing(HostPorts::read(&cfg.proc_root).ok(), cfg.audit);
+        move || collector_loop(collector, tracker, proc_root, settings, families, cmd_rx, up_tx)
+    })?;
 
-    let mut app = App::new(cfg.settings.clone(), cfg.filter_text, cfg.services, cfg.color);
+    let mut app = App::new(settings, cfg.filter_text, cfg.services, cfg.color);
+    app.proc_root = cfg.proc_root.clone();
     let mut guard = TerminalGuard::enter()?;
     let size = guard.terminal.size()?;
     app::update(&mut app, Action::Resize(size.width, size.height));
     let mut sent = app.settings.clone();
     let mut dirty = true;
     let mut last_tick = Instant::now();
-    let mut error: Option<String> = None;
     loop {
         if dirty {
-            guard.terminal.draw(|f| {
-                view::view(&app, f);
-                if let Some(e) = &error {
-                    let a = f.area();
-                    let r = ratatui::layout::Rect::new(0, a.height.saturating_sub(1), a.width, 1.min(a.height));
-                    f.render_widget(ratatui::widgets::Paragraph::new(format!(" collection failed: {e}")), r);
-                }
-            })?;
+            guard.terminal.draw(|f| view::view(&app, f))?;
             dirty = false;
         }
         if event::poll(Duration::from_millis(100))? {
-            match event::read()? {
-                Event::Key(k) if k.kind != KeyEventKind::Release => app::update(&mut app, Action::Key(k)),
-                Event::Mouse(m) => app::update(&mut app, Action::Mouse(m)),
-                Event::Resize(w, h) => app::update(&mut app, Action::Resize(w, h)),
-                _ => {}
-            }
+            let first = event::read()?;
+            apply_event(&mut app, first);
+            // Everything already waiting is applied before the next draw: a pasted 40k-character filter
+            // costs one redraw, not one per key.
+            apply_pending(&mut app, || if event::poll(Duration::ZERO)? { event::read().map(Some) } else { Ok(None) })?;
             dirty = true;
         }
         // Only the newest snapshot matters when several queued up.
         let mut newest = None;
         for u in up_rx.try_iter() {
             match u {
-                Update::Live(l) => {
-                    newest = Some(l);
-                    error = None;
+                Update::Live(l) => newest = Some(l),
+                Update::Error(e) => {
+                    if let Some(l) = newest.take() {
+                        app::update(&mut app, Action::Data(l));
+                    }
+                    app::update(&mut app, Action::CollectFailed(e));
                 }
                 Update::Listeners(p) => {
                     if let Some(l) = newest.take() {
                         app::update(&mut app, Action::Data(l));
                     }
                     app::update(&mut app, Action::Listeners(p));
-                    error = None;
                 }
-                Update::Error(e) => error = Some(e),
             }
             dirty = true;
         }
@@ -308,6 +396,10 @@ pub fn run(cfg: TopConfig) -> anyhow::Result<()> {
         if last_tick.elapsed() >= Duration::from_secs(1) {
             last_tick = Instant::now();
             app::update(&mut app, Action::Tick(last_tick));
+            dirty = true;
+        }
+        if let Some(targets) = app.kill_request.take() {
+            app::update(&mut app, Action::KillDone(close_sockets(&targets)));
             dirty = true;
         }
         if app.quit {

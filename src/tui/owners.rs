@@ -5,16 +5,17 @@
 
 use std::sync::Arc;
 
-use crate::collect::process::{ProcessInfo, ProcessMap};
 use crate::group::Group;
 use crate::model::Socket;
+use crate::model::owners::{Owner, ProcessInfo, ProcessMap};
+use crate::model::text::escape;
 
 /// The holders of one group's sockets.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct GroupOwners {
     /// (index into the process list, sockets it holds), most sockets first, then by pid.
     pub holders: Vec<(u32, u32)>,
-    /// Sockets with an inode that no visible process holds while some processes could not be inspected.
+    /// Sockets whose owner is [`Owner::Hidden`] (the one rule, [`ProcessMap::owner`]).
     pub hidden: u32,
 }
 
@@ -27,19 +28,17 @@ pub fn summarize(sockets: &[Socket], groups: &[Group], map: &ProcessMap, complet
             let mut out = GroupOwners::default();
             for &i in g.listeners.iter().chain(&g.members) {
                 let Some(s) = sockets.get(i as usize) else { continue };
-                if s.inode == 0 {
-                    continue;
-                }
-                let mut held = false;
-                for p in map.holder_indices(s.inode) {
-                    held = true;
-                    match out.holders.iter_mut().find(|h| h.0 == p) {
-                        Some(h) => h.1 += 1,
-                        None => out.holders.push((p, 1)),
+                match map.owner_indices(s.inode, complete) {
+                    Owner::Held(holders) => {
+                        for p in holders {
+                            match out.holders.iter_mut().find(|h| h.0 == p) {
+                                Some(h) => h.1 += 1,
+                                None => out.holders.push((p, 1)),
+                            }
+                        }
                     }
-                }
-                if !held && !complete {
-                    out.hidden += 1;
+                    Owner::Hidden => out.hidden += 1,
+                    Owner::None => {}
                 }
             }
             let procs = map.processes();
@@ -48,11 +47,6 @@ pub fn summarize(sockets: &[Socket], groups: &[Group], map: &ProcessMap, complet
             out
         })
         .collect()
-}
-
-/// A string from the system made safe for the terminal: control characters become `?`.
-pub fn escape(s: &str) -> String {
-    s.chars().map(|c| if c.is_control() { '?' } else { c }).collect()
 }
 
 fn width(s: &str) -> usize {
@@ -143,7 +137,7 @@ pub fn row_label(o: &GroupOwners, procs: &[Arc<ProcessInfo>], max: usize) -> Str
             let rest = if total > 1 { format!(", +{}", total - 1) } else { String::new() };
             let room = max.saturating_sub(width(&count) + width(&rest));
             if room >= 2 {
-                let name = names.first().map_or("hidden".to_string(), |n| escape(&n.0));
+                let name = names.first().map_or("hidden".to_string(), |n| escape(&n.0).into_owned());
                 return format!("{}{count}{rest}", ellipsize(&name, room));
             }
             return ellipsize(&entries.join(", "), max);
@@ -225,6 +219,6 @@ mod tests {
 
     #[test]
     fn control_characters_are_escaped() {
-        assert_eq!(name_pid("a\x1b[2Jb", 7, "", 40), "a?[2Jb[7]");
+        assert_eq!(name_pid("a\x1b[2Jb", 7, "", 40), "a\\x1b[2Jb[7]");
     }
 }

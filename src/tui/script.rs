@@ -5,12 +5,15 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::live::{Live, Owner, Owners, Tracker};
+use super::live::{HeldBy, Live, Owners, Tracker};
 use super::owners::GroupOwners;
-use crate::collect::process::ProcessInfo;
 use crate::collect::{Snapshot, Source, Table};
 use crate::group::GroupKey;
+use crate::model::owners::{Owner, ProcessInfo};
 use crate::model::{Endpoint, Family, Proto, Socket, State, UnixKind, UnixName};
+use crate::ports::PortRange;
+use crate::ports::audit::AuditOptions;
+use crate::ports::classes::HostPorts;
 
 fn ip4(a: u8, b: u8, c: u8, d: u8) -> IpAddr {
     IpAddr::V4(Ipv4Addr::new(a, b, c, d))
@@ -115,12 +118,12 @@ fn owners(socks: &[Socket]) -> Owners {
                 i as u32,
                 match (s.state, s.local.port(), s.peer.port()) {
                     (State::TIME_WAIT, ..) => Owner::None,
-                    (_, _, Some(6379)) if s.cookie == Some(704) => Owner::Held { first: 4, count: 1 },
-                    (_, _, Some(6379)) => Owner::Held { first: 3, count: 1 },
-                    (_, Some(45000..=45004), _) => Owner::Held { first: 5, count: 1 },
-                    (_, Some(443 | 8080), _) => Owner::Held { first: 0, count: 2 },
-                    (_, Some(5432), _) => Owner::Held { first: 1, count: 1 },
-                    (_, _, Some(5432 | 443)) => Owner::Held { first: 2, count: 1 },
+                    (_, _, Some(6379)) if s.cookie == Some(704) => Owner::Held(HeldBy { first: 4, count: 1 }),
+                    (_, _, Some(6379)) => Owner::Held(HeldBy { first: 3, count: 1 }),
+                    (_, Some(45000..=45004), _) => Owner::Held(HeldBy { first: 5, count: 1 }),
+                    (_, Some(443 | 8080), _) => Owner::Held(HeldBy { first: 0, count: 2 }),
+                    (_, Some(5432), _) => Owner::Held(HeldBy { first: 1, count: 1 }),
+                    (_, _, Some(5432 | 443)) => Owner::Held(HeldBy { first: 2, count: 1 }),
                     (_, None, _) => Owner::Hidden,
                     _ => Owner::None,
                 },
@@ -138,7 +141,7 @@ fn summaries(live: &Live, of: &Owners) -> Vec<GroupOwners> {
             let mut o = GroupOwners::default();
             for i in g.listeners.iter().chain(&g.members) {
                 match of.of.get(i) {
-                    Some(Owner::Held { first, .. }) => match o.holders.iter_mut().find(|h| h.0 == *first) {
+                    Some(Owner::Held(HeldBy { first, .. })) => match o.holders.iter_mut().find(|h| h.0 == *first) {
                         Some(h) => h.1 += 1,
                         None => o.holders.push((*first, 1)),
                     },
@@ -166,7 +169,8 @@ pub fn lives(last: u64) -> Vec<(Arc<Live>, Instant)> {
 /// [`lives`] with another group open (its sockets kept one by one, its closed ones lingering).
 pub fn lives_open(last: u64, open: &GroupKey) -> Vec<(Arc<Live>, Instant)> {
     let t0 = Instant::now();
-    let mut tr = Tracker::with_ephemeral((32768, 60999));
+    let ports = HostPorts { ephemeral: PortRange::new(32768, 60999), reserved: vec![] };
+    let mut tr = Tracker::auditing(Some(ports), AuditOptions::default());
     let mut out = Vec::new();
     for g in 0..=last {
         let snap = Snapshot {

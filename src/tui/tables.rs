@@ -13,9 +13,10 @@ use super::app::{App, SockRow};
 use super::columns::{self, PortCol, SockCol, Spec};
 use super::layout::scroll_offset;
 use super::live::Live;
-use super::owners::{self, ellipsize, escape};
+use super::owners::{self, ellipsize};
 use super::view::{Theme, fmt_age};
 use crate::group::GroupKey;
+use crate::model::text::escape;
 use crate::model::{Endpoint, Socket, State};
 
 const SPARKS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
@@ -35,7 +36,7 @@ pub fn sparkline(samples: &[u32], width: usize) -> String {
 /// `wk` (0-1023), `reg` (1024-49151), `dyn` (49152-65535), or `eph` inside the host's ephemeral range.
 fn port_class(live: &Live, port: Option<u16>) -> &'static str {
     let Some(p) = port else { return "" };
-    if live.ephemeral.is_some_and(|(lo, hi)| (lo..=hi).contains(&p)) {
+    if live.ephemeral.is_some_and(|r| r.contains(p)) {
         return "eph";
     }
     match crate::ports::classes::PortClass::of(p).name() {
@@ -48,7 +49,7 @@ fn port_class(live: &Live, port: Option<u16>) -> &'static str {
 pub fn endpoint_label(k: &GroupKey, dual: bool) -> String {
     match k {
         GroupKey::Listen { ip, port, .. } if dual && ip.is_unspecified() => format!("*:{port}"),
-        _ => escape(&k.to_string()),
+        _ => escape(&k.to_string()).into_owned(),
     }
 }
 
@@ -56,13 +57,10 @@ pub fn end_text(e: &Endpoint) -> String {
     match e {
         Endpoint::Inet { ip, port } => {
             let port = if *port == 0 { "*".to_string() } else { port.to_string() };
-            match ip {
-                std::net::IpAddr::V4(v4) => format!("{v4}:{port}"),
-                std::net::IpAddr::V6(v6) => format!("[{v6}]:{port}"),
-            }
+            format!("{}:{port}", crate::output::Bracketed(*ip))
         }
         Endpoint::Unix { name, inode } => match name {
-            Some(n) => format!("{} {inode}", escape(&n.display())),
+            Some(n) => format!("{} {inode}", n.display()),
             None if *inode == 0 => "*".into(),
             None => format!("* {inode}"),
         },

@@ -8,11 +8,13 @@ use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Clear, Paragraph};
+use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 
 use super::app::{App, Screen};
 use super::layout;
 use super::live::Live;
+use crate::group::GroupKey;
+use crate::model::text::escape;
 use crate::model::{Proto, State};
 
 /// Styles, with colour only where it carries meaning (states, alarms, new and closing sockets); without
@@ -80,7 +82,14 @@ pub fn view(app: &App, f: &mut Frame) {
         (Some(live), Screen::Sockets) => sockets(app, live, f, areas.body, &theme),
         (Some(live), Screen::Detail) => super::detail::detail(app, live, f, areas.body, &theme),
     }
-    f.render_widget(Paragraph::new(status(app, &theme)), areas.status);
+    // A failed collection owns the whole bar (nothing of the usual text shows through), unless `/` is open.
+    match app.collect_error.as_ref().filter(|_| app.filter_input.is_none()) {
+        Some(e) => f.render_widget(
+            Paragraph::new(format!(" collection failed: {}", escape(e))).style(theme.alarm()),
+            areas.status,
+        ),
+        None => f.render_widget(Paragraph::new(status(app, &theme, areas.status.width)), areas.status),
+    }
     if let (Some(input), Some(err)) = (&app.filter_input, &app.filter_error) {
         let text = err.render(input);
         let h = 5.min(areas.body.height);
@@ -92,6 +101,44 @@ pub fn view(app: &App, f: &mut Frame) {
     if app.show_help {
         help(f, area);
     }
+    if let Some(d) = &app.kill {
+        kill_dialog(d, f, area, &theme);
+    }
+}
+
+/// The open group's event log: opens and closes, newest first.
+fn event_log(app: &App, live: &Live, key: &GroupKey, f: &mut Frame, area: Rect, theme: &Theme) {
+    let now = app.now.unwrap_or(live.taken_at);
+    let log = crate::tui::eventlog::group_log(live, key, area.height.saturating_sub(2) as usize);
+    let lines: Vec<Line> = log
+        .iter()
+        .map(|l| {
+            let ago = fmt_age(now.saturating_duration_since(l.at));
+            let text = match l.lived {
+                Some(d) => format!(" {ago:>6} ago  close {} {}  lived {}", l.local, l.peer, fmt_age(d)),
+                None => format!(" {ago:>6} ago  open  {} {}", l.local, l.peer),
+            };
+            if l.open {
+                Line::from(Span::styled(text, theme.new_socket()))
+            } else {
+                Line::from(Span::styled(text, theme.closed()))
+            }
+        })
+        .collect();
+    let block = Block::default().borders(Borders::TOP).title(" events (e hides) ");
+    let body = if lines.is_empty() { vec![Line::from(" no opens or closes seen yet")] } else { lines };
+    f.render_widget(Paragraph::new(body).block(block), area);
+}
+
+fn kill_dialog(d: &crate::tui::kill::KillDialog, f: &mut Frame, area: Rect, theme: &Theme) {
+    let lines = d.lines();
+    let w = (lines.iter().map(|l| l.chars().count()).max().unwrap_or(20) as u16 + 4).min(area.width);
+    let h = (lines.len() as u16 + 2).min(area.height);
+    let r = Rect::new(area.width.saturating_sub(w) / 2, area.height.saturating_sub(h) / 2, w, h);
+    let text: Vec<Line> = lines.into_iter().map(|l| Line::from(format!(" {l}"))).collect();
+    f.render_widget(Clear, r);
+    let block = Block::default().borders(Borders::ALL).title(" close sockets ").border_style(theme.alarm());
+    f.render_widget(Paragraph::new(text).block(block).wrap(Wrap { trim: false }), r);
 }
 
 /// The header, most important first (a narrow terminal cuts the end): the socket count and the host's state
@@ -146,11 +193,25 @@ fn title(app: &App, theme: &Theme) -> Line<'static> {
     Line::from(spans)
 }
 
-fn status(app: &App, theme: &Theme) -> Line<'static> {
+/// The status bar, `width` columns wide.
+fn status(app: &App, theme: &Theme, width: u16) -> Line<'static> {
+    if let Some(m) = &app.message {
+        return Line::from(Span::styled(format!(" {}", escape(m)), theme.alarm()));
+    }
     if let Some(input) = &app.filter_input {
+        // The end of the input, where the cursor is, stays in view: a long filter scrolls to the left.
+        let room = usize::from(width).saturating_sub(3);
+        let shown: String = escape(input).chars().collect();
+        let n = shown.chars().count();
+        let visible = if n > room {
+            let tail: String = shown.chars().skip(n + 1 - room).collect();
+            format!("…{tail}")
+        } else {
+            shown
+        };
         return Line::from(vec![
             Span::styled("/", theme.fg(Color::Yellow)),
-            Span::raw(input.clone()),
+            Span::raw(visible),
             Span::styled("█", Style::default().add_modifier(Modifier::SLOW_BLINK)),
             Span::styled(
                 "  Enter apply  Esc cancel  e.g. state established sport = :443",
@@ -181,7 +242,7 @@ fn status(app: &App, theme: &Theme) -> Line<'static> {
         if rev { " reversed" } else { "" }
     );
     if let Some(note) = app.live.as_ref().and_then(|l| l.notes.first()) {
-        return Line::from(vec![Span::styled(format!(" {note}"), theme.alarm()), Span::raw(s)]);
+        return Line::from(vec![Span::styled(format!(" {}", escape(note)), theme.alarm()), Span::raw(s)]);
     }
     Line::from(s)
 }
@@ -225,7 +286,7 @@ fn sockets(app: &App, live: &Live, f: &mut Frame, area: Rect, theme: &Theme) {
     if let Some(r) = reasons.first() {
         spans.push(Span::styled(format!("  ! {r}"), theme.alarm()));
     }
-    if let Some((n, cap)) = live.pressure.get(key) {
+    if let Some(crate::ports::classes::Pressure { sockets: n, capacity: cap, .. }) = live.pressure.get(key) {
         spans.push(Span::styled(
             format!("  ! {n} of {cap} ephemeral ports towards this destination from one address"),
             theme.alarm(),
@@ -245,7 +306,13 @@ fn sockets(app: &App, live: &Live, f: &mut Frame, area: Rect, theme: &Theme) {
     {
         super::charts::group_charts(f, parts.charts, g, app.accept_queue(g), app.open_series(), theme);
     }
-    super::tables::sockets_table(app, live, f, parts.table, theme);
+    let mut table = parts.table;
+    if app.show_events && table.height > 12 {
+        let h = 9;
+        table.height -= h;
+        event_log(app, live, key, f, Rect { y: table.y + table.height, height: h, ..table }, theme);
+    }
+    super::tables::sockets_table(app, live, f, table, theme);
 }
 
 const HELP: &[(&str, &str)] = &[
@@ -260,6 +327,8 @@ const HELP: &[(&str, &str)] = &[
     ("/", "filter in ss syntax, e.g. dport = :443"),
     ("  Enter Esc ^U", "apply / cancel / clear the filter"),
     ("t u x", "show or hide TCP, UDP, UNIX"),
+    ("K", "close the group's connections or the socket"),
+    ("e", "event log of the open group"),
     ("p or space", "pause (the snapshot freezes)"),
     ("+ / -", "longer / shorter pause between refreshes"),
     ("mouse", "wheel scrolls, click selects, header sorts"),

@@ -119,6 +119,22 @@ fn paused() {
     insta::assert_snapshot!("paused", s);
 }
 
+/// The collector's error is part of `App` and drawn by `view` on the status line (it was painted over the
+/// frame by the event loop, outside the Elm cycle); the next snapshot clears it.
+#[test]
+fn collection_error_is_drawn_by_view() {
+    let mut a = app(100, 30);
+    update(&mut a, Action::CollectFailed("netlink dump failed:\nPermission denied".into()));
+    let s = screen(&a);
+    let last = s.lines().rev().find(|l| !l.trim_matches('"').trim().is_empty()).unwrap_or("");
+    // Regression: the message was drawn over the status text, whose tail stayed visible after it; control
+    // characters are escaped as everywhere else.
+    assert_eq!(last.trim_matches('"').trim_end(), " collection failed: netlink dump failed:\\x0aPermission denied");
+    let (live, _) = script::live(3);
+    update(&mut a, Action::Data(live));
+    assert!(a.collect_error.is_none() && !screen(&a).contains("collection failed"));
+}
+
 #[test]
 fn help_overlay() {
     let mut a = app(80, 24);
@@ -162,4 +178,46 @@ fn listener_detail_shows_audit_findings_and_port_class() {
     assert!(s.contains("local port  well-known"), "{s}");
     let home = screen(&app(140, 20));
     assert!(home.contains("Service") && home.contains("Class") && home.contains("https"), "{home}");
+}
+
+#[test]
+fn kill_dialog_says_how_many_and_who_and_no_means_no() {
+    let mut a = app(100, 30);
+    keys(&mut a, &[KeyCode::Char('K')]);
+    let d = a.kill.clone().expect("a dialog for the selected group");
+    assert!(!d.targets.is_empty());
+    insta::assert_snapshot!("kill_dialog", screen(&a));
+    keys(&mut a, &[KeyCode::Char('n')]);
+    assert!(a.kill.is_none() && a.kill_request.is_none());
+    assert_eq!(a.message.as_deref(), Some("nothing closed"));
+    keys(&mut a, &[KeyCode::Char('K'), KeyCode::Char('y')]);
+    assert_eq!(a.kill_request.as_ref().map(Vec::len), Some(d.targets.len()), "y hands the sockets to the loop");
+    update(&mut a, Action::KillDone("closed 4 of 4 sockets".into()));
+    assert!(screen(&a).contains("closed 4 of 4 sockets"));
+}
+
+#[test]
+fn event_log_of_the_open_group() {
+    let mut a = app(100, 30);
+    keys(&mut a, &[KeyCode::Enter, KeyCode::Char('e')]);
+    insta::assert_snapshot!("event_log", screen(&a));
+}
+
+/// The last line of the screen, as `TestBackend` prints it (between quotes).
+fn status_line(a: &App) -> String {
+    let s = screen(a);
+    let last = s.lines().last().unwrap_or_default().to_string();
+    last.trim_start_matches('"').trim_end_matches('"').to_string()
+}
+
+#[test]
+fn a_long_filter_input_scrolls_to_keep_the_cursor_in_view() {
+    // Regression: past the width, the typed end and the cursor were cut off.
+    let mut a = app(60, 20);
+    keys(&mut a, &[KeyCode::Char('/')]);
+    let text = format!("{}sport = :443", "dport = :1 or ".repeat(20));
+    update(&mut a, Action::Paste(text));
+    let line = status_line(&a);
+    assert!(line.starts_with("/…"), "{line:?}");
+    assert!(line.contains("sport = :443█"), "{line:?}");
 }

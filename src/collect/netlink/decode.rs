@@ -4,8 +4,9 @@
 use netlink_packet_core::{Emitable, Parseable};
 use netlink_packet_core::{NLM_F_DUMP, NLM_F_REQUEST, NLMSG_DONE, NLMSG_ERROR, NLMSG_NOOP, NetlinkBuffer};
 use netlink_packet_sock_diag::constants::{
-    AF_INET, AF_INET6, INET_DIAG_CONG, INET_DIAG_INFO, INET_DIAG_MARK, INET_DIAG_SKMEMINFO, INET_DIAG_SKV6ONLY,
-    IPPROTO_TCP, IPPROTO_UDP, SOCK_DIAG_BY_FAMILY, UNIX_DIAG_MEMINFO, UNIX_DIAG_NAME, UNIX_DIAG_PEER, UNIX_DIAG_RQLEN,
+    AF_INET, AF_INET6, INET_DIAG_CONG, INET_DIAG_INFO, INET_DIAG_MARK, INET_DIAG_PROTOCOL, INET_DIAG_SKMEMINFO,
+    INET_DIAG_SKV6ONLY, IPPROTO_TCP, IPPROTO_UDP, SOCK_DIAG_BY_FAMILY, UNIX_DIAG_MEMINFO, UNIX_DIAG_NAME,
+    UNIX_DIAG_PEER, UNIX_DIAG_RQLEN,
 };
 use netlink_packet_sock_diag::inet::{ExtensionFlags, InetRequest, InetResponseHeader, SocketId, StateFlags};
 use netlink_packet_sock_diag::unix::{ShowFlags, StateFlags as UnixStateFlags, UnixRequest, UnixResponseHeader};
@@ -15,7 +16,7 @@ use crate::model::internals::{Extra, MemInfo, TcpInfo};
 use crate::model::{Endpoint, Family, Proto, Socket, State, Timer, UnixKind, UnixName};
 
 /// `sizeof(struct nlmsghdr)` (netlink-packet-core keeps its `NETLINK_HEADER_LEN` private).
-const NLMSG_HDRLEN: usize = 16;
+pub const NLMSG_HDRLEN: usize = 16;
 /// The compat request type that dumps TCP of both families in one walk (and its replies' type).
 pub const TCPDIAG_GETSOCK: u16 = 18;
 
@@ -25,6 +26,20 @@ const UNIX_DIAG_MSG_LEN: usize = 16;
 // The owner uid attribute and its show flag (Linux 5.3+): the crate stops at UNIX_DIAG_SHUTDOWN.
 const UNIX_DIAG_UID: u16 = 7;
 const UDIAG_SHOW_UID: u32 = 0x40;
+
+/// The request attribute type that carries a program (`enum { INET_DIAG_REQ_NONE, INET_DIAG_REQ_BYTECODE }`).
+const INET_DIAG_REQ_BYTECODE: u16 = 1;
+
+/// The netlink attribute carrying a compiled filter program (`struct nlattr` + program, padded to 4 bytes),
+/// appended after `inet_diag_req_v2`. The program comes compiled (`Query::bytecode`); this only frames it.
+fn bytecode_attr(bc: &[u8]) -> Vec<u8> {
+    let mut a = Vec::with_capacity(4 + bc.len() + 3);
+    a.extend_from_slice(&((4 + bc.len()) as u16).to_ne_bytes());
+    a.extend_from_slice(&INET_DIAG_REQ_BYTECODE.to_ne_bytes());
+    a.extend_from_slice(bc);
+    a.resize(a.len().next_multiple_of(4), 0);
+    a
+}
 
 /// Build the whole netlink message (header included) that asks for a dump of `table` in `states`, with a
 /// filter program for the kernel on TCP/UDP tables (UNIX dumps take none).
@@ -37,7 +52,7 @@ pub fn dump_request(table: Table, q: &Query, bytecode: Option<&[u8]>, seq: u32) 
             b[3] = extensions(q).bits();
             b[52..56].copy_from_slice(&mask.to_ne_bytes());
             if let Some(bc) = bytecode {
-                b.extend(crate::filter::bytecode::request_attr(bc));
+                b.extend(bytecode_attr(bc));
             }
             b
         }
@@ -74,7 +89,7 @@ pub fn dump_request(table: Table, q: &Query, bytecode: Option<&[u8]>, seq: u32) 
             let mut b = vec![0u8; req.buffer_len()];
             req.emit(&mut b);
             if let Some(bc) = bytecode {
-                b.extend(crate::filter::bytecode::request_attr(bc));
+                b.extend(bytecode_attr(bc));
             }
             b
         }
@@ -137,6 +152,43 @@ pub fn for_each_message(buf: &[u8], table: Table, mut each: impl FnMut(Message) 
         off += (len + 3) & !3;
     }
     Ok(())
+}
+
+/// Walk the messages of one multicast datagram from the destroy groups: each is an `inet_diag_msg` whose
+/// protocol is in an `INET_DIAG_PROTOCOL` attribute. Messages that do not decode are skipped (a bad one
+/// from the kernel must not stop the stream); `each` gets every destroyed TCP or UDP socket.
+pub fn for_each_broadcast(buf: &[u8], mut each: impl FnMut(Socket)) {
+    let mut off = 0;
+    while off + NLMSG_HDRLEN <= buf.len() {
+        let Ok(nl) = NetlinkBuffer::new_checked(&buf[off..]) else { return };
+        let len = nl.length() as usize;
+        if nl.message_type() == SOCK_DIAG_BY_FAMILY
+            && let Some(Message::Socket(s)) = decode_destroyed(nl.payload())
+        {
+            each(s);
+        }
+        off += (len.max(NLMSG_HDRLEN) + 3) & !3;
+    }
+}
+
+/// One destroyed socket from the multicast groups; `None` for what is not TCP or UDP or does not decode.
+pub fn decode_destroyed(payload: &[u8]) -> Option<Message> {
+    let mut protocol = None;
+    for_each_attr(payload.get(INET_DIAG_MSG_LEN..)?, |kind, data| {
+        if kind == INET_DIAG_PROTOCOL {
+            protocol = data.first().copied();
+        }
+    })
+    .ok()?;
+    let family = *payload.first()?;
+    let table = match (protocol?, family) {
+        (IPPROTO_TCP, AF_INET) => Table::Tcp4,
+        (IPPROTO_TCP, AF_INET6) => Table::Tcp6,
+        (IPPROTO_UDP, AF_INET) => Table::Udp4,
+        (IPPROTO_UDP, AF_INET6) => Table::Udp6,
+        _ => return None,
+    };
+    decode_inet(payload, table).ok()
 }
 
 /// The congestion algorithm's name, shared: a dump of 200k sockets names the same one or two algorithms.

@@ -1,0 +1,164 @@
+//! `sockscope list`: sockets are filtered, formatted and written as the collector hands them over, batch by
+//! batch, instead of being held until the dump ends, so memory stays bounded for any number of sockets. The
+//! collector runs on its own thread; a bounded channel between the two lets the dump and the formatting
+//! overlap. The table aligns its columns per chunk, as `ss` does. With `-p` (or a `process`/`pid` filter)
+//! rows wait for the `/proc` scan that runs beside the dump; the channel then holds more batches so the dump
+//! is not held up.
+
+use std::io::{self, Write};
+use std::path::PathBuf;
+use std::sync::mpsc;
+
+use anyhow::Context;
+
+use crate::collect::process::{self, ScanResult};
+use crate::collect::{self, CollectError, Collector, Query, Snapshot, SourceChoice};
+use crate::filter::Expr;
+use crate::model::Socket;
+use crate::output::json::JsonWriter;
+use crate::output::table::{TableOptions, TableWriter};
+use crate::output::{Names, Processes};
+use crate::ports::services::Services;
+
+/// Output format of a listing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Table,
+    Json,
+    Ndjson,
+}
+
+/// A checked listing configuration.
+#[derive(Debug)]
+pub struct ListConfig {
+    pub query: Query,
+    /// The whole selection beyond protocols, families and states; applied after collection (the kernel has
+    /// already applied what `query.bytecode` carries).
+    pub filter: Expr,
+    pub format: Format,
+    pub table: TableOptions,
+    pub numeric: bool,
+    pub resolve: bool,
+    /// Attribute sockets to processes (`-p`).
+    pub processes: bool,
+    pub source: SourceChoice,
+    pub proc_root: PathBuf,
+    pub services: Services,
+}
+
+/// Batches in flight between the collector and the writer (a batch is up to 1024 sockets).
+const IN_FLIGHT: usize = 4;
+/// Batches in flight while rows wait for the process scan.
+const IN_FLIGHT_WAITING: usize = 64;
+
+/// The table or JSON writer the rows go to.
+enum Writer<W: Write> {
+    Table(TableWriter<W>),
+    Json(JsonWriter<W>),
+}
+
+impl<W: Write> Writer<W> {
+    fn push(&mut self, s: &Socket, names: &Names) -> io::Result<()> {
+        match self {
+            Writer::Table(t) => t.push(s, names),
+            Writer::Json(j) => j.push(s, names),
+        }
+    }
+
+    fn finish(self) -> io::Result<()> {
+        match self {
+            Writer::Table(t) => t.finish(),
+            Writer::Json(j) => j.finish(),
+        }
+    }
+}
+
+/// List the sockets `config` asks for on stdout.
+pub fn run(config: ListConfig) -> anyhow::Result<()> {
+    let collector = collect::open(config.source, config.proc_root.clone());
+    let stdout = io::stdout();
+    run_with(config, collector, stdout.lock())
+}
+
+/// [`run`] with any collector, into any writer.
+pub fn run_with(mut config: ListConfig, mut collector: Box<dyn Collector>, out: impl Write) -> anyhow::Result<()> {
+    let services = std::mem::take(&mut config.services);
+    let config = &config;
+    let want_procs = config.processes || config.filter.needs_processes();
+    let depth = if want_procs { IN_FLIGHT_WAITING } else { IN_FLIGHT };
+    let (tx, rx) = mpsc::sync_channel::<Vec<Socket>>(depth);
+    std::thread::scope(|s| {
+        // The /proc/*/fd scan and the socket dump share no state and each takes a while: both run at once.
+        let scan = want_procs.then(|| s.spawn(|| process::scan(&config.proc_root)));
+        let dump = std::thread::Builder::new()
+            .name("collector".into())
+            .spawn_scoped(s, move || collector.stream(&config.query, &mut |batch| tx.send(batch).is_ok()))
+            .context("starting the collector thread")?;
+        let scan = match scan {
+            Some(h) => Some(h.join().map_err(|_| anyhow::anyhow!("the process scan panicked"))??),
+            None => None,
+        };
+        let written = write_rows(config, services, scan, &rx, out);
+        // A failed write ends the listing: the closed channel stops the dump.
+        drop(rx);
+        let snap: Result<Snapshot, CollectError> =
+            dump.join().map_err(|_| anyhow::anyhow!("the collector thread panicked"))?;
+        match (snap, written) {
+            (Err(e), _) => Err(e.into()),
+            (Ok(_), Err(e)) => Err(e.into()),
+            (Ok(snap), Ok(writer)) => {
+                for note in &snap.notes {
+                    crate::errln!("sockscope: note: {note}");
+                }
+                writer.finish()?;
+                Ok(())
+            }
+        }
+    })
+}
+
+/// Take batches until the collector is done, writing the rows that pass the filter; the writer is returned
+/// unfinished (the caller closes it once the collection is known to have succeeded).
+fn write_rows<W: Write>(
+    config: &ListConfig,
+    services: Services,
+    scan: Option<ScanResult>,
+    rx: &mpsc::Receiver<Vec<Socket>>,
+    out: W,
+) -> io::Result<Writer<W>> {
+    let filter = match &scan {
+        Some(scan) if config.filter.needs_processes() => config.filter.resolve_processes(&scan.map),
+        _ => config.filter.clone(),
+    };
+    let mut names = Names { services: (!config.numeric).then_some(services), ..Names::default() };
+    if let Some(scan) = scan.filter(|_| config.processes) {
+        if let Some(note) = scan.stats.note(crate::sys::is_root()) {
+            crate::errln!("sockscope: note: {note}");
+        }
+        names.processes = Some(Processes { map: scan.map, complete: scan.stats.complete });
+    }
+    let mut writer = match config.format {
+        Format::Table => Writer::Table(TableWriter::new(out, &names, &config.table)),
+        Format::Json => Writer::Json(JsonWriter::array(out)),
+        Format::Ndjson => Writer::Json(JsonWriter::lines(out)),
+    };
+    for mut batch in rx {
+        if !filter.is_true() {
+            batch.retain(|s| filter.matches(s));
+        }
+        // Names are looked up once per distinct value, as batches bring them.
+        names.load_users(&batch);
+        names.load_interfaces(&batch);
+        if config.resolve {
+            names.resolve_hosts(&batch);
+        }
+        for s in &batch {
+            writer.push(s, &names)?;
+        }
+    }
+    Ok(writer)
+}
+
+#[cfg(test)]
+#[path = "list_tests.rs"]
+mod tests;
