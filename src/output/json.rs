@@ -308,6 +308,8 @@ fn group_record<'a>(g: &'a Group, services: Option<&'a Services>) -> GroupRecord
         GroupKey::UnixPath(p) => ("unix_path", None, None, Some(p.as_str())),
         GroupKey::UnixPeer(p) => ("unix_peer", None, None, Some(p.as_str())),
         GroupKey::UnixUnnamed => ("unix_unnamed", None, None, None),
+        // Only the dashboard folds (ungrouped listings never make one).
+        GroupKey::UdpEphemeral { ip, .. } => ("udp_ephemeral", Some(ip.to_string()), None, None),
     };
     let proto = g.key.proto();
     let states = g
