@@ -7,9 +7,11 @@ use clap::Parser;
 use clap::error::ErrorKind;
 
 use sockscope::cli::{Cli, Command, Format, ListConfig, TopArgs, UsageError};
-use sockscope::collect::process;
+use sockscope::collect::cgroup::Namer;
+use sockscope::collect::workloads::Workloads;
+use sockscope::collect::{netns, process};
 use sockscope::output::{Names, Processes, json, table};
-use sockscope::{collect, commands, tui};
+use sockscope::{commands, tui};
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -94,15 +96,16 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
 }
 
 fn run_list(config: ListConfig) -> anyhow::Result<()> {
-    let mut collector = collect::open(config.source, config.proc_root.clone());
+    let roots = netns::Roots { proc_root: config.proc_root.clone(), ..netns::Roots::default() };
+    let mut namer = Namer::new(&config.proc_root, config.state_roots.clone());
     // With -p the /proc/*/fd scan runs beside the socket dump: they share no state and each takes a while.
-    let (snap, scan) = std::thread::scope(|s| {
+    let (multi, scan) = std::thread::scope(|s| {
         let want = config.processes || config.filter.needs_processes();
         let scan = want.then(|| s.spawn(|| process::scan(&config.proc_root)));
-        let snap = collector.collect(&config.query);
-        (snap, scan.map(|h| h.join()))
+        let multi = netns::collect(&config.netns, &roots, &mut namer, config.source, &config.query);
+        (multi, scan.map(|h| h.join()))
     });
-    let mut snap = snap?;
+    let mut snap = multi?.snapshot;
     for note in &snap.notes {
         eprintln!("sockscope: note: {note}");
     }
@@ -114,10 +117,18 @@ fn run_list(config: ListConfig) -> anyhow::Result<()> {
         Some(scan) if config.filter.needs_processes() => config.filter.resolve_processes(&scan.map),
         _ => config.filter.clone(),
     };
+    let map = scan.as_ref().map(|s| &s.map);
+    let workloads = Workloads::load(std::mem::take(&mut snap.namespaces), map, &config.proc_root, &mut namer);
+    let filter = if filter.needs_workloads() { filter.resolve_workloads(&workloads, map) } else { filter };
     if !filter.is_true() {
         snap.sockets.retain(|s| filter.matches(s));
     }
-    let mut names = Names { services: (!config.numeric).then_some(config.services), ..Names::default() };
+    let mut names = Names {
+        services: (!config.numeric).then_some(config.services),
+        netns_column: config.netns.is_all() && workloads.namespaces.len() > 1,
+        workloads,
+        ..Names::default()
+    };
     if let Some(scan) = scan.filter(|_| config.processes) {
         if !scan.stats.complete {
             let n = scan.stats.hidden + scan.stats.failed;

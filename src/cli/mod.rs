@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::collect::{Query, SourceChoice};
+use crate::collect::cgroup::StateRoots;
+use crate::collect::{Query, SourceChoice, netns};
 use crate::filter::{self, End, Expr};
 use crate::model::{State, StateSet};
 use crate::output::table::TableOptions;
@@ -154,6 +155,22 @@ pub struct SelectArgs {
     #[arg(long, value_name = "DIR", default_value = "/proc", help_heading = "Source")]
     pub proc_root: PathBuf,
 
+    /// Network namespace to list, as ss -N: a name under /run/netns (`ip netns`), a PID, or a path such as
+    /// /proc/PID/ns/net or /run/docker/netns/ID; `all` is the same as --all-netns
+    #[arg(short = 'N', long = "net", value_name = "NAME|PID|PATH", help_heading = "Namespaces")]
+    pub net: Option<String>,
+    /// Every network namespace on the host (those of all processes, /run/netns and other bind mounts such as
+    /// /run/docker/netns), each socket labelled with its namespace and container. Entering another namespace
+    /// needs CAP_SYS_ADMIN: without it the ones that could not be entered are named on stderr
+    #[arg(long, conflicts_with = "net", help_heading = "Namespaces")]
+    pub all_netns: bool,
+    /// Docker's data root, for container names (<DIR>/containers/<id>/config.v2.json)
+    #[arg(long, value_name = "DIR", default_value = "/var/lib/docker", help_heading = "Namespaces")]
+    pub docker_root: PathBuf,
+    /// The kubelet's pod log directory, for pod names (<DIR>/<namespace>_<pod>_<uid>)
+    #[arg(long, value_name = "DIR", default_value = "/var/log/pods", help_heading = "Namespaces")]
+    pub pods_root: PathBuf,
+
     /// A filter in ss's language, after the options: `state established '( dport = :443 or sport = :443 )'`
     /// (see FILTERS below)
     #[arg(value_name = "FILTER", trailing_var_arg = true)]
@@ -230,6 +247,10 @@ pub struct ListConfig {
     pub source: SourceChoice,
     pub proc_root: PathBuf,
     pub services: Services,
+    /// Which network namespaces (`-N`, `--all-netns`).
+    pub netns: netns::Choice,
+    /// Where container and pod names are read.
+    pub state_roots: StateRoots,
 }
 
 /// A bad flag value: printed as one line, exit status 2.
@@ -308,6 +329,16 @@ impl SelectArgs {
         Ok((states, parsed.expr.and(self.port_filter(services)?)))
     }
 
+    /// `-N` and `--all-netns` as a choice.
+    fn netns_choice(&self) -> Result<netns::Choice, UsageError> {
+        netns::Choice::from_flags(self.net.as_deref(), self.all_netns)
+            .map_err(|e| UsageError(format!("invalid value '{}' for --net: {e}", self.net.as_deref().unwrap_or(""))))
+    }
+
+    fn state_roots(&self) -> StateRoots {
+        StateRoots { docker: self.docker_root.clone(), pods: self.pods_root.clone() }
+    }
+
     fn source_choice(&self) -> SourceChoice {
         match self.source {
             SourceArg::Auto => SourceChoice::Auto,
@@ -357,6 +388,8 @@ impl ListArgs {
             query,
             filter,
             services,
+            netns: self.select.netns_choice()?,
+            state_roots: self.select.state_roots(),
         })
     }
 
@@ -373,6 +406,10 @@ impl ListArgs {
             && s.source == SourceArg::Auto
             && s.proc_root.as_os_str() == "/proc"
             && s.filter.is_empty()
+            && s.net.is_none()
+            && !s.all_netns
+            && s.docker_root.as_os_str() == "/var/lib/docker"
+            && s.pods_root.as_os_str() == "/var/log/pods"
     }
 
     /// The dashboard with the selection these flags make (for `sockscope` on a terminal).

@@ -5,9 +5,12 @@
 //! dump each. [`Auto`] asks netlink for every table and falls back to `/proc` table by table when netlink
 //! cannot serve one (no `sock_diag` at all, or a missing `*_diag` module for one protocol).
 
+pub mod cgroup;
 pub mod netlink;
+pub mod netns;
 pub mod process;
 pub mod procfs;
+pub mod workloads;
 
 use std::fmt;
 use std::io;
@@ -170,6 +173,9 @@ pub struct Snapshot {
     pub sources: Vec<(Table, Source)>,
     /// Things the user should know (a fallback taken, a field a source cannot give).
     pub notes: Vec<String>,
+    /// The network namespaces [`Socket::netns`] indexes; empty when one namespace was read without looking
+    /// at namespaces.
+    pub namespaces: crate::model::netns::Namespaces,
 }
 
 impl Snapshot {

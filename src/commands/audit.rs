@@ -10,10 +10,10 @@ use anyhow::Context;
 use serde::Serialize;
 
 use super::services::write_table;
-use crate::ports::audit::{self, AuditOptions, Listener, Reach};
 use crate::cli::SourceArg;
 use crate::collect::{self, Query, SourceChoice};
 use crate::model::StateSet;
+use crate::ports::audit::{self, AuditOptions, Listener, Reach};
 use crate::ports::classes::{self as ports, HostPorts, Pressure};
 use crate::ports::services::Services;
 

@@ -8,7 +8,7 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use super::lexer::{CmpOp, Tok, Token, lex};
-use super::{End, Expr, FilterError, PortRange, Prefix, parse_state};
+use super::{End, Expr, FilterError, PortRange, Prefix, WorkloadTerm, parse_state};
 use crate::model::{Proto, StateSet};
 use crate::ports::services::Services;
 
@@ -98,7 +98,7 @@ pub fn parse(input: &str, services: &Services, lookup: &dyn Lookup) -> Result<Pa
     Ok(Parsed { states, expr })
 }
 
-const TERMS: &str = "src, dst, sport, dport, port, dev, fwmark, proto, uid, path, 'not' or '('";
+const TERMS: &str = "src, dst, sport, dport, port, dev, fwmark, proto, uid, path, process, pid, netns, container, unit, cgroup, 'not' or '('";
 
 /// A port value: `*` or a range (a single port is a one-port range).
 enum PortValue {
@@ -260,9 +260,22 @@ impl Parser<'_> {
                     Err(_) => Err(self.bad_value(&kw, &t, "a process id", "a number")),
                 }
             }
-            "autobound" | "cgroup" => {
-                Err(FilterError::new(kw.pos, kw.len, format!("'{name}' filters are not supported")))
+            "netns" => {
+                let ne = self.eq_or_ne(&kw)?;
+                let (word, _) = self.value(&kw, "a namespace name or inode")?;
+                Ok(negate(Expr::NetnsName(word), ne))
             }
+            "container" | "unit" | "cgroup" => {
+                let ne = self.eq_or_ne(&kw)?;
+                let (term, what) = match name.as_str() {
+                    "container" => (WorkloadTerm::Container, "a container name, id or glob"),
+                    "unit" => (WorkloadTerm::Unit, "a systemd unit or glob"),
+                    _ => (WorkloadTerm::Cgroup, "a cgroup path"),
+                };
+                let (pattern, _) = self.value(&kw, what)?;
+                Ok(negate(Expr::Workload { term, pattern }, ne))
+            }
+            "autobound" => Err(FilterError::new(kw.pos, kw.len, format!("'{name}' filters are not supported"))),
             _ => Err(FilterError::new(
                 kw.pos,
                 kw.len,

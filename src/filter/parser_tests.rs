@@ -267,7 +267,8 @@ fn errors_point_at_the_offending_token() {
         ("sport = :22 state listening", 12, 15, "'state' must come before the filter expression"),
         ("pid = nginx", 6, 5, "expected a process id after 'pid =', found 'nginx' (a number)"),
         ("autobound", 0, 9, "'autobound' filters are not supported"),
-        ("cgroup /sys", 0, 6, "'cgroup' filters are not supported"),
+        ("container", 9, 1, "expected a container name, id or glob after 'container', found end of input"),
+        ("netns", 5, 1, "expected a namespace name or inode after 'netns'"),
         (r"src foo\", 7, 1, "a backslash at the end"),
         ("é sport", 0, 2, "unknown filter term 'é'"),
     ];
@@ -427,6 +428,11 @@ fn port_classes_and_the_ephemeral_range() {
 #[test]
 fn process_and_pid_terms() {
     assert_eq!(p("process nginx").unwrap().expr, Expr::Process("nginx".into()));
+    assert_eq!(p("netns blue").unwrap().expr, Expr::NetnsName("blue".into()));
+    let w = |term, pattern: &str| Expr::Workload { term, pattern: pattern.into() };
+    assert_eq!(p("container web*").unwrap().expr, w(WorkloadTerm::Container, "web*"));
+    assert_eq!(p("unit != nginx.service").unwrap().expr, w(WorkloadTerm::Unit, "nginx.service").not());
+    assert_eq!(p("cgroup /system.slice").unwrap().expr, w(WorkloadTerm::Cgroup, "/system.slice"));
     assert_eq!(p("process != 'ngin*'").unwrap().expr, Expr::Process("'ngin*'".into()).not());
     assert_eq!(
         p("sport :80 or pid = 42").unwrap().expr,

@@ -160,6 +160,7 @@ fn unix(state: State, name: Option<&str>, inode: u64, peer: u64) -> Socket {
         timer: None,
         mark: None,
         extra: None,
+        netns: 0,
     }
 }
 

@@ -6,6 +6,7 @@
 //! depends on the protocol.
 
 pub mod internals;
+pub mod netns;
 
 use std::fmt;
 use std::net::IpAddr;
@@ -353,6 +354,9 @@ pub struct Socket {
     pub mark: Option<u32>,
     /// tcp_info, congestion control and memory, when asked for (`-i`, `-m`).
     pub extra: Option<Box<crate::model::internals::Extra>>,
+    /// The network namespace, as an index into the snapshot's namespace table
+    /// ([`netns::Namespaces`]); 0 when the collection looked at one namespace only.
+    pub netns: netns::NetnsId,
 }
 
 impl Socket {
@@ -376,6 +380,7 @@ impl Socket {
             timer: None,
             mark: None,
             extra: None,
+            netns: 0,
         }
     }
 

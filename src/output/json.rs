@@ -6,6 +6,8 @@
 //! `{"address", "port"}`, UNIX ends `{"path", "inode"}`. `tcp_info` and `memory` are objects whose field names
 //! carry their unit (`rtt_us`, `bytes_acked`, `delivery_rate_bytes_per_s`). With `-p`, `processes` lists the
 //! holders (`pid`, `comm`, `cmdline`, `uid`, `fds`) and `process_hidden` says whether some could not be seen.
+//! `netns` is `{"inode", "name"}`, `container` is `{"runtime", "id", "name", "pod", "namespace"}` and `unit`
+//! the systemd unit, for the workload behind the socket (see `collect::workloads`).
 //! A field the source cannot give is `null`, never left out.
 
 use std::io::{self, Write};
@@ -14,6 +16,7 @@ use serde::Serialize;
 
 use super::{Names, Owner};
 use crate::model::internals::{MemInfo, TcpInfo};
+use crate::model::netns::Container;
 use crate::model::{Endpoint, Socket, Timer, UnixKind};
 
 #[derive(Serialize)]
@@ -39,6 +42,16 @@ struct Record<'a> {
     memory: Option<MemInfo>,
     processes: Option<Vec<Proc<'a>>>,
     process_hidden: Option<bool>,
+    netns: Option<Netns<'a>>,
+    container: Option<&'a Container>,
+    unit: Option<&'a str>,
+}
+
+/// The socket's network namespace.
+#[derive(Serialize)]
+struct Netns<'a> {
+    inode: u64,
+    name: Option<&'a str>,
 }
 
 /// A process holding the socket (`-p`).
@@ -86,6 +99,7 @@ fn record<'a>(s: &'a Socket, names: &'a Names) -> Record<'a> {
         Owner::Hidden { .. } => (Some(Vec::new()), Some(true)),
         Owner::None => (Some(Vec::new()), Some(false)),
     };
+    let workload = names.workload(s);
     Record {
         proto: s.proto.name(),
         family: s.family.name(),
@@ -108,6 +122,9 @@ fn record<'a>(s: &'a Socket, names: &'a Names) -> Record<'a> {
         memory: x.and_then(|x| x.memory.as_deref().copied()),
         processes,
         process_hidden,
+        netns: names.workloads.namespaces.get(s.netns).map(|n| Netns { inode: n.inode, name: n.name.as_deref() }),
+        container: workload.and_then(|w| w.container.as_ref()),
+        unit: workload.and_then(|w| w.unit.as_deref()),
     }
 }
 
@@ -159,6 +176,7 @@ mod tests {
                 timer: None,
                 mark: None,
                 extra: None,
+                netns: 0,
             },
             Socket {
                 proto: Proto::Unix,
@@ -177,6 +195,7 @@ mod tests {
                 timer: Some(Timer { kind: crate::model::TimerKind::Keepalive, expires_ms: 1500, retrans: 0 }),
                 mark: None,
                 extra: None,
+                netns: 0,
             },
         ]
     }
@@ -189,11 +208,11 @@ mod tests {
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(
             lines[0],
-            r#"{"proto":"tcp","family":"inet6","kind":null,"state":"listen","recv_q":0,"send_q":128,"local":{"address":"::","port":443},"peer":{"address":"::","port":0},"uid":0,"inode":42,"cookie":7,"ifindex":0,"interface":null,"v6only":false,"timer":null,"mark":null,"congestion":null,"tcp_info":null,"memory":null,"processes":null,"process_hidden":null}"#
+            r#"{"proto":"tcp","family":"inet6","kind":null,"state":"listen","recv_q":0,"send_q":128,"local":{"address":"::","port":443},"peer":{"address":"::","port":0},"uid":0,"inode":42,"cookie":7,"ifindex":0,"interface":null,"v6only":false,"timer":null,"mark":null,"congestion":null,"tcp_info":null,"memory":null,"processes":null,"process_hidden":null,"netns":null,"container":null,"unit":null}"#
         );
         assert_eq!(
             lines[1],
-            r#"{"proto":"unix","family":"unix","kind":"stream","state":"established","recv_q":null,"send_q":null,"local":{"path":"@bus","inode":9},"peer":{"path":null,"inode":10},"uid":null,"inode":9,"cookie":null,"ifindex":null,"interface":null,"v6only":null,"timer":{"kind":"keepalive","expires_ms":1500,"retrans":0},"mark":null,"congestion":null,"tcp_info":null,"memory":null,"processes":null,"process_hidden":null}"#
+            r#"{"proto":"unix","family":"unix","kind":"stream","state":"established","recv_q":null,"send_q":null,"local":{"path":"@bus","inode":9},"peer":{"path":null,"inode":10},"uid":null,"inode":9,"cookie":null,"ifindex":null,"interface":null,"v6only":null,"timer":{"kind":"keepalive","expires_ms":1500,"retrans":0},"mark":null,"congestion":null,"tcp_info":null,"memory":null,"processes":null,"process_hidden":null,"netns":null,"container":null,"unit":null}"#
         );
     }
 

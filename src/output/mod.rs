@@ -7,8 +7,12 @@ pub mod table;
 use std::collections::HashMap;
 use std::net::IpAddr;
 
+use std::borrow::Cow;
+
 use crate::collect::process::{ProcessMap, ProcessRef};
+use crate::collect::workloads::Workloads;
 use crate::model::Socket;
+use crate::model::netns::Workload;
 use crate::ports::services::Services;
 
 /// Who holds each socket (`-p`).
@@ -32,6 +36,10 @@ pub struct Names {
     pub processes: Option<Processes>,
     /// User names by uid, for sockets whose process is hidden.
     pub users: HashMap<u32, String>,
+    /// Namespaces and workloads (containers, units) behind the sockets.
+    pub workloads: Workloads,
+    /// Show the namespace column (more than one namespace is listed).
+    pub netns_column: bool,
 }
 
 /// How a socket's owning processes are shown.
@@ -81,6 +89,29 @@ impl Names {
         Some(out)
     }
 
+    /// The workload (container, unit) behind a socket.
+    pub fn workload(&self, s: &Socket) -> Option<&Workload> {
+        self.workloads.of(s, self.processes.as_ref().map(|p| &p.map))
+    }
+
+    /// The namespace column's text: the namespace's label, and the socket's container when that is another
+    /// one (a host-network container, a docker-proxy's target). Escaped for a terminal.
+    pub fn netns_text(&self, s: &Socket) -> String {
+        let ns = self.workloads.namespaces.get(s.netns);
+        let mut text = self.netns_label(s.netns);
+        let ns_container = ns.and_then(|n| n.owner.as_ref()).and_then(|o| o.container.as_ref());
+        if let Some(c) = self.workload(s).and_then(|w| w.container.as_ref()).filter(|c| Some(*c) != ns_container) {
+            text.push(' ');
+            text.push_str(&printable(&c.label()));
+        }
+        text
+    }
+
+    /// The label of namespace `id` (escaped), `-` when the table does not have it.
+    pub fn netns_label(&self, id: crate::model::netns::NetnsId) -> String {
+        self.workloads.namespaces.get(id).map_or_else(|| "-".to_string(), |n| printable(&n.label()).into_owned())
+    }
+
     fn user(&self, uid: Option<u32>) -> String {
         match uid {
             Some(u) => match self.users.get(&u) {
@@ -128,6 +159,22 @@ impl Names {
             }
         }
     }
+}
+
+/// `text` with control characters shown as `\xNN`, safe to print on a terminal.
+pub fn printable(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(char::is_control) {
+        return Cow::Borrowed(text);
+    }
+    let mut s = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if c.is_control() {
+            s.push_str(&format!("\\x{:02x}", c as u32));
+        } else {
+            s.push(c);
+        }
+    }
+    Cow::Owned(s)
 }
 
 fn users(held: &[ProcessRef]) -> String {

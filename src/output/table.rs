@@ -83,8 +83,28 @@ pub fn render(w: &mut dyn Write, socks: &[Socket], names: &Names, opts: &TableOp
         *w = (*w).max(h.len());
     }
 
+    // The namespace column: one label per namespace, or per socket when holders may name another container.
+    let ns_texts: Vec<String> = match (names.netns_column, names.processes.is_some()) {
+        (false, _) => Vec::new(),
+        (true, false) => (0..names.workloads.namespaces.len() as u32).map(|i| names.netns_label(i)).collect(),
+        (true, true) => socks.iter().map(|s| names.netns_text(s)).collect(),
+    };
+    let per_socket = names.processes.is_some();
+    let ns_text = |i: usize, s: &Socket| -> &[u8] {
+        let t = if per_socket { ns_texts.get(i) } else { ns_texts.get(s.netns as usize) };
+        t.map_or(b"-", |t| t.as_bytes())
+    };
+    let ns_w = if names.netns_column {
+        socks.iter().enumerate().map(|(i, s)| ns_text(i, s).len()).max().unwrap_or(0).max("Namespace".len())
+    } else {
+        0
+    };
     let mut out = Vec::with_capacity(256 * 1024);
     if opts.header {
+        if names.netns_column {
+            pad_left(&mut out, b"Namespace", ns_w);
+            out.push(b' ');
+        }
         if opts.netid {
             pad_left(&mut out, b"Netid", netid_w);
             out.push(b' ');
@@ -93,11 +113,15 @@ pub fn render(w: &mut dyn Write, socks: &[Socket], names: &Names, opts: &TableOp
         out.push(b' ');
         head_row(&mut out, &heads, &widths, opts.details(names));
     }
-    let mut row_socks = socks.iter();
+    let mut row_socks = socks.iter().enumerate();
     for c in &chunks {
         let mut start = 0usize;
         for ends in &c.ends {
-            let s = row_socks.next().ok_or_else(|| io::Error::other("row count mismatch"))?;
+            let (row, s) = row_socks.next().ok_or_else(|| io::Error::other("row count mismatch"))?;
+            if names.netns_column {
+                pad_left(&mut out, ns_text(row, s), ns_w);
+                out.push(b' ');
+            }
             let field =
                 |i: usize, start: usize| &c.arena[if i == 0 { start } else { ends[i - 1] as usize }..ends[i] as usize];
             if opts.netid {

@@ -499,6 +499,7 @@ mod tests {
             timer: None,
             mark: None,
             extra: None,
+            netns: 0,
         }
     }
 

@@ -171,8 +171,9 @@ impl Tracker {
 
     /// A tracker that knows the host's ephemeral port range (`proc_root/sys/net/ipv4/ip_local_port_range`).
     pub fn with_host_ports(proc_root: &std::path::Path) -> Self {
-        let host_ports =
-            crate::ports::classes::HostPorts::read(proc_root).ok().map(|h| ((h.ephemeral.low, h.ephemeral.high), h.capacity()));
+        let host_ports = crate::ports::classes::HostPorts::read(proc_root)
+            .ok()
+            .map(|h| ((h.ephemeral.low, h.ephemeral.high), h.capacity()));
         Tracker { host_ports, ..Tracker::default() }
     }
 
@@ -355,7 +356,12 @@ mod tests {
     }
 
     fn snap(socks: Vec<Socket>) -> Snapshot {
-        Snapshot { sockets: socks, sources: vec![(Table::Tcp4, Source::Netlink)], notes: vec![] }
+        Snapshot {
+            sockets: socks,
+            sources: vec![(Table::Tcp4, Source::Netlink)],
+            notes: vec![],
+            namespaces: Default::default(),
+        }
     }
 
     #[test]

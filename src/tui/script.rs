@@ -110,6 +110,7 @@ pub fn live(last: u64) -> (Arc<Live>, Instant) {
             sockets: host(g),
             sources: vec![(Table::Tcp4, Source::Netlink), (Table::Tcp6, Source::Netlink)],
             notes: vec![],
+            namespaces: Default::default(),
         };
         out = Some(tr.update(snap, Duration::from_millis(12), t0 + Duration::from_secs(g)));
     }

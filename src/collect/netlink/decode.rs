@@ -244,6 +244,7 @@ pub fn decode_inet(payload: &[u8], table: Table) -> Result<Message, String> {
         timer: Timer::from_code(timer_code, expires, retrans),
         mark,
         extra: (!extra.is_empty()).then(|| Box::new(extra)),
+        netns: 0,
     }))
 }
 
@@ -284,5 +285,6 @@ pub fn decode_unix(payload: &[u8]) -> Result<Socket, String> {
         timer: None,
         mark: None,
         extra: memory.map(|m| Box::new(Extra { memory: Some(Box::new(m)), ..Extra::default() })),
+        netns: 0,
     })
 }

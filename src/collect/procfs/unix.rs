@@ -124,6 +124,7 @@ impl Row<'_> {
             timer: None,
             mark: None,
             extra: None,
+            netns: 0,
         }
     }
 }
@@ -220,6 +221,7 @@ mod tests {
             timer: None,
             mark: None,
             extra: None,
+            netns: 0,
         };
         assert_eq!(parse(text.as_bytes()), Ok(vec![want]));
     }

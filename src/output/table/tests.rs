@@ -94,6 +94,7 @@ fn extended_and_unix_rows() {
         timer: None,
         mark: None,
         extra: None,
+        netns: 0,
     };
     let socks = vec![sample().remove(1), unix];
     let got = render_str(

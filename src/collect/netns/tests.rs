@@ -1,0 +1,55 @@
+use super::*;
+
+#[test]
+fn ns_links() {
+    assert_eq!(parse_ns_link(b"net:[4026531840]"), Some(4026531840));
+    for bad in [&b"mnt:[1]"[..], b"net:[]", b"net:[x]", b"net:4026531840", b""] {
+        assert_eq!(parse_ns_link(bad), None, "{bad:?}");
+    }
+}
+
+#[test]
+fn mountinfo_nsfs_mounts() {
+    let text = "\
+22 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw
+611 25 0:4 net:[4026532291] /run/netns/blue rw shared:300 - nsfs nsfs rw
+612 25 0:4 net:[4026532400] /run/docker/netns/1a2b3c4d5e6f rw - nsfs nsfs rw
+613 25 0:4 mnt:[4026532500] /run/mnt rw - nsfs nsfs rw
+614 25 0:4 net:[4026532401] /run/netns/with\\040space rw - nsfs nsfs rw
+garbage line
+615 25 0:4 net:[4026532402] - nsfs
+";
+    assert_eq!(
+        parse_mountinfo(text),
+        vec![
+            (4026532291, PathBuf::from("/run/netns/blue")),
+            (4026532400, PathBuf::from("/run/docker/netns/1a2b3c4d5e6f")),
+            (4026532401, PathBuf::from("/run/netns/with space")),
+        ]
+    );
+}
+
+#[test]
+fn targets() {
+    assert_eq!(Target::parse("blue"), Ok(Target::Name("blue".into())));
+    assert_eq!(Target::parse("1234"), Ok(Target::Pid(1234)));
+    assert_eq!(Target::parse("/proc/1/ns/net"), Ok(Target::Path("/proc/1/ns/net".into())));
+    assert!(Target::parse("").is_err());
+    assert!(Target::parse("..").is_err());
+    assert!(Target::parse("99999999999").is_err());
+}
+
+#[test]
+fn discovery_finds_our_own_namespace_first() {
+    let mut namer = Namer::new(Path::new("/proc"), Default::default());
+    let d = discover(&Roots::default(), &mut namer).unwrap();
+    let own = own_inode(Path::new("/proc")).unwrap();
+    assert_eq!(d.found[0].ns.inode, own);
+    let mut inodes: Vec<u64> = d.found.iter().map(|f| f.ns.inode).collect();
+    inodes.sort_unstable();
+    inodes.dedup();
+    assert_eq!(inodes.len(), d.found.len(), "deduplicated by inode");
+    let me = Target::Pid(std::process::id()).resolve(&Roots::default(), &mut namer).unwrap();
+    assert_eq!(me.ns.inode, own);
+    assert!(Target::Name("sockscope-netns-no-such".into()).resolve(&Roots::default(), &mut namer).is_err());
+}
