@@ -105,7 +105,9 @@ fn run_list(config: ListConfig) -> anyhow::Result<()> {
         let multi = netns::collect(&config.netns, &roots, &mut namer, config.source, &config.query);
         (multi, scan.map(|h| h.join()))
     });
-    let mut snap = multi?.snapshot;
+    let multi = multi?;
+    let namespaces_read = multi.read();
+    let mut snap = multi.snapshot;
     for note in &snap.notes {
         eprintln!("sockscope: note: {note}");
     }
@@ -125,7 +127,7 @@ fn run_list(config: ListConfig) -> anyhow::Result<()> {
     }
     let mut names = Names {
         services: (!config.numeric).then_some(config.services),
-        netns_column: config.netns.is_all() && workloads.namespaces.len() > 1,
+        netns_column: config.netns.is_all() && namespaces_read > 1,
         workloads,
         ..Names::default()
     };
