@@ -92,6 +92,8 @@ impl Namespace {
     pub fn label(&self) -> String {
         let container = self.owner.as_ref().and_then(|w| w.container.as_ref()).map(Container::label);
         match (&self.name, container) {
+            // A runtime's bind mount (`/run/docker/netns/ID`) says less than the container's name.
+            (Some(n), Some(c)) if n.starts_with('/') => c,
             (Some(n), Some(c)) => format!("{n} {c}"),
             (Some(n), None) => n.clone(),
             (None, Some(c)) => c,
@@ -157,6 +159,9 @@ mod tests {
         ns.name = Some("blue".into());
         assert_eq!(ns.label(), "blue docker:web");
         assert!(ns.is_named("blue") && ns.is_named("4026532291") && ns.is_named("net:[4026532291]"));
+        ns.name = Some("/run/docker/netns/1a2b3c".into());
+        assert_eq!(ns.label(), "docker:web");
+        ns.name = Some("blue".into());
         assert!(!ns.is_named("red") && !ns.is_named("1"));
     }
 }
