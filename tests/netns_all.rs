@@ -175,6 +175,20 @@ fn json_labels_filters_and_dash_n_agree() {
     let others = common::ndjson(&["--all-netns", "-tln", "--ndjson", "not", "netns", &ns.name]);
     assert!(others.iter().all(|r| r["netns"]["name"] != ns.name.as_str()));
     assert!(others.iter().any(|r| r["netns"]["name"] == pop.namespaces[8].name.as_str()));
+    // audit labels each listening endpoint with its namespace
+    let out = common::run(&["audit", "--all-netns", "--json"]);
+    let report: Value = serde_json::from_slice(&out.stdout).expect("audit JSON");
+    let listeners = report["listeners"].as_array().expect("listeners");
+    for (i, n) in pop.namespaces.iter().enumerate().take(3) {
+        let port = 8000 + i as u64;
+        let mine: Vec<&Value> = listeners.iter().filter(|l| l["namespace"] == n.name.as_str()).collect();
+        assert!(mine.iter().any(|l| l["port"] == port), "audit has {}:{port}: {mine:?}", n.name);
+    }
+    let ipv6_9000: Vec<&Value> = listeners
+        .iter()
+        .filter(|l| l["port"] == 9000 && pop.namespaces.iter().any(|n| l["namespace"] == n.name.as_str()))
+        .collect();
+    assert_eq!(ipv6_9000.len(), 1, "{ipv6_9000:?}");
     // -N with a name that does not exist: one line, exit 1
     let out = common::run(&["-N", "sockscope-netns-no-such", "-tan"]);
     assert_eq!(out.status.code(), Some(1));

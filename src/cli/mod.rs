@@ -155,6 +155,18 @@ pub struct SelectArgs {
     #[arg(long, value_name = "DIR", default_value = "/proc", help_heading = "Source")]
     pub proc_root: PathBuf,
 
+    #[command(flatten)]
+    pub netns: NetnsArgs,
+
+    /// A filter in ss's language, after the options: `state established '( dport = :443 or sport = :443 )'`
+    /// (see FILTERS below)
+    #[arg(value_name = "FILTER", trailing_var_arg = true)]
+    pub filter: Vec<String>,
+}
+
+/// Which network namespaces, and where container names are read (list, top, audit).
+#[derive(Debug, Clone, Default, Args)]
+pub struct NetnsArgs {
     /// Network namespace to list, as ss -N: a name under /run/netns (`ip netns`), a PID, or a path such as
     /// /proc/PID/ns/net or /run/docker/netns/ID; `all` is the same as --all-netns
     #[arg(short = 'N', long = "net", value_name = "NAME|PID|PATH", help_heading = "Namespaces")]
@@ -170,11 +182,26 @@ pub struct SelectArgs {
     /// The kubelet's pod log directory, for pod names (<DIR>/<namespace>_<pod>_<uid>)
     #[arg(long, value_name = "DIR", default_value = "/var/log/pods", help_heading = "Namespaces")]
     pub pods_root: PathBuf,
+}
 
-    /// A filter in ss's language, after the options: `state established '( dport = :443 or sport = :443 )'`
-    /// (see FILTERS below)
-    #[arg(value_name = "FILTER", trailing_var_arg = true)]
-    pub filter: Vec<String>,
+impl NetnsArgs {
+    /// `-N` and `--all-netns` as a choice.
+    pub fn choice(&self) -> Result<netns::Choice, UsageError> {
+        netns::Choice::from_flags(self.net.as_deref(), self.all_netns)
+            .map_err(|e| UsageError(format!("invalid value '{}' for --net: {e}", self.net.as_deref().unwrap_or(""))))
+    }
+
+    pub fn state_roots(&self) -> StateRoots {
+        StateRoots { docker: self.docker_root.clone(), pods: self.pods_root.clone() }
+    }
+
+    /// True when every flag has its default.
+    pub fn is_default(&self) -> bool {
+        self.net.is_none()
+            && !self.all_netns
+            && self.docker_root.as_os_str() == "/var/lib/docker"
+            && self.pods_root.as_os_str() == "/var/log/pods"
+    }
 }
 
 #[derive(Debug, Clone, Default, Args)]
@@ -329,16 +356,6 @@ impl SelectArgs {
         Ok((states, parsed.expr.and(self.port_filter(services)?)))
     }
 
-    /// `-N` and `--all-netns` as a choice.
-    fn netns_choice(&self) -> Result<netns::Choice, UsageError> {
-        netns::Choice::from_flags(self.net.as_deref(), self.all_netns)
-            .map_err(|e| UsageError(format!("invalid value '{}' for --net: {e}", self.net.as_deref().unwrap_or(""))))
-    }
-
-    fn state_roots(&self) -> StateRoots {
-        StateRoots { docker: self.docker_root.clone(), pods: self.pods_root.clone() }
-    }
-
     fn source_choice(&self) -> SourceChoice {
         match self.source {
             SourceArg::Auto => SourceChoice::Auto,
@@ -388,8 +405,8 @@ impl ListArgs {
             query,
             filter,
             services,
-            netns: self.select.netns_choice()?,
-            state_roots: self.select.state_roots(),
+            netns: self.select.netns.choice()?,
+            state_roots: self.select.netns.state_roots(),
         })
     }
 
@@ -406,10 +423,7 @@ impl ListArgs {
             && s.source == SourceArg::Auto
             && s.proc_root.as_os_str() == "/proc"
             && s.filter.is_empty()
-            && s.net.is_none()
-            && !s.all_netns
-            && s.docker_root.as_os_str() == "/var/lib/docker"
-            && s.pods_root.as_os_str() == "/var/log/pods"
+            && s.netns.is_default()
     }
 
     /// The dashboard with the selection these flags make (for `sockscope` on a terminal).

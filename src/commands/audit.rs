@@ -11,7 +11,9 @@ use serde::Serialize;
 
 use super::services::write_table;
 use crate::cli::SourceArg;
-use crate::collect::{self, Query, SourceChoice};
+use crate::collect::cgroup::Namer;
+use crate::collect::workloads::Workloads;
+use crate::collect::{Query, SourceChoice, netns};
 use crate::model::StateSet;
 use crate::ports::audit::{self, AuditOptions, Listener, Reach};
 use crate::ports::classes::{self as ports, HostPorts, Pressure};
@@ -72,6 +74,8 @@ pub struct AuditArgs {
     /// The proc filesystem to read for --source proc, the fallback, and the ephemeral range
     #[arg(long, value_name = "DIR", default_value = "/proc")]
     pub proc_root: PathBuf,
+    #[command(flatten)]
+    pub netns: crate::cli::NetnsArgs,
 }
 
 fn parse_threshold(text: &str) -> Result<f64, String> {
@@ -118,7 +122,12 @@ pub fn run(args: &AuditArgs) -> anyhow::Result<ExitCode> {
         SourceArg::Proc => SourceChoice::Proc,
     };
     let query = Query { unix: false, states: StateSet::ALL, bytecode: None, ..Query::default() };
-    let snap = collect::open(choice, args.proc_root.clone()).collect(&query).context("reading sockets")?;
+    let netns_choice = args.netns.choice().map_err(|e| anyhow::anyhow!(e.0))?;
+    let roots = netns::Roots { proc_root: args.proc_root.clone(), ..netns::Roots::default() };
+    let mut namer = Namer::new(&args.proc_root, args.netns.state_roots());
+    let multi = netns::collect(&netns_choice, &roots, &mut namer, choice, &query).context("reading sockets")?;
+    let several = netns_choice.is_all() && multi.read() > 1;
+    let mut snap = multi.snapshot;
     for note in &snap.notes {
         eprintln!("sockscope: note: {note}");
     }
@@ -126,7 +135,20 @@ pub fn run(args: &AuditArgs) -> anyhow::Result<ExitCode> {
     let opts = AuditOptions { loopback_ifindex: loopback_ifindex() };
     let mut listeners = audit::audit(&snap.sockets, &services, &opts);
     // The owning process of each listener, where /proc lets us see it (another user's processes need root).
-    if let Ok(scan) = crate::collect::process::scan(&args.proc_root) {
+    let scan = crate::collect::process::scan(&args.proc_root).ok();
+    let workloads = Workloads::load(
+        std::mem::take(&mut snap.namespaces),
+        scan.as_ref().map(|s| &s.map),
+        &args.proc_root,
+        &mut namer,
+    );
+    if several {
+        let names = crate::output::Names { workloads, ..crate::output::Names::default() };
+        for l in &mut listeners {
+            l.namespace = Some(names.netns_label(l.netns));
+        }
+    }
+    if let Some(scan) = scan {
         for l in &mut listeners {
             let names: Vec<String> =
                 scan.map.get(l.inode).map(|h| format!("{}[{}]", h.process.comm, h.process.pid)).collect();
@@ -174,7 +196,7 @@ pub fn run(args: &AuditArgs) -> anyhow::Result<ExitCode> {
         return Ok(code);
     }
 
-    listeners_table(&mut out, &listeners)?;
+    listeners_table(&mut out, &listeners, several)?;
     writeln!(out)?;
     match &host {
         Ok(h) => pressure_section(&mut out, h, &pressures, &warnings, args.threshold)?,
@@ -201,7 +223,7 @@ pub fn run(args: &AuditArgs) -> anyhow::Result<ExitCode> {
     Ok(code)
 }
 
-fn listeners_table(out: &mut dyn Write, listeners: &[Listener]) -> io::Result<()> {
+fn listeners_table(out: &mut dyn Write, listeners: &[Listener], namespaces: bool) -> io::Result<()> {
     writeln!(
         out,
         "Listening endpoints: {} (TCP LISTEN and bound UDP; UNIX sockets left out: not reachable over the network)",
@@ -211,11 +233,14 @@ fn listeners_table(out: &mut dyn Write, listeners: &[Listener]) -> io::Result<()
         return Ok(());
     }
     writeln!(out)?;
-    let head = ["Proto", "Address", "Port", "Service", "Reach", "Uid", "Process", "Flags"];
+    let mut head = vec!["Proto", "Address", "Port", "Service", "Reach", "Uid", "Process", "Flags"];
+    if namespaces {
+        head.insert(0, "Namespace");
+    }
     let rows: Vec<Vec<String>> = listeners
         .iter()
         .map(|l| {
-            vec![
+            let mut row = vec![
                 l.proto.to_string(),
                 address(l.address, l.ifindex),
                 l.port.to_string(),
@@ -228,7 +253,11 @@ fn listeners_table(out: &mut dyn Write, listeners: &[Listener]) -> io::Result<()
                 } else {
                     format!("! {}", l.flags.iter().map(|f| f.kind.name()).collect::<Vec<_>>().join(","))
                 },
-            ]
+            ];
+            if namespaces {
+                row.insert(0, l.namespace.clone().unwrap_or_else(|| "-".into()));
+            }
+            row
         })
         .collect();
     write_table(out, &head, &rows)?;
