@@ -209,6 +209,9 @@ pub enum CollectError {
     /// A `/proc` file could not be read.
     #[error("cannot read {}: {source}", path.display())]
     ProcIo { path: PathBuf, source: io::Error },
+    /// A network namespace could not be read (`-N`), or none could (`--all-netns`).
+    #[error("{0}")]
+    Namespace(String),
     /// A `/proc` file has a line we do not understand.
     #[error("{}:{line}: {msg}", path.display())]
     ProcParse { path: PathBuf, line: usize, msg: String },

@@ -42,6 +42,8 @@ pub enum PortSort {
     TimeWait,
     Peers,
     AcceptQueue,
+    /// Each namespace's (container's) groups together: grouping by container with `--all-netns`.
+    Namespace,
 }
 
 /// Sort keys of the socket list.
@@ -66,6 +68,7 @@ impl PortSort {
             PortSort::TimeWait => "time-wait",
             PortSort::Peers => "peers",
             PortSort::AcceptQueue => "accept queue",
+            PortSort::Namespace => "namespace",
         }
     }
     fn next(self) -> PortSort {
@@ -76,7 +79,8 @@ impl PortSort {
             Established => TimeWait,
             TimeWait => Peers,
             Peers => AcceptQueue,
-            AcceptQueue => Sockets,
+            AcceptQueue => Namespace,
+            Namespace => Sockets,
         }
     }
 }
@@ -266,6 +270,8 @@ impl App {
                 PortSort::TimeWait => (gr.states.get(State::TIME_WAIT) as u64, gr.len() as u64),
                 PortSort::Peers => (gr.peers as u64, gr.len() as u64),
                 PortSort::AcceptQueue => (gr.accept_queue.map_or(0, |q| q.0 as u64), gr.len() as u64),
+                // A namespace's (a container's) groups together, in the namespace table's order.
+                PortSort::Namespace => (u64::MAX - gr.key.netns() as u64, gr.len() as u64),
             }
         };
         rows.sort_by(|&a, &b| {
@@ -494,7 +500,14 @@ fn key(app: &mut App, k: KeyEvent) {
         KeyCode::Char('-') => step_interval(app, -1),
         KeyCode::Char('s') => {
             match app.screen {
-                Screen::Ports => app.port_sort = app.port_sort.next(),
+                Screen::Ports => {
+                    app.port_sort = app.port_sort.next();
+                    // Sorting by namespace means something only when several are shown.
+                    let several = app.live.as_ref().is_some_and(|l| l.namespaces.len() > 1);
+                    if app.port_sort == PortSort::Namespace && !several {
+                        app.port_sort = app.port_sort.next();
+                    }
+                }
                 _ => app.sock_sort = app.sock_sort.next(),
             }
             app.rebuild();

@@ -51,6 +51,16 @@ pub struct Live {
     pub pressure: FastMap<GroupKey, (u32, u32)>,
     /// The host's ephemeral port range, when it could be read.
     pub ephemeral: Option<(u16, u16)>,
+    /// The label of each network namespace (index = `Socket::netns`), escaped; empty or one entry when one
+    /// namespace is shown.
+    pub namespaces: Vec<String>,
+}
+
+impl Live {
+    /// The namespace column's text for a group, when several namespaces are shown.
+    pub fn namespace_label(&self, netns: crate::model::netns::NetnsId) -> Option<&str> {
+        if self.namespaces.len() > 1 { self.namespaces.get(netns as usize).map(String::as_str) } else { None }
+    }
 }
 
 /// The processes holding the sockets the dashboard shows: each group's first listener (or first socket) and
@@ -289,6 +299,7 @@ impl Tracker {
             audit,
             pressure,
             ephemeral: self.host_ports.map(|h| h.0),
+            namespaces: snap.namespaces.0.iter().map(|n| crate::output::printable(&n.label()).into_owned()).collect(),
         });
         self.prev = Some(live.clone());
         live
@@ -380,7 +391,7 @@ mod tests {
         assert_eq!(l.closed[0].socket.cookie, Some(2));
         assert_eq!(
             l.closed[0].group,
-            GroupKey::Listen { proto: Proto::Tcp, ip: IpAddr::V4(Ipv4Addr::LOCALHOST), port: 80 }
+            GroupKey::Listen { proto: Proto::Tcp, ip: IpAddr::V4(Ipv4Addr::LOCALHOST), port: 80, netns: 0 }
         );
 
         let t2 = t1 + LINGER;

@@ -42,6 +42,10 @@ pub struct TopConfig {
     pub proc_root: PathBuf,
     pub color: bool,
     pub services: crate::ports::services::Services,
+    /// Which network namespaces (`-N`, `--all-netns`).
+    pub netns: crate::collect::netns::Choice,
+    /// Where container and pod names are read.
+    pub state_roots: crate::collect::cgroup::StateRoots,
 }
 
 /// Messages from the collector thread.
@@ -103,7 +107,7 @@ pub fn query_for(settings: &Settings, ipv4: bool, ipv6: bool) -> Query {
 /// Collect, filter and track on this thread until the UI goes away.
 pub fn collector_loop(
     mut collector: Box<dyn Collector>,
-    proc_root: PathBuf,
+    (proc_root, state_roots): (PathBuf, crate::collect::cgroup::StateRoots),
     mut settings: Settings,
     (ipv4, ipv6): (bool, bool),
     commands: Receiver<Settings>,
@@ -111,6 +115,7 @@ pub fn collector_loop(
 ) {
     let mut tracker = Tracker::with_host_ports(&proc_root);
     let mut cache = ProcessCache::new();
+    let mut namer = crate::collect::cgroup::Namer::new(&proc_root, state_roots);
     loop {
         if !settings.paused {
             let started = Instant::now();
@@ -121,11 +126,20 @@ pub fn collector_loop(
                     // Processes are attributed from a cache: only new processes are scanned each refresh.
                     let wanted = snap.sockets.iter().map(|s| s.inode).filter(|i| *i != 0);
                     let procs = cache.refresh(&proc_root, wanted).is_ok();
-                    let expr = &settings.selection.expr;
+                    let mut expr = std::borrow::Cow::Borrowed(&settings.selection.expr);
                     if expr.needs_processes() {
-                        let resolved = expr.resolve_processes(cache.map());
-                        snap.sockets.retain(|s| resolved.matches(s));
-                    } else if !expr.is_true() {
+                        expr = std::borrow::Cow::Owned(expr.resolve_processes(cache.map()));
+                    }
+                    if expr.needs_workloads() {
+                        let w = crate::collect::workloads::Workloads::load(
+                            snap.namespaces.clone(),
+                            Some(cache.map()),
+                            &proc_root,
+                            &mut namer,
+                        );
+                        expr = std::borrow::Cow::Owned(expr.resolve_workloads(&w, Some(cache.map())));
+                    }
+                    if !expr.is_true() {
                         snap.sockets.retain(|s| expr.matches(s));
                     }
                     let complete = cache.stats().complete;
@@ -164,7 +178,16 @@ pub fn collector_loop(
 
 /// Run the dashboard until the user quits.
 pub fn run(cfg: TopConfig) -> anyhow::Result<()> {
-    let collector = collect::open(cfg.source, cfg.proc_root.clone());
+    let collector: Box<dyn Collector> = match &cfg.netns {
+        collect::netns::Choice::Own => collect::open(cfg.source, cfg.proc_root.clone()),
+        choice => Box::new(collect::netns::MultiCollector::new(
+            choice.clone(),
+            collect::netns::Roots { proc_root: cfg.proc_root.clone(), ..Default::default() },
+            collect::cgroup::Namer::new(&cfg.proc_root, cfg.state_roots.clone()),
+            cfg.source,
+        )),
+    };
+    let state_roots = cfg.state_roots.clone();
     let (cmd_tx, cmd_rx) = mpsc::channel();
     let (up_tx, up_rx) = mpsc::channel();
     let settings = cfg.settings.clone();
@@ -172,7 +195,7 @@ pub fn run(cfg: TopConfig) -> anyhow::Result<()> {
     let proc_root = cfg.proc_root.clone();
     std::thread::Builder::new()
         .name("collector".into())
-        .spawn(move || collector_loop(collector, proc_root, settings, families, cmd_rx, up_tx))?;
+        .spawn(move || collector_loop(collector, (proc_root, state_roots), settings, families, cmd_rx, up_tx))?;
 
     let mut app = App::new(cfg.settings.clone(), cfg.filter_text, cfg.services, cfg.color);
     let mut guard = TerminalGuard::enter()?;

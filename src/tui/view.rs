@@ -209,7 +209,7 @@ fn endpoint_label(k: &GroupKey, dual: bool) -> String {
 }
 
 /// Columns of the port view: header, width, priority (0 = always shown).
-const PORT_COLS: [(&str, u16, u8); 14] = [
+const PORT_COLS: [(&str, u16, u8); 15] = [
     ("Proto", 5, 0),
     ("Endpoint", 0, 0),
     ("Service", 10, 2),
@@ -224,7 +224,11 @@ const PORT_COLS: [(&str, u16, u8); 14] = [
     ("Peers", 6, 2),
     ("Process", 16, 2),
     ("Last 60s", 12, 1),
+    // Shown first, and only when several namespaces are.
+    ("Namespace", 24, 1),
 ];
+/// The index of the namespace column in [`PORT_COLS`].
+const NAMESPACE_COL: usize = 14;
 
 /// Pick the columns that fit `width`, most important first, keeping their order. Column 1 is flexible.
 fn fit_columns(cols: &[(&str, u16, u8)], width: u16, flex_min: u16) -> Vec<usize> {
@@ -247,7 +251,19 @@ fn fit_columns(cols: &[(&str, u16, u8)], width: u16, flex_min: u16) -> Vec<usize
 }
 
 fn ports(app: &App, live: &Live, f: &mut Frame, area: Rect, theme: &Theme) {
-    let cols = fit_columns(&PORT_COLS, area.width, 16);
+    let several = live.namespaces.len() > 1;
+    let fitted = if several {
+        fit_columns(&PORT_COLS, area.width, 16)
+    } else {
+        fit_columns(&PORT_COLS[..NAMESPACE_COL], area.width, 16)
+    };
+    // The namespace column goes first.
+    let cols: Vec<usize> = fitted
+        .iter()
+        .copied()
+        .filter(|&c| c == NAMESPACE_COL)
+        .chain(fitted.iter().copied().filter(|&c| c != NAMESPACE_COL))
+        .collect();
     let visible = area.height.saturating_sub(1) as usize;
     let offset = scroll_offset(app.port_sel, visible);
     let rows = app.port_rows.iter().enumerate().skip(offset).take(visible).map(|(pos, &gi)| {
@@ -313,9 +329,10 @@ fn port_cell<'a>(app: &App, live: &Live, g: &Group, col: usize, theme: &Theme) -
                 _ => Cell::from(""),
             }
         }
-        _ => {
+        13 => {
             Cell::from(sparkline(live.history.get(&g.key).map_or(&[][..], |h| &h[..]), 12)).style(theme.fg(Color::Cyan))
         }
+        _ => Cell::from(live.namespace_label(g.key.netns()).unwrap_or_default().to_string()),
     }
 }
 
@@ -363,6 +380,9 @@ fn sockets(app: &App, live: &Live, f: &mut Frame, area: Rect, theme: &Theme) {
         Span::styled(format!(" {} {} ", key.proto().name(), key), Style::default().add_modifier(Modifier::BOLD)),
         Span::raw(format!("— {} sockets", app.sock_rows.len())),
     ];
+    if let Some(ns) = live.namespace_label(key.netns()) {
+        spans.insert(1, Span::styled(format!("in {ns} "), theme.fg(Color::Cyan)));
+    }
     let group = live.groups.iter().find(|g| &g.key == key);
     let reasons: Vec<String> = group
         .into_iter()
@@ -516,7 +536,7 @@ const HELP: &[(&str, &str)] = &[
     ("Enter", "open the group / the socket"),
     ("Esc", "back"),
     ("/", "filter in ss syntax, e.g. dport = :443"),
-    ("s / r", "cycle the sort column (incl. rtt) / reverse"),
+    ("s / r", "cycle sort (incl. rtt, namespace) / reverse"),
     ("t u x", "show or hide TCP, UDP, UNIX"),
     ("p or space", "pause (the snapshot freezes)"),
     ("+ / -", "longer / shorter pause between refreshes"),

@@ -321,3 +321,51 @@ pub fn collect(
         }
     }
 }
+
+/// A [`super::Collector`] over a namespace [`Choice`] for a live view: each refresh discovers and dumps again,
+/// and namespace ids stay stable across refreshes (a namespace keeps its index while the view runs, so
+/// whatever the view keys by namespace does not jump when one appears or goes).
+pub struct MultiCollector {
+    choice: Choice,
+    roots: Roots,
+    namer: Namer,
+    source: super::SourceChoice,
+    /// Every namespace seen so far, by stable id.
+    known: Vec<Namespace>,
+}
+
+impl MultiCollector {
+    pub fn new(choice: Choice, roots: Roots, namer: Namer, source: super::SourceChoice) -> MultiCollector {
+        MultiCollector { choice, roots, namer, source, known: Vec::new() }
+    }
+}
+
+impl super::Collector for MultiCollector {
+    fn collect(&mut self, q: &super::Query) -> Result<super::Snapshot, super::CollectError> {
+        let multi = collect(&self.choice, &self.roots, &mut self.namer, self.source, q).map_err(|e| match e {
+            NetnsError::Collect(c) => c,
+            other => super::CollectError::Namespace(other.to_string()),
+        })?;
+        let mut snap = multi.snapshot;
+        let table = std::mem::take(&mut snap.namespaces);
+        let mut remap = Vec::with_capacity(table.len());
+        for ns in table.0 {
+            let id = match self.known.iter().position(|k| k.inode == ns.inode) {
+                Some(i) => {
+                    self.known[i] = ns;
+                    i
+                }
+                None => {
+                    self.known.push(ns);
+                    self.known.len() - 1
+                }
+            };
+            remap.push(id as crate::model::netns::NetnsId);
+        }
+        for s in &mut snap.sockets {
+            s.netns = remap.get(s.netns as usize).copied().unwrap_or(s.netns);
+        }
+        snap.namespaces = crate::model::netns::Namespaces(self.known.clone());
+        Ok(snap)
+    }
+}
