@@ -159,6 +159,30 @@ fn containers_and_units_are_named_from_real_cgroups() {
     cgroups.put(&m.v2, &format!("/system.slice/docker-{ID_QUIET}.scope"), sleeper.id());
     listener_in(&mut quiet, 6106);
 
+    // A docker-proxy in another namespace forwarding to the Docker container's address (set on its lo).
+    assert!(common::sh(&["ip", "-n", &namespaces[0].name, "addr", "add", "10.199.1.2/32", "dev", "lo"]));
+    let mut proxy_ns = Netns::create("netns-cg-proxy");
+    {
+        use std::io::BufRead;
+        let script = "import ctypes, socket, sys\n\
+            ctypes.CDLL(None).prctl(15, b'docker-proxy', 0, 0, 0)\n\
+            s = socket.socket(); s.bind(('127.0.0.1', 6199)); s.listen(8)\n\
+            print('READY', flush=True)\n\
+            sys.stdin.read()\n";
+        let mut child = std::process::Command::new("ip")
+            .args(["netns", "exec", &proxy_ns.name, "python3", "-c", script])
+            .args(["-proto", "tcp", "-host-ip", "127.0.0.1", "-host-port", "6199"])
+            .args(["-container-ip", "10.199.1.2", "-container-port", "6101"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn the docker-proxy stand-in");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("READY");
+        proxy_ns.child = Some(child);
+        assert_eq!(line.trim(), "READY");
+    }
+
     let args = |extra: &[&str]| -> Vec<Value> {
         let mut a = vec![
             "--all-netns".to_string(),
@@ -209,14 +233,22 @@ fn containers_and_units_are_named_from_real_cgroups() {
         let r = one(&quiet, extra);
         assert_eq!(r["container"]["name"], "quiet", "the sleeping first process labels the namespace: {r}");
     }
+    // The docker-proxy listener names the container it forwards to, with and without -p.
+    for options in [&["-p"][..], &[][..]] {
+        let r = one(&proxy_ns, options);
+        assert_eq!(r["container"]["name"], "shop-web", "docker-proxy {options:?}: {r}");
+    }
+    let rows = args(&["container", "shop-web"]);
+    let mut ports: Vec<u64> = rows.iter().filter_map(|r| r["local"]["port"].as_u64()).collect();
+    ports.sort_unstable();
+    assert_eq!(ports, vec![6101, 6199], "the container's listener and its proxy");
     // A systemd unit outside a container: named from the socket's holder, so with -p.
     let r = one(&namespaces[4], &["-p"]);
     assert_eq!(r["unit"], unit.as_str(), "{r}");
     assert_eq!(r["container"], Value::Null);
     // The filter terms and the table column.
-    let rows = args(&["container", "shop-*"]);
-    assert_eq!(rows.len(), 1, "{rows:?}");
-    assert_eq!(rows[0]["local"]["port"], 6101);
+    let rows = args(&["container", "legacy-*"]);
+    assert_eq!(rows.iter().map(|r| r["local"]["port"].clone()).collect::<Vec<_>>(), vec![6102]);
     let rows = args(&["container", "k8s:shop/cart-*"]);
     assert_eq!(rows.iter().map(|r| r["local"]["port"].clone()).collect::<Vec<_>>(), vec![6103]);
     let rows = args(&["unit", &unit]);
@@ -236,18 +268,20 @@ fn containers_and_units_are_named_from_real_cgroups() {
         "and",
         "sport",
         "<=",
-        ":6106",
+        ":6199",
     ]);
     for label in [
         format!("{} docker:shop-web", namespaces[0].name),
         format!("{} k8s:shop/cart-7f9c", namespaces[2].name),
         format!("{} podman:{}", namespaces[3].name, &ID_PODMAN[..12]),
         format!("{} docker:quiet", quiet.name),
+        format!("{} docker:shop-web", proxy_ns.name),
     ] {
         assert!(table.lines().any(|l| l.starts_with(&label)), "no row starts with {label:?}:\n{table}");
     }
     let _ = sleeper.kill();
     let _ = sleeper.wait();
+    drop(proxy_ns);
     drop(quiet);
     drop(namespaces);
 }

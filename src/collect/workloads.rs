@@ -14,14 +14,17 @@ use crate::hash::FastMap;
 use crate::model::Socket;
 use crate::model::netns::{Namespaces, NetnsId, Workload};
 
+/// The command name of Docker's userland port forwarder.
+const DOCKER_PROXY: &str = "docker-proxy";
+
 /// The per-snapshot attribution tables.
 #[derive(Debug, Clone, Default)]
 pub struct Workloads {
     pub namespaces: Namespaces,
     /// The workload of each socket-holding process, by pid (absent: its cgroup could not be read).
     by_pid: FastMap<u32, Workload>,
-    /// docker-proxy pid -> the namespace it forwards into.
-    proxies: FastMap<u32, NetnsId>,
+    /// Socket inodes held by a docker-proxy -> the namespace it forwards into.
+    proxies: FastMap<u64, NetnsId>,
 }
 
 /// `docker-proxy -proto tcp -host-ip 0.0.0.0 -host-port 8080 -container-ip 172.17.0.2 -container-port 80`
@@ -68,25 +71,45 @@ pub fn if_inet6_locals(text: &str) -> Vec<IpAddr> {
 
 impl Workloads {
     /// Build the tables: the workload of every process in `map` (one `/proc/PID/cgroup` read each) and the
-    /// docker-proxy targets.
+    /// docker-proxy targets. Without a map, when several namespaces are shown, the docker-proxy processes are
+    /// found by a targeted scan (one `comm` read per process).
     pub fn load(namespaces: Namespaces, map: Option<&ProcessMap>, proc_root: &Path, namer: &mut Namer) -> Workloads {
         let mut w = Workloads { namespaces, ..Workloads::default() };
-        let Some(map) = map else { return w };
-        let mut locals: Option<Vec<(NetnsId, Vec<IpAddr>)>> = None;
-        for p in map.processes() {
-            if let Some(wl) = namer.process(p.pid) {
-                w.by_pid.insert(p.pid, wl);
+        let targeted;
+        let map = match map {
+            Some(m) => {
+                for p in m.processes() {
+                    if let Some(wl) = namer.process(p.pid) {
+                        w.by_pid.insert(p.pid, wl);
+                    }
+                }
+                m
             }
-            if p.comm == "docker-proxy"
-                && let Some((ip, _port)) = proxy_target(&p.cmdline)
-            {
+            None if w.namespaces.len() > 1 => match super::process::scan_named(proc_root, &|c| c == DOCKER_PROXY) {
+                Ok(scan) => {
+                    targeted = scan.map;
+                    &targeted
+                }
+                Err(_) => return w,
+            },
+            None => return w,
+        };
+        let mut locals: Option<Vec<(NetnsId, Vec<IpAddr>)>> = None;
+        for inode in map.inodes() {
+            for h in map.get(inode).filter(|h| h.process.comm == DOCKER_PROXY) {
+                let Some((ip, _port)) = proxy_target(&h.process.cmdline) else { continue };
                 let locals = locals.get_or_insert_with(|| namespace_locals(&w.namespaces, proc_root));
                 if let Some((id, _)) = locals.iter().find(|(_, ips)| ips.contains(&ip)) {
-                    w.proxies.insert(p.pid, *id);
+                    w.proxies.insert(inode, *id);
                 }
             }
         }
         w
+    }
+
+    /// Are some sockets labelled apart from their namespace (docker-proxy sockets, holders' workloads)?
+    pub fn labels_sockets(&self) -> bool {
+        !self.proxies.is_empty() || !self.by_pid.is_empty()
     }
 
     /// The namespace's workload when the namespace belongs to a container.
@@ -96,14 +119,11 @@ impl Workloads {
 
     /// The workload behind `s`: a docker-proxy's target container, its holder's, else its namespace's.
     pub fn of(&self, s: &Socket, map: Option<&ProcessMap>) -> Option<&Workload> {
+        if let Some(ns) = self.proxies.get(&s.inode).filter(|_| s.inode != 0) {
+            return self.namespace_container(*ns);
+        }
         if let Some(map) = map.filter(|_| s.inode != 0) {
-            let mut held = None;
-            for h in map.get(s.inode) {
-                if let Some(ns) = self.proxies.get(&h.process.pid) {
-                    return self.namespace_container(*ns);
-                }
-                held = held.or_else(|| self.by_pid.get(&h.process.pid));
-            }
+            let held = map.get(s.inode).find_map(|h| self.by_pid.get(&h.process.pid));
             let in_container = |w: &&Workload| w.container.is_some() || self.namespace_container(s.netns).is_none();
             if let Some(w) = held.filter(in_container) {
                 return Some(w);
@@ -112,17 +132,15 @@ impl Workloads {
         self.namespace_container(s.netns)
     }
 
-    /// The namespace ids, and the pids, whose workload `keep` accepts (what a filter term resolves to).
-    pub fn matching(&self, keep: &dyn Fn(&Workload) -> bool) -> (Vec<NetnsId>, Vec<u32>) {
+    /// What a filter term resolves to: the namespace ids, the pids and the (docker-proxy) socket inodes whose
+    /// workload `keep` accepts.
+    pub fn matching(&self, keep: &dyn Fn(&Workload) -> bool) -> (Vec<NetnsId>, Vec<u32>, Vec<u64>) {
         let ns =
             (0..self.namespaces.len() as NetnsId).filter(|i| self.namespace_container(*i).is_some_and(keep)).collect();
-        let mut pids: Vec<u32> = self.by_pid.iter().filter(|(_, w)| keep(w)).map(|(p, _)| *p).collect();
-        for (pid, ns) in &self.proxies {
-            if self.namespace_container(*ns).is_some_and(keep) {
-                pids.push(*pid);
-            }
-        }
-        (ns, pids)
+        let pids = self.by_pid.iter().filter(|(_, w)| keep(w)).map(|(p, _)| *p).collect();
+        let inodes =
+            self.proxies.iter().filter(|(_, ns)| self.namespace_container(**ns).is_some_and(keep)).map(|(i, _)| *i);
+        (ns, pids, inodes.collect())
     }
 }
 

@@ -429,14 +429,15 @@ impl Expr {
                 Expr::Netns(Arc::new(ids.collect()))
             }
             Expr::Workload { term, pattern } => {
-                let (ns, pids) = w.matching(&|wl| term.test(pattern, wl));
+                let (ns, pids, proxied) = w.matching(&|wl| term.test(pattern, wl));
                 let pids: crate::hash::FastSet<u32> = pids.into_iter().collect();
-                let inodes: crate::hash::FastSet<u64> = match map {
+                let mut inodes: crate::hash::FastSet<u64> = match map {
                     Some(m) if !pids.is_empty() => {
                         m.inodes().filter(|i| m.get(*i).any(|h| pids.contains(&h.process.pid))).collect()
                     }
                     _ => Default::default(),
                 };
+                inodes.extend(proxied);
                 Expr::Netns(Arc::new(ns.into_iter().collect())).or(Expr::Inodes(Arc::new(inodes)))
             }
             Expr::And(v) => Expr::And(v.iter().map(|e| e.resolve_workloads(w, map)).collect()),

@@ -84,12 +84,12 @@ pub fn render(w: &mut dyn Write, socks: &[Socket], names: &Names, opts: &TableOp
     }
 
     // The namespace column: one label per namespace, or per socket when holders may name another container.
-    let ns_texts: Vec<String> = match (names.netns_column, names.processes.is_some()) {
+    let per_socket = names.processes.is_some() || names.workloads.labels_sockets();
+    let ns_texts: Vec<String> = match (names.netns_column, per_socket) {
         (false, _) => Vec::new(),
         (true, false) => (0..names.workloads.namespaces.len() as u32).map(|i| names.netns_label(i)).collect(),
         (true, true) => socks.iter().map(|s| names.netns_text(s)).collect(),
     };
-    let per_socket = names.processes.is_some();
     let ns_text = |i: usize, s: &Socket| -> &[u8] {
         let t = if per_socket { ns_texts.get(i) } else { ns_texts.get(s.netns as usize) };
         t.map_or(b"-", |t| t.as_bytes())

@@ -53,3 +53,35 @@ fn discovery_finds_our_own_namespace_first() {
     assert_eq!(me.ns.inode, own);
     assert!(Target::Name("sockscope-netns-no-such".into()).resolve(&Roots::default(), &mut namer).is_err());
 }
+
+#[test]
+fn a_namespace_gone_before_its_dump_is_skipped_with_a_note() {
+    let own = own_inode(Path::new("/proc")).unwrap();
+    let me = Found {
+        ns: Namespace { inode: own, ..Namespace::default() },
+        paths: vec!["/proc/self/ns/net".into()],
+        pids: vec![],
+    };
+    // A namespace whose processes exited and whose bind mount was removed since discovery.
+    let gone = Found {
+        ns: Namespace { inode: 1, name: Some("sockscope-netns-gone".into()), ..Namespace::default() },
+        paths: vec!["/run/netns/sockscope-netns-no-such".into(), "/proc/999999999/ns/net".into()],
+        pids: vec![999_999_999],
+    };
+    // A path that now leads to another namespace (a reused pid) is not entered either.
+    let reused = Found {
+        ns: Namespace { inode: 2, ..Namespace::default() },
+        paths: vec!["/proc/self/ns/net".into()],
+        pids: vec![],
+    };
+    let q = crate::collect::Query { unix: false, udp: false, ..Default::default() };
+    let m = dump::collect_all(&[me, gone, reused], own, crate::collect::SourceChoice::Auto, Path::new("/proc"), &q, 2);
+    assert_eq!(m.read(), 1);
+    assert!(m.skipped.iter().all(|(_, s)| matches!(s, dump::Skip::Gone)), "{:?}", m.skipped);
+    assert_eq!(m.skipped.iter().map(|(i, _)| *i).collect::<Vec<_>>(), vec![1, 2]);
+    let notes = m.skip_notes();
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    assert!(notes[0].contains("2 namespace(s) disappeared") && notes[0].contains("sockscope-netns-gone"), "{notes:?}");
+    assert!(m.snapshot.sockets.iter().all(|s| s.netns == 0));
+    assert_eq!(m.snapshot.namespaces.len(), 3, "skipped namespaces stay in the table");
+}
