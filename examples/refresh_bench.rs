@@ -19,7 +19,9 @@ fn main() {
     let mut cache = sockscope::collect::process::ProcessCache::new();
     let settings = Settings::default();
     let mut collector = collect::open(SourceChoice::Auto, "/proc".into());
-    let mut tracker = Tracker::new();
+    // As the dashboard does: the audit markers and the ephemeral-port pressure with the host's ports.
+    let host = sockscope::ports::classes::HostPorts::read("/proc".as_ref()).ok();
+    let mut tracker = Tracker::auditing(host, sockscope::ports::audit::AuditOptions::default());
     let mut app = App::new(settings.clone(), String::new(), Services::system(), true);
     update(&mut app, Action::Resize(120, 40));
     let mut term = Terminal::new(TestBackend::new(120, 40)).expect("test backend");

@@ -7,6 +7,7 @@ use std::net::IpAddr;
 use crate::hash::FastMap;
 use crate::model::netns::NetnsId;
 use crate::model::{Endpoint, Proto, Socket, State, UnixName};
+use crate::output::Bracketed;
 
 /// What a group stands for. Every group lies in one network namespace (`netns`, the snapshot's index; 0 when
 /// one namespace is shown): the same port in two containers is two groups.
@@ -51,13 +52,9 @@ impl GroupKey {
 
 impl fmt::Display for GroupKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let ip = |ip: &IpAddr| match ip {
-            IpAddr::V4(v4) => v4.to_string(),
-            IpAddr::V6(v6) => format!("[{v6}]"),
-        };
         match self {
-            GroupKey::Listen { ip: a, port, .. } => write!(f, "{}:{port}", ip(a)),
-            GroupKey::Outbound { ip: a, port, .. } => write!(f, "-> {}:{port}", ip(a)),
+            GroupKey::Listen { ip, port, .. } => write!(f, "{}:{port}", Bracketed(*ip)),
+            GroupKey::Outbound { ip, port, .. } => write!(f, "-> {}:{port}", Bracketed(*ip)),
             GroupKey::UnixPath(_, p) => f.write_str(p),
             GroupKey::UnixPeer(_, p) => write!(f, "-> {p}"),
             GroupKey::UnixUnnamed(_) => f.write_str("(unnamed)"),
@@ -125,15 +122,6 @@ impl Group {
     }
 }
 
-/// Is this socket a listening endpoint that other sockets on its port belong to?
-fn is_listener(s: &Socket) -> bool {
-    match s.proto {
-        Proto::Tcp => s.state == State::LISTEN,
-        Proto::Udp => s.state == State::CLOSE && s.local.port().is_some_and(|p| p != 0),
-        _ => false,
-    }
-}
-
 fn unix_name(e: &Endpoint) -> Option<&UnixName> {
     match e {
         Endpoint::Unix { name, .. } => name.as_ref(),
@@ -157,7 +145,7 @@ pub fn group(socks: &[Socket]) -> Vec<Group> {
     // UNIX names by inode, to place an unnamed client by the name of its peer.
     let mut unix_names: FastMap<u64, String> = FastMap::default();
     for (i, s) in socks.iter().enumerate() {
-        if let (Endpoint::Inet { ip, port }, true) = (&s.local, is_listener(s)) {
+        if let (Endpoint::Inet { ip, port }, true) = (&s.local, s.is_listener()) {
             let g = slot(GroupKey::Listen { proto: s.proto, ip: *ip, port: *port, netns: s.netns }, &mut groups);
             let gr = &mut groups[g];
             gr.listeners.push(i as u32);
@@ -180,7 +168,7 @@ pub fn group(socks: &[Socket]) -> Vec<Group> {
     let mut peer_counts: Vec<FastMap<IpAddr, u32>> = Vec::new();
     for (i, s) in socks.iter().enumerate() {
         let g = match (&s.local, &s.peer) {
-            (Endpoint::Inet { .. }, _) if is_listener(s) => continue,
+            (Endpoint::Inet { .. }, _) if s.is_listener() => continue,
             (Endpoint::Inet { ip, port }, peer) => {
                 let best = listeners.get(&(s.netns, s.proto, *port)).and_then(|c| {
                     c.iter()

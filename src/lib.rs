@@ -9,4 +9,6 @@ pub mod hash;
 pub mod model;
 pub mod output;
 pub mod ports;
+#[allow(unsafe_code)] // the one module allowed to call into libc unsafely
+pub mod sys;
 pub mod tui;

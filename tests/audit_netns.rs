@@ -1,5 +1,5 @@
-//! `sockscope audit` in private network namespaces the tests create (needs root; skips with the reason
-//! otherwise): a redis-port listener on 127.0.0.1 is not flagged, on 0.0.0.0 and on :: it is; a privileged port
+//! `sockscope audit` in private network namespaces the tests create (ignored without root, run with
+//! `--include-ignored`; fails loudly when it cannot): a redis-port listener on 127.0.0.1 is not flagged, on 0.0.0.0 and on :: it is; a privileged port
 //! held by a non-root socket is flagged; exit status 0/1; the JSON shape; ephemeral-port pressure with a
 //! 40-port `ip_local_port_range` and 30 connections to one destination.
 
@@ -34,17 +34,10 @@ def connect_n(l, addr, port, n):
         a, _ = l.accept(); keep.extend([c, a])
 "#;
 
-fn skip_reason() -> Option<&'static str> {
-    if !common::is_root() {
-        return Some("needs root to create a network namespace (ip netns add)");
-    }
-    if !common::have("ip") {
-        return Some("needs iproute2's ip");
-    }
-    if !common::have("python3") {
-        return Some("needs python3 to create the sockets");
-    }
-    None
+/// Root, and the tools the namespaces need (fails loudly otherwise).
+fn require() {
+    common::require_root();
+    common::require(&["ip", "python3"]);
 }
 
 /// A namespace `sockscope-audit-{tag}-PID` with `lo` up; `setup` runs in it (as `sh -c`) before `body`, a
@@ -94,11 +87,9 @@ fn keys(v: &Value) -> Vec<String> {
 }
 
 #[test]
+#[ignore = "needs root: builds private network namespaces"]
 fn redis_port_flagged_unless_loopback_only() {
-    if let Some(why) = skip_reason() {
-        println!("SKIPPED audit namespace test: {why}");
-        return;
-    }
+    require();
     // One namespace per address: 127.0.0.1:6379 and 0.0.0.0:6379 cannot both listen in one.
     let lo = namespace("lo", None, "listen(A4, '127.0.0.1', 6379)\nudp(A4, '127.0.0.1', 5353)");
     let (code, v) = audit_json(&lo, &[]);
@@ -144,11 +135,9 @@ fn redis_port_flagged_unless_loopback_only() {
 }
 
 #[test]
+#[ignore = "needs root: builds private network namespaces"]
 fn json_shape_is_stable() {
-    if let Some(why) = skip_reason() {
-        println!("SKIPPED audit JSON shape test: {why}");
-        return;
-    }
+    require();
     let ns = namespace("json", None, "listen(A4, '0.0.0.0', 11211)\nudp(A4, '0.0.0.0', 11211)");
     let (code, v) = audit_json(&ns, &[]);
     assert_eq!(code, 1);
@@ -175,11 +164,9 @@ fn json_shape_is_stable() {
 }
 
 #[test]
+#[ignore = "needs root: builds private network namespaces"]
 fn privileged_port_held_by_non_root_is_flagged() {
-    if let Some(why) = skip_reason() {
-        println!("SKIPPED privileged-port audit test: {why}");
-        return;
-    }
+    require();
     let ns = namespace("priv", None, "listen(A4, '127.0.0.1', 80, uid=65534)\nlisten(A4, '127.0.0.1', 81)");
     let (code, v) = audit_json(&ns, &[]);
     assert_eq!(code, 1, "{v:#}");
@@ -193,11 +180,9 @@ fn privileged_port_held_by_non_root_is_flagged() {
 }
 
 #[test]
+#[ignore = "needs root: builds private network namespaces"]
 fn ephemeral_pressure_with_a_small_range() {
-    if let Some(why) = skip_reason() {
-        println!("SKIPPED ephemeral pressure test: {why}");
-        return;
-    }
+    require();
     let ns = namespace(
         "ephemeral",
         Some("echo '40000 40039' > /proc/sys/net/ipv4/ip_local_port_range"),

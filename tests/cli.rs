@@ -33,6 +33,7 @@ fn bad_values_are_one_line_naming_the_value_exit_2() {
         (&["--port", "70000"], "70000"),
         (&["--sport", "nosuchservice"], "nosuchservice"),
         (&["--dport", "9000-8000"], "9000-8000"),
+        (&["--dport", "::80"], "::80"),
         (&["--state", "establishd"], "establishd"),
         (&["--source", "carrier-pigeon"], "carrier-pigeon"),
         (&["--bogus-flag"], "--bogus-flag"),
@@ -47,6 +48,22 @@ fn bad_values_are_one_line_naming_the_value_exit_2() {
         assert_eq!(err.lines().count(), 1, "{args:?}: one line, got {err:?}");
         assert!(err.starts_with("sockscope: "), "{args:?}: {err}");
         assert!(err.contains(needle), "{args:?}: {err} should name {needle}");
+    }
+}
+
+/// Regression: `--port http-alt` exited 2 ("'alt' is neither a port number nor a known service name") while
+/// the filter `port :http-alt` worked: the flag split the name at its dash.
+#[test]
+fn port_flag_takes_a_service_name_with_a_dash() {
+    let root = fake_proc("http-alt", 3); // every row's peer port is 8080, http-alt
+    let root = root.to_str().unwrap();
+    for args in [
+        &["-tan", "--source", "proc", "--proc-root", root, "--port", "http-alt"][..],
+        &["-tan", "--source", "proc", "--proc-root", root, "port", ":http-alt"][..],
+    ] {
+        let out = run(args);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 4, "{args:?}: header and three rows");
     }
 }
 

@@ -47,10 +47,7 @@ fn listener_counts(screen: &str, port: u16) -> Option<(u32, u32)> {
 
 #[test]
 fn dashboard_shows_the_port_and_restores_the_terminal() {
-    if !common::have("tmux") {
-        println!("SKIPPED dashboard test: needs tmux");
-        return;
-    }
+    common::require(&["tmux"]);
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let mut conns = Vec::new();
@@ -71,19 +68,19 @@ fn dashboard_shows_the_port_and_restores_the_terminal() {
         .expect("tmux new-session");
     assert!(ok.success());
 
-    let screen = wait_for(&name, "the listener row with 25 established", Duration::from_secs(15), |s| {
+    let screen = wait_for(&name, "the listener row with 25 established", Duration::from_secs(60), |s| {
         listener_counts(s, port) == Some((26, 25))
     });
     assert!(screen.contains(&format!("-> 127.0.0.1:{port}")), "clients grouped as outbound:\n{screen}");
 
     conns.push(TcpStream::connect(("127.0.0.1", port)).unwrap());
     conns.push(listener.accept().unwrap().0);
-    wait_for(&name, "the new connection after a refresh", Duration::from_secs(15), |s| {
+    wait_for(&name, "the new connection after a refresh", Duration::from_secs(60), |s| {
         listener_counts(s, port) == Some((27, 26))
     });
 
     let _ = Command::new("tmux").args(["send-keys", "-t", &name, "q"]).status();
-    let screen = wait_for(&name, "exit and the terminal mode", Duration::from_secs(10), |s| {
+    let screen = wait_for(&name, "exit and the terminal mode", Duration::from_secs(30), |s| {
         s.contains("EXITED=") && s.lines().any(|l| l.trim().ends_with("icanon"))
     });
     assert!(screen.contains("EXITED=0"), "{screen}");

@@ -6,10 +6,9 @@ mod common;
 use std::collections::BTreeSet;
 use std::io::Write;
 use std::net::{TcpListener, TcpStream, UdpSocket};
-use std::os::fd::AsRawFd;
 use std::os::unix::net::{UnixListener, UnixStream};
 
-use common::{key, ndjson};
+use common::{inode_of, key, ndjson};
 use serde_json::Value;
 use sockscope::collect::{self, Query, SourceChoice};
 use sockscope::model::{Endpoint, Proto, Socket, State, StateSet};
@@ -140,13 +139,6 @@ fn udp_sockets_from_both_sources() {
     }
 }
 
-fn inode_of(fd: &impl AsRawFd) -> u64 {
-    // SAFETY: fstat writes into a zeroed stat struct for a valid open fd.
-    let mut st: libc::stat = unsafe { std::mem::zeroed() };
-    assert_eq!(unsafe { libc::fstat(fd.as_raw_fd(), &mut st) }, 0);
-    st.st_ino
-}
-
 #[test]
 fn unix_socketpair_and_listener_from_both_sources() {
     let (mut a, b) = UnixStream::pair().unwrap();
@@ -168,7 +160,7 @@ fn unix_socketpair_and_listener_from_both_sources() {
             assert_eq!(v["kind"], "stream");
             if source == "netlink" {
                 assert_eq!(v["peer"]["inode"], peer, "netlink knows the peer");
-                assert_eq!(v["uid"], unsafe { libc::geteuid() });
+                assert_eq!(v["uid"], common::euid());
             }
         }
         if source == "netlink" {
@@ -199,24 +191,14 @@ fn unix_abstract_name_is_shown_with_at() {
 }
 
 #[test]
+#[ignore = "needs root: runs the binary as nobody to see root's sockets"]
 fn unprivileged_user_sees_other_users_sockets() {
-    if !common::is_root() || !common::have("setpriv") {
-        println!("SKIPPED unprivileged test: needs root (to drop to nobody with setpriv)");
-        return;
-    }
+    common::require_root();
     let f = tcp_fixture();
     let p = f.port.to_string();
+    let nobody = common::AsNobody::new(env!("CARGO_BIN_EXE_sockscope"));
     for source in SOURCES {
-        let out = std::process::Command::new("setpriv")
-            .args(["--reuid=nobody", "--regid=nogroup", "--clear-groups", "--"])
-            .arg(env!("CARGO_BIN_EXE_sockscope"))
-            .args(["list", "-tan", "--ndjson", "--source", source, "--port", &p])
-            .output()
-            .unwrap();
-        if !out.status.success() && String::from_utf8_lossy(&out.stderr).contains("Permission denied") {
-            println!("SKIPPED unprivileged test: the test binary is not reachable by nobody");
-            return;
-        }
+        let out = nobody.output(&["list", "-tan", "--ndjson", "--source", source, "--port", &p]);
         assert!(out.status.success(), "{source}: {}", String::from_utf8_lossy(&out.stderr));
         let rows: Vec<Value> =
             String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
@@ -254,13 +236,7 @@ fn tcp_info_on_a_live_connection_after_sending_data() {
 fn one_tcp_walk_sees_both_families() {
     use std::net::Ipv6Addr;
     let v4 = TcpListener::bind("127.0.0.1:0").unwrap();
-    let v6 = match TcpListener::bind((Ipv6Addr::LOCALHOST, 0)) {
-        Ok(l) => l,
-        Err(e) => {
-            println!("SKIPPED one-walk test: no IPv6 loopback ({e})");
-            return;
-        }
-    };
+    let v6 = TcpListener::bind((Ipv6Addr::LOCALHOST, 0)).expect("this test needs an IPv6 loopback (::1)");
     let ports = [v4.local_addr().unwrap().port(), v6.local_addr().unwrap().port()];
     for source in [SourceChoice::Netlink, SourceChoice::Proc] {
         let q = Query { udp: false, unix: false, one_tcp_walk: true, ..Query::default() };

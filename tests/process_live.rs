@@ -2,91 +2,30 @@
 //! two processes, processes exiting during scans, and (re-executed as `nobody` when run as root) the count
 //! of processes an unprivileged user cannot see into.
 
+mod common;
+
 use std::io::{BufRead, BufReader};
-use std::os::unix::process::CommandExt;
 use std::path::Path;
-use std::process::{Child, ChildStdin, Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use common::{PyListener, euid};
 use sockscope::collect::process::{ProcessMap, scan};
-
-/// A python3 child holding a TCP listener on 127.0.0.1, optionally shared with a forked grandchild. Both exit
-/// when stdin closes.
-struct Holder {
-    child: Child,
-    stdin: Option<ChildStdin>,
-    pid: u32,
-    forked: Option<u32>,
-    inode: u64,
-    fd: u32,
-}
-
-const SCRIPT: &str = r#"
-import os, socket, sys
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-s.listen()
-forked = 0
-if sys.argv[1] == "fork":
-    forked = os.fork()
-    if forked == 0:
-        sys.stdin.read()
-        os._exit(0)
-print(os.getpid(), forked, s.getsockname()[1], os.fstat(s.fileno()).st_ino, s.fileno(), flush=True)
-sys.stdin.read()
-"#;
-
-impl Holder {
-    fn spawn(fork: bool) -> Holder {
-        let mut child = Command::new("python3")
-            .args(["-c", SCRIPT, if fork { "fork" } else { "nofork" }])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("python3 is needed for this test");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        let f: Vec<u64> = line.split_whitespace().map(|w| w.parse().unwrap()).collect();
-        assert_eq!(f.len(), 5, "python said {line:?}");
-        let stdin = child.stdin.take();
-        Holder {
-            child,
-            stdin,
-            pid: f[0] as u32,
-            forked: (f[1] != 0).then_some(f[1] as u32),
-            inode: f[3],
-            fd: f[4] as u32,
-        }
-    }
-}
-
-impl Drop for Holder {
-    fn drop(&mut self) {
-        drop(self.stdin.take());
-        let _ = self.child.wait();
-    }
-}
 
 fn holders(map: &ProcessMap, inode: u64) -> Vec<(u32, Vec<u32>)> {
     map.get(inode).map(|h| (h.process.pid, h.fds.to_vec())).collect()
 }
 
-fn euid() -> u32 {
-    // SAFETY: geteuid has no preconditions.
-    unsafe { libc::geteuid() }
-}
-
 #[test]
 fn listener_is_attributed_to_its_python_process() {
-    let h = Holder::spawn(false);
+    let h = PyListener::spawn(false);
     let r = scan(Path::new("/proc")).unwrap();
     assert_eq!(holders(&r.map, h.inode), vec![(h.pid, vec![h.fd])]);
     let p = r.map.get(h.inode).next().unwrap().process;
     assert_eq!(p.comm, "python3");
     assert!(p.cmdline.contains("-c") && p.cmdline.contains("nofork"), "{:?}", p.cmdline);
-    // SAFETY: getuid has no preconditions.
-    assert_eq!(p.uid, unsafe { libc::getuid() });
+    assert_eq!(p.uid, rustix::process::getuid().as_raw());
     assert!(r.stats.processes >= 2 && r.stats.with_sockets >= 1);
     // Even root may be denied some fd tables (a process protected by an LSM or in another user namespace):
     // `complete` is not asserted, only that such processes are counted rather than failing the scan.
@@ -95,7 +34,7 @@ fn listener_is_attributed_to_its_python_process() {
 
 #[test]
 fn socket_shared_after_fork_lists_both_processes() {
-    let h = Holder::spawn(true);
+    let h = PyListener::spawn(true);
     let forked = h.forked.unwrap();
     let r = scan(Path::new("/proc")).unwrap();
     let mut want = vec![(h.pid, vec![h.fd]), (forked, vec![h.fd])];
@@ -108,7 +47,7 @@ fn socket_shared_after_fork_lists_both_processes() {
 
 #[test]
 fn processes_exiting_during_scans_do_not_fail_them() {
-    let h = Holder::spawn(false);
+    let h = PyListener::spawn(false);
     struct StopOnDrop<'a>(&'a AtomicBool);
     impl Drop for StopOnDrop<'_> {
         fn drop(&mut self) {
@@ -217,7 +156,6 @@ fn large_sparse_fd_table() {
 
 const UNPRIVILEGED_ENV: &str = "SOCKSCOPE_TEST_UNPRIVILEGED";
 const HIDDEN_INODE_ENV: &str = "SOCKSCOPE_TEST_HIDDEN_INODE";
-const NOBODY: u32 = 65534;
 
 /// Real uid and whether the process has an fd table (not a kernel thread, not a zombie).
 fn owner_and_files(pid: &str) -> Option<(u32, bool)> {
@@ -244,14 +182,7 @@ fn others_with_files(me: u32) -> usize {
 fn check_unprivileged_scan() {
     let me = euid();
     let own = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let own_inode = {
-        use std::os::fd::AsRawFd;
-        let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
-        // SAFETY: the fd is open and `st` is written on success.
-        assert_eq!(unsafe { libc::fstat(own.as_raw_fd(), st.as_mut_ptr()) }, 0);
-        // SAFETY: fstat succeeded.
-        unsafe { st.assume_init() }.st_ino
-    };
+    let own_inode = common::inode_of(&own);
     let before = others_with_files(me);
     let r = scan(Path::new("/proc")).unwrap();
     let after = others_with_files(me);
@@ -279,23 +210,15 @@ fn unprivileged_scan_counts_hidden_processes() {
     }
     // Root sees everything: re-run this test as nobody (std drops the supplementary groups), while a
     // root-owned python3 holds a socket.
-    let h = Holder::spawn(false);
-    let out = Command::new(std::env::current_exe().unwrap())
+    let h = PyListener::spawn(false);
+    // The copy runs even when the build directory is out of nobody's reach.
+    let out = common::AsNobody::new(std::env::current_exe().unwrap())
+        .command()
         .args(["--exact", "unprivileged_scan_counts_hidden_processes", "--nocapture", "--test-threads=1"])
         .env(UNPRIVILEGED_ENV, "1")
-        .uid(NOBODY)
-        .gid(NOBODY)
         .env(HIDDEN_INODE_ENV, h.inode.to_string())
-        .output();
-    let out = match out {
-        Ok(out) => out,
-        // The test binary lives where nobody may not go (a target dir under /root): nothing to check here.
-        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
-            eprintln!("skipped: cannot run the test binary as uid {NOBODY}: {e}");
-            return;
-        }
-        Err(e) => panic!("re-running as uid {NOBODY}: {e}"),
-    };
+        .output()
+        .unwrap_or_else(|e| panic!("re-running as uid {}: {e}", common::NOBODY));
     assert!(
         out.status.success(),
         "unprivileged run failed:\n{}{}",

@@ -4,52 +4,15 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 
+use common::PyListener;
 use serde_json::Value;
-
-struct Kid(Child);
-
-impl Drop for Kid {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// A python3 child that listens on loopback, forks once (so both processes hold the listener), prints
-/// "port pid child_pid" and waits.
-fn spawn_listener() -> Option<(Kid, u16, u32, u32)> {
-    if !common::have("python3") {
-        println!("SKIPPED process test: needs python3 for the child process");
-        return None;
-    }
-    let script = r#"
-import os, socket, sys, time
-s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen()
-pid = os.fork()
-if pid == 0:
-    time.sleep(60); os._exit(0)
-print(s.getsockname()[1], os.getpid(), pid, flush=True)
-sys.stdin.read()
-os.kill(pid, 9)
-"#;
-    let mut child = Command::new("python3")
-        .args(["-c", script])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("python3");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let v: Vec<u32> = line.split_whitespace().map(|w| w.parse().unwrap()).collect();
-    Some((Kid(child), v[0] as u16, v[1], v[2]))
-}
 
 #[test]
 fn listener_is_attributed_to_both_processes_that_hold_it() {
-    let Some((_kid, port, pid, child_pid)) = spawn_listener() else { return };
+    let py = PyListener::spawn(true);
+    let (port, pid, child_pid) = (py.port, py.pid, py.forked.expect("forked"));
     let rows = common::ndjson(&["list", "-tlnp", "--sport", &port.to_string()]);
     assert_eq!(rows.len(), 1, "{rows:?}");
     let procs = rows[0]["processes"].as_array().expect("processes listed");
@@ -102,18 +65,13 @@ fn processes_exiting_during_the_scan_do_not_fail_the_listing() {
 }
 
 #[test]
+#[ignore = "needs root: runs the binary as nobody next to a root-owned listener"]
 fn nobody_sees_root_sockets_as_hidden_with_their_uid() {
-    if !common::is_root() || !common::have("setpriv") {
-        println!("SKIPPED hidden-process test: needs root to drop to nobody with setpriv");
-        return;
-    }
-    let Some((_kid, port, _, _)) = spawn_listener() else { return };
-    let out = Command::new("setpriv")
-        .args(["--reuid=nobody", "--regid=nogroup", "--clear-groups", "--"])
-        .arg(env!("CARGO_BIN_EXE_sockscope"))
-        .args(["list", "-tlnp", "--ndjson", "--sport", &port.to_string()])
-        .output()
-        .unwrap();
+    common::require_root();
+    let py = PyListener::spawn(true);
+    let port = py.port;
+    let nobody = common::AsNobody::new(env!("CARGO_BIN_EXE_sockscope"));
+    let out = nobody.output(&["list", "-tlnp", "--ndjson", "--sport", &port.to_string()]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let rows: Vec<Value> =
         String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
@@ -123,12 +81,7 @@ fn nobody_sees_root_sockets_as_hidden_with_their_uid() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(err.matches("could not be inspected").count(), 1, "one note, not one per row: {err}");
     assert!(err.contains("CAP_SYS_PTRACE"), "{err}");
-    let table = Command::new("setpriv")
-        .args(["--reuid=nobody", "--regid=nogroup", "--clear-groups", "--"])
-        .arg(env!("CARGO_BIN_EXE_sockscope"))
-        .args(["list", "-tlnpH", "--sport", &port.to_string()])
-        .output()
-        .unwrap();
+    let table = nobody.output(&["list", "-tlnpH", "--sport", &port.to_string()]);
     let text = String::from_utf8_lossy(&table.stdout);
     assert!(text.contains("users:(hidden,uid=0(root))"), "{text}");
 }

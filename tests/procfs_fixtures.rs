@@ -37,9 +37,7 @@ fn collect(table: Table, states: StateSet) -> Vec<Socket> {
 
 /// `tm->when` is in clock ticks (USER_HZ); the collector converts with the running system's rate.
 fn ms(ticks: u64) -> u64 {
-    // SAFETY: sysconf has no preconditions.
-    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
-    ticks * 1000 / u64::try_from(hz).ok().filter(|h| *h > 0).unwrap_or(100)
+    ticks * 1000 / sockscope::sys::clock_ticks_per_second().unwrap_or(100)
 }
 
 /// One expected TCP or UDP record. Every socket in the fixture belongs to uid 0.

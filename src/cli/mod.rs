@@ -1,32 +1,41 @@
-//! Command-line definitions (clap) and their resolution into a checked configuration.
+//! Command-line definitions (clap) and their resolution into checked configurations: the top-level parser and
+//! the selection flags the listing and the dashboard share live here, each subcommand's flags in its own file.
+//! The configurations are the consumers' types (`commands::*::*Config`, `tui::TopConfig`); this layer builds
+//! them and never reaches into UI state.
+
+pub mod audit;
+pub mod forwards;
+pub mod list;
+pub mod services;
+pub mod top;
 
 use std::path::PathBuf;
-use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+
+pub use list::ListArgs;
+pub use top::TopArgs;
 
 use crate::collect::cgroup::StateRoots;
 use crate::collect::{Query, SourceChoice, netns};
 use crate::filter::{self, End, Expr};
-use crate::model::{State, StateSet};
-use crate::output::table::TableOptions;
+use crate::model::StateSet;
+use crate::ports::range;
 use crate::ports::services::Services;
-use crate::tui::TopConfig;
-use crate::tui::app::{Protos, Settings};
 
 const ABOUT: &str = "Who is on which port, in what state, from where: a socket monitor for Linux.";
 
 const LONG_ABOUT: &str = "\
 Who is on which port, in what state, from where: a socket monitor for Linux.
 
-With no subcommand, sockscope lists sockets like `ss` does (the same as `sockscope list`), so the ss flags
+With no subcommand, sockscope lists sockets like `ss` does (the same as `sockscope list`), so the ss flags \
 you know work unchanged: `sockscope -tan`, `sockscope -ltn`, `sockscope -uan`.
 
-Sockets come from the kernel's netlink sock_diag interface; where that is unavailable (some containers and
-sandboxes) sockscope reads /proc/net/* instead and says so on stderr. No root is needed: an unprivileged user
+Sockets come from the kernel's netlink sock_diag interface; where that is unavailable (some containers and \
+sandboxes) sockscope reads /proc/net/* instead and says so on stderr. No root is needed: an unprivileged user \
 sees every socket of its network namespace, with owner uid and inode.";
 
-const AFTER_HELP: &str = "\
+pub(crate) const AFTER_HELP: &str = "\
 Defaults, as in ss:
   no -t/-u/-x      TCP, UDP and UNIX sockets (with -4/-6: TCP and UDP only)
   no -a/-l/--state connected sockets only: every state but LISTEN, UNCONN (closed), TIME-WAIT and SYN-RECV
@@ -47,10 +56,10 @@ FILTERS (ss's language, after the options; quote parentheses for the shell):
   src|dst ADDR[/PLEN][:PORT]      also [v6addr]:port, *:PORT, host names; `src unix:GLOB` for UNIX paths
   dev IFNAME   fwmark VALUE[/MASK]   and && &  or || |  not !  ( )   juxtaposition means and
   and/or bind equally and group from the left, as in ss: `a or b and c` is `(a or b) and c`.
-  sockscope extras: `port` (either end), ranges (`sport :8000-8100`), `proto tcp|udp|unix`, `uid OP N`,
-  `path GLOB` (UNIX name), `process GLOB` and `pid N` (the socket's holders, read from /proc), port classes
-  `sport class well-known|registered|dynamic` and `dport ephemeral`. On the netlink path the kernel evaluates what it can (bytecode); the rest is
-  checked in userspace.
+sockscope extras: `port` (either end), ranges (`sport :8000-8100`), `proto tcp|udp|unix`, `uid OP N`, \
+`path GLOB` (UNIX name), `process GLOB` and `pid N` (the socket's holders, read from /proc), port classes \
+`sport class well-known|registered|dynamic` and `dport ephemeral`. On the netlink path the kernel evaluates \
+what it can (bytecode); the rest is checked in userspace.
 
 Examples:
   sockscope -tan                             every TCP socket, numeric
@@ -62,7 +71,7 @@ Examples:
   sockscope -tan --json | jq '.[] | select(.peer.port == 5432)'
   sockscope -xa --ndjson                     UNIX sockets, one JSON object per line
 
-Exit status: 0 on success (also when the output pipe closes early, as with `| head`), 1 when sockets could
+Exit status: 0 on success (also when the output pipe closes early, as with `| head`), 1 when sockets could \
 not be read, 2 for a usage error.";
 
 #[derive(Debug, Parser)]
@@ -86,25 +95,17 @@ pub struct Cli {
 pub enum Command {
     /// List sockets once, like `ss` (the default when stdout is not a terminal, or any flag is given).
     #[command(after_help = AFTER_HELP)]
-    List(ListArgs),
+    List(list::ListArgs),
     /// Live dashboard: sockets grouped by listening port (the default on a terminal without flags).
-    #[command(after_help = TOP_HELP)]
-    Top(TopArgs),
+    #[command(after_help = top::HELP)]
+    Top(top::TopArgs),
     /// What a port or service name means: service names, port classes, the ephemeral range.
-    Services(crate::commands::services::ServicesArgs),
+    Services(services::ServicesArgs),
     /// Exposure audit of listening sockets; exit status 1 when something is flagged.
-    Audit(crate::commands::audit::AuditArgs),
+    Audit(audit::AuditArgs),
     /// Port forwards and NAT flows seen by conntrack.
-    Forwards(crate::commands::forwards::ForwardsArgs),
+    Forwards(forwards::ForwardsArgs),
 }
-
-const TOP_HELP: &str = "\
-The home screen has one row per listening endpoint with the sockets on its port, counts by state, accept
-queue fill, distinct peers and a one-minute trend; outbound sockets are grouped by where they go, UNIX
-sockets by path. Enter opens a group, Enter again a socket, Esc goes back, ? lists every key.
-
-The selection flags (-t -u -x -4 -6 --port --sport --dport --state) pre-set the filter you can edit with /.
-NO_COLOR set in the environment turns colours off.";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
 pub enum SourceArg {
@@ -115,6 +116,16 @@ pub enum SourceArg {
     Netlink,
     /// /proc/net text files only
     Proc,
+}
+
+impl SourceArg {
+    pub fn choice(self) -> SourceChoice {
+        match self {
+            SourceArg::Auto => SourceChoice::Auto,
+            SourceArg::Netlink => SourceChoice::Netlink,
+            SourceArg::Proc => SourceChoice::Proc,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, Args)]
@@ -204,82 +215,6 @@ impl NetnsArgs {
     }
 }
 
-#[derive(Debug, Clone, Default, Args)]
-pub struct ListArgs {
-    #[command(flatten)]
-    pub select: SelectArgs,
-    /// Sockets in every state (default: connected ones only)
-    #[arg(short = 'a', long, help_heading = "Selection")]
-    pub all: bool,
-    /// Listening sockets only (TCP LISTEN, unconnected UDP/UNIX)
-    #[arg(short = 'l', long, help_heading = "Selection")]
-    pub listening: bool,
-
-    /// Numeric ports (no service names)
-    #[arg(short = 'n', long, help_heading = "Output")]
-    pub numeric: bool,
-    /// Resolve addresses to host names (reverse DNS; slow on large listings)
-    #[arg(short = 'r', long, help_heading = "Output")]
-    pub resolve: bool,
-    /// No header line
-    #[arg(short = 'H', long = "no-header", help_heading = "Output")]
-    pub no_header: bool,
-    /// Extended details: uid, inode, socket cookie (sk), v6only
-    #[arg(short = 'e', long, help_heading = "Output")]
-    pub extended: bool,
-    /// Processes holding each socket: users:(("comm",pid=N,fd=N),...); for UNIX sockets also the peer's.
-    /// Without root, other users' processes cannot be inspected (that needs CAP_SYS_PTRACE): their sockets
-    /// show users:(hidden,uid=N(name)), and a note on stderr says how many processes were hidden
-    #[arg(short = 'p', long, help_heading = "Output")]
-    pub processes: bool,
-    /// Timers: timer:(on|keepalive|timewait|persist, time left, retransmits)
-    #[arg(short = 'o', long, help_heading = "Output")]
-    pub options: bool,
-    /// TCP internals from tcp_info on a second line: rtt, rto, cwnd, ssthresh, mss, retransmits, bytes,
-    /// rates, windows, congestion control (costs about 40% more kernel time)
-    #[arg(short = 'i', long, help_heading = "Output")]
-    pub info: bool,
-    /// Socket memory on a second line: skmem:(r rmem_alloc, rb rcvbuf, t wmem_alloc, tb sndbuf, f fwd_alloc,
-    /// w wmem_queued, o optmem, bl backlog, d drops)
-    #[arg(short = 'm', long, help_heading = "Output")]
-    pub memory: bool,
-    /// One JSON array of socket objects (field names in the README)
-    #[arg(long, conflicts_with = "ndjson", help_heading = "Output")]
-    pub json: bool,
-    /// One JSON object per line
-    #[arg(long, help_heading = "Output")]
-    pub ndjson: bool,
-}
-
-/// Output format of a listing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Format {
-    Table,
-    Json,
-    Ndjson,
-}
-
-/// A checked listing configuration.
-#[derive(Debug)]
-pub struct ListConfig {
-    pub query: Query,
-    /// What the kernel cannot select for us (ports, for now); applied after collection.
-    pub filter: Expr,
-    pub format: Format,
-    pub table: TableOptions,
-    pub numeric: bool,
-    pub resolve: bool,
-    /// Attribute sockets to processes (`-p`).
-    pub processes: bool,
-    pub source: SourceChoice,
-    pub proc_root: PathBuf,
-    pub services: Services,
-    /// Which network namespaces (`-N`, `--all-netns`).
-    pub netns: netns::Choice,
-    /// Where container and pod names are read.
-    pub state_roots: StateRoots,
-}
-
 /// A bad flag value: printed as one line, exit status 2.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
@@ -287,7 +222,7 @@ pub struct UsageError(pub String);
 
 impl SelectArgs {
     /// Protocols and families with ss's defaults: no -t/-u/-x means all three (UNIX only without -4/-6).
-    fn query(&self, states: StateSet) -> Query {
+    pub(crate) fn query(&self, states: StateSet) -> Query {
         let any_proto = self.tcp || self.udp || self.unix;
         let family_given = self.ipv4 || self.ipv6;
         Query {
@@ -314,9 +249,9 @@ impl SelectArgs {
         ] {
             let mut any = Vec::new();
             for v in values {
-                let range = filter::parse_port_spec(v, services)
+                let spec = range::parse(v, Some(services))
                     .map_err(|e| UsageError(format!("invalid value '{v}' for {flag}: {e}")))?;
-                any.push(Expr::Port { end, range });
+                any.push(Expr::port(end, spec));
             }
             filter = filter.and(Expr::any_of(any));
         }
@@ -345,7 +280,7 @@ impl SelectArgs {
     /// The filter words, the --state flags and the port flags as one selection: the states (`None`: the
     /// caller's default) and the expression every socket must match. `state` words in the filter and
     /// --state flags add up, as repeated `state` words do in ss.
-    fn selection(&self, services: &Services) -> Result<(Option<StateSet>, Expr), UsageError> {
+    pub(crate) fn selection(&self, services: &Services) -> Result<(Option<StateSet>, Expr), UsageError> {
         let text = filter::join_args(&self.filter);
         let parsed = filter::parse(&text, services, &filter::SystemLookup)
             .map_err(|e| UsageError(format!("bad filter: {}", e.render(&text))))?;
@@ -356,166 +291,19 @@ impl SelectArgs {
         Ok((states, parsed.expr.and(self.port_filter(services)?)))
     }
 
-    fn source_choice(&self) -> SourceChoice {
-        match self.source {
-            SourceArg::Auto => SourceChoice::Auto,
-            SourceArg::Netlink => SourceChoice::Netlink,
-            SourceArg::Proc => SourceChoice::Proc,
-        }
+    pub(crate) fn source_choice(&self) -> SourceChoice {
+        self.source.choice()
     }
-}
-
-impl ListArgs {
-    /// Check the values and work out ss's defaults.
-    pub fn resolve(&self) -> Result<ListConfig, UsageError> {
-        let services = Services::system();
-        let (states, filter) = self.select.selection(&services)?;
-        let states = match states {
-            Some(s) => s,
-            None if self.all => StateSet::ALL,
-            None if self.listening => StateSet::of(&[State::LISTEN, State::CLOSE]),
-            None => StateSet::CONNECTED_DEFAULT,
-        };
-        let mut query = self.select.query(states);
-        query.bytecode = crate::filter::bytecode::compile(&filter);
-        query.info = self.info;
-        query.memory = self.memory;
-        let protos = [query.tcp, query.udp, query.unix].iter().filter(|b| **b).count();
-        Ok(ListConfig {
-            format: if self.json {
-                Format::Json
-            } else if self.ndjson {
-                Format::Ndjson
-            } else {
-                Format::Table
-            },
-            table: TableOptions {
-                header: !self.no_header,
-                netid: protos > 1,
-                extended: self.extended,
-                timers: self.options,
-                info: self.info,
-                memory: self.memory,
-            },
-            numeric: self.numeric,
-            resolve: self.resolve,
-            processes: self.processes,
-            source: self.select.source_choice(),
-            proc_root: self.select.proc_root.clone(),
-            query,
-            filter,
-            services,
-            netns: self.select.netns.choice()?,
-            state_roots: self.select.netns.state_roots(),
-        })
-    }
-
-    /// True when no flag at all was given (then a terminal gets the dashboard).
-    pub fn is_empty(&self) -> bool {
-        let s = &self.select;
-        !(s.tcp || s.udp || s.unix || s.ipv4 || s.ipv6 || self.all || self.listening || self.numeric)
-            && !(self.resolve || self.no_header || self.extended || self.json || self.ndjson)
-            && !(self.options || self.info || self.memory || self.processes)
-            && s.state.is_empty()
-            && s.port.is_empty()
-            && s.sport.is_empty()
-            && s.dport.is_empty()
-            && s.source == SourceArg::Auto
-            && s.proc_root.as_os_str() == "/proc"
-            && s.filter.is_empty()
-            && s.netns.is_default()
-    }
-
-    /// The dashboard with the selection these flags make (for `sockscope` on a terminal).
-    pub fn as_top(&self) -> TopArgs {
-        TopArgs { select: self.select.clone(), interval: "1".into() }
-    }
-}
-
-/// Flags of the dashboard.
-#[derive(Debug, Clone, Default, Args)]
-pub struct TopArgs {
-    #[command(flatten)]
-    pub select: SelectArgs,
-    /// Refresh interval: seconds (`2`, `0.5`) or with a unit (`500ms`, `2s`); + and - change it live
-    #[arg(short = 'i', long, value_name = "TIME", default_value = "1", help_heading = "Dashboard")]
-    pub interval: String,
-}
-
-impl TopArgs {
-    pub fn resolve(&self) -> Result<TopConfig, UsageError> {
-        let services = Services::system();
-        let sel = &self.select;
-        // Check everything as the listing would, so errors name the flag or point into the filter.
-        sel.selection(&services)?;
-        // The same selection as text for the `/` input: --state selectors first, then the filter, then the
-        // port flags (and/or group from the left, so appending them keeps "filter and ports").
-        let mut words: Vec<String> = Vec::new();
-        for v in &sel.state {
-            words.extend(v.split(',').filter(|n| !n.trim().is_empty()).map(|n| format!("state {}", n.trim())));
-        }
-        let user = filter::join_args(&sel.filter);
-        if !user.trim().is_empty() {
-            words.push(user);
-        }
-        for (kw, values) in [("port", &sel.port), ("sport", &sel.sport), ("dport", &sel.dport)] {
-            let terms: Vec<String> =
-                values.iter().map(|v| format!("{kw} :{}", v.trim().trim_start_matches(':'))).collect();
-            match terms.len() {
-                0 => {}
-                1 => words.push(terms[0].clone()),
-                _ => words.push(format!("( {} )", terms.join(" or "))),
-            }
-        }
-        let filter_text = words.join(" ");
-        let selection = crate::tui::filter::parse(&filter_text, &services)
-            .map_err(|e| UsageError(format!("bad filter: {}", e.render(&filter_text))))?;
-        let interval = parse_interval(&self.interval)
-            .map_err(|e| UsageError(format!("invalid value '{}' for --interval: {e}", self.interval)))?;
-        let q = sel.query(StateSet::ALL);
-        Ok(TopConfig {
-            settings: Settings {
-                interval,
-                paused: false,
-                protos: Protos { tcp: q.tcp, udp: q.udp, unix: q.unix },
-                selection,
-                details: false,
-                open_group: None,
-            },
-            filter_text,
-            ipv4: q.ipv4,
-            ipv6: q.ipv6,
-            source: sel.source_choice(),
-            proc_root: sel.proc_root.clone(),
-            color: std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
-            services,
-            netns: sel.netns.choice()?,
-            state_roots: sel.netns.state_roots(),
-        })
-    }
-}
-
-/// `2`, `0.5`, `500ms`, `2s`: between 100 ms and one hour.
-pub fn parse_interval(text: &str) -> Result<Duration, String> {
-    let t = text.trim();
-    let (num, scale) = if let Some(ms) = t.strip_suffix("ms") {
-        (ms, 0.001)
-    } else if let Some(s) = t.strip_suffix('s') {
-        (s, 1.0)
-    } else {
-        (t, 1.0)
-    };
-    let v: f64 = num.trim().parse().map_err(|_| "expected seconds like 2 or 0.5, or 500ms".to_string())?;
-    let secs = v * scale;
-    if !(0.1..=3600.0).contains(&secs) {
-        return Err("must be between 100ms and 3600s".into());
-    }
-    Ok(Duration::from_secs_f64(secs))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::commands::list::ListConfig;
+    use crate::model::State;
+    use crate::tui::TopConfig;
+    use std::time::Duration;
+    use top::parse_interval;
 
     fn parse(args: &[&str]) -> Result<ListConfig, String> {
         let cli =
@@ -541,14 +329,39 @@ mod tests {
         assert_eq!(c.filter_text, "state established state time-wait port :443");
         let c2 = top(&["--sport", "80", "--sport", "8080", "dst", "10.0.0.0/8"]).unwrap();
         assert_eq!(c2.filter_text, "dst 10.0.0.0/8 ( sport :80 or sport :8080 )");
-        assert_eq!(c.settings.interval, Duration::from_millis(500));
-        assert!(c.settings.protos.tcp && !c.settings.protos.udp && !c.settings.protos.unix);
-        assert_eq!(c.settings.selection.states, Some(StateSet::of(&[State::ESTABLISHED, State::TIME_WAIT])));
+        assert_eq!(c.interval, Duration::from_millis(500));
+        assert!(c.tcp && !c.udp && !c.unix);
+        assert_eq!(c.selection.states, Some(StateSet::of(&[State::ESTABLISHED, State::TIME_WAIT])));
         assert!(top(&["-i", "0"]).unwrap_err().contains("'0' for --interval"));
         assert!(top(&["--port", "x-y-z"]).unwrap_err().contains("for --port"));
         assert_eq!(parse_interval("2").unwrap(), Duration::from_secs(2));
         assert_eq!(parse_interval("2s").unwrap(), Duration::from_secs(2));
         assert!(parse_interval("fast").is_err());
+    }
+
+    /// Regression: hand-wrapped help paragraphs broke mid-sentence on a 100-column terminal ("the ss flags\nyou
+    /// know"). Prose is left to clap to wrap: a line is only broken where the next word would not fit.
+    #[test]
+    fn help_prose_is_wrapped_by_clap_at_100_columns() {
+        use clap::CommandFactory;
+        let mut root = Cli::command().term_width(100);
+        let mut helps = vec![root.render_long_help().to_string()];
+        for sub in ["list", "top", "services", "audit", "forwards"] {
+            let cmd = root.find_subcommand_mut(sub).unwrap();
+            helps.push(cmd.clone().term_width(100).render_long_help().to_string());
+        }
+        for help in &helps {
+            let lines: Vec<&str> = help.lines().collect();
+            for pair in lines.windows(2) {
+                let (a, b) = (pair[0], pair[1]);
+                assert!(a.chars().count() <= 100, "too wide: {a}");
+                // Two lines of one paragraph at the left margin: the first word of the second would not fit.
+                if !a.is_empty() && !a.starts_with(' ') && b.starts_with(|c: char| c.is_ascii_lowercase()) {
+                    let word = b.split(' ').next().unwrap_or("");
+                    assert!(a.chars().count() + 1 + word.chars().count() > 100, "hand-wrapped:\n{a}\n{b}");
+                }
+            }
+        }
     }
 
     #[test]
@@ -592,6 +405,21 @@ mod tests {
         assert!(e.contains("'9-1' for --sport"), "{e}");
         assert!(parse(&["--source", "magic"]).unwrap_err().contains("magic"));
         assert!(parse(&["--json", "--ndjson"]).is_err());
+    }
+
+    /// Regression: `--port http-alt` was split at its dash ("'alt' is neither a port number nor a known service
+    /// name", exit 2) while the filter `port :http-alt` worked, and `--dport ::80` was taken for port 80. The
+    /// flags and the filter now share one port parser.
+    #[test]
+    fn port_flags_take_what_the_filter_takes() {
+        for v in ["http-alt", ":http-alt", "8000-8100", ":443", "ssh-https", "http-alt-9000", "*"] {
+            let flag = parse(&["-tan", "--port", v]).unwrap_or_else(|e| panic!("--port {v}: {e}"));
+            let text = format!("port :{}", v.trim_start_matches(':'));
+            let filter = filter::parse(&text, &Services::system(), &filter::NoLookup).unwrap();
+            assert_eq!(flag.filter, filter.expr, "--port {v} and `{text}` differ");
+        }
+        let e = parse(&["--dport", "::80"]).unwrap_err();
+        assert!(e.starts_with("invalid value '::80' for --dport"), "{e}");
     }
 
     #[test]

@@ -9,14 +9,15 @@ use std::process::ExitCode;
 use anyhow::Context;
 use serde::Serialize;
 
-use super::services::write_table;
-use crate::cli::SourceArg;
-use crate::collect::cgroup::Namer;
-use crate::collect::workloads::Workloads;
+use crate::collect::process::ScanResult;
 use crate::collect::{Query, SourceChoice, netns};
+use crate::model::Socket;
 use crate::model::StateSet;
+use crate::model::owners::Owner;
+use crate::output::Bracketed;
+use crate::output::plain::write_table;
 use crate::ports::audit::{self, AuditOptions, Listener, Reach};
-use crate::ports::classes::{self as ports, HostPorts, Pressure};
+use crate::ports::classes::{self as ports, HostPorts, PortsError, Pressure};
 use crate::ports::services::Services;
 
 /// Said in every report, table or JSON.
@@ -25,65 +26,18 @@ still be blocked by nftables/iptables or a cloud security group, and a loopback-
 through a port forward or a proxy (see `sockscope forwards`). Treat a flag as \"this socket accepts traffic from \
 there if nothing in front of it stops it\".";
 
-const HELP: &str = "\
-Every listening endpoint (TCP LISTEN, bound unconnected UDP; UNIX sockets are left out: they
-cannot be reached over the network) and where it can be reached from:
-  loopback          127.0.0.0/8, ::1 (or bound to the lo device)
-  specific          one address (private, public, link-local: shown)
-  all-ipv4          0.0.0.0
-  all-dual-stack    :: accepting IPv4 too
-  all-ipv6-only     :: with IPV6_V6ONLY
-  all-ipv6          :: where the source cannot tell (/proc does not show IPV6_V6ONLY)
-Flagged, with the reason:
-  exposed-service      a service that should not face untrusted networks and is not
-                       loopback-only: telnet, NetBIOS, SMB, rpcbind, databases and caches
-                       (MySQL, PostgreSQL, Redis, memcached, MongoDB, ...), unauthenticated
-                       admin APIs (Docker, etcd, kubelet, ...)
-  privileged-not-root  a port below 1024 held by a socket whose owner is not root
-  ephemeral pressure   outbound sockets of one (local address, remote address, remote port)
-                       using more than --threshold percent of the ephemeral range, TIME-WAIT
-                       included: when it runs out, connect() fails with \"Cannot assign
-                       requested address\"
-
-sockscope sees sockets, not the firewall: see the note at the end of the report.
-
-JSON (--json), one object:
-  listeners[]   proto, address, port, ifindex, reach, exposed, service, uid, inode, sockets,
-                process (comm[pid] of each holder; hidden when a process we may not inspect may hold it; null: none),
-                flags[] {kind, category, reason}
-  ephemeral     range {low, high} | null, reserved_in_range, capacity, threshold_percent,
-                warnings[] and busiest[] {proto, local_address, remote_address, remote_port,
-                sockets, time_wait, capacity, percent}, error (null, or why the range is unknown)
-  flagged_listeners, pressure_warnings, note
-
-Exit status: 0 when nothing is flagged, 1 when something is (or the sockets could not be
-read: stderr says so), 2 for a usage error.";
-
-#[derive(Debug, Clone, Default, clap::Args)]
-#[command(after_help = HELP)]
-pub struct AuditArgs {
-    /// One JSON object instead of the table (fields below)
-    #[arg(long)]
+/// A checked `audit` request.
+#[derive(Debug, Clone)]
+pub struct AuditConfig {
     pub json: bool,
-    /// Ephemeral-port warning threshold: percent of the range one destination may use
-    #[arg(long, value_name = "PCT", default_value = "50", value_parser = parse_threshold)]
-    pub threshold: f64,
-    /// Where sockets come from
-    #[arg(long, value_enum, default_value_t = SourceArg::Auto, value_name = "SOURCE")]
-    pub source: SourceArg,
-    /// The proc filesystem to read for --source proc, the fallback, and the ephemeral range
-    #[arg(long, value_name = "DIR", default_value = "/proc")]
+    /// The rules' options (loopback device, pressure threshold), the same the dashboard audits with.
+    pub audit: AuditOptions,
+    pub source: SourceChoice,
     pub proc_root: PathBuf,
-    #[command(flatten)]
-    pub netns: crate::cli::NetnsArgs,
-}
-
-fn parse_threshold(text: &str) -> Result<f64, String> {
-    let v: f64 = text.trim().trim_end_matches('%').parse().map_err(|_| "expected a percentage like 50".to_string())?;
-    if !(v > 0.0 && v <= 100.0) {
-        return Err("must be above 0 and at most 100".into());
-    }
-    Ok(v)
+    /// Which network namespaces (`-N`, `--all-netns`).
+    pub netns: netns::Choice,
+    /// Where container and pod names are read.
+    pub state_roots: crate::collect::cgroup::StateRoots,
 }
 
 #[derive(Serialize)]
@@ -115,102 +69,137 @@ struct JsonReport<'a> {
 /// How many of the busiest outbound tuples to show when none is over the threshold.
 const BUSIEST: usize = 5;
 
-pub fn run(args: &AuditArgs) -> anyhow::Result<ExitCode> {
-    let choice = match args.source {
-        SourceArg::Auto => SourceChoice::Auto,
-        SourceArg::Netlink => SourceChoice::Netlink,
-        SourceArg::Proc => SourceChoice::Proc,
-    };
+pub fn run(args: &AuditConfig) -> anyhow::Result<ExitCode> {
     let query = Query { unix: false, states: StateSet::ALL, bytecode: None, ..Query::default() };
-    let netns_choice = args.netns.choice().map_err(|e| anyhow::anyhow!(e.0))?;
     let roots = netns::Roots { proc_root: args.proc_root.clone(), ..netns::Roots::default() };
-    let mut namer = Namer::new(&args.proc_root, args.netns.state_roots());
-    let multi = netns::collect(&netns_choice, &roots, &mut namer, choice, &query).context("reading sockets")?;
-    let several = netns_choice.is_all() && multi.read() > 1;
+    let mut namer = crate::collect::cgroup::Namer::new(&args.proc_root, args.state_roots.clone());
+    let multi = netns::collect(&args.netns, &roots, &mut namer, args.source, &query).context("reading sockets")?;
+    let several = args.netns.is_all() && multi.read() > 1;
     let mut snap = multi.snapshot;
     for note in &snap.notes {
         eprintln!("sockscope: note: {note}");
     }
-    let services = Services::system();
-    let opts = AuditOptions { loopback_ifindex: loopback_ifindex() };
-    let mut listeners = audit::audit(&snap.sockets, &services, &opts);
     // The owning process of each listener, where /proc lets us see it (another user's processes need root).
     let scan = crate::collect::process::scan(&args.proc_root).ok();
-    let workloads = Workloads::load(
-        std::mem::take(&mut snap.namespaces),
-        scan.as_ref().map(|s| &s.map),
-        &args.proc_root,
-        &mut namer,
-    );
+    let host = HostPorts::read(&args.proc_root);
+    let mut findings = Findings::new(&snap.sockets, &Services::system(), &args.audit, scan.as_ref(), host);
     if several {
+        // Each endpoint's namespace and container, as the listing labels them.
+        let workloads = crate::collect::workloads::Workloads::load(
+            std::mem::take(&mut snap.namespaces),
+            scan.as_ref().map(|s| &s.map),
+            &args.proc_root,
+            &mut namer,
+        );
         let names = crate::output::Names { workloads, ..crate::output::Names::default() };
-        for l in &mut listeners {
+        for l in &mut findings.listeners {
             l.namespace = Some(names.netns_label(l.netns));
         }
+        findings.namespaces = true;
     }
-    if let Some(scan) = scan {
-        for l in &mut listeners {
-            let names: Vec<String> =
-                scan.map.get(l.inode).map(|h| format!("{}[{}]", h.process.comm, h.process.pid)).collect();
-            l.process = if !names.is_empty() {
-                Some(names.join(","))
-            } else if l.inode != 0 && !scan.stats.complete {
-                Some("hidden".into())
-            } else {
-                None
-            };
-        }
-    }
-
-    let host = HostPorts::read(&args.proc_root);
-    let pressures = match &host {
-        Ok(h) => ports::ephemeral_pressure(&snap.sockets, h),
-        Err(_) => Vec::new(),
-    };
-    let warnings: Vec<&Pressure> = pressures.iter().filter(|p| p.over(args.threshold)).collect();
-    let flagged = listeners.iter().filter(|l| !l.flags.is_empty()).count();
-    let code = if flagged > 0 || !warnings.is_empty() { ExitCode::from(1) } else { ExitCode::SUCCESS };
-
     let stdout = io::stdout();
     let mut out = stdout.lock();
     if args.json {
-        let h = host.as_ref().ok();
-        let report = JsonReport {
-            listeners: &listeners,
-            ephemeral: JsonEphemeral {
-                range: h.map(|h| JsonRange { low: h.ephemeral.low, high: h.ephemeral.high }),
-                reserved_in_range: h.map(HostPorts::reserved_in_range),
-                capacity: h.map(HostPorts::capacity),
-                threshold_percent: args.threshold,
-                warnings: warnings.clone(),
-                busiest: pressures.iter().take(BUSIEST).collect(),
-                error: host.as_ref().err().map(|e| e.to_string()),
-            },
-            flagged_listeners: flagged,
-            pressure_warnings: warnings.len(),
-            note: FIREWALL_NOTE,
+        write_json(&mut out, &findings)?;
+    } else {
+        write_text(&mut out, &findings)?;
+    }
+    out.flush()?;
+    Ok(if findings.clean() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+/// The audit's verdicts: every listening endpoint with its flags and owner, and the ephemeral-port use of
+/// outbound sockets (empty when the range is unknown).
+struct Findings {
+    listeners: Vec<Listener>,
+    host: Result<HostPorts, PortsError>,
+    pressures: Vec<Pressure>,
+    threshold_pct: f64,
+    /// Listeners of several namespaces: the table gets a Namespace column.
+    namespaces: bool,
+}
+
+impl Findings {
+    fn new(
+        sockets: &[Socket],
+        services: &Services,
+        opts: &AuditOptions,
+        scan: Option<&ScanResult>,
+        host: Result<HostPorts, PortsError>,
+    ) -> Findings {
+        let mut listeners = audit::audit(sockets, services, opts);
+        if let Some(scan) = scan {
+            for l in &mut listeners {
+                l.process = match scan.map.owner(l.inode, scan.stats.complete) {
+                    Owner::Held(h) => {
+                        Some(h.map(|h| format!("{}[{}]", h.process.comm, h.process.pid)).collect::<Vec<_>>().join(","))
+                    }
+                    Owner::Hidden => Some("hidden".into()),
+                    Owner::None => None,
+                };
+            }
+        }
+        let pressures = match &host {
+            Ok(h) => ports::ephemeral_pressure(sockets, h),
+            Err(_) => Vec::new(),
         };
-        serde_json::to_writer_pretty(&mut out, &report).context("writing JSON")?;
-        writeln!(out)?;
-        out.flush()?;
-        return Ok(code);
+        Findings { listeners, host, pressures, threshold_pct: opts.threshold_pct, namespaces: false }
     }
 
-    listeners_table(&mut out, &listeners, several)?;
+    fn flagged(&self) -> usize {
+        self.listeners.iter().filter(|l| !l.flags.is_empty()).count()
+    }
+
+    fn warnings(&self) -> Vec<&Pressure> {
+        self.pressures.iter().filter(|p| p.over(self.threshold_pct)).collect()
+    }
+
+    /// Nothing flagged: exit status 0.
+    fn clean(&self) -> bool {
+        self.flagged() == 0 && self.warnings().is_empty()
+    }
+}
+
+fn write_json(out: &mut dyn Write, f: &Findings) -> anyhow::Result<()> {
+    let h = f.host.as_ref().ok();
+    let warnings = f.warnings();
+    let report = JsonReport {
+        listeners: &f.listeners,
+        ephemeral: JsonEphemeral {
+            range: h.map(|h| JsonRange { low: h.ephemeral.low, high: h.ephemeral.high }),
+            reserved_in_range: h.map(HostPorts::reserved_in_range),
+            capacity: h.map(HostPorts::capacity),
+            threshold_percent: f.threshold_pct,
+            warnings: warnings.clone(),
+            busiest: f.pressures.iter().take(BUSIEST).collect(),
+            error: f.host.as_ref().err().map(|e| e.to_string()),
+        },
+        flagged_listeners: f.flagged(),
+        pressure_warnings: warnings.len(),
+        note: FIREWALL_NOTE,
+    };
+    serde_json::to_writer_pretty(&mut *out, &report).context("writing JSON")?;
     writeln!(out)?;
-    match &host {
-        Ok(h) => pressure_section(&mut out, h, &pressures, &warnings, args.threshold)?,
+    Ok(())
+}
+
+fn write_text(out: &mut dyn Write, f: &Findings) -> io::Result<()> {
+    let (flagged, warnings) = (f.flagged(), f.warnings());
+    listeners_table(out, &f.listeners, f.namespaces)?;
+    writeln!(out)?;
+    match &f.host {
+        Ok(h) => pressure_section(out, h, &f.pressures, &warnings, f.threshold_pct)?,
         Err(e) => writeln!(out, "Ephemeral ports: cannot check the pressure, the range is unknown: {e}")?,
     }
     writeln!(out)?;
     if flagged == 0 && warnings.is_empty() {
-        let n = listeners.len();
+        let n = f.listeners.len();
         writeln!(out, "Result: nothing flagged ({n} listening endpoint{}).", if n == 1 { "" } else { "s" })?;
     } else {
         writeln!(
             out,
             "Result: {flagged} of {} listening endpoints flagged, {} ephemeral-port warning{}.",
-            listeners.len(),
+            f.listeners.len(),
             warnings.len(),
             if warnings.len() == 1 { "" } else { "s" }
         )?;
@@ -219,8 +208,7 @@ pub fn run(args: &AuditArgs) -> anyhow::Result<ExitCode> {
     for line in wrap(&format!("Note: {FIREWALL_NOTE}"), 100) {
         writeln!(out, "{line}")?;
     }
-    out.flush()?;
-    Ok(code)
+    Ok(())
 }
 
 fn listeners_table(out: &mut dyn Write, listeners: &[Listener], namespaces: bool) -> io::Result<()> {
@@ -313,7 +301,7 @@ fn pressure_section(
 }
 
 fn tuple(p: &Pressure) -> String {
-    format!("{} {} -> {}", p.proto, bracket(p.local_address), SpanAddr(p.remote_address, p.remote_port))
+    format!("{} {} -> {}", p.proto, Bracketed(p.local_address), SpanAddr(p.remote_address, p.remote_port))
 }
 
 fn usage(p: &Pressure) -> String {
@@ -330,21 +318,14 @@ struct SpanAddr(IpAddr, u16);
 
 impl std::fmt::Display for SpanAddr {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}:{}", bracket(self.0), self.1)
-    }
-}
-
-fn bracket(ip: IpAddr) -> String {
-    match ip {
-        IpAddr::V4(a) => a.to_string(),
-        IpAddr::V6(a) => format!("[{a}]"),
+        write!(f, "{}:{}", Bracketed(self.0), self.1)
     }
 }
 
 fn address(ip: IpAddr, ifindex: Option<u32>) -> String {
     match ifindex {
-        Some(i) => format!("{}%{i}", bracket(ip)),
-        None => bracket(ip),
+        Some(i) => format!("{}%{i}", Bracketed(ip)),
+        None => Bracketed(ip).to_string(),
     }
 }
 
@@ -387,24 +368,9 @@ fn wrap(text: &str, width: usize) -> Vec<String> {
 }
 
 /// The index of the loopback device in this network namespace, for sockets bound to it.
-fn loopback_ifindex() -> Option<u32> {
-    // SAFETY: the argument is a valid NUL-terminated string; if_nametoindex only reads it.
-    let i = unsafe { libc::if_nametoindex(c"lo".as_ptr()) };
-    (i != 0).then_some(i)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn threshold_values() {
-        assert_eq!(parse_threshold("50"), Ok(50.0));
-        assert_eq!(parse_threshold("12.5%"), Ok(12.5));
-        assert!(parse_threshold("0").is_err());
-        assert!(parse_threshold("101").is_err());
-        assert!(parse_threshold("lots").is_err());
-    }
 
     #[test]
     fn helpers() {

@@ -3,39 +3,21 @@
 
 use std::io::{self, Write};
 use std::net::IpAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
 use serde::Serialize;
 
-use super::services::write_table;
+use crate::output::Bracketed;
+use crate::output::plain::write_table;
 use crate::ports::conntrack::{self, Forward, PROC_FILE};
 
-const HELP: &str = "\
-Reads the kernel's connection-tracking table (/proc/net/nf_conntrack, this network
-namespace only; needs root) and shows the flows whose replies come from another address or
-port than the one the client sent to: DNAT rules, port forwards, REDIRECTs, container port
-publishing, load balancers. Conntrack holds flows, not rules: a forward nobody is using
-right now does not show. Source-NAT'ed (masqueraded) flows are counted, not listed.
-Without conntrack (the nf_conntrack module not loaded, or a kernel built without
-CONFIG_NF_CONNTRACK_PROCFS) it says so in one line and exits 0.
-
-JSON (--json), one object: available, reason (why not, when not available), source, flows
-(tracked flows), snat_flows, skipped_lines, forwards[] {proto, external_address,
-external_port, internal_address, internal_port, flows, clients, states {STATE: count; `-`
-for stateless protocols}}
-
-Exit status: 0 (also when conntrack is not available), 1 when the table cannot be read.";
-
-#[derive(Debug, Clone, Default, clap::Args)]
-#[command(after_help = HELP)]
-pub struct ForwardsArgs {
-    /// One JSON object instead of the table (fields below)
-    #[arg(long)]
+/// A checked `forwards` request.
+#[derive(Debug, Clone)]
+pub struct ForwardsConfig {
     pub json: bool,
-    /// The proc filesystem to read net/nf_conntrack from
-    #[arg(long, value_name = "DIR", default_value = "/proc")]
+    /// The proc filesystem to read `net/nf_conntrack` from.
     pub proc_root: PathBuf,
 }
 
@@ -50,84 +32,128 @@ struct JsonOut<'a> {
     forwards: &'a [Forward],
 }
 
-pub fn run(args: &ForwardsArgs) -> anyhow::Result<ExitCode> {
+pub fn run(args: &ForwardsConfig) -> anyhow::Result<ExitCode> {
     let path = args.proc_root.join(PROC_FILE);
+    let report = Report::read(&path)?;
     let stdout = io::stdout();
     let mut out = stdout.lock();
-    let file = match std::fs::File::open(&path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            let reason = format!(
-                "{} does not exist: the nf_conntrack module is not loaded (nothing uses NAT or connection \
-                 tracking yet) or the kernel lacks CONFIG_NF_CONNTRACK_PROCFS",
-                path.display()
-            );
-            if args.json {
-                let j = JsonOut {
-                    available: false,
-                    reason: Some(reason),
-                    source: path.display().to_string(),
-                    flows: 0,
-                    snat_flows: 0,
-                    skipped_lines: 0,
-                    forwards: &[],
-                };
-                serde_json::to_writer_pretty(&mut out, &j).context("writing JSON")?;
-                writeln!(out)?;
-            } else {
-                writeln!(out, "conntrack is not available, so port forwards cannot be shown: {reason}")?;
-            }
-            out.flush()?;
-            return Ok(ExitCode::SUCCESS);
-        }
-        Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
-            return Err(e).with_context(|| format!("cannot read {} (it needs root)", path.display()));
-        }
-        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
-    };
-    let table = conntrack::parse(io::BufReader::new(file)).with_context(|| format!("reading {}", path.display()))?;
-    if table.skipped > 0 {
-        eprintln!("sockscope: note: {} line(s) of {} not understood, skipped", table.skipped, path.display());
-    }
-    let forwards = conntrack::forwards(&table.flows);
-    let dnat = table.flows.iter().filter(|f| f.is_dnat()).count();
-    let snat = table.flows.iter().filter(|f| f.is_snat()).count();
-
     if args.json {
-        let j = JsonOut {
+        write_json(&mut out, &report)?;
+    } else {
+        write_text(&mut out, &report)?;
+    }
+    out.flush()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// What the conntrack table shows: the forwards, or why conntrack is not available.
+struct Report {
+    /// The file read.
+    source: String,
+    /// `Err(reason)` when conntrack is not available (not an error: exit status 0).
+    found: Result<Found, String>,
+}
+
+struct Found {
+    flows: usize,
+    dnat: usize,
+    snat: usize,
+    skipped: usize,
+    forwards: Vec<Forward>,
+}
+
+impl Report {
+    /// Read and digest the table at `path`. A missing file means conntrack is not available; any other read
+    /// error is an error.
+    fn read(path: &Path) -> anyhow::Result<Report> {
+        let source = path.display().to_string();
+        let file = match std::fs::File::open(path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                let reason = format!(
+                    "{source} does not exist: the nf_conntrack module is not loaded (nothing uses NAT or connection \
+                     tracking yet) or the kernel lacks CONFIG_NF_CONNTRACK_PROCFS"
+                );
+                return Ok(Report { source, found: Err(reason) });
+            }
+            Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
+                return Err(e).with_context(|| format!("cannot read {source} (it needs root)"));
+            }
+            Err(e) => return Err(e).with_context(|| format!("cannot read {source}")),
+        };
+        let table = conntrack::parse(io::BufReader::new(file)).with_context(|| format!("reading {source}"))?;
+        if table.skipped > 0 {
+            eprintln!("sockscope: note: {} line(s) of {source} not understood, skipped", table.skipped);
+        }
+        Ok(Report { source, found: Ok(Found::of(&table)) })
+    }
+}
+
+impl Found {
+    fn of(table: &conntrack::Table) -> Found {
+        Found {
+            flows: table.flows.len(),
+            dnat: table.flows.iter().filter(|f| f.is_dnat()).count(),
+            snat: table.flows.iter().filter(|f| f.is_snat()).count(),
+            skipped: table.skipped,
+            forwards: conntrack::forwards(&table.flows),
+        }
+    }
+}
+
+fn write_json(out: &mut dyn Write, r: &Report) -> anyhow::Result<()> {
+    let j = match &r.found {
+        Ok(f) => JsonOut {
             available: true,
             reason: None,
-            source: path.display().to_string(),
-            flows: table.flows.len(),
-            snat_flows: snat,
-            skipped_lines: table.skipped,
-            forwards: &forwards,
-        };
-        serde_json::to_writer_pretty(&mut out, &j).context("writing JSON")?;
-        writeln!(out)?;
-        out.flush()?;
-        return Ok(ExitCode::SUCCESS);
-    }
+            source: r.source.clone(),
+            flows: f.flows,
+            snat_flows: f.snat,
+            skipped_lines: f.skipped,
+            forwards: &f.forwards,
+        },
+        Err(reason) => JsonOut {
+            available: false,
+            reason: Some(reason.clone()),
+            source: r.source.clone(),
+            flows: 0,
+            snat_flows: 0,
+            skipped_lines: 0,
+            forwards: &[],
+        },
+    };
+    serde_json::to_writer_pretty(&mut *out, &j).context("writing JSON")?;
+    writeln!(out)?;
+    Ok(())
+}
 
-    if forwards.is_empty() {
+fn write_text(out: &mut dyn Write, r: &Report) -> io::Result<()> {
+    let f = match &r.found {
+        Ok(f) => f,
+        Err(reason) => {
+            return writeln!(out, "conntrack is not available, so port forwards cannot be shown: {reason}");
+        }
+    };
+    if f.forwards.is_empty() {
         writeln!(
             out,
             "No destination-NAT'ed flows among the {} tracked in {}: no port forward is in use right now \
              (conntrack holds flows, not rules).",
-            table.flows.len(),
-            path.display()
+            f.flows, r.source
         )?;
     } else {
         writeln!(
             out,
-            "Port forwards in use (destination NAT), from {}: {} forward{}, {dnat} of {} tracked flows",
-            path.display(),
-            forwards.len(),
-            if forwards.len() == 1 { "" } else { "s" },
-            table.flows.len()
+            "Port forwards in use (destination NAT), from {}: {} forward{}, {} of {} tracked flows",
+            r.source,
+            f.forwards.len(),
+            if f.forwards.len() == 1 { "" } else { "s" },
+            f.dnat,
+            f.flows
         )?;
         writeln!(out)?;
-        let rows: Vec<Vec<String>> = forwards
+        let rows: Vec<Vec<String>> = f
+            .forwards
             .iter()
             .map(|f| {
                 vec![
@@ -142,25 +168,21 @@ pub fn run(args: &ForwardsArgs) -> anyhow::Result<ExitCode> {
             })
             .collect();
         write_table(
-            &mut out,
+            out,
             &["Proto", "External (dialled)", "", "Internal (answered)", "Flows", "Clients", "States"],
             &rows,
         )?;
     }
-    if snat > 0 {
-        writeln!(out, "Also {snat} source-NAT'ed (masqueraded) flow{}, not shown.", if snat == 1 { "" } else { "s" })?;
+    if f.snat > 0 {
+        let s = if f.snat == 1 { "" } else { "s" };
+        writeln!(out, "Also {} source-NAT'ed (masqueraded) flow{s}, not shown.", f.snat)?;
     }
-    out.flush()?;
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }
 
 fn endpoint(ip: IpAddr, port: Option<u16>) -> String {
-    let a = match ip {
-        IpAddr::V4(a) => a.to_string(),
-        IpAddr::V6(a) => format!("[{a}]"),
-    };
     match port {
-        Some(p) => format!("{a}:{p}"),
-        None => a,
+        Some(p) => format!("{}:{p}", Bracketed(ip)),
+        None => Bracketed(ip).to_string(),
     }
 }

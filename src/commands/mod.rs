@@ -1,6 +1,7 @@
-//! The subcommands beyond list and top: `services`, `audit`, `forwards`. Each module owns its clap arguments
-//! and a `run` that returns the process exit status.
+//! The subcommands: `list` (the one-shot listing), `services`, `audit`, `forwards`. Each takes the checked
+//! configuration the `cli` layer built and returns the process exit status (or an error for main to print).
 
 pub mod audit;
 pub mod forwards;
+pub mod list;
 pub mod services;

@@ -1,6 +1,6 @@
 //! The kernel's socket filter (`INET_DIAG_REQ_BYTECODE`): compiling the kernel-evaluable part of an [`Expr`],
-//! and a userspace interpreter and validator with the kernel's exact semantics (`net/ipv4/inet_diag.c`:
-//! `inet_diag_bc_run`, `inet_diag_bc_audit`), for tests and debugging.
+//! and, in test builds only, a userspace interpreter, validator and disassembler with the kernel's exact
+//! semantics (`net/ipv4/inet_diag.c`: `inet_diag_bc_run`, `inet_diag_bc_audit`).
 //!
 //! A program is a sequence of `struct inet_diag_bc_op { u8 code; u8 yes; u16 no; }` (native byte order), each
 //! followed by its arguments. A true test moves on by `yes` bytes (always the op's own size here, as the audit
@@ -20,10 +20,8 @@
 use std::net::IpAddr;
 
 use super::{End, Expr};
+#[cfg(test)]
 use crate::model::{Endpoint, Family, Socket};
-
-/// The request attribute type that carries a program (`enum { INET_DIAG_REQ_NONE, INET_DIAG_REQ_BYTECODE }`).
-pub const INET_DIAG_REQ_BYTECODE: u16 = 1;
 
 pub const INET_DIAG_BC_NOP: u8 = 0;
 pub const INET_DIAG_BC_JMP: u8 = 1;
@@ -43,6 +41,7 @@ pub const INET_DIAG_BC_CGROUP_COND: u8 = 13;
 const AF_UNSPEC: u8 = 0;
 const AF_INET: u8 = 2;
 const AF_INET6: u8 = 10;
+#[cfg(test)]
 /// `SOCK_BINDPORT_LOCK` in `sk_userlocks`: the port was bound explicitly (not `autobound`).
 const SOCK_BINDPORT_LOCK: u16 = 4;
 /// The largest program one netlink attribute can carry (its length field is 16 bits, header included).
@@ -54,6 +53,7 @@ pub fn compile(expr: &Expr) -> Option<Vec<u8>> {
     build(expr).ok().flatten()
 }
 
+#[cfg(test)]
 /// True when [`compile`]'s program (or its absence) decides every inet socket exactly as `expr.matches` does,
 /// so userspace need not re-check inet sockets. UNIX sockets always need the userspace check.
 pub fn kernel_exact(expr: &Expr) -> bool {
@@ -72,6 +72,7 @@ fn build(expr: &Expr) -> Result<Option<Vec<u8>>, usize> {
     }
 }
 
+#[cfg(test)]
 /// Every term of `expr` is one the kernel evaluates.
 fn kernel_only(expr: &Expr) -> bool {
     match expr {
@@ -89,16 +90,6 @@ fn kernel_only(expr: &Expr) -> bool {
         | Expr::Workload { .. }
         | Expr::Netns(_) => false,
     }
-}
-
-/// The netlink attribute (`struct nlattr` + program, padded to 4 bytes) to append after `inet_diag_req_v2`.
-pub fn request_attr(bc: &[u8]) -> Vec<u8> {
-    let mut a = Vec::with_capacity(4 + bc.len() + 3);
-    a.extend_from_slice(&((4 + bc.len()) as u16).to_ne_bytes());
-    a.extend_from_slice(&INET_DIAG_REQ_BYTECODE.to_ne_bytes());
-    a.extend_from_slice(bc);
-    a.resize(a.len().next_multiple_of(4), 0);
-    a
 }
 
 /// Where a failed test goes: an instruction of the same fragment, or the fragment's true or false exit.
@@ -235,11 +226,11 @@ fn approx(e: &Expr, over: bool) -> Frag {
         Expr::Port { end, range } => by_end(*end, |local| {
             let (ge, le) =
                 if local { (INET_DIAG_BC_S_GE, INET_DIAG_BC_S_LE) } else { (INET_DIAG_BC_D_GE, INET_DIAG_BC_D_LE) };
-            if range.lo == range.hi {
-                hostcond(local, AF_UNSPEC, 0, Some(range.lo), &[])
+            if range.is_single() {
+                hostcond(local, AF_UNSPEC, 0, Some(range.low), &[])
             } else {
-                let lo = if range.lo > 0 { port_cmp(ge, range.lo) } else { Frag::Const(true) };
-                let hi = if range.hi < u16::MAX { port_cmp(le, range.hi) } else { Frag::Const(true) };
+                let lo = if range.low > 0 { port_cmp(ge, range.low) } else { Frag::Const(true) };
+                let hi = if range.high < u16::MAX { port_cmp(le, range.high) } else { Frag::Const(true) };
                 and(lo, hi)
             }
         }),
@@ -291,6 +282,7 @@ fn assemble(code: &[Instr]) -> Vec<u8> {
     bc
 }
 
+#[cfg(test)]
 /// What the kernel's `struct inet_diag_entry` holds about a socket.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Entry {
@@ -307,6 +299,7 @@ pub struct Entry {
     pub cgroup_id: u64,
 }
 
+#[cfg(test)]
 impl Entry {
     /// The entry of an inet socket (`None` for UNIX sockets). The record lacks the mark, the bind locks and the
     /// cgroup: mark and cgroup read as 0, and the port as bound explicitly (so `AUTO` is false).
@@ -344,6 +337,7 @@ impl Entry {
     }
 }
 
+#[cfg(test)]
 /// Run `bc` on `s` as the kernel would: true when the socket is kept. UNIX sockets are always kept (the kernel
 /// never applies inet bytecode to them). A malformed program (one [`audit`] rejects) may give any answer, but
 /// never panics or loops.
@@ -351,14 +345,17 @@ pub fn run(bc: &[u8], s: &Socket) -> bool {
     Entry::of(s).is_none_or(|e| run_entry(bc, &e))
 }
 
+#[cfg(test)]
 fn u16_at(b: &[u8], at: usize) -> Option<u16> {
     Some(u16::from_ne_bytes(b.get(at..at + 2)?.try_into().ok()?))
 }
 
+#[cfg(test)]
 fn u32_at(b: &[u8], at: usize) -> Option<u32> {
     Some(u32::from_ne_bytes(b.get(at..at + 4)?.try_into().ok()?))
 }
 
+#[cfg(test)]
 /// The kernel's `bitstring_match` over byte strings.
 fn bitstring_match(a: &[u8], b: &[u8], bits: usize) -> bool {
     let (bytes, rest) = (bits / 8, bits % 8);
@@ -369,6 +366,7 @@ fn bitstring_match(a: &[u8], b: &[u8], bits: usize) -> bool {
     rest == 0 || matches!((a.get(bytes), b.get(bytes)), (Some(x), Some(y)) if (x ^ y) & (0xffu8 << (8 - rest)) == 0)
 }
 
+#[cfg(test)]
 /// `inet_diag_bc_run` on one entry.
 pub fn run_entry(bc: &[u8], e: &Entry) -> bool {
     let mut off = 0usize;
@@ -383,6 +381,7 @@ pub fn run_entry(bc: &[u8], e: &Entry) -> bool {
     off == bc.len()
 }
 
+#[cfg(test)]
 /// The outcome of the op at `off`; `None` when its arguments run past the program.
 fn test(bc: &[u8], off: usize, e: &Entry) -> Option<bool> {
     let code = *bc.get(off)?;
@@ -422,6 +421,7 @@ fn test(bc: &[u8], off: usize, e: &Entry) -> Option<bool> {
     })
 }
 
+#[cfg(test)]
 /// `valid_cc`: some op on the `yes` chain from the start has exactly `cc` bytes after it.
 fn valid_cc(bc: &[u8], cc: usize) -> bool {
     let mut off = 0usize;
@@ -437,6 +437,7 @@ fn valid_cc(bc: &[u8], cc: usize) -> bool {
     }
 }
 
+#[cfg(test)]
 /// Check `bc` as the kernel's `inet_diag_bc_audit` does before running it; `net_admin` says whether the
 /// requester has CAP_NET_ADMIN (needed for `MARK_COND`). The error names the offending op and its offset.
 pub fn audit(bc: &[u8], net_admin: bool) -> Result<(), String> {
@@ -493,6 +494,7 @@ pub fn audit(bc: &[u8], net_admin: bool) -> Result<(), String> {
     if off == bc.len() { Ok(()) } else { Err("EINVAL: the last op runs past the end".into()) }
 }
 
+#[cfg(test)]
 /// One line per op (`off: CODE yes no args`), for debugging and tests.
 pub fn disassemble(bc: &[u8]) -> String {
     const NAMES: [&str; 14] = [

@@ -1,5 +1,5 @@
 //! Socket filters: the expression tree that filter inputs turn into, its userspace evaluator, and the
-//! parsers for the simple flag values (`--port`, `--sport`, `--dport`, `--state`).
+//! parser of `--state` values. Port values, in filters and flags alike, are parsed by [`crate::ports::range`].
 //!
 //! The `ss` filter language lives in the submodules: [`lexer`] (tokens), [`parser`] (text to [`Expr`] plus a
 //! state mask, with caret-marked [`FilterError`]s) and [`bytecode`] (the kernel's `INET_DIAG_REQ_BYTECODE`:
@@ -19,34 +19,34 @@
 //!            | "dev" ("=" | "!=")? IFNAME | "fwmark" ("=" | "!=")? VALUE[/MASK]
 //!            | "proto" ("=" | "!=")? (tcp | udp | unix | raw | sctp | mptcp)
 //!            | "uid" OP? N | "path" ("=" | "!=")? GLOB
+//!            | "process" ("=" | "!=")? GLOB | "pid" ("=" | "!=")? N
 //! OP        := "=" "==" "eq" | "!=" "ne" "neq" | "<" "lt" | ">" "gt" | "<=" "le" "leq" | ">=" "ge" "geq"
 //! PORT      := [":"] (NUMBER | SERVICE | LO-HI | "*")
 //! HOST      := "*" | ADDR[/PLEN][:PORT] | [V6ADDR][/PLEN][:PORT] | V6ADDR/PLEN[:PORT] | *:PORT | unix:GLOB
 //! ```
 //!
-//! `not` binds tightest; `and` and `or` bind equally and group from the left, exactly as in `ss`'s yacc grammar:
-//! `a or b and c` means `(a or b) and c` (use parentheses to say otherwise). State selectors go before the expression, as in `ss`. Keywords and word operators are
-//! case-insensitive; a backslash makes the next character literal (`\(` in a path), and an escaped word is never
-//! an operator. As in `ss`: `src 127.0.0.1` matches any port, `sport = :*` matches everything, an IPv4 prefix
-//! also matches IPv4-mapped IPv6 addresses (`::ffff:127.0.0.1`) while an IPv6 prefix never matches an IPv4
-//! socket, IPv4 addresses may be abbreviated (`10/8`), `src unix:GLOB` / `dst unix:GLOB` match UNIX socket names
-//! with `fnmatch` rules, case-insensitively, and `sport >= :1024` etc. compare ports.
+//! `not` binds tightest; `and` and `or` bind equally and group from the left, exactly as in `ss`'s yacc grammar: `a or
+//! b and c` means `(a or b) and c` (use parentheses to say otherwise). State selectors go before the expression, as in
+//! `ss`. Keywords and word operators are case-insensitive; a backslash makes the next character literal (`\(` in a
+//! path), and an escaped word is never an operator. As in `ss`: `src 127.0.0.1` matches any port, `sport = :*` matches
+//! everything, an IPv4 prefix also matches IPv4-mapped IPv6 addresses (`::ffff:127.0.0.1`) while an IPv6 prefix never
+//! matches an IPv4 socket, IPv4 addresses may be abbreviated (`10/8`), `src unix:GLOB` / `dst unix:GLOB` match UNIX
+//! socket names with `fnmatch` rules, case-insensitively, and `sport >= :1024` etc. compare ports.
 //!
 //! sockscope extras: `port OP PORT` (either end), port ranges (`sport 8000-8100`, `dport = :8000-8100`,
 //! `src 10.0.0.1:8000-8100`), `proto NAME`, `uid OP N`, `path GLOB` (the local UNIX name, same as
-//! `src unix:GLOB`), `!=` after `src`/`dst`/`proto`/`path`, netmask prefixes (`/255.0.0.0`), and
-//! bracketed IPv6 prefixes (`[fe80::]/10`). `process NAME` and `pid N` are reserved: they parse, and are reported
-//! as not supported yet. `autobound` and `cgroup` are reported as not supported.
+//! `src unix:GLOB`), `!=` after `src`/`dst`/`proto`/`path`, netmask prefixes (`/255.0.0.0`),
+//! bracketed IPv6 prefixes (`[fe80::]/10`), and `process GLOB` / `pid N` (the holder, resolved against the `/proc`
+//! scan). `autobound` and `cgroup` are reported as not supported.
 
 pub mod bytecode;
 pub mod lexer;
 pub mod parser;
 
-use std::fmt;
 use std::net::IpAddr;
 
 use crate::model::{Endpoint, Proto, Socket, State, StateSet};
-use crate::ports::services::Services;
+use crate::ports::{PortRange, PortSpec};
 
 pub use parser::{Lookup, NoLookup, Parsed, SystemLookup, join_args, parse};
 
@@ -66,25 +66,6 @@ impl End {
             End::Peer => f(&s.peer),
             End::Either => f(&s.local) || f(&s.peer),
         }
-    }
-}
-
-/// An inclusive port range; a single port is `lo == hi`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PortRange {
-    pub lo: u16,
-    pub hi: u16,
-}
-
-impl PortRange {
-    pub fn contains(self, p: u16) -> bool {
-        self.lo <= p && p <= self.hi
-    }
-}
-
-impl fmt::Display for PortRange {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.lo == self.hi { write!(f, "{}", self.lo) } else { write!(f, "{}-{}", self.lo, self.hi) }
     }
 }
 
@@ -346,6 +327,14 @@ impl Expr {
         }
     }
 
+    /// `PORT` at `end` (`sport :PORT`, `--sport PORT`): `*` is every socket, as in `ss`.
+    pub fn port(end: End, spec: PortSpec) -> Expr {
+        match spec {
+            PortSpec::Any => Expr::True,
+            PortSpec::Range(range) => Expr::Port { end, range },
+        }
+    }
+
     /// `a and b`, flattening and dropping `True`.
     pub fn and(self, other: Expr) -> Expr {
         match (self, other) {
@@ -387,8 +376,8 @@ impl Expr {
     }
 
     /// Replace `process GLOB` and `pid N` by the set of socket inodes those processes hold.
-    pub fn resolve_processes(&self, map: &crate::collect::process::ProcessMap) -> Expr {
-        let inodes = |keep: &dyn Fn(&crate::collect::process::ProcessInfo) -> bool| {
+    pub fn resolve_processes(&self, map: &crate::model::owners::ProcessMap) -> Expr {
+        let inodes = |keep: &dyn Fn(&crate::model::owners::ProcessInfo) -> bool| {
             let set: crate::hash::FastSet<u64> =
                 map.inodes().filter(|i| map.get(*i).any(|h| keep(h.process))).collect();
             Expr::Inodes(std::sync::Arc::new(set))
@@ -519,33 +508,6 @@ fn floor_char_boundary(s: &str, mut i: usize) -> usize {
         i -= 1;
     }
     i
-}
-
-/// Parse a port value: a number (`443`), a service name (`https`, from `/etc/services`) or a range
-/// (`8000-8100`, ends may be names too). The error says what was wrong with the value.
-pub fn parse_port_spec(text: &str, services: &Services) -> Result<PortRange, String> {
-    let one = |t: &str| -> Result<u16, String> {
-        let t = t.trim();
-        if t.is_empty() {
-            return Err("empty port".into());
-        }
-        if t.bytes().all(|b| b.is_ascii_digit()) {
-            return t.parse::<u16>().map_err(|_| format!("port {t} is out of range (0-65535)"));
-        }
-        services.port(t, None).ok_or_else(|| format!("'{t}' is neither a port number nor a known service name"))
-    };
-    let t = text.trim().trim_start_matches(':');
-    let range = match t.split_once('-') {
-        Some((a, b)) if !a.is_empty() => PortRange { lo: one(a)?, hi: one(b)? },
-        _ => {
-            let p = one(t)?;
-            PortRange { lo: p, hi: p }
-        }
-    };
-    if range.lo > range.hi {
-        return Err(format!("range {}-{} is empty (start above end)", range.lo, range.hi));
-    }
-    Ok(range)
 }
 
 /// The state names and aliases `ss` accepts, with what they stand for.

@@ -8,8 +8,9 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use super::lexer::{CmpOp, Tok, Token, lex};
-use super::{End, Expr, FilterError, PortRange, Prefix, WorkloadTerm, parse_state};
+use super::{End, Expr, FilterError, Prefix, WorkloadTerm, parse_state};
 use crate::model::{Proto, StateSet};
+use crate::ports::range::{self, PortError, PortRange, PortSpec};
 use crate::ports::services::Services;
 
 /// A parsed filter: the state mask its `state`/`exclude` selectors set (`None` when it has none), and the
@@ -18,6 +19,13 @@ use crate::ports::services::Services;
 pub struct Parsed {
     pub states: Option<StateSet>,
     pub expr: Expr,
+}
+
+impl Default for Parsed {
+    /// No selectors, no expression: everything.
+    fn default() -> Self {
+        Parsed { states: None, expr: Expr::True }
+    }
 }
 
 /// Name lookups the parser needs.
@@ -33,7 +41,7 @@ pub trait Lookup {
         Vec::new()
     }
     /// The host's ephemeral port range (`dport ephemeral`); `None` when unknown.
-    fn ephemeral_range(&self) -> Option<(u16, u16)> {
+    fn ephemeral_range(&self) -> Option<PortRange> {
         None
     }
 }
@@ -57,14 +65,10 @@ pub struct SystemLookup;
 
 impl Lookup for SystemLookup {
     fn ifindex(&self, name: &str) -> Option<u32> {
-        let c = std::ffi::CString::new(name).ok()?;
-        // SAFETY: `c` is a valid NUL-terminated string that outlives the call.
-        let index = unsafe { libc::if_nametoindex(c.as_ptr()) };
-        (index != 0).then_some(index)
+        crate::sys::interface_index(name)
     }
-    fn ephemeral_range(&self) -> Option<(u16, u16)> {
-        let h = crate::ports::classes::HostPorts::read(std::path::Path::new("/proc")).ok()?;
-        Some((h.ephemeral.low, h.ephemeral.high))
+    fn ephemeral_range(&self) -> Option<PortRange> {
+        Some(crate::ports::classes::HostPorts::read(std::path::Path::new("/proc")).ok()?.ephemeral)
     }
     fn hosts(&self, name: &str) -> Vec<IpAddr> {
         use std::net::ToSocketAddrs;
@@ -99,12 +103,6 @@ pub fn parse(input: &str, services: &Services, lookup: &dyn Lookup) -> Result<Pa
 }
 
 const TERMS: &str = "src, dst, sport, dport, port, dev, fwmark, proto, uid, path, process, pid, netns, container, unit, cgroup, 'not' or '('";
-
-/// A port value: `*` or a range (a single port is a one-port range).
-enum PortValue {
-    Any,
-    Range(PortRange),
-}
 
 struct Parser<'a> {
     input: &'a str,
@@ -341,7 +339,7 @@ impl Parser<'_> {
 
     fn port_term(&mut self, kw: &Token, end: End) -> Result<Expr, FilterError> {
         // sockscope extras: `sport class well-known|registered|dynamic`, `dport ephemeral`.
-        let port = |(lo, hi): (u16, u16)| Expr::Port { end, range: PortRange { lo, hi } };
+        let port = |range: PortRange| Expr::Port { end, range };
         match self.peek().and_then(Self::keyword).as_deref() {
             Some("class") => {
                 self.next();
@@ -363,21 +361,21 @@ impl Parser<'_> {
         let (op, op_tok) = self.cmp();
         let (text, t) = self.value(kw, "a port")?;
         let range = match self.port_value(kw, &t, &text)? {
-            PortValue::Any => {
+            spec @ PortSpec::Any => {
                 return match op {
-                    CmpOp::Eq => Ok(Expr::True),
+                    CmpOp::Eq => Ok(Expr::port(end, spec)),
                     CmpOp::Ne => Ok(Expr::False),
                     _ => Err(self.bad_value(kw, &t, "a port number", "'*' cannot be ordered")),
                 };
             }
-            PortValue::Range(r) => r,
+            PortSpec::Range(r) => r,
         };
-        let (lo, hi) = (range.lo, range.hi);
+        let (lo, hi) = (range.low, range.high);
         if lo != hi && !matches!(op, CmpOp::Eq | CmpOp::Ne) {
             let op_text = op_tok.as_ref().map(|o| self.raw(o)).unwrap_or("=");
             return Err(FilterError::new(t.pos, t.len, format!("a port range cannot be compared with '{op_text}'")));
         }
-        let port = |lo, hi| Expr::Port { end, range: PortRange { lo, hi } };
+        let port = |low, high| Expr::Port { end, range: PortRange::new(low, high) };
         Ok(match op {
             CmpOp::Eq => port(lo, hi),
             CmpOp::Ne => port(lo, hi).not(),
@@ -388,34 +386,14 @@ impl Parser<'_> {
         })
     }
 
-    /// `[:](NUMBER | SERVICE | LO-HI | *)`.
-    fn port_value(&self, kw: &Token, t: &Token, text: &str) -> Result<PortValue, FilterError> {
-        let v = text.strip_prefix(':').unwrap_or(text);
-        if v == "*" {
-            return Ok(PortValue::Any);
-        }
-        let one = |s: &str| -> Result<Option<u16>, FilterError> {
-            if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
-                return match s.parse::<u16>() {
-                    Ok(p) => Ok(Some(p)),
-                    Err(_) => Err(FilterError::new(t.pos, t.len, format!("port {s} is out of range (0-65535)"))),
-                };
+    /// `[:](NUMBER | SERVICE | LO-HI | *)`, by the one port parser; errors point at `t`.
+    fn port_value(&self, kw: &Token, t: &Token, text: &str) -> Result<PortSpec, FilterError> {
+        range::parse(text, Some(self.services)).map_err(|e| match e {
+            PortError::Unknown(_) | PortError::Empty => {
+                self.bad_value(kw, t, "a port", "not a number, a range or a known service name")
             }
-            Ok(if s.is_empty() { None } else { self.services.port(s, None) })
-        };
-        if let Some(p) = one(v)? {
-            return Ok(PortValue::Range(PortRange { lo: p, hi: p }));
-        }
-        for (i, _) in v.match_indices('-') {
-            if let (Some(lo), Some(hi)) = (one(&v[..i])?, one(&v[i + 1..])?) {
-                if lo > hi {
-                    let msg = format!("port range {lo}-{hi} is empty (start above end)");
-                    return Err(FilterError::new(t.pos, t.len, msg));
-                }
-                return Ok(PortValue::Range(PortRange { lo, hi }));
-            }
-        }
-        Err(self.bad_value(kw, t, "a port", "not a number, a range or a known service name"))
+            e => FilterError::new(t.pos, t.len, e.to_string()),
+        })
     }
 
     fn host_term(&mut self, kw: &Token, end: End) -> Result<Expr, FilterError> {
@@ -471,13 +449,13 @@ impl Parser<'_> {
         let port = match port {
             None => None,
             Some(p) => match self.port_value(kw, t, p)? {
-                PortValue::Any => None,
-                PortValue::Range(r) => Some(r),
+                PortSpec::Any => None,
+                PortSpec::Range(r) => Some(r),
             },
         };
-        let single = port.filter(|r| r.lo == r.hi).map(|r| r.lo);
+        let single = port.filter(|r| r.is_single()).map(|r| r.low);
         let range_check = match port {
-            Some(range) if range.lo != range.hi => Expr::Port { end, range },
+            Some(range) if !range.is_single() => Expr::Port { end, range },
             _ => Expr::True,
         };
         if matches!(addr, "*" | "" | "any" | "all" | "default") && plen.is_none() {

@@ -5,6 +5,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use super::*;
 use crate::model::{Family, UnixKind, UnixName};
+use crate::ports::services::Services;
 
 fn services() -> Services {
     Services::parse("ssh 22/tcp\nhttp 80/tcp www\nhttps 443/tcp\ndomain 53/udp\nnetbios-ns 137/udp\n".as_bytes())
@@ -13,8 +14,8 @@ fn services() -> Services {
 struct TestLookup;
 
 impl Lookup for TestLookup {
-    fn ephemeral_range(&self) -> Option<(u16, u16)> {
-        Some((32768, 60999))
+    fn ephemeral_range(&self) -> Option<PortRange> {
+        Some(PortRange::new(32768, 60999))
     }
     fn ifindex(&self, name: &str) -> Option<u32> {
         match name {
@@ -37,7 +38,7 @@ fn p(input: &str) -> Result<Parsed, FilterError> {
 }
 
 fn r(lo: u16, hi: u16) -> PortRange {
-    PortRange { lo, hi }
+    PortRange::new(lo, hi)
 }
 fn sp(lo: u16, hi: u16) -> Expr {
     Expr::Port { end: End::Local, range: r(lo, hi) }
@@ -231,6 +232,8 @@ fn errors_point_at_the_offending_token() {
         ("sport > *", 8, 1, "'*' cannot be ordered"),
         ("dport = :bogus", 8, 6, "not a number, a range or a known service name"),
         ("foo", 0, 3, "unknown filter term 'foo'"),
+        // Regression: the list of terms left out `process` and `pid` (which work).
+        ("foo", 0, 3, "path, process, pid, netns, container, unit, cgroup, 'not' or '('"),
         ("sport = :22 bar", 12, 3, "unknown filter term 'bar'"),
         ("sport = :22 and", 15, 1, "expected a filter term after 'and', found end of input"),
         ("or sport = :22", 0, 2, "expected a filter term, found 'or'"),

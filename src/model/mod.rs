@@ -7,6 +7,7 @@
 
 pub mod internals;
 pub mod netns;
+pub mod owners;
 
 use std::fmt;
 use std::net::IpAddr;
@@ -381,6 +382,21 @@ impl Socket {
             mark: None,
             extra: None,
             netns: 0,
+        }
+    }
+
+    /// A listening endpoint: a TCP LISTEN socket, or a bound (non-zero local port) UDP socket with no peer.
+    /// The audit examines these, the dashboard groups the sockets on their port under them, and ephemeral-port
+    /// pressure leaves them out.
+    pub fn is_listener(&self) -> bool {
+        match self.proto {
+            Proto::Tcp => self.state == State::LISTEN,
+            Proto::Udp => {
+                self.state == State::CLOSE
+                    && self.local.port().is_some_and(|p| p != 0)
+                    && self.peer.port().is_none_or(|p| p == 0)
+            }
+            _ => false,
         }
     }
 

@@ -14,9 +14,10 @@ use std::io::{self, Write};
 
 use serde::Serialize;
 
-use super::{Names, Owner};
+use super::Names;
 use crate::model::internals::{MemInfo, TcpInfo};
 use crate::model::netns::Container;
+use crate::model::owners::Owner;
 use crate::model::{Endpoint, Socket, Timer, UnixKind};
 
 #[derive(Serialize)]
@@ -81,23 +82,22 @@ fn end(e: &Endpoint) -> End {
 fn record<'a>(s: &'a Socket, names: &'a Names) -> Record<'a> {
     let x = s.extra.as_deref();
     let (processes, process_hidden) = match names.owner(s) {
-        Owner::NotAsked => (None, None),
-        Owner::Held(h) => (
+        None => (None, None),
+        Some(Owner::Held(h)) => (
             Some(
-                h.iter()
-                    .map(|r| Proc {
-                        pid: r.process.pid,
-                        comm: &r.process.comm,
-                        cmdline: &r.process.cmdline,
-                        uid: r.process.uid,
-                        fds: r.fds,
-                    })
-                    .collect(),
+                h.map(|r| Proc {
+                    pid: r.process.pid,
+                    comm: &r.process.comm,
+                    cmdline: &r.process.cmdline,
+                    uid: r.process.uid,
+                    fds: r.fds,
+                })
+                .collect(),
             ),
             Some(false),
         ),
-        Owner::Hidden { .. } => (Some(Vec::new()), Some(true)),
-        Owner::None => (Some(Vec::new()), Some(false)),
+        Some(Owner::Hidden) => (Some(Vec::new()), Some(true)),
+        Some(Owner::None) => (Some(Vec::new()), Some(false)),
     };
     let workload = names.workload(s);
     Record {

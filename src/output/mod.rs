@@ -2,17 +2,19 @@
 //! the writer; names (services, interfaces, hosts) are looked up beforehand and passed in [`Names`].
 
 pub mod json;
+pub mod plain;
 pub mod table;
+pub mod tcp_info;
 
 use std::collections::HashMap;
 use std::net::IpAddr;
 
 use std::borrow::Cow;
 
-use crate::collect::process::{ProcessMap, ProcessRef};
 use crate::collect::workloads::Workloads;
 use crate::model::Socket;
 use crate::model::netns::Workload;
+use crate::model::owners::{Holders, Owner, ProcessMap, ProcessRef};
 use crate::ports::services::Services;
 
 /// Who holds each socket (`-p`).
@@ -42,41 +44,18 @@ pub struct Names {
     pub netns_column: bool,
 }
 
-/// How a socket's owning processes are shown.
-#[derive(Debug, Clone)]
-pub enum Owner<'a> {
-    /// `-p` was not asked for.
-    NotAsked,
-    /// The processes holding it.
-    Held(Vec<ProcessRef<'a>>),
-    /// Some processes could not be inspected (another user's, without privilege): the holder may be one of
-    /// them. The socket's owner uid is known.
-    Hidden { uid: Option<u32> },
-    /// No process holds it (TIME-WAIT and request sockets, sockets of exited processes).
-    None,
-}
-
 impl Names {
-    /// The processes holding `s`, or why they are not known.
-    pub fn owner(&self, s: &Socket) -> Owner<'_> {
-        let Some(p) = &self.processes else { return Owner::NotAsked };
-        let held: Vec<ProcessRef> = if s.inode == 0 { Vec::new() } else { p.map.get(s.inode).collect() };
-        if !held.is_empty() {
-            Owner::Held(held)
-        } else if s.inode != 0 && !p.complete {
-            Owner::Hidden { uid: s.uid }
-        } else {
-            Owner::None
-        }
+    /// Who holds `s`; `None` when `-p` was not asked for.
+    pub fn owner(&self, s: &Socket) -> Option<Owner<Holders<'_>>> {
+        self.processes.as_ref().map(|p| p.map.owner(s.inode, p.complete))
     }
 
     /// `users:(("nginx",pid=812,fd=6),("nginx",pid=813,fd=6))` as `ss -p` prints it, or
     /// `users:(hidden,uid=1000(alice))`; for a UNIX socket also its peer's holders after `->`.
     pub fn process_text(&self, s: &Socket) -> Option<String> {
-        let mut out = match self.owner(s) {
-            Owner::NotAsked => return None,
-            Owner::Held(h) => users(&h),
-            Owner::Hidden { uid } => format!("users:(hidden,{})", self.user(uid)),
+        let mut out = match self.owner(s)? {
+            Owner::Held(h) => users(&h.collect::<Vec<_>>()),
+            Owner::Hidden => format!("users:(hidden,{})", self.user(s.uid)),
             Owner::None => "-".to_string(),
         };
         if let (Some(p), Some(peer)) = (&self.processes, s.unix_peer_inode()) {
@@ -130,7 +109,7 @@ impl Names {
         for s in socks {
             if let Some(u) = s.uid
                 && !self.users.contains_key(&u)
-                && let Some(n) = user_name(u)
+                && let Some(n) = crate::sys::user_name(u)
             {
                 self.users.insert(u, n);
             }
@@ -141,7 +120,9 @@ impl Names {
     pub fn load_interfaces(&mut self, socks: &[Socket]) {
         for s in socks {
             if let Some(i) = s.ifindex.filter(|i| *i != 0) {
-                self.interfaces.entry(i).or_insert_with(|| interface_name(i));
+                self.interfaces
+                    .entry(i)
+                    .or_insert_with(|| crate::sys::interface_name(i).unwrap_or_else(|| i.to_string()));
             }
         }
     }
@@ -153,7 +134,7 @@ impl Names {
                 if ip.is_unspecified() || self.hosts.contains_key(&ip) {
                     continue;
                 }
-                if let Some(name) = reverse_lookup(ip) {
+                if let Some(name) = crate::sys::reverse_lookup(ip) {
                     self.hosts.insert(ip, name);
                 }
             }
@@ -194,96 +175,16 @@ fn users(held: &[ProcessRef]) -> String {
     s
 }
 
-/// The user name of `uid` from the password database (`getpwuid_r`), if it has one.
-fn user_name(uid: u32) -> Option<String> {
-    let mut pw: libc::passwd = unsafe { std::mem::zeroed() };
-    let mut buf = vec![0 as libc::c_char; 4096];
-    let mut out: *mut libc::passwd = std::ptr::null_mut();
-    // SAFETY: every pointer refers to live, correctly sized storage; on success `out` points to `pw`, whose
-    // strings live in `buf`.
-    let rc = unsafe { libc::getpwuid_r(uid, &mut pw, buf.as_mut_ptr(), buf.len(), &mut out) };
-    if rc != 0 || out.is_null() || pw.pw_name.is_null() {
-        return None;
-    }
-    // SAFETY: pw_name is a NUL-terminated string inside `buf`.
-    Some(unsafe { std::ffi::CStr::from_ptr(pw.pw_name) }.to_string_lossy().into_owned())
-}
+/// An address as it appears before `:PORT`: IPv4 as is, IPv6 in brackets (`[::1]`), so the port stays
+/// readable. Every endpoint the tool prints (the listing, the dashboard, `audit`, `forwards`) goes through it.
+#[derive(Debug, Clone, Copy)]
+pub struct Bracketed(pub IpAddr);
 
-fn interface_name(index: u32) -> String {
-    let mut buf = [0 as libc::c_char; libc::IF_NAMESIZE];
-    // SAFETY: buf has IF_NAMESIZE bytes as if_indextoname requires; on success it is NUL-terminated.
-    let p = unsafe { libc::if_indextoname(index, buf.as_mut_ptr()) };
-    if p.is_null() {
-        return index.to_string();
-    }
-    // SAFETY: if_indextoname succeeded, so buf holds a NUL-terminated string.
-    unsafe { std::ffi::CStr::from_ptr(buf.as_ptr()) }.to_string_lossy().into_owned()
-}
-
-fn reverse_lookup(ip: IpAddr) -> Option<String> {
-    use std::net::SocketAddr;
-    let sa: socket2_like::SockAddr = socket2_like::SockAddr::from(SocketAddr::new(ip, 0));
-    let mut host = [0 as libc::c_char; 1025];
-    // SAFETY: sa points to a valid sockaddr of the given length; host has the given size.
-    let rc = unsafe {
-        libc::getnameinfo(
-            sa.as_ptr(),
-            sa.len(),
-            host.as_mut_ptr(),
-            host.len() as libc::socklen_t,
-            std::ptr::null_mut(),
-            0,
-            libc::NI_NAMEREQD,
-        )
-    };
-    if rc != 0 {
-        return None;
-    }
-    // SAFETY: getnameinfo succeeded and wrote a NUL-terminated string.
-    Some(unsafe { std::ffi::CStr::from_ptr(host.as_ptr()) }.to_string_lossy().into_owned())
-}
-
-/// A `sockaddr_in`/`sockaddr_in6` built from a std address, for `getnameinfo`.
-mod socket2_like {
-    use std::net::SocketAddr;
-
-    pub enum SockAddr {
-        V4(libc::sockaddr_in),
-        V6(libc::sockaddr_in6),
-    }
-
-    impl From<SocketAddr> for SockAddr {
-        fn from(a: SocketAddr) -> Self {
-            match a {
-                SocketAddr::V4(a) => SockAddr::V4(libc::sockaddr_in {
-                    sin_family: libc::AF_INET as libc::sa_family_t,
-                    sin_port: a.port().to_be(),
-                    sin_addr: libc::in_addr { s_addr: u32::from_ne_bytes(a.ip().octets()) },
-                    sin_zero: [0; 8],
-                }),
-                SocketAddr::V6(a) => SockAddr::V6(libc::sockaddr_in6 {
-                    sin6_family: libc::AF_INET6 as libc::sa_family_t,
-                    sin6_port: a.port().to_be(),
-                    sin6_flowinfo: 0,
-                    sin6_addr: libc::in6_addr { s6_addr: a.ip().octets() },
-                    sin6_scope_id: a.scope_id(),
-                }),
-            }
-        }
-    }
-
-    impl SockAddr {
-        pub fn as_ptr(&self) -> *const libc::sockaddr {
-            match self {
-                SockAddr::V4(a) => (a as *const libc::sockaddr_in).cast(),
-                SockAddr::V6(a) => (a as *const libc::sockaddr_in6).cast(),
-            }
-        }
-        pub fn len(&self) -> libc::socklen_t {
-            (match self {
-                SockAddr::V4(_) => std::mem::size_of::<libc::sockaddr_in>(),
-                SockAddr::V6(_) => std::mem::size_of::<libc::sockaddr_in6>(),
-            }) as libc::socklen_t
+impl std::fmt::Display for Bracketed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            IpAddr::V4(a) => write!(f, "{a}"),
+            IpAddr::V6(a) => write!(f, "[{a}]"),
         }
     }
 }

@@ -279,13 +279,13 @@ fn build(socks: &[Socket], names: &Names, opts: &TableOptions) -> Chunk {
         mark(a, EXTRA, &mut c.widths);
         if let Some(x) = s.extra.as_deref().filter(|_| opts.info || opts.memory) {
             if let Some(m) = x.memory.as_deref().filter(|_| opts.memory) {
-                a.extend_from_slice(m.summary().as_bytes());
+                a.extend_from_slice(super::tcp_info::memory(m).as_bytes());
             }
             if let Some(t) = x.tcp_info.as_ref().filter(|_| opts.info) {
                 if opts.memory && x.memory.is_some() {
                     a.push(b' ');
                 }
-                a.extend_from_slice(t.summary(x.congestion.as_deref()).as_bytes());
+                a.extend_from_slice(super::tcp_info::tcp_info(t, x.congestion.as_deref()).as_bytes());
             }
         }
         mark(a, SECOND, &mut c.widths);
@@ -347,8 +347,8 @@ fn addr(a: &mut Vec<u8>, ip: &IpAddr, s: &Socket, names: &Names, local: bool) {
         match ip {
             IpAddr::V4(v4) => ipv4(a, v4.octets()),
             IpAddr::V6(v6) if v6.is_unspecified() && s.v6only == Some(false) => a.push(b'*'),
-            IpAddr::V6(v6) => {
-                let _ = write!(a, "[{v6}]");
+            IpAddr::V6(_) => {
+                let _ = write!(a, "{}", super::Bracketed(*ip));
             }
         }
     }

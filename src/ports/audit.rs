@@ -8,7 +8,6 @@ use std::net::{IpAddr, Ipv4Addr};
 use serde::Serialize;
 
 use crate::model::{Endpoint, Proto, Socket};
-use crate::ports::classes::is_listener;
 use crate::ports::services::Services;
 
 /// Who can reach a listening endpoint, as far as its bound address says.
@@ -105,12 +104,26 @@ pub fn is_loopback(ip: IpAddr) -> bool {
     }
 }
 
-/// What the audit needs to know about the host beyond the sockets.
-#[derive(Debug, Clone, Copy, Default)]
+/// What the audit needs to know beyond the sockets. `sockscope audit` and the dashboard use the same, so they
+/// give the same verdict for the same socket.
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct AuditOptions {
     /// The loopback device's index: a socket bound to it (`SO_BINDTODEVICE`) is loopback-only whatever its
     /// address. `None` when unknown.
     pub loopback_ifindex: Option<u32>,
+    /// Ephemeral-port pressure above this percentage of the usable range is flagged (above 0, at most 100).
+    pub threshold_pct: f64,
+}
+
+impl AuditOptions {
+    /// The pressure threshold when none is given: half the range.
+    pub const DEFAULT_THRESHOLD_PCT: f64 = 50.0;
+}
+
+impl Default for AuditOptions {
+    fn default() -> Self {
+        AuditOptions { loopback_ifindex: None, threshold_pct: Self::DEFAULT_THRESHOLD_PCT }
+    }
 }
 
 /// The reachability of an IPv4/IPv6 socket (`None` for UNIX sockets).
@@ -372,7 +385,7 @@ pub struct Flag {
 /// The flags of one listening socket (empty when it is fine or is not a listener).
 pub fn assess(s: &Socket, opts: &AuditOptions) -> Vec<Flag> {
     let (Some(reach), Endpoint::Inet { ip, port }) = (reachability(s, opts), &s.local) else { return Vec::new() };
-    if !is_listener(s) {
+    if !s.is_listener() {
         return Vec::new();
     }
     let mut flags = Vec::new();
@@ -441,7 +454,7 @@ pub fn audit(socks: &[Socket], services: &Services, opts: &AuditOptions) -> Vec<
     let mut out: Vec<Listener> = Vec::new();
     type Key = (Proto, IpAddr, u16, Option<u32>, Option<bool>, crate::model::netns::NetnsId);
     let mut index: std::collections::HashMap<Key, usize> = std::collections::HashMap::new();
-    for s in socks.iter().filter(|s| is_listener(s)) {
+    for s in socks.iter().filter(|s| s.is_listener()) {
         let (Some(reach), Endpoint::Inet { ip, port }) = (reachability(s, opts), &s.local) else { continue };
         let ifindex = s.ifindex.filter(|i| *i != 0);
         let key = (s.proto, *ip, *port, ifindex, s.v6only, s.netns);
@@ -510,7 +523,7 @@ mod tests {
         }
     }
 
-    const OPTS: AuditOptions = AuditOptions { loopback_ifindex: Some(1) };
+    const OPTS: AuditOptions = AuditOptions { loopback_ifindex: Some(1), threshold_pct: 50.0 };
 
     #[test]
     fn equal_endpoints_in_two_namespaces_stay_apart() {

@@ -8,7 +8,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::hash::FastMap;
+use super::range::{self, PortRange};
+use crate::hash::{FastMap, FastSet};
 use crate::model::{Endpoint, Proto, Socket, State};
 
 /// IANA's three port ranges (RFC 6335).
@@ -43,11 +44,11 @@ impl PortClass {
     }
 
     /// The ports of the class, inclusive.
-    pub fn range(self) -> (u16, u16) {
+    pub fn range(self) -> PortRange {
         match self {
-            PortClass::WellKnown => (0, 1023),
-            PortClass::Registered => (1024, 49151),
-            PortClass::Dynamic => (49152, 65535),
+            PortClass::WellKnown => PortRange::new(0, 1023),
+            PortClass::Registered => PortRange::new(1024, 49151),
+            PortClass::Dynamic => PortRange::new(49152, 65535),
         }
     }
 
@@ -70,32 +71,6 @@ impl fmt::Display for PortClass {
     }
 }
 
-/// An inclusive port range.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-pub struct PortSpan {
-    pub low: u16,
-    pub high: u16,
-}
-
-impl PortSpan {
-    pub fn contains(self, port: u16) -> bool {
-        (self.low..=self.high).contains(&port)
-    }
-    /// Number of ports in the span (0 when low > high).
-    pub fn len(self) -> u32 {
-        if self.low > self.high { 0 } else { u32::from(self.high - self.low) + 1 }
-    }
-    pub fn is_empty(self) -> bool {
-        self.len() == 0
-    }
-}
-
-impl fmt::Display for PortSpan {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.low == self.high { write!(f, "{}", self.low) } else { write!(f, "{}-{}", self.low, self.high) }
-    }
-}
-
 #[derive(Debug, thiserror::Error)]
 pub enum PortsError {
     #[error("cannot read {}: {source}", path.display())]
@@ -109,9 +84,9 @@ pub enum PortsError {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct HostPorts {
     /// `net.ipv4.ip_local_port_range` (also used for IPv6).
-    pub ephemeral: PortSpan,
+    pub ephemeral: PortRange,
     /// `net.ipv4.ip_local_reserved_ports`, merged and sorted.
-    pub reserved: Vec<PortSpan>,
+    pub reserved: Vec<PortRange>,
 }
 
 pub const LOCAL_PORT_RANGE: &str = "sys/net/ipv4/ip_local_port_range";
@@ -134,7 +109,7 @@ impl HostPorts {
 
     /// Linux's default: 32768-60999, nothing reserved.
     pub fn linux_default() -> HostPorts {
-        HostPorts { ephemeral: PortSpan { low: 32768, high: 60999 }, reserved: Vec::new() }
+        HostPorts { ephemeral: PortRange { low: 32768, high: 60999 }, reserved: Vec::new() }
     }
 
     pub fn is_ephemeral(&self, port: u16) -> bool {
@@ -147,8 +122,7 @@ impl HostPorts {
 
     /// Reserved ports inside the ephemeral range.
     pub fn reserved_in_range(&self) -> u32 {
-        let e = self.ephemeral;
-        self.reserved.iter().map(|r| PortSpan { low: r.low.max(e.low), high: r.high.min(e.high) }.len()).sum()
+        self.reserved.iter().map(|r| r.overlap(self.ephemeral)).sum()
     }
 
     /// How many local ports one (local address, remote address, remote port) can use: the range less the
@@ -159,13 +133,14 @@ impl HostPorts {
 }
 
 /// Parse `ip_local_port_range`: two numbers, low and high (`32768\t60999`).
-pub fn parse_local_port_range(text: &str) -> Result<PortSpan, String> {
+// Own parser: procfs has no reader for this sysctl.
+pub fn parse_local_port_range(text: &str) -> Result<PortRange, String> {
     let nums: Vec<&str> = text.split_ascii_whitespace().collect();
     let [low, high] = nums[..] else {
         return Err(format!("expected two port numbers, found {:?}", text.trim()));
     };
-    let num = |t: &str| t.parse::<u16>().map_err(|_| format!("'{t}' is not a port number"));
-    let span = PortSpan { low: num(low)?, high: num(high)? };
+    let num = |t: &str| range::number(t).map_err(|e| e.to_string());
+    let span = PortRange { low: num(low)?, high: num(high)? };
     if span.is_empty() {
         return Err(format!("empty range {low}-{high}"));
     }
@@ -174,24 +149,13 @@ pub fn parse_local_port_range(text: &str) -> Result<PortSpan, String> {
 
 /// Parse `ip_local_reserved_ports`: comma-separated ports and ranges (`8080,9000-9010`), possibly empty.
 /// The result is sorted with overlaps merged.
-pub fn parse_reserved_ports(text: &str) -> Result<Vec<PortSpan>, String> {
+pub fn parse_reserved_ports(text: &str) -> Result<Vec<PortRange>, String> {
     let mut out = Vec::new();
     for part in text.trim().split(',').map(str::trim).filter(|p| !p.is_empty()) {
-        let num = |t: &str| t.trim().parse::<u16>().map_err(|_| format!("'{part}' is not a port or a port range"));
-        let span = match part.split_once('-') {
-            Some((a, b)) => PortSpan { low: num(a)?, high: num(b)? },
-            None => {
-                let p = num(part)?;
-                PortSpan { low: p, high: p }
-            }
-        };
-        if span.is_empty() {
-            return Err(format!("empty range '{part}'"));
-        }
-        out.push(span);
+        out.push(range::parse_range(part, None).map_err(|e| format!("'{part}': {e}"))?);
     }
     out.sort();
-    let mut merged: Vec<PortSpan> = Vec::with_capacity(out.len());
+    let mut merged: Vec<PortRange> = Vec::with_capacity(out.len());
     for s in out {
         match merged.last_mut() {
             Some(last) if u32::from(s.low) <= u32::from(last.high) + 1 => last.high = last.high.max(s.high),
@@ -226,17 +190,6 @@ impl Pressure {
     }
 }
 
-/// Is this socket a listening endpoint (TCP LISTEN, bound unconnected UDP)?
-pub fn is_listener(s: &Socket) -> bool {
-    match s.proto {
-        Proto::Tcp => s.state == State::LISTEN,
-        Proto::Udp => {
-            s.state == State::CLOSE && s.local.port().is_some_and(|p| p != 0) && s.peer.port().is_none_or(|p| p == 0)
-        }
-        _ => false,
-    }
-}
-
 /// Ephemeral-port use of outbound sockets, busiest tuple first.
 ///
 /// An outbound socket is a TCP or UDP socket that is not a listener, is connected (has a remote port), and
@@ -244,11 +197,21 @@ pub fn is_listener(s: &Socket) -> bool {
 /// connections a server on an in-range port accepted are not counted). TIME-WAIT sockets count: they keep
 /// their port until the timer ends (reused early only with `net.ipv4.tcp_tw_reuse`).
 pub fn ephemeral_pressure(socks: &[Socket], host: &HostPorts) -> Vec<Pressure> {
-    let listening: std::collections::HashSet<(Proto, u16)> =
-        socks.iter().filter(|s| is_listener(s)).filter_map(|s| Some((s.proto, s.local.port()?))).collect();
+    ephemeral_pressure_of(socks, 0..socks.len(), host)
+}
+
+/// [`ephemeral_pressure`] counting only the sockets at indexes `which` (the dashboard passes the members of
+/// its large outbound groups); listeners are still looked for among all of `socks`.
+pub fn ephemeral_pressure_of(
+    socks: &[Socket],
+    which: impl IntoIterator<Item = usize>,
+    host: &HostPorts,
+) -> Vec<Pressure> {
+    let listening: FastSet<(Proto, u16)> =
+        socks.iter().filter(|s| s.is_listener()).filter_map(|s| Some((s.proto, s.local.port()?))).collect();
     let mut counts: FastMap<(Proto, IpAddr, IpAddr, u16), (u32, u32)> = FastMap::default();
-    for s in socks {
-        if !matches!(s.proto, Proto::Tcp | Proto::Udp) || is_listener(s) {
+    for s in which.into_iter().filter_map(|i| socks.get(i)) {
+        if !matches!(s.proto, Proto::Tcp | Proto::Udp) || s.is_listener() {
             continue;
         }
         let (Endpoint::Inet { ip: lip, port: lport }, Endpoint::Inet { ip: rip, port: rport }) = (&s.local, &s.peer)
@@ -319,21 +282,21 @@ mod tests {
         assert_eq!(PortClass::parse("ephemeral"), None);
         for c in [PortClass::WellKnown, PortClass::Registered, PortClass::Dynamic] {
             assert_eq!(PortClass::parse(c.name()), Some(c));
-            assert_eq!(PortClass::of(c.range().0), c);
-            assert_eq!(PortClass::of(c.range().1), c);
+            assert_eq!(PortClass::of(c.range().low), c);
+            assert_eq!(PortClass::of(c.range().high), c);
         }
     }
 
     #[test]
     fn sysctl_parsers() {
-        assert_eq!(parse_local_port_range("32768\t60999\n"), Ok(PortSpan { low: 32768, high: 60999 }));
+        assert_eq!(parse_local_port_range("32768\t60999\n"), Ok(PortRange { low: 32768, high: 60999 }));
         assert!(parse_local_port_range("5 4").is_err());
         assert!(parse_local_port_range("1").is_err());
         assert!(parse_local_port_range("1 2 3").is_err());
         assert!(parse_local_port_range("a 99999").is_err());
         assert_eq!(parse_reserved_ports("\n"), Ok(vec![]));
         let r = parse_reserved_ports("9000-9010,8080,9005-9020,9021\n").unwrap();
-        assert_eq!(r, vec![PortSpan { low: 8080, high: 8080 }, PortSpan { low: 9000, high: 9021 }]);
+        assert_eq!(r, vec![PortRange { low: 8080, high: 8080 }, PortRange { low: 9000, high: 9021 }]);
         assert!(parse_reserved_ports("80,x").is_err());
         assert!(parse_reserved_ports("90-80").is_err());
     }
@@ -341,8 +304,8 @@ mod tests {
     #[test]
     fn capacity_subtracts_reserved_ports_inside_the_range() {
         let h = HostPorts {
-            ephemeral: PortSpan { low: 40000, high: 40039 },
-            reserved: vec![PortSpan { low: 80, high: 80 }, PortSpan { low: 40030, high: 40049 }],
+            ephemeral: PortRange { low: 40000, high: 40039 },
+            reserved: vec![PortRange { low: 80, high: 80 }, PortRange { low: 40030, high: 40049 }],
         };
         assert_eq!(h.ephemeral.len(), 40);
         assert_eq!(h.reserved_in_range(), 10);
@@ -370,7 +333,7 @@ mod tests {
     fn pressure_counts_outbound_tuples_only() {
         let lo = Ipv4Addr::LOCALHOST;
         let other = Ipv4Addr::new(10, 0, 0, 1);
-        let h = HostPorts { ephemeral: PortSpan { low: 40000, high: 40039 }, reserved: vec![] };
+        let h = HostPorts { ephemeral: PortRange { low: 40000, high: 40039 }, reserved: vec![] };
         let mut socks = vec![sock(Proto::Tcp, State::LISTEN, (lo, 5000), (Ipv4Addr::UNSPECIFIED, 0))];
         for i in 0..30u16 {
             let st = if i < 4 { State::TIME_WAIT } else { State::ESTABLISHED };
@@ -394,7 +357,7 @@ mod tests {
         assert_eq!(p[2].proto, Proto::Udp);
         assert_eq!(pressure_towards(&p, Proto::Tcp, lo.into(), 5000).map(|x| x.sockets), Some(30));
         assert!(pressure_towards(&p, Proto::Udp, lo.into(), 5000).is_none());
-        let none = HostPorts { ephemeral: PortSpan { low: 40000, high: 40000 }, reserved: vec![h.ephemeral] };
+        let none = HostPorts { ephemeral: PortRange { low: 40000, high: 40000 }, reserved: vec![h.ephemeral] };
         assert_eq!(ephemeral_pressure(&socks[..2], &none)[0].percent, 100.0);
     }
 }

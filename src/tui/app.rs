@@ -180,6 +180,8 @@ pub struct App {
     /// The filter being typed (`/`), if any.
     pub filter_input: Option<String>,
     pub filter_error: Option<FilterError>,
+    /// Why the last collection failed; cleared by the next snapshot.
+    pub collect_error: Option<String>,
     pub show_help: bool,
     pub quit: bool,
     pub color: bool,
@@ -195,6 +197,8 @@ pub enum Action {
     Key(KeyEvent),
     Mouse(MouseEvent),
     Data(Arc<Live>),
+    /// A collection failed (the previous data stays on screen).
+    CollectFailed(String),
     Resize(u16, u16),
     Tick(Instant),
 }
@@ -219,6 +223,7 @@ impl App {
             filter_text,
             filter_input: None,
             filter_error: None,
+            collect_error: None,
             show_help: false,
             quit: false,
             color,
@@ -369,12 +374,14 @@ fn row_id(live: &Live, r: SockRow) -> Option<u64> {
 pub fn update(app: &mut App, action: Action) {
     match action {
         Action::Data(live) => {
+            app.collect_error = None;
             if !app.settings.paused {
                 app.now = Some(live.taken_at);
                 app.live = Some(live);
                 app.rebuild();
             }
         }
+        Action::CollectFailed(e) => app.collect_error = Some(e),
         Action::Resize(w, h) => app.size = (w, h),
         Action::Tick(now) => app.now = Some(now),
         Action::Mouse(m) => mouse(app, m),
@@ -407,48 +414,59 @@ fn mouse(app: &mut App, m: MouseEvent) {
     }
 }
 
+/// A key: Ctrl-C always quits; while the filter is being typed keys edit it; the help overlay closes on any
+/// key; otherwise [`command`].
 fn key(app: &mut App, k: KeyEvent) {
     if k.modifiers.contains(KeyModifiers::CONTROL) && k.code == KeyCode::Char('c') {
         app.quit = true;
-        return;
-    }
-    if let Some(input) = app.filter_input.as_mut() {
-        match k.code {
-            KeyCode::Esc => {
-                app.filter_input = None;
-                app.filter_error = None;
-            }
-            KeyCode::Enter => {
-                let text = input.clone();
-                match filter::parse(&text, &app.services) {
-                    Ok(sel) => {
-                        app.settings.selection = sel;
-                        app.filter_text = text;
-                        app.filter_input = None;
-                        app.filter_error = None;
-                    }
-                    Err(e) => app.filter_error = Some(e),
-                }
-            }
-            KeyCode::Backspace => {
-                input.pop();
-                app.filter_error = None;
-            }
-            KeyCode::Char('u') if k.modifiers.contains(KeyModifiers::CONTROL) => input.clear(),
-            KeyCode::Char(c) => {
-                input.push(c);
-                app.filter_error = None;
-            }
-            _ => {}
-        }
-        return;
-    }
-    if app.show_help {
+    } else if app.filter_input.is_some() {
+        filter_key(app, k);
+    } else if app.show_help {
         app.show_help = false;
-        if matches!(k.code, KeyCode::Esc | KeyCode::Char('?')) {
-            return;
+        if !matches!(k.code, KeyCode::Esc | KeyCode::Char('?')) {
+            command(app, k);
         }
+    } else {
+        command(app, k);
     }
+}
+
+/// A key while the filter is being typed: edit, apply (Enter; a bad filter stays open with its error), or
+/// cancel (Esc).
+fn filter_key(app: &mut App, k: KeyEvent) {
+    let Some(input) = app.filter_input.as_mut() else { return };
+    match k.code {
+        KeyCode::Esc => {
+            app.filter_input = None;
+            app.filter_error = None;
+        }
+        KeyCode::Enter => {
+            let text = input.clone();
+            match filter::parse(&text, &app.services) {
+                Ok(sel) => {
+                    app.settings.selection = sel;
+                    app.filter_text = text;
+                    app.filter_input = None;
+                    app.filter_error = None;
+                }
+                Err(e) => app.filter_error = Some(e),
+            }
+        }
+        KeyCode::Backspace => {
+            input.pop();
+            app.filter_error = None;
+        }
+        KeyCode::Char('u') if k.modifiers.contains(KeyModifiers::CONTROL) => input.clear(),
+        KeyCode::Char(c) => {
+            input.push(c);
+            app.filter_error = None;
+        }
+        _ => {}
+    }
+}
+
+/// A command key on the current screen (the list is in the help overlay).
+fn command(app: &mut App, k: KeyEvent) {
     let page = layout::areas(app.size).body.height.saturating_sub(1).max(1) as isize;
     match k.code {
         KeyCode::Char('q') => app.quit = true,
@@ -459,42 +477,8 @@ fn key(app: &mut App, k: KeyEvent) {
         KeyCode::PageUp => app.move_sel(-page),
         KeyCode::Home | KeyCode::Char('g') => app.move_sel(isize::MIN / 2),
         KeyCode::End | KeyCode::Char('G') => app.move_sel(isize::MAX / 2),
-        KeyCode::Enter | KeyCode::Right | KeyCode::Char('l') => match app.screen {
-            Screen::Ports => {
-                if let Some(g) = app.selected_group() {
-                    app.group = Some(g.key.clone());
-                    app.sock_sel = 0;
-                    app.sock_rows.clear();
-                    app.screen = Screen::Sockets;
-                    app.settings.details = true;
-                    app.settings.open_group = app.group.clone();
-                    app.rebuild_sockets();
-                }
-            }
-            Screen::Sockets => {
-                if let Some(r) = app.sock_rows.get(app.sock_sel).copied() {
-                    app.detail = Some(r);
-                    app.detail_id = app.live.as_ref().and_then(|l| row_id(l, r));
-                    app.screen = Screen::Detail;
-                }
-            }
-            Screen::Detail => {}
-        },
-        KeyCode::Esc | KeyCode::Backspace | KeyCode::Left | KeyCode::Char('h') => match app.screen {
-            Screen::Detail => {
-                app.screen = Screen::Sockets;
-                app.detail = None;
-                app.detail_id = None;
-            }
-            Screen::Sockets => {
-                app.screen = Screen::Ports;
-                app.group = None;
-                app.sock_rows.clear();
-                app.settings.details = false;
-                app.settings.open_group = None;
-            }
-            Screen::Ports => {}
-        },
+        KeyCode::Enter | KeyCode::Right | KeyCode::Char('l') => open(app),
+        KeyCode::Esc | KeyCode::Backspace | KeyCode::Left | KeyCode::Char('h') => back(app),
         KeyCode::Char('p') | KeyCode::Char(' ') => app.settings.paused = !app.settings.paused,
         KeyCode::Char('+') | KeyCode::Char('=') => step_interval(app, 1),
         KeyCode::Char('-') => step_interval(app, -1),
@@ -527,6 +511,50 @@ fn key(app: &mut App, k: KeyEvent) {
             app.filter_error = None;
         }
         _ => {}
+    }
+}
+
+/// Enter: open the selected group (its sockets get details and owners), or the selected socket's details.
+fn open(app: &mut App) {
+    match app.screen {
+        Screen::Ports => {
+            if let Some(g) = app.selected_group() {
+                app.group = Some(g.key.clone());
+                app.sock_sel = 0;
+                app.sock_rows.clear();
+                app.screen = Screen::Sockets;
+                app.settings.details = true;
+                app.settings.open_group = app.group.clone();
+                app.rebuild_sockets();
+            }
+        }
+        Screen::Sockets => {
+            if let Some(r) = app.sock_rows.get(app.sock_sel).copied() {
+                app.detail = Some(r);
+                app.detail_id = app.live.as_ref().and_then(|l| row_id(l, r));
+                app.screen = Screen::Detail;
+            }
+        }
+        Screen::Detail => {}
+    }
+}
+
+/// Esc: one screen back.
+fn back(app: &mut App) {
+    match app.screen {
+        Screen::Detail => {
+            app.screen = Screen::Sockets;
+            app.detail = None;
+            app.detail_id = None;
+        }
+        Screen::Sockets => {
+            app.screen = Screen::Ports;
+            app.group = None;
+            app.sock_rows.clear();
+            app.settings.details = false;
+            app.settings.open_group = None;
+        }
+        Screen::Ports => {}
     }
 }
 

@@ -1,34 +1,23 @@
 //! The dashboard's filter input: the same ss filter language as the command line (`state established
 //! '( sport = :443 )'`, `dport :5432`, ...), through [`crate::filter::parse`].
 
-use crate::filter::{self, Expr, FilterError, SystemLookup};
-use crate::model::StateSet;
+use crate::filter::{self, FilterError, SystemLookup};
 use crate::ports::services::Services;
 
 /// What a filter text selects: states (pushed to the collector) and an expression over records.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Selection {
-    pub states: Option<StateSet>,
-    pub expr: Expr,
-}
-
-impl Default for Selection {
-    fn default() -> Self {
-        Selection { states: None, expr: Expr::True }
-    }
-}
+pub use crate::filter::Parsed as Selection;
 
 /// Parse a filter typed into the dashboard. An empty text selects everything.
 pub fn parse(text: &str, services: &Services) -> Result<Selection, FilterError> {
-    let p = filter::parse(text, services, &SystemLookup)?;
-    Ok(Selection { states: p.states, expr: p.expr })
+    filter::parse(text, services, &SystemLookup)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::filter::{End, PortRange};
-    use crate::model::State;
+    use crate::filter::{End, Expr};
+    use crate::model::{State, StateSet};
+    use crate::ports::PortRange;
 
     fn svc() -> Services {
         Services::parse("https 443/tcp\n".as_bytes())
@@ -38,7 +27,7 @@ mod tests {
     fn accepts_the_ss_language() {
         let s = parse("state established state time-wait sport = :https", &svc()).unwrap();
         assert_eq!(s.states, Some(StateSet::of(&[State::ESTABLISHED, State::TIME_WAIT])));
-        assert_eq!(s.expr, Expr::Port { end: End::Local, range: PortRange { lo: 443, hi: 443 } });
+        assert_eq!(s.expr, Expr::Port { end: End::Local, range: PortRange::new(443, 443) });
         assert_eq!(parse("  ", &svc()).unwrap(), Selection::default());
     }
 

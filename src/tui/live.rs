@@ -3,15 +3,17 @@
 //! comes in as an argument. Runs on the collector thread so the UI thread only swaps in the result.
 
 use std::collections::VecDeque;
-use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::collect::Snapshot;
-use crate::collect::process::{ProcessInfo, ProcessMap};
 use crate::group::{self, Group, GroupKey, StateCounts};
-use crate::hash::{FastHasher, FastMap, FastSet};
+use crate::hash::{FastMap, FastSet};
 use crate::model::Socket;
+use crate::model::owners::Owner;
+use crate::model::owners::{ProcessInfo, ProcessMap};
+use crate::ports::audit::{self, AuditOptions};
+use crate::ports::classes::{self, HostPorts, Pressure};
 
 /// How long a closed socket stays on screen, dimmed.
 pub const LINGER: Duration = Duration::from_secs(5);
@@ -46,11 +48,11 @@ pub struct Live {
     pub owners: Option<Owners>,
     /// Audit findings of listening sockets (socket index -> reasons), as `sockscope audit` gives them.
     pub audit: FastMap<u32, Vec<String>>,
-    /// Outbound groups using a large share of the ephemeral ports towards their destination:
-    /// group -> (sockets from the busiest local address, usable ephemeral ports).
-    pub pressure: FastMap<GroupKey, (u32, u32)>,
+    /// Outbound groups over the audit's ephemeral-port pressure threshold: group -> its busiest (local
+    /// address, remote address, remote port) tuple, as `sockscope audit` reports it.
+    pub pressure: FastMap<GroupKey, Pressure>,
     /// The host's ephemeral port range, when it could be read.
-    pub ephemeral: Option<(u16, u16)>,
+    pub ephemeral: Option<crate::ports::PortRange>,
     /// The label of each network namespace (index = `Socket::netns`), escaped; empty or one entry when one
     /// namespace is shown.
     pub namespaces: Vec<String>,
@@ -68,21 +70,17 @@ impl Live {
 #[derive(Debug, Clone, Default)]
 pub struct Owners {
     pub processes: Vec<Arc<ProcessInfo>>,
-    /// Socket index -> [`Owner`], for the sockets looked up.
-    pub of: FastMap<u32, Owner>,
+    /// Socket index -> who holds it, for the sockets looked up.
+    pub of: FastMap<u32, Owner<HeldBy>>,
     /// Every process's fd table could be read (without it, unattributed sockets show as hidden).
     pub complete: bool,
 }
 
-/// The holder of one socket.
+/// The holders of one socket, compactly: the first (index into [`Owners::processes`]) and how many.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Owner {
-    /// The first holder (index into [`Owners::processes`]) and how many processes hold it.
-    Held { first: u32, count: u16 },
-    /// Some processes could not be inspected and the holder may be one of them.
-    Hidden,
-    /// No process holds it (TIME-WAIT, request sockets) or attribution found none.
-    None,
+pub struct HeldBy {
+    pub first: u32,
+    pub count: u16,
 }
 
 impl Owners {
@@ -94,20 +92,11 @@ impl Owners {
         let mut of = FastMap::default();
         for i in which {
             let Some(s) = sockets.get(i as usize) else { continue };
-            let owner = if s.inode == 0 {
-                Owner::None
-            } else {
-                let mut holders = map.get(s.inode);
-                let count = holders.len();
-                match holders.next() {
-                    Some(first) => Owner::Held {
-                        first: index.get(&Arc::as_ptr(first.process)).copied().unwrap_or(0),
-                        count: count.min(u16::MAX as usize) as u16,
-                    },
-                    None if complete => Owner::None,
-                    None => Owner::Hidden,
-                }
-            };
+            let owner = map.owner(s.inode, complete).map(|mut holders| {
+                let count = holders.len().min(u16::MAX as usize) as u16;
+                let first = holders.next().and_then(|h| index.get(&Arc::as_ptr(h.process)).copied());
+                HeldBy { first: first.unwrap_or(0), count }
+            });
             of.insert(i, owner);
         }
         Owners { processes, of, complete }
@@ -116,7 +105,7 @@ impl Owners {
     /// `nginx[812]`, `nginx[812] +2`, `hidden`, or `-`.
     pub fn label(&self, i: usize) -> String {
         match self.of.get(&(i as u32)) {
-            Some(Owner::Held { first, count }) => {
+            Some(Owner::Held(HeldBy { first, count })) => {
                 let p = &self.processes[*first as usize];
                 if *count > 1 {
                     format!("{}[{}] +{}", p.comm, p.pid, count - 1)
@@ -151,9 +140,7 @@ pub fn socket_id(s: &Socket) -> u64 {
     if let Some(c) = s.cookie {
         return c;
     }
-    let mut h = FastHasher::default();
-    (s.proto, &s.local, &s.peer, s.inode).hash(&mut h);
-    h.finish() | (1 << 63)
+    crate::hash::hash_one((s.proto, &s.local, &s.peer, s.inode)) | (1 << 63)
 }
 
 /// Carries state from one refresh to the next.
@@ -167,24 +154,21 @@ pub struct Tracker {
     prev: Option<Arc<Live>>,
     closed: Vec<Closed>,
     history: FastMap<GroupKey, VecDeque<(Instant, u32)>>,
-    /// The host's ephemeral range and usable port count, for pressure warnings.
-    host_ports: Option<((u16, u16), u32)>,
+    /// The host's ephemeral range and reserved ports, for pressure warnings; `None` when unknown.
+    host: Option<HostPorts>,
+    /// The audit's options, the same `sockscope audit` uses.
+    audit: AuditOptions,
 }
-
-/// Share of the ephemeral range above which an outbound destination is flagged (as `sockscope audit`).
-const PRESSURE_WARN: f64 = 0.5;
 
 impl Tracker {
     pub fn new() -> Self {
         Tracker::default()
     }
 
-    /// A tracker that knows the host's ephemeral port range (`proc_root/sys/net/ipv4/ip_local_port_range`).
-    pub fn with_host_ports(proc_root: &std::path::Path) -> Self {
-        let host_ports = crate::ports::classes::HostPorts::read(proc_root)
-            .ok()
-            .map(|h| ((h.ephemeral.low, h.ephemeral.high), h.capacity()));
-        Tracker { host_ports, ..Tracker::default() }
+    /// A tracker that audits listeners and ephemeral-port pressure as `sockscope audit` does: with the host's
+    /// ports (`None` when unknown: no pressure warnings) and the audit's options.
+    pub fn auditing(host: Option<HostPorts>, audit: AuditOptions) -> Self {
+        Tracker { host, audit, ..Tracker::default() }
     }
 
     /// Process a new snapshot taken at `now` that took `collect_time`; `owners` from process attribution.
@@ -204,19 +188,58 @@ impl Tracker {
     ) -> Arc<Live> {
         let sockets = snap.sockets;
         let groups = group::group(&sockets);
-        let first = self.prev.is_none();
-        let n = sockets.len();
-        let mut totals = StateCounts::default();
-        let mut cur: Vec<(u64, u32)> = Vec::with_capacity(n);
-        for (i, s) in sockets.iter().enumerate() {
-            cur.push((socket_id(s), i as u32));
-            totals.add(s.state);
-        }
-        cur.sort_unstable_by_key(|e| e.0);
+        let totals = sockets.iter().fold(StateCounts::default(), |mut t, s| {
+            t.add(s.state);
+            t
+        });
         let epoch = *self.epoch.get_or_insert(now);
+        let (first_seen, is_new) = self.track(&sockets, epoch, now);
+        let history = self.record_history(&groups, now);
+        let owners = procs.map(|(map, complete)| {
+            let firsts = groups.iter().filter_map(|g| g.listeners.first().or(g.members.first()).copied());
+            let open =
+                groups.iter().filter(|g| Some(&g.key) == open).flat_map(|g| g.listeners.iter().chain(&g.members));
+            Owners::of(&sockets, firsts.chain(open.copied()), map, complete)
+        });
+        let audit = audit_listeners(&sockets, &groups, &self.audit);
+        let pressure = match &self.host {
+            Some(host) => pressure(&sockets, &groups, host, self.audit.threshold_pct),
+            None => FastMap::default(),
+        };
+        let mut sources: Vec<String> = snap.sources.iter().map(|(_, s)| s.to_string()).collect();
+        sources.dedup();
+        let live = Arc::new(Live {
+            sockets,
+            groups,
+            first_seen_ms: first_seen,
+            epoch,
+            is_new,
+            closed: self.closed.clone(),
+            history,
+            totals,
+            source: sources.join("+"),
+            collect_time,
+            taken_at: now,
+            notes: snap.notes,
+            owners,
+            audit,
+            pressure,
+            ephemeral: self.host.as_ref().map(|h| h.ephemeral),
+            namespaces: snap.namespaces.0.iter().map(|n| crate::output::printable(&n.label()).into_owned()).collect(),
+        });
+        self.prev = Some(live.clone());
+        live
+    }
+
+    /// Match the sockets against the previous refresh by identity: when each was first seen (ms after `epoch`)
+    /// and whether it is new; sockets gone since are kept in `closed`, with their group, for [`LINGER`].
+    fn track(&mut self, sockets: &[Socket], epoch: Instant, now: Instant) -> (Vec<u32>, Vec<bool>) {
+        let n = sockets.len();
+        let mut cur: Vec<(u64, u32)> = sockets.iter().enumerate().map(|(i, s)| (socket_id(s), i as u32)).collect();
+        cur.sort_unstable_by_key(|e| e.0);
         let now_ms = now.saturating_duration_since(epoch).as_millis().min(u32::MAX as u128) as u32;
         let mut first_seen = vec![now_ms; n];
-        let mut is_new = vec![!first; n];
+        let mut is_new = vec![self.prev.is_some(); n];
         let mut seen = Vec::with_capacity(n);
         let mut gone: Vec<(u32, u32)> = Vec::new();
         let old = std::mem::take(&mut self.seen);
@@ -253,8 +276,13 @@ impl Tracker {
         }
         self.closed.retain(|c| now.saturating_duration_since(c.closed_at) < LINGER);
         self.seen = seen;
+        (first_seen, is_new)
+    }
 
-        for g in &groups {
+    /// Add this refresh's group sizes to the history (0 for a group that disappeared), drop what is older
+    /// than [`HISTORY`], and give each group's counts, oldest first.
+    fn record_history(&mut self, groups: &[Group], now: Instant) -> FastMap<GroupKey, Vec<u32>> {
+        for g in groups {
             self.history.entry(g.key.clone()).or_default().push_back((now, g.len() as u32));
         }
         let present: FastSet<&GroupKey> = groups.iter().map(|g| &g.key).collect();
@@ -267,52 +295,16 @@ impl Tracker {
             }
         }
         self.history.retain(|_, h| h.iter().any(|(_, n)| *n > 0));
-        let history = self.history.iter().map(|(k, h)| (k.clone(), h.iter().map(|(_, n)| *n).collect())).collect();
-
-        let owners = procs.map(|(map, complete)| {
-            let firsts = groups.iter().filter_map(|g| g.listeners.first().or(g.members.first()).copied());
-            let open =
-                groups.iter().filter(|g| Some(&g.key) == open).flat_map(|g| g.listeners.iter().chain(&g.members));
-            Owners::of(&sockets, firsts.chain(open.copied()), map, complete)
-        });
-        let audit = audit_listeners(&sockets, &groups);
-        let pressure = match self.host_ports {
-            Some((_, cap)) => pressure(&sockets, &groups, cap),
-            None => FastMap::default(),
-        };
-        let mut sources: Vec<String> = snap.sources.iter().map(|(_, s)| s.to_string()).collect();
-        sources.dedup();
-        let live = Arc::new(Live {
-            sockets,
-            groups,
-            first_seen_ms: first_seen,
-            epoch,
-            is_new,
-            closed: self.closed.clone(),
-            history,
-            totals,
-            source: sources.join("+"),
-            collect_time,
-            taken_at: now,
-            notes: snap.notes,
-            owners,
-            audit,
-            pressure,
-            ephemeral: self.host_ports.map(|h| h.0),
-            namespaces: snap.namespaces.0.iter().map(|n| crate::output::printable(&n.label()).into_owned()).collect(),
-        });
-        self.prev = Some(live.clone());
-        live
+        self.history.iter().map(|(k, h)| (k.clone(), h.iter().map(|(_, n)| *n).collect())).collect()
     }
 }
 
 /// `sockscope audit`'s findings for every listening socket (listeners are few; the rest is not looked at).
-fn audit_listeners(sockets: &[Socket], groups: &[Group]) -> FastMap<u32, Vec<String>> {
-    let opts = crate::ports::audit::AuditOptions::default();
+fn audit_listeners(sockets: &[Socket], groups: &[Group], opts: &AuditOptions) -> FastMap<u32, Vec<String>> {
     let mut out = FastMap::default();
     for &i in groups.iter().flat_map(|g| &g.listeners) {
         if let Some(s) = sockets.get(i as usize) {
-            let flags = crate::ports::audit::assess(s, &opts);
+            let flags = audit::assess(s, opts);
             if !flags.is_empty() {
                 out.insert(i, flags.into_iter().map(|f| f.reason).collect());
             }
@@ -321,23 +313,26 @@ fn audit_listeners(sockets: &[Socket], groups: &[Group]) -> FastMap<u32, Vec<Str
     out
 }
 
-/// Outbound groups whose busiest local address holds more than [`PRESSURE_WARN`] of the usable ephemeral
-/// ports towards the group's destination. A group smaller than that threshold cannot be over it, so only
-/// the few large ones are counted by local address.
-fn pressure(sockets: &[Socket], groups: &[Group], capacity: u32) -> FastMap<GroupKey, (u32, u32)> {
+/// Outbound groups whose busiest tuple is over `threshold_pct` of the usable ephemeral ports, by the audit's
+/// rules ([`classes::ephemeral_pressure`]). A tuple is at most its group, so only groups larger than the
+/// threshold can be over it: only their sockets are counted (at 200k sockets, the rest would cost more than
+/// everything else).
+fn pressure(sockets: &[Socket], groups: &[Group], host: &HostPorts, threshold_pct: f64) -> FastMap<GroupKey, Pressure> {
+    let limit = f64::from(host.capacity()) * threshold_pct / 100.0;
+    let large: Vec<&Group> = groups
+        .iter()
+        .filter(|g| matches!(g.key, GroupKey::Outbound { .. }) && g.members.len() as f64 > limit)
+        .collect();
+    if large.is_empty() {
+        return FastMap::default();
+    }
+    let which = large.iter().flat_map(|g| g.members.iter().map(|&i| i as usize));
+    let pressures = classes::ephemeral_pressure_of(sockets, which, host);
     let mut out = FastMap::default();
-    let limit = (capacity as f64 * PRESSURE_WARN) as usize;
-    for g in groups.iter().filter(|g| g.key.is_outbound() && g.members.len() > limit) {
-        let mut by_local: FastMap<std::net::IpAddr, u32> = FastMap::default();
-        for &i in &g.members {
-            if let Some(ip) = sockets.get(i as usize).and_then(|s| s.local.ip()) {
-                *by_local.entry(ip).or_insert(0) += 1;
-            }
-        }
-        if let Some(&max) = by_local.values().max()
-            && max as usize > limit
-        {
-            out.insert(g.key.clone(), (max, capacity));
+    for g in large {
+        let GroupKey::Outbound { proto, ip, port, .. } = g.key else { continue };
+        if let Some(p) = classes::pressure_towards(&pressures, proto, ip, port).filter(|p| p.over(threshold_pct)) {
+            out.insert(g.key.clone(), p.clone());
         }
     }
     out
@@ -350,6 +345,7 @@ mod tests {
     use super::*;
     use crate::collect::{Source, Table};
     use crate::model::{Endpoint, Proto, State};
+    use crate::ports::PortRange;
 
     fn sock(cookie: u64, lport: u16, state: State) -> Socket {
         let ip = IpAddr::V4(Ipv4Addr::LOCALHOST);
@@ -424,13 +420,57 @@ mod tests {
             s
         };
         let socks: Vec<Socket> = (0..30).map(to_5000).collect();
-        let mut tr = Tracker { host_ports: Some(((40000, 40039), 40)), ..Tracker::default() };
+        let host = |low, high| HostPorts { ephemeral: PortRange::new(low, high), reserved: vec![] };
+        let mut tr = Tracker::auditing(Some(host(40000, 40039)), AuditOptions::default());
         let l = tr.update(snap(socks.clone()), Duration::ZERO, Instant::now());
         let (k, v) = l.pressure.iter().next().expect("30 of 40 ports is over half");
         assert!(k.is_outbound());
-        assert_eq!(*v, (30, 40));
-        let mut roomy = Tracker { host_ports: Some(((10000, 60000), 50001)), ..Tracker::default() };
+        assert_eq!((v.sockets, v.capacity), (30, 40));
+        let mut roomy = Tracker::auditing(Some(host(10000, 60000)), AuditOptions::default());
         assert!(roomy.update(snap(socks), Duration::ZERO, Instant::now()).pressure.is_empty());
+    }
+
+    /// Regression: the dashboard audited with default options (a socket bound to `lo` was flagged there but
+    /// not by `sockscope audit`) and counted its own pressure (ports outside the ephemeral range and accepted
+    /// connections of an in-range listener included, the threshold hard-coded). Both now use `ports`' rules.
+    #[test]
+    fn dashboard_and_audit_give_the_same_verdict() {
+        let any = IpAddr::V4(Ipv4Addr::UNSPECIFIED);
+        let lo = IpAddr::V4(Ipv4Addr::LOCALHOST);
+        let far = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 7));
+        let opts = AuditOptions { loopback_ifindex: Some(1), threshold_pct: 50.0 };
+        let host = HostPorts { ephemeral: PortRange::new(40000, 40039), reserved: vec![] };
+        let mut socks = vec![
+            // Redis on all addresses but bound to the lo device: loopback only.
+            Socket { inode: 1, ifindex: Some(1), ..Socket::inet(Proto::Tcp, State::LISTEN, (any, 6379), (any, 0)) },
+            // memcached on all addresses, no device: exposed.
+            Socket { inode: 2, ifindex: Some(0), ..Socket::inet(Proto::Tcp, State::LISTEN, (any, 11211), (any, 0)) },
+        ];
+        // 30 sockets to far:5432 from ports outside the ephemeral range: no pressure.
+        for i in 0..30 {
+            socks.push(Socket {
+                inode: 100 + i,
+                ..Socket::inet(Proto::Tcp, State::ESTABLISHED, (lo, 2000 + i as u16), (far, 5432))
+            });
+        }
+        // 25 sockets to far:443 from in-range ports: 25 of 40 is over half.
+        for i in 0..25 {
+            socks.push(Socket {
+                inode: 200 + i,
+                ..Socket::inet(Proto::Tcp, State::ESTABLISHED, (lo, 40000 + i as u16), (far, 443))
+            });
+        }
+        let listeners = audit::audit(&socks, &crate::ports::services::Services::builtin(), &opts);
+        let audit_flagged: Vec<u16> = listeners.iter().filter(|l| !l.flags.is_empty()).map(|l| l.port).collect();
+        let audit_pressure: Vec<u16> =
+            classes::ephemeral_pressure(&socks, &host).iter().filter(|p| p.over(50.0)).map(|p| p.remote_port).collect();
+
+        let l = Tracker::auditing(Some(host), opts).update(snap(socks), Duration::ZERO, Instant::now());
+        let mut dash_flagged: Vec<u16> = l.audit.keys().filter_map(|i| l.sockets[*i as usize].local.port()).collect();
+        dash_flagged.sort();
+        let dash_pressure: Vec<u16> = l.pressure.keys().filter_map(GroupKey::port).collect();
+        assert_eq!((dash_flagged, dash_pressure), (audit_flagged.clone(), audit_pressure.clone()));
+        assert_eq!((audit_flagged, audit_pressure), (vec![11211], vec![443]));
     }
 
     #[test]

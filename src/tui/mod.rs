@@ -27,15 +27,24 @@ use ratatui::crossterm::terminal::{EnterAlternateScreen, LeaveAlternateScreen, d
 use crate::collect::process::ProcessCache;
 use crate::collect::{self, Collector, Query, SourceChoice};
 use crate::model::StateSet;
+use crate::ports::classes::HostPorts;
 use app::{Action, App, Settings};
 use live::{Live, Tracker};
 
-/// How the dashboard was asked to start.
+/// How the dashboard was asked to start: a checked configuration, built by the `cli` layer.
 #[derive(Debug, Clone)]
 pub struct TopConfig {
-    pub settings: Settings,
+    /// Pause between refreshes.
+    pub interval: Duration,
+    pub tcp: bool,
+    pub udp: bool,
+    pub unix: bool,
+    /// The parsed `filter_text`.
+    pub selection: crate::filter::Parsed,
     /// The filter text the flags stand for (shown and editable with `/`).
     pub filter_text: String,
+    /// The audit's options (the same as `sockscope audit`'s) for the listener and pressure markers.
+    pub audit: crate::ports::audit::AuditOptions,
     pub ipv4: bool,
     pub ipv6: bool,
     pub source: SourceChoice,
@@ -107,13 +116,13 @@ pub fn query_for(settings: &Settings, ipv4: bool, ipv6: bool) -> Query {
 /// Collect, filter and track on this thread until the UI goes away.
 pub fn collector_loop(
     mut collector: Box<dyn Collector>,
+    mut tracker: Tracker,
     (proc_root, state_roots): (PathBuf, crate::collect::cgroup::StateRoots),
     mut settings: Settings,
     (ipv4, ipv6): (bool, bool),
     commands: Receiver<Settings>,
     updates: Sender<Update>,
 ) {
-    let mut tracker = Tracker::with_host_ports(&proc_root);
     let mut cache = ProcessCache::new();
     let mut namer = crate::collect::cgroup::Namer::new(&proc_root, state_roots);
     loop {
@@ -190,31 +199,32 @@ pub fn run(cfg: TopConfig) -> anyhow::Result<()> {
     let state_roots = cfg.state_roots.clone();
     let (cmd_tx, cmd_rx) = mpsc::channel();
     let (up_tx, up_rx) = mpsc::channel();
-    let settings = cfg.settings.clone();
+    let settings = Settings {
+        interval: cfg.interval,
+        paused: false,
+        protos: app::Protos { tcp: cfg.tcp, udp: cfg.udp, unix: cfg.unix },
+        selection: cfg.selection.clone(),
+        details: false,
+        open_group: None,
+    };
     let families = (cfg.ipv4, cfg.ipv6);
     let proc_root = cfg.proc_root.clone();
-    std::thread::Builder::new()
-        .name("collector".into())
-        .spawn(move || collector_loop(collector, (proc_root, state_roots), settings, families, cmd_rx, up_tx))?;
+    std::thread::Builder::new().name("collector".into()).spawn({
+        let settings = settings.clone();
+        let tracker = Tracker::auditing(HostPorts::read(&cfg.proc_root).ok(), cfg.audit);
+        move || collector_loop(collector, tracker, (proc_root, state_roots), settings, families, cmd_rx, up_tx)
+    })?;
 
-    let mut app = App::new(cfg.settings.clone(), cfg.filter_text, cfg.services, cfg.color);
+    let mut app = App::new(settings, cfg.filter_text, cfg.services, cfg.color);
     let mut guard = TerminalGuard::enter()?;
     let size = guard.terminal.size()?;
     app::update(&mut app, Action::Resize(size.width, size.height));
     let mut sent = app.settings.clone();
     let mut dirty = true;
     let mut last_tick = Instant::now();
-    let mut error: Option<String> = None;
     loop {
         if dirty {
-            guard.terminal.draw(|f| {
-                view::view(&app, f);
-                if let Some(e) = &error {
-                    let a = f.area();
-                    let r = ratatui::layout::Rect::new(0, a.height.saturating_sub(1), a.width, 1.min(a.height));
-                    f.render_widget(ratatui::widgets::Paragraph::new(format!(" collection failed: {e}")), r);
-                }
-            })?;
+            guard.terminal.draw(|f| view::view(&app, f))?;
             dirty = false;
         }
         if event::poll(Duration::from_millis(100))? {
@@ -230,11 +240,13 @@ pub fn run(cfg: TopConfig) -> anyhow::Result<()> {
         let mut newest = None;
         for u in up_rx.try_iter() {
             match u {
-                Update::Live(l) => {
-                    newest = Some(l);
-                    error = None;
+                Update::Live(l) => newest = Some(l),
+                Update::Error(e) => {
+                    if let Some(l) = newest.take() {
+                        app::update(&mut app, Action::Data(l));
+                    }
+                    app::update(&mut app, Action::CollectFailed(e));
                 }
-                Update::Error(e) => error = Some(e),
             }
             dirty = true;
         }

@@ -5,9 +5,9 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::live::{Live, Owner, Owners, Tracker};
-use crate::collect::process::ProcessInfo;
+use super::live::{HeldBy, Live, Owners, Tracker};
 use crate::collect::{Snapshot, Source, Table};
+use crate::model::owners::{Owner, ProcessInfo};
 use crate::model::{Endpoint, Family, Proto, Socket, State, UnixKind, UnixName};
 
 fn ip4(a: u8, b: u8, c: u8, d: u8) -> IpAddr {
@@ -88,9 +88,9 @@ fn owners(socks: &[Socket]) -> Owners {
                 i as u32,
                 match (s.state, s.local.port(), s.peer.port()) {
                     (State::TIME_WAIT, ..) => Owner::None,
-                    (_, Some(443 | 8080), _) => Owner::Held { first: 0, count: 2 },
-                    (_, Some(5432), _) => Owner::Held { first: 1, count: 1 },
-                    (_, _, Some(5432 | 443)) => Owner::Held { first: 2, count: 1 },
+                    (_, Some(443 | 8080), _) => Owner::Held(HeldBy { first: 0, count: 2 }),
+                    (_, Some(5432), _) => Owner::Held(HeldBy { first: 1, count: 1 }),
+                    (_, _, Some(5432 | 443)) => Owner::Held(HeldBy { first: 2, count: 1 }),
                     (_, None, _) => Owner::Hidden,
                     _ => Owner::None,
                 },

@@ -12,8 +12,9 @@ use ratatui::widgets::{Block, Borders, Cell, Clear, Paragraph, Row, Table, Wrap}
 
 use super::app::{App, Screen, SockRow};
 use super::layout::{self, scroll_offset};
-use super::live::Live;
+use super::live::{HeldBy, Live};
 use crate::group::{Group, GroupKey};
+use crate::model::owners::Owner;
 use crate::model::{Endpoint, Proto, Socket, State};
 
 const SPARKS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
@@ -69,7 +70,13 @@ pub fn view(app: &App, f: &mut Frame) {
         (Some(live), Screen::Sockets) => sockets(app, live, f, areas.body, &theme),
         (Some(live), Screen::Detail) => detail(app, live, f, areas.body),
     }
-    f.render_widget(Paragraph::new(status(app, &theme)), areas.status);
+    match &app.collect_error {
+        Some(e) => f.render_widget(
+            Paragraph::new(format!(" collection failed: {}", one_line(e))).style(theme.alarm()),
+            areas.status,
+        ),
+        None => f.render_widget(Paragraph::new(status(app, &theme)), areas.status),
+    }
     if let (Some(input), Some(err)) = (&app.filter_input, &app.filter_error) {
         let text = err.render(input);
         let h = 5.min(areas.body.height);
@@ -81,6 +88,11 @@ pub fn view(app: &App, f: &mut Frame) {
     if app.show_help {
         help(f, area);
     }
+}
+
+/// A message from the system on one screen line: control characters (newlines, escapes) become spaces.
+fn one_line(text: &str) -> String {
+    text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect()
 }
 
 fn title(app: &App, theme: &Theme) -> Line<'static> {
@@ -191,7 +203,7 @@ fn sparkline(samples: &[u32], width: usize) -> String {
 /// `wk` (0-1023), `reg` (1024-49151), `dyn` (49152-65535), or `eph` inside the host's ephemeral range.
 fn port_class(live: &Live, port: Option<u16>) -> &'static str {
     let Some(p) = port else { return "" };
-    if live.ephemeral.is_some_and(|(lo, hi)| (lo..=hi).contains(&p)) {
+    if live.ephemeral.is_some_and(|r| r.contains(p)) {
         return "eph";
     }
     match crate::ports::classes::PortClass::of(p).name() {
@@ -351,10 +363,7 @@ fn end_text(e: &Endpoint) -> String {
     match e {
         Endpoint::Inet { ip, port } => {
             let port = if *port == 0 { "*".to_string() } else { port.to_string() };
-            match ip {
-                std::net::IpAddr::V4(v4) => format!("{v4}:{port}"),
-                std::net::IpAddr::V6(v6) => format!("[{v6}]:{port}"),
-            }
+            format!("{}:{port}", crate::output::Bracketed(*ip))
         }
         Endpoint::Unix { name, inode } => match name {
             Some(n) => format!("{} {inode}", n.display()),
@@ -392,7 +401,7 @@ fn sockets(app: &App, live: &Live, f: &mut Frame, area: Rect, theme: &Theme) {
     if let Some(r) = reasons.first() {
         spans.push(Span::styled(format!("  ! {r}"), theme.alarm()));
     }
-    if let Some((n, cap)) = live.pressure.get(key) {
+    if let Some(crate::ports::classes::Pressure { sockets: n, capacity: cap, .. }) = live.pressure.get(key) {
         spans.push(Span::styled(
             format!("  ! {n} of {cap} ephemeral ports towards this destination from one address"),
             theme.alarm(),
@@ -491,17 +500,17 @@ fn detail(app: &App, live: &Live, f: &mut Frame, area: Rect) {
     }
     if let Some(p) = s.local.port() {
         let class = crate::ports::classes::PortClass::of(p).name();
-        let eph = live.ephemeral.is_some_and(|(lo, hi)| (lo..=hi).contains(&p));
+        let eph = live.ephemeral.is_some_and(|r| r.contains(p));
         lines.push(("local port".into(), format!("{class}{}", if eph { ", in the ephemeral range" } else { "" })));
     }
     if let (Some(o), SockRow::Live(i)) = (&live.owners, r) {
         let text = match o.of.get(&i) {
-            Some(super::live::Owner::Held { first, count }) => {
+            Some(Owner::Held(HeldBy { first, count })) => {
                 let p = &o.processes[*first as usize];
                 let more = if *count > 1 { format!(" (and {} more)", count - 1) } else { String::new() };
                 format!("{} pid {} uid {}: {}{more}", p.comm, p.pid, p.uid, p.cmdline)
             }
-            Some(super::live::Owner::Hidden) => format!(
+            Some(Owner::Hidden) => format!(
                 "hidden: owned by uid {}; another user's processes need root or CAP_SYS_PTRACE to inspect",
                 s.uid.map_or("?".into(), |u| u.to_string())
             ),
@@ -511,10 +520,10 @@ fn detail(app: &App, live: &Live, f: &mut Frame, area: Rect) {
     }
     if let Some(x) = s.extra.as_deref() {
         if let Some(t) = &x.tcp_info {
-            lines.push(("tcp_info".into(), t.summary(x.congestion.as_deref())));
+            lines.push(("tcp_info".into(), crate::output::tcp_info::tcp_info(t, x.congestion.as_deref())));
         }
         if let Some(m) = x.memory.as_deref() {
-            lines.push(("memory".into(), m.summary()));
+            lines.push(("memory".into(), crate::output::tcp_info::memory(m)));
         }
     }
     let text: Vec<Line> = lines

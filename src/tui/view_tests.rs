@@ -90,6 +90,20 @@ fn paused() {
     insta::assert_snapshot!("paused", s);
 }
 
+/// The collector's error is part of `App` and drawn by `view` on the status line (it was painted over the
+/// frame by the event loop, outside the Elm cycle); the next snapshot clears it.
+#[test]
+fn collection_error_is_drawn_by_view() {
+    let mut a = app(100, 30);
+    update(&mut a, Action::CollectFailed("netlink dump failed:\nPermission denied".into()));
+    let s = screen(&a);
+    let last = s.lines().rev().find(|l| !l.trim_matches('"').trim().is_empty()).unwrap_or("");
+    assert!(last.contains("collection failed: netlink dump failed: Permission denied"), "{s}");
+    let (live, _) = script::live(3);
+    update(&mut a, Action::Data(live));
+    assert!(a.collect_error.is_none() && !screen(&a).contains("collection failed"));
+}
+
 #[test]
 fn help_overlay() {
     let mut a = app(80, 24);

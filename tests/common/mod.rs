@@ -1,4 +1,5 @@
-//! Helpers shared by the integration tests: running the binary, reading its NDJSON, root checks.
+//! Helpers shared by the integration tests: running the binary (also as `nobody`), reading its NDJSON, root
+//! and tool checks that fail loudly, network namespaces, a python listener.
 #![allow(dead_code)]
 
 use std::process::{Command, Output};
@@ -30,12 +31,153 @@ pub fn ndjson(args: &[&str]) -> Vec<Value> {
 }
 
 pub fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    unsafe { libc::geteuid() == 0 }
+    sockscope::sys::is_root()
+}
+
+pub fn euid() -> u32 {
+    sockscope::sys::euid()
 }
 
 pub fn have(cmd: &str) -> bool {
     Command::new("sh").args(["-c", &format!("command -v {cmd}")]).output().is_ok_and(|o| o.status.success())
+}
+
+/// For tests marked `#[ignore = "needs root: ..."]`: fail loudly (never pass silently) when not root.
+pub fn require_root() {
+    assert!(is_root(), "this test needs root (it is #[ignore]d; run it as root with `-- --include-ignored`)");
+}
+
+/// Fail loudly when a command the test needs is missing (`.ci/run` installs them all).
+pub fn require(cmds: &[&str]) {
+    let missing: Vec<&str> = cmds.iter().copied().filter(|c| !have(c)).collect();
+    assert!(missing.is_empty(), "this test needs {missing:?} on PATH (.ci/run installs them)");
+}
+
+/// The inode of an open file or socket.
+pub fn inode_of(fd: &impl std::os::fd::AsFd) -> u64 {
+    rustix::fs::fstat(fd).expect("fstat").st_ino
+}
+
+/// uid and gid of `nobody`/`nogroup` on Debian.
+pub const NOBODY: u32 = 65534;
+
+/// An executable copied where `nobody` can run it (the build directory may be unreachable, e.g. under
+/// `/root`), run as uid/gid `NOBODY` with no supplementary groups. The copy goes away on drop.
+pub struct AsNobody {
+    dir: std::path::PathBuf,
+    exe: std::path::PathBuf,
+}
+
+impl AsNobody {
+    /// Needs root (to change uid): call `require_root` first.
+    pub fn new(exe: impl AsRef<std::path::Path>) -> AsNobody {
+        use std::os::unix::fs::PermissionsExt;
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "sockscope-nobody-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::create_dir_all(&dir).expect("create a directory for the copy");
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).expect("chmod the directory");
+        let exe_name = exe.as_ref().file_name().expect("an executable file name");
+        let copy = dir.join(exe_name);
+        std::fs::copy(exe.as_ref(), &copy).expect("copy the executable");
+        std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o755)).expect("chmod the copy");
+        AsNobody { dir, exe: copy }
+    }
+
+    /// The command, ready for arguments; std drops the supplementary groups when it changes the uid.
+    pub fn command(&self) -> Command {
+        use std::os::unix::process::CommandExt;
+        let mut c = Command::new(&self.exe);
+        c.uid(NOBODY).gid(NOBODY);
+        c
+    }
+
+    /// Run with `args`; panics when it cannot be started.
+    pub fn output(&self, args: &[&str]) -> Output {
+        self.command().args(args).output().unwrap_or_else(|e| panic!("run {} as nobody: {e}", self.exe.display()))
+    }
+}
+
+impl Drop for AsNobody {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Start `cmd` with its stdin and stdout piped and wait for the first line it prints (stdin stays open).
+pub fn spawn_first_line(cmd: &mut Command) -> (std::process::Child, String) {
+    use std::io::BufRead;
+    let mut child = cmd
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawn {cmd:?}: {e}"));
+    let mut line = String::new();
+    let out = child.stdout.take().expect("piped stdout");
+    std::io::BufReader::new(out).read_line(&mut line).unwrap_or_else(|e| panic!("read from {cmd:?}: {e}"));
+    (child, line)
+}
+
+/// A python3 child holding a TCP listener on 127.0.0.1, optionally shared with a forked grandchild. Both
+/// exit when stdin closes (on drop).
+pub struct PyListener {
+    child: std::process::Child,
+    stdin: Option<std::process::ChildStdin>,
+    pub pid: u32,
+    pub forked: Option<u32>,
+    pub port: u16,
+    pub inode: u64,
+    pub fd: u32,
+}
+
+const LISTENER_SCRIPT: &str = r#"
+import os, socket, sys
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+s.listen()
+forked = 0
+if sys.argv[1] == "fork":
+    forked = os.fork()
+    if forked == 0:
+        sys.stdin.read()
+        os._exit(0)
+print(os.getpid(), forked, s.getsockname()[1], os.fstat(s.fileno()).st_ino, s.fileno(), flush=True)
+sys.stdin.read()
+"#;
+
+impl PyListener {
+    /// Start it and wait for its line; `fork`: share the listener with a child process.
+    pub fn spawn(fork: bool) -> PyListener {
+        require(&["python3"]);
+        let (mut child, line) = spawn_first_line(Command::new("python3").args([
+            "-c",
+            LISTENER_SCRIPT,
+            if fork { "fork" } else { "nofork" },
+        ]));
+        let f: Vec<u64> = line.split_whitespace().filter_map(|w| w.parse().ok()).collect();
+        assert_eq!(f.len(), 5, "python said {line:?}");
+        let stdin = child.stdin.take();
+        PyListener {
+            child,
+            stdin,
+            pid: f[0] as u32,
+            forked: (f[1] != 0).then_some(f[1] as u32),
+            port: f[2] as u16,
+            inode: f[3],
+            fd: f[4] as u32,
+        }
+    }
+}
+
+impl Drop for PyListener {
+    fn drop(&mut self) {
+        drop(self.stdin.take());
+        let _ = self.child.wait();
+    }
 }
 
 /// The fields that identify a socket in the tests: (proto, state, local, peer).
@@ -64,19 +206,10 @@ impl Netns {
     /// Run `script` with python3 inside the namespace and wait until it prints READY; it keeps its sockets
     /// until the namespace is dropped (its stdin closes then).
     pub fn run_python(&mut self, script: &str) {
-        use std::io::BufRead;
         let path = std::env::temp_dir().join(format!("{}.py", self.name));
         std::fs::write(&path, script).expect("write the python script");
-        let mut child = Command::new("ip")
-            .args(["netns", "exec", &self.name, "python3"])
-            .arg(&path)
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .expect("spawn python3");
-        let mut line = String::new();
-        let out = child.stdout.take().expect("piped stdout");
-        std::io::BufReader::new(out).read_line(&mut line).expect("read READY");
+        let (child, line) =
+            spawn_first_line(Command::new("ip").args(["netns", "exec", &self.name, "python3"]).arg(&path));
         self.child = Some(child);
         let _ = std::fs::remove_file(&path);
         assert_eq!(line.trim(), "READY", "the python script in {} did not start", self.name);

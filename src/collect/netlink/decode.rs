@@ -2,8 +2,11 @@
 //! netlink crate types do not leave this module: everything is converted to the model here.
 
 use netlink_packet_core::{Emitable, Parseable};
-use netlink_packet_core::{NLM_F_DUMP, NLM_F_REQUEST, NetlinkBuffer};
-use netlink_packet_sock_diag::constants::{AF_INET, AF_INET6, IPPROTO_TCP, IPPROTO_UDP, SOCK_DIAG_BY_FAMILY};
+use netlink_packet_core::{NLM_F_DUMP, NLM_F_REQUEST, NLMSG_DONE, NLMSG_ERROR, NLMSG_NOOP, NetlinkBuffer};
+use netlink_packet_sock_diag::constants::{
+    AF_INET, AF_INET6, INET_DIAG_CONG, INET_DIAG_INFO, INET_DIAG_MARK, INET_DIAG_SKMEMINFO, INET_DIAG_SKV6ONLY,
+    IPPROTO_TCP, IPPROTO_UDP, SOCK_DIAG_BY_FAMILY, UNIX_DIAG_MEMINFO, UNIX_DIAG_NAME, UNIX_DIAG_PEER, UNIX_DIAG_RQLEN,
+};
 use netlink_packet_sock_diag::inet::{ExtensionFlags, InetRequest, InetResponseHeader, SocketId, StateFlags};
 use netlink_packet_sock_diag::unix::{ShowFlags, StateFlags as UnixStateFlags, UnixRequest, UnixResponseHeader};
 
@@ -11,28 +14,31 @@ use crate::collect::{Query, Table};
 use crate::model::internals::{Extra, MemInfo, TcpInfo};
 use crate::model::{Endpoint, Family, Proto, Socket, State, Timer, UnixKind, UnixName};
 
-pub const NLMSG_NOOP: u16 = 1;
-pub const NLMSG_ERROR: u16 = 2;
-pub const NLMSG_DONE: u16 = 3;
-pub const NLMSG_HDRLEN: usize = 16;
+/// `sizeof(struct nlmsghdr)` (netlink-packet-core keeps its `NETLINK_HEADER_LEN` private).
+const NLMSG_HDRLEN: usize = 16;
 /// The compat request type that dumps TCP of both families in one walk (and its replies' type).
 pub const TCPDIAG_GETSOCK: u16 = 18;
 
 const INET_DIAG_MSG_LEN: usize = 72;
 const UNIX_DIAG_MSG_LEN: usize = 16;
-const INET_DIAG_INFO: u16 = 2;
-const INET_DIAG_CONG: u16 = 4;
-const INET_DIAG_SKMEMINFO: u16 = 7;
-const INET_DIAG_SKV6ONLY: u16 = 11;
-const INET_DIAG_MARK: u16 = 15;
-const UNIX_DIAG_MEMINFO: u16 = 5;
 
-// UNIX_DIAG attribute types and the show flag for the owner uid (Linux 5.3+), which the crate lacks.
-const UNIX_DIAG_NAME: u16 = 0;
-const UNIX_DIAG_PEER: u16 = 2;
-const UNIX_DIAG_RQLEN: u16 = 4;
+// The owner uid attribute and its show flag (Linux 5.3+): the crate stops at UNIX_DIAG_SHUTDOWN.
 const UNIX_DIAG_UID: u16 = 7;
 const UDIAG_SHOW_UID: u32 = 0x40;
+
+/// The request attribute type that carries a program (`enum { INET_DIAG_REQ_NONE, INET_DIAG_REQ_BYTECODE }`).
+const INET_DIAG_REQ_BYTECODE: u16 = 1;
+
+/// The netlink attribute carrying a compiled filter program (`struct nlattr` + program, padded to 4 bytes),
+/// appended after `inet_diag_req_v2`. The program comes compiled (`Query::bytecode`); this only frames it.
+fn bytecode_attr(bc: &[u8]) -> Vec<u8> {
+    let mut a = Vec::with_capacity(4 + bc.len() + 3);
+    a.extend_from_slice(&((4 + bc.len()) as u16).to_ne_bytes());
+    a.extend_from_slice(&INET_DIAG_REQ_BYTECODE.to_ne_bytes());
+    a.extend_from_slice(bc);
+    a.resize(a.len().next_multiple_of(4), 0);
+    a
+}
 
 /// Build the whole netlink message (header included) that asks for a dump of `table` in `states`, with a
 /// filter program for the kernel on TCP/UDP tables (UNIX dumps take none).
@@ -45,7 +51,7 @@ pub fn dump_request(table: Table, q: &Query, bytecode: Option<&[u8]>, seq: u32) 
             b[3] = extensions(q).bits();
             b[52..56].copy_from_slice(&mask.to_ne_bytes());
             if let Some(bc) = bytecode {
-                b.extend(crate::filter::bytecode::request_attr(bc));
+                b.extend(bytecode_attr(bc));
             }
             b
         }
@@ -82,7 +88,7 @@ pub fn dump_request(table: Table, q: &Query, bytecode: Option<&[u8]>, seq: u32) 
             let mut b = vec![0u8; req.buffer_len()];
             req.emit(&mut b);
             if let Some(bc) = bytecode {
-                b.extend(crate::filter::bytecode::request_attr(bc));
+                b.extend(bytecode_attr(bc));
             }
             b
         }

@@ -77,18 +77,8 @@ fn open_socket() -> io::Result<NlSocket> {
 }
 
 fn set_recv_timeout(sock: &NlSocket, d: Duration) {
-    use std::os::fd::AsRawFd;
-    let tv = libc::timeval { tv_sec: d.as_secs() as libc::time_t, tv_usec: 0 };
-    // SAFETY: setsockopt reads `tv` for the given size; the fd is owned by `sock`.
-    unsafe {
-        libc::setsockopt(
-            sock.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_RCVTIMEO,
-            (&tv as *const libc::timeval).cast(),
-            std::mem::size_of::<libc::timeval>() as libc::socklen_t,
-        );
-    }
+    // Best effort, like the buffer size: without it a stuck dump blocks instead of failing.
+    let _ = rustix::net::sockopt::set_socket_timeout(sock, rustix::net::sockopt::Timeout::Recv, Some(d));
 }
 
 /// Is this errno "netlink / sock_diag is not there" rather than a failure of the dump itself?

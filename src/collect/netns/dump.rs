@@ -10,8 +10,6 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use rustix::thread::{LinkNameSpaceType, move_into_link_name_space};
-
 use super::Found;
 use crate::collect::{self, CollectError, Query, Snapshot, SourceChoice};
 use crate::model::netns::{Namespaces, NetnsId};
@@ -149,7 +147,7 @@ fn dump_one(f: &Found, own: u64, source: SourceChoice, proc_root: &Path, q: &Que
     let file = open_namespace(f)?;
     let entered = std::thread::scope(|s| {
         s.spawn(|| -> Result<Result<Snapshot, Skip>, io::Error> {
-            move_into_link_name_space(file.as_fd(), Some(LinkNameSpaceType::Network))?;
+            crate::sys::enter_net_namespace(file.as_fd())?;
             // From here on this thread (and the table threads it starts) lives in the namespace; it ends below.
             let here = proc_root.join("thread-self");
             Ok(collect::open(source, here).collect(q).map_err(Skip::Collect))

@@ -305,7 +305,7 @@ pub fn collect(
             }
             let mut notes = multi.skip_notes();
             if d.hidden_processes > 0 {
-                let why = if rustix::process::geteuid().is_root() {
+                let why = if crate::sys::is_root() {
                     "the kernel refused their /proc/PID/ns even to root"
                 } else {
                     "another user's /proc/PID/ns needs root"

@@ -24,178 +24,17 @@ mod sys;
 mod tests;
 mod walk;
 
-use std::collections::hash_map::Entry;
-
 use std::path::Path;
 use std::sync::Arc;
 
+pub use crate::model::owners::{Holders, ProcessInfo, ProcessMap, ProcessRef};
 pub use cache::ProcessCache;
 
 use super::CollectError;
 use sys::Dir;
 
-/// One process that holds at least one socket.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct ProcessInfo {
-    pub pid: u32,
-    /// `/proc/PID/comm` (at most 15 bytes, set by the process), lossy UTF-8.
-    pub comm: String,
-    /// The arguments, space-joined, lossy UTF-8; empty for a zombie.
-    pub cmdline: String,
-    /// Real uid.
-    pub uid: u32,
-}
-
-/// One holder of a socket: the process and the fds (ascending) through which it holds it.
-#[derive(Debug, Clone, Copy)]
-pub struct ProcessRef<'a> {
-    pub process: &'a Arc<ProcessInfo>,
-    pub fds: &'a [u32],
-}
-
 /// Inodes and pids are dense integers: the crate's fast hasher, not SipHash.
 pub(crate) type FxHashMap<K, V> = crate::hash::FastMap<K, V>;
-
-/// The holders of one inode. Nearly every socket has one holder with one fd, stored inline.
-#[derive(Debug, Clone, Copy)]
-enum Slot {
-    One {
-        process: u32,
-        fd: u32,
-    },
-    /// Index into [`ProcessMap::shared`].
-    Many(u32),
-}
-
-#[derive(Debug, Clone)]
-struct Holder {
-    process: u32,
-    fds: Vec<u32>,
-}
-
-/// Socket inode -> the processes holding it, each listed once with its fds.
-#[derive(Debug, Clone, Default)]
-pub struct ProcessMap {
-    processes: Vec<Arc<ProcessInfo>>,
-    index: FxHashMap<u64, Slot>,
-    shared: Vec<Vec<Holder>>,
-    fds: usize,
-}
-
-impl ProcessMap {
-    /// Build from each process and its `(inode, fd)` pairs.
-    fn build<'a>(procs: impl IntoIterator<Item = (Arc<ProcessInfo>, &'a [(u64, u32)])>, fds_hint: usize) -> Self {
-        let mut m = ProcessMap {
-            index: FxHashMap::with_capacity_and_hasher(fds_hint, Default::default()),
-            ..ProcessMap::default()
-        };
-        for (info, sockets) in procs {
-            let p = m.processes.len() as u32;
-            m.processes.push(info);
-            m.fds += sockets.len();
-            for &(inode, fd) in sockets {
-                match m.index.entry(inode) {
-                    Entry::Vacant(v) => {
-                        v.insert(Slot::One { process: p, fd });
-                    }
-                    Entry::Occupied(mut o) => {
-                        let holders = match *o.get() {
-                            Slot::One { process, fd } => {
-                                o.insert(Slot::Many(m.shared.len() as u32));
-                                m.shared.push(vec![Holder { process, fds: vec![fd] }]);
-                                m.shared.last_mut().unwrap()
-                            }
-                            Slot::Many(i) => &mut m.shared[i as usize],
-                        };
-                        // A process's pairs come together, so its holder, if any, is the last one.
-                        match holders.last_mut() {
-                            Some(h) if h.process == p => h.fds.push(fd),
-                            _ => holders.push(Holder { process: p, fds: vec![fd] }),
-                        }
-                    }
-                }
-            }
-        }
-        for h in m.shared.iter_mut().flatten() {
-            h.fds.sort_unstable();
-        }
-        m
-    }
-
-    /// The holders of a socket inode; empty when no visible process holds it (inode 0 never has one).
-    pub fn get(&self, inode: u64) -> Holders<'_> {
-        let it = match self.index.get(&inode) {
-            None => HoldersIter::One(None),
-            Some(Slot::One { process, fd }) => HoldersIter::One(Some((*process, fd))),
-            Some(Slot::Many(i)) => HoldersIter::Many(self.shared[*i as usize].iter()),
-        };
-        Holders { processes: &self.processes, it }
-    }
-
-    /// Whether any visible process holds this inode.
-    pub fn contains(&self, inode: u64) -> bool {
-        self.index.contains_key(&inode)
-    }
-
-    /// Every socket inode held, in no particular order.
-    pub fn inodes(&self) -> impl Iterator<Item = u64> + '_ {
-        self.index.keys().copied()
-    }
-
-    /// Every process holding at least one socket, by pid.
-    pub fn processes(&self) -> &[Arc<ProcessInfo>] {
-        &self.processes
-    }
-
-    /// Distinct socket inodes held.
-    pub fn len(&self) -> usize {
-        self.index.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.index.is_empty()
-    }
-
-    /// Socket fds found, over all processes.
-    pub fn socket_fds(&self) -> usize {
-        self.fds
-    }
-}
-
-/// Iterator over the holders of one inode, by pid.
-#[derive(Debug, Clone)]
-pub struct Holders<'a> {
-    processes: &'a [Arc<ProcessInfo>],
-    it: HoldersIter<'a>,
-}
-
-#[derive(Debug, Clone)]
-enum HoldersIter<'a> {
-    One(Option<(u32, &'a u32)>),
-    Many(std::slice::Iter<'a, Holder>),
-}
-
-impl<'a> Iterator for Holders<'a> {
-    type Item = ProcessRef<'a>;
-
-    fn next(&mut self) -> Option<ProcessRef<'a>> {
-        let (p, fds) = match &mut self.it {
-            HoldersIter::One(one) => one.take().map(|(p, fd)| (p, std::slice::from_ref(fd)))?,
-            HoldersIter::Many(it) => it.next().map(|h| (h.process, &h.fds[..]))?,
-        };
-        Some(ProcessRef { process: &self.processes[p as usize], fds })
-    }
-
-    fn size_hint(&self) -> (usize, Option<usize>) {
-        let n = match &self.it {
-            HoldersIter::One(one) => usize::from(one.is_some()),
-            HoldersIter::Many(it) => it.len(),
-        };
-        (n, Some(n))
-    }
-}
-
-impl ExactSizeIterator for Holders<'_> {}
 
 /// What a scan (or a cache refresh) saw.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -232,7 +71,7 @@ fn open_and_list(proc_root: &Path) -> Result<(Dir, Vec<u32>), CollectError> {
     let err = |source| CollectError::ProcIo { path: proc_root.to_path_buf(), source };
     let dir = Dir::open(proc_root).map_err(err)?;
     let mut pids = Vec::new();
-    let mut buf = vec![0u8; 32 * 1024];
+    let mut buf = sys::dents_buf(32 * 1024);
     dir.for_each_entry(&mut buf, |name| pids.extend(sys::parse_u32(name))).map_err(err)?;
     pids.sort_unstable();
     Ok((dir, pids))
@@ -286,6 +125,7 @@ fn tally(stats: &mut ScanStats, scanned: impl IntoIterator<Item = (walk::Status,
 
 /// Scan every process under `proc_root` (normally `/proc`) on all CPUs. Fails only when the proc root itself
 /// cannot be opened or listed.
+// Own scan, not procfs: `Process::fd()` allocates a path and a target per fd; this is getdents64 + readlinkat.
 pub fn scan(proc_root: &Path) -> Result<ScanResult, CollectError> {
     scan_with_threads(proc_root, walk::threads())
 }

@@ -84,11 +84,6 @@ fn holders(map: &ProcessMap, inode: u64) -> Vec<(u32, Vec<u32>)> {
     map.get(inode).map(|h| (h.process.pid, h.fds.to_vec())).collect()
 }
 
-fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    unsafe { libc::geteuid() == 0 }
-}
-
 #[test]
 fn shared_socket_lists_each_process_once_with_its_fds() {
     let t = Tree::new("shared");
@@ -203,7 +198,7 @@ fn denied_fd_directory_is_hidden_unless_kernel_thread() {
     }
     let r = t.scan();
     assert_eq!(holders(&r.map, 10), vec![(1, vec![3])]);
-    if is_root() {
+    if crate::sys::is_root() {
         // Root reads through mode 000: nothing is hidden.
         assert_eq!(holders(&r.map, 11), vec![(2, vec![3])]);
         assert!(r.stats.complete);

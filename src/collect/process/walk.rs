@@ -158,7 +158,7 @@ pub(super) fn scan_fds(proc: &Dir, pids: &[u32], threads: usize) -> Vec<Outcome>
 
 fn worker(sh: &Shared) -> Vec<Outcome> {
     let mut out = Vec::new();
-    let mut dents = vec![0u8; DENTS_BUF];
+    let mut dents = sys::dents_buf(DENTS_BUF);
     while let Some(task) = sh.next() {
         match task {
             Task::Pid(pid) => {
@@ -187,7 +187,12 @@ fn worker(sh: &Shared) -> Vec<Outcome> {
 /// the `getdents64` pass, about a fifth of the kernel time); the others are listed. Probing starts with fds
 /// `0..PROBE_FIRST`, read here (their outcome goes to `out`); if more than an eighth of them are holes the
 /// table is listed after all.
-fn list(sh: &Shared, pid: u32, dents: &mut [u8], out: &mut Vec<Outcome>) -> Result<Listing, Status> {
+fn list(
+    sh: &Shared,
+    pid: u32,
+    dents: &mut [std::mem::MaybeUninit<u8>],
+    out: &mut Vec<Outcome>,
+) -> Result<Listing, Status> {
     let fail = |e: std::io::Error| failure_status(sh.proc, pid, &e);
     let dir = sh.proc.open_dir(&Name::pid_file(pid, b"fd")).map_err(fail)?;
     let count = if sh.procfs { dir.size().unwrap_or(0) } else { 0 };
@@ -235,7 +240,7 @@ fn failure_status(proc: &Dir, pid: u32, e: &std::io::Error) -> Status {
 }
 
 /// Read one chunk task of a listed process.
-fn read_part(l: &Listing, start: usize, dents: &mut [u8]) -> Outcome {
+fn read_part(l: &Listing, start: usize, dents: &mut [std::mem::MaybeUninit<u8>]) -> Outcome {
     match &l.fds {
         Fds::Names(names) => read_links(&l.dir, l.pid, names[start..names.len().min(start + CHUNK)].iter().copied()).0,
         Fds::Probe { end, found, pending, denied } => {

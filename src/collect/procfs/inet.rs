@@ -25,6 +25,7 @@ const PROBE_TIMERS: [u8; 2] = [2, 4];
 /// 100 on Linux); 0 is taken as 100. Only rows whose state is in `states` are returned, in file order.
 ///
 /// `table` must not be [`Table::Unix`] (that is [`super::parse_unix`]); it is an error reported at line 0.
+// Own parser, not procfs: its `TcpNetEntry`/`UdpNetEntry` lack the timer and retransmits we print.
 pub fn parse_inet(
     r: impl BufRead,
     table: Table,

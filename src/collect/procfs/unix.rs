@@ -38,6 +38,7 @@ const SS_CONNECTING: u8 = 2;
 const SS_CONNECTED: u8 = 3;
 
 /// Parse `/proc/net/unix`. Only rows whose state is in `states` are returned, in file order.
+// Own parser, not procfs: its `UnixNetEntry` lacks the flags (`__SO_ACCEPTCON` is how a listener shows).
 pub fn parse_unix(r: impl BufRead, states: StateSet) -> Result<Vec<Socket>, ParseError> {
     let mut lines = LineReader::new(r);
     let mut out: Vec<Socket> = Vec::new();

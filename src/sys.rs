@@ -1,0 +1,130 @@
+//! System calls the rest of the crate needs, as safe functions: identity (euid), interface names and indexes,
+//! the password database, reverse DNS, the clock tick. The bottom layer (below `collect`); the crate's only
+//! `unsafe` code lives here, each block with a `// SAFETY:` comment (lint-enforced).
+
+use std::ffi::CStr;
+use std::net::{IpAddr, SocketAddr};
+use std::os::fd::OwnedFd;
+
+/// The effective uid of this process.
+pub fn euid() -> u32 {
+    rustix::process::geteuid().as_raw()
+}
+
+/// Move the calling thread (only it: `CLONE_NEWNET` is per thread) into the network namespace `ns` refers to
+/// (`setns(fd, CLONE_NEWNET)`). Needs CAP_SYS_ADMIN over the namespace's user namespace.
+pub fn enter_net_namespace(ns: std::os::fd::BorrowedFd<'_>) -> std::io::Result<()> {
+    rustix::thread::move_into_link_name_space(ns, Some(rustix::thread::LinkNameSpaceType::Network))
+        .map_err(std::io::Error::from)
+}
+
+/// Whether this process runs as root (effective uid 0).
+pub fn is_root() -> bool {
+    rustix::process::geteuid().is_root()
+}
+
+/// The unit of `tm->when` in `/proc/net/tcp` (USER_HZ, `sysconf(_SC_CLK_TCK)`; 100 on Linux). `None` if the
+/// kernel did not say (an auxiliary vector without `AT_CLKTCK`).
+pub fn clock_ticks_per_second() -> Option<u64> {
+    Some(rustix::param::clock_ticks_per_second()).filter(|&t| t > 0)
+}
+
+/// A socket for the interface ioctls (`SIOCGIFINDEX`, `SIOCGIFNAME`), as `if_nametoindex(3)` opens one.
+fn ioctl_socket() -> Option<OwnedFd> {
+    use rustix::net::{AddressFamily, SocketFlags, SocketType};
+    rustix::net::socket_with(AddressFamily::INET, SocketType::DGRAM, SocketFlags::CLOEXEC, None)
+        .or_else(|_| rustix::net::socket_with(AddressFamily::UNIX, SocketType::DGRAM, SocketFlags::CLOEXEC, None))
+        .ok()
+}
+
+/// The index of the network interface `name` in this network namespace (`if_nametoindex(3)`).
+pub fn interface_index(name: &str) -> Option<u32> {
+    if name.is_empty() || name.len() >= 16 {
+        return None;
+    }
+    rustix::net::netdevice::name_to_index(ioctl_socket()?, name).ok().filter(|&i| i != 0)
+}
+
+/// The name of interface `index` in this network namespace (`if_indextoname(3)`).
+pub fn interface_name(index: u32) -> Option<String> {
+    rustix::net::netdevice::index_to_name(ioctl_socket()?, index).ok()
+}
+
+/// The user name of `uid` from the password database (`getpwuid_r(3)`, which may consult NSS), if it has one.
+pub fn user_name(uid: u32) -> Option<String> {
+    // SAFETY: `passwd` is plain old data (integers and pointers); all-zero is a valid value of it.
+    let mut pw: libc::passwd = unsafe { std::mem::zeroed() };
+    let mut buf = vec![0 as libc::c_char; 4096];
+    let mut out: *mut libc::passwd = std::ptr::null_mut();
+    // SAFETY: every pointer refers to live, correctly sized storage; on success `out` points to `pw`, whose
+    // strings live in `buf`.
+    let rc = unsafe { libc::getpwuid_r(uid, &mut pw, buf.as_mut_ptr(), buf.len(), &mut out) };
+    if rc != 0 || out.is_null() || pw.pw_name.is_null() {
+        return None;
+    }
+    // SAFETY: `pw_name` is non-null and points to a NUL-terminated string inside `buf`, which is alive here.
+    Some(unsafe { CStr::from_ptr(pw.pw_name) }.to_string_lossy().into_owned())
+}
+
+/// The host name of `ip` from the resolver (`getnameinfo(3)` with `NI_NAMEREQD`; may query DNS).
+pub fn reverse_lookup(ip: IpAddr) -> Option<String> {
+    let sa = rustix::net::SocketAddrAny::from(SocketAddr::new(ip, 0));
+    let mut host = [0u8; 1025];
+    // SAFETY: `sa` holds a valid sockaddr of `addr_len()` bytes; `host` has the length we pass; the service
+    // buffer is null with length 0, which getnameinfo accepts.
+    let rc = unsafe {
+        libc::getnameinfo(
+            sa.as_ptr().cast(),
+            sa.addr_len(),
+            host.as_mut_ptr().cast(),
+            host.len() as libc::socklen_t,
+            std::ptr::null_mut(),
+            0,
+            libc::NI_NAMEREQD,
+        )
+    };
+    if rc != 0 {
+        return None;
+    }
+    CStr::from_bytes_until_nul(&host).ok().map(|c| c.to_string_lossy().into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_has_an_index_and_a_name() {
+        let i = interface_index("lo").expect("every network namespace has lo");
+        assert!(i > 0);
+        assert_eq!(interface_name(i).as_deref(), Some("lo"));
+        assert_eq!(interface_index("no-such-if0"), None);
+        assert_eq!(interface_index(""), None);
+        assert_eq!(interface_index("a-name-longer-than-ifnamsiz"), None);
+    }
+
+    #[test]
+    fn euid_matches_the_owner_of_our_proc_dir() {
+        let st = rustix::fs::stat("/proc/self").expect("stat /proc/self");
+        assert_eq!(euid(), st.st_uid);
+        assert_eq!(is_root(), st.st_uid == 0);
+    }
+
+    #[test]
+    fn root_has_a_user_name() {
+        assert_eq!(user_name(0).as_deref(), Some("root"));
+    }
+
+    #[test]
+    fn loopback_reverse_lookup_does_not_crash() {
+        // /etc/hosts names 127.0.0.1 on every Debian install; the v6 lookup may or may not have a name.
+        assert!(reverse_lookup(IpAddr::from([127, 0, 0, 1])).is_some_and(|n| !n.is_empty()));
+        let _ = reverse_lookup(IpAddr::from(std::net::Ipv6Addr::LOCALHOST));
+    }
+
+    #[test]
+    fn clock_ticks_match_the_kernel_user_hz() {
+        // USER_HZ is 100 on every Linux architecture we build for; a clamp or a misread auxv shows here.
+        assert_eq!(clock_ticks_per_second(), Some(100));
+    }
+}
