@@ -237,7 +237,7 @@ const PORT_COLS: [(&str, u16, u8); 15] = [
     ("Process", 16, 2),
     ("Last 60s", 12, 1),
     // Shown first, and only when several namespaces are.
-    ("Namespace", 24, 1),
+    ("Namespace", 28, 1),
 ];
 /// The index of the namespace column in [`PORT_COLS`].
 const NAMESPACE_COL: usize = 14;
