@@ -1,14 +1,17 @@
 //! sockscope: a socket-state monitor for Linux. The library holds everything; `main.rs` is a thin shell.
 
 pub mod cli;
+pub mod clock;
 pub mod collect;
 pub mod commands;
+pub mod events;
 pub mod filter;
 pub mod group;
 pub mod hash;
 pub mod model;
 pub mod output;
 pub mod ports;
+pub mod record;
 #[allow(unsafe_code)] // the one module allowed to call into libc unsafely
 pub mod sys;
 pub mod tui;

@@ -41,12 +41,45 @@ fn main() -> ExitCode {
             };
         }
         Some(Command::Forwards(a)) => return finish(commands::forwards::run(&a.resolve())),
+        Some(Command::Watch(a)) => return checked(a.resolve(), commands::watch::run),
+        Some(Command::Record(a)) => return checked(a.resolve(), commands::record::run),
+        // As diff(1): 0 same, 1 different, 2 trouble.
+        Some(Command::Diff(a)) => {
+            return match commands::history::diff(&a.resolve()) {
+                Ok(code) => code,
+                Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("sockscope: {e:#}");
+                    ExitCode::from(2)
+                }
+            };
+        }
+        Some(Command::Replay(a)) => {
+            if !io::stdout().is_terminal() {
+                eprintln!("sockscope: replay needs a terminal; `sockscope list --from FILE --at TIME` prints a moment");
+                return ExitCode::from(2);
+            }
+            return finish(tui::replay::run(&a.file).map(|()| ExitCode::SUCCESS));
+        }
+        Some(Command::Kill(a)) => {
+            let confirm = if a.yes { commands::kill::Confirm::Given } else { commands::kill::Confirm::Ask };
+            return checked(a.resolve(), |c| commands::kill::run(c, confirm));
+        }
         // Bare `sockscope` on a terminal is the dashboard; with flags, or into a pipe, the listing.
         None if cli.list.is_empty() && io::stdout().is_terminal() && io::stdin().is_terminal() => {
             return top(&cli.list.as_top());
         }
         None => cli.list,
     };
+    if let (Some(from), Some(at)) = (&args.from, &args.at) {
+        return finish(commands::history::list_at(from, at, args.json || args.ndjson));
+    }
+    if args.events {
+        return checked(args.as_watch(), commands::watch::run);
+    }
+    if args.kill {
+        return checked(args.as_kill(), |c| commands::kill::run(c, commands::kill::Confirm::Given));
+    }
     match args.resolve() {
         Ok(config) => finish(commands::list::run(config).map(|()| ExitCode::SUCCESS)),
         Err(e) => usage(e),
@@ -69,6 +102,14 @@ fn top(args: &TopArgs) -> ExitCode {
         return ExitCode::from(2);
     }
     finish(tui::run(config).map(|()| ExitCode::SUCCESS))
+}
+
+/// Run a subcommand whose flags resolved, or report the bad flag (exit status 2).
+fn checked<C>(config: Result<C, UsageError>, run: impl FnOnce(C) -> anyhow::Result<ExitCode>) -> ExitCode {
+    match config {
+        Ok(c) => finish(run(c)),
+        Err(e) => usage(e),
+    }
 }
 
 /// Exit status of a subcommand: its own on success, 0 for a closed output pipe, 1 for an error.

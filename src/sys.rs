@@ -1,6 +1,6 @@
 //! System calls the rest of the crate needs, as safe functions: identity (euid), interface names and indexes,
-//! the password database, reverse DNS, the clock tick. The bottom layer (below `collect`); the crate's only
-//! `unsafe` code lives here, each block with a `// SAFETY:` comment (lint-enforced).
+//! the password database, reverse DNS, the clock tick, termination signals. The bottom layer (below
+//! `collect`); the crate's only `unsafe` code lives here, each block with a `// SAFETY:` comment (lint-enforced).
 
 use std::ffi::CStr;
 use std::net::{IpAddr, SocketAddr};
@@ -87,6 +87,18 @@ pub fn reverse_lookup(ip: IpAddr) -> Option<String> {
         return None;
     }
     CStr::from_bytes_until_nul(&host).ok().map(|c| c.to_string_lossy().into_owned())
+}
+
+/// Call `handler` on SIGINT and SIGTERM instead of dying (a long-running command that must finish a write).
+/// The handler runs in signal context: it may only touch atomics.
+pub fn on_termination(handler: extern "C" fn(libc::c_int)) {
+    for sig in [libc::SIGINT, libc::SIGTERM] {
+        // SAFETY: `handler` is an `extern "C" fn(c_int)`, the type signal(2) expects; it is async-signal-safe
+        // by this function's contract.
+        unsafe {
+            libc::signal(sig, handler as *const () as libc::sighandler_t);
+        }
+    }
 }
 
 #[cfg(test)]

@@ -17,6 +17,17 @@ impl Drop for Session {
     }
 }
 
+/// A detached 120x30 tmux session running `script` with sh.
+fn start(name: &str, script: &str) -> Session {
+    let ok = Command::new("tmux")
+        .args(["new-session", "-d", "-s", name, "-x", "120", "-y", "30", "sh", "-c", script])
+        .env("TERM", "xterm-256color")
+        .status()
+        .expect("tmux new-session");
+    assert!(ok.success());
+    Session(name.to_string())
+}
+
 fn capture(name: &str) -> String {
     let out = Command::new("tmux").args(["capture-pane", "-p", "-t", name]).output().expect("tmux capture-pane");
     String::from_utf8_lossy(&out.stdout).into_owned()
@@ -56,17 +67,11 @@ fn dashboard_shows_the_port_and_restores_the_terminal() {
         conns.push(listener.accept().unwrap().0);
     }
     let name = format!("sockscope-e2e-{}", std::process::id());
-    let _session = Session(name.clone());
     let script = format!(
         "'{}' top --port {port} --interval 500ms; echo EXITED=$?; stty -a | tr ' ' '\\n' | grep -x -- '-\\?icanon'; sleep 60",
         env!("CARGO_BIN_EXE_sockscope")
     );
-    let ok = Command::new("tmux")
-        .args(["new-session", "-d", "-s", &name, "-x", "120", "-y", "30", "sh", "-c", &script])
-        .env("TERM", "xterm-256color")
-        .status()
-        .expect("tmux new-session");
-    assert!(ok.success());
+    let _session = start(&name, &script);
 
     let screen = wait_for(&name, "the listener row with 25 established", Duration::from_secs(60), |s| {
         listener_counts(s, port) == Some((26, 25))
@@ -87,4 +92,28 @@ fn dashboard_shows_the_port_and_restores_the_terminal() {
     assert!(!screen.contains("sockscope │"), "the alternate screen is gone:\n{screen}");
     let modes: Vec<&str> = screen.lines().map(str::trim).filter(|l| l.ends_with("icanon")).collect();
     assert_eq!(modes, vec!["icanon"], "canonical mode is back (not raw):\n{screen}");
+}
+
+#[test]
+#[ignore = "needs root: a private network namespace and CAP_NET_ADMIN to close a socket"]
+fn kill_dialog_names_the_sockets_and_closes_them_on_y() {
+    common::require_root();
+    common::require(&["tmux"]);
+    let ns = common::Netns::create("time-tmux-kill");
+    let (mut py, lines) = common::python(&ns, &common::ONE_CONNECTION.replace("WAIT", "30"));
+
+    let name = format!("sockscope-time-kill-{}", std::process::id());
+    let script =
+        format!("ip netns exec {} '{}' top -t --interval 500ms; sleep 60", ns.name, env!("CARGO_BIN_EXE_sockscope"));
+    let _session = start(&name, &script);
+    // The listener's group (listener + the accepted end) sorts first, above the outbound client.
+    wait_for(&name, "the listener row", Duration::from_secs(15), |s| listener_counts(s, 5000) == Some((2, 1)));
+    let _ = Command::new("tmux").args(["send-keys", "-t", &name, "K"]).status();
+    let screen = wait_for(&name, "the kill dialog", Duration::from_secs(10), |s| s.contains("close sockets"));
+    assert!(screen.contains("Close 1 connections of 127.0.0.1:5000?"), "{screen}");
+    let _ = Command::new("tmux").args(["send-keys", "-t", &name, "y"]).status();
+    wait_for(&name, "the outcome", Duration::from_secs(10), |s| s.contains("closed 1 of 1 sockets"));
+    assert_eq!(lines.recv_timeout(Duration::from_secs(30)).unwrap(), "RESET", "the client saw its connection reset");
+    let _ = py.kill();
+    let _ = py.wait();
 }

@@ -54,6 +54,21 @@ pub struct ListArgs {
     /// One JSON object per line
     #[arg(long, help_heading = "Output")]
     pub ndjson: bool,
+
+    /// Print sockets as they close, as `ss -E` does (`sockscope watch` also shows opens and state changes)
+    #[arg(short = 'E', long = "events", help_heading = "Time")]
+    pub events: bool,
+    /// Close the selected sockets without asking, as `ss -K` does (needs CAP_NET_ADMIN; an empty filter is
+    /// refused; `sockscope kill` lists and asks first)
+    #[arg(short = 'K', long = "kill", conflicts_with = "events", help_heading = "Time")]
+    pub kill: bool,
+    /// List the groups of a recording (`sockscope record`) as they were at --at, and the sockets its events
+    /// knew open then
+    #[arg(long, value_name = "FILE", requires = "at", conflicts_with_all = ["events", "kill"], help_heading = "Time")]
+    pub from: Option<std::path::PathBuf>,
+    /// The moment for --from: 2026-11-30T20:31:02Z, 20:31 (today, UTC), -5m (ago), @UNIXSECONDS
+    #[arg(long, value_name = "TIME", requires = "from", allow_hyphen_values = true, help_heading = "Time")]
+    pub at: Option<String>,
 }
 
 impl ListArgs {
@@ -106,7 +121,8 @@ impl ListArgs {
         let s = &self.select;
         !(s.tcp || s.udp || s.unix || s.ipv4 || s.ipv6 || self.all || self.listening || self.numeric)
             && !(self.resolve || self.no_header || self.extended || self.json || self.ndjson)
-            && !(self.options || self.info || self.memory || self.processes)
+            && !(self.options || self.info || self.memory || self.processes || self.events || self.kill)
+            && self.from.is_none()
             && s.state.is_empty()
             && s.port.is_empty()
             && s.sport.is_empty()

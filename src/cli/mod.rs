@@ -11,6 +11,8 @@ pub mod top;
 
 use std::path::PathBuf;
 
+pub mod time;
+
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 pub use list::ListArgs;
@@ -105,6 +107,16 @@ pub enum Command {
     Audit(audit::AuditArgs),
     /// Port forwards and NAT flows seen by conntrack.
     Forwards(forwards::ForwardsArgs),
+    /// Socket events as they happen: opens, TCP state changes, closes with lifetime and bytes (`ss -E`+).
+    Watch(time::WatchArgs),
+    /// Close the sockets a filter selects (SOCK_DESTROY, as `ss -K`), after asking.
+    Kill(time::KillArgs),
+    /// Record groups and socket events into an SQLite database, for `list --from`, `diff` and sqlite3.
+    Record(time::RecordArgs),
+    /// What changed between two moments of a recording, or between two `list --json` snapshots.
+    Diff(time::DiffArgs),
+    /// The dashboard of a recording, on a timeline.
+    Replay(time::ReplayArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]

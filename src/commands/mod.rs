@@ -3,5 +3,9 @@
 
 pub mod audit;
 pub mod forwards;
+pub mod history;
+pub mod kill;
 pub mod list;
+pub mod record;
 pub mod services;
+pub mod watch;

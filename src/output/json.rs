@@ -15,9 +15,12 @@ use std::io::{self, Write};
 use serde::Serialize;
 
 use super::Names;
+use crate::clock;
+use crate::events::{Event, Kind, Via};
 use crate::model::internals::{MemInfo, TcpInfo};
 use crate::model::netns::Container;
 use crate::model::owners::Owner;
+use crate::model::owners::ProcessInfo;
 use crate::model::{Endpoint, Socket, Timer, UnixKind};
 
 #[derive(Serialize)]
@@ -126,6 +129,45 @@ fn record<'a>(s: &'a Socket, names: &'a Names) -> Record<'a> {
         container: workload.and_then(|w| w.container.as_ref()),
         unit: workload.and_then(|w| w.unit.as_deref()),
     }
+}
+
+/// A socket event (`watch --ndjson`): `time` (RFC 3339, UTC), `time_ms`, `event` (open, state, close),
+/// `via` (dump, destroy), `late` (an open learned from its close), `preexisting` (open before the watch
+/// began), `old_state`, `first_seen`, `lifetime_ms` (close only), `process` (`pid`, `comm`, `cmdline`, `uid`
+/// of the holder when first seen, or null) and `socket` (the socket object above, with `tcp_info` on a close
+/// the kernel reported).
+#[derive(Serialize)]
+struct EventRecord<'a> {
+    time: String,
+    time_ms: u64,
+    event: Kind,
+    via: Via,
+    late: bool,
+    preexisting: bool,
+    old_state: Option<&'static str>,
+    first_seen: Option<String>,
+    lifetime_ms: Option<u64>,
+    process: Option<&'a ProcessInfo>,
+    socket: Record<'a>,
+}
+
+/// One event as one line of JSON.
+pub fn render_event(w: &mut dyn Write, ev: &Event, names: &Names) -> io::Result<()> {
+    let r = EventRecord {
+        time: clock::rfc3339(ev.time_ms),
+        time_ms: ev.time_ms,
+        event: ev.kind,
+        via: ev.via,
+        late: ev.late,
+        preexisting: ev.preexisting,
+        old_state: ev.old_state.map(|s| s.name()),
+        first_seen: ev.first_seen_ms.map(clock::rfc3339),
+        lifetime_ms: ev.lifetime_ms(),
+        process: ev.process.as_deref(),
+        socket: record(&ev.socket, names),
+    };
+    serde_json::to_writer(&mut *w, &r)?;
+    w.write_all(b"\n")
 }
 
 /// One JSON array, one record per line inside it.

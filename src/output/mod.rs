@@ -1,8 +1,10 @@
 //! Renderers over `impl Write`: the `ss`-style table and JSON / NDJSON. They do no I/O of their own beyond
 //! the writer; names (services, interfaces, hosts) are looked up beforehand and passed in [`Names`].
 
+pub mod events;
 pub mod json;
 pub mod plain;
+pub mod recording;
 pub mod table;
 pub mod tcp_info;
 

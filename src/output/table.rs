@@ -296,6 +296,25 @@ fn build(socks: &[Socket], names: &Names, opts: &TableOptions) -> Chunk {
     c
 }
 
+/// One end of `s` as `address:port` (UNIX: `name inode`), written as the table writes its columns.
+pub fn endpoint(a: &mut Vec<u8>, s: &Socket, names: &Names, local: bool) {
+    match if local { &s.local } else { &s.peer } {
+        Endpoint::Inet { ip, port } => {
+            addr(a, ip, s, names, local);
+            a.push(b':');
+            port_text(a, s.proto, *port, names);
+        }
+        Endpoint::Unix { name, inode } => {
+            match name {
+                Some(n) => a.extend_from_slice(n.display().as_bytes()),
+                None => a.push(b'*'),
+            }
+            a.push(b' ');
+            num(a, *inode);
+        }
+    }
+}
+
 /// `timer:(on,200ms,0)`: kind, time left, retransmits or probes.
 fn timer(a: &mut Vec<u8>, t: &crate::model::Timer) {
     use crate::model::TimerKind;

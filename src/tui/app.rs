@@ -189,6 +189,14 @@ pub struct App {
     pub size: (u16, u16),
     pub now: Option<Instant>,
     pub services: Services,
+    /// The `K` dialog, waiting for y.
+    pub kill: Option<super::kill::KillDialog>,
+    /// Sockets the user confirmed closing; the event loop takes them (update does no I/O).
+    pub kill_request: Option<Vec<crate::model::Socket>>,
+    /// A one-off message for the status line (what a kill did), until the next key.
+    pub message: Option<String>,
+    /// The socket list shows the group's event log below it (`e`).
+    pub show_events: bool,
 }
 
 /// One thing that happened.
@@ -201,6 +209,8 @@ pub enum Action {
     CollectFailed(String),
     Resize(u16, u16),
     Tick(Instant),
+    /// What closing the confirmed sockets did.
+    KillDone(String),
 }
 
 impl App {
@@ -230,6 +240,10 @@ impl App {
             size: (80, 24),
             now: None,
             services,
+            kill: None,
+            kill_request: None,
+            message: None,
+            show_events: false,
         }
     }
 
@@ -384,6 +398,7 @@ pub fn update(app: &mut App, action: Action) {
         Action::CollectFailed(e) => app.collect_error = Some(e),
         Action::Resize(w, h) => app.size = (w, h),
         Action::Tick(now) => app.now = Some(now),
+        Action::KillDone(msg) => app.message = Some(msg),
         Action::Mouse(m) => mouse(app, m),
         Action::Key(k) => key(app, k),
     }
@@ -419,6 +434,16 @@ fn mouse(app: &mut App, m: MouseEvent) {
 fn key(app: &mut App, k: KeyEvent) {
     if k.modifiers.contains(KeyModifiers::CONTROL) && k.code == KeyCode::Char('c') {
         app.quit = true;
+        return;
+    }
+    app.message = None;
+    if let Some(d) = app.kill.take() {
+        if matches!(k.code, KeyCode::Char('y') | KeyCode::Char('Y')) {
+            app.message = Some(format!("closing {} sockets...", d.targets.len()));
+            app.kill_request = Some(d.targets);
+        } else {
+            app.message = Some("nothing closed".into());
+        }
     } else if app.filter_input.is_some() {
         filter_key(app, k);
     } else if app.show_help {
@@ -510,6 +535,8 @@ fn command(app: &mut App, k: KeyEvent) {
             app.filter_input = Some(app.filter_text.clone());
             app.filter_error = None;
         }
+        KeyCode::Char('K') => kill_dialog(app),
+        KeyCode::Char('e') => app.show_events = !app.show_events,
         _ => {}
     }
 }
@@ -555,6 +582,29 @@ fn back(app: &mut App) {
             app.settings.open_group = None;
         }
         Screen::Ports => {}
+    }
+}
+
+/// `K`: ask about closing the selected group's connections, or the selected socket.
+fn kill_dialog(app: &mut App) {
+    let Some(live) = app.live.clone() else { return };
+    let d = match app.screen {
+        Screen::Ports => match app.selected_group() {
+            Some(g) => super::kill::KillDialog::for_group(&live, g),
+            None => return,
+        },
+        Screen::Sockets => match app.sock_rows.get(app.sock_sel) {
+            Some(r) => super::kill::KillDialog::for_row(&live, *r),
+            None => return,
+        },
+        Screen::Detail => match app.detail {
+            Some(r) => super::kill::KillDialog::for_row(&live, r),
+            None => return,
+        },
+    };
+    match d {
+        Ok(d) => app.kill = Some(d),
+        Err(e) => app.message = Some(e),
     }
 }
 

@@ -3,9 +3,12 @@
 //! panic hook always give the terminal back (raw mode off, main screen, mouse released).
 
 pub mod app;
+pub mod eventlog;
 pub mod filter;
+pub mod kill;
 pub mod layout;
 pub mod live;
+pub mod replay;
 #[cfg(test)]
 mod script;
 pub mod view;
@@ -185,6 +188,38 @@ pub fn collector_loop(
     }
 }
 
+/// Close `targets` with SOCK_DESTROY; one line saying what happened.
+fn close_sockets(targets: &[crate::model::Socket]) -> String {
+    use crate::collect::netlink::destroy::{DestroyError, Destroyer};
+    let mut d = match Destroyer::open() {
+        Ok(d) => d,
+        Err(e) => return format!("cannot close sockets: {e}"),
+    };
+    let (mut closed, mut gone, mut failed) = (0, 0, 0);
+    let mut why = None;
+    for s in targets {
+        match d.destroy(s) {
+            Ok(()) => closed += 1,
+            Err(DestroyError::Gone) => gone += 1,
+            Err(e @ (DestroyError::NeedsPrivilege | DestroyError::Unsupported)) => {
+                return format!("{e}; nothing closed");
+            }
+            Err(e) => {
+                failed += 1;
+                why.get_or_insert(e.to_string());
+            }
+        }
+    }
+    let mut msg = format!("closed {closed} of {} sockets", targets.len());
+    if gone > 0 {
+        msg.push_str(&format!(", {gone} already gone"));
+    }
+    if let Some(w) = why {
+        msg.push_str(&format!(", {failed} failed: {w}"));
+    }
+    msg
+}
+
 /// Run the dashboard until the user quits.
 pub fn run(cfg: TopConfig) -> anyhow::Result<()> {
     let collector: Box<dyn Collector> = match &cfg.netns {
@@ -256,6 +291,10 @@ pub fn run(cfg: TopConfig) -> anyhow::Result<()> {
         if last_tick.elapsed() >= Duration::from_secs(1) {
             last_tick = Instant::now();
             app::update(&mut app, Action::Tick(last_tick));
+            dirty = true;
+        }
+        if let Some(targets) = app.kill_request.take() {
+            app::update(&mut app, Action::KillDone(close_sockets(&targets)));
             dirty = true;
         }
         if app.quit {

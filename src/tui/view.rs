@@ -88,6 +88,44 @@ pub fn view(app: &App, f: &mut Frame) {
     if app.show_help {
         help(f, area);
     }
+    if let Some(d) = &app.kill {
+        kill_dialog(d, f, area, &theme);
+    }
+}
+
+/// The open group's event log: opens and closes, newest first.
+fn event_log(app: &App, live: &Live, key: &GroupKey, f: &mut Frame, area: Rect, theme: &Theme) {
+    let now = app.now.unwrap_or(live.taken_at);
+    let log = crate::tui::eventlog::group_log(live, key, area.height.saturating_sub(2) as usize);
+    let lines: Vec<Line> = log
+        .iter()
+        .map(|l| {
+            let ago = fmt_age(now.saturating_duration_since(l.at));
+            let text = match l.lived {
+                Some(d) => format!(" {ago:>6} ago  close {} {}  lived {}", l.local, l.peer, fmt_age(d)),
+                None => format!(" {ago:>6} ago  open  {} {}", l.local, l.peer),
+            };
+            if l.open {
+                Line::from(Span::styled(text, theme.new_socket()))
+            } else {
+                Line::from(Span::styled(text, theme.closed()))
+            }
+        })
+        .collect();
+    let block = Block::default().borders(Borders::TOP).title(" events (e hides) ");
+    let body = if lines.is_empty() { vec![Line::from(" no opens or closes seen yet")] } else { lines };
+    f.render_widget(Paragraph::new(body).block(block), area);
+}
+
+fn kill_dialog(d: &crate::tui::kill::KillDialog, f: &mut Frame, area: Rect, theme: &Theme) {
+    let lines = d.lines();
+    let w = (lines.iter().map(|l| l.chars().count()).max().unwrap_or(20) as u16 + 4).min(area.width);
+    let h = (lines.len() as u16 + 2).min(area.height);
+    let r = Rect::new(area.width.saturating_sub(w) / 2, area.height.saturating_sub(h) / 2, w, h);
+    let text: Vec<Line> = lines.into_iter().map(|l| Line::from(format!(" {l}"))).collect();
+    f.render_widget(Clear, r);
+    let block = Block::default().borders(Borders::ALL).title(" close sockets ").border_style(theme.alarm());
+    f.render_widget(Paragraph::new(text).block(block).wrap(Wrap { trim: false }), r);
 }
 
 /// A message from the system on one screen line: control characters (newlines, escapes) become spaces.
@@ -134,6 +172,9 @@ fn title(app: &App, theme: &Theme) -> Line<'static> {
 }
 
 fn status(app: &App, theme: &Theme) -> Line<'static> {
+    if let Some(m) = &app.message {
+        return Line::from(Span::styled(format!(" {m}"), theme.alarm()));
+    }
     if let Some(input) = &app.filter_input {
         return Line::from(vec![
             Span::styled("/", theme.fg(Color::Yellow)),
@@ -192,7 +233,8 @@ pub fn fmt_age(d: Duration) -> String {
     }
 }
 
-fn sparkline(samples: &[u32], width: usize) -> String {
+/// The last `width` samples as block characters, scaled to their maximum.
+pub fn sparkline(samples: &[u32], width: usize) -> String {
     let tail = &samples[samples.len().saturating_sub(width)..];
     let max = tail.iter().copied().max().unwrap_or(0).max(1);
     tail.iter()
@@ -359,6 +401,11 @@ const SOCK_COLS: [(&str, u16, u8); 8] = [
     ("RTT ms", 8, 3),
 ];
 
+/// An endpoint as the socket list shows it.
+pub fn end_label(e: &Endpoint) -> String {
+    end_text(e)
+}
+
 fn end_text(e: &Endpoint) -> String {
     match e {
         Endpoint::Inet { ip, port } => {
@@ -409,7 +456,12 @@ fn sockets(app: &App, live: &Live, f: &mut Frame, area: Rect, theme: &Theme) {
     }
     let title_line = Line::from(spans);
     f.render_widget(Paragraph::new(title_line), Rect { height: 1, ..area });
-    let area = Rect { y: area.y + 1, height: area.height.saturating_sub(1), ..area };
+    let mut area = Rect { y: area.y + 1, height: area.height.saturating_sub(1), ..area };
+    if app.show_events && area.height > 12 {
+        let h = 9;
+        area.height -= h;
+        event_log(app, live, key, f, Rect { y: area.y + area.height, height: h, ..area }, theme);
+    }
     let cols = fit_columns(&SOCK_COLS, area.width, 20);
     let visible = area.height.saturating_sub(1) as usize;
     let offset = scroll_offset(app.sock_sel, visible);
@@ -547,6 +599,8 @@ const HELP: &[(&str, &str)] = &[
     ("/", "filter in ss syntax, e.g. dport = :443"),
     ("s / r", "cycle sort (incl. rtt, namespace) / reverse"),
     ("t u x", "show or hide TCP, UDP, UNIX"),
+    ("K", "close the group's connections or the socket"),
+    ("e", "event log of the open group"),
     ("p or space", "pause (the snapshot freezes)"),
     ("+ / -", "longer / shorter pause between refreshes"),
     ("mouse", "wheel scrolls, click selects"),

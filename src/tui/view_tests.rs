@@ -195,3 +195,26 @@ fn several_namespaces_show_a_namespace_column_and_sort_by_it() {
     assert!(rows[first_db..].iter().all(|l| l.contains("docker:db")), "{s}");
     insta::assert_snapshot!("namespaces_120x20", s);
 }
+
+#[test]
+fn kill_dialog_says_how_many_and_who_and_no_means_no() {
+    let mut a = app(100, 30);
+    keys(&mut a, &[KeyCode::Char('K')]);
+    let d = a.kill.clone().expect("a dialog for the selected group");
+    assert!(!d.targets.is_empty());
+    insta::assert_snapshot!("kill_dialog", screen(&a));
+    keys(&mut a, &[KeyCode::Char('n')]);
+    assert!(a.kill.is_none() && a.kill_request.is_none());
+    assert_eq!(a.message.as_deref(), Some("nothing closed"));
+    keys(&mut a, &[KeyCode::Char('K'), KeyCode::Char('y')]);
+    assert_eq!(a.kill_request.as_ref().map(Vec::len), Some(d.targets.len()), "y hands the sockets to the loop");
+    update(&mut a, Action::KillDone("closed 4 of 4 sockets".into()));
+    assert!(screen(&a).contains("closed 4 of 4 sockets"));
+}
+
+#[test]
+fn event_log_of_the_open_group() {
+    let mut a = app(100, 30);
+    keys(&mut a, &[KeyCode::Enter, KeyCode::Char('e')]);
+    insta::assert_snapshot!("event_log", screen(&a));
+}

@@ -96,6 +96,12 @@ impl AsNobody {
         c
     }
 
+    /// The copy, for commands that must enter a namespace before dropping privilege
+    /// (`ip netns exec NS setpriv --reuid=65534 ... COPY`).
+    pub fn path(&self) -> &std::path::Path {
+        &self.exe
+    }
+
     /// Run with `args`; panics when it cannot be started.
     pub fn output(&self, args: &[&str]) -> Output {
         self.command().args(args).output().unwrap_or_else(|e| panic!("run {} as nobody: {e}", self.exe.display()))
@@ -241,3 +247,78 @@ impl Drop for Netns {
 pub fn sh(args: &[&str]) -> bool {
     Command::new(args[0]).args(&args[1..]).stderr(std::process::Stdio::null()).status().is_ok_and(|s| s.success())
 }
+
+/// Lines of a child's stdout, read on a thread.
+pub fn lines_of(child: &mut std::process::Child) -> std::sync::mpsc::Receiver<String> {
+    use std::io::BufRead;
+    let (tx, rx) = std::sync::mpsc::channel();
+    let out = child.stdout.take().expect("piped stdout");
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(out).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+/// Receive lines until `done` says so (that line included); panics with what came after 30 s.
+pub fn recv_until(
+    rx: &std::sync::mpsc::Receiver<String>,
+    mut done: impl FnMut(&str) -> bool,
+    what: &str,
+) -> Vec<String> {
+    let mut got = Vec::new();
+    loop {
+        match rx.recv_timeout(std::time::Duration::from_secs(30)) {
+            Ok(l) => {
+                let stop = done(&l);
+                got.push(l);
+                if stop {
+                    return got;
+                }
+            }
+            Err(_) => panic!("timed out waiting for {what}; got {got:#?}"),
+        }
+    }
+}
+
+/// Start `script` with python3 in the namespace, stdin piped; its stdout lines after the READY it prints.
+/// (Unlike [`Netns::run_python`], the script's later output stays readable.)
+pub fn python(ns: &Netns, script: &str) -> (std::process::Child, std::sync::mpsc::Receiver<String>) {
+    let path = std::env::temp_dir().join(format!("{}.py", ns.name));
+    std::fs::write(&path, script).expect("write the script");
+    let mut child = Command::new("ip")
+        .args(["netns", "exec", &ns.name, "python3"])
+        .arg(&path)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn python3");
+    let rx = lines_of(&mut child);
+    recv_until(&rx, |l| l == "READY", "the script to start");
+    (child, rx)
+}
+
+/// For [`python`]: a listener on 127.0.0.1:5000 and one connection to it; the client waits WAIT seconds for
+/// data and prints RESET when the connection is reset, EOF on an orderly close, or TIMEOUT.
+pub const ONE_CONNECTION: &str = r#"
+import socket, sys
+srv = socket.socket()
+srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+srv.bind(("127.0.0.1", 5000))
+srv.listen(8)
+c = socket.create_connection(("127.0.0.1", 5000))
+a, _ = srv.accept()
+print("READY", flush=True)
+c.settimeout(WAIT)
+try:
+    print("EOF" if c.recv(10) == b"" else "DATA", flush=True)
+except ConnectionResetError:
+    print("RESET", flush=True)
+except socket.timeout:
+    print("TIMEOUT", flush=True)
+sys.stdin.readline()
+"#;

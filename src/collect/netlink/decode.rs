@@ -4,8 +4,9 @@
 use netlink_packet_core::{Emitable, Parseable};
 use netlink_packet_core::{NLM_F_DUMP, NLM_F_REQUEST, NLMSG_DONE, NLMSG_ERROR, NLMSG_NOOP, NetlinkBuffer};
 use netlink_packet_sock_diag::constants::{
-    AF_INET, AF_INET6, INET_DIAG_CONG, INET_DIAG_INFO, INET_DIAG_MARK, INET_DIAG_SKMEMINFO, INET_DIAG_SKV6ONLY,
-    IPPROTO_TCP, IPPROTO_UDP, SOCK_DIAG_BY_FAMILY, UNIX_DIAG_MEMINFO, UNIX_DIAG_NAME, UNIX_DIAG_PEER, UNIX_DIAG_RQLEN,
+    AF_INET, AF_INET6, INET_DIAG_CONG, INET_DIAG_INFO, INET_DIAG_MARK, INET_DIAG_PROTOCOL, INET_DIAG_SKMEMINFO,
+    INET_DIAG_SKV6ONLY, IPPROTO_TCP, IPPROTO_UDP, SOCK_DIAG_BY_FAMILY, UNIX_DIAG_MEMINFO, UNIX_DIAG_NAME,
+    UNIX_DIAG_PEER, UNIX_DIAG_RQLEN,
 };
 use netlink_packet_sock_diag::inet::{ExtensionFlags, InetRequest, InetResponseHeader, SocketId, StateFlags};
 use netlink_packet_sock_diag::unix::{ShowFlags, StateFlags as UnixStateFlags, UnixRequest, UnixResponseHeader};
@@ -15,7 +16,7 @@ use crate::model::internals::{Extra, MemInfo, TcpInfo};
 use crate::model::{Endpoint, Family, Proto, Socket, State, Timer, UnixKind, UnixName};
 
 /// `sizeof(struct nlmsghdr)` (netlink-packet-core keeps its `NETLINK_HEADER_LEN` private).
-const NLMSG_HDRLEN: usize = 16;
+pub const NLMSG_HDRLEN: usize = 16;
 /// The compat request type that dumps TCP of both families in one walk (and its replies' type).
 pub const TCPDIAG_GETSOCK: u16 = 18;
 
@@ -151,6 +152,43 @@ pub fn for_each_message(buf: &[u8], table: Table, mut each: impl FnMut(Message) 
         off += (len + 3) & !3;
     }
     Ok(())
+}
+
+/// Walk the messages of one multicast datagram from the destroy groups: each is an `inet_diag_msg` whose
+/// protocol is in an `INET_DIAG_PROTOCOL` attribute. Messages that do not decode are skipped (a bad one
+/// from the kernel must not stop the stream); `each` gets every destroyed TCP or UDP socket.
+pub fn for_each_broadcast(buf: &[u8], mut each: impl FnMut(Socket)) {
+    let mut off = 0;
+    while off + NLMSG_HDRLEN <= buf.len() {
+        let Ok(nl) = NetlinkBuffer::new_checked(&buf[off..]) else { return };
+        let len = nl.length() as usize;
+        if nl.message_type() == SOCK_DIAG_BY_FAMILY
+            && let Some(Message::Socket(s)) = decode_destroyed(nl.payload())
+        {
+            each(s);
+        }
+        off += (len.max(NLMSG_HDRLEN) + 3) & !3;
+    }
+}
+
+/// One destroyed socket from the multicast groups; `None` for what is not TCP or UDP or does not decode.
+pub fn decode_destroyed(payload: &[u8]) -> Option<Message> {
+    let mut protocol = None;
+    for_each_attr(payload.get(INET_DIAG_MSG_LEN..)?, |kind, data| {
+        if kind == INET_DIAG_PROTOCOL {
+            protocol = data.first().copied();
+        }
+    })
+    .ok()?;
+    let family = *payload.first()?;
+    let table = match (protocol?, family) {
+        (IPPROTO_TCP, AF_INET) => Table::Tcp4,
+        (IPPROTO_TCP, AF_INET6) => Table::Tcp6,
+        (IPPROTO_UDP, AF_INET) => Table::Udp4,
+        (IPPROTO_UDP, AF_INET6) => Table::Udp6,
+        _ => return None,
+    };
+    decode_inet(payload, table).ok()
 }
 
 /// The congestion algorithm's name, shared: a dump of 200k sockets names the same one or two algorithms.

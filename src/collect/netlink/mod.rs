@@ -2,6 +2,7 @@
 //! socket cookie. Decoding lives in [`decode`]; this module owns the sockets and the multipart loop.
 
 pub mod decode;
+pub mod destroy;
 #[cfg(test)]
 mod tests;
 

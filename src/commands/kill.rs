@@ -1,0 +1,158 @@
+//! `sockscope kill` and `list -K`: select sockets with the filter, confirm, close each with `SOCK_DESTROY`,
+//! and report what happened to each.
+
+use std::io::{self, BufRead, IsTerminal, Write};
+use std::process::ExitCode;
+
+use std::path::PathBuf;
+
+use crate::collect::netlink::destroy::{DestroyError, Destroyer};
+use crate::collect::{self, process};
+use crate::collect::{Query, SourceChoice};
+use crate::filter::Expr;
+use crate::model::Socket;
+use crate::output::table::{self, TableOptions};
+use crate::output::{Names, Processes};
+use crate::ports::services::Services;
+
+/// A checked `kill`.
+#[derive(Debug)]
+pub struct KillConfig {
+    pub query: Query,
+    pub filter: Expr,
+    pub yes: bool,
+    pub all: bool,
+    pub dry_run: bool,
+    pub numeric: bool,
+    pub source: SourceChoice,
+    pub proc_root: PathBuf,
+    pub services: Services,
+}
+
+/// How the user confirmed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Confirm {
+    /// `--yes` (or `list -K`, as `ss -K`).
+    Given,
+    /// Ask on the terminal.
+    Ask,
+}
+
+/// Select, confirm, close. `confirm` is [`Confirm::Given`] for `--yes` and `list -K`.
+pub fn run(cfg: KillConfig, confirm: Confirm) -> anyhow::Result<ExitCode> {
+    if cfg.filter.is_true() && !cfg.all {
+        eprintln!(
+            "sockscope: refusing to close every {} socket: give a filter (`sockscope kill dport :5432`) or --all",
+            if cfg.query.states == crate::model::StateSet::CONNECTED_DEFAULT { "connected" } else { "selected" }
+        );
+        return Ok(ExitCode::from(2));
+    }
+    let mut collector = collect::open(cfg.source, cfg.proc_root.clone());
+    let snap = collector.collect(&cfg.query)?;
+    for note in &snap.notes {
+        eprintln!("sockscope: note: {note}");
+    }
+    let total = snap.sockets.len();
+    let scan = process::scan(&cfg.proc_root).ok();
+    let filter = match &scan {
+        Some(s) if cfg.filter.needs_processes() => cfg.filter.resolve_processes(&s.map),
+        _ => cfg.filter.clone(),
+    };
+    let selected: Vec<Socket> = snap.sockets.into_iter().filter(|s| filter.matches(s)).collect();
+    if selected.is_empty() {
+        eprintln!("sockscope: no socket matches the filter; nothing to close");
+        return Ok(ExitCode::SUCCESS);
+    }
+    if selected.len() == total && total > 1 && !cfg.all {
+        eprintln!("sockscope: the filter selects every one of the {total} sockets: refusing without --all");
+        return Ok(ExitCode::from(2));
+    }
+    let mut names = Names { services: (!cfg.numeric).then(|| cfg.services.clone()), ..Names::default() };
+    if let Some(s) = scan {
+        names.processes = Some(Processes { map: s.map, complete: s.stats.complete });
+    }
+    names.load_interfaces(&selected);
+    let opts = TableOptions { header: true, netid: true, extended: true, ..TableOptions::default() };
+
+    if cfg.dry_run || confirm == Confirm::Ask {
+        let mut err = io::stderr().lock();
+        table::render(&mut err, &selected, &names, &opts)?;
+        err.flush()?;
+    }
+    if cfg.dry_run {
+        eprintln!("sockscope: {} sockets would be closed (--dry-run)", selected.len());
+        return Ok(ExitCode::SUCCESS);
+    }
+    if confirm == Confirm::Ask {
+        if !io::stdin().is_terminal() {
+            eprintln!(
+                "sockscope: refusing to close {} sockets without confirmation: pass --yes (stdin is not a terminal)",
+                selected.len()
+            );
+            return Ok(ExitCode::from(2));
+        }
+        if !ask(&format!("Close these {} sockets? [y/N] ", selected.len()))? {
+            eprintln!("sockscope: nothing closed");
+            return Ok(ExitCode::from(1));
+        }
+    }
+
+    let mut destroyer = Destroyer::open()?;
+    let stdout = io::stdout();
+    let mut out = stdout.lock();
+    let (mut closed, mut failed) = (0usize, 0usize);
+    for s in &selected {
+        let mut line = Vec::new();
+        describe(&mut line, s, &names);
+        match destroyer.destroy(s) {
+            Ok(()) => {
+                closed += 1;
+                writeln!(out, "closed  {}", String::from_utf8_lossy(&line))?;
+            }
+            Err(DestroyError::Gone) => {
+                closed += 1;
+                writeln!(out, "gone    {} (closed before we got to it)", String::from_utf8_lossy(&line))?;
+            }
+            Err(e @ (DestroyError::NeedsPrivilege | DestroyError::Unsupported)) if closed == 0 => {
+                // Nothing can work: say it once instead of once per socket.
+                out.flush()?;
+                eprintln!("sockscope: {e}; nothing was closed");
+                return Ok(ExitCode::from(1));
+            }
+            Err(e) => {
+                failed += 1;
+                writeln!(out, "failed  {}: {e}", String::from_utf8_lossy(&line))?;
+            }
+        }
+    }
+    out.flush()?;
+    if failed > 0 {
+        eprintln!("sockscope: {closed} closed, {failed} could not be closed");
+        return Ok(ExitCode::from(1));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `tcp ESTAB 127.0.0.1:5000 127.0.0.1:40000 sk:1f users:(...)`.
+fn describe(a: &mut Vec<u8>, s: &Socket, names: &Names) {
+    a.extend_from_slice(format!("{} {} ", s.proto, s.state.display_name(s.proto)).as_bytes());
+    table::endpoint(a, s, names, true);
+    a.push(b' ');
+    table::endpoint(a, s, names, false);
+    if let Some(c) = s.cookie {
+        a.extend_from_slice(format!(" sk:{c:x}").as_bytes());
+    }
+    if let Some(p) = names.process_text(s) {
+        a.push(b' ');
+        a.extend_from_slice(p.as_bytes());
+    }
+}
+
+/// Ask on stderr, read one line from stdin: yes only for `y` or `yes`.
+fn ask(question: &str) -> io::Result<bool> {
+    eprint!("{question}");
+    io::stderr().flush()?;
+    let mut answer = String::new();
+    io::stdin().lock().read_line(&mut answer)?;
+    Ok(matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes"))
+}

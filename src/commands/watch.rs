@@ -1,0 +1,90 @@
+//! `sockscope watch` and `list -E`: the event stream of [`crate::events::watcher`], filtered and written as
+//! table lines or NDJSON.
+
+use std::io::{self, Write};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use std::path::PathBuf;
+
+use crate::collect::{Query, SourceChoice};
+use crate::events::watcher::{WatchOptions, Watcher};
+use crate::events::{Event, Kind};
+use crate::filter::Expr;
+use crate::model::StateSet;
+use crate::output::{Names, events, json};
+use crate::ports::services::Services;
+
+/// A checked `watch`.
+#[derive(Debug)]
+pub struct WatchConfig {
+    pub query: Query,
+    /// Events are shown for sockets that match this expression...
+    pub filter: Expr,
+    /// ...and are in one of these states (`None`: any).
+    pub states: Option<StateSet>,
+    pub interval: Duration,
+    pub existing: bool,
+    pub duration: Option<Duration>,
+    pub ndjson: bool,
+    pub numeric: bool,
+    pub processes: bool,
+    /// Only closes (`list -E`, as `ss -E`).
+    pub closes_only: bool,
+    pub source: SourceChoice,
+    pub proc_root: PathBuf,
+    pub services: Services,
+}
+
+/// Does the user want to see this event?
+pub fn wanted(cfg: &WatchConfig, ev: &Event) -> bool {
+    (!cfg.closes_only || ev.kind == Kind::Close)
+        && cfg.states.is_none_or(|st| st.contains(ev.socket.state))
+        && cfg.filter.matches(&ev.socket)
+}
+
+pub fn run(cfg: WatchConfig) -> anyhow::Result<ExitCode> {
+    let opts = WatchOptions {
+        query: cfg.query.clone(),
+        interval: cfg.interval,
+        source: cfg.source,
+        proc_root: cfg.proc_root.clone(),
+        processes: cfg.processes,
+        process_rescan: Duration::from_secs(10),
+        keep_dumps: false,
+    };
+    let started = Instant::now();
+    let mut evs = Vec::new();
+    let mut watcher = Watcher::start(opts, &mut evs)?;
+    if !cfg.existing {
+        evs.clear();
+    }
+    let mut names = Names { services: (!cfg.numeric).then(|| cfg.services.clone()), ..Names::default() };
+    let stdout = io::stdout();
+    let mut out = io::BufWriter::new(stdout.lock());
+    if !cfg.ndjson {
+        events::header(&mut out)?;
+    }
+    loop {
+        for n in watcher.take_notes() {
+            eprintln!("sockscope: note: {n}");
+        }
+        for ev in evs.drain(..).filter(|e| wanted(&cfg, e)) {
+            if cfg.ndjson {
+                json::render_event(&mut out, &ev, &names)?;
+            } else {
+                names.load_interfaces(std::slice::from_ref(&ev.socket));
+                events::render_line(&mut out, &ev, &names)?;
+            }
+        }
+        out.flush()?;
+        let wait = match cfg.duration {
+            Some(d) => match d.checked_sub(started.elapsed()) {
+                Some(left) if !left.is_zero() => left.min(Duration::from_secs(1)),
+                _ => return Ok(ExitCode::SUCCESS),
+            },
+            None => Duration::from_secs(1),
+        };
+        watcher.poll(wait, &mut evs)?;
+    }
+}

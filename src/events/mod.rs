@@ -1,0 +1,293 @@
+//! Socket events (open, state change, close) from what the collectors see: [`Tracker`] is the pure state
+//! machine (the live set by cookie, diffed against dumps, closed by the kernel's destroy messages);
+//! [`watcher`] runs it against the kernel.
+
+pub mod watcher;
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use crate::collect::process::ProcessInfo;
+use crate::hash::{FastMap, FastSet};
+use crate::model::{Proto, Socket, State, TimerKind};
+
+/// What happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    /// First seen (by a dump, or by its close when it lived between two dumps: then `late`).
+    Open,
+    /// A TCP state change seen between two dumps.
+    State,
+    /// Gone: the kernel freed it (destroy message) or a dump no longer lists it.
+    Close,
+}
+
+impl Kind {
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Open => "open",
+            Kind::State => "state",
+            Kind::Close => "close",
+        }
+    }
+}
+
+/// Who told us.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Via {
+    /// A periodic dump (opens, state changes; closes without the destroy groups).
+    Dump,
+    /// The kernel's destroy multicast message (closes, with the last tcp_info).
+    Destroy,
+}
+
+/// One socket event.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Event {
+    /// Milliseconds since the Unix epoch.
+    pub time_ms: u64,
+    pub kind: Kind,
+    /// The socket as last seen: for a close, the tuple and process from the dumps and the kernel's last
+    /// tcp_info from the destroy message.
+    pub socket: Socket,
+    /// The state before a `State` event.
+    pub old_state: Option<State>,
+    /// The process holding the socket when it was first seen, if visible.
+    pub process: Option<Arc<ProcessInfo>>,
+    /// When the socket was first seen (the watch's start for sockets that were already open).
+    pub first_seen_ms: Option<u64>,
+    /// An open learned from the close: the socket lived between two dumps.
+    pub late: bool,
+    /// Open before the watch began: `first_seen_ms` is the start, the lifetime a lower bound.
+    pub preexisting: bool,
+    pub via: Via,
+}
+
+impl Event {
+    /// Time from first seen to close; `None` when the socket was never seen open.
+    pub fn lifetime_ms(&self) -> Option<u64> {
+        match self.kind {
+            Kind::Close => self.first_seen_ms.map(|f| self.time_ms.saturating_sub(f)),
+            _ => None,
+        }
+    }
+}
+
+struct Live {
+    first_seen_ms: u64,
+    sock: Socket,
+    process: Option<Arc<ProcessInfo>>,
+    /// The dump generation that last listed it.
+    seen: u64,
+    preexisting: bool,
+}
+
+/// The identity of a socket: its cookie, or (from `/proc`, which has none) a hash of its protocol and ends.
+fn key(s: &Socket) -> u64 {
+    // Not the dashboard's `socket_id`: that one hashes the inode too, which turns 0 when the process lets go.
+    match s.cookie {
+        Some(c) => c,
+        None => crate::hash::hash_one((s.proto, &s.local, &s.peer)) | (1 << 63),
+    }
+}
+
+/// How many recently closed cookies are remembered, so a late destroy message or a dump that raced a close
+/// does not bring a closed socket back (a fixed bound: the live set is the only thing that grows).
+const RECENT_CLOSED: usize = 1 << 16;
+
+/// The live set of sockets by cookie and the events that changes to it make.
+pub struct Tracker {
+    live: FastMap<u64, Live>,
+    recent: FastSet<u64>,
+    recent_order: VecDeque<u64>,
+    /// Closes of TCP/UDP sockets come from destroy messages; a dump that misses a socket twice closes it
+    /// anyway (a lost message). Without them, one miss closes it.
+    destroy_messages: bool,
+    generation: u64,
+    first_dump: bool,
+}
+
+impl Tracker {
+    pub fn new(destroy_messages: bool) -> Tracker {
+        Tracker {
+            live: FastMap::default(),
+            recent: FastSet::default(),
+            recent_order: VecDeque::new(),
+            destroy_messages,
+            generation: 0,
+            first_dump: true,
+        }
+    }
+
+    /// Sockets currently known open.
+    pub fn len(&self) -> usize {
+        self.live.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.live.is_empty()
+    }
+
+    /// Is this cookie in the live set?
+    pub fn is_live(&self, cookie: u64) -> bool {
+        self.live.contains_key(&cookie)
+    }
+
+    /// The live sockets (for a snapshot of "what is open now").
+    pub fn live(&self) -> impl Iterator<Item = (&Socket, Option<&Arc<ProcessInfo>>, u64)> {
+        self.live.values().map(|l| (&l.sock, l.process.as_ref(), l.first_seen_ms))
+    }
+
+    fn remember_closed(&mut self, cookie: u64) {
+        if self.recent.insert(cookie) {
+            self.recent_order.push_back(cookie);
+            if self.recent_order.len() > RECENT_CLOSED
+                && let Some(old) = self.recent_order.pop_front()
+            {
+                self.recent.remove(&old);
+            }
+        }
+    }
+
+    /// Apply a dump taken at `now`: new cookies open, changed states are events, and sockets the dump no
+    /// longer lists close (see `destroy_messages`). `process` names the holder of a new socket's inode.
+    /// The first dump's sockets open too (with `first_seen_ms` = the start).
+    pub fn apply_dump(
+        &mut self,
+        now: u64,
+        socks: &[Socket],
+        mut process: impl FnMut(&Socket) -> Option<Arc<ProcessInfo>>,
+        out: &mut Vec<Event>,
+    ) {
+        self.generation += 1;
+        let generation = self.generation;
+        for s in socks {
+            // TIME-WAIT remnants of a closed socket carry its cookie and request sockets (SYN-RECV) are never
+            // reported destroyed: neither is a socket of its own here.
+            if s.timer.is_some_and(|t| t.kind == TimerKind::Timewait)
+                || matches!(s.state, State::TIME_WAIT | State::SYN_RECV)
+            {
+                continue;
+            }
+            let cookie = key(s);
+            if self.recent.contains(&cookie) {
+                continue;
+            }
+            match self.live.get_mut(&cookie) {
+                Some(l) => {
+                    l.seen = generation;
+                    if l.sock.state != s.state {
+                        let old = l.sock.state;
+                        l.sock = Socket { extra: None, ..s.clone() };
+                        out.push(Event {
+                            time_ms: now,
+                            kind: Kind::State,
+                            socket: l.sock.clone(),
+                            old_state: Some(old),
+                            process: l.process.clone(),
+                            first_seen_ms: Some(l.first_seen_ms),
+                            late: false,
+                            preexisting: l.preexisting,
+                            via: Via::Dump,
+                        });
+                    }
+                }
+                None => {
+                    let s = Socket { extra: None, ..s.clone() };
+                    let p = process(&s);
+                    out.push(Event {
+                        time_ms: now,
+                        kind: Kind::Open,
+                        socket: s.clone(),
+                        old_state: None,
+                        process: p.clone(),
+                        first_seen_ms: Some(now),
+                        late: false,
+                        preexisting: self.first_dump,
+                        via: Via::Dump,
+                    });
+                    let preexisting = self.first_dump;
+                    self.live.insert(
+                        cookie,
+                        Live { first_seen_ms: now, sock: s, process: p, seen: generation, preexisting },
+                    );
+                }
+            }
+        }
+        self.first_dump = false;
+        let destroy = self.destroy_messages;
+        let gone: Vec<u64> = (self.live.iter())
+            .filter(|(_, l)| {
+                let grace = if destroy && l.sock.proto != Proto::Unix { 1 } else { 0 };
+                l.seen + grace < generation
+            })
+            .map(|(c, _)| *c)
+            .collect();
+        for cookie in gone {
+            if let Some(l) = self.live.remove(&cookie) {
+                self.remember_closed(cookie);
+                out.push(Event {
+                    time_ms: now,
+                    kind: Kind::Close,
+                    socket: l.sock,
+                    old_state: None,
+                    process: l.process,
+                    first_seen_ms: Some(l.first_seen_ms),
+                    late: false,
+                    preexisting: l.preexisting,
+                    via: Via::Dump,
+                });
+            }
+        }
+    }
+
+    /// A destroy message for `s`, received at `now`: its close (and its open first, when it lived between
+    /// two dumps). A repeated message is ignored.
+    pub fn apply_destroyed(&mut self, now: u64, s: Socket, out: &mut Vec<Event>) {
+        let cookie = key(&s);
+        if self.recent.contains(&cookie) {
+            return;
+        }
+        self.remember_closed(cookie);
+        let mut s = s;
+        let info = s.extra.take();
+        match self.live.remove(&cookie) {
+            Some(l) => {
+                let mut sock = l.sock;
+                sock.extra = info;
+                out.push(Event {
+                    time_ms: now,
+                    kind: Kind::Close,
+                    socket: sock,
+                    old_state: None,
+                    process: l.process,
+                    first_seen_ms: Some(l.first_seen_ms),
+                    late: false,
+                    preexisting: l.preexisting,
+                    via: Via::Destroy,
+                });
+            }
+            None => {
+                // Lived between two dumps: its open is learned from its close.
+                let late = |kind, socket| Event {
+                    time_ms: now,
+                    kind,
+                    socket,
+                    old_state: None,
+                    process: None,
+                    first_seen_ms: None,
+                    late: true,
+                    preexisting: false,
+                    via: Via::Destroy,
+                };
+                out.push(late(Kind::Open, s.clone()));
+                out.push(late(Kind::Close, Socket { extra: info, ..s }));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

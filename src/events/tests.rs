@@ -1,0 +1,82 @@
+use std::net::Ipv4Addr;
+
+use super::*;
+use crate::model::Timer;
+
+fn sock(cookie: u64, port: u16, state: State) -> Socket {
+    let mut s = Socket::inet(Proto::Tcp, state, (Ipv4Addr::LOCALHOST.into(), port), (Ipv4Addr::LOCALHOST.into(), 80));
+    s.cookie = Some(cookie);
+    s
+}
+
+fn kinds(ev: &[Event]) -> Vec<(Kind, u64)> {
+    ev.iter().map(|e| (e.kind, e.socket.cookie.unwrap())).collect()
+}
+
+#[test]
+fn dumps_make_open_state_and_close_without_destroy_messages() {
+    let mut t = Tracker::new(false);
+    let mut ev = Vec::new();
+    t.apply_dump(1000, &[sock(1, 1, State::SYN_SENT), sock(2, 2, State::ESTABLISHED)], |_| None, &mut ev);
+    assert_eq!(kinds(&ev), vec![(Kind::Open, 1), (Kind::Open, 2)]);
+    ev.clear();
+    t.apply_dump(2000, &[sock(1, 1, State::ESTABLISHED)], |_| None, &mut ev);
+    assert_eq!(kinds(&ev), vec![(Kind::State, 1), (Kind::Close, 2)]);
+    assert_eq!(ev[0].old_state, Some(State::SYN_SENT));
+    assert_eq!(ev[1].lifetime_ms(), Some(1000));
+    assert_eq!(t.len(), 1);
+}
+
+#[test]
+fn destroy_message_closes_and_a_short_socket_gets_both_events() {
+    let mut t = Tracker::new(true);
+    let mut ev = Vec::new();
+    t.apply_dump(1000, &[sock(1, 1, State::ESTABLISHED)], |_| None, &mut ev);
+    ev.clear();
+    t.apply_destroyed(1500, sock(1, 1, State::CLOSE), &mut ev);
+    // Lived between two dumps: never listed.
+    t.apply_destroyed(1600, sock(9, 9, State::CLOSE), &mut ev);
+    // The same message again (or a dump that raced it) changes nothing.
+    t.apply_destroyed(1700, sock(9, 9, State::CLOSE), &mut ev);
+    t.apply_dump(2000, &[sock(9, 9, State::FIN_WAIT1)], |_| None, &mut ev);
+    assert_eq!(kinds(&ev), vec![(Kind::Close, 1), (Kind::Open, 9), (Kind::Close, 9)]);
+    assert_eq!(ev[0].socket.state, State::ESTABLISHED, "a close keeps the last state the dumps saw");
+    assert_eq!(ev[0].via, Via::Destroy);
+    assert!(ev[1].late && ev[2].lifetime_ms().is_none());
+    assert!(t.is_empty());
+}
+
+#[test]
+fn with_destroy_messages_a_missing_socket_closes_after_two_dumps() {
+    let mut t = Tracker::new(true);
+    let mut ev = Vec::new();
+    t.apply_dump(1000, &[sock(1, 1, State::ESTABLISHED)], |_| None, &mut ev);
+    ev.clear();
+    t.apply_dump(2000, &[], |_| None, &mut ev);
+    assert!(ev.is_empty(), "the destroy message may still be on its way");
+    t.apply_dump(3000, &[], |_| None, &mut ev);
+    assert_eq!(kinds(&ev), vec![(Kind::Close, 1)]);
+    assert_eq!(ev[0].via, Via::Dump);
+}
+
+#[test]
+fn time_wait_remnants_are_not_sockets() {
+    let mut t = Tracker::new(true);
+    let mut ev = Vec::new();
+    let mut tw = sock(5, 5, State::FIN_WAIT2);
+    tw.timer = Some(Timer { kind: TimerKind::Timewait, expires_ms: 100, retrans: 0 });
+    t.apply_dump(1000, &[tw], |_| None, &mut ev);
+    assert!(ev.is_empty() && t.is_empty());
+}
+
+#[test]
+fn recent_closes_are_bounded() {
+    let mut t = Tracker::new(true);
+    let mut ev = Vec::new();
+    for c in 0..(RECENT_CLOSED as u64 + 10) {
+        t.apply_destroyed(1, sock(c, 1, State::CLOSE), &mut ev);
+        ev.clear();
+    }
+    assert_eq!(t.recent.len(), RECENT_CLOSED);
+    assert_eq!(t.recent_order.len(), RECENT_CLOSED);
+}

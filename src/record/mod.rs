@@ -1,0 +1,234 @@
+//! Recordings: the dashboard's groups at each interval and the socket events between, in an SQLite
+//! database (the schema below is a documented interface: see the README). [`writer`] appends and bounds
+//! the file; [`reader`] answers "what was there at T" and "what happened between".
+
+pub mod reader;
+pub mod writer;
+
+use std::path::Path;
+
+use rusqlite::Connection;
+
+/// Bumped when the schema changes incompatibly; stored in `meta`.
+pub const SCHEMA_VERSION: i64 = 1;
+
+/// The schema. Times are milliseconds since the Unix epoch (UTC).
+pub const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+-- One row per interval: when the dump was taken and what it saw in total.
+CREATE TABLE IF NOT EXISTS samples (
+    id INTEGER PRIMARY KEY,
+    time_ms INTEGER NOT NULL,
+    sockets INTEGER NOT NULL,          -- sockets in the dump
+    groups INTEGER NOT NULL,           -- rows in `groups` for this sample
+    opened INTEGER NOT NULL,           -- open events since the previous sample
+    closed INTEGER NOT NULL,           -- close events since the previous sample
+    events_dropped INTEGER NOT NULL,   -- events over --max-events, counted but not stored
+    dump_ms INTEGER NOT NULL           -- how long the dump took
+);
+CREATE INDEX IF NOT EXISTS samples_time ON samples(time_ms);
+-- The dashboard's rows at that moment: a listening endpoint with the sockets on its port, or an outbound
+-- destination, or a UNIX path.
+CREATE TABLE IF NOT EXISTS groups (
+    sample_id INTEGER NOT NULL,
+    kind TEXT NOT NULL,                -- listen | outbound | unix | unix-peer | unix-unnamed
+    proto TEXT NOT NULL,               -- tcp | udp | unix
+    address TEXT,                      -- listen: local address; outbound: remote address; unix: the path
+    port INTEGER,
+    sockets INTEGER NOT NULL,
+    listeners INTEGER NOT NULL,
+    established INTEGER NOT NULL, syn_sent INTEGER NOT NULL, syn_recv INTEGER NOT NULL,
+    fin_wait1 INTEGER NOT NULL, fin_wait2 INTEGER NOT NULL, time_wait INTEGER NOT NULL,
+    close INTEGER NOT NULL, close_wait INTEGER NOT NULL, last_ack INTEGER NOT NULL,
+    listen INTEGER NOT NULL, closing INTEGER NOT NULL,
+    accept_queue INTEGER, accept_backlog INTEGER, -- TCP listeners: waiting connections and the limit
+    peers INTEGER NOT NULL,            -- distinct remote hosts
+    top_peers TEXT,                    -- the busiest remote hosts: 'addr=count addr=count'
+    owner TEXT                         -- the process of the listener (or first socket): 'comm/pid'
+);
+CREATE INDEX IF NOT EXISTS groups_sample ON groups(sample_id);
+-- Socket events (what `sockscope watch --ndjson` prints), up to --max-events per interval.
+CREATE TABLE IF NOT EXISTS events (
+    time_ms INTEGER NOT NULL,
+    event TEXT NOT NULL,               -- open | state | close
+    proto TEXT NOT NULL,
+    state TEXT NOT NULL,               -- the state after the event (a close: the last state seen)
+    old_state TEXT,                    -- before a state change
+    local_address TEXT, local_port INTEGER, peer_address TEXT, peer_port INTEGER,
+    cookie INTEGER,
+    pid INTEGER, comm TEXT,
+    lifetime_ms INTEGER,               -- close: since first seen (null: lived between two dumps)
+    bytes_sent INTEGER, bytes_received INTEGER, retrans INTEGER, rtt_us INTEGER, -- close: last tcp_info
+    via TEXT NOT NULL,                 -- dump | destroy
+    late INTEGER NOT NULL              -- 1: an open learned from the close
+);
+CREATE INDEX IF NOT EXISTS events_time ON events(time_ms);
+";
+
+/// A recording could not be opened, written or read.
+#[derive(Debug, thiserror::Error)]
+pub enum RecordError {
+    #[error("{path}: {source}")]
+    Sqlite { path: String, source: rusqlite::Error },
+    #[error("{path}: not a sockscope recording (no `meta` table with a schema version)")]
+    NotARecording { path: String },
+    #[error("{path}: recorded with schema version {found}; this sockscope reads version {SCHEMA_VERSION}")]
+    Version { path: String, found: i64 },
+    #[error("{path}: the recording has no sample at or before {at} (it starts at {first})")]
+    NoSample { path: String, at: String, first: String },
+    #[error("{path}: the recording is empty")]
+    Empty { path: String },
+}
+
+/// Open (creating when asked) and check a recording.
+fn open(path: &Path, create: bool) -> Result<Connection, RecordError> {
+    let name = path.display().to_string();
+    let err = |source| RecordError::Sqlite { path: name.clone(), source };
+    let flags = if create {
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_CREATE
+    } else {
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY
+    };
+    let conn = Connection::open_with_flags(path, flags).map_err(err)?;
+    conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(err)?;
+    if create {
+        // Incremental vacuum lets --max-size give pages back to the file system.
+        conn.execute_batch("PRAGMA auto_vacuum = INCREMENTAL; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;")
+            .map_err(err)?;
+        conn.execute_batch(SCHEMA).map_err(err)?;
+        conn.execute(
+            "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?1)",
+            [SCHEMA_VERSION.to_string()],
+        )
+        .map_err(err)?;
+    }
+    let version: Option<String> = conn
+        .query_row("SELECT value FROM meta WHERE key = 'schema_version'", [], |r| r.get(0))
+        .map_err(|_| RecordError::NotARecording { path: name.clone() })
+        .ok();
+    match version.and_then(|v| v.parse::<i64>().ok()) {
+        Some(SCHEMA_VERSION) => Ok(conn),
+        Some(found) => Err(RecordError::Version { path: name, found }),
+        None => Err(RecordError::NotARecording { path: name }),
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod fixtures;
+#[cfg(test)]
+mod tests;
+
+/// One row of `groups`: a group as recorded (and as read back).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct GroupRow {
+    pub kind: String,
+    pub proto: String,
+    pub address: Option<String>,
+    pub port: Option<u16>,
+    pub sockets: u32,
+    pub listeners: u32,
+    /// Counts by state, kernel numbers 1 (established) to 11 (closing), in [`STATE_COLUMNS`] order.
+    pub states: [u32; 11],
+    pub accept_queue: Option<u32>,
+    pub accept_backlog: Option<u32>,
+    pub peers: u32,
+    pub top_peers: String,
+    pub owner: Option<String>,
+}
+
+/// The state columns of `groups`, kernel state numbers 1 to 11.
+pub const STATE_COLUMNS: [&str; 11] = [
+    "established",
+    "syn_sent",
+    "syn_recv",
+    "fin_wait1",
+    "fin_wait2",
+    "time_wait",
+    "close",
+    "close_wait",
+    "last_ack",
+    "listen",
+    "closing",
+];
+
+impl GroupRow {
+    /// `127.0.0.1:5000`, `-> 10.0.0.5:5432`, a UNIX path: as the dashboard names groups.
+    pub fn label(&self) -> String {
+        let addr = self.address.as_deref().unwrap_or("(unnamed)");
+        let host = if addr.contains(':') && self.port.is_some() { format!("[{addr}]") } else { addr.to_string() };
+        let end = match self.port {
+            Some(p) => format!("{host}:{p}"),
+            None => host,
+        };
+        match self.kind.as_str() {
+            "outbound" | "unix-peer" => format!("-> {end}"),
+            _ => end,
+        }
+    }
+
+    /// The count of one state column.
+    pub fn state(&self, s: crate::model::State) -> u32 {
+        (s.0 as usize).checked_sub(1).and_then(|i| self.states.get(i)).copied().unwrap_or(0)
+    }
+}
+
+/// One row of `events`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct EventRow {
+    pub time_ms: u64,
+    pub event: String,
+    pub proto: String,
+    pub state: String,
+    pub old_state: Option<String>,
+    pub local_address: Option<String>,
+    pub local_port: Option<u16>,
+    pub peer_address: Option<String>,
+    pub peer_port: Option<u16>,
+    pub cookie: Option<u64>,
+    pub pid: Option<u32>,
+    pub comm: Option<String>,
+    pub lifetime_ms: Option<u64>,
+    pub bytes_sent: Option<u64>,
+    pub bytes_received: Option<u64>,
+    pub retrans: Option<u32>,
+    pub rtt_us: Option<u32>,
+    pub via: String,
+    pub late: bool,
+}
+
+impl EventRow {
+    pub fn of(ev: &crate::events::Event) -> EventRow {
+        let s = &ev.socket;
+        let end = |e: &crate::model::Endpoint| match e {
+            crate::model::Endpoint::Inet { ip, port } => (Some(ip.to_string()), Some(*port)),
+            crate::model::Endpoint::Unix { name, .. } => (name.as_ref().map(|n| n.display()), None),
+        };
+        let (local_address, local_port) = end(&s.local);
+        let (peer_address, peer_port) = end(&s.peer);
+        let info = s.extra.as_deref().and_then(|x| x.tcp_info.as_ref());
+        EventRow {
+            time_ms: ev.time_ms,
+            event: ev.kind.name().into(),
+            proto: s.proto.name().into(),
+            state: s.state.name().into(),
+            old_state: ev.old_state.map(|o| o.name().into()),
+            local_address,
+            local_port,
+            peer_address,
+            peer_port,
+            cookie: s.cookie,
+            pid: ev.process.as_ref().map(|p| p.pid),
+            comm: ev.process.as_ref().map(|p| p.comm.clone()),
+            lifetime_ms: ev.lifetime_ms(),
+            bytes_sent: info.and_then(|t| t.bytes_sent().or(t.bytes_acked())),
+            bytes_received: info.and_then(|t| t.bytes_received()),
+            retrans: info.and_then(|t| t.total_retrans()),
+            rtt_us: info.and_then(|t| t.rtt_us()),
+            via: match ev.via {
+                crate::events::Via::Dump => "dump".into(),
+                crate::events::Via::Destroy => "destroy".into(),
+            },
+            late: ev.late,
+        }
+    }
+}
