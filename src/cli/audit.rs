@@ -36,7 +36,8 @@ sockscope sees sockets, not the firewall: see the note at the end of the report.
 JSON (--json), one object:
   listeners[]   proto, address, port, ifindex, reach, exposed, service, uid, inode, sockets,
                 process (comm[pid] of each holder; \"hidden\" when a process we may not
-                inspect may hold it; null: none), flags[] {kind, category, reason}
+                inspect may hold it; null: none), flags[] {kind, category, reason}, namespace (with \
+                --all-netns: the endpoint's namespace and container; else null)
   ephemeral     range {low, high} | null, reserved_in_range, capacity, threshold_percent,
                 warnings[] and busiest[] {proto, local_address, remote_address, remote_port,
                 sockets, time_wait, capacity, percent}, error (null, or why the range is unknown)
