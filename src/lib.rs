@@ -4,8 +4,11 @@ pub mod cli;
 pub mod clock;
 pub mod collect;
 pub mod commands;
+pub mod diag;
 pub mod events;
 pub mod filter;
+#[cfg(any(test, feature = "fuzzing"))]
+pub mod fuzzing;
 pub mod group;
 pub mod hash;
 pub mod model;

@@ -21,7 +21,7 @@ fn main() -> ExitCode {
             // One line: clap's first line names the bad argument or value.
             let text = e.render().to_string();
             let first = text.lines().next().unwrap_or("invalid arguments");
-            eprintln!("sockscope: {}", first.trim_start_matches("error: "));
+            sockscope::errln!("sockscope: {}", first.trim_start_matches("error: "));
             return ExitCode::from(2);
         }
     };
@@ -88,7 +88,7 @@ fn main() -> ExitCode {
 
 /// A bad flag value: one line, exit status 2.
 fn usage(UsageError(msg): UsageError) -> ExitCode {
-    eprintln!("sockscope: {msg}");
+    sockscope::errln!("sockscope: {msg}");
     ExitCode::from(2)
 }
 
@@ -98,7 +98,7 @@ fn top(args: &TopArgs) -> ExitCode {
         Err(e) => return usage(e),
     };
     if !io::stdout().is_terminal() {
-        eprintln!("sockscope: the dashboard needs a terminal; use `sockscope list` for a one-shot listing");
+        sockscope::errln!("sockscope: the dashboard needs a terminal; use `sockscope list` for a one-shot listing");
         return ExitCode::from(2);
     }
     finish(tui::run(config).map(|()| ExitCode::SUCCESS))
@@ -118,7 +118,7 @@ fn finish(r: anyhow::Result<ExitCode>) -> ExitCode {
         Ok(code) => code,
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("sockscope: {e:#}");
+            sockscope::errln!("sockscope: {e:#}");
             ExitCode::from(1)
         }
     }

@@ -115,10 +115,12 @@ fn proc_source_reads_the_given_root() {
 
 #[test]
 fn unreadable_proc_root_fails_with_exit_1() {
+    // Regression: a wrong root printed an empty table and exited 0. It is an error naming the path.
     let out = run(&["-tanH", "--source", "proc", "--proc-root", "/nonexistent/proc"]);
-    // A missing root means no tables at all: every file is absent (as tcp6 on a host without IPv6).
-    assert_eq!(out.status.code(), Some(0), "{out:?}");
-    assert!(out.stdout.is_empty() && out.stderr.is_empty(), "{out:?}");
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.stdout.is_empty(), "{out:?}");
+    assert_eq!(err, "sockscope: cannot read /nonexistent/proc/net: No such file or directory (os error 2)\n");
     let garbage = std::env::temp_dir().join(format!("sockscope-garbage-{}", std::process::id()));
     std::fs::create_dir_all(garbage.join("net")).unwrap();
     let header = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n";

@@ -324,25 +324,31 @@ impl Drop for Scratch {
 
 #[test]
 fn missing_files_are_empty_tables() {
-    // A kernel without IPv6 has no tcp6/udp6; a root without net/ at all behaves the same.
+    // A kernel without IPv6 has no tcp6/udp6. A root without net/ at all is no proc filesystem: an error.
     let root = Scratch::new("missing");
     fs::copy(fixture("busy/net/tcp"), root.0.join("net/tcp")).unwrap();
     assert_eq!(collect_from(root.0.clone(), Table::Tcp4, StateSet::ALL).unwrap(), tcp4_expected());
     for table in [Table::Tcp6, Table::Udp4, Table::Udp6, Table::Unix] {
         assert_eq!(collect_from(root.0.clone(), table, StateSet::ALL).unwrap(), vec![], "{table}");
     }
-    assert_eq!(collect_from(root.0.join("nonexistent"), Table::Tcp4, StateSet::ALL).unwrap(), vec![]);
+    match collect_from(root.0.join("nonexistent"), Table::Tcp4, StateSet::ALL) {
+        Err(CollectError::ProcIo { path, error }) => {
+            assert_eq!(path, root.0.join("nonexistent/net"));
+            assert_eq!(error.kind(), std::io::ErrorKind::NotFound);
+        }
+        other => panic!("{other:?}"),
+    }
 }
 
 #[test]
 fn unreadable_files_are_io_errors() {
     let root = Scratch::new("unreadable");
-    // Opening a directory works, reading it fails with EISDIR.
+    // A directory where the table should be is refused as one.
     fs::create_dir(root.0.join("net/tcp")).unwrap();
     match collect_from(root.0.clone(), Table::Tcp4, StateSet::ALL) {
-        Err(CollectError::ProcIo { path, source }) => {
+        Err(CollectError::ProcIo { path, error }) => {
             assert_eq!(path, root.0.join("net/tcp"));
-            assert_eq!(source.raw_os_error(), Some(libc::EISDIR));
+            assert_eq!(error.to_string(), "a directory, not a regular file");
         }
         other => panic!("{other:?}"),
     }

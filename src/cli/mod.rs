@@ -73,6 +73,10 @@ Examples:
   sockscope -tan --json | jq '.[] | select(.peer.port == 5432)'
   sockscope -xa --ndjson                     UNIX sockets, one JSON object per line
 
+Output streams: rows are written as the kernel sends them, so memory stays small at any socket count. The \
+table aligns its columns per chunk of about 60k rows, as ss does; --json is one array all the same. With -p \
+(or a process/pid filter) rows wait for the /proc scan, which runs beside the dump. Nothing is sorted.
+
 Exit status: 0 on success (also when the output pipe closes early, as with `| head`), 1 when sockets could \
 not be read, 2 for a usage error.";
 
@@ -196,7 +200,9 @@ pub struct NetnsArgs {
     pub net: Option<String>,
     /// Every network namespace on the host (those of all processes, /run/netns and other bind mounts such as
     /// /run/docker/netns), each socket labelled with its namespace and container. Entering another namespace
-    /// needs CAP_SYS_ADMIN: without it the ones that could not be entered are named on stderr
+    /// needs CAP_SYS_ADMIN: without it the ones that could not be entered are named on stderr. With -N or
+    /// --all-netns, `list` holds every socket in memory before it prints (in the caller's own namespace rows
+    /// are written as the dump arrives)
     #[arg(long, conflicts_with = "net", help_heading = "Namespaces")]
     pub all_netns: bool,
     /// Docker's data root, for container names (<DIR>/containers/<id>/config.v2.json)
@@ -294,7 +300,7 @@ impl SelectArgs {
     /// --state flags add up, as repeated `state` words do in ss.
     pub(crate) fn selection(&self, services: &Services) -> Result<(Option<StateSet>, Expr), UsageError> {
         let text = filter::join_args(&self.filter);
-        let parsed = filter::parse(&text, services, &filter::SystemLookup)
+        let parsed = filter::parse(&text, services, &filter::SystemLookup::new(&self.proc_root))
             .map_err(|e| UsageError(format!("bad filter: {}", e.render(&text))))?;
         let states = match (parsed.states, self.states()?) {
             (Some(a), Some(b)) => Some(a.union(b)),

@@ -58,7 +58,7 @@ impl TopArgs {
             }
         }
         let filter_text = words.join(" ");
-        let selection = filter::parse(&filter_text, &services, &filter::SystemLookup)
+        let selection = filter::parse(&filter_text, &services, &filter::SystemLookup::new(&sel.proc_root))
             .map_err(|e| UsageError(format!("bad filter: {}", e.render(&filter_text))))?;
         let interval = parse_interval(&self.interval)
             .map_err(|e| UsageError(format!("invalid value '{}' for --interval: {e}", self.interval)))?;

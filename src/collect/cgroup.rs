@@ -6,7 +6,6 @@
 //! is the thin I/O layer with the state roots as parameters.
 
 use std::collections::HashMap;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use crate::model::netns::{Container, Runtime, Workload};
@@ -242,12 +241,9 @@ fn read_pod_dirs(root: &Path) -> HashMap<String, (String, String)> {
     out
 }
 
-/// A whole small file, or `None` when it is missing, unreadable or larger than `max`.
+/// A whole small file, or `None` when it is missing, unreadable, not a regular file or larger than `max`.
 pub(crate) fn read_capped(path: &Path, max: u64) -> Option<Vec<u8>> {
-    let f = std::fs::File::open(path).ok()?;
-    let mut buf = Vec::new();
-    f.take(max + 1).read_to_end(&mut buf).ok()?;
-    (buf.len() as u64 <= max).then_some(buf)
+    super::input::read_capped(path, usize::try_from(max).unwrap_or(usize::MAX)).ok()
 }
 
 #[cfg(test)]

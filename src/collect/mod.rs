@@ -6,6 +6,7 @@
 //! cannot serve one (no `sock_diag` at all, or a missing `*_diag` module for one protocol).
 
 pub mod cgroup;
+pub mod input;
 pub mod netlink;
 pub mod netns;
 pub mod process;
@@ -200,18 +201,22 @@ pub enum CollectError {
     /// The kernel refused the filter program: `fwmark` tests need CAP_NET_ADMIN.
     #[error("the kernel refused the {table} filter: fwmark filters need CAP_NET_ADMIN (run as root)")]
     FilterNeedsPrivilege { table: Table },
-    /// A netlink call failed mid-dump.
-    #[error("netlink dump of {table} sockets failed: {source}")]
-    Netlink { table: Table, source: io::Error },
+    /// A netlink call failed mid-dump. (The cause is in the message, and so not a `source`: printed once.)
+    #[error("netlink dump of {table} sockets failed: {error}")]
+    Netlink { table: Table, error: io::Error },
     /// The kernel sent something we could not decode.
     #[error("malformed netlink message in the {table} dump: {msg}")]
     Malformed { table: Table, msg: String },
     /// A `/proc` file could not be read.
-    #[error("cannot read {}: {source}", path.display())]
-    ProcIo { path: PathBuf, source: io::Error },
+    #[error("cannot read {}: {error}", path.display())]
+    ProcIo { path: PathBuf, error: io::Error },
     /// A network namespace could not be read (`-N`), or none could (`--all-netns`).
     #[error("{0}")]
     Namespace(String),
+    /// None of the `/proc/net` files asked for exists: the proc root is not a proc filesystem (or not this
+    /// kernel's), and an empty listing would be a lie.
+    #[error("{}: none of the socket tables asked for exists ({files}); is this a proc filesystem?", dir.display())]
+    ProcTablesMissing { dir: PathBuf, files: String },
     /// A `/proc` file has a line we do not understand.
     #[error("{}:{line}: {msg}", path.display())]
     ProcParse { path: PathBuf, line: usize, msg: String },
@@ -224,10 +229,26 @@ impl CollectError {
     }
 }
 
+/// Where streamed sockets go, a batch at a time in table order; it returns false to stop the collection
+/// (its reader went away).
+pub type Sink<'a> = dyn FnMut(Vec<Socket>) -> bool + 'a;
+
 /// A source of socket records.
 pub trait Collector: Send {
     /// Collect every socket the query asks for.
     fn collect(&mut self, q: &Query) -> Result<Snapshot, CollectError>;
+
+    /// Collect as [`collect`](Self::collect) does, but hand the sockets to `sink` as they arrive instead of
+    /// holding them all: memory stays bounded for any number of sockets. The snapshot returned has the
+    /// sources and notes, and no sockets. (This default holds everything first.)
+    fn stream(&mut self, q: &Query, sink: &mut Sink<'_>) -> Result<Snapshot, CollectError> {
+        let mut snap = self.collect(q)?;
+        let socks = std::mem::take(&mut snap.sockets);
+        if !socks.is_empty() {
+            sink(socks);
+        }
+        Ok(snap)
+    }
 }
 
 /// Which source the user asked for.
@@ -260,6 +281,11 @@ pub struct Auto {
 }
 
 impl Collector for Auto {
+    fn stream(&mut self, q: &Query, sink: &mut Sink<'_>) -> Result<Snapshot, CollectError> {
+        let this = &*self;
+        stream_in_order(&q.tables(), sink, |t, sink| this.stream_one(t, q, sink))
+    }
+
     fn collect(&mut self, q: &Query) -> Result<Snapshot, CollectError> {
         let tables = q.tables();
         let results = self.netlink.collect_tables(q, &tables);
@@ -285,6 +311,88 @@ impl Collector for Auto {
         snap.sockets = concat_in_order(parts);
         dedupe_notes(&mut snap.notes);
         Ok(snap)
+    }
+}
+
+/// What streaming one table gave: the source that served it, a note for the user, and whether the sink
+/// wants more.
+pub(crate) struct Streamed {
+    pub source: Source,
+    pub note: Option<String>,
+    pub more: bool,
+}
+
+/// Batches a table dumped ahead may hold while an earlier table streams.
+const AHEAD: usize = 4;
+
+/// Stream `tables` through `sink` in order, dumping them all at once: each table after the first runs on its
+/// own thread into a small bounded channel, read when its turn comes. A small table (tcp6 on an IPv4 host)
+/// is done while the big one streams, and a big one waits (the kernel holds the dump) with at most
+/// [`AHEAD`] batches in memory.
+pub(crate) fn stream_in_order<F>(tables: &[Table], sink: &mut Sink<'_>, one: F) -> Result<Snapshot, CollectError>
+where
+    F: Fn(Table, &mut Sink<'_>) -> Result<Streamed, CollectError> + Sync,
+{
+    let mut snap = Snapshot::default();
+    let Some((&first, rest)) = tables.split_first() else { return Ok(snap) };
+    let record = |snap: &mut Snapshot, t: Table, r: &Streamed| {
+        snap.sources.push((t, r.source));
+        snap.notes.extend(r.note.clone());
+    };
+    std::thread::scope(|s| {
+        let one = &one;
+        let mut pending = Vec::with_capacity(rest.len());
+        for &t in rest {
+            let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Socket>>(AHEAD);
+            let h = s.spawn(move || one(t, &mut |batch| tx.send(batch).is_ok()));
+            pending.push((t, rx, h));
+        }
+        let r = one(first, sink)?;
+        record(&mut snap, first, &r);
+        let mut more = r.more;
+        for (t, rx, h) in pending {
+            if more {
+                for batch in rx.iter() {
+                    if !sink(batch) {
+                        more = false;
+                        break;
+                    }
+                }
+            }
+            // Once its channel is gone a dump still running stops at its next batch.
+            drop(rx);
+            let r = h
+                .join()
+                .unwrap_or_else(|_| Err(CollectError::Malformed { table: t, msg: "dump thread panicked".into() }))?;
+            record(&mut snap, t, &r);
+        }
+        dedupe_notes(&mut snap.notes);
+        Ok(snap)
+    })
+}
+
+impl Auto {
+    /// One table for [`Collector::stream`]: netlink, or `/proc` when netlink cannot serve it (those errors come
+    /// before any socket of the table).
+    fn stream_one(&self, table: Table, q: &Query, sink: &mut Sink<'_>) -> Result<Streamed, CollectError> {
+        let mut sent = false;
+        let result = netlink::stream_table(table, q, &mut |batch| {
+            sent = true;
+            sink(batch)
+        });
+        match result {
+            Ok(more) => Ok(Streamed { source: Source::Netlink, note: None, more }),
+            Err(e) if e.can_fall_back() && !sent => {
+                let socks = self.proc.collect_table(q, table)?;
+                let note = match e {
+                    CollectError::NetlinkUnavailable(_) => format!("{e}; reading /proc/net instead"),
+                    _ => format!("{e}; read {table} sockets from /proc/net instead"),
+                };
+                let more = socks.is_empty() || sink(socks);
+                Ok(Streamed { source: Source::Proc, note: Some(note), more })
+            }
+            Err(e) => Err(e),
+        }
     }
 }
 
@@ -322,6 +430,44 @@ mod tests {
             (std::net::Ipv4Addr::LOCALHOST.into(), port),
             (std::net::Ipv4Addr::LOCALHOST.into(), 1),
         )
+    }
+
+    #[test]
+    fn streamed_tables_keep_their_order_and_stop_together() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        // Later tables are dumped ahead (here they finish first), yet reach the sink in table order.
+        let tables = [Table::Unix, Table::Udp4, Table::Tcp4];
+        let one = |t: Table, sink: &mut Sink<'_>| {
+            let base = match t {
+                Table::Unix => 100,
+                Table::Udp4 => 200,
+                _ => 300,
+            };
+            if t == Table::Unix {
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            let mut more = true;
+            for i in 0..3 {
+                more = more && sink(vec![sock(base + i)]);
+            }
+            Ok(Streamed { source: Source::Netlink, note: None, more })
+        };
+        let mut ports = Vec::new();
+        let snap = stream_in_order(
+            &tables,
+            &mut |b| {
+                ports.extend(b.iter().map(|s| s.local.port().unwrap()));
+                true
+            },
+            one,
+        )
+        .unwrap();
+        assert_eq!(ports, [100, 101, 102, 200, 201, 202, 300, 301, 302]);
+        assert_eq!(snap.sources.len(), 3);
+        // A sink that stops after four batches gets no more, and every dump ends.
+        let calls = AtomicUsize::new(0);
+        stream_in_order(&tables, &mut |_| calls.fetch_add(1, Ordering::SeqCst) < 3, one).unwrap();
+        assert_eq!(calls.load(Ordering::SeqCst), 4);
     }
 
     #[test]

@@ -77,7 +77,7 @@ pub fn run(args: &AuditConfig) -> anyhow::Result<ExitCode> {
     let several = args.netns.is_all() && multi.read() > 1;
     let mut snap = multi.snapshot;
     for note in &snap.notes {
-        eprintln!("sockscope: note: {note}");
+        crate::errln!("sockscope: note: {note}");
     }
     // The owning process of each listener, where /proc lets us see it (another user's processes need root).
     let scan = crate::collect::process::scan(&args.proc_root).ok();

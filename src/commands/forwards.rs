@@ -67,7 +67,7 @@ impl Report {
     /// error is an error.
     fn read(path: &Path) -> anyhow::Result<Report> {
         let source = path.display().to_string();
-        let file = match std::fs::File::open(path) {
+        let file = match crate::collect::input::open(path) {
             Ok(f) => f,
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 let reason = format!(
@@ -83,7 +83,7 @@ impl Report {
         };
         let table = conntrack::parse(io::BufReader::new(file)).with_context(|| format!("reading {source}"))?;
         if table.skipped > 0 {
-            eprintln!("sockscope: note: {} line(s) of {source} not understood, skipped", table.skipped);
+            crate::errln!("sockscope: note: {} line(s) of {source} not understood, skipped", table.skipped);
         }
         Ok(Report { source, found: Ok(Found::of(&table)) })
     }

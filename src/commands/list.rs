@@ -1,15 +1,26 @@
-//! The one-shot listing (`sockscope list`, and `sockscope` with flags or into a pipe): collect once, filter,
-//! attribute to processes with `-p`, render as the ss table or JSON.
+//! `sockscope list`: sockets are filtered, formatted and written as the collector hands them over, batch by
+//! batch, instead of being held until the dump ends, so memory stays bounded for any number of sockets. The
+//! collector runs on its own thread; a bounded channel between the two lets the dump and the formatting
+//! overlap. The table aligns its columns per chunk, as `ss` does. With `-p` (or a `process`/`pid` filter)
+//! rows wait for the `/proc` scan that runs beside the dump; the channel then holds more batches so the dump
+//! is not held up.
 
 use std::io::{self, Write};
 use std::path::PathBuf;
+use std::sync::mpsc;
+
+use anyhow::Context;
 
 use crate::collect::cgroup::{Namer, StateRoots};
+use crate::collect::process::{self, ScanResult};
 use crate::collect::workloads::Workloads;
-use crate::collect::{Query, SourceChoice, netns, process};
+use crate::collect::{self, CollectError, Collector, Query, Snapshot, SourceChoice, netns};
 use crate::filter::Expr;
-use crate::output::table::TableOptions;
-use crate::output::{Names, Processes, json, table};
+use crate::model::Socket;
+use crate::model::netns::{Namespace, Namespaces};
+use crate::output::json::JsonWriter;
+use crate::output::table::{TableOptions, TableWriter};
+use crate::output::{Names, Processes};
 use crate::ports::services::Services;
 
 /// Output format of a listing.
@@ -42,11 +53,100 @@ pub struct ListConfig {
     pub state_roots: StateRoots,
 }
 
-/// Collect, filter, attribute and render once.
+/// Batches in flight between the collector and the writer (a batch is up to 1024 sockets).
+const IN_FLIGHT: usize = 4;
+/// Batches in flight while rows wait for the process scan.
+const IN_FLIGHT_WAITING: usize = 64;
+
+/// The table or JSON writer the rows go to.
+enum Writer<W: Write> {
+    Table(TableWriter<W>),
+    Json(JsonWriter<W>),
+}
+
+impl<W: Write> Writer<W> {
+    fn push(&mut self, s: &Socket, names: &Names) -> io::Result<()> {
+        match self {
+            Writer::Table(t) => t.push(s, names),
+            Writer::Json(j) => j.push(s, names),
+        }
+    }
+
+    fn finish(self) -> io::Result<()> {
+        match self {
+            Writer::Table(t) => t.finish(),
+            Writer::Json(j) => j.finish(),
+        }
+    }
+}
+
+/// The namespace table and workloads the rows are labelled with, known before the first row is written.
+struct Labels {
+    namespaces: Namespaces,
+    /// Show the Namespace column (`--all-netns` over more than one namespace).
+    column: bool,
+    namer: Namer,
+}
+
+/// List the sockets `config` asks for on stdout.
 pub fn run(config: ListConfig) -> anyhow::Result<()> {
+    let stdout = io::stdout();
+    if config.netns == netns::Choice::Own {
+        let collector = collect::open(config.source, config.proc_root.clone());
+        return run_with(config, collector, stdout.lock());
+    }
+    run_namespaces(config, stdout.lock())
+}
+
+/// [`run`] in the caller's own namespace with any collector, into any writer: rows stream as batches arrive.
+pub fn run_with(mut config: ListConfig, mut collector: Box<dyn Collector>, out: impl Write) -> anyhow::Result<()> {
+    let services = std::mem::take(&mut config.services);
+    let config = &config;
+    let want_procs = config.processes || config.filter.needs_processes();
+    let depth = if want_procs { IN_FLIGHT_WAITING } else { IN_FLIGHT };
+    let namespaces = match netns::own_inode(&config.proc_root) {
+        Ok(inode) => Namespaces(vec![Namespace { inode, ..Namespace::default() }]),
+        Err(_) => Namespaces::default(),
+    };
+    let labels = Labels { namespaces, column: false, namer: Namer::new(&config.proc_root, config.state_roots.clone()) };
+    let (tx, rx) = mpsc::sync_channel::<Vec<Socket>>(depth);
+    std::thread::scope(|s| {
+        // The /proc/*/fd scan and the socket dump share no state and each takes a while: both run at once.
+        let scan = want_procs.then(|| s.spawn(|| process::scan(&config.proc_root)));
+        let dump = std::thread::Builder::new()
+            .name("collector".into())
+            .spawn_scoped(s, move || collector.stream(&config.query, &mut |batch| tx.send(batch).is_ok()))
+            .context("starting the collector thread")?;
+        let scan = match scan {
+            Some(h) => Some(h.join().map_err(|_| anyhow::anyhow!("the process scan panicked"))??),
+            None => None,
+        };
+        let written = write_rows(config, services, scan, labels, &rx, out);
+        // A failed write ends the listing: the closed channel stops the dump.
+        drop(rx);
+        let snap: Result<Snapshot, CollectError> =
+            dump.join().map_err(|_| anyhow::anyhow!("the collector thread panicked"))?;
+        match (snap, written) {
+            (Err(e), _) => Err(e.into()),
+            (Ok(_), Err(e)) => Err(e.into()),
+            (Ok(snap), Ok(writer)) => {
+                for note in &snap.notes {
+                    crate::errln!("sockscope: note: {note}");
+                }
+                writer.finish()?;
+                Ok(())
+            }
+        }
+    })
+}
+
+/// `-N` / `--all-netns`: the namespaces are dumped (a few at a time, each on a thread that enters it) and
+/// the whole set is held before rows are written, beside the `/proc` scan.
+fn run_namespaces(mut config: ListConfig, out: impl Write) -> anyhow::Result<()> {
+    let services = std::mem::take(&mut config.services);
+    let config = &config;
     let roots = netns::Roots { proc_root: config.proc_root.clone(), ..netns::Roots::default() };
     let mut namer = Namer::new(&config.proc_root, config.state_roots.clone());
-    // With -p the /proc/*/fd scan runs beside the socket dump: they share no state and each takes a while.
     let (multi, scan) = std::thread::scope(|s| {
         let want = config.processes || config.filter.needs_processes();
         let scan = want.then(|| s.spawn(|| process::scan(&config.proc_root)));
@@ -54,59 +154,71 @@ pub fn run(config: ListConfig) -> anyhow::Result<()> {
         (multi, scan.map(|h| h.join()))
     });
     let multi = multi?;
-    let namespaces_read = multi.read();
+    let column = config.netns.is_all() && multi.read() > 1;
     let mut snap = multi.snapshot;
     for note in &snap.notes {
-        eprintln!("sockscope: note: {note}");
+        crate::errln!("sockscope: note: {note}");
     }
     let scan = match scan {
         Some(h) => Some(h.map_err(|_| anyhow::anyhow!("the process scan panicked"))??),
         None => None,
     };
+    let labels = Labels { namespaces: std::mem::take(&mut snap.namespaces), column, namer };
+    let (tx, rx) = mpsc::sync_channel::<Vec<Socket>>(1);
+    tx.send(std::mem::take(&mut snap.sockets)).ok();
+    drop(tx);
+    write_rows(config, services, scan, labels, &rx, out)?.finish()?;
+    Ok(())
+}
+
+/// Take batches until the collector is done, writing the rows that pass the filter; the writer is returned
+/// unfinished (the caller closes it once the collection is known to have succeeded).
+fn write_rows<W: Write>(
+    config: &ListConfig,
+    services: Services,
+    scan: Option<ScanResult>,
+    labels: Labels,
+    rx: &mpsc::Receiver<Vec<Socket>>,
+    out: W,
+) -> io::Result<Writer<W>> {
     let filter = match &scan {
         Some(scan) if config.filter.needs_processes() => config.filter.resolve_processes(&scan.map),
         _ => config.filter.clone(),
     };
+    let Labels { namespaces, column, mut namer } = labels;
     let map = scan.as_ref().map(|s| &s.map);
-    let workloads = Workloads::load(std::mem::take(&mut snap.namespaces), map, &config.proc_root, &mut namer);
+    let workloads = Workloads::load(namespaces, map, &config.proc_root, &mut namer);
     let filter = if filter.needs_workloads() { filter.resolve_workloads(&workloads, map) } else { filter };
-    if !filter.is_true() {
-        snap.sockets.retain(|s| filter.matches(s));
-    }
-    let mut names = Names {
-        services: (!config.numeric).then_some(config.services),
-        netns_column: config.netns.is_all() && namespaces_read > 1,
-        workloads,
-        ..Names::default()
-    };
+    let mut names =
+        Names { services: (!config.numeric).then_some(services), netns_column: column, workloads, ..Names::default() };
     if let Some(scan) = scan.filter(|_| config.processes) {
-        if !scan.stats.complete {
-            let n = scan.stats.hidden + scan.stats.failed;
-            let of = scan.stats.processes;
-            let why = if crate::sys::is_root() {
-                "the kernel refused their /proc/PID/fd even to root"
-            } else {
-                "reading another user's /proc/PID/fd needs root or CAP_SYS_PTRACE"
-            };
-            eprintln!(
-                "sockscope: note: {n} of {of} processes could not be inspected ({why}); \
-                 sockets they may hold show users:(hidden,uid=...)"
-            );
+        if let Some(note) = scan.stats.note(crate::sys::is_root()) {
+            crate::errln!("sockscope: note: {note}");
         }
         names.processes = Some(Processes { map: scan.map, complete: scan.stats.complete });
-        names.load_users(&snap.sockets);
     }
-    names.load_interfaces(&snap.sockets);
-    if config.resolve {
-        names.resolve_hosts(&snap.sockets);
+    let mut writer = match config.format {
+        Format::Table => Writer::Table(TableWriter::new(out, &names, &config.table)),
+        Format::Json => Writer::Json(JsonWriter::array(out)),
+        Format::Ndjson => Writer::Json(JsonWriter::lines(out)),
+    };
+    for mut batch in rx {
+        if !filter.is_true() {
+            batch.retain(|s| filter.matches(s));
+        }
+        // Names are looked up once per distinct value, as batches bring them.
+        names.load_users(&batch);
+        names.load_interfaces(&batch);
+        if config.resolve {
+            names.resolve_hosts(&batch);
+        }
+        for s in &batch {
+            writer.push(s, &names)?;
+        }
     }
-    let stdout = io::stdout();
-    let mut out = stdout.lock();
-    match config.format {
-        Format::Table => table::render(&mut out, &snap.sockets, &names, &config.table)?,
-        Format::Json => json::render_array(&mut out, &snap.sockets, &names)?,
-        Format::Ndjson => json::render_lines(&mut out, &snap.sockets, &names)?,
-    }
-    out.flush()?;
-    Ok(())
+    Ok(writer)
 }
+
+#[cfg(test)]
+#[path = "list_tests.rs"]
+mod tests;

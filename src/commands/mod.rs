@@ -1,4 +1,4 @@
-//! The subcommands: `list` (the one-shot listing), `services`, `audit`, `forwards`. Each takes the checked
+//! The subcommands: `list` (streams the one-shot listing), `services`, `audit`, `forwards`. Each takes the checked
 //! configuration the `cli` layer built and returns the process exit status (or an error for main to print).
 
 pub mod audit;

@@ -87,7 +87,17 @@ struct JsonOut<'a> {
 }
 
 pub fn run(args: &ServicesConfig) -> anyhow::Result<ExitCode> {
-    let services = Services::load(&args.services_file).with_builtin();
+    let services = match Services::load(&args.services_file) {
+        Ok(s) => s,
+        Err(e) => {
+            crate::errln!(
+                "sockscope: note: cannot use {}: {e}; names come from the built-in table only",
+                args.services_file.display()
+            );
+            Services::default()
+        }
+    }
+    .with_builtin();
     let host = HostPorts::read(&args.proc_root);
     let report = Report::new(args, &services, host)?;
     let stdout = io::stdout();

@@ -230,10 +230,10 @@ impl Watcher {
         if self.opts.keep_dumps {
             self.last = socks;
         }
-        // The next dump is one interval after this one started, but never sooner than half an interval after
-        // it ended: a dump slower than the interval must not take the whole CPU.
-        let after_end = Instant::now() + self.opts.interval / 2;
-        self.next_dump = (started + self.opts.interval).max(after_end);
+        // The next dump is one interval after this one started, but never sooner than the dump took after it
+        // ended: a dump slower than the interval gets at most half of the time, the destroy messages the rest.
+        let took = started.elapsed();
+        self.next_dump = (started + self.opts.interval).max(Instant::now() + took);
         Ok(())
     }
 }

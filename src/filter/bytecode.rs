@@ -20,7 +20,7 @@
 use std::net::IpAddr;
 
 use super::{End, Expr};
-#[cfg(test)]
+#[cfg(any(test, feature = "fuzzing"))]
 use crate::model::{Endpoint, Family, Socket};
 
 pub const INET_DIAG_BC_NOP: u8 = 0;
@@ -41,7 +41,7 @@ pub const INET_DIAG_BC_CGROUP_COND: u8 = 13;
 const AF_UNSPEC: u8 = 0;
 const AF_INET: u8 = 2;
 const AF_INET6: u8 = 10;
-#[cfg(test)]
+#[cfg(any(test, feature = "fuzzing"))]
 /// `SOCK_BINDPORT_LOCK` in `sk_userlocks`: the port was bound explicitly (not `autobound`).
 const SOCK_BINDPORT_LOCK: u16 = 4;
 /// The largest program one netlink attribute can carry (its length field is 16 bits, header included).
@@ -53,7 +53,7 @@ pub fn compile(expr: &Expr) -> Option<Vec<u8>> {
     build(expr).ok().flatten()
 }
 
-#[cfg(test)]
+#[cfg(any(test, feature = "fuzzing"))]
 /// True when [`compile`]'s program (or its absence) decides every inet socket exactly as `expr.matches` does,
 /// so userspace need not re-check inet sockets. UNIX sockets always need the userspace check.
 pub fn kernel_exact(expr: &Expr) -> bool {
@@ -72,7 +72,7 @@ fn build(expr: &Expr) -> Result<Option<Vec<u8>>, usize> {
     }
 }
 
-#[cfg(test)]
+#[cfg(any(test, feature = "fuzzing"))]
 /// Every term of `expr` is one the kernel evaluates.
 fn kernel_only(expr: &Expr) -> bool {
     match expr {
@@ -282,7 +282,7 @@ fn assemble(code: &[Instr]) -> Vec<u8> {
     bc
 }
 
-#[cfg(test)]
+#[cfg(any(test, feature = "fuzzing"))]
 /// What the kernel's `struct inet_diag_entry` holds about a socket.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Entry {
@@ -299,7 +299,7 @@ pub struct Entry {
     pub cgroup_id: u64,
 }
 
-#[cfg(test)]
+#[cfg(any(test, feature = "fuzzing"))]
 impl Entry {
     /// The entry of an inet socket (`None` for UNIX sockets). The record lacks the mark, the bind locks and the
     /// cgroup: mark and cgroup read as 0, and the port as bound explicitly (so `AUTO` is false).
@@ -337,7 +337,7 @@ impl Entry {
     }
 }
 
-#[cfg(test)]
+#[cfg(any(test, feature = "fuzzing"))]
 /// Run `bc` on `s` as the kernel would: true when the socket is kept. UNIX sockets are always kept (the kernel
 /// never applies inet bytecode to them). A malformed program (one [`audit`] rejects) may give any answer, but
 /// never panics or loops.
@@ -345,17 +345,17 @@ pub fn run(bc: &[u8], s: &Socket) -> bool {
     Entry::of(s).is_none_or(|e| run_entry(bc, &e))
 }
 
-#[cfg(test)]
+#[cfg(any(test, feature = "fuzzing"))]
 fn u16_at(b: &[u8], at: usize) -> Option<u16> {
     Some(u16::from_ne_bytes(b.get(at..at + 2)?.try_into().ok()?))
 }
 
-#[cfg(test)]
+#[cfg(any(test, feature = "fuzzing"))]
 fn u32_at(b: &[u8], at: usize) -> Option<u32> {
     Some(u32::from_ne_bytes(b.get(at..at + 4)?.try_into().ok()?))
 }
 
-#[cfg(test)]
+#[cfg(any(test, feature = "fuzzing"))]
 /// The kernel's `bitstring_match` over byte strings.
 fn bitstring_match(a: &[u8], b: &[u8], bits: usize) -> bool {
     let (bytes, rest) = (bits / 8, bits % 8);
@@ -366,7 +366,7 @@ fn bitstring_match(a: &[u8], b: &[u8], bits: usize) -> bool {
     rest == 0 || matches!((a.get(bytes), b.get(bytes)), (Some(x), Some(y)) if (x ^ y) & (0xffu8 << (8 - rest)) == 0)
 }
 
-#[cfg(test)]
+#[cfg(any(test, feature = "fuzzing"))]
 /// `inet_diag_bc_run` on one entry.
 pub fn run_entry(bc: &[u8], e: &Entry) -> bool {
     let mut off = 0usize;
@@ -381,7 +381,7 @@ pub fn run_entry(bc: &[u8], e: &Entry) -> bool {
     off == bc.len()
 }
 
-#[cfg(test)]
+#[cfg(any(test, feature = "fuzzing"))]
 /// The outcome of the op at `off`; `None` when its arguments run past the program.
 fn test(bc: &[u8], off: usize, e: &Entry) -> Option<bool> {
     let code = *bc.get(off)?;
@@ -421,7 +421,7 @@ fn test(bc: &[u8], off: usize, e: &Entry) -> Option<bool> {
     })
 }
 
-#[cfg(test)]
+#[cfg(any(test, feature = "fuzzing"))]
 /// `valid_cc`: some op on the `yes` chain from the start has exactly `cc` bytes after it.
 fn valid_cc(bc: &[u8], cc: usize) -> bool {
     let mut off = 0usize;
@@ -437,7 +437,7 @@ fn valid_cc(bc: &[u8], cc: usize) -> bool {
     }
 }
 
-#[cfg(test)]
+#[cfg(any(test, feature = "fuzzing"))]
 /// Check `bc` as the kernel's `inet_diag_bc_audit` does before running it; `net_admin` says whether the
 /// requester has CAP_NET_ADMIN (needed for `MARK_COND`). The error names the offending op and its offset.
 pub fn audit(bc: &[u8], net_admin: bool) -> Result<(), String> {
@@ -494,7 +494,7 @@ pub fn audit(bc: &[u8], net_admin: bool) -> Result<(), String> {
     if off == bc.len() { Ok(()) } else { Err("EINVAL: the last op runs past the end".into()) }
 }
 
-#[cfg(test)]
+#[cfg(any(test, feature = "fuzzing"))]
 /// One line per op (`off: CODE yes no args`), for debugging and tests.
 pub fn disassemble(bc: &[u8]) -> String {
     const NAMES: [&str; 14] = [

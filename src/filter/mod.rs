@@ -496,7 +496,8 @@ impl FilterError {
         let end = floor_char_boundary(input, self.pos.saturating_add(self.len)).max(pos);
         let col = input[..pos].chars().count();
         let width = input[pos..end].chars().count().max(1);
-        format!("{}\n  {}\n  {}{}", self.msg, line.trim_end(), " ".repeat(col), "^".repeat(width))
+        let msg = crate::model::text::escape(&self.msg);
+        format!("{msg}\n  {}\n  {}{}", line.trim_end(), " ".repeat(col), "^".repeat(width))
     }
 }
 

@@ -59,16 +59,25 @@ impl<F: Fn(&str) -> Option<u32>> Lookup for F {
     }
 }
 
-/// The system's lookups: `if_nametoindex(3)` and the resolver (`getaddrinfo`, which may query DNS).
-#[derive(Debug, Clone, Copy, Default)]
-pub struct SystemLookup;
+/// The system's lookups: `if_nametoindex(3)`, the resolver (`getaddrinfo`, which may query DNS), and the
+/// ephemeral port range below a proc root (normally `/proc`; `--proc-root` says otherwise).
+#[derive(Debug, Clone)]
+pub struct SystemLookup {
+    pub proc_root: std::path::PathBuf,
+}
+
+impl SystemLookup {
+    pub fn new(proc_root: &std::path::Path) -> SystemLookup {
+        SystemLookup { proc_root: proc_root.to_path_buf() }
+    }
+}
 
 impl Lookup for SystemLookup {
     fn ifindex(&self, name: &str) -> Option<u32> {
         crate::sys::interface_index(name)
     }
     fn ephemeral_range(&self) -> Option<PortRange> {
-        Some(crate::ports::classes::HostPorts::read(std::path::Path::new("/proc")).ok()?.ephemeral)
+        Some(crate::ports::classes::HostPorts::read(&self.proc_root).ok()?.ephemeral)
     }
     fn hosts(&self, name: &str) -> Vec<IpAddr> {
         use std::net::ToSocketAddrs;
@@ -89,7 +98,7 @@ pub fn join_args<S: AsRef<str>>(args: &[S]) -> String {
 /// Parse a filter. Port names come from `services`, interface and host names from `lookup`.
 pub fn parse(input: &str, services: &Services, lookup: &dyn Lookup) -> Result<Parsed, FilterError> {
     let toks = lex(input)?;
-    let mut p = Parser { input, toks, i: 0, services, lookup };
+    let mut p = Parser { input, toks, i: 0, depth: 0, services, lookup };
     let states = p.selectors()?;
     let expr = if p.peek().is_none() { Expr::True } else { p.or_expr()? };
     if let Some(t) = p.peek() {
@@ -102,12 +111,18 @@ pub fn parse(input: &str, services: &Services, lookup: &dyn Lookup) -> Result<Pa
     Ok(Parsed { states, expr })
 }
 
+/// How deeply parentheses may nest. `ss` stops far earlier in practice; the limit keeps the parser and every
+/// walk over the tree it returns (evaluator, bytecode compiler, drop) within a small, fixed stack.
+pub const MAX_DEPTH: usize = 100;
+
 const TERMS: &str = "src, dst, sport, dport, port, dev, fwmark, proto, uid, path, process, pid, netns, container, unit, cgroup, 'not' or '('";
 
 struct Parser<'a> {
     input: &'a str,
     toks: Vec<Token>,
     i: usize,
+    /// Parentheses open at the current token.
+    depth: usize,
     services: &'a Services,
     lookup: &'a dyn Lookup,
 }
@@ -194,27 +209,36 @@ impl Parser<'_> {
     }
 
     fn unary(&mut self) -> Result<Expr, FilterError> {
+        // A run of `not`s is counted, not recursed into: `!!!!x` is `x`, however long the run.
+        let mut negated = false;
+        while matches!(self.peek().map(|t| &t.tok), Some(Tok::Not)) {
+            self.next();
+            negated = !negated;
+        }
         let Some(t) = self.peek().cloned() else { return Err(self.expected("a filter term", None)) };
-        match t.tok {
-            Tok::Not => {
-                self.next();
-                Ok(self.unary()?.not())
-            }
+        let e = match t.tok {
             Tok::LParen => {
+                if self.depth >= MAX_DEPTH {
+                    let msg = format!("parentheses nest deeper than {MAX_DEPTH} levels here");
+                    return Err(FilterError::new(t.pos, 1, msg));
+                }
                 self.next();
+                self.depth += 1;
                 let e = self.or_expr()?;
+                self.depth -= 1;
                 match self.peek() {
                     Some(Token { tok: Tok::RParen, .. }) => {
                         self.next();
-                        Ok(e)
+                        e
                     }
-                    Some(_) => Err(self.expected("')' or another term", None)),
-                    None => Err(FilterError::new(t.pos, 1, "this '(' is never closed")),
+                    Some(_) => return Err(self.expected("')' or another term", None)),
+                    None => return Err(FilterError::new(t.pos, 1, "this '(' is never closed")),
                 }
             }
-            Tok::Word { .. } => self.term(),
-            _ => Err(self.expected("a filter term", None)),
-        }
+            Tok::Word { .. } => self.term()?,
+            _ => return Err(self.expected("a filter term", None)),
+        };
+        Ok(negate(e, negated))
     }
 
     fn term(&mut self) -> Result<Expr, FilterError> {
@@ -253,9 +277,9 @@ impl Parser<'_> {
             "pid" => {
                 let ne = self.eq_or_ne(&kw)?;
                 let (text, t) = self.value(&kw, "a process id")?;
-                match text.parse::<u32>() {
-                    Ok(pid) => Ok(negate(Expr::Pid(pid), ne)),
-                    Err(_) => Err(self.bad_value(&kw, &t, "a process id", "a number")),
+                match text.parse::<u32>().ok().filter(|_| text.bytes().all(|b| b.is_ascii_digit())) {
+                    Some(pid) => Ok(negate(Expr::Pid(pid), ne)),
+                    None => Err(self.bad_value(&kw, &t, "a process id", "a number")),
                 }
             }
             "netns" => {
@@ -587,13 +611,18 @@ fn looks_like_host(s: &str) -> bool {
     !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'))
 }
 
-/// A number as C's `%i` reads it: decimal, `0x` hex or `0` octal.
+/// A number as C's `%i` reads it: decimal, `0x` hex or `0` octal. Digits only: no sign (`from_str_radix` would
+/// take `0x+1`).
 fn parse_c_uint(s: &str) -> Option<u32> {
-    if let Some(h) = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
-        return u32::from_str_radix(h, 16).ok();
+    let (digits, radix) = if let Some(h) = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+        (h, 16)
+    } else if s.len() > 1 && s.starts_with('0') {
+        (&s[1..], 8)
+    } else {
+        (s, 10)
+    };
+    if digits.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) {
+        return None;
     }
-    if s.len() > 1 && s.starts_with('0') {
-        return u32::from_str_radix(&s[1..], 8).ok();
-    }
-    if s.bytes().all(|b| b.is_ascii_digit()) { s.parse().ok() } else { None }
+    u32::from_str_radix(digits, radix).ok()
 }

@@ -4,6 +4,7 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use super::*;
+use crate::filter::parser::MAX_DEPTH;
 use crate::model::{Family, UnixKind, UnixName};
 use crate::ports::services::Services;
 
@@ -269,6 +270,13 @@ fn errors_point_at_the_offending_token() {
         ("exclude (", 8, 1, "expected a state name after 'exclude', found '('"),
         ("sport = :22 state listening", 12, 15, "'state' must come before the filter expression"),
         ("pid = nginx", 6, 5, "expected a process id after 'pid =', found 'nginx' (a number)"),
+        // Regression: a sign was accepted (`str::parse` and `from_str_radix` take a leading '+').
+        ("pid +1", 4, 2, "expected a process id after 'pid', found '+1'"),
+        ("fwmark 0x+1", 7, 4, "expected a mark"),
+        ("fwmark 1/0x+f", 7, 6, "expected a mark"),
+        ("fwmark 0+7", 7, 3, "expected a mark"),
+        ("fwmark +1", 7, 2, "expected a mark"),
+        ("dev +1", 4, 2, "no such interface"),
         ("autobound", 0, 9, "'autobound' filters are not supported"),
         ("container", 9, 1, "expected a container name, id or glob after 'container', found end of input"),
         ("netns", 5, 1, "expected a namespace name or inode after 'netns'"),
@@ -445,4 +453,60 @@ fn process_and_pid_terms() {
     assert!(!p("sport :80").unwrap().expr.needs_processes());
     // The kernel cannot see processes: its program must keep every socket such a term could keep.
     assert!(!crate::filter::bytecode::kernel_exact(&p("pid 42").unwrap().expr));
+}
+
+/// The deepest filter the parser accepts, alternating every construct that nests: `!(` and `(` around `or`
+/// and `and`, so the tree is as deep as parentheses allow.
+fn deepest_accepted() -> String {
+    let mut s = String::new();
+    for i in 0..MAX_DEPTH {
+        s.push_str(["!(sport = :1 or ", "(dport = :2 and ", "(src 10.0.0.1 or !"][i % 3]);
+    }
+    s.push_str("sport = :22");
+    s.push_str(&")".repeat(MAX_DEPTH));
+    s
+}
+
+#[test]
+fn deep_parentheses_are_an_error_with_a_caret_not_a_stack_overflow() {
+    // Regression: 16000 '(' overflowed the parser's stack (SIGABRT); ss rejects such input cleanly.
+    let input = format!("{}sport = :22{}", "(".repeat(16000), ")".repeat(16000));
+    let e = p(&input).unwrap_err();
+    assert_eq!((e.pos, e.len), (MAX_DEPTH, 1), "{}", e.msg);
+    assert!(e.msg.contains("nest deeper than"), "{}", e.msg);
+    let at_limit = format!("{}sport = :22{}", "(".repeat(MAX_DEPTH), ")".repeat(MAX_DEPTH));
+    assert_eq!(p(&at_limit).unwrap().expr, sp(22, 22));
+}
+
+#[test]
+fn long_not_chains_do_not_overflow_the_parser() {
+    // Regression: 60000 '!' overflowed the parser's stack. A run of negations folds by parity.
+    assert_eq!(p(&format!("{}sport = :22", "!".repeat(60000))).unwrap().expr, sp(22, 22));
+    assert_eq!(p(&format!("{}sport = :22", "!".repeat(60001))).unwrap().expr, not(sp(22, 22)));
+    assert_eq!(p(&format!("{} not sport = :22", "! ".repeat(30000))).unwrap().expr, not(sp(22, 22)));
+}
+
+#[test]
+fn every_walk_over_the_deepest_accepted_filter_fits_a_small_stack() {
+    // The dashboard evaluates filters on its collector thread (2 MiB stack); no walk over an accepted tree (evaluation,
+    // bytecode compilation, process resolution, clone, debug printing, drop) may need a large stack.
+    let input = deepest_accepted();
+    let run = move || {
+        let parsed = p(&input).expect("the deepest filter is accepted");
+        let e = parsed.expr;
+        let s = inet("10.0.0.1", 22, "10.0.0.2", 2);
+        let _ = e.matches(&s);
+        let bc = crate::filter::bytecode::compile(&e);
+        if let Some(bc) = &bc {
+            let _ = crate::filter::bytecode::run(bc, &s);
+        }
+        let _ = crate::filter::bytecode::kernel_exact(&e);
+        let _ = e.needs_processes();
+        let resolved = e.resolve_processes(&crate::collect::process::ProcessMap::default());
+        let copy = e.clone();
+        assert_eq!(copy, e);
+        let _ = format!("{e:?}");
+        drop((e, copy, resolved));
+    };
+    std::thread::Builder::new().stack_size(512 * 1024).spawn(run).unwrap().join().unwrap();
 }

@@ -8,6 +8,7 @@
 pub mod internals;
 pub mod netns;
 pub mod owners;
+pub mod text;
 
 use std::fmt;
 use std::net::IpAddr;
@@ -239,19 +240,21 @@ impl UnixName {
         };
         let mut s = String::with_capacity(prefix.len() + bytes.len());
         s.push_str(prefix);
-        for chunk in bytes.utf8_chunks() {
-            for c in chunk.valid().chars() {
-                match c {
-                    '\0' => s.push('@'),
-                    c if c.is_control() => s.push_str(&format!("\\x{:02x}", c as u32)),
-                    c => s.push(c),
-                }
+        for (i, part) in bytes.split(|&b| b == 0).enumerate() {
+            if i > 0 {
+                s.push('@');
             }
-            for b in chunk.invalid() {
-                s.push_str(&format!("\\x{b:02x}"));
-            }
+            text::push_escaped_bytes(&mut s, part);
         }
         s
+    }
+}
+
+/// The `Netid` column: `u_str`/`u_dgr`/`u_seq` for UNIX sockets, else the protocol name.
+pub fn netid(proto: Proto, kind: Option<UnixKind>) -> &'static str {
+    match kind {
+        Some(k) => k.netid(),
+        None => proto.name(),
     }
 }
 
@@ -402,10 +405,7 @@ impl Socket {
 
     /// `ss`'s Netid column: `tcp`, `udp`, `u_str`, ...
     pub fn netid(&self) -> &'static str {
-        match self.unix_kind {
-            Some(k) => k.netid(),
-            None => self.proto.name(),
-        }
+        netid(self.proto, self.unix_kind)
     }
 
     /// The UNIX peer's inode, when the source knows it.

@@ -170,26 +170,62 @@ pub fn render_event(w: &mut dyn Write, ev: &Event, names: &Names) -> io::Result<
     w.write_all(b"\n")
 }
 
+/// Writes records as they come: one JSON array (one record per line inside it), or one object per line.
+pub struct JsonWriter<W: Write> {
+    w: io::BufWriter<W>,
+    /// An array (`--json`) rather than lines (`--ndjson`).
+    array: bool,
+    count: usize,
+}
+
+impl<W: Write> JsonWriter<W> {
+    /// `--json`: the `[` is written with the first record (or by `finish` for none).
+    pub fn array(w: W) -> Self {
+        JsonWriter { w: io::BufWriter::with_capacity(256 * 1024, w), array: true, count: 0 }
+    }
+
+    /// `--ndjson`.
+    pub fn lines(w: W) -> Self {
+        JsonWriter { w: io::BufWriter::with_capacity(256 * 1024, w), array: false, count: 0 }
+    }
+
+    pub fn push(&mut self, s: &Socket, names: &Names) -> io::Result<()> {
+        if self.array {
+            self.w.write_all(if self.count == 0 { b"[\n" } else { b",\n" })?;
+        }
+        serde_json::to_writer(&mut self.w, &record(s, names))?;
+        if !self.array {
+            self.w.write_all(b"\n")?;
+        }
+        self.count += 1;
+        Ok(())
+    }
+
+    /// Close the array and flush.
+    pub fn finish(mut self) -> io::Result<()> {
+        if self.array {
+            self.w.write_all(if self.count == 0 { b"[]\n" } else { b"\n]\n" })?;
+        }
+        self.w.flush()
+    }
+}
+
 /// One JSON array, one record per line inside it.
 pub fn render_array(w: &mut dyn Write, socks: &[Socket], names: &Names) -> io::Result<()> {
-    let mut w = io::BufWriter::with_capacity(256 * 1024, w);
-    w.write_all(b"[")?;
-    for (i, s) in socks.iter().enumerate() {
-        w.write_all(if i == 0 { b"\n" } else { b",\n" })?;
-        serde_json::to_writer(&mut w, &record(s, names))?;
+    let mut j = JsonWriter::array(w);
+    for s in socks {
+        j.push(s, names)?;
     }
-    w.write_all(if socks.is_empty() { b"]\n" } else { b"\n]\n" })?;
-    w.flush()
+    j.finish()
 }
 
 /// One JSON object per line.
 pub fn render_lines(w: &mut dyn Write, socks: &[Socket], names: &Names) -> io::Result<()> {
-    let mut w = io::BufWriter::with_capacity(256 * 1024, w);
+    let mut j = JsonWriter::lines(w);
     for s in socks {
-        serde_json::to_writer(&mut w, &record(s, names))?;
-        w.write_all(b"\n")?;
+        j.push(s, names)?;
     }
-    w.flush()
+    j.finish()
 }
 
 #[cfg(test)]

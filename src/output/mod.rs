@@ -11,12 +11,11 @@ pub mod tcp_info;
 use std::collections::HashMap;
 use std::net::IpAddr;
 
-use std::borrow::Cow;
-
 use crate::collect::workloads::Workloads;
 use crate::model::Socket;
 use crate::model::netns::Workload;
 use crate::model::owners::{Holders, Owner, ProcessMap, ProcessRef};
+use crate::model::text::escape;
 use crate::ports::services::Services;
 
 /// Who holds each socket (`-p`).
@@ -83,14 +82,14 @@ impl Names {
         let ns_container = ns.and_then(|n| n.owner.as_ref()).and_then(|o| o.container.as_ref());
         if let Some(c) = self.workload(s).and_then(|w| w.container.as_ref()).filter(|c| Some(*c) != ns_container) {
             text.push(' ');
-            text.push_str(&printable(&c.label()));
+            text.push_str(&escape(&c.label()));
         }
         text
     }
 
     /// The label of namespace `id` (escaped), `-` when the table does not have it.
     pub fn netns_label(&self, id: crate::model::netns::NetnsId) -> String {
-        self.workloads.namespaces.get(id).map_or_else(|| "-".to_string(), |n| printable(&n.label()).into_owned())
+        self.workloads.namespaces.get(id).map_or_else(|| "-".to_string(), |n| escape(&n.label()).into_owned())
     }
 
     fn user(&self, uid: Option<u32>) -> String {
@@ -144,22 +143,6 @@ impl Names {
     }
 }
 
-/// `text` with control characters shown as `\xNN`, safe to print on a terminal.
-pub fn printable(text: &str) -> Cow<'_, str> {
-    if !text.chars().any(char::is_control) {
-        return Cow::Borrowed(text);
-    }
-    let mut s = String::with_capacity(text.len() + 8);
-    for c in text.chars() {
-        if c.is_control() {
-            s.push_str(&format!("\\x{:02x}", c as u32));
-        } else {
-            s.push(c);
-        }
-    }
-    Cow::Owned(s)
-}
-
 fn users(held: &[ProcessRef]) -> String {
     let mut s = String::from("users:(");
     let mut first = true;
@@ -169,7 +152,7 @@ fn users(held: &[ProcessRef]) -> String {
                 s.push(',');
             }
             first = false;
-            let comm = h.process.comm.replace('"', "\\\"");
+            let comm = crate::model::text::escape(&h.process.comm).replace('"', "\\\"");
             s.push_str(&format!("(\"{comm}\",pid={},fd={fd})", h.process.pid));
         }
     }

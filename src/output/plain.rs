@@ -2,8 +2,12 @@
 
 use std::io::{self, Write};
 
-/// A plain table: left-aligned columns two spaces apart, the last one unpadded.
+/// A plain table: left-aligned columns two spaces apart, the last one unpadded. Cells are escaped (process
+/// names, conntrack fields come from the system).
 pub fn write_table(w: &mut dyn Write, head: &[&str], rows: &[Vec<String>]) -> io::Result<()> {
+    let rows: Vec<Vec<String>> =
+        rows.iter().map(|r| r.iter().map(|c| crate::model::text::escape(c).into_owned()).collect()).collect();
+    let rows = &rows;
     let mut widths: Vec<usize> = head.iter().map(|h| h.chars().count()).collect();
     for r in rows {
         for (w, c) in widths.iter_mut().zip(r) {

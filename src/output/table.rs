@@ -1,11 +1,12 @@
 //! The `ss`-style table: columns sized to their content, addresses right-aligned and ports left-aligned
 //! around the `:` so that they line up. Built for 100k+ rows: fields are formatted once into an arena
-//! (in parallel for large inputs), then padded out in one pass.
+//! chunk by chunk as rows arrive ([`TableWriter`]), then each chunk is padded out in one pass.
 
 use std::io::{self, Write};
 use std::net::IpAddr;
 
 use super::Names;
+use crate::model::text::escape;
 use crate::model::{Endpoint, Proto, Socket};
 
 /// What the table shows.
@@ -42,114 +43,149 @@ const PPORT: usize = 5;
 const EXTRA: usize = 6;
 /// Text of the indented second line (`-i`, `-m`); empty for none.
 const SECOND: usize = 7;
-const NF: usize = 8;
+/// The namespace column's text (`--all-netns` over several namespaces); empty without the column.
+const NS: usize = 8;
+const NF: usize = 9;
 
-/// Rows below this many are formatted on one thread.
-const PARALLEL_MIN: usize = 16 * 1024;
+/// Memory of the rows buffered before a chunk is written (field text plus per-row offsets). Columns are
+/// aligned within a chunk, as in `ss`, which buffers up to 5 chunks of 1 MiB of fields before it renders
+/// them (`BUF_CHUNK`, `BUF_CHUNKS_MAX`): about 60k rows of `-tan` here, so memory stays bounded however
+/// many sockets there are.
+pub const CHUNK_BYTES: usize = 4 << 20;
 
+/// Per-row memory besides the field text.
+const ROW_BYTES: usize = std::mem::size_of::<[u32; NF]>() + std::mem::size_of::<RowKind>();
+
+/// What the netid, state and separator of a row are made from.
+type RowKind = (Proto, Option<crate::model::UnixKind>, crate::model::State);
+
+/// Rows formatted but not yet written: their fields in one arena, and the widths they need.
+#[derive(Default)]
 struct Chunk {
     arena: Vec<u8>,
     /// End offset of each field of each row in `arena`.
     ends: Vec<[u32; NF]>,
+    /// Protocol, UNIX kind and state of each row (its netid, state name and separator).
+    meta: Vec<RowKind>,
     widths: [usize; NF],
     state_w: usize,
     netid_w: usize,
 }
 
-/// Render `socks` as a table into `w`.
-pub fn render(w: &mut dyn Write, socks: &[Socket], names: &Names, opts: &TableOptions) -> io::Result<()> {
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
-    let chunks: Vec<Chunk> = if socks.len() < PARALLEL_MIN || threads == 1 {
-        vec![build(socks, names, opts)]
-    } else {
-        let per = socks.len().div_ceil(threads);
-        std::thread::scope(|s| {
-            let hs: Vec<_> = socks.chunks(per).map(|c| s.spawn(move || build(c, names, opts))).collect();
-            hs.into_iter().map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))).collect()
-        })
-    };
+/// Writes a table row by row: rows are formatted into a chunk, and a full chunk is padded to its own column
+/// widths and written. The header (unless `-H`) goes with the first chunk.
+pub struct TableWriter<W: Write> {
+    w: W,
+    opts: TableOptions,
+    /// Is there a Details column (fixed for the whole table)?
+    details: bool,
+    /// Is there a Namespace column (fixed for the whole table)?
+    netns_column: bool,
+    chunk: Chunk,
+    out: Vec<u8>,
+    header_due: bool,
+    chunk_bytes: usize,
+}
 
-    let mut widths = [0usize; NF];
-    let (mut state_w, mut netid_w) = ("State".len(), "Netid".len());
-    for c in &chunks {
-        for (w, cw) in widths.iter_mut().zip(c.widths) {
-            *w = (*w).max(cw);
+impl<W: Write> TableWriter<W> {
+    /// A table for rows formatted with `names` (or names loaded since: only whether processes are shown
+    /// must not change).
+    pub fn new(w: W, names: &Names, opts: &TableOptions) -> Self {
+        TableWriter {
+            w,
+            opts: *opts,
+            details: opts.details(names),
+            netns_column: names.netns_column,
+            chunk: Chunk::default(),
+            out: Vec::with_capacity(256 * 1024),
+            header_due: opts.header,
+            chunk_bytes: CHUNK_BYTES,
         }
-        state_w = state_w.max(c.state_w);
-        netid_w = netid_w.max(c.netid_w);
-    }
-    let heads = ["Recv-Q", "Send-Q", "Local Address", "Port", "Peer Address", "Port", "", ""];
-    for (w, h) in widths.iter_mut().zip(heads) {
-        *w = (*w).max(h.len());
     }
 
-    // The namespace column: one label per namespace, or per socket when holders may name another container.
-    let per_socket = names.processes.is_some() || names.workloads.labels_sockets();
-    let ns_texts: Vec<String> = match (names.netns_column, per_socket) {
-        (false, _) => Vec::new(),
-        (true, false) => (0..names.workloads.namespaces.len() as u32).map(|i| names.netns_label(i)).collect(),
-        (true, true) => socks.iter().map(|s| names.netns_text(s)).collect(),
-    };
-    let ns_text = |i: usize, s: &Socket| -> &[u8] {
-        let t = if per_socket { ns_texts.get(i) } else { ns_texts.get(s.netns as usize) };
-        t.map_or(b"-", |t| t.as_bytes())
-    };
-    let ns_w = if names.netns_column {
-        socks.iter().enumerate().map(|(i, s)| ns_text(i, s).len()).max().unwrap_or(0).max("Namespace".len())
-    } else {
-        0
-    };
-    let mut out = Vec::with_capacity(256 * 1024);
-    if opts.header {
-        if names.netns_column {
-            pad_left(&mut out, b"Namespace", ns_w);
-            out.push(b' ');
-        }
-        if opts.netid {
-            pad_left(&mut out, b"Netid", netid_w);
-            out.push(b' ');
-        }
-        pad_left(&mut out, b"State", state_w);
-        out.push(b' ');
-        head_row(&mut out, &heads, &widths, opts.details(names));
+    /// Write chunks of at most `bytes` bytes of fields (tests use small ones).
+    pub fn with_chunk_bytes(mut self, bytes: usize) -> Self {
+        self.chunk_bytes = bytes.max(1);
+        self
     }
-    let mut row_socks = socks.iter().enumerate();
-    for c in &chunks {
-        let mut start = 0usize;
-        for ends in &c.ends {
-            let (row, s) = row_socks.next().ok_or_else(|| io::Error::other("row count mismatch"))?;
-            if names.netns_column {
-                pad_left(&mut out, ns_text(row, s), ns_w);
+
+    /// Format one row; writes a chunk when it is full.
+    pub fn push(&mut self, s: &Socket, names: &Names) -> io::Result<()> {
+        format_row(&mut self.chunk, s, names, &self.opts);
+        if self.chunk.arena.len() + self.chunk.ends.len() * ROW_BYTES >= self.chunk_bytes {
+            self.write_chunk()?;
+        }
+        Ok(())
+    }
+
+    /// Write what is left (and the header of an empty table) and flush.
+    pub fn finish(mut self) -> io::Result<()> {
+        self.write_chunk()?;
+        self.w.flush()
+    }
+
+    fn write_chunk(&mut self) -> io::Result<()> {
+        let c = &mut self.chunk;
+        let opts = &self.opts;
+        let details = self.details;
+        let heads = ["Recv-Q", "Send-Q", "Local Address", "Port", "Peer Address", "Port", "", "", ""];
+        let mut widths = c.widths;
+        for (w, h) in widths.iter_mut().zip(heads) {
+            *w = (*w).max(h.len());
+        }
+        let state_w = c.state_w.max("State".len());
+        let netid_w = c.netid_w.max("Netid".len());
+        let ns_w = if self.netns_column { c.widths[NS].max("Namespace".len()) } else { 0 };
+        let netns_column = self.netns_column;
+        let out = &mut self.out;
+        if std::mem::take(&mut self.header_due) {
+            if netns_column {
+                pad_left(out, b"Namespace", ns_w);
                 out.push(b' ');
             }
-            let field =
-                |i: usize, start: usize| &c.arena[if i == 0 { start } else { ends[i - 1] as usize }..ends[i] as usize];
             if opts.netid {
-                pad_left(&mut out, s.netid().as_bytes(), netid_w);
+                pad_left(out, b"Netid", netid_w);
                 out.push(b' ');
             }
-            pad_left(&mut out, s.state.display_name(s.proto).as_bytes(), state_w);
+            pad_left(out, b"State", state_w);
             out.push(b' ');
-            pad_left(&mut out, field(RECVQ, start), widths[RECVQ]);
-            out.push(b' ');
-            pad_left(&mut out, field(SENDQ, start), widths[SENDQ]);
-            out.push(b' ');
-            let sep = if s.proto == Proto::Unix { b' ' } else { b':' };
-            pad_right(&mut out, field(LADDR, start), widths[LADDR]);
-            out.push(sep);
-            pad_left(&mut out, field(LPORT, start), widths[LPORT]);
-            out.push(b' ');
-            pad_right(&mut out, field(PADDR, start), widths[PADDR]);
-            out.push(sep);
-            if opts.details(names) {
-                pad_left(&mut out, field(PPORT, start), widths[PPORT]);
+            head_row(out, &heads, &widths, details);
+        }
+        let mut start = 0usize;
+        for (ends, &(proto, kind, state)) in c.ends.iter().zip(&c.meta) {
+            let netid = crate::model::netid(proto, kind);
+            let state = state.display_name(proto);
+            let sep = if proto == Proto::Unix { b' ' } else { b':' };
+            let field = |i: usize| &c.arena[if i == 0 { start } else { ends[i - 1] as usize }..ends[i] as usize];
+            if netns_column {
+                pad_left(out, field(NS), ns_w);
                 out.push(b' ');
-                out.extend_from_slice(field(EXTRA, start));
+            }
+            if opts.netid {
+                pad_left(out, netid.as_bytes(), netid_w);
+                out.push(b' ');
+            }
+            pad_left(out, state.as_bytes(), state_w);
+            out.push(b' ');
+            pad_left(out, field(RECVQ), widths[RECVQ]);
+            out.push(b' ');
+            pad_left(out, field(SENDQ), widths[SENDQ]);
+            out.push(b' ');
+            pad_right(out, field(LADDR), widths[LADDR]);
+            out.push(sep);
+            pad_left(out, field(LPORT), widths[LPORT]);
+            out.push(b' ');
+            pad_right(out, field(PADDR), widths[PADDR]);
+            out.push(sep);
+            if details {
+                pad_left(out, field(PPORT), widths[PPORT]);
+                out.push(b' ');
+                out.extend_from_slice(field(EXTRA));
             } else {
-                out.extend_from_slice(field(PPORT, start));
+                out.extend_from_slice(field(PPORT));
             }
             out.push(b'\n');
-            let second = field(SECOND, start);
+            let second = field(SECOND);
             if !second.is_empty() {
                 out.push(b'\t');
                 out.extend_from_slice(second);
@@ -157,13 +193,29 @@ pub fn render(w: &mut dyn Write, socks: &[Socket], names: &Names, opts: &TableOp
             }
             start = ends[NF - 1] as usize;
             if out.len() >= 224 * 1024 {
-                w.write_all(&out)?;
+                self.w.write_all(out)?;
                 out.clear();
             }
         }
+        self.w.write_all(out)?;
+        out.clear();
+        c.arena.clear();
+        c.ends.clear();
+        c.meta.clear();
+        c.widths = [0; NF];
+        c.state_w = 0;
+        c.netid_w = 0;
+        Ok(())
     }
-    w.write_all(&out)?;
-    w.flush()
+}
+
+/// Render `socks` as a table into `w`.
+pub fn render(w: &mut dyn Write, socks: &[Socket], names: &Names, opts: &TableOptions) -> io::Result<()> {
+    let mut t = TableWriter::new(w, names, opts);
+    for s in socks {
+        t.push(s, names)?;
+    }
+    t.finish()
 }
 
 fn head_row(out: &mut Vec<u8>, heads: &[&str; NF], widths: &[usize; NF], details: bool) {
@@ -198,15 +250,9 @@ fn pad_right(out: &mut Vec<u8>, text: &[u8], w: usize) {
     out.extend_from_slice(text);
 }
 
-fn build(socks: &[Socket], names: &Names, opts: &TableOptions) -> Chunk {
-    let mut c = Chunk {
-        arena: Vec::with_capacity(socks.len() * 48),
-        ends: Vec::with_capacity(socks.len()),
-        widths: [0; NF],
-        state_w: 0,
-        netid_w: 0,
-    };
-    for s in socks {
+/// Format one row's fields into the chunk.
+fn format_row(c: &mut Chunk, s: &Socket, names: &Names, opts: &TableOptions) {
+    {
         let mut ends = [0u32; NF];
         let mut start = c.arena.len();
         let mut mark = |arena: &Vec<u8>, i: usize, widths: &mut [usize; NF]| {
@@ -289,11 +335,16 @@ fn build(socks: &[Socket], names: &Names, opts: &TableOptions) -> Chunk {
             }
         }
         mark(a, SECOND, &mut c.widths);
+        if names.netns_column {
+            a.extend_from_slice(names.netns_text(s).as_bytes());
+        }
+        mark(a, NS, &mut c.widths);
         c.ends.push(ends);
-        c.state_w = c.state_w.max(s.state.display_name(s.proto).len());
+        let state = s.state.display_name(s.proto);
+        c.state_w = c.state_w.max(state.len());
         c.netid_w = c.netid_w.max(s.netid().len());
+        c.meta.push((s.proto, s.unix_kind, s.state));
     }
-    c
 }
 
 /// One end of `s` as `address:port` (UNIX: `name inode`), written as the table writes its columns.
@@ -361,7 +412,7 @@ fn extended(a: &mut Vec<u8>, s: &Socket) {
 /// or a host name with `-r`. The device is shown on the local side only, as `ss` does.
 fn addr(a: &mut Vec<u8>, ip: &IpAddr, s: &Socket, names: &Names, local: bool) {
     if let Some(h) = names.hosts.get(ip) {
-        a.extend_from_slice(h.as_bytes());
+        a.extend_from_slice(escape(h).as_bytes());
     } else {
         match ip {
             IpAddr::V4(v4) => ipv4(a, v4.octets()),
@@ -374,7 +425,7 @@ fn addr(a: &mut Vec<u8>, ip: &IpAddr, s: &Socket, names: &Names, local: bool) {
     if let Some(i) = s.ifindex.filter(|i| *i != 0 && local) {
         a.push(b'%');
         match names.interfaces.get(&i) {
-            Some(n) => a.extend_from_slice(n.as_bytes()),
+            Some(n) => a.extend_from_slice(escape(n).as_bytes()),
             None => num(a, i as u64),
         }
     }
@@ -384,7 +435,7 @@ fn port_text(a: &mut Vec<u8>, proto: Proto, port: u16, names: &Names) {
     if port == 0 {
         a.push(b'*');
     } else if let Some(n) = names.services.as_ref().and_then(|s| s.name(proto, port)) {
-        a.extend_from_slice(n.as_bytes());
+        a.extend_from_slice(escape(n).as_bytes());
     } else {
         num(a, port as u64);
     }

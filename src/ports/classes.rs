@@ -73,8 +73,9 @@ impl fmt::Display for PortClass {
 
 #[derive(Debug, thiserror::Error)]
 pub enum PortsError {
-    #[error("cannot read {}: {source}", path.display())]
-    Io { path: PathBuf, source: io::Error },
+    /// The cause is in the message, and so not a `source`: printed once.
+    #[error("cannot read {}: {error}", path.display())]
+    Io { path: PathBuf, error: io::Error },
     #[error("{}: {msg}", path.display())]
     Parse { path: PathBuf, msg: String },
 }
@@ -96,13 +97,13 @@ impl HostPorts {
     /// Read both sysctls below `proc_root` (normally `/proc`). A missing reserved-ports file means none.
     pub fn read(proc_root: &Path) -> Result<HostPorts, PortsError> {
         let path = proc_root.join(LOCAL_PORT_RANGE);
-        let text = std::fs::read_to_string(&path).map_err(|source| PortsError::Io { path: path.clone(), source })?;
+        let text = std::fs::read_to_string(&path).map_err(|error| PortsError::Io { path: path.clone(), error })?;
         let ephemeral = parse_local_port_range(&text).map_err(|msg| PortsError::Parse { path, msg })?;
         let path = proc_root.join(LOCAL_RESERVED_PORTS);
         let reserved = match std::fs::read_to_string(&path) {
             Ok(text) => parse_reserved_ports(&text).map_err(|msg| PortsError::Parse { path, msg })?,
             Err(e) if e.kind() == io::ErrorKind::NotFound => Vec::new(),
-            Err(source) => return Err(PortsError::Io { path, source }),
+            Err(error) => return Err(PortsError::Io { path, error }),
         };
         Ok(HostPorts { ephemeral, reserved })
     }

@@ -65,15 +65,17 @@ pub struct Table {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConntrackError {
+    /// The cause is in the message, and so not a `source`: printed once.
     #[error("cannot read the conntrack table: {0}")]
-    Io(#[from] io::Error),
+    Io(io::Error),
 }
 
-/// Parse the table text. Lines that do not parse are skipped and counted, never fatal.
+/// Parse the table text. Lines that do not parse are skipped and counted, never fatal; a read error, or a line
+/// longer than [`MAX_LINE`](crate::collect::input::MAX_LINE) bytes (not conntrack's), is.
 pub fn parse(r: impl BufRead) -> Result<Table, ConntrackError> {
     let mut t = Table::default();
-    for line in r.split(b'\n') {
-        let line = line?;
+    for line in crate::collect::input::CappedLines::new(r) {
+        let line = line.map_err(ConntrackError::Io)?;
         let line = String::from_utf8_lossy(&line);
         if line.trim().is_empty() {
             continue;

@@ -1,7 +1,7 @@
 //! Service names for ports: `/etc/services` (parsed here; a missing file just means no names from it), merged
 //! with the compiled-in table of [`crate::ports::services_table`] for every (protocol, port) the file does not name.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io::BufRead;
 use std::path::Path;
 
@@ -61,17 +61,21 @@ pub struct Services {
 const PROTOS: [Proto; 3] = [Proto::Tcp, Proto::Udp, Proto::Sctp];
 
 impl Services {
-    /// Load `path` alone (no built-in names); a missing or unreadable file gives an empty table.
-    pub fn load(path: &Path) -> Services {
-        match std::fs::File::open(path) {
-            Ok(f) => Services::parse(std::io::BufReader::new(f)),
-            Err(_) => Services::default(),
+    /// Load `path` alone (no built-in names). Opened without blocking, refused unless a regular file, lines
+    /// capped at [`MAX_LINE`](crate::collect::input::MAX_LINE) bytes: the error says why the file is unusable.
+    pub fn load(path: &Path) -> std::io::Result<Services> {
+        let file = crate::collect::input::open(path)?;
+        let (s, error) = Services::parse_until_error(std::io::BufReader::new(file));
+        match error {
+            Some(e) => Err(e),
+            None => Ok(s),
         }
     }
 
-    /// The system's table: `/etc/services`, then the built-in table for what it does not name.
+    /// The system's table: `/etc/services` (nothing from it when it cannot be read), then the built-in table
+    /// for what it does not name.
     pub fn system() -> Services {
-        Services::load(Path::new("/etc/services")).with_builtin()
+        Services::load(Path::new("/etc/services")).unwrap_or_default().with_builtin()
     }
 
     /// The built-in table alone.
@@ -112,9 +116,19 @@ impl Services {
     /// skipped. The first name given for a port wins, as in `getservbyport`; names of later lines for the same
     /// port become aliases.
     pub fn parse(r: impl BufRead) -> Services {
+        Services::parse_until_error(r).0
+    }
+
+    /// [`parse`](Self::parse), and the read error that ended it early, if any. Linear in the input: a port
+    /// with many aliases checks each new name against a set, not against the list.
+    fn parse_until_error(r: impl BufRead) -> (Services, Option<std::io::Error>) {
         let mut s = Services::default();
-        for line in r.split(b'\n') {
-            let Ok(line) = line else { break };
+        let mut seen: HashSet<(Proto, u16, Box<str>)> = HashSet::new();
+        for line in crate::collect::input::CappedLines::new(r) {
+            let line = match line {
+                Ok(l) => l,
+                Err(e) => return (s, Some(e)),
+            };
             let line = String::from_utf8_lossy(&line);
             let line = line.split('#').next().unwrap_or("");
             let mut words = line.split_ascii_whitespace();
@@ -127,25 +141,22 @@ impl Services {
                 "sctp" => Proto::Sctp,
                 _ => continue,
             };
-            let names: Vec<&str> = std::iter::once(name).chain(words).collect();
+            let fresh: Vec<&str> =
+                std::iter::once(name).chain(words).filter(|n| seen.insert((proto, port, (*n).into()))).collect();
+            let Some((first, rest)) = fresh.split_first() else { continue };
             match s.by_port.get_mut(&(proto, port)) {
-                Some(e) => {
-                    for n in &names {
-                        if *e.name != **n && !e.aliases.iter().any(|a| **a == **n) {
-                            e.aliases.push((*n).into());
-                        }
-                    }
-                }
+                Some(e) => e.aliases.extend(fresh.iter().map(|n| Box::from(*n))),
                 None => {
-                    let aliases = names[1..].iter().map(|n| (*n).into()).collect();
-                    s.by_port.insert((proto, port), Entry { name: name.into(), aliases, source: ServiceSource::File });
+                    let aliases = rest.iter().map(|n| Box::from(*n)).collect();
+                    let entry = Entry { name: (*first).into(), aliases, source: ServiceSource::File };
+                    s.by_port.insert((proto, port), entry);
                 }
             }
-            for n in names {
+            for n in fresh {
                 s.by_name.entry((proto, n.to_ascii_lowercase().into())).or_insert(port);
             }
         }
-        s
+        (s, None)
     }
 
     /// The service name of `port` for `proto` (`None` when unknown).
@@ -267,8 +278,9 @@ sctponly	9899/sctp
 
     #[test]
     fn missing_file_is_empty_and_builtin_fills_in() {
-        let none = Services::load(Path::new("/nonexistent/services"));
-        assert!(none.is_empty());
+        let e = Services::load(Path::new("/nonexistent/services")).unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::NotFound);
+        let none = Services::default();
         let s = none.with_builtin();
         assert_eq!(s.name(Proto::Tcp, 22), Some("ssh"));
         assert_eq!(s.name(Proto::Tcp, 6379), Some("redis"));
@@ -277,6 +289,34 @@ sctponly	9899/sctp
         assert_eq!(s.port("rdp", None), Some(3389));
         assert_eq!(s.service(Proto::Tcp, 443).unwrap().source, ServiceSource::Builtin);
         assert_eq!(s.len(), Services::builtin().len());
+    }
+
+    #[test]
+    fn many_aliases_of_one_port_parse_in_linear_time() {
+        // Regression: each new alias was compared with every earlier one (80k aliases: 10 s). 200k lines of
+        // one port, each also repeating a name already seen: every alias kept once, in file order.
+        let mut text = String::new();
+        for i in 0..200_000 {
+            text.push_str(&format!("name{i} 80/tcp name{} # line {i}\n", i / 2));
+        }
+        let s = Services::parse(text.as_bytes());
+        let e = s.service(Proto::Tcp, 80).unwrap();
+        assert_eq!(e.name, "name0");
+        assert_eq!(e.aliases.len(), 199_999);
+        assert!(e.aliases.iter().enumerate().all(|(i, a)| **a == *format!("name{}", i + 1)));
+        assert_eq!(s.port("NAME199999", None), Some(80));
+    }
+
+    #[test]
+    fn an_unusable_file_says_why() {
+        let e = Services::load(Path::new("/dev/zero")).unwrap_err();
+        assert!(e.to_string().contains("character device"), "{e}");
+        let e = Services::load(Path::new("/")).unwrap_err();
+        assert!(e.to_string().contains("directory"), "{e}");
+        let mut long = vec![b'x'; crate::collect::input::MAX_LINE + 10];
+        long.push(b'\n');
+        let (_, err) = Services::parse_until_error(&long[..]);
+        assert!(err.unwrap().to_string().contains("a line is longer than"));
     }
 
     #[test]

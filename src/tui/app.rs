@@ -197,12 +197,16 @@ pub struct App {
     pub message: Option<String>,
     /// The socket list shows the group's event log below it (`e`).
     pub show_events: bool,
+    /// Where `dport ephemeral` in a typed filter reads the range (`--proc-root`).
+    pub proc_root: std::path::PathBuf,
 }
 
 /// One thing that happened.
 #[derive(Debug, Clone)]
 pub enum Action {
     Key(KeyEvent),
+    /// Text pasted into the terminal (bracketed paste): typed into the `/` input at once.
+    Paste(String),
     Mouse(MouseEvent),
     Data(Arc<Live>),
     /// A collection failed (the previous data stays on screen).
@@ -244,6 +248,7 @@ impl App {
             kill_request: None,
             message: None,
             show_events: false,
+            proc_root: "/proc".into(),
         }
     }
 
@@ -401,6 +406,13 @@ pub fn update(app: &mut App, action: Action) {
         Action::KillDone(msg) => app.message = Some(msg),
         Action::Mouse(m) => mouse(app, m),
         Action::Key(k) => key(app, k),
+        Action::Paste(text) => {
+            if let Some(input) = app.filter_input.as_mut() {
+                // Line breaks and tabs of a pasted multi-line filter are spaces, as words are joined.
+                input.extend(text.chars().map(|c| if c.is_control() { ' ' } else { c }));
+                app.filter_error = None;
+            }
+        }
     }
 }
 
@@ -467,7 +479,7 @@ fn filter_key(app: &mut App, k: KeyEvent) {
         }
         KeyCode::Enter => {
             let text = input.clone();
-            match filter::parse(&text, &app.services) {
+            match filter::parse(&text, &app.services, &app.proc_root) {
                 Ok(sel) => {
                     app.settings.selection = sel;
                     app.filter_text = text;

@@ -259,3 +259,16 @@ fn ticks_and_resize() {
     update(&mut a, Action::Resize(60, 10));
     assert_eq!(a.size, (60, 10));
 }
+
+#[test]
+fn a_deep_filter_typed_after_slash_is_an_error_not_an_abort() {
+    // Regression: the parser overflowed its stack, aborting with the terminal left raw.
+    let mut a = app();
+    press(&mut a, KeyCode::Char('/'));
+    chars(&mut a, &"(".repeat(16000));
+    chars(&mut a, "sport = :22");
+    press(&mut a, KeyCode::Enter);
+    let e = a.filter_error.clone().expect("too deep is reported");
+    assert!(e.msg.contains("nest deeper"), "{}", e.msg);
+    assert!(a.filter_input.is_some(), "input stays open to fix it");
+}

@@ -107,11 +107,8 @@ impl Owners {
         match self.of.get(&(i as u32)) {
             Some(Owner::Held(HeldBy { first, count })) => {
                 let p = &self.processes[*first as usize];
-                if *count > 1 {
-                    format!("{}[{}] +{}", p.comm, p.pid, count - 1)
-                } else {
-                    format!("{}[{}]", p.comm, p.pid)
-                }
+                let comm = crate::model::text::escape(&p.comm);
+                if *count > 1 { format!("{comm}[{}] +{}", p.pid, count - 1) } else { format!("{comm}[{}]", p.pid) }
             }
             Some(Owner::Hidden) => "hidden".into(),
             _ => "-".into(),
@@ -225,7 +222,7 @@ impl Tracker {
             audit,
             pressure,
             ephemeral: self.host.as_ref().map(|h| h.ephemeral),
-            namespaces: snap.namespaces.0.iter().map(|n| crate::output::printable(&n.label()).into_owned()).collect(),
+            namespaces: snap.namespaces.0.iter().map(|n| crate::model::text::escape(&n.label()).into_owned()).collect(),
         });
         self.prev = Some(live.clone());
         live

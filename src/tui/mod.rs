@@ -11,6 +11,8 @@ pub mod live;
 pub mod replay;
 #[cfg(test)]
 mod script;
+#[cfg(test)]
+mod tests;
 pub mod view;
 #[cfg(test)]
 mod view_tests;
@@ -23,7 +25,9 @@ use std::time::{Duration, Instant};
 
 use ratatui::Terminal;
 use ratatui::backend::CrosstermBackend;
-use ratatui::crossterm::event::{self, DisableMouseCapture, EnableMouseCapture, Event, KeyEventKind};
+use ratatui::crossterm::event::{
+    self, DisableBracketedPaste, DisableMouseCapture, EnableBracketedPaste, EnableMouseCapture, Event, KeyEventKind,
+};
 use ratatui::crossterm::execute;
 use ratatui::crossterm::terminal::{EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode};
 
@@ -73,7 +77,13 @@ struct TerminalGuard {
 
 fn restore_terminal() {
     let _ = disable_raw_mode();
-    let _ = execute!(io::stdout(), DisableMouseCapture, LeaveAlternateScreen, ratatui::crossterm::cursor::Show);
+    let _ = execute!(
+        io::stdout(),
+        DisableBracketedPaste,
+        DisableMouseCapture,
+        LeaveAlternateScreen,
+        ratatui::crossterm::cursor::Show
+    );
 }
 
 impl TerminalGuard {
@@ -85,7 +95,7 @@ impl TerminalGuard {
         }));
         enable_raw_mode()?;
         let mut out = io::stdout();
-        if let Err(e) = execute!(out, EnterAlternateScreen, EnableMouseCapture) {
+        if let Err(e) = execute!(out, EnterAlternateScreen, EnableMouseCapture, EnableBracketedPaste) {
             restore_terminal();
             return Err(e);
         }
@@ -98,6 +108,35 @@ impl Drop for TerminalGuard {
     fn drop(&mut self) {
         restore_terminal();
     }
+}
+
+/// Turn one terminal event into an action.
+fn apply_event(app: &mut App, e: Event) {
+    match e {
+        Event::Key(k) if k.kind != KeyEventKind::Release => app::update(app, Action::Key(k)),
+        Event::Paste(text) => app::update(app, Action::Paste(text)),
+        Event::Mouse(m) => app::update(app, Action::Mouse(m)),
+        Event::Resize(w, h) => app::update(app, Action::Resize(w, h)),
+        _ => {}
+    }
+}
+
+/// Most events applied between two draws: the screen still refreshes during an endless stream of input.
+const MAX_EVENTS_PER_DRAW: usize = 100_000;
+
+/// Apply the events `next` has ready (it returns `None` when none is waiting), up to
+/// [`MAX_EVENTS_PER_DRAW`]; returns how many were applied.
+fn apply_pending(app: &mut App, mut next: impl FnMut() -> io::Result<Option<Event>>) -> io::Result<usize> {
+    let mut n = 0;
+    while n < MAX_EVENTS_PER_DRAW {
+        let Some(e) = next()? else { break };
+        apply_event(app, e);
+        n += 1;
+        if app.quit {
+            break;
+        }
+    }
+    Ok(n)
 }
 
 /// The query a collection needs for these settings.
@@ -115,6 +154,9 @@ pub fn query_for(settings: &Settings, ipv4: bool, ipv6: bool) -> Query {
         one_tcp_walk: true,
     }
 }
+
+/// The collector thread's stack: explicit, so what the tests prove about filter depth holds in the dashboard.
+pub const COLLECTOR_STACK: usize = 2 << 20;
 
 /// Collect, filter and track on this thread until the UI goes away.
 pub fn collector_loop(
@@ -244,13 +286,14 @@ pub fn run(cfg: TopConfig) -> anyhow::Result<()> {
     };
     let families = (cfg.ipv4, cfg.ipv6);
     let proc_root = cfg.proc_root.clone();
-    std::thread::Builder::new().name("collector".into()).spawn({
+    std::thread::Builder::new().name("collector".into()).stack_size(COLLECTOR_STACK).spawn({
         let settings = settings.clone();
         let tracker = Tracker::auditing(HostPorts::read(&cfg.proc_root).ok(), cfg.audit);
         move || collector_loop(collector, tracker, (proc_root, state_roots), settings, families, cmd_rx, up_tx)
     })?;
 
     let mut app = App::new(settings, cfg.filter_text, cfg.services, cfg.color);
+    app.proc_root = cfg.proc_root.clone();
     let mut guard = TerminalGuard::enter()?;
     let size = guard.terminal.size()?;
     app::update(&mut app, Action::Resize(size.width, size.height));
@@ -263,12 +306,11 @@ pub fn run(cfg: TopConfig) -> anyhow::Result<()> {
             dirty = false;
         }
         if event::poll(Duration::from_millis(100))? {
-            match event::read()? {
-                Event::Key(k) if k.kind != KeyEventKind::Release => app::update(&mut app, Action::Key(k)),
-                Event::Mouse(m) => app::update(&mut app, Action::Mouse(m)),
-                Event::Resize(w, h) => app::update(&mut app, Action::Resize(w, h)),
-                _ => {}
-            }
+            let first = event::read()?;
+            apply_event(&mut app, first);
+            // Everything already waiting is applied before the next draw: a pasted 40k-character filter
+            // costs one redraw, not one per key.
+            apply_pending(&mut app, || if event::poll(Duration::ZERO)? { event::read().map(Some) } else { Ok(None) })?;
             dirty = true;
         }
         // Only the newest snapshot matters when several queued up.

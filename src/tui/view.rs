@@ -15,6 +15,7 @@ use super::layout::{self, scroll_offset};
 use super::live::{HeldBy, Live};
 use crate::group::{Group, GroupKey};
 use crate::model::owners::Owner;
+use crate::model::text::escape;
 use crate::model::{Endpoint, Proto, Socket, State};
 
 const SPARKS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
@@ -70,12 +71,13 @@ pub fn view(app: &App, f: &mut Frame) {
         (Some(live), Screen::Sockets) => sockets(app, live, f, areas.body, &theme),
         (Some(live), Screen::Detail) => detail(app, live, f, areas.body),
     }
-    match &app.collect_error {
+    // A failed collection owns the whole bar (nothing of the usual text shows through), unless `/` is open.
+    match app.collect_error.as_ref().filter(|_| app.filter_input.is_none()) {
         Some(e) => f.render_widget(
-            Paragraph::new(format!(" collection failed: {}", one_line(e))).style(theme.alarm()),
+            Paragraph::new(format!(" collection failed: {}", escape(e))).style(theme.alarm()),
             areas.status,
         ),
-        None => f.render_widget(Paragraph::new(status(app, &theme)), areas.status),
+        None => f.render_widget(Paragraph::new(status(app, &theme, areas.status.width)), areas.status),
     }
     if let (Some(input), Some(err)) = (&app.filter_input, &app.filter_error) {
         let text = err.render(input);
@@ -128,11 +130,6 @@ fn kill_dialog(d: &crate::tui::kill::KillDialog, f: &mut Frame, area: Rect, them
     f.render_widget(Paragraph::new(text).block(block).wrap(Wrap { trim: false }), r);
 }
 
-/// A message from the system on one screen line: control characters (newlines, escapes) become spaces.
-fn one_line(text: &str) -> String {
-    text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect()
-}
-
 fn title(app: &App, theme: &Theme) -> Line<'static> {
     let mut spans = vec![Span::styled(" sockscope ", Style::default().add_modifier(Modifier::BOLD))];
     if let Some(live) = &app.live {
@@ -171,14 +168,25 @@ fn title(app: &App, theme: &Theme) -> Line<'static> {
     Line::from(spans)
 }
 
-fn status(app: &App, theme: &Theme) -> Line<'static> {
+/// The status bar, `width` columns wide.
+fn status(app: &App, theme: &Theme, width: u16) -> Line<'static> {
     if let Some(m) = &app.message {
-        return Line::from(Span::styled(format!(" {m}"), theme.alarm()));
+        return Line::from(Span::styled(format!(" {}", escape(m)), theme.alarm()));
     }
     if let Some(input) = &app.filter_input {
+        // The end of the input, where the cursor is, stays in view: a long filter scrolls to the left.
+        let room = usize::from(width).saturating_sub(3);
+        let shown: String = escape(input).chars().collect();
+        let n = shown.chars().count();
+        let visible = if n > room {
+            let tail: String = shown.chars().skip(n + 1 - room).collect();
+            format!("…{tail}")
+        } else {
+            shown
+        };
         return Line::from(vec![
             Span::styled("/", theme.fg(Color::Yellow)),
-            Span::raw(input.clone()),
+            Span::raw(visible),
             Span::styled("█", Style::default().add_modifier(Modifier::SLOW_BLINK)),
             Span::styled(
                 "  Enter apply  Esc cancel  e.g. state established sport = :443",
@@ -209,7 +217,7 @@ fn status(app: &App, theme: &Theme) -> Line<'static> {
         if rev { " reversed" } else { "" }
     );
     if let Some(note) = app.live.as_ref().and_then(|l| l.notes.first()) {
-        return Line::from(vec![Span::styled(format!(" {note}"), theme.alarm()), Span::raw(s)]);
+        return Line::from(vec![Span::styled(format!(" {}", escape(note)), theme.alarm()), Span::raw(s)]);
     }
     Line::from(s)
 }
@@ -560,7 +568,8 @@ fn detail(app: &App, live: &Live, f: &mut Frame, area: Rect) {
             Some(Owner::Held(HeldBy { first, count })) => {
                 let p = &o.processes[*first as usize];
                 let more = if *count > 1 { format!(" (and {} more)", count - 1) } else { String::new() };
-                format!("{} pid {} uid {}: {}{more}", p.comm, p.pid, p.uid, p.cmdline)
+                let (comm, cmdline) = (escape(&p.comm), escape(&p.cmdline));
+                format!("{comm} pid {} uid {}: {cmdline}{more}", p.pid, p.uid)
             }
             Some(Owner::Hidden) => format!(
                 "hidden: owned by uid {}; another user's processes need root or CAP_SYS_PTRACE to inspect",

@@ -98,7 +98,9 @@ fn collection_error_is_drawn_by_view() {
     update(&mut a, Action::CollectFailed("netlink dump failed:\nPermission denied".into()));
     let s = screen(&a);
     let last = s.lines().rev().find(|l| !l.trim_matches('"').trim().is_empty()).unwrap_or("");
-    assert!(last.contains("collection failed: netlink dump failed: Permission denied"), "{s}");
+    // Regression: the message was drawn over the status text, whose tail stayed visible after it; control
+    // characters are escaped as everywhere else.
+    assert_eq!(last.trim_matches('"').trim_end(), " collection failed: netlink dump failed:\\x0aPermission denied");
     let (live, _) = script::live(3);
     update(&mut a, Action::Data(live));
     assert!(a.collect_error.is_none() && !screen(&a).contains("collection failed"));
@@ -217,4 +219,23 @@ fn event_log_of_the_open_group() {
     let mut a = app(100, 30);
     keys(&mut a, &[KeyCode::Enter, KeyCode::Char('e')]);
     insta::assert_snapshot!("event_log", screen(&a));
+}
+
+/// The last line of the screen, as `TestBackend` prints it (between quotes).
+fn status_line(a: &App) -> String {
+    let s = screen(a);
+    let last = s.lines().last().unwrap_or_default().to_string();
+    last.trim_start_matches('"').trim_end_matches('"').to_string()
+}
+
+#[test]
+fn a_long_filter_input_scrolls_to_keep_the_cursor_in_view() {
+    // Regression: past the width, the typed end and the cursor were cut off.
+    let mut a = app(60, 20);
+    keys(&mut a, &[KeyCode::Char('/')]);
+    let text = format!("{}sport = :443", "dport = :1 or ".repeat(20));
+    update(&mut a, Action::Paste(text));
+    let line = status_line(&a);
+    assert!(line.starts_with("/…"), "{line:?}");
+    assert!(line.contains("sport = :443█"), "{line:?}");
 }

@@ -65,7 +65,9 @@ impl DestroyEvents {
     /// `out` (with its last tcp_info for TCP).
     pub fn recv(&mut self, timeout: Duration, out: &mut Vec<Socket>) -> io::Result<Received> {
         let mut got = Received::default();
-        let deadline = std::time::Instant::now() + timeout;
+        // A backlog is taken for at least a quarter second even when the caller has no time to wait: a short
+        // wait must not leave messages queued until the buffer overflows.
+        let deadline = std::time::Instant::now() + timeout.max(Duration::from_millis(250));
         if !poll_readable(&self.sock, timeout)? {
             return Ok(got);
         }

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use netlink_sys::{Socket as NlSocket, SocketAddr, protocols::NETLINK_SOCK_DIAG};
 
-use super::{CollectError, Collector, Query, Snapshot, Source, Table};
+use super::{CollectError, Collector, Query, Sink, Snapshot, Source, Table};
 use crate::hash::FastSet;
 use crate::model::Socket;
 use decode::Message;
@@ -54,6 +54,13 @@ impl NetlinkCollector {
 }
 
 impl Collector for NetlinkCollector {
+    /// Table after table, in order, each streamed as the kernel sends it (the later ones dumped ahead).
+    fn stream(&mut self, q: &Query, sink: &mut Sink<'_>) -> Result<Snapshot, CollectError> {
+        super::stream_in_order(&q.tables(), sink, |t, sink| {
+            stream_table(t, q, sink).map(|more| super::Streamed { source: Source::Netlink, note: None, more })
+        })
+    }
+
     fn collect(&mut self, q: &Query) -> Result<Snapshot, CollectError> {
         let tables = q.tables();
         let mut snap = Snapshot::default();
@@ -93,36 +100,51 @@ fn is_unavailable(e: &io::Error) -> bool {
 /// Run one dump to completion. A kernel that rejects the filter program (EINVAL: too old, or a construct it
 /// does not know) gets the request again without it: callers filter in userspace anyway.
 pub fn dump_table(table: Table, q: &Query) -> Result<Vec<Socket>, CollectError> {
+    let mut out = Vec::new();
+    stream_table(table, q, &mut |mut batch| {
+        out.append(&mut batch);
+        true
+    })?;
+    Ok(out)
+}
+
+/// Sockets handed to a sink at a time.
+pub const BATCH: usize = 1024;
+
+/// [`dump_table`], handing the sockets to `sink` in batches of up to [`BATCH`] as the kernel sends them,
+/// without duplicates (by cookie). Returns `Ok(false)` when `sink` asked to stop.
+pub fn stream_table(table: Table, q: &Query, sink: &mut Sink<'_>) -> Result<bool, CollectError> {
     let bc = if table == Table::Unix { None } else { q.bytecode.as_deref() };
     let errno = |e: &CollectError| match e {
-        CollectError::Netlink { source, .. } | CollectError::NetlinkUnavailable(source) => source.raw_os_error(),
+        CollectError::Netlink { error, .. } | CollectError::NetlinkUnavailable(error) => error.raw_os_error(),
         _ => None,
     };
-    match dump_once(table, q, bc) {
-        Err(e) if bc.is_some() && errno(&e) == Some(libc::EINVAL) => dump_once(table, q, None),
+    let sent = std::cell::Cell::new(false);
+    let mut counting = |batch: Vec<Socket>| {
+        sent.set(true);
+        sink(batch)
+    };
+    match dump_once(table, q, bc, &mut counting) {
+        // The kernel refuses a program before it sends any socket: ask again without it.
+        Err(e) if bc.is_some() && !sent.get() && errno(&e) == Some(libc::EINVAL) => {
+            dump_once(table, q, None, &mut counting)
+        }
         Err(e) if bc.is_some() && errno(&e) == Some(libc::EPERM) => Err(CollectError::FilterNeedsPrivilege { table }),
         r => r,
     }
 }
 
-fn dump_once(table: Table, q: &Query, bytecode: Option<&[u8]>) -> Result<Vec<Socket>, CollectError> {
+fn dump_once(table: Table, q: &Query, bytecode: Option<&[u8]>, sink: &mut Sink<'_>) -> Result<bool, CollectError> {
     let sock = open_socket().map_err(|e| {
-        if is_unavailable(&e) {
-            CollectError::NetlinkUnavailable(e)
-        } else {
-            CollectError::Netlink { table, source: e }
-        }
+        if is_unavailable(&e) { CollectError::NetlinkUnavailable(e) } else { CollectError::Netlink { table, error: e } }
     })?;
     let req = decode::dump_request(table, q, bytecode, 1);
     sock.send(&req, 0).map_err(|e| {
-        if is_unavailable(&e) {
-            CollectError::NetlinkUnavailable(e)
-        } else {
-            CollectError::Netlink { table, source: e }
-        }
+        if is_unavailable(&e) { CollectError::NetlinkUnavailable(e) } else { CollectError::Netlink { table, error: e } }
     })?;
 
-    let mut out = Vec::new();
+    let mut first = FirstByCookie::default();
+    let mut batch: Vec<Socket> = Vec::with_capacity(BATCH);
     let mut buf: Vec<u8> = Vec::with_capacity(RECV_BUF);
     let mut end: Option<i32> = None;
     while end.is_none() {
@@ -130,11 +152,13 @@ fn dump_once(table: Table, q: &Query, bytecode: Option<&[u8]>) -> Result<Vec<Soc
         match sock.recv(&mut buf, 0) {
             Ok(_) => {}
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(CollectError::Netlink { table, source: e }),
+            Err(e) => return Err(CollectError::Netlink { table, error: e }),
         }
         decode::for_each_message(&buf, table, |m| match m {
             Message::Socket(s) => {
-                out.push(s);
+                if first.keep(&s) {
+                    batch.push(s);
+                }
                 true
             }
             Message::Skip | Message::Error(0) => true,
@@ -144,6 +168,9 @@ fn dump_once(table: Table, q: &Query, bytecode: Option<&[u8]>) -> Result<Vec<Soc
             }
         })
         .map_err(|msg| CollectError::Malformed { table, msg })?;
+        if batch.len() >= BATCH && !sink(std::mem::replace(&mut batch, Vec::with_capacity(BATCH))) {
+            return Ok(false);
+        }
     }
     match end {
         Some(0) | None => {}
@@ -155,20 +182,23 @@ fn dump_once(table: Table, q: &Query, bytecode: Option<&[u8]>) -> Result<Vec<Soc
             return Err(if is_unavailable(&e) {
                 CollectError::NetlinkUnavailable(e)
             } else {
-                CollectError::Netlink { table, source: e }
+                CollectError::Netlink { table, error: e }
             });
         }
     }
-    dedupe_by_cookie(&mut out);
-    Ok(out)
+    Ok(batch.is_empty() || sink(batch))
 }
 
 /// A dump is not atomic: a socket that moves between hash buckets while the dump runs can be seen twice.
-/// Keep the first record of each cookie.
-pub fn dedupe_by_cookie(socks: &mut Vec<Socket>) {
-    let mut seen: FastSet<u64> = FastSet::with_capacity_and_hasher(socks.len(), Default::default());
-    socks.retain(|s| match s.cookie {
-        Some(c) => seen.insert(c),
-        None => true,
-    });
+/// Keeps the first record of each cookie (records without one are all kept).
+#[derive(Debug, Default)]
+pub struct FirstByCookie {
+    seen: FastSet<u64>,
+}
+
+impl FirstByCookie {
+    /// True the first time a cookie is seen.
+    pub fn keep(&mut self, s: &Socket) -> bool {
+        s.cookie.is_none_or(|c| self.seen.insert(c))
+    }
 }

@@ -3,8 +3,8 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
+use super::FirstByCookie;
 use super::decode::{self, Message};
-use super::dedupe_by_cookie;
 use crate::collect::{Query, Table};
 use crate::model::{Endpoint, Family, Proto, State, StateSet, TimerKind, UnixKind, UnixName};
 
@@ -191,7 +191,8 @@ fn dedupe_keeps_first_of_each_cookie() {
         }
     };
     let mut v = vec![mk(1, 10), mk(2, 20), mk(1, 30), mk(3, 40), mk(2, 50)];
-    dedupe_by_cookie(&mut v);
+    let mut first = FirstByCookie::default();
+    v.retain(|s| first.keep(s));
     let ports: Vec<_> = v.iter().map(|s| s.local.port().unwrap()).collect();
     assert_eq!(ports, vec![10, 20, 40]);
 }

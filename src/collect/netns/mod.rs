@@ -22,6 +22,9 @@ const MAX_PROCESSES: usize = 4 << 20;
 /// Candidate paths kept per namespace: if the first process exits mid-dump, the next one is tried.
 const MAX_PATHS: usize = 4;
 
+/// The largest mount table read (a host with many containers has tens of thousands of mounts).
+const MAX_MOUNTINFO: usize = 64 << 20;
+
 /// Where namespaces are found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Roots {
@@ -111,7 +114,7 @@ pub fn discover(roots: &Roots, namer: &mut Namer) -> io::Result<Discovery> {
     let mut by_inode: BTreeMap<u64, Found> = BTreeMap::new();
     let mut hidden = 0usize;
 
-    if let Ok(text) = std::fs::read_to_string(roots.proc_root.join("self/mountinfo")) {
+    if let Ok(text) = super::input::read_to_string_capped(&roots.proc_root.join("self/mountinfo"), MAX_MOUNTINFO) {
         for (inode, point) in parse_mountinfo(&text) {
             let f = by_inode.entry(inode).or_insert_with(|| new_found(inode));
             let name = if point.parent() == Some(roots.netns_dir.as_path()) {

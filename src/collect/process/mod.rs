@@ -30,6 +30,11 @@ use std::sync::Arc;
 pub use crate::model::owners::{Holders, ProcessInfo, ProcessMap, ProcessRef};
 pub use cache::ProcessCache;
 
+/// The pure parsers of `/proc/PID` files: fd link targets, `status`, `stat`, `comm`, `cmdline`.
+pub mod parse {
+    pub use super::sys::{parse_cmdline, parse_comm, parse_socket_link, parse_status_uid, stat_has_no_files};
+}
+
 use super::CollectError;
 use sys::Dir;
 
@@ -59,6 +64,33 @@ pub struct ScanStats {
     pub full: bool,
 }
 
+impl ScanStats {
+    /// The note for stderr when some fd tables could not be read, saying why as far as it is known; `None`
+    /// when the scan was complete. `root` is whether we run as root.
+    pub fn note(&self, root: bool) -> Option<String> {
+        if self.complete {
+            return None;
+        }
+        let of = self.processes;
+        let mut parts = Vec::new();
+        if self.hidden > 0 {
+            let why = if root {
+                "the kernel refused their /proc/PID/fd even to root"
+            } else {
+                "reading another user's /proc/PID/fd needs root or CAP_SYS_PTRACE"
+            };
+            parts.push(format!("{} of {of} processes could not be inspected ({why})", self.hidden));
+        }
+        if self.failed > 0 || parts.is_empty() {
+            parts.push(format!(
+                "{} of {of} processes could not be inspected (their /proc/PID/fd could not be read as a directory)",
+                self.failed
+            ));
+        }
+        Some(format!("{}; sockets they may hold show users:(hidden,uid=...)", parts.join("; ")))
+    }
+}
+
 /// The result of [`scan`].
 #[derive(Debug, Clone, Default)]
 pub struct ScanResult {
@@ -68,7 +100,7 @@ pub struct ScanResult {
 
 /// Open the proc root and list its processes.
 fn open_and_list(proc_root: &Path) -> Result<(Dir, Vec<u32>), CollectError> {
-    let err = |source| CollectError::ProcIo { path: proc_root.to_path_buf(), source };
+    let err = |error| CollectError::ProcIo { path: proc_root.to_path_buf(), error };
     let dir = Dir::open(proc_root).map_err(err)?;
     let mut pids = Vec::new();
     let mut buf = sys::dents_buf(32 * 1024);

@@ -13,6 +13,13 @@ use rustix::fs::{self, AtFlags, Mode, OFlags, RawDir};
 /// `PF_KTHREAD` in the flags field of `/proc/PID/stat`.
 const PF_KTHREAD: u64 = 0x0020_0000;
 
+/// Read caps for `/proc/PID` files: the kernel's own are far smaller (`comm` 16 bytes, `stat` and `status`
+/// about 1.5 KiB); a command line longer than the cap is shown truncated.
+pub(super) const COMM_CAP: usize = 256;
+pub(super) const STAT_CAP: usize = 4096;
+pub(super) const STATUS_CAP: usize = 64 * 1024;
+pub(super) const CMDLINE_CAP: usize = 64 * 1024;
+
 /// How a failed call on one process is counted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Failure {
@@ -121,19 +128,22 @@ impl Dir {
         Ok(&buf[..n.min(buf.len())])
     }
 
-    /// Read a whole (small, `/proc`-style) file relative to this directory into `out` (whose capacity is
-    /// reused from call to call).
-    pub(super) fn read_file(&self, name: &Name, out: &mut Vec<u8>) -> io::Result<()> {
-        let fd = self.open_raw(name, OFlags::RDONLY)?;
+    /// Read the first `cap` bytes at most of a (small, `/proc`-style) file relative to this directory into
+    /// `out` (whose capacity is reused from call to call); the rest is not read. Opened without blocking: a
+    /// FIFO in a fake tree reads as empty (or fails) instead of hanging, and `/dev/zero` stops at the cap.
+    pub(super) fn read_file(&self, name: &Name, out: &mut Vec<u8>, cap: usize) -> io::Result<()> {
+        let fd = self.open_raw(name, OFlags::RDONLY | OFlags::NONBLOCK | OFlags::NOCTTY)?;
         out.clear();
         // Plain reads until EOF (std's `read_to_end` adds an fstat and lseeks per file for its size hint).
         let mut chunk = [0u8; 4096];
-        loop {
-            match rustix::io::read(&fd, &mut chunk)? {
+        while out.len() < cap {
+            let want = chunk.len().min(cap - out.len());
+            match rustix::io::read(&fd, &mut chunk[..want])? {
                 0 => return Ok(()),
                 n => out.extend_from_slice(&chunk[..n]),
             }
         }
+        Ok(())
     }
 
     /// `st_size` of the directory itself. On procfs (Linux 6.2+) an fd directory reports its number of open
@@ -177,14 +187,14 @@ pub(super) fn parse_u32(d: &[u8]) -> Option<u32> {
 }
 
 /// The inode of a `socket:[INODE]` link target; `None` for anything else (files, pipes, malformed targets).
-pub(super) fn parse_socket_link(target: &[u8]) -> Option<u64> {
+pub fn parse_socket_link(target: &[u8]) -> Option<u64> {
     let digits = target.strip_prefix(b"socket:[")?.strip_suffix(b"]")?;
     parse_dec(digits).filter(|&i| i != 0)
 }
 
 /// `/proc/PID/stat`: is this a kernel thread or a dead (zombie) process, i.e. one without an fd table?
 // Own parser, not procfs-core 0.18: its `Stat::from_read` panics on odd lines (`(x) S 1`) from a proc root.
-pub(super) fn stat_has_no_files(stat: &[u8]) -> bool {
+pub fn stat_has_no_files(stat: &[u8]) -> bool {
     let Some(close) = stat.iter().rposition(|&b| b == b')') else { return false };
     let mut fields = stat[close + 1..].split(|b| b.is_ascii_whitespace()).filter(|f| !f.is_empty());
     // Field 3 is the state, field 9 the flags.
@@ -195,20 +205,20 @@ pub(super) fn stat_has_no_files(stat: &[u8]) -> bool {
 
 /// The real uid: first field of the `Uid:` line of `/proc/PID/status`.
 // Own parser, not procfs-core: its `Status::from_read` took 22 us a process against 72 ns (a map of every line).
-pub(super) fn parse_status_uid(status: &[u8]) -> Option<u32> {
+pub fn parse_status_uid(status: &[u8]) -> Option<u32> {
     let line = status.split(|&b| b == b'\n').find_map(|l| l.strip_prefix(b"Uid:"))?;
     let first = line.split(|b| b.is_ascii_whitespace()).find(|f| !f.is_empty())?;
     parse_u32(first)
 }
 
 /// `/proc/PID/comm` without its newline.
-pub(super) fn parse_comm(comm: &[u8]) -> String {
+pub fn parse_comm(comm: &[u8]) -> String {
     String::from_utf8_lossy(comm.strip_suffix(b"\n").unwrap_or(comm)).into_owned()
 }
 
 /// `/proc/PID/cmdline`: NUL-separated arguments, joined with spaces, trailing NULs dropped, lossy UTF-8.
 // Own parser, not procfs: `Process::cmdline()` fails on arguments that are not UTF-8.
-pub(super) fn parse_cmdline(raw: &[u8]) -> String {
+pub fn parse_cmdline(raw: &[u8]) -> String {
     let end = raw.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1);
     let joined: Vec<u8> = raw[..end].iter().map(|&b| if b == 0 { b' ' } else { b }).collect();
     match String::from_utf8(joined) {

@@ -231,7 +231,7 @@ fn failure_status(proc: &Dir, pid: u32, e: &std::io::Error) -> Status {
         Failure::Other => Status::Failed,
         Failure::Denied => {
             let mut buf = Vec::new();
-            match proc.read_file(&Name::pid_file(pid, b"stat"), &mut buf) {
+            match proc.read_file(&Name::pid_file(pid, b"stat"), &mut buf, sys::STAT_CAP) {
                 Ok(()) if sys::stat_has_no_files(&buf) => Status::Read,
                 _ => Status::Hidden,
             }
@@ -343,12 +343,12 @@ pub(super) fn read_infos(proc: &Dir, pids: &[u32], threads: usize) -> Vec<Option
 }
 
 fn read_info(proc: &Dir, pid: u32, buf: &mut Vec<u8>) -> Option<ProcessInfo> {
-    proc.read_file(&Name::pid_file(pid, b"comm"), buf).ok()?;
+    proc.read_file(&Name::pid_file(pid, b"comm"), buf, sys::COMM_CAP).ok()?;
     let comm = sys::parse_comm(buf);
-    proc.read_file(&Name::pid_file(pid, b"status"), buf).ok()?;
+    proc.read_file(&Name::pid_file(pid, b"status"), buf, sys::STATUS_CAP).ok()?;
     let uid = sys::parse_status_uid(buf)?;
     // A zombie has an empty command line; so may a process that exits right now. Neither is an error.
-    let cmdline = match proc.read_file(&Name::pid_file(pid, b"cmdline"), buf) {
+    let cmdline = match proc.read_file(&Name::pid_file(pid, b"cmdline"), buf, sys::CMDLINE_CAP) {
         Ok(()) => sys::parse_cmdline(buf),
         Err(_) => String::new(),
     };

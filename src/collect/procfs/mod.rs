@@ -6,14 +6,13 @@ mod scan;
 mod unix;
 
 use std::fmt;
-use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
 use std::path::PathBuf;
 
 pub use inet::parse_inet;
 pub use unix::parse_unix;
 
-use super::{CollectError, Collector, Query, Snapshot, Table};
+use super::{CollectError, Collector, Query, Sink, Snapshot, Table};
 use crate::model::{Endpoint, Socket};
 
 /// A line of a `/proc/net` file that could not be parsed (or a read error while parsing).
@@ -44,18 +43,34 @@ impl ProcCollector {
 
     /// Reads `root/net/<table.proc_file()>`, returns only sockets whose state is in `q.states`.
     ///
-    /// A missing file (e.g. `tcp6` on a kernel without IPv6) is an empty table, not an error.
+    /// A missing file (e.g. `tcp6` on a kernel without IPv6) is an empty table, not an error; a missing
+    /// `root/net` directory is an error (a wrong `--proc-root` must not look like a host without sockets).
     pub fn collect_table(&self, q: &Query, table: Table) -> Result<Vec<Socket>, CollectError> {
+        Ok(self.read_table(q, table)?.unwrap_or_default())
+    }
+
+    /// [`collect_table`](Self::collect_table), with `None` for a table whose file does not exist.
+    fn read_table(&self, q: &Query, table: Table) -> Result<Option<Vec<Socket>>, CollectError> {
         if table == Table::TcpAll {
-            let mut v = self.collect_table(q, Table::Tcp4)?;
-            v.append(&mut self.collect_table(q, Table::Tcp6)?);
-            return Ok(v);
+            let v4 = self.read_table(q, Table::Tcp4)?;
+            let v6 = self.read_table(q, Table::Tcp6)?;
+            return Ok(match (v4, v6) {
+                (None, None) => None,
+                (a, b) => Some(a.into_iter().chain(b).flatten().collect()),
+            });
         }
-        let path = self.root.join("net").join(table.proc_file());
-        let file = match File::open(&path) {
+        let dir = self.root.join("net");
+        let path = dir.join(table.proc_file());
+        let file = match super::input::open(&path) {
             Ok(f) => f,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => return Err(CollectError::ProcIo { path, source: e }),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return match std::fs::metadata(&dir) {
+                    Ok(m) if m.is_dir() => Ok(None),
+                    Ok(_) => Err(CollectError::ProcIo { path: dir, error: io::Error::other("not a directory") }),
+                    Err(error) => Err(CollectError::ProcIo { path: dir, error }),
+                };
+            }
+            Err(e) => return Err(CollectError::ProcIo { path, error: e }),
         };
         let mut read_error = None;
         let reader = ErrorTap { inner: BufReader::with_capacity(128 * 1024, file), error: &mut read_error };
@@ -64,10 +79,10 @@ impl ProcCollector {
             _ => parse_inet(reader, table, q.states, clock_ticks_per_sec()),
         };
         match (parsed, read_error) {
-            (_, Some(source)) => Err(CollectError::ProcIo { path, source }),
+            (_, Some(error)) => Err(CollectError::ProcIo { path, error }),
             (Ok(mut socks), None) => {
                 dedupe(&mut socks);
-                Ok(socks)
+                Ok(Some(socks))
             }
             (Err(e), None) => Err(CollectError::ProcParse { path, line: e.line, msg: e.msg }),
         }
@@ -89,13 +104,38 @@ fn dedupe(socks: &mut Vec<Socket>) {
 
 impl Collector for ProcCollector {
     fn collect(&mut self, q: &Query) -> Result<Snapshot, CollectError> {
-        let mut snap = Snapshot::default();
         let mut parts = Vec::new();
-        for t in q.tables() {
-            parts.push(self.collect_table(q, t)?);
-            snap.sources.push((t, super::Source::Proc));
-        }
+        let mut snap = self.stream(q, &mut |part| {
+            parts.push(part);
+            true
+        })?;
         snap.sockets = super::concat_in_order(parts);
+        Ok(snap)
+    }
+
+    /// Table after table; each file is read whole, then handed on.
+    fn stream(&mut self, q: &Query, sink: &mut Sink<'_>) -> Result<Snapshot, CollectError> {
+        let mut snap = Snapshot::default();
+        let (mut found, mut missing) = (0, Vec::new());
+        for t in q.tables() {
+            match self.read_table(q, t)? {
+                Some(part) => {
+                    found += 1;
+                    snap.sources.push((t, super::Source::Proc));
+                    if !part.is_empty() && !sink(part) {
+                        break;
+                    }
+                }
+                None => {
+                    missing.push(t);
+                    snap.sources.push((t, super::Source::Proc));
+                }
+            }
+        }
+        if found == 0 && !missing.is_empty() {
+            let files: Vec<&str> = missing.iter().map(|t| t.proc_file()).collect();
+            return Err(CollectError::ProcTablesMissing { dir: self.root.join("net"), files: files.join(", ") });
+        }
         Ok(snap)
     }
 }

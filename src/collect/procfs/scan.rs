@@ -20,9 +20,7 @@ impl<R: BufRead> LineReader<R> {
     /// The next line without its `\n`, and its number; `None` at the end of the input.
     pub(super) fn next_line(&mut self) -> Result<Option<(usize, &[u8])>, ParseError> {
         self.buf.clear();
-        let n = self
-            .r
-            .read_until(b'\n', &mut self.buf)
+        let n = crate::collect::input::read_line_capped(&mut self.r, &mut self.buf, crate::collect::input::MAX_LINE)
             .map_err(|e| ParseError { line: self.line + 1, msg: format!("read error: {e}") })?;
         if n == 0 {
             return Ok(None);
@@ -137,7 +135,7 @@ pub(super) fn dec_i64(s: &[u8]) -> Option<i64> {
 pub(super) fn show(s: &[u8]) -> String {
     const MAX: usize = 48;
     let cut = s.get(..MAX).unwrap_or(s);
-    let mut out = String::from_utf8_lossy(cut).into_owned();
+    let mut out = crate::model::text::escape_bytes(cut);
     if cut.len() < s.len() {
         out.push_str("...");
     }
@@ -215,7 +213,9 @@ mod tests {
 
     #[test]
     fn show_cuts_long_fields() {
-        assert_eq!(show(b"ab\xff"), "ab\u{fffd}");
+        assert_eq!(show(b"ab\xff"), "ab\\xff");
+        // Regression: bytes from the file went raw into error messages.
+        assert_eq!(show(b"\x1b[31m\n"), "\\x1b[31m\\x0a");
         assert_eq!(show(&[b'x'; 60]), format!("{}...", "x".repeat(48)));
     }
 }

@@ -1,0 +1,4 @@
+//! Fuzz target: `sockscope::fuzzing::proc_pid` (see its documentation for the input layout and properties).
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| sockscope::fuzzing::proc_pid(data));
