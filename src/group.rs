@@ -5,9 +5,9 @@ use std::fmt;
 use std::net::IpAddr;
 
 use crate::hash::FastMap;
+use crate::model::Bracketed;
 use crate::model::netns::NetnsId;
 use crate::model::{Endpoint, Proto, Socket, State, UnixName};
-use crate::output::Bracketed;
 
 /// What a group stands for. Every group lies in one network namespace (`netns`, the snapshot's index; 0 when
 /// one namespace is shown): the same port in two containers is two groups.

@@ -65,6 +65,12 @@ fn main() -> ExitCode {
             let confirm = if a.yes { commands::kill::Confirm::Given } else { commands::kill::Confirm::Ask };
             return checked(a.resolve(), |c| commands::kill::run(c, confirm));
         }
+        Some(Command::Serve(a)) => {
+            return match a.resolve() {
+                Ok(config) => finish(commands::serve::run(config)),
+                Err(e) => usage(e),
+            };
+        }
         // Bare `sockscope` on a terminal is the dashboard; with flags, or into a pipe, the listing.
         None if cli.list.is_empty() && io::stdout().is_terminal() && io::stdin().is_terminal() => {
             return top(&cli.list.as_top());

@@ -9,6 +9,8 @@ pub mod list;
 pub mod services;
 pub mod top;
 
+pub mod serve;
+
 use std::path::PathBuf;
 
 pub mod time;
@@ -121,6 +123,9 @@ pub enum Command {
     Diff(time::DiffArgs),
     /// The dashboard of a recording, on a timeline.
     Replay(time::ReplayArgs),
+    /// Prometheus exporter and JSON API over HTTP: per-port connections, accept queues, ephemeral ports.
+    #[command(after_help = serve::SERVE_HELP)]
+    Serve(serve::ServeArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]

@@ -455,3 +455,17 @@ mod tests {
         assert_eq!(State(99).display_name(Proto::Tcp), "UNKNOWN");
     }
 }
+
+/// An address as it appears before `:PORT`: IPv4 as is, IPv6 in brackets (`[::1]`), so the port stays
+/// readable. Every endpoint the tool prints (the listing, the dashboard, `audit`, `forwards`) goes through it.
+#[derive(Debug, Clone, Copy)]
+pub struct Bracketed(pub IpAddr);
+
+impl std::fmt::Display for Bracketed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            IpAddr::V4(a) => write!(f, "{a}"),
+            IpAddr::V6(a) => write!(f, "[{a}]"),
+        }
+    }
+}

@@ -9,6 +9,11 @@
 //! `netns` is `{"inode", "name"}`, `container` is `{"runtime", "id", "name", "pod", "namespace"}` and `unit`
 //! the systemd unit, for the workload behind the socket (see `collect::workloads`).
 //! A field the source cannot give is `null`, never left out.
+//!
+//! Groups (`/api/v1/groups`, the dashboard's rows) are objects with `kind` (`listen`, `outbound`, `unix_path`,
+//! `unix_peer`, `unix_unnamed`), `proto`, `address`, `port`, `path`, `service`, `class`, `listeners`, `sockets`,
+//! `states` (name -> count), `accept_queue`, `backlog`, `peers`, `top_peers` (`address`, `sockets`) and
+//! `dual_stack`.
 
 use std::io::{self, Write};
 
@@ -17,11 +22,13 @@ use serde::Serialize;
 use super::Names;
 use crate::clock;
 use crate::events::{Event, Kind, Via};
+use crate::group::{Group, GroupKey};
 use crate::model::internals::{MemInfo, TcpInfo};
 use crate::model::netns::Container;
-use crate::model::owners::Owner;
-use crate::model::owners::ProcessInfo;
-use crate::model::{Endpoint, Socket, Timer, UnixKind};
+use crate::model::owners::{Owner, ProcessInfo};
+use crate::model::{Endpoint, Socket, State, Timer, UnixKind};
+use crate::ports::classes::PortClass;
+use crate::ports::services::Services;
 
 #[derive(Serialize)]
 struct Record<'a> {
@@ -219,6 +226,20 @@ pub fn render_array(w: &mut dyn Write, socks: &[Socket], names: &Names) -> io::R
     j.finish()
 }
 
+/// `[`, the items one per line, `]`.
+fn write_array<T: Serialize>(w: &mut dyn Write, items: impl Iterator<Item = T>) -> io::Result<()> {
+    let mut w = io::BufWriter::with_capacity(256 * 1024, w);
+    w.write_all(b"[")?;
+    let mut empty = true;
+    for item in items {
+        w.write_all(if empty { b"\n" } else { b",\n" })?;
+        serde_json::to_writer(&mut w, &item)?;
+        empty = false;
+    }
+    w.write_all(if empty { b"]\n" } else { b"\n]\n" })?;
+    w.flush()
+}
+
 /// One JSON object per line.
 pub fn render_lines(w: &mut dyn Write, socks: &[Socket], names: &Names) -> io::Result<()> {
     let mut j = JsonWriter::lines(w);
@@ -226,6 +247,72 @@ pub fn render_lines(w: &mut dyn Write, socks: &[Socket], names: &Names) -> io::R
         j.push(s, names)?;
     }
     j.finish()
+}
+
+#[derive(Serialize)]
+struct GroupRecord<'a> {
+    kind: &'static str,
+    proto: &'static str,
+    address: Option<String>,
+    port: Option<u16>,
+    path: Option<&'a str>,
+    service: Option<&'a str>,
+    class: Option<&'static str>,
+    listeners: usize,
+    sockets: usize,
+    states: serde_json::Map<String, serde_json::Value>,
+    accept_queue: Option<u32>,
+    backlog: Option<u32>,
+    peers: u32,
+    top_peers: Vec<TopPeer>,
+    dual_stack: bool,
+}
+
+#[derive(Serialize)]
+struct TopPeer {
+    address: String,
+    sockets: u32,
+}
+
+fn group_record<'a>(g: &'a Group, services: Option<&'a Services>) -> GroupRecord<'a> {
+    let (kind, address, port, path) = match &g.key {
+        GroupKey::Listen { ip, port, .. } => ("listen", Some(ip.to_string()), Some(*port), None),
+        GroupKey::Outbound { ip, port, .. } => ("outbound", Some(ip.to_string()), Some(*port), None),
+        GroupKey::UnixPath(_, p) => ("unix_path", None, None, Some(p.as_str())),
+        GroupKey::UnixPeer(_, p) => ("unix_peer", None, None, Some(p.as_str())),
+        GroupKey::UnixUnnamed(_) => ("unix_unnamed", None, None, None),
+    };
+    let proto = g.key.proto();
+    let states = g
+        .states
+        .0
+        .iter()
+        .enumerate()
+        .filter(|(_, n)| **n > 0)
+        .map(|(i, n)| (State(i as u8).name().to_string(), serde_json::Value::from(*n)))
+        .collect();
+    GroupRecord {
+        kind,
+        proto: proto.name(),
+        address,
+        port,
+        path,
+        service: port.and_then(|p| services?.name(proto, p)),
+        class: port.map(|p| PortClass::of(p).name()),
+        listeners: g.listeners.len(),
+        sockets: g.members.len(),
+        states,
+        accept_queue: g.accept_queue.map(|(q, _)| q),
+        backlog: g.accept_queue.map(|(_, b)| b),
+        peers: g.peers,
+        top_peers: g.top_peers.iter().map(|(ip, n)| TopPeer { address: ip.to_string(), sockets: *n }).collect(),
+        dual_stack: g.dual_stack,
+    }
+}
+
+/// Groups as one JSON array, one group per line inside it (service names from `services` when given).
+pub fn render_groups(w: &mut dyn Write, groups: &[Group], services: Option<&Services>) -> io::Result<()> {
+    write_array(w, groups.iter().map(|g| group_record(g, services)))
 }
 
 #[cfg(test)]
@@ -302,6 +389,32 @@ mod tests {
         assert_eq!(v.as_array().unwrap().len(), 2);
         let mut empty = Vec::new();
         render_array(&mut empty, &[], &Names::default()).unwrap();
+        assert_eq!(empty, b"[]\n");
+    }
+
+    #[test]
+    fn group_field_names_are_stable() {
+        let mut socks = sample();
+        socks.push(Socket::inet(
+            Proto::Tcp,
+            State::ESTABLISHED,
+            (IpAddr::V6(Ipv6Addr::LOCALHOST), 443),
+            (IpAddr::V6(Ipv6Addr::LOCALHOST), 50000),
+        ));
+        let groups = crate::group::group(&socks);
+        let mut out = Vec::new();
+        render_groups(&mut out, &groups, Some(&Services::builtin())).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            lines[1],
+            r#"{"kind":"listen","proto":"tcp","address":"::","port":443,"path":null,"service":"https","class":"well-known","listeners":1,"sockets":1,"states":{"established":1,"listen":1},"accept_queue":0,"backlog":128,"peers":1,"top_peers":[{"address":"::1","sockets":1}],"dual_stack":true},"#
+        );
+        assert!(lines[2].starts_with(r#"{"kind":"unix_path","proto":"unix","address":null,"port":null,"path":"@bus""#));
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(v.as_array().unwrap().len(), 2);
+        let mut empty = Vec::new();
+        render_groups(&mut empty, &[], None).unwrap();
         assert_eq!(empty, b"[]\n");
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod events;
 pub mod json;
+pub mod metrics;
 pub mod plain;
 pub mod recording;
 pub mod table;
@@ -160,16 +161,5 @@ fn users(held: &[ProcessRef]) -> String {
     s
 }
 
-/// An address as it appears before `:PORT`: IPv4 as is, IPv6 in brackets (`[::1]`), so the port stays
-/// readable. Every endpoint the tool prints (the listing, the dashboard, `audit`, `forwards`) goes through it.
-#[derive(Debug, Clone, Copy)]
-pub struct Bracketed(pub IpAddr);
-
-impl std::fmt::Display for Bracketed {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self.0 {
-            IpAddr::V4(a) => write!(f, "{a}"),
-            IpAddr::V6(a) => write!(f, "[{a}]"),
-        }
-    }
-}
+/// Re-exported: it lives in `model` so that `group` (below `output`) can use it too.
+pub use crate::model::Bracketed;

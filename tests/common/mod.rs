@@ -83,7 +83,10 @@ impl AsNobody {
         std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).expect("chmod the directory");
         let exe_name = exe.as_ref().file_name().expect("an executable file name");
         let copy = dir.join(exe_name);
-        std::fs::copy(exe.as_ref(), &copy).expect("copy the executable");
+        // Copied by cp(1), not std::fs::copy: a write descriptor held in this process would be inherited by a
+        // child another test thread forks meanwhile, and exec of the copy would fail with ETXTBSY.
+        let cp = Command::new("cp").arg(exe.as_ref()).arg(&copy).status().expect("run cp");
+        assert!(cp.success(), "copy the executable");
         std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o755)).expect("chmod the copy");
         AsNobody { dir, exe: copy }
     }

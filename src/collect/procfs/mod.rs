@@ -1,6 +1,7 @@
 //! The `/proc/net/*` collector: [`ProcCollector`] and its file I/O (opening `<root>/net/<file>`, telling read
 //! errors from parse errors, the clock tick rate); the parsers themselves are pure and live in `inet` and `unix`.
 
+pub mod counters;
 mod inet;
 mod scan;
 mod unix;

@@ -1,0 +1,206 @@
+//! `sockscope serve`: flags of the exporter and their resolution into a checked [`ServeConfig`].
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::Args;
+
+use super::top::parse_interval;
+use super::{SelectArgs, UsageError};
+use crate::commands::serve::ServeConfig;
+use crate::commands::serve::collection::Settings;
+use crate::model::StateSet;
+use crate::output::metrics::Caps;
+use crate::ports::services::Services;
+
+pub const SERVE_HELP: &str = "\
+Endpoints:
+  /metrics                      Prometheus metrics (OpenMetrics when the scraper asks for it, else text 0.0.4)
+  /api/v1/sockets?filter=EXPR   sockets as JSON (the --json schema), EXPR in the filter language
+  /api/v1/groups[?filter=EXPR]  the dashboard's groups as JSON
+  /healthz                      200 when the last collection worked (never needs the token)
+
+Sockets are collected at most once per --interval, on the first request after the last collection is that
+old: any number of scrapers cost one kernel dump per interval, and an idle exporter does nothing.
+
+The selection flags and FILTER narrow what is collected and exported, as for `list`.
+
+Security: the exporter binds to loopback unless --listen names another address. With --token-file every
+endpoint but /healthz needs `Authorization: Bearer TOKEN`. Requests are bounded (header size, time,
+concurrent connections). Without root (or CAP_DAC_READ_SEARCH and CAP_SYS_PTRACE) other users' processes
+are hidden (empty `process` label); sockets themselves need no privilege.
+
+Example scrape config (prometheus.yml):
+  scrape_configs:
+    - job_name: sockscope
+      static_configs: [{ targets: ['127.0.0.1:9830'] }]";
+
+/// Flags of the exporter.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub select: SelectArgs,
+    /// Address and port to listen on: loopback by default; any other address must be given here (port 0: any
+    /// free port, printed on stderr)
+    #[arg(long, value_name = "ADDR:PORT", default_value = "127.0.0.1:9830", help_heading = "Exporter")]
+    pub listen: String,
+    /// Collect at most once per TIME: seconds (`5`) or with a unit (`500ms`, `15s`)
+    #[arg(long, value_name = "TIME", default_value = "5s", help_heading = "Exporter")]
+    pub interval: String,
+    /// Listening endpoints with series of their own (the busiest); the rest are summed under `other`
+    #[arg(long, value_name = "N", default_value_t = 100, help_heading = "Exporter")]
+    pub max_listeners: usize,
+    /// Remote endpoints (ports, addresses, ephemeral-port tuples) with series of their own
+    #[arg(long, value_name = "N", default_value_t = 100, help_heading = "Exporter")]
+    pub max_peers: usize,
+    /// Require `Authorization: Bearer TOKEN`, TOKEN being this file's first line
+    #[arg(long, value_name = "FILE", help_heading = "Exporter")]
+    pub token_file: Option<PathBuf>,
+    /// Connections served at once; more are closed at once
+    #[arg(long, value_name = "N", default_value_t = 32, help_heading = "Exporter")]
+    pub max_connections: usize,
+    /// Time a client has to send its request headers, and a request has to be answered
+    #[arg(long, value_name = "TIME", default_value = "10s", help_heading = "Exporter")]
+    pub request_timeout: String,
+    /// Do not look up the processes holding listeners (the `process` label stays empty)
+    #[arg(long, help_heading = "Exporter")]
+    pub no_processes: bool,
+}
+
+/// Longest token accepted from the file (a header line must hold it).
+const MAX_TOKEN: usize = 4096;
+
+impl ServeArgs {
+    pub fn resolve(&self) -> Result<ServeConfig, UsageError> {
+        let services = Services::system();
+        let (states, filter) = self.select.selection(&services)?;
+        let mut query = self.select.query(states.unwrap_or(StateSet::ALL));
+        query.bytecode = crate::filter::bytecode::compile(&filter);
+        query.one_tcp_walk = true;
+        let listen: SocketAddr = self.listen.parse().map_err(|_| {
+            UsageError(format!(
+                "invalid value '{}' for --listen: expected ADDRESS:PORT like 127.0.0.1:9830 or [::1]:9830",
+                self.listen
+            ))
+        })?;
+        let time = |flag: &str, text: &str| {
+            parse_interval(text).map_err(|e| UsageError(format!("invalid value '{text}' for {flag}: {e}")))
+        };
+        let interval = time("--interval", &self.interval)?;
+        let request_timeout = time("--request-timeout", &self.request_timeout)?;
+        for (flag, n) in [("--max-listeners", self.max_listeners), ("--max-connections", self.max_connections)] {
+            if n == 0 {
+                return Err(UsageError(format!("invalid value '0' for {flag}: must be at least 1")));
+            }
+        }
+        let token = match &self.token_file {
+            Some(path) => Some(read_token(path)?),
+            None => None,
+        };
+        Ok(ServeConfig {
+            listen,
+            interval,
+            collection: Settings {
+                query,
+                filter,
+                source: self.select.source_choice(),
+                proc_root: self.select.proc_root.clone(),
+                services,
+                caps: Caps { max_listeners: self.max_listeners, max_peers: self.max_peers },
+                processes: !self.no_processes,
+            },
+            token,
+            max_connections: self.max_connections,
+            request_timeout,
+        })
+    }
+}
+
+/// The token: the file's first line, without surrounding white space; visible ASCII only (it travels in a
+/// header).
+fn read_token(path: &std::path::Path) -> Result<String, UsageError> {
+    use std::io::Read;
+    let bad = |why: String| UsageError(format!("invalid value '{}' for --token-file: {why}", path.display()));
+    let mut text = String::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(MAX_TOKEN as u64 + 2).read_to_string(&mut text))
+        .map_err(|e| bad(e.to_string()))?;
+    let token = text.lines().next().unwrap_or("").trim();
+    if token.is_empty() {
+        return Err(bad("the first line is empty".into()));
+    }
+    if token.len() > MAX_TOKEN {
+        return Err(bad(format!("the token is longer than {MAX_TOKEN} bytes")));
+    }
+    if !token.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(bad("the token must be visible ASCII characters".into()));
+    }
+    Ok(token.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::super::{Cli, Command};
+    use super::*;
+    use std::time::Duration;
+
+    fn serve(args: &[&str]) -> Result<ServeConfig, String> {
+        let cli = Cli::try_parse_from(["sockscope", "serve"].into_iter().chain(args.iter().copied()))
+            .map_err(|e| e.to_string())?;
+        let Some(Command::Serve(s)) = cli.command else { panic!("not serve") };
+        s.resolve().map_err(|e| e.0)
+    }
+
+    #[test]
+    fn defaults_are_loopback_and_every_state() {
+        let c = serve(&[]).unwrap();
+        assert_eq!(c.listen, "127.0.0.1:9830".parse().unwrap());
+        assert!(c.listen.ip().is_loopback());
+        assert_eq!(c.interval, Duration::from_secs(5));
+        assert_eq!(c.collection.query.states, StateSet::ALL);
+        assert!(c.collection.query.one_tcp_walk && c.collection.processes && c.token.is_none());
+        assert_eq!(c.collection.caps, Caps { max_listeners: 100, max_peers: 100 });
+    }
+
+    #[test]
+    fn flags_and_filter() {
+        let c =
+            serve(&["-t", "--listen", "[::1]:0", "--interval", "15s", "--max-peers", "5", "sport", ":443"]).unwrap();
+        assert_eq!(c.listen, "[::1]:0".parse().unwrap());
+        assert_eq!(c.interval, Duration::from_secs(15));
+        assert_eq!(c.collection.caps.max_peers, 5);
+        assert!(c.collection.query.tcp && !c.collection.query.udp && !c.collection.query.unix);
+        assert!(!c.collection.filter.is_true());
+    }
+
+    #[test]
+    fn bad_values_name_the_flag() {
+        for (args, want) in [
+            (&["--listen", "localhost"][..], "for --listen"),
+            (&["--interval", "0"], "'0' for --interval"),
+            (&["--request-timeout", "soon"], "for --request-timeout"),
+            (&["--max-listeners", "0"], "for --max-listeners"),
+            (&["--token-file", "/nonexistent/token"], "for --token-file"),
+            (&["sport", "=", "nope"], "bad filter"),
+        ] {
+            let e = serve(args).unwrap_err();
+            assert!(e.contains(want), "{args:?}: {e}");
+        }
+    }
+
+    #[test]
+    fn token_is_the_first_line() {
+        let dir = std::env::temp_dir().join(format!("sockscope-serve-token-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("token");
+        std::fs::write(&file, "  s3cret-token \nsecond line\n").unwrap();
+        assert_eq!(read_token(&file).unwrap(), "s3cret-token");
+        std::fs::write(&file, "\n").unwrap();
+        assert!(read_token(&file).unwrap_err().0.contains("empty"));
+        std::fs::write(&file, "two words\n").unwrap();
+        assert!(read_token(&file).unwrap_err().0.contains("visible ASCII"));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

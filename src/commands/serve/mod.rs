@@ -1,0 +1,208 @@
+//! `sockscope serve`: the Prometheus exporter and JSON API. A small tokio runtime (one thread, plus the
+//! blocking pool for collections) runs hyper's HTTP/1 server; `collection` makes one interval's data,
+//! `http` answers requests from it.
+
+pub mod collection;
+pub mod http;
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use anyhow::Context;
+use hyper::StatusCode;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+
+use crate::filter::Expr;
+use crate::ports::services::Services;
+use collection::{Collection, Data, Settings};
+
+/// A checked exporter configuration.
+#[derive(Debug)]
+pub struct ServeConfig {
+    pub listen: SocketAddr,
+    pub interval: Duration,
+    /// What is collected and how it is exported.
+    pub collection: Settings,
+    pub token: Option<String>,
+    pub max_connections: usize,
+    pub request_timeout: Duration,
+}
+
+/// Largest request head (request line and headers) accepted; larger ones get 431.
+const MAX_HEAD: usize = 16 * 1024;
+/// Most header fields in one request.
+const MAX_HEADERS: usize = 64;
+/// A connection is closed after this long whatever it does (a backstop for idle keep-alive connections).
+const MAX_CONNECTION_LIFE: Duration = Duration::from_secs(300);
+
+/// What the request handlers share.
+pub struct Shared {
+    interval: Duration,
+    token: Option<String>,
+    services: Services,
+    proc_root: std::path::PathBuf,
+    /// The current interval's data. Held locked while a collection runs, so concurrent requests wait for
+    /// that one collection instead of starting their own.
+    current: tokio::sync::Mutex<Option<Arc<Data>>>,
+    collection: Arc<Mutex<Collection>>,
+}
+
+impl Shared {
+    pub fn new(settings: Settings, interval: Duration, token: Option<String>) -> Shared {
+        Shared {
+            interval,
+            token,
+            services: settings.services.clone(),
+            proc_root: settings.proc_root.clone(),
+            current: tokio::sync::Mutex::new(None),
+            collection: Arc::new(Mutex::new(Collection::new(settings))),
+        }
+    }
+
+    /// This interval's data: collected now when the last collection is older than the interval, or when
+    /// `sockets` are wanted (the API) and the last collection (for /metrics) did not keep them. The work runs
+    /// in a task of its own, so a request that gives up (timeout, client gone) does not abandon a collection
+    /// that the next request would then start again.
+    pub async fn data(self: &Arc<Self>, sockets: bool) -> Arc<Data> {
+        let me = self.clone();
+        match tokio::spawn(async move { me.current_or_collect(sockets).await }).await {
+            Ok(d) => d,
+            Err(e) => failed(format!("the collection task failed: {e}")),
+        }
+    }
+
+    async fn current_or_collect(&self, sockets: bool) -> Arc<Data> {
+        let mut current = self.current.lock().await;
+        if let Some(d) = current.as_ref().filter(|d| d.at.elapsed() < self.interval && (d.kept || !sockets)) {
+            return d.clone();
+        }
+        // The old data goes first: two snapshots of 100k sockets at once would double the peak memory.
+        *current = None;
+        let collection = self.collection.clone();
+        let data = tokio::task::spawn_blocking(move || {
+            collection.lock().unwrap_or_else(PoisonError::into_inner).collect(sockets)
+        })
+        .await;
+        let data = match data {
+            Ok(d) => Arc::new(d),
+            Err(e) => {
+                let d = failed(format!("the collection panicked: {e}"));
+                crate::errln!("sockscope: {}", d.error.as_deref().unwrap_or_default());
+                d
+            }
+        };
+        *current = Some(data.clone());
+        data
+    }
+
+    /// The last data, without collecting.
+    pub async fn last(&self) -> Option<Arc<Data>> {
+        self.current.lock().await.clone()
+    }
+
+    /// `process`/`pid` terms of an API filter resolved against the process cache (refreshed for the
+    /// interval's sockets). Blocking.
+    pub fn resolve_processes(&self, expr: &Expr, data: &Data) -> Expr {
+        let mut c = self.collection.lock().unwrap_or_else(PoisonError::into_inner);
+        let root = c.settings.proc_root.clone();
+        if let Err(e) = c.processes.refresh(&root, data.sockets.iter().map(|s| s.inode)) {
+            crate::errln!("sockscope: process scan failed: {e}");
+        }
+        expr.resolve_processes(c.processes.map())
+    }
+}
+
+/// Data that says only why there is none.
+fn failed(msg: String) -> Arc<Data> {
+    Arc::new(Data {
+        at: std::time::Instant::now(),
+        kept: false,
+        sockets: Vec::new(),
+        groups: Vec::new(),
+        text: Default::default(),
+        openmetrics: Default::default(),
+        error: Some(msg),
+    })
+}
+
+/// Run the exporter until SIGINT or SIGTERM.
+pub fn run(config: ServeConfig) -> anyhow::Result<ExitCode> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .enable_time()
+        .max_blocking_threads(4)
+        .thread_name("sockscope-serve")
+        .build()
+        .context("cannot start the runtime")?;
+    runtime.block_on(serve(config))
+}
+
+async fn serve(config: ServeConfig) -> anyhow::Result<ExitCode> {
+    let listener =
+        TcpListener::bind(config.listen).await.with_context(|| format!("cannot listen on {}", config.listen))?;
+    let addr: SocketAddr = listener.local_addr()?;
+    crate::errln!(
+        "sockscope: serving http://{addr}/metrics (collecting at most every {:?}{})",
+        config.interval,
+        if config.token.is_some() { ", bearer token required" } else { "" }
+    );
+    if !addr.ip().is_loopback() && config.token.is_none() {
+        crate::errln!(
+            "sockscope: note: listening on {} without --token-file: whoever reaches it can read this host's \
+             socket table",
+            addr.ip()
+        );
+    }
+    let shared = Arc::new(Shared::new(config.collection, config.interval, config.token));
+    let slots = Arc::new(Semaphore::new(config.max_connections));
+    let timeout = config.request_timeout;
+    let mut terminate =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).context("cannot handle SIGTERM")?;
+    loop {
+        let (stream, _) = tokio::select! {
+            r = listener.accept() => match r {
+                Ok(c) => c,
+                Err(e) => {
+                    // Out of file descriptors and the like: wait instead of spinning.
+                    crate::errln!("sockscope: accept failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            _ = tokio::signal::ctrl_c() => break,
+            _ = terminate.recv() => break,
+        };
+        // Over the limit: close at once rather than queue.
+        let Ok(slot) = slots.clone().try_acquire_owned() else { continue };
+        let _ = stream.set_nodelay(true);
+        let shared = shared.clone();
+        tokio::spawn(async move {
+            let service = service_fn(move |req| {
+                let shared = shared.clone();
+                async move {
+                    let r = tokio::time::timeout(timeout, http::handle(shared, req)).await;
+                    Ok::<_, Infallible>(
+                        r.unwrap_or_else(|_| http::error(StatusCode::SERVICE_UNAVAILABLE, "the request took too long")),
+                    )
+                }
+            });
+            let conn = http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(timeout)
+                .max_buf_size(MAX_HEAD)
+                .max_headers(MAX_HEADERS)
+                .serve_connection(TokioIo::new(stream), service);
+            let _ = tokio::time::timeout(MAX_CONNECTION_LIFE, conn).await;
+            drop(slot);
+        });
+    }
+    crate::errln!("sockscope: stopped");
+    Ok(ExitCode::SUCCESS)
+}
