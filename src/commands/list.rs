@@ -14,7 +14,7 @@ use anyhow::Context;
 use crate::collect::cgroup::{Namer, StateRoots};
 use crate::collect::process::{self, ScanResult};
 use crate::collect::workloads::Workloads;
-use crate::collect::{self, CollectError, Collector, Query, Snapshot, SourceChoice, netns};
+use crate::collect::{self, Collector, Query, Sink, Snapshot, SourceChoice, netns};
 use crate::filter::Expr;
 use crate::model::Socket;
 use crate::model::netns::{Namespace, Namespaces};
@@ -91,31 +91,47 @@ struct Labels {
 /// List the sockets `config` asks for on stdout.
 pub fn run(config: ListConfig) -> anyhow::Result<()> {
     let stdout = io::stdout();
-    if config.netns == netns::Choice::Own {
+    let roots = netns::Roots { proc_root: config.proc_root.clone(), ..netns::Roots::default() };
+    let mut namer = Namer::new(&config.proc_root, config.state_roots.clone());
+    let Some(plan) = netns::Plan::new(&config.netns, &roots, &mut namer)? else {
         let collector = collect::open(config.source, config.proc_root.clone());
         return run_with(config, collector, stdout.lock());
-    }
-    run_namespaces(config, stdout.lock())
+    };
+    // -N / --all-netns: the namespaces are known before any is dumped; their sockets stream namespace after
+    // namespace (a few namespaces are dumped at once, each on a thread that enters it).
+    let labels = Labels { namespaces: plan.namespaces(), column: config.netns.is_all() && plan.found.len() > 1, namer };
+    let (source, proc_root) = (config.source, config.proc_root.clone());
+    let dump = move |q: &Query, sink: &mut Sink<'_>| Ok(plan.stream(source, &proc_root, q, sink)?);
+    stream_rows(config, labels, dump, stdout.lock())
 }
 
-/// [`run`] in the caller's own namespace with any collector, into any writer: rows stream as batches arrive.
-pub fn run_with(mut config: ListConfig, mut collector: Box<dyn Collector>, out: impl Write) -> anyhow::Result<()> {
-    let services = std::mem::take(&mut config.services);
-    let config = &config;
-    let want_procs = config.processes || config.filter.needs_processes();
-    let depth = if want_procs { IN_FLIGHT_WAITING } else { IN_FLIGHT };
+/// [`run`] in the caller's own namespace with any collector, into any writer.
+pub fn run_with(config: ListConfig, mut collector: Box<dyn Collector>, out: impl Write) -> anyhow::Result<()> {
     let namespaces = match netns::own_inode(&config.proc_root) {
         Ok(inode) => Namespaces(vec![Namespace { inode, ..Namespace::default() }]),
         Err(_) => Namespaces::default(),
     };
     let labels = Labels { namespaces, column: false, namer: Namer::new(&config.proc_root, config.state_roots.clone()) };
+    let dump = move |q: &Query, sink: &mut Sink<'_>| Ok(collector.stream(q, sink)?);
+    stream_rows(config, labels, dump, out)
+}
+
+/// Run `dump` on a collector thread and write the rows it hands over as they arrive, beside the `/proc` scan.
+fn stream_rows<D>(mut config: ListConfig, labels: Labels, dump: D, out: impl Write) -> anyhow::Result<()>
+where
+    D: FnOnce(&Query, &mut Sink<'_>) -> anyhow::Result<Snapshot> + Send,
+{
+    let services = std::mem::take(&mut config.services);
+    let config = &config;
+    let want_procs = config.processes || config.filter.needs_processes();
+    let depth = if want_procs { IN_FLIGHT_WAITING } else { IN_FLIGHT };
     let (tx, rx) = mpsc::sync_channel::<Vec<Socket>>(depth);
     std::thread::scope(|s| {
         // The /proc/*/fd scan and the socket dump share no state and each takes a while: both run at once.
         let scan = want_procs.then(|| s.spawn(|| process::scan(&config.proc_root)));
         let dump = std::thread::Builder::new()
             .name("collector".into())
-            .spawn_scoped(s, move || collector.stream(&config.query, &mut |batch| tx.send(batch).is_ok()))
+            .spawn_scoped(s, move || dump(&config.query, &mut |batch| tx.send(batch).is_ok()))
             .context("starting the collector thread")?;
         let scan = match scan {
             Some(h) => Some(h.join().map_err(|_| anyhow::anyhow!("the process scan panicked"))??),
@@ -124,10 +140,9 @@ pub fn run_with(mut config: ListConfig, mut collector: Box<dyn Collector>, out: 
         let written = write_rows(config, services, scan, labels, &rx, out);
         // A failed write ends the listing: the closed channel stops the dump.
         drop(rx);
-        let snap: Result<Snapshot, CollectError> =
-            dump.join().map_err(|_| anyhow::anyhow!("the collector thread panicked"))?;
+        let snap = dump.join().map_err(|_| anyhow::anyhow!("the collector thread panicked"))?;
         match (snap, written) {
-            (Err(e), _) => Err(e.into()),
+            (Err(e), _) => Err(e),
             (Ok(_), Err(e)) => Err(e.into()),
             (Ok(snap), Ok(writer)) => {
                 for note in &snap.notes {
@@ -138,37 +153,6 @@ pub fn run_with(mut config: ListConfig, mut collector: Box<dyn Collector>, out: 
             }
         }
     })
-}
-
-/// `-N` / `--all-netns`: the namespaces are dumped (a few at a time, each on a thread that enters it) and
-/// the whole set is held before rows are written, beside the `/proc` scan.
-fn run_namespaces(mut config: ListConfig, out: impl Write) -> anyhow::Result<()> {
-    let services = std::mem::take(&mut config.services);
-    let config = &config;
-    let roots = netns::Roots { proc_root: config.proc_root.clone(), ..netns::Roots::default() };
-    let mut namer = Namer::new(&config.proc_root, config.state_roots.clone());
-    let (multi, scan) = std::thread::scope(|s| {
-        let want = config.processes || config.filter.needs_processes();
-        let scan = want.then(|| s.spawn(|| process::scan(&config.proc_root)));
-        let multi = netns::collect(&config.netns, &roots, &mut namer, config.source, &config.query);
-        (multi, scan.map(|h| h.join()))
-    });
-    let multi = multi?;
-    let column = config.netns.is_all() && multi.read() > 1;
-    let mut snap = multi.snapshot;
-    for note in &snap.notes {
-        crate::errln!("sockscope: note: {note}");
-    }
-    let scan = match scan {
-        Some(h) => Some(h.map_err(|_| anyhow::anyhow!("the process scan panicked"))??),
-        None => None,
-    };
-    let labels = Labels { namespaces: std::mem::take(&mut snap.namespaces), column, namer };
-    let (tx, rx) = mpsc::sync_channel::<Vec<Socket>>(1);
-    tx.send(std::mem::take(&mut snap.sockets)).ok();
-    drop(tx);
-    write_rows(config, services, scan, labels, &rx, out)?.finish()?;
-    Ok(())
 }
 
 /// Take batches until the collector is done, writing the rows that pass the filter; the writer is returned

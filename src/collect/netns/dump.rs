@@ -8,7 +8,7 @@ use std::io;
 use std::os::fd::AsFd;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Condvar, Mutex, PoisonError};
 
 use super::Found;
 use crate::collect::{self, CollectError, Query, Snapshot, SourceChoice};
@@ -48,6 +48,13 @@ impl Multi {
     /// How many namespaces were read.
     pub fn read(&self) -> usize {
         self.snapshot.namespaces.len() - self.skipped.len()
+    }
+
+    /// Each namespace's sources and notes said once.
+    pub fn tidy(&mut self) {
+        self.snapshot.sources.dedup();
+        let mut seen = std::collections::HashSet::new();
+        self.snapshot.notes.retain(|n| seen.insert(n.clone()));
     }
 
     /// One note per kind of failure, naming the namespaces (for stderr).
@@ -95,48 +102,110 @@ pub fn collect_all(
     q: &Query,
     workers: usize,
 ) -> Multi {
-    let next = AtomicUsize::new(0);
-    let slots: Vec<std::sync::Mutex<Option<Result<Snapshot, Skip>>>> =
-        (0..found.len()).map(|_| std::sync::Mutex::new(None)).collect();
-    std::thread::scope(|s| {
-        for _ in 0..workers.clamp(1, found.len().max(1)) {
-            s.spawn(|| {
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(f) = found.get(i) else { break };
-                    let r = dump_one(f, own, source, proc_root, q);
-                    if let Ok(mut slot) = slots[i].lock() {
-                        *slot = Some(r);
-                    }
-                }
-            });
-        }
-    });
-    let results = slots.into_iter().map(|slot| slot.into_inner().ok().flatten());
-
     let mut multi = Multi::default();
     let mut parts = Vec::with_capacity(found.len());
-    for (i, r) in results.enumerate() {
-        let id = i as NetnsId;
+    for_each_in_order(found, own, source, proc_root, q, workers, &mut |id, r| {
         match r {
-            Some(Ok(mut snap)) => {
-                for s in &mut snap.sockets {
-                    s.netns = id;
-                }
+            Ok(snap) => {
                 parts.push(snap.sockets);
                 multi.snapshot.sources.extend(snap.sources);
                 multi.snapshot.notes.extend(snap.notes);
             }
-            Some(Err(e)) => multi.skipped.push((id, e)),
-            None => multi.skipped.push((id, Skip::Enter(io::Error::other("the dump thread panicked")))),
+            Err(e) => multi.skipped.push((id, e)),
         }
-    }
-    multi.snapshot.sources.dedup();
-    let mut seen = std::collections::HashSet::new();
-    multi.snapshot.notes.retain(|n| seen.insert(n.clone()));
+        true
+    });
+    multi.tidy();
     multi.snapshot.sockets = parts.into_iter().flatten().collect();
     multi.snapshot.namespaces = Namespaces(found.iter().map(|f| f.ns.clone()).collect());
     multi
+}
+
+/// Namespaces waiting in [`for_each_in_order`] besides the one being handed over, per worker.
+const AHEAD_PER_WORKER: usize = 2;
+
+struct Progress {
+    /// The next namespace a worker takes.
+    next: usize,
+    /// Namespaces handed to the caller so far.
+    delivered: usize,
+    /// Dumps done and not yet handed over.
+    done: Vec<Option<Result<Snapshot, Skip>>>,
+    stop: bool,
+}
+
+/// Dump the namespaces of `found` with at most `workers` at a time and hand each result to `each` in
+/// discovery order (sockets labelled with the namespace's index), while the others are still being dumped.
+/// Workers run at most a few namespaces ahead of the caller, so a slow consumer holds only those. `each`
+/// returning false stops the dumps not yet started.
+pub fn for_each_in_order(
+    found: &[Found],
+    own: u64,
+    source: SourceChoice,
+    proc_root: &Path,
+    q: &Query,
+    workers: usize,
+    each: &mut dyn FnMut(NetnsId, Result<Snapshot, Skip>) -> bool,
+) {
+    let workers = workers.clamp(1, found.len().max(1));
+    let ahead = workers * AHEAD_PER_WORKER;
+    let progress =
+        Mutex::new(Progress { next: 0, delivered: 0, done: (0..found.len()).map(|_| None).collect(), stop: false });
+    let changed = Condvar::new();
+    let lock = || progress.lock().unwrap_or_else(PoisonError::into_inner);
+    std::thread::scope(|s| {
+        for _ in 0..workers {
+            s.spawn(|| {
+                loop {
+                    let i = {
+                        let mut p = lock();
+                        while !p.stop && p.next < found.len() && p.next >= p.delivered + ahead {
+                            p = changed.wait(p).unwrap_or_else(PoisonError::into_inner);
+                        }
+                        if p.stop || p.next >= found.len() {
+                            break;
+                        }
+                        p.next += 1;
+                        p.next - 1
+                    };
+                    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        dump_one(&found[i], own, source, proc_root, q)
+                    }))
+                    .unwrap_or_else(|_| Err(Skip::Enter(io::Error::other("the dump thread panicked"))));
+                    lock().done[i] = Some(r);
+                    changed.notify_all();
+                }
+            });
+        }
+        for i in 0..found.len() {
+            let r = {
+                let mut p = lock();
+                loop {
+                    if let Some(r) = p.done[i].take() {
+                        break r;
+                    }
+                    p = changed.wait(p).unwrap_or_else(PoisonError::into_inner);
+                }
+            };
+            let id = i as NetnsId;
+            let go = each(
+                id,
+                r.map(|mut snap| {
+                    for s in &mut snap.sockets {
+                        s.netns = id;
+                    }
+                    snap
+                }),
+            );
+            let mut p = lock();
+            p.delivered = i + 1;
+            p.stop |= !go;
+            changed.notify_all();
+            if !go {
+                break;
+            }
+        }
+    });
 }
 
 /// Dump one namespace: directly when it is ours, else on a fresh thread that enters it and ends.

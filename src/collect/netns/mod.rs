@@ -255,14 +255,127 @@ impl Choice {
 pub enum NetnsError {
     #[error("cannot list network namespaces: {0}")]
     Discover(io::Error),
-    #[error("network namespace {target}: {source}")]
-    Target { target: String, source: io::Error },
+    #[error("network namespace {target}: {error}")]
+    Target { target: String, error: io::Error },
     #[error("network namespace {target}: {skip}")]
     Skipped { target: String, skip: dump::Skip },
     #[error("no network namespace could be read: {0}")]
     Nothing(String),
     #[error(transparent)]
     Collect(#[from] super::CollectError),
+}
+
+/// The namespaces a `-N` / `--all-netns` collection covers, found before any is dumped: the namespace
+/// table is known before the first socket.
+pub struct Plan {
+    pub found: Vec<Found>,
+    own: u64,
+    workers: usize,
+    /// `-N`'s target as the user gave it: a namespace that cannot be read is then an error naming it.
+    target: Option<String>,
+    /// Notes about the discovery (for stderr).
+    notes: Vec<String>,
+}
+
+impl Plan {
+    /// Find what `choice` covers; `None` for [`Choice::Own`] (nothing to discover or enter).
+    pub fn new(choice: &Choice, roots: &Roots, namer: &mut Namer) -> Result<Option<Plan>, NetnsError> {
+        let own = own_inode(&roots.proc_root);
+        match choice {
+            Choice::Own => Ok(None),
+            Choice::One(t) => {
+                let text = match t {
+                    Target::Name(n) => n.clone(),
+                    Target::Pid(p) => format!("of pid {p}"),
+                    Target::Path(p) => p.display().to_string(),
+                };
+                let found =
+                    t.resolve(roots, namer).map_err(|error| NetnsError::Target { target: text.clone(), error })?;
+                let own = own.map_err(NetnsError::Discover)?;
+                Ok(Some(Plan { found: vec![found], own, workers: 1, target: Some(text), notes: Vec::new() }))
+            }
+            Choice::All => {
+                let own = own.map_err(NetnsError::Discover)?;
+                let d = discover(roots, namer).map_err(NetnsError::Discover)?;
+                let mut notes = Vec::new();
+                if d.hidden_processes > 0 {
+                    let why = if crate::sys::is_root() {
+                        "the kernel refused their /proc/PID/ns even to root"
+                    } else {
+                        "another user's /proc/PID/ns needs root"
+                    };
+                    notes.push(format!(
+                        "the namespaces of {} processes could not be read ({why}); namespaces only they use and \
+                         no bind mount holds are not listed",
+                        d.hidden_processes
+                    ));
+                }
+                Ok(Some(Plan { found: d.found, own, workers: dump::DEFAULT_WORKERS, target: None, notes }))
+            }
+        }
+    }
+
+    /// The namespace table the sockets' `netns` index.
+    pub fn namespaces(&self) -> crate::model::netns::Namespaces {
+        crate::model::netns::Namespaces(self.found.iter().map(|f| f.ns.clone()).collect())
+    }
+
+    /// Dump every namespace, holding them all.
+    pub fn collect(
+        &self,
+        source: super::SourceChoice,
+        proc_root: &Path,
+        q: &super::Query,
+    ) -> Result<dump::Multi, NetnsError> {
+        let mut multi = dump::collect_all(&self.found, self.own, source, proc_root, q, self.workers);
+        self.finish(&mut multi)?;
+        Ok(multi)
+    }
+
+    /// Dump the namespaces and hand each one's sockets to `sink` as it is done, namespace after namespace
+    /// (each socket carrying its namespace's index in [`Plan::namespaces`]). The snapshot returned has the
+    /// sources and notes, and no sockets.
+    pub fn stream(
+        &self,
+        source: super::SourceChoice,
+        proc_root: &Path,
+        q: &super::Query,
+        sink: &mut super::Sink<'_>,
+    ) -> Result<super::Snapshot, NetnsError> {
+        let mut multi = dump::Multi::default();
+        dump::for_each_in_order(&self.found, self.own, source, proc_root, q, self.workers, &mut |id, r| match r {
+            Ok(snap) => {
+                multi.snapshot.sources.extend(snap.sources);
+                multi.snapshot.notes.extend(snap.notes);
+                snap.sockets.is_empty() || sink(snap.sockets)
+            }
+            Err(e) => {
+                multi.skipped.push((id, e));
+                true
+            }
+        });
+        multi.tidy();
+        multi.snapshot.namespaces = self.namespaces();
+        self.finish(&mut multi)?;
+        Ok(multi.snapshot)
+    }
+
+    /// Say what could not be read: an error for `-N` or when nothing could, notes otherwise.
+    fn finish(&self, multi: &mut dump::Multi) -> Result<(), NetnsError> {
+        if let Some(target) = &self.target {
+            if let Some((_, skip)) = multi.skipped.pop() {
+                return Err(NetnsError::Skipped { target: target.clone(), skip });
+            }
+            return Ok(());
+        }
+        if multi.read() == 0 {
+            return Err(NetnsError::Nothing(multi.skip_notes().join("; ")));
+        }
+        let mut notes = multi.skip_notes();
+        notes.extend(self.notes.iter().cloned());
+        multi.snapshot.notes.extend(notes);
+        Ok(())
+    }
 }
 
 /// Collect what `choice` covers; the result's snapshot has the namespace table filled (for [`Choice::Own`]
@@ -274,53 +387,15 @@ pub fn collect(
     source: super::SourceChoice,
     q: &super::Query,
 ) -> Result<dump::Multi, NetnsError> {
-    let own = own_inode(&roots.proc_root);
-    match choice {
-        Choice::Own => {
+    match Plan::new(choice, roots, namer)? {
+        Some(plan) => plan.collect(source, &roots.proc_root, q),
+        None => {
             let mut snapshot = super::open(source, roots.proc_root.clone()).collect(q)?;
-            if let Ok(inode) = own {
+            if let Ok(inode) = own_inode(&roots.proc_root) {
                 snapshot.namespaces =
                     crate::model::netns::Namespaces(vec![Namespace { inode, ..Namespace::default() }]);
             }
             Ok(dump::Multi { snapshot, skipped: Vec::new() })
-        }
-        Choice::One(t) => {
-            let text = match t {
-                Target::Name(n) => n.clone(),
-                Target::Pid(p) => format!("of pid {p}"),
-                Target::Path(p) => p.display().to_string(),
-            };
-            let found =
-                t.resolve(roots, namer).map_err(|source| NetnsError::Target { target: text.clone(), source })?;
-            let own = own.map_err(NetnsError::Discover)?;
-            let mut multi = dump::collect_all(&[found], own, source, &roots.proc_root, q, 1);
-            if let Some((_, skip)) = multi.skipped.pop() {
-                return Err(NetnsError::Skipped { target: text, skip });
-            }
-            Ok(multi)
-        }
-        Choice::All => {
-            let own = own.map_err(NetnsError::Discover)?;
-            let d = discover(roots, namer).map_err(NetnsError::Discover)?;
-            let mut multi = dump::collect_all(&d.found, own, source, &roots.proc_root, q, dump::DEFAULT_WORKERS);
-            if multi.read() == 0 {
-                return Err(NetnsError::Nothing(multi.skip_notes().join("; ")));
-            }
-            let mut notes = multi.skip_notes();
-            if d.hidden_processes > 0 {
-                let why = if crate::sys::is_root() {
-                    "the kernel refused their /proc/PID/ns even to root"
-                } else {
-                    "another user's /proc/PID/ns needs root"
-                };
-                notes.push(format!(
-                    "the namespaces of {} processes could not be read ({why}); namespaces only they use and no \
-                     bind mount holds are not listed",
-                    d.hidden_processes
-                ));
-            }
-            multi.snapshot.notes.extend(notes);
-            Ok(multi)
         }
     }
 }

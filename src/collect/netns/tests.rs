@@ -85,3 +85,31 @@ fn a_namespace_gone_before_its_dump_is_skipped_with_a_note() {
     assert!(m.snapshot.sockets.iter().all(|s| s.netns == 0));
     assert_eq!(m.snapshot.namespaces.len(), 3, "skipped namespaces stay in the table");
 }
+
+#[test]
+fn namespaces_are_handed_over_in_order_and_a_refusing_consumer_stops_the_dumps() {
+    let own = own_inode(Path::new("/proc")).unwrap();
+    let me = || Found {
+        ns: Namespace { inode: own, ..Namespace::default() },
+        paths: vec!["/proc/self/ns/net".into()],
+        pids: vec![],
+    };
+    let found: Vec<Found> = (0..12).map(|_| me()).collect();
+    let q = crate::collect::Query { unix: false, udp: false, ..Default::default() };
+    let mut seen = Vec::new();
+    dump::for_each_in_order(
+        &found,
+        own,
+        crate::collect::SourceChoice::Auto,
+        Path::new("/proc"),
+        &q,
+        3,
+        &mut |id, r| {
+            let snap = r.expect("our own namespace is readable");
+            assert!(snap.sockets.iter().all(|s| s.netns == id), "sockets carry their namespace's index");
+            seen.push(id);
+            id < 4
+        },
+    );
+    assert_eq!(seen, vec![0, 1, 2, 3, 4], "in discovery order, and nothing after the consumer said stop");
+}
