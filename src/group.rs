@@ -23,12 +23,16 @@ pub enum GroupKey {
     UnixPeer(NetnsId, String),
     /// Unnamed UNIX sockets whose peer has no name (socketpairs and the like).
     UnixUnnamed(NetnsId),
+    /// Unconnected UDP sockets of one process (`pid`, 0 when unknown) bound to ports in the ephemeral range
+    /// of one address: resolvers and clients that bind before sending, folded into one row.
+    UdpEphemeral { ip: IpAddr, pid: u32, netns: NetnsId },
 }
 
 impl GroupKey {
     pub fn proto(&self) -> Proto {
         match self {
             GroupKey::Listen { proto, .. } | GroupKey::Outbound { proto, .. } => *proto,
+            GroupKey::UdpEphemeral { .. } => Proto::Udp,
             _ => Proto::Unix,
         }
     }
@@ -44,7 +48,9 @@ impl GroupKey {
     /// The network namespace the group lies in.
     pub fn netns(&self) -> NetnsId {
         match self {
-            GroupKey::Listen { netns, .. } | GroupKey::Outbound { netns, .. } => *netns,
+            GroupKey::Listen { netns, .. }
+            | GroupKey::Outbound { netns, .. }
+            | GroupKey::UdpEphemeral { netns, .. } => *netns,
             GroupKey::UnixPath(n, _) | GroupKey::UnixPeer(n, _) | GroupKey::UnixUnnamed(n) => *n,
         }
     }
@@ -58,6 +64,7 @@ impl fmt::Display for GroupKey {
             GroupKey::UnixPath(_, p) => f.write_str(p),
             GroupKey::UnixPeer(_, p) => write!(f, "-> {p}"),
             GroupKey::UnixUnnamed(_) => f.write_str("(unnamed)"),
+            GroupKey::UdpEphemeral { ip, .. } => write!(f, "{}:(eph)", Bracketed(*ip)),
         }
     }
 }
@@ -129,8 +136,33 @@ fn unix_name(e: &Endpoint) -> Option<&UnixName> {
     }
 }
 
+/// How to fold unconnected UDP sockets on ephemeral ports: the host's range and who holds a socket inode
+/// (a pid, 0 when unknown).
+pub struct Fold<'a> {
+    pub ephemeral: (u16, u16),
+    pub owner: &'a dyn Fn(u64) -> u32,
+}
+
+impl Fold<'_> {
+    fn key(&self, s: &Socket) -> Option<GroupKey> {
+        let Endpoint::Inet { ip, port } = s.local else { return None };
+        let unconnected = s.peer.port().is_none_or(|p| p == 0);
+        (s.proto == Proto::Udp
+            && s.state == State::CLOSE
+            && unconnected
+            && (self.ephemeral.0..=self.ephemeral.1).contains(&port))
+        .then(|| GroupKey::UdpEphemeral { ip, pid: (self.owner)(s.inode), netns: s.netns })
+    }
+}
+
 /// Group a snapshot. Groups come out with the most sockets first.
 pub fn group(socks: &[Socket]) -> Vec<Group> {
+    group_with(socks, None)
+}
+
+/// [`group`], folding unconnected UDP sockets on ephemeral ports per process and address when `fold` is
+/// given (twenty resolver sockets are one row, not twenty).
+pub fn group_with(socks: &[Socket], fold: Option<&Fold>) -> Vec<Group> {
     let mut groups: Vec<Group> = Vec::new();
     let mut index: FastMap<GroupKey, usize> = FastMap::default();
     let mut slot = |key: GroupKey, groups: &mut Vec<Group>| -> usize {
@@ -144,7 +176,15 @@ pub fn group(socks: &[Socket]) -> Vec<Group> {
     let mut listeners: FastMap<(NetnsId, Proto, u16), Vec<(IpAddr, usize)>> = FastMap::default();
     // UNIX names by inode, to place an unnamed client by the name of its peer.
     let mut unix_names: FastMap<u64, String> = FastMap::default();
+    let mut folded = vec![false; if fold.is_some() { socks.len() } else { 0 }];
     for (i, s) in socks.iter().enumerate() {
+        if let Some(key) = fold.and_then(|f| f.key(s)) {
+            let g = slot(key, &mut groups);
+            groups[g].members.push(i as u32);
+            groups[g].states.add(s.state);
+            folded[i] = true;
+            continue;
+        }
         if let (Endpoint::Inet { ip, port }, true) = (&s.local, s.is_listener()) {
             let g = slot(GroupKey::Listen { proto: s.proto, ip: *ip, port: *port, netns: s.netns }, &mut groups);
             let gr = &mut groups[g];
@@ -168,7 +208,7 @@ pub fn group(socks: &[Socket]) -> Vec<Group> {
     let mut peer_counts: Vec<FastMap<IpAddr, u32>> = Vec::new();
     for (i, s) in socks.iter().enumerate() {
         let g = match (&s.local, &s.peer) {
-            (Endpoint::Inet { .. }, _) if s.is_listener() => continue,
+            (Endpoint::Inet { .. }, _) if s.is_listener() || folded.get(i) == Some(&true) => continue,
             (Endpoint::Inet { ip, port }, peer) => {
                 let best = listeners.get(&(s.netns, s.proto, *port)).and_then(|c| {
                     c.iter()

@@ -1,6 +1,7 @@
 //! System calls the rest of the crate needs, as safe functions: identity (euid), interface names and indexes,
-//! the password database, reverse DNS, the clock tick, termination signals. The bottom layer (below
-//! `collect`); the crate's only `unsafe` code lives here, each block with a `// SAFETY:` comment (lint-enforced).
+//! the password database, reverse DNS, the clock tick, a thread's CPU time, termination signals. The bottom
+//! layer (below `collect`); the crate's only `unsafe` code lives here, each block with a `// SAFETY:` comment
+//! (lint-enforced).
 
 use std::ffi::CStr;
 use std::net::{IpAddr, SocketAddr};
@@ -27,6 +28,21 @@ pub fn is_root() -> bool {
 /// kernel did not say (an auxiliary vector without `AT_CLKTCK`).
 pub fn clock_ticks_per_second() -> Option<u64> {
     Some(rustix::param::clock_ticks_per_second()).filter(|&t| t > 0)
+}
+
+/// CPU time the calling thread has used so far: (user, system), from `getrusage(RUSAGE_THREAD)`. Zero when
+/// the kernel refuses (it does not for the calling thread).
+pub fn thread_times() -> (std::time::Duration, std::time::Duration) {
+    // SAFETY: `rusage` is plain data for which all-zero bytes are a valid value.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: getrusage writes one `rusage` through a valid, exclusive pointer.
+    if unsafe { libc::getrusage(libc::RUSAGE_THREAD, &mut ru) } != 0 {
+        return Default::default();
+    }
+    let tv = |t: libc::timeval| {
+        std::time::Duration::new(t.tv_sec.max(0) as u64, (t.tv_usec.clamp(0, 999_999) as u32) * 1000)
+    };
+    (tv(ru.ru_utime), tv(ru.ru_stime))
 }
 
 /// A socket for the interface ioctls (`SIOCGIFINDEX`, `SIOCGIFNAME`), as `if_nametoindex(3)` opens one.

@@ -1,6 +1,6 @@
 //! End to end: the real binary's dashboard in a tmux pseudo-terminal, against a listener this test opens on
 //! loopback with 25 accepted connections. The screen must show the port with 25 established sockets, pick
-//! up a new connection after a refresh, and `q` must exit and give the terminal back (main screen, cooked
+//! up a new connection after a refresh, open the group and show its charts, and `q` must exit and give the terminal back (main screen, cooked
 //! mode).
 
 mod common;
@@ -83,6 +83,17 @@ fn dashboard_shows_the_port_and_restores_the_terminal() {
     wait_for(&name, "the new connection after a refresh", Duration::from_secs(60), |s| {
         listener_counts(s, port) == Some((27, 26))
     });
+
+    // Open the listener's group: the chart area (states over time, accept queue, top peers) is above its
+    // sockets, and the title names the process holding them (this test).
+    let _ = Command::new("tmux").args(["send-keys", "-t", &name, "Enter"]).status();
+    let screen = wait_for(&name, "the group screen with its charts", Duration::from_secs(15), |s| {
+        s.contains("accept queue") && s.contains("top peers") && s.contains("ESTAB")
+    });
+    assert!(screen.contains("held by dashboard_tmux"), "the holder is named in the title:\n{screen}");
+    assert!(screen.contains("Local") && screen.contains("Peer"), "the socket table is below:\n{screen}");
+    let _ = Command::new("tmux").args(["send-keys", "-t", &name, "Escape"]).status();
+    wait_for(&name, "back home", Duration::from_secs(10), |s| s.contains("Endpoint"));
 
     let _ = Command::new("tmux").args(["send-keys", "-t", &name, "q"]).status();
     let screen = wait_for(&name, "exit and the terminal mode", Duration::from_secs(30), |s| {

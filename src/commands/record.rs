@@ -102,6 +102,8 @@ fn group_row(g: &crate::group::Group, owner: impl Fn(u32) -> Option<String>) -> 
         GroupKey::UnixPath(_, p) => ("unix", Some(p.clone()), None),
         GroupKey::UnixPeer(_, p) => ("unix-peer", Some(p.clone()), None),
         GroupKey::UnixUnnamed(_) => ("unix-unnamed", None, None),
+        // Only the dashboard folds (recorded groups never make one).
+        GroupKey::UdpEphemeral { ip, .. } => ("udp-ephemeral", Some(ip.to_string()), None),
     };
     let mut states = [0u32; 11];
     for (i, c) in states.iter_mut().enumerate() {

@@ -281,6 +281,8 @@ fn group_record<'a>(g: &'a Group, services: Option<&'a Services>) -> GroupRecord
         GroupKey::UnixPath(_, p) => ("unix_path", None, None, Some(p.as_str())),
         GroupKey::UnixPeer(_, p) => ("unix_peer", None, None, Some(p.as_str())),
         GroupKey::UnixUnnamed(_) => ("unix_unnamed", None, None, None),
+        // Only the dashboard folds (ungrouped listings never make one).
+        GroupKey::UdpEphemeral { ip, .. } => ("udp_ephemeral", Some(ip.to_string()), None, None),
     };
     let proto = g.key.proto();
     let states = g

@@ -115,7 +115,7 @@ pub fn tcp_info(t: &TcpInfo, cong: Option<&str>) -> String {
 }
 
 /// Bytes per second as `ss` shows rates: bits per second with a unit.
-fn rate(bytes_per_s: u64) -> String {
+pub fn rate(bytes_per_s: u64) -> String {
     let bps = bytes_per_s as f64 * 8.0;
     if bps >= 1e9 {
         format!("{:.1}Gbps", bps / 1e9)

@@ -7,11 +7,15 @@ use std::time::{Duration, Instant};
 
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
 
+use super::columns::{PortCol, SockCol};
 use super::filter::{self, Selection};
+use super::history::{GroupSample, Series, SocketHistory};
 use super::layout;
 use super::live::Live;
+use super::refresh::ListenerPatch;
 use crate::filter::FilterError;
 use crate::group::GroupKey;
+use crate::model::text::escape;
 use crate::model::{Proto, State};
 use crate::ports::services::Services;
 
@@ -31,86 +35,6 @@ pub enum Screen {
     Ports,
     Sockets,
     Detail,
-}
-
-/// Sort keys of the port view, in the order `s` cycles through them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PortSort {
-    Sockets,
-    Port,
-    Established,
-    TimeWait,
-    Peers,
-    AcceptQueue,
-    /// Each namespace's (container's) groups together: grouping by container with `--all-netns`.
-    Namespace,
-}
-
-/// Sort keys of the socket list.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SockSort {
-    Age,
-    State,
-    Peer,
-    Local,
-    RecvQ,
-    SendQ,
-    Rtt,
-    Retrans,
-}
-
-impl PortSort {
-    pub fn name(self) -> &'static str {
-        match self {
-            PortSort::Sockets => "sockets",
-            PortSort::Port => "port",
-            PortSort::Established => "established",
-            PortSort::TimeWait => "time-wait",
-            PortSort::Peers => "peers",
-            PortSort::AcceptQueue => "accept queue",
-            PortSort::Namespace => "namespace",
-        }
-    }
-    fn next(self) -> PortSort {
-        use PortSort::*;
-        match self {
-            Sockets => Port,
-            Port => Established,
-            Established => TimeWait,
-            TimeWait => Peers,
-            Peers => AcceptQueue,
-            AcceptQueue => Namespace,
-            Namespace => Sockets,
-        }
-    }
-}
-
-impl SockSort {
-    pub fn name(self) -> &'static str {
-        match self {
-            SockSort::Age => "age",
-            SockSort::State => "state",
-            SockSort::Peer => "peer",
-            SockSort::Local => "local",
-            SockSort::RecvQ => "recv-q",
-            SockSort::SendQ => "send-q",
-            SockSort::Rtt => "rtt",
-            SockSort::Retrans => "retransmits",
-        }
-    }
-    fn next(self) -> SockSort {
-        use SockSort::*;
-        match self {
-            Age => State,
-            State => Peer,
-            Peer => Local,
-            Local => RecvQ,
-            RecvQ => SendQ,
-            SendQ => Rtt,
-            Rtt => Retrans,
-            Retrans => Age,
-        }
-    }
 }
 
 /// A row of the socket list: a live socket or one that closed recently.
@@ -161,9 +85,10 @@ pub struct App {
     pub live: Option<Arc<Live>>,
     pub screen: Screen,
     pub settings: Settings,
-    pub port_sort: PortSort,
+    /// The column the group table is sorted by (numbers biggest first, names A to Z, unless reversed).
+    pub port_sort: PortCol,
     pub port_reverse: bool,
-    pub sock_sort: SockSort,
+    pub sock_sort: SockCol,
     pub sock_reverse: bool,
     /// Group indices of `live.groups` in display order.
     pub port_rows: Vec<usize>,
@@ -175,6 +100,10 @@ pub struct App {
     /// The socket whose details are shown, and its identity (followed across refreshes).
     pub detail: Option<SockRow>,
     pub detail_id: Option<u64>,
+    /// The newest listeners-only refresh, newer than `live` (accept queues between full refreshes).
+    pub listeners: Option<Arc<ListenerPatch>>,
+    /// The detail socket's tcp_info over the time its detail has been open.
+    pub sock_history: Option<SocketHistory>,
     /// The applied filter text.
     pub filter_text: String,
     /// The filter being typed (`/`), if any.
@@ -193,6 +122,9 @@ pub struct App {
     pub kill: Option<super::kill::KillDialog>,
     /// Sockets the user confirmed closing; the event loop takes them (update does no I/O).
     pub kill_request: Option<Vec<crate::model::Socket>>,
+    /// `K` on a group whose sockets are only counted: the group is asked of the collector (as an open group
+    /// is) and the dialog opens when its sockets arrive.
+    pub kill_wanted: Option<GroupKey>,
     /// A one-off message for the status line (what a kill did), until the next key.
     pub message: Option<String>,
     /// The socket list shows the group's event log below it (`e`).
@@ -209,6 +141,8 @@ pub enum Action {
     Paste(String),
     Mouse(MouseEvent),
     Data(Arc<Live>),
+    /// Listeners refreshed between two full refreshes.
+    Listeners(Arc<ListenerPatch>),
     /// A collection failed (the previous data stays on screen).
     CollectFailed(String),
     Resize(u16, u16),
@@ -223,9 +157,9 @@ impl App {
             live: None,
             screen: Screen::Ports,
             settings,
-            port_sort: PortSort::Sockets,
+            port_sort: PortCol::Sockets,
             port_reverse: false,
-            sock_sort: SockSort::Age,
+            sock_sort: SockCol::Age,
             sock_reverse: false,
             port_rows: Vec::new(),
             port_sel: 0,
@@ -234,6 +168,8 @@ impl App {
             sock_sel: 0,
             detail: None,
             detail_id: None,
+            sock_history: None,
+            listeners: None,
             filter_text,
             filter_input: None,
             filter_error: None,
@@ -246,10 +182,40 @@ impl App {
             services,
             kill: None,
             kill_request: None,
+            kill_wanted: None,
             message: None,
             show_events: false,
             proc_root: "/proc".into(),
         }
+    }
+
+    /// A group's accept queue, from the newest listeners refresh when there is one.
+    pub fn accept_queue(&self, g: &crate::group::Group) -> Option<(u32, u32)> {
+        let fresh = self.listeners.as_ref().and_then(|p| p.queues.get(&g.key).copied());
+        g.accept_queue.map(|q| fresh.unwrap_or(q))
+    }
+
+    /// A socket's queues (recv, send), from the newest listeners refresh for a listener.
+    pub fn queues(&self, s: &crate::model::Socket) -> (Option<u32>, Option<u32>) {
+        if s.state == State::LISTEN
+            && let Some(q) = self.listeners.as_ref().and_then(|p| p.sockets.get(&super::live::socket_id(s)))
+        {
+            return *q;
+        }
+        (s.recv_q, s.send_q)
+    }
+
+    /// The open group's series, with the newest listeners sample when there is one.
+    pub fn open_series(&self) -> Option<&Series<GroupSample>> {
+        let patched = self.listeners.as_ref().and_then(|p| p.open_series.as_ref());
+        patched.or(self.live.as_ref().and_then(|l| l.open_series.as_ref()))
+    }
+
+    /// When the data shown was taken: the full table, and the listeners when they are newer.
+    pub fn data_times(&self) -> Option<(Instant, Instant)> {
+        let live = self.live.as_ref()?;
+        let listeners = self.listeners.as_ref().and_then(|p| p.taken_at).unwrap_or(live.taken_at);
+        Some((live.taken_at, listeners.max(live.taken_at)))
     }
 
     /// The group currently selected in the port view.
@@ -285,21 +251,55 @@ impl App {
         let keep = self.selected_group().map(|g| g.key.clone());
         let mut rows: Vec<usize> = (0..live.groups.len()).collect();
         let g = &live.groups;
-        let key = |i: usize| -> (u64, u64) {
-            let gr = &g[i];
-            match self.port_sort {
-                PortSort::Sockets => (gr.len() as u64, 0),
-                PortSort::Port => (u64::MAX - gr.key.port().unwrap_or(u16::MAX) as u64, 0),
-                PortSort::Established => (gr.states.get(State::ESTABLISHED) as u64, gr.len() as u64),
-                PortSort::TimeWait => (gr.states.get(State::TIME_WAIT) as u64, gr.len() as u64),
-                PortSort::Peers => (gr.peers as u64, gr.len() as u64),
-                PortSort::AcceptQueue => (gr.accept_queue.map_or(0, |q| q.0 as u64), gr.len() as u64),
-                // A namespace's (a container's) groups together, in the namespace table's order.
-                PortSort::Namespace => (u64::MAX - gr.key.netns() as u64, gr.len() as u64),
+        let owners = live.owners.as_ref();
+        let holder = |i: usize| -> String {
+            let o = owners.and_then(|o| Some((o.groups.get(i)?, &o.processes)));
+            o.and_then(|(g, p)| super::owners::by_name(g, p).into_iter().next()).map_or(String::new(), |e| e.0)
+        };
+        let trend = |k: &GroupKey| -> i64 {
+            live.history.get(k).map_or(0, |h| *h.last().unwrap_or(&0) as i64 - *h.first().unwrap_or(&0) as i64)
+        };
+        let sort = self.port_sort;
+        let services = &self.services;
+        let service = |gr: &crate::group::Group| -> String {
+            gr.key.port().and_then(|p| services.name(gr.key.proto(), p)).unwrap_or_default().to_string()
+        };
+        let num = |gr: &crate::group::Group| -> i64 {
+            let st = |s: State| gr.states.get(s) as i64;
+            match sort {
+                PortCol::Sockets => gr.len() as i64,
+                PortCol::Established => st(State::ESTABLISHED),
+                PortCol::SynRecv => st(State::SYN_RECV),
+                PortCol::TimeWait => st(State::TIME_WAIT),
+                PortCol::CloseWait => st(State::CLOSE_WAIT),
+                PortCol::FinWait => st(State::FIN_WAIT1) + st(State::FIN_WAIT2),
+                PortCol::AcceptQueue => self.accept_queue(gr).map_or(-1, |q| q.0 as i64),
+                PortCol::Peers => gr.peers as i64,
+                PortCol::Trend => trend(&gr.key),
+                _ => 0,
             }
         };
         rows.sort_by(|&a, &b| {
-            let o = key(b).cmp(&key(a)).then_with(|| g[a].key.cmp(&g[b].key));
+            let (ga, gb) = (&g[a], &g[b]);
+            let o = match sort {
+                PortCol::Proto => ga.key.proto().name().cmp(gb.key.proto().name()),
+                PortCol::Endpoint => ga.key.cmp(&gb.key),
+                PortCol::Service => {
+                    let (sa, sb) = (service(ga), service(gb));
+                    // Named services first, A to Z.
+                    sa.is_empty().cmp(&sb.is_empty()).then(sa.cmp(&sb))
+                }
+                PortCol::Class => ga.key.port().cmp(&gb.key.port()),
+                // A namespace's (a container's) groups together, in the namespace table's order.
+                PortCol::Namespace => ga.key.netns().cmp(&gb.key.netns()),
+                PortCol::Process => {
+                    let (ha, hb) = (holder(a), holder(b));
+                    ha.is_empty().cmp(&hb.is_empty()).then(ha.cmp(&hb))
+                }
+                _ => num(gb).cmp(&num(ga)),
+            }
+            .then_with(|| gb.len().cmp(&ga.len()))
+            .then_with(|| ga.key.cmp(&gb.key));
             if self.port_reverse { o.reverse() } else { o }
         });
         self.port_rows = rows;
@@ -319,33 +319,53 @@ impl App {
             return;
         };
         let keep = self.sock_rows.get(self.sock_sel).and_then(|r| row_id(&live, *r));
-        let mut rows: Vec<SockRow> = Vec::new();
+        // The open group's live sockets (a Live built before the group was opened may lack them until the
+        // refresh the opening forced), then its recently closed ones.
+        let mut items: Vec<(SockRow, &crate::model::Socket, Instant)> = Vec::new();
         if let Some(gr) = live.groups.iter().find(|g| g.key == key) {
-            rows.extend(gr.listeners.iter().chain(&gr.members).map(|&i| SockRow::Live(i)));
+            for &i in gr.listeners.iter().chain(&gr.members) {
+                if let Some(s) = live.socket(i as usize) {
+                    items.push((SockRow::Live(i), s, live.first_seen(i as usize)));
+                }
+            }
         }
-        rows.extend(
-            live.closed.iter().enumerate().filter(|(_, c)| c.group == key).map(|(i, _)| SockRow::Closed(i as u32)),
-        );
-        let sock = |r: &SockRow| match *r {
-            SockRow::Live(i) => (&live.sockets[i as usize], live.first_seen(i as usize)),
-            SockRow::Closed(i) => (&live.closed[i as usize].socket, live.closed[i as usize].first_seen),
-        };
+        for (i, c) in live.closed.iter().enumerate().filter(|(_, c)| c.group == key) {
+            items.push((SockRow::Closed(i as u32), &c.socket, c.first_seen));
+        }
         let sort = self.sock_sort;
-        rows.sort_by(|a, b| {
-            let ((sa, ta), (sb, tb)) = (sock(a), sock(b));
+        // Process labels are made once per row, not once per comparison.
+        let owners: Vec<(bool, String)> = if sort == SockCol::Process {
+            items
+                .iter()
+                .map(|(r, _, _)| {
+                    let label = match (r, &live.owners) {
+                        (SockRow::Live(i), Some(o)) => o.label(*i as usize, usize::MAX),
+                        _ => String::new(),
+                    };
+                    (matches!(label.as_str(), "" | "-" | "hidden"), label)
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let mut order: Vec<usize> = (0..items.len()).collect();
+        order.sort_by(|&x, &y| {
+            let ((_, sa, ta), (_, sb, tb)) = (&items[x], &items[y]);
             let o = match sort {
-                SockSort::Age => tb.cmp(&ta),
-                SockSort::State => sa.state.cmp(&sb.state),
-                SockSort::Peer => cmp_end(&sa.peer, &sb.peer),
-                SockSort::Local => cmp_end(&sa.local, &sb.local),
-                SockSort::RecvQ => sb.recv_q.cmp(&sa.recv_q),
-                SockSort::SendQ => sb.send_q.cmp(&sa.send_q),
-                SockSort::Rtt => tcp(sb, |t| t.rtt_us()).cmp(&tcp(sa, |t| t.rtt_us())),
-                SockSort::Retrans => tcp(sb, |t| t.total_retrans()).cmp(&tcp(sa, |t| t.total_retrans())),
+                SockCol::Age => tb.cmp(ta),
+                SockCol::State => sa.state.cmp(&sb.state),
+                SockCol::Peer => cmp_end(&sa.peer, &sb.peer),
+                SockCol::Local => cmp_end(&sa.local, &sb.local),
+                SockCol::RecvQ => sb.recv_q.cmp(&sa.recv_q),
+                SockCol::SendQ => sb.send_q.cmp(&sa.send_q),
+                SockCol::Process => owners[x].cmp(&owners[y]),
+                SockCol::Rtt => tcp(sb, |t| t.rtt_us()).cmp(&tcp(sa, |t| t.rtt_us())),
+                SockCol::Retrans => tcp(sb, |t| t.total_retrans()).cmp(&tcp(sa, |t| t.total_retrans())),
             }
             .then_with(|| cmp_end(&sa.peer, &sb.peer));
             if self.sock_reverse { o.reverse() } else { o }
         });
+        let rows: Vec<SockRow> = order.into_iter().map(|k| items[k].0).collect();
         self.sock_rows = rows;
         if let Some(id) = keep
             && let Some(p) = self.sock_rows.iter().position(|r| row_id(&live, *r) == Some(id))
@@ -384,7 +404,7 @@ fn cmp_end(a: &crate::model::Endpoint, b: &crate::model::Endpoint) -> Ordering {
 /// A row's socket identity, stable across refreshes.
 fn row_id(live: &Live, r: SockRow) -> Option<u64> {
     match r {
-        SockRow::Live(i) => live.sockets.get(i as usize).map(super::live::socket_id),
+        SockRow::Live(i) => live.socket(i as usize).map(super::live::socket_id),
         SockRow::Closed(i) => live.closed.get(i as usize).map(|c| super::live::socket_id(&c.socket)),
     }
 }
@@ -395,9 +415,24 @@ pub fn update(app: &mut App, action: Action) {
         Action::Data(live) => {
             app.collect_error = None;
             if !app.settings.paused {
-                app.now = Some(live.taken_at);
+                app.now = Some(app.now.map_or(live.taken_at, |n| n.max(live.taken_at)));
+                if app.listeners.as_ref().and_then(|p| p.taken_at).is_some_and(|t| t <= live.taken_at) {
+                    app.listeners = None;
+                }
                 app.live = Some(live);
                 app.rebuild();
+                record_detail(app);
+                wanted_kill_dialog(app);
+            }
+        }
+        Action::Listeners(p) => {
+            app.collect_error = None;
+            if !app.settings.paused {
+                app.now = p.taken_at.max(app.now);
+                app.listeners = Some(p);
+                if app.port_sort == PortCol::AcceptQueue {
+                    app.rebuild();
+                }
             }
         }
         Action::CollectFailed(e) => app.collect_error = Some(e),
@@ -416,22 +451,78 @@ pub fn update(app: &mut App, action: Action) {
     }
 }
 
+/// Add the detail socket's tcp_info of this refresh to its history (a new socket starts a new one).
+fn record_detail(app: &mut App) {
+    let (Some(live), Some(SockRow::Live(i)), Some(id), Screen::Detail) =
+        (&app.live, app.detail, app.detail_id, app.screen)
+    else {
+        return;
+    };
+    let Some(info) = live.socket(i as usize).and_then(|s| s.extra.as_deref()).and_then(|x| x.tcp_info.as_ref()) else {
+        return;
+    };
+    let t = live.taken_at.saturating_duration_since(live.epoch).as_secs_f64();
+    let h = app.sock_history.get_or_insert_with(|| SocketHistory::new(id));
+    if h.id != id {
+        *h = SocketHistory::new(id);
+    }
+    h.push(t, info);
+}
+
+/// The table under the body for this screen: its area (header first) and its column layout.
+fn table_geometry(app: &App) -> Option<(ratatui::layout::Rect, Vec<(usize, u16)>)> {
+    let body = layout::areas(app.size).body;
+    let live = app.live.as_ref()?;
+    match app.screen {
+        Screen::Ports => {
+            let visible = body.height.saturating_sub(1) as usize;
+            Some((body, super::tables::port_layout(app, live, body.width, visible)))
+        }
+        Screen::Sockets => {
+            let t = layout::group_areas(body).table;
+            let visible = t.height.saturating_sub(1) as usize;
+            Some((t, super::tables::sock_layout(app, live, t.width, visible)))
+        }
+        Screen::Detail => None,
+    }
+}
+
 fn mouse(app: &mut App, m: MouseEvent) {
     match m.kind {
         MouseEventKind::ScrollDown => app.move_sel(3),
         MouseEventKind::ScrollUp => app.move_sel(-3),
         MouseEventKind::Down(MouseButton::Left) => {
-            let areas = layout::areas(app.size);
-            let body = areas.body;
-            // The first body line is the table header.
-            if m.row > body.y && m.row < body.y + body.height && app.screen != Screen::Detail {
-                let visible = body.height.saturating_sub(1) as usize;
+            let Some((table, cols)) = table_geometry(app) else { return };
+            if m.row == table.y {
+                // A click on a header sorts by that column; a second click reverses.
+                let Some(c) = super::tables::column_at(&cols, m.column) else { return };
+                match app.screen {
+                    Screen::Ports => {
+                        let col = PortCol::ALL[c];
+                        if app.port_sort == col {
+                            app.port_reverse = !app.port_reverse;
+                        } else {
+                            (app.port_sort, app.port_reverse) = (col, false);
+                        }
+                    }
+                    _ => {
+                        let col = SockCol::ALL[c];
+                        if app.sock_sort == col {
+                            app.sock_reverse = !app.sock_reverse;
+                        } else {
+                            (app.sock_sort, app.sock_reverse) = (col, false);
+                        }
+                    }
+                }
+                app.rebuild();
+            } else if m.row > table.y && m.row < table.y + table.height {
+                let visible = table.height.saturating_sub(1) as usize;
                 let sel = match app.screen {
                     Screen::Ports => app.port_sel,
                     _ => app.sock_sel,
                 };
                 let offset = layout::scroll_offset(sel, visible);
-                let idx = offset + (m.row - body.y - 1) as usize;
+                let idx = offset + (m.row - table.y - 1) as usize;
                 if idx < app.rows_len() {
                     *app.sel_mut() = idx;
                 }
@@ -455,6 +546,15 @@ fn key(app: &mut App, k: KeyEvent) {
             app.kill_request = Some(d.targets);
         } else {
             app.message = Some("nothing closed".into());
+        }
+        // A group asked for the dialog only is counted again.
+        if app.screen == Screen::Ports {
+            app.settings.open_group = None;
+        }
+    } else if app.kill_wanted.take().is_some() {
+        app.message = Some("nothing closed".into());
+        if app.screen == Screen::Ports {
+            app.settings.open_group = None;
         }
     } else if app.filter_input.is_some() {
         filter_key(app, k);
@@ -504,7 +604,7 @@ fn filter_key(app: &mut App, k: KeyEvent) {
 
 /// A command key on the current screen (the list is in the help overlay).
 fn command(app: &mut App, k: KeyEvent) {
-    let page = layout::areas(app.size).body.height.saturating_sub(1).max(1) as isize;
+    let page = table_geometry(app).map_or(1, |(t, _)| t.height.saturating_sub(1).max(1)) as isize;
     match k.code {
         KeyCode::Char('q') => app.quit = true,
         KeyCode::Char('?') => app.show_help = true,
@@ -519,20 +619,8 @@ fn command(app: &mut App, k: KeyEvent) {
         KeyCode::Char('p') | KeyCode::Char(' ') => app.settings.paused = !app.settings.paused,
         KeyCode::Char('+') | KeyCode::Char('=') => step_interval(app, 1),
         KeyCode::Char('-') => step_interval(app, -1),
-        KeyCode::Char('s') => {
-            match app.screen {
-                Screen::Ports => {
-                    app.port_sort = app.port_sort.next();
-                    // Sorting by namespace means something only when several are shown.
-                    let several = app.live.as_ref().is_some_and(|l| l.namespaces.len() > 1);
-                    if app.port_sort == PortSort::Namespace && !several {
-                        app.port_sort = app.port_sort.next();
-                    }
-                }
-                _ => app.sock_sort = app.sock_sort.next(),
-            }
-            app.rebuild();
-        }
+        KeyCode::Char('s') | KeyCode::Char('>') => step_sort(app, 1),
+        KeyCode::Char('S') | KeyCode::Char('<') => step_sort(app, -1),
         KeyCode::Char('r') => {
             match app.screen {
                 Screen::Ports => app.port_reverse = !app.port_reverse,
@@ -551,6 +639,14 @@ fn command(app: &mut App, k: KeyEvent) {
         KeyCode::Char('e') => app.show_events = !app.show_events,
         _ => {}
     }
+}
+
+fn step_sort(app: &mut App, dir: isize) {
+    match app.screen {
+        Screen::Ports => app.port_sort = app.port_sort.step(dir),
+        _ => app.sock_sort = app.sock_sort.step(dir),
+    }
+    app.rebuild();
 }
 
 /// Enter: open the selected group (its sockets get details and owners), or the selected socket's details.
@@ -572,6 +668,7 @@ fn open(app: &mut App) {
                 app.detail = Some(r);
                 app.detail_id = app.live.as_ref().and_then(|l| row_id(l, r));
                 app.screen = Screen::Detail;
+                record_detail(app);
             }
         }
         Screen::Detail => {}
@@ -585,6 +682,7 @@ fn back(app: &mut App) {
             app.screen = Screen::Sockets;
             app.detail = None;
             app.detail_id = None;
+            app.sock_history = None;
         }
         Screen::Sockets => {
             app.screen = Screen::Ports;
@@ -602,6 +700,14 @@ fn kill_dialog(app: &mut App) {
     let Some(live) = app.live.clone() else { return };
     let d = match app.screen {
         Screen::Ports => match app.selected_group() {
+            // Only the open group's sockets are kept one by one: ask for this group's first.
+            Some(g) if g.members.first().is_some_and(|&i| live.socket(i as usize).is_none()) => {
+                let key = g.key.clone();
+                app.message = Some(format!("reading the sockets of {}...", escape(&key.to_string())));
+                app.settings.open_group = Some(key.clone());
+                app.kill_wanted = Some(key);
+                return;
+            }
             Some(g) => super::kill::KillDialog::for_group(&live, g),
             None => return,
         },
@@ -615,6 +721,24 @@ fn kill_dialog(app: &mut App) {
         },
     };
     match d {
+        Ok(d) => app.kill = Some(d),
+        Err(e) => app.message = Some(e),
+    }
+}
+
+/// The dialog of a `K` that waited for its group's sockets, once a refresh has them (or the group is gone).
+fn wanted_kill_dialog(app: &mut App) {
+    let (Some(key), Some(live)) = (app.kill_wanted.clone(), app.live.clone()) else { return };
+    let Some(g) = live.groups.iter().find(|g| g.key == key) else {
+        app.kill_wanted = None;
+        app.message = Some(format!("{} is gone; nothing closed", escape(&key.to_string())));
+        return;
+    };
+    if g.members.first().is_some_and(|&i| live.socket(i as usize).is_none()) {
+        return;
+    }
+    app.kill_wanted = None;
+    match super::kill::KillDialog::for_group(&live, g) {
         Ok(d) => app.kill = Some(d),
         Err(e) => app.message = Some(e),
     }

@@ -98,6 +98,10 @@ fn drill_down_follows_new_data_and_shows_closed_sockets() {
     let db = a.port_rows.iter().position(|&i| a.live.as_ref().unwrap().groups[i].key.port() == Some(5432)).unwrap();
     a.port_sel = db;
     press(&mut a, KeyCode::Enter);
+    // The refresh that opening forces keeps the group's sockets one by one, closed ones included.
+    let key = a.group.clone().unwrap();
+    let (opened, _) = script::lives_open(2, &key).pop().unwrap();
+    update(&mut a, Action::Data(opened));
     let closed = a.sock_rows.iter().filter(|r| matches!(r, SockRow::Closed(_))).count();
     assert_eq!(closed, 2, "the connections closed at generations 1 and 2 linger");
     let (newer, _) = script::live(3);
@@ -107,15 +111,17 @@ fn drill_down_follows_new_data_and_shows_closed_sockets() {
 }
 
 #[test]
-fn sort_cycles_and_reverses() {
+fn sort_cycles_through_every_column_and_reverses() {
     let mut a = app();
-    assert_eq!(a.port_sort, PortSort::Sockets);
-    for want in [PortSort::Port, PortSort::Established, PortSort::TimeWait, PortSort::Peers, PortSort::AcceptQueue] {
+    assert_eq!(a.port_sort, PortCol::Sockets);
+    for want in PortCol::ALL.iter().cycle().skip(6).take(PortCol::ALL.len()) {
         press(&mut a, KeyCode::Char('s'));
-        assert_eq!(a.port_sort, want);
+        assert_eq!(a.port_sort, *want);
     }
-    press(&mut a, KeyCode::Char('s'));
-    assert_eq!(a.port_sort, PortSort::Sockets);
+    assert_eq!(a.port_sort, PortCol::Sockets);
+    press(&mut a, KeyCode::Char('<'));
+    assert_eq!(a.port_sort, PortCol::Class);
+    press(&mut a, KeyCode::Char('>'));
     let before = a.port_rows.clone();
     press(&mut a, KeyCode::Char('r'));
     assert!(a.port_reverse);
@@ -125,15 +131,13 @@ fn sort_cycles_and_reverses() {
 
     press(&mut a, KeyCode::Char('r'));
     press(&mut a, KeyCode::Enter);
-    assert_eq!(a.sock_sort, SockSort::Age);
+    assert_eq!(a.sock_sort, SockCol::Age);
     press(&mut a, KeyCode::Char('s'));
-    assert_eq!(a.sock_sort, SockSort::State);
-    for want in [SockSort::Peer, SockSort::Local, SockSort::RecvQ, SockSort::SendQ, SockSort::Rtt, SockSort::Retrans] {
+    assert_eq!(a.sock_sort, SockCol::Process);
+    for want in [SockCol::Rtt, SockCol::Retrans, SockCol::Local, SockCol::Peer, SockCol::State] {
         press(&mut a, KeyCode::Char('s'));
         assert_eq!(a.sock_sort, want);
     }
-    press(&mut a, KeyCode::Char('s'));
-    assert_eq!(a.sock_sort, SockSort::Age);
     press(&mut a, KeyCode::Char('s'));
     press(&mut a, KeyCode::Char('r'));
     assert!(a.sock_reverse && !a.port_reverse);
@@ -261,6 +265,27 @@ fn ticks_and_resize() {
 }
 
 #[test]
+fn a_listeners_refresh_updates_accept_queues_until_the_next_full_one() {
+    let mut a = app();
+    let live = a.live.clone().unwrap();
+    let g = live.groups.iter().find(|g| g.key.port() == Some(443) && g.accept_queue.is_some()).unwrap().clone();
+    assert_eq!(a.accept_queue(&g), Some((460, 511)));
+    let listener = live.socket(g.listeners[0] as usize).unwrap().clone();
+    let mut fresh = listener.clone();
+    fresh.recv_q = Some(12);
+    let later = live.taken_at + std::time::Duration::from_millis(900);
+    let patch = super::super::refresh::ListenerPatch::from_listeners(&[fresh], later);
+    update(&mut a, Action::Listeners(Arc::new(patch)));
+    assert_eq!(a.accept_queue(&g), Some((12, 511)));
+    assert_eq!(a.queues(&listener), (Some(12), Some(511)), "the listener row shows the fresh queue too");
+    assert_eq!(a.data_times(), Some((live.taken_at, later)));
+    // The next full refresh is newer: its own numbers count again.
+    let (next, _) = script::live(3);
+    update(&mut a, Action::Data(next));
+    assert!(a.listeners.is_none());
+}
+
+#[test]
 fn a_deep_filter_typed_after_slash_is_an_error_not_an_abort() {
     // Regression: the parser overflowed its stack, aborting with the terminal left raw.
     let mut a = app();
@@ -271,4 +296,26 @@ fn a_deep_filter_typed_after_slash_is_an_error_not_an_abort() {
     let e = a.filter_error.clone().expect("too deep is reported");
     assert!(e.msg.contains("nest deeper"), "{}", e.msg);
     assert!(a.filter_input.is_some(), "input stays open to fix it");
+}
+
+#[test]
+fn kill_on_a_counted_group_asks_for_its_sockets_then_opens_the_dialog() {
+    // Regression (merge of the K dialog with the dashboard's memory bound): K on a group that is not open
+    // found none of its sockets kept and said it had no connections.
+    let mut a = app();
+    let db = a.port_rows.iter().position(|&i| a.live.as_ref().unwrap().groups[i].key.port() == Some(5432)).unwrap();
+    a.port_sel = db;
+    let key = a.selected_group().unwrap().key.clone();
+    press(&mut a, KeyCode::Char('K'));
+    assert!(a.kill.is_none());
+    assert_eq!(a.kill_wanted.as_ref(), Some(&key));
+    assert_eq!(a.settings.open_group.as_ref(), Some(&key), "the collector is asked for the group's sockets");
+    let (opened, _) = script::lives_open(2, &key).pop().unwrap();
+    update(&mut a, Action::Data(opened));
+    let d = a.kill.clone().expect("the dialog opens once the sockets are there");
+    assert!(!d.targets.is_empty());
+    assert!(a.kill_wanted.is_none());
+    press(&mut a, KeyCode::Char('n'));
+    assert!(a.kill_request.is_none());
+    assert_eq!(a.settings.open_group, None, "the group is only counted again");
 }

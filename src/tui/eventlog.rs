@@ -19,14 +19,14 @@ pub struct LogLine {
 
 /// The events of group `key`, newest first, at most `max`.
 pub fn group_log(live: &Live, key: &GroupKey, max: usize) -> Vec<LogLine> {
-    let end = |e: &crate::model::Endpoint| super::view::end_label(e);
+    let end = |e: &crate::model::Endpoint| super::tables::end_text(e);
     let mut out: Vec<LogLine> = Vec::new();
     if let Some(g) = live.groups.iter().find(|g| &g.key == key) {
         for &i in g.listeners.iter().chain(&g.members) {
             let first = live.first_seen(i as usize);
             // Sockets there at the start were not seen opening.
             if first > live.epoch
-                && let Some(s) = live.sockets.get(i as usize)
+                && let Some(s) = live.socket(i as usize)
             {
                 out.push(LogLine { at: first, open: true, local: end(&s.local), peer: end(&s.peer), lived: None });
             }

@@ -31,7 +31,11 @@ impl KillDialog {
         if g.key.proto() == Proto::Unix {
             return Err("UNIX sockets cannot be closed from outside".into());
         }
-        let idx: Vec<u32> = g.members.iter().copied().filter(|&i| live.sockets.get(i as usize).is_some()).collect();
+        let idx: Vec<u32> = g.members.iter().copied().filter(|&i| live.socket(i as usize).is_some()).collect();
+        if idx.is_empty() && !g.members.is_empty() {
+            // Only the open group's sockets are kept one by one (the others are counts).
+            return Err(format!("open {} (Enter) to close its connections", printable(&g.key.to_string())));
+        }
         if idx.is_empty() {
             return Err(format!("{} has no connections to close", printable(&g.key.to_string())));
         }
@@ -41,7 +45,7 @@ impl KillDialog {
     /// One socket of the socket list (a closed one is already gone).
     pub fn for_row(live: &Live, row: SockRow) -> Result<KillDialog, String> {
         let SockRow::Live(i) = row else { return Err("that socket is already closed".into()) };
-        let s = live.sockets.get(i as usize).ok_or("no such socket")?;
+        let s = live.socket(i as usize).ok_or("no such socket")?;
         if !closable(s) {
             return Err("UNIX sockets cannot be closed from outside".into());
         }
@@ -59,7 +63,7 @@ impl KillDialog {
         for &i in idx {
             match live.owners.as_ref().filter(|o| o.of.contains_key(&i)) {
                 Some(o) => {
-                    let label = o.label(i as usize);
+                    let label = o.label(i as usize, usize::MAX);
                     // `-`: no process holds it (TIME-WAIT and the like).
                     if label != "-" {
                         processes.insert(printable(&label));
@@ -70,7 +74,7 @@ impl KillDialog {
         }
         KillDialog {
             what,
-            targets: idx.iter().filter_map(|&i| live.sockets.get(i as usize).cloned()).collect(),
+            targets: idx.iter().filter_map(|&i| live.socket(i as usize).cloned()).collect(),
             processes: processes.into_iter().collect(),
             unnamed,
         }

@@ -29,3 +29,22 @@ pub fn areas((w, h): (u16, u16)) -> Areas {
 pub fn scroll_offset(sel: usize, visible: usize) -> usize {
     if visible == 0 { sel } else { sel.saturating_sub(visible - 1) }
 }
+
+/// The bands of the group screen's body: its title line, the charts, the socket table (header first).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GroupAreas {
+    pub title: Rect,
+    pub charts: Rect,
+    pub table: Rect,
+}
+
+pub fn group_areas(body: Rect) -> GroupAreas {
+    let title_h = 1.min(body.height);
+    let rest = body.height - title_h;
+    let charts_h = super::charts::group_charts_height(rest);
+    GroupAreas {
+        title: Rect { height: title_h, ..body },
+        charts: Rect { y: body.y + title_h, height: charts_h, ..body },
+        table: Rect { y: body.y + title_h + charts_h, height: rest - charts_h, ..body },
+    }
+}

@@ -6,6 +6,9 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use super::history::{self, GroupSample, Series};
+use super::owners::GroupOwners;
+use super::refresh::ListenerPatch;
 use crate::collect::Snapshot;
 use crate::group::{self, Group, GroupKey, StateCounts};
 use crate::hash::{FastMap, FastSet};
@@ -23,13 +26,21 @@ pub const HISTORY: Duration = Duration::from_secs(60);
 /// One processed refresh, as the UI shows it.
 #[derive(Debug, Clone)]
 pub struct Live {
+    /// The sockets a screen can show one by one: every group's listeners and every socket of the open
+    /// group (the rest is counted in the groups, then dropped: at 200k sockets, keeping two full tables,
+    /// the one shown and the one being read, would double the memory). Look them up with [`Live::socket`].
     pub sockets: Vec<Socket>,
+    /// The snapshot index of each kept socket (same order as `sockets`), ascending. Groups, owners and
+    /// audit findings use snapshot indices.
+    pub kept: Vec<u32>,
+    /// Every socket of the snapshot, kept or not.
+    pub total: usize,
     pub groups: Vec<Group>,
-    /// When each socket (same index as `sockets`) was first seen, in ms after `epoch` (4 bytes a socket
+    /// When each kept socket (same index as `sockets`) was first seen, in ms after `epoch` (4 bytes a socket
     /// instead of 16: at 200k sockets it shows in the memory high-water mark); see [`Live::first_seen`].
     pub first_seen_ms: Vec<u32>,
     pub epoch: Instant,
-    /// Sockets not present in the previous refresh (none on the first one).
+    /// Kept sockets not present in the previous refresh (none on the first one).
     pub is_new: Vec<bool>,
     /// Sockets gone since an earlier refresh, still within [`LINGER`].
     pub closed: Vec<Closed>,
@@ -53,6 +64,10 @@ pub struct Live {
     pub pressure: FastMap<GroupKey, Pressure>,
     /// The host's ephemeral port range, when it could be read.
     pub ephemeral: Option<crate::ports::PortRange>,
+    /// The open group's sockets by state and accept queue over all the time it has been watched.
+    pub open_series: Option<Series<GroupSample>>,
+    /// The time between full refreshes when it adapts to their cost (zero: every interval).
+    pub full_every: Duration,
     /// The label of each network namespace (index = `Socket::netns`), escaped; empty or one entry when one
     /// namespace is shown.
     pub namespaces: Vec<String>,
@@ -65,13 +80,15 @@ impl Live {
     }
 }
 
-/// The processes holding the sockets the dashboard shows: each group's first listener (or first socket) and
-/// every socket of the open group. Looking up all 200k sockets every second would cost more than the rest.
+/// The processes holding the sockets the dashboard shows: the holders of each group's sockets, counted, and
+/// the holder of every socket of the open group.
 #[derive(Debug, Clone, Default)]
 pub struct Owners {
     pub processes: Vec<Arc<ProcessInfo>>,
-    /// Socket index -> who holds it, for the sockets looked up.
+    /// Socket index -> who holds it, for the sockets of the open group.
     pub of: FastMap<u32, Owner<HeldBy>>,
+    /// The holders of each group (same index as [`Live::groups`]).
+    pub groups: Vec<GroupOwners>,
     /// Every process's fd table could be read (without it, unattributed sockets show as hidden).
     pub complete: bool,
 }
@@ -99,16 +116,16 @@ impl Owners {
             });
             of.insert(i, owner);
         }
-        Owners { processes, of, complete }
+        Owners { processes, of, groups: Vec::new(), complete }
     }
 
-    /// `nginx[812]`, `nginx[812] +2`, `hidden`, or `-`.
-    pub fn label(&self, i: usize) -> String {
+    /// `nginx[812]`, `nginx[812] +2`, `hidden`, or `-`, fitted to `max` characters (the name shortens).
+    pub fn label(&self, i: usize, max: usize) -> String {
         match self.of.get(&(i as u32)) {
             Some(Owner::Held(HeldBy { first, count })) => {
                 let p = &self.processes[*first as usize];
-                let comm = crate::model::text::escape(&p.comm);
-                if *count > 1 { format!("{comm}[{}] +{}", p.pid, count - 1) } else { format!("{comm}[{}]", p.pid) }
+                let more = if *count > 1 { format!(" +{}", count - 1) } else { String::new() };
+                super::owners::name_pid(&p.comm, p.pid, &more, max)
             }
             Some(Owner::Hidden) => "hidden".into(),
             _ => "-".into(),
@@ -117,9 +134,24 @@ impl Owners {
 }
 
 impl Live {
-    /// When socket `i` was first seen.
+    fn pos(&self, i: usize) -> Option<usize> {
+        self.kept.binary_search(&u32::try_from(i).ok()?).ok()
+    }
+
+    /// Socket `i` of the snapshot, when it was kept.
+    pub fn socket(&self, i: usize) -> Option<&Socket> {
+        self.pos(i).and_then(|p| self.sockets.get(p))
+    }
+
+    /// When socket `i` of the snapshot was first seen.
     pub fn first_seen(&self, i: usize) -> Instant {
-        self.epoch + Duration::from_millis(self.first_seen_ms.get(i).copied().unwrap_or(0) as u64)
+        let ms = self.pos(i).and_then(|p| self.first_seen_ms.get(p)).copied().unwrap_or(0);
+        self.epoch + Duration::from_millis(ms as u64)
+    }
+
+    /// Whether socket `i` of the snapshot is new since the previous refresh.
+    pub fn is_new(&self, i: usize) -> bool {
+        self.pos(i).and_then(|p| self.is_new.get(p)).copied().unwrap_or(false)
     }
 }
 
@@ -151,6 +183,10 @@ pub struct Tracker {
     prev: Option<Arc<Live>>,
     closed: Vec<Closed>,
     history: FastMap<GroupKey, VecDeque<(Instant, u32)>>,
+    /// Each group's states over time, for the group screen's chart (bounded: [`history::MAX_GROUPS`]).
+    series: FastMap<GroupKey, Series<GroupSample>>,
+    /// The time between full refreshes the collector chose (shown in the header).
+    pub full_every: Duration,
     /// The host's ephemeral range and reserved ports, for pressure warnings; `None` when unknown.
     host: Option<HostPorts>,
     /// The audit's options, the same `sockscope audit` uses.
@@ -166,6 +202,23 @@ impl Tracker {
     /// ports (`None` when unknown: no pressure warnings) and the audit's options.
     pub fn auditing(host: Option<HostPorts>, audit: AuditOptions) -> Self {
         Tracker { host, audit, ..Tracker::default() }
+    }
+
+    /// A listeners-only refresh at `now`: the accept queues laid over the last full data, and the open
+    /// group's series with a new sample.
+    pub fn listeners(&mut self, sockets: &[Socket], now: Instant, open: Option<&GroupKey>) -> ListenerPatch {
+        let mut patch = ListenerPatch::from_listeners(sockets, now);
+        if let (Some(key), Some(prev), Some(epoch)) = (open, &self.prev, self.epoch)
+            && let Some(g) = prev.groups.iter().find(|g| &g.key == key)
+            && let Some(q) = patch.queues.get(key)
+        {
+            let mut sample = GroupSample::of(g, now.saturating_duration_since(epoch).as_secs_f64());
+            sample.queue_pct = if q.1 > 0 { (q.0 as f32 * 100.0 / q.1 as f32).min(100.0) } else { 0.0 };
+            let series = self.series.entry(key.clone()).or_default();
+            series.push(sample);
+            patch.open_series = Some(series.clone());
+        }
+        patch
     }
 
     /// Process a new snapshot taken at `now` that took `collect_time`; `owners` from process attribution.
@@ -184,7 +237,12 @@ impl Tracker {
         open: Option<&GroupKey>,
     ) -> Arc<Live> {
         let sockets = snap.sockets;
-        let groups = group::group(&sockets);
+        let owner_pid = |inode: u64| procs.and_then(|(m, _)| m.get(inode).next()).map_or(0, |p| p.process.pid);
+        let fold = self
+            .host
+            .as_ref()
+            .map(|h| group::Fold { ephemeral: (h.ephemeral.low, h.ephemeral.high), owner: &owner_pid });
+        let groups = group::group_with(&sockets, fold.as_ref());
         let totals = sockets.iter().fold(StateCounts::default(), |mut t, s| {
             t.add(s.state);
             t
@@ -192,21 +250,52 @@ impl Tracker {
         let epoch = *self.epoch.get_or_insert(now);
         let (first_seen, is_new) = self.track(&sockets, epoch, now);
         let history = self.record_history(&groups, now);
+        let t = now.saturating_duration_since(epoch).as_secs_f64();
+        // Groups come biggest first: the ones past the bound are the smallest.
+        for g in groups.iter().take(history::MAX_GROUPS) {
+            self.series.entry(g.key.clone()).or_default().push(GroupSample::of(g, t));
+        }
+        if self.series.len() > groups.len().min(history::MAX_GROUPS) {
+            let keep: FastSet<&GroupKey> = groups.iter().take(history::MAX_GROUPS).map(|g| &g.key).collect();
+            self.series.retain(|k, _| keep.contains(k) || Some(k) == open);
+        }
+        let open_series = open.and_then(|k| self.series.get(k)).cloned();
         let owners = procs.map(|(map, complete)| {
-            let firsts = groups.iter().filter_map(|g| g.listeners.first().or(g.members.first()).copied());
             let open =
                 groups.iter().filter(|g| Some(&g.key) == open).flat_map(|g| g.listeners.iter().chain(&g.members));
-            Owners::of(&sockets, firsts.chain(open.copied()), map, complete)
+            let mut o = Owners::of(&sockets, open.copied(), map, complete);
+            o.groups = super::owners::summarize(&sockets, &groups, map, complete);
+            o
         });
         let audit = audit_listeners(&sockets, &groups, &self.audit);
         let pressure = match &self.host {
             Some(host) => pressure(&sockets, &groups, host, self.audit.threshold_pct),
             None => FastMap::default(),
         };
+        // Keep what a screen can show one by one; the rest lives on in the counts.
+        let mut kept: Vec<u32> = groups.iter().flat_map(|g| g.listeners.iter().copied()).collect();
+        if let Some(g) = groups.iter().find(|g| Some(&g.key) == open) {
+            kept.extend(g.members.iter().copied());
+        }
+        kept.sort_unstable();
+        kept.dedup();
+        let total = sockets.len();
+        let mut want = kept.iter().peekable();
+        let mut kept_sockets = Vec::with_capacity(kept.len());
+        for (i, s) in sockets.into_iter().enumerate() {
+            if want.peek().is_some_and(|&&k| k as usize == i) {
+                kept_sockets.push(s);
+                want.next();
+            }
+        }
+        let first_seen: Vec<u32> = kept.iter().map(|&i| first_seen[i as usize]).collect();
+        let is_new: Vec<bool> = kept.iter().map(|&i| is_new[i as usize]).collect();
         let mut sources: Vec<String> = snap.sources.iter().map(|(_, s)| s.to_string()).collect();
         sources.dedup();
         let live = Arc::new(Live {
-            sockets,
+            sockets: kept_sockets,
+            kept,
+            total,
             groups,
             first_seen_ms: first_seen,
             epoch,
@@ -223,6 +312,8 @@ impl Tracker {
             pressure,
             ephemeral: self.host.as_ref().map(|h| h.ephemeral),
             namespaces: snap.namespaces.0.iter().map(|n| crate::model::text::escape(&n.label()).into_owned()).collect(),
+            open_series,
+            full_every: self.full_every,
         });
         self.prev = Some(live.clone());
         live
@@ -263,7 +354,7 @@ impl Tracker {
             let gone: FastMap<u32, u32> = gone.into_iter().collect();
             for g in &prev.groups {
                 for i in g.listeners.iter().chain(&g.members) {
-                    if let (Some(t), Some(s)) = (gone.get(i), prev.sockets.get(*i as usize)) {
+                    if let (Some(t), Some(s)) = (gone.get(i), prev.socket(*i as usize)) {
                         let first_seen = epoch + Duration::from_millis(*t as u64);
                         let c = Closed { socket: s.clone(), group: g.key.clone(), first_seen, closed_at: now };
                         self.closed.push(c);
@@ -372,27 +463,30 @@ mod tests {
     fn new_closed_and_ages() {
         let t0 = Instant::now();
         let mut tr = Tracker::new();
-        let l = tr.update(snap(vec![sock(1, 80, State::LISTEN), sock(2, 80, State::ESTABLISHED)]), Duration::ZERO, t0);
-        assert_eq!(l.is_new, vec![false, false], "nothing is new on the first refresh");
+        let key = GroupKey::Listen { proto: Proto::Tcp, ip: IpAddr::V4(Ipv4Addr::LOCALHOST), port: 80, netns: 0 };
+        let open = Some(&key);
+        let two = |a, b| {
+            snap(vec![sock(1, 80, State::LISTEN), sock(a, 80, State::ESTABLISHED), sock(b, 81, State::ESTABLISHED)])
+        };
+        let l = tr.update_with(two(2, 9), Duration::ZERO, t0, None, open);
+        assert_eq!((l.is_new(0), l.is_new(1)), (false, false), "nothing is new on the first refresh");
         assert_eq!(l.source, "netlink");
+        assert_eq!((l.total, l.kept.clone()), (3, vec![0, 1]), "the open group is kept, the rest only counted");
+        assert!(l.socket(2).is_none());
 
         let t1 = t0 + Duration::from_secs(1);
-        let l = tr.update(snap(vec![sock(1, 80, State::LISTEN), sock(3, 80, State::ESTABLISHED)]), Duration::ZERO, t1);
-        assert_eq!(l.is_new, vec![false, true]);
+        let l = tr.update_with(two(3, 9), Duration::ZERO, t1, None, open);
+        assert_eq!((l.is_new(0), l.is_new(1)), (false, true));
         assert_eq!((l.first_seen(0), l.first_seen(1)), (t0, t1));
         assert_eq!(l.closed.len(), 1);
         assert_eq!(l.closed[0].socket.cookie, Some(2));
-        assert_eq!(
-            l.closed[0].group,
-            GroupKey::Listen { proto: Proto::Tcp, ip: IpAddr::V4(Ipv4Addr::LOCALHOST), port: 80, netns: 0 }
-        );
+        assert_eq!(l.closed[0].group, key);
 
         let t2 = t1 + LINGER;
-        let l = tr.update(snap(vec![sock(1, 80, State::LISTEN), sock(3, 80, State::ESTABLISHED)]), Duration::ZERO, t2);
-        assert!(l.closed.is_empty(), "closed sockets linger for LINGER only");
-        assert_eq!(l.is_new, vec![false, false]);
-        let key = &l.groups[0].key;
-        assert_eq!(l.history[key], vec![2, 2, 2]);
+        let l = tr.update_with(two(3, 10), Duration::ZERO, t2, None, open);
+        assert!(l.closed.is_empty(), "closed sockets linger for LINGER only; one of a group not open is not kept");
+        assert_eq!((l.is_new(0), l.is_new(1)), (false, false));
+        assert_eq!(l.history[&key], vec![2, 2, 2]);
     }
 
     #[test]

@@ -3,14 +3,21 @@
 //! panic hook always give the terminal back (raw mode off, main screen, mouse released).
 
 pub mod app;
+pub mod charts;
+pub mod columns;
+pub mod detail;
 pub mod eventlog;
 pub mod filter;
+pub mod history;
 pub mod kill;
 pub mod layout;
 pub mod live;
+pub mod owners;
+pub mod refresh;
 pub mod replay;
 #[cfg(test)]
 mod script;
+pub mod tables;
 #[cfg(test)]
 mod tests;
 pub mod view;
@@ -67,6 +74,8 @@ pub struct TopConfig {
 /// Messages from the collector thread.
 pub enum Update {
     Live(Arc<Live>),
+    /// A listeners-only refresh between full ones.
+    Listeners(Arc<refresh::ListenerPatch>),
     Error(String),
 }
 
@@ -158,7 +167,9 @@ pub fn query_for(settings: &Settings, ipv4: bool, ipv6: bool) -> Query {
 /// The collector thread's stack: explicit, so what the tests prove about filter depth holds in the dashboard.
 pub const COLLECTOR_STACK: usize = 2 << 20;
 
-/// Collect, filter and track on this thread until the UI goes away.
+/// Collect, filter and track on this thread until the UI goes away. Every interval the listeners are
+/// dumped (cheap); the full table when [`refresh::full_every`] says its cost allows, at least every
+/// [`refresh::MAX_AGE`]. Settings that change what is shown force a full refresh.
 pub fn collector_loop(
     mut collector: Box<dyn Collector>,
     mut tracker: Tracker,
@@ -170,47 +181,67 @@ pub fn collector_loop(
 ) {
     let mut cache = ProcessCache::new();
     let mut namer = crate::collect::cgroup::Namer::new(&proc_root, state_roots);
+    let mut last_full: Option<Instant> = None;
+    let mut last_procs: Option<Instant> = None;
+    let mut full_every = settings.interval;
+    let mut force = true;
     loop {
         if !settings.paused {
             let started = Instant::now();
-            let q = query_for(&settings, ipv4, ipv6);
-            let msg = match collector.collect(&q) {
-                Ok(mut snap) => {
-                    let took = started.elapsed();
-                    // Processes are attributed from a cache: only new processes are scanned each refresh.
-                    let wanted = snap.sockets.iter().map(|s| s.inode).filter(|i| *i != 0);
-                    let procs = cache.refresh(&proc_root, wanted).is_ok();
-                    let mut expr = std::borrow::Cow::Borrowed(&settings.selection.expr);
-                    if expr.needs_processes() {
-                        expr = std::borrow::Cow::Owned(expr.resolve_processes(cache.map()));
-                    }
-                    if expr.needs_workloads() {
-                        let w = crate::collect::workloads::Workloads::load(
-                            snap.namespaces.clone(),
-                            Some(cache.map()),
-                            &proc_root,
-                            &mut namer,
-                        );
-                        expr = std::borrow::Cow::Owned(expr.resolve_workloads(&w, Some(cache.map())));
-                    }
-                    if !expr.is_true() {
-                        snap.sockets.retain(|s| expr.matches(s));
-                    }
-                    let complete = cache.stats().complete;
-                    let procs = procs.then(|| (cache.map(), complete));
-                    Update::Live(tracker.update_with(snap, took, Instant::now(), procs, settings.open_group.as_ref()))
+            let full = force || last_full.is_none_or(|t| t.elapsed() >= full_every);
+            let msg = if full {
+                let cpu = refresh::thread_cpu();
+                // The process scan is refreshed at most every PROCS_EVERY: on a busy host a scan reads
+                // every fd of every process that changed, and the holders of old sockets do not move.
+                let procs_due = last_procs.is_none_or(|t| t.elapsed() >= PROCS_EVERY) || force;
+                if procs_due {
+                    last_procs = Some(started);
                 }
-                Err(e) => Update::Error(e.to_string()),
+                let msg = full_refresh(
+                    &mut *collector,
+                    &mut cache,
+                    &mut tracker,
+                    &settings,
+                    (ipv4, ipv6),
+                    (&proc_root, procs_due, &mut namer),
+                    started,
+                );
+                full_every = refresh::full_every(
+                    settings.interval,
+                    refresh::thread_cpu().saturating_sub(cpu),
+                    started.elapsed(),
+                );
+                tracker.full_every = full_every;
+                last_full = Some(started);
+                force = false;
+                msg
+            } else {
+                let mut q = query_for(&settings, ipv4, ipv6);
+                q.states = StateSet::of(&[crate::model::State::LISTEN]);
+                q.info = false;
+                q.memory = false;
+                match collector.collect(&q) {
+                    Ok(snap) => {
+                        let expr = resolve(&settings.selection.expr, &snap, &cache, &proc_root, &mut namer);
+                        let keep: Vec<crate::model::Socket> =
+                            snap.sockets.into_iter().filter(|s| expr.is_true() || expr.matches(s)).collect();
+                        Update::Listeners(Arc::new(tracker.listeners(&keep, started, settings.open_group.as_ref())))
+                    }
+                    Err(e) => Update::Error(e.to_string()),
+                }
             };
             if updates.send(msg).is_err() {
                 return;
             }
         }
         // The interval is the pause between two refreshes (as top's delay): a host where collecting takes
-        // long is not polled back to back. Wait for it, or for new settings that need a refresh now.
+        // long is not polled back to back. A full refresh that is due sooner shortens the wait. New
+        // settings that change what is shown end it.
         let done = Instant::now();
+        let until_full = last_full.map_or(Duration::ZERO, |t| full_every.saturating_sub(t.elapsed()));
+        let pause = if settings.paused { settings.interval } else { settings.interval.min(until_full) };
         loop {
-            let left = settings.interval.saturating_sub(done.elapsed());
+            let left = pause.saturating_sub(done.elapsed());
             match commands.recv_timeout(left) {
                 Ok(new) => {
                     let now = new.selection != settings.selection
@@ -220,6 +251,7 @@ pub fn collector_loop(
                         || (new.open_group.is_some() && new.open_group != settings.open_group);
                     settings = new;
                     if now {
+                        force = true;
                         break;
                     }
                 }
@@ -228,6 +260,59 @@ pub fn collector_loop(
             }
         }
     }
+}
+
+/// The longest the dashboard reuses its process scan between full refreshes.
+const PROCS_EVERY: Duration = Duration::from_secs(5);
+
+/// One full refresh: every socket, processes attributed from the cache, tracked against the last one.
+fn full_refresh(
+    collector: &mut dyn Collector,
+    cache: &mut ProcessCache,
+    tracker: &mut Tracker,
+    settings: &Settings,
+    (ipv4, ipv6): (bool, bool),
+    (proc_root, procs_due, namer): (&std::path::Path, bool, &mut crate::collect::cgroup::Namer),
+    started: Instant,
+) -> Update {
+    let q = query_for(settings, ipv4, ipv6);
+    match collector.collect(&q) {
+        Ok(mut snap) => {
+            let took = started.elapsed();
+            // Processes are attributed from a cache: only new processes are scanned each refresh.
+            let wanted = snap.sockets.iter().map(|s| s.inode).filter(|i| *i != 0);
+            let procs = !procs_due || cache.refresh(proc_root, wanted).is_ok();
+            let expr = resolve(&settings.selection.expr, &snap, cache, proc_root, namer);
+            if !expr.is_true() {
+                snap.sockets.retain(|s| expr.matches(s));
+            }
+            let complete = cache.stats().complete;
+            let procs = procs.then(|| (cache.map(), complete));
+            Update::Live(tracker.update_with(snap, took, started, procs, settings.open_group.as_ref()))
+        }
+        Err(e) => Update::Error(e.to_string()),
+    }
+}
+
+/// The dashboard's filter with its `process`/`pid` terms resolved from the process cache and its
+/// `netns`/`container`/`unit`/`cgroup` terms from the snapshot's namespaces.
+fn resolve<'e>(
+    expr: &'e crate::filter::Expr,
+    snap: &crate::collect::Snapshot,
+    cache: &ProcessCache,
+    proc_root: &std::path::Path,
+    namer: &mut crate::collect::cgroup::Namer,
+) -> std::borrow::Cow<'e, crate::filter::Expr> {
+    let mut expr = std::borrow::Cow::Borrowed(expr);
+    if expr.needs_processes() {
+        expr = std::borrow::Cow::Owned(expr.resolve_processes(cache.map()));
+    }
+    if expr.needs_workloads() {
+        let w =
+            crate::collect::workloads::Workloads::load(snap.namespaces.clone(), Some(cache.map()), proc_root, namer);
+        expr = std::borrow::Cow::Owned(expr.resolve_workloads(&w, Some(cache.map())));
+    }
+    expr
 }
 
 /// Close `targets` with SOCK_DESTROY; one line saying what happened.
@@ -323,6 +408,12 @@ pub fn run(cfg: TopConfig) -> anyhow::Result<()> {
                         app::update(&mut app, Action::Data(l));
                     }
                     app::update(&mut app, Action::CollectFailed(e));
+                }
+                Update::Listeners(p) => {
+                    if let Some(l) = newest.take() {
+                        app::update(&mut app, Action::Data(l));
+                    }
+                    app::update(&mut app, Action::Listeners(p));
                 }
             }
             dirty = true;

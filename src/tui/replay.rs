@@ -163,7 +163,7 @@ pub fn view(r: &Replay, f: &mut Frame) {
     // The timeline: total sockets per sample, the cursor marked below.
     let w = area.width.saturating_sub(2) as usize;
     let totals: Vec<u32> = r.samples.iter().map(|s| s.sockets.min(u32::MAX as u64) as u32).collect();
-    let line = super::view::sparkline(&buckets(&totals, w), w);
+    let line = super::tables::sparkline(&buckets(&totals, w), w);
     let pos =
         if r.samples.len() <= 1 { 0 } else { r.cursor * (line.chars().count().max(1) - 1) / (r.samples.len() - 1) };
     f.render_widget(
@@ -206,7 +206,7 @@ pub fn view(r: &Replay, f: &mut Frame) {
     if bottom_h > 0 {
         let b = Rect { y: 3 + table_h, height: bottom_h, ..area };
         let name = r.selected().map_or(String::new(), |g| printable(&g.label()));
-        let trend = super::view::sparkline(&buckets(&r.trend, w), w);
+        let trend = super::tables::sparkline(&buckets(&r.trend, w), w);
         let mut lines = vec![Line::from(format!(" {trend}"))];
         for e in r.events.iter().take(bottom_h.saturating_sub(3) as usize) {
             let mut out = Vec::new();

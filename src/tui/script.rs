@@ -6,9 +6,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::live::{HeldBy, Live, Owners, Tracker};
+use super::owners::GroupOwners;
 use crate::collect::{Snapshot, Source, Table};
+use crate::group::GroupKey;
 use crate::model::owners::{Owner, ProcessInfo};
 use crate::model::{Endpoint, Family, Proto, Socket, State, UnixKind, UnixName};
+use crate::ports::PortRange;
+use crate::ports::audit::AuditOptions;
+use crate::ports::classes::HostPorts;
 
 fn ip4(a: u8, b: u8, c: u8, d: u8) -> IpAddr {
     IpAddr::V4(Ipv4Addr::new(a, b, c, d))
@@ -47,7 +52,14 @@ pub fn host(generation: u64) -> Vec<Socket> {
             5 => State::CLOSE_WAIT,
             _ => State::ESTABLISHED,
         };
-        v.push(inet(tcp, state, (me, 443), (peer, 40000 + i as u16), 100 + i));
+        let mut s = inet(tcp, state, (me, 443), (peer, 40000 + i as u16), 100 + i);
+        if state == State::ESTABLISHED {
+            // A connection that speeds up: rtt wobbles, the window opens, more bytes are acknowledged.
+            let rtt = 20_000 + 4_000 * ((generation + i) % 4) as u32;
+            let info = tcp_info(rtt, 10 + 4 * generation as u32, generation * generation * 40_000 + i * 1000);
+            s.extra = Some(Box::new(crate::model::internals::Extra { tcp_info: Some(info), ..Default::default() }));
+        }
+        v.push(s);
     }
     for i in generation..6 {
         let lo = ip4(127, 0, 0, 1);
@@ -58,6 +70,16 @@ pub fn host(generation: u64) -> Vec<Socket> {
         v.push(inet(tcp, State::ESTABLISHED, (me, 41000 + i as u16), (ip4(10, 0, 0, 5), 443), 400 + i));
     }
     v.push(inet(Proto::Udp, State::CLOSE, (ip4(127, 0, 0, 53), 53), (any, 0), 500));
+    // A cache client: a TIME-WAIT socket first, then connections of two processes (one with a long name).
+    let cache = ip4(10, 0, 0, 9);
+    v.push(inet(tcp, State::TIME_WAIT, (me, 42000), (cache, 6379), 700));
+    for i in 1..=4u64 {
+        v.push(inet(tcp, State::ESTABLISHED, (me, 42000 + i as u16), (cache, 6379), 700 + i));
+    }
+    // A resolver binding a fresh ephemeral port per query: one folded row, not five.
+    for i in 0..5u64 {
+        v.push(inet(Proto::Udp, State::CLOSE, (me, 45000 + i as u16), (any, 0), 800 + i));
+    }
     let mut unix = inet(Proto::Unix, State::LISTEN, (any, 0), (any, 0), 600);
     unix.family = Family::Unix;
     unix.local = Endpoint::Unix { name: Some(UnixName::Path(b"/run/app.sock".as_slice().into())), inode: 600 };
@@ -79,6 +101,14 @@ fn owners(socks: &[Socket]) -> Owners {
         p(812, "nginx", "nginx: worker process", 33),
         p(1201, "postgres", "postgres -D /var/lib/postgresql", 106),
         p(4242, "app", "/srv/app/bin/app --port 8080", 1000),
+        p(
+            11313,
+            "redis-benchmark",
+            "redis-benchmark -h 10.0.0.9 -c 3 -n 1000000 --csv -t get,set,incr,lpush,rpush,lpop,rpop,sadd,hset,spop,zadd,zpopmin,lrange,mset",
+            1000,
+        ),
+        p(2002, "python3", "python3 warm_cache.py", 1000),
+        p(53, "resolver", "/usr/lib/resolver", 101),
     ];
     let of = socks
         .iter()
@@ -88,6 +118,9 @@ fn owners(socks: &[Socket]) -> Owners {
                 i as u32,
                 match (s.state, s.local.port(), s.peer.port()) {
                     (State::TIME_WAIT, ..) => Owner::None,
+                    (_, _, Some(6379)) if s.cookie == Some(704) => Owner::Held(HeldBy { first: 4, count: 1 }),
+                    (_, _, Some(6379)) => Owner::Held(HeldBy { first: 3, count: 1 }),
+                    (_, Some(45000..=45004), _) => Owner::Held(HeldBy { first: 5, count: 1 }),
                     (_, Some(443 | 8080), _) => Owner::Held(HeldBy { first: 0, count: 2 }),
                     (_, Some(5432), _) => Owner::Held(HeldBy { first: 1, count: 1 }),
                     (_, _, Some(5432 | 443)) => Owner::Held(HeldBy { first: 2, count: 1 }),
@@ -97,14 +130,48 @@ fn owners(socks: &[Socket]) -> Owners {
             )
         })
         .collect();
-    Owners { processes, of, complete: false }
+    Owners { processes, of, groups: Vec::new(), complete: false }
+}
+
+/// The group summaries the tracker would count from a process map, from the scripted holders.
+fn summaries(live: &Live, of: &Owners) -> Vec<GroupOwners> {
+    live.groups
+        .iter()
+        .map(|g| {
+            let mut o = GroupOwners::default();
+            for i in g.listeners.iter().chain(&g.members) {
+                match of.of.get(i) {
+                    Some(Owner::Held(HeldBy { first, .. })) => match o.holders.iter_mut().find(|h| h.0 == *first) {
+                        Some(h) => h.1 += 1,
+                        None => o.holders.push((*first, 1)),
+                    },
+                    Some(Owner::Hidden) => o.hidden += 1,
+                    _ => {}
+                }
+            }
+            o.holders.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+            o
+        })
+        .collect()
 }
 
 /// Feed generations `0..=last` through a tracker, one second apart; returns the last result.
 pub fn live(last: u64) -> (Arc<Live>, Instant) {
+    lives(last).pop().unwrap_or_else(|| unreachable!("at least one generation"))
+}
+
+/// Every result of feeding generations `0..=last` through a tracker, one second apart, with the scripted
+/// holders; the group `0.0.0.0:443` is open (its chart series is kept).
+pub fn lives(last: u64) -> Vec<(Arc<Live>, Instant)> {
+    lives_open(last, &GroupKey::Listen { proto: Proto::Tcp, ip: ip4(0, 0, 0, 0), port: 443, netns: 0 })
+}
+
+/// [`lives`] with another group open (its sockets kept one by one, its closed ones lingering).
+pub fn lives_open(last: u64, open: &GroupKey) -> Vec<(Arc<Live>, Instant)> {
     let t0 = Instant::now();
-    let mut tr = Tracker::new();
-    let mut out = None;
+    let ports = HostPorts { ephemeral: PortRange::new(32768, 60999), reserved: vec![] };
+    let mut tr = Tracker::auditing(Some(ports), AuditOptions::default());
+    let mut out = Vec::new();
     for g in 0..=last {
         let snap = Snapshot {
             sockets: host(g),
@@ -112,10 +179,23 @@ pub fn live(last: u64) -> (Arc<Live>, Instant) {
             notes: vec![],
             namespaces: Default::default(),
         };
-        out = Some(tr.update(snap, Duration::from_millis(12), t0 + Duration::from_secs(g)));
+        let at = t0 + Duration::from_secs(g);
+        let all = host(g);
+        let live = tr.update_with(snap, Duration::from_millis(12), at, None, Some(open));
+        let mut with_owners = (*live).clone();
+        let mut o = owners(&all);
+        o.groups = summaries(&with_owners, &o);
+        with_owners.owners = Some(o);
+        out.push((Arc::new(with_owners), at));
     }
-    let live = out.unwrap_or_else(|| unreachable!("at least one generation"));
-    let mut with_owners = (*live).clone();
-    with_owners.owners = Some(owners(&with_owners.sockets));
-    (Arc::new(with_owners), t0 + Duration::from_secs(last))
+    out
+}
+
+/// A tcp_info as the kernel would send it, with the fields the charts use.
+fn tcp_info(rtt_us: u32, cwnd: u32, bytes_acked: u64) -> crate::model::internals::TcpInfo {
+    let mut b = vec![0u8; 232];
+    b[68..72].copy_from_slice(&rtt_us.to_ne_bytes());
+    b[80..84].copy_from_slice(&cwnd.to_ne_bytes());
+    b[120..128].copy_from_slice(&bytes_acked.to_ne_bytes());
+    crate::model::internals::TcpInfo::decode(&b)
 }

@@ -49,7 +49,7 @@ fn the_collector_thread_survives_the_deepest_filter_the_input_accepts() {
     let Update::Live(live) = up_rx.recv().expect("a snapshot") else { panic!("collection failed") };
     drop((cmd_tx, up_rx));
     t.join().expect("the collector thread ends cleanly");
-    assert_eq!(live.sockets.len(), 1, "only sport 22 passes");
+    assert_eq!(live.total, 1, "only sport 22 passes");
 }
 
 #[test]

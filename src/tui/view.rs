@@ -2,59 +2,70 @@
 //! 100k sockets costs no more to draw than one of ten.
 
 use std::fmt::Write as _;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use ratatui::Frame;
-use ratatui::layout::{Constraint, Rect};
+use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Cell, Clear, Paragraph, Row, Table, Wrap};
+use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 
-use super::app::{App, Screen, SockRow};
-use super::layout::{self, scroll_offset};
-use super::live::{HeldBy, Live};
-use crate::group::{Group, GroupKey};
-use crate::model::owners::Owner;
+use super::app::{App, Screen};
+use super::layout;
+use super::live::Live;
+use crate::group::GroupKey;
 use crate::model::text::escape;
-use crate::model::{Endpoint, Proto, Socket, State};
+use crate::model::{Proto, State};
 
-const SPARKS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
-
-struct Theme {
-    color: bool,
+/// Styles, with colour only where it carries meaning (states, alarms, new and closing sockets); without
+/// colour (`NO_COLOR`) the same meaning is carried by bold, underline and dim.
+pub struct Theme {
+    pub color: bool,
 }
 
 impl Theme {
-    fn fg(&self, c: Color) -> Style {
+    pub fn fg(&self, c: Color) -> Style {
         if self.color { Style::default().fg(c) } else { Style::default() }
     }
-    fn header(&self) -> Style {
+    pub fn header(&self) -> Style {
         Style::default().add_modifier(Modifier::BOLD | Modifier::UNDERLINED)
     }
-    fn selected(&self) -> Style {
+    pub fn selected(&self) -> Style {
         Style::default().add_modifier(Modifier::REVERSED)
     }
-    fn new_socket(&self) -> Style {
+    pub fn new_socket(&self) -> Style {
         if self.color { Style::default().fg(Color::Green) } else { Style::default().add_modifier(Modifier::BOLD) }
     }
-    fn dim(&self) -> Style {
+    pub fn dim(&self) -> Style {
         Style::default().add_modifier(Modifier::DIM)
     }
-    fn closed(&self) -> Style {
+    pub fn closed(&self) -> Style {
         Style::default().add_modifier(Modifier::DIM | Modifier::CROSSED_OUT)
     }
-    fn alarm(&self) -> Style {
+    pub fn alarm(&self) -> Style {
         if self.color {
             Style::default().fg(Color::Red).add_modifier(Modifier::BOLD)
         } else {
             Style::default().add_modifier(Modifier::BOLD | Modifier::UNDERLINED)
         }
     }
-    fn bar(&self) -> Style {
-        if self.color {
-            Style::default().bg(Color::Blue).fg(Color::White)
-        } else {
-            Style::default().add_modifier(Modifier::REVERSED)
+    pub fn bar(&self) -> Style {
+        Style::default().add_modifier(Modifier::REVERSED)
+    }
+    /// A TCP state: handshakes yellow, the closing states that need attention (CLOSE-WAIT: the application
+    /// has not closed) magenta, TIME-WAIT and the rest of the teardown dim.
+    pub fn state(&self, s: State) -> Style {
+        match s {
+            State::SYN_SENT | State::SYN_RECV => self.fg(Color::Yellow),
+            State::CLOSE_WAIT | State::LAST_ACK | State::CLOSING => {
+                if self.color {
+                    self.fg(Color::Magenta)
+                } else {
+                    Style::default().add_modifier(Modifier::BOLD)
+                }
+            }
+            State::TIME_WAIT | State::FIN_WAIT1 | State::FIN_WAIT2 => self.dim(),
+            _ => Style::default(),
         }
     }
 }
@@ -67,9 +78,9 @@ pub fn view(app: &App, f: &mut Frame) {
     f.render_widget(Paragraph::new(title(app, &theme)).style(theme.bar()), areas.title);
     match (&app.live, app.screen) {
         (None, _) => f.render_widget(Paragraph::new("  collecting sockets..."), areas.body),
-        (Some(live), Screen::Ports) => ports(app, live, f, areas.body, &theme),
+        (Some(live), Screen::Ports) => super::tables::ports(app, live, f, areas.body, &theme),
         (Some(live), Screen::Sockets) => sockets(app, live, f, areas.body, &theme),
-        (Some(live), Screen::Detail) => detail(app, live, f, areas.body),
+        (Some(live), Screen::Detail) => super::detail::detail(app, live, f, areas.body, &theme),
     }
     // A failed collection owns the whole bar (nothing of the usual text shows through), unless `/` is open.
     match app.collect_error.as_ref().filter(|_| app.filter_input.is_none()) {
@@ -130,16 +141,18 @@ fn kill_dialog(d: &crate::tui::kill::KillDialog, f: &mut Frame, area: Rect, them
     f.render_widget(Paragraph::new(text).block(block).wrap(Wrap { trim: false }), r);
 }
 
+/// The header, most important first (a narrow terminal cuts the end): the socket count and the host's state
+/// mix, the age of the data, the counts by state, then where the data comes from and how often.
 fn title(app: &App, theme: &Theme) -> Line<'static> {
     let mut spans = vec![Span::styled(" sockscope ", Style::default().add_modifier(Modifier::BOLD))];
     if let Some(live) = &app.live {
-        let mut t = format!(
-            "│ {} {} │ interval {} │ {} sockets:",
-            live.source,
-            fmt_ms(live.collect_time),
-            fmt_interval(app.settings.interval),
-            live.sockets.len()
-        );
+        spans.push(Span::raw(format!("│ {} sockets ", live.total)));
+        spans.extend(super::charts::state_mix(&live.totals, 10, theme));
+        // The age of the data: the full table's, which is the oldest part (listeners refresh every interval).
+        let age = app.now.map_or(Duration::ZERO, |n| n.saturating_duration_since(live.taken_at));
+        let old = format!(" │ {} old │", fmt_secs(age));
+        spans.push(if age > super::refresh::MAX_AGE { Span::styled(old, theme.alarm()) } else { Span::raw(old) });
+        let mut t = String::new();
         for st in [
             State::ESTABLISHED,
             State::LISTEN,
@@ -158,6 +171,18 @@ fn title(app: &App, theme: &Theme) -> Line<'static> {
                 let _ = write!(t, " {} {n}", st.display_name(Proto::Tcp));
             }
         }
+        let every = if live.full_every > app.settings.interval {
+            format!(", all every {}", fmt_secs(live.full_every))
+        } else {
+            String::new()
+        };
+        let _ = write!(
+            t,
+            " │ {} {} │ interval {}{every}",
+            live.source,
+            fmt_ms(live.collect_time),
+            fmt_interval(app.settings.interval)
+        );
         spans.push(Span::raw(t));
     }
     if app.settings.paused {
@@ -226,6 +251,11 @@ fn fmt_ms(d: Duration) -> String {
     if d >= Duration::from_secs(10) { format!("{}s", d.as_secs()) } else { format!("{}ms", d.as_millis()) }
 }
 
+/// `0.4s`, `2.6s`, `12s`.
+fn fmt_secs(d: Duration) -> String {
+    if d >= Duration::from_secs(10) { format!("{}s", d.as_secs()) } else { format!("{:.1}s", d.as_secs_f64()) }
+}
+
 fn fmt_interval(d: Duration) -> String {
     if d.subsec_millis() == 0 { format!("{}s", d.as_secs()) } else { format!("{}ms", d.as_millis()) }
 }
@@ -238,203 +268,6 @@ pub fn fmt_age(d: Duration) -> String {
         60..3600 => format!("{}m{:02}s", s / 60, s % 60),
         3600..86400 => format!("{}h{:02}m", s / 3600, s % 3600 / 60),
         _ => format!("{}d{:02}h", s / 86400, s % 86400 / 3600),
-    }
-}
-
-/// The last `width` samples as block characters, scaled to their maximum.
-pub fn sparkline(samples: &[u32], width: usize) -> String {
-    let tail = &samples[samples.len().saturating_sub(width)..];
-    let max = tail.iter().copied().max().unwrap_or(0).max(1);
-    tail.iter()
-        .map(|&n| if n == 0 { ' ' } else { SPARKS[((n as u64 * 7).div_ceil(max as u64)) as usize % 8] })
-        .collect()
-}
-
-/// `wk` (0-1023), `reg` (1024-49151), `dyn` (49152-65535), or `eph` inside the host's ephemeral range.
-fn port_class(live: &Live, port: Option<u16>) -> &'static str {
-    let Some(p) = port else { return "" };
-    if live.ephemeral.is_some_and(|r| r.contains(p)) {
-        return "eph";
-    }
-    match crate::ports::classes::PortClass::of(p).name() {
-        "well-known" => "wk",
-        "registered" => "reg",
-        _ => "dyn",
-    }
-}
-
-fn endpoint_label(k: &GroupKey, dual: bool) -> String {
-    match k {
-        GroupKey::Listen { ip, port, .. } if dual && ip.is_unspecified() => format!("*:{port}"),
-        _ => k.to_string(),
-    }
-}
-
-/// Columns of the port view: header, width, priority (0 = always shown).
-const PORT_COLS: [(&str, u16, u8); 15] = [
-    ("Proto", 5, 0),
-    ("Endpoint", 0, 0),
-    ("Service", 10, 2),
-    ("Class", 5, 3),
-    ("Socks", 7, 0),
-    ("ESTAB", 6, 1),
-    ("SYN-R", 5, 4),
-    ("T-WAIT", 6, 2),
-    ("C-WAIT", 6, 3),
-    ("FIN-W", 5, 4),
-    ("AcceptQ", 9, 2),
-    ("Peers", 6, 2),
-    ("Process", 16, 2),
-    ("Last 60s", 12, 1),
-    // Shown first, and only when several namespaces are.
-    ("Namespace", 28, 1),
-];
-/// The index of the namespace column in [`PORT_COLS`].
-const NAMESPACE_COL: usize = 14;
-
-/// Pick the columns that fit `width`, most important first, keeping their order. Column 1 is flexible.
-fn fit_columns(cols: &[(&str, u16, u8)], width: u16, flex_min: u16) -> Vec<usize> {
-    let mut chosen: Vec<usize> = cols.iter().enumerate().filter(|(_, c)| c.2 == 0).map(|(i, _)| i).collect();
-    let used = |ch: &[usize]| -> u16 {
-        ch.iter().map(|&i| cols[i].1.max(if cols[i].1 == 0 { flex_min } else { 0 }) + 1).sum()
-    };
-    for prio in 1..=4 {
-        for (i, c) in cols.iter().enumerate().filter(|(_, c)| c.2 == prio) {
-            let mut trial = chosen.clone();
-            trial.push(i);
-            if used(&trial) <= width {
-                chosen = trial;
-            }
-            let _ = c;
-        }
-    }
-    chosen.sort_unstable();
-    chosen
-}
-
-fn ports(app: &App, live: &Live, f: &mut Frame, area: Rect, theme: &Theme) {
-    let several = live.namespaces.len() > 1;
-    let fitted = if several {
-        fit_columns(&PORT_COLS, area.width, 16)
-    } else {
-        fit_columns(&PORT_COLS[..NAMESPACE_COL], area.width, 16)
-    };
-    // The namespace column goes first.
-    let cols: Vec<usize> = fitted
-        .iter()
-        .copied()
-        .filter(|&c| c == NAMESPACE_COL)
-        .chain(fitted.iter().copied().filter(|&c| c != NAMESPACE_COL))
-        .collect();
-    let visible = area.height.saturating_sub(1) as usize;
-    let offset = scroll_offset(app.port_sel, visible);
-    let rows = app.port_rows.iter().enumerate().skip(offset).take(visible).map(|(pos, &gi)| {
-        let g = &live.groups[gi];
-        let mut style = Style::default();
-        if pos == app.port_sel {
-            style = theme.selected();
-        }
-        let cells = cols.iter().map(|&c| port_cell(app, live, g, c, theme));
-        Row::new(cells.collect::<Vec<_>>()).style(style)
-    });
-    let widths: Vec<Constraint> = cols
-        .iter()
-        .map(|&c| if PORT_COLS[c].1 == 0 { Constraint::Min(16) } else { Constraint::Length(PORT_COLS[c].1) })
-        .collect();
-    let header = Row::new(cols.iter().map(|&c| PORT_COLS[c].0).collect::<Vec<_>>()).style(theme.header());
-    if app.port_rows.is_empty() {
-        f.render_widget(Paragraph::new("  no sockets match (t/u/x toggle protocols, / changes the filter)"), area);
-        return;
-    }
-    f.render_widget(Table::new(rows, widths).header(header).column_spacing(1), area);
-}
-
-fn port_cell<'a>(app: &App, live: &Live, g: &Group, col: usize, theme: &Theme) -> Cell<'a> {
-    let n = |s: State| -> String {
-        let v = g.states.get(s);
-        if v == 0 { String::new() } else { v.to_string() }
-    };
-    match col {
-        0 => Cell::from(g.key.proto().name()),
-        1 => {
-            // "!" marks an audit finding on the listener or ephemeral-port pressure on an outbound group.
-            let flagged = g.listeners.iter().any(|i| live.audit.contains_key(i)) || live.pressure.contains_key(&g.key);
-            let label = endpoint_label(&g.key, g.dual_stack);
-            if flagged { Cell::from(format!("! {label}")).style(theme.alarm()) } else { Cell::from(label) }
-        }
-        3 => Cell::from(port_class(live, g.key.port())),
-        2 => Cell::from(g.key.port().and_then(|p| app.services.name(g.key.proto(), p)).unwrap_or_default().to_string()),
-        4 => Cell::from(g.len().to_string()),
-        5 => Cell::from(n(State::ESTABLISHED)),
-        6 => Cell::from(n(State::SYN_RECV)),
-        7 => Cell::from(n(State::TIME_WAIT)),
-        8 => Cell::from(n(State::CLOSE_WAIT)),
-        9 => {
-            let v = g.states.get(State::FIN_WAIT1) + g.states.get(State::FIN_WAIT2);
-            Cell::from(if v == 0 { String::new() } else { v.to_string() })
-        }
-        10 => match g.accept_queue {
-            Some((q, b)) => {
-                let cell = Cell::from(format!("{q}/{b}"));
-                if b > 0 && q * 10 >= b * 8 { cell.style(theme.alarm()) } else { cell }
-            }
-            None => Cell::from(""),
-        },
-        11 => Cell::from(if g.peers == 0 { String::new() } else { g.peers.to_string() }),
-        12 => {
-            let first = g.listeners.first().or(g.members.first());
-            match (&live.owners, first) {
-                (Some(o), Some(&i)) => {
-                    let label = o.label(i as usize);
-                    if label == "hidden" { Cell::from(label).style(theme.dim()) } else { Cell::from(label) }
-                }
-                _ => Cell::from(""),
-            }
-        }
-        13 => {
-            Cell::from(sparkline(live.history.get(&g.key).map_or(&[][..], |h| &h[..]), 12)).style(theme.fg(Color::Cyan))
-        }
-        _ => Cell::from(live.namespace_label(g.key.netns()).unwrap_or_default().to_string()),
-    }
-}
-
-const SOCK_COLS: [(&str, u16, u8); 8] = [
-    ("Local", 0, 0),
-    ("Peer", 0, 0),
-    ("State", 11, 0),
-    ("Recv-Q", 7, 2),
-    ("Send-Q", 7, 3),
-    ("Age", 7, 1),
-    ("Process", 16, 2),
-    ("RTT ms", 8, 3),
-];
-
-/// An endpoint as the socket list shows it.
-pub fn end_label(e: &Endpoint) -> String {
-    end_text(e)
-}
-
-fn end_text(e: &Endpoint) -> String {
-    match e {
-        Endpoint::Inet { ip, port } => {
-            let port = if *port == 0 { "*".to_string() } else { port.to_string() };
-            format!("{}:{port}", crate::output::Bracketed(*ip))
-        }
-        Endpoint::Unix { name, inode } => match name {
-            Some(n) => format!("{} {inode}", n.display()),
-            None if *inode == 0 => "*".into(),
-            None => format!("* {inode}"),
-        },
-    }
-}
-
-fn row_socket(live: &Live, r: SockRow) -> (&Socket, Instant, bool, bool) {
-    match r {
-        SockRow::Live(i) => (&live.sockets[i as usize], live.first_seen(i as usize), live.is_new[i as usize], false),
-        SockRow::Closed(i) => {
-            let c = &live.closed[i as usize];
-            (&c.socket, c.first_seen, false, true)
-        }
     }
 }
 
@@ -462,169 +295,59 @@ fn sockets(app: &App, live: &Live, f: &mut Frame, area: Rect, theme: &Theme) {
             theme.alarm(),
         ));
     }
-    let title_line = Line::from(spans);
-    f.render_widget(Paragraph::new(title_line), Rect { height: 1, ..area });
-    let mut area = Rect { y: area.y + 1, height: area.height.saturating_sub(1), ..area };
-    if app.show_events && area.height > 12 {
-        let h = 9;
-        area.height -= h;
-        event_log(app, live, key, f, Rect { y: area.y + area.height, height: h, ..area }, theme);
-    }
-    let cols = fit_columns(&SOCK_COLS, area.width, 20);
-    let visible = area.height.saturating_sub(1) as usize;
-    let offset = scroll_offset(app.sock_sel, visible);
-    let now = app.now.unwrap_or(live.taken_at);
-    let rows = app.sock_rows.iter().enumerate().skip(offset).take(visible).map(|(pos, r)| {
-        let (s, first, new, closed) = row_socket(live, *r);
-        let cells: Vec<Cell> = cols
-            .iter()
-            .map(|&c| match c {
-                0 => Cell::from(end_text(&s.local)),
-                1 => Cell::from(end_text(&s.peer)),
-                2 => Cell::from(if closed { "closed" } else { s.state.display_name(s.proto) }),
-                3 => Cell::from(s.recv_q.map_or("-".into(), |q| q.to_string())),
-                4 => Cell::from(s.send_q.map_or("-".into(), |q| q.to_string())),
-                5 => Cell::from(fmt_age(now.saturating_duration_since(first))),
-                6 => Cell::from(match (&live.owners, r) {
-                    (Some(o), SockRow::Live(i)) => o.label(*i as usize),
-                    _ => "-".into(),
-                }),
-                _ => Cell::from(
-                    s.extra
-                        .as_deref()
-                        .and_then(|x| x.tcp_info.as_ref())
-                        .and_then(|t| t.rtt_us().filter(|r| *r != 0))
-                        .map_or(String::new(), |us| format!("{:.3}", us as f64 / 1000.0)),
-                ),
-            })
-            .collect();
-        let mut style = if closed {
-            theme.closed()
-        } else if new {
-            theme.new_socket()
-        } else {
-            Style::default()
-        };
-        if pos == app.sock_sel {
-            style = style.patch(theme.selected());
-        }
-        Row::new(cells).style(style)
-    });
-    let widths: Vec<Constraint> = cols
-        .iter()
-        .map(|&c| if SOCK_COLS[c].1 == 0 { Constraint::Fill(1) } else { Constraint::Length(SOCK_COLS[c].1) })
-        .collect();
-    let header = Row::new(cols.iter().map(|&c| SOCK_COLS[c].0).collect::<Vec<_>>()).style(theme.header());
-    f.render_widget(Table::new(rows, widths).header(header).column_spacing(1), area);
-}
-
-fn detail(app: &App, live: &Live, f: &mut Frame, area: Rect) {
-    let Some(r) = app.detail else { return };
-    let (s, first, _, closed) = row_socket(live, r);
-    let now = app.now.unwrap_or(live.taken_at);
-    let opt = |v: Option<u32>| v.map_or("-".to_string(), |v| v.to_string());
-    let mut lines: Vec<(String, String)> = vec![
-        ("protocol".into(), format!("{} ({})", s.netid(), s.family.name())),
-        (
-            "state".into(),
-            if closed {
-                format!("closed (was {})", s.state.display_name(s.proto))
-            } else {
-                s.state.display_name(s.proto).into()
-            },
-        ),
-        ("local".into(), end_text(&s.local)),
-        ("peer".into(), end_text(&s.peer)),
-        ("recv-q".into(), opt(s.recv_q)),
-        ("send-q".into(), opt(s.send_q)),
-        ("uid".into(), opt(s.uid)),
-        ("inode".into(), s.inode.to_string()),
-        ("cookie".into(), s.cookie.map_or("-".into(), |c| format!("{c:#x}"))),
-        ("age".into(), format!("{} (first seen by this dashboard)", fmt_age(now.saturating_duration_since(first)))),
-    ];
-    if let Some(i) = s.ifindex.filter(|i| *i != 0) {
-        lines.push(("bound device".into(), format!("ifindex {i}")));
-    }
-    if let Some(v) = s.v6only {
-        lines.push(("v6only".into(), if v { "yes" } else { "no (dual-stack)" }.into()));
-    }
-    if let Some(t) = s.timer {
-        lines.push(("timer".into(), format!("{:?}, {} ms left, {} retransmits", t.kind, t.expires_ms, t.retrans)));
-    }
-    if let SockRow::Live(i) = r
-        && let Some(reasons) = live.audit.get(&i)
+    if let Some(o) = &live.owners
+        && let Some(gi) = live.groups.iter().position(|g| &g.key == key)
+        && let Some(holders) = o.groups.get(gi).and_then(|go| super::owners::title_label(go, &o.processes))
     {
-        for reason in reasons {
-            lines.push(("audit".into(), format!("! {reason}")));
-        }
+        spans.insert(2, Span::raw(format!(", held by {holders}")));
     }
-    if let Some(p) = s.local.port() {
-        let class = crate::ports::classes::PortClass::of(p).name();
-        let eph = live.ephemeral.is_some_and(|r| r.contains(p));
-        lines.push(("local port".into(), format!("{class}{}", if eph { ", in the ephemeral range" } else { "" })));
+    let title_line = Line::from(spans);
+    let parts = layout::group_areas(area);
+    f.render_widget(Paragraph::new(title_line), parts.title);
+    if let Some(g) = group
+        && parts.charts.height > 0
+    {
+        super::charts::group_charts(f, parts.charts, g, app.accept_queue(g), app.open_series(), theme);
     }
-    if let (Some(o), SockRow::Live(i)) = (&live.owners, r) {
-        let text = match o.of.get(&i) {
-            Some(Owner::Held(HeldBy { first, count })) => {
-                let p = &o.processes[*first as usize];
-                let more = if *count > 1 { format!(" (and {} more)", count - 1) } else { String::new() };
-                let (comm, cmdline) = (escape(&p.comm), escape(&p.cmdline));
-                format!("{comm} pid {} uid {}: {cmdline}{more}", p.pid, p.uid)
-            }
-            Some(Owner::Hidden) => format!(
-                "hidden: owned by uid {}; another user's processes need root or CAP_SYS_PTRACE to inspect",
-                s.uid.map_or("?".into(), |u| u.to_string())
-            ),
-            _ => "none (no process holds this socket)".into(),
-        };
-        lines.push(("process".into(), text));
+    let mut table = parts.table;
+    if app.show_events && table.height > 12 {
+        let h = 9;
+        table.height -= h;
+        event_log(app, live, key, f, Rect { y: table.y + table.height, height: h, ..table }, theme);
     }
-    if let Some(x) = s.extra.as_deref() {
-        if let Some(t) = &x.tcp_info {
-            lines.push(("tcp_info".into(), crate::output::tcp_info::tcp_info(t, x.congestion.as_deref())));
-        }
-        if let Some(m) = x.memory.as_deref() {
-            lines.push(("memory".into(), crate::output::tcp_info::memory(m)));
-        }
-    }
-    let text: Vec<Line> = lines
-        .into_iter()
-        .map(|(k, v)| {
-            Line::from(vec![
-                Span::styled(format!("{k:>14}  "), Style::default().add_modifier(Modifier::BOLD)),
-                Span::raw(v),
-            ])
-        })
-        .collect();
-    let block = Block::default().borders(Borders::ALL).title(" socket ");
-    f.render_widget(Paragraph::new(text).block(block).wrap(Wrap { trim: false }), area);
+    super::tables::sockets_table(app, live, f, table, theme);
 }
 
 const HELP: &[(&str, &str)] = &[
-    ("Up/Down j/k", "select"),
-    ("PgUp/PgDn g/G", "page, first, last"),
-    ("Enter", "open the group / the socket"),
-    ("Esc", "back"),
+    ("Up/Down j/k", "move the selection"),
+    ("PgUp/PgDn", "a page up / down"),
+    ("g/G Home/End", "first / last row"),
+    ("Enter Right l", "open the group / the socket's detail"),
+    ("Esc Left h BS", "back"),
+    ("s or >", "sort by the next column (header marks it)"),
+    ("S or <", "sort by the previous column"),
+    ("r", "reverse the sort"),
     ("/", "filter in ss syntax, e.g. dport = :443"),
-    ("s / r", "cycle sort (incl. rtt, namespace) / reverse"),
+    ("  Enter Esc ^U", "apply / cancel / clear the filter"),
     ("t u x", "show or hide TCP, UDP, UNIX"),
     ("K", "close the group's connections or the socket"),
     ("e", "event log of the open group"),
     ("p or space", "pause (the snapshot freezes)"),
     ("+ / -", "longer / shorter pause between refreshes"),
-    ("mouse", "wheel scrolls, click selects"),
+    ("mouse", "wheel scrolls, click selects, header sorts"),
+    ("?", "this help"),
     ("q, Ctrl-C", "quit"),
 ];
 
 fn help(f: &mut Frame, area: Rect) {
-    let w = 64.min(area.width);
+    let w = 66.min(area.width);
     let h = (HELP.len() as u16 + 4).min(area.height);
     let r = Rect::new(area.width.saturating_sub(w) / 2, area.height.saturating_sub(h) / 2, w, h);
     let mut lines: Vec<Line> = HELP
         .iter()
         .map(|(k, v)| {
             Line::from(vec![
-                Span::styled(format!(" {k:<14} "), Style::default().add_modifier(Modifier::BOLD)),
+                Span::styled(format!(" {k:<15} "), Style::default().add_modifier(Modifier::BOLD)),
                 Span::raw(*v),
             ])
         })

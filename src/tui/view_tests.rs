@@ -68,6 +68,35 @@ fn detail() {
     insta::assert_snapshot!("detail", screen(&a));
 }
 
+/// The detail of a socket watched for a while: rtt, cwnd and throughput charts beside (wide) or below
+/// (narrow) its fields, and a long command line wrapped inside the box.
+#[test]
+fn detail_charts_over_time() {
+    for (w, h, name) in [(140, 36, "detail_charts_wide"), (100, 40, "detail_charts_narrow")] {
+        let mut a = app(w, h);
+        keys(&mut a, &[KeyCode::Enter, KeyCode::Down, KeyCode::Enter]);
+        for (live, at) in script::lives(8).into_iter().skip(3) {
+            update(&mut a, Action::Data(live));
+            update(&mut a, Action::Tick(at));
+        }
+        let s = screen(&a);
+        assert!(s.contains("rtt") && s.contains("cwnd") && s.contains("acked"), "{s}");
+        insta::assert_snapshot!(name, s);
+    }
+}
+
+#[test]
+fn owner_column_cases() {
+    // Cut names keep their pid, mixed owners are counted biggest first, a TIME-WAIT first socket does not
+    // hide the group's holders; the folded resolver sockets are one row.
+    let s = screen(&app(60, 16));
+    let row = |needle: &str| s.lines().find(|l| l.contains(needle)).unwrap_or_default().to_string();
+    assert!(row("6379").contains("… 3, +1"), "the long name shortens, the counts stay:\n{s}");
+    assert!(row("127.0.0.1:5432 ").contains("[1201]"), "the pid is whole:\n{s}");
+    assert!(s.contains("10.0.0.1:(eph)"), "{s}");
+    insta::assert_snapshot!("owners_72x16", s);
+}
+
 #[test]
 fn filter_error() {
     let mut a = app(100, 30);
@@ -140,7 +169,7 @@ fn listener_detail_shows_audit_findings_and_port_class() {
     let pos = a
         .sock_rows
         .iter()
-        .position(|r| matches!(r, super::app::SockRow::Live(i) if live.sockets[*i as usize].state == crate::model::State::LISTEN))
+        .position(|r| matches!(r, super::app::SockRow::Live(i) if live.socket(*i as usize).unwrap().state == crate::model::State::LISTEN))
         .unwrap();
     a.sock_sel = pos;
     keys(&mut a, &[KeyCode::Enter]);
@@ -188,7 +217,7 @@ fn several_namespaces_show_a_namespace_column_and_sort_by_it() {
     assert!(header.trim_start_matches(['"', ' ', '│']).starts_with("Namespace"), "{s}");
     assert!(s.contains("docker:db") && s.contains("host"), "{s}");
     // `s` cycles to the namespace sort: the container's groups come together, after the host's.
-    while a.port_sort != super::app::PortSort::Namespace {
+    while a.port_sort != super::columns::PortCol::Namespace {
         keys(&mut a, &[KeyCode::Char('s')]);
     }
     let s = screen(&a);
