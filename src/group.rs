@@ -6,24 +6,26 @@ use std::net::IpAddr;
 
 use crate::hash::FastMap;
 use crate::model::Bracketed;
+use crate::model::netns::NetnsId;
 use crate::model::{Endpoint, Proto, Socket, State, UnixName};
 
-/// What a group stands for.
+/// What a group stands for. Every group lies in one network namespace (`netns`, the snapshot's index; 0 when
+/// one namespace is shown): the same port in two containers is two groups.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum GroupKey {
     /// A listening endpoint (a TCP listener, a bound unconnected UDP socket) and the sockets on its port.
-    Listen { proto: Proto, ip: IpAddr, port: u16 },
+    Listen { proto: Proto, ip: IpAddr, port: u16, netns: NetnsId },
     /// Sockets whose local port has no listener, by the remote endpoint they talk to.
-    Outbound { proto: Proto, ip: IpAddr, port: u16 },
+    Outbound { proto: Proto, ip: IpAddr, port: u16, netns: NetnsId },
     /// A named UNIX socket (listener or bound datagram socket) and the connections it accepted.
-    UnixPath(String),
+    UnixPath(NetnsId, String),
     /// Unnamed UNIX sockets connected to a named one, by that name.
-    UnixPeer(String),
+    UnixPeer(NetnsId, String),
     /// Unnamed UNIX sockets whose peer has no name (socketpairs and the like).
-    UnixUnnamed,
+    UnixUnnamed(NetnsId),
     /// Unconnected UDP sockets of one process (`pid`, 0 when unknown) bound to ports in the ephemeral range
     /// of one address: resolvers and clients that bind before sending, folded into one row.
-    UdpEphemeral { ip: IpAddr, pid: u32 },
+    UdpEphemeral { ip: IpAddr, pid: u32, netns: NetnsId },
 }
 
 impl GroupKey {
@@ -41,7 +43,16 @@ impl GroupKey {
         }
     }
     pub fn is_outbound(&self) -> bool {
-        matches!(self, GroupKey::Outbound { .. } | GroupKey::UnixPeer(_))
+        matches!(self, GroupKey::Outbound { .. } | GroupKey::UnixPeer(..))
+    }
+    /// The network namespace the group lies in.
+    pub fn netns(&self) -> NetnsId {
+        match self {
+            GroupKey::Listen { netns, .. }
+            | GroupKey::Outbound { netns, .. }
+            | GroupKey::UdpEphemeral { netns, .. } => *netns,
+            GroupKey::UnixPath(n, _) | GroupKey::UnixPeer(n, _) | GroupKey::UnixUnnamed(n) => *n,
+        }
     }
 }
 
@@ -50,9 +61,9 @@ impl fmt::Display for GroupKey {
         match self {
             GroupKey::Listen { ip, port, .. } => write!(f, "{}:{port}", Bracketed(*ip)),
             GroupKey::Outbound { ip, port, .. } => write!(f, "-> {}:{port}", Bracketed(*ip)),
-            GroupKey::UnixPath(p) => f.write_str(p),
-            GroupKey::UnixPeer(p) => write!(f, "-> {p}"),
-            GroupKey::UnixUnnamed => f.write_str("(unnamed)"),
+            GroupKey::UnixPath(_, p) => f.write_str(p),
+            GroupKey::UnixPeer(_, p) => write!(f, "-> {p}"),
+            GroupKey::UnixUnnamed(_) => f.write_str("(unnamed)"),
             GroupKey::UdpEphemeral { ip, .. } => write!(f, "{}:(eph)", Bracketed(*ip)),
         }
     }
@@ -140,7 +151,7 @@ impl Fold<'_> {
             && s.state == State::CLOSE
             && unconnected
             && (self.ephemeral.0..=self.ephemeral.1).contains(&port))
-        .then(|| GroupKey::UdpEphemeral { ip, pid: (self.owner)(s.inode) })
+        .then(|| GroupKey::UdpEphemeral { ip, pid: (self.owner)(s.inode), netns: s.netns })
     }
 }
 
@@ -161,8 +172,8 @@ pub fn group_with(socks: &[Socket], fold: Option<&Fold>) -> Vec<Group> {
         })
     };
 
-    // Listeners by (proto, port): the candidates for each socket on that port.
-    let mut listeners: FastMap<(Proto, u16), Vec<(IpAddr, usize)>> = FastMap::default();
+    // Listeners by (namespace, proto, port): the candidates for each socket on that port.
+    let mut listeners: FastMap<(NetnsId, Proto, u16), Vec<(IpAddr, usize)>> = FastMap::default();
     // UNIX names by inode, to place an unnamed client by the name of its peer.
     let mut unix_names: FastMap<u64, String> = FastMap::default();
     let mut folded = vec![false; if fold.is_some() { socks.len() } else { 0 }];
@@ -175,7 +186,7 @@ pub fn group_with(socks: &[Socket], fold: Option<&Fold>) -> Vec<Group> {
             continue;
         }
         if let (Endpoint::Inet { ip, port }, true) = (&s.local, s.is_listener()) {
-            let g = slot(GroupKey::Listen { proto: s.proto, ip: *ip, port: *port }, &mut groups);
+            let g = slot(GroupKey::Listen { proto: s.proto, ip: *ip, port: *port, netns: s.netns }, &mut groups);
             let gr = &mut groups[g];
             gr.listeners.push(i as u32);
             gr.states.add(s.state);
@@ -184,7 +195,7 @@ pub fn group_with(socks: &[Socket], fold: Option<&Fold>) -> Vec<Group> {
                 let (q, b) = gr.accept_queue.unwrap_or((0, 0));
                 gr.accept_queue = Some((q + s.recv_q.unwrap_or(0), b + s.send_q.unwrap_or(0)));
             }
-            let cands = listeners.entry((s.proto, *port)).or_default();
+            let cands = listeners.entry((s.netns, s.proto, *port)).or_default();
             if !cands.iter().any(|(a, _)| a == ip) {
                 cands.push((*ip, g));
             }
@@ -199,7 +210,7 @@ pub fn group_with(socks: &[Socket], fold: Option<&Fold>) -> Vec<Group> {
         let g = match (&s.local, &s.peer) {
             (Endpoint::Inet { .. }, _) if s.is_listener() || folded.get(i) == Some(&true) => continue,
             (Endpoint::Inet { ip, port }, peer) => {
-                let best = listeners.get(&(s.proto, *port)).and_then(|c| {
+                let best = listeners.get(&(s.netns, s.proto, *port)).and_then(|c| {
                     c.iter()
                         .find(|(a, _)| a == ip)
                         .or_else(|| c.iter().find(|(a, _)| a.is_unspecified() && a.is_ipv4() == ip.is_ipv4()))
@@ -207,13 +218,13 @@ pub fn group_with(socks: &[Socket], fold: Option<&Fold>) -> Vec<Group> {
                 match (best, peer) {
                     (Some((_, g)), _) => *g,
                     (None, Endpoint::Inet { ip, port }) => {
-                        slot(GroupKey::Outbound { proto: s.proto, ip: *ip, port: *port }, &mut groups)
+                        slot(GroupKey::Outbound { proto: s.proto, ip: *ip, port: *port, netns: s.netns }, &mut groups)
                     }
                     (None, _) => continue,
                 }
             }
             (Endpoint::Unix { name: Some(n), .. }, _) => {
-                let g = slot(GroupKey::UnixPath(n.display()), &mut groups);
+                let g = slot(GroupKey::UnixPath(s.netns, n.display()), &mut groups);
                 if matches!(s.state, State::LISTEN | State::CLOSE) {
                     groups[g].listeners.push(i as u32);
                     groups[g].states.add(s.state);
@@ -231,8 +242,8 @@ pub fn group_with(socks: &[Socket], fold: Option<&Fold>) -> Vec<Group> {
                     _ => None,
                 };
                 match peer_name {
-                    Some(n) => slot(GroupKey::UnixPeer(n.clone()), &mut groups),
-                    None => slot(GroupKey::UnixUnnamed, &mut groups),
+                    Some(n) => slot(GroupKey::UnixPeer(s.netns, n.clone()), &mut groups),
+                    None => slot(GroupKey::UnixUnnamed(s.netns), &mut groups),
                 }
             }
             // Packet and netlink sockets are not grouped (the dashboard does not collect them).

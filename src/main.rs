@@ -56,7 +56,12 @@ fn main() -> ExitCode {
                 Err(e) => usage(e),
             };
         }
-        Some(Command::Audit(a)) => return finish(commands::audit::run(&a.resolve())),
+        Some(Command::Audit(a)) => {
+            return match a.resolve() {
+                Ok(c) => finish(commands::audit::run(&c)),
+                Err(e) => usage(e),
+            };
+        }
         Some(Command::Forwards(a)) => return finish(commands::forwards::run(&a.resolve())),
         Some(Command::Watch(a)) => return checked(a.resolve(), commands::watch::run),
         Some(Command::Record(a)) => return checked(a.resolve(), commands::record::run),

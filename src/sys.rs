@@ -12,6 +12,13 @@ pub fn euid() -> u32 {
     rustix::process::geteuid().as_raw()
 }
 
+/// Move the calling thread (only it: `CLONE_NEWNET` is per thread) into the network namespace `ns` refers to
+/// (`setns(fd, CLONE_NEWNET)`). Needs CAP_SYS_ADMIN over the namespace's user namespace.
+pub fn enter_net_namespace(ns: std::os::fd::BorrowedFd<'_>) -> std::io::Result<()> {
+    rustix::thread::move_into_link_name_space(ns, Some(rustix::thread::LinkNameSpaceType::Network))
+        .map_err(std::io::Error::from)
+}
+
 /// Whether this process runs as root (effective uid 0).
 pub fn is_root() -> bool {
     rustix::process::geteuid().is_root()

@@ -146,8 +146,19 @@ fn json_shape_is_stable() {
     assert_eq!(
         keys(l),
         [
-            "address", "exposed", "flags", "ifindex", "inode", "port", "process", "proto", "reach", "service",
-            "sockets", "uid"
+            "address",
+            "exposed",
+            "flags",
+            "ifindex",
+            "inode",
+            "namespace",
+            "port",
+            "process",
+            "proto",
+            "reach",
+            "service",
+            "sockets",
+            "uid"
         ]
     );
     assert_eq!(keys(&l["flags"][0]), ["category", "kind", "reason"]);

@@ -164,9 +164,11 @@ fn mask_after(text: &str, key: &str, chars: &str) -> String {
     out
 }
 
-/// Mask what moves between two runs; drop the dumping tool's own netlink socket (`pid`).
+/// Mask what moves between two runs; drop the dumping tool's own netlink sockets: the one with its `pid`, and
+/// the ones the kernel numbers negative (a process's second and later sockets: sockscope dumps tables on
+/// several threads at once, each on its own socket; ss uses one).
 fn normalize(text: &str, pid: u32) -> String {
-    let own = [format!(":ss/{pid} "), format!(":{pid} ")];
+    let own = [format!(":ss/{pid} "), format!(":{pid} "), ":-".to_string()];
     let kept: Vec<&str> = text
         .lines()
         .filter(|l| !(l.contains("tcpdiag:") || l.contains(" 4:")) || !own.iter().any(|o| l.contains(o.as_str())))

@@ -73,6 +73,7 @@ fn inet(
         timer: timer.map(|(kind, ticks, retrans)| Timer { kind, expires_ms: ms(ticks), retrans }),
         mark: None,
         extra: None,
+        netns: 0,
     }
 }
 
@@ -172,6 +173,7 @@ fn unix(kind: UnixKind, state: State, inode: u64, name: Option<UnixName>) -> Soc
         timer: None,
         mark: None,
         extra: None,
+        netns: 0,
     }
 }
 

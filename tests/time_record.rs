@@ -55,6 +55,19 @@ fn list_at_and_diff_give_the_counts_the_workload_had() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    // The workload starts once the first sample is written, so its listener's open is an event: a socket the
+    // first dump already sees is starting state, not an event (regression: under load the first dump came after
+    // the bind, and the whole-recording diff counted 24 opens against 25 closes).
+    let start = std::time::Instant::now();
+    loop {
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs_f64();
+        let out = sockscope(&ns, &["list", "--from", &db, "--at", &format!("@{now:.3}"), "--json"]);
+        if out.status.success() {
+            break;
+        }
+        assert!(start.elapsed() < std::time::Duration::from_secs(60), "no first sample in 60 s");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
     let path = std::env::temp_dir().join(format!("{}.py", ns.name));
     std::fs::write(&path, WORKLOAD).unwrap();
     let mut py = Command::new("ip")

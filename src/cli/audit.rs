@@ -36,7 +36,8 @@ sockscope sees sockets, not the firewall: see the note at the end of the report.
 JSON (--json), one object:
   listeners[]   proto, address, port, ifindex, reach, exposed, service, uid, inode, sockets,
                 process (comm[pid] of each holder; \"hidden\" when a process we may not
-                inspect may hold it; null: none), flags[] {kind, category, reason}
+                inspect may hold it; null: none), flags[] {kind, category, reason}, namespace (with \
+                --all-netns: the endpoint's namespace and container; else null)
   ephemeral     range {low, high} | null, reserved_in_range, capacity, threshold_percent,
                 warnings[] and busiest[] {proto, local_address, remote_address, remote_port,
                 sockets, time_wait, capacity, percent}, error (null, or why the range is unknown)
@@ -60,6 +61,8 @@ pub struct AuditArgs {
     /// The proc filesystem to read for --source proc, the fallback, and the ephemeral range
     #[arg(long, value_name = "DIR", default_value = "/proc")]
     pub proc_root: PathBuf,
+    #[command(flatten)]
+    pub netns: super::NetnsArgs,
 }
 
 fn parse_threshold(text: &str) -> Result<f64, String> {
@@ -71,13 +74,15 @@ fn parse_threshold(text: &str) -> Result<f64, String> {
 }
 
 impl AuditArgs {
-    pub fn resolve(&self) -> AuditConfig {
-        AuditConfig {
+    pub fn resolve(&self) -> Result<AuditConfig, super::UsageError> {
+        Ok(AuditConfig {
             json: self.json,
             audit: audit_options(self.threshold),
             source: self.source.choice(),
             proc_root: self.proc_root.clone(),
-        }
+            netns: self.netns.choice()?,
+            state_roots: self.netns.state_roots(),
+        })
     }
 }
 

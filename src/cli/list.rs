@@ -308,6 +308,8 @@ impl ListArgs {
             query,
             filter,
             services,
+            netns: self.select.netns.choice()?,
+            state_roots: self.select.netns.state_roots(),
         })
     }
 
@@ -333,6 +335,7 @@ impl ListArgs {
             && s.source == SourceArg::Auto
             && s.proc_root.as_os_str() == "/proc"
             && s.filter.is_empty()
+            && s.netns.is_default()
     }
 
     /// The dashboard with the selection these flags make (for `sockscope` on a terminal).

@@ -23,7 +23,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 pub use list::ListArgs;
 pub use top::TopArgs;
 
-use crate::collect::{Query, SourceChoice};
+use crate::collect::cgroup::StateRoots;
+use crate::collect::{Query, SourceChoice, netns};
 use crate::filter::{self, End, Expr};
 use crate::model::StateSet;
 use crate::ports::range;
@@ -194,10 +195,55 @@ pub struct SelectArgs {
     #[arg(long, value_name = "DIR", default_value = "/proc", help_heading = "Source")]
     pub proc_root: PathBuf,
 
+    #[command(flatten)]
+    pub netns: NetnsArgs,
+
     /// A filter in ss's language, after the options: `state established '( dport = :443 or sport = :443 )'`
     /// (see FILTERS below)
     #[arg(value_name = "FILTER", trailing_var_arg = true)]
     pub filter: Vec<String>,
+}
+
+/// Which network namespaces, and where container names are read (list, top, audit).
+#[derive(Debug, Clone, Default, Args)]
+pub struct NetnsArgs {
+    /// Network namespace to list, as ss -N: a name under /run/netns (`ip netns`), a PID, or a path such as
+    /// /proc/PID/ns/net or /run/docker/netns/ID; `all` is the same as --all-netns
+    #[arg(short = 'N', long = "net", value_name = "NAME|PID|PATH", help_heading = "Namespaces")]
+    pub net: Option<String>,
+    /// Every network namespace on the host (those of all processes, /run/netns and other bind mounts such as
+    /// /run/docker/netns), each socket labelled with its namespace and container. Entering another namespace
+    /// needs CAP_SYS_ADMIN: without it the ones that could not be entered are named on stderr. `list` writes
+    /// each namespace's sockets once that namespace is dumped, in discovery order (a few are dumped at once
+    /// and held until their turn; in the caller's own namespace rows are written as the dump arrives)
+    #[arg(long, conflicts_with = "net", help_heading = "Namespaces")]
+    pub all_netns: bool,
+    /// Docker's data root, for container names (<DIR>/containers/<id>/config.v2.json)
+    #[arg(long, value_name = "DIR", default_value = "/var/lib/docker", help_heading = "Namespaces")]
+    pub docker_root: PathBuf,
+    /// The kubelet's pod log directory, for pod names (<DIR>/<namespace>_<pod>_<uid>)
+    #[arg(long, value_name = "DIR", default_value = "/var/log/pods", help_heading = "Namespaces")]
+    pub pods_root: PathBuf,
+}
+
+impl NetnsArgs {
+    /// `-N` and `--all-netns` as a choice.
+    pub fn choice(&self) -> Result<netns::Choice, UsageError> {
+        netns::Choice::from_flags(self.net.as_deref(), self.all_netns)
+            .map_err(|e| UsageError(format!("invalid value '{}' for --net: {e}", self.net.as_deref().unwrap_or(""))))
+    }
+
+    pub fn state_roots(&self) -> StateRoots {
+        StateRoots { docker: self.docker_root.clone(), pods: self.pods_root.clone() }
+    }
+
+    /// True when every flag has its default.
+    pub fn is_default(&self) -> bool {
+        self.net.is_none()
+            && !self.all_netns
+            && self.docker_root.as_os_str() == "/var/lib/docker"
+            && self.pods_root.as_os_str() == "/var/log/pods"
+    }
 }
 
 /// A bad flag value: printed as one line, exit status 2.

@@ -77,6 +77,8 @@ impl TopArgs {
             proc_root: sel.proc_root.clone(),
             color: std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
             services,
+            netns: sel.netns.choice()?,
+            state_roots: sel.netns.state_roots(),
         })
     }
 }

@@ -5,10 +5,13 @@
 //! dump each. [`Auto`] asks netlink for every table and falls back to `/proc` table by table when netlink
 //! cannot serve one (no `sock_diag` at all, or a missing `*_diag` module for one protocol).
 
+pub mod cgroup;
 pub mod input;
 pub mod netlink;
+pub mod netns;
 pub mod process;
 pub mod procfs;
+pub mod workloads;
 
 use std::fmt;
 use std::io;
@@ -330,6 +333,9 @@ pub struct Snapshot {
     pub sources: Vec<(Table, Source)>,
     /// Things the user should know (a fallback taken, a field a source cannot give).
     pub notes: Vec<String>,
+    /// The network namespaces [`Socket::netns`] indexes; empty when one namespace was read without looking
+    /// at namespaces.
+    pub namespaces: crate::model::netns::Namespaces,
 }
 
 impl Snapshot {
@@ -363,6 +369,9 @@ pub enum CollectError {
     /// A `/proc` file could not be read.
     #[error("cannot read {}: {error}", path.display())]
     ProcIo { path: PathBuf, error: io::Error },
+    /// A network namespace could not be read (`-N`), or none could (`--all-netns`).
+    #[error("{0}")]
+    Namespace(String),
     /// None of the `/proc/net` files asked for exists: the proc root is not a proc filesystem (or not this
     /// kernel's), and an empty listing would be a lie.
     #[error("{}: none of the socket tables asked for exists ({files}); is this a proc filesystem?", dir.display())]

@@ -10,7 +10,7 @@ use anyhow::Context;
 use serde::Serialize;
 
 use crate::collect::process::ScanResult;
-use crate::collect::{self, Query, SourceChoice};
+use crate::collect::{Query, SourceChoice, netns};
 use crate::model::Socket;
 use crate::model::StateSet;
 use crate::model::owners::Owner;
@@ -34,6 +34,10 @@ pub struct AuditConfig {
     pub audit: AuditOptions,
     pub source: SourceChoice,
     pub proc_root: PathBuf,
+    /// Which network namespaces (`-N`, `--all-netns`).
+    pub netns: netns::Choice,
+    /// Where container and pod names are read.
+    pub state_roots: crate::collect::cgroup::StateRoots,
 }
 
 #[derive(Serialize)]
@@ -67,14 +71,32 @@ const BUSIEST: usize = 5;
 
 pub fn run(args: &AuditConfig) -> anyhow::Result<ExitCode> {
     let query = Query { unix: false, states: StateSet::ALL, bytecode: None, ..Query::default() };
-    let snap = collect::open(args.source, args.proc_root.clone()).collect(&query).context("reading sockets")?;
+    let roots = netns::Roots { proc_root: args.proc_root.clone(), ..netns::Roots::default() };
+    let mut namer = crate::collect::cgroup::Namer::new(&args.proc_root, args.state_roots.clone());
+    let multi = netns::collect(&args.netns, &roots, &mut namer, args.source, &query).context("reading sockets")?;
+    let several = args.netns.is_all() && multi.read() > 1;
+    let mut snap = multi.snapshot;
     for note in &snap.notes {
         crate::errln!("sockscope: note: {note}");
     }
     // The owning process of each listener, where /proc lets us see it (another user's processes need root).
     let scan = crate::collect::process::scan(&args.proc_root).ok();
     let host = HostPorts::read(&args.proc_root);
-    let findings = Findings::new(&snap.sockets, &Services::system(), &args.audit, scan.as_ref(), host);
+    let mut findings = Findings::new(&snap.sockets, &Services::system(), &args.audit, scan.as_ref(), host);
+    if several {
+        // Each endpoint's namespace and container, as the listing labels them.
+        let workloads = crate::collect::workloads::Workloads::load(
+            std::mem::take(&mut snap.namespaces),
+            scan.as_ref().map(|s| &s.map),
+            &args.proc_root,
+            &mut namer,
+        );
+        let names = crate::output::Names { workloads, ..crate::output::Names::default() };
+        for l in &mut findings.listeners {
+            l.namespace = Some(names.netns_label(l.netns));
+        }
+        findings.namespaces = true;
+    }
     let stdout = io::stdout();
     let mut out = stdout.lock();
     if args.json {
@@ -93,6 +115,8 @@ struct Findings {
     host: Result<HostPorts, PortsError>,
     pressures: Vec<Pressure>,
     threshold_pct: f64,
+    /// Listeners of several namespaces: the table gets a Namespace column.
+    namespaces: bool,
 }
 
 impl Findings {
@@ -119,7 +143,7 @@ impl Findings {
             Ok(h) => ports::ephemeral_pressure(sockets, h),
             Err(_) => Vec::new(),
         };
-        Findings { listeners, host, pressures, threshold_pct: opts.threshold_pct }
+        Findings { listeners, host, pressures, threshold_pct: opts.threshold_pct, namespaces: false }
     }
 
     fn flagged(&self) -> usize {
@@ -161,7 +185,7 @@ fn write_json(out: &mut dyn Write, f: &Findings) -> anyhow::Result<()> {
 
 fn write_text(out: &mut dyn Write, f: &Findings) -> io::Result<()> {
     let (flagged, warnings) = (f.flagged(), f.warnings());
-    listeners_table(out, &f.listeners)?;
+    listeners_table(out, &f.listeners, f.namespaces)?;
     writeln!(out)?;
     match &f.host {
         Ok(h) => pressure_section(out, h, &f.pressures, &warnings, f.threshold_pct)?,
@@ -187,7 +211,7 @@ fn write_text(out: &mut dyn Write, f: &Findings) -> io::Result<()> {
     Ok(())
 }
 
-fn listeners_table(out: &mut dyn Write, listeners: &[Listener]) -> io::Result<()> {
+fn listeners_table(out: &mut dyn Write, listeners: &[Listener], namespaces: bool) -> io::Result<()> {
     writeln!(
         out,
         "Listening endpoints: {} (TCP LISTEN and bound UDP; UNIX sockets left out: not reachable over the network)",
@@ -197,11 +221,14 @@ fn listeners_table(out: &mut dyn Write, listeners: &[Listener]) -> io::Result<()
         return Ok(());
     }
     writeln!(out)?;
-    let head = ["Proto", "Address", "Port", "Service", "Reach", "Uid", "Process", "Flags"];
+    let mut head = vec!["Proto", "Address", "Port", "Service", "Reach", "Uid", "Process", "Flags"];
+    if namespaces {
+        head.insert(0, "Namespace");
+    }
     let rows: Vec<Vec<String>> = listeners
         .iter()
         .map(|l| {
-            vec![
+            let mut row = vec![
                 l.proto.to_string(),
                 address(l.address, l.ifindex),
                 l.port.to_string(),
@@ -214,7 +241,11 @@ fn listeners_table(out: &mut dyn Write, listeners: &[Listener]) -> io::Result<()
                 } else {
                     format!("! {}", l.flags.iter().map(|f| f.kind.name()).collect::<Vec<_>>().join(","))
                 },
-            ]
+            ];
+            if namespaces {
+                row.insert(0, l.namespace.clone().unwrap_or_else(|| "-".into()));
+            }
+            row
         })
         .collect();
     write_table(out, &head, &rows)?;

@@ -11,11 +11,14 @@ use std::sync::mpsc;
 
 use anyhow::Context;
 
+use crate::collect::cgroup::{Namer, StateRoots};
 use crate::collect::process::{self, ScanResult};
 use crate::collect::procfs::sockstat::SockStat;
-use crate::collect::{self, CollectError, Collector, Query, Snapshot, SourceChoice};
+use crate::collect::workloads::Workloads;
+use crate::collect::{self, Collector, Query, Sink, Snapshot, SourceChoice, netns};
 use crate::filter::Expr;
 use crate::model::Socket;
+use crate::model::netns::{Namespace, Namespaces};
 use crate::output::json::JsonWriter;
 use crate::output::table::{TableOptions, TableWriter};
 use crate::output::{Names, Processes, summary};
@@ -57,6 +60,10 @@ pub struct ListConfig {
     pub source: SourceChoice,
     pub proc_root: PathBuf,
     pub services: Services,
+    /// Which network namespaces (`-N`, `--all-netns`).
+    pub netns: netns::Choice,
+    /// Where container and pod names are read.
+    pub state_roots: StateRoots,
 }
 
 /// Batches in flight between the collector and the writer (a batch is up to 1024 sockets).
@@ -86,6 +93,27 @@ impl<W: Write> Writer<W> {
     }
 }
 
+/// The kernel's socket counters for -s; a missing file reads as zeros, as in ss.
+fn read_sockstat(proc_root: &std::path::Path) -> SockStat {
+    let mut s = SockStat::default();
+    let read = |f: &str| {
+        let path = proc_root.join("net").join(f);
+        collect::input::read_to_string_capped(&path, 1 << 20).unwrap_or_default()
+    };
+    s.parse_sockstat(&read("sockstat"));
+    s.parse_sockstat(&read("sockstat6"));
+    s.parse_snmp(&read("snmp"));
+    s
+}
+
+/// The namespace table and workloads the rows are labelled with, known before the first row is written.
+struct Labels {
+    namespaces: Namespaces,
+    /// Show the Namespace column (`--all-netns` over more than one namespace).
+    column: bool,
+    namer: Namer,
+}
+
 /// List the sockets `config` asks for on stdout (after the summary with `-s`; `-D` writes the dump instead).
 pub fn run(config: ListConfig) -> anyhow::Result<()> {
     let stdout = io::stdout();
@@ -108,32 +136,45 @@ pub fn run(config: ListConfig) -> anyhow::Result<()> {
         }
         return Ok(());
     }
-    let collector = match &config.from_dump {
-        Some(path) => Box::new(collect::netlink::dump::DumpCollector::open(path)?) as Box<dyn Collector>,
-        None => collect::open(config.source, config.proc_root.clone()),
-    };
     let mut table = config.table;
     if config.format == Format::Table && io::stdout().is_terminal() {
         table.screen_width = crate::sys::terminal_width();
     }
-    run_with(ListConfig { table, ..config }, collector, stdout.lock())
-}
-
-/// The kernel's socket counters for -s; a missing file reads as zeros, as in ss.
-fn read_sockstat(proc_root: &std::path::Path) -> SockStat {
-    let mut s = SockStat::default();
-    let read = |f: &str| {
-        let path = proc_root.join("net").join(f);
-        collect::input::read_to_string_capped(&path, 1 << 20).unwrap_or_default()
+    let config = ListConfig { table, ..config };
+    if let Some(path) = &config.from_dump {
+        let collector = Box::new(collect::netlink::dump::DumpCollector::open(path)?) as Box<dyn Collector>;
+        return run_with(config, collector, stdout.lock());
+    }
+    let roots = netns::Roots { proc_root: config.proc_root.clone(), ..netns::Roots::default() };
+    let mut namer = Namer::new(&config.proc_root, config.state_roots.clone());
+    let Some(plan) = netns::Plan::new(&config.netns, &roots, &mut namer)? else {
+        let collector = collect::open(config.source, config.proc_root.clone());
+        return run_with(config, collector, stdout.lock());
     };
-    s.parse_sockstat(&read("sockstat"));
-    s.parse_sockstat(&read("sockstat6"));
-    s.parse_snmp(&read("snmp"));
-    s
+    // -N / --all-netns: the namespaces are known before any is dumped; their sockets stream namespace after
+    // namespace (a few namespaces are dumped at once, each on a thread that enters it).
+    let labels = Labels { namespaces: plan.namespaces(), column: config.netns.is_all() && plan.found.len() > 1, namer };
+    let (source, proc_root) = (config.source, config.proc_root.clone());
+    let dump = move |q: &Query, sink: &mut Sink<'_>| Ok(plan.stream(source, &proc_root, q, sink)?);
+    stream_rows(config, labels, dump, stdout.lock())
 }
 
-/// [`run`] with any collector, into any writer.
-pub fn run_with(mut config: ListConfig, mut collector: Box<dyn Collector>, out: impl Write) -> anyhow::Result<()> {
+/// [`run`] in the caller's own namespace with any collector, into any writer.
+pub fn run_with(config: ListConfig, mut collector: Box<dyn Collector>, out: impl Write) -> anyhow::Result<()> {
+    let namespaces = match netns::own_inode(&config.proc_root) {
+        Ok(inode) => Namespaces(vec![Namespace { inode, ..Namespace::default() }]),
+        Err(_) => Namespaces::default(),
+    };
+    let labels = Labels { namespaces, column: false, namer: Namer::new(&config.proc_root, config.state_roots.clone()) };
+    let dump = move |q: &Query, sink: &mut Sink<'_>| Ok(collector.stream(q, sink)?);
+    stream_rows(config, labels, dump, out)
+}
+
+/// Run `dump` on a collector thread and write the rows it hands over as they arrive, beside the `/proc` scan.
+fn stream_rows<D>(mut config: ListConfig, labels: Labels, dump: D, out: impl Write) -> anyhow::Result<()>
+where
+    D: FnOnce(&Query, &mut Sink<'_>) -> anyhow::Result<Snapshot> + Send,
+{
     let services = std::mem::take(&mut config.services);
     let config = &config;
     let want_procs = config.processes || config.filter.needs_processes();
@@ -144,19 +185,18 @@ pub fn run_with(mut config: ListConfig, mut collector: Box<dyn Collector>, out: 
         let scan = want_procs.then(|| s.spawn(|| process::scan(&config.proc_root)));
         let dump = std::thread::Builder::new()
             .name("collector".into())
-            .spawn_scoped(s, move || collector.stream(&config.query, &mut |batch| tx.send(batch).is_ok()))
+            .spawn_scoped(s, move || dump(&config.query, &mut |batch| tx.send(batch).is_ok()))
             .context("starting the collector thread")?;
         let scan = match scan {
             Some(h) => Some(h.join().map_err(|_| anyhow::anyhow!("the process scan panicked"))??),
             None => None,
         };
-        let written = write_rows(config, services, scan, &rx, out);
+        let written = write_rows(config, services, scan, labels, &rx, out);
         // A failed write ends the listing: the closed channel stops the dump.
         drop(rx);
-        let snap: Result<Snapshot, CollectError> =
-            dump.join().map_err(|_| anyhow::anyhow!("the collector thread panicked"))?;
+        let snap = dump.join().map_err(|_| anyhow::anyhow!("the collector thread panicked"))?;
         match (snap, written) {
-            (Err(e), _) => Err(e.into()),
+            (Err(e), _) => Err(e),
             (Ok(_), Err(e)) => Err(e.into()),
             (Ok(snap), Ok(writer)) => {
                 for note in &snap.notes {
@@ -175,6 +215,7 @@ fn write_rows<W: Write>(
     config: &ListConfig,
     services: Services,
     scan: Option<ScanResult>,
+    labels: Labels,
     rx: &mpsc::Receiver<Vec<Socket>>,
     out: W,
 ) -> io::Result<Writer<W>> {
@@ -182,10 +223,16 @@ fn write_rows<W: Write>(
         Some(scan) if config.filter.needs_processes() => config.filter.resolve_processes(&scan.map),
         _ => config.filter.clone(),
     };
+    let Labels { namespaces, column, mut namer } = labels;
+    let map = scan.as_ref().map(|s| &s.map);
+    let workloads = Workloads::load(namespaces, map, &config.proc_root, &mut namer);
+    let filter = if filter.needs_workloads() { filter.resolve_workloads(&workloads, map) } else { filter };
     let mut names = Names {
         services: (!config.numeric).then_some(services),
         numeric: config.numeric,
         ephemeral: HostPorts::read(&config.proc_root).ok().map(|h| (h.ephemeral.low, h.ephemeral.high)),
+        netns_column: column,
+        workloads,
         ..Names::default()
     };
     if let Some(scan) = scan.filter(|_| config.processes) {

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::*;
-use crate::collect::{Query, SourceChoice};
+use crate::collect::{CollectError, Query, SourceChoice};
 use crate::filter::Expr;
 use crate::model::{Proto, State};
 use crate::output::table::TableOptions;
@@ -30,6 +30,8 @@ fn config(format: Format) -> ListConfig {
         source: SourceChoice::Auto,
         proc_root: PathBuf::from("/proc"),
         services: Default::default(),
+        netns: Default::default(),
+        state_roots: Default::default(),
     }
 }
 

@@ -99,9 +99,9 @@ fn group_row(g: &crate::group::Group, owner: impl Fn(u32) -> Option<String>) -> 
     let (kind, address, port) = match &g.key {
         GroupKey::Listen { ip, port, .. } => ("listen", Some(ip.to_string()), Some(*port)),
         GroupKey::Outbound { ip, port, .. } => ("outbound", Some(ip.to_string()), Some(*port)),
-        GroupKey::UnixPath(p) => ("unix", Some(p.clone()), None),
-        GroupKey::UnixPeer(p) => ("unix-peer", Some(p.clone()), None),
-        GroupKey::UnixUnnamed => ("unix-unnamed", None, None),
+        GroupKey::UnixPath(_, p) => ("unix", Some(p.clone()), None),
+        GroupKey::UnixPeer(_, p) => ("unix-peer", Some(p.clone()), None),
+        GroupKey::UnixUnnamed(_) => ("unix-unnamed", None, None),
         // Only the dashboard folds (recorded groups never make one).
         GroupKey::UdpEphemeral { ip, .. } => ("udp-ephemeral", Some(ip.to_string()), None),
     };

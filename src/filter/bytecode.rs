@@ -91,7 +91,10 @@ fn kernel_only(expr: &Expr) -> bool {
         | Expr::UnixPath { .. }
         | Expr::Process(_)
         | Expr::Pid(_)
-        | Expr::Inodes(_) => false,
+        | Expr::Inodes(_)
+        | Expr::NetnsName(_)
+        | Expr::Workload { .. }
+        | Expr::Netns(_) => false,
     }
 }
 
@@ -254,7 +257,10 @@ fn approx(e: &Expr, over: bool) -> Frag {
         | Expr::UnixPath { .. }
         | Expr::Process(_)
         | Expr::Pid(_)
-        | Expr::Inodes(_) => Frag::Const(over),
+        | Expr::Inodes(_)
+        | Expr::NetnsName(_)
+        | Expr::Workload { .. }
+        | Expr::Netns(_) => Frag::Const(over),
     }
 }
 

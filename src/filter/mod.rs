@@ -123,6 +123,53 @@ pub enum Expr {
     Pid(u32),
     /// The socket's inode is one of these (what `process`/`pid` resolve to).
     Inodes(std::sync::Arc<crate::hash::FastSet<u64>>),
+    /// `netns NAME|INODE`: the socket lives in that network namespace. Resolved against the snapshot's
+    /// namespace table by [`Expr::resolve_workloads`] into [`Expr::Netns`]; unresolved it matches nothing.
+    NetnsName(String),
+    /// `container GLOB`, `unit GLOB`, `cgroup PATH`: who is behind the socket (see
+    /// [`crate::collect::workloads`]). Resolved by [`Expr::resolve_workloads`]; unresolved it matches nothing.
+    Workload {
+        term: WorkloadTerm,
+        pattern: String,
+    },
+    /// The socket's namespace index is one of these (what `netns` and the workload terms resolve to).
+    Netns(std::sync::Arc<crate::hash::FastSet<u32>>),
+}
+
+/// Which part of a workload a filter term tests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WorkloadTerm {
+    /// The container's name, id (or its prefix), pod, `namespace/pod`, or `runtime:name` label, as a glob.
+    Container,
+    /// The systemd unit, as a glob.
+    Unit,
+    /// The cgroup path: that cgroup or one below it.
+    Cgroup,
+}
+
+impl WorkloadTerm {
+    /// Does `w` match `pattern`?
+    pub fn test(self, pattern: &str, w: &crate::model::netns::Workload) -> bool {
+        match self {
+            WorkloadTerm::Container => w.container.as_ref().is_some_and(|c| {
+                let pod = match (&c.namespace, &c.pod) {
+                    (Some(ns), Some(p)) => Some(format!("{ns}/{p}")),
+                    _ => None,
+                };
+                [c.name.as_deref(), c.pod.as_deref(), pod.as_deref(), Some(c.label().as_str())]
+                    .into_iter()
+                    .flatten()
+                    .any(|t| glob_match(pattern, t))
+                    || (!c.id.is_empty()
+                        && (glob_match(pattern, &c.id) || (pattern.len() >= 4 && c.id.starts_with(pattern))))
+            }),
+            WorkloadTerm::Unit => w.unit.as_deref().is_some_and(|u| glob_match(pattern, u)),
+            WorkloadTerm::Cgroup => {
+                let p = pattern.trim_end_matches('/');
+                w.cgroup == pattern || p.is_empty() || w.cgroup.strip_prefix(p).is_some_and(|r| r.starts_with('/'))
+            }
+        }
+    }
 }
 
 /// An address prefix, as in `src 10.0.0.0/8`; a plain address has the full length.
@@ -275,6 +322,8 @@ impl Expr {
             Expr::Uid { lo, hi } => s.uid.is_some_and(|u| (*lo..=*hi).contains(&u)),
             Expr::Process(_) | Expr::Pid(_) => false,
             Expr::Inodes(set) => s.inode != 0 && set.contains(&s.inode),
+            Expr::NetnsName(_) | Expr::Workload { .. } => false,
+            Expr::Netns(set) => set.contains(&s.netns),
             Expr::UnixPath { end, glob } => end.test(s, |e| match e {
                 Endpoint::Unix { name, .. } => {
                     glob_match(glob, &name.as_ref().map(|n| n.display()).unwrap_or_default())
@@ -325,7 +374,7 @@ impl Expr {
     /// [`resolve_processes`](Self::resolve_processes) before evaluating.
     pub fn needs_processes(&self) -> bool {
         match self {
-            Expr::Process(_) | Expr::Pid(_) => true,
+            Expr::Process(_) | Expr::Pid(_) | Expr::Workload { .. } => true,
             Expr::And(v) | Expr::Or(v) => v.iter().any(Expr::needs_processes),
             Expr::Not(e) => e.needs_processes(),
             _ => false,
@@ -355,6 +404,50 @@ impl Expr {
             Expr::And(v) => Expr::And(v.iter().map(|e| e.resolve_processes(map)).collect()),
             Expr::Or(v) => Expr::Or(v.iter().map(|e| e.resolve_processes(map)).collect()),
             Expr::Not(e) => Expr::Not(Box::new(e.resolve_processes(map))),
+            e => e.clone(),
+        }
+    }
+
+    /// Does the expression name namespaces or workloads (`netns`, `container`, `unit`, `cgroup`)? Then the
+    /// caller must call [`resolve_workloads`](Self::resolve_workloads) before evaluating.
+    pub fn needs_workloads(&self) -> bool {
+        match self {
+            Expr::NetnsName(_) | Expr::Workload { .. } => true,
+            Expr::And(v) | Expr::Or(v) => v.iter().any(Expr::needs_workloads),
+            Expr::Not(e) => e.needs_workloads(),
+            _ => false,
+        }
+    }
+
+    /// Replace `netns` by the matching namespace indexes, and `container`/`unit`/`cgroup` by the namespaces
+    /// and socket inodes whose workload matches (`map`: the socket holders, when processes were scanned).
+    pub fn resolve_workloads(
+        &self,
+        w: &crate::collect::workloads::Workloads,
+        map: Option<&crate::collect::process::ProcessMap>,
+    ) -> Expr {
+        use std::sync::Arc;
+        match self {
+            Expr::NetnsName(word) => {
+                let ids =
+                    (0..w.namespaces.len() as u32).filter(|i| w.namespaces.get(*i).is_some_and(|n| n.is_named(word)));
+                Expr::Netns(Arc::new(ids.collect()))
+            }
+            Expr::Workload { term, pattern } => {
+                let (ns, pids, proxied) = w.matching(&|wl| term.test(pattern, wl));
+                let pids: crate::hash::FastSet<u32> = pids.into_iter().collect();
+                let mut inodes: crate::hash::FastSet<u64> = match map {
+                    Some(m) if !pids.is_empty() => {
+                        m.inodes().filter(|i| m.get(*i).any(|h| pids.contains(&h.process.pid))).collect()
+                    }
+                    _ => Default::default(),
+                };
+                inodes.extend(proxied);
+                Expr::Netns(Arc::new(ns.into_iter().collect())).or(Expr::Inodes(Arc::new(inodes)))
+            }
+            Expr::And(v) => Expr::And(v.iter().map(|e| e.resolve_workloads(w, map)).collect()),
+            Expr::Or(v) => Expr::Or(v.iter().map(|e| e.resolve_workloads(w, map)).collect()),
+            Expr::Not(e) => Expr::Not(Box::new(e.resolve_workloads(w, map))),
             e => e.clone(),
         }
     }

@@ -8,7 +8,7 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use super::lexer::{CmpOp, Tok, Token, lex};
-use super::{End, Expr, FilterError, Prefix, parse_state};
+use super::{End, Expr, FilterError, Prefix, WorkloadTerm, parse_state};
 use crate::model::{Proto, StateSet};
 use crate::ports::range::{self, PortError, PortRange, PortSpec};
 use crate::ports::services::Services;
@@ -133,7 +133,7 @@ pub fn parse(input: &str, services: &Services, lookup: &dyn Lookup) -> Result<Pa
 /// walk over the tree it returns (evaluator, bytecode compiler, drop) within a small, fixed stack.
 pub const MAX_DEPTH: usize = 100;
 
-const TERMS: &str = "src, dst, sport, dport, port, dev, fwmark, proto, uid, path, process, pid, 'not' or '('";
+const TERMS: &str = "src, dst, sport, dport, port, dev, fwmark, proto, uid, path, process, pid, netns, container, unit, cgroup, 'not' or '('";
 
 struct Parser<'a> {
     input: &'a str,
@@ -300,13 +300,33 @@ impl Parser<'_> {
                     None => Err(self.bad_value(&kw, &t, "a process id", "a number")),
                 }
             }
+            "netns" => {
+                let ne = self.eq_or_ne(&kw)?;
+                let (word, _) = self.value(&kw, "a namespace name or inode")?;
+                Ok(negate(Expr::NetnsName(word), ne))
+            }
+            // `cgroup PATH` keeps ss's term, the socket's own cgroup id being that directory's (the kernel can
+            // test it), when PATH is a directory of this host's cgroup2 tree, and matches the workloads whose
+            // cgroup path is PATH or below it (or matches the glob), as `container` and `unit` do.
             "cgroup" => {
                 let ne = self.eq_or_ne(&kw)?;
-                let (path, t) = self.value(&kw, "a cgroup path")?;
+                let (path, _) = self.value(&kw, "a cgroup path")?;
+                let workload = Expr::Workload { term: WorkloadTerm::Cgroup, pattern: path.clone() };
                 match self.lookup.cgroup_id(&path) {
-                    Ok(id) => Ok(negate(Expr::Cgroup(id), ne)),
-                    Err(why) => Err(FilterError::new(t.pos, t.len, format!("cgroup '{path}': {why}"))),
+                    Ok(id) if !path.contains(['*', '?', '[']) => {
+                        Ok(negate(Expr::Or(vec![Expr::Cgroup(id), workload]), ne))
+                    }
+                    _ => Ok(negate(workload, ne)),
                 }
+            }
+            "container" | "unit" => {
+                let ne = self.eq_or_ne(&kw)?;
+                let (term, what) = match name.as_str() {
+                    "container" => (WorkloadTerm::Container, "a container name, id or glob"),
+                    _ => (WorkloadTerm::Unit, "a systemd unit or glob"),
+                };
+                let (pattern, _) = self.value(&kw, what)?;
+                Ok(negate(Expr::Workload { term, pattern }, ne))
             }
             "autobound" => Err(FilterError::new(kw.pos, kw.len, format!("'{name}' filters are not supported"))),
             _ => Err(FilterError::new(

@@ -234,7 +234,7 @@ fn errors_point_at_the_offending_token() {
         ("dport = :bogus", 8, 6, "not a number, a range or a known service name"),
         ("foo", 0, 3, "unknown filter term 'foo'"),
         // Regression: the list of terms left out `process` and `pid` (which work).
-        ("foo", 0, 3, "path, process, pid, 'not' or '('"),
+        ("foo", 0, 3, "path, process, pid, netns, container, unit, cgroup, 'not' or '('"),
         ("sport = :22 bar", 12, 3, "unknown filter term 'bar'"),
         ("sport = :22 and", 15, 1, "expected a filter term after 'and', found end of input"),
         ("or sport = :22", 0, 2, "expected a filter term, found 'or'"),
@@ -278,7 +278,8 @@ fn errors_point_at_the_offending_token() {
         ("fwmark +1", 7, 2, "expected a mark"),
         ("dev +1", 4, 2, "no such interface"),
         ("autobound", 0, 9, "'autobound' filters are not supported"),
-        ("cgroup /sys", 7, 4, "cgroup '/sys': no cgroup2 file system is mounted"),
+        ("container", 9, 1, "expected a container name, id or glob after 'container', found end of input"),
+        ("netns", 5, 1, "expected a namespace name or inode after 'netns'"),
         (r"src foo\", 7, 1, "a backslash at the end"),
         ("é sport", 0, 2, "unknown filter term 'é'"),
     ];
@@ -438,6 +439,11 @@ fn port_classes_and_the_ephemeral_range() {
 #[test]
 fn process_and_pid_terms() {
     assert_eq!(p("process nginx").unwrap().expr, Expr::Process("nginx".into()));
+    assert_eq!(p("netns blue").unwrap().expr, Expr::NetnsName("blue".into()));
+    let w = |term, pattern: &str| Expr::Workload { term, pattern: pattern.into() };
+    assert_eq!(p("container web*").unwrap().expr, w(WorkloadTerm::Container, "web*"));
+    assert_eq!(p("unit != nginx.service").unwrap().expr, w(WorkloadTerm::Unit, "nginx.service").not());
+    assert_eq!(p("cgroup /system.slice").unwrap().expr, w(WorkloadTerm::Cgroup, "/system.slice"));
     assert_eq!(p("process != 'ngin*'").unwrap().expr, Expr::Process("'ngin*'".into()).not());
     assert_eq!(
         p("sport :80 or pid = 42").unwrap().expr,
@@ -460,10 +466,12 @@ fn cgroup_terms_resolve_through_the_lookup() {
     }
     let services = Services::parse("".as_bytes());
     let parsed = parse("cgroup /system.slice", &services, &Cgroups).unwrap();
-    assert_eq!(parsed.expr, Expr::Cgroup(77));
+    let below = Expr::Workload { term: WorkloadTerm::Cgroup, pattern: "/system.slice".into() };
+    assert_eq!(parsed.expr, Expr::Or(vec![Expr::Cgroup(77), below]));
     assert!(parsed.expr.needs_cgroups());
-    let e = parse("not cgroup /nope", &services, &Cgroups).unwrap_err();
-    assert!(e.msg.contains("no such cgroup"), "{}", e.msg);
+    // A path the tree does not have is the workload term (a container's view of its cgroup, a glob).
+    let other = parse("not cgroup /nope", &services, &Cgroups).unwrap().expr;
+    assert_eq!(other, Expr::Workload { term: WorkloadTerm::Cgroup, pattern: "/nope".into() }.not());
 }
 
 /// The deepest filter the parser accepts, alternating every construct that nests: `!(` and `(` around `or`

@@ -73,3 +73,64 @@ fn port_tests_never_match_unix_sockets() {
     let e = Expr::Port { end: End::Either, range: PortRange::new(0, 65535) };
     assert!(!e.matches(&s));
 }
+
+#[test]
+fn namespace_and_workload_terms_resolve() {
+    use crate::collect::workloads::Workloads;
+    use crate::model::netns::{Container, Namespace, Namespaces, Runtime, Workload};
+    let web = Workload {
+        cgroup: "/system.slice/docker-0123456789abcdef.scope".into(),
+        container: Some(Container {
+            runtime: Runtime::Docker,
+            id: "0123456789abcdef".into(),
+            name: Some("web".into()),
+            pod: None,
+            namespace: None,
+        }),
+        unit: Some("docker-0123456789abcdef.scope".into()),
+    };
+    let ns = Namespaces(vec![
+        Namespace { inode: 10, host: true, ..Namespace::default() },
+        Namespace { inode: 11, name: Some("blue".into()), ..Namespace::default() },
+        Namespace { inode: 12, owner: Some(web.clone()), ..Namespace::default() },
+    ]);
+    let w = Workloads::load(
+        ns,
+        None,
+        std::path::Path::new("/proc"),
+        &mut crate::collect::cgroup::Namer::new(std::path::Path::new("/proc"), Default::default()),
+    );
+    let mut s =
+        Socket::inet(Proto::Tcp, State::LISTEN, (Ipv4Addr::LOCALHOST.into(), 80), (Ipv4Addr::UNSPECIFIED.into(), 0));
+    let svc = crate::ports::services::Services::default();
+    let check = |text: &str, netns: u32, want: bool, s: &mut Socket| {
+        s.netns = netns;
+        let e = parse(text, &svc, &NoLookup).unwrap().expr;
+        assert!(e.needs_workloads(), "{text}");
+        if !text.starts_with("not") {
+            assert!(!e.matches(s), "{text}: unresolved matches nothing");
+        }
+        assert_eq!(e.resolve_workloads(&w, None).matches(s), want, "{text} in namespace {netns}");
+    };
+    let cases: &[(&str, u32, bool)] = &[
+        ("netns blue", 1, true),
+        ("netns blue", 0, false),
+        ("netns 12", 2, true),
+        ("netns net:[10]", 0, true),
+        ("not netns blue", 0, true),
+        ("container web", 2, true),
+        ("container w*", 2, true),
+        ("container docker:web", 2, true),
+        ("container 0123", 2, true),
+        ("container web", 1, false),
+        ("unit docker-*.scope", 2, true),
+        ("cgroup /system.slice", 2, true),
+        ("cgroup /system", 2, false),
+        ("cgroup /", 2, true),
+    ];
+    for (text, netns, want) in cases {
+        check(text, *netns, *want, &mut s);
+    }
+    assert!(WorkloadTerm::Unit.test("*.scope", &web));
+    assert!(!WorkloadTerm::Container.test("db", &web));
+}

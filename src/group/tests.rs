@@ -38,7 +38,7 @@ fn listener_with_many_accepted_sockets() {
     let groups = group(&socks);
     assert_eq!(groups.len(), 1);
     let g = &groups[0];
-    assert_eq!(g.key, GroupKey::Listen { proto: Proto::Tcp, ip: any, port: 443 });
+    assert_eq!(g.key, GroupKey::Listen { proto: Proto::Tcp, ip: any, port: 443, netns: 0 });
     assert_eq!((g.listeners.len(), g.members.len(), g.len()), (1, 100, 101));
     assert_eq!(g.states.get(State::ESTABLISHED), 90);
     assert_eq!(g.states.get(State::TIME_WAIT), 10);
@@ -57,7 +57,7 @@ fn outbound_sockets_group_by_remote_endpoint() {
     socks.push(tcp(State::ESTABLISHED, (me, 51001), (api, 5432)));
     let groups = group(&socks);
     assert_eq!(groups.len(), 2);
-    let g = find(&groups, &GroupKey::Outbound { proto: Proto::Tcp, ip: api, port: 443 });
+    let g = find(&groups, &GroupKey::Outbound { proto: Proto::Tcp, ip: api, port: 443, netns: 0 });
     assert_eq!(g.len(), 121);
     assert!(g.listeners.is_empty() && g.accept_queue.is_none());
     assert_eq!(g.states.get(State::SYN_SENT), 1);
@@ -81,8 +81,8 @@ fn v4_and_v6_listeners_on_the_same_port() {
         tcp(State::ESTABLISHED, (lo6, 80), (lo6, 40002)),
     ];
     let groups = group(&socks);
-    let g4 = find(&groups, &GroupKey::Listen { proto: Proto::Tcp, ip: any4, port: 80 });
-    let g6 = find(&groups, &GroupKey::Listen { proto: Proto::Tcp, ip: any6, port: 80 });
+    let g4 = find(&groups, &GroupKey::Listen { proto: Proto::Tcp, ip: any4, port: 80, netns: 0 });
+    let g6 = find(&groups, &GroupKey::Listen { proto: Proto::Tcp, ip: any6, port: 80, netns: 0 });
     assert_eq!(g4.members, vec![2]);
     assert_eq!(g6.members, vec![3, 4]);
     assert!(!g6.dual_stack);
@@ -115,8 +115,8 @@ fn wildcard_and_specific_listener_on_the_same_port() {
         tcp(State::LISTEN, (any, 53), (any, 0)),
     ];
     let groups = group(&socks);
-    let specific = find(&groups, &GroupKey::Listen { proto: Proto::Tcp, ip: lo, port: 53 });
-    let wildcard = find(&groups, &GroupKey::Listen { proto: Proto::Tcp, ip: any, port: 53 });
+    let specific = find(&groups, &GroupKey::Listen { proto: Proto::Tcp, ip: lo, port: 53, netns: 0 });
+    let wildcard = find(&groups, &GroupKey::Listen { proto: Proto::Tcp, ip: any, port: 53, netns: 0 });
     assert_eq!(specific.members, vec![2], "the exact address wins");
     assert_eq!(wildcard.members, vec![3]);
     assert_eq!(wildcard.listeners, vec![0, 4]);
@@ -135,11 +135,11 @@ fn udp_bound_sockets_are_listeners() {
         tcp(State::LISTEN, (lo, 53), (any, 0)),
     ];
     let groups = group(&socks);
-    let udp = find(&groups, &GroupKey::Listen { proto: Proto::Udp, ip: lo, port: 53 });
+    let udp = find(&groups, &GroupKey::Listen { proto: Proto::Udp, ip: lo, port: 53, netns: 0 });
     assert_eq!((udp.listeners.clone(), udp.members.clone()), (vec![0], vec![1]));
     assert!(udp.accept_queue.is_none());
-    find(&groups, &GroupKey::Outbound { proto: Proto::Udp, ip: lo, port: 53 });
-    find(&groups, &GroupKey::Listen { proto: Proto::Tcp, ip: lo, port: 53 });
+    find(&groups, &GroupKey::Outbound { proto: Proto::Udp, ip: lo, port: 53, netns: 0 });
+    find(&groups, &GroupKey::Listen { proto: Proto::Tcp, ip: lo, port: 53, netns: 0 });
 }
 
 fn unix(state: State, name: Option<&str>, inode: u64, peer: u64) -> Socket {
@@ -160,6 +160,7 @@ fn unix(state: State, name: Option<&str>, inode: u64, peer: u64) -> Socket {
         timer: None,
         mark: None,
         extra: None,
+        netns: 0,
     }
 }
 
@@ -173,14 +174,38 @@ fn unix_sockets_group_by_path_and_by_peer_path() {
         unix(State::ESTABLISHED, None, 31, 30),
     ];
     let groups = group(&socks);
-    let path = find(&groups, &GroupKey::UnixPath("/run/app.sock".into()));
+    let path = find(&groups, &GroupKey::UnixPath(0, "/run/app.sock".into()));
     assert_eq!((path.listeners.clone(), path.members.clone()), (vec![0], vec![1]));
-    let clients = find(&groups, &GroupKey::UnixPeer("/run/app.sock".into()));
+    let clients = find(&groups, &GroupKey::UnixPeer(0, "/run/app.sock".into()));
     assert_eq!(clients.members, vec![2]);
-    assert_eq!(find(&groups, &GroupKey::UnixUnnamed).members, vec![3, 4]);
+    assert_eq!(find(&groups, &GroupKey::UnixUnnamed(0)).members, vec![3, 4]);
 }
 
 #[test]
 fn empty_snapshot_has_no_groups() {
     assert!(group(&[]).is_empty());
+}
+
+#[test]
+fn the_same_port_in_two_namespaces_is_two_groups() {
+    let any = ip4(0, 0, 0, 0);
+    let lo = ip4(127, 0, 0, 1);
+    let in_ns = |s: Socket, n| Socket { netns: n, ..s };
+    let socks = vec![
+        in_ns(tcp(State::LISTEN, (any, 80), (any, 0)), 0),
+        in_ns(tcp(State::LISTEN, (any, 80), (any, 2)), 2),
+        in_ns(tcp(State::ESTABLISHED, (lo, 80), (lo, 40000)), 2),
+        in_ns(tcp(State::ESTABLISHED, (lo, 80), (lo, 40001)), 2),
+        in_ns(tcp(State::ESTABLISHED, (lo, 80), (lo, 40002)), 0),
+        // a namespace without a listener on 80: outbound, in its own namespace
+        in_ns(tcp(State::ESTABLISHED, (lo, 80), (lo, 40003)), 5),
+    ];
+    let groups = group(&socks);
+    let a = find(&groups, &GroupKey::Listen { proto: Proto::Tcp, ip: any, port: 80, netns: 0 });
+    let b = find(&groups, &GroupKey::Listen { proto: Proto::Tcp, ip: any, port: 80, netns: 2 });
+    assert_eq!((a.listeners.clone(), a.members.clone()), (vec![0], vec![4]));
+    assert_eq!((b.listeners.clone(), b.members.clone()), (vec![1], vec![2, 3]));
+    let c = find(&groups, &GroupKey::Outbound { proto: Proto::Tcp, ip: lo, port: 40003, netns: 5 });
+    assert_eq!(c.key.netns(), 5);
+    assert_eq!(groups.len(), 3);
 }

@@ -6,6 +6,7 @@
 //! depends on the protocol.
 
 pub mod internals;
+pub mod netns;
 pub mod owners;
 pub mod text;
 
@@ -390,6 +391,9 @@ pub struct Socket {
     pub mark: Option<u32>,
     /// tcp_info, congestion control and memory, when asked for (`-i`, `-m`).
     pub extra: Option<Box<crate::model::internals::Extra>>,
+    /// The network namespace, as an index into the snapshot's namespace table
+    /// ([`netns::Namespaces`]); 0 when the collection looked at one namespace only.
+    pub netns: netns::NetnsId,
 }
 
 impl Socket {
@@ -413,6 +417,7 @@ impl Socket {
             timer: None,
             mark: None,
             extra: None,
+            netns: 0,
         }
     }
 

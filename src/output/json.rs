@@ -10,6 +10,8 @@
 //! `--inet-sockopt` and `-b` show, `congestion_info` BBR's or DCTCP's state, and `cgroup` the cgroup path;
 //! packet sockets have `{"protocol", "ifindex"}` ends, netlink sockets `{"netlink_protocol", "portid"}` and a
 //! connected peer `{"group", "portid"}`; a missing peer is `{}`.
+//! `netns` is `{"inode", "name"}`, `container` is `{"runtime", "id", "name", "pod", "namespace"}` and `unit`
+//! the systemd unit, for the workload behind the socket (see `collect::workloads`).
 //!
 //! Groups (`/api/v1/groups`, the dashboard's rows) are objects with `kind` (`listen`, `outbound`, `unix_path`,
 //! `unix_peer`, `unix_unnamed`), `proto`, `address`, `port`, `path`, `service`, `class`, `listeners`, `sockets`,
@@ -25,6 +27,7 @@ use crate::clock;
 use crate::events::{Event, Kind, Via};
 use crate::group::{Group, GroupKey};
 use crate::model::internals::{Details, MemInfo, TcpInfo};
+use crate::model::netns::Container;
 use crate::model::owners::{Owner, ProcessInfo};
 use crate::model::{Endpoint, Socket, State, Timer, UnixKind};
 use crate::ports::classes::PortClass;
@@ -60,6 +63,16 @@ struct Record<'a> {
     congestion_info: Option<&'a crate::model::internals::CcInfo>,
     /// The cgroup v2 path of the socket's cgroup id (`-e`, `--cgroup`), `unreachable:ID` when not found.
     cgroup: Option<String>,
+    netns: Option<Netns<'a>>,
+    container: Option<&'a Container>,
+    unit: Option<&'a str>,
+}
+
+/// The socket's network namespace.
+#[derive(Serialize)]
+struct Netns<'a> {
+    inode: u64,
+    name: Option<&'a str>,
 }
 
 /// A process holding the socket (`-p`).
@@ -133,6 +146,7 @@ fn record<'a>(s: &'a Socket, names: &'a Names) -> Record<'a> {
         Some(Owner::Hidden) => (Some(Vec::new()), Some(true)),
         Some(Owner::None) => (Some(Vec::new()), Some(false)),
     };
+    let workload = names.workload(s);
     Record {
         proto: s.proto.name(),
         family: s.family.name(),
@@ -162,6 +176,9 @@ fn record<'a>(s: &'a Socket, names: &'a Names) -> Record<'a> {
             .and_then(|d| d.cgroup_id)
             .filter(|_| names.cgroups.is_some())
             .map(|id| names.cgroup_path(id)),
+        netns: names.workloads.namespaces.get(s.netns).map(|n| Netns { inode: n.inode, name: n.name.as_deref() }),
+        container: workload.and_then(|w| w.container.as_ref()),
+        unit: workload.and_then(|w| w.unit.as_deref()),
     }
 }
 
@@ -305,9 +322,9 @@ fn group_record<'a>(g: &'a Group, services: Option<&'a Services>) -> GroupRecord
     let (kind, address, port, path) = match &g.key {
         GroupKey::Listen { ip, port, .. } => ("listen", Some(ip.to_string()), Some(*port), None),
         GroupKey::Outbound { ip, port, .. } => ("outbound", Some(ip.to_string()), Some(*port), None),
-        GroupKey::UnixPath(p) => ("unix_path", None, None, Some(p.as_str())),
-        GroupKey::UnixPeer(p) => ("unix_peer", None, None, Some(p.as_str())),
-        GroupKey::UnixUnnamed => ("unix_unnamed", None, None, None),
+        GroupKey::UnixPath(_, p) => ("unix_path", None, None, Some(p.as_str())),
+        GroupKey::UnixPeer(_, p) => ("unix_peer", None, None, Some(p.as_str())),
+        GroupKey::UnixUnnamed(_) => ("unix_unnamed", None, None, None),
         // Only the dashboard folds (ungrouped listings never make one).
         GroupKey::UdpEphemeral { ip, .. } => ("udp_ephemeral", Some(ip.to_string()), None, None),
     };
@@ -370,6 +387,7 @@ mod tests {
                 timer: None,
                 mark: None,
                 extra: None,
+                netns: 0,
             },
             Socket {
                 proto: Proto::Unix,
@@ -388,6 +406,7 @@ mod tests {
                 timer: Some(Timer { kind: crate::model::TimerKind::Keepalive, expires_ms: 1500, retrans: 0 }),
                 mark: None,
                 extra: None,
+                netns: 0,
             },
         ]
     }
@@ -400,11 +419,11 @@ mod tests {
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(
             lines[0],
-            r#"{"proto":"tcp","family":"inet6","kind":null,"state":"listen","recv_q":0,"send_q":128,"local":{"address":"::","port":443},"peer":{"address":"::","port":0},"uid":0,"inode":42,"cookie":7,"ifindex":0,"interface":null,"v6only":false,"timer":null,"mark":null,"congestion":null,"tcp_info":null,"memory":null,"processes":null,"process_hidden":null,"details":null,"congestion_info":null,"cgroup":null}"#
+            r#"{"proto":"tcp","family":"inet6","kind":null,"state":"listen","recv_q":0,"send_q":128,"local":{"address":"::","port":443},"peer":{"address":"::","port":0},"uid":0,"inode":42,"cookie":7,"ifindex":0,"interface":null,"v6only":false,"timer":null,"mark":null,"congestion":null,"tcp_info":null,"memory":null,"processes":null,"process_hidden":null,"details":null,"congestion_info":null,"cgroup":null,"netns":null,"container":null,"unit":null}"#
         );
         assert_eq!(
             lines[1],
-            r#"{"proto":"unix","family":"unix","kind":"stream","state":"established","recv_q":null,"send_q":null,"local":{"path":"@bus","inode":9},"peer":{"path":null,"inode":10},"uid":null,"inode":9,"cookie":null,"ifindex":null,"interface":null,"v6only":null,"timer":{"kind":"keepalive","expires_ms":1500,"retrans":0},"mark":null,"congestion":null,"tcp_info":null,"memory":null,"processes":null,"process_hidden":null,"details":null,"congestion_info":null,"cgroup":null}"#
+            r#"{"proto":"unix","family":"unix","kind":"stream","state":"established","recv_q":null,"send_q":null,"local":{"path":"@bus","inode":9},"peer":{"path":null,"inode":10},"uid":null,"inode":9,"cookie":null,"ifindex":null,"interface":null,"v6only":null,"timer":{"kind":"keepalive","expires_ms":1500,"retrans":0},"mark":null,"congestion":null,"tcp_info":null,"memory":null,"processes":null,"process_hidden":null,"details":null,"congestion_info":null,"cgroup":null,"netns":null,"container":null,"unit":null}"#
         );
     }
 

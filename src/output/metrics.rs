@@ -284,7 +284,7 @@ fn register_listeners(reg: &mut Registry, input: &Input) -> i64 {
     let mut other: FastMap<Proto, ListenerRow> = FastMap::default();
     let mut folded_listeners = 0i64;
     for g in input.groups {
-        let GroupKey::Listen { proto, ip, port } = g.key else { continue };
+        let GroupKey::Listen { proto, ip, port, .. } = g.key else { continue };
         let mut connections = g.states;
         for &i in &g.listeners {
             if let Some(s) = input.sockets.get(i as usize)
@@ -377,7 +377,7 @@ fn register_outbound(reg: &mut Registry, input: &Input) -> (i64, i64) {
     let (mut folded_peers, mut other_peers) = (0i64, FastMap::<Proto, i64>::default());
     let mut peers_shown = 0usize;
     for g in input.groups {
-        let GroupKey::Outbound { proto, ip, port } = g.key else { continue };
+        let GroupKey::Outbound { proto, ip, port, .. } = g.key else { continue };
         let i = *port_index.entry((proto, port)).or_insert_with(|| {
             by_port.push(((proto, port), StateCounts::default()));
             by_port.len() - 1

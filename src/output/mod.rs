@@ -13,7 +13,10 @@ pub mod tcp_info;
 use std::collections::HashMap;
 use std::net::IpAddr;
 
+use crate::collect::workloads::Workloads;
+use crate::model::netns::Workload;
 use crate::model::owners::{Holders, Owner, ProcessMap, ProcessRef};
+use crate::model::text::escape;
 use crate::model::{Proto, Socket};
 use crate::ports::services::Services;
 
@@ -50,6 +53,10 @@ pub struct Names {
     pub cgroups: Option<HashMap<u64, String>>,
     /// `-T`: the thread ids of each holding process (ss lists one entry per thread).
     pub threads: Option<HashMap<u32, Vec<u32>>>,
+    /// Namespaces and workloads (containers, units) behind the sockets.
+    pub workloads: Workloads,
+    /// Show the namespace column (more than one namespace is listed).
+    pub netns_column: bool,
 }
 
 impl Names {
@@ -168,6 +175,29 @@ impl Names {
             }
         }
         self.cgroups = Some(map);
+    }
+
+    /// The workload (container, unit) behind a socket.
+    pub fn workload(&self, s: &Socket) -> Option<&Workload> {
+        self.workloads.of(s, self.processes.as_ref().map(|p| &p.map))
+    }
+
+    /// The namespace column's text: the namespace's label, and the socket's container when that is another
+    /// one (a host-network container, a docker-proxy's target). Escaped for a terminal.
+    pub fn netns_text(&self, s: &Socket) -> String {
+        let ns = self.workloads.namespaces.get(s.netns);
+        let mut text = self.netns_label(s.netns);
+        let ns_container = ns.and_then(|n| n.owner.as_ref()).and_then(|o| o.container.as_ref());
+        if let Some(c) = self.workload(s).and_then(|w| w.container.as_ref()).filter(|c| Some(*c) != ns_container) {
+            text.push(' ');
+            text.push_str(&escape(&c.label()));
+        }
+        text
+    }
+
+    /// The label of namespace `id` (escaped), `-` when the table does not have it.
+    pub fn netns_label(&self, id: crate::model::netns::NetnsId) -> String {
+        self.workloads.namespaces.get(id).map_or_else(|| "-".to_string(), |n| escape(&n.label()).into_owned())
     }
 
     fn user(&self, uid: Option<u32>) -> String {

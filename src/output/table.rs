@@ -46,12 +46,24 @@ pub struct TableOptions {
     pub screen_width: Option<usize>,
 }
 
-const NCOL: usize = 10;
-const HEADERS: [&str; NCOL] =
-    ["Netid", "State", "Recv-Q", "Send-Q", "Local Address:", "Port", "Peer Address:", "Port", "Process", ""];
-const LDELIM: [&str; NCOL] = ["", " ", " ", " ", " ", "", " ", "", "", ""];
-const RIGHT: [bool; NCOL] = [false, false, false, false, true, false, true, false, false, false];
-const EXT: usize = 8;
+/// ss's ten columns after ours: Namespace (`--all-netns` over several namespaces only; ss has none).
+const NCOL: usize = 11;
+const HEADERS: [&str; NCOL] = [
+    "Namespace",
+    "Netid",
+    "State",
+    "Recv-Q",
+    "Send-Q",
+    "Local Address:",
+    "Port",
+    "Peer Address:",
+    "Port",
+    "Process",
+    "",
+];
+const LDELIM: [&str; NCOL] = ["", " ", " ", " ", " ", " ", "", " ", "", "", ""];
+const RIGHT: [bool; NCOL] = [false, false, false, false, false, true, false, true, false, false, false];
+const EXT: usize = 9;
 
 /// Rows formatted but not yet written (one of ss's blocks at most): their fields in one arena.
 #[derive(Default)]
@@ -84,8 +96,8 @@ pub struct TableWriter<W: Write> {
 
 impl<W: Write> TableWriter<W> {
     /// A table for rows formatted with `names` (or names loaded since).
-    pub fn new(w: W, _names: &Names, opts: &TableOptions) -> Self {
-        let disabled = disabled(opts);
+    pub fn new(w: W, names: &Names, opts: &TableOptions) -> Self {
+        let disabled = disabled(opts, names.netns_column);
         let mut sim = SsBuffer::default();
         let mut max_len = [0usize; NCOL];
         if opts.header {
@@ -265,10 +277,11 @@ impl SsBuffer {
     }
 }
 
-fn disabled(opts: &TableOptions) -> [bool; NCOL] {
+fn disabled(opts: &TableOptions, netns_column: bool) -> [bool; NCOL] {
     let mut d = [false; NCOL];
-    d[0] = !opts.netid;
-    d[1] = !opts.state;
+    d[0] = !netns_column;
+    d[1] = !opts.netid;
+    d[2] = !opts.state;
     d
 }
 
@@ -364,14 +377,15 @@ fn line(out: &mut Vec<u8>, fields: &[&[u8]; NCOL], widths: &[usize; NCOL], disab
 
 fn field(a: &mut Vec<u8>, i: usize, s: &Socket, names: &Names, opts: &TableOptions) {
     match i {
-        0 => a.extend_from_slice(s.netid().as_bytes()),
-        1 => a.extend_from_slice(s.state.display_name(s.proto).as_bytes()),
-        2 => queue(a, s.recv_q),
-        3 => queue(a, s.send_q),
-        4 => end_addr(a, &s.local, s, names, true),
-        5 => end_port(a, &s.local, s, names, opts),
-        6 => end_addr(a, &s.peer, s, names, false),
-        7 => end_port(a, &s.peer, s, names, opts),
+        0 => a.extend_from_slice(names.netns_text(s).as_bytes()),
+        1 => a.extend_from_slice(s.netid().as_bytes()),
+        2 => a.extend_from_slice(s.state.display_name(s.proto).as_bytes()),
+        3 => queue(a, s.recv_q),
+        4 => queue(a, s.send_q),
+        5 => end_addr(a, &s.local, s, names, true),
+        6 => end_port(a, &s.local, s, names, opts),
+        7 => end_addr(a, &s.peer, s, names, false),
+        8 => end_port(a, &s.peer, s, names, opts),
         EXT => ext(a, s, names, opts),
         _ => {}
     }

@@ -440,6 +440,11 @@ pub struct Listener {
     /// The owning process, when known. Not filled in by [`audit`]: the caller attributes it (by inode).
     pub process: Option<String>,
     pub flags: Vec<Flag>,
+    /// The network namespace (index in the snapshot's table): endpoints in different namespaces are apart.
+    #[serde(skip)]
+    pub netns: crate::model::netns::NetnsId,
+    /// The namespace and container label, with `--all-netns`. Filled in by the caller, like `process`.
+    pub namespace: Option<String>,
 }
 
 /// Every listening endpoint of `socks` (TCP LISTEN and bound unconnected UDP; UNIX sockets are not reachable
@@ -447,12 +452,12 @@ pub struct Listener {
 /// protocol, port, address.
 pub fn audit(socks: &[Socket], services: &Services, opts: &AuditOptions) -> Vec<Listener> {
     let mut out: Vec<Listener> = Vec::new();
-    type Key = (Proto, IpAddr, u16, Option<u32>, Option<bool>);
+    type Key = (Proto, IpAddr, u16, Option<u32>, Option<bool>, crate::model::netns::NetnsId);
     let mut index: std::collections::HashMap<Key, usize> = std::collections::HashMap::new();
     for s in socks.iter().filter(|s| s.is_listener()) {
         let (Some(reach), Endpoint::Inet { ip, port }) = (reachability(s, opts), &s.local) else { continue };
         let ifindex = s.ifindex.filter(|i| *i != 0);
-        let key = (s.proto, *ip, *port, ifindex, s.v6only);
+        let key = (s.proto, *ip, *port, ifindex, s.v6only, s.netns);
         let flags = assess(s, opts);
         match index.get(&key) {
             Some(&i) => {
@@ -479,11 +484,13 @@ pub fn audit(socks: &[Socket], services: &Services, opts: &AuditOptions) -> Vec<
                     sockets: 1,
                     process: None,
                     flags,
+                    netns: s.netns,
+                    namespace: None,
                 });
             }
         }
     }
-    out.sort_by_key(|l| (l.proto, l.port, l.address, l.ifindex));
+    out.sort_by_key(|l| (l.proto, l.port, l.address, l.ifindex, l.netns));
     out
 }
 
@@ -512,10 +519,19 @@ mod tests {
             timer: None,
             mark: None,
             extra: None,
+            netns: 0,
         }
     }
 
     const OPTS: AuditOptions = AuditOptions { loopback_ifindex: Some(1), threshold_pct: 50.0 };
+
+    #[test]
+    fn equal_endpoints_in_two_namespaces_stay_apart() {
+        let a = listener(Proto::Tcp, Ipv4Addr::UNSPECIFIED.into(), 8080, 0, None);
+        let b = Socket { netns: 3, ..a.clone() };
+        let l = audit(&[a.clone(), b, a], &Services::default(), &OPTS);
+        assert_eq!(l.iter().map(|l| (l.netns, l.sockets)).collect::<Vec<_>>(), vec![(0, 2), (3, 1)]);
+    }
 
     #[test]
     fn reachability_classes() {

@@ -290,6 +290,8 @@ impl App {
                     sa.is_empty().cmp(&sb.is_empty()).then(sa.cmp(&sb))
                 }
                 PortCol::Class => ga.key.port().cmp(&gb.key.port()),
+                // A namespace's (a container's) groups together, in the namespace table's order.
+                PortCol::Namespace => ga.key.netns().cmp(&gb.key.netns()),
                 PortCol::Process => {
                     let (ha, hb) = (holder(a), holder(b));
                     ha.is_empty().cmp(&hb.is_empty()).then(ha.cmp(&hb))

@@ -4,6 +4,8 @@
 /// A column of the group table, in display order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum PortCol {
+    /// The group's namespace (and container); shown only when several namespaces are (`--all-netns`).
+    Namespace,
     Proto,
     Endpoint,
     Service,
@@ -51,7 +53,8 @@ const fn spec(head: &'static str, prio: u8, shrink: bool, right: bool) -> Spec {
 }
 
 impl PortCol {
-    pub const ALL: [PortCol; 14] = [
+    pub const ALL: [PortCol; 15] = [
+        PortCol::Namespace,
         PortCol::Proto,
         PortCol::Endpoint,
         PortCol::Service,
@@ -69,6 +72,7 @@ impl PortCol {
     ];
     pub fn spec(self) -> Spec {
         match self {
+            PortCol::Namespace => spec("Namespace", 1, true, false),
             PortCol::Proto => spec("Proto", 0, false, false),
             PortCol::Endpoint => spec("Endpoint", 0, true, false),
             PortCol::Service => spec("Service", 3, true, false),
@@ -187,12 +191,14 @@ mod tests {
 
     #[test]
     fn columns_fit_by_priority_and_shrink() {
-        let specs: Vec<Spec> = PortCol::ALL.iter().map(|c| c.spec()).collect();
+        // One namespace: the namespace column is left out, as the port table does.
+        let cols = &PortCol::ALL[1..];
+        let specs: Vec<Spec> = cols.iter().map(|c| c.spec()).collect();
         let natural: Vec<u16> = specs.iter().map(|s| s.head.len() as u16).collect();
         let all = fit(&specs, &natural, 200);
-        assert_eq!(all.len(), PortCol::ALL.len());
+        assert_eq!(all.len(), cols.len());
         let narrow = fit(&specs, &natural, 30);
-        let kept: Vec<PortCol> = narrow.iter().map(|(i, _)| PortCol::ALL[*i]).collect();
+        let kept: Vec<PortCol> = narrow.iter().map(|(i, _)| cols[*i]).collect();
         assert_eq!(kept, vec![PortCol::Proto, PortCol::Endpoint, PortCol::Sockets, PortCol::Established]);
         let mut wide = natural.clone();
         wide[1] = 60;
@@ -205,8 +211,8 @@ mod tests {
 
     #[test]
     fn sort_columns_step_around() {
-        assert_eq!(PortCol::Trend.step(1), PortCol::Proto);
-        assert_eq!(PortCol::Proto.step(-1), PortCol::Trend);
+        assert_eq!(PortCol::Trend.step(1), PortCol::Namespace);
+        assert_eq!(PortCol::Namespace.step(-1), PortCol::Trend);
         assert_eq!(SockCol::Local.step(2), SockCol::State);
     }
 }

@@ -68,6 +68,16 @@ pub struct Live {
     pub open_series: Option<Series<GroupSample>>,
     /// The time between full refreshes when it adapts to their cost (zero: every interval).
     pub full_every: Duration,
+    /// The label of each network namespace (index = `Socket::netns`), escaped; empty or one entry when one
+    /// namespace is shown.
+    pub namespaces: Vec<String>,
+}
+
+impl Live {
+    /// The namespace column's text for a group, when several namespaces are shown.
+    pub fn namespace_label(&self, netns: crate::model::netns::NetnsId) -> Option<&str> {
+        if self.namespaces.len() > 1 { self.namespaces.get(netns as usize).map(String::as_str) } else { None }
+    }
 }
 
 /// The processes holding the sockets the dashboard shows: the holders of each group's sockets, counted, and
@@ -301,6 +311,7 @@ impl Tracker {
             audit,
             pressure,
             ephemeral: self.host.as_ref().map(|h| h.ephemeral),
+            namespaces: snap.namespaces.0.iter().map(|n| crate::model::text::escape(&n.label()).into_owned()).collect(),
             open_series,
             full_every: self.full_every,
         });
@@ -407,7 +418,7 @@ fn pressure(sockets: &[Socket], groups: &[Group], host: &HostPorts, threshold_pc
     let pressures = classes::ephemeral_pressure_of(sockets, which, host);
     let mut out = FastMap::default();
     for g in large {
-        let GroupKey::Outbound { proto, ip, port } = g.key else { continue };
+        let GroupKey::Outbound { proto, ip, port, .. } = g.key else { continue };
         if let Some(p) = classes::pressure_towards(&pressures, proto, ip, port).filter(|p| p.over(threshold_pct)) {
             out.insert(g.key.clone(), p.clone());
         }
@@ -440,14 +451,19 @@ mod tests {
     }
 
     fn snap(socks: Vec<Socket>) -> Snapshot {
-        Snapshot { sockets: socks, sources: vec![(Table::Tcp4, Source::Netlink)], notes: vec![] }
+        Snapshot {
+            sockets: socks,
+            sources: vec![(Table::Tcp4, Source::Netlink)],
+            notes: vec![],
+            namespaces: Default::default(),
+        }
     }
 
     #[test]
     fn new_closed_and_ages() {
         let t0 = Instant::now();
         let mut tr = Tracker::new();
-        let key = GroupKey::Listen { proto: Proto::Tcp, ip: IpAddr::V4(Ipv4Addr::LOCALHOST), port: 80 };
+        let key = GroupKey::Listen { proto: Proto::Tcp, ip: IpAddr::V4(Ipv4Addr::LOCALHOST), port: 80, netns: 0 };
         let open = Some(&key);
         let two = |a, b| {
             snap(vec![sock(1, 80, State::LISTEN), sock(a, 80, State::ESTABLISHED), sock(b, 81, State::ESTABLISHED)])

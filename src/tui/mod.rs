@@ -65,6 +65,10 @@ pub struct TopConfig {
     pub proc_root: PathBuf,
     pub color: bool,
     pub services: crate::ports::services::Services,
+    /// Which network namespaces (`-N`, `--all-netns`).
+    pub netns: crate::collect::netns::Choice,
+    /// Where container and pod names are read.
+    pub state_roots: crate::collect::cgroup::StateRoots,
 }
 
 /// Messages from the collector thread.
@@ -170,13 +174,14 @@ pub const COLLECTOR_STACK: usize = 2 << 20;
 pub fn collector_loop(
     mut collector: Box<dyn Collector>,
     mut tracker: Tracker,
-    proc_root: PathBuf,
+    (proc_root, state_roots): (PathBuf, crate::collect::cgroup::StateRoots),
     mut settings: Settings,
     (ipv4, ipv6): (bool, bool),
     commands: Receiver<Settings>,
     updates: Sender<Update>,
 ) {
     let mut cache = ProcessCache::new();
+    let mut namer = crate::collect::cgroup::Namer::new(&proc_root, state_roots);
     let mut last_full: Option<Instant> = None;
     let mut last_procs: Option<Instant> = None;
     let mut full_every = settings.interval;
@@ -199,7 +204,7 @@ pub fn collector_loop(
                     &mut tracker,
                     &settings,
                     (ipv4, ipv6),
-                    (&proc_root, procs_due),
+                    (&proc_root, procs_due, &mut namer),
                     started,
                 );
                 full_every = refresh::full_every(
@@ -218,13 +223,9 @@ pub fn collector_loop(
                 q.memory = false;
                 match collector.collect(&q) {
                     Ok(snap) => {
-                        let expr = &settings.selection.expr;
-                        let keep: Vec<crate::model::Socket> = if expr.needs_processes() {
-                            let resolved = expr.resolve_processes(cache.map());
-                            snap.sockets.into_iter().filter(|s| resolved.matches(s)).collect()
-                        } else {
-                            snap.sockets.into_iter().filter(|s| expr.is_true() || expr.matches(s)).collect()
-                        };
+                        let expr = resolve(&settings.selection.expr, &snap, &cache, &proc_root, &mut namer);
+                        let keep: Vec<crate::model::Socket> =
+                            snap.sockets.into_iter().filter(|s| expr.is_true() || expr.matches(s)).collect();
                         Update::Listeners(Arc::new(tracker.listeners(&keep, started, settings.open_group.as_ref())))
                     }
                     Err(e) => Update::Error(e.to_string()),
@@ -272,7 +273,7 @@ fn full_refresh(
     tracker: &mut Tracker,
     settings: &Settings,
     (ipv4, ipv6): (bool, bool),
-    (proc_root, procs_due): (&std::path::Path, bool),
+    (proc_root, procs_due, namer): (&std::path::Path, bool, &mut crate::collect::cgroup::Namer),
     started: Instant,
 ) -> Update {
     let q = query_for(settings, ipv4, ipv6);
@@ -282,11 +283,8 @@ fn full_refresh(
             // Processes are attributed from a cache: only new processes are scanned each refresh.
             let wanted = snap.sockets.iter().map(|s| s.inode).filter(|i| *i != 0);
             let procs = !procs_due || cache.refresh(proc_root, wanted).is_ok();
-            let expr = &settings.selection.expr;
-            if expr.needs_processes() {
-                let resolved = expr.resolve_processes(cache.map());
-                snap.sockets.retain(|s| resolved.matches(s));
-            } else if !expr.is_true() {
+            let expr = resolve(&settings.selection.expr, &snap, cache, proc_root, namer);
+            if !expr.is_true() {
                 snap.sockets.retain(|s| expr.matches(s));
             }
             let complete = cache.stats().complete;
@@ -295,6 +293,27 @@ fn full_refresh(
         }
         Err(e) => Update::Error(e.to_string()),
     }
+}
+
+/// The dashboard's filter with its `process`/`pid` terms resolved from the process cache and its
+/// `netns`/`container`/`unit`/`cgroup` terms from the snapshot's namespaces.
+fn resolve<'e>(
+    expr: &'e crate::filter::Expr,
+    snap: &crate::collect::Snapshot,
+    cache: &ProcessCache,
+    proc_root: &std::path::Path,
+    namer: &mut crate::collect::cgroup::Namer,
+) -> std::borrow::Cow<'e, crate::filter::Expr> {
+    let mut expr = std::borrow::Cow::Borrowed(expr);
+    if expr.needs_processes() {
+        expr = std::borrow::Cow::Owned(expr.resolve_processes(cache.map()));
+    }
+    if expr.needs_workloads() {
+        let w =
+            crate::collect::workloads::Workloads::load(snap.namespaces.clone(), Some(cache.map()), proc_root, namer);
+        expr = std::borrow::Cow::Owned(expr.resolve_workloads(&w, Some(cache.map())));
+    }
+    expr
 }
 
 /// Close `targets` with SOCK_DESTROY; one line saying what happened.
@@ -331,7 +350,16 @@ fn close_sockets(targets: &[crate::model::Socket]) -> String {
 
 /// Run the dashboard until the user quits.
 pub fn run(cfg: TopConfig) -> anyhow::Result<()> {
-    let collector = collect::open(cfg.source, cfg.proc_root.clone());
+    let collector: Box<dyn Collector> = match &cfg.netns {
+        collect::netns::Choice::Own => collect::open(cfg.source, cfg.proc_root.clone()),
+        choice => Box::new(collect::netns::MultiCollector::new(
+            choice.clone(),
+            collect::netns::Roots { proc_root: cfg.proc_root.clone(), ..Default::default() },
+            collect::cgroup::Namer::new(&cfg.proc_root, cfg.state_roots.clone()),
+            cfg.source,
+        )),
+    };
+    let state_roots = cfg.state_roots.clone();
     let (cmd_tx, cmd_rx) = mpsc::channel();
     let (up_tx, up_rx) = mpsc::channel();
     let settings = Settings {
@@ -347,7 +375,7 @@ pub fn run(cfg: TopConfig) -> anyhow::Result<()> {
     std::thread::Builder::new().name("collector".into()).stack_size(COLLECTOR_STACK).spawn({
         let settings = settings.clone();
         let tracker = Tracker::auditing(HostPorts::read(&cfg.proc_root).ok(), cfg.audit);
-        move || collector_loop(collector, tracker, proc_root, settings, families, cmd_rx, up_tx)
+        move || collector_loop(collector, tracker, (proc_root, state_roots), settings, families, cmd_rx, up_tx)
     })?;
 
     let mut app = App::new(settings, cfg.filter_text, cfg.services, cfg.color);

@@ -56,8 +56,10 @@ impl ListenerPatch {
         for s in sockets.iter().filter(|s| s.state == State::LISTEN) {
             p.sockets.insert(super::live::socket_id(s), (s.recv_q, s.send_q));
             let key = match &s.local {
-                Endpoint::Inet { ip, port } => GroupKey::Listen { proto: s.proto, ip: *ip, port: *port },
-                Endpoint::Unix { name: Some(n), .. } => GroupKey::UnixPath(n.display()),
+                Endpoint::Inet { ip, port } => {
+                    GroupKey::Listen { proto: s.proto, ip: *ip, port: *port, netns: s.netns }
+                }
+                Endpoint::Unix { name: Some(n), .. } => GroupKey::UnixPath(s.netns, n.display()),
                 // No groups for unnamed UNIX listeners, nor for the families the dashboard does not collect.
                 _ => continue,
             };

@@ -163,7 +163,7 @@ pub fn live(last: u64) -> (Arc<Live>, Instant) {
 /// Every result of feeding generations `0..=last` through a tracker, one second apart, with the scripted
 /// holders; the group `0.0.0.0:443` is open (its chart series is kept).
 pub fn lives(last: u64) -> Vec<(Arc<Live>, Instant)> {
-    lives_open(last, &GroupKey::Listen { proto: Proto::Tcp, ip: ip4(0, 0, 0, 0), port: 443 })
+    lives_open(last, &GroupKey::Listen { proto: Proto::Tcp, ip: ip4(0, 0, 0, 0), port: 443, netns: 0 })
 }
 
 /// [`lives`] with another group open (its sockets kept one by one, its closed ones lingering).
@@ -177,6 +177,7 @@ pub fn lives_open(last: u64, open: &GroupKey) -> Vec<(Arc<Live>, Instant)> {
             sockets: host(g),
             sources: vec![(Table::Tcp4, Source::Netlink), (Table::Tcp6, Source::Netlink)],
             notes: vec![],
+            namespaces: Default::default(),
         };
         let at = t0 + Duration::from_secs(g);
         let all = host(g);

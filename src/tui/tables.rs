@@ -90,6 +90,7 @@ fn port_text(app: &App, live: &Live, gi: usize, col: PortCol, max: usize) -> Str
     let g = &live.groups[gi];
     let n = |v: u32| if v == 0 { String::new() } else { v.to_string() };
     match col {
+        PortCol::Namespace => ellipsize(live.namespace_label(g.key.netns()).unwrap_or_default(), max),
         PortCol::Proto => g.key.proto().name().into(),
         PortCol::Endpoint => {
             // "!" marks an audit finding on the listener or ephemeral-port pressure on an outbound group.
@@ -167,7 +168,9 @@ pub fn port_layout(app: &App, live: &Live, width: u16, visible: usize) -> Vec<(u
     }
     let trend = PortCol::ALL.iter().position(|c| *c == PortCol::Trend).unwrap_or(0);
     natural[trend] = natural[trend].max(TREND as u16);
-    columns::fit(&specs, &natural, width)
+    // The namespace column (the first) only when several namespaces are shown.
+    let skip = usize::from(live.namespaces.len() <= 1);
+    columns::fit(&specs[skip..], &natural[skip..], width).into_iter().map(|(c, w)| (c + skip, w)).collect()
 }
 
 pub fn ports(app: &App, live: &Live, f: &mut Frame, area: Rect, theme: &Theme) {

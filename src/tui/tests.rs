@@ -38,7 +38,7 @@ fn the_collector_thread_survives_the_deepest_filter_the_input_accepts() {
             collector_loop(
                 Box::new(Fixed),
                 tracker,
-                PathBuf::from("/nonexistent"),
+                (PathBuf::from("/nonexistent"), Default::default()),
                 settings,
                 (true, true),
                 cmd_rx,

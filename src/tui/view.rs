@@ -277,6 +277,9 @@ fn sockets(app: &App, live: &Live, f: &mut Frame, area: Rect, theme: &Theme) {
         Span::styled(format!(" {} {} ", key.proto().name(), key), Style::default().add_modifier(Modifier::BOLD)),
         Span::raw(format!("— {} sockets", app.sock_rows.len())),
     ];
+    if let Some(ns) = live.namespace_label(key.netns()) {
+        spans.insert(1, Span::styled(format!("in {ns} "), theme.fg(Color::Cyan)));
+    }
     let group = live.groups.iter().find(|g| &g.key == key);
     let reasons: Vec<String> = group
         .into_iter()

@@ -181,6 +181,53 @@ fn listener_detail_shows_audit_findings_and_port_class() {
 }
 
 #[test]
+fn several_namespaces_show_a_namespace_column_and_sort_by_it() {
+    use crate::collect::{Snapshot, Source, Table};
+    use crate::model::netns::{Container, Namespace, Namespaces, Runtime, Workload};
+    let t0 = std::time::Instant::now();
+    let mut socks = script::host(0);
+    // The connections of port 5432 and its listener live in a container's namespace.
+    for s in &mut socks {
+        if s.local.port() == Some(5432) || s.peer.port() == Some(5432) {
+            s.netns = 1;
+        }
+    }
+    let web = Container {
+        runtime: Runtime::Docker,
+        id: "0123456789abcdef".into(),
+        name: Some("db".into()),
+        pod: None,
+        namespace: None,
+    };
+    let namespaces = Namespaces(vec![
+        Namespace { inode: 1, host: true, ..Namespace::default() },
+        Namespace {
+            inode: 2,
+            owner: Some(Workload { container: Some(web), ..Workload::default() }),
+            ..Namespace::default()
+        },
+    ]);
+    let snap = Snapshot { sockets: socks, sources: vec![(Table::Tcp4, Source::Netlink)], notes: vec![], namespaces };
+    let live = super::live::Tracker::new().update(snap, Duration::from_millis(12), t0);
+    let mut a = App::new(Settings::default(), String::new(), Services::default(), false);
+    update(&mut a, Action::Resize(120, 20));
+    update(&mut a, Action::Data(live));
+    let s = screen(&a);
+    let header = s.lines().find(|l| l.contains("Endpoint")).unwrap_or_default().to_string();
+    assert!(header.trim_start_matches(['"', ' ', '│']).starts_with("Namespace"), "{s}");
+    assert!(s.contains("docker:db") && s.contains("host"), "{s}");
+    // `s` cycles to the namespace sort: the container's groups come together, after the host's.
+    while a.port_sort != super::columns::PortCol::Namespace {
+        keys(&mut a, &[KeyCode::Char('s')]);
+    }
+    let s = screen(&a);
+    let rows: Vec<&str> = s.lines().filter(|l| l.contains("host") || l.contains("docker:db")).collect();
+    let first_db = rows.iter().position(|l| l.contains("docker:db")).unwrap_or(0);
+    assert!(rows[first_db..].iter().all(|l| l.contains("docker:db")), "{s}");
+    insta::assert_snapshot!("namespaces_120x20", s);
+}
+
+#[test]
 fn kill_dialog_says_how_many_and_who_and_no_means_no() {
     let mut a = app(100, 30);
     keys(&mut a, &[KeyCode::Char('K')]);

@@ -392,6 +392,7 @@ pub fn decode_inet(payload: &[u8], table: Table, want_details: bool) -> Result<M
         timer: Timer::from_code(timer_code, expires, retrans),
         mark,
         extra: (!extra.is_empty()).then(|| Box::new(extra)),
+        netns: 0,
     }))
 }
 
@@ -444,6 +445,7 @@ pub fn decode_unix(payload: &[u8], want_details: bool) -> Result<Socket, String>
         mark: None,
         extra: (memory.is_some() || details.is_some())
             .then(|| Box::new(Extra { memory: memory.map(Box::new), details, ..Extra::default() })),
+        netns: 0,
     })
 }
 
@@ -544,6 +546,7 @@ pub fn decode_packet(payload: &[u8], want_details: bool) -> Result<Message, Stri
         timer: None,
         mark: None,
         extra: (!extra.is_empty()).then(|| Box::new(extra)),
+        netns: 0,
     }))
 }
 
@@ -587,5 +590,6 @@ pub fn decode_netlink(payload: &[u8], want_details: bool) -> Result<Message, Str
         timer: None,
         mark: None,
         extra: (!extra.is_empty()).then(|| Box::new(extra)),
+        netns: 0,
     }))
 }

@@ -96,6 +96,7 @@ impl Collector for DumpCollector {
             sockets: socks.into_iter().filter(keep).collect(),
             sources: vec![(table, Source::Netlink)],
             notes: Vec::new(),
+            ..Snapshot::default()
         })
     }
 }

@@ -125,6 +125,7 @@ fn parse_row(line: &[u8], ctx: &Ctx) -> Result<Option<Socket>, String> {
         timer: Timer::from_code(tr, expires_ms, retrans),
         mark: None,
         extra: None,
+        netns: 0,
     }))
 }
 
@@ -254,6 +255,7 @@ mod tests {
             timer: Some(Timer { kind: TimerKind::On, expires_ms: 420, retrans: 3 }),
             mark: None,
             extra: None,
+            netns: 0,
         };
         assert_eq!(tcp4(&text), Ok(vec![want.clone()]));
         // Another clock tick rate: 42 ticks at 250 Hz.

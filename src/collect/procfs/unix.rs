@@ -129,6 +129,7 @@ impl Row<'_> {
             timer: None,
             mark: None,
             extra: None,
+            netns: 0,
         }
     }
 }
@@ -231,6 +232,7 @@ mod tests {
             timer: None,
             mark: None,
             extra: None,
+            netns: 0,
         };
         assert_eq!(parse(text.as_bytes()), Ok(vec![want]));
     }

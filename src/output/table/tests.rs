@@ -102,6 +102,7 @@ fn extended_and_unix_rows() {
         timer: None,
         mark: None,
         extra: None,
+        netns: 0,
     };
     let socks = vec![sample().remove(1), unix];
     let got = render_str(&socks, &Names::default(), TableOptions { netid: true, extended: true, ..opts() });
@@ -207,10 +208,10 @@ fn long_listings_widen_by_block_as_ss_does() {
     widths.dedup();
     assert_eq!(widths.len(), 2, "two blocks: {widths:?}");
     let mut sim = SsBuffer::default();
-    let row = [5, 6, 6, 10, 1, 10, 2, 0, 0, 0];
+    let row = [0, 5, 6, 6, 10, 1, 10, 2, 0, 0, 0];
     let mut rows = 0;
     while !sim.full() {
-        sim.row(&row, &[true, false, false, false, false, false, false, false, false, false]);
+        sim.row(&row, &[true, true, false, false, false, false, false, false, false, false, false]);
         rows += 1;
     }
     // 4 chunks of (1 MiB - 16) bytes fill with rows of 9 tokens (2-byte lengths, even-padded text: 54 bytes)

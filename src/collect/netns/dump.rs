@@ -1,0 +1,269 @@
+//! Dumping many network namespaces at once. Each foreign namespace is dumped on a fresh thread that enters
+//! it with `setns(CLONE_NEWNET)` (which moves only the calling thread), opens its own `sock_diag` sockets
+//! there and ends: no thread ever returns to the caller's namespace, and the main thread never leaves it. A
+//! few workers run at a time; each labels its sockets with the namespace's index in the snapshot's table.
+
+use std::fs::File;
+use std::io;
+use std::os::fd::AsFd;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::sync::{Condvar, Mutex, PoisonError};
+
+use super::Found;
+use crate::collect::{self, CollectError, Query, Snapshot, SourceChoice};
+use crate::model::netns::{Namespaces, NetnsId};
+
+/// Namespaces dumped at the same time (each dump runs its tables in parallel too).
+pub const DEFAULT_WORKERS: usize = 4;
+
+/// Why a namespace was not listed.
+#[derive(Debug, thiserror::Error)]
+pub enum Skip {
+    /// `setns` (or opening the namespace file) was refused: entering needs CAP_SYS_ADMIN.
+    #[error("no permission to enter it ({0})")]
+    NoPrivilege(io::Error),
+    /// Every path to it is gone: its processes exited and no bind mount holds it.
+    #[error("it disappeared during the dump")]
+    Gone,
+    /// Something else went wrong entering it.
+    #[error("cannot enter it: {0}")]
+    Enter(io::Error),
+    /// Entered, but the dump failed.
+    #[error("{0}")]
+    Collect(CollectError),
+}
+
+/// The outcome of a multi-namespace collection.
+#[derive(Debug, Default)]
+pub struct Multi {
+    /// Every socket, labelled; `namespaces` holds every namespace that was looked at (also those skipped and
+    /// those without sockets), in the order given.
+    pub snapshot: Snapshot,
+    /// The namespaces that could not be read, and why.
+    pub skipped: Vec<(NetnsId, Skip)>,
+}
+
+impl Multi {
+    /// How many namespaces were read.
+    pub fn read(&self) -> usize {
+        self.snapshot.namespaces.len() - self.skipped.len()
+    }
+
+    /// Each namespace's sources and notes said once.
+    pub fn tidy(&mut self) {
+        self.snapshot.sources.dedup();
+        let mut seen = std::collections::HashSet::new();
+        self.snapshot.notes.retain(|n| seen.insert(n.clone()));
+    }
+
+    /// One note per kind of failure, naming the namespaces (for stderr).
+    pub fn skip_notes(&self) -> Vec<String> {
+        let ns = &self.snapshot.namespaces;
+        let names = |pick: &dyn Fn(&Skip) -> bool| -> Vec<String> {
+            self.skipped.iter().filter(|(_, s)| pick(s)).filter_map(|(i, _)| ns.get(*i).map(|n| n.label())).collect()
+        };
+        let list = |v: &[String]| {
+            let shown: Vec<&str> = v.iter().take(10).map(String::as_str).collect();
+            let more = if v.len() > 10 { format!(" and {} more", v.len() - 10) } else { String::new() };
+            format!("{}{more}", shown.join(", "))
+        };
+        let mut notes = Vec::new();
+        let denied = names(&|s| matches!(s, Skip::NoPrivilege(_)));
+        if !denied.is_empty() {
+            notes.push(format!(
+                "could not enter {} network namespace(s) (entering another namespace needs CAP_SYS_ADMIN; run \
+                 as root): {}",
+                denied.len(),
+                list(&denied)
+            ));
+        }
+        let gone = names(&|s| matches!(s, Skip::Gone));
+        if !gone.is_empty() {
+            notes.push(format!("{} namespace(s) disappeared during the dump, skipped: {}", gone.len(), list(&gone)));
+        }
+        for (i, s) in &self.skipped {
+            if matches!(s, Skip::Enter(_) | Skip::Collect(_)) {
+                let label = ns.get(*i).map(|n| n.label()).unwrap_or_default();
+                notes.push(format!("namespace {label} skipped: {s}"));
+            }
+        }
+        notes
+    }
+}
+
+/// Dump every namespace in `found` (discovery order) with at most `workers` at a time. `own` is the caller's
+/// namespace inode: it is dumped without entering anything. `proc_root` serves the `/proc` fallback.
+pub fn collect_all(
+    found: &[Found],
+    own: u64,
+    source: SourceChoice,
+    proc_root: &Path,
+    q: &Query,
+    workers: usize,
+) -> Multi {
+    let mut multi = Multi::default();
+    let mut parts = Vec::with_capacity(found.len());
+    for_each_in_order(found, own, source, proc_root, q, workers, &mut |id, r| {
+        match r {
+            Ok(snap) => {
+                parts.push(snap.sockets);
+                multi.snapshot.sources.extend(snap.sources);
+                multi.snapshot.notes.extend(snap.notes);
+            }
+            Err(e) => multi.skipped.push((id, e)),
+        }
+        true
+    });
+    multi.tidy();
+    multi.snapshot.sockets = parts.into_iter().flatten().collect();
+    multi.snapshot.namespaces = Namespaces(found.iter().map(|f| f.ns.clone()).collect());
+    multi
+}
+
+/// Namespaces waiting in [`for_each_in_order`] besides the one being handed over, per worker.
+const AHEAD_PER_WORKER: usize = 2;
+
+struct Progress {
+    /// The next namespace a worker takes.
+    next: usize,
+    /// Namespaces handed to the caller so far.
+    delivered: usize,
+    /// Dumps done and not yet handed over.
+    done: Vec<Option<Result<Snapshot, Skip>>>,
+    stop: bool,
+}
+
+/// Dump the namespaces of `found` with at most `workers` at a time and hand each result to `each` in
+/// discovery order (sockets labelled with the namespace's index), while the others are still being dumped.
+/// Workers run at most a few namespaces ahead of the caller, so a slow consumer holds only those. `each`
+/// returning false stops the dumps not yet started.
+pub fn for_each_in_order(
+    found: &[Found],
+    own: u64,
+    source: SourceChoice,
+    proc_root: &Path,
+    q: &Query,
+    workers: usize,
+    each: &mut dyn FnMut(NetnsId, Result<Snapshot, Skip>) -> bool,
+) {
+    let workers = workers.clamp(1, found.len().max(1));
+    let ahead = workers * AHEAD_PER_WORKER;
+    let progress =
+        Mutex::new(Progress { next: 0, delivered: 0, done: (0..found.len()).map(|_| None).collect(), stop: false });
+    let changed = Condvar::new();
+    let lock = || progress.lock().unwrap_or_else(PoisonError::into_inner);
+    std::thread::scope(|s| {
+        for _ in 0..workers {
+            s.spawn(|| {
+                loop {
+                    let i = {
+                        let mut p = lock();
+                        while !p.stop && p.next < found.len() && p.next >= p.delivered + ahead {
+                            p = changed.wait(p).unwrap_or_else(PoisonError::into_inner);
+                        }
+                        if p.stop || p.next >= found.len() {
+                            break;
+                        }
+                        p.next += 1;
+                        p.next - 1
+                    };
+                    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        dump_one(&found[i], own, source, proc_root, q)
+                    }))
+                    .unwrap_or_else(|_| Err(Skip::Enter(io::Error::other("the dump thread panicked"))));
+                    lock().done[i] = Some(r);
+                    changed.notify_all();
+                }
+            });
+        }
+        for i in 0..found.len() {
+            let r = {
+                let mut p = lock();
+                loop {
+                    if let Some(r) = p.done[i].take() {
+                        break r;
+                    }
+                    p = changed.wait(p).unwrap_or_else(PoisonError::into_inner);
+                }
+            };
+            let id = i as NetnsId;
+            let go = each(
+                id,
+                r.map(|mut snap| {
+                    for s in &mut snap.sockets {
+                        s.netns = id;
+                    }
+                    snap
+                }),
+            );
+            let mut p = lock();
+            p.delivered = i + 1;
+            p.stop |= !go;
+            changed.notify_all();
+            if !go {
+                break;
+            }
+        }
+    });
+}
+
+/// Dump one namespace: directly when it is ours, else on a fresh thread that enters it and ends.
+fn dump_one(f: &Found, own: u64, source: SourceChoice, proc_root: &Path, q: &Query) -> Result<Snapshot, Skip> {
+    if f.ns.inode == own {
+        return collect::open(source, proc_root.to_path_buf()).collect(q).map_err(Skip::Collect);
+    }
+    let file = open_namespace(f)?;
+    let entered = std::thread::scope(|s| {
+        s.spawn(|| -> Result<Result<Snapshot, Skip>, io::Error> {
+            crate::sys::enter_net_namespace(file.as_fd())?;
+            // From here on this thread (and the table threads it starts) lives in the namespace; it ends below.
+            let here = proc_root.join("thread-self");
+            Ok(collect::open(source, here).collect(q).map_err(Skip::Collect))
+        })
+        .join()
+        .unwrap_or_else(|_| Err(io::Error::other("the dump thread panicked")))
+    });
+    match entered {
+        Ok(r) => r,
+        Err(e) if is_denied(&e) => fallback_proc(f, source, proc_root, q).unwrap_or(Err(Skip::NoPrivilege(e))),
+        Err(e) => Err(Skip::Enter(e)),
+    }
+}
+
+/// Without the privilege to enter, a namespace with a process we may read is still readable as text:
+/// `/proc/PID/net/*` shows the sockets of PID's namespace.
+fn fallback_proc(f: &Found, source: SourceChoice, proc_root: &Path, q: &Query) -> Option<Result<Snapshot, Skip>> {
+    if source == SourceChoice::Netlink {
+        return None;
+    }
+    let pid = *f.pids.first()?;
+    let root: PathBuf = proc_root.join(pid.to_string());
+    let mut snap = collect::open(SourceChoice::Proc, root).collect(q).ok()?;
+    snap.notes.push(format!(
+        "no permission to enter network namespace {} (needs CAP_SYS_ADMIN): read /proc/{pid}/net instead",
+        f.ns.label()
+    ));
+    Some(Ok(snap))
+}
+
+fn is_denied(e: &io::Error) -> bool {
+    matches!(e.kind(), io::ErrorKind::PermissionDenied) || e.raw_os_error() == Some(libc::EPERM)
+}
+
+/// Open the first path that still leads to the namespace (a process may have exited since discovery, and
+/// its pid been reused: the inode is checked).
+fn open_namespace(f: &Found) -> Result<File, Skip> {
+    let mut denied = None;
+    for p in &f.paths {
+        match File::open(p) {
+            Ok(file) => match file.metadata() {
+                Ok(m) if m.ino() == f.ns.inode => return Ok(file),
+                _ => continue,
+            },
+            Err(e) if is_denied(&e) => denied = Some(e),
+            Err(_) => continue,
+        }
+    }
+    Err(denied.map_or(Skip::Gone, Skip::NoPrivilege))
+}

@@ -1,0 +1,115 @@
+use super::*;
+
+#[test]
+fn ns_links() {
+    assert_eq!(parse_ns_link(b"net:[4026531840]"), Some(4026531840));
+    for bad in [&b"mnt:[1]"[..], b"net:[]", b"net:[x]", b"net:4026531840", b""] {
+        assert_eq!(parse_ns_link(bad), None, "{bad:?}");
+    }
+}
+
+#[test]
+fn mountinfo_nsfs_mounts() {
+    let text = "\
+22 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw
+611 25 0:4 net:[4026532291] /run/netns/blue rw shared:300 - nsfs nsfs rw
+612 25 0:4 net:[4026532400] /run/docker/netns/1a2b3c4d5e6f rw - nsfs nsfs rw
+613 25 0:4 mnt:[4026532500] /run/mnt rw - nsfs nsfs rw
+614 25 0:4 net:[4026532401] /run/netns/with\\040space rw - nsfs nsfs rw
+garbage line
+615 25 0:4 net:[4026532402] - nsfs
+";
+    assert_eq!(
+        parse_mountinfo(text),
+        vec![
+            (4026532291, PathBuf::from("/run/netns/blue")),
+            (4026532400, PathBuf::from("/run/docker/netns/1a2b3c4d5e6f")),
+            (4026532401, PathBuf::from("/run/netns/with space")),
+        ]
+    );
+}
+
+#[test]
+fn targets() {
+    assert_eq!(Target::parse("blue"), Ok(Target::Name("blue".into())));
+    assert_eq!(Target::parse("1234"), Ok(Target::Pid(1234)));
+    assert_eq!(Target::parse("/proc/1/ns/net"), Ok(Target::Path("/proc/1/ns/net".into())));
+    assert!(Target::parse("").is_err());
+    assert!(Target::parse("..").is_err());
+    assert!(Target::parse("99999999999").is_err());
+}
+
+#[test]
+fn discovery_finds_our_own_namespace_first() {
+    let mut namer = Namer::new(Path::new("/proc"), Default::default());
+    let d = discover(&Roots::default(), &mut namer).unwrap();
+    let own = own_inode(Path::new("/proc")).unwrap();
+    assert_eq!(d.found[0].ns.inode, own);
+    let mut inodes: Vec<u64> = d.found.iter().map(|f| f.ns.inode).collect();
+    inodes.sort_unstable();
+    inodes.dedup();
+    assert_eq!(inodes.len(), d.found.len(), "deduplicated by inode");
+    let me = Target::Pid(std::process::id()).resolve(&Roots::default(), &mut namer).unwrap();
+    assert_eq!(me.ns.inode, own);
+    assert!(Target::Name("sockscope-netns-no-such".into()).resolve(&Roots::default(), &mut namer).is_err());
+}
+
+#[test]
+fn a_namespace_gone_before_its_dump_is_skipped_with_a_note() {
+    let own = own_inode(Path::new("/proc")).unwrap();
+    let me = Found {
+        ns: Namespace { inode: own, ..Namespace::default() },
+        paths: vec!["/proc/self/ns/net".into()],
+        pids: vec![],
+    };
+    // A namespace whose processes exited and whose bind mount was removed since discovery.
+    let gone = Found {
+        ns: Namespace { inode: 1, name: Some("sockscope-netns-gone".into()), ..Namespace::default() },
+        paths: vec!["/run/netns/sockscope-netns-no-such".into(), "/proc/999999999/ns/net".into()],
+        pids: vec![999_999_999],
+    };
+    // A path that now leads to another namespace (a reused pid) is not entered either.
+    let reused = Found {
+        ns: Namespace { inode: 2, ..Namespace::default() },
+        paths: vec!["/proc/self/ns/net".into()],
+        pids: vec![],
+    };
+    let q = crate::collect::Query { unix: false, udp: false, ..Default::default() };
+    let m = dump::collect_all(&[me, gone, reused], own, crate::collect::SourceChoice::Auto, Path::new("/proc"), &q, 2);
+    assert_eq!(m.read(), 1);
+    assert!(m.skipped.iter().all(|(_, s)| matches!(s, dump::Skip::Gone)), "{:?}", m.skipped);
+    assert_eq!(m.skipped.iter().map(|(i, _)| *i).collect::<Vec<_>>(), vec![1, 2]);
+    let notes = m.skip_notes();
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    assert!(notes[0].contains("2 namespace(s) disappeared") && notes[0].contains("sockscope-netns-gone"), "{notes:?}");
+    assert!(m.snapshot.sockets.iter().all(|s| s.netns == 0));
+    assert_eq!(m.snapshot.namespaces.len(), 3, "skipped namespaces stay in the table");
+}
+
+#[test]
+fn namespaces_are_handed_over_in_order_and_a_refusing_consumer_stops_the_dumps() {
+    let own = own_inode(Path::new("/proc")).unwrap();
+    let me = || Found {
+        ns: Namespace { inode: own, ..Namespace::default() },
+        paths: vec!["/proc/self/ns/net".into()],
+        pids: vec![],
+    };
+    let found: Vec<Found> = (0..12).map(|_| me()).collect();
+    let q = crate::collect::Query { unix: false, udp: false, ..Default::default() };
+    let mut seen = Vec::new();
+    dump::for_each_in_order(
+        &found,
+        own,
+        crate::collect::SourceChoice::Auto,
+        Path::new("/proc"),
+        &q,
+        3,
+        &mut |id, r| {
+            let snap = r.expect("our own namespace is readable");
+            assert!(snap.sockets.iter().all(|s| s.netns == id), "sockets carry their namespace's index");
+            seen.push(id);
+            id < 4
+        },
+    );
+    assert_eq!(seen, vec![0, 1, 2, 3, 4], "in discovery order, and nothing after the consumer said stop");
+}
