@@ -122,6 +122,7 @@ fn lxc_name<'a>(parts: &[&'a str]) -> Option<&'a str> {
 /// The workload of a process from its `/proc/PID/cgroup` text (`ID:CONTROLLERS:PATH` lines). Of all its
 /// hierarchies the path that names a container wins, then one with a systemd unit, then cgroup v2's path
 /// (`0::`), then v1's systemd hierarchy.
+// Own line split, not procfs-core's `ProcessCGroups`: one malformed line or a non-UTF-8 path fails its whole parse.
 pub fn parse_proc_cgroup(text: &str) -> Option<Workload> {
     let mut paths: Vec<(u8, &str)> = Vec::new();
     for line in text.lines() {

@@ -34,6 +34,8 @@ impl Counters {
 
 /// Parse one file. Values that are not unsigned integers (`Tcp: MaxConn` is `-1`) are left out; a values
 /// line that does not follow its header line, or has another number of fields, is an error.
+// Own parser, not procfs-core 0.18: it has no /proc/net/netstat (TcpExt) reader, and its `Snmp` fails whole when
+// one of its fields is missing; one parser serves both files.
 pub fn parse(mut r: impl BufRead) -> Result<Counters, ParseError> {
     let mut out = Counters::default();
     let mut header: Option<(String, Vec<String>)> = None;
