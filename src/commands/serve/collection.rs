@@ -90,15 +90,12 @@ pub struct Collection {
 
 impl Collection {
     pub fn new(settings: Settings) -> Collection {
-        let collector: Box<dyn Collector> = match &settings.netns {
-            collect::netns::Choice::Own => collect::open(settings.source, settings.proc_root.clone()),
-            choice => Box::new(collect::netns::MultiCollector::new(
-                choice.clone(),
-                collect::netns::Roots { proc_root: settings.proc_root.clone(), ..Default::default() },
-                collect::cgroup::Namer::new(&settings.proc_root, settings.state_roots.clone()),
-                settings.source,
-            )),
-        };
+        let collector = collect::netns::open_live(
+            &settings.netns,
+            settings.source,
+            &settings.proc_root,
+            settings.state_roots.clone(),
+        );
         // A background exporter keeps its footprint small: two scanning threads, not one per CPU.
         let processes = ProcessCache::new().with_threads(2);
         Collection {
