@@ -25,6 +25,13 @@ old: any number of scrapers cost one kernel dump per interval, and an idle expor
 
 The selection flags and FILTER narrow what is collected and exported, as for `list`.
 
+Namespaces: -N NAME|PID|PATH exports one network namespace instead of the exporter's own.
+With --all-netns (or -N all) every namespace on the host is collected each interval, and every
+per-socket and per-endpoint series gets `netns` (the namespace's name, or net:[INODE]) and
+`container` (the container's name or id, empty when none) labels: the same port in two
+containers is two series. The caps count across namespaces. The kernel counters
+(sockscope_kernel_*) and the ephemeral range stay the exporter's own namespace's.
+
 Security: the exporter binds to loopback unless --listen names another address. With --token-file every
 endpoint but /healthz needs `Authorization: Bearer TOKEN`. Requests are bounded (header size, time,
 concurrent connections). Without root (or CAP_DAC_READ_SEARCH and CAP_SYS_PTRACE) other users' processes
@@ -108,6 +115,8 @@ impl ServeArgs {
                 services,
                 caps: Caps { max_listeners: self.max_listeners, max_peers: self.max_peers },
                 processes: !self.no_processes,
+                netns: self.select.netns.choice()?,
+                state_roots: self.select.netns.state_roots(),
             },
             token,
             max_connections: self.max_connections,
@@ -173,6 +182,15 @@ mod tests {
         assert_eq!(c.collection.caps.max_peers, 5);
         assert!(c.collection.query.tcp && !c.collection.query.udp && !c.collection.query.unix);
         assert!(!c.collection.filter.is_true());
+    }
+
+    #[test]
+    fn namespace_flags_reach_the_collection() {
+        use crate::collect::netns::Choice;
+        assert_eq!(serve(&[]).unwrap().collection.netns, Choice::Own);
+        assert_eq!(serve(&["--all-netns"]).unwrap().collection.netns, Choice::All);
+        assert_eq!(serve(&["-N", "all"]).unwrap().collection.netns, Choice::All);
+        assert!(matches!(serve(&["-N", "blue"]).unwrap().collection.netns, Choice::One(_)));
     }
 
     #[test]

@@ -18,6 +18,7 @@ use prometheus_client::registry::{Registry, Unit};
 use crate::collect::procfs::counters::Counters;
 use crate::group::{Group, GroupKey, StateCounts};
 use crate::hash::FastMap;
+use crate::model::netns::{Namespaces, NetnsId};
 use crate::model::owners::ProcessMap;
 use crate::model::{Proto, Socket, State};
 use crate::ports::classes::{PortClass, Pressure};
@@ -113,6 +114,37 @@ pub struct Input<'a> {
     pub processes: Option<&'a ProcessMap>,
     pub caps: Caps,
     pub exporter: Exporter,
+    /// The namespaces `Socket::netns` indexes. With more than one, every per-socket and per-endpoint series
+    /// gets `netns` and `container` labels; with one or none the exposition has no namespace labels.
+    pub namespaces: &'a Namespaces,
+    /// The namespace of each `pressure` entry (same order); empty when every tuple is in namespace 0.
+    pub pressure_netns: &'a [NetnsId],
+}
+
+impl Input<'_> {
+    /// Several namespaces are exported: series carry `netns` and `container` labels.
+    fn several(&self) -> bool {
+        self.namespaces.len() > 1
+    }
+
+    /// `netns` and `container` labels of a namespace, or nothing with one namespace.
+    fn ns_labels(&self, id: NetnsId) -> Labels {
+        if !self.several() {
+            return Vec::new();
+        }
+        let ns = self.namespaces.get(id);
+        let netns = ns.map_or_else(String::new, |n| n.name.clone().unwrap_or_else(|| format!("net:[{}]", n.inode)));
+        let container = ns
+            .and_then(|n| n.owner.as_ref())
+            .and_then(|w| w.container.as_ref())
+            .map_or_else(String::new, |c| c.name.clone().unwrap_or_else(|| c.id.clone()));
+        vec![("netns", netns), ("container", container)]
+    }
+
+    /// `netns` and `container` set to `other` for rows summed over namespaces, or nothing with one namespace.
+    fn ns_other(&self) -> Labels {
+        if self.several() { vec![("netns", OTHER.to_string()), ("container", OTHER.to_string())] } else { Vec::new() }
+    }
 }
 
 /// Kernel counters exported: (section, name in the file, metric name, help).
@@ -167,7 +199,7 @@ type Labels = Vec<(&'static str, String)>;
 type GaugeFamily = Family<Labels, Gauge>;
 
 /// The labels of one listening endpoint.
-fn listener_labels(input: &Input, g: &Group, proto: Proto, ip: IpAddr, port: u16) -> Labels {
+fn listener_labels(input: &Input, g: &Group, proto: Proto, ip: IpAddr, port: u16, netns: NetnsId) -> Labels {
     let service = input.services.name(proto, port).unwrap_or("").to_string();
     let process = match input.processes {
         Some(map) => {
@@ -185,26 +217,30 @@ fn listener_labels(input: &Input, g: &Group, proto: Proto, ip: IpAddr, port: u16
         }
         None => String::new(),
     };
-    vec![
+    let mut labels = vec![
         ("proto", proto.name().to_string()),
         ("address", ip.to_string()),
         ("port", port.to_string()),
         ("service", service),
         ("class", PortClass::of(port).name().to_string()),
         ("process", process),
-    ]
+    ];
+    labels.extend(input.ns_labels(netns));
+    labels
 }
 
-fn other_listener_labels(proto: Proto) -> Labels {
+fn other_listener_labels(input: &Input, proto: Proto) -> Labels {
     let o = || OTHER.to_string();
-    vec![
+    let mut labels = vec![
         ("proto", proto.name().to_string()),
         ("address", o()),
         ("port", o()),
         ("service", o()),
         ("class", o()),
         ("process", o()),
-    ]
+    ];
+    labels.extend(input.ns_other());
+    labels
 }
 
 fn with(mut labels: Labels, key: &'static str, value: impl Into<String>) -> Labels {
@@ -231,7 +267,7 @@ struct ListenerRow {
 /// The registry for one snapshot.
 pub fn registry(input: &Input) -> Registry {
     let mut reg = Registry::with_prefix("sockscope");
-    register_sockets(&mut reg, input.sockets);
+    register_sockets(&mut reg, input);
     let folded_listeners = register_listeners(&mut reg, input);
     let (folded_ports, folded_peers) = register_outbound(&mut reg, input);
     let folded_tuples = register_ephemeral(&mut reg, input);
@@ -251,27 +287,29 @@ pub fn registry(input: &Input) -> Registry {
         folded,
     );
     if let Some(c) = input.counters {
-        register_kernel(&mut reg, c);
+        register_kernel(&mut reg, c, input.several());
     }
     register_exporter(&mut reg, input.exporter);
     reg
 }
 
 /// Sockets by protocol, family and state.
-fn register_sockets(reg: &mut Registry, socks: &[Socket]) {
+fn register_sockets(reg: &mut Registry, input: &Input) {
     let sockets = GaugeFamily::default();
-    let mut by_kind: FastMap<(Proto, &'static str, State), i64> = FastMap::default();
-    for s in socks {
-        *by_kind.entry((s.proto, s.family.name(), s.state)).or_insert(0) += 1;
+    let several = input.several();
+    let mut by_kind: FastMap<(Proto, &'static str, State, NetnsId), i64> = FastMap::default();
+    for s in input.sockets {
+        let netns = if several { s.netns } else { 0 };
+        *by_kind.entry((s.proto, s.family.name(), s.state, netns)).or_insert(0) += 1;
     }
-    for ((proto, family, state), n) in by_kind {
-        sockets
-            .get_or_create(&vec![
-                ("proto", proto.name().to_string()),
-                ("family", family.to_string()),
-                ("state", state.name().to_string()),
-            ])
-            .set(n);
+    for ((proto, family, state, netns), n) in by_kind {
+        let mut labels = vec![
+            ("proto", proto.name().to_string()),
+            ("family", family.to_string()),
+            ("state", state.name().to_string()),
+        ];
+        labels.extend(input.ns_labels(netns));
+        sockets.get_or_create(&labels).set(n);
     }
     reg.register("sockets", "Sockets by protocol, address family and state", sockets);
 }
@@ -284,7 +322,7 @@ fn register_listeners(reg: &mut Registry, input: &Input) -> i64 {
     let mut other: FastMap<Proto, ListenerRow> = FastMap::default();
     let mut folded_listeners = 0i64;
     for g in input.groups {
-        let GroupKey::Listen { proto, ip, port, .. } = g.key else { continue };
+        let GroupKey::Listen { proto, ip, port, netns } = g.key else { continue };
         let mut connections = g.states;
         for &i in &g.listeners {
             if let Some(s) = input.sockets.get(i as usize)
@@ -305,7 +343,7 @@ fn register_listeners(reg: &mut Registry, input: &Input) -> i64 {
             peers: i64::from(g.peers),
         };
         if rows.len() < input.caps.max_listeners {
-            rows.push((listener_labels(input, g, proto, ip, port), row));
+            rows.push((listener_labels(input, g, proto, ip, port, netns), row));
         } else {
             folded_listeners += 1;
             let o = other.entry(proto).or_default();
@@ -324,7 +362,7 @@ fn register_listeners(reg: &mut Registry, input: &Input) -> i64 {
     }
     let mut others: Vec<(Proto, ListenerRow)> = other.into_iter().collect();
     others.sort_by_key(|(p, _)| *p);
-    rows.extend(others.into_iter().map(|(p, r)| (other_listener_labels(p), r)));
+    rows.extend(others.into_iter().map(|(p, r)| (other_listener_labels(input, p), r)));
 
     let (l_sockets, l_conns, l_queue, l_backlog, l_syn, l_peers) = (new(), new(), new(), new(), new(), new());
     for (labels, r) in &rows {
@@ -371,15 +409,17 @@ fn register_listeners(reg: &mut Registry, input: &Input) -> i64 {
 /// many ports and addresses were folded.
 fn register_outbound(reg: &mut Registry, input: &Input) -> (i64, i64) {
     let new = GaugeFamily::default;
-    let mut by_port: Vec<((Proto, u16), StateCounts)> = Vec::new();
-    let mut port_index: FastMap<(Proto, u16), usize> = FastMap::default();
+    let several = input.several();
+    let mut by_port: Vec<((Proto, u16, NetnsId), StateCounts)> = Vec::new();
+    let mut port_index: FastMap<(Proto, u16, NetnsId), usize> = FastMap::default();
     let out_peer = new();
     let (mut folded_peers, mut other_peers) = (0i64, FastMap::<Proto, i64>::default());
     let mut peers_shown = 0usize;
     for g in input.groups {
-        let GroupKey::Outbound { proto, ip, port, .. } = g.key else { continue };
-        let i = *port_index.entry((proto, port)).or_insert_with(|| {
-            by_port.push(((proto, port), StateCounts::default()));
+        let GroupKey::Outbound { proto, ip, port, netns } = g.key else { continue };
+        let netns = if several { netns } else { 0 };
+        let i = *port_index.entry((proto, port, netns)).or_insert_with(|| {
+            by_port.push(((proto, port, netns), StateCounts::default()));
             by_port.len() - 1
         });
         for (st, n) in g.states.0.iter().enumerate() {
@@ -388,32 +428,25 @@ fn register_outbound(reg: &mut Registry, input: &Input) -> (i64, i64) {
         let n = g.states.total() as i64;
         if peers_shown < input.caps.max_peers {
             peers_shown += 1;
-            out_peer
-                .get_or_create(&vec![
-                    ("proto", proto.name().to_string()),
-                    ("address", ip.to_string()),
-                    ("port", port.to_string()),
-                ])
-                .set(n);
+            let mut labels =
+                vec![("proto", proto.name().to_string()), ("address", ip.to_string()), ("port", port.to_string())];
+            labels.extend(input.ns_labels(netns));
+            out_peer.get_or_create(&labels).set(n);
         } else {
             folded_peers += 1;
             *other_peers.entry(proto).or_insert(0) += n;
         }
     }
     for (proto, n) in other_peers {
-        out_peer
-            .get_or_create(&vec![
-                ("proto", proto.name().to_string()),
-                ("address", OTHER.into()),
-                ("port", OTHER.into()),
-            ])
-            .set(n);
+        let mut labels = vec![("proto", proto.name().to_string()), ("address", OTHER.into()), ("port", OTHER.into())];
+        labels.extend(input.ns_other());
+        out_peer.get_or_create(&labels).set(n);
     }
     by_port.sort_by(|a, b| b.1.total().cmp(&a.1.total()).then(a.0.cmp(&b.0)));
     let out_port = new();
     let mut folded_ports = 0i64;
     let mut other_ports: FastMap<Proto, StateCounts> = FastMap::default();
-    for (k, ((proto, port), counts)) in by_port.iter().enumerate() {
+    for (k, ((proto, port, netns), counts)) in by_port.iter().enumerate() {
         let (port_label, service) = if k < input.caps.max_peers {
             (port.to_string(), input.services.name(*proto, *port).unwrap_or("").to_string())
         } else {
@@ -425,26 +458,26 @@ fn register_outbound(reg: &mut Registry, input: &Input) -> (i64, i64) {
             continue;
         };
         for (st, n) in states(counts) {
-            out_port
-                .get_or_create(&vec![
-                    ("proto", proto.name().to_string()),
-                    ("port", port_label.clone()),
-                    ("service", service.clone()),
-                    ("state", st.name().to_string()),
-                ])
-                .set(n);
+            let mut labels = vec![
+                ("proto", proto.name().to_string()),
+                ("port", port_label.clone()),
+                ("service", service.clone()),
+                ("state", st.name().to_string()),
+            ];
+            labels.extend(input.ns_labels(*netns));
+            out_port.get_or_create(&labels).set(n);
         }
     }
     for (proto, counts) in &other_ports {
         for (st, n) in states(counts) {
-            out_port
-                .get_or_create(&vec![
-                    ("proto", proto.name().to_string()),
-                    ("port", OTHER.into()),
-                    ("service", OTHER.into()),
-                    ("state", st.name().to_string()),
-                ])
-                .set(n);
+            let mut labels = vec![
+                ("proto", proto.name().to_string()),
+                ("port", OTHER.into()),
+                ("service", OTHER.into()),
+                ("state", st.name().to_string()),
+            ];
+            labels.extend(input.ns_other());
+            out_port.get_or_create(&labels).set(n);
         }
     }
     reg.register(
@@ -470,13 +503,14 @@ fn register_ephemeral(reg: &mut Registry, input: &Input) -> i64 {
             folded_tuples += 1;
             continue;
         }
-        used.get_or_create(&vec![
+        let mut labels = vec![
             ("proto", p.proto.name().to_string()),
             ("local_address", p.local_address.to_string()),
             ("remote_address", p.remote_address.to_string()),
             ("remote_port", p.remote_port.to_string()),
-        ])
-        .set(i64::from(p.sockets));
+        ];
+        labels.extend(input.ns_labels(input.pressure_netns.get(k).copied().unwrap_or(0)));
+        used.get_or_create(&labels).set(i64::from(p.sockets));
     }
     reg.register(
         "ephemeral_ports_used",
@@ -497,12 +531,19 @@ fn register_ephemeral(reg: &mut Registry, input: &Input) -> i64 {
     folded_tuples
 }
 
-fn register_kernel(reg: &mut Registry, c: &Counters) {
+/// The kernel's counters are per network namespace: with several namespaces exported, they are the
+/// exporter's own namespace's, and their HELP text says so.
+fn register_kernel(reg: &mut Registry, c: &Counters, several: bool) {
     for (section, name, metric, help) in KERNEL {
         if let Some(v) = c.get(section, name) {
             let counter: Counter = Counter::default();
             counter.inc_by(v);
-            reg.register(*metric, *help, counter);
+            let help = if several {
+                format!("{help}; the exporter's own network namespace only (other namespaces are not counted)")
+            } else {
+                help.to_string()
+            };
+            reg.register(*metric, help, counter);
         }
     }
 }

@@ -350,15 +350,7 @@ fn close_sockets(targets: &[crate::model::Socket]) -> String {
 
 /// Run the dashboard until the user quits.
 pub fn run(cfg: TopConfig) -> anyhow::Result<()> {
-    let collector: Box<dyn Collector> = match &cfg.netns {
-        collect::netns::Choice::Own => collect::open(cfg.source, cfg.proc_root.clone()),
-        choice => Box::new(collect::netns::MultiCollector::new(
-            choice.clone(),
-            collect::netns::Roots { proc_root: cfg.proc_root.clone(), ..Default::default() },
-            collect::cgroup::Namer::new(&cfg.proc_root, cfg.state_roots.clone()),
-            cfg.source,
-        )),
-    };
+    let collector = collect::netns::open_live(&cfg.netns, cfg.source, &cfg.proc_root, cfg.state_roots.clone());
     let state_roots = cfg.state_roots.clone();
     let (cmd_tx, cmd_rx) = mpsc::channel();
     let (up_tx, up_rx) = mpsc::channel();

@@ -400,6 +400,25 @@ pub fn collect(
     }
 }
 
+/// The collector for a live view (the dashboard, the exporter): the caller's own namespace's plain collector,
+/// or a [`MultiCollector`] when `choice` names other namespaces.
+pub fn open_live(
+    choice: &Choice,
+    source: super::SourceChoice,
+    proc_root: &Path,
+    state_roots: super::cgroup::StateRoots,
+) -> Box<dyn super::Collector> {
+    match choice {
+        Choice::Own => super::open(source, proc_root.to_path_buf()),
+        choice => Box::new(MultiCollector::new(
+            choice.clone(),
+            Roots { proc_root: proc_root.to_path_buf(), ..Default::default() },
+            Namer::new(proc_root, state_roots),
+            source,
+        )),
+    }
+}
+
 /// A [`super::Collector`] over a namespace [`Choice`] for a live view: each refresh discovers and dumps again,
 /// and namespace ids stay stable across refreshes (a namespace keeps its index while the view runs, so
 /// whatever the view keys by namespace does not jump when one appears or goes).

@@ -15,6 +15,7 @@ use crate::filter::Expr;
 use crate::group::{self, Group};
 use crate::hash::FastSet;
 use crate::model::Socket;
+use crate::model::netns::{Namespaces, NetnsId};
 use crate::output::metrics::{self, Caps, Exporter, Format, Input};
 use crate::ports::classes::{self, HostPorts};
 use crate::ports::services::Services;
@@ -30,6 +31,10 @@ pub struct Settings {
     pub caps: Caps,
     /// Look up the processes holding listeners.
     pub processes: bool,
+    /// Which network namespaces (`-N`, `--all-netns`).
+    pub netns: collect::netns::Choice,
+    /// Where container and pod names are read.
+    pub state_roots: collect::cgroup::StateRoots,
 }
 
 /// A new listener waits at most this long for its `process` label (a /proc scan reads every process's fds:
@@ -50,6 +55,8 @@ pub struct Data {
     pub sockets: Vec<Socket>,
     /// `group::group(&sockets)`.
     pub groups: Vec<Group>,
+    /// The namespaces `Socket::netns` indexes (empty without namespace flags).
+    pub namespaces: Namespaces,
     /// The metrics, rendered once per format.
     pub text: Bytes,
     pub openmetrics: Bytes,
@@ -83,7 +90,12 @@ pub struct Collection {
 
 impl Collection {
     pub fn new(settings: Settings) -> Collection {
-        let collector = collect::open(settings.source, settings.proc_root.clone());
+        let collector = collect::netns::open_live(
+            &settings.netns,
+            settings.source,
+            &settings.proc_root,
+            settings.state_roots.clone(),
+        );
         // A background exporter keeps its footprint small: two scanning threads, not one per CPU.
         let processes = ProcessCache::new().with_threads(2);
         Collection {
@@ -106,10 +118,11 @@ impl Collection {
         self.collections += 1;
         match result {
             Ok((sockets, groups, parts)) => {
-                let mut data = self.finish(at, took, &sockets, &groups, parts, None);
+                let mut data = self.finish(at, took, &sockets, &groups, &parts, None);
                 if keep {
                     (data.sockets, data.groups, data.kept) = (sockets, groups, true);
                 }
+                data.namespaces = parts.namespaces;
                 data
             }
             Err(e) => {
@@ -117,7 +130,7 @@ impl Collection {
                 crate::errln!("sockscope: collection failed: {e:#}");
                 let msg = format!("{e:#}");
                 // Nothing to keep: API requests get the error instead of collecting again.
-                Data { kept: true, ..self.finish(at, took, &[], &[], Parts::default(), Some(msg)) }
+                Data { kept: true, ..self.finish(at, took, &[], &[], &Parts::default(), Some(msg)) }
             }
         }
     }
@@ -147,6 +160,7 @@ impl Collection {
             }
         }
         let mut sockets = snap.sockets;
+        let mut parts = Parts { namespaces: std::mem::take(&mut snap.namespaces), ..Parts::default() };
         let root = self.settings.proc_root.clone();
         let filter_needs_processes = self.settings.filter.needs_processes();
         if filter_needs_processes {
@@ -156,7 +170,6 @@ impl Collection {
         } else if !self.settings.filter.is_true() {
             sockets.retain(|x| self.settings.filter.matches(x));
         }
-        let mut parts = Parts::default();
         if self.settings.processes {
             if !filter_needs_processes {
                 let listeners = sockets.iter().filter(|x| x.is_listener()).map(|x| x.inode).collect();
@@ -175,7 +188,19 @@ impl Collection {
                 HostPorts::linux_default()
             }
         };
-        parts.pressure = classes::ephemeral_pressure(&sockets, &host);
+        if parts.namespaces.len() > 1 {
+            // Ports are per namespace: the same tuple in two namespaces is two tuples. (The range is the
+            // exporter's own namespace's.)
+            let mut by_ns: Vec<(NetnsId, classes::Pressure)> = Vec::new();
+            for id in 0..parts.namespaces.len() as NetnsId {
+                let mine: Vec<Socket> = sockets.iter().filter(|x| x.netns == id).cloned().collect();
+                by_ns.extend(classes::ephemeral_pressure(&mine, &host).into_iter().map(|p| (id, p)));
+            }
+            by_ns.sort_by(|a, b| b.1.sockets.cmp(&a.1.sockets).then(a.0.cmp(&b.0)));
+            (parts.pressure_netns, parts.pressure) = by_ns.into_iter().unzip();
+        } else {
+            parts.pressure = classes::ephemeral_pressure(&sockets, &host);
+        }
         parts.capacity = Some(host.capacity());
         parts.counters = match counters::read(&s.proc_root) {
             Ok(c) => Some(c),
@@ -197,7 +222,7 @@ impl Collection {
         took: Duration,
         sockets: &[Socket],
         groups: &[Group],
-        parts: Parts,
+        parts: &Parts,
         error: Option<String>,
     ) -> Data {
         let s = &self.settings;
@@ -218,11 +243,22 @@ impl Collection {
                 collected_at_unix: now.duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0),
                 success: error.is_none(),
             },
+            namespaces: &parts.namespaces,
+            pressure_netns: &parts.pressure_netns,
         };
         let reg = metrics::registry(&input);
         let text = Bytes::from(metrics::encode(&reg, Format::Text));
         let openmetrics = Bytes::from(metrics::encode(&reg, Format::OpenMetrics));
-        Data { at, kept: false, sockets: Vec::new(), groups: Vec::new(), text, openmetrics, error }
+        Data {
+            at,
+            kept: false,
+            sockets: Vec::new(),
+            groups: Vec::new(),
+            namespaces: Namespaces::default(),
+            text,
+            openmetrics,
+            error,
+        }
     }
 }
 
@@ -230,6 +266,10 @@ impl Collection {
 #[derive(Default)]
 struct Parts {
     pressure: Vec<classes::Pressure>,
+    /// The namespace of each `pressure` entry (empty with one namespace).
+    pressure_netns: Vec<NetnsId>,
+    /// The namespaces the sockets' `netns` indexes.
+    namespaces: Namespaces,
     capacity: Option<u32>,
     counters: Option<counters::Counters>,
     processes: bool,

@@ -10,8 +10,11 @@ use hyper::{Method, Request, Response, StatusCode};
 
 use super::Shared;
 use super::collection::Data;
+use crate::collect::cgroup::Namer;
+use crate::collect::workloads::Workloads;
 use crate::filter::{self, Expr};
 use crate::group;
+use crate::model::owners::ProcessMap;
 use crate::model::{Socket, StateSet};
 use crate::output::metrics::Format;
 use crate::output::{Names, json};
@@ -148,6 +151,15 @@ async fn api(shared: Arc<Shared>, text: String, groups: bool) -> Response<Body> 
                 let socks = picked.as_deref().unwrap_or(&data.sockets);
                 let mut names = Names::default();
                 names.load_interfaces(socks);
+                if data.namespaces.len() > 1 {
+                    // The --json schema's `netns` and `container`: each socket's namespace and its container.
+                    names.workloads = Workloads::load(
+                        data.namespaces.clone(),
+                        Some(&ProcessMap::default()),
+                        &shared.proc_root,
+                        &mut Namer::new(&shared.proc_root, Default::default()),
+                    );
+                }
                 json::render_array(&mut out, socks, &names)
             }
         };

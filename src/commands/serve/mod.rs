@@ -126,6 +126,7 @@ fn failed(msg: String) -> Arc<Data> {
         kept: false,
         sockets: Vec::new(),
         groups: Vec::new(),
+        namespaces: Default::default(),
         text: Default::default(),
         openmetrics: Default::default(),
         error: Some(msg),

@@ -2,6 +2,7 @@ use std::net::{IpAddr, Ipv4Addr};
 
 use super::*;
 use crate::group::group;
+use crate::model::netns::{Container, Namespace, Runtime, Workload};
 use crate::ports::classes::{HostPorts, ephemeral_pressure};
 
 fn ip(a: u8, b: u8, c: u8, d: u8) -> IpAddr {
@@ -66,6 +67,8 @@ fn render_with(socks: &[Socket], caps: Caps, format: Format) -> String {
             collected_at_unix: 1.5e9,
             success: true,
         },
+        namespaces: &Namespaces::default(),
+        pressure_netns: &[],
     };
     let mut out = Vec::new();
     render(&mut out, &input, format).unwrap();
@@ -216,6 +219,8 @@ fn label_values_are_escaped() {
         processes: None,
         caps: Caps::default(),
         exporter: Exporter::default(),
+        namespaces: &Namespaces::default(),
+        pressure_netns: &[],
     };
     let mut out = Vec::new();
     render(&mut out, &input, Format::Text).unwrap();
@@ -250,4 +255,91 @@ fn negotiation_follows_accept() {
     ] {
         assert_eq!(Format::negotiate(accept), want, "{accept:?}");
     }
+}
+
+/// `--all-netns`: the same listener port (and outbound port) in two namespaces are two series told apart by
+/// `netns` and `container`; sockets by state are counted per namespace.
+#[test]
+fn two_namespaces_are_two_series() {
+    let any = ip(0, 0, 0, 0);
+    let me = ip(10, 0, 0, 5);
+    let mut socks = Vec::new();
+    for netns in [0, 1] {
+        let mut l = tcp(State::LISTEN, (any, 8080), (any, 0));
+        l.send_q = Some(128);
+        l.recv_q = Some(0);
+        for mut s in [
+            l,
+            tcp(State::ESTABLISHED, (me, 8080), (ip(10, 0, 0, 7), 40001)),
+            tcp(State::ESTABLISHED, (me, 50001), (ip(10, 0, 0, 20), 5432)),
+        ] {
+            s.netns = netns;
+            socks.push(s);
+        }
+    }
+    let container = Container {
+        runtime: Runtime::Docker,
+        id: "abc123".into(),
+        name: Some("web".into()),
+        pod: None,
+        namespace: None,
+    };
+    let namespaces = Namespaces(vec![
+        Namespace { inode: 4026531840, name: None, owner: None, pid: Some(1), host: true },
+        Namespace {
+            inode: 4026532999,
+            name: Some("blue".into()),
+            owner: Some(Workload { cgroup: "/docker/abc123".into(), container: Some(container), unit: None }),
+            pid: Some(77),
+            host: false,
+        },
+    ]);
+    let groups = group(&socks);
+    let services = Services::builtin();
+    let counters = counters();
+    let input = Input {
+        sockets: &socks,
+        groups: &groups,
+        pressure: &[],
+        ephemeral_capacity: None,
+        counters: Some(&counters),
+        services: &services,
+        processes: None,
+        caps: Caps::default(),
+        exporter: Exporter::default(),
+        namespaces: &namespaces,
+        pressure_netns: &[],
+    };
+    let mut out = Vec::new();
+    render(&mut out, &input, Format::Text).unwrap();
+    let t = String::from_utf8(out).unwrap();
+    let series = |prefix: &str| t.lines().filter(|l| l.starts_with(prefix)).map(str::to_string).collect::<Vec<_>>();
+    let listeners = series("sockscope_listener_sockets{");
+    assert_eq!(listeners.len(), 2, "{t}");
+    assert!(
+        listeners
+            .iter()
+            .any(|l| l.contains(r#"port="8080""#) && l.contains(r#"netns="net:[4026531840]",container="""#)),
+        "{t}"
+    );
+    assert!(
+        listeners.iter().any(|l| l.contains(r#"port="8080""#) && l.contains(r#"netns="blue",container="web""#)),
+        "{t}"
+    );
+    assert_eq!(series("sockscope_listener_connections{").len(), 2, "{t}");
+    assert_eq!(series("sockscope_outbound_connections{").len(), 2, "{t}");
+    assert_eq!(series("sockscope_outbound_peer_connections{").len(), 2, "{t}");
+    let established: Vec<_> =
+        series("sockscope_sockets{").into_iter().filter(|l| l.contains(r#"state="established""#)).collect();
+    assert_eq!(established.len(), 2, "{t}");
+    assert!(established.iter().all(|l| l.ends_with(" 2") && l.contains("netns=")), "{t}");
+    assert!(t.contains("exporter's own network namespace only"), "{t}");
+}
+
+/// Without namespace flags (one namespace or none) no series gets a namespace label.
+#[test]
+fn one_namespace_has_no_namespace_labels() {
+    let t = render_text(&population());
+    assert!(!t.contains("netns=") && !t.contains("container="), "{t}");
+    assert!(!t.contains("own network namespace"), "{t}");
 }
