@@ -24,7 +24,8 @@ pub const TARGETS: &[(&str, Harness)] = &[
     ("services", services),
 ];
 
-const TABLES: [Table; 6] = [Table::Tcp4, Table::Tcp6, Table::TcpAll, Table::Udp4, Table::Udp6, Table::Unix];
+const TABLES: [Table; 8] =
+    [Table::Tcp4, Table::Tcp6, Table::TcpAll, Table::Udp4, Table::Udp6, Table::Raw4, Table::Raw6, Table::Unix];
 
 /// The first byte picks one of `TABLES` (and a state mask), the rest is the input.
 fn split_table(data: &[u8]) -> Option<(Table, StateSet, &[u8])> {
@@ -55,7 +56,7 @@ pub fn netlink(data: &[u8]) {
     }
 }
 
-/// `/proc/net/{tcp,tcp6,udp,udp6}` text; every socket returned is in the states asked for.
+/// `/proc/net/{tcp,tcp6,udp,udp6,raw,raw6}` text; every socket returned is in the states asked for.
 pub fn proc_net_inet(data: &[u8]) {
     let Some((table, states, rest)) = split_table(data) else { return };
     let table = if table == Table::Unix { Table::Tcp4 } else { table };

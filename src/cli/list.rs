@@ -37,7 +37,7 @@ pub struct ListArgs {
     #[arg(short = 'e', long, help_heading = "Output")]
     pub extended: bool,
     /// Processes holding each socket: users:(("comm",pid=N,fd=N),...), as ss prints them.
-    /// Without root, other users' processes cannot be inspected (that needs CAP_SYS_PTRACE): their sockets
+    /// Without root, other users' processes cannot be inspected (that needs CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH): their sockets
     /// show users:(hidden,uid=N(name)), and a note on stderr says how many processes were hidden
     #[arg(short = 'p', long, help_heading = "Output")]
     pub processes: bool,

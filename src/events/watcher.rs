@@ -217,7 +217,7 @@ impl Watcher {
                 self.hidden_said = true;
                 self.notes.push(
                     "some processes could not be inspected (another user's /proc/PID/fd needs root or \
-                     CAP_SYS_PTRACE): their sockets show no process"
+                     CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH): their sockets show no process"
                         .into(),
                 );
             }

@@ -69,7 +69,7 @@ pub fn detail(app: &App, live: &Live, f: &mut Frame, area: Rect, theme: &Theme) 
                 format!("{comm} pid {} uid {}: {cmdline}{more}", p.pid, p.uid)
             }
             Some(Owner::Hidden) => format!(
-                "hidden: owned by uid {}; another user's processes need root or CAP_SYS_PTRACE to inspect",
+                "hidden: owned by uid {}; another user's processes need root or CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH to inspect",
                 s.uid.map_or("?".into(), |u| u.to_string())
             ),
             _ => "none (no process holds this socket)".into(),

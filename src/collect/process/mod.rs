@@ -77,7 +77,7 @@ impl ScanStats {
             let why = if root {
                 "the kernel refused their /proc/PID/fd even to root"
             } else {
-                "reading another user's /proc/PID/fd needs root or CAP_SYS_PTRACE"
+                "reading another user's /proc/PID/fd needs root or CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH"
             };
             parts.push(format!("{} of {of} processes could not be inspected ({why})", self.hidden));
         }
