@@ -2,8 +2,14 @@
 //! socket, attribute processes, track and group, draw one 120x40 frame) and a listeners-only refresh. For
 //! each phase it prints wall time and this thread's CPU time split into kernel (system) and userspace
 //! (user), from getrusage(RUSAGE_THREAD): the dump's kernel time is the floor, the userspace share is ours.
+//!
+//! The kernel's share is measured apart: a bare receive loop over the same TCP dump request that only keeps
+//! the bytes (its CPU time is the kernel's walk and copy), then the decoding of those bytes alone. The
+//! userspace cost of a full refresh is the refresh's whole CPU time (this thread and the threads it starts)
+//! minus the bare dump's: decode, dedupe, allocation (page faults included), process attribution, tracking,
+//! grouping, owners and one frame.
 //! Run it where the sockets are, for example inside a benchmark namespace:
-//! `nsenter -t PIDNS -n -p -m target/release/examples/refresh_bench 10`.
+//! `nsenter -t PIDNS -n -p -m target/release/examples/refresh_bench 10` (`scripts/bench-dashboard` does).
 
 use std::time::{Duration, Instant};
 
@@ -37,6 +43,42 @@ fn measure<T>(f: impl FnOnce() -> T) -> (T, Phase) {
     (out, Phase { wall, user: u1 - u0, sys: s1 - s0 })
 }
 
+/// CPU time of the whole process (every thread: the dump threads of other tables included).
+fn process_cpu() -> Duration {
+    sockscope::sys::process_cpu_time()
+}
+
+/// The bare TCP dump: send the dashboard's request, receive every reply buffer and keep the bytes. What it
+/// costs is the kernel's walk (plus a copy of each buffer).
+fn raw_dump(q: &sockscope::collect::Query) -> Vec<Vec<u8>> {
+    use netlink_sys::{Socket as NlSocket, protocols::NETLINK_SOCK_DIAG};
+    use sockscope::collect::Table;
+    use sockscope::collect::netlink::decode;
+    let mut sock = NlSocket::new(NETLINK_SOCK_DIAG).expect("netlink socket");
+    sock.bind_auto().expect("bind");
+    let _ = sock.set_rx_buf_sz(1 << 20);
+    let req = decode::dump_request(Table::TcpAll, q, q.bytecode.as_deref(), 1);
+    sock.send(&req, 0).expect("send");
+    let mut bufs = Vec::new();
+    loop {
+        let mut buf = Vec::with_capacity(64 * 1024);
+        sock.recv(&mut buf, 0).expect("recv");
+        // The dump ends with NLMSG_DONE (3) or NLMSG_ERROR (2): look at each message's type.
+        let mut off = 0;
+        let mut end = buf.is_empty();
+        while off + decode::NLMSG_HDRLEN <= buf.len() {
+            let len = u32::from_ne_bytes(buf[off..off + 4].try_into().unwrap()) as usize;
+            let kind = u16::from_ne_bytes(buf[off + 4..off + 6].try_into().unwrap());
+            end |= kind == 2 || kind == 3;
+            off += (len.max(decode::NLMSG_HDRLEN) + 3) & !3;
+        }
+        bufs.push(buf);
+        if end {
+            return bufs;
+        }
+    }
+}
+
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
 }
@@ -61,8 +103,49 @@ fn main() {
     let mut lq = q.clone();
     lq.states = StateSet::of(&[State::LISTEN]);
     let (mut kernel, mut user, mut listen) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut bare, mut decoding, mut whole) = (Vec::new(), Vec::new(), Vec::new());
     for i in 0..runs {
-        let (snap, collect) = measure(|| collector.collect(&q).expect("collect"));
+        let (bufs, raw) = measure(|| raw_dump(&q));
+        let (decoded, dec) = measure(|| {
+            let mut n = 0usize;
+            for b in &bufs {
+                sockscope::collect::netlink::decode::for_each_message(
+                    b,
+                    sockscope::collect::Table::TcpAll,
+                    false,
+                    |m| {
+                        n += usize::from(matches!(m, sockscope::collect::netlink::decode::Message::Socket(_)));
+                        true
+                    },
+                )
+                .expect("decode");
+            }
+            n
+        });
+        let (_, dedupe) = measure(|| {
+            let mut first = sockscope::collect::netlink::FirstByCookie::default();
+            let mut kept = 0usize;
+            for b in &bufs {
+                sockscope::collect::netlink::decode::for_each_message(
+                    b,
+                    sockscope::collect::Table::TcpAll,
+                    false,
+                    |m| {
+                        if let sockscope::collect::netlink::decode::Message::Socket(s) = m {
+                            kept += usize::from(first.keep(&s));
+                        }
+                        true
+                    },
+                )
+                .expect("decode");
+            }
+            kept
+        });
+        let bytes: usize = bufs.iter().map(Vec::len).sum();
+        drop(bufs);
+        let p0 = process_cpu();
+        let spare = tracker.take_spare();
+        let (snap, collect) = measure(|| sockscope::tui::collect_into(&mut *collector, &q, spare).expect("collect"));
         let n = snap.sockets.len();
         let took = collect.wall;
         let (ok, procs) = measure(|| {
@@ -81,11 +164,25 @@ fn main() {
             let snap = collector.collect(&lq).expect("collect listeners");
             tracker.listeners(&snap.sockets, Instant::now(), None)
         });
-        let userspace = collect.user + procs.user + track.user + track.sys + draw.user + draw.sys;
+        let refresh_cpu = process_cpu() - p0;
+        let raw_cpu = raw.user + raw.sys;
+        let userspace = refresh_cpu.saturating_sub(raw_cpu);
         println!(
-            "refresh {i}: {n} sockets  dump: kernel {:.1} ms + decode {:.1} ms  processes: user {:.1} ms kernel \
-             {:.1} ms (wall {:.1}, {} scanned, full {})  track+group {:.1} ms  update+draw {:.1} ms  userspace/kernel {:.1}%  \
-             listeners-only {:.1} ms",
+            "refresh {i}: bare TCP dump {:.1} ms CPU ({:.1} wall, {} KiB, {decoded} sockets), its decoding alone {:.1} ms ({:.1} with the \
+             dump's dedupe by cookie); \
+             full refresh {:.1} ms CPU of which userspace {:.1} ms ({:.1}% of the bare dump)",
+            ms(raw_cpu),
+            ms(raw.wall),
+            bytes / 1024,
+            ms(dec.wall),
+            ms(dedupe.wall),
+            ms(refresh_cpu),
+            ms(userspace),
+            100.0 * userspace.as_secs_f64() / raw_cpu.as_secs_f64().max(1e-9),
+        );
+        println!(
+            "  phases: {n} sockets  dump: kernel {:.1} ms + decode {:.1} ms  processes: user {:.1} ms kernel \
+             {:.1} ms (wall {:.1}, {} scanned, full {})  track+group {:.1} ms  update+draw {:.1} ms  listeners-only {:.1} ms",
             ms(collect.sys),
             ms(collect.user),
             ms(procs.user),
@@ -95,21 +192,26 @@ fn main() {
             cache.stats().full,
             ms(track.user + track.sys),
             ms(draw.user + draw.sys),
-            100.0 * userspace.as_secs_f64() / collect.sys.as_secs_f64().max(1e-9),
             ms(l.user + l.sys),
         );
         if i > 0 {
             // The first refresh scans every process and fills the caches: not the steady state.
-            kernel.push(ms(collect.sys));
+            kernel.push(ms(raw_cpu));
             user.push(ms(userspace));
+            bare.push(ms(raw.wall));
+            decoding.push(ms(dec.wall));
+            whole.push(ms(refresh_cpu));
             listen.push(ms(l.user + l.sys));
         }
     }
     let (k, u) = (median(kernel), median(user));
     println!(
-        "median over refreshes 1..{runs}: kernel dump {k:.1} ms, userspace {u:.1} ms ({:.1}% of the kernel's), \
-         listeners-only refresh {:.1} ms",
+        "median over refreshes 1..{runs}: kernel dump {k:.1} ms CPU ({:.1} ms wall), full refresh {:.1} ms CPU, \
+         userspace {u:.1} ms ({:.1}% of the kernel's; decoding alone {:.1} ms), listeners-only refresh {:.1} ms",
+        median(bare),
+        median(whole),
         100.0 * u / k.max(1e-9),
+        median(decoding),
         median(listen)
     );
 }

@@ -45,6 +45,18 @@ pub fn thread_times() -> (std::time::Duration, std::time::Duration) {
     (tv(ru.ru_utime), tv(ru.ru_stime))
 }
 
+/// CPU time (user and system) the whole process, every thread, has used so far, from
+/// `clock_gettime(CLOCK_PROCESS_CPUTIME_ID)` (exact, not sampled at ticks). Zero when the kernel refuses.
+pub fn process_cpu_time() -> std::time::Duration {
+    // SAFETY: `timespec` is plain data for which all-zero bytes are a valid value.
+    let mut ts: libc::timespec = unsafe { std::mem::zeroed() };
+    // SAFETY: clock_gettime writes one `timespec` through a valid, exclusive pointer.
+    if unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts) } != 0 {
+        return std::time::Duration::ZERO;
+    }
+    std::time::Duration::new(ts.tv_sec.max(0) as u64, ts.tv_nsec.clamp(0, 999_999_999) as u32)
+}
+
 /// A socket for the interface ioctls (`SIOCGIFINDEX`, `SIOCGIFNAME`), as `if_nametoindex(3)` opens one.
 fn ioctl_socket() -> Option<OwnedFd> {
     use rustix::net::{AddressFamily, SocketFlags, SocketType};

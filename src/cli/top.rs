@@ -79,6 +79,7 @@ impl TopArgs {
             services,
             netns: sel.netns.choice()?,
             state_roots: sel.netns.state_roots(),
+            latency_log: std::env::var_os("SOCKSCOPE_LATENCY_LOG").filter(|v| !v.is_empty()).map(Into::into),
         })
     }
 }

@@ -69,6 +69,25 @@ pub struct TopConfig {
     pub netns: crate::collect::netns::Choice,
     /// Where container and pod names are read.
     pub state_roots: crate::collect::cgroup::StateRoots,
+    /// For benchmarks (`SOCKSCOPE_LATENCY_LOG`): a file the UI loop appends its input latency to, one line
+    /// per drawn frame that answered input (`key MS`: input read to frame written) and per stretch of work
+    /// longer than a millisecond between two waits for input (`busy MS`: the most any input waits unread).
+    pub latency_log: Option<PathBuf>,
+}
+
+/// The UI loop's latency log (see [`TopConfig::latency_log`]); writes are best effort.
+struct LatencyLog(Option<std::fs::File>);
+
+impl LatencyLog {
+    fn open(path: Option<&std::path::Path>) -> LatencyLog {
+        LatencyLog(path.and_then(|p| std::fs::OpenOptions::new().create(true).append(true).open(p).ok()))
+    }
+    fn note(&mut self, what: &str, since: Instant) {
+        if let Some(f) = &mut self.0 {
+            use std::io::Write;
+            let _ = writeln!(f, "{what} {:.3}", since.elapsed().as_secs_f64() * 1e3);
+        }
+    }
 }
 
 /// Messages from the collector thread.
@@ -163,6 +182,23 @@ pub fn query_for(settings: &Settings, ipv4: bool, ipv6: bool) -> Query {
         one_tcp_walk: true,
         ..Query::default()
     }
+}
+
+/// Collect every socket `q` asks for into `table` (emptied first; its capacity is reused, see
+/// [`Tracker::take_spare`]). The sockets are streamed in batches into the one table, as `collect` would give
+/// them, without a fresh table, the copies of its growth, and its page faults each refresh.
+pub fn collect_into(
+    collector: &mut dyn Collector,
+    q: &Query,
+    mut table: Vec<crate::model::Socket>,
+) -> Result<collect::Snapshot, collect::CollectError> {
+    table.clear();
+    let mut snap = collector.stream(q, &mut |batch| {
+        table.extend(batch);
+        true
+    })?;
+    snap.sockets = table;
+    Ok(snap)
 }
 
 /// The collector thread's stack: explicit, so what the tests prove about filter depth holds in the dashboard.
@@ -277,7 +313,7 @@ fn full_refresh(
     started: Instant,
 ) -> Update {
     let q = query_for(settings, ipv4, ipv6);
-    match collector.collect(&q) {
+    match collect_into(collector, &q, tracker.take_spare()) {
         Ok(mut snap) => {
             let took = started.elapsed();
             // Processes are attributed from a cache: only new processes are scanned each refresh.
@@ -378,12 +414,24 @@ pub fn run(cfg: TopConfig) -> anyhow::Result<()> {
     let mut sent = app.settings.clone();
     let mut dirty = true;
     let mut last_tick = Instant::now();
+    let mut log = LatencyLog::open(cfg.latency_log.as_deref());
+    let mut input_at: Option<Instant> = None;
+    let mut awake = Instant::now();
     loop {
         if dirty {
             guard.terminal.draw(|f| view::view(&app, f))?;
             dirty = false;
+            if let Some(t) = input_at.take() {
+                log.note("key", t);
+            }
         }
-        if event::poll(Duration::from_millis(100))? {
+        if awake.elapsed() > Duration::from_millis(1) {
+            log.note("busy", awake);
+        }
+        let ready = event::poll(Duration::from_millis(100))?;
+        awake = Instant::now();
+        if ready {
+            input_at = Some(awake);
             let first = event::read()?;
             apply_event(&mut app, first);
             // Everything already waiting is applied before the next draw: a pasted 40k-character filter

@@ -13,6 +13,8 @@ type Ident = (u64, i64, i64);
 
 struct Known {
     ident: Ident,
+    /// Start time from `/proc/PID/stat`, when it could be read: see [`ProcessCache::same_process`].
+    start: Option<u64>,
     status: walk::Status,
     /// Set when the process holds sockets.
     info: Option<Arc<ProcessInfo>>,
@@ -26,6 +28,10 @@ struct Known {
 /// Policy, at each [`refresh`](Self::refresh):
 /// * `/proc` is listed and each pid's `/proc/PID` identity (inode + ctime, one `fstatat`) is checked. Gone
 ///   pids are dropped; new pids and reused pids (same number, new identity) have their fd table scanned.
+///   procfs gives a `/proc/PID` directory a new inode and ctime when its cached inode was reclaimed (memory
+///   pressure, `drop_caches`): a changed identity is confirmed by the start time in `/proc/PID/stat` before
+///   the fd table is read again (else, under memory pressure, processes with 20k sockets were rescanned on
+///   every refresh).
 ///   Known processes are not rescanned, so the cost of an unchanged system is one `fstatat` per process plus
 ///   one map lookup per wanted inode.
 /// * A **full rescan** (every process) happens on the first refresh; when a wanted inode has no holder after
@@ -126,6 +132,9 @@ impl ProcessCache {
             match self.procs.get_mut(&pid) {
                 Some(k) => {
                     k.seen = self.generation;
+                    if k.ident != ident && Self::same_process(&proc, pid, k.start) {
+                        k.ident = ident;
+                    }
                     if k.ident != ident || full {
                         todo.push((pid, ident));
                     }
@@ -176,6 +185,17 @@ impl ProcessCache {
         Ok(&self.map)
     }
 
+    /// Whether `pid` is still the process that started at `start` (its `/proc/PID/stat` says so).
+    fn same_process(proc: &Dir, pid: u32, start: Option<u64>) -> bool {
+        start.is_some() && Self::start_time(proc, pid) == start
+    }
+
+    fn start_time(proc: &Dir, pid: u32) -> Option<u64> {
+        let mut buf = Vec::new();
+        proc.read_file(&Name::pid_file(pid, b"stat"), &mut buf, super::sys::STAT_CAP).ok()?;
+        super::sys::parse_stat_start(&buf)
+    }
+
     /// Scan `todo` (sorted by pid) and replace their entries; true when the socket holders may have changed.
     fn rescan(&mut self, proc: &Dir, todo: &[(u32, Ident)]) -> bool {
         if todo.is_empty() {
@@ -194,13 +214,16 @@ impl ProcessCache {
                 self.stats.vanished += 1;
                 continue;
             }
-            let k = Known { ident, status: s.status, info: s.info, sockets: s.sockets, seen: self.generation };
+            let start = Self::start_time(proc, s.pid);
+            let k = Known { ident, start, status: s.status, info: s.info, sockets: s.sockets, seen: self.generation };
             self.procs.insert(s.pid, k);
         }
         changed
     }
 
     fn rebuild(&mut self) {
+        // The old map goes first: two maps of 200k sockets at once would show in the peak memory.
+        self.map = ProcessMap::default();
         // Processes whose info was read (they hold sockets), by pid.
         let mut holders: Vec<(&u32, &Known)> = self.procs.iter().filter(|(_, k)| k.info.is_some()).collect();
         holders.sort_unstable_by_key(|(pid, _)| **pid);

@@ -32,7 +32,9 @@ pub use cache::ProcessCache;
 
 /// The pure parsers of `/proc/PID` files: fd link targets, `status`, `stat`, `comm`, `cmdline`.
 pub mod parse {
-    pub use super::sys::{parse_cmdline, parse_comm, parse_socket_link, parse_status_uid, stat_has_no_files};
+    pub use super::sys::{
+        parse_cmdline, parse_comm, parse_socket_link, parse_stat_start, parse_status_uid, stat_has_no_files,
+    };
 }
 
 use super::CollectError;

@@ -254,6 +254,9 @@ fn parsers() {
     assert_eq!(sys::parse_comm(b"a)b\n"), "a)b");
     // comm may hold ") " itself; fields are counted after the last ')'.
     assert!(sys::stat_has_no_files(b"2 (kthreadd) S 0 0 0 0 -1 2129984 0 0"));
+    let stat = b"77 (a) b) S 1 77 77 0 -1 4194560 0 0 0 0 0 0 0 0 20 0 1 0 98765 4096 1\n";
+    assert_eq!(sys::parse_stat_start(stat), Some(98765));
+    assert_eq!(sys::parse_stat_start(b"77 (a) S 1 77"), None);
     assert!(sys::stat_has_no_files(b"9 (a) Z) Z 1 9 9 0 -1 4194560 0 0"));
     assert!(!sys::stat_has_no_files(b"9 (a) Z) S 1 9 9 0 -1 4194560 0 0"));
     assert!(!sys::stat_has_no_files(b"garbage"));
@@ -271,6 +274,9 @@ fn refresh(c: &mut ProcessCache, t: &Tree, wanted: &[u64], now: Instant) -> Scan
 fn reuse_pid(t: &Tree, pid: u32, comm: &[u8]) {
     let tmp = t.root.join("new");
     t.process_at(&tmp, pid, comm, b"", 0, 0);
+    // A reused pid belongs to a process that started later.
+    let stat = fs::read_to_string(tmp.join("stat")).unwrap().replace(" 12345 ", " 12399 ");
+    fs::write(tmp.join("stat"), stat).unwrap();
     fs::remove_dir_all(t.dir(pid)).unwrap();
     fs::rename(&tmp, t.dir(pid)).unwrap();
 }
@@ -303,6 +309,27 @@ fn cache_picks_up_new_and_drops_gone_processes() {
     let s = refresh(&mut c, &t, &[10], t0 + Duration::from_secs(3));
     assert_eq!((s.scanned, s.full, s.with_sockets), (1, false, 1));
     assert!(!c.map().contains(30));
+}
+
+/// Regression: under memory pressure procfs reclaims the inode of `/proc/PID` and gives the directory a new
+/// inode number and ctime; each bench worker holding 20k sockets was then rescanned on every refresh. The
+/// same start time in `/proc/PID/stat` says it is the same process.
+#[test]
+fn a_recycled_proc_inode_of_the_same_process_is_not_rescanned() {
+    let t = Tree::new("cache-recycled");
+    t.process(1, b"a", b"a\0", 0).sock(1, 3, 10);
+    let t0 = Instant::now();
+    let mut c = ProcessCache::new();
+    refresh(&mut c, &t, &[10], t0);
+    // The same process behind a new directory (new inode and ctime), its fd table unchanged.
+    let tmp = t.root.join("new");
+    t.process_at(&tmp, 1, b"a", b"a\0", 0, 0);
+    symlink("socket:[10]", tmp.join("fd/3")).unwrap();
+    fs::remove_dir_all(t.dir(1)).unwrap();
+    fs::rename(&tmp, t.dir(1)).unwrap();
+    let s = refresh(&mut c, &t, &[10], t0 + Duration::from_secs(1));
+    assert_eq!((s.scanned, s.full, s.with_sockets), (0, false, 1));
+    assert_eq!(holders(c.map(), 10), vec![(1, vec![3])]);
 }
 
 #[test]
