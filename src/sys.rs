@@ -57,6 +57,25 @@ pub fn process_cpu_time() -> std::time::Duration {
     std::time::Duration::new(ts.tv_sec.max(0) as u64, ts.tv_nsec.clamp(0, 999_999_999) as u32)
 }
 
+/// Ask the allocator (glibc) to serve every block of `bytes` or more by its own mapping, given back to the
+/// kernel when freed, and to trim free heap memory above `bytes`. Without it glibc raises its threshold as
+/// large blocks are freed, serves the next ones from its heaps, and keeps the freed memory: a long-running
+/// process whose large tables come and go (the dashboard at 200k sockets) then holds the sum of every
+/// refresh's peaks. Does nothing with another C library.
+pub fn return_large_blocks(bytes: usize) {
+    #[cfg(target_env = "gnu")]
+    {
+        let v = libc::c_int::try_from(bytes).unwrap_or(libc::c_int::MAX);
+        // SAFETY: mallopt only changes allocator parameters; it takes plain integers.
+        unsafe {
+            libc::mallopt(libc::M_MMAP_THRESHOLD, v);
+            libc::mallopt(libc::M_TRIM_THRESHOLD, v);
+        }
+    }
+    #[cfg(not(target_env = "gnu"))]
+    let _ = bytes;
+}
+
 /// A socket for the interface ioctls (`SIOCGIFINDEX`, `SIOCGIFNAME`), as `if_nametoindex(3)` opens one.
 fn ioctl_socket() -> Option<OwnedFd> {
     use rustix::net::{AddressFamily, SocketFlags, SocketType};

@@ -48,15 +48,22 @@ pub struct ProcessRef<'a> {
     pub fds: &'a [u32],
 }
 
-/// The holders of one inode. Nearly every socket has one holder with one fd, stored inline.
+/// The holders of one inode. Nearly every socket has one holder with one fd, stored inline: `process` and
+/// `fd`; several holders are `process` [`Slot::MANY`] and `fd` the index into [`ProcessMap::shared`]. Eight
+/// bytes, not an enum's twelve: with the inode a map entry is 16 bytes instead of 24 (4 MB less at 200k
+/// sockets).
 #[derive(Debug, Clone, Copy)]
-enum Slot {
-    One {
-        process: u32,
-        fd: u32,
-    },
-    /// Index into [`ProcessMap::shared`].
-    Many(u32),
+struct Slot {
+    process: u32,
+    fd: u32,
+}
+
+impl Slot {
+    const MANY: u32 = u32::MAX;
+    /// The index into [`ProcessMap::shared`] when several processes hold the inode.
+    fn shared(&self) -> Option<usize> {
+        (self.process == Slot::MANY).then_some(self.fd as usize)
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -88,16 +95,17 @@ impl ProcessMap {
             for &(inode, fd) in sockets {
                 match m.index.entry(inode) {
                     Entry::Vacant(v) => {
-                        v.insert(Slot::One { process: p, fd });
+                        v.insert(Slot { process: p, fd });
                     }
                     Entry::Occupied(mut o) => {
-                        let holders = match *o.get() {
-                            Slot::One { process, fd } => {
-                                o.insert(Slot::Many(m.shared.len() as u32));
-                                m.shared.push(vec![Holder { process, fds: vec![fd] }]);
+                        let slot = *o.get();
+                        let holders = match slot.shared() {
+                            None => {
+                                o.insert(Slot { process: Slot::MANY, fd: m.shared.len() as u32 });
+                                m.shared.push(vec![Holder { process: slot.process, fds: vec![slot.fd] }]);
                                 m.shared.last_mut().unwrap()
                             }
-                            Slot::Many(i) => &mut m.shared[i as usize],
+                            Some(i) => &mut m.shared[i],
                         };
                         // A process's pairs come together, so its holder, if any, is the last one.
                         match holders.last_mut() {
@@ -128,8 +136,10 @@ impl ProcessMap {
     pub fn owner_indices(&self, inode: u64, complete: bool) -> Owner<impl Iterator<Item = u32> + '_> {
         let (one, many) = match self.index.get(&inode) {
             None => (None, &[][..]),
-            Some(Slot::One { process, .. }) => (Some(*process), &[][..]),
-            Some(Slot::Many(i)) => (None, &self.shared[*i as usize][..]),
+            Some(slot) => match slot.shared() {
+                None => (Some(slot.process), &[][..]),
+                Some(i) => (None, &self.shared[i][..]),
+            },
         };
         let held = one.is_some() || !many.is_empty();
         Self::rule(inode, held, complete).map(|()| one.into_iter().chain(many.iter().map(|h| h.process)))
@@ -152,8 +162,10 @@ impl ProcessMap {
     pub fn get(&self, inode: u64) -> Holders<'_> {
         let it = match self.index.get(&inode) {
             None => HoldersIter::One(None),
-            Some(Slot::One { process, fd }) => HoldersIter::One(Some((*process, fd))),
-            Some(Slot::Many(i)) => HoldersIter::Many(self.shared[*i as usize].iter()),
+            Some(slot) => match slot.shared() {
+                None => HoldersIter::One(Some((slot.process, &slot.fd))),
+                Some(i) => HoldersIter::Many(self.shared[i].iter()),
+            },
         };
         Holders { processes: &self.processes, it }
     }

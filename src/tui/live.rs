@@ -337,28 +337,33 @@ impl Tracker {
     /// and whether it is new; sockets gone since are kept in `closed`, with their group, for [`LINGER`].
     fn track(&mut self, sockets: &[Socket], epoch: Instant, now: Instant) -> (Vec<u32>, Vec<bool>) {
         let n = sockets.len();
-        let mut cur: Vec<(u64, u32)> = sockets.iter().enumerate().map(|(i, s)| (socket_id(s), i as u32)).collect();
-        cur.sort_unstable_by_key(|e| e.0);
         let now_ms = now.saturating_duration_since(epoch).as_millis().min(u32::MAX as u128) as u32;
+        // (id, index, first seen), sorted by id: filled in place, it becomes the next refresh's `seen` (one
+        // table of 16 bytes a socket instead of two: at 200k sockets it shows in the peak memory).
+        let mut seen: Vec<(u64, u32, u32)> =
+            sockets.iter().enumerate().map(|(i, s)| (socket_id(s), i as u32, now_ms)).collect();
+        seen.sort_unstable_by_key(|e| e.0);
         let mut first_seen = vec![now_ms; n];
         let mut is_new = vec![self.prev.is_some(); n];
-        let mut seen = Vec::with_capacity(n);
         let mut gone: Vec<(u32, u32)> = Vec::new();
         let old = std::mem::take(&mut self.seen);
         let mut a = 0;
-        for (k, &(id, idx)) in cur.iter().enumerate() {
+        let mut last = None;
+        for e in seen.iter_mut() {
+            let (id, idx) = (e.0, e.1);
             while a < old.len() && old[a].0 < id {
                 gone.push((old[a].1, old[a].2));
                 a += 1;
             }
             // An id seen twice in one snapshot (a hash collision of cookie-less records) counts as new.
-            let dup = k > 0 && cur[k - 1].0 == id;
+            let dup = last == Some(id);
+            last = Some(id);
             if !dup && a < old.len() && old[a].0 == id {
                 first_seen[idx as usize] = old[a].2;
                 is_new[idx as usize] = false;
+                e.2 = old[a].2;
                 a += 1;
             }
-            seen.push((id, idx, first_seen[idx as usize]));
         }
         gone.extend(old[a..].iter().map(|e| (e.1, e.2)));
         // What is gone closed since the last refresh: keep it, with its group, for a while.

@@ -227,7 +227,7 @@ pub fn collector_loop(
             let started = Instant::now();
             let full = force || last_full.is_none_or(|t| t.elapsed() >= full_every);
             let msg = if full {
-                let cpu = refresh::thread_cpu();
+                let cpu = refresh::cpu_time();
                 // The process scan is refreshed at most every PROCS_EVERY: on a busy host a scan reads
                 // every fd of every process that changed, and the holders of old sockets do not move.
                 let procs_due = last_procs.is_none_or(|t| t.elapsed() >= PROCS_EVERY) || force;
@@ -243,11 +243,8 @@ pub fn collector_loop(
                     (&proc_root, procs_due, &mut namer),
                     started,
                 );
-                full_every = refresh::full_every(
-                    settings.interval,
-                    refresh::thread_cpu().saturating_sub(cpu),
-                    started.elapsed(),
-                );
+                full_every =
+                    refresh::full_every(settings.interval, refresh::cpu_time().saturating_sub(cpu), started.elapsed());
                 tracker.full_every = full_every;
                 last_full = Some(started);
                 force = false;
@@ -298,6 +295,9 @@ pub fn collector_loop(
         }
     }
 }
+
+/// Blocks the allocator maps on their own and gives back when freed (the dashboard's per-refresh tables).
+pub const LARGE_BLOCK: usize = 256 * 1024;
 
 /// The longest the dashboard reuses its process scan between full refreshes.
 const PROCS_EVERY: Duration = Duration::from_secs(5);
@@ -386,6 +386,8 @@ fn close_sockets(targets: &[crate::model::Socket]) -> String {
 
 /// Run the dashboard until the user quits.
 pub fn run(cfg: TopConfig) -> anyhow::Result<()> {
+    // Tables of sockets come and go every refresh: give their memory back (see the function).
+    crate::sys::return_large_blocks(LARGE_BLOCK);
     let collector = collect::netns::open_live(&cfg.netns, cfg.source, &cfg.proc_root, cfg.state_roots.clone());
     let state_roots = cfg.state_roots.clone();
     let (cmd_tx, cmd_rx) = mpsc::channel();

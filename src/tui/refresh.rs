@@ -19,8 +19,8 @@ pub const CPU_BUDGET: f64 = 0.10;
 /// [`MAX_AGE`] (a host so busy that a dump takes seconds is not helped by dumping back to back).
 pub const CPU_CEILING: f64 = 0.25;
 
-/// The time between the starts of two full refreshes, for a full refresh that cost `cpu` (this thread's
-/// CPU time) and took `wall`: at least `interval`, at most what keeps the data younger than [`MAX_AGE`]
+/// The time between the starts of two full refreshes, for a full refresh that cost `cpu` (the process's CPU
+/// time) and took `wall`: at least `interval`, at most what keeps the data younger than [`MAX_AGE`]
 /// (or the interval, when the user asked for a longer one), and never so often that they take more than
 /// [`CPU_CEILING`] of a core.
 pub fn full_every(interval: Duration, cpu: Duration, wall: Duration) -> Duration {
@@ -30,10 +30,11 @@ pub fn full_every(interval: Duration, cpu: Duration, wall: Duration) -> Duration
     want.clamp(interval, cap)
 }
 
-/// CPU time (user and system) used by the calling thread so far.
-pub fn thread_cpu() -> Duration {
-    let (user, system) = crate::sys::thread_times();
-    user + system
+/// CPU time (user and system) used by the whole process so far: a collection runs on several threads (the
+/// kernel's dump is received on one, decoded on another, other tables dumped on their own), and what a
+/// refresh costs is all of it.
+pub fn cpu_time() -> Duration {
+    crate::sys::process_cpu_time()
 }
 
 /// A listeners-only refresh between two full ones: fresh accept queues, laid over the last full data.
@@ -94,13 +95,13 @@ mod tests {
     }
 
     #[test]
-    fn thread_cpu_moves_forward() {
-        let a = thread_cpu();
+    fn cpu_time_moves_forward() {
+        let a = cpu_time();
         let mut x = 0u64;
         for i in 0..2_000_000u64 {
             x = x.wrapping_mul(31).wrapping_add(i);
         }
         std::hint::black_box(x);
-        assert!(thread_cpu() > a);
+        assert!(cpu_time() > a);
     }
 }
