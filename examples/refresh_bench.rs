@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
+use sockscope::collect::netlink::{FirstByCookie, decode};
 use sockscope::collect::{self, SourceChoice};
 use sockscope::model::{State, StateSet};
 use sockscope::ports::services::Services;
@@ -53,7 +54,6 @@ fn process_cpu() -> Duration {
 fn raw_dump(q: &sockscope::collect::Query) -> Vec<Vec<u8>> {
     use netlink_sys::{Socket as NlSocket, protocols::NETLINK_SOCK_DIAG};
     use sockscope::collect::Table;
-    use sockscope::collect::netlink::decode;
     let mut sock = NlSocket::new(NETLINK_SOCK_DIAG).expect("netlink socket");
     sock.bind_auto().expect("bind");
     let _ = sock.set_rx_buf_sz(1 << 20);
@@ -77,6 +77,22 @@ fn raw_dump(q: &sockscope::collect::Query) -> Vec<Vec<u8>> {
             return bufs;
         }
     }
+}
+
+/// Decode the dump's buffers as the collector does (and, with `first`, drop repeated cookies as it does);
+/// the number of sockets kept.
+fn decode_all(bufs: &[Vec<u8>], mut first: Option<&mut FirstByCookie>) -> usize {
+    let mut n = 0usize;
+    for b in bufs {
+        decode::for_each_message(b, sockscope::collect::Table::TcpAll, false, |m| {
+            if let decode::Message::Socket(s) = m {
+                n += usize::from(first.as_mut().is_none_or(|f| f.keep(&s)));
+            }
+            true
+        })
+        .expect("decode");
+    }
+    n
 }
 
 fn ms(d: Duration) -> f64 {
@@ -108,41 +124,8 @@ fn main() {
     let (mut bare, mut decoding, mut whole) = (Vec::new(), Vec::new(), Vec::new());
     for i in 0..runs {
         let (bufs, raw) = measure(|| raw_dump(&q));
-        let (decoded, dec) = measure(|| {
-            let mut n = 0usize;
-            for b in &bufs {
-                sockscope::collect::netlink::decode::for_each_message(
-                    b,
-                    sockscope::collect::Table::TcpAll,
-                    false,
-                    |m| {
-                        n += usize::from(matches!(m, sockscope::collect::netlink::decode::Message::Socket(_)));
-                        true
-                    },
-                )
-                .expect("decode");
-            }
-            n
-        });
-        let (_, dedupe) = measure(|| {
-            let mut first = sockscope::collect::netlink::FirstByCookie::default();
-            let mut kept = 0usize;
-            for b in &bufs {
-                sockscope::collect::netlink::decode::for_each_message(
-                    b,
-                    sockscope::collect::Table::TcpAll,
-                    false,
-                    |m| {
-                        if let sockscope::collect::netlink::decode::Message::Socket(s) = m {
-                            kept += usize::from(first.keep(&s));
-                        }
-                        true
-                    },
-                )
-                .expect("decode");
-            }
-            kept
-        });
+        let (decoded, dec) = measure(|| decode_all(&bufs, None));
+        let (_, dedupe) = measure(|| decode_all(&bufs, Some(&mut FirstByCookie::default())));
         let bytes: usize = bufs.iter().map(Vec::len).sum();
         drop(bufs);
         let p0 = process_cpu();
