@@ -20,7 +20,8 @@ use sockscope::collect::{self, SourceChoice};
 use sockscope::model::{State, StateSet};
 use sockscope::ports::services::Services;
 use sockscope::tui::app::{Action, App, Settings, update};
-use sockscope::tui::live::Tracker;
+use sockscope::tui::live::{Attribution, Tracker};
+use sockscope::tui::owners;
 use sockscope::tui::{query_for, view};
 
 /// (user, system) CPU time of this thread.
@@ -133,13 +134,18 @@ fn main() {
         let (snap, collect) = measure(|| sockscope::tui::collect_into(&mut *collector, &q, spare).expect("collect"));
         let n = snap.sockets.len();
         let took = collect.wall;
-        let (ok, procs) = measure(|| {
-            let wanted = snap.sockets.iter().map(|s| s.inode).filter(|i| *i != 0);
-            cache.refresh(std::path::Path::new("/proc"), wanted).is_ok()
+        // As the dashboard's full refresh does: each socket looked up once, the cache asked about the rest.
+        let ((ok, codes), procs) = measure(|| {
+            let version = cache.version();
+            let codes = owners::codes(&snap.sockets, cache.map());
+            let unheld = snap.sockets.iter().zip(&codes).filter(|(_, c)| **c == owners::UNHELD).map(|(s, _)| s.inode);
+            let ok = cache.refresh(std::path::Path::new("/proc"), unheld).is_ok();
+            (ok, if cache.version() != version { owners::codes(&snap.sockets, cache.map()) } else { codes })
         });
         let (live, track) = measure(|| {
             let complete = cache.stats().complete;
-            tracker.update_with(snap, took, Instant::now(), ok.then(|| (cache.map(), complete)), None)
+            let procs = ok.then_some(Attribution { map: cache.map(), complete, codes: &codes });
+            tracker.update_with(snap, took, Instant::now(), procs, None)
         });
         let ((), draw) = measure(|| {
             update(&mut app, Action::Data(live));

@@ -18,6 +18,15 @@ use crate::model::owners::{ProcessInfo, ProcessMap};
 use crate::ports::audit::{self, AuditOptions};
 use crate::ports::classes::{self, HostPorts, Pressure};
 
+/// What process attribution gives a refresh: the map, whether every process could be inspected, and each
+/// socket's holders as [`super::owners::codes`] looked them up (same order as the snapshot's sockets).
+#[derive(Debug, Clone, Copy)]
+pub struct Attribution<'a> {
+    pub map: &'a ProcessMap,
+    pub complete: bool,
+    pub codes: &'a [u32],
+}
+
 /// How long a closed socket stays on screen, dimmed.
 pub const LINGER: Duration = Duration::from_secs(5);
 /// How much count history each group keeps (the sparkline).
@@ -235,18 +244,18 @@ impl Tracker {
         self.update_with(snap, collect_time, now, None, None)
     }
 
-    /// [`update`](Self::update) with process attribution: `procs` is the map and whether it is complete;
-    /// holders are looked up for each group's first socket and for every socket of the `open` group.
+    /// [`update`](Self::update) with process attribution: the holders of every group's sockets are counted,
+    /// and those of every socket of the `open` group kept.
     pub fn update_with(
         &mut self,
         snap: Snapshot,
         collect_time: Duration,
         now: Instant,
-        procs: Option<(&ProcessMap, bool)>,
+        procs: Option<Attribution<'_>>,
         open: Option<&GroupKey>,
     ) -> Arc<Live> {
         let mut sockets = snap.sockets;
-        let owner_pid = |inode: u64| procs.and_then(|(m, _)| m.get(inode).next()).map_or(0, |p| p.process.pid);
+        let owner_pid = |inode: u64| procs.and_then(|a| a.map.get(inode).next()).map_or(0, |p| p.process.pid);
         let fold = self
             .host
             .as_ref()
@@ -269,11 +278,11 @@ impl Tracker {
             self.series.retain(|k, _| keep.contains(k) || Some(k) == open);
         }
         let open_series = open.and_then(|k| self.series.get(k)).cloned();
-        let owners = procs.map(|(map, complete)| {
+        let owners = procs.map(|Attribution { map, complete, codes }| {
             let open =
                 groups.iter().filter(|g| Some(&g.key) == open).flat_map(|g| g.listeners.iter().chain(&g.members));
             let mut o = Owners::of(&sockets, open.copied(), map, complete);
-            o.groups = super::owners::summarize(&sockets, &groups, map, complete);
+            o.groups = super::owners::summarize(&sockets, &groups, map, complete, codes);
             o
         });
         let audit = audit_listeners(&sockets, &groups, &self.audit);

@@ -316,15 +316,24 @@ fn full_refresh(
     match collect_into(collector, &q, tracker.take_spare()) {
         Ok(mut snap) => {
             let took = started.elapsed();
-            // Processes are attributed from a cache: only new processes are scanned each refresh.
-            let wanted = snap.sockets.iter().map(|s| s.inode).filter(|i| *i != 0);
-            let procs = !procs_due || cache.refresh(proc_root, wanted).is_ok();
+            // Processes are attributed from a cache: only new processes are scanned each refresh. Each socket
+            // is looked up once; the cache is asked about the ones it does not know.
+            let version = cache.version();
+            let mut codes = owners::codes(&snap.sockets, cache.map());
+            let unheld = snap.sockets.iter().zip(&codes).filter(|(_, c)| **c == owners::UNHELD).map(|(s, _)| s.inode);
+            let procs = !procs_due || cache.refresh(proc_root, unheld).is_ok();
+            if cache.version() != version {
+                codes = owners::codes(&snap.sockets, cache.map());
+            }
             let expr = resolve(&settings.selection.expr, &snap, cache, proc_root, namer);
             if !expr.is_true() {
-                snap.sockets.retain(|s| expr.matches(s));
+                let keep: Vec<bool> = snap.sockets.iter().map(|s| expr.matches(s)).collect();
+                let (mut a, mut b) = (keep.iter(), keep.iter());
+                snap.sockets.retain(|_| a.next().copied().unwrap_or(false));
+                codes.retain(|_| b.next().copied().unwrap_or(false));
             }
             let complete = cache.stats().complete;
-            let procs = procs.then(|| (cache.map(), complete));
+            let procs = procs.then_some(live::Attribution { map: cache.map(), complete, codes: &codes });
             Update::Live(tracker.update_with(snap, took, started, procs, settings.open_group.as_ref()))
         }
         Err(e) => Update::Error(e.to_string()),

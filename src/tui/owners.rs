@@ -19,25 +19,46 @@ pub struct GroupOwners {
     pub hidden: u32,
 }
 
-/// What one socket's lookup gave, in 4 bytes: a single holder's process index, or one of these markers.
+/// What one socket's lookup gave ([`codes`]), in 4 bytes: a single holder's process index, or a marker.
 const NOBODY: u32 = u32::MAX;
-const HIDDEN: u32 = u32::MAX - 1;
+/// An inode no visible process holds: hidden, or nobody's when every process could be inspected.
+pub const UNHELD: u32 = u32::MAX - 1;
 /// Several holders: looked up again when counted (rare: a listener shared by pre-forked workers).
 const SEVERAL: u32 = u32::MAX - 2;
 
-/// Count the holders of every socket of every group. The map is asked once per socket in snapshot order
-/// (groups list their sockets in an order that jumps all over the snapshot, and at 200k sockets reading the
-/// 168-byte records at random costs more than the lookups), then the groups count from the 4-byte answers.
-pub fn summarize(sockets: &[Socket], groups: &[Group], map: &ProcessMap, complete: bool) -> Vec<GroupOwners> {
-    let code = |inode: u64| match map.owner_indices(inode, complete) {
+/// Each socket's holders in `map`, in 4 bytes, in snapshot order: one lookup per socket, reading the big
+/// table in order. The collector computes them once a refresh; the sockets [`UNHELD`] are the ones the
+/// process cache is asked about.
+pub fn codes(sockets: &[Socket], map: &ProcessMap) -> Vec<u32> {
+    let code = |inode: u64| match map.owner_indices(inode, true) {
+        _ if inode == 0 => NOBODY,
         Owner::Held(mut holders) => match (holders.next(), holders.next()) {
             (Some(p), None) if p < SEVERAL => p,
             _ => SEVERAL,
         },
-        Owner::Hidden => HIDDEN,
-        Owner::None => NOBODY,
+        Owner::Hidden | Owner::None => UNHELD,
     };
-    let codes: Vec<u32> = sockets.iter().map(|s| code(s.inode)).collect();
+    sockets.iter().map(|s| code(s.inode)).collect()
+}
+
+/// Count the holders of every socket of every group from the sockets' [`codes`] in `map` (computed here
+/// when `codes` does not match `sockets`). Groups list their sockets in an order that jumps all over the
+/// snapshot: at 200k sockets reading the 168-byte records at random costs more than the lookups, so the
+/// groups count from the 4-byte answers.
+pub fn summarize(
+    sockets: &[Socket],
+    groups: &[Group],
+    map: &ProcessMap,
+    complete: bool,
+    codes: &[u32],
+) -> Vec<GroupOwners> {
+    let fresh;
+    let codes = if codes.len() == sockets.len() {
+        codes
+    } else {
+        fresh = self::codes(sockets, map);
+        &fresh
+    };
     groups
         .iter()
         .map(|g| {
@@ -50,7 +71,7 @@ pub fn summarize(sockets: &[Socket], groups: &[Group], map: &ProcessMap, complet
             for &i in g.listeners.iter().chain(&g.members) {
                 match codes.get(i as usize).copied().unwrap_or(NOBODY) {
                     NOBODY => {}
-                    HIDDEN => hidden += 1,
+                    UNHELD => hidden += u32::from(!complete),
                     SEVERAL => {
                         if let Owner::Held(holders) = map.owner_indices(sockets[i as usize].inode, complete) {
                             holders.for_each(&mut count);
@@ -261,9 +282,9 @@ mod tests {
         let map = ProcessMap::build([(p0, &a[..]), (p1, &b[..])], 5);
         let groups = crate::group::group(&sockets);
         assert_eq!(groups.len(), 1);
-        let got = summarize(&sockets, &groups, &map, false);
+        let got = summarize(&sockets, &groups, &map, false, &[]);
         assert_eq!(got, vec![GroupOwners { holders: vec![(1, 3), (0, 2)], hidden: 1 }]);
-        let got = summarize(&sockets, &groups, &map, true);
+        let got = summarize(&sockets, &groups, &map, true, &codes(&sockets, &map));
         assert_eq!(got, vec![GroupOwners { holders: vec![(1, 3), (0, 2)], hidden: 0 }]);
     }
 

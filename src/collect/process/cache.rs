@@ -50,6 +50,8 @@ pub struct ProcessCache {
     unattributed: crate::hash::FastSet<u64>,
     last_full: Option<Instant>,
     generation: u64,
+    /// Counts the maps built: see [`ProcessCache::version`].
+    version: u64,
     stats: ScanStats,
 }
 
@@ -70,6 +72,7 @@ impl ProcessCache {
             unattributed: HashSet::default(),
             last_full: None,
             generation: 0,
+            version: 0,
             stats: ScanStats::default(),
         }
     }
@@ -90,6 +93,11 @@ impl ProcessCache {
     pub fn with_threads(mut self, n: usize) -> Self {
         self.threads = n.max(1);
         self
+    }
+
+    /// Changes whenever the map is rebuilt: lookups made in the map stay valid while it stays the same.
+    pub fn version(&self) -> u64 {
+        self.version
     }
 
     /// The map as of the last refresh.
@@ -224,6 +232,7 @@ impl ProcessCache {
     fn rebuild(&mut self) {
         // The old map goes first: two maps of 200k sockets at once would show in the peak memory.
         self.map = ProcessMap::default();
+        self.version += 1;
         // Processes whose info was read (they hold sockets), by pid.
         let mut holders: Vec<(&u32, &Known)> = self.procs.iter().filter(|(_, k)| k.info.is_some()).collect();
         holders.sort_unstable_by_key(|(pid, _)| **pid);
