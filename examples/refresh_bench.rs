@@ -3,11 +3,11 @@
 //! each phase it prints wall time and this thread's CPU time split into kernel (system) and userspace
 //! (user), from getrusage(RUSAGE_THREAD): the dump's kernel time is the floor, the userspace share is ours.
 //!
-//! The kernel's share is measured apart: a bare receive loop over the same TCP dump request that only keeps
-//! the bytes (its CPU time is the kernel's walk and copy), then the decoding of those bytes alone. The
-//! userspace cost of a full refresh is the refresh's whole CPU time (this thread and the threads it starts)
-//! minus the bare dump's: decode, dedupe, allocation (page faults included), process attribution, tracking,
-//! grouping, owners and one frame.
+//! The kernel's share is measured apart: a bare receive loop over the same dump requests (TCP, and the
+//! other tables the dashboard asks for) that only keeps the bytes (its CPU time is the kernel's walk and
+//! copy), then the decoding of the TCP bytes alone. The userspace cost of a full refresh is the refresh's
+//! whole CPU time (this thread and the threads it starts) minus the bare dumps': decode, dedupe, allocation
+//! (page faults included), process attribution, tracking, grouping, owners and one frame.
 //! Run it where the sockets are, for example inside a benchmark namespace:
 //! `nsenter -t PIDNS -n -p -m target/release/examples/refresh_bench 10` (`scripts/bench-dashboard` does).
 
@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use sockscope::collect::netlink::{FirstByCookie, decode};
-use sockscope::collect::{self, SourceChoice};
+use sockscope::collect::{self, SourceChoice, Table};
 use sockscope::model::{State, StateSet};
 use sockscope::ports::services::Services;
 use sockscope::tui::app::{Action, App, Settings, update};
@@ -50,15 +50,15 @@ fn process_cpu() -> Duration {
     sockscope::sys::process_cpu_time()
 }
 
-/// The bare TCP dump: send the dashboard's request, receive every reply buffer and keep the bytes. What it
-/// costs is the kernel's walk (plus a copy of each buffer).
-fn raw_dump(q: &sockscope::collect::Query) -> Vec<Vec<u8>> {
+/// The bare dump of `table`: send the dashboard's request, receive every reply buffer and keep the bytes.
+/// What it costs is the kernel's walk (plus a copy of each buffer).
+fn raw_dump(q: &sockscope::collect::Query, table: Table) -> Vec<Vec<u8>> {
     use netlink_sys::{Socket as NlSocket, protocols::NETLINK_SOCK_DIAG};
-    use sockscope::collect::Table;
     let mut sock = NlSocket::new(NETLINK_SOCK_DIAG).expect("netlink socket");
     sock.bind_auto().expect("bind");
     let _ = sock.set_rx_buf_sz(1 << 20);
-    let req = decode::dump_request(Table::TcpAll, q, q.bytecode.as_deref(), 1);
+    let bytecode = if table.is_inet() { q.bytecode.as_deref() } else { None };
+    let req = decode::dump_request(table, q, bytecode, 1);
     sock.send(&req, 0).expect("send");
     let mut bufs = Vec::new();
     loop {
@@ -85,7 +85,7 @@ fn raw_dump(q: &sockscope::collect::Query) -> Vec<Vec<u8>> {
 fn decode_all(bufs: &[Vec<u8>], mut first: Option<&mut FirstByCookie>) -> usize {
     let mut n = 0usize;
     for b in bufs {
-        decode::for_each_message(b, sockscope::collect::Table::TcpAll, false, |m| {
+        decode::for_each_message(b, Table::TcpAll, false, |m| {
             if let decode::Message::Socket(s) = m {
                 n += usize::from(first.as_mut().is_none_or(|f| f.keep(&s)));
             }
@@ -124,7 +124,9 @@ fn main() {
     let (mut kernel, mut user, mut listen) = (Vec::new(), Vec::new(), Vec::new());
     let (mut bare, mut decoding, mut whole) = (Vec::new(), Vec::new(), Vec::new());
     for i in 0..runs {
-        let (bufs, raw) = measure(|| raw_dump(&q));
+        let (bufs, tcp) = measure(|| raw_dump(&q, Table::TcpAll));
+        let ((), rest) =
+            measure(|| q.tables().into_iter().filter(|t| *t != Table::TcpAll).for_each(|t| drop(raw_dump(&q, t))));
         let (decoded, dec) = measure(|| decode_all(&bufs, None));
         let (_, dedupe) = measure(|| decode_all(&bufs, Some(&mut FirstByCookie::default())));
         let bytes: usize = bufs.iter().map(Vec::len).sum();
@@ -156,14 +158,15 @@ fn main() {
             tracker.listeners(&snap.sockets, Instant::now(), None)
         });
         let refresh_cpu = process_cpu() - p0;
-        let raw_cpu = raw.user + raw.sys;
+        let raw_cpu = tcp.user + tcp.sys + rest.user + rest.sys;
         let userspace = refresh_cpu.saturating_sub(raw_cpu);
         println!(
-            "refresh {i}: bare TCP dump {:.1} ms CPU ({:.1} wall, {} KiB, {decoded} sockets), its decoding alone {:.1} ms ({:.1} with the \
-             dump's dedupe by cookie); \
+            "refresh {i}: bare dumps {:.1} ms CPU (TCP {:.1} ms, {:.1} wall, {} KiB, {decoded} sockets), the TCP decoding alone \
+             {:.1} ms ({:.1} with the dump's dedupe by cookie); \
              full refresh {:.1} ms CPU of which userspace {:.1} ms ({:.1}% of the bare dump)",
             ms(raw_cpu),
-            ms(raw.wall),
+            ms(tcp.user + tcp.sys),
+            ms(tcp.wall),
             bytes / 1024,
             ms(dec.wall),
             ms(dedupe.wall),
@@ -189,7 +192,7 @@ fn main() {
             // The first refresh scans every process and fills the caches: not the steady state.
             kernel.push(ms(raw_cpu));
             user.push(ms(userspace));
-            bare.push(ms(raw.wall));
+            bare.push(ms(tcp.wall));
             decoding.push(ms(dec.wall));
             whole.push(ms(refresh_cpu));
             listen.push(ms(l.user + l.sys));
@@ -197,7 +200,7 @@ fn main() {
     }
     let (k, u) = (median(kernel), median(user));
     println!(
-        "median over refreshes 1..{runs}: kernel dump {k:.1} ms CPU ({:.1} ms wall), full refresh {:.1} ms CPU, \
+        "median over refreshes 1..{runs}: kernel dumps {k:.1} ms CPU (TCP wall {:.1} ms), full refresh {:.1} ms CPU, \
          userspace {u:.1} ms ({:.1}% of the kernel's; decoding alone {:.1} ms), listeners-only refresh {:.1} ms",
         median(bare),
         median(whole),
