@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Condvar, Mutex, PoisonError};
 
 use super::Found;
+use crate::collect::procfs::sockstat::{self, SockStat};
 use crate::collect::{self, CollectError, Query, Snapshot, SourceChoice};
 use crate::model::netns::{Namespaces, NetnsId};
 
@@ -210,25 +211,60 @@ pub fn for_each_in_order(
 
 /// Dump one namespace: directly when it is ours, else on a fresh thread that enters it and ends.
 fn dump_one(f: &Found, own: u64, source: SourceChoice, proc_root: &Path, q: &Query) -> Result<Snapshot, Skip> {
+    match in_namespace(f, own, proc_root, |here| super::walk::collect_here(source, here, q)) {
+        Ok(r) => r.map_err(Skip::Collect),
+        Err(Skip::NoPrivilege(e)) => fallback_proc(f, source, proc_root, q).unwrap_or(Err(Skip::NoPrivilege(e))),
+        Err(e) => Err(e),
+    }
+}
+
+/// Run `work` in namespace `f` and return what it gives: directly when `f` is the caller's own (`own`), with
+/// `proc_root`; else on a fresh thread that enters `f` and ends, with `proc_root/thread-self` (which shows the
+/// entered namespace). The thread's own threads inherit the namespace; the caller never leaves its own.
+pub fn in_namespace<T: Send>(
+    f: &Found,
+    own: u64,
+    proc_root: &Path,
+    work: impl FnOnce(PathBuf) -> T + Send,
+) -> Result<T, Skip> {
     if f.ns.inode == own {
-        return collect::open(source, proc_root.to_path_buf()).collect(q).map_err(Skip::Collect);
+        return Ok(work(proc_root.to_path_buf()));
     }
     let file = open_namespace(f)?;
     let entered = std::thread::scope(|s| {
-        s.spawn(|| -> Result<Result<Snapshot, Skip>, io::Error> {
+        s.spawn(|| -> Result<T, io::Error> {
             crate::sys::enter_net_namespace(file.as_fd())?;
-            // From here on this thread (and the table threads it starts) lives in the namespace; it ends below.
-            let here = proc_root.join("thread-self");
-            Ok(collect::open(source, here).collect(q).map_err(Skip::Collect))
+            // From here on this thread (and the threads it starts) lives in the namespace; it ends below.
+            Ok(work(proc_root.join("thread-self")))
         })
         .join()
-        .unwrap_or_else(|_| Err(io::Error::other("the dump thread panicked")))
+        .unwrap_or_else(|_| Err(io::Error::other("the namespace thread panicked")))
     });
-    match entered {
-        Ok(r) => r,
-        Err(e) if is_denied(&e) => fallback_proc(f, source, proc_root, q).unwrap_or(Err(Skip::NoPrivilege(e))),
-        Err(e) => Err(Skip::Enter(e)),
+    entered.map_err(|e| if is_denied(&e) { Skip::NoPrivilege(e) } else { Skip::Enter(e) })
+}
+
+/// The `ss -s` counters summed over `found` ([`SockStat::add_namespace`]), each read in its namespace (or,
+/// without the privilege to enter, from `/proc/PID/net` of one of its processes), and the namespaces that
+/// could not be read, by index.
+pub fn sockstat_all(found: &[Found], own: u64, proc_root: &Path) -> (SockStat, Vec<(NetnsId, Skip)>) {
+    let mut sum = SockStat::default();
+    let mut skipped = Vec::new();
+    for (i, f) in found.iter().enumerate() {
+        let r = match in_namespace(f, own, proc_root, |here| sockstat::read(&here)) {
+            Ok(r) => r.map_err(Skip::Enter),
+            Err(Skip::NoPrivilege(e)) => f
+                .pids
+                .first()
+                .and_then(|pid| sockstat::read(&proc_root.join(pid.to_string())).ok())
+                .ok_or(Skip::NoPrivilege(e)),
+            Err(e) => Err(e),
+        };
+        match r {
+            Ok(stat) => sum.add_namespace(&stat),
+            Err(e) => skipped.push((i as NetnsId, e)),
+        }
     }
+    (sum, skipped)
 }
 
 /// Without the privilege to enter, a namespace with a process we may read is still readable as text:

@@ -8,6 +8,7 @@
 pub mod dump;
 #[cfg(test)]
 mod tests;
+pub mod walk;
 
 use std::collections::BTreeMap;
 use std::io;
@@ -358,6 +359,27 @@ impl Plan {
         multi.snapshot.namespaces = self.namespaces();
         self.finish(&mut multi)?;
         Ok(multi.snapshot)
+    }
+
+    /// The `ss -s` counters summed over the plan's namespaces (host-wide counters once), and notes naming the
+    /// namespaces left out. A namespace that cannot be read is an error for `-N`, as is reading none.
+    pub fn sockstat(
+        &self,
+        proc_root: &Path,
+    ) -> Result<(crate::collect::procfs::sockstat::SockStat, Vec<String>), NetnsError> {
+        let (stat, skipped) = dump::sockstat_all(&self.found, self.own, proc_root);
+        let mut multi =
+            dump::Multi { snapshot: super::Snapshot { namespaces: self.namespaces(), ..Default::default() }, skipped };
+        if let Some(target) = &self.target
+            && let Some((_, skip)) = multi.skipped.pop()
+        {
+            return Err(NetnsError::Skipped { target: target.clone(), skip });
+        }
+        if multi.read() == 0 {
+            return Err(NetnsError::Nothing(multi.skip_notes().join("; ")));
+        }
+        let notes = multi.skip_notes().into_iter().map(|n| format!("{n} (the summary does not count them)")).collect();
+        Ok((stat, notes))
     }
 
     /// Say what could not be read: an error for `-N` or when nothing could, notes otherwise.
