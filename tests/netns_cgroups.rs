@@ -253,7 +253,7 @@ fn containers_and_units_are_named_from_real_cgroups() {
     assert_eq!(rows.iter().map(|r| r["local"]["port"].clone()).collect::<Vec<_>>(), vec![6103]);
     let rows = args(&["unit", &unit]);
     assert_eq!(rows.iter().map(|r| r["local"]["port"].clone()).collect::<Vec<_>>(), vec![6105]);
-    let rows = args(&["cgroup", "/machine.slice"]);
+    let rows = args(&["cgroup", "/machine.slice/*"]);
     assert_eq!(rows.iter().map(|r| r["local"]["port"].clone()).collect::<Vec<_>>(), vec![6104]);
     let table = common::run_ok(&[
         "--all-netns",

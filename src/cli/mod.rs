@@ -66,11 +66,14 @@ FILTERS (ss's language, after the options; quote parentheses for the shell):
   FILTER := [ state STATE | exclude STATE ]... [ EXPRESSION ]
   sport|dport|port [OP] :PORT     OP: = == != < > <= >= eq ne lt gt le ge; PORT: number, service, range, *
   src|dst ADDR[/PLEN][:PORT]      also [v6addr]:port, *:PORT, host names; `src unix:GLOB` for UNIX paths
-  dev IFNAME   fwmark VALUE[/MASK]   and && &  or || |  not !  ( )   juxtaposition means and
+  dev IFNAME   fwmark VALUE[/MASK]   cgroup PATH (the socket's own cgroup2 directory, exactly)
+  and && &  or || |  not !  ( )   juxtaposition means and
   and/or bind equally and group from the left, as in ss: `a or b and c` is `(a or b) and c`.
 sockscope extras: `port` (either end), ranges (`sport :8000-8100`), `proto tcp|udp|unix`, `uid OP N`, \
 `path GLOB` (UNIX name), `process GLOB` and `pid N` (the socket's holders, read from /proc), port classes \
-`sport class well-known|registered|dynamic` and `dport ephemeral`. On the netlink path the kernel evaluates \
+`sport class well-known|registered|dynamic` and `dport ephemeral`; the namespace and workload terms `netns NAME|INODE`, \
+`container GLOB`, `unit GLOB` and `cgroup GLOB` (the holder's cgroup path: `cgroup '/system.slice/*'`). \
+On the netlink path the kernel evaluates \
 what it can (bytecode); the rest is checked in userspace.
 
 Examples:

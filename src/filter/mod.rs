@@ -126,7 +126,7 @@ pub enum Expr {
     /// `netns NAME|INODE`: the socket lives in that network namespace. Resolved against the snapshot's
     /// namespace table by [`Expr::resolve_workloads`] into [`Expr::Netns`]; unresolved it matches nothing.
     NetnsName(String),
-    /// `container GLOB`, `unit GLOB`, `cgroup PATH`: who is behind the socket (see
+    /// `container GLOB`, `unit GLOB`, `cgroup GLOB`: who is behind the socket (see
     /// [`crate::collect::workloads`]). Resolved by [`Expr::resolve_workloads`]; unresolved it matches nothing.
     Workload {
         term: WorkloadTerm,
@@ -164,10 +164,7 @@ impl WorkloadTerm {
                         && (glob_match(pattern, &c.id) || (pattern.len() >= 4 && c.id.starts_with(pattern))))
             }),
             WorkloadTerm::Unit => w.unit.as_deref().is_some_and(|u| glob_match(pattern, u)),
-            WorkloadTerm::Cgroup => {
-                let p = pattern.trim_end_matches('/');
-                w.cgroup == pattern || p.is_empty() || w.cgroup.strip_prefix(p).is_some_and(|r| r.starts_with('/'))
-            }
+            WorkloadTerm::Cgroup => glob_match(pattern, &w.cgroup),
         }
     }
 }

@@ -305,18 +305,25 @@ impl Parser<'_> {
                 let (word, _) = self.value(&kw, "a namespace name or inode")?;
                 Ok(negate(Expr::NetnsName(word), ne))
             }
-            // `cgroup PATH` keeps ss's term, the socket's own cgroup id being that directory's (the kernel can
-            // test it), when PATH is a directory of this host's cgroup2 tree, and matches the workloads whose
-            // cgroup path is PATH or below it (or matches the glob), as `container` and `unit` do.
+            // `cgroup PATH` is ss's term: the socket's own cgroup is that directory of this host's cgroup2 tree
+            // (the kernel can test it). A glob instead matches the cgroup paths of the workloads holding the
+            // sockets, as `container` and `unit` do (`cgroup '/system.slice/*'`: everything below).
             "cgroup" => {
                 let ne = self.eq_or_ne(&kw)?;
-                let (path, _) = self.value(&kw, "a cgroup path")?;
-                let workload = Expr::Workload { term: WorkloadTerm::Cgroup, pattern: path.clone() };
+                let (path, at) = self.value(&kw, "a cgroup path or glob")?;
+                if path.contains(['*', '?', '[']) {
+                    return Ok(negate(Expr::Workload { term: WorkloadTerm::Cgroup, pattern: path }, ne));
+                }
                 match self.lookup.cgroup_id(&path) {
-                    Ok(id) if !path.contains(['*', '?', '[']) => {
-                        Ok(negate(Expr::Or(vec![Expr::Cgroup(id), workload]), ne))
-                    }
-                    _ => Ok(negate(workload, ne)),
+                    Ok(id) => Ok(negate(Expr::Cgroup(id), ne)),
+                    Err(e) => Err(FilterError::new(
+                        at.pos,
+                        at.len,
+                        format!(
+                            "{e}; a glob such as '{}/*' matches the cgroups of the sockets' holders",
+                            path.trim_end_matches('/')
+                        ),
+                    )),
                 }
             }
             "container" | "unit" => {

@@ -443,7 +443,7 @@ fn process_and_pid_terms() {
     let w = |term, pattern: &str| Expr::Workload { term, pattern: pattern.into() };
     assert_eq!(p("container web*").unwrap().expr, w(WorkloadTerm::Container, "web*"));
     assert_eq!(p("unit != nginx.service").unwrap().expr, w(WorkloadTerm::Unit, "nginx.service").not());
-    assert_eq!(p("cgroup /system.slice").unwrap().expr, w(WorkloadTerm::Cgroup, "/system.slice"));
+    assert_eq!(p("cgroup /system.slice/*").unwrap().expr, w(WorkloadTerm::Cgroup, "/system.slice/*"));
     assert_eq!(p("process != 'ngin*'").unwrap().expr, Expr::Process("'ngin*'".into()).not());
     assert_eq!(
         p("sport :80 or pid = 42").unwrap().expr,
@@ -455,23 +455,25 @@ fn process_and_pid_terms() {
     assert!(!crate::filter::bytecode::kernel_exact(&p("pid 42").unwrap().expr));
 }
 
-/// `cgroup PATH` resolves the path to its cgroup id through the lookup and tests the socket's id.
+/// `cgroup PATH` is ss's exact term: the path resolves to its cgroup id through the lookup and the socket's id
+/// is tested; a path the tree lacks is an error at the path (as in ss), and a glob matches the holders' cgroups.
 #[test]
 fn cgroup_terms_resolve_through_the_lookup() {
     struct Cgroups;
     impl Lookup for Cgroups {
         fn cgroup_id(&self, path: &str) -> Result<u64, String> {
-            if path == "/system.slice" { Ok(77) } else { Err("no such cgroup".into()) }
+            if path == "/system.slice" { Ok(77) } else { Err(format!("no cgroup {path}")) }
         }
     }
     let services = Services::parse("".as_bytes());
     let parsed = parse("cgroup /system.slice", &services, &Cgroups).unwrap();
-    let below = Expr::Workload { term: WorkloadTerm::Cgroup, pattern: "/system.slice".into() };
-    assert_eq!(parsed.expr, Expr::Or(vec![Expr::Cgroup(77), below]));
+    assert_eq!(parsed.expr, Expr::Cgroup(77));
     assert!(parsed.expr.needs_cgroups());
-    // A path the tree does not have is the workload term (a container's view of its cgroup, a glob).
-    let other = parse("not cgroup /nope", &services, &Cgroups).unwrap().expr;
-    assert_eq!(other, Expr::Workload { term: WorkloadTerm::Cgroup, pattern: "/nope".into() }.not());
+    let err = parse("not cgroup /nope", &services, &Cgroups).unwrap_err();
+    assert_eq!((err.pos, err.len), (11, 5), "{}", err.msg);
+    assert!(err.msg.starts_with("no cgroup /nope; a glob such as '/nope/*'"), "{}", err.msg);
+    let glob = parse("not cgroup /nope/*", &services, &Cgroups).unwrap().expr;
+    assert_eq!(glob, Expr::Workload { term: WorkloadTerm::Cgroup, pattern: "/nope/*".into() }.not());
 }
 
 /// The deepest filter the parser accepts, alternating every construct that nests: `!(` and `(` around `or`

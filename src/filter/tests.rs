@@ -124,9 +124,10 @@ fn namespace_and_workload_terms_resolve() {
         ("container 0123", 2, true),
         ("container web", 1, false),
         ("unit docker-*.scope", 2, true),
-        ("cgroup /system.slice", 2, true),
-        ("cgroup /system", 2, false),
-        ("cgroup /", 2, true),
+        ("cgroup /system.slice/*", 2, true),
+        ("cgroup /system/*", 2, false),
+        ("cgroup /*", 2, true),
+        ("cgroup *docker-*.scope", 2, true),
     ];
     for (text, netns, want) in cases {
         check(text, *netns, *want, &mut s);

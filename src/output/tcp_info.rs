@@ -8,38 +8,155 @@ use crate::model::internals::{CcInfo, Details, MemInfo, MptcpInfo, TcpInfo};
 /// C's `printf("%.*g", prec, v)`: `prec` significant digits, trailing zeros dropped, exponent form outside
 /// 1e-4..1e`prec`.
 pub fn c_g(v: f64, prec: usize) -> String {
-    let prec = prec.max(1);
-    if v == 0.0 || !v.is_finite() {
-        return if v.is_nan() {
-            "nan".into()
-        } else if v == 0.0 {
-            "0".into()
-        } else {
-            "inf".into()
-        };
+    let mut a = Vec::with_capacity(16);
+    c_g_into(&mut a, v, prec);
+    String::from_utf8(a).unwrap_or_default()
+}
+
+/// [`c_g`] appended to `a`. The digits come from one `%e`-style conversion into a stack buffer: `%g` rounds
+/// at the same decimal place as `%.(prec-1)e`, so its plain form is those digits with the point moved.
+fn c_g_into(a: &mut Vec<u8>, v: f64, prec: usize) {
+    let prec = prec.clamp(1, 17);
+    if v.is_nan() {
+        return a.extend_from_slice(b"nan");
     }
-    let sci = format!("{:.*e}", prec - 1, v);
-    let (mant, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
-    let exp: i32 = exp.parse().unwrap_or(0);
+    if v.is_sign_negative() && v != 0.0 {
+        a.push(b'-');
+    }
+    let v = v.abs();
+    if v == 0.0 || v.is_infinite() {
+        return a.extend_from_slice(if v == 0.0 { b"0" } else { b"inf" });
+    }
+    let mut sci = StackBuf::default();
+    let _ = std::fmt::Write::write_fmt(&mut sci, format_args!("{:.*e}", prec - 1, v));
+    let sci = sci.as_bytes();
+    let e_at = sci.iter().position(|&b| b == b'e').unwrap_or(sci.len());
+    let exp: i32 =
+        std::str::from_utf8(&sci[(e_at + 1).min(sci.len())..]).ok().and_then(|e| e.parse().ok()).unwrap_or(0);
+    let digits: StackDigits = sci[..e_at].iter().copied().filter(u8::is_ascii_digit).collect();
+    place_point(a, digits.as_slice(), exp, prec);
+}
+
+/// `%g`'s layout of significant `digits` whose first is at the decimal exponent `exp`: plain inside
+/// 1e-4..1e`prec`, else `d.ddde+XX`; trailing zeros dropped either way.
+fn place_point(a: &mut Vec<u8>, digits: &[u8], exp: i32, prec: usize) {
+    let significant = digits.len() - digits.iter().rev().take_while(|&&d| d == b'0').count();
+    let digits = &digits[..significant.max(1)];
     if exp < -4 || exp >= prec as i32 {
-        let mant = trim_zeros(mant);
-        let sign = if exp < 0 { '-' } else { '+' };
-        format!("{mant}e{sign}{:02}", exp.abs())
+        a.push(digits[0]);
+        if digits.len() > 1 {
+            a.push(b'.');
+            a.extend_from_slice(&digits[1..]);
+        }
+        a.extend_from_slice(if exp < 0 { b"e-" } else { b"e+" });
+        if exp.abs() < 10 {
+            a.push(b'0');
+        }
+        push_u64(a, exp.unsigned_abs() as u64);
+    } else if exp < 0 {
+        a.extend_from_slice(b"0.");
+        a.extend(std::iter::repeat_n(b'0', (-exp - 1) as usize));
+        a.extend_from_slice(digits);
     } else {
-        let decimals = (prec as i32 - 1 - exp).max(0) as usize;
-        trim_zeros(&format!("{v:.decimals$}")).to_string()
+        let int = exp as usize + 1;
+        if digits.len() <= int {
+            a.extend_from_slice(digits);
+            a.extend(std::iter::repeat_n(b'0', int - digits.len()));
+        } else {
+            a.extend_from_slice(&digits[..int]);
+            a.push(b'.');
+            a.extend_from_slice(&digits[int..]);
+        }
     }
 }
 
-fn trim_zeros(s: &str) -> &str {
-    if s.contains('.') { s.trim_end_matches('0').trim_end_matches('.') } else { s }
+/// [`c_g_into`] for the whole number `n / 10^k` without floating point, when that is exact: `None` (nothing
+/// written) for an exact tie, whose rounding follows the binary value the caller would print, and for more
+/// than 2^53 (not a whole `f64`).
+fn c_g_ratio_into(a: &mut Vec<u8>, n: u64, k: u32, prec: usize) -> Option<()> {
+    if n == 0 {
+        a.push(b'0');
+        return Some(());
+    }
+    if n > 1 << 53 || prec == 0 || prec > 17 {
+        return None;
+    }
+    let len = n.ilog10() + 1;
+    let (mut q, mut exp) = (n, len as i32 - 1 - k as i32);
+    if len as usize > prec {
+        let cut = 10u64.pow(len - prec as u32);
+        let (r, half) = (n % cut, cut / 2);
+        q = n / cut;
+        if r == half {
+            return None;
+        }
+        if r > half {
+            q += 1;
+        }
+        if q == 10u64.pow(prec as u32) {
+            q /= 10;
+            exp += 1;
+        }
+    }
+    let mut digits = Vec::with_capacity(20);
+    push_u64(&mut digits, q);
+    place_point(a, &digits, exp, prec);
+    Some(())
+}
+
+/// A small formatting buffer on the stack (a `%e` conversion of an `f64` with up to 17 digits takes at most 24 bytes).
+#[derive(Default)]
+struct StackBuf {
+    buf: [u8; 32],
+    len: usize,
+}
+
+impl StackBuf {
+    fn as_bytes(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+}
+
+impl std::fmt::Write for StackBuf {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        let end = self.len + s.len();
+        self.buf.get_mut(self.len..end).ok_or(std::fmt::Error)?.copy_from_slice(s.as_bytes());
+        self.len = end;
+        Ok(())
+    }
+}
+
+/// The significant digits of a `%e` conversion, on the stack.
+#[derive(Default)]
+struct StackDigits {
+    buf: [u8; 24],
+    len: usize,
+}
+
+impl StackDigits {
+    fn as_slice(&self) -> &[u8] {
+        &self.buf[..self.len.max(1)]
+    }
+}
+
+impl FromIterator<u8> for StackDigits {
+    fn from_iter<I: IntoIterator<Item = u8>>(iter: I) -> Self {
+        let mut d = StackDigits { buf: [b'0'; 24], len: 0 };
+        for b in iter.into_iter().take(24) {
+            d.buf[d.len] = b;
+            d.len += 1;
+        }
+        d
+    }
 }
 
 /// Microseconds as milliseconds in `%g`, without formatting machinery below 1000 ms (six significant digits
 /// at most, so `%g` prints them plainly): `0.099`, `200`, `12.5`. This runs several times per socket in `-i`.
 fn ms_into(a: &mut Vec<u8>, us: u32) {
     if us >= 1_000_000 {
-        a.extend_from_slice(c_g(us as f64 / 1000.0, 6).as_bytes());
+        if c_g_ratio_into(a, us as u64, 3, 6).is_none() {
+            c_g_into(a, us as f64 / 1000.0, 6);
+        }
         return;
     }
     let (int, frac) = (us / 1000, us % 1000);
@@ -78,21 +195,41 @@ fn field(a: &mut Vec<u8>, name: &str, v: u64) {
 /// A rate in bits per second as ss prints it (the unit `bps` follows): `%.0f` with `-n`, else
 /// `26.5G`, `800k`, `950`.
 pub fn bw(bits: f64, numeric: bool) -> String {
+    let mut a = Vec::with_capacity(16);
+    bw_into(&mut a, bits, numeric);
+    String::from_utf8(a).unwrap_or_default()
+}
+
+/// [`bw`] appended to `a`. Rates from byte counters are whole numbers and take the integer path.
+fn bw_into(a: &mut Vec<u8>, bits: f64, numeric: bool) {
+    let whole = bits.fract() == 0.0 && (0.0..9.0e15).contains(&bits);
     if numeric {
-        // Byte rates times 8 are whole numbers: print them without float formatting.
-        if bits.fract() == 0.0 && bits < 1.8e19 {
-            let mut a = Vec::with_capacity(20);
-            push_u64(&mut a, bits as u64);
-            return String::from_utf8(a).unwrap_or_default();
+        if whole {
+            push_u64(a, bits as u64);
+        } else {
+            let _ = write!(a, "{bits:.0}");
         }
-        return format!("{bits:.0}");
+        return;
     }
-    for (scale, unit) in [(1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")] {
+    for (scale, k, unit) in [(1e12, 12, b"T"), (1e9, 9, b"G"), (1e6, 6, b"M"), (1e3, 3, b"k")] {
         if bits >= scale {
-            return format!("{}{unit}", c_g(bits / scale, 3));
+            if !(whole && c_g_ratio_into(a, bits as u64, k, 3).is_some()) {
+                c_g_into(a, bits / scale, 3);
+            }
+            a.extend_from_slice(unit);
+            return;
         }
     }
-    c_g(bits, 6)
+    if !(whole && c_g_ratio_into(a, bits as u64, 0, 6).is_some()) {
+        c_g_into(a, bits, 6);
+    }
+}
+
+/// A BBR gain (a fraction of 256) as `%g`: `g / 256` is `g * 390625 / 10^8` exactly.
+fn gain_into(a: &mut Vec<u8>, gain: u32) {
+    if c_g_ratio_into(a, gain as u64 * 390_625, 8, 6).is_none() {
+        c_g_into(a, gain as f64 / 256.0, 6);
+    }
 }
 
 /// A timer's time left as ss prints it: `200ms`, `1.5sec`... exactly: `4min44sec`, `12sec`, `1.204ms`-style
@@ -237,23 +374,23 @@ pub fn tcp(
         }
     }
     if let Some(CcInfo::Bbr(b)) = cc {
-        let _ = write!(
-            a,
-            " bbr:(bw:{}bps,mrtt:{}",
-            bw(b.bw_bytes_per_s as f64 * 8.0, style.numeric),
-            c_g(b.min_rtt_us as f64 / 1000.0, 6)
-        );
-        if b.pacing_gain != 0 {
-            let _ = write!(a, ",pacing_gain:{}", c_g(b.pacing_gain as f64 / 256.0, 6));
-        }
-        if b.cwnd_gain != 0 {
-            let _ = write!(a, ",cwnd_gain:{}", c_g(b.cwnd_gain as f64 / 256.0, 6));
+        a.extend_from_slice(b" bbr:(bw:");
+        bw_into(a, b.bw_bytes_per_s as f64 * 8.0, style.numeric);
+        a.extend_from_slice(b"bps,mrtt:");
+        ms_into(a, b.min_rtt_us);
+        for (name, gain) in [(&b",pacing_gain:"[..], b.pacing_gain), (b",cwnd_gain:", b.cwnd_gain)] {
+            if gain != 0 {
+                a.extend_from_slice(name);
+                gain_into(a, gain);
+            }
         }
         a.push(b')');
     }
     if rtt != 0 && mss != 0 && cwnd != 0 {
         let send = cwnd as f64 * mss as f64 * 8_000_000.0 / rtt as f64;
-        let _ = write!(a, " send {}bps", bw(send, style.numeric));
+        a.extend_from_slice(b" send ");
+        bw_into(a, send, style.numeric);
+        a.extend_from_slice(b"bps");
     }
     for (name, v) in [
         ("lastsnd", z(t.last_data_sent_ms())),
@@ -266,15 +403,21 @@ pub fn tcp(
     }
     let pacing = z64(t.pacing_rate_bytes_per_s());
     if pacing != 0 && pacing != u64::MAX {
-        let _ = write!(a, " pacing_rate {}bps", bw(pacing as f64 * 8.0, style.numeric));
+        a.extend_from_slice(b" pacing_rate ");
+        bw_into(a, pacing as f64 * 8.0, style.numeric);
+        a.extend_from_slice(b"bps");
         let max = z64(t.max_pacing_rate_bytes_per_s());
         if max != 0 && max != u64::MAX {
-            let _ = write!(a, "/{}bps", bw(max as f64 * 8.0, style.numeric));
+            a.push(b'/');
+            bw_into(a, max as f64 * 8.0, style.numeric);
+            a.extend_from_slice(b"bps");
         }
     }
     let delivery = z64(t.delivery_rate_bytes_per_s());
     if delivery != 0 {
-        let _ = write!(a, " delivery_rate {}bps", bw(delivery as f64 * 8.0, style.numeric));
+        a.extend_from_slice(b" delivery_rate ");
+        bw_into(a, delivery as f64 * 8.0, style.numeric);
+        a.extend_from_slice(b"bps");
     }
     for (name, v) in [("delivered", z(t.delivered())), ("delivered_ce", z(t.delivered_ce()))] {
         if v != 0 {
@@ -496,5 +639,66 @@ mod fast_path_tests {
         }
         assert_eq!(bw(75_611_234_248.0, true), "75611234248");
         assert_eq!(bw(2.5, true), "2");
+    }
+
+    /// `%g` by the book (two conversions and string trimming): the reference the fast paths are held to.
+    fn c_g_reference(v: f64, prec: usize) -> String {
+        let sci = format!("{:.*e}", prec - 1, v);
+        let (mant, exp) = sci.split_once('e').unwrap();
+        let exp: i32 = exp.parse().unwrap();
+        let trim = |s: &str| {
+            if s.contains('.') { s.trim_end_matches('0').trim_end_matches('.').to_string() } else { s.into() }
+        };
+        if exp < -4 || exp >= prec as i32 {
+            format!("{}e{}{:02}", trim(mant), if exp < 0 { '-' } else { '+' }, exp.abs())
+        } else {
+            trim(&format!("{v:.*}", (prec as i32 - 1 - exp).max(0) as usize))
+        }
+    }
+
+    /// The integer and single-conversion paths print what `%g` prints, rounding and ties included.
+    #[test]
+    fn fast_g_matches_reference() {
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let mut values: Vec<u64> = (0..5000).collect();
+        values.extend([999, 1000, 1005, 1015, 1_000_000, 999_500, 999_499, 9_995_000, 26_450_000_000, 1 << 53]);
+        for _ in 0..20_000 {
+            let bits = next() % 64;
+            values.push(next() >> (64 - bits.max(1)));
+        }
+        for &n in &values {
+            for (k, prec) in [(0, 6), (3, 3), (6, 3), (9, 3), (12, 3), (3, 6), (8, 6)] {
+                let mut a = Vec::new();
+                let v = n as f64 / 10f64.powi(k as i32);
+                if c_g_ratio_into(&mut a, n, k, prec).is_some() {
+                    assert_eq!(String::from_utf8(a).unwrap(), c_g_reference(v, prec), "{n}/10^{k} %.{prec}g");
+                }
+                assert_eq!(c_g(v, prec), c_g_reference(v, prec), "{v} %.{prec}g");
+            }
+            let bits = (n as f64) * 8.0;
+            let scaled = [(1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")].into_iter().find(|(s, _)| bits >= *s);
+            let want = match scaled {
+                Some((scale, unit)) => format!("{}{unit}", c_g_reference(bits / scale, 3)),
+                None if bits == 0.0 => "0".into(),
+                None => c_g_reference(bits, 6),
+            };
+            assert_eq!(bw(bits, false), want, "{bits}");
+        }
+        for gain in 0..4096u32 {
+            let mut a = Vec::new();
+            gain_into(&mut a, gain);
+            let want = if gain == 0 { "0".into() } else { c_g_reference(gain as f64 / 256.0, 6) };
+            assert_eq!(String::from_utf8(a).unwrap(), want, "gain {gain}");
+        }
+        for v in [0.5, 1.25e-7, 3.0e20, 123.456789, -2.5, f64::MIN_POSITIVE, 1e-300, f64::MAX] {
+            assert_eq!(c_g(v, 6), c_g_reference(v, 6), "{v}");
+            assert_eq!(c_g(v, 3), c_g_reference(v, 3), "{v}");
+        }
     }
 }

@@ -227,6 +227,26 @@ pub fn for_each_message(
     Ok(())
 }
 
+/// Does this buffer of a dump's replies end the dump: an `NLMSG_DONE`, an `NLMSG_ERROR` other than an
+/// acknowledgement, or bytes that do not frame as netlink messages (the decoder then reports them)? Looks at
+/// the headers only, so the thread that receives can stop without decoding.
+pub fn ends_dump(buf: &[u8]) -> bool {
+    let mut off = 0;
+    while off + NLMSG_HDRLEN <= buf.len() {
+        let Ok(nl) = NetlinkBuffer::new_checked(&buf[off..]) else { return true };
+        if (nl.length() as usize) < NLMSG_HDRLEN {
+            return true;
+        }
+        match nl.message_type() {
+            NLMSG_DONE => return true,
+            NLMSG_ERROR if read_i32(nl.payload()) != Some(0) => return true,
+            _ => {}
+        }
+        off += (nl.length() as usize + 3) & !3;
+    }
+    off < buf.len()
+}
+
 /// Walk the messages of one multicast datagram from the destroy groups: each is an `inet_diag_msg` whose
 /// protocol is in an `INET_DIAG_PROTOCOL` attribute. Messages that do not decode are skipped (a bad one
 /// from the kernel must not stop the stream); `each` gets every destroyed TCP or UDP socket.

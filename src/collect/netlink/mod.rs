@@ -8,6 +8,7 @@ pub mod dump;
 mod tests;
 
 use std::io;
+use std::sync::mpsc::{Receiver, SyncSender};
 use std::time::Duration;
 
 use netlink_sys::{Socket as NlSocket, protocols::NETLINK_SOCK_DIAG};
@@ -23,6 +24,8 @@ const RECV_BUF: usize = 64 * 1024;
 const SO_RCVBUF: usize = 1 << 20;
 /// A dump that stalls this long is reported as an error instead of hanging the tool.
 const RECV_TIMEOUT: Duration = Duration::from_secs(30);
+/// Received buffers waiting to be decoded (each holds up to ~32 KiB of replies).
+const BUFFERS_AHEAD: usize = 16;
 
 #[derive(Debug, Default)]
 pub struct NetlinkCollector {
@@ -175,44 +178,59 @@ fn dump_once_into(
         if is_unavailable(&e) { CollectError::NetlinkUnavailable(e) } else { CollectError::Netlink { table, error: e } }
     })?;
 
+    // One thread only receives, so the kernel's walk never waits for the decoding: the replies go over as
+    // raw buffers, and the buffers come back to be filled again.
+    let (full_tx, full_rx) = std::sync::mpsc::sync_channel::<io::Result<Vec<u8>>>(BUFFERS_AHEAD);
+    let (empty_tx, empty_rx) = std::sync::mpsc::channel::<Vec<u8>>();
     let mut first = FirstByCookie::default();
     let mut batch: Vec<Socket> = Vec::with_capacity(BATCH);
-    let mut buf: Vec<u8> = Vec::with_capacity(RECV_BUF);
     let mut end: Option<i32> = None;
-    while end.is_none() {
-        buf.clear();
-        match sock.recv(&mut buf, 0) {
-            Ok(_) => {}
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(CollectError::Netlink { table, error: e }),
-        }
-        if let Some(r) = raw.as_deref_mut() {
-            r.extend_from_slice(&buf);
-        }
-        decode::for_each_message(&buf, table, q.details, |m| match m {
-            Message::Socket(s) => {
-                if first.keep(&s) {
-                    batch.push(s);
+    let decoded = std::thread::scope(|s| {
+        s.spawn(move || receive(&sock, &full_tx, &empty_rx));
+        // Owned here, so that returning early closes the channel and the receiver is not left blocked on it.
+        let (full_rx, empty_tx) = (full_rx, empty_tx);
+        for buf in full_rx.iter() {
+            let buf = buf.map_err(|e| CollectError::Netlink { table, error: e })?;
+            if let Some(r) = raw.as_deref_mut() {
+                r.extend_from_slice(&buf);
+            }
+            decode::for_each_message(&buf, table, q.details, |m| match m {
+                Message::Socket(s) => {
+                    if first.keep(&s) {
+                        batch.push(s);
+                    }
+                    true
                 }
-                true
+                Message::Skip | Message::Error(0) => true,
+                Message::Done(code) | Message::Error(code) => {
+                    end = Some(code);
+                    false
+                }
+            })
+            .map_err(|msg| CollectError::Malformed { table, msg })?;
+            // A closed return channel only means the receiver is done.
+            let _ = empty_tx.send(buf);
+            if batch.len() >= BATCH && !sink(std::mem::replace(&mut batch, Vec::with_capacity(BATCH))) {
+                return Ok(false);
             }
-            Message::Skip | Message::Error(0) => true,
-            Message::Done(code) | Message::Error(code) => {
-                end = Some(code);
-                false
+            if end.is_some() {
+                break;
             }
-        })
-        .map_err(|msg| CollectError::Malformed { table, msg })?;
-        if batch.len() >= BATCH && !sink(std::mem::replace(&mut batch, Vec::with_capacity(BATCH))) {
-            return Ok(false);
         }
+        Ok(true)
+    });
+    if !decoded? {
+        return Ok(false);
     }
+    let Some(end) = end else {
+        return Err(CollectError::Malformed { table, msg: "the dump ended without NLMSG_DONE".into() });
+    };
     match end {
-        Some(0) | None => {}
-        Some(code) if -code == libc::ENOENT || -code == libc::EOPNOTSUPP => {
+        0 => {}
+        code if -code == libc::ENOENT || -code == libc::EOPNOTSUPP => {
             return Err(CollectError::Unsupported { table });
         }
-        Some(code) => {
+        code => {
             let e = io::Error::from_raw_os_error(-code);
             return Err(if is_unavailable(&e) {
                 CollectError::NetlinkUnavailable(e)
@@ -222,6 +240,24 @@ fn dump_once_into(
         }
     }
     Ok(batch.is_empty() || sink(batch))
+}
+
+/// Receive a dump's replies until the one that ends it, handing each buffer over as it is filled (and
+/// reusing the ones handed back). Stops at the first error, which is handed over too, or once nobody listens.
+fn receive(sock: &NlSocket, full: &SyncSender<io::Result<Vec<u8>>>, empty: &Receiver<Vec<u8>>) {
+    loop {
+        let mut buf = empty.try_recv().unwrap_or_else(|_| Vec::with_capacity(RECV_BUF));
+        buf.clear();
+        let got = match sock.recv(&mut buf, 0) {
+            Ok(_) => Ok(buf),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => Err(e),
+        };
+        let last = got.as_ref().map_or(true, |b| decode::ends_dump(b));
+        if full.send(got).is_err() || last {
+            return;
+        }
+    }
 }
 
 /// A dump is not atomic: a socket that moves between hash buckets while the dump runs can be seen twice.

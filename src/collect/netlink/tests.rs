@@ -153,6 +153,27 @@ fn done_and_error_codes() {
     assert!(decode_all(&nlmsg(99, &[]), Table::Tcp4).is_err(), "unknown message type");
 }
 
+/// The receiving thread stops on the buffer that ends the dump, and only there (an acknowledgement does not).
+#[test]
+fn ends_dump_sees_done_errors_and_broken_framing() {
+    let sock = nlmsg(20, &inet_msg(2, 1, v4([127, 0, 0, 1]), 80, v4([127, 0, 0, 1]), 9000, &[]));
+    let done = nlmsg(3, &0i32.to_ne_bytes());
+    let ack = nlmsg(2, &0i32.to_ne_bytes());
+    let failed = nlmsg(2, &(-libc::EIO).to_ne_bytes());
+    for (name, buf, ends) in [
+        ("empty", Vec::new(), false),
+        ("sockets only", [sock.clone(), sock.clone()].concat(), false),
+        ("acknowledgement", ack.clone(), false),
+        ("sockets then done", [sock.clone(), done.clone()].concat(), true),
+        ("error", [sock.clone(), failed].concat(), true),
+        ("half a header", [sock.clone(), vec![0; 7]].concat(), true),
+        ("length below a header", [&4u32.to_ne_bytes()[..], &20u16.to_ne_bytes(), &[0; 10]].concat(), true),
+        ("zero length", [&0u32.to_ne_bytes()[..], &20u16.to_ne_bytes(), &[0; 10]].concat(), true),
+    ] {
+        assert_eq!(decode::ends_dump(&buf), ends, "{name}");
+    }
+}
+
 #[test]
 fn truncated_and_random_input_never_panics() {
     let good = nlmsg(20, &inet_msg(2, 1, v4([127, 0, 0, 1]), 22, v4([127, 0, 0, 1]), 1, &attr(11, &[1])));
