@@ -344,17 +344,26 @@ impl Plan {
         sink: &mut super::Sink<'_>,
     ) -> Result<super::Snapshot, NetnsError> {
         let mut multi = dump::Multi::default();
-        dump::for_each_in_order(&self.found, self.own, source, proc_root, q, self.workers, &mut |id, r| match r {
-            Ok(snap) => {
-                multi.snapshot.sources.extend(snap.sources);
-                multi.snapshot.notes.extend(snap.notes);
-                snap.sockets.is_empty() || sink(snap.sockets)
-            }
-            Err(e) => {
-                multi.skipped.push((id, e));
-                true
-            }
-        });
+        dump::for_each_in_order(
+            &self.found,
+            self.own,
+            source,
+            proc_root,
+            q,
+            self.workers,
+            &mut |id, part| match part {
+                dump::Part::Sockets(batch) => sink(batch),
+                dump::Part::Done(Ok(snap)) => {
+                    multi.snapshot.sources.extend(snap.sources);
+                    multi.snapshot.notes.extend(snap.notes);
+                    true
+                }
+                dump::Part::Done(Err(e)) => {
+                    multi.skipped.push((id, e));
+                    true
+                }
+            },
+        );
         multi.tidy();
         multi.snapshot.namespaces = self.namespaces();
         self.finish(&mut multi)?;

@@ -5,12 +5,11 @@
 //! `--all-netns`, so each namespace's TCP is dumped once for both families (the compat `TCPDIAG_GETSOCK`
 //! request, [`Table::TcpAll`]) and the rows are put back in the per-family dumps' order: the walk visits the
 //! sockets in the same order whatever family it keeps, so IPv4 rows in walk order followed by IPv6 rows in
-//! walk order are exactly what the two dumps return. The namespace's rows are held to do that (as a
-//! namespace's dump is held anyway, [`super::dump`]).
+//! walk order are exactly what the two dumps return: IPv4 rows stream, IPv6 rows wait for the walk's end.
 
 use std::path::PathBuf;
 
-use crate::collect::{self, CollectError, Query, Snapshot, SourceChoice, Table};
+use crate::collect::{self, CollectError, Query, Sink, Snapshot, SourceChoice, Table};
 use crate::model::Family;
 
 /// A query cut in three around its TCP tables: what comes before TCP in [`Query::tables`] order, TCP over
@@ -53,40 +52,59 @@ pub fn split(q: &Query) -> Option<Split> {
     (tcp.tables() == [Table::TcpAll] && order == q.tables()).then_some(Split { before, tcp, after })
 }
 
-/// Collect what `q` asks for in the calling thread's namespace (`root`: the `/proc` that shows it), with TCP
-/// in one walk when [`split`] allows; the same sockets, sources and notes, in the same order, as
-/// `collect::open(source, root).collect(q)`.
-pub fn collect_here(source: SourceChoice, root: PathBuf, q: &Query) -> Result<Snapshot, CollectError> {
+/// Stream what `q` asks for in the calling thread's namespace (`root`: the `/proc` that shows it) to `sink`,
+/// with TCP in one walk when [`split`] allows: the same sockets, sources and notes, in the same order, as
+/// `collect::open(source, root).stream(q, sink)`. IPv4 rows pass as the walk gives them; IPv6 rows are held
+/// until the walk ends (on most hosts the fewer).
+pub fn stream_here(
+    source: SourceChoice,
+    root: PathBuf,
+    q: &Query,
+    sink: &mut Sink<'_>,
+) -> Result<Snapshot, CollectError> {
     let split = match split(q) {
         Some(s) if source != SourceChoice::Proc => s,
-        _ => return collect::open(source, root).collect(q),
+        _ => return collect::open(source, root).stream(q, sink),
     };
     let mut c = collect::open(source, root);
     let mut snap = Snapshot::default();
+    let mut more = true;
     let add = |part: Snapshot, snap: &mut Snapshot| {
-        snap.sockets.extend(part.sockets);
         snap.sources.extend(part.sources);
         snap.notes.extend(part.notes);
     };
     if !split.before.tables().is_empty() {
-        add(c.collect(&split.before)?, &mut snap);
+        let part = c.stream(&split.before, &mut |batch| {
+            more = sink(batch);
+            more
+        })?;
+        add(part, &mut snap);
     }
-    let mut tcp = c.collect(&split.tcp)?;
-    let (v4, v6): (Vec<_>, Vec<_>) =
-        std::mem::take(&mut tcp.sockets).into_iter().partition(|s| s.family == Family::Inet);
-    tcp.sockets = v4;
-    tcp.sockets.extend(v6);
-    // Sources as the per-family dumps would have said them.
-    tcp.sources = tcp
-        .sources
-        .iter()
-        .flat_map(
-            |&(t, src)| if t == Table::TcpAll { vec![(Table::Tcp4, src), (Table::Tcp6, src)] } else { vec![(t, src)] },
-        )
-        .collect();
-    add(tcp, &mut snap);
-    if !split.after.tables().is_empty() {
-        add(c.collect(&split.after)?, &mut snap);
+    if more {
+        let mut v6 = Vec::new();
+        let mut part = c.stream(&split.tcp, &mut |batch| {
+            let (v4, six): (Vec<_>, Vec<_>) = batch.into_iter().partition(|s| s.family == Family::Inet);
+            v6.extend(six);
+            more = v4.is_empty() || sink(v4);
+            more
+        })?;
+        while more && !v6.is_empty() {
+            let rest = v6.split_off(v6.len().min(collect::netlink::BATCH));
+            more = sink(std::mem::replace(&mut v6, rest));
+        }
+        // Sources as the per-family dumps would have said them.
+        part.sources = part
+            .sources
+            .iter()
+            .flat_map(|&(t, src)| match t {
+                Table::TcpAll => vec![(Table::Tcp4, src), (Table::Tcp6, src)],
+                t => vec![(t, src)],
+            })
+            .collect();
+        add(part, &mut snap);
+    }
+    if more && !split.after.tables().is_empty() {
+        add(c.stream(&split.after, sink)?, &mut snap);
     }
     let mut seen = std::collections::HashSet::new();
     snap.notes.retain(|n| seen.insert(n.clone()));
