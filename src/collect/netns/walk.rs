@@ -27,21 +27,7 @@ pub fn split(q: &Query) -> Option<Split> {
     if !(q.tcp && q.ipv4 && q.ipv6) || q.one_tcp_walk {
         return None;
     }
-    let none = Query {
-        tcp: false,
-        udp: false,
-        unix: false,
-        raw: false,
-        mptcp: false,
-        packet: false,
-        netlink: false,
-        sctp: false,
-        dccp: false,
-        vsock: false,
-        tipc: false,
-        xdp: false,
-        ..q.clone()
-    };
+    let none = q.with_no_tables();
     let before = Query { netlink: q.netlink, packet: q.packet, unix: q.unix, raw: q.raw, udp: q.udp, ..none.clone() };
     let after =
         Query { dccp: q.dccp, sctp: q.sctp, vsock: q.vsock, tipc: q.tipc, xdp: q.xdp, mptcp: q.mptcp, ..none.clone() };
