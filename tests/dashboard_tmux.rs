@@ -87,8 +87,9 @@ fn dashboard_shows_the_port_and_restores_the_terminal() {
     // Open the listener's group: the chart area (states over time, accept queue, top peers) is above its
     // sockets, and the title names the process holding them (this test).
     let _ = Command::new("tmux").args(["send-keys", "-t", &name, "Enter"]).status();
+    // Waits for the table's header too: a capture can land while the screen is half drawn.
     let screen = wait_for(&name, "the group screen with its charts", Duration::from_secs(15), |s| {
-        s.contains("accept queue") && s.contains("top peers") && s.contains("ESTAB")
+        s.contains("accept queue") && s.contains("top peers") && s.contains("Local") && s.contains("Peer")
     });
     assert!(screen.contains("held by dashboard_tmux"), "the holder is named in the title:\n{screen}");
     assert!(screen.contains("Local") && screen.contains("Peer"), "the socket table is below:\n{screen}");

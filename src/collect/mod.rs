@@ -9,6 +9,7 @@ pub mod cgroup;
 pub mod input;
 pub mod netlink;
 pub mod netns;
+pub(crate) mod ordered;
 pub mod process;
 pub mod procfs;
 pub mod workloads;
@@ -462,7 +463,11 @@ pub struct Auto {
 impl Collector for Auto {
     fn stream(&mut self, q: &Query, sink: &mut Sink<'_>) -> Result<Snapshot, CollectError> {
         let this = &*self;
-        stream_in_order(&q.tables(), sink, |t, sink| this.stream_one(t, q, sink))
+        let tables = q.tables();
+        let walk = ordered::TcpWalk::for_tables(&tables);
+        stream_in_order(&tables, sink, |t, sink| {
+            ordered::serve(walk.as_ref(), t, q, sink).unwrap_or_else(|| this.stream_one(t, q, sink))
+        })
     }
 
     fn collect(&mut self, q: &Query) -> Result<Snapshot, CollectError> {

@@ -42,6 +42,7 @@
 
 pub mod bytecode;
 pub mod lexer;
+pub mod lookup;
 pub mod parser;
 
 use std::net::IpAddr;

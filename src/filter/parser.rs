@@ -8,6 +8,7 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use super::lexer::{CmpOp, Tok, Token, lex};
+pub use super::lookup::{Lookup, NoLookup, SystemLookup};
 use super::{End, Expr, FilterError, Prefix, WorkloadTerm, parse_state};
 use crate::model::{Proto, StateSet};
 use crate::ports::range::{self, PortError, PortRange, PortSpec};
@@ -25,86 +26,6 @@ impl Default for Parsed {
     /// No selectors, no expression: everything.
     fn default() -> Self {
         Parsed { states: None, expr: Expr::True }
-    }
-}
-
-/// Name lookups the parser needs.
-pub trait Lookup {
-    /// The index of the interface called `name` (`dev NAME`); `None` when there is none.
-    fn ifindex(&self, name: &str) -> Option<u32> {
-        let _ = name;
-        None
-    }
-    /// The addresses of host `name` (`src NAME`); empty when it does not resolve.
-    fn hosts(&self, name: &str) -> Vec<IpAddr> {
-        let _ = name;
-        Vec::new()
-    }
-    /// The host's ephemeral port range (`dport ephemeral`); `None` when unknown.
-    fn ephemeral_range(&self) -> Option<PortRange> {
-        None
-    }
-    /// The id of the cgroup v2 at `path` (`cgroup PATH`, relative to the cgroup2 mount), or why not.
-    fn cgroup_id(&self, path: &str) -> Result<u64, String> {
-        let _ = path;
-        Err("no cgroup2 file system is mounted".into())
-    }
-}
-
-/// No lookups: `dev` takes only numeric indexes and `src`/`dst` only addresses.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct NoLookup;
-
-impl Lookup for NoLookup {}
-
-/// A function from interface name to index.
-impl<F: Fn(&str) -> Option<u32>> Lookup for F {
-    fn ifindex(&self, name: &str) -> Option<u32> {
-        self(name)
-    }
-}
-
-/// The system's lookups: `if_nametoindex(3)`, the resolver (`getaddrinfo`, which may query DNS), and the
-/// ephemeral port range below a proc root (normally `/proc`; `--proc-root` says otherwise).
-#[derive(Debug, Clone)]
-pub struct SystemLookup {
-    pub proc_root: std::path::PathBuf,
-}
-
-impl SystemLookup {
-    pub fn new(proc_root: &std::path::Path) -> SystemLookup {
-        SystemLookup { proc_root: proc_root.to_path_buf() }
-    }
-}
-
-impl Lookup for SystemLookup {
-    fn ifindex(&self, name: &str) -> Option<u32> {
-        crate::sys::interface_index(name)
-    }
-    fn ephemeral_range(&self) -> Option<PortRange> {
-        Some(crate::ports::classes::HostPorts::read(&self.proc_root).ok()?.ephemeral)
-    }
-    fn cgroup_id(&self, path: &str) -> Result<u64, String> {
-        use std::os::unix::fs::MetadataExt;
-        let mounts = std::fs::read_to_string("/proc/self/mounts").map_err(|e| format!("cannot read mounts: {e}"))?;
-        let root = mounts
-            .lines()
-            .find_map(|l| {
-                let f: Vec<&str> = l.split_whitespace().collect();
-                (f.len() > 2 && f[2] == "cgroup2").then(|| f[1].to_string())
-            })
-            .ok_or("no cgroup2 file system is mounted")?;
-        let full = std::path::Path::new(&root).join(path.trim_start_matches('/'));
-        std::fs::metadata(&full).map(|m| m.ino()).map_err(|e| format!("no cgroup {path} ({}: {e})", full.display()))
-    }
-    fn hosts(&self, name: &str) -> Vec<IpAddr> {
-        use std::net::ToSocketAddrs;
-        let mut v: Vec<IpAddr> = match (name, 0).to_socket_addrs() {
-            Ok(it) => it.map(|a| a.ip()).collect(),
-            Err(_) => Vec::new(),
-        };
-        v.dedup();
-        v
     }
 }
 

@@ -37,12 +37,44 @@ impl NetlinkCollector {
         NetlinkCollector::default()
     }
 
-    /// Dump each table, in parallel when there are several, and return the results in `tables` order.
+    /// Dump each table, in parallel when there are several, and return the results in `tables` order. Both
+    /// TCP tables are served by one walk of the kernel's table (see [`crate::collect::ordered`]).
     pub fn collect_tables(&self, q: &Query, tables: &[Table]) -> Vec<Result<Vec<Socket>, CollectError>> {
-        match tables {
-            [] => Vec::new(),
-            [one] => vec![dump_table(*one, q)],
-            _ => std::thread::scope(|s| {
+        if crate::collect::ordered::TcpWalk::for_tables(tables).is_none() {
+            return collect_each(q, tables);
+        }
+        // The walk runs beside the other tables, in the slot of the IPv4 table.
+        let others: Vec<Table> = tables.iter().copied().filter(|t| !matches!(t, Table::Tcp4 | Table::Tcp6)).collect();
+        let (pair, mut rest) = std::thread::scope(|s| {
+            let rest = s.spawn(|| collect_each(q, &others));
+            (crate::collect::ordered::collect_pair(q), rest.join())
+        });
+        let mut rest = match rest.as_mut() {
+            Ok(r) => std::mem::take(r).into_iter(),
+            Err(_) => return collect_each(q, tables),
+        };
+        let (mut v4, mut v6) = match pair {
+            Some((v4, v6)) => (Some(Ok(v4)), Some(Ok(v6))),
+            None => (Some(dump_table(Table::Tcp4, q)), Some(dump_table(Table::Tcp6, q))),
+        };
+        tables
+            .iter()
+            .map(|t| match t {
+                Table::Tcp4 => v4.take().unwrap_or_else(|| Ok(Vec::new())),
+                Table::Tcp6 => v6.take().unwrap_or_else(|| Ok(Vec::new())),
+                _ => rest.next().unwrap_or_else(|| Ok(Vec::new())),
+            })
+            .collect()
+    }
+}
+
+/// Dump each table, in parallel when there are several, in `tables` order.
+fn collect_each(q: &Query, tables: &[Table]) -> Vec<Result<Vec<Socket>, CollectError>> {
+    match tables {
+        [] => Vec::new(),
+        [one] => vec![dump_table(*one, q)],
+        _ => {
+            std::thread::scope(|s| {
                 // The first table runs on this thread; the others on their own.
                 let handles: Vec<_> = tables[1..].iter().map(|&t| s.spawn(move || dump_table(t, q))).collect();
                 let mut out = vec![dump_table(tables[0], q)];
@@ -52,7 +84,7 @@ impl NetlinkCollector {
                     }));
                 }
                 out
-            }),
+            })
         }
     }
 }
@@ -60,8 +92,12 @@ impl NetlinkCollector {
 impl Collector for NetlinkCollector {
     /// Table after table, in order, each streamed as the kernel sends it (the later ones dumped ahead).
     fn stream(&mut self, q: &Query, sink: &mut Sink<'_>) -> Result<Snapshot, CollectError> {
-        super::stream_in_order(&q.tables(), sink, |t, sink| {
-            stream_table(t, q, sink).map(|more| super::Streamed { source: Source::Netlink, note: None, more })
+        let tables = q.tables();
+        let walk = super::ordered::TcpWalk::for_tables(&tables);
+        super::stream_in_order(&tables, sink, |t, sink| {
+            super::ordered::serve(walk.as_ref(), t, q, sink).unwrap_or_else(|| {
+                stream_table(t, q, sink).map(|more| super::Streamed { source: Source::Netlink, note: None, more })
+            })
         })
     }
 
