@@ -143,6 +143,17 @@ fn all_netns_reports_what_ss_reports_in_each_namespace() {
             assert_eq!(got, in_order(ss_raw(&ns.name, flags).lines()), "{flags} in {}: row order", ns.name);
         }
     }
+    // A reader that goes away after the first rows ends the listing, dumps still running included: exit 0.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sockscope"))
+        .args(["--all-netns", "-tanH"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn sockscope");
+    let mut first = String::new();
+    use std::io::BufRead;
+    std::io::BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut first).expect("a first row");
+    assert!(!first.is_empty());
+    assert!(child.wait().expect("wait").success(), "a closed pipe is not an error");
     // -N: byte for byte what ss prints there (one namespace, no Namespace column)
     for ns in &pop.namespaces[..3] {
         for flags in ["-tanH", "-tan", "-tuanH"] {
