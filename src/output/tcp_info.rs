@@ -33,13 +33,16 @@ fn c_g_into(a: &mut Vec<u8>, v: f64, prec: usize) {
     let e_at = sci.iter().position(|&b| b == b'e').unwrap_or(sci.len());
     let exp: i32 =
         std::str::from_utf8(&sci[(e_at + 1).min(sci.len())..]).ok().and_then(|e| e.parse().ok()).unwrap_or(0);
-    let digits: StackDigits = sci[..e_at].iter().copied().filter(u8::is_ascii_digit).collect();
-    place_point(a, digits.as_slice(), exp, prec);
+    let digits: StackBuf = sci[..e_at].iter().copied().filter(u8::is_ascii_digit).collect();
+    place_point(a, digits.as_bytes(), exp, prec);
 }
 
 /// `%g`'s layout of significant `digits` whose first is at the decimal exponent `exp`: plain inside
 /// 1e-4..1e`prec`, else `d.ddde+XX`; trailing zeros dropped either way.
 fn place_point(a: &mut Vec<u8>, digits: &[u8], exp: i32, prec: usize) {
+    if digits.is_empty() {
+        return a.push(b'0');
+    }
     let significant = digits.len() - digits.iter().rev().take_while(|&&d| d == b'0').count();
     let digits = &digits[..significant.max(1)];
     if exp < -4 || exp >= prec as i32 {
@@ -104,7 +107,8 @@ fn c_g_ratio_into(a: &mut Vec<u8>, n: u64, k: u32, prec: usize) -> Option<()> {
     Some(())
 }
 
-/// A small formatting buffer on the stack (a `%e` conversion of an `f64` with up to 17 digits takes at most 24 bytes).
+/// A small buffer on the stack: a `%e` conversion of an `f64` with up to 17 digits (at most 24 bytes), or its
+/// digits.
 #[derive(Default)]
 struct StackBuf {
     buf: [u8; 32],
@@ -117,36 +121,23 @@ impl StackBuf {
     }
 }
 
+impl FromIterator<u8> for StackBuf {
+    fn from_iter<I: IntoIterator<Item = u8>>(iter: I) -> Self {
+        let mut d = StackBuf::default();
+        for b in iter.into_iter().take(d.buf.len()) {
+            d.buf[d.len] = b;
+            d.len += 1;
+        }
+        d
+    }
+}
+
 impl std::fmt::Write for StackBuf {
     fn write_str(&mut self, s: &str) -> std::fmt::Result {
         let end = self.len + s.len();
         self.buf.get_mut(self.len..end).ok_or(std::fmt::Error)?.copy_from_slice(s.as_bytes());
         self.len = end;
         Ok(())
-    }
-}
-
-/// The significant digits of a `%e` conversion, on the stack.
-#[derive(Default)]
-struct StackDigits {
-    buf: [u8; 24],
-    len: usize,
-}
-
-impl StackDigits {
-    fn as_slice(&self) -> &[u8] {
-        &self.buf[..self.len.max(1)]
-    }
-}
-
-impl FromIterator<u8> for StackDigits {
-    fn from_iter<I: IntoIterator<Item = u8>>(iter: I) -> Self {
-        let mut d = StackDigits { buf: [b'0'; 24], len: 0 };
-        for b in iter.into_iter().take(24) {
-            d.buf[d.len] = b;
-            d.len += 1;
-        }
-        d
     }
 }
 
