@@ -287,10 +287,19 @@ fn summary_is_per_namespace_with_dash_n_and_summed_with_all_netns() {
     // -s -N: that namespace's counters, as ss -s prints them there
     let mut ours = (0u64, 0u64, 0u64);
     for ns in &pop.namespaces {
-        let out = common::run(&["-s", "-N", &ns.name]);
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        let text = String::from_utf8_lossy(&out.stdout);
-        assert_eq!(summary_counts(&text), summary_counts(&ss_raw(&ns.name, "-s")), "-s -N {}", ns.name);
+        // The kernel frees closed sockets a moment later (RCU), so a count read just after the population was
+        // built can still move: compare again until two reads agree, a few times at most.
+        let mut pair = (Vec::new(), vec![String::new()]);
+        for _ in 0..10 {
+            let out = common::run(&["-s", "-N", &ns.name]);
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            pair = (summary_counts(&String::from_utf8_lossy(&out.stdout)), summary_counts(&ss_raw(&ns.name, "-s")));
+            if pair.0 == pair.1 {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+        assert_eq!(pair.0, pair.1, "-s -N {}", ns.name);
         let v: Value = serde_json::from_slice(&common::run(&["-s", "-N", &ns.name, "--json"]).stdout).expect("JSON");
         ours.0 += v["transport"]["tcp"]["total"].as_u64().expect("tcp");
         ours.1 += v["transport"]["udp"]["total"].as_u64().expect("udp");

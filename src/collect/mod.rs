@@ -259,26 +259,6 @@ impl Default for Query {
 }
 
 impl Query {
-    /// This query with no table selected (protocols off; states, filter program and options kept): the base of
-    /// a query that selects a few tables.
-    pub fn with_no_tables(&self) -> Query {
-        Query {
-            tcp: false,
-            udp: false,
-            unix: false,
-            raw: false,
-            mptcp: false,
-            packet: false,
-            netlink: false,
-            sctp: false,
-            dccp: false,
-            vsock: false,
-            tipc: false,
-            xdp: false,
-            ..self.clone()
-        }
-    }
-
     /// The tables this query needs, in the order `ss` prints them (UNIX, UDP, TCP; IPv4 before IPv6). With
     /// `one_tcp_walk` (a live view, where order does not matter) TCP comes first: it is usually by far the
     /// largest table, and the results are joined without moving it.

@@ -243,7 +243,7 @@ fn dump_one(
         }
         tx.send(Part::Sockets(batch)).is_ok()
     };
-    match in_namespace(f, own, proc_root, |here| super::walk::stream_here(source, here, q, &mut { send })) {
+    match in_namespace(f, own, proc_root, |here| collect::open(source, here).stream(q, &mut { send })) {
         Ok(r) => r.map_err(Skip::Collect),
         Err(Skip::NoPrivilege(e)) => match fallback_proc(f, source, proc_root, q) {
             Some(Ok(mut snap)) => {

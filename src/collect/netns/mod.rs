@@ -8,7 +8,6 @@
 pub mod dump;
 #[cfg(test)]
 mod tests;
-pub mod walk;
 
 use std::collections::BTreeMap;
 use std::io;
