@@ -101,10 +101,20 @@ fn normalized<'a>(lines: impl Iterator<Item = &'a str>) -> Vec<String> {
     v
 }
 
-fn ss_in(ns: &str, flags: &str) -> Vec<String> {
+/// ss's output in namespace `ns`, as it printed it.
+fn ss_raw(ns: &str, flags: &str) -> String {
     let out = Command::new("ip").args(["netns", "exec", ns, "ss", flags]).output().expect("ip netns exec ss");
     assert!(out.status.success(), "ss in {ns}: {}", String::from_utf8_lossy(&out.stderr));
-    normalized(String::from_utf8_lossy(&out.stdout).lines())
+    String::from_utf8(out.stdout).expect("utf-8")
+}
+
+fn ss_in(ns: &str, flags: &str) -> Vec<String> {
+    normalized(ss_raw(ns, flags).lines())
+}
+
+/// Whitespace runs collapsed, in the order printed.
+fn in_order<'a>(lines: impl Iterator<Item = &'a str>) -> Vec<String> {
+    lines.map(|l| l.split_whitespace().collect::<Vec<_>>().join(" ")).filter(|l| !l.is_empty()).collect()
 }
 
 #[test]
@@ -127,6 +137,29 @@ fn all_netns_reports_what_ss_reports_in_each_namespace() {
             let want = ss_in(&ns.name, flags);
             assert!(!want.is_empty(), "ss sees nothing in {}", ns.name);
             assert_eq!(got, want, "{flags} in {}", ns.name);
+            // and in ss's order: a namespace's TCP is dumped in one walk for both families, its rows put back
+            // as the two per-family dumps give them (IPv4 first)
+            let got = in_order(ours.get(&ns.name).cloned().unwrap_or_default().into_iter());
+            assert_eq!(got, in_order(ss_raw(&ns.name, flags).lines()), "{flags} in {}: row order", ns.name);
+        }
+    }
+    // A reader that goes away after the first rows ends the listing, dumps still running included: exit 0.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sockscope"))
+        .args(["--all-netns", "-tanH"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn sockscope");
+    let mut first = String::new();
+    use std::io::BufRead;
+    std::io::BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut first).expect("a first row");
+    assert!(!first.is_empty());
+    assert!(child.wait().expect("wait").success(), "a closed pipe is not an error");
+    // -N: byte for byte what ss prints there (one namespace, no Namespace column)
+    for ns in &pop.namespaces[..3] {
+        for flags in ["-tanH", "-tan", "-tuanH"] {
+            let out = common::run(&["-N", &ns.name, flags]);
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            assert_eq!(String::from_utf8_lossy(&out.stdout), ss_raw(&ns.name, flags), "-N {} {flags}", ns.name);
         }
     }
     // The veth connection is labelled with the namespaces at its two ends.
@@ -238,4 +271,71 @@ fn without_privilege_the_own_namespace_is_listed_and_the_others_named() {
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains(&pop.namespaces[0].name) && err.contains("permission"), "{err}");
+}
+
+/// `ss -s` counters from its text: the `Total:` line and the transport table's rows, whitespace collapsed.
+fn summary_counts(text: &str) -> Vec<String> {
+    let keep = |l: &&str| ["Total:", "RAW", "UDP", "TCP\t", "INET", "FRAG"].iter().any(|p| l.starts_with(p));
+    in_order(text.lines().filter(keep))
+}
+
+#[test]
+#[ignore = "needs root: creates 30 network namespaces"]
+fn summary_is_per_namespace_with_dash_n_and_summed_with_all_netns() {
+    prerequisites();
+    let pop = populate("stat");
+    // -s -N: that namespace's counters, as ss -s prints them there
+    let mut ours = (0u64, 0u64, 0u64);
+    for ns in &pop.namespaces {
+        // The kernel frees closed sockets a moment later (RCU), so a count read just after the population was
+        // built can still move: compare again until two reads agree, a few times at most.
+        let mut pair = (Vec::new(), vec![String::new()]);
+        for _ in 0..10 {
+            let out = common::run(&["-s", "-N", &ns.name]);
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            pair = (summary_counts(&String::from_utf8_lossy(&out.stdout)), summary_counts(&ss_raw(&ns.name, "-s")));
+            if pair.0 == pair.1 {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+        assert_eq!(pair.0, pair.1, "-s -N {}", ns.name);
+        let v: Value = serde_json::from_slice(&common::run(&["-s", "-N", &ns.name, "--json"]).stdout).expect("JSON");
+        ours.0 += v["transport"]["tcp"]["total"].as_u64().expect("tcp");
+        ours.1 += v["transport"]["udp"]["total"].as_u64().expect("udp");
+        ours.2 += v["tcp"]["established"].as_u64().expect("estab");
+    }
+    assert_eq!(ours.1, COUNT as u64, "one UDP socket in each");
+    // --all-netns: the sum over every namespace, ours included; host-wide counters are counted once
+    let out = common::run(&["-s", "--all-netns", "--json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let all: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let own: Value = serde_json::from_slice(&common::run(&["-s", "--json"]).stdout).expect("JSON");
+    assert!(all["transport"]["tcp"]["total"].as_u64().unwrap() >= ours.0, "{all}");
+    assert!(all["transport"]["udp"]["total"].as_u64().unwrap() >= ours.1, "{all}");
+    assert!(all["tcp"]["established"].as_u64().unwrap() >= ours.2, "{all}");
+    assert!(all["total"].as_u64().unwrap() > own["total"].as_u64().unwrap(), "more than the own namespace: {all}");
+    let (a, o) = (all["tcp"]["memory_pages"].as_u64().unwrap(), own["tcp"]["memory_pages"].as_u64().unwrap());
+    assert!(a < o + 1000, "TCP memory is host-wide, not summed per namespace: {a} against {o}");
+    // without privilege: the own namespace is counted, the others are named on stderr, exit 0
+    assert!(common::have("setpriv"), "needs setpriv");
+    let out = Command::new("setpriv")
+        .args(["--reuid=nobody", "--regid=nogroup", "--clear-groups", "--"])
+        .arg(env!("CARGO_BIN_EXE_sockscope"))
+        .args(["-s", "--all-netns"])
+        .output()
+        .expect("setpriv");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains("could not enter") && err.contains("the summary does not count them"), "{err}");
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("Total: "));
+    // -s -N of a namespace that cannot be entered: an error naming it
+    let out = Command::new("setpriv")
+        .args(["--reuid=nobody", "--regid=nogroup", "--clear-groups", "--"])
+        .arg(env!("CARGO_BIN_EXE_sockscope"))
+        .args(["-s", "-N", &pop.namespaces[0].name])
+        .output()
+        .expect("setpriv");
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains(&pop.namespaces[0].name));
 }

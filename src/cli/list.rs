@@ -94,7 +94,8 @@ pub struct ListArgs {
     #[arg(short = 'B', long, help_heading = "Selection")]
     pub bound_inactive: bool,
 
-    /// Socket summary from the kernel's counters (/proc/net/sockstat); with --json, one object
+    /// Socket summary from the kernel's counters (/proc/net/sockstat); with --json, one object; with -N that
+    /// namespace's counters, with --all-netns the sum over every namespace
     #[arg(short = 's', long, help_heading = "Output")]
     pub summary: bool,
     /// Each socket on one line (the -i/-m/-e second lines joined)

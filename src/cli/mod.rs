@@ -217,8 +217,8 @@ pub struct NetnsArgs {
     /// Every network namespace on the host (those of all processes, /run/netns and other bind mounts such as
     /// /run/docker/netns), each socket labelled with its namespace and container. Entering another namespace
     /// needs CAP_SYS_ADMIN: without it the ones that could not be entered are named on stderr. `list` writes
-    /// each namespace's sockets once that namespace is dumped, in discovery order (a few are dumped at once
-    /// and held until their turn; in the caller's own namespace rows are written as the dump arrives)
+    /// the namespaces in discovery order, each one's rows as its dump arrives (a few namespaces are dumped
+    /// ahead at once, each holding at most a few thousand sockets until its turn)
     #[arg(long, conflicts_with = "net", help_heading = "Namespaces")]
     pub all_netns: bool,
     /// Docker's data root, for container names (<DIR>/containers/<id>/config.v2.json)

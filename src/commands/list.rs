@@ -13,7 +13,7 @@ use anyhow::Context;
 
 use crate::collect::cgroup::{Namer, StateRoots};
 use crate::collect::process::{self, ScanResult};
-use crate::collect::procfs::sockstat::SockStat;
+use crate::collect::procfs::sockstat;
 use crate::collect::workloads::Workloads;
 use crate::collect::{self, Collector, Query, Sink, Snapshot, SourceChoice, netns};
 use crate::filter::Expr;
@@ -93,19 +93,6 @@ impl<W: Write> Writer<W> {
     }
 }
 
-/// The kernel's socket counters for -s; a missing file reads as zeros, as in ss.
-fn read_sockstat(proc_root: &std::path::Path) -> SockStat {
-    let mut s = SockStat::default();
-    let read = |f: &str| {
-        let path = proc_root.join("net").join(f);
-        collect::input::read_to_string_capped(&path, 1 << 20).unwrap_or_default()
-    };
-    s.parse_sockstat(&read("sockstat"));
-    s.parse_sockstat(&read("sockstat6"));
-    s.parse_snmp(&read("snmp"));
-    s
-}
-
 /// The namespace table and workloads the rows are labelled with, known before the first row is written.
 struct Labels {
     namespaces: Namespaces,
@@ -117,8 +104,20 @@ struct Labels {
 /// List the sockets `config` asks for on stdout (after the summary with `-s`; `-D` writes the dump instead).
 pub fn run(config: ListConfig) -> anyhow::Result<()> {
     let stdout = io::stdout();
+    let roots = netns::Roots { proc_root: config.proc_root.clone(), ..netns::Roots::default() };
+    let mut namer = Namer::new(&config.proc_root, config.state_roots.clone());
+    // -s: the counters of the namespaces listed (-N: that one; --all-netns: summed over all of them).
+    let mut plan = None;
     if config.summary {
-        let stat = read_sockstat(&config.proc_root);
+        let p = netns::Plan::new(&config.netns, &roots, &mut namer)?;
+        let (stat, notes) = match &p {
+            Some(p) => p.sockstat(&config.proc_root)?,
+            None => (sockstat::read(&config.proc_root).unwrap_or_default(), Vec::new()),
+        };
+        for note in notes {
+            crate::errln!("sockscope: note: {note}");
+        }
+        plan = Some(p);
         let mut out = stdout.lock();
         match config.format {
             Format::Table => summary::render(&mut out, &stat)?,
@@ -145,9 +144,11 @@ pub fn run(config: ListConfig) -> anyhow::Result<()> {
         let collector = Box::new(collect::netlink::dump::DumpCollector::open(path)?) as Box<dyn Collector>;
         return run_with(config, collector, stdout.lock());
     }
-    let roots = netns::Roots { proc_root: config.proc_root.clone(), ..netns::Roots::default() };
-    let mut namer = Namer::new(&config.proc_root, config.state_roots.clone());
-    let Some(plan) = netns::Plan::new(&config.netns, &roots, &mut namer)? else {
+    let plan = match plan {
+        Some(p) => p,
+        None => netns::Plan::new(&config.netns, &roots, &mut namer)?,
+    };
+    let Some(plan) = plan else {
         let collector = collect::open(config.source, config.proc_root.clone());
         return run_with(config, collector, stdout.lock());
     };

@@ -8,10 +8,13 @@ use std::io;
 use std::os::fd::AsFd;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+use std::sync::mpsc::{SyncSender, sync_channel};
 use std::sync::{Condvar, Mutex, PoisonError};
 
 use super::Found;
+use crate::collect::procfs::sockstat::{self, SockStat};
 use crate::collect::{self, CollectError, Query, Snapshot, SourceChoice};
+use crate::model::Socket;
 use crate::model::netns::{Namespaces, NetnsId};
 
 /// Namespaces dumped at the same time (each dump runs its tables in parallel too).
@@ -103,41 +106,57 @@ pub fn collect_all(
     workers: usize,
 ) -> Multi {
     let mut multi = Multi::default();
-    let mut parts = Vec::with_capacity(found.len());
-    for_each_in_order(found, own, source, proc_root, q, workers, &mut |id, r| {
-        match r {
-            Ok(snap) => {
-                parts.push(snap.sockets);
+    let mut sockets = Vec::new();
+    let mut mark = 0;
+    for_each_in_order(found, own, source, proc_root, q, workers, &mut |id, part| {
+        match part {
+            Part::Sockets(mut batch) => sockets.append(&mut batch),
+            Part::Done(Ok(snap)) => {
                 multi.snapshot.sources.extend(snap.sources);
                 multi.snapshot.notes.extend(snap.notes);
+                mark = sockets.len();
             }
-            Err(e) => multi.skipped.push((id, e)),
+            // A namespace that failed part way is left out whole.
+            Part::Done(Err(e)) => {
+                sockets.truncate(mark);
+                multi.skipped.push((id, e));
+            }
         }
         true
     });
     multi.tidy();
-    multi.snapshot.sockets = parts.into_iter().flatten().collect();
+    multi.snapshot.sockets = sockets;
     multi.snapshot.namespaces = Namespaces(found.iter().map(|f| f.ns.clone()).collect());
     multi
 }
 
-/// Namespaces waiting in [`for_each_in_order`] besides the one being handed over, per worker.
+/// What [`for_each_in_order`] hands over for a namespace: its sockets, batch after batch as the dump gives
+/// them (each labelled with the namespace's index), then how the dump ended.
+#[derive(Debug)]
+pub enum Part {
+    Sockets(Vec<Socket>),
+    /// The dump is over: its sources and notes (no sockets), or why the namespace was not read.
+    Done(Result<Snapshot, Skip>),
+}
+
+/// Namespaces being dumped ahead of the one being handed over, per worker.
 const AHEAD_PER_WORKER: usize = 2;
+/// Batches (of up to [`collect::netlink::BATCH`] sockets) a namespace dumped ahead may hold; a bigger one
+/// waits for its turn in the kernel (the dump is held), so memory stays bounded for namespaces of any size.
+const BATCHES_AHEAD: usize = 4;
 
 struct Progress {
     /// The next namespace a worker takes.
     next: usize,
     /// Namespaces handed to the caller so far.
     delivered: usize,
-    /// Dumps done and not yet handed over.
-    done: Vec<Option<Result<Snapshot, Skip>>>,
     stop: bool,
 }
 
-/// Dump the namespaces of `found` with at most `workers` at a time and hand each result to `each` in
-/// discovery order (sockets labelled with the namespace's index), while the others are still being dumped.
-/// Workers run at most a few namespaces ahead of the caller, so a slow consumer holds only those. `each`
-/// returning false stops the dumps not yet started.
+/// Dump the namespaces of `found` with at most `workers` at a time and hand each one's [`Part`]s to `each` in
+/// discovery order, while the others are dumped. A namespace's sockets stream as its dump runs; the
+/// namespaces after it are dumped into small bounded queues (at most a few namespaces ahead), so a slow
+/// consumer or a huge namespace holds only a few batches. `each` returning false stops every dump.
 pub fn for_each_in_order(
     found: &[Found],
     own: u64,
@@ -145,12 +164,13 @@ pub fn for_each_in_order(
     proc_root: &Path,
     q: &Query,
     workers: usize,
-    each: &mut dyn FnMut(NetnsId, Result<Snapshot, Skip>) -> bool,
+    each: &mut dyn FnMut(NetnsId, Part) -> bool,
 ) {
     let workers = workers.clamp(1, found.len().max(1));
     let ahead = workers * AHEAD_PER_WORKER;
-    let progress =
-        Mutex::new(Progress { next: 0, delivered: 0, done: (0..found.len()).map(|_| None).collect(), stop: false });
+    let (senders, receivers): (Vec<_>, Vec<_>) = (0..found.len()).map(|_| sync_channel(BATCHES_AHEAD)).unzip();
+    let senders: Vec<Mutex<Option<SyncSender<Part>>>> = senders.into_iter().map(|s| Mutex::new(Some(s))).collect();
+    let progress = Mutex::new(Progress { next: 0, delivered: 0, stop: false });
     let changed = Condvar::new();
     let lock = || progress.lock().unwrap_or_else(PoisonError::into_inner);
     std::thread::scope(|s| {
@@ -168,35 +188,32 @@ pub fn for_each_in_order(
                         p.next += 1;
                         p.next - 1
                     };
+                    let Some(tx) = senders[i].lock().unwrap_or_else(PoisonError::into_inner).take() else { continue };
                     let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                        dump_one(&found[i], own, source, proc_root, q)
+                        dump_one(&found[i], own, source, proc_root, q, i as NetnsId, &tx)
                     }))
                     .unwrap_or_else(|_| Err(Skip::Enter(io::Error::other("the dump thread panicked"))));
-                    lock().done[i] = Some(r);
-                    changed.notify_all();
+                    // A consumer that stopped has dropped the receiver: nothing more to do.
+                    let _ = tx.send(Part::Done(r));
                 }
             });
         }
-        for i in 0..found.len() {
-            let r = {
-                let mut p = lock();
-                loop {
-                    if let Some(r) = p.done[i].take() {
-                        break r;
-                    }
-                    p = changed.wait(p).unwrap_or_else(PoisonError::into_inner);
-                }
-            };
+        for (i, rx) in receivers.into_iter().enumerate() {
             let id = i as NetnsId;
-            let go = each(
-                id,
-                r.map(|mut snap| {
-                    for s in &mut snap.sockets {
-                        s.netns = id;
-                    }
-                    snap
-                }),
-            );
+            let mut go = true;
+            let mut done = false;
+            for part in rx.iter() {
+                done = matches!(part, Part::Done(_));
+                go = each(id, part);
+                if !go || done {
+                    break;
+                }
+            }
+            if go && !done {
+                go = each(id, Part::Done(Err(Skip::Enter(io::Error::other("the dump thread ended early")))));
+            }
+            // Dropping the receiver here makes a dump still sending to it stop.
+            drop(rx);
             let mut p = lock();
             p.delivered = i + 1;
             p.stop |= !go;
@@ -205,30 +222,91 @@ pub fn for_each_in_order(
                 break;
             }
         }
+        // The receivers not reached are dropped with the iterator: their dumps stop at their next batch.
     });
 }
 
-/// Dump one namespace: directly when it is ours, else on a fresh thread that enters it and ends.
-fn dump_one(f: &Found, own: u64, source: SourceChoice, proc_root: &Path, q: &Query) -> Result<Snapshot, Skip> {
+/// Dump one namespace (directly when it is ours, else on a fresh thread that enters it and ends), sending
+/// its sockets, labelled `id`, to `tx` as they come; the snapshot returned has the sources and notes.
+fn dump_one(
+    f: &Found,
+    own: u64,
+    source: SourceChoice,
+    proc_root: &Path,
+    q: &Query,
+    id: NetnsId,
+    tx: &SyncSender<Part>,
+) -> Result<Snapshot, Skip> {
+    let send = move |mut batch: Vec<Socket>| {
+        for s in &mut batch {
+            s.netns = id;
+        }
+        tx.send(Part::Sockets(batch)).is_ok()
+    };
+    match in_namespace(f, own, proc_root, |here| collect::open(source, here).stream(q, &mut { send })) {
+        Ok(r) => r.map_err(Skip::Collect),
+        Err(Skip::NoPrivilege(e)) => match fallback_proc(f, source, proc_root, q) {
+            Some(Ok(mut snap)) => {
+                let sockets = std::mem::take(&mut snap.sockets);
+                if !sockets.is_empty() {
+                    send(sockets);
+                }
+                Ok(snap)
+            }
+            Some(Err(skip)) => Err(skip),
+            None => Err(Skip::NoPrivilege(e)),
+        },
+        Err(e) => Err(e),
+    }
+}
+
+/// Run `work` in namespace `f` and return what it gives: directly when `f` is the caller's own (`own`), with
+/// `proc_root`; else on a fresh thread that enters `f` and ends, with `proc_root/thread-self` (which shows the
+/// entered namespace). The thread's own threads inherit the namespace; the caller never leaves its own.
+pub fn in_namespace<T: Send>(
+    f: &Found,
+    own: u64,
+    proc_root: &Path,
+    work: impl FnOnce(PathBuf) -> T + Send,
+) -> Result<T, Skip> {
     if f.ns.inode == own {
-        return collect::open(source, proc_root.to_path_buf()).collect(q).map_err(Skip::Collect);
+        return Ok(work(proc_root.to_path_buf()));
     }
     let file = open_namespace(f)?;
     let entered = std::thread::scope(|s| {
-        s.spawn(|| -> Result<Result<Snapshot, Skip>, io::Error> {
+        s.spawn(|| -> Result<T, io::Error> {
             crate::sys::enter_net_namespace(file.as_fd())?;
-            // From here on this thread (and the table threads it starts) lives in the namespace; it ends below.
-            let here = proc_root.join("thread-self");
-            Ok(collect::open(source, here).collect(q).map_err(Skip::Collect))
+            // From here on this thread (and the threads it starts) lives in the namespace; it ends below.
+            Ok(work(proc_root.join("thread-self")))
         })
         .join()
-        .unwrap_or_else(|_| Err(io::Error::other("the dump thread panicked")))
+        .unwrap_or_else(|_| Err(io::Error::other("the namespace thread panicked")))
     });
-    match entered {
-        Ok(r) => r,
-        Err(e) if is_denied(&e) => fallback_proc(f, source, proc_root, q).unwrap_or(Err(Skip::NoPrivilege(e))),
-        Err(e) => Err(Skip::Enter(e)),
+    entered.map_err(|e| if is_denied(&e) { Skip::NoPrivilege(e) } else { Skip::Enter(e) })
+}
+
+/// The `ss -s` counters summed over `found` ([`SockStat::add_namespace`]), each read in its namespace (or,
+/// without the privilege to enter, from `/proc/PID/net` of one of its processes), and the namespaces that
+/// could not be read, by index.
+pub fn sockstat_all(found: &[Found], own: u64, proc_root: &Path) -> (SockStat, Vec<(NetnsId, Skip)>) {
+    let mut sum = SockStat::default();
+    let mut skipped = Vec::new();
+    for (i, f) in found.iter().enumerate() {
+        let r = match in_namespace(f, own, proc_root, |here| sockstat::read(&here)) {
+            Ok(r) => r.map_err(Skip::Enter),
+            Err(Skip::NoPrivilege(e)) => f
+                .pids
+                .first()
+                .and_then(|pid| sockstat::read(&proc_root.join(pid.to_string())).ok())
+                .ok_or(Skip::NoPrivilege(e)),
+            Err(e) => Err(e),
+        };
+        match r {
+            Ok(stat) => sum.add_namespace(&stat),
+            Err(e) => skipped.push((i as NetnsId, e)),
+        }
     }
+    (sum, skipped)
 }
 
 /// Without the privilege to enter, a namespace with a process we may read is still readable as text:

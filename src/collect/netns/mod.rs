@@ -343,21 +343,51 @@ impl Plan {
         sink: &mut super::Sink<'_>,
     ) -> Result<super::Snapshot, NetnsError> {
         let mut multi = dump::Multi::default();
-        dump::for_each_in_order(&self.found, self.own, source, proc_root, q, self.workers, &mut |id, r| match r {
-            Ok(snap) => {
-                multi.snapshot.sources.extend(snap.sources);
-                multi.snapshot.notes.extend(snap.notes);
-                snap.sockets.is_empty() || sink(snap.sockets)
-            }
-            Err(e) => {
-                multi.skipped.push((id, e));
-                true
-            }
-        });
+        dump::for_each_in_order(
+            &self.found,
+            self.own,
+            source,
+            proc_root,
+            q,
+            self.workers,
+            &mut |id, part| match part {
+                dump::Part::Sockets(batch) => sink(batch),
+                dump::Part::Done(Ok(snap)) => {
+                    multi.snapshot.sources.extend(snap.sources);
+                    multi.snapshot.notes.extend(snap.notes);
+                    true
+                }
+                dump::Part::Done(Err(e)) => {
+                    multi.skipped.push((id, e));
+                    true
+                }
+            },
+        );
         multi.tidy();
         multi.snapshot.namespaces = self.namespaces();
         self.finish(&mut multi)?;
         Ok(multi.snapshot)
+    }
+
+    /// The `ss -s` counters summed over the plan's namespaces (host-wide counters once), and notes naming the
+    /// namespaces left out. A namespace that cannot be read is an error for `-N`, as is reading none.
+    pub fn sockstat(
+        &self,
+        proc_root: &Path,
+    ) -> Result<(crate::collect::procfs::sockstat::SockStat, Vec<String>), NetnsError> {
+        let (stat, skipped) = dump::sockstat_all(&self.found, self.own, proc_root);
+        let mut multi =
+            dump::Multi { snapshot: super::Snapshot { namespaces: self.namespaces(), ..Default::default() }, skipped };
+        if let Some(target) = &self.target
+            && let Some((_, skip)) = multi.skipped.pop()
+        {
+            return Err(NetnsError::Skipped { target: target.clone(), skip });
+        }
+        if multi.read() == 0 {
+            return Err(NetnsError::Nothing(multi.skip_notes().join("; ")));
+        }
+        let notes = multi.skip_notes().into_iter().map(|n| format!("{n} (the summary does not count them)")).collect();
+        Ok((stat, notes))
     }
 
     /// Say what could not be read: an error for `-N` or when nothing could, notes otherwise.

@@ -104,11 +104,17 @@ fn namespaces_are_handed_over_in_order_and_a_refusing_consumer_stops_the_dumps()
         Path::new("/proc"),
         &q,
         3,
-        &mut |id, r| {
-            let snap = r.expect("our own namespace is readable");
-            assert!(snap.sockets.iter().all(|s| s.netns == id), "sockets carry their namespace's index");
-            seen.push(id);
-            id < 4
+        &mut |id, part| match part {
+            dump::Part::Sockets(batch) => {
+                assert!(batch.iter().all(|s| s.netns == id), "sockets carry their namespace's index");
+                assert_eq!(seen.len(), id as usize, "a namespace's sockets come once the one before is done");
+                true
+            }
+            dump::Part::Done(r) => {
+                r.expect("our own namespace is readable");
+                seen.push(id);
+                id < 4
+            }
         },
     );
     assert_eq!(seen, vec![0, 1, 2, 3, 4], "in discovery order, and nothing after the consumer said stop");

@@ -1,5 +1,8 @@
 //! `/proc/net/sockstat`, `sockstat6` and the `Tcp:` table of `/proc/net/snmp`: the counters behind `ss -s`.
-//! Pure parsers; the caller reads the files.
+//! Pure parsers, [`SockStat::add_namespace`] (the sum over namespaces), and [`read`], the thin I/O.
+
+use std::io;
+use std::path::Path;
 
 use serde::Serialize;
 
@@ -75,10 +78,70 @@ impl SockStat {
         }
     }
 
+    /// Add another network namespace's counters. Most are the namespace's own and add up; `TCP: orphan`,
+    /// `alloc` and `mem` are the kernel's host-wide counters (every namespace's file shows the same values),
+    /// so they are taken once (the larger, as two reads are moments apart).
+    pub fn add_namespace(&mut self, o: &SockStat) {
+        let SockStat {
+            sockets,
+            tcp_inuse,
+            tcp_orphan,
+            tcp_tw,
+            tcp_alloc,
+            tcp_mem,
+            udp,
+            raw,
+            frag,
+            frag_memory,
+            tcp6,
+            udp6,
+            raw6,
+            frag6,
+            frag6_memory,
+            tcp_established,
+        } = *o;
+        for (mine, theirs) in [
+            (&mut self.sockets, sockets),
+            (&mut self.tcp_inuse, tcp_inuse),
+            (&mut self.tcp_tw, tcp_tw),
+            (&mut self.udp, udp),
+            (&mut self.raw, raw),
+            (&mut self.frag, frag),
+            (&mut self.frag_memory, frag_memory),
+            (&mut self.tcp6, tcp6),
+            (&mut self.udp6, udp6),
+            (&mut self.raw6, raw6),
+            (&mut self.frag6, frag6),
+            (&mut self.frag6_memory, frag6_memory),
+            (&mut self.tcp_established, tcp_established),
+        ] {
+            *mine = mine.saturating_add(theirs);
+        }
+        for (mine, theirs) in
+            [(&mut self.tcp_orphan, tcp_orphan), (&mut self.tcp_alloc, tcp_alloc), (&mut self.tcp_mem, tcp_mem)]
+        {
+            *mine = (*mine).max(theirs);
+        }
+    }
+
     /// TCP sockets closed but not yet freed, as ss computes them.
     pub fn tcp_closed(&self) -> i64 {
         self.tcp_alloc as i64 - (self.tcp_inuse as i64 + self.tcp6 as i64 - self.tcp_tw as i64)
     }
+}
+
+/// The counters of the namespace `proc_root` shows (`/proc`, or `/proc/thread-self` on a thread that entered
+/// another namespace): `net/sockstat`, `net/sockstat6` and `net/snmp`. A missing file reads as zeros, as in
+/// ss; a `net` directory that cannot be read at all is an error.
+pub fn read(proc_root: &Path) -> io::Result<SockStat> {
+    let dir = proc_root.join("net");
+    std::fs::metadata(&dir)?;
+    let read = |f: &str| crate::collect::input::read_to_string_capped(&dir.join(f), 1 << 20).unwrap_or_default();
+    let mut s = SockStat::default();
+    s.parse_sockstat(&read("sockstat"));
+    s.parse_sockstat(&read("sockstat6"));
+    s.parse_snmp(&read("snmp"));
+    Ok(s)
 }
 
 #[cfg(test)]
@@ -101,5 +164,36 @@ mod tests {
         junk.parse_sockstat("garbage\nTCP: inuse x\n\n");
         junk.parse_snmp("Tcp: CurrEstab\n");
         assert_eq!(junk, SockStat::default());
+    }
+
+    #[test]
+    fn namespaces_add_up_but_host_wide_counters_count_once() {
+        let mut a = SockStat::default();
+        a.parse_sockstat("sockets: used 10\nTCP: inuse 3 orphan 1 tw 2 alloc 500 mem 7\nUDP: inuse 1 mem 0\n");
+        a.parse_sockstat("TCP6: inuse 1\nUDP6: inuse 2\n");
+        a.parse_snmp("Tcp: CurrEstab\nTcp: 2\n");
+        let mut b = SockStat::default();
+        b.parse_sockstat("sockets: used 5\nTCP: inuse 4 orphan 1 tw 0 alloc 501 mem 7\nUDP: inuse 0 mem 0\n");
+        b.parse_snmp("Tcp: CurrEstab\nTcp: 4\n");
+        let mut sum = SockStat::default();
+        sum.add_namespace(&a);
+        sum.add_namespace(&b);
+        assert_eq!((sum.sockets, sum.tcp_inuse, sum.tcp_tw, sum.udp, sum.tcp6, sum.udp6), (15, 7, 2, 1, 1, 2));
+        assert_eq!(sum.tcp_established, 6);
+        assert_eq!((sum.tcp_orphan, sum.tcp_alloc, sum.tcp_mem), (1, 501, 7), "host-wide: once");
+        // one namespace added to nothing is itself
+        let mut one = SockStat::default();
+        one.add_namespace(&a);
+        assert_eq!(one, a);
+    }
+
+    #[test]
+    fn read_needs_a_net_directory() {
+        let dir = std::env::temp_dir().join(format!("sockscope-sockstat-{}", std::process::id()));
+        assert!(read(&dir).is_err());
+        std::fs::create_dir_all(dir.join("net")).unwrap();
+        std::fs::write(dir.join("net/sockstat"), "sockets: used 9\n").unwrap();
+        assert_eq!(read(&dir).unwrap().sockets, 9);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
