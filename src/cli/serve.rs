@@ -84,6 +84,7 @@ impl ServeArgs {
         let mut query = self.select.query(states.unwrap_or(StateSet::ALL));
         query.bytecode = crate::filter::bytecode::compile(&filter);
         query.one_tcp_walk = true;
+        query.receive_thread = false;
         let listen: SocketAddr = self.listen.parse().map_err(|_| {
             UsageError(format!(
                 "invalid value '{}' for --listen: expected ADDRESS:PORT like 127.0.0.1:9830 or [::1]:9830",

@@ -173,9 +173,14 @@ pub struct Query {
     pub info: bool,
     /// Ask for socket memory (`-m`).
     pub memory: bool,
-    /// Dump TCP over both families in one kernel walk ([`Table::TcpAll`]) when both are wanted: less CPU for
-    /// a live view; a one-shot listing runs the two per-family dumps in parallel instead.
+    /// Dump TCP over both families in one kernel walk ([`Table::TcpAll`]) first, its rows in the kernel's
+    /// order: for a live view, where order does not matter. (A listing gets one walk too, with ss's order
+    /// restored: see [`ordered`].)
     pub one_tcp_walk: bool,
+    /// Receive each dump on a thread of its own and decode beside it, so the kernel's walk never waits for
+    /// the decoder: a listing's wall time. It costs some CPU (the replies cross cores), which a live view
+    /// that refreshes for hours saves by decoding where it receives.
+    pub receive_thread: bool,
     /// The other socket tables ss knows, each asked for only when selected (a `-tan` listing dumps nothing
     /// more): raw (IPv4/IPv6), MPTCP, packet, netlink, and the families this kernel may lack.
     pub raw: bool,
@@ -242,6 +247,7 @@ impl Default for Query {
             info: false,
             memory: false,
             one_tcp_walk: false,
+            receive_thread: true,
             raw: false,
             mptcp: false,
             packet: false,

@@ -180,6 +180,7 @@ pub fn query_for(settings: &Settings, ipv4: bool, ipv6: bool) -> Query {
         info: settings.details,
         memory: settings.details,
         one_tcp_walk: true,
+        receive_thread: false,
         ..Query::default()
     }
 }

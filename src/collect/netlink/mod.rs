@@ -214,50 +214,74 @@ fn dump_once_into(
         if is_unavailable(&e) { CollectError::NetlinkUnavailable(e) } else { CollectError::Netlink { table, error: e } }
     })?;
 
-    // One thread only receives, so the kernel's walk never waits for the decoding: the replies go over as
-    // raw buffers, and the buffers come back to be filled again.
-    let (full_tx, full_rx) = std::sync::mpsc::sync_channel::<io::Result<Vec<u8>>>(BUFFERS_AHEAD);
-    let (empty_tx, empty_rx) = std::sync::mpsc::channel::<Vec<u8>>();
-    let mut first = FirstByCookie::default();
+    let mut first = FirstByCookie::with_capacity(size_hint(table));
     let mut batch: Vec<Socket> = Vec::with_capacity(BATCH);
     let mut end: Option<i32> = None;
-    let decoded = std::thread::scope(|s| {
-        s.spawn(move || receive(&sock, &full_tx, &empty_rx));
-        // Owned here, so that returning early closes the channel and the receiver is not left blocked on it.
-        let (full_rx, empty_tx) = (full_rx, empty_tx);
-        for buf in full_rx.iter() {
-            let buf = buf.map_err(|e| CollectError::Netlink { table, error: e })?;
-            if let Some(r) = raw.as_deref_mut() {
-                r.extend_from_slice(&buf);
-            }
-            decode::for_each_message(&buf, table, q.details, |m| match m {
-                Message::Socket(s) => {
-                    if first.keep(&s) {
-                        batch.push(s);
-                    }
-                    true
+    let mut seen = 0usize;
+    // One buffer of replies: decoded into the batch, which goes to the sink when full.
+    let mut take = |buf: &[u8]| -> Result<Step, CollectError> {
+        if let Some(r) = raw.as_deref_mut() {
+            r.extend_from_slice(buf);
+        }
+        decode::for_each_message(buf, table, q.details, |m| match m {
+            Message::Socket(s) => {
+                seen += 1;
+                if first.keep(&s) {
+                    batch.push(s);
                 }
-                Message::Skip | Message::Error(0) => true,
-                Message::Done(code) | Message::Error(code) => {
-                    end = Some(code);
-                    false
-                }
-            })
-            .map_err(|msg| CollectError::Malformed { table, msg })?;
-            // A closed return channel only means the receiver is done.
-            let _ = empty_tx.send(buf);
-            if batch.len() >= BATCH && !sink(std::mem::replace(&mut batch, Vec::with_capacity(BATCH))) {
-                return Ok(false);
+                true
             }
-            if end.is_some() {
-                break;
+            Message::Skip | Message::Error(0) => true,
+            Message::Done(code) | Message::Error(code) => {
+                end = Some(code);
+                false
+            }
+        })
+        .map_err(|msg| CollectError::Malformed { table, msg })?;
+        if batch.len() >= BATCH && !sink(std::mem::replace(&mut batch, Vec::with_capacity(BATCH))) {
+            return Ok(Step::Stop);
+        }
+        Ok(if end.is_some() { Step::End } else { Step::More })
+    };
+    let step = if q.receive_thread {
+        // One thread only receives, so the kernel's walk never waits for the decoding: the replies go over
+        // as raw buffers, and the buffers come back to be filled again.
+        let (full_tx, full_rx) = std::sync::mpsc::sync_channel::<io::Result<Vec<u8>>>(BUFFERS_AHEAD);
+        let (empty_tx, empty_rx) = std::sync::mpsc::channel::<Vec<u8>>();
+        std::thread::scope(|s| {
+            s.spawn(move || receive(&sock, &full_tx, &empty_rx));
+            // Owned here, so that returning early closes the channel and the receiver is not left blocked.
+            let (full_rx, empty_tx) = (full_rx, empty_tx);
+            for buf in full_rx.iter() {
+                let buf = buf.map_err(|e| CollectError::Netlink { table, error: e })?;
+                let step = take(&buf)?;
+                // A closed return channel only means the receiver is done.
+                let _ = empty_tx.send(buf);
+                if step != Step::More {
+                    return Ok(step);
+                }
+            }
+            Ok(Step::More)
+        })?
+    } else {
+        let mut buf: Vec<u8> = Vec::with_capacity(RECV_BUF);
+        loop {
+            buf.clear();
+            match sock.recv(&mut buf, 0) {
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(CollectError::Netlink { table, error: e }),
+            }
+            let step = take(&buf)?;
+            if step != Step::More {
+                break step;
             }
         }
-        Ok(true)
-    });
-    if !decoded? {
+    };
+    if step == Step::Stop {
         return Ok(false);
     }
+    remember_size(table, seen);
     let Some(end) = end else {
         return Err(CollectError::Malformed { table, msg: "the dump ended without NLMSG_DONE".into() });
     };
@@ -296,6 +320,33 @@ fn receive(sock: &NlSocket, full: &SyncSender<io::Result<Vec<u8>>>, empty: &Rece
     }
 }
 
+/// What one buffer of replies left the dump to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Step {
+    More,
+    /// The sink asked to stop.
+    Stop,
+    /// The buffer held the dump's end.
+    End,
+}
+
+/// The number of sockets the last dump of each table gave, to size the next one's duplicate check (growing a
+/// set of 200k cookies from empty rehashes it at every doubling).
+static SIZES: std::sync::Mutex<Vec<(Table, usize)>> = std::sync::Mutex::new(Vec::new());
+
+fn size_hint(table: Table) -> usize {
+    let sizes = SIZES.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    sizes.iter().find(|(t, _)| *t == table).map_or(0, |&(_, n)| n)
+}
+
+fn remember_size(table: Table, n: usize) {
+    let mut sizes = SIZES.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    match sizes.iter_mut().find(|(t, _)| *t == table) {
+        Some(slot) => slot.1 = n,
+        None => sizes.push((table, n)),
+    }
+}
+
 /// A dump is not atomic: a socket that moves between hash buckets while the dump runs can be seen twice.
 /// Keeps the first record of each cookie (records without one are all kept).
 #[derive(Debug, Default)]
@@ -304,6 +355,11 @@ pub struct FirstByCookie {
 }
 
 impl FirstByCookie {
+    /// Room for `n` cookies before the set grows.
+    pub fn with_capacity(n: usize) -> FirstByCookie {
+        FirstByCookie { seen: FastSet::with_capacity_and_hasher(n, Default::default()) }
+    }
+
     /// True the first time a cookie is seen.
     pub fn keep(&mut self, s: &Socket) -> bool {
         s.cookie.is_none_or(|c| self.seen.insert(c))
