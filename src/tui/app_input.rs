@@ -1,0 +1,299 @@
+//! What each key and mouse action does to the [`App`]: navigation, sorting, the filter line, commands, the
+//! kill dialog. Called by [`update`](super::update) only.
+
+use super::*;
+
+/// The table under the body for this screen: its area (header first) and its column layout.
+fn table_geometry(app: &App) -> Option<(ratatui::layout::Rect, Vec<(usize, u16)>)> {
+    let body = layout::areas(app.size).body;
+    let live = app.live.as_ref()?;
+    match app.screen {
+        Screen::Ports => {
+            let visible = body.height.saturating_sub(1) as usize;
+            Some((body, crate::tui::tables::port_layout(app, live, body.width, visible)))
+        }
+        Screen::Sockets => {
+            let t = layout::group_areas(body).table;
+            let visible = t.height.saturating_sub(1) as usize;
+            Some((t, crate::tui::tables::sock_layout(app, live, t.width, visible)))
+        }
+        Screen::Detail => None,
+    }
+}
+
+pub(super) fn mouse(app: &mut App, m: MouseEvent) {
+    match m.kind {
+        MouseEventKind::ScrollDown => app.move_sel(3),
+        MouseEventKind::ScrollUp => app.move_sel(-3),
+        MouseEventKind::Down(MouseButton::Left) => {
+            let Some((table, cols)) = table_geometry(app) else { return };
+            if m.row == table.y {
+                // A click on a header sorts by that column; a second click reverses.
+                let Some(c) = crate::tui::tables::column_at(&cols, m.column) else { return };
+                match app.screen {
+                    Screen::Ports => {
+                        let col = PortCol::ALL[c];
+                        if app.port_sort == col {
+                            app.port_reverse = !app.port_reverse;
+                        } else {
+                            (app.port_sort, app.port_reverse) = (col, false);
+                        }
+                    }
+                    _ => {
+                        let col = SockCol::ALL[c];
+                        if app.sock_sort == col {
+                            app.sock_reverse = !app.sock_reverse;
+                        } else {
+                            (app.sock_sort, app.sock_reverse) = (col, false);
+                        }
+                    }
+                }
+                app.rebuild();
+            } else if m.row > table.y && m.row < table.y + table.height {
+                let visible = table.height.saturating_sub(1) as usize;
+                let sel = match app.screen {
+                    Screen::Ports => app.port_sel,
+                    _ => app.sock_sel,
+                };
+                let offset = layout::scroll_offset(sel, visible);
+                let idx = offset + (m.row - table.y - 1) as usize;
+                if idx < app.rows_len() {
+                    *app.sel_mut() = idx;
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// A key: Ctrl-C always quits; while the filter is being typed keys edit it; the help overlay closes on any
+/// key; otherwise [`command`].
+pub(super) fn key(app: &mut App, k: KeyEvent) {
+    if k.modifiers.contains(KeyModifiers::CONTROL) && k.code == KeyCode::Char('c') {
+        app.quit = true;
+        return;
+    }
+    app.message = None;
+    if let Some(d) = app.kill.take() {
+        if matches!(k.code, KeyCode::Char('y') | KeyCode::Char('Y')) {
+            app.message = Some(format!("closing {} sockets...", d.targets.len()));
+            app.kill_request = Some(d.targets);
+        } else {
+            app.message = Some("nothing closed".into());
+        }
+        // A group asked for the dialog only is counted again.
+        if app.screen == Screen::Ports {
+            app.settings.open_group = None;
+        }
+    } else if app.kill_wanted.take().is_some() {
+        app.message = Some("nothing closed".into());
+        if app.screen == Screen::Ports {
+            app.settings.open_group = None;
+        }
+    } else if app.filter_input.is_some() {
+        filter_key(app, k);
+    } else if app.show_help {
+        app.show_help = false;
+        if !matches!(k.code, KeyCode::Esc | KeyCode::Char('?')) {
+            command(app, k);
+        }
+    } else {
+        command(app, k);
+    }
+}
+
+/// A key while the filter is being typed: edit, apply (Enter; a bad filter stays open with its error), or
+/// cancel (Esc).
+fn filter_key(app: &mut App, k: KeyEvent) {
+    let Some(input) = app.filter_input.as_mut() else { return };
+    match k.code {
+        KeyCode::Esc => {
+            app.filter_input = None;
+            app.filter_error = None;
+        }
+        KeyCode::Enter => {
+            let text = input.clone();
+            match filter::parse(&text, &app.services, &app.proc_root) {
+                Ok(sel) => {
+                    app.settings.selection = sel;
+                    app.filter_text = text;
+                    app.filter_input = None;
+                    app.filter_error = None;
+                }
+                Err(e) => app.filter_error = Some(e),
+            }
+        }
+        KeyCode::Backspace => {
+            input.pop();
+            app.filter_error = None;
+        }
+        KeyCode::Char('u') if k.modifiers.contains(KeyModifiers::CONTROL) => input.clear(),
+        KeyCode::Char(c) => {
+            input.push(c);
+            app.filter_error = None;
+        }
+        _ => {}
+    }
+}
+
+/// A command key on the current screen (the list is in the help overlay).
+fn command(app: &mut App, k: KeyEvent) {
+    let page = table_geometry(app).map_or(1, |(t, _)| t.height.saturating_sub(1).max(1)) as isize;
+    match k.code {
+        KeyCode::Char('q') => app.quit = true,
+        KeyCode::Char('?') => app.show_help = true,
+        KeyCode::Down | KeyCode::Char('j') => app.move_sel(1),
+        KeyCode::Up | KeyCode::Char('k') => app.move_sel(-1),
+        KeyCode::PageDown => app.move_sel(page),
+        KeyCode::PageUp => app.move_sel(-page),
+        KeyCode::Home | KeyCode::Char('g') => app.move_sel(isize::MIN / 2),
+        KeyCode::End | KeyCode::Char('G') => app.move_sel(isize::MAX / 2),
+        KeyCode::Enter | KeyCode::Right | KeyCode::Char('l') => open(app),
+        KeyCode::Esc | KeyCode::Backspace | KeyCode::Left | KeyCode::Char('h') => back(app),
+        KeyCode::Char('p') | KeyCode::Char(' ') => app.settings.paused = !app.settings.paused,
+        KeyCode::Char('+') | KeyCode::Char('=') => step_interval(app, 1),
+        KeyCode::Char('-') => step_interval(app, -1),
+        KeyCode::Char('s') | KeyCode::Char('>') => step_sort(app, 1),
+        KeyCode::Char('S') | KeyCode::Char('<') => step_sort(app, -1),
+        KeyCode::Char('r') => {
+            match app.screen {
+                Screen::Ports => app.port_reverse = !app.port_reverse,
+                _ => app.sock_reverse = !app.sock_reverse,
+            }
+            app.rebuild();
+        }
+        KeyCode::Char('t') => toggle(app, Proto::Tcp),
+        KeyCode::Char('u') => toggle(app, Proto::Udp),
+        KeyCode::Char('x') => toggle(app, Proto::Unix),
+        KeyCode::Char('/') => {
+            app.filter_input = Some(app.filter_text.clone());
+            app.filter_error = None;
+        }
+        KeyCode::Char('K') => kill_dialog(app),
+        KeyCode::Char('e') => app.show_events = !app.show_events,
+        _ => {}
+    }
+}
+
+fn step_sort(app: &mut App, dir: isize) {
+    match app.screen {
+        Screen::Ports => app.port_sort = app.port_sort.step(dir),
+        _ => app.sock_sort = app.sock_sort.step(dir),
+    }
+    app.rebuild();
+}
+
+/// Enter: open the selected group (its sockets get details and owners), or the selected socket's details.
+fn open(app: &mut App) {
+    match app.screen {
+        Screen::Ports => {
+            if let Some(g) = app.selected_group() {
+                app.group = Some(g.key.clone());
+                app.sock_sel = 0;
+                app.sock_rows.clear();
+                app.screen = Screen::Sockets;
+                app.settings.details = true;
+                app.settings.open_group = app.group.clone();
+                app.rebuild_sockets();
+            }
+        }
+        Screen::Sockets => {
+            if let Some(r) = app.sock_rows.get(app.sock_sel).copied() {
+                app.detail = Some(r);
+                app.detail_id = app.live.as_ref().and_then(|l| row_id(l, r));
+                app.screen = Screen::Detail;
+                record_detail(app);
+            }
+        }
+        Screen::Detail => {}
+    }
+}
+
+/// Esc: one screen back.
+fn back(app: &mut App) {
+    match app.screen {
+        Screen::Detail => {
+            app.screen = Screen::Sockets;
+            app.detail = None;
+            app.detail_id = None;
+            app.sock_history = None;
+        }
+        Screen::Sockets => {
+            app.screen = Screen::Ports;
+            app.group = None;
+            app.sock_rows.clear();
+            app.settings.details = false;
+            app.settings.open_group = None;
+        }
+        Screen::Ports => {}
+    }
+}
+
+/// `K`: ask about closing the selected group's connections, or the selected socket.
+fn kill_dialog(app: &mut App) {
+    let Some(live) = app.live.clone() else { return };
+    let d = match app.screen {
+        Screen::Ports => match app.selected_group() {
+            // Only the open group's sockets are kept one by one: ask for this group's first.
+            Some(g) if g.members.first().is_some_and(|&i| live.socket(i as usize).is_none()) => {
+                let key = g.key.clone();
+                app.message = Some(format!("reading the sockets of {}...", escape(&key.to_string())));
+                app.settings.open_group = Some(key.clone());
+                app.kill_wanted = Some(key);
+                return;
+            }
+            Some(g) => crate::tui::kill::KillDialog::for_group(&live, g),
+            None => return,
+        },
+        Screen::Sockets => match app.sock_rows.get(app.sock_sel) {
+            Some(r) => crate::tui::kill::KillDialog::for_row(&live, *r),
+            None => return,
+        },
+        Screen::Detail => match app.detail {
+            Some(r) => crate::tui::kill::KillDialog::for_row(&live, r),
+            None => return,
+        },
+    };
+    match d {
+        Ok(d) => app.kill = Some(d),
+        Err(e) => app.message = Some(e),
+    }
+}
+
+/// The dialog of a `K` that waited for its group's sockets, once a refresh has them (or the group is gone).
+pub(super) fn wanted_kill_dialog(app: &mut App) {
+    let (Some(key), Some(live)) = (app.kill_wanted.clone(), app.live.clone()) else { return };
+    let Some(g) = live.groups.iter().find(|g| g.key == key) else {
+        app.kill_wanted = None;
+        app.message = Some(format!("{} is gone; nothing closed", escape(&key.to_string())));
+        return;
+    };
+    if g.members.first().is_some_and(|&i| live.socket(i as usize).is_none()) {
+        return;
+    }
+    app.kill_wanted = None;
+    match crate::tui::kill::KillDialog::for_group(&live, g) {
+        Ok(d) => app.kill = Some(d),
+        Err(e) => app.message = Some(e),
+    }
+}
+
+fn step_interval(app: &mut App, dir: isize) {
+    let cur = INTERVALS.iter().position(|d| *d >= app.settings.interval).unwrap_or(INTERVALS.len() - 1);
+    let next = (cur as isize + dir).clamp(0, INTERVALS.len() as isize - 1) as usize;
+    app.settings.interval = INTERVALS[next];
+}
+
+fn toggle(app: &mut App, p: Proto) {
+    let ps = &mut app.settings.protos;
+    let flag = match p {
+        Proto::Tcp => &mut ps.tcp,
+        Proto::Udp => &mut ps.udp,
+        _ => &mut ps.unix,
+    };
+    *flag = !*flag;
+    if !(ps.tcp || ps.udp || ps.unix) {
+        // Never show nothing at all: turning the last one off turns the others on.
+        *ps = Protos { tcp: true, udp: true, unix: true };
+    }
+}
