@@ -150,3 +150,47 @@ fn json_output_is_one_array() {
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert!(v.is_array());
 }
+
+/// Every long option in the installed `ss --help` is one of ours: none is refused as an unknown argument (a
+/// family the kernel lacks gives a note, `-Z` without SELinux ss's own error, `-K` without a filter a refusal).
+#[test]
+fn every_flag_of_ss_help_is_accepted() {
+    common::require(&["ss"]);
+    let help = Command::new("ss").arg("--help").output().expect("ss --help");
+    let text = String::from_utf8_lossy(&help.stdout).into_owned() + &String::from_utf8_lossy(&help.stderr);
+    let flags: Vec<&str> = text
+        .split(|c: char| c.is_whitespace() || c == ',')
+        .filter(|w| w.starts_with("--") && w.len() > 2)
+        .map(|w| w.split('=').next().unwrap_or(w))
+        .collect();
+    assert!(flags.len() >= 40, "ss --help lists its options: {flags:?}");
+    let dir = std::env::temp_dir().join(format!("sockscope-cli-{}-ssflags", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("filter"), "sport = :1\n").unwrap();
+    let own_netns = format!("/proc/{}/ns/net", std::process::id());
+    for flag in flags {
+        let value = match flag {
+            "--family" => Some("inet".to_string()),
+            "--query" | "--socket" => Some("tcp".into()),
+            "--filter" => Some(dir.join("filter").display().to_string()),
+            "--diag" => Some(dir.join("dump").display().to_string()),
+            "--net" => Some(own_netns.clone()),
+            _ => None,
+        };
+        let mut cmd = bin();
+        cmd.arg(flag).args(value).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped());
+        let mut child = cmd.spawn().expect("sockscope");
+        // -E runs until stopped: a second is enough to see it started.
+        if flag == "--events" {
+            std::thread::sleep(std::time::Duration::from_secs(1));
+            let _ = child.kill();
+        }
+        let out = child.wait_with_output().expect("sockscope");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !err.contains("unexpected argument") && !err.contains("unrecognized") && !err.contains("invalid value"),
+            "{flag}: {err}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
