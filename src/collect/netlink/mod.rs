@@ -214,10 +214,9 @@ fn dump_once_into(
         if is_unavailable(&e) { CollectError::NetlinkUnavailable(e) } else { CollectError::Netlink { table, error: e } }
     })?;
 
-    let mut first = FirstByCookie::with_capacity(size_hint(table));
+    let mut first = FirstByCookie::default();
     let mut batch: Vec<Socket> = Vec::with_capacity(BATCH);
     let mut end: Option<i32> = None;
-    let mut seen = 0usize;
     // One buffer of replies: decoded into the batch, which goes to the sink when full.
     let mut take = |buf: &[u8]| -> Result<Step, CollectError> {
         if let Some(r) = raw.as_deref_mut() {
@@ -225,7 +224,6 @@ fn dump_once_into(
         }
         decode::for_each_message(buf, table, q.details, |m| match m {
             Message::Socket(s) => {
-                seen += 1;
                 if first.keep(&s) {
                     batch.push(s);
                 }
@@ -281,7 +279,6 @@ fn dump_once_into(
     if step == Step::Stop {
         return Ok(false);
     }
-    remember_size(table, seen);
     let Some(end) = end else {
         return Err(CollectError::Malformed { table, msg: "the dump ended without NLMSG_DONE".into() });
     };
@@ -330,23 +327,6 @@ enum Step {
     End,
 }
 
-/// The number of sockets the last dump of each table gave, to size the next one's duplicate check (growing a
-/// set of 200k cookies from empty rehashes it at every doubling).
-static SIZES: std::sync::Mutex<Vec<(Table, usize)>> = std::sync::Mutex::new(Vec::new());
-
-fn size_hint(table: Table) -> usize {
-    let sizes = SIZES.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    sizes.iter().find(|(t, _)| *t == table).map_or(0, |&(_, n)| n)
-}
-
-fn remember_size(table: Table, n: usize) {
-    let mut sizes = SIZES.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    match sizes.iter_mut().find(|(t, _)| *t == table) {
-        Some(slot) => slot.1 = n,
-        None => sizes.push((table, n)),
-    }
-}
-
 /// A dump is not atomic: a socket that moves between hash buckets while the dump runs can be seen twice.
 /// Keeps the first record of each cookie (records without one are all kept).
 #[derive(Debug, Default)]
@@ -355,11 +335,6 @@ pub struct FirstByCookie {
 }
 
 impl FirstByCookie {
-    /// Room for `n` cookies before the set grows.
-    pub fn with_capacity(n: usize) -> FirstByCookie {
-        FirstByCookie { seen: FastSet::with_capacity_and_hasher(n, Default::default()) }
-    }
-
     /// True the first time a cookie is seen.
     pub fn keep(&mut self, s: &Socket) -> bool {
         s.cookie.is_none_or(|c| self.seen.insert(c))
