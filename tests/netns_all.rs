@@ -288,7 +288,7 @@ fn summary_is_per_namespace_with_dash_n_and_summed_with_all_netns() {
     let mut ours = (0u64, 0u64, 0u64);
     for ns in &pop.namespaces {
         // The kernel frees closed sockets a moment later (RCU), so a count read just after the population was
-        // built can still move: compare again until two reads agree, a few times at most.
+        // built can still move: read both again until they agree, a few times at most (a real difference stays).
         let mut pair = (Vec::new(), vec![String::new()]);
         for _ in 0..10 {
             let out = common::run(&["-s", "-N", &ns.name]);
