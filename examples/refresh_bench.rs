@@ -121,6 +121,7 @@ fn main() {
     let q = query_for(&settings, true, true);
     let mut lq = q.clone();
     lq.states = StateSet::of(&[State::LISTEN]);
+    lq.dedupe = true;
     let (mut kernel, mut user, mut listen) = (Vec::new(), Vec::new(), Vec::new());
     let (mut bare, mut decoding, mut whole) = (Vec::new(), Vec::new(), Vec::new());
     for i in 0..runs {

@@ -181,6 +181,8 @@ pub fn query_for(settings: &Settings, ipv4: bool, ipv6: bool) -> Query {
         memory: settings.details,
         one_tcp_walk: true,
         receive_thread: false,
+        // The tracker drops what a dump repeats, in the sort by cookie it does anyway.
+        dedupe: false,
         ..Query::default()
     }
 }
@@ -253,6 +255,8 @@ pub fn collector_loop(
             } else {
                 let mut q = query_for(&settings, ipv4, ipv6);
                 q.states = StateSet::of(&[crate::model::State::LISTEN]);
+                // Listeners go to the screen without the tracker's match.
+                q.dedupe = true;
                 q.info = false;
                 q.memory = false;
                 match collector.collect(&q) {

@@ -214,18 +214,24 @@ fn dump_once_into(
         if is_unavailable(&e) { CollectError::NetlinkUnavailable(e) } else { CollectError::Netlink { table, error: e } }
     })?;
 
-    let mut first = FirstByCookie::default();
+    let mut first = q.dedupe.then(FirstByCookie::default);
     let mut batch: Vec<Socket> = Vec::with_capacity(BATCH);
     let mut end: Option<i32> = None;
-    // One buffer of replies: decoded into the batch, which goes to the sink when full.
+    let mut stopped = false;
+    // One buffer of replies: decoded into the batch, which goes to the sink as soon as it is full (never
+    // grown: a batch past the allocator's large-block size would cost a map, its page faults and a copy).
     let mut take = |buf: &[u8]| -> Result<Step, CollectError> {
         if let Some(r) = raw.as_deref_mut() {
             r.extend_from_slice(buf);
         }
         decode::for_each_message(buf, table, q.details, |m| match m {
             Message::Socket(s) => {
-                if first.keep(&s) {
+                if first.as_mut().is_none_or(|f| f.keep(&s)) {
                     batch.push(s);
+                    if batch.len() == BATCH && !sink(std::mem::replace(&mut batch, Vec::with_capacity(BATCH))) {
+                        stopped = true;
+                        return false;
+                    }
                 }
                 true
             }
@@ -236,10 +242,13 @@ fn dump_once_into(
             }
         })
         .map_err(|msg| CollectError::Malformed { table, msg })?;
-        if batch.len() >= BATCH && !sink(std::mem::replace(&mut batch, Vec::with_capacity(BATCH))) {
-            return Ok(Step::Stop);
-        }
-        Ok(if end.is_some() { Step::End } else { Step::More })
+        Ok(if stopped {
+            Step::Stop
+        } else if end.is_some() {
+            Step::End
+        } else {
+            Step::More
+        })
     };
     let step = if q.receive_thread {
         // One thread only receives, so the kernel's walk never waits for the decoding: the replies go over
