@@ -161,18 +161,8 @@ fn ms_into(a: &mut Vec<u8>, us: u32) {
 }
 
 /// Decimal digits without going through `fmt` (shared with the table).
-pub(crate) fn push_u64(a: &mut Vec<u8>, mut n: u64) {
-    let mut buf = [0u8; 20];
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    a.extend_from_slice(&buf[i..]);
+pub(crate) fn push_u64(a: &mut Vec<u8>, n: u64) {
+    a.extend_from_slice(crate::model::text::decimal(n, &mut [0; 20]));
 }
 
 /// ` name:value` for an integer field.

@@ -61,18 +61,8 @@ impl Name {
         s.push(suffix);
         s
     }
-    pub(super) fn push_num(&mut self, mut n: u32) {
-        let mut digits = [0u8; 10];
-        let mut i = digits.len();
-        loop {
-            i -= 1;
-            digits[i] = b'0' + (n % 10) as u8;
-            n /= 10;
-            if n == 0 {
-                break;
-            }
-        }
-        self.push(&digits[i..]);
+    pub(super) fn push_num(&mut self, n: u32) {
+        self.push(crate::model::text::decimal(n.into(), &mut [0; 20]));
     }
     pub(super) fn push(&mut self, b: &[u8]) {
         // Callers only build short names; the last byte stays NUL.
