@@ -21,7 +21,6 @@ use sockscope::model::{State, StateSet};
 use sockscope::ports::services::Services;
 use sockscope::tui::app::{Action, App, Settings, update};
 use sockscope::tui::live::{Attribution, Tracker};
-use sockscope::tui::owners;
 use sockscope::tui::{query_for, view};
 
 /// (user, system) CPU time of this thread.
@@ -138,16 +137,12 @@ fn main() {
         let n = snap.sockets.len();
         let took = collect.wall;
         // As the dashboard's full refresh does: each socket looked up once, the cache asked about the rest.
-        let ((ok, codes), procs) = measure(|| {
-            let version = cache.version();
-            let codes = owners::codes(&snap.sockets, cache.map());
-            let unheld = snap.sockets.iter().zip(&codes).filter(|(_, c)| **c == owners::UNHELD).map(|(s, _)| s.inode);
-            let ok = cache.refresh(std::path::Path::new("/proc"), unheld).is_ok();
-            (ok, if cache.version() != version { owners::codes(&snap.sockets, cache.map()) } else { codes })
-        });
+        let ((ok, codes), procs) =
+            measure(|| sockscope::tui::attribute(&mut cache, &snap.sockets, std::path::Path::new("/proc"), true));
         let (live, track) = measure(|| {
             let complete = cache.stats().complete;
-            let procs = ok.then_some(Attribution { map: cache.map(), complete, codes: &codes });
+            let root = sockscope::sys::is_root();
+            let procs = ok.then_some(Attribution { map: cache.map(), complete, codes: &codes, root });
             tracker.update_with(snap, took, Instant::now(), procs, None)
         });
         let ((), draw) = measure(|| {

@@ -9,6 +9,8 @@ use crate::model::Bracketed;
 use crate::model::netns::NetnsId;
 use crate::model::{Endpoint, Proto, Socket, State, UnixName};
 
+pub mod owners;
+
 /// What a group stands for. Every group lies in one network namespace (`netns`, the snapshot's index; 0 when
 /// one namespace is shown): the same port in two containers is two groups.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -23,9 +25,12 @@ pub enum GroupKey {
     UnixPeer(NetnsId, String),
     /// Unnamed UNIX sockets whose peer has no name (socketpairs and the like).
     UnixUnnamed(NetnsId),
-    /// Unconnected UDP sockets of one process (`pid`, 0 when unknown) bound to ports in the ephemeral range
-    /// of one address: resolvers and clients that bind before sending, folded into one row.
-    UdpEphemeral { ip: IpAddr, pid: u32, netns: NetnsId },
+    /// Unconnected UDP sockets of one user (`uid`, the socket's owner as the kernel reports it) bound to ports
+    /// in the ephemeral range of one address: resolvers and clients that bind before sending, folded into one
+    /// row. Keyed by what the socket table itself says, not by the holding process: a process's sockets
+    /// newer than the last process scan would otherwise make a row of their own, and the row would come and
+    /// go with the scans. The row's holders say which processes they are.
+    UdpEphemeral { ip: IpAddr, uid: Option<u32>, netns: NetnsId },
 }
 
 impl GroupKey {
@@ -136,14 +141,12 @@ fn unix_name(e: &Endpoint) -> Option<&UnixName> {
     }
 }
 
-/// How to fold unconnected UDP sockets on ephemeral ports: the host's range and who holds a socket inode
-/// (a pid, 0 when unknown).
-pub struct Fold<'a> {
+/// How to fold unconnected UDP sockets on ephemeral ports: the host's range.
+pub struct Fold {
     pub ephemeral: (u16, u16),
-    pub owner: &'a dyn Fn(u64) -> u32,
 }
 
-impl Fold<'_> {
+impl Fold {
     fn key(&self, s: &Socket) -> Option<GroupKey> {
         let Endpoint::Inet { ip, port } = s.local else { return None };
         let unconnected = s.peer.port().is_none_or(|p| p == 0);
@@ -151,7 +154,7 @@ impl Fold<'_> {
             && s.state == State::CLOSE
             && unconnected
             && (self.ephemeral.0..=self.ephemeral.1).contains(&port))
-        .then(|| GroupKey::UdpEphemeral { ip, pid: (self.owner)(s.inode), netns: s.netns })
+        .then_some(GroupKey::UdpEphemeral { ip, uid: s.uid, netns: s.netns })
     }
 }
 
@@ -160,8 +163,8 @@ pub fn group(socks: &[Socket]) -> Vec<Group> {
     group_with(socks, None)
 }
 
-/// [`group`], folding unconnected UDP sockets on ephemeral ports per process and address when `fold` is
-/// given (twenty resolver sockets are one row, not twenty).
+/// [`group`], folding unconnected UDP sockets on ephemeral ports per user and address when `fold` is given
+/// (twenty resolver sockets are one row, not twenty).
 pub fn group_with(socks: &[Socket], fold: Option<&Fold>) -> Vec<Group> {
     let mut groups: Vec<Group> = Vec::new();
     let mut index: FastMap<GroupKey, usize> = FastMap::default();

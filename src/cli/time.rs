@@ -245,7 +245,7 @@ pub struct RecordArgs {
     /// Stop after this long (default: until interrupted)
     #[arg(long = "for", value_name = "TIME")]
     pub duration: Option<String>,
-    /// Do not record the owner process of each group (a /proc scan on a thread of its own)
+    /// Do not record the processes holding each group's sockets (a /proc scan on a thread of its own)
     #[arg(long)]
     pub no_processes: bool,
 }

@@ -11,9 +11,10 @@ use std::path::PathBuf;
 use super::watch::WatchConfig;
 use crate::collect::process::ProcessCache;
 use crate::events::watcher::{WatchOptions, Watcher};
-use crate::group;
-use crate::hash::FastMap;
+use crate::group::{self, owners};
+use crate::hash::FastSet;
 use crate::model::Socket;
+use crate::model::owners::ProcessMap;
 use crate::record::GroupRow;
 use crate::record::writer::{Pending, Recorder, Sample};
 
@@ -93,8 +94,8 @@ pub fn run(cfg: RecordConfig) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// The recorded row of group `g`; `owner` names the process of a socket (by its index in the dump).
-fn group_row(g: &crate::group::Group, owner: impl Fn(u32) -> Option<String>) -> GroupRow {
+/// The recorded row of group `g`; `owner` names its holders.
+fn group_row(g: &crate::group::Group, owner: Option<String>) -> GroupRow {
     use crate::group::GroupKey;
     let (kind, address, port) = match &g.key {
         GroupKey::Listen { ip, port, .. } => ("listen", Some(ip.to_string()), Some(*port)),
@@ -110,7 +111,6 @@ fn group_row(g: &crate::group::Group, owner: impl Fn(u32) -> Option<String>) -> 
         *c = g.states.get(crate::model::State(i as u8 + 1));
     }
     let top_peers: Vec<String> = g.top_peers.iter().map(|(ip, n)| format!("{ip}={n}")).collect();
-    let first = g.listeners.first().or(g.members.first()).copied();
     GroupRow {
         kind: kind.into(),
         proto: g.key.proto().name().into(),
@@ -123,17 +123,30 @@ fn group_row(g: &crate::group::Group, owner: impl Fn(u32) -> Option<String>) -> 
         accept_backlog: g.accept_queue.map(|q| q.1),
         peers: g.peers,
         top_peers: top_peers.join(" "),
-        owner: first.and_then(owner),
+        owner,
     }
 }
 
-/// Names the holders of inodes on a thread of its own: a scan of /proc/*/fd can take seconds on a busy host,
-/// and the samples must not wait for it. Each sample asks about its groups' first sockets and uses the last
-/// answer.
+/// The most unheld inodes a sample asks the owner thread about (the sockets of hidden processes on a host
+/// where we are not root can be many): what is left out is asked about by a later sample.
+const MAX_ASK: usize = 100_000;
+
+/// What the owner thread last answered: the process map, whether every process could be inspected, and
+/// the asked inodes it looked for everywhere without finding a holder.
+struct Answer {
+    map: std::sync::Arc<ProcessMap>,
+    complete: bool,
+    unheld: FastSet<u64>,
+}
+
+/// Finds the holders of sockets on a thread of its own: a scan of /proc/*/fd can take seconds on a busy
+/// host, and the samples must not wait for it. Each sample asks about the inodes of all its groups' sockets
+/// that the last answer's map does not know (the process cache keeps what it knows), and counts the
+/// holders of every group from the last answer, as the dashboard does.
 struct Owners {
     ask: std::sync::mpsc::SyncSender<Vec<u64>>,
-    answers: std::sync::mpsc::Receiver<FastMap<u64, String>>,
-    known: FastMap<u64, String>,
+    answers: std::sync::mpsc::Receiver<Answer>,
+    last: Option<Answer>,
 }
 
 impl Owners {
@@ -143,27 +156,45 @@ impl Owners {
         std::thread::spawn(move || {
             // Owners of groups change seldom: a full rescan a minute keeps the cost of churn low.
             let mut cache = ProcessCache::new().with_full_interval(Duration::from_secs(60));
+            let mut sent: Option<(u64, std::sync::Arc<ProcessMap>)> = None;
             for inodes in questions {
-                let Ok(map) = cache.refresh(&proc_root, inodes.iter().copied()) else { continue };
-                let named: FastMap<u64, String> = inodes
-                    .iter()
-                    .filter_map(|&i| map.get(i).next().map(|r| (i, format!("{}/{}", r.process.comm, r.process.pid))))
-                    .collect();
-                if tell.send(named).is_err() {
+                if cache.refresh(&proc_root, inodes.iter().copied()).is_err() {
+                    continue;
+                }
+                // The map is copied only when it changed.
+                let map = match &sent {
+                    Some((v, m)) if *v == cache.version() => m.clone(),
+                    _ => std::sync::Arc::new(cache.map().clone()),
+                };
+                sent = Some((cache.version(), map.clone()));
+                let unheld = inodes.into_iter().filter(|&i| !map.contains(i) && cache.looked_up(i)).collect();
+                if tell.send(Answer { map, complete: cache.stats().complete, unheld }).is_err() {
                     return;
                 }
             }
         });
-        Owners { ask, answers, known: FastMap::default() }
+        Owners { ask, answers, last: None }
     }
 
-    /// Ask about `inodes` (unless a question is still open) and return the latest answer.
-    fn ask(&mut self, inodes: Vec<u64>) -> &FastMap<u64, String> {
+    /// The holders of each of `groups` from the latest answer (`None` before the first), and a question
+    /// about the sockets it does not know (unless one is still open).
+    fn summarize(&mut self, socks: &[Socket], groups: &[group::Group]) -> Option<Vec<String>> {
         if let Some(a) = self.answers.try_iter().last() {
-            self.known = a;
+            self.last = Some(a);
         }
-        let _ = self.ask.try_send(inodes);
-        &self.known
+        let empty = ProcessMap::default();
+        let map = self.last.as_ref().map_or(&empty, |a| &a.map);
+        let mut codes = owners::codes(socks, map);
+        let unheld: Vec<u64> = (socks.iter().zip(&codes))
+            .filter(|(_, c)| **c == owners::UNHELD)
+            .map(|(s, _)| s.inode)
+            .take(MAX_ASK)
+            .collect();
+        let _ = self.ask.try_send(unheld);
+        let a = self.last.as_ref()?;
+        owners::mark_unscanned(&mut codes, socks, |i| a.unheld.contains(&i));
+        let summaries = owners::summarize(socks, groups, &a.map, a.complete, &codes);
+        Some(summaries.iter().map(|o| owners::row_label(o, a.map.processes(), usize::MAX)).collect())
     }
 }
 
@@ -188,15 +219,10 @@ fn write_sample(
         &filtered
     };
     let groups = group::group(socks);
-    // Each group's listener (or first socket) is named: from what the owner thread last answered.
-    let firsts = groups.iter().filter_map(|g| g.listeners.first().or(g.members.first()).copied());
-    let inodes: Vec<u64> = firsts.filter_map(|i| socks.get(i as usize)).map(|s| s.inode).filter(|&i| i != 0).collect();
-    let known = match owners {
-        Some(o) => o.ask(inodes),
-        None => &FastMap::default(),
-    };
-    let owner = |i: u32| known.get(&socks.get(i as usize)?.inode).cloned();
-    let rows: Vec<GroupRow> = groups.iter().map(|g| group_row(g, owner)).collect();
+    // Every group's holders, from what the owner thread last answered; nobody's is no owner.
+    let labels = owners.and_then(|o| o.summarize(socks, &groups)).unwrap_or_default();
+    let owner = |gi: usize| labels.get(gi).filter(|l| *l != "-").cloned();
+    let rows: Vec<GroupRow> = groups.iter().enumerate().map(|(gi, g)| group_row(g, owner(gi))).collect();
     recorder.write(&Sample {
         time_ms: watcher.last_dump_ms,
         dump_ms: watcher.last_dump_time.as_millis() as u64,

@@ -209,3 +209,28 @@ fn the_same_port_in_two_namespaces_is_two_groups() {
     assert_eq!(c.key.netns(), 5);
     assert_eq!(groups.len(), 3);
 }
+
+/// Regression: the fold was keyed by the holding process's pid, 0 for sockets newer than the last process
+/// scan, so one resolver's 20 sockets split into `resolver[12170] 11` and `hidden 9`, and the row's chart
+/// went up and down with the scans. The key is now what the socket table says: address and owner uid.
+#[test]
+fn udp_fold_does_not_split_one_users_sockets_by_attribution() {
+    let me = ip4(10, 0, 0, 1);
+    let any = ip4(0, 0, 0, 0);
+    let udp = |port, uid| Socket {
+        uid: Some(uid),
+        inode: u64::from(port),
+        ..sock(Proto::Udp, State::CLOSE, (me, port), (any, 0))
+    };
+    let mut socks: Vec<Socket> = (0..20).map(|i| udp(45000 + i, 101)).collect();
+    socks.push(udp(46000, 1000));
+    // Outside the ephemeral range: a service of its own, not folded.
+    socks.push(udp(53, 101));
+    let fold = Fold { ephemeral: (32768, 60999) };
+    let groups = group_with(&socks, Some(&fold));
+    let resolver = find(&groups, &GroupKey::UdpEphemeral { ip: me, uid: Some(101), netns: 0 });
+    assert_eq!(resolver.len(), 20);
+    assert_eq!(find(&groups, &GroupKey::UdpEphemeral { ip: me, uid: Some(1000), netns: 0 }).len(), 1);
+    assert_eq!(find(&groups, &GroupKey::Listen { proto: Proto::Udp, ip: me, port: 53, netns: 0 }).len(), 1);
+    assert_eq!(groups.len(), 3);
+}

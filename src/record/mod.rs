@@ -44,7 +44,8 @@ CREATE TABLE IF NOT EXISTS groups (
     accept_queue INTEGER, accept_backlog INTEGER, -- TCP listeners: waiting connections and the limit
     peers INTEGER NOT NULL,            -- distinct remote hosts
     top_peers TEXT,                    -- the busiest remote hosts: 'addr=count addr=count'
-    owner TEXT                         -- the process of the listener (or first socket): 'comm/pid'
+    owner TEXT                         -- who holds the group's sockets, as the dashboard names them:
+                                       -- 'comm[pid]' alone, else 'wrk 200, python3 100' (hidden N, new N)
 );
 CREATE INDEX IF NOT EXISTS groups_sample ON groups(sample_id);
 -- Socket events (what `sockscope watch --ndjson` prints), up to --max-events per interval.
@@ -133,6 +134,7 @@ pub struct GroupRow {
     pub accept_backlog: Option<u32>,
     pub peers: u32,
     pub top_peers: String,
+    /// Who holds the group's sockets, as the dashboard names them (see the schema).
     pub owner: Option<String>,
 }
 

@@ -254,7 +254,7 @@ impl App {
         let owners = live.owners.as_ref();
         let holder = |i: usize| -> String {
             let o = owners.and_then(|o| Some((o.groups.get(i)?, &o.processes)));
-            o.and_then(|(g, p)| super::owners::by_name(g, p).into_iter().next()).map_or(String::new(), |e| e.0)
+            o.and_then(|(g, p)| crate::group::owners::by_name(g, p).into_iter().next()).map_or(String::new(), |e| e.0)
         };
         let trend = |k: &GroupKey| -> i64 {
             live.history.get(k).map_or(0, |h| *h.last().unwrap_or(&0) as i64 - *h.first().unwrap_or(&0) as i64)

@@ -146,32 +146,48 @@ const MIN_SHRINK: u16 = 8;
 const SHRINK_FOR_OTHERS: u16 = 16;
 
 /// Pick the columns that fit `width` and their widths. `natural[i]` is what column i needs (header and
-/// content). Columns of priority 0 always stay; the others join by priority while they fit, keeping display
-/// order. When the kept ones are still too wide, the shrinkable ones give up space, widest first.
-pub fn fit(specs: &[Spec], natural: &[u16], width: u16) -> Vec<(usize, u16)> {
+/// content); `filled[i]` whether any of its cells has content. Columns of priority 0 always stay; the others
+/// join by priority while they fit, keeping display order; a column whose cells are all empty yields to
+/// every column with content (an empty T-WAIT column does not push out a C-WAIT column with 200 sockets).
+/// A column joins only if every column more important than it keeps the width its content needs (the
+/// process list is not squeezed to make room for the service name). When the kept ones are still too wide,
+/// the shrinkable ones give up space, the least important first.
+pub fn fit(specs: &[Spec], natural: &[u16], filled: &[bool], width: u16) -> Vec<(usize, u16)> {
     let gap = 1u16;
-    // A shrinkable column counts at its floor when deciding what fits: a long process list gives up space
-    // before a column of higher priority is dropped.
-    let floor = |i: usize| if specs[i].shrink { natural[i].min(SHRINK_FOR_OTHERS) } else { natural[i] };
-    let need_min = |chosen: &[usize]| -> u32 { chosen.iter().map(|&i| floor(i) as u32 + gap as u32).sum() };
-    let need = |chosen: &[usize]| -> u32 { chosen.iter().map(|&i| natural[i] as u32 + gap as u32).sum() };
-    let mut chosen: Vec<usize> = (0..specs.len()).filter(|&i| specs[i].prio == 0).collect();
     let max_prio = specs.iter().map(|s| s.prio).max().unwrap_or(0);
-    for prio in 1..=max_prio {
-        for i in (0..specs.len()).filter(|&i| specs[i].prio == prio) {
+    let prio = |i: usize| match specs[i].prio {
+        0 => 0,
+        p if !filled.get(i).copied().unwrap_or(true) => p + max_prio + 1,
+        p => p,
+    };
+    // A shrinkable column counts at its floor when its own rank is being decided, at its natural width when
+    // a less important one is. The columns that always stay give up room for the essential ones (rank 1)
+    // only: a long endpoint shrinks before the process list goes, not for the service name.
+    let floor = |i: usize| if specs[i].shrink { natural[i].min(SHRINK_FOR_OTHERS) } else { natural[i] };
+    let need = |chosen: &[usize], rank: u8| -> u32 {
+        let at_floor = |i: usize| prio(i) >= rank || (prio(i) == 0 && rank == 1);
+        let w = |i: usize| if at_floor(i) { floor(i) } else { natural[i] };
+        chosen.iter().map(|&i| w(i) as u32 + gap as u32).sum()
+    };
+    let mut chosen: Vec<usize> = (0..specs.len()).filter(|&i| prio(i) == 0).collect();
+    for rank in 1..=2 * max_prio + 1 {
+        for i in (0..specs.len()).filter(|&i| prio(i) == rank) {
             let mut trial = chosen.clone();
             trial.push(i);
-            if need_min(&trial) <= width as u32 {
+            if need(&trial, rank) <= width as u32 {
                 chosen = trial;
             }
         }
     }
     chosen.sort_unstable();
     let mut widths: Vec<(usize, u16)> = chosen.iter().map(|&i| (i, natural[i])).collect();
-    let mut over = need(&chosen).saturating_sub(width as u32);
-    // Shrink from the right (the process list before the endpoint), first down to the floor, then further.
+    let mut over = widths.iter().map(|(_, w)| *w as u32 + gap as u32).sum::<u32>().saturating_sub(width as u32);
+    // Shrink the least important first (then from the right), first down to the floor, then further.
+    let mut order: Vec<usize> = (0..widths.len()).collect();
+    order.sort_by_key(|&k| (std::cmp::Reverse(prio(widths[k].0)), std::cmp::Reverse(k)));
     for floor in [SHRINK_FOR_OTHERS, MIN_SHRINK] {
-        for (i, w) in widths.iter_mut().rev() {
+        for &k in &order {
+            let (i, w) = &mut widths[k];
             if over == 0 {
                 break;
             }
@@ -195,18 +211,55 @@ mod tests {
         let cols = &PortCol::ALL[1..];
         let specs: Vec<Spec> = cols.iter().map(|c| c.spec()).collect();
         let natural: Vec<u16> = specs.iter().map(|s| s.head.len() as u16).collect();
-        let all = fit(&specs, &natural, 200);
+        let filled = vec![true; specs.len()];
+        let all = fit(&specs, &natural, &filled, 200);
         assert_eq!(all.len(), cols.len());
-        let narrow = fit(&specs, &natural, 30);
+        let narrow = fit(&specs, &natural, &filled, 30);
         let kept: Vec<PortCol> = narrow.iter().map(|(i, _)| cols[*i]).collect();
         assert_eq!(kept, vec![PortCol::Proto, PortCol::Endpoint, PortCol::Sockets, PortCol::Established]);
         let mut wide = natural.clone();
         wide[1] = 60;
-        let squeezed = fit(&specs, &wide, 40);
+        let squeezed = fit(&specs, &wide, &filled, 40);
         let used: u16 = squeezed.iter().map(|(_, w)| w + 1).sum();
         assert!(used <= 40, "{squeezed:?}");
         assert_eq!(squeezed[1].0, 1);
         assert!(squeezed[1].1 < 60 && squeezed[1].1 >= MIN_SHRINK, "the endpoint gives up what the screen lacks");
+    }
+
+    fn port_cols(natural: &[(PortCol, u16)], empty: &[PortCol], width: u16) -> Vec<(PortCol, u16)> {
+        let cols = &PortCol::ALL[1..];
+        let specs: Vec<Spec> = cols.iter().map(|c| c.spec()).collect();
+        let widths: Vec<u16> = (cols.iter())
+            .map(|c| natural.iter().find(|n| n.0 == *c).map_or(c.spec().head.len() as u16 + 1, |n| n.1))
+            .collect();
+        let filled: Vec<bool> = cols.iter().map(|c| !empty.contains(c)).collect();
+        fit(&specs, &widths, &filled, width).into_iter().map(|(i, w)| (cols[i], w)).collect()
+    }
+
+    /// Regression: the Process column (priority 1) was squeezed to 16-19 characters (`wrk 40, +3`) while
+    /// Service and Class (priority 3 and 4) kept their room. The more important column gets its width first.
+    #[test]
+    fn the_process_column_gets_its_width_before_less_important_columns() {
+        let natural = [(PortCol::Endpoint, 21), (PortCol::Service, 9), (PortCol::Process, 40), (PortCol::Trend, 10)];
+        let got = port_cols(&natural, &[], 120);
+        let used: u16 = got.iter().map(|(_, w)| w + 1).sum();
+        assert!(used <= 120, "{got:?}");
+        assert!(got.contains(&(PortCol::Process, 40)), "the process list whole: {got:?}");
+        assert!(!got.iter().any(|c| c.0 == PortCol::Class || c.0 == PortCol::Service), "{got:?}");
+        // With room for everything, everything stays.
+        assert_eq!(port_cols(&natural, &[], 200).len(), PortCol::ALL.len() - 1);
+    }
+
+    /// Regression: at 80 columns an empty T-WAIT column stayed while C-WAIT with 200 sockets was dropped.
+    #[test]
+    fn an_empty_count_column_yields_to_one_with_content() {
+        let natural = [(PortCol::Endpoint, 21), (PortCol::Process, 12), (PortCol::Trend, 10)];
+        let got: Vec<PortCol> = port_cols(&natural, &[PortCol::TimeWait], 84).into_iter().map(|c| c.0).collect();
+        assert!(got.contains(&PortCol::CloseWait) && !got.contains(&PortCol::TimeWait), "{got:?}");
+        let got: Vec<PortCol> = port_cols(&natural, &[PortCol::CloseWait], 84).into_iter().map(|c| c.0).collect();
+        assert!(got.contains(&PortCol::TimeWait) && !got.contains(&PortCol::CloseWait), "{got:?}");
+        // An empty column still shows when there is room for it.
+        assert_eq!(port_cols(&natural, &[PortCol::TimeWait], 200).len(), PortCol::ALL.len() - 1);
     }
 
     #[test]

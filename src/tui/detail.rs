@@ -8,10 +8,9 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph};
 
 use super::app::{App, SockRow};
-use super::live::{HeldBy, Live};
+use super::live::Live;
 use super::tables::{end_text, row_socket};
 use super::view::{Theme, fmt_age};
-use crate::model::owners::Owner;
 use crate::model::text::escape;
 
 pub fn detail(app: &App, live: &Live, f: &mut Frame, area: Rect, theme: &Theme) {
@@ -61,20 +60,7 @@ pub fn detail(app: &App, live: &Live, f: &mut Frame, area: Rect, theme: &Theme) 
         lines.push(("local port".into(), format!("{class}{}", if eph { ", in the ephemeral range" } else { "" })));
     }
     if let (Some(o), SockRow::Live(i)) = (&live.owners, r) {
-        let text = match o.of.get(&i) {
-            Some(Owner::Held(HeldBy { first, count })) => {
-                let p = &o.processes[*first as usize];
-                let more = if *count > 1 { format!(" (and {} more)", count - 1) } else { String::new() };
-                let (comm, cmdline) = (escape(&p.comm), escape(&p.cmdline));
-                format!("{comm} pid {} uid {}: {cmdline}{more}", p.pid, p.uid)
-            }
-            Some(Owner::Hidden) => format!(
-                "hidden: owned by uid {}; another user's processes need root or CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH to inspect",
-                s.uid.map_or("?".into(), |u| u.to_string())
-            ),
-            _ => "none (no process holds this socket)".into(),
-        };
-        lines.push(("process".into(), text));
+        lines.push(("process".into(), o.describe(i, s.uid)));
     }
     if let Some(x) = s.extra.as_deref() {
         if let Some(t) = &x.tcp_info {

@@ -7,24 +7,27 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::history::{self, GroupSample, Series};
-use super::owners::GroupOwners;
 use super::refresh::ListenerPatch;
 use crate::collect::Snapshot;
+use crate::group::owners::GroupOwners;
 use crate::group::{self, Group, GroupKey, StateCounts};
 use crate::hash::{FastMap, FastSet};
 use crate::model::Socket;
 use crate::model::owners::Owner;
 use crate::model::owners::{ProcessInfo, ProcessMap};
+use crate::model::text::escape;
 use crate::ports::audit::{self, AuditOptions};
 use crate::ports::classes::{self, HostPorts, Pressure};
 
 /// What process attribution gives a refresh: the map, whether every process could be inspected, and each
-/// socket's holders as [`super::owners::codes`] looked them up (same order as the snapshot's sockets).
+/// socket's holders as [`crate::group::owners::codes`] looked them up (same order as the snapshot's sockets).
 #[derive(Debug, Clone, Copy)]
 pub struct Attribution<'a> {
     pub map: &'a ProcessMap,
     pub complete: bool,
     pub codes: &'a [u32],
+    /// We run as root (it says why processes are hidden).
+    pub root: bool,
 }
 
 /// How long a closed socket stays on screen, dimmed.
@@ -100,6 +103,10 @@ pub struct Owners {
     pub groups: Vec<GroupOwners>,
     /// Every process's fd table could be read (without it, unattributed sockets show as hidden).
     pub complete: bool,
+    /// Socket indices of the open group whose holder is not looked up yet (newer than the last process scan).
+    pub unscanned: FastSet<u32>,
+    /// We run as root: hidden processes are hidden even from root, not for want of privilege.
+    pub root: bool,
 }
 
 /// The holders of one socket, compactly: the first (index into [`Owners::processes`]) and how many.
@@ -110,14 +117,20 @@ pub struct HeldBy {
 }
 
 impl Owners {
-    /// Look up the holders of `which` sockets in `map`.
-    pub fn of(sockets: &[Socket], which: impl Iterator<Item = u32>, map: &ProcessMap, complete: bool) -> Owners {
+    /// Look up the holders of `which` sockets as attributed.
+    pub fn of(sockets: &[Socket], which: impl Iterator<Item = u32>, a: &Attribution<'_>) -> Owners {
+        let Attribution { map, complete, codes, root } = *a;
         let processes: Vec<Arc<ProcessInfo>> = map.processes().to_vec();
         let index: FastMap<*const ProcessInfo, u32> =
             processes.iter().enumerate().map(|(i, p)| (Arc::as_ptr(p), i as u32)).collect();
         let mut of = FastMap::default();
+        let mut unscanned = FastSet::default();
         for i in which {
             let Some(s) = sockets.get(i as usize) else { continue };
+            if crate::group::owners::is_unscanned(codes.get(i as usize)) {
+                unscanned.insert(i);
+                continue;
+            }
             let owner = map.owner(s.inode, complete).map(|mut holders| {
                 let count = holders.len().min(u16::MAX as usize) as u16;
                 let first = holders.next().and_then(|h| index.get(&Arc::as_ptr(h.process)).copied());
@@ -125,19 +138,47 @@ impl Owners {
             });
             of.insert(i, owner);
         }
-        Owners { processes, of, groups: Vec::new(), complete }
+        Owners { processes, of, groups: Vec::new(), complete, unscanned, root }
     }
 
-    /// `nginx[812]`, `nginx[812] +2`, `hidden`, or `-`, fitted to `max` characters (the name shortens).
+    /// `nginx[812]`, `nginx[812] +2`, `hidden`, `new` (not looked up yet), or `-`, fitted to `max` characters
+    /// (the name shortens).
     pub fn label(&self, i: usize, max: usize) -> String {
+        if self.unscanned.contains(&(i as u32)) {
+            return "new".into();
+        }
         match self.of.get(&(i as u32)) {
             Some(Owner::Held(HeldBy { first, count })) => {
                 let p = &self.processes[*first as usize];
                 let more = if *count > 1 { format!(" +{}", count - 1) } else { String::new() };
-                super::owners::name_pid(&p.comm, p.pid, &more, max)
+                crate::group::owners::name_pid(&p.comm, p.pid, &more, max)
             }
             Some(Owner::Hidden) => "hidden".into(),
             _ => "-".into(),
+        }
+    }
+
+    /// What the detail says about who holds socket `i` (`uid` is the socket's owner).
+    pub fn describe(&self, i: u32, uid: Option<u32>) -> String {
+        if self.unscanned.contains(&i) {
+            return "not looked up yet: the socket is newer than the last look through the processes' fd \
+                    tables; its holder shows within about 10 s"
+                .into();
+        }
+        match self.of.get(&i) {
+            Some(Owner::Held(HeldBy { first, count })) => {
+                let p = &self.processes[*first as usize];
+                let more = if *count > 1 { format!(" (and {} more)", count - 1) } else { String::new() };
+                let (comm, cmdline) = (escape(&p.comm), escape(&p.cmdline));
+                format!("{comm} pid {} uid {}: {cmdline}{more}", p.pid, p.uid)
+            }
+            Some(Owner::Hidden) => format!(
+                "hidden: owned by uid {}; no process that could be inspected holds it, and some could not be \
+                 ({}): one of those may",
+                uid.map_or("?".into(), |u| u.to_string()),
+                crate::collect::process::hidden_why(self.root)
+            ),
+            _ => "none (no process holds this socket)".into(),
         }
     }
 }
@@ -305,11 +346,7 @@ impl Tracker {
             }
             seen = identify(&sockets, now_ms);
         }
-        let owner_pid = |inode: u64| procs.and_then(|a| a.map.get(inode).next()).map_or(0, |p| p.process.pid);
-        let fold = self
-            .host
-            .as_ref()
-            .map(|h| group::Fold { ephemeral: (h.ephemeral.low, h.ephemeral.high), owner: &owner_pid });
+        let fold = self.host.as_ref().map(|h| group::Fold { ephemeral: (h.ephemeral.low, h.ephemeral.high) });
         let groups = group::group_with(&sockets, fold.as_ref());
         let totals = sockets.iter().fold(StateCounts::default(), |mut t, s| {
             t.add(s.state);
@@ -327,11 +364,11 @@ impl Tracker {
             self.series.retain(|k, _| keep.contains(k) || Some(k) == open);
         }
         let open_series = open.and_then(|k| self.series.get(k)).cloned();
-        let owners = procs.map(|Attribution { map, complete, codes }| {
+        let owners = procs.map(|a| {
             let open =
                 groups.iter().filter(|g| Some(&g.key) == open).flat_map(|g| g.listeners.iter().chain(&g.members));
-            let mut o = Owners::of(&sockets, open.copied(), map, complete);
-            o.groups = super::owners::summarize(&sockets, &groups, map, complete, codes);
+            let mut o = Owners::of(&sockets, open.copied(), &a);
+            o.groups = crate::group::owners::summarize(&sockets, &groups, a.map, a.complete, a.codes);
             o
         });
         let audit = audit_listeners(&sockets, &groups, &self.audit);
@@ -654,7 +691,7 @@ mod tests {
         let socks = vec![sock(1, 80, State::LISTEN), sock(2, 80, State::ESTABLISHED), bare.clone(), tw, bare];
         let map = ProcessMap::default();
         let codes = [0, 1, 2, 3, 4];
-        let procs = Some(Attribution { map: &map, complete: true, codes: &codes });
+        let procs = Some(Attribution { map: &map, complete: true, codes: &codes, root: true });
         let mut tr = Tracker::new();
         let l = tr.update_with(snap(socks), Duration::ZERO, Instant::now(), procs, None);
         assert_eq!(l.total, 4);

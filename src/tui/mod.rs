@@ -12,7 +12,6 @@ pub mod history;
 pub mod kill;
 pub mod layout;
 pub mod live;
-pub mod owners;
 pub mod refresh;
 pub mod replay;
 #[cfg(test)]
@@ -40,6 +39,7 @@ use ratatui::crossterm::terminal::{EnterAlternateScreen, LeaveAlternateScreen, d
 
 use crate::collect::process::ProcessCache;
 use crate::collect::{self, Collector, Query, SourceChoice};
+use crate::group::owners;
 use crate::model::StateSet;
 use crate::ports::classes::HostPorts;
 use app::{Action, App, Settings};
@@ -321,15 +321,7 @@ fn full_refresh(
     match collect_into(collector, &q, tracker.take_spare()) {
         Ok(mut snap) => {
             let took = started.elapsed();
-            // Processes are attributed from a cache: only new processes are scanned each refresh. Each socket
-            // is looked up once; the cache is asked about the ones it does not know.
-            let version = cache.version();
-            let mut codes = owners::codes(&snap.sockets, cache.map());
-            let unheld = snap.sockets.iter().zip(&codes).filter(|(_, c)| **c == owners::UNHELD).map(|(s, _)| s.inode);
-            let procs = !procs_due || cache.refresh(proc_root, unheld).is_ok();
-            if cache.version() != version {
-                codes = owners::codes(&snap.sockets, cache.map());
-            }
+            let (procs, mut codes) = attribute(cache, &snap.sockets, proc_root, procs_due);
             let expr = resolve(&settings.selection.expr, &snap, cache, proc_root, namer);
             if !expr.is_true() {
                 let keep: Vec<bool> = snap.sockets.iter().map(|s| expr.matches(s)).collect();
@@ -338,11 +330,36 @@ fn full_refresh(
                 codes.retain(|_| b.next().copied().unwrap_or(false));
             }
             let complete = cache.stats().complete;
-            let procs = procs.then_some(live::Attribution { map: cache.map(), complete, codes: &codes });
+            let root = crate::sys::is_root();
+            let procs = procs.then_some(live::Attribution { map: cache.map(), complete, codes: &codes, root });
             Update::Live(tracker.update_with(snap, took, started, procs, settings.open_group.as_ref()))
         }
         Err(e) => Update::Error(e.to_string()),
     }
+}
+
+/// Attribute `sockets` to processes from the cache: each socket's [`owners::codes`], and whether the
+/// cache could be refreshed. Each socket is looked up once; the cache is asked about the ones it does not
+/// know, at once when some were never looked for (new sockets: see [`ProcessCache`]'s policy), else when
+/// `due` (every [`PROCS_EVERY`]). What is still without a holder and newer than the last full look is
+/// marked not looked up yet ([`owners::UNSCANNED`]).
+pub fn attribute(
+    cache: &mut ProcessCache,
+    sockets: &[crate::model::Socket],
+    proc_root: &std::path::Path,
+    due: bool,
+) -> (bool, Vec<u32>) {
+    let version = cache.version();
+    let mut codes = owners::codes(sockets, cache.map());
+    let unheld: Vec<u64> =
+        sockets.iter().zip(&codes).filter(|(_, c)| **c == owners::UNHELD).map(|(s, _)| s.inode).collect();
+    let look = due || cache.wants_refresh(&unheld, Instant::now());
+    let ok = !look || cache.refresh(proc_root, unheld).is_ok();
+    if cache.version() != version {
+        codes = owners::codes(sockets, cache.map());
+    }
+    owners::mark_unscanned(&mut codes, sockets, |inode| cache.looked_up(inode));
+    (ok, codes)
 }
 
 /// The dashboard's filter with its `process`/`pid` terms resolved from the process cache and its

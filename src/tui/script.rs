@@ -5,11 +5,10 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::live::{HeldBy, Live, Owners, Tracker};
-use super::owners::GroupOwners;
+use super::live::{Attribution, Live, Tracker};
 use crate::collect::{Snapshot, Source, Table};
-use crate::group::GroupKey;
-use crate::model::owners::{Owner, ProcessInfo};
+use crate::group::{GroupKey, owners};
+use crate::model::owners::{ProcessInfo, ProcessMap};
 use crate::model::{Endpoint, Family, Proto, Socket, State, UnixKind, UnixName};
 use crate::ports::PortRange;
 use crate::ports::audit::AuditOptions;
@@ -24,7 +23,8 @@ pub fn inet(proto: Proto, state: State, local: (IpAddr, u16), peer: (IpAddr, u16
     Socket {
         send_q: Some(if state == State::LISTEN { 511 } else { 0 }),
         uid: Some(33),
-        inode: 10_000 + cookie,
+        // The kernel reports no inode for TIME-WAIT sockets: nobody holds them.
+        inode: if state == State::TIME_WAIT { 0 } else { 10_000 + cookie },
         cookie: Some(cookie),
         ifindex: Some(0),
         v6only: if local.0.is_ipv6() { Some(false) } else { None },
@@ -91,14 +91,15 @@ pub fn host(generation: u64) -> Vec<Socket> {
     v
 }
 
-/// Scripted process attribution: nginx (two workers) on 443 and 8080, postgres on 5432, the clients in an
-/// app server, and a UNIX socket of another user's process that cannot be inspected.
-fn owners(socks: &[Socket]) -> Owners {
+/// The scripted processes: nginx (two workers) on 443 and 8080, postgres on 5432, the clients in an app
+/// server, a benchmark with a long name and a cache warmer towards 6379, a resolver.
+fn processes() -> Vec<Arc<ProcessInfo>> {
     let p = |pid, comm: &str, cmdline: &str, uid| {
         Arc::new(ProcessInfo { pid, comm: comm.into(), cmdline: cmdline.into(), uid })
     };
-    let processes = vec![
+    vec![
         p(812, "nginx", "nginx: worker process", 33),
+        p(813, "nginx", "nginx: worker process", 33),
         p(1201, "postgres", "postgres -D /var/lib/postgresql", 106),
         p(4242, "app", "/srv/app/bin/app --port 8080", 1000),
         p(
@@ -109,51 +110,38 @@ fn owners(socks: &[Socket]) -> Owners {
         ),
         p(2002, "python3", "python3 warm_cache.py", 1000),
         p(53, "resolver", "/usr/lib/resolver", 101),
-    ];
-    let of = socks
-        .iter()
-        .enumerate()
-        .map(|(i, s)| {
-            (
-                i as u32,
-                match (s.state, s.local.port(), s.peer.port()) {
-                    (State::TIME_WAIT, ..) => Owner::None,
-                    (_, _, Some(6379)) if s.cookie == Some(704) => Owner::Held(HeldBy { first: 4, count: 1 }),
-                    (_, _, Some(6379)) => Owner::Held(HeldBy { first: 3, count: 1 }),
-                    (_, Some(45000..=45004), _) => Owner::Held(HeldBy { first: 5, count: 1 }),
-                    (_, Some(443 | 8080), _) => Owner::Held(HeldBy { first: 0, count: 2 }),
-                    (_, Some(5432), _) => Owner::Held(HeldBy { first: 1, count: 1 }),
-                    (_, _, Some(5432 | 443)) => Owner::Held(HeldBy { first: 2, count: 1 }),
-                    (_, None, _) => Owner::Hidden,
-                    _ => Owner::None,
-                },
-            )
-        })
-        .collect();
-    Owners { processes, of, groups: Vec::new(), complete: false }
+    ]
 }
 
-/// The group summaries the tracker would count from a process map, from the scripted holders.
-fn summaries(live: &Live, of: &Owners) -> Vec<GroupOwners> {
-    live.groups
-        .iter()
-        .map(|g| {
-            let mut o = GroupOwners::default();
-            for i in g.listeners.iter().chain(&g.members) {
-                match of.of.get(i) {
-                    Some(Owner::Held(HeldBy { first, .. })) => match o.holders.iter_mut().find(|h| h.0 == *first) {
-                        Some(h) => h.1 += 1,
-                        None => o.holders.push((*first, 1)),
-                    },
-                    Some(Owner::Hidden) => o.hidden += 1,
-                    _ => {}
-                }
-            }
-            o.holders.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-            o
-        })
-        .collect()
+/// The process map a scan of the scripted host would give: the nginx workers share the listeners and take
+/// turns with the connections; the UNIX socket belongs to another user's process that cannot be inspected
+/// (the scan is incomplete), so it is hidden; the newest resolver socket is newer than the scan.
+fn process_map(socks: &[Socket]) -> ProcessMap {
+    let procs = processes();
+    let mut held: Vec<Vec<(u64, u32)>> = vec![Vec::new(); procs.len()];
+    // The newest resolver socket is not in the map: the scan is older than it.
+    for s in socks.iter().filter(|s| s.inode != 0 && s.cookie != Some(UNSCANNED_COOKIE)) {
+        let holders: &[usize] = match (s.local.port(), s.peer.port()) {
+            (Some(443 | 8080), _) if s.state == State::LISTEN => &[0, 1],
+            (Some(443 | 8080), _) => &[s.inode as usize % 2],
+            (_, Some(6379)) if s.cookie == Some(704) => &[5],
+            (_, Some(6379)) => &[4],
+            (Some(53 | 45000..=45004), _) => &[6],
+            (Some(5432), _) => &[2],
+            (_, Some(5432 | 443)) => &[3],
+            _ => &[],
+        };
+        for &p in holders {
+            let fd = held[p].len() as u32 + 3;
+            held[p].push((s.inode, fd));
+        }
+    }
+    let fds = held.iter().map(Vec::len).sum();
+    ProcessMap::build(procs.into_iter().zip(held.iter().map(|h| &h[..])), fds)
 }
+
+/// The newest resolver socket is newer than the last process scan: not looked up yet.
+const UNSCANNED_COOKIE: u64 = 804;
 
 /// Feed generations `0..=last` through a tracker, one second apart; returns the last result.
 pub fn live(last: u64) -> (Arc<Live>, Instant) {
@@ -180,13 +168,13 @@ pub fn lives_open(last: u64, open: &GroupKey) -> Vec<(Arc<Live>, Instant)> {
             namespaces: Default::default(),
         };
         let at = t0 + Duration::from_secs(g);
-        let all = host(g);
-        let live = tr.update_with(snap, Duration::from_millis(12), at, None, Some(open));
-        let mut with_owners = (*live).clone();
-        let mut o = owners(&all);
-        o.groups = summaries(&with_owners, &o);
-        with_owners.owners = Some(o);
-        out.push((Arc::new(with_owners), at));
+        // Attributed as the collector does it (tui::full_refresh), from a process map.
+        let map = process_map(&snap.sockets);
+        let mut codes = owners::codes(&snap.sockets, &map);
+        owners::mark_unscanned(&mut codes, &snap.sockets, |inode| inode != 10_000 + UNSCANNED_COOKIE);
+        let procs = Attribution { map: &map, complete: false, codes: &codes, root: false };
+        let live = tr.update_with(snap, Duration::from_millis(12), at, Some(procs), Some(open));
+        out.push((live, at));
     }
     out
 }

@@ -13,9 +13,9 @@ use super::app::{App, SockRow};
 use super::columns::{self, PortCol, SockCol, Spec};
 use super::layout::scroll_offset;
 use super::live::Live;
-use super::owners::{self, ellipsize};
 use super::view::{Theme, fmt_age};
 use crate::group::GroupKey;
+use crate::group::owners::{self, ellipsize};
 use crate::model::text::escape;
 use crate::model::{Endpoint, Socket, State};
 
@@ -159,18 +159,23 @@ pub fn port_layout(app: &App, live: &Live, width: u16, visible: usize) -> Vec<(u
     let specs: Vec<Spec> = PortCol::ALL.iter().map(|c| c.spec()).collect();
     // The header's sort marker takes one more character.
     let mut natural: Vec<u16> = specs.iter().map(|s| chars(s.head) + 1).collect();
+    let mut filled = vec![false; specs.len()];
     let offset = scroll_offset(app.port_sel, visible);
     for &gi in app.port_rows.iter().skip(offset).take(visible) {
         for (c, col) in PortCol::ALL.iter().enumerate() {
             let t = port_text(app, live, gi, *col, MAX_NATURAL);
             natural[c] = natural[c].max(chars(&t));
+            filled[c] |= !t.trim().is_empty();
         }
     }
     let trend = PortCol::ALL.iter().position(|c| *c == PortCol::Trend).unwrap_or(0);
     natural[trend] = natural[trend].max(TREND as u16);
     // The namespace column (the first) only when several namespaces are shown.
     let skip = usize::from(live.namespaces.len() <= 1);
-    columns::fit(&specs[skip..], &natural[skip..], width).into_iter().map(|(c, w)| (c + skip, w)).collect()
+    columns::fit(&specs[skip..], &natural[skip..], &filled[skip..], width)
+        .into_iter()
+        .map(|(c, w)| (c + skip, w))
+        .collect()
 }
 
 pub fn ports(app: &App, live: &Live, f: &mut Frame, area: Rect, theme: &Theme) {
@@ -228,12 +233,15 @@ pub fn sock_layout(app: &App, live: &Live, width: u16, visible: usize) -> Vec<(u
     let mut natural: Vec<u16> = specs.iter().map(|s| chars(s.head) + 1).collect();
     let now = app.now.unwrap_or(live.taken_at);
     let offset = scroll_offset(app.sock_sel, visible);
+    let mut filled = vec![false; specs.len()];
     for &r in app.sock_rows.iter().skip(offset).take(visible) {
         for (c, col) in SockCol::ALL.iter().enumerate() {
-            natural[c] = natural[c].max(chars(&sock_text(app, live, r, *col, now, MAX_NATURAL)));
+            let t = sock_text(app, live, r, *col, now, MAX_NATURAL);
+            natural[c] = natural[c].max(chars(&t));
+            filled[c] |= !t.trim().is_empty();
         }
     }
-    columns::fit(&specs, &natural, width)
+    columns::fit(&specs, &natural, &filled, width)
 }
 
 /// The socket table of the open group in `area` (its first line is the header).

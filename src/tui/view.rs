@@ -295,11 +295,18 @@ fn sockets(app: &App, live: &Live, f: &mut Frame, area: Rect, theme: &Theme) {
             theme.alarm(),
         ));
     }
+    // The holders take what the group's name and count leave (half of it when an audit mark follows, which
+    // may be cut): whole ones, then `+N`.
+    const HELD_BY: &str = ", held by ";
+    let head = if live.namespace_label(key.netns()).is_some() { 3 } else { 2 };
+    let used: usize = spans[..head].iter().map(|s| s.content.chars().count()).sum::<usize>() + HELD_BY.len();
+    let room = (area.width as usize).saturating_sub(used);
+    let room = if spans.len() > head { room / 2 } else { room };
     if let Some(o) = &live.owners
         && let Some(gi) = live.groups.iter().position(|g| &g.key == key)
-        && let Some(holders) = o.groups.get(gi).and_then(|go| super::owners::title_label(go, &o.processes))
+        && let Some(holders) = o.groups.get(gi).and_then(|go| crate::group::owners::title_label(go, &o.processes, room))
     {
-        spans.insert(2, Span::raw(format!(", held by {holders}")));
+        spans.insert(head, Span::raw(format!("{HELD_BY}{holders}")));
     }
     let title_line = Line::from(spans);
     let parts = layout::group_areas(area);

@@ -268,3 +268,83 @@ fn a_long_filter_input_scrolls_to_keep_the_cursor_in_view() {
     assert!(line.starts_with("/…"), "{line:?}");
     assert!(line.contains("sport = :443█"), "{line:?}");
 }
+
+/// Open the group whose key shows as `name` (as on the home screen), with the data the collector sends
+/// for it (its sockets kept).
+fn open_group(a: &mut App, name: &str) {
+    let live = a.live.clone().unwrap();
+    a.port_sel = a.port_rows.iter().position(|&g| live.groups[g].key.to_string() == name).unwrap();
+    let key = live.groups[a.port_rows[a.port_sel]].key.clone();
+    keys(a, &[KeyCode::Enter]);
+    let (live, now) = script::lives_open(2, &key).pop().unwrap();
+    update(a, Action::Data(live));
+    update(a, Action::Tick(now + Duration::from_millis(500)));
+}
+
+/// Regression: the group title was never fitted to the screen: at 72 columns it was cut inside a pid
+/// (`python3[121`), at 80 further holders disappeared without a `+N`. Whole holders, then `+N`.
+#[test]
+fn the_group_title_keeps_whole_holders_at_any_width() {
+    let mut titles = Vec::new();
+    for w in [100, 80, 72, 60, 52, 40] {
+        let mut a = app(w, 30);
+        open_group(&mut a, "-> 10.0.0.9:6379");
+        let s = screen(&a);
+        let title = s.lines().nth(1).unwrap_or_default().trim_matches('"').trim_end().to_string();
+        // Every pid shown is whole: `[` digits `]`.
+        for part in title.split('[').skip(1) {
+            let digits: String = part.chars().take_while(char::is_ascii_digit).collect();
+            assert!(!digits.is_empty() && part[digits.len()..].starts_with(']'), "width {w}: {title}");
+        }
+        assert!(title.chars().count() <= w as usize, "width {w}: {title}");
+        titles.push(title);
+    }
+    assert_eq!(
+        titles,
+        [
+            " tcp -> 10.0.0.9:6379 — 5 sockets, held by redis-benchmark[11313] 3, python3[2002] 1",
+            " tcp -> 10.0.0.9:6379 — 5 sockets, held by redis-benchmark[11313] 3, +1",
+            " tcp -> 10.0.0.9:6379 — 5 sockets, held by redis-benchmark[11313] 3, +1",
+            " tcp -> 10.0.0.9:6379 — 5 sockets, held by red…[11313] 3, +1",
+            " tcp -> 10.0.0.9:6379 — 5 sockets, held by +2",
+            " tcp -> 10.0.0.9:6379 — 5 sockets",
+        ]
+    );
+    let mut a = app(72, 24);
+    open_group(&mut a, "-> 10.0.0.9:6379");
+    insta::assert_snapshot!("group_title_72x24", screen(&a));
+}
+
+/// Open the detail of the open group's socket with this cookie.
+fn open_socket(a: &mut App, cookie: u64) {
+    let live = a.live.clone().unwrap();
+    a.sock_sel = (a.sock_rows.iter())
+        .position(
+            |r| matches!(r, super::app::SockRow::Live(i) if live.socket(*i as usize).unwrap().cookie == Some(cookie)),
+        )
+        .unwrap();
+    keys(a, &[KeyCode::Enter]);
+}
+
+/// Regression: a socket newer than the last process scan showed as `hidden`, with a detail saying it needed
+/// root or CAP_SYS_PTRACE, which was false as root. It is `new`, said to be not looked up yet; a hidden one
+/// says why processes are hidden.
+#[test]
+fn a_socket_not_looked_up_yet_is_new_not_hidden() {
+    let mut a = app(100, 30);
+    open_group(&mut a, "10.0.0.1:(eph)");
+    let s = screen(&a);
+    assert!(s.contains("held by resolver[53] 4, new 1"), "{s}");
+    let news = s.lines().filter(|l| l.contains(":4500") && l.trim_matches('"').trim_end().ends_with(" new")).count();
+    assert_eq!(news, 1, "{s}");
+    open_socket(&mut a, 804);
+    let s = screen(&a);
+    assert!(s.contains("process  not looked up yet") && !s.contains("hidden"), "{s}");
+
+    let mut a = app(100, 30);
+    open_group(&mut a, "/run/app.sock");
+    open_socket(&mut a, 600);
+    let s = screen(&a);
+    assert!(s.contains("process  hidden: owned by uid 33;"), "{s}");
+    assert!(s.contains("another user's /proc/PID/fd needs root"), "{s}");
+}

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::sys::{Dir, Name};
-use super::{CollectError, FxHashMap, ProcessInfo, ProcessMap, ScanStats, open_and_list, scan_pids, tally, walk};
+use super::{CollectError, FxHashMap, ProcessInfo, ProcessMap, ScanStats, open_and_list, tally, walk};
 
 /// Identity of a process instance: inode and ctime of its `/proc/PID` directory (see [`Dir::identity`]).
 type Ident = (u64, i64, i64);
@@ -19,9 +19,30 @@ struct Known {
     /// Set when the process holds sockets.
     info: Option<Arc<ProcessInfo>>,
     sockets: Vec<(u64, u32)>,
+    /// Its number of open fds just before its fd table was read ([`fd_count`]); `None` when unknown.
+    fds: Option<u64>,
     /// Refresh generation in which the process was last listed.
     seen: u64,
 }
+
+/// How many fds `pid` has open, for telling which fd tables changed since they were read: procfs gives it as
+/// the size of `/proc/PID/fd` (Linux 6.2+, one `fstatat`, readable even for a process whose fds we may not
+/// read); older kernels give 0, which says nothing (`None`). A fake tree counts its entries.
+fn fd_count(proc: &Dir, procfs: bool, pid: u32) -> Option<u64> {
+    let name = Name::pid_file(pid, b"fd");
+    if procfs {
+        return proc.size_of(&name).ok().filter(|&n| n > 0);
+    }
+    let mut n = 0;
+    proc.open_dir(&name).ok()?.for_each_entry(&mut super::sys::dents_buf(4096), |_| n += 1).ok()?;
+    Some(n)
+}
+
+/// What a look for new sockets may cost a refresh, in fds read (a process counts its fds plus
+/// [`PROCESS_COST`]): the default of [`ProcessCache::with_look_budget`].
+pub const LOOK_BUDGET: u64 = 4096;
+/// The fixed cost of rescanning one process, in fds: opening and listing its fd directory, its stat.
+const PROCESS_COST: u64 = 4;
 
 /// The process map of a live view, rescanning as little as it can.
 ///
@@ -38,16 +59,28 @@ struct Known {
 ///   the step above (an existing process opened or received a socket) and the last full rescan is at least
 ///   `full_interval` old (default 10 s); and anyway when it is `max_age` old (default 60 s), which bounds how
 ///   long a socket that moved between processes, or a changed comm / command line, stays stale.
+/// * **New sockets are looked for at once**: when a wanted inode has no holder and was never looked for, the
+///   visible processes whose fd count changed since their fd table was read ([`fd_count`]) are rescanned,
+///   smallest first, then (if the inode is still not found) the smallest of the others, within a budget of
+///   [`LOOK_BUDGET`] fds a refresh. A look that covered every visible process counts as a full rescan. What
+///   it does not find waits for the next full rescan: such an inode is *not looked up yet*
+///   ([`ProcessCache::looked_up`] is false), not unheld.
 /// * Inodes still without holder after a full rescan (kernel sockets, sockets of hidden processes) are
-///   remembered and do not trigger another one; only inodes never seen unattributed do.
-/// * Known processes keep their comm, command line and hidden state until they are rescanned.
+///   remembered ([`ProcessCache::looked_up`]) and do not trigger another one; only inodes never seen
+///   unattributed do.
+/// * Known processes keep their comm, command line and hidden state until they are rescanned; a look for new
+///   sockets keeps them too.
 pub struct ProcessCache {
     full_interval: Duration,
     max_age: Duration,
     threads: usize,
     procs: FxHashMap<u32, Known>,
     map: ProcessMap,
+    /// Inodes a full rescan found no holder for.
     unattributed: crate::hash::FastSet<u64>,
+    /// Inodes a look for new sockets did not find: not looked for again before the next full rescan.
+    looked_for: crate::hash::FastSet<u64>,
+    look_budget: u64,
     last_full: Option<Instant>,
     generation: u64,
     /// Counts the maps built: see [`ProcessCache::version`].
@@ -70,6 +103,8 @@ impl ProcessCache {
             procs: FxHashMap::default(),
             map: ProcessMap::default(),
             unattributed: HashSet::default(),
+            looked_for: HashSet::default(),
+            look_budget: LOOK_BUDGET,
             last_full: None,
             generation: 0,
             version: 0,
@@ -86,6 +121,13 @@ impl ProcessCache {
     /// Maximum time between two full rescans (default 60 s).
     pub fn with_max_age(mut self, d: Duration) -> Self {
         self.max_age = d;
+        self
+    }
+
+    /// What a look for new sockets may read a refresh, in fds (default [`LOOK_BUDGET`]; 0: never look, wait
+    /// for the full rescan).
+    pub fn with_look_budget(mut self, fds: u64) -> Self {
+        self.look_budget = fds;
         self
     }
 
@@ -109,6 +151,25 @@ impl ProcessCache {
     /// the ones rescanned.
     pub fn stats(&self) -> &ScanStats {
         &self.stats
+    }
+
+    /// Whether a socket with this inode and no holder in the map was looked for in every process that could be
+    /// inspected (by a full rescan): false for a socket newer than that, which may have a holder the cache has
+    /// not seen yet (it is *not looked up yet*, neither unheld nor hidden).
+    pub fn looked_up(&self, inode: u64) -> bool {
+        inode == 0 || self.map.contains(inode) || self.unattributed.contains(&inode)
+    }
+
+    /// Whether [`refresh`](Self::refresh) at `now` with these `unheld` inodes (the wanted ones the map has no
+    /// holder for) would look for something: an inode never looked for, or a full rescan that is due.
+    pub fn wants_refresh(&self, unheld: &[u64], now: Instant) -> bool {
+        let age = self.last_full.map(|t| now.saturating_duration_since(t));
+        let news = || unheld.iter().any(|i| *i != 0 && !self.unattributed.contains(i) && !self.looked_for.contains(i));
+        let stale = || unheld.iter().any(|i| *i != 0 && !self.unattributed.contains(i));
+        match age {
+            None => true,
+            Some(a) => a >= self.max_age || news() || (a >= self.full_interval && stale()),
+        }
     }
 
     /// Refresh now; `wanted` are the inodes the caller is about to look up (inode 0 is ignored).
@@ -157,13 +218,26 @@ impl ProcessCache {
             k.seen == generation
         });
         self.stats.vanished += before - self.procs.len();
-        changed |= self.rescan(&proc, &todo);
+        changed |= self.rescan(&proc, &todo, false);
         if changed {
             self.rebuild();
         }
 
         // Sockets nobody is known to hold.
-        let unknown: Vec<u64> = wanted.into_iter().filter(|&i| i != 0 && !self.map.contains(i)).collect();
+        let mut unknown: Vec<u64> = wanted.into_iter().filter(|&i| i != 0 && !self.map.contains(i)).collect();
+        let news: Vec<u64> = (unknown.iter().copied())
+            .filter(|i| !self.unattributed.contains(i) && !self.looked_for.contains(i))
+            .collect();
+        if !full && !news.is_empty() && self.look_budget > 0 {
+            let (changed, everyone) = self.look_for(&proc, &todo, &news);
+            if changed {
+                self.rebuild();
+            }
+            // Every process that could be inspected was read: as good as a full rescan.
+            full = everyone;
+            self.stats.full = everyone;
+            unknown.retain(|&i| !self.map.contains(i));
+        }
         if !full
             && age.is_some_and(|a| a >= self.full_interval)
             && unknown.iter().any(|i| !self.unattributed.contains(i))
@@ -175,12 +249,18 @@ impl ProcessCache {
                 .map(|(&pid, k)| (pid, k.ident))
                 .collect();
             rest.sort_unstable_by_key(|t| t.0);
-            self.rescan(&proc, &rest);
+            self.rescan(&proc, &rest, false);
             self.rebuild();
         }
         if full {
             self.last_full = Some(now);
             self.unattributed = unknown.into_iter().filter(|&i| !self.map.contains(i)).collect();
+            self.looked_for.clear();
+        } else {
+            // Remember what the look did not find (only what is still wanted: the set stays small).
+            let still: crate::hash::FastSet<u64> = unknown.into_iter().collect();
+            self.looked_for.retain(|i| still.contains(i));
+            self.looked_for.extend(news.into_iter().filter(|i| still.contains(i)));
         }
 
         let mut st = ScanStats::default();
@@ -204,27 +284,95 @@ impl ProcessCache {
         super::sys::parse_stat_start(&buf)
     }
 
+    /// Look for `news` (inodes never looked for) in the processes likely to hold them, within the look
+    /// budget: the visible processes whose fd count changed since their table was read, smallest first; then,
+    /// when some are still not found, the smallest of the others. `done` (sorted by pid) were rescanned by
+    /// this refresh already. Returns whether holders may have changed and whether every process that could be
+    /// inspected was read.
+    fn look_for(&mut self, proc: &Dir, done: &[(u32, Ident)], news: &[u64]) -> (bool, bool) {
+        let procfs = proc.is_procfs();
+        // (unchanged, fds, pid, identity) of every visible process not rescanned yet.
+        let mut cands: Vec<(bool, u64, u32, Ident)> = (self.procs.iter())
+            .filter(|(pid, k)| k.status != walk::Status::Hidden && done.binary_search_by_key(*pid, |t| t.0).is_err())
+            .map(|(&pid, k)| {
+                let now = fd_count(proc, procfs, pid);
+                (now.is_some() && now == k.fds, now.or(k.fds).unwrap_or(0), pid, k.ident)
+            })
+            .collect();
+        cands.sort_unstable();
+        let mut budget = self.look_budget;
+        let (mut changed, mut read) = (false, 0);
+        let mut found = crate::hash::FastSet::default();
+        for unchanged in [false, true] {
+            let mut pick: Vec<(u32, Ident)> = Vec::new();
+            for &(_, fds, pid, ident) in cands.iter().filter(|c| c.0 == unchanged) {
+                let cost = fds.saturating_add(PROCESS_COST);
+                if cost > budget {
+                    break;
+                }
+                budget -= cost;
+                pick.push((pid, ident));
+            }
+            read += pick.len();
+            pick.sort_unstable_by_key(|t| t.0);
+            changed |= self.rescan(proc, &pick, true);
+            let held = pick.iter().filter_map(|(pid, _)| self.procs.get(pid)).flat_map(|k| k.sockets.iter());
+            found.extend(held.map(|s| s.0));
+            if news.iter().all(|i| found.contains(i)) {
+                break;
+            }
+        }
+        (changed, read == cands.len())
+    }
+
     /// Scan `todo` (sorted by pid) and replace their entries; true when the socket holders may have changed.
-    fn rescan(&mut self, proc: &Dir, todo: &[(u32, Ident)]) -> bool {
+    /// With `keep_info`, a process that held sockets keeps the comm and command line read before.
+    fn rescan(&mut self, proc: &Dir, todo: &[(u32, Ident)], keep_info: bool) -> bool {
         if todo.is_empty() {
             return false;
         }
         let pids: Vec<u32> = todo.iter().map(|t| t.0).collect();
         let threads = if todo.len() < 4 { 1 } else { self.threads };
+        let procfs = proc.is_procfs();
         let mut changed = false;
         self.stats.scanned += todo.len();
-        let scanned = scan_pids(proc, &pids, threads);
-        debug_assert!(scanned.iter().map(|s| s.pid).eq(pids.iter().copied()));
-        for (s, &(_, ident)) in scanned.into_iter().zip(todo) {
-            let old = self.procs.remove(&s.pid);
-            changed |= old.is_some_and(|k| k.info.is_some()) || s.info.is_some();
-            if s.status == walk::Status::Gone {
+        // The fd counts before the tables are read: an fd opened meanwhile shows as a change next time.
+        let counts: Vec<Option<u64>> = pids.iter().map(|&pid| fd_count(proc, procfs, pid)).collect();
+        let outcomes = walk::scan_fds(proc, &pids, threads);
+        debug_assert!(outcomes.iter().map(|o| o.pid).eq(pids.iter().copied()));
+        let known_info = |pid: u32| {
+            if keep_info { self.procs.get(&pid).and_then(|k| k.info.clone()) } else { None }
+        };
+        let kept: Vec<Option<Arc<ProcessInfo>>> =
+            outcomes.iter().map(|o| if o.sockets.is_empty() { None } else { known_info(o.pid) }).collect();
+        let need: Vec<u32> = (outcomes.iter().zip(&kept))
+            .filter(|(o, k)| !o.sockets.is_empty() && k.is_none())
+            .map(|(o, _)| o.pid)
+            .collect();
+        let mut infos = walk::read_infos(proc, &need, threads).into_iter();
+        for (((mut o, kept), &(_, ident)), fds) in outcomes.into_iter().zip(kept).zip(todo).zip(counts) {
+            let old = self.procs.remove(&o.pid);
+            let info = match (o.sockets.is_empty(), kept) {
+                (true, _) => None,
+                (false, Some(info)) => Some(info),
+                (false, None) => infos.next().flatten().map(Arc::new),
+            };
+            if info.is_none() && !o.sockets.is_empty() {
+                // It exited between its fd table and its info.
+                o.status = walk::Status::Gone;
+            }
+            changed |= old.as_ref().is_some_and(|k| k.info.is_some()) || info.is_some();
+            if o.status == walk::Status::Gone {
                 self.stats.vanished += 1;
                 continue;
             }
-            let start = Self::start_time(proc, s.pid);
-            let k = Known { ident, start, status: s.status, info: s.info, sockets: s.sockets, seen: self.generation };
-            self.procs.insert(s.pid, k);
+            let start = match old {
+                Some(k) if k.ident == ident && k.start.is_some() => k.start,
+                _ => Self::start_time(proc, o.pid),
+            };
+            let sockets = if info.is_some() { o.sockets } else { Vec::new() };
+            let k = Known { ident, start, status: o.status, info, sockets, fds, seen: self.generation };
+            self.procs.insert(o.pid, k);
         }
         changed
     }

@@ -76,11 +76,7 @@ impl ScanStats {
         let of = self.processes;
         let mut parts = Vec::new();
         if self.hidden > 0 {
-            let why = if root {
-                "the kernel refused their /proc/PID/fd even to root"
-            } else {
-                "reading another user's /proc/PID/fd needs root or CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH"
-            };
+            let why = hidden_why(root);
             parts.push(format!("{} of {of} processes could not be inspected ({why})", self.hidden));
         }
         if self.failed > 0 || parts.is_empty() {
@@ -90,6 +86,15 @@ impl ScanStats {
             ));
         }
         Some(format!("{}; sockets they may hold show users:(hidden,uid=...)", parts.join("; ")))
+    }
+}
+
+/// Why processes are hidden ([`ScanStats::hidden`]), as far as it is known: `root` is whether we run as root.
+pub fn hidden_why(root: bool) -> &'static str {
+    if root {
+        "the kernel refused their /proc/PID/fd even to root"
+    } else {
+        "reading another user's /proc/PID/fd needs root or CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH"
     }
 }
 
@@ -113,7 +118,6 @@ fn open_and_list(proc_root: &Path) -> Result<(Dir, Vec<u32>), CollectError> {
 
 /// One process as the scan left it.
 struct Scanned {
-    pid: u32,
     status: walk::Status,
     /// Set when the process holds sockets and its info could be read.
     info: Option<Arc<ProcessInfo>>,
@@ -129,7 +133,7 @@ fn scan_pids(proc: &Dir, pids: &[u32], threads: usize) -> Vec<Scanned> {
     outcomes
         .into_iter()
         .map(|o| {
-            let mut s = Scanned { pid: o.pid, status: o.status, info: None, sockets: o.sockets };
+            let mut s = Scanned { status: o.status, info: None, sockets: o.sockets };
             if !s.sockets.is_empty() {
                 match infos.next().flatten() {
                     Some(info) => s.info = Some(Arc::new(info)),

@@ -142,6 +142,11 @@ impl Dir {
         Ok(u64::try_from(fs::fstat(&self.0)?.st_size).unwrap_or(0))
     }
 
+    /// `st_size` of the entry `name` (one `fstatat`): see [`Dir::size`].
+    pub(super) fn size_of(&self, name: &Name) -> io::Result<u64> {
+        Ok(u64::try_from(fs::statat(&self.0, name.c_str(), AtFlags::empty())?.st_size).unwrap_or(0))
+    }
+
     /// Whether this directory is on procfs (and not a fake tree).
     pub(super) fn is_procfs(&self) -> bool {
         fs::fstatfs(&self.0).is_ok_and(|st| st.f_type == fs::PROC_SUPER_MAGIC)

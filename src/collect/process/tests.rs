@@ -338,7 +338,11 @@ fn unknown_inode_triggers_full_rescan_only_after_interval() {
     t.process(1, b"a", b"a\0", 0).sock(1, 3, 10);
     let t0 = Instant::now();
     let sec = |n| t0 + Duration::from_secs(n);
-    let mut c = ProcessCache::new().with_full_interval(Duration::from_secs(10)).with_max_age(Duration::from_secs(60));
+    // Without looks for new sockets (budget 0), as on a host where every fd table is too big for one.
+    let mut c = ProcessCache::new()
+        .with_full_interval(Duration::from_secs(10))
+        .with_max_age(Duration::from_secs(60))
+        .with_look_budget(0);
     refresh(&mut c, &t, &[10], t0);
 
     // A known process opens a socket: not seen until a full rescan is allowed.
@@ -387,4 +391,71 @@ fn cache_new_process_seen_without_full_rescan() {
     let s = refresh(&mut c, &t, &[10, 20], t0 + Duration::from_secs(11));
     assert_eq!((s.scanned, s.full), (1, false));
     assert_eq!(holders(c.map(), 20), vec![(2, vec![3])]);
+}
+
+/// Regression: the dashboard asked the cache at most every 5 s and a known process's new socket waited for
+/// a full rescan (10 s), so fresh sockets showed as `hidden` (even as root, on a host with one process hidden
+/// from root). A look at the processes whose fd count changed finds it at once; on a small host that look
+/// reads every process and counts as a full rescan.
+#[test]
+fn a_new_socket_of_a_known_process_is_found_at_once() {
+    let t = Tree::new("cache-look");
+    t.process(1, b"resolver", b"r\0", 0).sock(1, 3, 10);
+    t.process(2, b"idle", b"i\0", 0).fd(2, 0, "/dev/null");
+    let t0 = Instant::now();
+    let mut c = ProcessCache::new();
+    refresh(&mut c, &t, &[10], t0);
+    assert!(!c.wants_refresh(&[], t0 + Duration::from_secs(1)));
+    t.sock(1, 4, 11);
+    assert!(c.wants_refresh(&[11], t0 + Duration::from_secs(1)), "a socket never looked for");
+    assert!(!c.looked_up(11));
+    let s = refresh(&mut c, &t, &[10, 11], t0 + Duration::from_secs(1));
+    assert_eq!(holders(c.map(), 11), vec![(1, vec![4])]);
+    assert_eq!((s.scanned, s.full), (1, false), "only the process whose fd count changed is read");
+    assert!(c.looked_up(11));
+    // An inode nobody holds: the look reads every process, which is as good as a full rescan; it is known
+    // to be nobody's (or hidden's), not "not looked up yet".
+    let s = refresh(&mut c, &t, &[10, 11, 99], t0 + Duration::from_secs(2));
+    assert!(s.full && c.looked_up(99) && !c.map().contains(99));
+    assert!(!c.wants_refresh(&[99], t0 + Duration::from_secs(3)));
+}
+
+/// The look is bounded: the changed fd tables are read smallest first within the budget, then the smallest
+/// unchanged ones; an inode it cannot reach is *not looked up yet* until the next full rescan.
+#[test]
+fn the_look_for_new_sockets_stays_within_its_budget() {
+    let t = Tree::new("cache-budget");
+    t.process(1, b"big", b"b\0", 0);
+    for fd in 0..40 {
+        t.sock(1, fd, 1000 + u64::from(fd));
+    }
+    t.process(2, b"small", b"s\0", 0).sock(2, 3, 20);
+    t.process(3, b"swapper", b"w\0", 0).sock(3, 3, 30);
+    let t0 = Instant::now();
+    let sec = |n| t0 + Duration::from_secs(n);
+    let mut c = ProcessCache::new().with_full_interval(Duration::from_secs(10)).with_look_budget(20);
+    let all: Vec<u64> = (1000..1040).chain([20, 30]).collect();
+    refresh(&mut c, &t, &all, t0);
+
+    // The big process opens a socket, the small one too, and the swapper replaces its socket (same count).
+    t.sock(1, 40, 1040);
+    t.sock(2, 4, 21);
+    fs::remove_file(t.dir(3).join("fd/3")).unwrap();
+    t.sock(3, 3, 31);
+    // Inode 30 is closed: the dump no longer has it.
+    let wanted: Vec<u64> = all.iter().copied().filter(|&i| i != 30).chain([1040, 21, 31]).collect();
+    let s = refresh(&mut c, &t, &wanted, sec(1));
+    assert!(!s.full, "the big table is over the budget");
+    assert_eq!(s.scanned, 2, "the changed small table, then the unchanged small one");
+    assert_eq!(holders(c.map(), 21), vec![(2, vec![4])]);
+    assert_eq!(holders(c.map(), 31), vec![(3, vec![3])]);
+    assert!(!c.map().contains(1040) && !c.looked_up(1040), "not looked up yet: neither nobody's nor hidden");
+    // Looked for once: not again before the full rescan is due.
+    assert!(!c.wants_refresh(&[1040], sec(2)));
+    let s = refresh(&mut c, &t, &wanted, sec(2));
+    assert_eq!(s.scanned, 0);
+    assert!(c.wants_refresh(&[1040], sec(10)));
+    let s = refresh(&mut c, &t, &wanted, sec(10));
+    assert!(s.full);
+    assert_eq!(holders(c.map(), 1040), vec![(1, vec![40])]);
 }
