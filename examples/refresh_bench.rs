@@ -134,7 +134,8 @@ fn main() {
         drop(bufs);
         let p0 = process_cpu();
         let spare = tracker.take_spare();
-        let (snap, collect) = measure(|| sockscope::tui::collect_into(&mut *collector, &q, spare).expect("collect"));
+        let (snap, collect) =
+            measure(|| sockscope::collect::collect_into(&mut *collector, &q, spare).expect("collect"));
         let n = snap.sockets.len();
         let took = collect.wall;
         // As the dashboard's full refresh does: each socket looked up once, the cache asked about the rest.

@@ -42,6 +42,8 @@ pub fn run(cfg: RecordConfig) -> anyhow::Result<ExitCode> {
         processes: false,
         process_rescan: Duration::from_secs(60),
         keep_dumps: true,
+        // The sockets open at the start are the first sample's groups, not events.
+        existing: false,
     };
     let mut recorder = Recorder::create(&cfg.out, cfg.limits)?;
     // SIGINT and SIGTERM ask the loop to write its last sample and stop.
@@ -49,8 +51,6 @@ pub fn run(cfg: RecordConfig) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
     let mut events = Vec::new();
     let mut watcher = Watcher::start(opts, &mut events)?;
-    // The sockets open at the start are the first sample's groups, not events.
-    events.clear();
     if std::io::stderr().is_terminal() {
         eprintln!(
             "sockscope: recording to {} every {} (Ctrl-C stops)",

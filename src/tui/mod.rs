@@ -187,23 +187,6 @@ pub fn query_for(settings: &Settings, ipv4: bool, ipv6: bool) -> Query {
     }
 }
 
-/// Collect every socket `q` asks for into `table` (emptied first; its capacity is reused, see
-/// [`Tracker::take_spare`]). The sockets are streamed in batches into the one table, as `collect` would give
-/// them, without a fresh table, the copies of its growth, and its page faults each refresh.
-pub fn collect_into(
-    collector: &mut dyn Collector,
-    q: &Query,
-    mut table: Vec<crate::model::Socket>,
-) -> Result<collect::Snapshot, collect::CollectError> {
-    table.clear();
-    let mut snap = collector.stream(q, &mut |batch| {
-        table.extend(batch);
-        true
-    })?;
-    snap.sockets = table;
-    Ok(snap)
-}
-
 /// The collector thread's stack: explicit, so what the tests prove about filter depth holds in the dashboard.
 pub const COLLECTOR_STACK: usize = 2 << 20;
 
@@ -318,7 +301,7 @@ fn full_refresh(
     started: Instant,
 ) -> Update {
     let q = query_for(settings, ipv4, ipv6);
-    match collect_into(collector, &q, tracker.take_spare()) {
+    match collect::collect_into(collector, &q, tracker.take_spare()) {
         Ok(mut snap) => {
             let took = started.elapsed();
             // Processes are attributed from a cache: only new processes are scanned each refresh. Each socket
