@@ -108,7 +108,7 @@ fn median(mut v: Vec<f64>) -> f64 {
 fn main() {
     let runs: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(10);
     // As the dashboard does.
-    sockscope::sys::return_large_blocks(sockscope::tui::LARGE_BLOCK);
+    sockscope::sys::return_large_blocks(sockscope::sys::LARGE_BLOCK);
     let mut cache = sockscope::collect::process::ProcessCache::new();
     let settings = Settings::default();
     let mut collector = collect::open(SourceChoice::Auto, "/proc".into());

@@ -45,6 +45,8 @@ pub fn run(cfg: RecordConfig) -> anyhow::Result<ExitCode> {
         // The sockets open at the start are the first sample's groups, not events.
         existing: false,
     };
+    // Tables of sockets come and go every sample: give their memory back.
+    crate::sys::return_large_blocks(crate::sys::LARGE_BLOCK);
     let mut recorder = Recorder::create(&cfg.out, cfg.limits)?;
     // SIGINT and SIGTERM ask the loop to write its last sample and stop.
     crate::sys::on_termination(on_signal);

@@ -284,9 +284,6 @@ pub fn collector_loop(
     }
 }
 
-/// Blocks the allocator maps on their own and gives back when freed (the dashboard's per-refresh tables).
-pub const LARGE_BLOCK: usize = 256 * 1024;
-
 /// The longest the dashboard reuses its process scan between full refreshes.
 const PROCS_EVERY: Duration = Duration::from_secs(5);
 
@@ -384,7 +381,7 @@ fn close_sockets(targets: &[crate::model::Socket]) -> String {
 /// Run the dashboard until the user quits.
 pub fn run(cfg: TopConfig) -> anyhow::Result<()> {
     // Tables of sockets come and go every refresh: give their memory back (see the function).
-    crate::sys::return_large_blocks(LARGE_BLOCK);
+    crate::sys::return_large_blocks(crate::sys::LARGE_BLOCK);
     let collector = collect::netns::open_live(&cfg.netns, cfg.source, &cfg.proc_root, cfg.state_roots.clone());
     let state_roots = cfg.state_roots.clone();
     let (cmd_tx, cmd_rx) = mpsc::channel();
