@@ -228,17 +228,20 @@ impl ProcessCache {
         let news: Vec<u64> = (unknown.iter().copied())
             .filter(|i| !self.unattributed.contains(i) && !self.looked_for.contains(i))
             .collect();
+        let mut looked_everywhere = false;
         if !full && !news.is_empty() && self.look_budget > 0 {
             let (changed, everyone) = self.look_for(&proc, &todo, &news);
             if changed {
                 self.rebuild();
             }
-            // Every process that could be inspected was read: as good as a full rescan.
-            full = everyone;
+            // Every process that could be inspected was read: as good as a full rescan for what it found
+            // (not for max_age: the comm and command lines it kept are as old as before).
+            looked_everywhere = everyone;
             self.stats.full = everyone;
             unknown.retain(|&i| !self.map.contains(i));
         }
         if !full
+            && !looked_everywhere
             && age.is_some_and(|a| a >= self.full_interval)
             && unknown.iter().any(|i| !self.unattributed.contains(i))
         {
@@ -254,6 +257,8 @@ impl ProcessCache {
         }
         if full {
             self.last_full = Some(now);
+        }
+        if full || looked_everywhere {
             self.unattributed = unknown.into_iter().filter(|&i| !self.map.contains(i)).collect();
             self.looked_for.clear();
         } else {

@@ -418,6 +418,16 @@ fn a_new_socket_of_a_known_process_is_found_at_once() {
     let s = refresh(&mut c, &t, &[10, 11, 99], t0 + Duration::from_secs(2));
     assert!(s.full && c.looked_up(99) && !c.map().contains(99));
     assert!(!c.wants_refresh(&[99], t0 + Duration::from_secs(3)));
+    // Such looks keep what they knew of a process: a changed command name shows at the max_age rescan,
+    // which they do not put off.
+    fs::write(t.dir(1).join("comm"), "resolver2\n").unwrap();
+    t.sock(1, 5, 12);
+    refresh(&mut c, &t, &[10, 11, 12], t0 + Duration::from_secs(4));
+    assert_eq!(c.map().get(12).next().unwrap().process.comm, "resolver");
+    assert!(c.wants_refresh(&[], t0 + Duration::from_secs(60)));
+    let s = refresh(&mut c, &t, &[10, 11, 12], t0 + Duration::from_secs(60));
+    assert!(s.full);
+    assert_eq!(c.map().get(12).next().unwrap().process.comm, "resolver2");
 }
 
 /// The look is bounded: the changed fd tables are read smallest first within the budget, then the smallest
