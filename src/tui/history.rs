@@ -6,15 +6,27 @@
 use std::collections::VecDeque;
 
 use crate::group::Group;
-use crate::model::State;
+use crate::model::{Proto, State};
+use crate::record::GroupRow;
 
 /// Samples a series keeps, whatever the time it covers.
 pub const CAP: usize = 120;
 /// Group series kept at most (the biggest groups win); beyond, the smallest are forgotten.
 pub const MAX_GROUPS: usize = 512;
 
-/// The state bands of the group chart, in drawing order.
-pub const BANDS: [&str; 5] = ["ESTAB", "SYN", "C-WAIT", "closing", "T-WAIT"];
+/// The state bands of the group chart, in drawing order. The first two are named per protocol as ss names
+/// them: see [`band_name`].
+pub const BANDS: [&str; 6] = ["ESTAB", "UNCONN", "SYN", "C-WAIT", "closing", "T-WAIT"];
+
+/// A band's name for a group of protocol `proto`: ESTAB for connected sockets (TCP, connected UDP, UNIX
+/// streams), UNCONN for unconnected ones (state 7: an unconnected UDP or UNIX datagram socket), as ss says.
+pub fn band_name(band: usize, proto: Proto) -> &'static str {
+    match band {
+        0 => State::ESTABLISHED.display_name(proto),
+        1 => State::CLOSE.display_name(proto),
+        b => BANDS.get(b).copied().unwrap_or("?"),
+    }
+}
 
 /// One point of a group's series.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -22,7 +34,7 @@ pub struct GroupSample {
     /// Seconds since the dashboard started (or since the recording's start).
     pub t: f64,
     /// Sockets by band ([`BANDS`]), averaged over the refreshes the sample stands for.
-    pub bands: [f32; 5],
+    pub bands: [f32; 6],
     /// Accept-queue fill of the group's listeners in percent of the backlog (the highest seen).
     pub queue_pct: f32,
     /// Sockets in the group, averaged.
@@ -30,24 +42,44 @@ pub struct GroupSample {
 }
 
 impl GroupSample {
+    /// A live group at `t`.
     pub fn of(g: &Group, t: f64) -> GroupSample {
-        let st = |s: State| g.states.get(s) as f32;
+        let counts = |s: State| g.states.get(s);
+        GroupSample::counted(&counts, g.len() as u32, g.listeners.len() as u32, g.accept_queue, t)
+    }
+
+    /// A recorded group at `t` (seconds since the recording's first sample).
+    pub fn of_row(g: &GroupRow, t: f64) -> GroupSample {
+        let queue = g.accept_queue.zip(g.accept_backlog);
+        GroupSample::counted(&|s: State| g.state(s), g.sockets, g.listeners, queue, t)
+    }
+
+    /// The bands from counts by state, the group's size and its listeners (which no band counts).
+    fn counted(
+        counts: &dyn Fn(State) -> u32,
+        total: u32,
+        listeners: u32,
+        accept_queue: Option<(u32, u32)>,
+        t: f64,
+    ) -> GroupSample {
+        let st = |s: State| counts(s) as f32;
+        let estab = st(State::ESTABLISHED);
         let syn = st(State::SYN_SENT) + st(State::SYN_RECV);
         let close_wait = st(State::CLOSE_WAIT);
         let closing = st(State::FIN_WAIT1) + st(State::FIN_WAIT2) + st(State::LAST_ACK) + st(State::CLOSING);
         let tw = st(State::TIME_WAIT);
-        let total = g.len() as f32;
-        // Everything else that is up (ESTAB, UDP, UNIX connections) counts as established; listeners are not.
-        let estab = (total - syn - close_wait - closing - tw - g.listeners.len() as f32).max(0.0);
-        let queue_pct = match g.accept_queue {
+        let total = total as f32;
+        // The rest, listeners aside, is unconnected (state 7: UDP and UNIX datagram sockets, a bound TCP socket).
+        let unconn = (total - estab - syn - close_wait - closing - tw - listeners as f32).max(0.0);
+        let queue_pct = match accept_queue {
             Some((q, b)) if b > 0 => (q as f32 * 100.0 / b as f32).min(100.0),
             _ => 0.0,
         };
-        GroupSample { t, bands: [estab, syn, close_wait, closing, tw], queue_pct, total }
+        GroupSample { t, bands: [estab, unconn, syn, close_wait, closing, tw], queue_pct, total }
     }
 
     fn merge(a: &GroupSample, b: &GroupSample) -> GroupSample {
-        let mut bands = [0.0; 5];
+        let mut bands = [0.0; 6];
         for (i, v) in bands.iter_mut().enumerate() {
             *v = (a.bands[i] + b.bands[i]) / 2.0;
         }
@@ -150,7 +182,7 @@ mod tests {
     use super::*;
 
     fn s(t: f64, n: f32) -> GroupSample {
-        GroupSample { t, bands: [n, 0.0, 0.0, 0.0, 0.0], queue_pct: n, total: n }
+        GroupSample { t, bands: [n, 0.0, 0.0, 0.0, 0.0, 0.0], queue_pct: n, total: n }
     }
 
     #[test]

@@ -307,7 +307,11 @@ fn sockets(app: &App, live: &Live, f: &mut Frame, area: Rect, theme: &Theme) {
     if let Some(g) = group
         && parts.charts.height > 0
     {
-        super::charts::group_charts(f, parts.charts, g, app.accept_queue(g), app.open_series(), theme);
+        let empty = super::history::Series::default();
+        let peers = super::charts::peer_texts(g);
+        let pictures =
+            super::charts::GroupPictures::live(g, app.accept_queue(g), app.open_series().unwrap_or(&empty), &peers);
+        super::charts::group_charts(f, parts.charts, &pictures, theme);
     }
     let mut table = parts.table;
     if app.show_events && table.height > 12 {
