@@ -138,6 +138,9 @@ pub struct GroupPictures<'a> {
     pub top_peers: &'a [(String, u32)],
     /// The ends of the time axis; `None`: live (`-5m00s` .. `now`).
     pub span: Option<&'a (String, String)>,
+    /// A replay's cursor on the time axis: marked by a vertical line, and the legend says the values then
+    /// (live: the newest).
+    pub cursor: Option<f64>,
 }
 
 impl<'a> GroupPictures<'a> {
@@ -148,7 +151,7 @@ impl<'a> GroupPictures<'a> {
         series: &'a Series<GroupSample>,
         top_peers: &'a [(String, u32)],
     ) -> Self {
-        GroupPictures { proto: g.key.proto(), series, queue, peers: g.peers, top_peers, span: None }
+        GroupPictures { proto: g.key.proto(), series, queue, peers: g.peers, top_peers, span: None, cursor: None }
     }
 }
 
@@ -187,14 +190,21 @@ pub fn group_charts(f: &mut Frame, area: Rect, p: &GroupPictures, theme: &Theme)
     // The legend is the title: each state in its colour (or with its marker without colour).
     let mut title = vec![Span::raw(" ")];
     for (name, style, _, data) in &sets {
-        let now = data.last().map_or(0.0, |p| p.1);
-        title.push(Span::styled(format!("{name} {now:.0} "), *style));
+        title.push(Span::styled(format!("{name} {:.0} ", value_at(data, p.cursor)), *style));
     }
     if series.stride > 1 {
         title.push(Span::raw(format!("(a point per {} samples) ", series.stride)));
     }
     let title = Line::from(title);
-    chart(f, parts[0], title, &sets, y_max, p.span, theme);
+    // The cursor is a dim vertical line drawn first, so the series cross it.
+    let marked = |sets: Vec<Plot>, top: f64| -> Vec<Plot> {
+        let line = p.cursor.map(|t| {
+            let points = (0..=40).map(|i| (t, top.max(1.0) * i as f64 / 40.0)).collect();
+            (String::new(), theme.dim(), Marker::Custom('│'), points)
+        });
+        line.into_iter().chain(sets).collect()
+    };
+    chart(f, parts[0], title, &marked(sets, y_max), y_max, p.span, theme);
     let mut next = 1;
     if let Some((q, b)) = p.queue {
         let pct = if b > 0 { q as f64 * 100.0 / b as f64 } else { 0.0 };
@@ -203,12 +213,22 @@ pub fn group_charts(f: &mut Frame, area: Rect, p: &GroupPictures, theme: &Theme)
         let data: Vec<(f64, f64)> = samples.iter().map(|s| (s.t, s.queue_pct as f64)).collect();
         let name = if theme.color { "% full".to_string() } else { "% full ⣿".to_string() };
         let line_style = if theme.color { Style::default().fg(Color::Cyan) } else { Style::default() };
-        chart(f, parts[next], title, &[(name, line_style, Marker::Braille, data)], 100.0 / 1.05, p.span, theme);
+        let sets = marked(vec![(name, line_style, Marker::Braille, data)], 100.0);
+        chart(f, parts[next], title, &sets, 100.0 / 1.05, p.span, theme);
         next += 1;
     }
     if peers {
         peer_bars(f, parts[next], p.peers, p.top_peers);
     }
+}
+
+/// A series' value at `cursor` (the last point at or before it), or its newest without a cursor.
+fn value_at(data: &[(f64, f64)], cursor: Option<f64>) -> f64 {
+    let upto = match cursor {
+        Some(t) => data.iter().rev().find(|p| p.0 <= t).or(data.first()),
+        None => data.last(),
+    };
+    upto.map_or(0.0, |p| p.1)
 }
 
 /// The busiest peers of a group as horizontal bars.
@@ -333,6 +353,7 @@ mod tests {
             peers: 0,
             top_peers: &[],
             span: None,
+            cursor: None,
         };
         let s = draw(&p, 100, 10);
         assert!(!s.contains("waiting"), "{s}");
@@ -344,8 +365,15 @@ mod tests {
     fn a_chart_waits_only_while_it_has_fewer_than_two_samples() {
         for (n, waits) in [(0, true), (1, true), (2, false)] {
             let series = idle(n);
-            let p =
-                GroupPictures { proto: Proto::Tcp, series: &series, queue: None, peers: 0, top_peers: &[], span: None };
+            let p = GroupPictures {
+                proto: Proto::Tcp,
+                series: &series,
+                queue: None,
+                peers: 0,
+                top_peers: &[],
+                span: None,
+                cursor: None,
+            };
             assert_eq!(draw(&p, 60, 8).contains("waiting for a second refresh"), waits, "{n} samples");
         }
     }

@@ -24,6 +24,11 @@ pub struct Theme {
 }
 
 impl Theme {
+    /// Colour unless `NO_COLOR` is set (to anything but the empty string).
+    pub fn wanted() -> bool {
+        std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+    }
+
     pub fn fg(&self, c: Color) -> Style {
         if self.color { Style::default().fg(c) } else { Style::default() }
     }
