@@ -195,6 +195,7 @@ fn open(app: &mut App) {
                 app.settings.details = true;
                 app.settings.open_group = app.group.clone();
                 app.rebuild_sockets();
+                record_sockets(app);
             }
         }
         Screen::Sockets => {
@@ -202,7 +203,7 @@ fn open(app: &mut App) {
                 app.detail = Some(r);
                 app.detail_id = app.live.as_ref().and_then(|l| row_id(l, r));
                 app.screen = Screen::Detail;
-                record_detail(app);
+                record_sockets(app);
             }
         }
         Screen::Detail => {}
@@ -216,7 +217,6 @@ fn back(app: &mut App) {
             app.screen = Screen::Sockets;
             app.detail = None;
             app.detail_id = None;
-            app.sock_history = None;
         }
         Screen::Sockets => {
             app.screen = Screen::Ports;
@@ -224,6 +224,7 @@ fn back(app: &mut App) {
             app.sock_rows.clear();
             app.settings.details = false;
             app.settings.open_group = None;
+            app.sock_histories.clear();
         }
         Screen::Ports => {}
     }

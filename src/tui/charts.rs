@@ -256,7 +256,8 @@ pub fn socket_charts(app: &App, f: &mut Frame, area: Rect, theme: &Theme) {
     if area.height < 5 || area.width < 24 {
         return;
     }
-    let Some(h) = app.sock_history.as_ref().filter(|h| !h.samples.is_empty()) else {
+    let history = app.detail_id.and_then(|id| app.sock_histories.get(&id));
+    let Some(h) = history.map(|h| &h.series.samples).filter(|s| !s.is_empty()) else {
         let note = " no tcp_info for this socket yet (charts of rtt, cwnd and throughput start with it)";
         f.render_widget(Paragraph::new(note), Rect { height: 1, ..area });
         return;
@@ -266,7 +267,7 @@ pub fn socket_charts(app: &App, f: &mut Frame, area: Rect, theme: &Theme) {
     } else {
         Layout::vertical([Constraint::Fill(1); 3]).split(area)
     };
-    let last = h.samples.back().copied().unwrap_or_default();
+    let last = h.last().copied().unwrap_or_default();
     let pick: [SocketPlot; 3] = [
         ("rtt", format!("{:.2} ms", last.rtt_ms), |s| s.rtt_ms, Color::Yellow),
         ("cwnd", format!("{:.0} segments", last.cwnd), |s| s.cwnd, Color::Green),
@@ -278,7 +279,7 @@ pub fn socket_charts(app: &App, f: &mut Frame, area: Rect, theme: &Theme) {
         ),
     ];
     for (i, (name, now, get, color)) in pick.into_iter().enumerate() {
-        let data: Vec<(f64, f64)> = h.samples.iter().map(|s| (s.t, get(s))).collect();
+        let data: Vec<(f64, f64)> = h.iter().map(|s| (s.t, get(s))).collect();
         let y_max = data.iter().fold(0.0f64, |m, p| m.max(p.1));
         let style = if theme.color { Style::default().fg(color) } else { Style::default() };
         chart(

@@ -1,9 +1,8 @@
 //! What the dashboard remembers over time, in bounded memory: each group's sockets by state and its accept
-//! queue (for the group screen's charts), and the tcp_info of the socket whose detail is open (rtt, cwnd,
-//! throughput). A series keeps the whole time it has watched in at most [`CAP`] samples: when it is full,
-//! neighbouring samples merge and each sample then stands for twice as many refreshes.
-
-use std::collections::VecDeque;
+//! queue (for the group screen's charts), and the tcp_info of the open group's sockets (rtt, cwnd,
+//! throughput: [`MAX_SOCKETS`] of them, for their detail's charts). A series keeps the whole time it has
+//! watched in at most [`CAP`] samples: when it is full, neighbouring samples merge and each sample then stands
+//! for twice as many refreshes.
 
 use crate::group::Group;
 use crate::model::{Proto, State};
@@ -138,26 +137,31 @@ pub struct SocketSample {
     pub throughput: f64,
 }
 
-/// The open detail socket's tcp_info over time.
+impl Merge for SocketSample {
+    fn merge(a: &Self, b: &Self) -> Self {
+        SocketSample {
+            t: b.t,
+            rtt_ms: (a.rtt_ms + b.rtt_ms) / 2.0,
+            cwnd: (a.cwnd + b.cwnd) / 2.0,
+            throughput: (a.throughput + b.throughput) / 2.0,
+        }
+    }
+}
+
+/// One socket's tcp_info over the time it has been watched.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct SocketHistory {
-    /// The socket followed; a different one starts a new history.
-    pub id: u64,
-    pub samples: VecDeque<SocketSample>,
+    pub series: Series<SocketSample>,
     last_acked: Option<(f64, u64)>,
 }
 
-/// Socket samples kept (an hour at one a second).
-pub const SOCKET_CAP: usize = 3600;
+/// Sockets of the open group whose tcp_info is followed (the first ones listed, and the open detail's).
+pub const MAX_SOCKETS: usize = 256;
 
 impl SocketHistory {
-    pub fn new(id: u64) -> Self {
-        SocketHistory { id, ..Default::default() }
-    }
-
     /// Add the socket's tcp_info seen at `t` seconds; a repeated `t` (the same refresh) is ignored.
     pub fn push(&mut self, t: f64, info: &crate::model::internals::TcpInfo) {
-        if self.samples.back().is_some_and(|s| s.t >= t) {
+        if self.series.samples.last().is_some_and(|s| s.t >= t) {
             return;
         }
         let acked = info.bytes_acked();
@@ -170,10 +174,12 @@ impl SocketHistory {
         }
         let rtt_ms = info.rtt_us().map_or(0.0, |us| us as f64 / 1000.0);
         let cwnd = info.snd_cwnd().map_or(0.0, |c| c as f64);
-        if self.samples.len() >= SOCKET_CAP {
-            self.samples.pop_front();
-        }
-        self.samples.push_back(SocketSample { t, rtt_ms, cwnd, throughput });
+        self.series.push(SocketSample { t, rtt_ms, cwnd, throughput });
+    }
+
+    /// When the last sample was taken.
+    pub fn last_t(&self) -> Option<f64> {
+        self.series.samples.last().map(|s| s.t)
     }
 }
 
@@ -205,5 +211,30 @@ mod tests {
         assert_eq!(m.bands[0], 3.0);
         assert_eq!(m.queue_pct, 4.0);
         assert_eq!(m.t, 2.0);
+    }
+}
+
+#[cfg(test)]
+mod socket_tests {
+    use super::*;
+
+    fn info(rtt_us: u32, acked: u64) -> crate::model::internals::TcpInfo {
+        let mut b = vec![0u8; 232];
+        b[68..72].copy_from_slice(&rtt_us.to_ne_bytes());
+        b[120..128].copy_from_slice(&acked.to_ne_bytes());
+        crate::model::internals::TcpInfo::decode(&b)
+    }
+
+    #[test]
+    fn a_socket_history_is_bounded_and_keeps_its_whole_time() {
+        let mut h = SocketHistory::default();
+        for i in 0..5000u64 {
+            h.push(i as f64, &info(1000, i * 100));
+        }
+        h.push(4999.0, &info(9, 0));
+        assert!(h.series.samples.len() <= CAP);
+        assert!(h.series.samples[0].t < h.series.stride as f64, "it starts where the watching started");
+        assert_eq!(h.last_t(), Some(4999.0), "a repeated refresh is ignored");
+        assert_eq!(h.series.samples.last().unwrap().throughput, 100.0);
     }
 }
