@@ -100,6 +100,8 @@ pub struct App {
     /// The socket whose details are shown, and its identity (followed across refreshes).
     pub detail: Option<SockRow>,
     pub detail_id: Option<u64>,
+    /// How far the detail's fields are scrolled (when they overflow a short window).
+    pub detail_scroll: u16,
     /// The newest listeners-only refresh, newer than `live` (accept queues between full refreshes).
     pub listeners: Option<Arc<ListenerPatch>>,
     /// The open group's sockets' tcp_info (by socket id) since the group was opened or they appeared: the
@@ -169,6 +171,7 @@ impl App {
             sock_sel: 0,
             detail: None,
             detail_id: None,
+            detail_scroll: 0,
             sock_histories: Default::default(),
             listeners: None,
             filter_text,

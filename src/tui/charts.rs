@@ -262,7 +262,8 @@ pub fn socket_charts(app: &App, f: &mut Frame, area: Rect, theme: &Theme) {
         f.render_widget(Paragraph::new(note), Rect { height: 1, ..area });
         return;
     };
-    let parts = if area.width >= 90 {
+    // Side by side when wide, or when too short to stack three (each needs 5 rows).
+    let parts = if area.width >= 90 || area.height < 15 {
         Layout::horizontal([Constraint::Fill(1); 3]).split(area)
     } else {
         Layout::vertical([Constraint::Fill(1); 3]).split(area)
