@@ -393,3 +393,82 @@ fn socket_histories_are_bounded_and_forget_sockets_gone() {
     feed(&mut a, 10, 3);
     assert_eq!(a.sock_histories.len(), 10);
 }
+
+/// The help overlay omitted `=` (the same as `+`) and the kill dialog's `y`: every key that changes the
+/// dashboard, on every screen, in the kill dialog and in the filter input, must be named by the overlay.
+#[test]
+fn the_help_overlay_names_every_key_the_dashboard_handles() {
+    let listed: Vec<&str> = crate::tui::view::HELP.iter().flat_map(|(keys, _)| keys.split_whitespace()).collect();
+    let name = |k: &KeyEvent| -> String {
+        match (k.code, k.modifiers.contains(KeyModifiers::CONTROL)) {
+            (KeyCode::Char(c), true) => format!("Ctrl-{}", c.to_ascii_uppercase()),
+            (KeyCode::Char(' '), _) => "space".into(),
+            (KeyCode::Char(c), _) => c.to_string(),
+            (KeyCode::PageUp, _) => "PgUp".into(),
+            (KeyCode::PageDown, _) => "PgDn".into(),
+            (KeyCode::Backspace, _) => "BS".into(),
+            (code, _) => format!("{code:?}"),
+        }
+    };
+    let mut candidates: Vec<KeyEvent> =
+        (' '..='~').map(|c| KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE)).collect();
+    candidates.extend(
+        [
+            KeyCode::Up,
+            KeyCode::Down,
+            KeyCode::Left,
+            KeyCode::Right,
+            KeyCode::PageUp,
+            KeyCode::PageDown,
+            KeyCode::Home,
+            KeyCode::End,
+            KeyCode::Enter,
+            KeyCode::Esc,
+            KeyCode::Backspace,
+            KeyCode::Tab,
+            KeyCode::BackTab,
+            KeyCode::Delete,
+            KeyCode::Insert,
+            KeyCode::F(1),
+            KeyCode::F(5),
+        ]
+        .map(|c| KeyEvent::new(c, KeyModifiers::NONE)),
+    );
+    candidates.push(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL));
+    // The screens, the kill dialog open (its prompt), and the filter being typed (its editing keys only).
+    let base = app();
+    let mut group = base.clone();
+    press(&mut group, KeyCode::Enter);
+    let mut detail = group.clone();
+    press(&mut detail, KeyCode::Enter);
+    let mut dialog = group.clone();
+    press(&mut dialog, KeyCode::Char('K'));
+    assert!(dialog.kill.is_some());
+    let mut filter = base.clone();
+    press(&mut filter, KeyCode::Char('/'));
+    chars(&mut filter, "port 443");
+    let state = |a: &App| {
+        let mut a = a.clone();
+        a.message = None; // a key clears the last message: not an action of its own
+        format!("{a:?}")
+    };
+    let mut missing = Vec::new();
+    for (context, a) in [("home", &base), ("group", &group), ("detail", &detail), ("kill dialog", &dialog)] {
+        for k in &candidates {
+            let mut b = a.clone();
+            update(&mut b, Action::Key(*k));
+            let acted = state(&b) != state(a) && !(context == "kill dialog" && b.kill_request.is_none());
+            if acted && !listed.contains(&name(k).as_str()) {
+                missing.push(format!("{} on the {context}", name(k)));
+            }
+        }
+    }
+    for k in [KeyCode::Enter, KeyCode::Esc, KeyCode::Backspace] {
+        assert!(listed.contains(&name(&KeyEvent::new(k, KeyModifiers::NONE)).as_str()));
+    }
+    let mut cleared = filter.clone();
+    update(&mut cleared, Action::Key(KeyEvent::new(KeyCode::Char('u'), KeyModifiers::CONTROL)));
+    assert_eq!(cleared.filter_input.as_deref(), Some(""), "^U clears the filter input");
+    assert!(listed.contains(&"^U"));
+    assert!(missing.is_empty(), "keys the overlay does not name: {missing:?}");
+}

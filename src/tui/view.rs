@@ -327,25 +327,28 @@ fn sockets(app: &App, live: &Live, f: &mut Frame, area: Rect, theme: &Theme) {
     super::tables::sockets_table(app, live, f, table, theme);
 }
 
-const HELP: &[(&str, &str)] = &[
-    ("Up/Down j/k", "move the selection"),
-    ("PgUp/PgDn", "a page up / down"),
-    ("g/G Home/End", "first / last row"),
+/// The help overlay: every key the dashboard handles (names separated by spaces, as a test reads them), and
+/// what it does. An indented line is a key of the line above's prompt.
+pub const HELP: &[(&str, &str)] = &[
+    ("Up Down j k", "move the selection (scroll a socket's detail)"),
+    ("PgUp PgDn", "a page up / down"),
+    ("g G Home End", "first / last row"),
     ("Enter Right l", "open the group / the socket's detail"),
     ("Esc Left h BS", "back"),
-    ("s or >", "sort by the next column (header marks it)"),
-    ("S or <", "sort by the previous column"),
+    ("s >", "sort by the next column (header marks it)"),
+    ("S <", "sort by the previous column"),
     ("r", "reverse the sort"),
     ("/", "filter in ss syntax, e.g. dport = :443"),
     ("  Enter Esc ^U", "apply / cancel / clear the filter"),
     ("t u x", "show or hide TCP, UDP, UNIX"),
     ("K", "close the group's connections or the socket"),
+    ("  y Y", "yes, close them (any other key: nothing closed)"),
     ("e", "event log of the open group"),
-    ("p or space", "pause (the snapshot freezes)"),
-    ("+ / -", "longer / shorter pause between refreshes"),
+    ("p space", "pause (the snapshot freezes)"),
+    ("+ = -", "longer (+ =) / shorter (-) pause between refreshes"),
     ("mouse", "wheel scrolls, click selects, header sorts"),
     ("?", "this help"),
-    ("q, Ctrl-C", "quit"),
+    ("q Ctrl-C", "quit"),
 ];
 
 fn help(f: &mut Frame, area: Rect) {
