@@ -92,6 +92,13 @@ fn dashboard_shows_the_port_and_restores_the_terminal() {
         s.contains("accept queue") && s.contains("top peers") && s.contains("Local") && s.contains("Peer")
     });
     assert!(screen.contains("held by dashboard_tmux"), "the holder is named in the title:\n{screen}");
+    // The state chart itself: its legend (the title of its box) counts the 26 established connections, and
+    // it has its time axis, not the waiting message (the group has been watched since the start).
+    let screen = wait_for(&name, "the state chart's legend and time axis", Duration::from_secs(15), |s| {
+        s.lines().any(|l| l.contains("┌ ESTAB") && l.contains(" 26 ") && l.contains("accept queue"))
+            && s.lines().any(|l| l.contains("now"))
+    });
+    assert!(!screen.contains("waiting for a second refresh"), "{screen}");
     assert!(screen.contains("Local") && screen.contains("Peer"), "the socket table is below:\n{screen}");
     let _ = Command::new("tmux").args(["send-keys", "-t", &name, "Escape"]).status();
     wait_for(&name, "back home", Duration::from_secs(10), |s| s.contains("Endpoint"));
