@@ -108,7 +108,7 @@ fn median(mut v: Vec<f64>) -> f64 {
 fn main() {
     let runs: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(10);
     // As the dashboard does.
-    sockscope::sys::return_large_blocks(sockscope::tui::LARGE_BLOCK);
+    sockscope::sys::return_large_blocks(sockscope::sys::LARGE_BLOCK);
     let mut cache = sockscope::collect::process::ProcessCache::new();
     let settings = Settings::default();
     let mut collector = collect::open(SourceChoice::Auto, "/proc".into());
@@ -134,7 +134,8 @@ fn main() {
         drop(bufs);
         let p0 = process_cpu();
         let spare = tracker.take_spare();
-        let (snap, collect) = measure(|| sockscope::tui::collect_into(&mut *collector, &q, spare).expect("collect"));
+        let (snap, collect) =
+            measure(|| sockscope::collect::collect_into(&mut *collector, &q, spare).expect("collect"));
         let n = snap.sockets.len();
         let took = collect.wall;
         // As the dashboard's full refresh does: each socket looked up once, the cache asked about the rest.

@@ -57,6 +57,10 @@ pub fn process_cpu_time() -> std::time::Duration {
     std::time::Duration::new(ts.tv_sec.max(0) as u64, ts.tv_nsec.clamp(0, 999_999_999) as u32)
 }
 
+/// Blocks the allocator maps on their own and gives back when freed: the per-refresh socket tables of the
+/// periodic views (the dashboard, `record`).
+pub const LARGE_BLOCK: usize = 256 * 1024;
+
 /// Ask the allocator (glibc) to serve every block of `bytes` or more by its own mapping, given back to the
 /// kernel when freed, and to trim free heap memory above `bytes`. Without it glibc raises its threshold as
 /// large blocks are freed, serves the next ones from its heaps, and keeps the freed memory: a long-running

@@ -289,6 +289,23 @@ pub trait Collector: Send {
     }
 }
 
+/// Collect every socket `q` asks for into `table`, emptied first: its capacity is reused. The sockets are
+/// streamed in batches into the one table, without a fresh table, the copies of its growth and its page
+/// faults each time: what the periodic views (the dashboard, `watch`, `record`) collect with.
+pub fn collect_into(
+    collector: &mut dyn Collector,
+    q: &Query,
+    mut table: Vec<Socket>,
+) -> Result<Snapshot, CollectError> {
+    table.clear();
+    let mut snap = collector.stream(q, &mut |batch| {
+        table.extend(batch);
+        true
+    })?;
+    snap.sockets = table;
+    Ok(snap)
+}
+
 /// Which source the user asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum SourceChoice {

@@ -42,15 +42,17 @@ pub fn run(cfg: RecordConfig) -> anyhow::Result<ExitCode> {
         processes: false,
         process_rescan: Duration::from_secs(60),
         keep_dumps: true,
+        // The sockets open at the start are the first sample's groups, not events.
+        existing: false,
     };
+    // Tables of sockets come and go every sample: give their memory back.
+    crate::sys::return_large_blocks(crate::sys::LARGE_BLOCK);
     let mut recorder = Recorder::create(&cfg.out, cfg.limits)?;
     // SIGINT and SIGTERM ask the loop to write its last sample and stop.
     crate::sys::on_termination(on_signal);
     let started = Instant::now();
     let mut events = Vec::new();
     let mut watcher = Watcher::start(opts, &mut events)?;
-    // The sockets open at the start are the first sample's groups, not events.
-    events.clear();
     if std::io::stderr().is_terminal() {
         eprintln!(
             "sockscope: recording to {} every {} (Ctrl-C stops)",

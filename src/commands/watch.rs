@@ -52,13 +52,11 @@ pub fn run(cfg: WatchConfig) -> anyhow::Result<ExitCode> {
         processes: cfg.processes,
         process_rescan: Duration::from_secs(10),
         keep_dumps: false,
+        existing: cfg.existing,
     };
     let started = Instant::now();
     let mut evs = Vec::new();
     let mut watcher = Watcher::start(opts, &mut evs)?;
-    if !cfg.existing {
-        evs.clear();
-    }
     let mut names = Names { services: (!cfg.numeric).then(|| cfg.services.clone()), ..Names::default() };
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());

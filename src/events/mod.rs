@@ -107,6 +107,9 @@ pub struct Tracker {
     destroy_messages: bool,
     generation: u64,
     first_dump: bool,
+    /// Whether the sockets of the first dump are `open` events (`watch --existing`), or only the start of the
+    /// live set: at 200k sockets those events would be 50 MB that the caller throws away.
+    first_opens: bool,
 }
 
 impl Tracker {
@@ -118,6 +121,7 @@ impl Tracker {
             destroy_messages,
             generation: 0,
             first_dump: true,
+            first_opens: true,
         }
     }
 
@@ -149,6 +153,12 @@ impl Tracker {
                 self.recent.remove(&old);
             }
         }
+    }
+
+    /// Sockets already open at the first dump start the live set without `open` events.
+    pub fn without_first_opens(mut self) -> Tracker {
+        self.first_opens = false;
+        self
     }
 
     /// Apply a dump taken at `now`: new cookies open, changed states are events, and sockets the dump no
@@ -197,17 +207,19 @@ impl Tracker {
                 None => {
                     let s = Socket { extra: None, ..s.clone() };
                     let p = process(&s);
-                    out.push(Event {
-                        time_ms: now,
-                        kind: Kind::Open,
-                        socket: s.clone(),
-                        old_state: None,
-                        process: p.clone(),
-                        first_seen_ms: Some(now),
-                        late: false,
-                        preexisting: self.first_dump,
-                        via: Via::Dump,
-                    });
+                    if self.first_opens || !self.first_dump {
+                        out.push(Event {
+                            time_ms: now,
+                            kind: Kind::Open,
+                            socket: s.clone(),
+                            old_state: None,
+                            process: p.clone(),
+                            first_seen_ms: Some(now),
+                            late: false,
+                            preexisting: self.first_dump,
+                            via: Via::Dump,
+                        });
+                    }
                     let preexisting = self.first_dump;
                     self.live.insert(
                         cookie,

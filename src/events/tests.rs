@@ -28,6 +28,20 @@ fn dumps_make_open_state_and_close_without_destroy_messages() {
 }
 
 #[test]
+fn without_first_opens_the_first_dump_only_starts_the_live_set() {
+    // `record` and `watch` without --existing threw the first dump's opens away: at 200k sockets 50 MB.
+    let mut t = Tracker::new(false).without_first_opens();
+    let mut ev = Vec::new();
+    t.apply_dump(1000, &[sock(1, 1, State::ESTABLISHED), sock(2, 2, State::ESTABLISHED)], |_| None, &mut ev);
+    assert!(ev.is_empty());
+    assert_eq!(t.len(), 2);
+    t.apply_dump(2000, &[sock(1, 1, State::ESTABLISHED), sock(3, 3, State::SYN_SENT)], |_| None, &mut ev);
+    assert_eq!(kinds(&ev), vec![(Kind::Open, 3), (Kind::Close, 2)]);
+    assert_eq!(ev[1].lifetime_ms(), Some(1000), "a socket open at the start still has its first-seen time");
+    assert!(ev[1].preexisting);
+}
+
+#[test]
 fn destroy_message_closes_and_a_short_socket_gets_both_events() {
     let mut t = Tracker::new(true);
     let mut ev = Vec::new();

@@ -27,6 +27,9 @@ pub struct WatchOptions {
     pub process_rescan: Duration,
     /// Keep each dump (every state, TIME-WAIT included) for [`Watcher::last_dump`] (`record` groups it).
     pub keep_dumps: bool,
+    /// Report the sockets open at the start as `open` events (`watch --existing`); otherwise they only start
+    /// the live set.
+    pub existing: bool,
 }
 
 /// The states a dump asks for: every state of a full socket. TIME-WAIT sockets are remnants of a closed one
@@ -59,6 +62,8 @@ pub struct Watcher {
     pub last_dump_time: Duration,
     /// When the last dump was taken (ms since the epoch).
     pub last_dump_ms: u64,
+    /// Sockets in the last dump (the next one's table is sized from it).
+    last_count: usize,
 }
 
 impl Watcher {
@@ -97,7 +102,11 @@ impl Watcher {
             },
         };
         let mut w = Watcher {
-            tracker: Tracker::new(destroy.is_some()),
+            tracker: if opts.existing {
+                Tracker::new(destroy.is_some())
+            } else {
+                Tracker::new(destroy.is_some()).without_first_opens()
+            },
             destroy,
             collector: collect::open(opts.source, opts.proc_root.clone()),
             cache: opts.processes.then(|| ProcessCache::new().with_full_interval(opts.process_rescan)),
@@ -110,6 +119,7 @@ impl Watcher {
             last_dump_time: Duration::ZERO,
             last_dump_ms: 0,
             last: Vec::new(),
+            last_count: 0,
         };
         w.dump(out)?;
         Ok(w)
@@ -192,7 +202,12 @@ impl Watcher {
 
     fn dump(&mut self, out: &mut Vec<Event>) -> Result<(), CollectError> {
         let started = Instant::now();
-        let snap = self.collector.collect(&self.opts.query)?;
+        // Into the last dump's table (or one the size of the last dump): no growth, no second table while
+        // the new one fills.
+        let table = std::mem::take(&mut self.last);
+        let table =
+            if table.capacity() > 0 { table } else { Vec::with_capacity(self.last_count + self.last_count / 8) };
+        let snap = collect::collect_into(&mut *self.collector, &self.opts.query, table)?;
         self.last_dump_time = started.elapsed();
         for n in &snap.notes {
             if !self.notes.contains(n) {
@@ -202,6 +217,7 @@ impl Watcher {
         let now = clock::now_ms();
         self.last_dump_ms = now;
         let socks = snap.sockets;
+        self.last_count = socks.len();
         let mut refreshed = false;
         if let Some(cache) = &mut self.cache {
             let new: Vec<u64> =

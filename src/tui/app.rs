@@ -115,6 +115,8 @@ pub struct App {
     /// Why the last collection failed; cleared by the next snapshot.
     pub collect_error: Option<String>,
     pub show_help: bool,
+    /// The sort column picker (`o`) is open, with this entry of the screen's columns highlighted.
+    pub sort_picker: Option<usize>,
     pub quit: bool,
     pub color: bool,
     /// Terminal size, for paging and mouse hits.
@@ -179,6 +181,7 @@ impl App {
             filter_error: None,
             collect_error: None,
             show_help: false,
+            sort_picker: None,
             quit: false,
             color,
             size: (80, 24),

@@ -92,6 +92,8 @@ pub(super) fn key(app: &mut App, k: KeyEvent) {
         }
     } else if app.filter_input.is_some() {
         filter_key(app, k);
+    } else if app.sort_picker.is_some() {
+        sort_picker_key(app, k);
     } else if app.show_help {
         app.show_help = false;
         if !matches!(k.code, KeyCode::Esc | KeyCode::Char('?')) {
@@ -158,6 +160,9 @@ fn command(app: &mut App, k: KeyEvent) {
         KeyCode::Char('-') => step_interval(app, -1),
         KeyCode::Char('s') | KeyCode::Char('>') => step_sort(app, 1),
         KeyCode::Char('S') | KeyCode::Char('<') => step_sort(app, -1),
+        KeyCode::Char('o') if app.screen != Screen::Detail => {
+            app.sort_picker = sort_choices(app).iter().position(|c| c.1).or(Some(0));
+        }
         KeyCode::Char('r') => {
             match app.screen {
                 Screen::Ports => app.port_reverse = !app.port_reverse,
@@ -194,6 +199,51 @@ fn scroll_detail(app: &mut App, code: KeyCode) -> bool {
     };
     app.detail_scroll = (app.detail_scroll as isize + delta).clamp(0, max) as u16;
     true
+}
+
+fn sort_choices(app: &App) -> Vec<(&'static str, bool)> {
+    crate::tui::columns::sort_choices(app.screen == Screen::Ports, app.port_sort, app.sock_sort)
+}
+
+/// A key while the sort picker is open: move (arrows, j/k, or a column's first letter, again for the next
+/// one), Enter sorts by the highlighted column (the current one: reversed), Esc closes.
+fn sort_picker_key(app: &mut App, k: KeyEvent) {
+    let choices = sort_choices(app);
+    let Some(at) = app.sort_picker else { return };
+    let n = choices.len().max(1);
+    match k.code {
+        KeyCode::Esc | KeyCode::Char('o') | KeyCode::Char('q') => app.sort_picker = None,
+        KeyCode::Down | KeyCode::Char('j') => app.sort_picker = Some((at + 1) % n),
+        KeyCode::Up | KeyCode::Char('k') => app.sort_picker = Some((at + n - 1) % n),
+        KeyCode::Home | KeyCode::Char('g') => app.sort_picker = Some(0),
+        KeyCode::End | KeyCode::Char('G') => app.sort_picker = Some(n - 1),
+        KeyCode::Enter => {
+            app.sort_picker = None;
+            match app.screen {
+                Screen::Ports => match PortCol::ALL.get(at) {
+                    Some(&c) if c == app.port_sort => app.port_reverse = !app.port_reverse,
+                    Some(&c) => (app.port_sort, app.port_reverse) = (c, false),
+                    None => {}
+                },
+                _ => match SockCol::ALL.get(at) {
+                    Some(&c) if c == app.sock_sort => app.sock_reverse = !app.sock_reverse,
+                    Some(&c) => (app.sock_sort, app.sock_reverse) = (c, false),
+                    None => {}
+                },
+            }
+            app.rebuild();
+        }
+        KeyCode::Char(ch) => {
+            let ch = ch.to_ascii_lowercase();
+            let next = (1..=n).map(|d| (at + d) % n).find(|&i| {
+                choices.get(i).and_then(|c| c.0.chars().next()).is_some_and(|f| f.to_ascii_lowercase() == ch)
+            });
+            if next.is_some() {
+                app.sort_picker = next;
+            }
+        }
+        _ => {}
+    }
 }
 
 fn step_sort(app: &mut App, dir: isize) {

@@ -111,6 +111,37 @@ fn drill_down_follows_new_data_and_shows_closed_sockets() {
 }
 
 #[test]
+fn the_sort_picker_sorts_by_any_column_by_name_and_reverses_the_current_one() {
+    let mut a = app();
+    press(&mut a, KeyCode::Char('o'));
+    assert_eq!(a.sort_picker, PortCol::ALL.iter().position(|c| *c == PortCol::Sockets));
+    // A first letter jumps to the next column starting with it: ESTAB after Socks, then Endpoint.
+    chars(&mut a, "e");
+    assert_eq!(a.sort_picker, PortCol::ALL.iter().position(|c| *c == PortCol::Established));
+    chars(&mut a, "e");
+    assert_eq!(a.sort_picker, PortCol::ALL.iter().position(|c| *c == PortCol::Endpoint));
+    chars(&mut a, "z");
+    assert_eq!(a.sort_picker, PortCol::ALL.iter().position(|c| *c == PortCol::Endpoint), "no column: stays");
+    press(&mut a, KeyCode::Enter);
+    assert_eq!((a.sort_picker, a.port_sort, a.port_reverse), (None, PortCol::Endpoint, false));
+    let before = a.port_rows.clone();
+    chars(&mut a, "o");
+    press(&mut a, KeyCode::Enter);
+    assert!(a.port_reverse, "the current column again reverses");
+    assert_eq!(a.port_rows, before.into_iter().rev().collect::<Vec<_>>());
+    // Keys while it is open do not reach the screen; Esc closes it without a change.
+    chars(&mut a, "o");
+    press(&mut a, KeyCode::Up);
+    chars(&mut a, "q");
+    assert!(!a.quit && a.sort_picker.is_none() && a.port_sort == PortCol::Endpoint);
+    // On a group's screen it lists the socket columns.
+    press(&mut a, KeyCode::Enter);
+    chars(&mut a, "or");
+    press(&mut a, KeyCode::Enter);
+    assert_eq!(a.sock_sort, SockCol::Rtt, "the next R after Age");
+}
+
+#[test]
 fn sort_cycles_through_every_column_and_reverses() {
     let mut a = app();
     assert_eq!(a.port_sort, PortCol::Sockets);

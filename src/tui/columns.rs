@@ -135,6 +135,15 @@ impl SockCol {
     }
 }
 
+/// The columns a screen sorts by, in table order, for the sort picker: (name, is the current sort).
+pub fn sort_choices(on_ports: bool, port: PortCol, sock: SockCol) -> Vec<(&'static str, bool)> {
+    if on_ports {
+        PortCol::ALL.iter().map(|c| (c.spec().head, *c == port)).collect()
+    } else {
+        SockCol::ALL.iter().map(|c| (c.spec().head, *c == sock)).collect()
+    }
+}
+
 fn step<T: Copy + PartialEq>(all: &[T], cur: T, dir: isize) -> T {
     let i = all.iter().position(|c| *c == cur).unwrap_or(0) as isize;
     all[(i + dir).rem_euclid(all.len() as isize) as usize]

@@ -244,7 +244,7 @@ impl Tracker {
     }
 
     /// The last snapshot's socket table, emptied but with its capacity: filling it again (see
-    /// [`super::collect_into`]) spares a large allocation and its page faults every refresh (at 200k sockets
+    /// [`crate::collect::collect_into`]) spares a large allocation and its page faults every refresh (at 200k sockets
     /// a 34 MB table, as many faults as the decoding has work).
     pub fn take_spare(&mut self) -> Vec<Socket> {
         std::mem::take(&mut self.spare)

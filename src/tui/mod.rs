@@ -187,23 +187,6 @@ pub fn query_for(settings: &Settings, ipv4: bool, ipv6: bool) -> Query {
     }
 }
 
-/// Collect every socket `q` asks for into `table` (emptied first; its capacity is reused, see
-/// [`Tracker::take_spare`]). The sockets are streamed in batches into the one table, as `collect` would give
-/// them, without a fresh table, the copies of its growth, and its page faults each refresh.
-pub fn collect_into(
-    collector: &mut dyn Collector,
-    q: &Query,
-    mut table: Vec<crate::model::Socket>,
-) -> Result<collect::Snapshot, collect::CollectError> {
-    table.clear();
-    let mut snap = collector.stream(q, &mut |batch| {
-        table.extend(batch);
-        true
-    })?;
-    snap.sockets = table;
-    Ok(snap)
-}
-
 /// The collector thread's stack: explicit, so what the tests prove about filter depth holds in the dashboard.
 pub const COLLECTOR_STACK: usize = 2 << 20;
 
@@ -301,9 +284,6 @@ pub fn collector_loop(
     }
 }
 
-/// Blocks the allocator maps on their own and gives back when freed (the dashboard's per-refresh tables).
-pub const LARGE_BLOCK: usize = 256 * 1024;
-
 /// The longest the dashboard reuses its process scan between full refreshes.
 const PROCS_EVERY: Duration = Duration::from_secs(5);
 
@@ -318,7 +298,7 @@ fn full_refresh(
     started: Instant,
 ) -> Update {
     let q = query_for(settings, ipv4, ipv6);
-    match collect_into(collector, &q, tracker.take_spare()) {
+    match collect::collect_into(collector, &q, tracker.take_spare()) {
         Ok(mut snap) => {
             let took = started.elapsed();
             // Processes are attributed from a cache: only new processes are scanned each refresh. Each socket
@@ -401,7 +381,7 @@ fn close_sockets(targets: &[crate::model::Socket]) -> String {
 /// Run the dashboard until the user quits.
 pub fn run(cfg: TopConfig) -> anyhow::Result<()> {
     // Tables of sockets come and go every refresh: give their memory back (see the function).
-    crate::sys::return_large_blocks(LARGE_BLOCK);
+    crate::sys::return_large_blocks(crate::sys::LARGE_BLOCK);
     let collector = collect::netns::open_live(&cfg.netns, cfg.source, &cfg.proc_root, cfg.state_roots.clone());
     let state_roots = cfg.state_roots.clone();
     let (cmd_tx, cmd_rx) = mpsc::channel();

@@ -106,6 +106,9 @@ pub fn view(app: &App, f: &mut Frame) {
     if app.show_help {
         help(f, area);
     }
+    if let Some(at) = app.sort_picker {
+        sort_picker(app, at, f, area);
+    }
     if let Some(d) = &app.kill {
         kill_dialog(d, f, area, &theme);
     }
@@ -338,6 +341,7 @@ pub const HELP: &[(&str, &str)] = &[
     ("s >", "sort by the next column (header marks it)"),
     ("S <", "sort by the previous column"),
     ("r", "reverse the sort"),
+    ("o", "pick the sort column from a list"),
     ("/", "filter in ss syntax, e.g. dport = :443"),
     ("  Enter Esc ^U", "apply / cancel / clear the filter"),
     ("t u x", "show or hide TCP, UDP, UNIX"),
@@ -345,11 +349,41 @@ pub const HELP: &[(&str, &str)] = &[
     ("  y Y", "yes, close them (any other key: nothing closed)"),
     ("e", "event log of the open group"),
     ("p space", "pause (the snapshot freezes)"),
-    ("+ = -", "longer (+ =) / shorter (-) pause between refreshes"),
+    ("+ = -", "refresh less (+ =) / more (-) often"),
     ("mouse", "wheel scrolls, click selects, header sorts"),
     ("?", "this help"),
     ("q Ctrl-C", "quit"),
 ];
+
+/// The sort picker: the screen's columns, the current sort marked, the highlighted one reversed.
+fn sort_picker(app: &App, at: usize, f: &mut Frame, area: Rect) {
+    let choices = super::columns::sort_choices(app.screen == Screen::Ports, app.port_sort, app.sock_sort);
+    let reverse = if app.screen == Screen::Ports { app.port_reverse } else { app.sock_reverse };
+    let w = 34.min(area.width);
+    let h = (choices.len() as u16 + 3).min(area.height);
+    let r = Rect::new(area.width.saturating_sub(w) / 2, area.height.saturating_sub(h) / 2, w, h);
+    // The list scrolls to keep the highlighted column in view on a short screen.
+    let rows = h.saturating_sub(3) as usize;
+    let first = at.saturating_sub(rows.saturating_sub(1));
+    let mut lines: Vec<Line> = choices
+        .iter()
+        .enumerate()
+        .skip(first)
+        .take(rows)
+        .map(|(i, (name, current))| {
+            let mark = match (current, reverse) {
+                (false, _) => "  ",
+                (true, false) => " \u{25bc}",
+                (true, true) => " \u{25b2}",
+            };
+            let style = if i == at { Style::default().add_modifier(Modifier::REVERSED) } else { Style::default() };
+            Line::styled(format!(" {name:<24}{mark} "), style)
+        })
+        .collect();
+    lines.push(Line::from(" Enter sorts (again: reverses)"));
+    f.render_widget(Clear, r);
+    f.render_widget(Paragraph::new(lines).block(Block::default().borders(Borders::ALL).title(" sort by ")), r);
+}
 
 fn help(f: &mut Frame, area: Rect) {
     let w = 66.min(area.width);

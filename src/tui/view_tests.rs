@@ -143,6 +143,13 @@ fn help_overlay() {
 }
 
 #[test]
+fn sort_picker_overlay() {
+    let mut a = app(80, 24);
+    keys(&mut a, &[KeyCode::Char('o'), KeyCode::Down]);
+    insta::assert_snapshot!("sort_picker_80x24", screen(&a));
+}
+
+#[test]
 fn tiny_terminals_do_not_panic() {
     for (w, h) in [(0, 0), (1, 1), (5, 2), (20, 3), (200, 5)] {
         let mut a = app(w, h);
