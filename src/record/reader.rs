@@ -167,12 +167,14 @@ impl Recording {
         rows.collect::<Result<_, _>>().map_err(err)
     }
 
-    /// Group `g` in every sample, oldest first: `each(time_ms, the group's row or None where it is absent)`.
-    /// The rows stream through `each` (a recording of days is not held in memory); a sample with two rows of
-    /// the same group gives its first.
+    /// Group `g` in every sample taken in `from_ms..=to_ms`, oldest first: `each(time_ms, the group's row or
+    /// None where it is absent)`. The rows stream through `each` (a recording of days is not held in memory);
+    /// a sample with two rows of the same group gives its first. The bounds keep a recording still being
+    /// written to the samples the caller knows.
     pub fn group_over_time(
         &self,
         g: &GroupRow,
+        (from_ms, to_ms): (u64, u64),
         mut each: impl FnMut(u64, Option<GroupRow>),
     ) -> Result<(), RecordError> {
         let err = self.err();
@@ -181,11 +183,13 @@ impl Recording {
             .conn
             .prepare(&format!(
                 "SELECT s.id, s.time_ms, {} FROM samples s LEFT JOIN groups g ON g.sample_id = s.id \
-                 AND g.kind = ?1 AND g.proto = ?2 AND g.address IS ?3 AND g.port IS ?4 ORDER BY s.time_ms, s.id",
+                 AND g.kind = ?1 AND g.proto = ?2 AND g.address IS ?3 AND g.port IS ?4 \
+                 WHERE s.time_ms >= ?5 AND s.time_ms <= ?6 ORDER BY s.time_ms, s.id",
                 columns.join(", ")
             ))
             .map_err(&err)?;
-        let mut rows = st.query(rusqlite::params![g.kind, g.proto, g.address, g.port]).map_err(&err)?;
+        let params = rusqlite::params![g.kind, g.proto, g.address, g.port, ms(from_ms), ms(to_ms)];
+        let mut rows = st.query(params).map_err(&err)?;
         let mut last = None;
         while let Some(r) = rows.next().map_err(&err)? {
             let id: i64 = r.get(0).map_err(&err)?;

@@ -209,7 +209,13 @@ pub fn group_charts(f: &mut Frame, area: Rect, p: &GroupPictures, theme: &Theme)
     if let Some((q, b)) = p.queue {
         let pct = if b > 0 { q as f64 * 100.0 / b as f64 } else { 0.0 };
         let style = if pct >= 80.0 { theme.alarm() } else { Style::default() };
-        let title = Line::from(Span::styled(format!(" accept queue {q}/{b} "), style));
+        // A narrow box gets a shorter title rather than a cut number (`0/12` for `0/128`).
+        let room = parts[next].width.saturating_sub(2) as usize;
+        let title = [format!(" accept queue {q}/{b} "), format!(" queue {q}/{b} "), format!(" {q}/{b} ")]
+            .into_iter()
+            .find(|t| t.chars().count() <= room)
+            .unwrap_or_default();
+        let title = Line::from(Span::styled(title, style));
         let data: Vec<(f64, f64)> = samples.iter().map(|s| (s.t, s.queue_pct as f64)).collect();
         let name = if theme.color { "% full".to_string() } else { "% full ⣿".to_string() };
         let line_style = if theme.color { Style::default().fg(Color::Cyan) } else { Style::default() };
@@ -361,6 +367,25 @@ mod tests {
         assert!(!s.contains("waiting"), "{s}");
         assert!(s.contains("ESTAB⣿ 0") && s.contains("-4s") && s.contains("now"), "{s}");
         assert!(s.contains("accept queue 0/128"), "{s}");
+    }
+
+    /// At 80 columns the accept-queue box of a listener with peers is 20 wide: its title was cut to
+    /// `accept queue 0/12` for a backlog of 128.
+    #[test]
+    fn a_narrow_accept_queue_title_shortens_instead_of_cutting_the_number() {
+        let series = idle(3);
+        let peers = [("127.0.0.1".to_string(), 159)];
+        let p = GroupPictures {
+            proto: Proto::Tcp,
+            series: &series,
+            queue: Some((0, 128)),
+            peers: 1,
+            top_peers: &peers,
+            span: None,
+            cursor: None,
+        };
+        let s = draw(&p, 80, 8);
+        assert!(s.contains(" queue 0/128 ") && !s.contains("0/12─"), "{s}");
     }
 
     #[test]

@@ -153,7 +153,8 @@ pub fn load(r: &mut Replay, rec: &Recording) -> Result<(), crate::record::Record
     if r.series_of.as_ref() != Some(&id) {
         // Streamed into a bounded series: a recording of days costs one pass, not its size in memory.
         let mut series = Series::default();
-        rec.group_over_time(&g, |time_ms, row| {
+        let span = (r.samples.first().map_or(0, |s| s.time_ms), r.samples.last().map_or(0, |s| s.time_ms));
+        rec.group_over_time(&g, span, |time_ms, row| {
             let t = r.t(time_ms);
             series.push(row.map_or(GroupSample { t, ..GroupSample::default() }, |row| GroupSample::of_row(&row, t)));
         })?;

@@ -165,3 +165,27 @@ fn a_long_recording_loads_into_a_bounded_series() {
     assert_eq!(r.series.samples.last().unwrap().t, 999.0);
     let _ = std::fs::remove_file(path);
 }
+
+/// Replaying a recording still being written: the group's charts covered samples taken after the replay
+/// read the timeline, so the cursor line and the axis labels were off. They stop at the last known sample.
+#[test]
+fn a_recording_still_being_written_charts_only_the_samples_the_replay_knows() {
+    let (path, rec) = busy_recording("growing", 6);
+    let mut r = Replay { file: "rec.db".into(), samples: rec.samples().unwrap(), ..Replay::default() };
+    let mut w = Recorder::create(&path, Limits { keep: None, max_size: None, max_events: 100 }).unwrap();
+    for i in 6..12u64 {
+        let g = [group(5000, 1)];
+        let evs = Pending::default();
+        let time_ms = 1_764_534_600_000 + i * 1000;
+        w.write(&Sample { time_ms, sockets: 2, groups: &g, events: &evs, dump_ms: 1 }).unwrap();
+    }
+    drop(w);
+    load(&mut r, &rec).unwrap();
+    key(&mut r, &rec, KeyCode::End);
+    let s = r.groups.iter().position(|g| g.port == Some(5000)).unwrap();
+    r.sel = s;
+    key(&mut r, &rec, KeyCode::Enter);
+    assert_eq!(r.series.samples.len(), 6);
+    assert_eq!(r.series.samples.last().unwrap().t, 5.0);
+    let _ = std::fs::remove_file(path);
+}
