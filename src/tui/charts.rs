@@ -54,10 +54,12 @@ fn short(v: f64) -> String {
     }
 }
 
-/// The time axis: its bounds and its end labels (`-5m00s` .. `now` live, or the given `span`'s ends).
-fn x_bounds(t0: f64, t1: f64, span: Option<&(String, String)>) -> ([f64; 2], Vec<Line<'static>>) {
+/// The time axis: its bounds and its end labels (`-5m00s` .. `now` live, or the first pair of the `span`'s
+/// that fits in `room` cells beside `y_label` cells of the value axis, the shortest when none does).
+fn x_bounds(t0: f64, t1: f64, span: Option<&[(String, String)]>, room: usize) -> ([f64; 2], Vec<Line<'static>>) {
     let t1 = if t1 > t0 { t1 } else { t0 + 1.0 };
-    let labels = match span {
+    let fits = |(a, b): &&(String, String)| a.chars().count() * 2 + b.chars().count() + 2 <= room;
+    let labels = match span.and_then(|s| s.iter().find(fits).or(s.last())) {
         Some((a, b)) => vec![Line::from(a.clone()), Line::from(b.clone())],
         None => vec![Line::from(ago(t1 - t0)), Line::from("now")],
     };
@@ -77,7 +79,7 @@ fn chart(
     title: Line<'static>,
     series: &[Plot],
     y_max: f64,
-    span: Option<&(String, String)>,
+    span: Option<&[(String, String)]>,
     theme: &Theme,
 ) {
     let block = Block::default().borders(Borders::ALL).title(title);
@@ -93,7 +95,8 @@ fn chart(
         f.render_widget(block, area);
         return;
     }
-    let (xb, xl) = x_bounds(t0, t1, span);
+    // The first label sits under the value axis' labels, which take about as many cells: count it twice.
+    let (xb, xl) = x_bounds(t0, t1, span, area.width.saturating_sub(2) as usize);
     let y_max = if y_max > 0.0 { y_max * 1.05 } else { 1.0 };
     let datasets: Vec<Dataset> = series
         .iter()
@@ -136,8 +139,9 @@ pub struct GroupPictures<'a> {
     /// Distinct peers, and the busiest with their sockets (printable), biggest first.
     pub peers: u32,
     pub top_peers: &'a [(String, u32)],
-    /// The ends of the time axis; `None`: live (`-5m00s` .. `now`).
-    pub span: Option<&'a (String, String)>,
+    /// The ends of the time axis, longest first (the first that fits is drawn); `None`: live (`-5m00s` ..
+    /// `now`).
+    pub span: Option<&'a [(String, String)]>,
     /// A replay's cursor on the time axis: marked by a vertical line, and the legend says the values then
     /// (live: the newest).
     pub cursor: Option<f64>,

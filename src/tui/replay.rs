@@ -179,10 +179,12 @@ fn trend(series: &Series<GroupSample>) -> Vec<u32> {
     series.samples.iter().map(|s| s.total.round() as u32).collect()
 }
 
-/// A time axis label: the time of day, with the date when the recording spans days.
-fn axis_time(ms: u64, days: bool) -> String {
-    let full = clock::rfc3339(ms);
-    if days { full[5..16].to_string() } else { full[11..19].to_string() }
+/// The time axis' end labels, longest first: the time of day (with the date when the recording spans days),
+/// then shorter forms for narrow charts.
+fn axis_times(first: u64, last: u64) -> Vec<(String, String)> {
+    let (a, b) = (clock::rfc3339(first), clock::rfc3339(last));
+    let cut = |from: usize, to: usize| (a[from..to].to_string(), b[from..to].to_string());
+    if last.saturating_sub(first) >= 86_400_000 { vec![cut(5, 16), cut(5, 10)] } else { vec![cut(11, 19), cut(11, 16)] }
 }
 
 /// Draw the replay.
@@ -314,8 +316,7 @@ fn group_screen(r: &Replay, f: &mut Frame, area: Rect) {
     let rest = area.height - 1;
     let charts_h = if rest >= 12 { (rest * 3 / 5).clamp(8, 18) } else { rest };
     let (first, last) = (r.samples.first().map_or(0, |s| s.time_ms), r.samples.last().map_or(0, |s| s.time_ms));
-    let days = last.saturating_sub(first) >= 86_400_000;
-    let span = (axis_time(first, days), axis_time(last, days));
+    let span = axis_times(first, last);
     let top_peers: Vec<(String, u32)> =
         now.map_or(Vec::new(), |g| g.top_peer_list().into_iter().map(|(a, n)| (printable(&a), n)).collect());
     let listener = open.kind == "listen" && open.accept_backlog.is_some();

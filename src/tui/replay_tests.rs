@@ -135,6 +135,12 @@ fn opening_a_group_in_replay_shows_its_charts_over_the_whole_recording() {
     assert!(s.contains("ESTAB⣿ 17") && s.contains("T-WAIT• 10"), "the legend says the cursor's values: {s}");
     assert!(s.contains("accept queue 80/128") && s.contains("top peers of 3"), "{s}");
     insta::assert_snapshot!("replay_group_listener", s);
+    // At 80x24 the narrow charts' time axes shorten to minutes instead of cutting the times.
+    let mut t = Terminal::new(TestBackend::new(80, 24)).unwrap();
+    t.draw(|f| view(&r, f)).unwrap();
+    let small = format!("{}", t.backend());
+    assert!(small.contains("││20:30   ") && small.contains("│20:30:00 "), "{small}");
+    insta::assert_snapshot!("replay_group_listener_80x24", small);
     // Stepping moves the cursor over the same charts; the peers are the new moment's.
     key(&mut r, &rec, KeyCode::Right);
     let s = screen(&r);
