@@ -15,13 +15,19 @@ fn event(time_ms: u64, kind: &str) -> EventRow {
     e
 }
 
-/// A recording of a listener that gets 0, 5, then 12 connections, a sample a second.
-fn recording() -> (std::path::PathBuf, Recording) {
-    let path = std::env::temp_dir().join(format!("sockscope-time-replay-{}.db", std::process::id()));
+/// A new recording in the temp directory, named for the test.
+fn fresh(name: &str) -> (std::path::PathBuf, Recorder) {
+    let path = std::env::temp_dir().join(format!("sockscope-time-replay-{name}-{}.db", std::process::id()));
     for suffix in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
     }
-    let mut w = Recorder::create(&path, Limits { keep: None, max_size: None, max_events: 100 }).unwrap();
+    let w = Recorder::create(&path, Limits { keep: None, max_size: None, max_events: 100 }).unwrap();
+    (path, w)
+}
+
+/// A recording of a listener that gets 0, 5, then 12 connections, a sample a second.
+fn recording() -> (std::path::PathBuf, Recording) {
+    let (path, mut w) = fresh("steps");
     let t0 = 1_764_534_600_000;
     for (i, n) in [0u32, 5, 5, 12, 12].into_iter().enumerate() {
         let evs: Vec<EventRow> = match i {
@@ -51,11 +57,7 @@ fn recording() -> (std::path::PathBuf, Recording) {
 /// A listener whose connections rise and turn to TIME-WAIT while its accept queue fills, with its busiest
 /// peers, and a group of unconnected UDP sockets; `n` samples a second apart.
 fn busy_recording(name: &str, n: usize) -> (std::path::PathBuf, Recording) {
-    let path = std::env::temp_dir().join(format!("sockscope-time-replay-{name}-{}.db", std::process::id()));
-    for suffix in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
-    }
-    let mut w = Recorder::create(&path, Limits { keep: None, max_size: None, max_events: 100 }).unwrap();
+    let (path, mut w) = fresh(name);
     let t0 = 1_764_534_600_000;
     for i in 0..n {
         let k = (i % 8) as u32;
@@ -79,13 +81,24 @@ fn busy_recording(name: &str, n: usize) -> (std::path::PathBuf, Recording) {
     (path, rec)
 }
 
+/// A replay of `rec` at its first sample, loaded.
+fn opened(rec: &Recording) -> Replay {
+    let mut r = Replay { file: "rec.db".into(), samples: rec.samples().unwrap(), ..Replay::default() };
+    load(&mut r, rec).unwrap();
+    r
+}
+
 fn key(r: &mut Replay, rec: &Recording, k: KeyCode) {
     update(r, KeyEvent::new(k, KeyModifiers::NONE));
     load(r, rec).unwrap();
 }
 
 fn screen(r: &Replay) -> String {
-    let mut t = Terminal::new(TestBackend::new(110, 24)).unwrap();
+    screen_of(r, 110, 24)
+}
+
+fn screen_of(r: &Replay, w: u16, h: u16) -> String {
+    let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
     t.draw(|f| view(r, f)).unwrap();
     format!("{}", t.backend())
 }
@@ -93,8 +106,7 @@ fn screen(r: &Replay) -> String {
 #[test]
 fn stepping_shows_the_counts_of_each_moment() {
     let (path, rec) = recording();
-    let mut r = Replay { file: "rec.db".into(), samples: rec.samples().unwrap(), ..Replay::default() };
-    load(&mut r, &rec).unwrap();
+    let mut r = opened(&rec);
     assert_eq!(r.groups[0].state(crate::model::State::ESTABLISHED), 0);
     key(&mut r, &rec, KeyCode::Right);
     assert_eq!(r.groups[0].state(crate::model::State::ESTABLISHED), 5);
@@ -121,8 +133,7 @@ fn stepping_shows_the_counts_of_each_moment() {
 #[test]
 fn opening_a_group_in_replay_shows_its_charts_over_the_whole_recording() {
     let (path, rec) = busy_recording("group", 8);
-    let mut r = Replay { file: "rec.db".into(), samples: rec.samples().unwrap(), ..Replay::default() };
-    load(&mut r, &rec).unwrap();
+    let mut r = opened(&rec);
     for _ in 0..5 {
         key(&mut r, &rec, KeyCode::Right);
     }
@@ -136,9 +147,7 @@ fn opening_a_group_in_replay_shows_its_charts_over_the_whole_recording() {
     assert!(s.contains("accept queue 80/128") && s.contains("top peers of 3"), "{s}");
     insta::assert_snapshot!("replay_group_listener", s);
     // At 80x24 the narrow charts' time axes shorten to minutes instead of cutting the times.
-    let mut t = Terminal::new(TestBackend::new(80, 24)).unwrap();
-    t.draw(|f| view(&r, f)).unwrap();
-    let small = format!("{}", t.backend());
+    let small = screen_of(&r, 80, 24);
     assert!(small.contains("││20:30   ") && small.contains("│20:30:00 "), "{small}");
     insta::assert_snapshot!("replay_group_listener_80x24", small);
     // Stepping moves the cursor over the same charts; the peers are the new moment's.
@@ -163,8 +172,7 @@ fn opening_a_group_in_replay_shows_its_charts_over_the_whole_recording() {
 #[test]
 fn a_long_recording_loads_into_a_bounded_series() {
     let (path, rec) = busy_recording("long", 1000);
-    let mut r = Replay { file: "rec.db".into(), samples: rec.samples().unwrap(), ..Replay::default() };
-    load(&mut r, &rec).unwrap();
+    let mut r = opened(&rec);
     key(&mut r, &rec, KeyCode::Enter);
     assert!(r.series.samples.len() <= crate::tui::history::CAP, "{}", r.series.samples.len());
     assert!(r.series.samples.first().unwrap().t < r.series.stride as f64);
