@@ -469,7 +469,16 @@ fn record_sockets(app: &mut App) {
         return;
     }
     let t = live.taken_at.saturating_duration_since(live.epoch).as_secs_f64();
+    let mut pushed = 0;
     for r in &app.sock_rows {
+        // Full, and every followed socket (the open detail's among them) has its sample: the rest of a big
+        // group has nothing to add.
+        if pushed >= MAX_SOCKETS
+            && pushed == app.sock_histories.len()
+            && app.detail_id.is_none_or(|d| app.sock_histories.contains_key(&d))
+        {
+            break;
+        }
         let SockRow::Live(i) = *r else { continue };
         let Some(s) = live.socket(i as usize) else { continue };
         let Some(info) = s.extra.as_deref().and_then(|x| x.tcp_info.as_ref()) else { continue };
@@ -478,8 +487,9 @@ fn record_sockets(app: &mut App) {
         match app.sock_histories.get_mut(&id) {
             Some(h) => h.push(t, info),
             None if room => app.sock_histories.entry(id).or_default().push(t, info),
-            None => {}
+            None => continue,
         }
+        pushed += 1;
     }
     let detail = app.detail_id;
     app.sock_histories.retain(|id, h| h.last_t() == Some(t) || Some(*id) == detail);

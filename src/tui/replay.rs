@@ -179,12 +179,12 @@ fn trend(series: &Series<GroupSample>) -> Vec<u32> {
     series.samples.iter().map(|s| s.total.round() as u32).collect()
 }
 
-/// The time axis' end labels, longest first: the time of day (with the date when the recording spans days),
-/// then shorter forms for narrow charts.
+/// The time axis' end labels, longest first: the time of day (with the date when the recording crosses
+/// midnight, UTC), then shorter forms for narrow charts.
 fn axis_times(first: u64, last: u64) -> Vec<(String, String)> {
     let (a, b) = (clock::rfc3339(first), clock::rfc3339(last));
     let cut = |from: usize, to: usize| (a[from..to].to_string(), b[from..to].to_string());
-    if last.saturating_sub(first) >= 86_400_000 { vec![cut(5, 16), cut(5, 10)] } else { vec![cut(11, 19), cut(11, 16)] }
+    if a[..10] != b[..10] { vec![cut(5, 16), cut(5, 10)] } else { vec![cut(11, 19), cut(11, 16)] }
 }
 
 /// Draw the replay.
@@ -372,16 +372,23 @@ pub fn run(path: &Path) -> anyhow::Result<()> {
         Replay { file: path.display().to_string(), samples, color: super::view::Theme::wanted(), ..Replay::default() };
     load(&mut r, &rec)?;
     let mut guard = super::TerminalGuard::enter()?;
+    let mut stale = false;
     loop {
+        // Keys already typed are applied before loading (a held arrow does not read a long recording's
+        // group once per step).
+        if stale && !event::poll(Duration::ZERO)? {
+            if let Err(e) = load(&mut r, &rec) {
+                r.message = Some(e.to_string());
+            }
+            stale = false;
+        }
         guard.terminal.draw(|f| view(&r, f))?;
         if event::poll(Duration::from_millis(500))?
             && let Event::Key(k) = event::read()?
             && k.kind != KeyEventKind::Release
         {
             update(&mut r, k);
-            if let Err(e) = load(&mut r, &rec) {
-                r.message = Some(e.to_string());
-            }
+            stale = true;
         }
         if r.quit {
             return Ok(());

@@ -203,3 +203,13 @@ fn a_recording_still_being_written_charts_only_the_samples_the_replay_knows() {
     assert_eq!(r.series.samples.last().unwrap().t, 5.0);
     let _ = std::fs::remove_file(path);
 }
+
+/// A recording of almost a day (20:30 to 20:29 the next day) was labelled `20:30:00 .. 20:29:50`: a recording
+/// that crosses midnight gets dates.
+#[test]
+fn the_time_axis_of_a_recording_across_midnight_has_dates() {
+    let t0 = 1_764_534_600_000; // 2025-11-30T20:30:00Z
+    assert_eq!(axis_times(t0, t0 + 60_000)[0], ("20:30:00".to_string(), "20:31:00".to_string()));
+    assert_eq!(axis_times(t0, t0 + 86_390_000)[0], ("11-30T20:30".to_string(), "12-01T20:29".to_string()));
+    assert_eq!(axis_times(t0, t0 + 86_390_000)[1], ("11-30".to_string(), "12-01".to_string()));
+}
