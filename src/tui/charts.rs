@@ -20,8 +20,9 @@ const MARKERS: [Marker; 6] =
     [Marker::Braille, Marker::Quadrant, Marker::HalfBlock, Marker::Block, Marker::Bar, Marker::Dot];
 const MARKER_HINT: [&str; 6] = ["⣿", "▚", "▀", "█", "▄", "•"];
 
-/// Shown instead of a chart until it has two moments to join.
-pub const WAITING: &str = " waiting for a second refresh";
+/// Shown instead of a chart until it has two moments to join (live), or for a recording of one sample.
+const WAITING: &str = " waiting for a second refresh";
+const ONE_SAMPLE: &str = " a single sample: no line to draw";
 
 /// Rows the group screen gives its charts, 0 when the screen is too short for them and the table.
 pub fn group_charts_height(body_height: u16) -> u16 {
@@ -88,7 +89,8 @@ fn chart(
         .flat_map(|s| s.3.iter().map(|p| p.0))
         .fold((f64::MAX, f64::MIN), |(lo, hi), t| (lo.min(t), hi.max(t)));
     if t0 >= t1 {
-        f.render_widget(Paragraph::new(WAITING).block(block), area);
+        let why = if span.is_some() { ONE_SAMPLE } else { WAITING };
+        f.render_widget(Paragraph::new(why).block(block), area);
         return;
     }
     if area.height < 4 || area.width < 12 {

@@ -213,3 +213,14 @@ fn the_time_axis_of_a_recording_across_midnight_has_dates() {
     assert_eq!(axis_times(t0, t0 + 86_390_000)[0], ("11-30T20:30".to_string(), "12-01T20:29".to_string()));
     assert_eq!(axis_times(t0, t0 + 86_390_000)[1], ("11-30".to_string(), "12-01".to_string()));
 }
+
+/// A recording of one sample has no line to draw, and says so in its own words (no refresh is coming).
+#[test]
+fn a_recording_of_one_sample_says_so_instead_of_waiting() {
+    let (path, rec) = busy_recording("one", 1);
+    let mut r = opened(&rec);
+    key(&mut r, &rec, KeyCode::Enter);
+    let s = screen(&r);
+    assert!(s.contains("a single sample: no line to draw") && !s.contains("waiting"), "{s}");
+    let _ = std::fs::remove_file(path);
+}
