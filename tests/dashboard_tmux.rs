@@ -1,7 +1,7 @@
 //! End to end: the real binary's dashboard in a tmux pseudo-terminal, against a listener this test opens on
 //! loopback with 25 accepted connections. The screen must show the port with 25 established sockets, pick
 //! up a new connection after a refresh, open the group and show its charts, and `q` must exit and give the terminal back (main screen, cooked
-//! mode).
+//! mode). The replay of a recording opens a group with the same charts.
 
 mod common;
 
@@ -92,6 +92,13 @@ fn dashboard_shows_the_port_and_restores_the_terminal() {
         s.contains("accept queue") && s.contains("top peers") && s.contains("Local") && s.contains("Peer")
     });
     assert!(screen.contains("held by dashboard_tmux"), "the holder is named in the title:\n{screen}");
+    // The state chart itself: its legend (the title of its box) counts the 26 established connections, and
+    // it has its time axis, not the waiting message (the group has been watched since the start).
+    let screen = wait_for(&name, "the state chart's legend and time axis", Duration::from_secs(15), |s| {
+        s.lines().any(|l| l.contains("┌ ESTAB") && l.contains(" 26 ") && l.contains("accept queue"))
+            && s.lines().any(|l| l.contains("now"))
+    });
+    assert!(!screen.contains("waiting for a second refresh"), "{screen}");
     assert!(screen.contains("Local") && screen.contains("Peer"), "the socket table is below:\n{screen}");
     let _ = Command::new("tmux").args(["send-keys", "-t", &name, "Escape"]).status();
     wait_for(&name, "back home", Duration::from_secs(10), |s| s.contains("Endpoint"));
@@ -128,4 +135,54 @@ fn kill_dialog_names_the_sockets_and_closes_them_on_y() {
     assert_eq!(lines.recv_timeout(Duration::from_secs(30)).unwrap(), "RESET", "the client saw its connection reset");
     let _ = py.kill();
     let _ = py.wait();
+}
+
+/// The replay of a recording in a real terminal: Enter opens a group with the dashboard's charts fed from
+/// the recording (its states and accept queue over the whole recording, its top peers), Esc goes back.
+#[test]
+fn replay_opens_a_group_with_its_charts_over_the_recording() {
+    use sockscope::record::GroupRow;
+    use sockscope::record::writer::{Limits, Pending, Recorder, Sample};
+    common::require(&["tmux"]);
+    let db = std::env::temp_dir().join(format!("sockscope-e2e-replay-{}.db", std::process::id()));
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
+    }
+    let mut w = Recorder::create(&db, Limits { keep: None, max_size: None, max_events: 100 }).unwrap();
+    for i in 0..30u32 {
+        let mut states = [0u32; 11];
+        (states[0], states[5], states[9]) = (10 + i, i / 2, 1);
+        let g = GroupRow {
+            kind: "listen".into(),
+            proto: "tcp".into(),
+            address: Some("127.0.0.1".into()),
+            port: Some(8080),
+            sockets: 11 + i + i / 2,
+            listeners: 1,
+            states,
+            accept_queue: Some(i),
+            accept_backlog: Some(128),
+            peers: 2,
+            top_peers: format!("127.0.0.2={} 127.0.0.3=3", 7 + i),
+            owner: Some("server/42".into()),
+        };
+        let (groups, events) = ([g], Pending::default());
+        let time_ms = 1_764_534_600_000 + u64::from(i) * 1000;
+        w.write(&Sample { time_ms, sockets: 50, groups: &groups, events: &events, dump_ms: 1 }).unwrap();
+    }
+    drop(w);
+    let name = format!("sockscope-e2e-replay-{}", std::process::id());
+    let script = format!("'{}' replay '{}'; sleep 60", env!("CARGO_BIN_EXE_sockscope"), db.display());
+    let _session = start(&name, &script);
+    wait_for(&name, "the replay's group list", Duration::from_secs(30), |s| s.contains("127.0.0.1:8080"));
+    let _ = Command::new("tmux").args(["send-keys", "-t", &name, "End", "Enter"]).status();
+    let screen = wait_for(&name, "the group's charts", Duration::from_secs(15), |s| {
+        s.lines().any(|l| l.contains("┌ ESTAB") && l.contains(" 39 ") && l.contains("accept queue 29/128"))
+    });
+    assert!(screen.contains("top peers of 2") && screen.contains("127.0.0.2"), "{screen}");
+    assert!(screen.contains("20:30:00") && screen.contains("20:30:29"), "the whole recording:\n{screen}");
+    assert!(!screen.contains("waiting for a second refresh"), "{screen}");
+    let _ = Command::new("tmux").args(["send-keys", "-t", &name, "Escape"]).status();
+    wait_for(&name, "back to the list", Duration::from_secs(10), |s| s.contains("Group") && s.contains("States"));
+    let _ = std::fs::remove_file(&db);
 }

@@ -75,7 +75,7 @@ impl TopArgs {
             ipv6: q.ipv6,
             source: sel.source_choice(),
             proc_root: sel.proc_root.clone(),
-            color: std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+            color: crate::tui::view::Theme::wanted(),
             services,
             netns: sel.netns.choice()?,
             state_roots: sel.netns.state_roots(),

@@ -168,6 +168,17 @@ impl GroupRow {
         }
     }
 
+    /// The busiest peers of `top_peers` (`addr=count addr=count`), as recorded; a malformed item is skipped.
+    pub fn top_peer_list(&self) -> Vec<(String, u32)> {
+        self.top_peers
+            .split_whitespace()
+            .filter_map(|item| {
+                let (addr, n) = item.rsplit_once('=')?;
+                Some((addr.to_string(), n.parse().ok()?))
+            })
+            .collect()
+    }
+
     /// The count of one state column.
     pub fn state(&self, s: crate::model::State) -> u32 {
         (s.0 as usize).checked_sub(1).and_then(|i| self.states.get(i)).copied().unwrap_or(0)

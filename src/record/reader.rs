@@ -66,6 +66,32 @@ fn sample_row(r: &Row) -> rusqlite::Result<SampleInfo> {
     })
 }
 
+const GROUP_COLUMNS: &str = "kind, proto, address, port, sockets, listeners, established, syn_sent, syn_recv, \
+                             fin_wait1, fin_wait2, time_wait, close, close_wait, last_ack, listen, closing, \
+                             accept_queue, accept_backlog, peers, top_peers, owner";
+
+/// A `groups` row whose [`GROUP_COLUMNS`] start at column `at`.
+fn group_row(r: &Row, at: usize) -> rusqlite::Result<GroupRow> {
+    let mut states = [0u32; 11];
+    for (i, s) in states.iter_mut().enumerate() {
+        *s = r.get(at + 6 + i)?;
+    }
+    Ok(GroupRow {
+        kind: r.get(at)?,
+        proto: r.get(at + 1)?,
+        address: r.get(at + 2)?,
+        port: r.get(at + 3)?,
+        sockets: r.get(at + 4)?,
+        listeners: r.get(at + 5)?,
+        states,
+        accept_queue: r.get(at + 17)?,
+        accept_backlog: r.get(at + 18)?,
+        peers: r.get(at + 19)?,
+        top_peers: r.get::<_, Option<String>>(at + 20)?.unwrap_or_default(),
+        owner: r.get(at + 21)?,
+    })
+}
+
 const SAMPLE_COLUMNS: &str = "id, time_ms, sockets, opened, closed, events_dropped";
 
 impl Recording {
@@ -120,34 +146,11 @@ impl Recording {
         let err = self.err();
         let mut st = self
             .conn
-            .prepare(
-                "SELECT kind, proto, address, port, sockets, listeners, established, syn_sent, syn_recv, fin_wait1, \
-                 fin_wait2, time_wait, close, close_wait, last_ack, listen, closing, accept_queue, accept_backlog, \
-                 peers, top_peers, owner FROM groups WHERE sample_id = ?1 ORDER BY sockets DESC, kind, address, port",
-            )
+            .prepare(&format!(
+                "SELECT {GROUP_COLUMNS} FROM groups WHERE sample_id = ?1 ORDER BY sockets DESC, kind, address, port"
+            ))
             .map_err(&err)?;
-        let rows = st
-            .query_map([sample], |r| {
-                let mut states = [0u32; 11];
-                for (i, s) in states.iter_mut().enumerate() {
-                    *s = r.get(6 + i)?;
-                }
-                Ok(GroupRow {
-                    kind: r.get(0)?,
-                    proto: r.get(1)?,
-                    address: r.get(2)?,
-                    port: r.get(3)?,
-                    sockets: r.get(4)?,
-                    listeners: r.get(5)?,
-                    states,
-                    accept_queue: r.get(17)?,
-                    accept_backlog: r.get(18)?,
-                    peers: r.get(19)?,
-                    top_peers: r.get::<_, Option<String>>(20)?.unwrap_or_default(),
-                    owner: r.get(21)?,
-                })
-            })
-            .map_err(&err)?;
+        let rows = st.query_map([sample], |r| group_row(r, 0)).map_err(&err)?;
         rows.collect::<Result<_, _>>().map_err(err)
     }
 
@@ -164,18 +167,42 @@ impl Recording {
         rows.collect::<Result<_, _>>().map_err(err)
     }
 
-    /// Sockets of group `g` in every sample, oldest first (0 where the group is absent).
-    pub fn group_trend(&self, g: &GroupRow) -> Result<Vec<u32>, RecordError> {
+    /// Group `g` in every sample taken in `from_ms..=to_ms`, oldest first: `each(time_ms, the group's row or
+    /// None where it is absent)`. The rows stream through `each` (a recording of days is not held in memory);
+    /// a sample with two rows of the same group gives its first. The bounds keep a recording still being
+    /// written to the samples the caller knows.
+    pub fn group_over_time(
+        &self,
+        g: &GroupRow,
+        (from_ms, to_ms): (u64, u64),
+        mut each: impl FnMut(u64, Option<GroupRow>),
+    ) -> Result<(), RecordError> {
         let err = self.err();
+        let columns: Vec<String> = GROUP_COLUMNS.split(", ").map(|c| format!("g.{c}")).collect();
         let mut st = self
             .conn
-            .prepare(
-                "SELECT COALESCE((SELECT g.sockets FROM groups g WHERE g.sample_id = s.id AND g.kind = ?1 \
-                 AND g.proto = ?2 AND g.address IS ?3 AND g.port IS ?4), 0) FROM samples s ORDER BY s.time_ms, s.id",
-            )
+            .prepare(&format!(
+                "SELECT s.id, s.time_ms, {} FROM samples s LEFT JOIN groups g ON g.sample_id = s.id \
+                 AND g.kind = ?1 AND g.proto = ?2 AND g.address IS ?3 AND g.port IS ?4 \
+                 WHERE s.time_ms >= ?5 AND s.time_ms <= ?6 ORDER BY s.time_ms, s.id",
+                columns.join(", ")
+            ))
             .map_err(&err)?;
-        let rows = st.query_map(rusqlite::params![g.kind, g.proto, g.address, g.port], |r| r.get(0)).map_err(&err)?;
-        rows.collect::<Result<_, _>>().map_err(err)
+        let params = rusqlite::params![g.kind, g.proto, g.address, g.port, ms(from_ms), ms(to_ms)];
+        let mut rows = st.query(params).map_err(&err)?;
+        let mut last = None;
+        while let Some(r) = rows.next().map_err(&err)? {
+            let id: i64 = r.get(0).map_err(&err)?;
+            if last == Some(id) {
+                continue;
+            }
+            last = Some(id);
+            let time_ms = r.get::<_, i64>(1).map_err(&err)?.max(0) as u64;
+            let present = r.get::<_, Option<String>>(2).map_err(&err)?.is_some();
+            let row = if present { Some(group_row(r, 2).map_err(&err)?) } else { None };
+            each(time_ms, row);
+        }
+        Ok(())
     }
 
     /// The last `max` events up to `until_ms` of the sockets of group `g`, newest first: for a listening

@@ -105,3 +105,10 @@ fn other_files_are_not_recordings() {
     let rec = Recording::open(&empty).unwrap();
     assert!(matches!(rec.sample_at(5), Err(RecordError::Empty { .. })));
 }
+
+#[test]
+fn top_peers_are_read_back_as_a_list_skipping_what_is_malformed() {
+    let g = GroupRow { top_peers: "10.0.0.1=12 [::1]=3 junk ::ffff:1.2.3.4=x fe80::1=2".into(), ..group(1, 1) };
+    let want = [("10.0.0.1", 12), ("[::1]", 3), ("fe80::1", 2)].map(|(a, n)| (a.to_string(), n));
+    assert_eq!(g.top_peer_list(), want);
+}

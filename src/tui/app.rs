@@ -9,7 +9,7 @@ use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseButton, Mo
 
 use super::columns::{PortCol, SockCol};
 use super::filter::{self, Selection};
-use super::history::{GroupSample, Series, SocketHistory};
+use super::history::{GroupSample, MAX_SOCKETS, Series, SocketHistory};
 use super::layout;
 use super::live::Live;
 use super::refresh::ListenerPatch;
@@ -100,10 +100,13 @@ pub struct App {
     /// The socket whose details are shown, and its identity (followed across refreshes).
     pub detail: Option<SockRow>,
     pub detail_id: Option<u64>,
+    /// How far the detail's fields are scrolled (when they overflow a short window).
+    pub detail_scroll: u16,
     /// The newest listeners-only refresh, newer than `live` (accept queues between full refreshes).
     pub listeners: Option<Arc<ListenerPatch>>,
-    /// The detail socket's tcp_info over the time its detail has been open.
-    pub sock_history: Option<SocketHistory>,
+    /// The open group's sockets' tcp_info (by socket id) since the group was opened or they appeared: the
+    /// first [`MAX_SOCKETS`] listed and the open detail's; a socket gone is forgotten.
+    pub sock_histories: crate::hash::FastMap<u64, SocketHistory>,
     /// The applied filter text.
     pub filter_text: String,
     /// The filter being typed (`/`), if any.
@@ -170,7 +173,8 @@ impl App {
             sock_sel: 0,
             detail: None,
             detail_id: None,
-            sock_history: None,
+            detail_scroll: 0,
+            sock_histories: Default::default(),
             listeners: None,
             filter_text,
             filter_input: None,
@@ -425,7 +429,7 @@ pub fn update(app: &mut App, action: Action) {
                 }
                 app.live = Some(live);
                 app.rebuild();
-                record_detail(app);
+                record_sockets(app);
                 input::wanted_kill_dialog(app);
             }
         }
@@ -455,22 +459,40 @@ pub fn update(app: &mut App, action: Action) {
     }
 }
 
-/// Add the detail socket's tcp_info of this refresh to its history (a new socket starts a new one).
-fn record_detail(app: &mut App) {
-    let (Some(live), Some(SockRow::Live(i)), Some(id), Screen::Detail) =
-        (&app.live, app.detail, app.detail_id, app.screen)
-    else {
+/// Add this refresh's tcp_info of the open group's sockets to their histories: those followed already, then
+/// new ones in the list's order up to [`MAX_SOCKETS`], and always the open detail's. A socket no longer in
+/// the group is forgotten (the open detail's is kept while it shows as closed).
+fn record_sockets(app: &mut App) {
+    let Some(live) = app.live.clone() else { return };
+    if app.group.is_none() {
+        app.sock_histories.clear();
         return;
-    };
-    let Some(info) = live.socket(i as usize).and_then(|s| s.extra.as_deref()).and_then(|x| x.tcp_info.as_ref()) else {
-        return;
-    };
-    let t = live.taken_at.saturating_duration_since(live.epoch).as_secs_f64();
-    let h = app.sock_history.get_or_insert_with(|| SocketHistory::new(id));
-    if h.id != id {
-        *h = SocketHistory::new(id);
     }
-    h.push(t, info);
+    let t = live.taken_at.saturating_duration_since(live.epoch).as_secs_f64();
+    let mut pushed = 0;
+    for r in &app.sock_rows {
+        // Full, and every followed socket (the open detail's among them) has its sample: the rest of a big
+        // group has nothing to add.
+        if pushed >= MAX_SOCKETS
+            && pushed == app.sock_histories.len()
+            && app.detail_id.is_none_or(|d| app.sock_histories.contains_key(&d))
+        {
+            break;
+        }
+        let SockRow::Live(i) = *r else { continue };
+        let Some(s) = live.socket(i as usize) else { continue };
+        let Some(info) = s.extra.as_deref().and_then(|x| x.tcp_info.as_ref()) else { continue };
+        let id = super::live::socket_id(s);
+        let room = app.sock_histories.len() < MAX_SOCKETS || app.detail_id == Some(id);
+        match app.sock_histories.get_mut(&id) {
+            Some(h) => h.push(t, info),
+            None if room => app.sock_histories.entry(id).or_default().push(t, info),
+            None => continue,
+        }
+        pushed += 1;
+    }
+    let detail = app.detail_id;
+    app.sock_histories.retain(|id, h| h.last_t() == Some(t) || Some(*id) == detail);
 }
 
 #[path = "app_input.rs"]

@@ -141,6 +141,9 @@ fn filter_key(app: &mut App, k: KeyEvent) {
 /// A command key on the current screen (the list is in the help overlay).
 fn command(app: &mut App, k: KeyEvent) {
     let page = table_geometry(app).map_or(1, |(t, _)| t.height.saturating_sub(1).max(1)) as isize;
+    if app.screen == Screen::Detail && scroll_detail(app, k.code) {
+        return;
+    }
     match k.code {
         KeyCode::Char('q') => app.quit = true,
         KeyCode::Char('?') => app.show_help = true,
@@ -178,6 +181,24 @@ fn command(app: &mut App, k: KeyEvent) {
         KeyCode::Char('e') => app.show_events = !app.show_events,
         _ => {}
     }
+}
+
+/// The moving keys on the detail screen scroll its fields (when they overflow the window).
+fn scroll_detail(app: &mut App, code: KeyCode) -> bool {
+    let body = layout::areas(app.size).body;
+    let max = crate::tui::detail::scroll_max(app, body) as isize;
+    let page = body.height.saturating_sub(4).max(1) as isize;
+    let delta = match code {
+        KeyCode::Down | KeyCode::Char('j') => 1,
+        KeyCode::Up | KeyCode::Char('k') => -1,
+        KeyCode::PageDown => page,
+        KeyCode::PageUp => -page,
+        KeyCode::Home | KeyCode::Char('g') => -max,
+        KeyCode::End | KeyCode::Char('G') => max,
+        _ => return false,
+    };
+    app.detail_scroll = (app.detail_scroll as isize + delta).clamp(0, max) as u16;
+    true
 }
 
 fn sort_choices(app: &App) -> Vec<(&'static str, bool)> {
@@ -245,14 +266,16 @@ fn open(app: &mut App) {
                 app.settings.details = true;
                 app.settings.open_group = app.group.clone();
                 app.rebuild_sockets();
+                record_sockets(app);
             }
         }
         Screen::Sockets => {
             if let Some(r) = app.sock_rows.get(app.sock_sel).copied() {
                 app.detail = Some(r);
                 app.detail_id = app.live.as_ref().and_then(|l| row_id(l, r));
+                app.detail_scroll = 0;
                 app.screen = Screen::Detail;
-                record_detail(app);
+                record_sockets(app);
             }
         }
         Screen::Detail => {}
@@ -266,7 +289,6 @@ fn back(app: &mut App) {
             app.screen = Screen::Sockets;
             app.detail = None;
             app.detail_id = None;
-            app.sock_history = None;
         }
         Screen::Sockets => {
             app.screen = Screen::Ports;
@@ -274,6 +296,7 @@ fn back(app: &mut App) {
             app.sock_rows.clear();
             app.settings.details = false;
             app.settings.open_group = None;
+            app.sock_histories.clear();
         }
         Screen::Ports => {}
     }

@@ -350,3 +350,156 @@ fn kill_on_a_counted_group_asks_for_its_sockets_then_opens_the_dialog() {
     assert!(a.kill_request.is_none());
     assert_eq!(a.settings.open_group, None, "the group is only counted again");
 }
+
+/// A socket's charts covered only the time its detail had been open (its history was recorded on the detail
+/// screen only and dropped by Esc): they now start when its group was opened.
+#[test]
+fn socket_charts_cover_the_time_since_the_group_was_opened_not_since_the_detail() {
+    let mut a = app();
+    press(&mut a, KeyCode::Enter);
+    let lives = script::lives(8);
+    for (live, _) in lives.iter().skip(3).cloned() {
+        update(&mut a, Action::Data(live));
+    }
+    assert!(a.sock_histories.len() > 5, "every socket of the open group with tcp_info: {}", a.sock_histories.len());
+    press(&mut a, KeyCode::Down);
+    press(&mut a, KeyCode::Enter);
+    assert_eq!(a.screen, Screen::Detail);
+    let id = a.detail_id.unwrap();
+    let h = &a.sock_histories[&id];
+    assert_eq!(h.series.samples.len(), 7, "the refreshes since the group opened (2..=8)");
+    // Back to the list and into the detail again: nothing is lost.
+    press(&mut a, KeyCode::Esc);
+    press(&mut a, KeyCode::Enter);
+    assert_eq!(a.sock_histories[&a.detail_id.unwrap()].series.samples.len(), 7);
+    // Closing the group forgets them.
+    press(&mut a, KeyCode::Esc);
+    press(&mut a, KeyCode::Esc);
+    assert!(a.sock_histories.is_empty());
+}
+
+/// The followed sockets are bounded, the open detail's always among them, and a socket gone is forgotten.
+#[test]
+fn socket_histories_are_bounded_and_forget_sockets_gone() {
+    use crate::collect::{Snapshot, Source, Table};
+    use std::net::{IpAddr, Ipv4Addr};
+    let me = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1));
+    let any = IpAddr::V4(Ipv4Addr::UNSPECIFIED);
+    let host = |n: u64| -> Vec<crate::model::Socket> {
+        let mut v = vec![script::inet(Proto::Tcp, State::LISTEN, (any, 443), (any, 0), 1)];
+        for i in 0..n {
+            let mut s = script::inet(Proto::Tcp, State::ESTABLISHED, (me, 443), (me, 10_000 + i as u16), 100 + i);
+            let info = crate::model::internals::TcpInfo::decode(&[0u8; 232]);
+            s.extra = Some(Box::new(crate::model::internals::Extra { tcp_info: Some(info), ..Default::default() }));
+            v.push(s);
+        }
+        v
+    };
+    let key = GroupKey::Listen { proto: Proto::Tcp, ip: any, port: 443, netns: 0 };
+    let mut tr = crate::tui::live::Tracker::new();
+    let t0 = std::time::Instant::now();
+    let mut feed = |a: &mut App, n: u64, secs: u64| {
+        let snap = Snapshot {
+            sockets: host(n),
+            sources: vec![(Table::Tcp4, Source::Netlink)],
+            notes: vec![],
+            namespaces: Default::default(),
+        };
+        let at = t0 + std::time::Duration::from_secs(secs);
+        update(a, Action::Data(tr.update_with(snap, std::time::Duration::ZERO, at, None, Some(&key))));
+    };
+    let mut a = App::new(Settings::default(), String::new(), Services::parse("".as_bytes()), false);
+    feed(&mut a, 400, 0);
+    press(&mut a, KeyCode::Enter);
+    feed(&mut a, 400, 1);
+    assert_eq!(a.sock_histories.len(), MAX_SOCKETS);
+    // The last socket of the list, beyond the bound, gets its history when its detail opens.
+    press(&mut a, KeyCode::End);
+    press(&mut a, KeyCode::Enter);
+    feed(&mut a, 400, 2);
+    assert_eq!(a.sock_histories.len(), MAX_SOCKETS + 1);
+    assert!(a.sock_histories.contains_key(&a.detail_id.unwrap()));
+    // Most sockets close: their series go.
+    press(&mut a, KeyCode::Esc);
+    feed(&mut a, 10, 3);
+    assert_eq!(a.sock_histories.len(), 10);
+}
+
+/// The help overlay omitted `=` (the same as `+`) and the kill dialog's `y`: every key that changes the
+/// dashboard, on every screen, in the kill dialog and in the filter input, must be named by the overlay.
+#[test]
+fn the_help_overlay_names_every_key_the_dashboard_handles() {
+    let listed: Vec<&str> = crate::tui::view::HELP.iter().flat_map(|(keys, _)| keys.split_whitespace()).collect();
+    let name = |k: &KeyEvent| -> String {
+        match (k.code, k.modifiers.contains(KeyModifiers::CONTROL)) {
+            (KeyCode::Char(c), true) => format!("Ctrl-{}", c.to_ascii_uppercase()),
+            (KeyCode::Char(' '), _) => "space".into(),
+            (KeyCode::Char(c), _) => c.to_string(),
+            (KeyCode::PageUp, _) => "PgUp".into(),
+            (KeyCode::PageDown, _) => "PgDn".into(),
+            (KeyCode::Backspace, _) => "BS".into(),
+            (code, _) => format!("{code:?}"),
+        }
+    };
+    let mut candidates: Vec<KeyEvent> =
+        (' '..='~').map(|c| KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE)).collect();
+    candidates.extend(
+        [
+            KeyCode::Up,
+            KeyCode::Down,
+            KeyCode::Left,
+            KeyCode::Right,
+            KeyCode::PageUp,
+            KeyCode::PageDown,
+            KeyCode::Home,
+            KeyCode::End,
+            KeyCode::Enter,
+            KeyCode::Esc,
+            KeyCode::Backspace,
+            KeyCode::Tab,
+            KeyCode::BackTab,
+            KeyCode::Delete,
+            KeyCode::Insert,
+            KeyCode::F(1),
+            KeyCode::F(5),
+        ]
+        .map(|c| KeyEvent::new(c, KeyModifiers::NONE)),
+    );
+    candidates.push(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL));
+    // The screens, the kill dialog open (its prompt), and the filter being typed (its editing keys only).
+    let base = app();
+    let mut group = base.clone();
+    press(&mut group, KeyCode::Enter);
+    let mut detail = group.clone();
+    press(&mut detail, KeyCode::Enter);
+    let mut dialog = group.clone();
+    press(&mut dialog, KeyCode::Char('K'));
+    assert!(dialog.kill.is_some());
+    let mut filter = base.clone();
+    press(&mut filter, KeyCode::Char('/'));
+    chars(&mut filter, "port 443");
+    let state = |a: &App| {
+        let mut a = a.clone();
+        a.message = None; // a key clears the last message: not an action of its own
+        format!("{a:?}")
+    };
+    let mut missing = Vec::new();
+    for (context, a) in [("home", &base), ("group", &group), ("detail", &detail), ("kill dialog", &dialog)] {
+        for k in &candidates {
+            let mut b = a.clone();
+            update(&mut b, Action::Key(*k));
+            let acted = state(&b) != state(a) && !(context == "kill dialog" && b.kill_request.is_none());
+            if acted && !listed.contains(&name(k).as_str()) {
+                missing.push(format!("{} on the {context}", name(k)));
+            }
+        }
+    }
+    for k in [KeyCode::Enter, KeyCode::Esc, KeyCode::Backspace] {
+        assert!(listed.contains(&name(&KeyEvent::new(k, KeyModifiers::NONE)).as_str()));
+    }
+    let mut cleared = filter.clone();
+    update(&mut cleared, Action::Key(KeyEvent::new(KeyCode::Char('u'), KeyModifiers::CONTROL)));
+    assert_eq!(cleared.filter_input.as_deref(), Some(""), "^U clears the filter input");
+    assert!(listed.contains(&"^U"));
+    assert!(missing.is_empty(), "keys the overlay does not name: {missing:?}");
+}

@@ -1,5 +1,6 @@
 //! The detail screen of one socket: every field the kernel gave, wrapped inside its box, and below them
-//! charts of its rtt, congestion window and throughput over the time it has been watched.
+//! charts of its rtt, congestion window and throughput over the time it has been watched. On a short
+//! window the charts keep a minimum height and the fields scroll (j/k) above them.
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -13,9 +14,96 @@ use super::tables::{end_text, row_socket};
 use super::view::{Theme, fmt_age};
 use crate::model::text::escape;
 
+/// Rows the socket charts keep below the fields however many the fields have (one row of three charts).
+const CHARTS_MIN: u16 = 7;
+/// Rows the fields keep at least before the charts give way (and a note says they need a taller window).
+const FIELDS_MIN: u16 = 5;
+
+/// Where the detail's parts go inside its box, for `lines` lines of fields.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Parts {
+    fields: Rect,
+    /// Zero height: no room for the charts.
+    charts: Rect,
+    /// The furthest the fields scroll (0: they fit).
+    scroll_max: u16,
+}
+
+fn parts(inner: Rect, lines: u16) -> Parts {
+    let (fields, charts) = if inner.width >= 120 {
+        // Wide: the fields on the left, the charts beside them.
+        let left = inner.width * 11 / 20;
+        let right = Rect { x: inner.x + left + 1, width: inner.width - left - 1, ..inner };
+        (Rect { width: left, ..inner }, right)
+    } else {
+        // Narrow: the charts below the fields, at least CHARTS_MIN rows while the fields keep FIELDS_MIN.
+        let charts_h = if lines + CHARTS_MIN <= inner.height {
+            inner.height - lines
+        } else if inner.height >= CHARTS_MIN + FIELDS_MIN {
+            CHARTS_MIN
+        } else {
+            0
+        };
+        // Without charts the last row says why.
+        let fields_h = if charts_h == 0 { inner.height.saturating_sub(1) } else { inner.height - charts_h };
+        let charts = Rect { y: inner.y + fields_h, height: charts_h, ..inner };
+        (Rect { height: fields_h, ..inner }, charts)
+    };
+    // Fields that overflow give their last row to a note saying how many more there are.
+    let scroll_max = if lines > fields.height { lines - fields.height.saturating_sub(1) } else { 0 };
+    Parts { fields, charts, scroll_max }
+}
+
+/// The box around the detail and its inside, for a body area.
+fn boxed(area: Rect) -> (Block<'static>, Rect) {
+    let block = Block::default().borders(Borders::ALL).title(" socket ");
+    let inner = block.inner(area);
+    (block, inner)
+}
+
+/// How far the open detail's fields can scroll in a body `area` (0 when they fit), for `update`'s keys.
+pub fn scroll_max(app: &App, area: Rect) -> u16 {
+    let (Some(live), Some(r)) = (&app.live, app.detail) else { return 0 };
+    let Some(fields) = fields(app, live, r) else { return 0 };
+    let (_, inner) = boxed(area);
+    let width = if inner.width >= 120 { inner.width * 11 / 20 } else { inner.width };
+    parts(inner, wrap_fields(&fields, width as usize).len() as u16).scroll_max
+}
+
 pub fn detail(app: &App, live: &Live, f: &mut Frame, area: Rect, theme: &Theme) {
     let Some(r) = app.detail else { return };
-    let Some((s, first, _, closed)) = row_socket(live, r) else { return };
+    let Some(lines) = fields(app, live, r) else { return };
+    let (block, inner) = boxed(area);
+    f.render_widget(block, area);
+    let width = if inner.width >= 120 { inner.width * 11 / 20 } else { inner.width };
+    let text = wrap_fields(&lines, width as usize);
+    let p = parts(inner, text.len() as u16);
+    let scroll = app.detail_scroll.min(p.scroll_max) as usize;
+    // Overflowing fields give their last row to a note saying what is out of sight.
+    let visible = if p.scroll_max > 0 { p.fields.height.saturating_sub(1) } else { p.fields.height } as usize;
+    let mut shown: Vec<Line> = text.iter().skip(scroll).take(visible).cloned().collect();
+    if p.scroll_max > 0 {
+        let below = text.len().saturating_sub(scroll + visible);
+        let note = if below > 0 {
+            format!(" ↓ {below} more lines (j/k scroll)")
+        } else {
+            format!(" ↑ {scroll} lines above (j/k scroll)")
+        };
+        shown.push(Line::from(Span::styled(note, theme.dim())));
+    }
+    f.render_widget(Paragraph::new(shown), p.fields);
+    if p.charts.height > 0 {
+        super::charts::socket_charts(app, f, p.charts, theme);
+    } else if p.charts.y < inner.y + inner.height {
+        // Nothing silent: say where the charts went.
+        let note = " charts of rtt, cwnd and throughput need a taller window";
+        f.render_widget(Paragraph::new(Span::styled(note, theme.dim())), Rect { height: 1, ..p.charts });
+    }
+}
+
+/// The detail's fields: every one the kernel gave and what the dashboard knows of the socket.
+fn fields(app: &App, live: &Live, r: SockRow) -> Option<Vec<(String, String)>> {
+    let (s, first, _, closed) = row_socket(live, r)?;
     let now = app.now.unwrap_or(live.taken_at);
     let queues = if closed { (s.recv_q, s.send_q) } else { app.queues(s) };
     let opt = |v: Option<u32>| v.map_or("-".to_string(), |v| v.to_string());
@@ -70,23 +158,7 @@ pub fn detail(app: &App, live: &Live, f: &mut Frame, area: Rect, theme: &Theme) 
             lines.push(("memory".into(), crate::output::tcp_info::memory_summary(m)));
         }
     }
-    let block = Block::default().borders(Borders::ALL).title(" socket ");
-    let inner = block.inner(area);
-    f.render_widget(block, area);
-    // Wide: the fields on the left, the charts beside them. Narrow: the charts below what the fields leave.
-    if inner.width >= 120 {
-        let left = inner.width * 11 / 20;
-        let text = wrap_fields(&lines, left as usize);
-        f.render_widget(Paragraph::new(text), Rect { width: left, ..inner });
-        let right = Rect { x: inner.x + left + 1, width: inner.width - left - 1, ..inner };
-        super::charts::socket_charts(app, f, right, theme);
-    } else {
-        let text = wrap_fields(&lines, inner.width as usize);
-        let text_h = (text.len() as u16).min(inner.height);
-        f.render_widget(Paragraph::new(text), Rect { height: text_h, ..inner });
-        let rest = Rect { y: inner.y + text_h, height: inner.height - text_h, ..inner };
-        super::charts::socket_charts(app, f, rest, theme);
-    }
+    Some(lines)
 }
 
 /// Width of the field names.

@@ -1,20 +1,31 @@
 //! What the dashboard remembers over time, in bounded memory: each group's sockets by state and its accept
-//! queue (for the group screen's charts), and the tcp_info of the socket whose detail is open (rtt, cwnd,
-//! throughput). A series keeps the whole time it has watched in at most [`CAP`] samples: when it is full,
-//! neighbouring samples merge and each sample then stands for twice as many refreshes.
-
-use std::collections::VecDeque;
+//! queue (for the group screen's charts), and the tcp_info of the open group's sockets (rtt, cwnd,
+//! throughput: [`MAX_SOCKETS`] of them, for their detail's charts). A series keeps the whole time it has
+//! watched in at most [`CAP`] samples: when it is full, neighbouring samples merge and each sample then stands
+//! for twice as many refreshes.
 
 use crate::group::Group;
-use crate::model::State;
+use crate::model::{Proto, State};
+use crate::record::GroupRow;
 
 /// Samples a series keeps, whatever the time it covers.
 pub const CAP: usize = 120;
 /// Group series kept at most (the biggest groups win); beyond, the smallest are forgotten.
 pub const MAX_GROUPS: usize = 512;
 
-/// The state bands of the group chart, in drawing order.
-pub const BANDS: [&str; 5] = ["ESTAB", "SYN", "C-WAIT", "closing", "T-WAIT"];
+/// The state bands of the group chart, in drawing order. The first two are named per protocol as ss names
+/// them: see [`band_name`].
+pub const BANDS: [&str; 6] = ["ESTAB", "UNCONN", "SYN", "C-WAIT", "closing", "T-WAIT"];
+
+/// A band's name for a group of protocol `proto`: ESTAB for connected sockets (TCP, connected UDP, UNIX
+/// streams), UNCONN for unconnected ones (state 7: an unconnected UDP or UNIX datagram socket), as ss says.
+pub fn band_name(band: usize, proto: Proto) -> &'static str {
+    match band {
+        0 => State::ESTABLISHED.display_name(proto),
+        1 => State::CLOSE.display_name(proto),
+        b => BANDS.get(b).copied().unwrap_or("?"),
+    }
+}
 
 /// One point of a group's series.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -22,7 +33,7 @@ pub struct GroupSample {
     /// Seconds since the dashboard started (or since the recording's start).
     pub t: f64,
     /// Sockets by band ([`BANDS`]), averaged over the refreshes the sample stands for.
-    pub bands: [f32; 5],
+    pub bands: [f32; 6],
     /// Accept-queue fill of the group's listeners in percent of the backlog (the highest seen).
     pub queue_pct: f32,
     /// Sockets in the group, averaged.
@@ -30,24 +41,44 @@ pub struct GroupSample {
 }
 
 impl GroupSample {
+    /// A live group at `t`.
     pub fn of(g: &Group, t: f64) -> GroupSample {
-        let st = |s: State| g.states.get(s) as f32;
+        let counts = |s: State| g.states.get(s);
+        GroupSample::counted(&counts, g.len() as u32, g.listeners.len() as u32, g.accept_queue, t)
+    }
+
+    /// A recorded group at `t` (seconds since the recording's first sample).
+    pub fn of_row(g: &GroupRow, t: f64) -> GroupSample {
+        let queue = g.accept_queue.zip(g.accept_backlog);
+        GroupSample::counted(&|s: State| g.state(s), g.sockets, g.listeners, queue, t)
+    }
+
+    /// The bands from counts by state, the group's size and its listeners (which no band counts).
+    fn counted(
+        counts: &dyn Fn(State) -> u32,
+        total: u32,
+        listeners: u32,
+        accept_queue: Option<(u32, u32)>,
+        t: f64,
+    ) -> GroupSample {
+        let st = |s: State| counts(s) as f32;
+        let estab = st(State::ESTABLISHED);
         let syn = st(State::SYN_SENT) + st(State::SYN_RECV);
         let close_wait = st(State::CLOSE_WAIT);
         let closing = st(State::FIN_WAIT1) + st(State::FIN_WAIT2) + st(State::LAST_ACK) + st(State::CLOSING);
         let tw = st(State::TIME_WAIT);
-        let total = g.len() as f32;
-        // Everything else that is up (ESTAB, UDP, UNIX connections) counts as established; listeners are not.
-        let estab = (total - syn - close_wait - closing - tw - g.listeners.len() as f32).max(0.0);
-        let queue_pct = match g.accept_queue {
+        let total = total as f32;
+        // The rest, listeners aside, is unconnected (state 7: UDP and UNIX datagram sockets, a bound TCP socket).
+        let unconn = (total - estab - syn - close_wait - closing - tw - listeners as f32).max(0.0);
+        let queue_pct = match accept_queue {
             Some((q, b)) if b > 0 => (q as f32 * 100.0 / b as f32).min(100.0),
             _ => 0.0,
         };
-        GroupSample { t, bands: [estab, syn, close_wait, closing, tw], queue_pct, total }
+        GroupSample { t, bands: [estab, unconn, syn, close_wait, closing, tw], queue_pct, total }
     }
 
     fn merge(a: &GroupSample, b: &GroupSample) -> GroupSample {
-        let mut bands = [0.0; 5];
+        let mut bands = [0.0; 6];
         for (i, v) in bands.iter_mut().enumerate() {
             *v = (a.bands[i] + b.bands[i]) / 2.0;
         }
@@ -106,26 +137,31 @@ pub struct SocketSample {
     pub throughput: f64,
 }
 
-/// The open detail socket's tcp_info over time.
+impl Merge for SocketSample {
+    fn merge(a: &Self, b: &Self) -> Self {
+        SocketSample {
+            t: b.t,
+            rtt_ms: (a.rtt_ms + b.rtt_ms) / 2.0,
+            cwnd: (a.cwnd + b.cwnd) / 2.0,
+            throughput: (a.throughput + b.throughput) / 2.0,
+        }
+    }
+}
+
+/// One socket's tcp_info over the time it has been watched.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct SocketHistory {
-    /// The socket followed; a different one starts a new history.
-    pub id: u64,
-    pub samples: VecDeque<SocketSample>,
+    pub series: Series<SocketSample>,
     last_acked: Option<(f64, u64)>,
 }
 
-/// Socket samples kept (an hour at one a second).
-pub const SOCKET_CAP: usize = 3600;
+/// Sockets of the open group whose tcp_info is followed (the first ones listed, and the open detail's).
+pub const MAX_SOCKETS: usize = 256;
 
 impl SocketHistory {
-    pub fn new(id: u64) -> Self {
-        SocketHistory { id, ..Default::default() }
-    }
-
     /// Add the socket's tcp_info seen at `t` seconds; a repeated `t` (the same refresh) is ignored.
     pub fn push(&mut self, t: f64, info: &crate::model::internals::TcpInfo) {
-        if self.samples.back().is_some_and(|s| s.t >= t) {
+        if self.series.samples.last().is_some_and(|s| s.t >= t) {
             return;
         }
         let acked = info.bytes_acked();
@@ -138,10 +174,12 @@ impl SocketHistory {
         }
         let rtt_ms = info.rtt_us().map_or(0.0, |us| us as f64 / 1000.0);
         let cwnd = info.snd_cwnd().map_or(0.0, |c| c as f64);
-        if self.samples.len() >= SOCKET_CAP {
-            self.samples.pop_front();
-        }
-        self.samples.push_back(SocketSample { t, rtt_ms, cwnd, throughput });
+        self.series.push(SocketSample { t, rtt_ms, cwnd, throughput });
+    }
+
+    /// When the last sample was taken.
+    pub fn last_t(&self) -> Option<f64> {
+        self.series.samples.last().map(|s| s.t)
     }
 }
 
@@ -150,7 +188,7 @@ mod tests {
     use super::*;
 
     fn s(t: f64, n: f32) -> GroupSample {
-        GroupSample { t, bands: [n, 0.0, 0.0, 0.0, 0.0], queue_pct: n, total: n }
+        GroupSample { t, bands: [n, 0.0, 0.0, 0.0, 0.0, 0.0], queue_pct: n, total: n }
     }
 
     #[test]
@@ -173,5 +211,30 @@ mod tests {
         assert_eq!(m.bands[0], 3.0);
         assert_eq!(m.queue_pct, 4.0);
         assert_eq!(m.t, 2.0);
+    }
+}
+
+#[cfg(test)]
+mod socket_tests {
+    use super::*;
+
+    fn info(rtt_us: u32, acked: u64) -> crate::model::internals::TcpInfo {
+        let mut b = vec![0u8; 232];
+        b[68..72].copy_from_slice(&rtt_us.to_ne_bytes());
+        b[120..128].copy_from_slice(&acked.to_ne_bytes());
+        crate::model::internals::TcpInfo::decode(&b)
+    }
+
+    #[test]
+    fn a_socket_history_is_bounded_and_keeps_its_whole_time() {
+        let mut h = SocketHistory::default();
+        for i in 0..5000u64 {
+            h.push(i as f64, &info(1000, i * 100));
+        }
+        h.push(4999.0, &info(9, 0));
+        assert!(h.series.samples.len() <= CAP);
+        assert!(h.series.samples[0].t < h.series.stride as f64, "it starts where the watching started");
+        assert_eq!(h.last_t(), Some(4999.0), "a repeated refresh is ignored");
+        assert_eq!(h.series.samples.last().unwrap().throughput, 100.0);
     }
 }

@@ -24,6 +24,11 @@ pub struct Theme {
 }
 
 impl Theme {
+    /// Colour unless `NO_COLOR` is set (to anything but the empty string).
+    pub fn wanted() -> bool {
+        std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+    }
+
     pub fn fg(&self, c: Color) -> Style {
         if self.color { Style::default().fg(c) } else { Style::default() }
     }
@@ -317,7 +322,11 @@ fn sockets(app: &App, live: &Live, f: &mut Frame, area: Rect, theme: &Theme) {
     if let Some(g) = group
         && parts.charts.height > 0
     {
-        super::charts::group_charts(f, parts.charts, g, app.accept_queue(g), app.open_series(), theme);
+        let empty = super::history::Series::default();
+        let peers = super::charts::peer_texts(g);
+        let pictures =
+            super::charts::GroupPictures::live(g, app.accept_queue(g), app.open_series().unwrap_or(&empty), &peers);
+        super::charts::group_charts(f, parts.charts, &pictures, theme);
     }
     let mut table = parts.table;
     if app.show_events && table.height > 12 {
@@ -328,26 +337,29 @@ fn sockets(app: &App, live: &Live, f: &mut Frame, area: Rect, theme: &Theme) {
     super::tables::sockets_table(app, live, f, table, theme);
 }
 
-const HELP: &[(&str, &str)] = &[
-    ("Up/Down j/k", "move the selection"),
-    ("PgUp/PgDn", "a page up / down"),
-    ("g/G Home/End", "first / last row"),
+/// The help overlay: every key the dashboard handles (names separated by spaces, as a test reads them), and
+/// what it does. An indented line is a key of the line above's prompt.
+pub const HELP: &[(&str, &str)] = &[
+    ("Up Down j k", "move the selection (scroll a socket's detail)"),
+    ("PgUp PgDn", "a page up / down"),
+    ("g G Home End", "first / last row"),
     ("Enter Right l", "open the group / the socket's detail"),
     ("Esc Left h BS", "back"),
-    ("s or >", "sort by the next column (header marks it)"),
-    ("S or <", "sort by the previous column"),
+    ("s >", "sort by the next column (header marks it)"),
+    ("S <", "sort by the previous column"),
     ("r", "reverse the sort"),
     ("o", "pick the sort column from a list"),
     ("/", "filter in ss syntax, e.g. dport = :443"),
     ("  Enter Esc ^U", "apply / cancel / clear the filter"),
     ("t u x", "show or hide TCP, UDP, UNIX"),
     ("K", "close the group's connections or the socket"),
+    ("  y Y", "yes, close them (any other key: nothing closed)"),
     ("e", "event log of the open group"),
-    ("p or space", "pause (the snapshot freezes)"),
-    ("+ / -", "longer / shorter pause between refreshes"),
+    ("p space", "pause (the snapshot freezes)"),
+    ("+ = -", "refresh less (+ =) / more (-) often"),
     ("mouse", "wheel scrolls, click selects, header sorts"),
     ("?", "this help"),
-    ("q, Ctrl-C", "quit"),
+    ("q Ctrl-C", "quit"),
 ];
 
 /// The sort picker: the screen's columns, the current sort marked, the highlighted one reversed.

@@ -355,3 +355,40 @@ fn a_socket_not_looked_up_yet_is_new_not_hidden() {
     assert!(s.contains("process  hidden: owned by uid 33;"), "{s}");
     assert!(s.contains("another user's /proc/PID/fd needs root"), "{s}");
 }
+
+/// At 80x24 the detail's fields filled the box and the charts vanished without a word: the charts keep a
+/// row of their own and the fields scroll above them.
+#[test]
+fn detail_at_80x24_keeps_its_charts_and_scrolls_its_fields() {
+    let mut a = app(80, 24);
+    keys(&mut a, &[KeyCode::Enter]);
+    for (live, at) in script::lives(8).into_iter().skip(3) {
+        update(&mut a, Action::Data(live));
+        update(&mut a, Action::Tick(at));
+    }
+    keys(&mut a, &[KeyCode::Down, KeyCode::Enter]);
+    let s = screen(&a);
+    assert!(s.contains("rtt") && s.contains("cwnd") && s.contains("acked") && s.contains("now"), "{s}");
+    insta::assert_snapshot!("detail_80x24", s);
+    // Shorter still: the fields scroll above the charts.
+    update(&mut a, Action::Resize(80, 20));
+    let s = screen(&a);
+    assert!(s.contains("rtt") && s.contains("now") && s.contains("protocol"), "{s}");
+    assert!(s.contains("↓ 5 more lines (j/k scroll)"), "{s}");
+    let sel = a.sock_sel;
+    keys(&mut a, &[KeyCode::End]);
+    let s = screen(&a);
+    assert!(!s.contains("   protocol") && s.contains("tcp_info"), "scrolled to the last fields: {s}");
+    assert_eq!(a.sock_sel, sel, "scrolling the detail leaves the list's selection alone");
+    keys(&mut a, &[KeyCode::Home]);
+    assert_eq!(a.detail_scroll, 0);
+}
+
+/// Too short for any chart: a note says so instead of nothing.
+#[test]
+fn detail_too_short_for_charts_says_so() {
+    let mut a = app(80, 12);
+    keys(&mut a, &[KeyCode::Enter, KeyCode::Down, KeyCode::Enter]);
+    let s = screen(&a);
+    assert!(s.contains("charts of rtt, cwnd and throughput need a taller window"), "{s}");
+}
