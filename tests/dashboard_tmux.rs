@@ -186,3 +186,48 @@ fn replay_opens_a_group_with_its_charts_over_the_recording() {
     wait_for(&name, "back to the list", Duration::from_secs(10), |s| s.contains("Group") && s.contains("States"));
     let _ = std::fs::remove_file(&db);
 }
+
+/// A resolver-like process that binds a fresh UDP socket on an ephemeral port every 100 ms (keeping them),
+/// started after the dashboard.
+const CHURNER: &str = r#"
+import socket, sys, time
+open('/proc/self/comm', 'w').write('churner')
+held = []
+print("READY", flush=True)
+for _ in range(300):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); held.append(s)
+    time.sleep(0.1)
+sys.stdin.read()
+"#;
+
+/// Regression: processes were rescanned at most every 5 s, so sockets newer than the last scan showed as
+/// `hidden` (even as root), and the UDP fold, keyed by the holder's pid, split one process's sockets into
+/// `churner[PID] 11` and `hidden 9` rows. New sockets are attributed at once; the fold is one row.
+#[test]
+#[ignore = "needs root: a private network namespace"]
+fn fresh_sockets_are_attributed_at_once_not_hidden() {
+    common::require_root();
+    common::require(&["tmux"]);
+    let mut ns = common::Netns::create("owners-tmux-fresh");
+    let name = format!("sockscope-owners-fresh-{}", std::process::id());
+    let script =
+        format!("ip netns exec {} '{}' top -u --interval 300ms; sleep 60", ns.name, env!("CARGO_BIN_EXE_sockscope"));
+    let _session = start(&name, &script);
+    wait_for(&name, "the dashboard", Duration::from_secs(15), |s| s.contains("sockscope │"));
+    ns.run_python(CHURNER);
+    let eph = |s: &str| -> Vec<String> { s.lines().filter(|l| l.contains("(eph)")).map(str::to_string).collect() };
+    // Over about 4 s of new sockets (past one 5 s process rescan period), every frame.
+    let start = Instant::now();
+    let mut frames = 0;
+    while start.elapsed() < Duration::from_secs(4) {
+        let screen = capture(&name);
+        let rows = eph(&screen);
+        assert!(rows.len() <= 1, "one folded row, not one per attribution state:\n{screen}");
+        if let Some(row) = rows.first() {
+            assert!(row.contains("churner[") && !row.contains("hidden") && !row.contains("new"), "{screen}");
+            frames += 1;
+        }
+        std::thread::sleep(Duration::from_millis(150));
+    }
+    assert!(frames > 10, "the folded row showed in {frames} frames");
+}
