@@ -163,13 +163,14 @@ impl ProcessCache {
     /// Whether [`refresh`](Self::refresh) at `now` with these `unheld` inodes (the wanted ones the map has no
     /// holder for) would look for something: an inode never looked for, or a full rescan that is due.
     pub fn wants_refresh(&self, unheld: &[u64], now: Instant) -> bool {
-        let age = self.last_full.map(|t| now.saturating_duration_since(t));
-        let news = || unheld.iter().any(|i| *i != 0 && !self.unattributed.contains(i) && !self.looked_for.contains(i));
-        let stale = || unheld.iter().any(|i| *i != 0 && !self.unattributed.contains(i));
-        match age {
-            None => true,
-            Some(a) => a >= self.max_age || news() || (a >= self.full_interval && stale()),
+        let Some(age) = self.last_full.map(|t| now.saturating_duration_since(t)) else { return true };
+        if age >= self.max_age {
+            return true;
         }
+        // One pass: an inode never looked for, or (once a full rescan may run) one a look did not find.
+        let rescan_allowed = age >= self.full_interval;
+        (unheld.iter().filter(|&&i| i != 0 && !self.unattributed.contains(&i)))
+            .any(|i| rescan_allowed || !self.looked_for.contains(i))
     }
 
     /// Refresh now; `wanted` are the inodes the caller is about to look up (inode 0 is ignored).
@@ -261,7 +262,7 @@ impl ProcessCache {
         if full || looked_everywhere {
             self.unattributed = unknown.into_iter().filter(|&i| !self.map.contains(i)).collect();
             self.looked_for.clear();
-        } else {
+        } else if !news.is_empty() || !self.looked_for.is_empty() {
             // Remember what the look did not find (only what is still wanted: the set stays small).
             let still: crate::hash::FastSet<u64> = unknown.into_iter().collect();
             self.looked_for.retain(|i| still.contains(i));
