@@ -10,7 +10,7 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 
-use super::app::{App, Screen};
+use super::app::{App, Screen, SockRow};
 use super::layout;
 use super::live::Live;
 use crate::group::GroupKey;
@@ -279,11 +279,21 @@ pub fn fmt_age(d: Duration) -> String {
     }
 }
 
+/// `— 221 sockets`, and the closed ones still listed (dimmed, for [`super::live::LINGER`]) apart.
+fn group_count(app: &App) -> String {
+    let closed = app.sock_rows.iter().filter(|r| matches!(r, SockRow::Closed(_))).count();
+    let open = app.sock_rows.len() - closed;
+    match closed {
+        0 => format!("— {open} sockets"),
+        n => format!("— {open} sockets (+{n} closed just now)"),
+    }
+}
+
 fn sockets(app: &App, live: &Live, f: &mut Frame, area: Rect, theme: &Theme) {
     let Some(key) = &app.group else { return };
     let mut spans = vec![
         Span::styled(format!(" {} {} ", key.proto().name(), key), Style::default().add_modifier(Modifier::BOLD)),
-        Span::raw(format!("— {} sockets", app.sock_rows.len())),
+        Span::raw(group_count(app)),
     ];
     if let Some(ns) = live.namespace_label(key.netns()) {
         spans.insert(1, Span::styled(format!("in {ns} "), theme.fg(Color::Cyan)));

@@ -55,6 +55,23 @@ fn narrow_terminal_drops_columns() {
 }
 
 #[test]
+fn a_group_title_counts_its_sockets_without_the_closed_ones_still_listed() {
+    // The title said "279 sockets" for 221 open ones and 58 closed rows lingering.
+    let mut a = app(100, 30);
+    let db = a.port_rows.iter().position(|&i| a.live.as_ref().unwrap().groups[i].key.port() == Some(5432)).unwrap();
+    a.port_sel = db;
+    keys(&mut a, &[KeyCode::Enter]);
+    let key = a.group.clone().unwrap();
+    let (opened, _) = script::lives_open(2, &key).pop().unwrap();
+    update(&mut a, Action::Data(opened));
+    let closed = a.sock_rows.iter().filter(|r| matches!(r, crate::tui::app::SockRow::Closed(_))).count();
+    assert_eq!(closed, 2);
+    let title = screen(&a).lines().nth(1).unwrap_or_default().to_string();
+    let open = a.sock_rows.len() - closed;
+    assert!(title.contains(&format!("— {open} sockets (+2 closed just now)")), "{title}");
+}
+
+#[test]
 fn drill_down() {
     let mut a = app(100, 30);
     keys(&mut a, &[KeyCode::Enter]);
