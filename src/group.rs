@@ -141,9 +141,11 @@ fn unix_name(e: &Endpoint) -> Option<&UnixName> {
     }
 }
 
-/// How to fold unconnected UDP sockets on ephemeral ports: the host's range.
+/// How to fold unconnected UDP sockets on ephemeral ports: the host's range, and whether each user's are a
+/// fold of their own (the dashboard; a recording, whose rows have no user, folds per address).
 pub struct Fold {
     pub ephemeral: (u16, u16),
+    pub per_user: bool,
 }
 
 impl Fold {
@@ -154,7 +156,7 @@ impl Fold {
             && s.state == State::CLOSE
             && unconnected
             && (self.ephemeral.0..=self.ephemeral.1).contains(&port))
-        .then_some(GroupKey::UdpEphemeral { ip, uid: s.uid, netns: s.netns })
+        .then_some(GroupKey::UdpEphemeral { ip, uid: if self.per_user { s.uid } else { None }, netns: s.netns })
     }
 }
 

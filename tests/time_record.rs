@@ -205,3 +205,45 @@ fn record_names_every_holder_of_a_group_biggest_first() {
         let _ = std::fs::remove_file(format!("{db}{suffix}"));
     }
 }
+
+/// A resolver's unconnected UDP sockets on ephemeral ports, and a UDP service on a fixed port.
+const RESOLVER: &str = r#"
+import socket, sys
+open('/proc/self/comm', 'w').write('resolver')
+held = []
+for _ in range(6):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); held.append(s)
+svc = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); svc.bind(("127.0.0.1", 5353))
+print("READY", flush=True)
+sys.stdin.read()
+"#;
+
+/// Regression: a recording had one group row per unconnected UDP socket on an ephemeral port (a resolver's
+/// hundred sockets were a hundred rows a sample), where the dashboard folds them per address.
+#[test]
+#[ignore = "needs root: a private network namespace"]
+fn record_folds_a_resolvers_ephemeral_udp_sockets_into_one_row() {
+    common::require_root();
+    let mut ns = Netns::create("record-fold");
+    ns.run_python(RESOLVER);
+    let db = std::env::temp_dir().join(format!("sockscope-record-fold-{}.db", std::process::id()));
+    let db = db.to_str().unwrap().to_string();
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{db}{suffix}"));
+    }
+    let out = sockscope(&ns, &["record", "-u", "-i", "300ms", "--for", "2s", "-o", &db]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs_f64();
+    let v = json(sockscope(&ns, &["list", "--from", &db, "--at", &format!("@{now:.3}"), "--json"]));
+    let groups = v["groups"].as_array().unwrap();
+    assert_eq!(groups.len(), 2, "the fold and the service: {v}");
+    let fold = groups.iter().find(|g| g["kind"] == "udp-ephemeral").unwrap_or_else(|| panic!("{v}"));
+    assert_eq!((fold["address"].as_str(), fold["sockets"].as_u64()), (Some("127.0.0.1"), Some(6)), "{v}");
+    assert!(fold["owner"].as_str().is_some_and(|o| o.starts_with("resolver[")), "{v}");
+    assert!(groups.iter().any(|g| g["kind"] == "listen" && g["port"] == 5353), "{v}");
+    let text = sockscope(&ns, &["list", "--from", &db, "--at", &format!("@{now:.3}")]);
+    assert!(String::from_utf8_lossy(&text.stdout).contains("127.0.0.1:(eph)"), "{text:?}");
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{db}{suffix}"));
+    }
+}

@@ -62,6 +62,11 @@ pub fn run(cfg: RecordConfig) -> anyhow::Result<ExitCode> {
         );
     }
     let mut owners = w.processes.then(|| Owners::start(w.proc_root.clone()));
+    // Unconnected UDP sockets on the host's ephemeral ports are one row per address, as on the dashboard
+    // (a resolver's hundred sockets would otherwise be a hundred rows a sample).
+    let fold = crate::ports::classes::HostPorts::read(&w.proc_root)
+        .ok()
+        .map(|h| group::Fold { ephemeral: (h.ephemeral.low, h.ephemeral.high), per_user: false });
     let mut dumped = true;
     let mut pending = Pending::default();
     loop {
@@ -83,7 +88,7 @@ pub fn run(cfg: RecordConfig) -> anyhow::Result<ExitCode> {
             dumped = true;
         }
         if dumped {
-            write_sample(&mut recorder, &watcher, &cfg, &std::mem::take(&mut pending), owners.as_mut())?;
+            write_sample(&mut recorder, &watcher, &cfg, &std::mem::take(&mut pending), owners.as_mut(), fold.as_ref())?;
         }
         if stop {
             return Ok(ExitCode::SUCCESS);
@@ -105,7 +110,7 @@ fn group_row(g: &crate::group::Group, owner: Option<String>) -> GroupRow {
         GroupKey::UnixPath(_, p) => ("unix", Some(p.clone()), None),
         GroupKey::UnixPeer(_, p) => ("unix-peer", Some(p.clone()), None),
         GroupKey::UnixUnnamed(_) => ("unix-unnamed", None, None),
-        // Only the dashboard folds (recorded groups never make one).
+        // Folded per address (a recording's rows have no user).
         GroupKey::UdpEphemeral { ip, .. } => ("udp-ephemeral", Some(ip.to_string()), None),
     };
     let mut states = [0u32; 11];
@@ -206,6 +211,7 @@ fn write_sample(
     cfg: &RecordConfig,
     events: &Pending,
     owners: Option<&mut Owners>,
+    fold: Option<&group::Fold>,
 ) -> anyhow::Result<()> {
     let w = &cfg.watch;
     let dump = watcher.last_dump();
@@ -220,7 +226,7 @@ fn write_sample(
             .collect();
         &filtered
     };
-    let groups = group::group(socks);
+    let groups = group::group_with(socks, fold);
     // Every group's holders, from what the owner thread last answered; nobody's is no owner.
     let labels = owners.and_then(|o| o.summarize(socks, &groups)).unwrap_or_default();
     let owner = |gi: usize| labels.get(gi).filter(|l| *l != "-").cloned();

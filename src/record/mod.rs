@@ -31,7 +31,7 @@ CREATE INDEX IF NOT EXISTS samples_time ON samples(time_ms);
 -- destination, or a UNIX path.
 CREATE TABLE IF NOT EXISTS groups (
     sample_id INTEGER NOT NULL,
-    kind TEXT NOT NULL,                -- listen | outbound | unix | unix-peer | unix-unnamed
+    kind TEXT NOT NULL,                -- listen | outbound | unix | unix-peer | unix-unnamed | udp-ephemeral
     proto TEXT NOT NULL,               -- tcp | udp | unix
     address TEXT,                      -- listen: local address; outbound: remote address; unix: the path
     port INTEGER,
@@ -164,6 +164,7 @@ impl GroupRow {
         };
         match self.kind.as_str() {
             "outbound" | "unix-peer" => format!("-> {end}"),
+            "udp-ephemeral" => format!("{end}:(eph)"),
             _ => end,
         }
     }

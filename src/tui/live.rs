@@ -346,7 +346,8 @@ impl Tracker {
             }
             seen = identify(&sockets, now_ms);
         }
-        let fold = self.host.as_ref().map(|h| group::Fold { ephemeral: (h.ephemeral.low, h.ephemeral.high) });
+        let fold =
+            self.host.as_ref().map(|h| group::Fold { ephemeral: (h.ephemeral.low, h.ephemeral.high), per_user: true });
         let groups = group::group_with(&sockets, fold.as_ref());
         let totals = sockets.iter().fold(StateCounts::default(), |mut t, s| {
             t.add(s.state);
