@@ -173,7 +173,7 @@ fn replay_opens_a_group_with_its_charts_over_the_recording() {
     drop(w);
     let name = format!("sockscope-e2e-replay-{}", std::process::id());
     let script = format!("'{}' replay '{}'; sleep 60", env!("CARGO_BIN_EXE_sockscope"), db.display());
-    let _session = start(&name, &script);
+    let session = start(&name, &script);
     wait_for(&name, "the replay's group list", Duration::from_secs(30), |s| s.contains("127.0.0.1:8080"));
     let _ = Command::new("tmux").args(["send-keys", "-t", &name, "End", "Enter"]).status();
     let screen = wait_for(&name, "the group's charts", Duration::from_secs(15), |s| {
@@ -184,7 +184,11 @@ fn replay_opens_a_group_with_its_charts_over_the_recording() {
     assert!(!screen.contains("waiting for a second refresh"), "{screen}");
     let _ = Command::new("tmux").args(["send-keys", "-t", &name, "Escape"]).status();
     wait_for(&name, "back to the list", Duration::from_secs(10), |s| s.contains("Group") && s.contains("States"));
-    let _ = std::fs::remove_file(&db);
+    // The replay holds the database open (its WAL files): end it first.
+    drop(session);
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
+    }
 }
 
 /// A resolver-like process that binds a fresh UDP socket on an ephemeral port every 100 ms (keeping them),

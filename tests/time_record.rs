@@ -30,6 +30,40 @@ time.sleep(1.0)
 print("DONE", flush=True)
 "#;
 
+/// A recording's path in the temp dir, removed with its WAL files before the test and when it ends.
+struct TempDb(String);
+
+impl TempDb {
+    fn new(tag: &str) -> TempDb {
+        let db = std::env::temp_dir().join(format!("sockscope-{tag}-{}.db", std::process::id()));
+        let db = TempDb(db.to_str().unwrap().to_string());
+        db.remove();
+        db
+    }
+    fn remove(&self) {
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", self.0));
+        }
+    }
+}
+
+impl Drop for TempDb {
+    fn drop(&mut self) {
+        self.remove();
+    }
+}
+
+/// `list --from DB --at` now (with `--json` when `json_out`).
+fn list_now(ns: &Netns, db: &str, json_out: bool) -> std::process::Output {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs_f64();
+    let at = format!("@{now:.3}");
+    let mut args = vec!["list", "--from", db, "--at", &at];
+    if json_out {
+        args.push("--json");
+    }
+    sockscope(ns, &args)
+}
+
 fn sockscope(ns: &Netns, args: &[&str]) -> std::process::Output {
     Command::new("ip").args(["netns", "exec", &ns.name, env!("CARGO_BIN_EXE_sockscope")]).args(args).output().unwrap()
 }
@@ -44,14 +78,11 @@ fn json(out: std::process::Output) -> Value {
 fn list_at_and_diff_give_the_counts_the_workload_had() {
     common::require_root();
     let ns = Netns::create("time-record");
-    let db = std::env::temp_dir().join(format!("sockscope-time-record-{}.db", std::process::id()));
-    let db = db.to_str().unwrap().to_string();
-    for suffix in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{db}{suffix}"));
-    }
+    let db = TempDb::new("time-record");
+    let db = db.0.as_str();
     let mut rec = Command::new("ip")
         .args(["netns", "exec", &ns.name, env!("CARGO_BIN_EXE_sockscope"), "record", "-t", "-i", "300ms"])
-        .args(["-o", &db])
+        .args(["-o", db])
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
@@ -61,7 +92,7 @@ fn list_at_and_diff_give_the_counts_the_workload_had() {
     let start = std::time::Instant::now();
     loop {
         let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs_f64();
-        let out = sockscope(&ns, &["list", "--from", &db, "--at", &format!("@{now:.3}"), "--json"]);
+        let out = sockscope(&ns, &["list", "--from", db, "--at", &format!("@{now:.3}"), "--json"]);
         if out.status.success() {
             break;
         }
@@ -96,7 +127,7 @@ fn list_at_and_diff_give_the_counts_the_workload_had() {
             .unwrap_or_else(|| panic!("no listener group in {v}"))
     };
     for (moment, n) in at.iter().zip([5, 12]) {
-        let v = json(sockscope(&ns, &["list", "--from", &db, "--at", moment, "--json"]));
+        let v = json(sockscope(&ns, &["list", "--from", db, "--at", moment, "--json"]));
         let g = listen(&v);
         // states[0] is established: the accepted ends, on the listener's port.
         assert_eq!(g["states"][0], n, "{moment}: {g}");
@@ -106,13 +137,13 @@ fn list_at_and_diff_give_the_counts_the_workload_had() {
         let open = v["open_from_events"].as_array().unwrap();
         assert_eq!(open.iter().filter(|e| e["state"] == "established").count(), 2 * n as usize, "{moment}");
     }
-    let d = json(sockscope(&ns, &["diff", &db, "--from", &at[0], "--to", &at[1], "--json"]));
+    let d = json(sockscope(&ns, &["diff", db, "--from", &at[0], "--to", &at[1], "--json"]));
     assert_eq!(d["opened"], 14, "seven connections, two ends each: {d}");
     assert_eq!(d["closed"], 0);
     let changed = d["groups"]["changed"].as_array().unwrap();
     assert_eq!(changed.len(), 2, "the listener's group and the outbound one: {d}");
     // The whole recording: everything opened has closed by the end.
-    let d = json(sockscope(&ns, &["diff", &db, "--json"]));
+    let d = json(sockscope(&ns, &["diff", db, "--json"]));
     assert_eq!(d["opened"], d["closed"], "{d}");
     assert_eq!(d["opened"], 24 + 1, "24 connection ends and the listener: {d}");
 }
@@ -184,15 +215,11 @@ fn record_names_every_holder_of_a_group_biggest_first() {
     common::require_root();
     let mut ns = Netns::create("record-owners");
     ns.run_python(TWO_CLIENTS);
-    let db = std::env::temp_dir().join(format!("sockscope-record-owners-{}.db", std::process::id()));
-    let db = db.to_str().unwrap().to_string();
-    for suffix in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{db}{suffix}"));
-    }
-    let out = sockscope(&ns, &["record", "-t", "-i", "300ms", "--for", "3s", "-o", &db]);
+    let db = TempDb::new("record-owners");
+    let db = db.0.as_str();
+    let out = sockscope(&ns, &["record", "-t", "-i", "300ms", "--for", "3s", "-o", db]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs_f64();
-    let v = json(sockscope(&ns, &["list", "--from", &db, "--at", &format!("@{now:.3}"), "--json"]));
+    let v = json(list_now(&ns, db, true));
     let group = |kind: &str| -> Value {
         let groups = v["groups"].as_array().unwrap();
         groups.iter().find(|g| g["kind"] == kind && g["port"] == 5001).cloned().unwrap_or_else(|| panic!("{v}"))
@@ -201,9 +228,6 @@ fn record_names_every_holder_of_a_group_biggest_first() {
     let listen = group("listen");
     let owner = listen["owner"].as_str().unwrap_or_default();
     assert!(owner.starts_with("srv[") && owner.ends_with(']'), "the server alone, with its pid: {listen}");
-    for suffix in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{db}{suffix}"));
-    }
 }
 
 /// A resolver's unconnected UDP sockets on ephemeral ports, and a UDP service on a fixed port.
@@ -226,24 +250,17 @@ fn record_folds_a_resolvers_ephemeral_udp_sockets_into_one_row() {
     common::require_root();
     let mut ns = Netns::create("record-fold");
     ns.run_python(RESOLVER);
-    let db = std::env::temp_dir().join(format!("sockscope-record-fold-{}.db", std::process::id()));
-    let db = db.to_str().unwrap().to_string();
-    for suffix in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{db}{suffix}"));
-    }
-    let out = sockscope(&ns, &["record", "-u", "-i", "300ms", "--for", "2s", "-o", &db]);
+    let db = TempDb::new("record-fold");
+    let db = db.0.as_str();
+    let out = sockscope(&ns, &["record", "-u", "-i", "300ms", "--for", "2s", "-o", db]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs_f64();
-    let v = json(sockscope(&ns, &["list", "--from", &db, "--at", &format!("@{now:.3}"), "--json"]));
+    let v = json(list_now(&ns, db, true));
     let groups = v["groups"].as_array().unwrap();
     assert_eq!(groups.len(), 2, "the fold and the service: {v}");
     let fold = groups.iter().find(|g| g["kind"] == "udp-ephemeral").unwrap_or_else(|| panic!("{v}"));
     assert_eq!((fold["address"].as_str(), fold["sockets"].as_u64()), (Some("127.0.0.1"), Some(6)), "{v}");
     assert!(fold["owner"].as_str().is_some_and(|o| o.starts_with("resolver[")), "{v}");
     assert!(groups.iter().any(|g| g["kind"] == "listen" && g["port"] == 5353), "{v}");
-    let text = sockscope(&ns, &["list", "--from", &db, "--at", &format!("@{now:.3}")]);
+    let text = list_now(&ns, db, false);
     assert!(String::from_utf8_lossy(&text.stdout).contains("127.0.0.1:(eph)"), "{text:?}");
-    for suffix in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{db}{suffix}"));
-    }
 }

@@ -1,4 +1,5 @@
-//! Rows for tests: a listener's group and a socket event, shared by the recording, diff and replay tests.
+//! Rows for tests: a listener's group and a socket event, shared by the recording, diff and replay tests;
+//! and a recording's path in the temp directory that is removed, with its WAL files, when the test ends.
 
 use super::{EventRow, GroupRow};
 
@@ -45,5 +46,41 @@ pub fn event_row(time_ms: u64, kind: &str, cookie: u64, (local_port, peer_port):
         rtt_us: None,
         via: "dump".into(),
         late: false,
+    }
+}
+
+/// A recording's path in the temp directory (`sockscope-time-{name}-{pid}.db`), removed with its WAL files
+/// when created and when dropped: tests leave nothing behind.
+pub struct TempPath(std::path::PathBuf);
+
+impl TempPath {
+    pub fn new(name: &str) -> TempPath {
+        let p = TempPath(std::env::temp_dir().join(format!("sockscope-time-{name}-{}.db", std::process::id())));
+        p.remove();
+        p
+    }
+    fn remove(&self) {
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", self.0.display()));
+        }
+    }
+}
+
+impl std::ops::Deref for TempPath {
+    type Target = std::path::Path;
+    fn deref(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+impl AsRef<std::path::Path> for TempPath {
+    fn as_ref(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+impl Drop for TempPath {
+    fn drop(&mut self) {
+        self.remove();
     }
 }

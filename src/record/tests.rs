@@ -26,12 +26,8 @@ fn sample<'a>(time_ms: u64, groups: &'a [GroupRow], events: &'a Pending) -> Samp
 
 const NO_LIMITS: Limits = Limits { keep: None, max_size: None, max_events: usize::MAX };
 
-fn temp(name: &str) -> std::path::PathBuf {
-    let p = std::env::temp_dir().join(format!("sockscope-time-{name}-{}.db", std::process::id()));
-    for suffix in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{}{suffix}", p.display()));
-    }
-    p
+fn temp(name: &str) -> super::fixtures::TempPath {
+    super::fixtures::TempPath::new(name)
 }
 
 #[test]

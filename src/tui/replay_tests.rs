@@ -3,6 +3,7 @@ use ratatui::backend::TestBackend;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 use super::*;
+use crate::record::fixtures::TempPath;
 use crate::record::writer::{Limits, Pending, Recorder, Sample};
 
 fn group(port: u16, established: u32) -> GroupRow {
@@ -16,17 +17,14 @@ fn event(time_ms: u64, kind: &str) -> EventRow {
 }
 
 /// A new recording in the temp directory, named for the test.
-fn fresh(name: &str) -> (std::path::PathBuf, Recorder) {
-    let path = std::env::temp_dir().join(format!("sockscope-time-replay-{name}-{}.db", std::process::id()));
-    for suffix in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
-    }
+fn fresh(name: &str) -> (TempPath, Recorder) {
+    let path = TempPath::new(&format!("replay-{name}"));
     let w = Recorder::create(&path, Limits { keep: None, max_size: None, max_events: 100 }).unwrap();
     (path, w)
 }
 
 /// A recording of a listener that gets 0, 5, then 12 connections, a sample a second.
-fn recording() -> (std::path::PathBuf, Recording) {
+fn recording() -> (TempPath, Recording) {
     let (path, mut w) = fresh("steps");
     let t0 = 1_764_534_600_000;
     for (i, n) in [0u32, 5, 5, 12, 12].into_iter().enumerate() {
@@ -56,7 +54,7 @@ fn recording() -> (std::path::PathBuf, Recording) {
 
 /// A listener whose connections rise and turn to TIME-WAIT while its accept queue fills, with its busiest
 /// peers, and a group of unconnected UDP sockets; `n` samples a second apart.
-fn busy_recording(name: &str, n: usize) -> (std::path::PathBuf, Recording) {
+fn busy_recording(name: &str, n: usize) -> (TempPath, Recording) {
     let (path, mut w) = fresh(name);
     let t0 = 1_764_534_600_000;
     for i in 0..n {
@@ -105,7 +103,7 @@ fn screen_of(r: &Replay, w: u16, h: u16) -> String {
 
 #[test]
 fn stepping_shows_the_counts_of_each_moment() {
-    let (path, rec) = recording();
+    let (_path, rec) = recording();
     let mut r = opened(&rec);
     assert_eq!(r.groups[0].state(crate::model::State::ESTABLISHED), 0);
     key(&mut r, &rec, KeyCode::Right);
@@ -124,7 +122,6 @@ fn stepping_shows_the_counts_of_each_moment() {
     assert_eq!(r.groups[0].sockets, 6);
     key(&mut r, &rec, KeyCode::Char('q'));
     assert!(r.quit);
-    let _ = std::fs::remove_file(path);
 }
 
 /// Replay drew only a sparkline of a group's total: Enter now opens it with the live dashboard's charts fed
@@ -132,7 +129,7 @@ fn stepping_shows_the_counts_of_each_moment() {
 /// cursor).
 #[test]
 fn opening_a_group_in_replay_shows_its_charts_over_the_whole_recording() {
-    let (path, rec) = busy_recording("group", 8);
+    let (_path, rec) = busy_recording("group", 8);
     let mut r = opened(&rec);
     for _ in 0..5 {
         key(&mut r, &rec, KeyCode::Right);
@@ -165,19 +162,17 @@ fn opening_a_group_in_replay_shows_its_charts_over_the_whole_recording() {
     key(&mut r, &rec, KeyCode::Esc);
     key(&mut r, &rec, KeyCode::Esc);
     assert!(r.quit);
-    let _ = std::fs::remove_file(path);
 }
 
 /// A recording of hours loads into the chart's bounded series (one streamed pass), still covering all of it.
 #[test]
 fn a_long_recording_loads_into_a_bounded_series() {
-    let (path, rec) = busy_recording("long", 1000);
+    let (_path, rec) = busy_recording("long", 1000);
     let mut r = opened(&rec);
     key(&mut r, &rec, KeyCode::Enter);
     assert!(r.series.samples.len() <= crate::tui::history::CAP, "{}", r.series.samples.len());
     assert!(r.series.samples.first().unwrap().t < r.series.stride as f64);
     assert_eq!(r.series.samples.last().unwrap().t, 999.0);
-    let _ = std::fs::remove_file(path);
 }
 
 /// Replaying a recording still being written: the group's charts covered samples taken after the replay
@@ -201,7 +196,6 @@ fn a_recording_still_being_written_charts_only_the_samples_the_replay_knows() {
     key(&mut r, &rec, KeyCode::Enter);
     assert_eq!(r.series.samples.len(), 6);
     assert_eq!(r.series.samples.last().unwrap().t, 5.0);
-    let _ = std::fs::remove_file(path);
 }
 
 /// A recording of almost a day (20:30 to 20:29 the next day) was labelled `20:30:00 .. 20:29:50`: a recording
@@ -217,10 +211,9 @@ fn the_time_axis_of_a_recording_across_midnight_has_dates() {
 /// A recording of one sample has no line to draw, and says so in its own words (no refresh is coming).
 #[test]
 fn a_recording_of_one_sample_says_so_instead_of_waiting() {
-    let (path, rec) = busy_recording("one", 1);
+    let (_path, rec) = busy_recording("one", 1);
     let mut r = opened(&rec);
     key(&mut r, &rec, KeyCode::Enter);
     let s = screen(&r);
     assert!(s.contains("a single sample: no line to draw") && !s.contains("waiting"), "{s}");
-    let _ = std::fs::remove_file(path);
 }
