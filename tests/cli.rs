@@ -3,15 +3,14 @@
 
 mod common;
 
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 use common::{bin, run};
 
 /// A fake proc root whose `net/tcp` has `rows` ESTABLISHED sockets (enough output to fill a pipe).
-fn fake_proc(tag: &str, rows: usize) -> PathBuf {
+fn fake_proc(tag: &str, rows: usize) -> common::TempDir {
     // One directory per test: tests run in parallel and must not read each other's half-written files.
-    let dir = std::env::temp_dir().join(format!("sockscope-cli-{}-{tag}", std::process::id()));
+    let dir = common::TempDir::new(&format!("cli-{tag}"));
     std::fs::create_dir_all(dir.join("net")).unwrap();
     let mut tcp = String::from(
         "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n",
@@ -122,7 +121,7 @@ fn unreadable_proc_root_fails_with_exit_1() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(out.stdout.is_empty(), "{out:?}");
     assert_eq!(err, "sockscope: cannot read /nonexistent/proc/net: No such file or directory (os error 2)\n");
-    let garbage = std::env::temp_dir().join(format!("sockscope-garbage-{}", std::process::id()));
+    let garbage = common::TempDir::new("garbage");
     std::fs::create_dir_all(garbage.join("net")).unwrap();
     let header = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n";
     std::fs::write(garbage.join("net/tcp"), format!("{header}this is not a socket line\n")).unwrap();
@@ -164,8 +163,7 @@ fn every_flag_of_ss_help_is_accepted() {
         .map(|w| w.split('=').next().unwrap_or(w))
         .collect();
     assert!(flags.len() >= 40, "ss --help lists its options: {flags:?}");
-    let dir = std::env::temp_dir().join(format!("sockscope-cli-{}-ssflags", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = common::TempDir::new("cli-ssflags");
     std::fs::write(dir.join("filter"), "sport = :1\n").unwrap();
     let own_netns = format!("/proc/{}/ns/net", std::process::id());
     for flag in flags {
@@ -192,5 +190,4 @@ fn every_flag_of_ss_help_is_accepted() {
             "{flag}: {err}"
         );
     }
-    let _ = std::fs::remove_dir_all(&dir);
 }

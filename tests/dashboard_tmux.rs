@@ -144,10 +144,8 @@ fn replay_opens_a_group_with_its_charts_over_the_recording() {
     use sockscope::record::GroupRow;
     use sockscope::record::writer::{Limits, Pending, Recorder, Sample};
     common::require(&["tmux"]);
-    let db = std::env::temp_dir().join(format!("sockscope-e2e-replay-{}.db", std::process::id()));
-    for suffix in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
-    }
+    let dir = common::TempDir::new("e2e-replay");
+    let db = dir.join("rec.db");
     let mut w = Recorder::create(&db, Limits { keep: None, max_size: None, max_events: 100 }).unwrap();
     for i in 0..30u32 {
         let mut states = [0u32; 11];
@@ -184,11 +182,8 @@ fn replay_opens_a_group_with_its_charts_over_the_recording() {
     assert!(!screen.contains("waiting for a second refresh"), "{screen}");
     let _ = Command::new("tmux").args(["send-keys", "-t", &name, "Escape"]).status();
     wait_for(&name, "back to the list", Duration::from_secs(10), |s| s.contains("Group") && s.contains("States"));
-    // The replay holds the database open (its WAL files): end it first.
+    // The replay holds the database open (its WAL files): end it before its directory goes.
     drop(session);
-    for suffix in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
-    }
 }
 
 /// A resolver-like process that binds a fresh UDP socket on an ephemeral port every 100 ms (keeping them),

@@ -19,7 +19,7 @@ use common::Netns;
 /// Appended to `common::PY_INET_POPULATION`: keepalive timers, UNIX sockets of every type, raw, packet,
 /// netlink and MPTCP sockets.
 const EXTRA_POPULATION: &str = r#"
-import os, tempfile
+import os, shutil, tempfile
 for c, a in pairs(l1, A4, "127.0.0.1", 8080, 3):
     c.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
 d = tempfile.mkdtemp(prefix="sockscope-parity-")
@@ -31,6 +31,8 @@ s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM); s.bind("\0sockscope-parit
 c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM); c.connect("\0sockscope-parity"); a, _ = s.accept(); keep += [c, a]
 g = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); g.bind(f"{d}/dgram.sock"); keep.append(g)
 gc = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); gc.connect(f"{d}/dgram.sock"); keep.append(gc)
+# Bound and connected: the kernel keeps the names, the files may go (the test leaves nothing behind).
+shutil.rmtree(d)
 keep += list(socket.socketpair())
 keep.append(socket.socket(A4, socket.SOCK_RAW, socket.IPPROTO_ICMP))
 keep.append(socket.socket(A6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6))
@@ -230,8 +232,7 @@ fn matrix_is_byte_identical_to_ss() {
     std::thread::sleep(std::time::Duration::from_millis(300));
 
     // Our binary under the name `ss`, so that its own netlink socket reads as ss's.
-    let dir = std::env::temp_dir().join(format!("sockscope-parity-bin-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = common::TempDir::new("parity-bin");
     let ours = dir.join("ss");
     std::fs::copy(env!("CARGO_BIN_EXE_sockscope"), &ours).unwrap();
     let filter_file = dir.join("filter");
@@ -267,7 +268,6 @@ fn matrix_is_byte_identical_to_ss() {
             failures.push(format!("ss {line}\n--- ss\n{}\n--- sockscope\n{}", last.0, last.1));
         }
     }
-    let _ = std::fs::remove_dir_all(&dir);
     println!("ss parity matrix ({} command lines):\n{}", MATRIX.len(), report.join("\n"));
     assert!(failures.is_empty(), "outputs that differ from ss:\n{}", failures.join("\n\n"));
 }

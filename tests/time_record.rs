@@ -30,29 +30,6 @@ time.sleep(1.0)
 print("DONE", flush=True)
 "#;
 
-/// A recording's path in the temp dir, removed with its WAL files before the test and when it ends.
-struct TempDb(String);
-
-impl TempDb {
-    fn new(tag: &str) -> TempDb {
-        let db = std::env::temp_dir().join(format!("sockscope-{tag}-{}.db", std::process::id()));
-        let db = TempDb(db.to_str().unwrap().to_string());
-        db.remove();
-        db
-    }
-    fn remove(&self) {
-        for suffix in ["", "-wal", "-shm"] {
-            let _ = std::fs::remove_file(format!("{}{suffix}", self.0));
-        }
-    }
-}
-
-impl Drop for TempDb {
-    fn drop(&mut self) {
-        self.remove();
-    }
-}
-
 /// `list --from DB --at` now (with `--json` when `json_out`).
 fn list_now(ns: &Netns, db: &str, json_out: bool) -> std::process::Output {
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs_f64();
@@ -78,8 +55,9 @@ fn json(out: std::process::Output) -> Value {
 fn list_at_and_diff_give_the_counts_the_workload_had() {
     common::require_root();
     let ns = Netns::create("time-record");
-    let db = TempDb::new("time-record");
-    let db = db.0.as_str();
+    let dir = common::TempDir::new("time-record");
+    let db = dir.join("rec.db");
+    let db = db.to_str().unwrap();
     let mut rec = Command::new("ip")
         .args(["netns", "exec", &ns.name, env!("CARGO_BIN_EXE_sockscope"), "record", "-t", "-i", "300ms"])
         .args(["-o", db])
@@ -99,11 +77,8 @@ fn list_at_and_diff_give_the_counts_the_workload_had() {
         assert!(start.elapsed() < std::time::Duration::from_secs(60), "no first sample in 60 s");
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
-    let path = std::env::temp_dir().join(format!("{}.py", ns.name));
-    std::fs::write(&path, WORKLOAD).unwrap();
     let mut py = Command::new("ip")
-        .args(["netns", "exec", &ns.name, "python3"])
-        .arg(&path)
+        .args(["netns", "exec", &ns.name, "python3", "-c", WORKLOAD])
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
@@ -215,8 +190,9 @@ fn record_names_every_holder_of_a_group_biggest_first() {
     common::require_root();
     let mut ns = Netns::create("record-owners");
     ns.run_python(TWO_CLIENTS);
-    let db = TempDb::new("record-owners");
-    let db = db.0.as_str();
+    let dir = common::TempDir::new("record-owners");
+    let db = dir.join("rec.db");
+    let db = db.to_str().unwrap();
     let out = sockscope(&ns, &["record", "-t", "-i", "300ms", "--for", "3s", "-o", db]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let v = json(list_now(&ns, db, true));
@@ -250,8 +226,9 @@ fn record_folds_a_resolvers_ephemeral_udp_sockets_into_one_row() {
     common::require_root();
     let mut ns = Netns::create("record-fold");
     ns.run_python(RESOLVER);
-    let db = TempDb::new("record-fold");
-    let db = db.0.as_str();
+    let dir = common::TempDir::new("record-fold");
+    let db = dir.join("rec.db");
+    let db = db.to_str().unwrap();
     let out = sockscope(&ns, &["record", "-u", "-i", "300ms", "--for", "2s", "-o", db]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let v = json(list_now(&ns, db, true));

@@ -246,6 +246,32 @@ impl Drop for Netns {
     }
 }
 
+/// A directory of a test's own in the temp directory (`sockscope-{tag}-{pid}`), created empty and removed with
+/// what is in it when dropped: tests leave nothing behind.
+pub struct TempDir(std::path::PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> TempDir {
+        let dir = std::env::temp_dir().join(format!("sockscope-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("create the test's temp dir");
+        TempDir(dir)
+    }
+}
+
+impl std::ops::Deref for TempDir {
+    type Target = std::path::Path;
+    fn deref(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 /// Run a command quietly; true when it succeeded.
 pub fn sh(args: &[&str]) -> bool {
     Command::new(args[0]).args(&args[1..]).stderr(std::process::Stdio::null()).status().is_ok_and(|s| s.success())
@@ -334,11 +360,9 @@ pub fn recv_until(
 /// Start `script` with python3 in the namespace, stdin piped; its stdout lines after the READY it prints.
 /// (Unlike [`Netns::run_python`], the script's later output stays readable.)
 pub fn python(ns: &Netns, script: &str) -> (std::process::Child, std::sync::mpsc::Receiver<String>) {
-    let path = std::env::temp_dir().join(format!("{}.py", ns.name));
-    std::fs::write(&path, script).expect("write the script");
+    // Given on the command line: no file to leave behind.
     let mut child = Command::new("ip")
-        .args(["netns", "exec", &ns.name, "python3"])
-        .arg(&path)
+        .args(["netns", "exec", &ns.name, "python3", "-c", script])
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .spawn()
