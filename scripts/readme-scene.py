@@ -5,6 +5,7 @@ holding some), a cache on :6379 the web server talks to, an API on :9090 that st
 accept queue fills), and a resolver binding UDP sockets on ephemeral ports. Runs until killed.
 Used by scripts/dashboard-image; not part of the build or CI.
 """
+import math
 import os
 import random
 import signal
@@ -26,8 +27,10 @@ def listener(port, backlog=512):
     return s
 
 
-def serve(s, keep):
+def serve(s, keep, stall=None):
     while True:
+        if stall:
+            stall()
         c, _ = s.accept()
         keep.append(c)
         # Close what the client closed, so the server side does not pile up in CLOSE-WAIT forever.
@@ -63,7 +66,14 @@ def child(fn):
 def web():
     name("web")
     keep = []
-    threading.Thread(target=serve, args=(listener(8080), keep), daemon=True).start()
+    start = time.time()
+
+    def stall():
+        # Every 20 s the server is busy for 4 s: its accept queue (and the clients' closes) pile up.
+        if (time.time() - start) % 20 > 16:
+            time.sleep(4)
+
+    threading.Thread(target=serve, args=(listener(8080), keep, stall), daemon=True).start()
     time.sleep(0.5)
     cache = [connect(6379, "127.0.0.1") for _ in range(24)]
     while True:
@@ -98,13 +108,19 @@ def api():
 def wrk():
     name("wrk")
     time.sleep(1)
-    conns = [connect(8080, f"127.0.0.{2 + i % 4}") for i in range(160)]
+    conns = [connect(8080, f"127.0.0.{2 + i % 4}") for i in range(100)]
     api = []
+    start = time.time()
     while True:
-        # Churn: close a few (client side goes to TIME-WAIT), open as many; a slow trickle to the API.
+        # Load in waves (100 to 220 connections over 40 s), with churn: close a few (the client side goes to
+        # TIME-WAIT), open as many as the wave wants; a slow trickle to the API.
+        want = int(160 - 60 * math.cos((time.time() - start) * 2 * math.pi / 40))
         for _ in range(6):
             conns.pop(random.randrange(len(conns))).close()
+        while len(conns) < want:
             conns.append(connect(8080, f"127.0.0.{2 + random.randrange(4)}"))
+        while len(conns) > want:
+            conns.pop(random.randrange(len(conns))).close()
         if len(api) < 58:
             try:
                 c = socket.socket()
