@@ -111,7 +111,7 @@ fn owner_column_cases() {
     assert!(row("6379").contains("… 3, +1"), "the long name shortens, the counts stay:\n{s}");
     assert!(row("127.0.0.1:5432 ").contains("[1201]"), "the pid is whole:\n{s}");
     assert!(s.contains("10.0.0.1:(eph)"), "{s}");
-    insta::assert_snapshot!("owners_72x16", s);
+    insta::assert_snapshot!("owners_60x16", s);
 }
 
 #[test]
