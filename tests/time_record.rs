@@ -181,21 +181,27 @@ print("READY", flush=True)
 sys.stdin.read()
 "#;
 
+/// `record` (with `args`, a sample every 300 ms) of what `script` holds in a namespace of its own: the
+/// namespace (its sockets kept), the directory of the recording (removed on drop) and its path.
+fn record_scene(tag: &str, script: &str, args: &[&str]) -> (Netns, common::TempDir, String) {
+    common::require_root();
+    let mut ns = Netns::create(tag);
+    ns.run_python(script);
+    let dir = common::TempDir::new(tag);
+    let db = dir.join("rec.db").to_str().unwrap().to_string();
+    let out = sockscope(&ns, &[&["record", "-i", "300ms", "-o", &db], args].concat());
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    (ns, dir, db)
+}
+
 /// Regression: a recorded group's owner was its first socket's process only (`loader/PID` for a group where
 /// wrk held 5 sockets and loader 2). The recording names every holder, biggest first, with counts, as the
 /// dashboard does.
 #[test]
 #[ignore = "needs root: a private network namespace"]
 fn record_names_every_holder_of_a_group_biggest_first() {
-    common::require_root();
-    let mut ns = Netns::create("record-owners");
-    ns.run_python(TWO_CLIENTS);
-    let dir = common::TempDir::new("record-owners");
-    let db = dir.join("rec.db");
-    let db = db.to_str().unwrap();
-    let out = sockscope(&ns, &["record", "-t", "-i", "300ms", "--for", "3s", "-o", db]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let v = json(list_now(&ns, db, true));
+    let (ns, _dir, db) = record_scene("record-owners", TWO_CLIENTS, &["-t", "--for", "3s"]);
+    let v = json(list_now(&ns, &db, true));
     let group = |kind: &str| -> Value {
         let groups = v["groups"].as_array().unwrap();
         groups.iter().find(|g| g["kind"] == kind && g["port"] == 5001).cloned().unwrap_or_else(|| panic!("{v}"))
@@ -223,21 +229,14 @@ sys.stdin.read()
 #[test]
 #[ignore = "needs root: a private network namespace"]
 fn record_folds_a_resolvers_ephemeral_udp_sockets_into_one_row() {
-    common::require_root();
-    let mut ns = Netns::create("record-fold");
-    ns.run_python(RESOLVER);
-    let dir = common::TempDir::new("record-fold");
-    let db = dir.join("rec.db");
-    let db = db.to_str().unwrap();
-    let out = sockscope(&ns, &["record", "-u", "-i", "300ms", "--for", "2s", "-o", db]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let v = json(list_now(&ns, db, true));
+    let (ns, _dir, db) = record_scene("record-fold", RESOLVER, &["-u", "--for", "2s"]);
+    let v = json(list_now(&ns, &db, true));
     let groups = v["groups"].as_array().unwrap();
     assert_eq!(groups.len(), 2, "the fold and the service: {v}");
     let fold = groups.iter().find(|g| g["kind"] == "udp-ephemeral").unwrap_or_else(|| panic!("{v}"));
     assert_eq!((fold["address"].as_str(), fold["sockets"].as_u64()), (Some("127.0.0.1"), Some(6)), "{v}");
     assert!(fold["owner"].as_str().is_some_and(|o| o.starts_with("resolver[")), "{v}");
     assert!(groups.iter().any(|g| g["kind"] == "listen" && g["port"] == 5353), "{v}");
-    let text = list_now(&ns, db, false);
+    let text = list_now(&ns, &db, false);
     assert!(String::from_utf8_lossy(&text.stdout).contains("127.0.0.1:(eph)"), "{text:?}");
 }
