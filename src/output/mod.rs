@@ -114,7 +114,8 @@ impl Names {
                 && portid > 0
                 && !self.netlink_owners.contains_key(&portid)
                 && let Ok(stat) = std::fs::read_to_string(proc_root.join(portid.to_string()).join("stat"))
-                && let Some(comm) = stat.split_once(" (").and_then(|(_, r)| r.split(')').next())
+                && let (Some(open), Some(close)) = (stat.find(" ("), stat.rfind(')'))
+                && let Some(comm) = stat.get(open + 2..close)
             {
                 self.netlink_owners.insert(portid, comm.to_string());
             }

@@ -407,7 +407,7 @@ fn end_addr(a: &mut Vec<u8>, e: &Endpoint, s: &Socket, names: &Names, local: boo
             if let Some(i) = s.ifindex.filter(|i| *i != 0 && local) {
                 a.push(b'%');
                 match names.interfaces.get(&i) {
-                    Some(n) => a.extend_from_slice(n.as_bytes()),
+                    Some(n) => text(a, n),
                     None => num(a, i as u64),
                 }
             }
@@ -457,7 +457,7 @@ fn end_port(a: &mut Vec<u8>, e: &Endpoint, s: &Socket, names: &Names, opts: &Tab
                 a.push(b'*');
             } else {
                 match names.interfaces.get(ifindex) {
-                    Some(n) => a.extend_from_slice(n.as_bytes()),
+                    Some(n) => text(a, n),
                     None => num(a, *ifindex as u64),
                 }
             }
@@ -472,7 +472,8 @@ fn end_port(a: &mut Vec<u8>, e: &Endpoint, s: &Socket, names: &Names, opts: &Tab
             } else {
                 match names.netlink_owners.get(portid) {
                     Some(n) => {
-                        let _ = write!(a, "{n}/{portid}");
+                        text(a, n);
+                        let _ = write!(a, "/{portid}");
                     }
                     None => {
                         let _ = write!(a, "{portid}");
@@ -490,9 +491,11 @@ fn end_port(a: &mut Vec<u8>, e: &Endpoint, s: &Socket, names: &Names, opts: &Tab
 fn addr(a: &mut Vec<u8>, ip: &IpAddr, s: &Socket, names: &Names) {
     if let Some(h) = names.hosts.get(ip) {
         if h.contains(':') {
-            let _ = write!(a, "[{h}]");
+            a.push(b'[');
+            text(a, h);
+            a.push(b']');
         } else {
-            a.extend_from_slice(h.as_bytes());
+            text(a, h);
         }
         return;
     }
@@ -509,7 +512,7 @@ fn port_text(a: &mut Vec<u8>, proto: Proto, port: u16, names: &Names) {
     if port == 0 {
         a.push(b'*');
     } else if let Some(n) = names.port_name(proto, port) {
-        a.extend_from_slice(n.as_bytes());
+        text(a, n);
     } else {
         num(a, port as u64);
     }
@@ -522,6 +525,12 @@ fn ipv4(a: &mut Vec<u8>, o: [u8; 4]) {
         }
         num(a, b as u64);
     }
+}
+
+/// A name from the system (a host's PTR record, an interface, a process's comm, a cgroup directory), escaped:
+/// any of them can carry a terminal escape sequence.
+fn text(a: &mut Vec<u8>, s: &str) {
+    a.extend_from_slice(crate::model::text::escape(s).as_bytes());
 }
 
 /// Decimal digits without going through `fmt`.

@@ -215,12 +215,9 @@ impl Netns {
     /// Run `script` with python3 inside the namespace and wait until it prints READY; it keeps its sockets
     /// until the namespace is dropped (its stdin closes then).
     pub fn run_python(&mut self, script: &str) {
-        let path = std::env::temp_dir().join(format!("{}.py", self.name));
-        std::fs::write(&path, script).expect("write the python script");
         let (child, line) =
-            spawn_first_line(Command::new("ip").args(["netns", "exec", &self.name, "python3"]).arg(&path));
+            spawn_first_line(Command::new("ip").args(["netns", "exec", &self.name, "python3", "-c", script]));
         self.child = Some(child);
-        let _ = std::fs::remove_file(&path);
         assert_eq!(line.trim(), "READY", "the python script in {} did not start", self.name);
     }
 

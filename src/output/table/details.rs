@@ -128,7 +128,8 @@ fn inet_ext(
     if opts.cgroup
         && let Some(id) = d.and_then(|d| d.cgroup_id)
     {
-        let _ = write!(a, " cgroup:{}", names.cgroup_path(id));
+        a.extend_from_slice(b" cgroup:");
+        text(a, &names.cgroup_path(id));
     }
     if opts.inet_sockopt
         && let Some(bits) = d.and_then(|d| d.sockopt)
@@ -197,7 +198,8 @@ fn sock_details(a: &mut Vec<u8>, s: &Socket, d: Option<&crate::model::internals:
         let _ = write!(a, " fwmark:0x{m:x}");
     }
     if let Some(id) = d.and_then(|d| d.cgroup_id).filter(|c| *c != 0) {
-        let _ = write!(a, " cgroup:{}", names.cgroup_path(id));
+        a.extend_from_slice(b" cgroup:");
+        text(a, &names.cgroup_path(id));
     }
 }
 

@@ -68,6 +68,20 @@ LISTEN    0      5            127.0.0.1%lo:53              0.0.0.0:*
 }
 
 #[test]
+fn names_from_the_system_are_escaped() {
+    // A PTR record, an interface name and a service name are text any admin or DNS owner controls: an escape
+    // sequence in them must not reach the terminal (regression: the table printed them raw).
+    let mut names = Names::default();
+    names.interfaces.insert(1, "l\x1b[2Jo".into());
+    names.hosts.insert("127.0.0.1".parse().unwrap(), "evil\x1b]0;owned\x07".into());
+    names.services = Some(Services::parse("s\x1b[31mh 22/tcp\n".as_bytes()));
+    let got = render_str(&sample(), &names, opts());
+    assert!(!got.contains('\x1b') && !got.contains('\x07'), "{got:?}");
+    assert!(got.contains("evil\\x1b]0;owned\\x07:"), "{got}");
+    assert!(got.contains("%l\\x1b[2Jo:"), "{got}");
+}
+
+#[test]
 fn one_state_drops_the_state_column_and_several_tables_add_netid() {
     // ss -tnH state established: no State column; -H keeps the widths of the content only.
     let est = &sample()[1..2];
