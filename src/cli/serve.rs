@@ -83,6 +83,8 @@ impl ServeArgs {
         let (states, filter) = self.select.selection(&services)?;
         let mut query = self.select.query(states.unwrap_or(StateSet::ALL));
         query.bytecode = crate::filter::bytecode::compile(&filter);
+        // A `cgroup PATH` term matches the kernel's cgroup id of each socket, sent with the details.
+        query.details |= filter.needs_cgroups();
         query.one_tcp_walk = true;
         query.receive_thread = false;
         let listen: SocketAddr = self.listen.parse().map_err(|_| {
@@ -171,6 +173,7 @@ mod tests {
         assert_eq!(c.interval, Duration::from_secs(5));
         assert_eq!(c.collection.query.states, StateSet::ALL);
         assert!(c.collection.query.one_tcp_walk && c.collection.processes && c.token.is_none());
+        assert!(!c.collection.query.details, "cgroup ids only for a `cgroup PATH` term");
         assert_eq!(c.collection.caps, Caps { max_listeners: 100, max_peers: 100 });
     }
 

@@ -179,6 +179,8 @@ pub fn query_for(settings: &Settings, ipv4: bool, ipv6: bool) -> Query {
         bytecode: crate::filter::bytecode::compile(&settings.selection.expr),
         info: settings.details,
         memory: settings.details,
+        // A `cgroup PATH` term matches the kernel's cgroup id of each socket, sent with the details.
+        details: settings.selection.expr.needs_cgroups(),
         one_tcp_walk: true,
         receive_thread: false,
         // The tracker drops what a dump repeats, in the sort by cookie it does anyway.

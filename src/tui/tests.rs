@@ -67,3 +67,13 @@ fn pending_input_is_applied_in_one_batch_before_the_next_draw() {
     apply_event(&mut app, Event::Paste("x\ny".into()));
     assert!(app.filter_input.as_ref().unwrap().ends_with("x y"));
 }
+
+#[test]
+fn a_cgroup_path_filter_asks_the_kernel_for_cgroup_ids() {
+    // Regression: `cgroup /system.slice/nginx.service` in the `/` filter matched nothing: the dashboard's
+    // dump did not ask for the cgroup ids the term compares.
+    let mut settings = Settings::default();
+    assert!(!query_for(&settings, true, true).details);
+    settings.selection.expr = crate::filter::Expr::Cgroup(42);
+    assert!(query_for(&settings, true, true).details);
+}

@@ -138,6 +138,14 @@ async fn api(shared: Arc<Shared>, text: String, groups: bool) -> Response<Body> 
         let services = &shared.services;
         let parsed = filter::parse(&text, services, &filter::SystemLookup { proc_root: shared.proc_root.clone() })
             .map_err(|e| (StatusCode::BAD_REQUEST, format!("bad filter: {}", e.render(&text))))?;
+        if parsed.expr.needs_cgroups() && !shared.cgroup_ids {
+            return Err((
+                StatusCode::BAD_REQUEST,
+                "bad filter: a `cgroup PATH` term matches the sockets' cgroup ids, which this exporter collects \
+                 only when its own filter has such a term"
+                    .into(),
+            ));
+        }
         let expr =
             if parsed.expr.needs_processes() { shared.resolve_processes(&parsed.expr, &data) } else { parsed.expr };
         let selected = select(&data, parsed.states, &expr);

@@ -48,6 +48,9 @@ pub struct Shared {
     token: Option<String>,
     services: Services,
     proc_root: std::path::PathBuf,
+    /// The collection asks for each socket's cgroup id (its own filter has a `cgroup PATH` term): a request's
+    /// `cgroup PATH` term can match only then.
+    cgroup_ids: bool,
     /// The current interval's data. Held locked while a collection runs, so concurrent requests wait for
     /// that one collection instead of starting their own.
     current: tokio::sync::Mutex<Option<Arc<Data>>>,
@@ -61,6 +64,7 @@ impl Shared {
             token,
             services: settings.services.clone(),
             proc_root: settings.proc_root.clone(),
+            cgroup_ids: settings.query.details,
             current: tokio::sync::Mutex::new(None),
             collection: Arc::new(Mutex::new(Collection::new(settings))),
         }
