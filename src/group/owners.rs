@@ -40,14 +40,14 @@ pub const UNSCANNED: u32 = u32::MAX - 3;
 /// process cache is asked about.
 pub fn codes(sockets: &[Socket], map: &ProcessMap) -> Vec<u32> {
     let code = |inode: u64| match map.owner_indices(inode, true) {
-        _ if inode == 0 => NOBODY,
         Owner::Held(mut holders) => match (holders.next(), holders.next()) {
             (Some(p), None) if p < UNSCANNED => p,
             _ => SEVERAL,
         },
         Owner::Hidden | Owner::None => UNHELD,
     };
-    sockets.iter().map(|s| code(s.inode)).collect()
+    // Inode 0 (TIME-WAIT, request sockets) has no holder: no lookup.
+    sockets.iter().map(|s| if s.inode == 0 { NOBODY } else { code(s.inode) }).collect()
 }
 
 /// Mark the [`UNHELD`] sockets whose inode was not `looked_up` (by every process that could be inspected)

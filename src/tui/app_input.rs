@@ -23,6 +23,13 @@ fn table_geometry(app: &App) -> Option<(ratatui::layout::Rect, Vec<(usize, u16)>
 
 pub(super) fn mouse(app: &mut App, m: MouseEvent) {
     match m.kind {
+        // On the detail the wheel scrolls its fields (the list behind keeps its selection).
+        MouseEventKind::ScrollDown | MouseEventKind::ScrollUp if app.screen == Screen::Detail => {
+            let key = if m.kind == MouseEventKind::ScrollDown { KeyCode::Down } else { KeyCode::Up };
+            for _ in 0..3 {
+                scroll_detail(app, key);
+            }
+        }
         MouseEventKind::ScrollDown => app.move_sel(3),
         MouseEventKind::ScrollUp => app.move_sel(-3),
         MouseEventKind::Down(MouseButton::Left) => {
@@ -30,25 +37,7 @@ pub(super) fn mouse(app: &mut App, m: MouseEvent) {
             if m.row == table.y {
                 // A click on a header sorts by that column; a second click reverses.
                 let Some(c) = crate::tui::tables::column_at(&cols, m.column) else { return };
-                match app.screen {
-                    Screen::Ports => {
-                        let col = PortCol::ALL[c];
-                        if app.port_sort == col {
-                            app.port_reverse = !app.port_reverse;
-                        } else {
-                            (app.port_sort, app.port_reverse) = (col, false);
-                        }
-                    }
-                    _ => {
-                        let col = SockCol::ALL[c];
-                        if app.sock_sort == col {
-                            app.sock_reverse = !app.sock_reverse;
-                        } else {
-                            (app.sock_sort, app.sock_reverse) = (col, false);
-                        }
-                    }
-                }
-                app.rebuild();
+                sort_by(app, c);
             } else if m.row > table.y && m.row < table.y + table.height {
                 let visible = table.height.saturating_sub(1) as usize;
                 let sel = match app.screen {
@@ -219,19 +208,7 @@ fn sort_picker_key(app: &mut App, k: KeyEvent) {
         KeyCode::End | KeyCode::Char('G') => app.sort_picker = Some(n - 1),
         KeyCode::Enter => {
             app.sort_picker = None;
-            match app.screen {
-                Screen::Ports => match PortCol::ALL.get(at) {
-                    Some(&c) if c == app.port_sort => app.port_reverse = !app.port_reverse,
-                    Some(&c) => (app.port_sort, app.port_reverse) = (c, false),
-                    None => {}
-                },
-                _ => match SockCol::ALL.get(at) {
-                    Some(&c) if c == app.sock_sort => app.sock_reverse = !app.sock_reverse,
-                    Some(&c) => (app.sock_sort, app.sock_reverse) = (c, false),
-                    None => {}
-                },
-            }
-            app.rebuild();
+            sort_by(app, at);
         }
         KeyCode::Char(ch) => {
             let ch = ch.to_ascii_lowercase();
@@ -244,6 +221,24 @@ fn sort_picker_key(app: &mut App, k: KeyEvent) {
         }
         _ => {}
     }
+}
+
+/// Sort the screen's table by its column `i` (of `PortCol::ALL` or `SockCol::ALL`); the current one again
+/// reverses (a header click, the picker's Enter).
+fn sort_by(app: &mut App, i: usize) {
+    match app.screen {
+        Screen::Ports => match PortCol::ALL.get(i) {
+            Some(&c) if c == app.port_sort => app.port_reverse = !app.port_reverse,
+            Some(&c) => (app.port_sort, app.port_reverse) = (c, false),
+            None => return,
+        },
+        _ => match SockCol::ALL.get(i) {
+            Some(&c) if c == app.sock_sort => app.sock_reverse = !app.sock_reverse,
+            Some(&c) => (app.sock_sort, app.sock_reverse) = (c, false),
+            None => return,
+        },
+    }
+    app.rebuild();
 }
 
 fn step_sort(app: &mut App, dir: isize) {

@@ -378,6 +378,27 @@ fn socket_charts_cover_the_time_since_the_group_was_opened_not_since_the_detail(
     assert!(a.sock_histories.is_empty());
 }
 
+/// Regression: the wheel on a socket's detail moved the (invisible) list's selection, back to its first row.
+#[test]
+fn the_wheel_on_the_detail_scrolls_it_and_keeps_the_lists_selection() {
+    let mut a = app();
+    update(&mut a, Action::Resize(80, 16));
+    press(&mut a, KeyCode::Enter);
+    press(&mut a, KeyCode::Down);
+    press(&mut a, KeyCode::Down);
+    let sel = a.sock_sel;
+    assert!(sel > 0);
+    press(&mut a, KeyCode::Enter);
+    assert_eq!(a.screen, Screen::Detail);
+    let wheel = |kind| MouseEvent { kind, column: 3, row: 5, modifiers: KeyModifiers::NONE };
+    update(&mut a, Action::Mouse(wheel(MouseEventKind::ScrollDown)));
+    assert!(a.detail_scroll > 0, "the fields scroll at 80x16");
+    update(&mut a, Action::Mouse(wheel(MouseEventKind::ScrollUp)));
+    assert_eq!(a.detail_scroll, 0);
+    press(&mut a, KeyCode::Esc);
+    assert_eq!(a.sock_sel, sel);
+}
+
 /// The followed sockets are bounded, the open detail's always among them, and a socket gone is forgotten.
 #[test]
 fn socket_histories_are_bounded_and_forget_sockets_gone() {

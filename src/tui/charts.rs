@@ -287,7 +287,8 @@ pub fn socket_charts(app: &App, f: &mut Frame, area: Rect, theme: &Theme) {
         (
             "acked",
             format!("{}bps", crate::output::tcp_info::bw(last.throughput * 8.0, false)),
-            |s| s.throughput,
+            // In bits per second, as the title.
+            |s| s.throughput * 8.0,
             Color::Cyan,
         ),
     ];

@@ -344,7 +344,11 @@ impl Tracker {
                 fewer_codes = a.codes.iter().zip(&keep).filter(|(_, k)| **k).map(|(c, _)| *c).collect();
                 a.codes = &fewer_codes;
             }
-            seen = identify(&sockets, now_ms);
+            // The table stays sorted by id: drop the repeats' entries and shift the indices after them.
+            seen.retain(|e| repeats.binary_search(&e.1).is_err());
+            for e in &mut seen {
+                e.1 -= repeats.partition_point(|&r| r < e.1) as u32;
+            }
         }
         let fold =
             self.host.as_ref().map(|h| group::Fold { ephemeral: (h.ephemeral.low, h.ephemeral.high), per_user: true });

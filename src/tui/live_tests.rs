@@ -143,19 +143,38 @@ fn a_socket_the_dump_repeats_counts_once_with_its_first_record() {
     tw.state = State::TIME_WAIT;
     let mut bare = sock(7, 80, State::SYN_RECV);
     bare.cookie = None;
-    let socks = vec![sock(1, 80, State::LISTEN), sock(2, 80, State::ESTABLISHED), bare.clone(), tw, bare];
+    let mut socks = vec![
+        sock(1, 80, State::LISTEN),
+        sock(2, 80, State::ESTABLISHED),
+        bare.clone(),
+        tw,
+        sock(3, 80, State::ESTABLISHED),
+        bare,
+    ];
     let map = ProcessMap::default();
-    let codes = [0, 1, 2, 3, 4];
+    let codes = [0, 1, 2, 3, 4, 5];
     let procs = Some(Attribution { map: &map, complete: true, codes: &codes, root: true });
+    let key = GroupKey::Listen { proto: Proto::Tcp, ip: IpAddr::V4(Ipv4Addr::LOCALHOST), port: 80, netns: 0 };
     let mut tr = Tracker::new();
-    let l = tr.update_with(snap(socks), Duration::ZERO, Instant::now(), procs, None);
-    assert_eq!(l.total, 4);
+    let t0 = Instant::now();
+    let l = tr.update_with(snap(socks.clone()), Duration::ZERO, t0, procs, Some(&key));
+    assert_eq!(l.total, 5);
     assert_eq!(
         (l.totals.get(State::ESTABLISHED), l.totals.get(State::TIME_WAIT), l.totals.get(State::SYN_RECV)),
-        (1, 0, 2)
+        (2, 0, 2)
     );
-    assert_eq!(l.groups.iter().map(Group::len).sum::<usize>(), 4);
-    assert_eq!(tr.seen.len(), 4);
+    assert_eq!(l.groups.iter().map(Group::len).sum::<usize>(), 5);
+    // The repeat's holder code went with it: every code but 3 is counted.
+    let mut holders: Vec<u32> =
+        l.owners.as_ref().unwrap().groups.iter().flat_map(|g| g.holders.iter().map(|h| h.0)).collect();
+    holders.sort_unstable();
+    assert_eq!(holders, vec![0, 1, 2, 4, 5]);
+    // The identity table points at the right sockets: the one after the repeat closes as itself.
+    socks.remove(4);
+    socks.remove(3);
+    let l = tr.update_with(snap(socks), Duration::ZERO, t0 + Duration::from_secs(1), None, Some(&key));
+    let closed: Vec<u64> = l.closed.iter().filter_map(|c| c.socket.cookie).collect();
+    assert_eq!(closed, vec![3]);
 }
 
 #[test]

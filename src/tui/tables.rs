@@ -168,6 +168,10 @@ pub fn port_layout(app: &App, live: &Live, width: u16, visible: usize) -> Vec<(u
             filled[c] |= !t.trim().is_empty();
         }
     }
+    // The column the table is sorted by stays, empty or not (its marker says how the rows are ordered).
+    if let Some(c) = PortCol::ALL.iter().position(|c| *c == app.port_sort) {
+        filled[c] = true;
+    }
     let trend = PortCol::ALL.iter().position(|c| *c == PortCol::Trend).unwrap_or(0);
     natural[trend] = natural[trend].max(TREND as u16);
     // The namespace column (the first) only when several namespaces are shown.
@@ -240,6 +244,9 @@ pub fn sock_layout(app: &App, live: &Live, width: u16, visible: usize) -> Vec<(u
             natural[c] = natural[c].max(chars(&t));
             filled[c] |= !t.trim().is_empty();
         }
+    }
+    if let Some(c) = SockCol::ALL.iter().position(|c| *c == app.sock_sort) {
+        filled[c] = true;
     }
     columns::fit(&specs, &natural, &filled, width)
 }
