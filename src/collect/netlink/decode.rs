@@ -176,7 +176,8 @@ fn family_request(table: Table, q: &Query) -> Vec<u8> {
     b[1] = protocol;
     let off = if matches!(table, Table::Vsock | Table::Tipc) { 4 } else { 8 };
     b[off..off + 4].copy_from_slice(&show.to_ne_bytes());
-    b.truncate(20);
+    // vsock_diag_req is 24 bytes (its kernel handler refuses a shorter one with EINVAL); the others 20.
+    b.truncate(if table == Table::Vsock { 24 } else { 20 });
     b
 }
 

@@ -299,3 +299,15 @@ fn mptcp_requests_carry_the_protocol_attribute() {
     let p = decode::dump_request(Table::Packet, &q, None, 1);
     assert_eq!((p.len(), p[16]), (16 + 20, 17));
 }
+
+#[test]
+fn family_requests_have_their_structs_sizes() {
+    // Regression: the vsock request was cut to 20 bytes; vsock_diag refuses anything shorter than its
+    // 24-byte vsock_diag_req with EINVAL, which failed the whole listing.
+    let q = Query::default();
+    for (table, family, body) in [(Table::Vsock, 40, 24), (Table::Tipc, 30, 20), (Table::Netlink, 16, 20)] {
+        let r = decode::dump_request(table, &q, None, 1);
+        assert_eq!((r.len(), r[16]), (16 + body, family), "{table:?}");
+        assert_eq!(u32::from_ne_bytes(r[0..4].try_into().unwrap()) as usize, r.len(), "{table:?}: nlmsg_len");
+    }
+}
