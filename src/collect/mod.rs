@@ -356,35 +356,14 @@ impl Collector for Auto {
                     parts.push(socks);
                     snap.sources.push((table, Source::Netlink));
                 }
-                Err(e) if e.can_fall_back() => match self.proc.collect_table(q, table) {
-                    Ok(socks) => {
-                        parts.push(socks);
+                Err(e) if e.can_fall_back() => {
+                    let (socks, note, served) = self.fall_back(q, table, &e)?;
+                    parts.push(socks);
+                    if served {
                         snap.sources.push((table, Source::Proc));
-                        match e {
-                            CollectError::NetlinkUnavailable(_) => {
-                                snap.notes.push(format!("{e}; reading /proc/net instead"))
-                            }
-                            // Kernels are commonly built without raw_diag; ss reads /proc/net/raw then without
-                            // a word, and so do we.
-                            _ if matches!(table, Table::Raw4 | Table::Raw6) => {}
-                            _ => snap.notes.push(format!("{e}; read {table} sockets from /proc/net instead")),
-                        }
                     }
-                    // No /proc file either: the kernel lacks this family. Say so when it was asked for by
-                    // name (ss's default tables include families most kernels lack: silence there, as ss),
-                    // and list the rest.
-                    Err(CollectError::Unsupported { .. }) => {
-                        parts.push(Vec::new());
-                        if q.note_missing {
-                            snap.notes.push(format!(
-                                "{} sockets are not listed: this kernel has no {} (sock_diag for them)",
-                                table.proto_label(),
-                                table.diag_module()
-                            ));
-                        }
-                    }
-                    Err(other) => return Err(other),
-                },
+                    snap.notes.extend(note);
+                }
                 Err(e) => return Err(e),
             }
         }
@@ -452,6 +431,40 @@ where
 }
 
 impl Auto {
+    /// `table` from `/proc` after netlink could not serve it (`e`): its sockets, the note for the user, and
+    /// whether `/proc` served it (false: no file either, the kernel lacks the family).
+    fn fall_back(
+        &self,
+        q: &Query,
+        table: Table,
+        e: &CollectError,
+    ) -> Result<(Vec<Socket>, Option<String>, bool), CollectError> {
+        match self.proc.collect_table(q, table) {
+            Ok(socks) => {
+                let note = match e {
+                    CollectError::NetlinkUnavailable(_) => Some(format!("{e}; reading /proc/net instead")),
+                    // Kernels are commonly built without raw_diag; ss reads /proc/net/raw then without a word.
+                    _ if matches!(table, Table::Raw4 | Table::Raw6) => None,
+                    _ => Some(format!("{e}; read {table} sockets from /proc/net instead")),
+                };
+                Ok((socks, note, true))
+            }
+            // No /proc file either: the kernel lacks this family. Said only when it was asked for by name (ss's
+            // default tables include families most kernels lack: silence there, as ss).
+            Err(CollectError::Unsupported { .. }) => {
+                let note = q.note_missing.then(|| {
+                    format!(
+                        "{} sockets are not listed: this kernel has no {} (sock_diag for them)",
+                        table.proto_label(),
+                        table.diag_module()
+                    )
+                });
+                Ok((Vec::new(), note, false))
+            }
+            Err(other) => Err(other),
+        }
+    }
+
     /// One table for [`Collector::stream`]: netlink, or `/proc` when netlink cannot serve it (those errors come
     /// before any socket of the table).
     fn stream_one(&self, table: Table, q: &Query, sink: &mut Sink<'_>) -> Result<Streamed, CollectError> {
@@ -463,28 +476,7 @@ impl Auto {
         match result {
             Ok(more) => Ok(Streamed { source: Source::Netlink, note: None, more }),
             Err(e) if e.can_fall_back() && !sent => {
-                let socks = match self.proc.collect_table(q, table) {
-                    Ok(socks) => socks,
-                    // No /proc file either: the kernel lacks this family. Said only when it was asked for by
-                    // name (ss's default tables include families most kernels lack: silence there, as ss).
-                    Err(CollectError::Unsupported { .. }) => {
-                        let note = q.note_missing.then(|| {
-                            format!(
-                                "{} sockets are not listed: this kernel has no {} (sock_diag for them)",
-                                table.proto_label(),
-                                table.diag_module()
-                            )
-                        });
-                        return Ok(Streamed { source: Source::Proc, note, more: true });
-                    }
-                    Err(other) => return Err(other),
-                };
-                let note = match e {
-                    CollectError::NetlinkUnavailable(_) => Some(format!("{e}; reading /proc/net instead")),
-                    // Kernels are commonly built without raw_diag; ss reads /proc/net/raw then without a word.
-                    _ if matches!(table, Table::Raw4 | Table::Raw6) => None,
-                    _ => Some(format!("{e}; read {table} sockets from /proc/net instead")),
-                };
+                let (socks, note, _) = self.fall_back(q, table, &e)?;
                 let more = socks.is_empty() || sink(socks);
                 Ok(Streamed { source: Source::Proc, note, more })
             }
