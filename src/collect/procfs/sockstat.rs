@@ -63,19 +63,10 @@ impl SockStat {
         }
     }
 
-    /// Take `CurrEstab` from the `Tcp:` header/value line pair of `/proc/net/snmp`.
+    /// Take `CurrEstab` from `/proc/net/snmp` (the counters' parser; 0 when it is missing or the file bad).
     pub fn parse_snmp(&mut self, text: &str) {
-        let mut lines = text.lines();
-        while let Some(head) = lines.next() {
-            if !head.starts_with("Tcp:") {
-                continue;
-            }
-            let Some(vals) = lines.next() else { break };
-            if let Some(i) = head.split_whitespace().position(|k| k == "CurrEstab") {
-                self.tcp_established = vals.split_whitespace().nth(i).and_then(|v| v.parse().ok()).unwrap_or(0);
-            }
-            break;
-        }
+        self.tcp_established =
+            super::counters::parse(text.as_bytes()).ok().and_then(|c| c.get("Tcp", "CurrEstab")).unwrap_or(0);
     }
 
     /// Add another network namespace's counters. Most are the namespace's own and add up; `TCP: orphan`,
