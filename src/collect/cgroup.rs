@@ -61,6 +61,16 @@ fn container_in(component: &str, parent: Option<&str>) -> Option<(Runtime, Strin
     None
 }
 
+/// Where the cgroup2 file system is mounted, from `PROC/self/mounts` (`None` when it is not): the root of
+/// `cgroup PATH` terms and of the paths `-e`/`--cgroup` print.
+pub fn cgroup2_root(proc_root: &Path) -> Option<PathBuf> {
+    let mounts = std::fs::read_to_string(proc_root.join("self/mounts")).ok()?;
+    mounts.lines().find_map(|l| {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        (f.len() > 2 && f[2] == "cgroup2").then(|| PathBuf::from(f[1]))
+    })
+}
+
 /// What one cgroup path says: `/system.slice/docker-<id>.scope`, `/docker/<id>`,
 /// `/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod<uid>.slice/cri-containerd-<id>.scope`,
 /// `/kubepods/burstable/pod<uid>/<id>`, `/machine.slice/libpod-<id>.scope`, `/lxc.payload.web`, `/lxc/web`,

@@ -64,15 +64,8 @@ impl Lookup for SystemLookup {
     }
     fn cgroup_id(&self, path: &str) -> Result<u64, String> {
         use std::os::unix::fs::MetadataExt;
-        let mounts = std::fs::read_to_string("/proc/self/mounts").map_err(|e| format!("cannot read mounts: {e}"))?;
-        let root = mounts
-            .lines()
-            .find_map(|l| {
-                let f: Vec<&str> = l.split_whitespace().collect();
-                (f.len() > 2 && f[2] == "cgroup2").then(|| f[1].to_string())
-            })
-            .ok_or("no cgroup2 file system is mounted")?;
-        let full = std::path::Path::new(&root).join(path.trim_start_matches('/'));
+        let root = crate::collect::cgroup::cgroup2_root(&self.proc_root).ok_or("no cgroup2 file system is mounted")?;
+        let full = root.join(path.trim_start_matches('/'));
         std::fs::metadata(&full).map(|m| m.ino()).map_err(|e| format!("no cgroup {path} ({}: {e})", full.display()))
     }
     fn hosts(&self, name: &str) -> Vec<IpAddr> {

@@ -149,13 +149,7 @@ impl Names {
 
     /// Map cgroup ids to paths by walking the cgroup2 mount (the id is the directory's inode number).
     pub fn load_cgroups(&mut self, proc_root: &std::path::Path) {
-        let Ok(mounts) = std::fs::read_to_string(proc_root.join("self/mounts")) else { return };
-        let Some(root) = mounts.lines().find_map(|l| {
-            let f: Vec<&str> = l.split_whitespace().collect();
-            (f.len() > 2 && f[2] == "cgroup2").then(|| std::path::PathBuf::from(f[1]))
-        }) else {
-            return;
-        };
+        let Some(root) = crate::collect::cgroup::cgroup2_root(proc_root) else { return };
         let mut map = HashMap::new();
         let mut stack = vec![(root.clone(), String::from("/"))];
         while let Some((dir, path)) = stack.pop() {
