@@ -285,7 +285,8 @@ fn diag_dump_replays_in_both_tools() {
          print('READY', flush=True)\nsys.stdin.read()\n",
     );
     let bin = env!("CARGO_BIN_EXE_sockscope");
-    let file = std::env::temp_dir().join(format!("sockscope-parity-dump-{}", std::process::id()));
+    let dir = common::TempDir::new("parity-dump");
+    let file = dir.join("dump");
     let f = file.to_str().unwrap();
     let (_, _, code) = run_in(&ns.name, bin, &["-4tan".into(), "-D".into(), f.into()]);
     assert_eq!(code, Some(0));
@@ -294,7 +295,6 @@ fn diag_dump_replays_in_both_tools() {
     let replay = run_in(&ns.name, bin, &["-4tan".into(), "--from-dump".into(), f.into()]).0;
     let out = Command::new("ss").args(["-tan"]).env("TCPDIAG_FILE", &file).output().unwrap();
     let ss_replay = String::from_utf8_lossy(&out.stdout).into_owned();
-    let _ = std::fs::remove_file(&file);
     assert_eq!(replay, live, "--from-dump lists what the live dump listed");
     assert_eq!(ss_replay, replay, "ss reads our -D file as its own");
     assert_eq!(replay.lines().count(), 12, "{replay}");
