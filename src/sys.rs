@@ -147,14 +147,18 @@ pub fn reverse_lookup(ip: IpAddr) -> Option<String> {
     CStr::from_bytes_until_nul(&host).ok().map(|c| c.to_string_lossy().into_owned())
 }
 
-/// Call `handler` on SIGINT and SIGTERM instead of dying (a long-running command that must finish a write).
+/// Call `handler` on SIGINT, SIGTERM and SIGHUP (its terminal went away) instead of dying (a long-running
+/// command that must finish a write). A SIGHUP already ignored stays ignored (`nohup` asks for that).
 /// The handler runs in signal context: it may only touch atomics.
 pub fn on_termination(handler: extern "C" fn(libc::c_int)) {
-    for sig in [libc::SIGINT, libc::SIGTERM] {
+    for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
         // SAFETY: `handler` is an `extern "C" fn(c_int)`, the type signal(2) expects; it is async-signal-safe
-        // by this function's contract.
+        // by this function's contract. SIG_IGN, put back, is a valid disposition.
         unsafe {
-            libc::signal(sig, handler as *const () as libc::sighandler_t);
+            let old = libc::signal(sig, handler as *const () as libc::sighandler_t);
+            if sig == libc::SIGHUP && old == libc::SIG_IGN {
+                libc::signal(sig, libc::SIG_IGN);
+            }
         }
     }
 }

@@ -49,13 +49,13 @@ pub fn run(cfg: RecordConfig) -> anyhow::Result<ExitCode> {
     // Tables of sockets come and go every sample: give their memory back.
     crate::sys::return_large_blocks(crate::sys::LARGE_BLOCK);
     let mut recorder = Recorder::create(&cfg.out, cfg.limits)?;
-    // SIGINT and SIGTERM ask the loop to write its last sample and stop.
+    // SIGINT, SIGTERM and SIGHUP ask the loop to write its last sample and stop.
     crate::sys::on_termination(on_signal);
     let started = Instant::now();
     let mut events = Vec::new();
     let mut watcher = Watcher::start(opts, &mut events)?;
     if std::io::stderr().is_terminal() {
-        eprintln!(
+        crate::errln!(
             "sockscope: recording to {} every {} (Ctrl-C stops)",
             cfg.out.display(),
             crate::output::table::duration_ms(w.interval.as_millis() as u64)
@@ -77,7 +77,7 @@ pub fn run(cfg: RecordConfig) -> anyhow::Result<ExitCode> {
             }
         }
         for n in watcher.take_notes() {
-            eprintln!("sockscope: note: {n}");
+            crate::errln!("sockscope: note: {n}");
         }
         let stop = STOP.load(Ordering::Relaxed) || w.duration.is_some_and(|d| started.elapsed() >= d);
         if stop && !dumped {

@@ -1,11 +1,14 @@
 //! Recordings as text: the groups of a sample, the sockets known open, events, and what changed between two
-//! moments or two snapshots.
+//! moments or two snapshots; one row at a time (a reader streams them). Every recorded text is escaped
+//! ([`escape`]): a recording is a file anyone could have written. Also [`JsonArray`], a JSON array written
+//! item by item.
 
 use std::io::{self, Write};
 
-use super::events::printable;
 use crate::clock;
 use crate::model::State;
+use crate::model::text::escape;
+use crate::record::reader::Change;
 use crate::record::{EventRow, GroupRow, STATE_COLUMNS};
 
 /// `estab:5 time-wait:3 listen:1`: the non-zero counts by state.
@@ -22,54 +25,54 @@ pub fn states_text(g: &GroupRow) -> String {
     parts.join(" ")
 }
 
-/// The groups of one sample, one line each.
-pub fn render_groups(w: &mut dyn Write, groups: &[GroupRow]) -> io::Result<()> {
+/// The header of [`render_group`]'s lines.
+pub fn render_groups_header(w: &mut dyn Write) -> io::Result<()> {
     writeln!(
         w,
         "{:<34} {:<5} {:>7} {:>9} {:>5}  {:<24} States",
         "Group", "Proto", "Sockets", "AcceptQ", "Peers", "Owner"
-    )?;
-    for g in groups {
-        let q = match (g.accept_queue, g.accept_backlog) {
-            (Some(q), Some(b)) => format!("{q}/{b}"),
-            _ => "-".into(),
-        };
-        let owner = g.owner.as_deref().map_or("-".to_string(), printable);
-        writeln!(
-            w,
-            "{:<34} {:<5} {:>7} {:>9} {:>5}  {:<24} {}",
-            printable(&g.label()),
-            g.proto,
-            g.sockets,
-            q,
-            g.peers,
-            owner,
-            states_text(g)
-        )?;
-    }
-    Ok(())
+    )
+}
+
+/// One group of a sample as a line.
+pub fn render_group(w: &mut dyn Write, g: &GroupRow) -> io::Result<()> {
+    let q = match (g.accept_queue, g.accept_backlog) {
+        (Some(q), Some(b)) => format!("{q}/{b}"),
+        _ => "-".into(),
+    };
+    writeln!(
+        w,
+        "{:<34} {:<5} {:>7} {:>9} {:>5}  {:<24} {}",
+        escape(&g.label()),
+        escape(&g.proto),
+        g.sockets,
+        q,
+        g.peers,
+        escape(g.owner.as_deref().unwrap_or("-")),
+        states_text(g)
+    )
 }
 
 fn end(addr: &Option<String>, port: Option<u16>) -> String {
-    let a = addr.as_deref().map_or("*".to_string(), printable);
+    let a = escape(addr.as_deref().unwrap_or("*"));
     match port {
         Some(p) if a.contains(':') => format!("[{a}]:{p}"),
         Some(p) => format!("{a}:{p}"),
-        None => a,
+        None => a.into_owned(),
     }
 }
 
 /// One recorded event as a line (the shape of `watch` lines).
 pub fn render_event(w: &mut dyn Write, e: &EventRow) -> io::Result<()> {
     let state = match &e.old_state {
-        Some(old) if e.event == "state" => format!("{old}>{}", e.state),
-        _ => e.state.clone(),
+        Some(old) if e.event == "state" => format!("{}>{}", escape(old), escape(&e.state)),
+        _ => escape(&e.state).into_owned(),
     };
     let mut line = format!(
         "{} {:<5} {:<4} {:<11} {:<28} {:<28}",
         clock::rfc3339(e.time_ms),
-        e.event,
-        e.proto,
+        escape(&e.event),
+        escape(&e.proto),
         state,
         end(&e.local_address, e.local_port),
         end(&e.peer_address, e.peer_port)
@@ -78,7 +81,7 @@ pub fn render_event(w: &mut dyn Write, e: &EventRow) -> io::Result<()> {
         line.push_str(&format!(" sk:{c:x}"));
     }
     if let (Some(pid), Some(comm)) = (e.pid, &e.comm) {
-        line.push_str(&format!(" users:((\"{}\",pid={pid}))", printable(comm)));
+        line.push_str(&format!(" users:((\"{}\",pid={pid}))", escape(comm).replace('"', "\\\"")));
     }
     if e.event == "close" {
         match e.lifetime_ms {
@@ -95,54 +98,51 @@ pub fn render_event(w: &mut dyn Write, e: &EventRow) -> io::Result<()> {
     writeln!(w, "{line}")
 }
 
-/// Groups that appeared, went away or changed between two samples.
-#[derive(Debug, Default, serde::Serialize)]
-pub struct GroupDiff {
-    pub added: Vec<GroupRow>,
-    pub removed: Vec<GroupRow>,
-    /// (before, after)
-    pub changed: Vec<(GroupRow, GroupRow)>,
+/// A group that appeared (`+`), went away (`-`) or changed (`~`, with its row `after`) between two samples.
+pub fn render_group_change(w: &mut dyn Write, change: Change, g: &GroupRow, after: Option<&GroupRow>) -> io::Result<()> {
+    let label = g.label();
+    let (label, proto) = (escape(&label), escape(&g.proto));
+    match (change, after) {
+        (Change::Changed, Some(a)) => writeln!(
+            w,
+            "~ {label} {proto} sockets:{}->{} [{}] -> [{}]",
+            g.sockets,
+            a.sockets,
+            states_text(g),
+            states_text(a)
+        ),
+        (Change::Removed, _) => writeln!(w, "- {label} {proto} sockets:{} {}", g.sockets, states_text(g)),
+        _ => writeln!(w, "+ {label} {proto} sockets:{} {}", g.sockets, states_text(g)),
+    }
 }
 
-impl GroupDiff {
-    pub fn of(before: &[GroupRow], after: &[GroupRow]) -> GroupDiff {
-        let id = |g: &GroupRow| (g.kind.clone(), g.proto.clone(), g.address.clone(), g.port);
-        let mut d = GroupDiff::default();
-        for a in after {
-            match before.iter().find(|b| id(b) == id(a)) {
-                None => d.added.push(a.clone()),
-                Some(b) if b.states != a.states || b.sockets != a.sockets => d.changed.push((b.clone(), a.clone())),
-                Some(_) => {}
-            }
-        }
-        d.removed = before.iter().filter(|b| !after.iter().any(|a| id(a) == id(b))).cloned().collect();
-        d
-    }
+/// A JSON array written item by item: `[`, the items, `]`.
+#[derive(Debug, Default)]
+pub struct JsonArray {
+    items: u64,
+}
 
-    pub fn is_empty(&self) -> bool {
-        self.added.is_empty() && self.removed.is_empty() && self.changed.is_empty()
-    }
-
-    pub fn render(&self, w: &mut dyn Write) -> io::Result<()> {
-        for g in &self.added {
-            writeln!(w, "+ {} {} sockets:{} {}", printable(&g.label()), g.proto, g.sockets, states_text(g))?;
-        }
-        for g in &self.removed {
-            writeln!(w, "- {} {} sockets:{} {}", printable(&g.label()), g.proto, g.sockets, states_text(g))?;
-        }
-        for (b, a) in &self.changed {
-            writeln!(
-                w,
-                "~ {} {} sockets:{}->{} [{}] -> [{}]",
-                printable(&a.label()),
-                a.proto,
-                b.sockets,
-                a.sockets,
-                states_text(b),
-                states_text(a)
-            )?;
-        }
+impl JsonArray {
+    /// Write `[` (or `,`) and `item`.
+    pub fn push<T: serde::Serialize>(&mut self, w: &mut dyn Write, item: &T) -> io::Result<()> {
+        w.write_all(if self.items == 0 { b"[" } else { b"," })?;
+        serde_json::to_writer(&mut *w, item)?;
+        self.items += 1;
         Ok(())
+    }
+
+    /// Write text that is already one JSON value as the next item.
+    pub fn push_raw(&mut self, w: &mut dyn Write, json: &str) -> io::Result<()> {
+        w.write_all(if self.items == 0 { b"[" } else { b"," })?;
+        w.write_all(json.as_bytes())?;
+        self.items += 1;
+        Ok(())
+    }
+
+    /// Close the array; the items written.
+    pub fn finish(self, w: &mut dyn Write) -> io::Result<u64> {
+        w.write_all(if self.items == 0 { b"[]" } else { b"]" })?;
+        Ok(self.items)
     }
 }
 
@@ -158,19 +158,65 @@ mod tests {
         }
     }
 
-    #[test]
-    fn group_diff_names_added_removed_changed() {
-        let d = GroupDiff::of(&[g(80, 1), g(443, 2)], &[g(443, 5), g(8080, 0)]);
+    fn text(f: impl FnOnce(&mut dyn Write) -> io::Result<()>) -> String {
         let mut out = Vec::new();
-        d.render(&mut out).unwrap();
+        f(&mut out).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn group_changes_name_added_removed_changed() {
+        let t = text(|w| {
+            render_group_change(w, Change::Added, &g(8080, 0), None)?;
+            render_group_change(w, Change::Removed, &g(80, 1), None)?;
+            render_group_change(w, Change::Changed, &g(443, 2), Some(&g(443, 5)))
+        });
         assert_eq!(
-            String::from_utf8(out).unwrap(),
+            t,
             "+ [::]:8080 tcp sockets:1 listen:1\n- [::]:80 tcp sockets:2 established:1 listen:1\n\
              ~ [::]:443 tcp sockets:3->6 [established:2 listen:1] -> [established:5 listen:1]\n"
         );
-        let mut out = Vec::new();
-        render_groups(&mut out, &[g(80, 1)]).unwrap();
-        let text = String::from_utf8(out).unwrap();
-        assert!(text.contains("ng\\x07inx/1"), "owner escaped: {text}");
+        let t = text(|w| render_group(w, &g(80, 1)));
+        assert!(t.contains("ng\\x07inx/1"), "owner escaped: {t}");
+    }
+
+    /// Regression: a recording's texts (`proto`, `event`, `state`, the process name, a UNIX path) reached the
+    /// terminal raw in `list --from` and `diff`: a file anyone wrote could move the cursor or retitle it.
+    #[test]
+    fn recorded_texts_reach_the_terminal_escaped() {
+        let e = EventRow {
+            event: "open\x1b[2J".into(),
+            proto: "tcp\x07".into(),
+            state: "estab\x1b]0;pwned\x07".into(),
+            old_state: Some("x\r".into()),
+            local_address: Some("/run/\x1b[31mred".into()),
+            local_port: None,
+            comm: Some("py\"th\x1bon".into()),
+            pid: Some(7),
+            ..crate::record::fixtures::event_row(0, "open", 1, (1, 2))
+        };
+        let g = GroupRow { proto: "udp\x1b[H".into(), kind: "unix".into(), address: Some("/tmp/\u{202e}x".into()), ..g(1, 1) };
+        let t = text(|w| {
+            render_event(w, &e)?;
+            render_event(w, &EventRow { event: "state".into(), ..e.clone() })?;
+            render_group(w, &g)?;
+            render_group_change(w, Change::Added, &g, None)
+        });
+        assert!(!t.contains('\x1b') && !t.contains('\x07') && !t.contains('\r') && !t.contains('\u{202e}'), "{t:?}");
+        for want in ["open\\x1b[2J", "tcp\\x07", "estab\\x1b]0;pwned\\x07", "/run/\\x1b[31mred", "py\\\"th\\x1bon", "udp\\x1b[H"] {
+            assert!(t.contains(want), "{want} in {t}");
+        }
+    }
+
+    #[test]
+    fn json_arrays_are_written_item_by_item() {
+        let t = text(|w| {
+            let mut a = JsonArray::default();
+            a.push(w, &1)?;
+            a.push_raw(w, "{\"a\":2}")?;
+            assert_eq!(a.finish(w)?, 2);
+            JsonArray::default().finish(w).map(drop)
+        });
+        assert_eq!(t, "[1,{\"a\":2}][]");
     }
 }

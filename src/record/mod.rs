@@ -79,38 +79,125 @@ pub enum RecordError {
     NoSample { path: String, at: String, first: String },
     #[error("{path}: the recording is empty")]
     Empty { path: String },
+    #[error(
+        "{path}: another recorder is writing to it{}; two recorders on one file would interleave their samples \
+         and prune each other's rows (stop it, or record to another file)",
+        .holder.as_deref().map(|h| format!(" ({h})")).unwrap_or_default()
+    )]
+    Busy { path: String, holder: Option<String> },
+    #[error("{path}: {source}")]
+    Io { path: String, source: std::io::Error },
 }
 
-/// Open (creating when asked) and check a recording.
-fn open(path: &Path, create: bool) -> Result<Connection, RecordError> {
+/// Open (creating it if need be) a recording to write, and check it.
+fn open_write(path: &Path) -> Result<Connection, RecordError> {
     let name = path.display().to_string();
     let err = |source| RecordError::Sqlite { path: name.clone(), source };
-    let flags = if create {
-        rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_CREATE
-    } else {
-        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY
-    };
+    let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_CREATE;
     let conn = Connection::open_with_flags(path, flags).map_err(err)?;
     conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(err)?;
-    if create {
-        // Incremental vacuum lets --max-size give pages back to the file system.
-        conn.execute_batch("PRAGMA auto_vacuum = INCREMENTAL; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;")
-            .map_err(err)?;
-        conn.execute_batch(SCHEMA).map_err(err)?;
-        conn.execute(
-            "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?1)",
-            [SCHEMA_VERSION.to_string()],
-        )
+    // Incremental vacuum lets --max-size give pages back to the file system.
+    conn.execute_batch("PRAGMA auto_vacuum = INCREMENTAL; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;")
         .map_err(err)?;
+    conn.execute_batch(SCHEMA).map_err(err)?;
+    conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?1)", [SCHEMA_VERSION.to_string()])
+        .map_err(err)?;
+    check(&conn, &name)?;
+    Ok(conn)
+}
+
+/// Open a recording to read, and check it. A WAL recording where SQLite cannot create its `-shm` index
+/// (a read-only file system, a directory this user cannot write) is read as an immutable file; the note
+/// says so, and what of the write-ahead log is left unread.
+fn open_read(path: &Path) -> Result<(Connection, Option<String>), RecordError> {
+    let name = path.display().to_string();
+    let usual = open_read_with(path, path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY);
+    let source = match usual {
+        Err(RecordError::Sqlite { source, .. })
+            if matches!(
+                source.sqlite_error_code(),
+                Some(rusqlite::ErrorCode::CannotOpen | rusqlite::ErrorCode::ReadOnly)
+            ) =>
+        {
+            source
+        }
+        other => return other.map(|c| (c, None)),
+    };
+    let Some(why) = unwritable_dir(path) else {
+        return Err(RecordError::Sqlite { path: name, source });
+    };
+    let uri = format!("file:{}?immutable=1", uri_path(path));
+    let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_URI;
+    let conn = open_read_with(path, Path::new(&uri), flags)?;
+    let mut note = format!("{name}: read as an immutable file: {why}, where SQLite cannot create its -shm index");
+    let wal = std::fs::metadata(format!("{name}-wal")).map_or(0, |m| m.len());
+    if wal > 0 {
+        note.push_str(&format!(
+            "; its write-ahead log ({name}-wal, {wal} bytes) is not read: the newest samples may be missing"
+        ));
     }
-    let version: Option<String> = conn
-        .query_row("SELECT value FROM meta WHERE key = 'schema_version'", [], |r| r.get(0))
-        .map_err(|_| RecordError::NotARecording { path: name.clone() })
-        .ok();
-    match version.and_then(|v| v.parse::<i64>().ok()) {
-        Some(SCHEMA_VERSION) => Ok(conn),
-        Some(found) => Err(RecordError::Version { path: name, found }),
-        None => Err(RecordError::NotARecording { path: name }),
+    Ok((conn, Some(note)))
+}
+
+/// Open `file` (`path` itself or a URI naming it) to read, and check it.
+fn open_read_with(path: &Path, file: &Path, flags: rusqlite::OpenFlags) -> Result<Connection, RecordError> {
+    let name = path.display().to_string();
+    let err = |source| RecordError::Sqlite { path: name.clone(), source };
+    let conn = Connection::open_with_flags(file, flags).map_err(err)?;
+    conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(err)?;
+    // Sorts and groupings of big recordings spill to temporary files past the page cache (never to memory).
+    conn.execute_batch("PRAGMA temp_store = FILE;").map_err(err)?;
+    check(&conn, &name)?;
+    Ok(conn)
+}
+
+/// Why nothing can be created beside `path`: its file system is read-only, or its directory is not
+/// writable by this user; `None` when neither holds.
+fn unwritable_dir(path: &Path) -> Option<String> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let ro = rustix::fs::statvfs(dir).is_ok_and(|v| v.f_flag.contains(rustix::fs::StatVfsMountFlags::RDONLY));
+    if ro {
+        return Some(format!("{} is on a read-only file system", path.display()));
+    }
+    rustix::fs::access(dir, rustix::fs::Access::WRITE_OK)
+        .is_err()
+        .then(|| format!("this user cannot write to the directory {}", dir.display()))
+}
+
+/// `path` percent-encoded for an SQLite `file:` URI (every byte but unreserved ones and `/`).
+fn uri_path(path: &Path) -> String {
+    use std::os::unix::ffi::OsStrExt;
+    let mut out = String::new();
+    for &b in path.as_os_str().as_bytes() {
+        if b.is_ascii_alphanumeric() || b"/-_.~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// Check that an open database is a recording of our schema version. Only a missing `meta` table (or a
+/// file that is no database) is "not a recording"; any other failure says what it is.
+fn check(conn: &Connection, name: &str) -> Result<(), RecordError> {
+    let not_a_recording = || RecordError::NotARecording { path: name.to_string() };
+    let version = conn.query_row("SELECT value FROM meta WHERE key = 'schema_version'", [], |r| r.get::<_, String>(0));
+    match version {
+        Ok(v) => match v.trim().parse::<i64>() {
+            Ok(SCHEMA_VERSION) => Ok(()),
+            Ok(found) => Err(RecordError::Version { path: name.to_string(), found }),
+            Err(_) => Err(not_a_recording()),
+        },
+        Err(rusqlite::Error::QueryReturnedNoRows | rusqlite::Error::InvalidColumnType(..)) => Err(not_a_recording()),
+        Err(e) if e.sqlite_error_code() == Some(rusqlite::ErrorCode::NotADatabase) => Err(not_a_recording()),
+        Err(rusqlite::Error::SqliteFailure(_, Some(msg))) if msg.starts_with("no such table") => {
+            Err(not_a_recording())
+        }
+        Err(source) => Err(RecordError::Sqlite { path: name.to_string(), source }),
     }
 }
 

@@ -1,17 +1,60 @@
 //! [`Recording`]: reads a recording back: its time span, the groups of the sample at a moment, the events
-//! between two moments and the sockets known open at a moment (opened during the recording, not yet closed).
+//! between two moments, the sockets known open at a moment (opened during the recording, not yet closed)
+//! and what changed in the groups between two samples. Rows stream through callbacks, SQLite sorting and
+//! aggregating (on disk past its cache), so memory stays bounded whatever the file's size; a row with a value
+//! out of range is skipped and counted ([`Recording::skipped`]).
 
+use std::cell::RefCell;
+use std::cmp::Ordering;
 use std::path::Path;
 
-use rusqlite::{Connection, Row};
+use rusqlite::{Connection, Params, Row, Statement};
 
 use super::{EventRow, GroupRow, RecordError};
 use crate::clock;
-use crate::hash::FastMap;
 
 pub struct Recording {
     conn: Connection,
     path: String,
+    /// Said once by [`Recording::notes`]: how the file was opened when it could not be opened as usual.
+    opened_note: Option<String>,
+    skipped: RefCell<Skipped>,
+}
+
+/// Rows skipped for a value out of range or of the wrong type, and the first one's reason.
+#[derive(Debug, Default)]
+struct Skipped {
+    rows: u64,
+    first: Option<String>,
+}
+
+/// A value a row cannot be read with (`port = 70000`, text in a count): the row is skipped, not the file.
+fn is_bad_value(e: &rusqlite::Error) -> Option<usize> {
+    match e {
+        rusqlite::Error::IntegralValueOutOfRange(i, _)
+        | rusqlite::Error::FromSqlConversionFailure(i, _, _)
+        | rusqlite::Error::InvalidColumnType(i, _, _) => Some(*i),
+        _ => None,
+    }
+}
+
+/// What [`GroupDiff`](Recording::group_diff) reports: a group only in the later sample, only in the earlier
+/// one, or in both with other counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    Added,
+    Removed,
+    Changed,
+}
+
+/// Totals of the events in a span.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct EventCounts {
+    pub opened: u64,
+    pub closed: u64,
+    pub changed: u64,
+    /// Events over --max-events in the samples of the span: counted, not stored.
+    pub not_stored: u64,
 }
 
 /// One sample's header.
@@ -94,45 +137,121 @@ fn group_row(r: &Row, at: usize) -> rusqlite::Result<GroupRow> {
 
 const SAMPLE_COLUMNS: &str = "id, time_ms, sockets, opened, closed, events_dropped";
 
+/// The identity of a group across samples.
+fn group_key(g: &GroupRow) -> (&str, &str, Option<&str>, Option<u16>) {
+    (&g.kind, &g.proto, g.address.as_deref(), g.port)
+}
+
 impl Recording {
     pub fn open(path: &Path) -> Result<Recording, RecordError> {
-        let conn = super::open(path, false)?;
-        Ok(Recording { conn, path: path.display().to_string() })
+        let (conn, opened_note) = super::open_read(path)?;
+        let path = path.display().to_string();
+        Ok(Recording { conn, path, opened_note, skipped: RefCell::default() })
     }
 
     fn err(&self) -> impl Fn(rusqlite::Error) -> RecordError + '_ {
         |source| RecordError::Sqlite { path: self.path.clone(), source }
     }
 
+    /// What a reader should tell: how the file was opened (read-only file system) and the rows skipped so
+    /// far for values out of range. Each is said once.
+    pub fn notes(&mut self) -> Vec<String> {
+        let mut notes: Vec<String> = self.opened_note.take().into_iter().collect();
+        let s = std::mem::take(&mut *self.skipped.borrow_mut());
+        if s.rows > 0 {
+            notes.push(format!(
+                "{}: skipped {} row{} with a value out of range or of the wrong type (first: {})",
+                self.path,
+                s.rows,
+                if s.rows == 1 { "" } else { "s" },
+                s.first.unwrap_or_default()
+            ));
+        }
+        notes
+    }
+
+    /// Rows skipped so far for values out of range or of the wrong type.
+    pub fn skipped(&self) -> u64 {
+        self.skipped.borrow().rows
+    }
+
+    /// Decode one row with `decode`; `None` (counted) when a value is out of range or of the wrong type.
+    fn decoded<T>(&self, r: &Row, decode: impl Fn(&Row) -> rusqlite::Result<T>) -> Result<Option<T>, RecordError> {
+        match decode(r) {
+            Ok(v) => Ok(Some(v)),
+            Err(e) => match is_bad_value(&e) {
+                Some(i) => {
+                    let mut s = self.skipped.borrow_mut();
+                    s.rows += 1;
+                    if s.first.is_none() {
+                        let st: &Statement = r.as_ref();
+                        let column = st.column_name(i).unwrap_or("?");
+                        s.first = Some(format!("column {column}: {e}"));
+                    }
+                    Ok(None)
+                }
+                None => Err(self.err()(e)),
+            },
+        }
+    }
+
+    /// Run `sql` and give each row that decodes to `each`, in the query's order.
+    fn each_row<T, E: From<RecordError>>(
+        &self,
+        sql: &str,
+        params: impl Params,
+        decode: impl Fn(&Row) -> rusqlite::Result<T>,
+        mut each: impl FnMut(T) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let err = self.err();
+        let mut st = self.conn.prepare(sql).map_err(&err)?;
+        let mut rows = st.query(params).map_err(&err)?;
+        while let Some(r) = rows.next().map_err(&err)? {
+            if let Some(v) = self.decoded(r, &decode)? {
+                each(v)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn collect<T>(
+        &self,
+        sql: &str,
+        params: impl Params,
+        decode: impl Fn(&Row) -> rusqlite::Result<T>,
+    ) -> Result<Vec<T>, RecordError> {
+        let mut v = Vec::new();
+        self.each_row(sql, params, decode, |x| {
+            v.push(x);
+            Ok::<_, RecordError>(())
+        })?;
+        Ok(v)
+    }
+
     /// Every sample's header, oldest first.
     pub fn samples(&self) -> Result<Vec<SampleInfo>, RecordError> {
-        let err = self.err();
-        let mut st =
-            self.conn.prepare(&format!("SELECT {SAMPLE_COLUMNS} FROM samples ORDER BY time_ms, id")).map_err(&err)?;
-        let rows = st.query_map([], sample_row).map_err(&err)?;
-        rows.collect::<Result<_, _>>().map_err(err)
+        self.collect(&format!("SELECT {SAMPLE_COLUMNS} FROM samples ORDER BY time_ms, id"), [], sample_row)
+    }
+
+    /// The first and the last sample; `None` when there is none.
+    pub fn span(&self) -> Result<Option<(SampleInfo, SampleInfo)>, RecordError> {
+        let one = |order: &str| {
+            let sql = format!("SELECT {SAMPLE_COLUMNS} FROM samples ORDER BY time_ms {order}, id {order} LIMIT 1");
+            Ok::<_, RecordError>(self.collect(&sql, [], sample_row)?.into_iter().next())
+        };
+        Ok(one("ASC")?.zip(one("DESC")?))
     }
 
     /// The last sample taken at or before `at_ms`.
     pub fn sample_at(&self, at_ms: u64) -> Result<SampleInfo, RecordError> {
-        let err = self.err();
-        let found = self
-            .conn
-            .query_row(
-                &format!(
-                    "SELECT {SAMPLE_COLUMNS} FROM samples WHERE time_ms <= ?1 ORDER BY time_ms DESC, id DESC LIMIT 1"
-                ),
-                [at_ms as i64],
-                sample_row,
-            )
-            .map(Some)
-            .or_else(|e| if e == rusqlite::Error::QueryReturnedNoRows { Ok(None) } else { Err(e) })
-            .map_err(&err)?;
-        if let Some(s) = found {
+        let sql = format!(
+            "SELECT {SAMPLE_COLUMNS} FROM samples WHERE time_ms <= ?1 ORDER BY time_ms DESC, id DESC LIMIT 1"
+        );
+        if let Some(s) = self.collect(&sql, [ms(at_ms)], sample_row)?.into_iter().next() {
             return Ok(s);
         }
-        match self.samples()?.first() {
-            Some(first) => Err(RecordError::NoSample {
+        match self.span()? {
+            Some((first, _)) => Err(RecordError::NoSample {
                 path: self.path.clone(),
                 at: clock::rfc3339(at_ms),
                 first: clock::rfc3339(first.time_ms),
@@ -141,30 +260,156 @@ impl Recording {
         }
     }
 
+    /// The start of a span at `at_ms`: the last sample at or before it, or the first sample when `at_ms` is
+    /// before the recording starts.
+    pub fn sample_from(&self, at_ms: u64) -> Result<SampleInfo, RecordError> {
+        match self.sample_at(at_ms) {
+            Err(RecordError::NoSample { .. }) => match self.span()? {
+                Some((first, _)) => Ok(first),
+                None => Err(RecordError::Empty { path: self.path.clone() }),
+            },
+            other => other,
+        }
+    }
+
     /// The groups recorded in a sample, most sockets first.
     pub fn groups(&self, sample: i64) -> Result<Vec<GroupRow>, RecordError> {
-        let err = self.err();
-        let mut st = self
+        let mut v = Vec::new();
+        self.each_group(sample, |g| {
+            v.push(g);
+            Ok::<_, RecordError>(())
+        })?;
+        Ok(v)
+    }
+
+    /// [`groups`](Self::groups) one by one.
+    pub fn each_group<E: From<RecordError>>(
+        &self,
+        sample: i64,
+        each: impl FnMut(GroupRow) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let sql = format!(
+            "SELECT {GROUP_COLUMNS} FROM groups WHERE sample_id = ?1 ORDER BY sockets DESC, kind, address, port"
+        );
+        self.each_row(&sql, [sample], |r| group_row(r, 0), each)
+    }
+
+    /// How many group rows a sample has.
+    pub fn group_count(&self, sample: i64) -> Result<u64, RecordError> {
+        let n: i64 = self
             .conn
-            .prepare(&format!(
-                "SELECT {GROUP_COLUMNS} FROM groups WHERE sample_id = ?1 ORDER BY sockets DESC, kind, address, port"
-            ))
-            .map_err(&err)?;
-        let rows = st.query_map([sample], |r| group_row(r, 0)).map_err(&err)?;
-        rows.collect::<Result<_, _>>().map_err(err)
+            .query_row("SELECT COUNT(*) FROM groups WHERE sample_id = ?1", [sample], |r| r.get(0))
+            .map_err(self.err())?;
+        Ok(n.max(0) as u64)
+    }
+
+    /// The groups of sample `to` that `change` between sample `from` and it (for [`Change::Removed`] the row
+    /// of `from`; for [`Change::Changed`] both: before, after), in the order of their identity (kind,
+    /// protocol, address, port). A merge of both samples' rows sorted by SQLite: nothing is held but the two
+    /// current rows. A sample with two rows of one group counts its first.
+    pub fn group_diff<E: From<RecordError>>(
+        &self,
+        (from, to): (i64, i64),
+        change: Change,
+        mut each: impl FnMut(&GroupRow, Option<&GroupRow>) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let err = self.err();
+        let sql = format!(
+            "SELECT {GROUP_COLUMNS} FROM groups WHERE sample_id = ?1 ORDER BY kind, proto, address, port, rowid"
+        );
+        let (mut sa, mut sb) = (self.conn.prepare(&sql).map_err(&err)?, self.conn.prepare(&sql).map_err(&err)?);
+        let (mut ra, mut rb) = (sa.query([from]).map_err(&err)?, sb.query([to]).map_err(&err)?);
+        // The next row of a side that decodes and is not a repeat of the group before it.
+        let next = |rows: &mut rusqlite::Rows, last: &mut Option<GroupRow>| -> Result<Option<GroupRow>, RecordError> {
+            while let Some(r) = rows.next().map_err(&err)? {
+                let Some(g) = self.decoded(r, |r| group_row(r, 0))? else { continue };
+                if last.as_ref().is_some_and(|l| group_key(l) == group_key(&g)) {
+                    continue;
+                }
+                *last = Some(g.clone());
+                return Ok(Some(g));
+            }
+            Ok(None)
+        };
+        let (mut last_a, mut last_b) = (None, None);
+        let (mut a, mut b) = (next(&mut ra, &mut last_a)?, next(&mut rb, &mut last_b)?);
+        loop {
+            let order = match (&a, &b) {
+                (None, None) => return Ok(()),
+                (Some(_), None) => Ordering::Less,
+                (None, Some(_)) => Ordering::Greater,
+                (Some(x), Some(y)) => group_key(x).cmp(&group_key(y)),
+            };
+            match order {
+                Ordering::Less => {
+                    if let (Change::Removed, Some(x)) = (change, &a) {
+                        each(x, None)?;
+                    }
+                    a = next(&mut ra, &mut last_a)?;
+                }
+                Ordering::Greater => {
+                    if let (Change::Added, Some(y)) = (change, &b) {
+                        each(y, None)?;
+                    }
+                    b = next(&mut rb, &mut last_b)?;
+                }
+                Ordering::Equal => {
+                    if let (Change::Changed, Some(x), Some(y)) = (change, &a, &b)
+                        && (x.states != y.states || x.sockets != y.sockets)
+                    {
+                        each(x, Some(y))?;
+                    }
+                    a = next(&mut ra, &mut last_a)?;
+                    b = next(&mut rb, &mut last_b)?;
+                }
+            }
+        }
     }
 
     /// Events with `from_ms < time_ms <= to_ms`, in order.
     pub fn events_between(&self, from_ms: u64, to_ms: u64) -> Result<Vec<EventRow>, RecordError> {
+        let mut v = Vec::new();
+        self.each_event((from_ms, to_ms), |e| {
+            v.push(e);
+            Ok::<_, RecordError>(())
+        })?;
+        Ok(v)
+    }
+
+    /// [`events_between`](Self::events_between) one by one.
+    pub fn each_event<E: From<RecordError>>(
+        &self,
+        (from_ms, to_ms): (u64, u64),
+        each: impl FnMut(EventRow) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let sql =
+            format!("SELECT {EVENT_COLUMNS} FROM events WHERE time_ms > ?1 AND time_ms <= ?2 ORDER BY time_ms, rowid");
+        self.each_row(&sql, [ms(from_ms), ms(to_ms)], event_row, each)
+    }
+
+    /// The events with `from_ms < time_ms <= to_ms` counted by kind, and those the samples of the span
+    /// counted without storing them.
+    pub fn event_counts(&self, from_ms: u64, to_ms: u64) -> Result<EventCounts, RecordError> {
         let err = self.err();
-        let mut st = self
+        let span = [ms(from_ms), ms(to_ms)];
+        let (opened, closed, changed): (i64, i64, i64) = self
             .conn
-            .prepare(&format!(
-                "SELECT {EVENT_COLUMNS} FROM events WHERE time_ms > ?1 AND time_ms <= ?2 ORDER BY time_ms, rowid"
-            ))
+            .query_row(
+                "SELECT COUNT(*) FILTER (WHERE event = 'open'), COUNT(*) FILTER (WHERE event = 'close'),                  COUNT(*) FILTER (WHERE event = 'state') FROM events WHERE time_ms > ?1 AND time_ms <= ?2",
+                span,
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
             .map_err(&err)?;
-        let rows = st.query_map([ms(from_ms), ms(to_ms)], event_row).map_err(&err)?;
-        rows.collect::<Result<_, _>>().map_err(err)
+        let not_stored: i64 = self
+            .conn
+            .query_row(
+                "SELECT COALESCE(SUM(MAX(events_dropped, 0)), 0) FROM samples WHERE time_ms > ?1 AND time_ms <= ?2",
+                span,
+                |r| r.get(0),
+            )
+            .map_err(&err)?;
+        let u = |v: i64| v.max(0) as u64;
+        Ok(EventCounts { opened: u(opened), closed: u(closed), changed: u(changed), not_stored: u(not_stored) })
     }
 
     /// Group `g` in every sample taken in `from_ms..=to_ms`, oldest first: `each(time_ms, the group's row or
@@ -199,7 +444,8 @@ impl Recording {
             last = Some(id);
             let time_ms = r.get::<_, i64>(1).map_err(&err)?.max(0) as u64;
             let present = r.get::<_, Option<String>>(2).map_err(&err)?.is_some();
-            let row = if present { Some(group_row(r, 2).map_err(&err)?) } else { None };
+            // A row with a value out of range is counted and taken as absent.
+            let row = if present { self.decoded(r, |r| group_row(r, 2))? } else { None };
             each(time_ms, row);
         }
         Ok(())
@@ -208,48 +454,50 @@ impl Recording {
     /// The last `max` events up to `until_ms` of the sockets of group `g`, newest first: for a listening
     /// endpoint those on its port, for an outbound group those to its destination.
     pub fn group_events(&self, g: &GroupRow, until_ms: u64, max: usize) -> Result<Vec<EventRow>, RecordError> {
-        let err = self.err();
         let cond = match g.kind.as_str() {
             "listen" => "local_port = ?2",
             "outbound" => "peer_address = ?1 AND peer_port = ?2",
             _ => return Ok(Vec::new()),
         };
-        let mut st = self
-            .conn
-            .prepare(&format!(
-                "SELECT {EVENT_COLUMNS} FROM events WHERE proto = ?3 AND {cond} AND time_ms <= ?4 \
-                 ORDER BY time_ms DESC, rowid DESC LIMIT ?5"
-            ))
-            .map_err(&err)?;
-        let rows = st
-            .query_map(rusqlite::params![g.address, g.port, g.proto, ms(until_ms), max as i64], event_row)
-            .map_err(&err)?;
-        rows.collect::<Result<_, _>>().map_err(err)
+        let sql = format!(
+            "SELECT {EVENT_COLUMNS} FROM events WHERE proto = ?3 AND {cond} AND time_ms <= ?4 \
+             ORDER BY time_ms DESC, rowid DESC LIMIT ?5"
+        );
+        self.collect(&sql, rusqlite::params![g.address, g.port, g.proto, ms(until_ms), max as i64], event_row)
     }
 
     /// Sockets known open at `at_ms` from the events: opened during the recording and not closed by then.
     pub fn open_at(&self, at_ms: u64) -> Result<Vec<EventRow>, RecordError> {
-        let mut open: FastMap<u64, EventRow> = FastMap::default();
-        for e in self.events_between(0, at_ms)? {
-            let Some(c) = e.cookie else { continue };
-            match e.event.as_str() {
-                "open" if !e.late => {
-                    open.insert(c, e);
-                }
-                "state" => {
-                    if let Some(o) = open.get_mut(&c) {
-                        o.state = e.state;
-                    }
-                }
-                "close" => {
-                    open.remove(&c);
-                }
-                _ => {}
-            }
-        }
-        let mut v: Vec<EventRow> = open.into_values().collect();
-        v.sort_by_key(|e| (e.time_ms, e.cookie));
+        let mut v = Vec::new();
+        self.each_open_at(at_ms, |e| {
+            v.push(e);
+            Ok::<_, RecordError>(())
+        })?;
         Ok(v)
+    }
+
+    /// [`open_at`](Self::open_at) one by one, in the order they opened: each the row of its (last) open
+    /// with the state of its last event. SQLite partitions the events by cookie (sorting on disk past its
+    /// cache): a socket is open when its last open or close is an open that was not learned from the close.
+    pub fn each_open_at<E: From<RecordError>>(
+        &self,
+        at_ms: u64,
+        each: impl FnMut(EventRow) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let columns: Vec<String> =
+            EVENT_COLUMNS.split(", ").map(|c| if c == "state" { "k.latest".into() } else { format!("e.{c}") }).collect();
+        let sql = format!(
+            "SELECT {} FROM (SELECT rowid AS rid, event, \
+                 SUM(event <> 'state') OVER w AS opens_or_closes_after, FIRST_VALUE(state) OVER w AS latest \
+               FROM events WHERE time_ms <= ?1 AND cookie IS NOT NULL \
+                 AND (event IN ('close', 'state') OR (event = 'open' AND NOT late)) \
+               WINDOW w AS (PARTITION BY cookie ORDER BY time_ms DESC, rowid DESC \
+                 ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)) k \
+             JOIN events e ON e.rowid = k.rid \
+             WHERE k.opens_or_closes_after = 1 AND k.event = 'open' ORDER BY e.time_ms, e.cookie",
+            columns.join(", ")
+        );
+        self.each_row(&sql, [ms(at_ms)], event_row, each)
     }
 }
 

@@ -79,6 +79,10 @@ pub struct Written {
 
 pub struct Recorder {
     conn: Connection,
+    /// The file, locked (flock, exclusive) for the recorder's life: a second recorder is refused. Declared
+    /// after `conn` so that it closes after SQLite's connection (closing a descriptor of the file while
+    /// SQLite has it open would drop SQLite's own POSIX locks on it).
+    _lock: std::fs::File,
     path: PathBuf,
     limits: Limits,
 }
@@ -93,15 +97,72 @@ const INSERT_EVENT: &str = "INSERT INTO events (time_ms, event, proto, state, ol
      peer_address, peer_port, cookie, pid, comm, lifetime_ms, bytes_sent, bytes_received, retrans, rtt_us, via, late) \
      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)";
 
+/// Open (creating) `path` and take its exclusive flock, without waiting: [`RecordError::Busy`] names the
+/// process holding it when `/proc/locks` tells. (SQLite's own locks are POSIX record locks, which flock
+/// locks do not meet; readers take none.)
+fn lock(path: &Path) -> Result<std::fs::File, RecordError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let name = path.display().to_string();
+    let io = |source| RecordError::Io { path: name.clone(), source };
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o644)
+        .custom_flags(libc::O_NOCTTY | libc::O_NONBLOCK)
+        .open(path)
+        .map_err(io)?;
+    crate::collect::input::check_file_type(file.metadata().map_err(io)?.file_type()).map_err(io)?;
+    match rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
+        Ok(()) => Ok(file),
+        Err(rustix::io::Errno::WOULDBLOCK) => Err(RecordError::Busy { path: name.clone(), holder: holder(&file) }),
+        Err(e) => Err(io(std::io::Error::from(e))),
+    }
+}
+
+/// `comm[pid]` of the process holding the flock on `file`, from `/proc/locks`.
+fn holder(file: &std::fs::File) -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    let m = file.metadata().ok()?;
+    let dev = m.dev();
+    let dev = (rustix::fs::major(dev), rustix::fs::minor(dev));
+    let locks = crate::collect::input::read_to_string_capped(Path::new("/proc/locks"), 16 << 20).ok()?;
+    let pid = flock_holder(&locks, dev, m.ino())?;
+    let comm = crate::collect::input::read_to_string_capped(Path::new(&format!("/proc/{pid}/comm")), 4096);
+    Some(match comm {
+        Ok(c) => format!("{}[{pid}]", c.trim_end()),
+        Err(_) => format!("pid {pid}"),
+    })
+}
+
+/// The pid holding an exclusive flock on inode `ino` of device `dev` in a `/proc/locks` text:
+/// `1: FLOCK  ADVISORY  WRITE 26525 fe:00:5751478 0 EOF` (device numbers in hex; waiters' lines, `-> FLOCK`,
+/// are not holders).
+pub(crate) fn flock_holder(locks: &str, (major, minor): (u32, u32), ino: u64) -> Option<u32> {
+    locks.lines().find_map(|l| {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        let [_, "FLOCK", _, "WRITE", pid, id, ..] = f.as_slice() else { return None };
+        let mut it = id.split(':');
+        let (ma, mi, i) = (it.next()?, it.next()?, it.next()?);
+        let same = u32::from_str_radix(ma, 16).ok()? == major
+            && u32::from_str_radix(mi, 16).ok()? == minor
+            && i.parse::<u64>().ok()? == ino;
+        pid.parse().ok().filter(|&p| same && p > 0)
+    })
+}
+
 fn ms(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
 }
 
 impl Recorder {
     /// Create or append to the recording at `path`.
+    /// Create or append to the recording at `path`; refused while another recorder writes to it.
     pub fn create(path: &Path, limits: Limits) -> Result<Recorder, RecordError> {
-        let conn = super::open(path, true)?;
-        Ok(Recorder { conn, path: path.to_path_buf(), limits })
+        let lock = lock(path)?;
+        let conn = super::open_write(path)?;
+        Ok(Recorder { conn, _lock: lock, path: path.to_path_buf(), limits })
     }
 
     fn err(&self) -> impl Fn(rusqlite::Error) -> RecordError + '_ {
