@@ -3,6 +3,7 @@
 //! the file; [`reader`] answers "what was there at T" and "what happened between".
 
 pub mod reader;
+pub mod synthetic;
 pub mod writer;
 
 use std::path::Path;
