@@ -70,8 +70,10 @@ CREATE INDEX IF NOT EXISTS events_time ON events(time_ms);
 /// A recording could not be opened, written or read.
 #[derive(Debug, thiserror::Error)]
 pub enum RecordError {
-    #[error("{path}: {source}")]
-    Sqlite { path: String, source: rusqlite::Error },
+    // The cause is part of the message, not a `source`: a chain would repeat it (SQLite's own messages
+    // name the file and the code again).
+    #[error("{path}: {error}")]
+    Sqlite { path: String, error: rusqlite::Error },
     #[error("{path}: not a sockscope recording (no `meta` table with a schema version)")]
     NotARecording { path: String },
     #[error("{path}: recorded with schema version {found}; this sockscope reads version {SCHEMA_VERSION}")]
@@ -86,14 +88,14 @@ pub enum RecordError {
         .holder.as_deref().map(|h| format!(" ({h})")).unwrap_or_default()
     )]
     Busy { path: String, holder: Option<String> },
-    #[error("{path}: {source}")]
-    Io { path: String, source: std::io::Error },
+    #[error("{path}: {error}")]
+    Io { path: String, error: std::io::Error },
 }
 
 /// Open (creating it if need be) a recording to write, and check it.
 fn open_write(path: &Path) -> Result<Connection, RecordError> {
     let name = path.display().to_string();
-    let err = |source| RecordError::Sqlite { path: name.clone(), source };
+    let err = |source| RecordError::Sqlite { path: name.clone(), error: source };
     let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_CREATE;
     let conn = Connection::open_with_flags(path, flags).map_err(err)?;
     conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(err)?;
@@ -112,9 +114,11 @@ fn open_write(path: &Path) -> Result<Connection, RecordError> {
 /// says so, and what of the write-ahead log is left unread.
 fn open_read(path: &Path) -> Result<(Connection, Option<String>), RecordError> {
     let name = path.display().to_string();
+    // SQLite says "unable to open database file" for a file that is not there, or cannot be read.
+    std::fs::metadata(path).map_err(|error| RecordError::Io { path: name.clone(), error })?;
     let usual = open_read_with(path, path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY);
     let source = match usual {
-        Err(RecordError::Sqlite { source, .. })
+        Err(RecordError::Sqlite { error: source, .. })
             if matches!(
                 source.sqlite_error_code(),
                 Some(rusqlite::ErrorCode::CannotOpen | rusqlite::ErrorCode::ReadOnly)
@@ -125,11 +129,14 @@ fn open_read(path: &Path) -> Result<(Connection, Option<String>), RecordError> {
         other => return other.map(|c| (c, None)),
     };
     let Some(why) = unwritable_dir(path) else {
-        return Err(RecordError::Sqlite { path: name, source });
+        return Err(RecordError::Sqlite { path: name, error: source });
     };
     let uri = format!("file:{}?immutable=1", uri_path(path));
     let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_URI;
-    let conn = open_read_with(path, Path::new(&uri), flags)?;
+    // When that fails too, the first failure says more.
+    let Ok(conn) = open_read_with(path, Path::new(&uri), flags) else {
+        return Err(RecordError::Sqlite { path: name, error: source });
+    };
     let mut note = format!("{name}: read as an immutable file: {why}, where SQLite cannot create its -shm index");
     let wal = std::fs::metadata(format!("{name}-wal")).map_or(0, |m| m.len());
     if wal > 0 {
@@ -143,7 +150,7 @@ fn open_read(path: &Path) -> Result<(Connection, Option<String>), RecordError> {
 /// Open `file` (`path` itself or a URI naming it) to read, and check it.
 fn open_read_with(path: &Path, file: &Path, flags: rusqlite::OpenFlags) -> Result<Connection, RecordError> {
     let name = path.display().to_string();
-    let err = |source| RecordError::Sqlite { path: name.clone(), source };
+    let err = |source| RecordError::Sqlite { path: name.clone(), error: source };
     let conn = Connection::open_with_flags(file, flags).map_err(err)?;
     conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(err)?;
     // Sorts and groupings of big recordings spill to temporary files past the page cache (never to memory).
@@ -198,7 +205,7 @@ fn check(conn: &Connection, name: &str) -> Result<(), RecordError> {
         Err(rusqlite::Error::SqliteFailure(_, Some(msg))) if msg.starts_with("no such table") => {
             Err(not_a_recording())
         }
-        Err(source) => Err(RecordError::Sqlite { path: name.to_string(), source }),
+        Err(source) => Err(RecordError::Sqlite { path: name.to_string(), error: source }),
     }
 }
 

@@ -26,6 +26,8 @@ pub struct Recording {
 struct Skipped {
     rows: u64,
     first: Option<String>,
+    /// The samples [`Recording::group_diff`] compared last: passes over the same two count their rows once.
+    diffed: Option<(i64, i64)>,
 }
 
 /// A value a row cannot be read with (`port = 70000`, text in a count): the row is skipped, not the file.
@@ -150,7 +152,7 @@ impl Recording {
     }
 
     fn err(&self) -> impl Fn(rusqlite::Error) -> RecordError + '_ {
-        |source| RecordError::Sqlite { path: self.path.clone(), source }
+        |source| RecordError::Sqlite { path: self.path.clone(), error: source }
     }
 
     /// What a reader should tell: how the file was opened (read-only file system) and the rows skipped so
@@ -177,9 +179,20 @@ impl Recording {
 
     /// Decode one row with `decode`; `None` (counted) when a value is out of range or of the wrong type.
     fn decoded<T>(&self, r: &Row, decode: impl Fn(&Row) -> rusqlite::Result<T>) -> Result<Option<T>, RecordError> {
+        self.decoded_counting(r, decode, true)
+    }
+
+    /// [`decoded`](Self::decoded), counting a skipped row only when `count`.
+    fn decoded_counting<T>(
+        &self,
+        r: &Row,
+        decode: impl Fn(&Row) -> rusqlite::Result<T>,
+        count: bool,
+    ) -> Result<Option<T>, RecordError> {
         match decode(r) {
             Ok(v) => Ok(Some(v)),
             Err(e) => match is_bad_value(&e) {
+                Some(_) if !count => Ok(None),
                 Some(i) => {
                     let mut s = self.skipped.borrow_mut();
                     s.rows += 1;
@@ -306,7 +319,8 @@ impl Recording {
     /// The groups of sample `to` that `change` between sample `from` and it (for [`Change::Removed`] the row
     /// of `from`; for [`Change::Changed`] both: before, after), in the order of their identity (kind,
     /// protocol, address, port). A merge of both samples' rows sorted by SQLite: nothing is held but the two
-    /// current rows. A sample with two rows of one group counts its first.
+    /// current rows. A sample with two rows of one group counts its first. Passes over the same two samples
+    /// (one per change) count a skipped row once.
     pub fn group_diff<E: From<RecordError>>(
         &self,
         (from, to): (i64, i64),
@@ -319,10 +333,11 @@ impl Recording {
         );
         let (mut sa, mut sb) = (self.conn.prepare(&sql).map_err(&err)?, self.conn.prepare(&sql).map_err(&err)?);
         let (mut ra, mut rb) = (sa.query([from]).map_err(&err)?, sb.query([to]).map_err(&err)?);
+        let count = self.skipped.borrow_mut().diffed.replace((from, to)) != Some((from, to));
         // The next row of a side that decodes and is not a repeat of the group before it.
         let next = |rows: &mut rusqlite::Rows, last: &mut Option<GroupRow>| -> Result<Option<GroupRow>, RecordError> {
             while let Some(r) = rows.next().map_err(&err)? {
-                let Some(g) = self.decoded(r, |r| group_row(r, 0))? else { continue };
+                let Some(g) = self.decoded_counting(r, |r| group_row(r, 0), count)? else { continue };
                 if last.as_ref().is_some_and(|l| group_key(l) == group_key(&g)) {
                     continue;
                 }

@@ -108,3 +108,149 @@ fn top_peers_are_read_back_as_a_list_skipping_what_is_malformed() {
     let want = [("10.0.0.1", 12), ("[::1]", 3), ("fe80::1", 2)].map(|(a, n)| (a.to_string(), n));
     assert_eq!(g.top_peer_list(), want);
 }
+
+/// Regression: two recorders on one file interleaved their samples silently and pruned each other's rows.
+/// The second is refused, naming the file and the process holding it.
+#[test]
+fn second_recorder_on_one_file_is_refused_naming_the_first() {
+    let path = temp("tworecorders");
+    let first = Recorder::create(&path, NO_LIMITS).unwrap();
+    let second = Recorder::create(&path, NO_LIMITS);
+    let Err(e @ RecordError::Busy { .. }) = second else { panic!("a second recorder was let in: {:?}", second.err()) };
+    let text = e.to_string();
+    assert!(text.starts_with(&format!("{}: another recorder is writing to it", path.display())), "{text}");
+    assert!(text.contains(&format!("[{}])", std::process::id())), "names the holder: {text}");
+    drop(first);
+    // Once the first is gone the file is free again, and readers never needed the lock.
+    let again = Recorder::create(&path, NO_LIMITS).unwrap();
+    Recording::open(&path).unwrap();
+    drop(again);
+}
+
+#[test]
+fn the_flock_holder_is_found_in_proc_locks() {
+    let locks = "1: POSIX  ADVISORY  WRITE 900 fe:00:77 0 EOF\n\
+                 2: FLOCK  ADVISORY  READ 901 fe:00:77 0 EOF\n\
+                 3: -> FLOCK  ADVISORY  WRITE 902 fe:00:77 0 EOF\n\
+                 4: FLOCK  ADVISORY  WRITE 903 fe:01:77 0 EOF\n\
+                 5: FLOCK  ADVISORY  WRITE 904 fe:00:77 0 EOF\n";
+    assert_eq!(writer::flock_holder(locks, (0xfe, 0), 77), Some(904));
+    assert_eq!(writer::flock_holder(locks, (0xfe, 0), 78), None);
+    assert_eq!(writer::flock_holder("garbage\n\n: FLOCK\n", (0xfe, 0), 77), None);
+}
+
+/// Regression: one out-of-range value (`port = 70000`, a negative count) made the whole file unreadable.
+/// The row is skipped, the rest read, and a note counts what was skipped.
+#[test]
+fn a_port_out_of_range_skips_its_row_not_the_file() {
+    let path = temp("outofrange");
+    let mut r = Recorder::create(&path, NO_LIMITS).unwrap();
+    let evs = [event(1500, "open", 1), event(1600, "open", 2)];
+    let p = pending(&evs);
+    r.write(&sample(1000, &[group(5000, 3), group(6000, 1)], &Pending::default())).unwrap();
+    r.write(&sample(2000, &[group(5000, 4), group(6000, 1), group(7000, 0)], &p)).unwrap();
+    drop(r);
+    let raw = rusqlite::Connection::open(&*path).unwrap();
+    raw.execute_batch(
+        "UPDATE groups SET port = 70000 WHERE port = 6000 AND sample_id = 2;
+         UPDATE groups SET established = -1 WHERE port = 7000;
+         UPDATE events SET local_port = 70000 WHERE cookie = 1;",
+    )
+    .unwrap();
+    drop(raw);
+    let mut rec = Recording::open(&path).unwrap();
+    let s = rec.sample_at(2000).unwrap();
+    let ports: Vec<Option<u16>> = rec.groups(s.id).unwrap().iter().map(|g| g.port).collect();
+    assert_eq!(ports, vec![Some(5000)]);
+    let open: Vec<Option<u64>> = rec.open_at(2000).unwrap().iter().map(|e| e.cookie).collect();
+    assert_eq!(open, vec![Some(2)]);
+    let mut removed = Vec::new();
+    for change in [reader::Change::Removed, reader::Change::Added] {
+        rec.group_diff((1, s.id), change, |g, _| {
+            removed.push(g.port);
+            Ok::<_, RecordError>(())
+        })
+        .unwrap();
+    }
+    assert_eq!(removed, vec![Some(6000)], "the skipped row is not there");
+    // Two groups, one event; the diff's two bad rows counted once over its passes.
+    assert_eq!(rec.skipped(), 5);
+    let notes = rec.notes();
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    assert!(notes[0].contains("skipped 5 rows with a value out of range") && notes[0].contains("column port"), "{notes:?}");
+    assert!(rec.notes().is_empty(), "said once");
+}
+
+/// The sockets open at a moment, computed in SQL: the last state of each, a reopened cookie once, a close
+/// (or an open learned from the close) ends it.
+#[test]
+fn open_at_takes_the_last_state_of_each_socket() {
+    let path = temp("openat");
+    let mut r = Recorder::create(&path, NO_LIMITS).unwrap();
+    let state = |t, c, s: &str| EventRow { state: s.into(), old_state: Some("established".into()), ..event(t, "state", c) };
+    let late = EventRow { late: true, ..event(150, "open", 4) };
+    let evs = [
+        event(100, "open", 1),
+        event(110, "open", 2),
+        state(120, 1, "fin-wait-1"),
+        state(130, 1, "fin-wait-2"),
+        event(140, "close", 2),
+        late,
+        event(160, "close", 4),
+        event(170, "open", 3),
+        event(180, "close", 3),
+        event(190, "open", 3),
+        state(200, 9, "closing"),
+    ];
+    let p = pending(&evs);
+    r.write(&sample(1000, &[], &p)).unwrap();
+    drop(r);
+    let rec = Recording::open(&path).unwrap();
+    let got: Vec<(u64, Option<u64>, String)> =
+        rec.open_at(1000).unwrap().into_iter().map(|e| (e.time_ms, e.cookie, e.state)).collect();
+    let want = [(100, Some(1), "fin-wait-2"), (190, Some(3), "established")];
+    assert_eq!(got, want.map(|(t, c, s)| (t, c, s.to_string())));
+    let got: Vec<Option<u64>> = rec.open_at(125).unwrap().into_iter().map(|e| e.cookie).collect();
+    assert_eq!(got, vec![Some(1), Some(2)]);
+    assert_eq!(rec.open_at(125).unwrap()[0].state, "fin-wait-1");
+}
+
+/// Group changes between two samples come from a merge of two sorted queries: added, removed and changed
+/// each once, a sample's repeated group counted once.
+#[test]
+fn group_diff_merges_two_samples() {
+    let path = temp("groupdiff");
+    let mut r = Recorder::create(&path, NO_LIMITS).unwrap();
+    let none = Pending::default();
+    r.write(&sample(1000, &[group(80, 1), group(443, 2), group(443, 9), group(22, 1)], &none)).unwrap();
+    r.write(&sample(2000, &[group(8080, 0), group(443, 5), group(22, 1), group(8080, 3)], &none)).unwrap();
+    drop(r);
+    let rec = Recording::open(&path).unwrap();
+    let mut seen = Vec::new();
+    for change in [reader::Change::Added, reader::Change::Removed, reader::Change::Changed] {
+        rec.group_diff((1, 2), change, |g, after| {
+            seen.push((change, g.port, g.sockets, after.map(|a| a.sockets)));
+            Ok::<_, RecordError>(())
+        })
+        .unwrap();
+    }
+    use reader::Change::*;
+    assert_eq!(seen, vec![(Added, Some(8080), 1, None), (Removed, Some(80), 2, None), (Changed, Some(443), 3, Some(6))]);
+}
+
+/// Regression: `diff --from @0` was an error ("no sample at or before 1970-01-01") instead of the start.
+#[test]
+fn a_moment_before_the_first_sample_starts_a_span_at_the_first() {
+    let path = temp("samplefrom");
+    let mut r = Recorder::create(&path, NO_LIMITS).unwrap();
+    r.write(&sample(5000, &[], &Pending::default())).unwrap();
+    r.write(&sample(6000, &[], &Pending::default())).unwrap();
+    drop(r);
+    let rec = Recording::open(&path).unwrap();
+    assert_eq!(rec.sample_from(0).unwrap().time_ms, 5000);
+    assert_eq!(rec.sample_from(5999).unwrap().time_ms, 5000);
+    assert_eq!(rec.sample_from(u64::MAX).unwrap().time_ms, 6000);
+    assert!(matches!(rec.sample_at(0), Err(RecordError::NoSample { .. })), "a moment still names no sample");
+    let c = rec.event_counts(0, 6000).unwrap();
+    assert_eq!((c.opened, c.closed, c.changed, c.not_stored), (0, 0, 0, 0));
+}

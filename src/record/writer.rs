@@ -103,7 +103,7 @@ const INSERT_EVENT: &str = "INSERT INTO events (time_ms, event, proto, state, ol
 fn lock(path: &Path) -> Result<std::fs::File, RecordError> {
     use std::os::unix::fs::OpenOptionsExt;
     let name = path.display().to_string();
-    let io = |source| RecordError::Io { path: name.clone(), source };
+    let io = |source| RecordError::Io { path: name.clone(), error: source };
     let file = std::fs::OpenOptions::new()
         .read(true)
         .write(true)
@@ -166,13 +166,13 @@ impl Recorder {
     }
 
     fn err(&self) -> impl Fn(rusqlite::Error) -> RecordError + '_ {
-        |source| RecordError::Sqlite { path: self.path.display().to_string(), source }
+        |source| RecordError::Sqlite { path: self.path.display().to_string(), error: source }
     }
 
     /// Append one sample in one transaction, then apply the limits.
     pub fn write(&mut self, s: &Sample) -> Result<Written, RecordError> {
         let path = self.path.display().to_string();
-        let err = |source| RecordError::Sqlite { path: path.clone(), source };
+        let err = |source| RecordError::Sqlite { path: path.clone(), error: source };
         let stored = s.events.rows.len().min(self.limits.max_events);
         let dropped = s.events.dropped as usize + (s.events.rows.len() - stored);
         let (opened, closed) = (s.events.opened, s.events.closed);
@@ -287,7 +287,7 @@ impl Recorder {
     /// Delete samples, their groups and events before `cutoff_ms`; give the pages back.
     fn drop_before(&mut self, cutoff_ms: i64) -> Result<usize, RecordError> {
         let path = self.path.display().to_string();
-        let err = |source| RecordError::Sqlite { path: path.clone(), source };
+        let err = |source| RecordError::Sqlite { path: path.clone(), error: source };
         let tx = self.conn.transaction().map_err(err)?;
         tx.execute("DELETE FROM groups WHERE sample_id IN (SELECT id FROM samples WHERE time_ms < ?1)", [cutoff_ms])
             .map_err(err)?;
