@@ -108,45 +108,18 @@ fn recording(path: &Path, groups: &[sockscope::record::GroupRow], events: &[sock
 }
 
 fn group(port: u16) -> sockscope::record::GroupRow {
-    let mut states = [0u32; 11];
-    states[9] = 1;
-    sockscope::record::GroupRow {
-        kind: "listen".into(),
-        proto: "tcp".into(),
-        address: Some("127.0.0.1".into()),
-        port: Some(port),
-        sockets: 1,
-        listeners: 1,
-        states,
-        accept_queue: None,
-        accept_backlog: None,
-        peers: 0,
-        top_peers: String::new(),
-        owner: None,
-    }
+    synthetic::listener_group("127.0.0.1", port, 0)
 }
 
+/// The open of a listener on 127.0.0.1:5000 held by `srv[1]`.
 fn event(time_ms: u64, cookie: u64) -> sockscope::record::EventRow {
     sockscope::record::EventRow {
-        time_ms,
-        event: "open".into(),
-        proto: "tcp".into(),
         state: "listen".into(),
-        old_state: None,
-        local_address: Some("127.0.0.1".into()),
-        local_port: Some(5000),
         peer_address: None,
         peer_port: None,
-        cookie: Some(cookie),
         pid: Some(1),
         comm: Some("srv".into()),
-        lifetime_ms: None,
-        bytes_sent: None,
-        bytes_received: None,
-        retrans: None,
-        rtt_us: None,
-        via: "dump".into(),
-        late: false,
+        ..synthetic::tcp_event(time_ms, "open", cookie, ("127.0.0.1", 5000), ("*", 0))
     }
 }
 
@@ -197,8 +170,10 @@ fn a_port_out_of_range_skips_its_row_with_a_note() {
     let db = dir.join("rec.db");
     recording(&db, &[group(5000), group(6000)], &[event(1_500_000, 1), event(1_600_000, 2)]);
     let raw = rusqlite::Connection::open(&db).unwrap();
-    raw.execute_batch("UPDATE groups SET port = 70000 WHERE port = 6000; UPDATE events SET local_port = 70000 WHERE cookie = 2;")
-        .unwrap();
+    raw.execute_batch(
+        "UPDATE groups SET port = 70000 WHERE port = 6000; UPDATE events SET local_port = 70000 WHERE cookie = 2;",
+    )
+    .unwrap();
     drop(raw);
     let db = db.to_str().unwrap();
     let out = common::run(&["list", "--from", db, "--at", "@3000", "--json"]);

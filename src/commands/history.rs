@@ -86,7 +86,8 @@ pub fn diff(args: &DiffConfig) -> anyhow::Result<ExitCode> {
     }
 }
 
-const CHANGES: [(Change, &str); 3] = [(Change::Added, "added"), (Change::Removed, "removed"), (Change::Changed, "changed")];
+const CHANGES: [(Change, &str); 3] =
+    [(Change::Added, "added"), (Change::Removed, "removed"), (Change::Changed, "changed")];
 
 fn diff_recording(path: &Path, args: &DiffConfig) -> anyhow::Result<ExitCode> {
     let mut rec = Recording::open(path)?;
@@ -162,7 +163,9 @@ const MAX_SNAPSHOT_LINE: usize = 16 << 20;
 fn each_snapshot_socket(path: &Path, mut each: impl FnMut(Value) -> anyhow::Result<()>) -> anyhow::Result<()> {
     let file = crate::collect::input::open(path).with_context(|| format!("cannot read {}", path.display()))?;
     let mut r = BufReader::with_capacity(256 * 1024, file);
-    let bad = |line: usize, e: &dyn std::fmt::Display| anyhow::anyhow!("{}:{line}: not a JSON snapshot ({e})", path.display());
+    let bad = |line: usize, e: &dyn std::fmt::Display| {
+        anyhow::anyhow!("{}:{line}: not a JSON snapshot ({e})", path.display())
+    };
     // The first byte that is not white space says which; the lines before it count for error positions.
     let mut lines_before = 0;
     let first = loop {

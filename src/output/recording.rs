@@ -99,7 +99,12 @@ pub fn render_event(w: &mut dyn Write, e: &EventRow) -> io::Result<()> {
 }
 
 /// A group that appeared (`+`), went away (`-`) or changed (`~`, with its row `after`) between two samples.
-pub fn render_group_change(w: &mut dyn Write, change: Change, g: &GroupRow, after: Option<&GroupRow>) -> io::Result<()> {
+pub fn render_group_change(
+    w: &mut dyn Write,
+    change: Change,
+    g: &GroupRow,
+    after: Option<&GroupRow>,
+) -> io::Result<()> {
     let label = g.label();
     let (label, proto) = (escape(&label), escape(&g.proto));
     match (change, after) {
@@ -195,7 +200,12 @@ mod tests {
             pid: Some(7),
             ..crate::record::fixtures::event_row(0, "open", 1, (1, 2))
         };
-        let g = GroupRow { proto: "udp\x1b[H".into(), kind: "unix".into(), address: Some("/tmp/\u{202e}x".into()), ..g(1, 1) };
+        let g = GroupRow {
+            proto: "udp\x1b[H".into(),
+            kind: "unix".into(),
+            address: Some("/tmp/\u{202e}x".into()),
+            ..g(1, 1)
+        };
         let t = text(|w| {
             render_event(w, &e)?;
             render_event(w, &EventRow { event: "state".into(), ..e.clone() })?;
@@ -203,7 +213,14 @@ mod tests {
             render_group_change(w, Change::Added, &g, None)
         });
         assert!(!t.contains('\x1b') && !t.contains('\x07') && !t.contains('\r') && !t.contains('\u{202e}'), "{t:?}");
-        for want in ["open\\x1b[2J", "tcp\\x07", "estab\\x1b]0;pwned\\x07", "/run/\\x1b[31mred", "py\\\"th\\x1bon", "udp\\x1b[H"] {
+        for want in [
+            "open\\x1b[2J",
+            "tcp\\x07",
+            "estab\\x1b]0;pwned\\x07",
+            "/run/\\x1b[31mred",
+            "py\\\"th\\x1bon",
+            "udp\\x1b[H",
+        ] {
             assert!(t.contains(want), "{want} in {t}");
         }
     }

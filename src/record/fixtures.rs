@@ -5,47 +5,19 @@ use super::{EventRow, GroupRow};
 
 /// The group of a TCP listener on 127.0.0.1:`port` with `established` connections.
 pub fn group_row(port: u16, established: u32) -> GroupRow {
-    let mut states = [0u32; 11];
-    states[0] = established;
-    states[9] = 1;
     GroupRow {
-        kind: "listen".into(),
-        proto: "tcp".into(),
-        address: Some("127.0.0.1".into()),
-        port: Some(port),
-        sockets: established + 1,
-        listeners: 1,
-        states,
-        accept_queue: Some(0),
-        accept_backlog: Some(128),
         peers: 1,
-        top_peers: String::new(),
         owner: Some("python3/42".into()),
+        ..super::synthetic::listener_group("127.0.0.1", port, established)
     }
 }
 
 /// An event of a connection 127.0.0.1:`local_port` -> 127.0.0.1:`peer_port` with cookie `cookie`.
 pub fn event_row(time_ms: u64, kind: &str, cookie: u64, (local_port, peer_port): (u16, u16)) -> EventRow {
+    let (local, peer) = (("127.0.0.1", local_port), ("127.0.0.1", peer_port));
     EventRow {
-        time_ms,
-        event: kind.into(),
-        proto: "tcp".into(),
-        state: "established".into(),
-        old_state: None,
-        local_address: Some("127.0.0.1".into()),
-        local_port: Some(local_port),
-        peer_address: Some("127.0.0.1".into()),
-        peer_port: Some(peer_port),
-        cookie: Some(cookie),
-        pid: None,
-        comm: None,
         lifetime_ms: (kind == "close").then_some(5),
-        bytes_sent: None,
-        bytes_received: None,
-        retrans: None,
-        rtt_us: None,
-        via: "dump".into(),
-        late: false,
+        ..super::synthetic::tcp_event(time_ms, kind, cookie, local, peer)
     }
 }
 

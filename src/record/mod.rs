@@ -1,6 +1,7 @@
 //! Recordings: the dashboard's groups at each interval and the socket events between, in an SQLite
 //! database (the schema below is a documented interface: see the README). [`writer`] appends and bounds
-//! the file; [`reader`] answers "what was there at T" and "what happened between".
+//! the file (one recorder at a time); [`reader`] answers "what was there at T" and "what happened between",
+//! streaming; [`synthetic`] writes big ones for measurements and tests.
 
 pub mod reader;
 pub mod synthetic;
@@ -202,9 +203,7 @@ fn check(conn: &Connection, name: &str) -> Result<(), RecordError> {
         },
         Err(rusqlite::Error::QueryReturnedNoRows | rusqlite::Error::InvalidColumnType(..)) => Err(not_a_recording()),
         Err(e) if e.sqlite_error_code() == Some(rusqlite::ErrorCode::NotADatabase) => Err(not_a_recording()),
-        Err(rusqlite::Error::SqliteFailure(_, Some(msg))) if msg.starts_with("no such table") => {
-            Err(not_a_recording())
-        }
+        Err(rusqlite::Error::SqliteFailure(_, Some(msg))) if msg.starts_with("no such table") => Err(not_a_recording()),
         Err(source) => Err(RecordError::Sqlite { path: name.to_string(), error: source }),
     }
 }

@@ -234,10 +234,7 @@ impl Recording {
         decode: impl Fn(&Row) -> rusqlite::Result<T>,
     ) -> Result<Vec<T>, RecordError> {
         let mut v = Vec::new();
-        self.each_row(sql, params, decode, |x| {
-            v.push(x);
-            Ok::<_, RecordError>(())
-        })?;
+        self.each_row(sql, params, decode, push(&mut v))?;
         Ok(v)
     }
 
@@ -257,9 +254,8 @@ impl Recording {
 
     /// The last sample taken at or before `at_ms`.
     pub fn sample_at(&self, at_ms: u64) -> Result<SampleInfo, RecordError> {
-        let sql = format!(
-            "SELECT {SAMPLE_COLUMNS} FROM samples WHERE time_ms <= ?1 ORDER BY time_ms DESC, id DESC LIMIT 1"
-        );
+        let sql =
+            format!("SELECT {SAMPLE_COLUMNS} FROM samples WHERE time_ms <= ?1 ORDER BY time_ms DESC, id DESC LIMIT 1");
         if let Some(s) = self.collect(&sql, [ms(at_ms)], sample_row)?.into_iter().next() {
             return Ok(s);
         }
@@ -288,10 +284,7 @@ impl Recording {
     /// The groups recorded in a sample, most sockets first.
     pub fn groups(&self, sample: i64) -> Result<Vec<GroupRow>, RecordError> {
         let mut v = Vec::new();
-        self.each_group(sample, |g| {
-            v.push(g);
-            Ok::<_, RecordError>(())
-        })?;
+        self.each_group(sample, push(&mut v))?;
         Ok(v)
     }
 
@@ -384,10 +377,7 @@ impl Recording {
     /// Events with `from_ms < time_ms <= to_ms`, in order.
     pub fn events_between(&self, from_ms: u64, to_ms: u64) -> Result<Vec<EventRow>, RecordError> {
         let mut v = Vec::new();
-        self.each_event((from_ms, to_ms), |e| {
-            v.push(e);
-            Ok::<_, RecordError>(())
-        })?;
+        self.each_event((from_ms, to_ms), push(&mut v))?;
         Ok(v)
     }
 
@@ -484,10 +474,7 @@ impl Recording {
     /// Sockets known open at `at_ms` from the events: opened during the recording and not closed by then.
     pub fn open_at(&self, at_ms: u64) -> Result<Vec<EventRow>, RecordError> {
         let mut v = Vec::new();
-        self.each_open_at(at_ms, |e| {
-            v.push(e);
-            Ok::<_, RecordError>(())
-        })?;
+        self.each_open_at(at_ms, push(&mut v))?;
         Ok(v)
     }
 
@@ -499,8 +486,10 @@ impl Recording {
         at_ms: u64,
         each: impl FnMut(EventRow) -> Result<(), E>,
     ) -> Result<(), E> {
-        let columns: Vec<String> =
-            EVENT_COLUMNS.split(", ").map(|c| if c == "state" { "k.latest".into() } else { format!("e.{c}") }).collect();
+        let columns: Vec<String> = EVENT_COLUMNS
+            .split(", ")
+            .map(|c| if c == "state" { "k.latest".into() } else { format!("e.{c}") })
+            .collect();
         let sql = format!(
             "SELECT {} FROM (SELECT rowid AS rid, event, \
                  SUM(event <> 'state') OVER w AS opens_or_closes_after, FIRST_VALUE(state) OVER w AS latest \
@@ -513,6 +502,14 @@ impl Recording {
             columns.join(", ")
         );
         self.each_row(&sql, [ms(at_ms)], event_row, each)
+    }
+}
+
+/// A callback of the `each_*` readers that collects into `v`.
+fn push<T>(v: &mut Vec<T>) -> impl FnMut(T) -> Result<(), RecordError> + '_ {
+    |x| {
+        v.push(x);
+        Ok(())
     }
 }
 

@@ -31,23 +31,46 @@ pub struct Written {
 /// The first sample's time (2023-11-14T22:13:20Z); sample `n` is taken at `T0 + n * 1000 + 999`.
 pub const T0: u64 = 1_700_000_000_000;
 
-fn event(time_ms: u64, kind: &str, cookie: u64, state: &str) -> EventRow {
+/// A TCP listener's group on `address:port` with `established` connections, nobody named holding it.
+pub fn listener_group(address: &str, port: u16, established: u32) -> GroupRow {
+    let mut states = [0u32; 11];
+    states[0] = established;
+    states[9] = 1;
+    GroupRow {
+        kind: "listen".into(),
+        proto: "tcp".into(),
+        address: Some(address.into()),
+        port: Some(port),
+        sockets: established + 1,
+        listeners: 1,
+        states,
+        accept_queue: Some(0),
+        accept_backlog: Some(128),
+        peers: established.min(1),
+        top_peers: String::new(),
+        owner: None,
+    }
+}
+
+/// An event (`open`, `state`, `close`) of an established TCP connection `local` -> `peer` with `cookie`,
+/// seen in a dump, no process or tcp_info known.
+pub fn tcp_event(time_ms: u64, kind: &str, cookie: u64, local: (&str, u16), peer: (&str, u16)) -> EventRow {
     EventRow {
         time_ms,
         event: kind.into(),
         proto: "tcp".into(),
-        state: state.into(),
-        old_state: (kind == "state").then(|| "established".into()),
-        local_address: Some("10.1.2.3".into()),
-        local_port: Some(443),
-        peer_address: Some(format!("10.9.{}.{}", (cookie >> 8) % 256, cookie % 256)),
-        peer_port: Some(1024 + (cookie % 60_000) as u16),
+        state: "established".into(),
+        old_state: None,
+        local_address: Some(local.0.into()),
+        local_port: Some(local.1),
+        peer_address: Some(peer.0.into()),
+        peer_port: Some(peer.1),
         cookie: Some(cookie),
-        pid: Some(4242),
-        comm: Some("nginx".into()),
-        lifetime_ms: (kind == "close").then_some(3000),
-        bytes_sent: (kind == "close").then_some(12_345),
-        bytes_received: (kind == "close").then_some(678),
+        pid: None,
+        comm: None,
+        lifetime_ms: None,
+        bytes_sent: None,
+        bytes_received: None,
         retrans: None,
         rtt_us: None,
         via: "dump".into(),
@@ -55,23 +78,29 @@ fn event(time_ms: u64, kind: &str, cookie: u64, state: &str) -> EventRow {
     }
 }
 
+/// An event of connection `cookie` to the synthetic server at 10.1.2.3:443.
+fn event(time_ms: u64, kind: &str, cookie: u64, state: &str) -> EventRow {
+    let peer = format!("10.9.{}.{}", (cookie >> 8) % 256, cookie % 256);
+    let close = kind == "close";
+    EventRow {
+        state: state.into(),
+        old_state: (kind == "state").then(|| "established".into()),
+        pid: Some(4242),
+        comm: Some("nginx".into()),
+        lifetime_ms: close.then_some(3000),
+        bytes_sent: close.then_some(12_345),
+        bytes_received: close.then_some(678),
+        ..tcp_event(time_ms, kind, cookie, ("10.1.2.3", 443), (&peer, 1024 + (cookie % 60_000) as u16))
+    }
+}
+
 fn group(port: u16, established: u32) -> GroupRow {
-    let mut states = [0u32; 11];
-    states[0] = established;
-    states[9] = 1;
     GroupRow {
-        kind: "listen".into(),
-        proto: "tcp".into(),
-        address: Some("10.1.2.3".into()),
-        port: Some(port),
-        sockets: established + 1,
-        listeners: 1,
-        states,
-        accept_queue: Some(0),
         accept_backlog: Some(511),
         peers: established,
         top_peers: "10.9.0.1=3 10.9.0.2=2".into(),
         owner: Some("nginx[4242]".into()),
+        ..listener_group("10.1.2.3", port, established)
     }
 }
 
@@ -111,7 +140,7 @@ pub fn snapshot(w: &mut dyn Write, n: u64, first_cookie: u64, close_wait_every: 
     for i in 0..n {
         let cookie = first_cookie + i;
         let every = close_wait_every;
-        let state = if every > 0 && cookie % every == 0 { "close-wait" } else { "established" };
+        let state = if every > 0 && cookie.is_multiple_of(every) { "close-wait" } else { "established" };
         let sep = if i + 1 < n { "," } else { "" };
         writeln!(
             w,

@@ -177,7 +177,10 @@ fn a_port_out_of_range_skips_its_row_not_the_file() {
     assert_eq!(rec.skipped(), 5);
     let notes = rec.notes();
     assert_eq!(notes.len(), 1, "{notes:?}");
-    assert!(notes[0].contains("skipped 5 rows with a value out of range") && notes[0].contains("column port"), "{notes:?}");
+    assert!(
+        notes[0].contains("skipped 5 rows with a value out of range") && notes[0].contains("column port"),
+        "{notes:?}"
+    );
     assert!(rec.notes().is_empty(), "said once");
 }
 
@@ -187,7 +190,8 @@ fn a_port_out_of_range_skips_its_row_not_the_file() {
 fn open_at_takes_the_last_state_of_each_socket() {
     let path = temp("openat");
     let mut r = Recorder::create(&path, NO_LIMITS).unwrap();
-    let state = |t, c, s: &str| EventRow { state: s.into(), old_state: Some("established".into()), ..event(t, "state", c) };
+    let state =
+        |t, c, s: &str| EventRow { state: s.into(), old_state: Some("established".into()), ..event(t, "state", c) };
     let late = EventRow { late: true, ..event(150, "open", 4) };
     let evs = [
         event(100, "open", 1),
@@ -235,7 +239,10 @@ fn group_diff_merges_two_samples() {
         .unwrap();
     }
     use reader::Change::*;
-    assert_eq!(seen, vec![(Added, Some(8080), 1, None), (Removed, Some(80), 2, None), (Changed, Some(443), 3, Some(6))]);
+    assert_eq!(
+        seen,
+        vec![(Added, Some(8080), 1, None), (Removed, Some(80), 2, None), (Changed, Some(443), 3, Some(6))]
+    );
 }
 
 /// Regression: `diff --from @0` was an error ("no sample at or before 1970-01-01") instead of the start.
