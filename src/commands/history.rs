@@ -190,7 +190,7 @@ fn each_snapshot_socket(path: &Path, mut each: impl FnMut(Value) -> anyhow::Resu
             if let Some(e) = failed {
                 return Err(e);
             }
-            seq.and_then(|()| de.end()).map_err(|e| bad(lines_before + e.line(), &e))
+            seq.and_then(|()| de.end()).map_err(|e| bad(lines_before + e.line(), &json_error(&e)))
         }
         Some(_) => {
             let mut line = Vec::new();
@@ -206,7 +206,7 @@ fn each_snapshot_socket(path: &Path, mut each: impl FnMut(Value) -> anyhow::Resu
                 if line.iter().all(u8::is_ascii_whitespace) {
                     continue;
                 }
-                let v: Value = serde_json::from_slice(&line).map_err(|e| bad(lines_before + n, &e))?;
+                let v: Value = serde_json::from_slice(&line).map_err(|e| bad(lines_before + n, &json_error(&e)))?;
                 if !v.is_object() {
                     return Err(bad(lines_before + n, &"expected the array `sockscope list --json` writes"));
                 }
@@ -214,6 +214,16 @@ fn each_snapshot_socket(path: &Path, mut each: impl FnMut(Value) -> anyhow::Resu
             }
             Ok(())
         }
+    }
+}
+
+/// A JSON parse error without serde's position (relative to where parsing began), but its column.
+fn json_error(e: &serde_json::Error) -> String {
+    let text = e.to_string();
+    let at = format!(" at line {} column {}", e.line(), e.column());
+    match text.strip_suffix(&at) {
+        Some(msg) => format!("{msg}, column {}", e.column()),
+        None => text,
     }
 }
 
