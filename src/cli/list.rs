@@ -240,7 +240,7 @@ impl ListArgs {
         query.info = self.info;
         query.memory = self.memory;
         query.details =
-            self.extended || self.tos || self.cgroup || self.inet_sockopt || self.bpf || filter.needs_cgroups();
+            self.extended || self.tos || self.cgroup || self.inet_sockopt || self.bpf || filter.needs().cgroup_ids;
         let named = |names: &[&str]| {
             self.query.iter().flat_map(|q| q.split(',')).any(|n| names.iter().any(|m| n.starts_with(m)))
                 || self.family.iter().any(|f| names.contains(&f.as_str()))

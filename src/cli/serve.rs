@@ -84,7 +84,7 @@ impl ServeArgs {
         let mut query = self.select.query(states.unwrap_or(StateSet::ALL));
         query.bytecode = crate::filter::bytecode::compile(&filter);
         // A `cgroup PATH` term matches the kernel's cgroup id of each socket, sent with the details.
-        query.details |= filter.needs_cgroups();
+        query.details |= filter.needs().cgroup_ids;
         query.one_tcp_walk = true;
         query.receive_thread = false;
         let listen: SocketAddr = self.listen.parse().map_err(|_| {

@@ -389,7 +389,7 @@ fn parsed_filters_evaluate() {
     ];
     for &(input, sock, want) in cases {
         let e = p(input).unwrap_or_else(|e| panic!("{input:?}: {}", e.render(input))).expr;
-        assert_eq!(e.matches(sock), want, "{input:?} on {:?} {:?}", sock.local, sock.peer);
+        assert_eq!(e.matches_record(sock), want, "{input:?} on {:?} {:?}", sock.local, sock.peer);
     }
 }
 
@@ -449,8 +449,8 @@ fn process_and_pid_terms() {
         p("sport :80 or pid = 42").unwrap().expr,
         Expr::Port { end: End::Local, range: r(80, 80) }.or(Expr::Pid(42))
     );
-    assert!(p("pid 42").unwrap().expr.needs_processes());
-    assert!(!p("sport :80").unwrap().expr.needs_processes());
+    assert!(p("pid 42").unwrap().expr.needs().processes);
+    assert!(!p("sport :80").unwrap().expr.needs().processes);
     // The kernel cannot see processes: its program must keep every socket such a term could keep.
     assert!(!crate::filter::bytecode::kernel_exact(&p("pid 42").unwrap().expr));
 }
@@ -468,7 +468,7 @@ fn cgroup_terms_resolve_through_the_lookup() {
     let services = Services::parse("".as_bytes());
     let parsed = parse("cgroup /system.slice", &services, &Cgroups).unwrap();
     assert_eq!(parsed.expr, Expr::Cgroup(77));
-    assert!(parsed.expr.needs_cgroups());
+    assert!(parsed.expr.needs().cgroup_ids);
     let err = parse("not cgroup /nope", &services, &Cgroups).unwrap_err();
     assert_eq!((err.pos, err.len), (11, 5), "{}", err.msg);
     assert!(err.msg.starts_with("no cgroup /nope; a glob such as '/nope/*'"), "{}", err.msg);
@@ -516,14 +516,15 @@ fn every_walk_over_the_deepest_accepted_filter_fits_a_small_stack() {
         let parsed = p(&input).expect("the deepest filter is accepted");
         let e = parsed.expr;
         let s = inet("10.0.0.1", 22, "10.0.0.2", 2);
-        let _ = e.matches(&s);
+        let _ = e.matches_record(&s);
         let bc = crate::filter::bytecode::compile(&e);
         if let Some(bc) = &bc {
             let _ = crate::filter::bytecode::run(bc, &s);
         }
         let _ = crate::filter::bytecode::kernel_exact(&e);
-        let _ = e.needs_processes();
-        let resolved = e.resolve_processes(&crate::collect::process::ProcessMap::default());
+        let _ = e.needs();
+        let map = crate::collect::process::ProcessMap::default();
+        let resolved = crate::filter::bind(&e, &crate::filter::Have::new("test").holders(&map, true));
         let copy = e.clone();
         assert_eq!(copy, e);
         let _ = format!("{e:?}");

@@ -8,10 +8,12 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use hyper::body::Bytes;
 
+use crate::collect::cgroup::Namer;
 use crate::collect::process::ProcessCache;
 use crate::collect::procfs::counters;
+use crate::collect::workloads::Workloads;
 use crate::collect::{self, CollectError, Collector, Query, SourceChoice};
-use crate::filter::Expr;
+use crate::filter::{BindError, Bound, Expr, Have, bind};
 use crate::group::{self, Group};
 use crate::hash::FastSet;
 use crate::model::Socket;
@@ -42,6 +44,9 @@ pub struct Settings {
 const PROCESS_MIN_GAP: Duration = Duration::from_secs(15);
 /// The listeners' processes are looked up again at least this often (a holder may exec or hand a socket on).
 const PROCESS_MAX_AGE: Duration = Duration::from_secs(300);
+/// API requests whose filter names processes refresh the process cache at most this often (each would
+/// otherwise rescan /proc).
+const BIND_REFRESH_GAP: Duration = Duration::from_secs(5);
 
 /// One interval's data, shared read-only by the requests.
 #[derive(Debug)]
@@ -82,6 +87,8 @@ pub struct Collection {
     /// When `processes` was last refreshed for the listeners, and the listeners it found no holder for.
     processes_at: Option<Instant>,
     unattributed: FastSet<u64>,
+    /// When the process cache was last refreshed to bind a filter that names processes.
+    bound_at: Option<Instant>,
     collections: u64,
     errors: u64,
     /// Notes already printed (a fallback to /proc is said once, not every interval).
@@ -104,6 +111,7 @@ impl Collection {
             processes,
             processes_at: None,
             unattributed: FastSet::default(),
+            bound_at: None,
             collections: 0,
             errors: 0,
             said: HashSet::new(),
@@ -152,6 +160,34 @@ impl Collection {
         Ok(())
     }
 
+    /// Bind a filter (the exporter's own, or an API request's) for `sockets` of this interval: the holders
+    /// from the process cache, refreshed for them when the filter names processes (at most once an interval
+    /// for the API), and the workloads of `namespaces`.
+    pub fn bind(
+        &mut self,
+        expr: &Expr,
+        sockets: &[Socket],
+        namespaces: &Namespaces,
+        command: &'static str,
+    ) -> Result<Bound, BindError> {
+        let needs = expr.needs();
+        let root = self.settings.proc_root.clone();
+        if needs.processes && self.bound_at.is_none_or(|t| t.elapsed() >= BIND_REFRESH_GAP) {
+            if let Err(e) = self.processes.refresh(&root, sockets.iter().map(|x| x.inode)) {
+                crate::errln!("sockscope: process scan failed: {e}");
+            }
+            self.bound_at = Some(Instant::now());
+        }
+        let mut namer = Namer::new(&root, self.settings.state_roots.clone());
+        let workloads =
+            Workloads::for_filter(namespaces, Some(self.processes.map()), needs.workloads, &root, &mut namer);
+        let have = Have::new(command)
+            .holders(self.processes.map(), self.processes.stats().complete)
+            .workloads(&workloads)
+            .cgroup_ids(self.settings.query.details);
+        bind(expr, &have)
+    }
+
     fn gather(&mut self) -> anyhow::Result<(Vec<Socket>, Vec<Group>, Parts)> {
         let mut snap = self.collector.collect(&self.settings.query)?;
         for note in snap.notes.drain(..) {
@@ -162,13 +198,11 @@ impl Collection {
         let mut sockets = snap.sockets;
         let mut parts = Parts { namespaces: std::mem::take(&mut snap.namespaces), ..Parts::default() };
         let root = self.settings.proc_root.clone();
-        let filter_needs_processes = self.settings.filter.needs_processes();
-        if filter_needs_processes {
-            self.processes.refresh(&root, sockets.iter().map(|x| x.inode))?;
-            let filter = self.settings.filter.resolve_processes(self.processes.map());
+        let filter_needs_processes = self.settings.filter.needs().processes;
+        if !self.settings.filter.is_true() {
+            let expr = self.settings.filter.clone();
+            let filter = self.bind(&expr, &sockets, &parts.namespaces, "serve")?;
             sockets.retain(|x| filter.matches(x));
-        } else if !self.settings.filter.is_true() {
-            sockets.retain(|x| self.settings.filter.matches(x));
         }
         if self.settings.processes {
             if !filter_needs_processes {

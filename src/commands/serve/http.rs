@@ -12,7 +12,7 @@ use super::Shared;
 use super::collection::Data;
 use crate::collect::cgroup::Namer;
 use crate::collect::workloads::Workloads;
-use crate::filter::{self, Expr};
+use crate::filter;
 use crate::group;
 use crate::model::owners::ProcessMap;
 use crate::model::{Socket, StateSet};
@@ -138,7 +138,7 @@ async fn api(shared: Arc<Shared>, text: String, groups: bool) -> Response<Body> 
         let services = &shared.services;
         let parsed = filter::parse(&text, services, &filter::SystemLookup { proc_root: shared.proc_root.clone() })
             .map_err(|e| (StatusCode::BAD_REQUEST, format!("bad filter: {}", e.render(&text))))?;
-        if parsed.expr.needs_cgroups() && !shared.cgroup_ids {
+        if parsed.expr.needs().cgroup_ids && !shared.cgroup_ids {
             return Err((
                 StatusCode::BAD_REQUEST,
                 "bad filter: a `cgroup PATH` term matches the sockets' cgroup ids, which this exporter collects \
@@ -147,7 +147,7 @@ async fn api(shared: Arc<Shared>, text: String, groups: bool) -> Response<Body> 
             ));
         }
         let expr =
-            if parsed.expr.needs_processes() { shared.resolve_processes(&parsed.expr, &data) } else { parsed.expr };
+            shared.bind(&parsed.expr, &data).map_err(|e| (StatusCode::BAD_REQUEST, format!("bad filter: {e}")))?;
         let selected = select(&data, parsed.states, &expr);
         let pick = |idx: &[usize]| -> Vec<Socket> { idx.iter().map(|&i| data.sockets[i].clone()).collect() };
         let mut out = Vec::with_capacity(64 * 1024);
@@ -182,7 +182,7 @@ async fn api(shared: Arc<Shared>, text: String, groups: bool) -> Response<Body> 
 }
 
 /// Indices of the sockets matching the states and the expression; `None` when everything matches.
-fn select(data: &Data, states: Option<StateSet>, expr: &Expr) -> Option<Vec<usize>> {
+fn select(data: &Data, states: Option<StateSet>, expr: &crate::filter::Bound) -> Option<Vec<usize>> {
     if states.is_none() && expr.is_true() {
         return None;
     }

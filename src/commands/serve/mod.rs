@@ -111,15 +111,14 @@ impl Shared {
         self.current.lock().await.clone()
     }
 
-    /// `process`/`pid` terms of an API filter resolved against the process cache (refreshed for the
-    /// interval's sockets). Blocking.
-    pub fn resolve_processes(&self, expr: &Expr, data: &Data) -> Expr {
-        let mut c = self.collection.lock().unwrap_or_else(PoisonError::into_inner);
-        let root = c.settings.proc_root.clone();
-        if let Err(e) = c.processes.refresh(&root, data.sockets.iter().map(|s| s.inode)) {
-            crate::errln!("sockscope: process scan failed: {e}");
+    /// An API filter bound for this interval's sockets, as the exporter's own filter is (see
+    /// [`Collection::bind`]). Blocking.
+    pub fn bind(&self, expr: &Expr, data: &Data) -> Result<crate::filter::Bound, crate::filter::BindError> {
+        if !expr.needs().any() {
+            return crate::filter::bind(expr, &crate::filter::Have::new("the API"));
         }
-        expr.resolve_processes(c.processes.map())
+        let mut c = self.collection.lock().unwrap_or_else(PoisonError::into_inner);
+        c.bind(expr, &data.sockets, &data.namespaces, "the API")
     }
 }
 
