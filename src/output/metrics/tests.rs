@@ -1,8 +1,10 @@
 use std::net::{IpAddr, Ipv4Addr};
+use std::sync::Arc;
 
 use super::*;
 use crate::group::group;
 use crate::model::netns::{Container, Namespace, Runtime, Workload};
+use crate::model::owners::ProcessInfo;
 use crate::ports::classes::{HostPorts, ephemeral_pressure};
 
 fn ip(a: u8, b: u8, c: u8, d: u8) -> IpAddr {
@@ -342,4 +344,64 @@ fn one_namespace_has_no_namespace_labels() {
     let t = render_text(&population());
     assert!(!t.contains("netns=") && !t.contains("container="), "{t}");
     assert!(!t.contains("own network namespace"), "{t}");
+}
+
+/// Process, namespace, container and service names come from the system (any user names its process, a
+/// namespace file or container may be called anything): their control characters reached the exposition raw,
+/// so `curl /metrics` on a terminal ran the escape sequences.
+#[test]
+fn label_values_carry_no_raw_control_characters() {
+    let any = ip(0, 0, 0, 0);
+    let mut socks = Vec::new();
+    for netns in [0, 1] {
+        let mut l = tcp(State::LISTEN, (any, 9999), (any, 0));
+        (l.inode, l.netns) = (77 + u64::from(netns), netns);
+        socks.push(l);
+    }
+    let info = Arc::new(ProcessInfo { pid: 9, comm: "ev\x1b]0;pwned\x07il".into(), cmdline: String::new(), uid: 0 });
+    let fds = [(77, 3), (78, 4)];
+    let processes = ProcessMap::build([(info, &fds[..])], 2);
+    let container = Container {
+        runtime: Runtime::Docker,
+        id: "abc".into(),
+        name: Some("we\x1b[2Jb".into()),
+        pod: None,
+        namespace: None,
+    };
+    let namespaces = Namespaces(vec![
+        Namespace { inode: 4026531840, name: Some("ho\rst".into()), owner: None, pid: Some(1), host: true },
+        Namespace {
+            inode: 4026532999,
+            name: Some("bl\x1b[31mue".into()),
+            owner: Some(Workload { cgroup: "/docker/abc".into(), container: Some(container), unit: None }),
+            pid: Some(77),
+            host: false,
+        },
+    ]);
+    let groups = group(&socks);
+    let services = Services::parse("be\x07ll 9999/tcp\n".as_bytes());
+    let input = Input {
+        sockets: &socks,
+        groups: &groups,
+        pressure: &[],
+        ephemeral_capacity: None,
+        counters: None,
+        services: &services,
+        processes: Some(&processes),
+        caps: Caps::default(),
+        exporter: Exporter::default(),
+        namespaces: &namespaces,
+        pressure_netns: &[],
+    };
+    for format in [Format::Text, Format::OpenMetrics] {
+        let mut out = Vec::new();
+        render(&mut out, &input, format).unwrap();
+        let t = String::from_utf8(out).unwrap();
+        assert!(!t.chars().any(|c| c.is_control() && c != '\n'), "{t:?}");
+        let line = t.lines().find(|l| l.starts_with("sockscope_listener_sockets{") && l.contains("bl")).unwrap();
+        for want in [r#"process="ev\\x1b]0;pwned\\x07il""#, r#"netns="bl\\x1b[31mue""#, r#"container="we\\x1b[2Jb""#] {
+            assert!(line.contains(want), "{want} in {line}");
+        }
+        assert!(t.contains(r#"service="be\\x07ll""#) && t.contains(r#"netns="ho\\x0dst""#), "{t}");
+    }
 }
