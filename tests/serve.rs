@@ -549,3 +549,113 @@ fn all_netns_labels_the_same_port_in_two_namespaces() {
     assert_eq!(names, want, "{socks}");
     drop(procs);
 }
+
+/// The first line of an API error (the message, without the filter echoed under it).
+fn error_line(r: &Reply) -> String {
+    r.json()["error"].as_str().unwrap_or_else(|| panic!("no error in {}", r.body)).lines().next().unwrap().to_string()
+}
+
+/// `cgroup ../../../../etc/shadow` and `cgroup ../../../../nonexistent` got different 400s (the path was
+/// stat'ed with the exporter's privileges): any client could learn which files exist. Now both are refused
+/// for their `..` before any lookup, in the same words; and where the exporter does not collect cgroup ids a
+/// path is not looked up either, existing or not.
+#[test]
+fn cgroup_paths_are_no_file_existence_oracle() {
+    let mut procs = Procs::default();
+    let addr = serve_local(&mut procs, &["-t"]);
+    let ask = |filter: &str| get(addr, &format!("/api/v1/sockets?filter={}", percent_encode(filter)));
+    let (shadow, missing) = (ask("cgroup ../../../../etc/shadow"), ask("cgroup ../../../../nonexistent"));
+    assert_eq!((shadow.status, missing.status), (400, 400), "{} {}", shadow.body, missing.body);
+    assert_eq!(error_line(&shadow), error_line(&missing));
+    assert!(error_line(&shadow).contains("'..' is not allowed"), "{}", shadow.body);
+    let (root, nope) = (ask("cgroup /"), ask("cgroup /no-such-cgroup-anywhere"));
+    assert_eq!((root.status, nope.status), (400, 400));
+    // Only the hint (a glob for the path given) differs.
+    let reason = |r: &Reply| error_line(r).split(';').next().unwrap().to_string();
+    assert_eq!(reason(&root), reason(&nope));
+    assert!(reason(&root).ends_with("collects only when its own filter has such a term"), "{}", root.body);
+}
+
+/// `/etc/netns/NAME/` files (which `ip netns exec` mounts over `/etc`), removed on drop.
+struct NetnsEtc(PathBuf);
+
+impl Drop for NetnsEtc {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A resolver on 127.0.0.1:53 in the namespace: answers every query NXDOMAIN and appends its name to a file.
+const FAKE_DNS: &str = r#"
+import socket, sys
+log = open(sys.argv[1], "a")
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("127.0.0.1", 53))
+print("READY", flush=True)
+while True:
+    q, peer = s.recvfrom(512)
+    i, labels = 12, []
+    while i < len(q) and q[i]:
+        labels.append(q[i + 1:i + 1 + q[i]].decode(errors="replace")); i += 1 + q[i]
+    log.write(".".join(labels) + "\n"); log.flush()
+    end = i + 5
+    s.sendto(q[:2] + b"\x81\x83" + q[4:6] + b"\0\0\0\0\0\0" + q[12:end], peer)
+"#;
+
+/// `?filter=dst name.attacker.example` made the exporter resolve names of the client's choosing (DNS queries
+/// on its behalf; four at once held the blocking pool and /metrics took 8.5 s). Now the API takes addresses
+/// only: a 400 naming the term, and the namespace's resolver (a fake one that logs) sees no query, while
+/// `list` (the operator's own filter) still resolves through it, which shows the fake resolver is the one used.
+#[test]
+#[ignore = "needs root: a private network namespace with its own resolv.conf and a resolver on port 53"]
+fn api_filters_make_no_dns_queries() {
+    common::require_root();
+    common::require(&["ip", "python3"]);
+    let mut ns = Netns::create("serve-dns");
+    let name = ns.name.clone();
+    let etc = NetnsEtc(PathBuf::from(format!("/etc/netns/{name}")));
+    std::fs::create_dir_all(&etc.0).unwrap();
+    std::fs::write(etc.0.join("resolv.conf"), "nameserver 127.0.0.1\noptions timeout:2 attempts:1\n").unwrap();
+    let dir = common::TempDir::new("serve-dns");
+    let log = dir.join("queries");
+    std::fs::write(&log, "").unwrap();
+    let (child, line) = common::spawn_first_line(Command::new("ip").args([
+        "netns",
+        "exec",
+        &name,
+        "python3",
+        "-c",
+        FAKE_DNS,
+        log.to_str().unwrap(),
+    ]));
+    ns.child = Some(child);
+    assert_eq!(line.trim(), "READY");
+
+    let mut procs = Procs::default();
+    let mut serve = Command::new("ip");
+    serve.args(["netns", "exec", &name, env!("CARGO_BIN_EXE_sockscope"), "serve", "--listen", "127.0.0.1:0"]);
+    serve.args(["--no-processes", "--request-timeout", "120s"]);
+    let addr = start_serve(&mut procs, serve);
+    let target = format!("/api/v1/sockets?filter={}", percent_encode("sport = :1 or dst api-probe.attacker.example"));
+    let r = in_netns(&name, move || get(addr, &target));
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert!(
+        error_line(&r).contains("after 'dst', found 'api-probe.attacker.example' (host names are not resolved"),
+        "{}",
+        r.body
+    );
+    let groups = format!("/api/v1/groups?filter={}", percent_encode("src groups-probe.example"));
+    assert_eq!(in_netns(&name, move || get(addr, &groups)).status, 400);
+
+    // The operator's `list` resolves its own filter's names, through the fake resolver.
+    let out = Command::new("ip")
+        .args(["netns", "exec", &name, env!("CARGO_BIN_EXE_sockscope"), "-tn", "dst", "cli-probe.example"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+    let queries = std::fs::read_to_string(&log).unwrap();
+    assert!(queries.contains("cli-probe.example"), "the fake resolver is not the one used: {queries:?}");
+    assert!(!queries.contains("probe.attacker") && !queries.contains("groups-probe"), "{queries:?}");
+    drop(procs);
+    drop(ns);
+}

@@ -136,16 +136,13 @@ async fn api(shared: Arc<Shared>, text: String, groups: bool) -> Response<Body> 
     }
     let work = move || -> Result<Vec<u8>, (StatusCode, String)> {
         let services = &shared.services;
-        let parsed = filter::parse(&text, services, &filter::SystemLookup { proc_root: shared.proc_root.clone() })
+        // The client's filter: addresses only (no DNS on its behalf), cgroup paths below the cgroup2 mount.
+        let lookup = filter::UntrustedLookup {
+            system: filter::SystemLookup::new(&shared.proc_root),
+            cgroup_ids: shared.cgroup_ids,
+        };
+        let parsed = filter::parse(&text, services, &lookup)
             .map_err(|e| (StatusCode::BAD_REQUEST, format!("bad filter: {}", e.render(&text))))?;
-        if parsed.expr.needs_cgroups() && !shared.cgroup_ids {
-            return Err((
-                StatusCode::BAD_REQUEST,
-                "bad filter: a `cgroup PATH` term matches the sockets' cgroup ids, which this exporter collects \
-                 only when its own filter has such a term"
-                    .into(),
-            ));
-        }
         let expr =
             if parsed.expr.needs_processes() { shared.resolve_processes(&parsed.expr, &data) } else { parsed.expr };
         let selected = select(&data, parsed.states, &expr);
