@@ -3,13 +3,15 @@
 //! the next page, whose `after` is the last item's cursor. Sockets are served in the order of a key that
 //! outlives a collection (cookie, namespace inode, inode: [`Data::key`]), so following the links lists every
 //! socket that lives throughout exactly once even when the data is collected again between pages; groups (the
-//! aggregates of one interval, busiest first) are paged by position. A page is rendered as the client reads it
-//! ([`Body::array`]).
+//! aggregates of one interval, busiest first) are paged by position.
+//!
+//! A page is rendered as the client reads it ([`Body::array`]), each chunk from the [`Latest`] data: its
+//! range is fixed (after this key, up to that one) but not the data, so a client that does not read holds a
+//! chunk and no interval's data, however many intervals pass (a socket that closes meanwhile is left out).
 
-use std::ops::Range;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
-use super::body::{Body, Items};
+use super::body::{Array, Body, Source};
 use super::collection::{Data, Key};
 use crate::filter::Expr;
 use crate::group::{self, Group};
@@ -76,19 +78,37 @@ fn escape(s: &str) -> String {
     crate::model::text::escape(&short).into_owned()
 }
 
+/// The latest interval's data that has the sockets (a failed collection does not replace it): what the API's
+/// pages are rendered from. A page being read holds no interval's data between its chunks, so clients that
+/// do not read keep nothing alive but their chunk: at most this data and the one being collected exist.
+#[derive(Debug, Default)]
+pub struct Latest(Mutex<Option<Arc<Data>>>);
+
+impl Latest {
+    pub fn get(&self) -> Option<Arc<Data>> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    pub fn set(&self, data: Arc<Data>) {
+        *self.0.lock().unwrap_or_else(PoisonError::into_inner) = Some(data);
+    }
+}
+
 /// One page: its body and, when more follow, the cursor of its last item.
 pub struct Page {
     pub body: Body,
     pub next: Option<String>,
 }
 
-/// A socket cursor: the key and the position among the sockets with the same key (only sockets without a
-/// cookie or an inode, such as TIME-WAIT ones read from /proc, share one).
-fn cursor(key: Key, tie: usize) -> String {
+/// A place in the API's order of sockets: a key, and a position among the sockets with that key (only
+/// sockets without a cookie or an inode, such as TIME-WAIT ones read from /proc, share one).
+type Cursor = (Key, usize);
+
+fn cursor_text((key, tie): Cursor) -> String {
     format!("{}.{}.{}.{tie}", key.0, key.1, key.2)
 }
 
-fn parse_cursor(text: &str) -> Result<(Key, usize), String> {
+fn parse_cursor(text: &str) -> Result<Cursor, String> {
     let f: Vec<u64> = text.split('.').map(|n| n.parse::<u64>()).collect::<Result<_, _>>().unwrap_or_default();
     match f[..] {
         [c, n, i, t] => Ok(((c, n, i), t as usize)),
@@ -96,59 +116,82 @@ fn parse_cursor(text: &str) -> Result<(Key, usize), String> {
     }
 }
 
-/// The sockets after `after` (in key order) that are in `states` and match `expr`, at most `limit`.
-pub fn sockets(data: &Arc<Data>, states: StateSet, expr: &Expr, p: &Params) -> Result<Page, String> {
-    let order = &data.order;
-    let start = match &p.after {
-        None => 0,
-        Some(text) => {
-            let (key, tie) = parse_cursor(text)?;
-            let lo = order.partition_point(|&i| data.key(i) < key);
-            let hi = order.partition_point(|&i| data.key(i) <= key);
-            (lo + tie + 1).min(hi)
-        }
-    };
-    let mut idx = Vec::new();
-    let mut last = None;
-    let mut more = false;
-    for (pos, &i) in order.iter().enumerate().skip(start) {
-        let s = &data.sockets[i as usize];
+/// The position in `data.order` just after `c` (0 for none): the same socket in any interval's data.
+fn position_after(data: &Data, c: Option<Cursor>) -> usize {
+    let Some((key, tie)) = c else { return 0 };
+    let lo = data.order.partition_point(|&i| data.key(i) < key);
+    let hi = data.order.partition_point(|&i| data.key(i) <= key);
+    (lo + tie + 1).min(hi)
+}
+
+/// The cursor of position `pos` in `data.order`.
+fn cursor_at(data: &Data, pos: usize) -> Cursor {
+    let key = data.key(data.order[pos]);
+    (key, pos - data.order.partition_point(|&i| data.key(i) < key))
+}
+
+/// The page of sockets after `p.after` (in key order) that are in `states` and match `expr`: at most
+/// `p.limit` of `data`'s. The body renders them from the latest data as it is read (a socket closed since is
+/// left out, and nothing is listed twice).
+pub fn sockets(latest: &Arc<Latest>, data: &Data, states: StateSet, expr: Expr, p: &Params) -> Result<Page, String> {
+    let after = p.after.as_deref().map(parse_cursor).transpose()?;
+    let (mut found, mut last, mut more) = (0, None, false);
+    for pos in position_after(data, after)..data.order.len() {
+        let s = &data.sockets[data.order[pos] as usize];
         if states.contains(s.state) && expr.matches(s) {
-            if idx.len() == p.limit {
+            if found == p.limit {
                 more = true;
                 break;
             }
-            idx.push(i);
+            found += 1;
             last = Some(pos);
         }
     }
-    let next = last.filter(|_| more).map(|pos| {
-        let key = data.key(order[pos]);
-        cursor(key, pos - order.partition_point(|&i| data.key(i) < key))
-    });
-    Ok(Page { body: Body::array(SocketItems { data: data.clone(), idx }), next })
+    // A full page ends at its last socket, and the next begins after it.
+    let to = last.filter(|_| more).map(|pos| cursor_at(data, pos));
+    let body = Body::array(SocketPage { latest: latest.clone(), states, expr, at: after, to });
+    Ok(Page { body, next: to.map(cursor_text) })
 }
 
-struct SocketItems {
-    data: Arc<Data>,
-    idx: Vec<u32>,
+/// A page of sockets: those after `at` up to `to` (`None`: to the end) that match.
+struct SocketPage {
+    latest: Arc<Latest>,
+    states: StateSet,
+    expr: Expr,
+    /// The last socket written (or the page's `after`).
+    at: Option<Cursor>,
+    to: Option<Cursor>,
 }
 
-impl Items for SocketItems {
-    fn count(&self) -> usize {
-        self.idx.len()
-    }
-    fn write(&self, i: usize, out: &mut Vec<u8>) {
-        // Writing into a Vec cannot fail.
-        let _ = json::write_socket(out, &self.data.sockets[self.idx[i] as usize], &self.data.names);
+impl Source for SocketPage {
+    fn fill(&mut self, a: &mut Array) -> bool {
+        let Some(data) = self.latest.get() else { return false };
+        let start = position_after(&data, self.at);
+        let end = match self.to {
+            Some(to) => position_after(&data, Some(to)),
+            None => data.order.len(),
+        };
+        for pos in start..end {
+            let s = &data.sockets[data.order[pos] as usize];
+            if self.states.contains(s.state) && self.expr.matches(s) {
+                // Writing into a Vec cannot fail.
+                let _ = json::write_socket(a.item(), s, &data.names);
+                if a.full() {
+                    self.at = Some(cursor_at(&data, pos));
+                    return pos + 1 < end;
+                }
+            }
+        }
+        false
     }
 }
 
 /// The groups of the sockets in `states` matching `expr` (the interval's own groups when that is every
 /// socket), from position `after` on, at most `limit`.
 pub fn groups(
+    latest: &Arc<Latest>,
     services: &Arc<Services>,
-    data: &Arc<Data>,
+    data: &Data,
     states: StateSet,
     expr: &Expr,
     p: &Params,
@@ -161,7 +204,7 @@ pub fn groups(
     };
     let end = start.saturating_add(p.limit);
     let (groups, total) = if states == StateSet::ALL && expr.is_true() {
-        (Groups::Interval(data.clone()), data.groups.len())
+        (Groups::Latest(latest.clone()), data.groups.len())
     } else {
         let picked: Vec<&Socket> =
             data.sockets.iter().filter(|s| states.contains(s.state) && expr.matches(s)).collect();
@@ -170,38 +213,44 @@ pub fn groups(
         own.truncate(end);
         (Groups::Own(own), total)
     };
-    let range = start.min(total)..end.min(total);
-    let next = (range.end < total).then(|| range.end.to_string());
-    Ok(Page { body: Body::array(GroupItems { groups, range, services: services.clone() }), next })
+    let next = (end < total).then(|| end.to_string());
+    let body = Body::array(GroupPage { groups, next: start, end, services: services.clone() });
+    Ok(Page { body, next })
 }
 
 enum Groups {
-    Interval(Arc<Data>),
+    /// The interval's groups, from the latest data (a group is its position there).
+    Latest(Arc<Latest>),
+    /// The groups of a filter's sockets.
     Own(Vec<Group>),
 }
 
-impl Groups {
-    fn all(&self) -> &[Group] {
-        match self {
-            Groups::Interval(d) => &d.groups,
-            Groups::Own(g) => g,
-        }
-    }
-}
-
-struct GroupItems {
+struct GroupPage {
     groups: Groups,
-    range: Range<usize>,
+    next: usize,
+    end: usize,
     services: Arc<Services>,
 }
 
-impl Items for GroupItems {
-    fn count(&self) -> usize {
-        self.range.len()
-    }
-    fn write(&self, i: usize, out: &mut Vec<u8>) {
-        let g = &self.groups.all()[self.range.start + i];
-        let _ = json::write_group(out, g, Some(&self.services));
+impl Source for GroupPage {
+    fn fill(&mut self, a: &mut Array) -> bool {
+        let data;
+        let all: &[Group] = match &self.groups {
+            Groups::Latest(latest) => match latest.get() {
+                Some(d) => {
+                    data = d;
+                    &data.groups
+                }
+                None => return false,
+            },
+            Groups::Own(g) => g,
+        };
+        let end = self.end.min(all.len());
+        while self.next < end && !a.full() {
+            let _ = json::write_group(a.item(), &all[self.next], Some(&self.services));
+            self.next += 1;
+        }
+        self.next < end
     }
 }
 

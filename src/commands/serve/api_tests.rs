@@ -1,6 +1,5 @@
 //! The API's query parameters and pages: limits, cursors that survive a new collection, groups by position.
 
-use std::collections::HashSet;
 use std::net::{IpAddr, Ipv4Addr};
 
 use super::*;
@@ -42,12 +41,14 @@ fn data(cookies: &[u64]) -> Arc<Data> {
     Arc::new(d)
 }
 
-/// Every page of `d` from `after` on, `limit` at a time: the local ports seen and the last cursor.
+/// Every page from `after` on, `limit` at a time, the data being `d`: the local ports seen and the last cursor.
 fn walk(d: &Arc<Data>, limit: usize, mut after: Option<String>, pages: usize) -> (Vec<u16>, Option<String>) {
+    let latest = Arc::new(Latest::default());
+    latest.set(d.clone());
     let mut ports = Vec::new();
     for _ in 0..pages {
         let p = Params { filter: String::new(), limit, after: after.clone() };
-        let page = sockets(d, StateSet::ALL, &Expr::True, &p).unwrap();
+        let page = sockets(&latest, d, StateSet::ALL, Expr::True, &p).unwrap();
         let v: serde_json::Value = serde_json::from_slice(&page.body.collect()).unwrap();
         let items = v.as_array().unwrap();
         assert!(items.len() <= limit);
@@ -72,9 +73,10 @@ fn pages_list_every_socket_once() {
         sorted.sort();
         assert_eq!(sorted, (1000..1011).collect::<Vec<u16>>(), "limit {limit}: {ports:?}");
     }
-    let all = sockets(&d, StateSet::ALL, &Expr::True, &Params::parse(None).unwrap()).unwrap();
+    let latest = Arc::new(Latest::default());
+    let all = sockets(&latest, &d, StateSet::ALL, Expr::True, &Params::parse(None).unwrap()).unwrap();
     assert!(all.next.is_none());
-    assert!(sockets(&d, StateSet::ALL, &Expr::True, &params("after=1.2").unwrap()).is_err());
+    assert!(sockets(&latest, &d, StateSet::ALL, Expr::True, &params("after=1.2").unwrap()).is_err());
 }
 
 /// A cursor taken in one collection continues in the next: the sockets alive in both are listed once, the
@@ -87,10 +89,44 @@ fn a_cursor_survives_a_new_collection() {
     // Next interval: 15 closed, 8 (before the cursor) and 40 opened; ports are positions in the new list.
     let after = data(&[40, 30, 25, 20, 8, 10, 5]);
     let (rest, _) = walk(&after, 2, cursor, 10);
-    let cookies: Vec<u64> =
-        rest.iter().map(|&p| after.sockets[(p - 1000) as usize].cookie.unwrap()).collect::<Vec<_>>();
+    let cookies: Vec<u64> = rest.iter().map(|&p| after.sockets[(p - 1000) as usize].cookie.unwrap()).collect();
     assert_eq!(cookies, vec![20, 25, 30, 40]);
-    assert_eq!(cookies.iter().collect::<HashSet<_>>().len(), cookies.len());
+}
+
+/// The cookies in a page's JSON.
+fn cookies(json: &[u8]) -> Vec<u64> {
+    let v: serde_json::Value = serde_json::from_slice(json).unwrap();
+    v.as_array().unwrap().iter().map(|s| s["cookie"].as_u64().unwrap()).collect()
+}
+
+/// A page being read held its interval's data until the client had read it all: clients that read slowly
+/// over several intervals kept as many intervals alive. A page now holds no data between its chunks: each is
+/// rendered from the latest, within the page's range of keys.
+#[test]
+fn a_page_being_read_holds_no_interval_data() {
+    let first = data(&(1..=40).collect::<Vec<u64>>());
+    let latest = Arc::new(Latest::default());
+    latest.set(first.clone());
+    let p = Params { filter: String::new(), limit: 30, after: None };
+    let page = sockets(&latest, &first, StateSet::ALL, Expr::True, &p).unwrap();
+    assert_eq!(page.next.as_deref(), Some("30.0.130.0"));
+    // Chunks of one socket each.
+    let mut body = page.body.in_chunks_of(1);
+    let mut json = Vec::new();
+    for _ in 0..10 {
+        json.extend_from_slice(&body.next_chunk().unwrap());
+    }
+    // The next interval: 11 to 20 closed, 41 opened (after the page's range). The first is gone.
+    let second = data(&(1..=10).chain(21..=41).collect::<Vec<u64>>());
+    latest.set(second);
+    let weak = Arc::downgrade(&first);
+    drop(first);
+    assert!(weak.upgrade().is_none(), "the page holds no interval's data");
+    while let Some(c) = body.next_chunk() {
+        json.extend_from_slice(&c);
+    }
+    let want: Vec<u64> = (1..=10).chain(21..=30).collect();
+    assert_eq!(cookies(&json), want);
 }
 
 /// Groups (the interval's own, or those of a filter's sockets) come `limit` at a time by position.
@@ -108,12 +144,14 @@ fn groups_are_paged_by_position() {
     let grouped = group::group(&socks);
     d.keep(socks, grouped);
     let d = Arc::new(d);
+    let latest = Arc::new(Latest::default());
+    latest.set(d.clone());
     let services = Arc::new(Services::parse("".as_bytes()));
     let ports = |expr: &Expr, limit: usize| {
         let (mut all, mut after, mut pages) = (Vec::new(), None, 0);
         loop {
             let p = Params { filter: String::new(), limit, after };
-            let page = groups(&services, &d, StateSet::ALL, expr, &p).unwrap();
+            let page = groups(&latest, &services, &d, StateSet::ALL, expr, &p).unwrap();
             let v: serde_json::Value = serde_json::from_slice(&page.body.collect()).unwrap();
             all.extend(v.as_array().unwrap().iter().map(|g| g["port"].as_u64().unwrap()));
             pages += 1;
@@ -130,5 +168,5 @@ fn groups_are_paged_by_position() {
         .expr;
     assert_eq!(ports(&not_81, 3), (vec![80, 82, 83, 84], 2));
     let p = Params { filter: String::new(), limit: 2, after: Some("x".into()) };
-    assert!(groups(&services, &d, StateSet::ALL, &Expr::True, &p).is_err());
+    assert!(groups(&latest, &services, &d, StateSet::ALL, &Expr::True, &p).is_err());
 }

@@ -144,9 +144,9 @@ async fn api(shared: Arc<Shared>, params: Params, groups: bool) -> Response<Body
         let (states, expr) = parse_filter(&shared, &data, &params.filter)?;
         let states = states.unwrap_or(StateSet::ALL);
         let mut page = if groups {
-            api::groups(&shared.services, &data, states, &expr, &params)?
+            api::groups(&shared.latest, &shared.services, &data, states, &expr, &params)?
         } else {
-            api::sockets(&data, states, &expr, &params)?
+            api::sockets(&shared.latest, &data, states, expr, &params)?
         };
         page.next = page.next.map(|cursor| params.next(&cursor));
         Ok(page)

@@ -61,6 +61,8 @@ pub struct Shared {
     /// The current interval's data. Held locked while a collection runs, so concurrent requests wait for
     /// that one collection instead of starting their own.
     current: tokio::sync::Mutex<Option<Arc<Data>>>,
+    /// The latest data with the sockets, which the API's pages are rendered from.
+    latest: Arc<api::Latest>,
     /// Why the last collection failed (`None`: it worked, or none ran yet), for /healthz, which does not wait
     /// for a running collection.
     last_error: Mutex<Option<String>>,
@@ -76,6 +78,7 @@ impl Shared {
             proc_root: settings.proc_root.clone(),
             cgroup_ids: settings.query.details,
             current: tokio::sync::Mutex::new(None),
+            latest: Arc::default(),
             last_error: Mutex::new(None),
             collection: Arc::new(Mutex::new(Collection::new(settings))),
         }
@@ -114,6 +117,9 @@ impl Shared {
             }
         };
         *self.last_error.lock().unwrap_or_else(PoisonError::into_inner) = data.error.clone();
+        if data.kept && data.error.is_none() {
+            self.latest.set(data.clone());
+        }
         *current = Some(data.clone());
         data
     }
