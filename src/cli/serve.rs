@@ -34,9 +34,14 @@ per-socket and per-endpoint series gets `netns` (the namespace's name, or net:[I
 containers is two series. The caps count across namespaces. The kernel counters
 (sockscope_kernel_*) and the ephemeral range stay the exporter's own namespace's.
 
+The API answers in pages of at most limit=N items (default 10000); a `Link: <...>; rel=\"next\"` header gives
+the next page's query (after=CURSOR). Its filters take addresses, not host names.
+
 Security: the exporter binds to loopback unless --listen names another address. With --token-file every
-endpoint but /healthz needs `Authorization: Bearer TOKEN`. Requests are bounded (header size, time,
-concurrent connections). Without root (or CAP_DAC_READ_SEARCH and CAP_SYS_PTRACE) other users' processes
+endpoint but /healthz needs `Authorization: Bearer TOKEN` (the file is read again when it changes). Requests
+are bounded: header size, time to the first byte (3 s), to the request and to the answer (--request-timeout),
+to read the answer (--write-timeout), connections at once and per client address; a connection beyond a limit
+closes an idle one first. Without root (or CAP_DAC_READ_SEARCH and CAP_SYS_PTRACE) other users' processes
 are hidden (empty `process` label); sockets themselves need no privilege.
 
 Example scrape config (prometheus.yml):
@@ -174,6 +179,21 @@ mod tests {
         assert!(c.collection.query.one_tcp_walk && c.collection.processes && c.token.is_none());
         assert!(!c.collection.query.details, "cgroup ids only for a `cgroup PATH` term");
         assert_eq!(c.collection.caps, Caps { max_listeners: 100, max_peers: 100 });
+        let first_byte = Duration::from_secs(3);
+        assert_eq!(c.limits, Limits { max: 32, per_peer: 8, first_byte, write: Duration::from_secs(30) });
+    }
+
+    #[test]
+    fn connection_limits() {
+        let c = serve(&["--max-connections", "10", "--max-connections-per-peer", "3", "--write-timeout", "2s"]);
+        let l = c.unwrap().limits;
+        assert_eq!((l.max, l.per_peer, l.write), (10, 3, Duration::from_secs(2)));
+        // The per-peer limit is at most the total; a short request timeout shortens the first-byte one.
+        let l = serve(&["--max-connections", "2", "--max-connections-per-peer", "5"]).unwrap().limits;
+        assert_eq!((l.max, l.per_peer), (2, 2));
+        assert_eq!(serve(&["--max-connections", "1"]).unwrap().limits.per_peer, 1);
+        let l = serve(&["--request-timeout", "1s"]).unwrap().limits;
+        assert_eq!(l.first_byte, Duration::from_secs(1));
     }
 
     #[test]
@@ -203,6 +223,8 @@ mod tests {
             (&["--interval", "0"], "'0' for --interval"),
             (&["--request-timeout", "soon"], "for --request-timeout"),
             (&["--max-listeners", "0"], "for --max-listeners"),
+            (&["--max-connections-per-peer", "0"], "for --max-connections-per-peer"),
+            (&["--write-timeout", "never"], "for --write-timeout"),
             (&["--token-file", "/nonexistent/token"], "for --token-file"),
             (&["sport", "=", "nope"], "bad filter"),
         ] {
