@@ -92,6 +92,14 @@ impl Latest {
     pub fn set(&self, data: Arc<Data>) {
         *self.0.lock().unwrap_or_else(PoisonError::into_inner) = Some(data);
     }
+
+    /// Forget the data unless it is `keep`.
+    pub fn clear_unless(&self, keep: Option<&Arc<Data>>) {
+        let mut d = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if d.as_ref().is_some_and(|d| !keep.is_some_and(|k| Arc::ptr_eq(d, k))) {
+            *d = None;
+        }
+    }
 }
 
 /// One page: its body and, when more follow, the cursor of its last item.

@@ -101,8 +101,10 @@ impl Shared {
         if let Some(d) = current.as_ref().filter(|d| d.at.elapsed() < self.interval && (d.kept || !sockets)) {
             return d.clone();
         }
-        // The old data goes first: two snapshots of 100k sockets at once would double the peak memory.
+        // The old data goes first: two snapshots of 100k sockets at once would double the peak memory. (The
+        // API's latest data stays while a page is being read from it.)
         *current = None;
+        self.drop_unread_latest(None);
         let collection = self.collection.clone();
         let data = tokio::task::spawn_blocking(move || {
             collection.lock().unwrap_or_else(PoisonError::into_inner).collect(sockets)
@@ -120,8 +122,17 @@ impl Shared {
         if data.kept && data.error.is_none() {
             self.latest.set(data.clone());
         }
+        self.drop_unread_latest(Some(&data));
         *current = Some(data.clone());
         data
+    }
+
+    /// Let the API's latest data go unless it is `current` or a page is being read from it: an exporter
+    /// nobody asks for JSON keeps no sockets.
+    fn drop_unread_latest(&self, current: Option<&Arc<Data>>) {
+        if Arc::strong_count(&self.latest) == 1 {
+            self.latest.clear_unless(current);
+        }
     }
 
     /// Why the last collection failed, if it did; never waits for one that runs.
@@ -240,4 +251,45 @@ async fn connection(shared: Arc<Shared>, stream: TcpStream, slot: Slot, timeout:
         _ = tokio::time::sleep(MAX_CONNECTION_LIFE) => {}
     }
     drop(slot);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::collect::{Query, SourceChoice};
+
+    /// An exporter over the `busy` proc fixture's TCP tables, collecting at every request.
+    fn shared() -> Arc<Shared> {
+        let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/proc/busy");
+        let query = Query { tcp: true, udp: false, unix: false, ..Query::default() };
+        let settings = Settings {
+            query,
+            filter: Expr::True,
+            source: SourceChoice::Proc,
+            proc_root: fixture,
+            services: Services::parse("".as_bytes()),
+            caps: Default::default(),
+            processes: false,
+            netns: Default::default(),
+            state_roots: Default::default(),
+        };
+        Arc::new(Shared::new(settings, Duration::ZERO, None))
+    }
+
+    /// The API's pages render from the latest data with sockets; kept for as long as a page is read from it,
+    /// and let go at the next collection after (a collection for /metrics alone keeps no sockets).
+    #[tokio::test]
+    async fn the_apis_data_goes_once_no_page_reads_it() {
+        let shared = shared();
+        let data = shared.data(true).await;
+        assert!(data.error.is_none() && data.kept && !data.sockets.is_empty(), "{:?}", data.error);
+        let params = api::Params::parse(None).unwrap();
+        let page = api::sockets(&shared.latest, &data, crate::model::StateSet::ALL, Expr::True, &params).unwrap();
+        drop(data);
+        assert!(!shared.data(false).await.kept);
+        assert!(shared.latest.get().is_some(), "a page is being read from it");
+        drop(page);
+        assert!(!shared.data(false).await.kept);
+        assert!(shared.latest.get().is_none(), "nothing reads it any more");
+    }
 }
