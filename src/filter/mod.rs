@@ -52,7 +52,7 @@ use crate::model::{Endpoint, Proto, Socket, State, StateSet};
 use crate::ports::{PortRange, PortSpec};
 
 pub use bind::{BindError, Bound, Have, Needs, bind};
-pub use parser::{Lookup, NoLookup, Parsed, SystemLookup, join_args, parse};
+pub use parser::{Lookup, NoLookup, Parsed, SystemLookup, UntrustedLookup, join_args, parse};
 
 /// Which end of a socket a port test looks at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

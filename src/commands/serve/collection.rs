@@ -18,6 +18,8 @@ use crate::group::{self, Group};
 use crate::hash::FastSet;
 use crate::model::Socket;
 use crate::model::netns::{Namespaces, NetnsId};
+use crate::model::owners::ProcessMap;
+use crate::output::Names;
 use crate::output::metrics::{self, Caps, Exporter, Format, Input};
 use crate::ports::classes::{self, HostPorts};
 use crate::ports::services::Services;
@@ -60,6 +62,10 @@ pub struct Data {
     pub sockets: Vec<Socket>,
     /// `group::group(&sockets)`.
     pub groups: Vec<Group>,
+    /// Indices of `sockets` in [`Data::key`] order (the API's pages).
+    pub order: Vec<u32>,
+    /// What the sockets' JSON shows besides themselves (interfaces; namespaces and workloads with several).
+    pub names: Names,
     /// The namespaces `Socket::netns` indexes (empty without namespace flags).
     pub namespaces: Namespaces,
     /// The metrics, rendered once per format.
@@ -69,7 +75,41 @@ pub struct Data {
     pub error: Option<String>,
 }
 
+/// A socket's place in the API's order: (cookie, namespace inode, inode). It outlives a collection, so a page
+/// boundary means the same in the next one; only sockets with neither a cookie nor an inode share one.
+pub type Key = (u64, u64, u64);
+
 impl Data {
+    /// The [`Key`] of `sockets[i]`.
+    pub fn key(&self, i: u32) -> Key {
+        let s = &self.sockets[i as usize];
+        (s.cookie.unwrap_or(0), self.namespaces.get(s.netns).map_or(0, |n| n.inode), s.inode)
+    }
+
+    /// Keep `sockets` and their groups for the API, in [`Data::key`] order.
+    pub fn keep(&mut self, sockets: Vec<Socket>, groups: Vec<Group>) {
+        (self.sockets, self.groups, self.kept) = (sockets, groups, true);
+        let mut order: Vec<u32> = (0..self.sockets.len() as u32).collect();
+        order.sort_by_key(|&i| self.key(i));
+        self.order = order;
+    }
+
+    /// No data, only why.
+    pub fn failed(msg: String) -> Data {
+        Data {
+            at: Instant::now(),
+            kept: false,
+            sockets: Vec::new(),
+            groups: Vec::new(),
+            order: Vec::new(),
+            names: Names::default(),
+            namespaces: Namespaces::default(),
+            text: Bytes::new(),
+            openmetrics: Bytes::new(),
+            error: Some(msg),
+        }
+    }
+
     pub fn metrics(&self, format: Format) -> Bytes {
         match format {
             Format::Text => self.text.clone(),
@@ -127,10 +167,11 @@ impl Collection {
         match result {
             Ok((sockets, groups, parts)) => {
                 let mut data = self.finish(at, took, &sockets, &groups, &parts, None);
-                if keep {
-                    (data.sockets, data.groups, data.kept) = (sockets, groups, true);
-                }
                 data.namespaces = parts.namespaces;
+                if keep {
+                    data.names = self.json_names(&sockets, &data.namespaces);
+                    data.keep(sockets, groups);
+                }
                 data
             }
             Err(e) => {
@@ -141,6 +182,23 @@ impl Collection {
                 Data { kept: true, ..self.finish(at, took, &[], &[], &Parts::default(), Some(msg)) }
             }
         }
+    }
+
+    /// The names the API's JSON shows: interfaces, and with several namespaces each socket's namespace and
+    /// container (looked up once per interval, not per request).
+    fn json_names(&self, sockets: &[Socket], namespaces: &Namespaces) -> Names {
+        let mut names = Names::default();
+        names.load_interfaces(sockets);
+        if namespaces.len() > 1 {
+            let root = &self.settings.proc_root;
+            names.workloads = Workloads::load(
+                namespaces.clone(),
+                Some(&ProcessMap::default()),
+                root,
+                &mut Namer::new(root, self.settings.state_roots.clone()),
+            );
+        }
+        names
     }
 
     /// Look up the holders of the listeners when one is new (at most every [`PROCESS_MIN_GAP`]) or the last
@@ -283,16 +341,7 @@ impl Collection {
         let reg = metrics::registry(&input);
         let text = Bytes::from(metrics::encode(&reg, Format::Text));
         let openmetrics = Bytes::from(metrics::encode(&reg, Format::OpenMetrics));
-        Data {
-            at,
-            kept: false,
-            sockets: Vec::new(),
-            groups: Vec::new(),
-            namespaces: Namespaces::default(),
-            text,
-            openmetrics,
-            error,
-        }
+        Data { at, text, openmetrics, error, ..Data::failed(String::new()) }
     }
 }
 
