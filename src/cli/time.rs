@@ -187,7 +187,7 @@ impl super::ListArgs {
     /// `list -E`: the closes of `watch`, as `ss -E` prints them.
     pub fn as_watch(&self) -> Result<WatchConfig, UsageError> {
         let w = WatchArgs {
-            select: self.select.clone(),
+            select: self.selection_args()?,
             numeric: self.numeric,
             ndjson: self.ndjson || self.json,
             ..WatchArgs::default()
@@ -200,7 +200,7 @@ impl super::ListArgs {
 
     /// `list -K`: `kill --yes`, but never with an empty filter.
     pub fn as_kill(&self) -> Result<KillConfig, UsageError> {
-        let k = KillArgs { select: self.select.clone(), yes: true, numeric: self.numeric, ..KillArgs::default() };
+        let k = KillArgs { select: self.selection_args()?, yes: true, numeric: self.numeric, ..KillArgs::default() };
         let mut cfg = k.resolve()?;
         if self.all && self.select.state.is_empty() {
             cfg.query.states = StateSet::ALL;
