@@ -1,6 +1,7 @@
 //! Pure aggregation of a snapshot by port: each listening endpoint with the sockets it accepted, outbound
 //! sockets by where they go, UNIX sockets by path. Counts by state, accept-queue fill, distinct peers.
 
+use std::borrow::Borrow;
 use std::fmt;
 use std::net::IpAddr;
 
@@ -160,14 +161,15 @@ impl Fold {
     }
 }
 
-/// Group a snapshot. Groups come out with the most sockets first.
-pub fn group(socks: &[Socket]) -> Vec<Group> {
+/// Group a snapshot (or a selection of one: `&[&Socket]`; indices are into `socks`). Groups come out with the
+/// most sockets first.
+pub fn group<S: Borrow<Socket>>(socks: &[S]) -> Vec<Group> {
     group_with(socks, None)
 }
 
 /// [`group`], folding unconnected UDP sockets on ephemeral ports per user and address when `fold` is given
 /// (twenty resolver sockets are one row, not twenty).
-pub fn group_with(socks: &[Socket], fold: Option<&Fold>) -> Vec<Group> {
+pub fn group_with<S: Borrow<Socket>>(socks: &[S], fold: Option<&Fold>) -> Vec<Group> {
     let mut groups: Vec<Group> = Vec::new();
     let mut index: FastMap<GroupKey, usize> = FastMap::default();
     let mut slot = |key: GroupKey, groups: &mut Vec<Group>| -> usize {
@@ -182,7 +184,7 @@ pub fn group_with(socks: &[Socket], fold: Option<&Fold>) -> Vec<Group> {
     // UNIX names by inode, to place an unnamed client by the name of its peer.
     let mut unix_names: FastMap<u64, String> = FastMap::default();
     let mut folded = vec![false; if fold.is_some() { socks.len() } else { 0 }];
-    for (i, s) in socks.iter().enumerate() {
+    for (i, s) in socks.iter().map(Borrow::borrow).enumerate() {
         if let Some(key) = fold.and_then(|f| f.key(s)) {
             let g = slot(key, &mut groups);
             groups[g].members.push(i as u32);
@@ -211,7 +213,7 @@ pub fn group_with(socks: &[Socket], fold: Option<&Fold>) -> Vec<Group> {
     }
 
     let mut peer_counts: Vec<FastMap<IpAddr, u32>> = Vec::new();
-    for (i, s) in socks.iter().enumerate() {
+    for (i, s) in socks.iter().map(Borrow::borrow).enumerate() {
         let g = match (&s.local, &s.peer) {
             (Endpoint::Inet { .. }, _) if s.is_listener() || folded.get(i) == Some(&true) => continue,
             (Endpoint::Inet { ip, port }, peer) => {

@@ -96,6 +96,22 @@ pub fn interface_index(name: &str) -> Option<u32> {
     rustix::net::netdevice::name_to_index(ioctl_socket()?, name).ok().filter(|&i| i != 0)
 }
 
+/// The inode of directory `rel` below `root`, resolved without leaving it: no `..` above it, no symlinks, no
+/// other mount (`openat2(2)` with `RESOLVE_BENEATH`; kernels before 5.6 fall back to a plain lookup, which the
+/// callers' own refusal of `..` still keeps below `root`).
+pub fn directory_inode_beneath(root: &std::path::Path, rel: &str) -> std::io::Result<u64> {
+    use rustix::fs::{Mode, OFlags, ResolveFlags};
+    let flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC;
+    let dir = rustix::fs::open(root, flags, Mode::empty())?;
+    let resolve =
+        ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS | ResolveFlags::NO_XDEV;
+    let fd = match rustix::fs::openat2(&dir, rel, flags, Mode::empty(), resolve) {
+        Err(rustix::io::Errno::NOSYS) => rustix::fs::openat(&dir, rel, flags | OFlags::NOFOLLOW, Mode::empty())?,
+        r => r?,
+    };
+    Ok(rustix::fs::fstat(&fd)?.st_ino)
+}
+
 /// The name of interface `index` in this network namespace (`if_indextoname(3)`).
 pub fn interface_name(index: u32) -> Option<String> {
     rustix::net::netdevice::index_to_name(ioctl_socket()?, index).ok()
@@ -200,5 +216,24 @@ mod tests {
     fn clock_ticks_match_the_kernel_user_hz() {
         // USER_HZ is 100 on every Linux architecture we build for; a clamp or a misread auxv shows here.
         assert_eq!(clock_ticks_per_second(), Some(100));
+    }
+
+    /// The lookup behind `cgroup PATH`: a directory below the root is found; a symlink out of it, a file and a
+    /// missing name are not, whatever they point at.
+    #[test]
+    fn directory_lookups_stay_beneath_the_root() {
+        use std::os::unix::fs::MetadataExt;
+        let dir = std::env::temp_dir().join(format!("sockscope-beneath-{}", std::process::id()));
+        let root = dir.join("root");
+        std::fs::create_dir_all(root.join("a/b")).unwrap();
+        std::fs::write(root.join("file"), "").unwrap();
+        std::os::unix::fs::symlink(&dir, root.join("out")).unwrap();
+        let ino = |p: &std::path::Path| std::fs::metadata(p).unwrap().ino();
+        assert_eq!(directory_inode_beneath(&root, "a/b").unwrap(), ino(&root.join("a/b")));
+        assert_eq!(directory_inode_beneath(&root, ".").unwrap(), ino(&root));
+        for rel in ["out", "out/root", "file", "missing", "../root", "a/../../root"] {
+            assert!(directory_inode_beneath(&root, rel).is_err(), "{rel}");
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -5,115 +5,14 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::Netns;
-use serde_json::Value;
-
-/// Processes (and a temp directory) that go away with the test, panic or not.
-#[derive(Default)]
-struct Procs {
-    children: Vec<Child>,
-    dirs: Vec<PathBuf>,
-}
-
-impl Drop for Procs {
-    fn drop(&mut self) {
-        for c in &mut self.children {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-        for d in &self.dirs {
-            let _ = std::fs::remove_dir_all(d);
-        }
-    }
-}
-
-/// Start `cmd` (a `sockscope serve ... --listen 127.0.0.1:0`) and return the address it serves on, read from
-/// its first stderr line; the rest of stderr is passed through.
-fn start_serve(procs: &mut Procs, mut cmd: Command) -> SocketAddr {
-    let mut child = cmd.stdout(Stdio::null()).stderr(Stdio::piped()).spawn().expect("spawn sockscope serve");
-    let mut err = BufReader::new(child.stderr.take().expect("piped stderr"));
-    procs.children.push(child);
-    let mut line = String::new();
-    err.read_line(&mut line).expect("read the first stderr line");
-    std::thread::spawn(move || {
-        for l in err.lines().map_while(Result::ok) {
-            eprintln!("[serve] {l}");
-        }
-    });
-    line.split("http://")
-        .nth(1)
-        .and_then(|rest| rest.split('/').next())
-        .and_then(|a| a.parse().ok())
-        .unwrap_or_else(|| panic!("no address in {line:?}"))
-}
-
-/// The exporter on loopback, without the listeners' process lookup (a scan of every process's fds: seconds
-/// on a busy shared machine; the namespace tests cover it). Requests get a generous timeout unless the test
-/// sets its own.
-fn serve_local(procs: &mut Procs, extra: &[&str]) -> SocketAddr {
-    let mut cmd = common::bin();
-    cmd.args(["serve", "--listen", "127.0.0.1:0", "--no-processes"]);
-    if !extra.contains(&"--request-timeout") {
-        cmd.args(["--request-timeout", "120s"]);
-    }
-    cmd.args(extra);
-    start_serve(procs, cmd)
-}
-
-/// A response: status, head (lower-cased) and body.
-struct Reply {
-    status: u16,
-    head: String,
-    body: String,
-}
-
-impl Reply {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("{e}: {}", self.body))
-    }
-}
-
-/// An HTTP/1.0 request (the server closes the connection after it, no chunking) over a plain socket.
-fn try_request(addr: SocketAddr, method: &str, target: &str, headers: &[&str]) -> std::io::Result<Reply> {
-    let mut s = TcpStream::connect(addr)?;
-    s.set_read_timeout(Some(Duration::from_secs(150)))?;
-    let mut req = format!("{method} {target} HTTP/1.0\r\nHost: {addr}\r\n");
-    for h in headers {
-        req.push_str(h);
-        req.push_str("\r\n");
-    }
-    req.push_str("\r\n");
-    s.write_all(req.as_bytes())?;
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw)?;
-    let text = String::from_utf8_lossy(&raw).into_owned();
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let status = head.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
-    Ok(Reply { status, head: head.to_ascii_lowercase(), body: body.to_string() })
-}
-
-fn request(addr: SocketAddr, method: &str, target: &str, headers: &[&str]) -> Reply {
-    try_request(addr, method, target, headers).unwrap_or_else(|e| panic!("{method} {target} on {addr}: {e}"))
-}
-
-fn get(addr: SocketAddr, target: &str) -> Reply {
-    request(addr, "GET", target, &[])
-}
-
-/// The value of the sample line starting with `series` (name and labels exactly as written).
-fn sample(text: &str, series: &str) -> Option<f64> {
-    text.lines().find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
-}
-
-fn percent_encode(s: &str) -> String {
-    s.bytes().map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") }).collect()
-}
+use common::serve::*;
 
 #[test]
 fn endpoints_answer_and_errors_are_json() {
@@ -189,7 +88,7 @@ fn a_failed_collection_is_said_not_hidden() {
     let root = std::env::temp_dir().join(format!("sockscope-serve-badproc-{}", std::process::id()));
     std::fs::create_dir_all(root.join("net")).unwrap();
     std::fs::write(root.join("net/tcp"), "  sl  local_address rem_address   st\n   0: garbage\n").unwrap();
-    let mut procs = Procs { children: Vec::new(), dirs: vec![root.clone()] };
+    let mut procs = Procs::with_dir(&root);
     let root = root.to_str().unwrap();
     let addr = serve_local(&mut procs, &["-t4", "--source", "proc", "--proc-root", root, "--interval", "5s"]);
     let m = get(addr, "/metrics");
@@ -210,7 +109,7 @@ fn a_failed_collection_is_said_not_hidden() {
 fn bearer_token_guards_everything_but_health() {
     let dir = std::env::temp_dir().join(format!("sockscope-serve-token-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let mut procs = Procs { children: Vec::new(), dirs: vec![dir.clone()] };
+    let mut procs = Procs::with_dir(&dir);
     let file = dir.join("token");
     std::fs::write(&file, "s3cret\n").unwrap();
     let addr = serve_local(&mut procs, &["-t", "--token-file", file.to_str().unwrap()]);
@@ -323,22 +222,6 @@ fn promtool_tests_the_alert_rules() {
     );
 }
 
-/// Run `f` on a thread that has entered the network namespace `name` (setns affects only that thread).
-fn in_netns<T: Send + 'static>(name: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
-    let path = format!("/var/run/netns/{name}");
-    std::thread::spawn(move || {
-        let ns = std::fs::File::open(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-        rustix::thread::move_into_link_name_space(
-            std::os::fd::AsFd::as_fd(&ns),
-            Some(rustix::thread::LinkNameSpaceType::Network),
-        )
-        .unwrap_or_else(|e| panic!("setns {path}: {e}"));
-        f()
-    })
-    .join()
-    .expect("the thread in the namespace panicked")
-}
-
 /// The value of a PromQL query with one result, as Prometheus answers it (`None`: no result yet).
 fn query(ns: &str, prometheus: SocketAddr, promql: &str) -> Option<f64> {
     let target = format!("/api/v1/query?query={}", percent_encode(promql));
@@ -398,7 +281,7 @@ fn real_prometheus_scrapes_per_port_connections() {
     let dir = std::env::temp_dir().join(format!("sockscope-serve-prometheus-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    let mut procs = Procs { children: Vec::new(), dirs: vec![dir.clone()] };
+    let mut procs = Procs::with_dir(&dir);
 
     let mut serve = Command::new("ip");
     serve.args(["netns", "exec", &name, env!("CARGO_BIN_EXE_sockscope"), "serve"]);
@@ -548,4 +431,109 @@ fn all_netns_labels_the_same_port_in_two_namespaces() {
     want.sort();
     assert_eq!(names, want, "{socks}");
     drop(procs);
+}
+
+/// `cgroup ../../../../etc/shadow` and `cgroup ../../../../nonexistent` got different 400s (the path was
+/// stat'ed with the exporter's privileges): any client could learn which files exist. Now both are refused
+/// for their `..` before any lookup, in the same words; and where the exporter does not collect cgroup ids a
+/// path is not looked up either, existing or not.
+#[test]
+fn cgroup_paths_are_no_file_existence_oracle() {
+    let mut procs = Procs::default();
+    let addr = serve_local(&mut procs, &["-t"]);
+    let ask = |filter: &str| get(addr, &format!("/api/v1/sockets?filter={}", percent_encode(filter)));
+    let (shadow, missing) = (ask("cgroup ../../../../etc/shadow"), ask("cgroup ../../../../nonexistent"));
+    assert_eq!((shadow.status, missing.status), (400, 400), "{} {}", shadow.body, missing.body);
+    assert_eq!(error_line(&shadow), error_line(&missing));
+    assert!(error_line(&shadow).contains("'..' is not allowed"), "{}", shadow.body);
+    let (root, nope) = (ask("cgroup /"), ask("cgroup /no-such-cgroup-anywhere"));
+    assert_eq!((root.status, nope.status), (400, 400));
+    // Only the hint (a glob for the path given) differs.
+    let reason = |r: &Reply| error_line(r).split(';').next().unwrap().to_string();
+    assert_eq!(reason(&root), reason(&nope));
+    assert!(reason(&root).ends_with("collects only when its own filter has such a term"), "{}", root.body);
+}
+
+/// `/etc/netns/NAME/` files (which `ip netns exec` mounts over `/etc`), removed on drop.
+struct NetnsEtc(PathBuf);
+
+impl Drop for NetnsEtc {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A resolver on 127.0.0.1:53 in the namespace: answers every query NXDOMAIN and appends its name to a file.
+const FAKE_DNS: &str = r#"
+import socket, sys
+log = open(sys.argv[1], "a")
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("127.0.0.1", 53))
+print("READY", flush=True)
+while True:
+    q, peer = s.recvfrom(512)
+    i, labels = 12, []
+    while i < len(q) and q[i]:
+        labels.append(q[i + 1:i + 1 + q[i]].decode(errors="replace")); i += 1 + q[i]
+    log.write(".".join(labels) + "\n"); log.flush()
+    end = i + 5
+    s.sendto(q[:2] + b"\x81\x83" + q[4:6] + b"\0\0\0\0\0\0" + q[12:end], peer)
+"#;
+
+/// `?filter=dst name.attacker.example` made the exporter resolve names of the client's choosing (DNS queries
+/// on its behalf; four at once held the blocking pool and /metrics took 8.5 s). Now the API takes addresses
+/// only: a 400 naming the term, and the namespace's resolver (a fake one that logs) sees no query, while
+/// `list` (the operator's own filter) still resolves through it, which shows the fake resolver is the one used.
+#[test]
+#[ignore = "needs root: a private network namespace with its own resolv.conf and a resolver on port 53"]
+fn api_filters_make_no_dns_queries() {
+    common::require_root();
+    common::require(&["ip", "python3"]);
+    let mut ns = Netns::create("serve-dns");
+    let name = ns.name.clone();
+    let etc = NetnsEtc(PathBuf::from(format!("/etc/netns/{name}")));
+    std::fs::create_dir_all(&etc.0).unwrap();
+    std::fs::write(etc.0.join("resolv.conf"), "nameserver 127.0.0.1\noptions timeout:2 attempts:1\n").unwrap();
+    let dir = common::TempDir::new("serve-dns");
+    let log = dir.join("queries");
+    std::fs::write(&log, "").unwrap();
+    let (child, line) = common::spawn_first_line(Command::new("ip").args([
+        "netns",
+        "exec",
+        &name,
+        "python3",
+        "-c",
+        FAKE_DNS,
+        log.to_str().unwrap(),
+    ]));
+    ns.child = Some(child);
+    assert_eq!(line.trim(), "READY");
+
+    let mut procs = Procs::default();
+    let mut serve = Command::new("ip");
+    serve.args(["netns", "exec", &name, env!("CARGO_BIN_EXE_sockscope"), "serve", "--listen", "127.0.0.1:0"]);
+    serve.args(["--no-processes", "--request-timeout", "120s"]);
+    let addr = start_serve(&mut procs, serve);
+    let target = format!("/api/v1/sockets?filter={}", percent_encode("sport = :1 or dst api-probe.attacker.example"));
+    let r = in_netns(&name, move || get(addr, &target));
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert!(
+        error_line(&r).contains("after 'dst', found 'api-probe.attacker.example' (host names are not resolved"),
+        "{}",
+        r.body
+    );
+    let groups = format!("/api/v1/groups?filter={}", percent_encode("src groups-probe.example"));
+    assert_eq!(in_netns(&name, move || get(addr, &groups)).status, 400);
+
+    // The operator's `list` resolves its own filter's names, through the fake resolver.
+    let out = Command::new("ip")
+        .args(["netns", "exec", &name, env!("CARGO_BIN_EXE_sockscope"), "-tn", "dst", "cli-probe.example"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+    let queries = std::fs::read_to_string(&log).unwrap();
+    assert!(queries.contains("cli-probe.example"), "the fake resolver is not the one used: {queries:?}");
+    assert!(!queries.contains("probe.attacker") && !queries.contains("groups-probe"), "{queries:?}");
+    drop(procs);
+    drop(ns);
 }

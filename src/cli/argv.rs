@@ -6,12 +6,14 @@ use std::ffi::OsString;
 
 use clap::Command;
 
-/// Reorder `args` (program name first) so that options come before positional words. Only a listing is
-/// permuted: the first word may be `list`; any other subcommand leaves the arguments as they are.
+/// Reorder `args` (program name first) so that options come before positional words. The commands that take
+/// a filter are permuted (a listing, whose first word may be `list`, and `kill`, `watch`, `record`, `top`,
+/// `serve`), so `kill --yes sport :22 --state closed` reads as `list` would; any other subcommand leaves the
+/// arguments as they are.
 pub fn permute(args: Vec<OsString>, cmd: &Command) -> Vec<OsString> {
     let Some((prog, rest)) = args.split_first() else { return args };
     let (sub, rest, cmd) = match rest.first().and_then(|a| a.to_str()) {
-        Some("list") => match cmd.find_subcommand("list") {
+        Some(name @ ("list" | "kill" | "watch" | "record" | "top" | "serve")) => match cmd.find_subcommand(name) {
             Some(c) => (Some(rest[0].clone()), &rest[1..], c),
             None => return args,
         },
@@ -86,5 +88,14 @@ mod tests {
         assert_eq!(p(&["ss", "--query=tcp", "-t"]), ["ss", "--query=tcp", "-t"]);
         assert_eq!(p(&["ss", "services", "http", "-n"]), ["ss", "services", "http", "-n"]);
         assert_eq!(p(&["ss", "-t", "--", "-n"]), ["ss", "-t", "--", "-n"]);
+    }
+
+    #[test]
+    fn kill_takes_options_after_the_filter() {
+        assert_eq!(
+            p(&["ss", "kill", "--yes", "sport :1", "--state", "closed"]),
+            ["ss", "kill", "--yes", "--state", "closed", "--", "sport :1"]
+        );
+        assert_eq!(p(&["ss", "watch", "dport", ":5432", "-n"]), ["ss", "watch", "-n", "--", "dport", ":5432"]);
     }
 }

@@ -8,7 +8,6 @@ use clap::Args;
 
 use super::{SelectArgs, SourceArg, TopArgs, UsageError, select};
 use crate::commands::list::{Format, ListConfig};
-use crate::filter;
 use crate::model::State;
 use crate::output::table::TableOptions;
 use crate::ports::services::Services;
@@ -199,7 +198,23 @@ impl ListArgs {
         Ok(ev.into_iter().map(|(_, e)| e).collect())
     }
 
-    /// The filter text: the command line's words, or the file of -F (`-` for stdin; `#` starts a comment).
+    /// The selection flags with the filter words ss would read: the command line's words, then those of the
+    /// -F file, one stream of tokens (as ss's lexer reads them, so juxtaposition joins the two with `and`);
+    /// with -x / -f unix last, `src X` names a UNIX socket. The listing, `-K` and `-E` all select with it, so
+    /// `-K` never closes more than the same words list.
+    pub(crate) fn selection_args(&self) -> Result<super::SelectArgs, UsageError> {
+        let mut select = self.select.clone();
+        if let Some(text) = self.filter_text()? {
+            select.filter.extend(text.split_whitespace().map(str::to_string));
+        }
+        if select::preferred_unix(&self.events()?) {
+            select.filter = unix_hosts(&select.filter);
+        }
+        Ok(select)
+    }
+
+    /// The text of the -F file (`-` for stdin): lines that start with `#` or `0` are skipped, as ss skips
+    /// them, and `#` also starts a comment within a line.
     fn filter_text(&self) -> Result<Option<String>, UsageError> {
         let Some(path) = &self.filter_file else { return Ok(None) };
         const LIMIT: u64 = 1 << 20;
@@ -211,7 +226,11 @@ impl ListArgs {
                 .and_then(|f| std::io::Read::read_to_string(&mut std::io::Read::take(f, LIMIT), &mut text))
         };
         read.map_err(|e| UsageError(format!("cannot read filter file {}: {e}", path.display())))?;
-        let body: Vec<&str> = text.lines().map(|l| l.split('#').next().unwrap_or("")).collect();
+        let body: Vec<&str> = text
+            .lines()
+            .filter(|l| !(l.starts_with('#') || l.starts_with('0')))
+            .map(|l| l.split('#').next().unwrap_or(""))
+            .collect();
         Ok(Some(body.join(" ")))
     }
 
@@ -226,13 +245,7 @@ impl ListArgs {
         }
         let services = Services::system();
         let events = self.events()?;
-        let file_text = match self.filter_text()? {
-            Some(t) => Some(t),
-            // ss reads `src X` as a UNIX name when the last family flag was -x / -f unix.
-            None if select::preferred_unix(&events) => Some(filter::join_args(&unix_hosts(&self.select.filter))),
-            None => None,
-        };
-        let (states, filter) = self.select.selection_of(&services, file_text.as_deref())?;
+        let (states, filter) = self.selection_args()?.selection(&services)?;
         let extra = if self.bound_inactive { State::BOUND_INACTIVE.bit() } else { 0 };
         let sel = select::Selection::replay(&events, states, extra).map_err(UsageError)?;
         let mut query = sel.query();
@@ -240,7 +253,7 @@ impl ListArgs {
         query.info = self.info;
         query.memory = self.memory;
         query.details =
-            self.extended || self.tos || self.cgroup || self.inet_sockopt || self.bpf || filter.needs_cgroups();
+            self.extended || self.tos || self.cgroup || self.inet_sockopt || self.bpf || filter.needs().cgroup_ids;
         let named = |names: &[&str]| {
             self.query.iter().flat_map(|q| q.split(',')).any(|n| names.iter().any(|m| n.starts_with(m)))
                 || self.family.iter().any(|f| names.contains(&f.as_str()))

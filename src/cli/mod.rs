@@ -313,16 +313,7 @@ impl SelectArgs {
     /// caller's default) and the expression every socket must match. `state` words in the filter and
     /// --state flags add up, as repeated `state` words do in ss.
     pub(crate) fn selection(&self, services: &Services) -> Result<(Option<StateSet>, Expr), UsageError> {
-        self.selection_of(services, None)
-    }
-
-    /// As [`SelectArgs::selection`], with the filter text of `-F FILE` in place of the command line's.
-    pub(crate) fn selection_of(
-        &self,
-        services: &Services,
-        text: Option<&str>,
-    ) -> Result<(Option<StateSet>, Expr), UsageError> {
-        let text = text.map_or_else(|| filter::join_args(&self.filter), str::to_string);
+        let text = filter::join_args(&self.filter);
         let parsed = filter::parse(&text, services, &filter::SystemLookup::new(&self.proc_root))
             .map_err(|e| UsageError(format!("bad filter: {}", e.render(&text))))?;
         let states = match (parsed.states, self.states()?) {

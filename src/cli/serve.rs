@@ -9,6 +9,8 @@ use super::top::parse_interval;
 use super::{SelectArgs, UsageError};
 use crate::commands::serve::ServeConfig;
 use crate::commands::serve::collection::Settings;
+use crate::commands::serve::conn::{FIRST_BYTE, Limits};
+use crate::commands::serve::token::TokenFile;
 use crate::model::StateSet;
 use crate::output::metrics::Caps;
 use crate::ports::services::Services;
@@ -32,9 +34,14 @@ per-socket and per-endpoint series gets `netns` (the namespace's name, or net:[I
 containers is two series. The caps count across namespaces. The kernel counters
 (sockscope_kernel_*) and the ephemeral range stay the exporter's own namespace's.
 
+The API answers in pages of at most limit=N items (default 10000); a `Link: <...>; rel=\"next\"` header gives
+the next page's query (after=CURSOR). Its filters take addresses, not host names.
+
 Security: the exporter binds to loopback unless --listen names another address. With --token-file every
-endpoint but /healthz needs `Authorization: Bearer TOKEN`. Requests are bounded (header size, time,
-concurrent connections). Without root (or CAP_DAC_READ_SEARCH and CAP_SYS_PTRACE) other users' processes
+endpoint but /healthz needs `Authorization: Bearer TOKEN` (the file is read again when it changes). Requests
+are bounded: header size, time to the first byte (3 s), to the request and to the answer (--request-timeout),
+to read the answer (--write-timeout), connections at once and per client address; a connection beyond a limit
+closes an idle one first. Without root (or CAP_DAC_READ_SEARCH and CAP_SYS_PTRACE) other users' processes
 are hidden (empty `process` label); sockets themselves need no privilege.
 
 Example scrape config (prometheus.yml):
@@ -63,19 +70,24 @@ pub struct ServeArgs {
     /// Require `Authorization: Bearer TOKEN`, TOKEN being this file's first line
     #[arg(long, value_name = "FILE", help_heading = "Exporter")]
     pub token_file: Option<PathBuf>,
-    /// Connections served at once; more are closed at once
+    /// Connections served at once; a new one beyond closes an idle one (no request yet, or between requests)
+    /// or the one longest stuck writing to a client that does not read, else it is closed at once
     #[arg(long, value_name = "N", default_value_t = 32, help_heading = "Exporter")]
     pub max_connections: usize,
-    /// Time a client has to send its request headers, and a request has to be answered
+    /// Connections of one client address (IPv6: one /64) at once [default: a quarter of --max-connections]
+    #[arg(long, value_name = "N", help_heading = "Exporter")]
+    pub max_connections_per_peer: Option<usize>,
+    /// Time a client has to send its request headers, and a request has to be answered (a new connection
+    /// has at most 3 s to send its first byte)
     #[arg(long, value_name = "TIME", default_value = "10s", help_heading = "Exporter")]
     pub request_timeout: String,
+    /// Time a client has to read one response; a slower one is disconnected
+    #[arg(long, value_name = "TIME", default_value = "30s", help_heading = "Exporter")]
+    pub write_timeout: String,
     /// Do not look up the processes holding listeners (the `process` label stays empty)
     #[arg(long, help_heading = "Exporter")]
     pub no_processes: bool,
 }
-
-/// Longest token accepted from the file (a header line must hold it).
-const MAX_TOKEN: usize = 4096;
 
 impl ServeArgs {
     pub fn resolve(&self) -> Result<ServeConfig, UsageError> {
@@ -84,7 +96,7 @@ impl ServeArgs {
         let mut query = self.select.query(states.unwrap_or(StateSet::ALL));
         query.bytecode = crate::filter::bytecode::compile(&filter);
         // A `cgroup PATH` term matches the kernel's cgroup id of each socket, sent with the details.
-        query.details |= filter.needs_cgroups();
+        query.details |= filter.needs().cgroup_ids;
         query.one_tcp_walk = true;
         query.receive_thread = false;
         let listen: SocketAddr = self.listen.parse().map_err(|_| {
@@ -98,15 +110,24 @@ impl ServeArgs {
         };
         let interval = time("--interval", &self.interval)?;
         let request_timeout = time("--request-timeout", &self.request_timeout)?;
-        for (flag, n) in [("--max-listeners", self.max_listeners), ("--max-connections", self.max_connections)] {
+        for (flag, n) in [
+            ("--max-listeners", self.max_listeners),
+            ("--max-connections", self.max_connections),
+            ("--max-connections-per-peer", self.max_connections_per_peer.unwrap_or(1)),
+        ] {
             if n == 0 {
                 return Err(UsageError(format!("invalid value '0' for {flag}: must be at least 1")));
             }
         }
         let token = match &self.token_file {
-            Some(path) => Some(read_token(path)?),
+            Some(path) => Some(
+                TokenFile::open(path)
+                    .map_err(|why| UsageError(format!("invalid value '{}' for --token-file: {why}", path.display())))?,
+            ),
             None => None,
         };
+        let write_timeout = time("--write-timeout", &self.write_timeout)?;
+        let per_peer = self.max_connections_per_peer.unwrap_or(self.max_connections.div_ceil(4));
         Ok(ServeConfig {
             listen,
             interval,
@@ -122,32 +143,15 @@ impl ServeArgs {
                 state_roots: self.select.netns.state_roots(),
             },
             token,
-            max_connections: self.max_connections,
+            limits: Limits {
+                max: self.max_connections,
+                per_peer: per_peer.min(self.max_connections),
+                first_byte: request_timeout.min(FIRST_BYTE),
+                write: write_timeout,
+            },
             request_timeout,
         })
     }
-}
-
-/// The token: the file's first line, without surrounding white space; visible ASCII only (it travels in a
-/// header).
-fn read_token(path: &std::path::Path) -> Result<String, UsageError> {
-    use std::io::Read;
-    let bad = |why: String| UsageError(format!("invalid value '{}' for --token-file: {why}", path.display()));
-    let mut text = String::new();
-    std::fs::File::open(path)
-        .and_then(|f| f.take(MAX_TOKEN as u64 + 2).read_to_string(&mut text))
-        .map_err(|e| bad(e.to_string()))?;
-    let token = text.lines().next().unwrap_or("").trim();
-    if token.is_empty() {
-        return Err(bad("the first line is empty".into()));
-    }
-    if token.len() > MAX_TOKEN {
-        return Err(bad(format!("the token is longer than {MAX_TOKEN} bytes")));
-    }
-    if !token.bytes().all(|b| b.is_ascii_graphic()) {
-        return Err(bad("the token must be visible ASCII characters".into()));
-    }
-    Ok(token.to_string())
 }
 
 #[cfg(test)]
@@ -175,6 +179,21 @@ mod tests {
         assert!(c.collection.query.one_tcp_walk && c.collection.processes && c.token.is_none());
         assert!(!c.collection.query.details, "cgroup ids only for a `cgroup PATH` term");
         assert_eq!(c.collection.caps, Caps { max_listeners: 100, max_peers: 100 });
+        let first_byte = Duration::from_secs(3);
+        assert_eq!(c.limits, Limits { max: 32, per_peer: 8, first_byte, write: Duration::from_secs(30) });
+    }
+
+    #[test]
+    fn connection_limits() {
+        let c = serve(&["--max-connections", "10", "--max-connections-per-peer", "3", "--write-timeout", "2s"]);
+        let l = c.unwrap().limits;
+        assert_eq!((l.max, l.per_peer, l.write), (10, 3, Duration::from_secs(2)));
+        // The per-peer limit is at most the total; a short request timeout shortens the first-byte one.
+        let l = serve(&["--max-connections", "2", "--max-connections-per-peer", "5"]).unwrap().limits;
+        assert_eq!((l.max, l.per_peer), (2, 2));
+        assert_eq!(serve(&["--max-connections", "1"]).unwrap().limits.per_peer, 1);
+        let l = serve(&["--request-timeout", "1s"]).unwrap().limits;
+        assert_eq!(l.first_byte, Duration::from_secs(1));
     }
 
     #[test]
@@ -204,25 +223,13 @@ mod tests {
             (&["--interval", "0"], "'0' for --interval"),
             (&["--request-timeout", "soon"], "for --request-timeout"),
             (&["--max-listeners", "0"], "for --max-listeners"),
+            (&["--max-connections-per-peer", "0"], "for --max-connections-per-peer"),
+            (&["--write-timeout", "never"], "for --write-timeout"),
             (&["--token-file", "/nonexistent/token"], "for --token-file"),
             (&["sport", "=", "nope"], "bad filter"),
         ] {
             let e = serve(args).unwrap_err();
             assert!(e.contains(want), "{args:?}: {e}");
         }
-    }
-
-    #[test]
-    fn token_is_the_first_line() {
-        let dir = std::env::temp_dir().join(format!("sockscope-serve-token-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let file = dir.join("token");
-        std::fs::write(&file, "  s3cret-token \nsecond line\n").unwrap();
-        assert_eq!(read_token(&file).unwrap(), "s3cret-token");
-        std::fs::write(&file, "\n").unwrap();
-        assert!(read_token(&file).unwrap_err().0.contains("empty"));
-        std::fs::write(&file, "two words\n").unwrap();
-        assert!(read_token(&file).unwrap_err().0.contains("visible ASCII"));
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

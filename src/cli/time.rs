@@ -74,13 +74,23 @@ fn inet_query(sel: &SelectArgs) -> Query {
 
 impl WatchArgs {
     pub fn resolve(&self) -> Result<WatchConfig, UsageError> {
+        self.resolve_as("watch")
+    }
+
+    /// As [`resolve`](Self::resolve), naming `command` (`watch`, `record`) when a filter term is refused.
+    fn resolve_as(&self, command: &'static str) -> Result<WatchConfig, UsageError> {
         let services = Services::system();
-        let (states, filter) = self.select.selection(&services)?;
-        if filter.needs_processes() {
-            return Err(UsageError(
-                "watch cannot select by process yet (process/pid filters); filter by port or address".into(),
-            ));
-        }
+        let (states, expr) = self.select.selection(&services)?;
+        // Events are filtered as they come, many of them for sockets no process scan has seen (a close
+        // carries no inode): `process`, `pid` and the workload terms cannot be decided for them.
+        let root = &self.select.proc_root;
+        let mut namer = crate::collect::cgroup::Namer::new(root, Default::default());
+        let workloads =
+            crate::collect::workloads::Workloads::for_filter(&Default::default(), None, false, root, &mut namer);
+        let mut have = crate::filter::Have::new(command).workloads(&workloads);
+        have.no_holders = "its events are filtered as they happen, many for sockets whose holder no scan has seen \
+                           (select by port or address, or use `list -p` / the dashboard)";
+        let filter = crate::filter::bind(&expr, &have).map_err(|e| UsageError(e.to_string()))?;
         let interval = super::top::parse_interval(&self.interval)
             .map_err(|e| UsageError(format!("invalid value '{}' for --interval: {e}", self.interval)))?;
         let duration = match &self.duration {
@@ -90,7 +100,7 @@ impl WatchArgs {
             None => None,
         };
         let mut query = inet_query(&self.select);
-        query.bytecode = crate::filter::bytecode::compile(&filter);
+        query.bytecode = crate::filter::bytecode::compile(&expr);
         Ok(WatchConfig {
             query,
             filter,
@@ -177,7 +187,7 @@ impl super::ListArgs {
     /// `list -E`: the closes of `watch`, as `ss -E` prints them.
     pub fn as_watch(&self) -> Result<WatchConfig, UsageError> {
         let w = WatchArgs {
-            select: self.select.clone(),
+            select: self.selection_args()?,
             numeric: self.numeric,
             ndjson: self.ndjson || self.json,
             ..WatchArgs::default()
@@ -190,7 +200,7 @@ impl super::ListArgs {
 
     /// `list -K`: `kill --yes`, but never with an empty filter.
     pub fn as_kill(&self) -> Result<KillConfig, UsageError> {
-        let k = KillArgs { select: self.select.clone(), yes: true, numeric: self.numeric, ..KillArgs::default() };
+        let k = KillArgs { select: self.selection_args()?, yes: true, numeric: self.numeric, ..KillArgs::default() };
         let mut cfg = k.resolve()?;
         if self.all && self.select.state.is_empty() {
             cfg.query.states = StateSet::ALL;
@@ -284,7 +294,7 @@ impl RecordArgs {
             processes: !self.no_processes,
             ..WatchArgs::default()
         };
-        let mut watch = watch.resolve()?;
+        let mut watch = watch.resolve_as("record")?;
         // Recordings hold UNIX groups too unless -t/-u say otherwise.
         watch.query.unix = self.select.unix || !(self.select.tcp || self.select.udp);
         let keep = crate::clock::parse_duration(&self.keep)

@@ -70,6 +70,33 @@ pub fn if_inet6_locals(text: &str) -> Vec<IpAddr> {
 }
 
 impl Workloads {
+    /// What a filter is bound with (see `filter::bind`): the snapshot's namespaces (the caller's own when it
+    /// has none), and, only when the filter has workload terms (`workloads`), the workload of each holder in
+    /// `map`.
+    pub fn for_filter(
+        namespaces: &Namespaces,
+        map: Option<&ProcessMap>,
+        workloads: bool,
+        proc_root: &Path,
+        namer: &mut Namer,
+    ) -> Workloads {
+        let namespaces = if namespaces.is_empty() { Self::own_namespace(proc_root) } else { namespaces.clone() };
+        if workloads {
+            Workloads::load(namespaces, map, proc_root, namer)
+        } else {
+            Workloads { namespaces, ..Workloads::default() }
+        }
+    }
+
+    /// The namespace table of a command that looks only at its own namespace: that one namespace (none when
+    /// its inode cannot be read), so that `netns` terms bind against it.
+    pub fn own_namespace(proc_root: &Path) -> Namespaces {
+        match super::netns::own_inode(proc_root) {
+            Ok(inode) => Namespaces(vec![crate::model::netns::Namespace { inode, ..Default::default() }]),
+            Err(_) => Namespaces::default(),
+        }
+    }
+
     /// Build the tables: the workload of every process in `map` (one `/proc/PID/cgroup` read each) and the
     /// docker-proxy targets. Without a map, when several namespaces are shown, the docker-proxy processes are
     /// found by a targeted scan (one `comm` read per process).

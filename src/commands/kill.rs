@@ -6,10 +6,12 @@ use std::process::ExitCode;
 
 use std::path::PathBuf;
 
+use crate::collect::cgroup::Namer;
 use crate::collect::netlink::destroy::{DestroyError, Destroyer};
+use crate::collect::workloads::Workloads;
 use crate::collect::{self, process};
 use crate::collect::{Query, SourceChoice};
-use crate::filter::Expr;
+use crate::filter::{Expr, Have, bind};
 use crate::model::Socket;
 use crate::output::table::{self, TableOptions};
 use crate::output::{Names, Processes};
@@ -41,30 +43,48 @@ pub enum Confirm {
 /// Select, confirm, close. `confirm` is [`Confirm::Given`] for `--yes` and `list -K`.
 pub fn run(cfg: KillConfig, confirm: Confirm) -> anyhow::Result<ExitCode> {
     if cfg.filter.is_true() && !cfg.all {
-        eprintln!(
+        crate::errln!(
             "sockscope: refusing to close every {} socket: give a filter (`sockscope kill dport :5432`) or --all",
             if cfg.query.states == crate::model::StateSet::CONNECTED_DEFAULT { "connected" } else { "selected" }
         );
         return Ok(ExitCode::from(2));
     }
     let mut collector = collect::open(cfg.source, cfg.proc_root.clone());
-    let snap = collector.collect(&cfg.query)?;
+    // The whole table of the tables and states asked for: the guard below compares the selection with it, so
+    // the dump must not be narrowed by the filter's kernel program.
+    let table = Query { bytecode: None, ..cfg.query.clone() };
+    let snap = collector.collect(&table)?;
     for note in &snap.notes {
-        eprintln!("sockscope: note: {note}");
+        crate::errln!("sockscope: note: {note}");
     }
     let total = snap.sockets.len();
     let scan = process::scan(&cfg.proc_root).ok();
-    let filter = match &scan {
-        Some(s) if cfg.filter.needs_processes() => cfg.filter.resolve_processes(&s.map),
-        _ => cfg.filter.clone(),
+    let workloads = Workloads::for_filter(
+        &snap.namespaces,
+        scan.as_ref().map(|s| &s.map),
+        cfg.filter.needs().workloads,
+        &cfg.proc_root,
+        &mut Namer::new(&cfg.proc_root, Default::default()),
+    );
+    let mut have = Have::new("kill").workloads(&workloads).cgroup_ids(cfg.query.details);
+    if let Some(s) = &scan {
+        have = have.holders(&s.map, s.stats.complete);
+    }
+    let filter = match bind(&cfg.filter, &have) {
+        Ok(f) => f,
+        Err(e) => {
+            crate::errln!("sockscope: {e}");
+            return Ok(ExitCode::from(2));
+        }
     };
     let selected: Vec<Socket> = snap.sockets.into_iter().filter(|s| filter.matches(s)).collect();
+    drop(filter);
     if selected.is_empty() {
-        eprintln!("sockscope: no socket matches the filter; nothing to close");
+        crate::errln!("sockscope: no socket matches the filter; nothing to close");
         return Ok(ExitCode::SUCCESS);
     }
     if selected.len() == total && total > 1 && !cfg.all {
-        eprintln!("sockscope: the filter selects every one of the {total} sockets: refusing without --all");
+        crate::errln!("sockscope: the filter selects every one of the {total} sockets: refusing without --all");
         return Ok(ExitCode::from(2));
     }
     let mut names = Names { services: (!cfg.numeric).then(|| cfg.services.clone()), ..Names::default() };
@@ -80,19 +100,19 @@ pub fn run(cfg: KillConfig, confirm: Confirm) -> anyhow::Result<ExitCode> {
         err.flush()?;
     }
     if cfg.dry_run {
-        eprintln!("sockscope: {} sockets would be closed (--dry-run)", selected.len());
+        crate::errln!("sockscope: {} sockets would be closed (--dry-run)", selected.len());
         return Ok(ExitCode::SUCCESS);
     }
     if confirm == Confirm::Ask {
         if !io::stdin().is_terminal() {
-            eprintln!(
+            crate::errln!(
                 "sockscope: refusing to close {} sockets without confirmation: pass --yes (stdin is not a terminal)",
                 selected.len()
             );
             return Ok(ExitCode::from(2));
         }
         if !ask(&format!("Close these {} sockets? [y/N] ", selected.len()))? {
-            eprintln!("sockscope: nothing closed");
+            crate::errln!("sockscope: nothing closed");
             return Ok(ExitCode::from(1));
         }
     }
@@ -116,7 +136,7 @@ pub fn run(cfg: KillConfig, confirm: Confirm) -> anyhow::Result<ExitCode> {
             Err(e @ (DestroyError::NeedsPrivilege | DestroyError::Unsupported)) if closed == 0 => {
                 // Nothing can work: say it once instead of once per socket.
                 out.flush()?;
-                eprintln!("sockscope: {e}; nothing was closed");
+                crate::errln!("sockscope: {e}; nothing was closed");
                 return Ok(ExitCode::from(1));
             }
             Err(e) => {
@@ -127,7 +147,7 @@ pub fn run(cfg: KillConfig, confirm: Confirm) -> anyhow::Result<ExitCode> {
     }
     out.flush()?;
     if failed > 0 {
-        eprintln!("sockscope: {closed} closed, {failed} could not be closed");
+        crate::errln!("sockscope: {closed} closed, {failed} could not be closed");
         return Ok(ExitCode::from(1));
     }
     Ok(ExitCode::SUCCESS)

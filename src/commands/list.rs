@@ -16,9 +16,9 @@ use crate::collect::process::{self, ScanResult};
 use crate::collect::procfs::sockstat;
 use crate::collect::workloads::Workloads;
 use crate::collect::{self, Collector, Query, Sink, Snapshot, SourceChoice, netns};
-use crate::filter::Expr;
+use crate::filter::{Expr, Have, bind};
 use crate::model::Socket;
-use crate::model::netns::{Namespace, Namespaces};
+use crate::model::netns::Namespaces;
 use crate::output::json::JsonWriter;
 use crate::output::table::{TableOptions, TableWriter};
 use crate::output::{Names, Processes, summary};
@@ -162,10 +162,7 @@ pub fn run(config: ListConfig) -> anyhow::Result<()> {
 
 /// [`run`] in the caller's own namespace with any collector, into any writer.
 pub fn run_with(config: ListConfig, mut collector: Box<dyn Collector>, out: impl Write) -> anyhow::Result<()> {
-    let namespaces = match netns::own_inode(&config.proc_root) {
-        Ok(inode) => Namespaces(vec![Namespace { inode, ..Namespace::default() }]),
-        Err(_) => Namespaces::default(),
-    };
+    let namespaces = Workloads::own_namespace(&config.proc_root);
     let labels = Labels { namespaces, column: false, namer: Namer::new(&config.proc_root, config.state_roots.clone()) };
     let dump = move |q: &Query, sink: &mut Sink<'_>| Ok(collector.stream(q, sink)?);
     stream_rows(config, labels, dump, out)
@@ -178,7 +175,7 @@ where
 {
     let services = std::mem::take(&mut config.services);
     let config = &config;
-    let want_procs = config.processes || config.filter.needs_processes();
+    let want_procs = config.processes || config.filter.needs().processes;
     let depth = if want_procs { IN_FLIGHT_WAITING } else { IN_FLIGHT };
     let (tx, rx) = mpsc::sync_channel::<Vec<Socket>>(depth);
     std::thread::scope(|s| {
@@ -220,14 +217,14 @@ fn write_rows<W: Write>(
     rx: &mpsc::Receiver<Vec<Socket>>,
     out: W,
 ) -> io::Result<Writer<W>> {
-    let filter = match &scan {
-        Some(scan) if config.filter.needs_processes() => config.filter.resolve_processes(&scan.map),
-        _ => config.filter.clone(),
-    };
     let Labels { namespaces, column, mut namer } = labels;
     let map = scan.as_ref().map(|s| &s.map);
     let workloads = Workloads::load(namespaces, map, &config.proc_root, &mut namer);
-    let filter = if filter.needs_workloads() { filter.resolve_workloads(&workloads, map) } else { filter };
+    let mut have = Have::new("list").workloads(&workloads).cgroup_ids(config.query.details);
+    if let Some(scan) = &scan {
+        have = have.holders(&scan.map, scan.stats.complete);
+    }
+    let filter = bind(&config.filter, &have).map_err(io::Error::other)?;
     let mut names = Names {
         services: (!config.numeric).then_some(services),
         numeric: config.numeric,

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use crate::collect::{Query, SourceChoice};
 use crate::events::watcher::{WatchOptions, Watcher};
 use crate::events::{Event, Kind};
-use crate::filter::Expr;
+use crate::filter::Bound;
 use crate::model::StateSet;
 use crate::output::{Names, events, json};
 use crate::ports::services::Services;
@@ -20,7 +20,7 @@ use crate::ports::services::Services;
 pub struct WatchConfig {
     pub query: Query,
     /// Events are shown for sockets that match this expression...
-    pub filter: Expr,
+    pub filter: Bound,
     /// ...and are in one of these states (`None`: any).
     pub states: Option<StateSet>,
     pub interval: Duration,
@@ -65,7 +65,7 @@ pub fn run(cfg: WatchConfig) -> anyhow::Result<ExitCode> {
     }
     loop {
         for n in watcher.take_notes() {
-            eprintln!("sockscope: note: {n}");
+            crate::errln!("sockscope: note: {n}");
         }
         for ev in evs.drain(..).filter(|e| wanted(&cfg, e)) {
             if cfg.ndjson {

@@ -91,10 +91,8 @@ fn kernel_only(expr: &Expr) -> bool {
         | Expr::UnixPath { .. }
         | Expr::Process(_)
         | Expr::Pid(_)
-        | Expr::Inodes(_)
         | Expr::NetnsName(_)
-        | Expr::Workload { .. }
-        | Expr::Netns(_) => false,
+        | Expr::Workload { .. } => false,
     }
 }
 
@@ -257,10 +255,8 @@ fn approx(e: &Expr, over: bool) -> Frag {
         | Expr::UnixPath { .. }
         | Expr::Process(_)
         | Expr::Pid(_)
-        | Expr::Inodes(_)
         | Expr::NetnsName(_)
-        | Expr::Workload { .. }
-        | Expr::Netns(_) => Frag::Const(over),
+        | Expr::Workload { .. } => Frag::Const(over),
     }
 }
 

@@ -126,13 +126,13 @@ fn v4_conditions_match_mapped_v6_sockets_only() {
         (sock(ip("::fffe:127.0.0.1"), 1, ip("::1"), 2), false),
     ] {
         assert_eq!(run(&bc, &s), want, "{:?}", s.local);
-        assert_eq!(e.matches(&s), want, "{:?}", s.local);
+        assert_eq!(e.matches_record(&s), want, "{:?}", s.local);
     }
     // A v6 condition never matches a v4 socket, even written as a mapped address.
     let e = parse_ok("src [::ffff:127.0.0.1]");
     let bc = compile(&e).unwrap();
-    assert!(!run(&bc, &sock(lo4, 1, lo4, 2)) && !e.matches(&sock(lo4, 1, lo4, 2)));
-    assert!(run(&bc, &sock(mapped, 1, mapped, 2)) && e.matches(&sock(mapped, 1, mapped, 2)));
+    assert!(!run(&bc, &sock(lo4, 1, lo4, 2)) && !e.matches_record(&sock(lo4, 1, lo4, 2)));
+    assert!(run(&bc, &sock(mapped, 1, mapped, 2)) && e.matches_record(&sock(mapped, 1, mapped, 2)));
     // A /0 v4 prefix: every v4 and mapped socket, no native v6 one.
     let bc = compile(&parse_ok("dst 0/0")).unwrap();
     assert!(run(&bc, &sock(mapped, 1, mapped, 2)));
@@ -290,7 +290,7 @@ proptest! {
         let exact = kernel_exact(&e);
         for s in &socks {
             let kernel = bc.as_ref().is_none_or(|bc| run(bc, s));
-            let user = e.matches(s);
+            let user = e.matches_record(s);
             prop_assert!(kernel || !user, "kernel dropped a match: {:?} on {:?}", e, s);
             if exact {
                 prop_assert_eq!(kernel, user, "exact program differs: {:?} on {:?}", e, s);

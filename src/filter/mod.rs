@@ -40,6 +40,7 @@
 //! scan). `cgroup PATH` matches sockets of that cgroup v2 (relative to its mount), as in ss; `autobound` is
 //! reported as not supported.
 
+pub mod bind;
 pub mod bytecode;
 pub mod lexer;
 pub mod lookup;
@@ -50,7 +51,8 @@ use std::net::IpAddr;
 use crate::model::{Endpoint, Proto, Socket, State, StateSet};
 use crate::ports::{PortRange, PortSpec};
 
-pub use parser::{Lookup, NoLookup, Parsed, SystemLookup, join_args, parse};
+pub use bind::{BindError, Bound, Have, Needs, bind};
+pub use parser::{Lookup, NoLookup, Parsed, SystemLookup, UntrustedLookup, join_args, parse};
 
 /// Which end of a socket a port test looks at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -117,24 +119,20 @@ pub enum Expr {
         end: End,
         glob: String,
     },
-    /// `process GLOB`: a process whose command name matches holds the socket. Needs process attribution:
-    /// [`Expr::resolve_processes`] turns it into [`Expr::Inodes`]; unresolved it matches nothing.
+    /// `process GLOB`: a process whose command name matches holds the socket. Bound by [`bind`] against the
+    /// command's process scan.
     Process(String),
-    /// `pid N`: process N holds the socket (resolved like [`Expr::Process`]).
+    /// `pid N`: process N holds the socket (bound like [`Expr::Process`]).
     Pid(u32),
-    /// The socket's inode is one of these (what `process`/`pid` resolve to).
-    Inodes(std::sync::Arc<crate::hash::FastSet<u64>>),
-    /// `netns NAME|INODE`: the socket lives in that network namespace. Resolved against the snapshot's
-    /// namespace table by [`Expr::resolve_workloads`] into [`Expr::Netns`]; unresolved it matches nothing.
+    /// `netns NAME|INODE`: the socket lives in that network namespace. Bound by [`bind`] against the
+    /// snapshot's namespace table.
     NetnsName(String),
     /// `container GLOB`, `unit GLOB`, `cgroup GLOB`: who is behind the socket (see
-    /// [`crate::collect::workloads`]). Resolved by [`Expr::resolve_workloads`]; unresolved it matches nothing.
+    /// [`crate::collect::workloads`]). Bound by [`bind`].
     Workload {
         term: WorkloadTerm,
         pattern: String,
     },
-    /// The socket's namespace index is one of these (what `netns` and the workload terms resolve to).
-    Netns(std::sync::Arc<crate::hash::FastSet<u32>>),
 }
 
 /// Which part of a workload a filter term tests.
@@ -297,13 +295,14 @@ fn class_match(p: &[char], start: usize, c: char) -> Option<(bool, usize)> {
 }
 
 impl Expr {
-    /// Evaluate against one record.
-    pub fn matches(&self, s: &Socket) -> bool {
+    /// Evaluate the terms about the record alone (binding terms are false here: only [`bind`]'s [`Bound`]
+    /// evaluates them). For the binder, the bytecode interpreter's tests and the fuzz harnesses.
+    pub(crate) fn matches_record(&self, s: &Socket) -> bool {
         match self {
             Expr::True => true,
-            Expr::And(v) => v.iter().all(|e| e.matches(s)),
-            Expr::Or(v) => v.iter().any(|e| e.matches(s)),
-            Expr::Not(e) => !e.matches(s),
+            Expr::And(v) => v.iter().all(|e| e.matches_record(s)),
+            Expr::Or(v) => v.iter().any(|e| e.matches_record(s)),
+            Expr::Not(e) => !e.matches_record(s),
             Expr::State(set) => set.contains(s.state),
             Expr::Port { end, range } => end.test(s, |e| e.port().is_some_and(|p| range.contains(p))),
             Expr::False => false,
@@ -318,10 +317,7 @@ impl Expr {
             }
             Expr::Proto(p) => s.proto == *p,
             Expr::Uid { lo, hi } => s.uid.is_some_and(|u| (*lo..=*hi).contains(&u)),
-            Expr::Process(_) | Expr::Pid(_) => false,
-            Expr::Inodes(set) => s.inode != 0 && set.contains(&s.inode),
-            Expr::NetnsName(_) | Expr::Workload { .. } => false,
-            Expr::Netns(set) => set.contains(&s.netns),
+            Expr::Process(_) | Expr::Pid(_) | Expr::NetnsName(_) | Expr::Workload { .. } => false,
             Expr::UnixPath { end, glob } => end.test(s, |e| match e {
                 Endpoint::Unix { name, .. } => {
                     glob_match(glob, &name.as_ref().map(|n| n.display()).unwrap_or_default())
@@ -366,88 +362,6 @@ impl Expr {
 
     pub fn is_true(&self) -> bool {
         matches!(self, Expr::True)
-    }
-
-    /// Does the expression name processes (`process`, `pid`)? Then the caller must scan them and call
-    /// [`resolve_processes`](Self::resolve_processes) before evaluating.
-    pub fn needs_processes(&self) -> bool {
-        match self {
-            Expr::Process(_) | Expr::Pid(_) | Expr::Workload { .. } => true,
-            Expr::And(v) | Expr::Or(v) => v.iter().any(Expr::needs_processes),
-            Expr::Not(e) => e.needs_processes(),
-            _ => false,
-        }
-    }
-
-    /// Does the expression test cgroups? Then the dump must carry each socket's cgroup id.
-    pub fn needs_cgroups(&self) -> bool {
-        match self {
-            Expr::Cgroup(_) => true,
-            Expr::And(v) | Expr::Or(v) => v.iter().any(Expr::needs_cgroups),
-            Expr::Not(e) => e.needs_cgroups(),
-            _ => false,
-        }
-    }
-
-    /// Replace `process GLOB` and `pid N` by the set of socket inodes those processes hold.
-    pub fn resolve_processes(&self, map: &crate::model::owners::ProcessMap) -> Expr {
-        let inodes = |keep: &dyn Fn(&crate::model::owners::ProcessInfo) -> bool| {
-            let set: crate::hash::FastSet<u64> =
-                map.inodes().filter(|i| map.get(*i).any(|h| keep(h.process))).collect();
-            Expr::Inodes(std::sync::Arc::new(set))
-        };
-        match self {
-            Expr::Process(glob) => inodes(&|p| glob_match(glob, &p.comm)),
-            Expr::Pid(pid) => inodes(&|p| p.pid == *pid),
-            Expr::And(v) => Expr::And(v.iter().map(|e| e.resolve_processes(map)).collect()),
-            Expr::Or(v) => Expr::Or(v.iter().map(|e| e.resolve_processes(map)).collect()),
-            Expr::Not(e) => Expr::Not(Box::new(e.resolve_processes(map))),
-            e => e.clone(),
-        }
-    }
-
-    /// Does the expression name namespaces or workloads (`netns`, `container`, `unit`, `cgroup`)? Then the
-    /// caller must call [`resolve_workloads`](Self::resolve_workloads) before evaluating.
-    pub fn needs_workloads(&self) -> bool {
-        match self {
-            Expr::NetnsName(_) | Expr::Workload { .. } => true,
-            Expr::And(v) | Expr::Or(v) => v.iter().any(Expr::needs_workloads),
-            Expr::Not(e) => e.needs_workloads(),
-            _ => false,
-        }
-    }
-
-    /// Replace `netns` by the matching namespace indexes, and `container`/`unit`/`cgroup` by the namespaces
-    /// and socket inodes whose workload matches (`map`: the socket holders, when processes were scanned).
-    pub fn resolve_workloads(
-        &self,
-        w: &crate::collect::workloads::Workloads,
-        map: Option<&crate::collect::process::ProcessMap>,
-    ) -> Expr {
-        use std::sync::Arc;
-        match self {
-            Expr::NetnsName(word) => {
-                let ids =
-                    (0..w.namespaces.len() as u32).filter(|i| w.namespaces.get(*i).is_some_and(|n| n.is_named(word)));
-                Expr::Netns(Arc::new(ids.collect()))
-            }
-            Expr::Workload { term, pattern } => {
-                let (ns, pids, proxied) = w.matching(&|wl| term.test(pattern, wl));
-                let pids: crate::hash::FastSet<u32> = pids.into_iter().collect();
-                let mut inodes: crate::hash::FastSet<u64> = match map {
-                    Some(m) if !pids.is_empty() => {
-                        m.inodes().filter(|i| m.get(*i).any(|h| pids.contains(&h.process.pid))).collect()
-                    }
-                    _ => Default::default(),
-                };
-                inodes.extend(proxied);
-                Expr::Netns(Arc::new(ns.into_iter().collect())).or(Expr::Inodes(Arc::new(inodes)))
-            }
-            Expr::And(v) => Expr::And(v.iter().map(|e| e.resolve_workloads(w, map)).collect()),
-            Expr::Or(v) => Expr::Or(v.iter().map(|e| e.resolve_workloads(w, map)).collect()),
-            Expr::Not(e) => Expr::Not(Box::new(e.resolve_workloads(w, map))),
-            e => e.clone(),
-        }
     }
 
     /// `a or b`, flattening and dropping `False`.

@@ -8,7 +8,7 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use super::lexer::{CmpOp, Tok, Token, lex};
-pub use super::lookup::{Lookup, NoLookup, SystemLookup};
+pub use super::lookup::{Lookup, NoLookup, SystemLookup, UntrustedLookup};
 use super::{End, Expr, FilterError, Prefix, WorkloadTerm, parse_state};
 use crate::model::{Proto, StateSet};
 use crate::ports::range::{self, PortError, PortRange, PortSpec};
@@ -232,6 +232,11 @@ impl Parser<'_> {
             "cgroup" => {
                 let ne = self.eq_or_ne(&kw)?;
                 let (path, at) = self.value(&kw, "a cgroup path or glob")?;
+                if path.split('/').any(|c| c == "..") {
+                    // Said before any lookup: the answer must not depend on what exists outside the tree.
+                    let msg = "a cgroup path is below the cgroup2 mount: '..' is not allowed in it";
+                    return Err(FilterError::new(at.pos, at.len, msg));
+                }
                 if path.contains(['*', '?', '[']) {
                     return Ok(negate(Expr::Workload { term: WorkloadTerm::Cgroup, pattern: path }, ne));
                 }
@@ -449,7 +454,7 @@ impl Parser<'_> {
         }
         let addrs = match parse_addr(addr) {
             Some(a) => vec![a],
-            None if looks_like_host(addr) => self.lookup.hosts(addr),
+            None if looks_like_host(addr) => self.lookup.hosts(addr).map_err(|why| bad(&why))?,
             None => Vec::new(),
         };
         if addrs.is_empty() {

@@ -26,11 +26,11 @@ impl Lookup for TestLookup {
             _ => None,
         }
     }
-    fn hosts(&self, name: &str) -> Vec<IpAddr> {
-        match name {
+    fn hosts(&self, name: &str) -> Result<Vec<IpAddr>, String> {
+        Ok(match name {
             "localhost" => vec![IpAddr::V4(Ipv4Addr::LOCALHOST), IpAddr::V6(Ipv6Addr::LOCALHOST)],
             _ => Vec::new(),
-        }
+        })
     }
 }
 
@@ -389,7 +389,7 @@ fn parsed_filters_evaluate() {
     ];
     for &(input, sock, want) in cases {
         let e = p(input).unwrap_or_else(|e| panic!("{input:?}: {}", e.render(input))).expr;
-        assert_eq!(e.matches(sock), want, "{input:?} on {:?} {:?}", sock.local, sock.peer);
+        assert_eq!(e.matches_record(sock), want, "{input:?} on {:?} {:?}", sock.local, sock.peer);
     }
 }
 
@@ -449,8 +449,8 @@ fn process_and_pid_terms() {
         p("sport :80 or pid = 42").unwrap().expr,
         Expr::Port { end: End::Local, range: r(80, 80) }.or(Expr::Pid(42))
     );
-    assert!(p("pid 42").unwrap().expr.needs_processes());
-    assert!(!p("sport :80").unwrap().expr.needs_processes());
+    assert!(p("pid 42").unwrap().expr.needs().processes);
+    assert!(!p("sport :80").unwrap().expr.needs().processes);
     // The kernel cannot see processes: its program must keep every socket such a term could keep.
     assert!(!crate::filter::bytecode::kernel_exact(&p("pid 42").unwrap().expr));
 }
@@ -468,12 +468,65 @@ fn cgroup_terms_resolve_through_the_lookup() {
     let services = Services::parse("".as_bytes());
     let parsed = parse("cgroup /system.slice", &services, &Cgroups).unwrap();
     assert_eq!(parsed.expr, Expr::Cgroup(77));
-    assert!(parsed.expr.needs_cgroups());
+    assert!(parsed.expr.needs().cgroup_ids);
     let err = parse("not cgroup /nope", &services, &Cgroups).unwrap_err();
     assert_eq!((err.pos, err.len), (11, 5), "{}", err.msg);
     assert!(err.msg.starts_with("no cgroup /nope; a glob such as '/nope/*'"), "{}", err.msg);
     let glob = parse("not cgroup /nope/*", &services, &Cgroups).unwrap().expr;
     assert_eq!(glob, Expr::Workload { term: WorkloadTerm::Cgroup, pattern: "/nope/*".into() }.not());
+}
+
+/// `cgroup ../../../../etc/shadow` reached the lookup, which stat'ed the path with the exporter's privileges:
+/// an existing file and a missing one got different errors, so any API client learnt which paths exist. A
+/// `..` component is refused by the parser itself, the same words whatever exists, and nothing is looked up.
+#[test]
+fn cgroup_paths_going_up_are_refused_before_any_lookup() {
+    struct Panics;
+    impl Lookup for Panics {
+        fn cgroup_id(&self, path: &str) -> Result<u64, String> {
+            panic!("looked up {path}")
+        }
+    }
+    let services = Services::parse("".as_bytes());
+    let errors: Vec<FilterError> = ["../../../../etc/shadow", "../../../../nonexistent", "/a/../../etc", "..", "/x/.."]
+        .iter()
+        .map(|path| parse(&format!("cgroup {path}"), &services, &Panics).unwrap_err())
+        .collect();
+    for e in &errors {
+        assert_eq!(e.msg, "a cgroup path is below the cgroup2 mount: '..' is not allowed in it");
+        assert_eq!(e.pos, 7);
+    }
+    assert_eq!(parse("not cgroup ../x/*", &services, &Panics).unwrap_err().msg, errors[0].msg, "globs too");
+    // A name with dots in it is no way up.
+    struct Dots;
+    impl Lookup for Dots {
+        fn cgroup_id(&self, path: &str) -> Result<u64, String> {
+            if path == "/a..b/...x" { Ok(5) } else { Err(format!("no cgroup {path}")) }
+        }
+    }
+    assert_eq!(parse("cgroup /a..b/...x", &services, &Dots).unwrap().expr, Expr::Cgroup(5));
+}
+
+/// `dst name.attacker.example` in an API filter made the exporter resolve a name of the client's choosing
+/// (DNS queries on its behalf, the blocking pool held while they time out). The untrusted lookup refuses
+/// host names, saying which term; it looks up no cgroup where the exporter does not collect their ids.
+#[test]
+fn untrusted_filters_take_addresses_not_host_names() {
+    let lookup =
+        UntrustedLookup { system: SystemLookup::new(std::path::Path::new("/nonexistent-proc")), cgroup_ids: false };
+    let services = Services::parse("".as_bytes());
+    let e = parse("sport = :80 and dst name.attacker.example", &services, &lookup).unwrap_err();
+    assert_eq!((e.pos, e.len), (20, 21), "{}", e.msg);
+    assert_eq!(
+        e.msg,
+        "expected an address after 'dst', found 'name.attacker.example' (host names are not resolved here: give \
+         an address or a prefix)"
+    );
+    assert!(parse("src localhost", &services, &lookup).is_err());
+    let ok = parse("dst 10.0.0.0/8 or src [::1]:22", &services, &lookup).unwrap();
+    assert!(!ok.expr.is_true());
+    let e = parse("cgroup /system.slice", &services, &lookup).unwrap_err();
+    assert!(e.msg.starts_with(crate::filter::lookup::NO_CGROUP_IDS), "{}", e.msg);
 }
 
 /// The deepest filter the parser accepts, alternating every construct that nests: `!(` and `(` around `or`
@@ -516,14 +569,15 @@ fn every_walk_over_the_deepest_accepted_filter_fits_a_small_stack() {
         let parsed = p(&input).expect("the deepest filter is accepted");
         let e = parsed.expr;
         let s = inet("10.0.0.1", 22, "10.0.0.2", 2);
-        let _ = e.matches(&s);
+        let _ = e.matches_record(&s);
         let bc = crate::filter::bytecode::compile(&e);
         if let Some(bc) = &bc {
             let _ = crate::filter::bytecode::run(bc, &s);
         }
         let _ = crate::filter::bytecode::kernel_exact(&e);
-        let _ = e.needs_processes();
-        let resolved = e.resolve_processes(&crate::collect::process::ProcessMap::default());
+        let _ = e.needs();
+        let map = crate::collect::process::ProcessMap::default();
+        let resolved = crate::filter::bind(&e, &crate::filter::Have::new("test").holders(&map, true));
         let copy = e.clone();
         assert_eq!(copy, e);
         let _ = format!("{e:?}");

@@ -58,7 +58,7 @@ fn evaluator() {
         (Expr::True.and(Expr::State(StateSet::ALL)).and(Expr::Port { end: End::Local, range: r(1, 2) }), false),
     ];
     for (e, want) in cases {
-        assert_eq!(e.matches(&s), *want, "{e:?}");
+        assert_eq!(e.matches_record(&s), *want, "{e:?}");
     }
 }
 
@@ -71,7 +71,7 @@ fn port_tests_never_match_unix_sockets() {
     s.local = Endpoint::Unix { name: None, inode: 443 };
     s.peer = Endpoint::Unix { name: None, inode: 0 };
     let e = Expr::Port { end: End::Either, range: PortRange::new(0, 65535) };
-    assert!(!e.matches(&s));
+    assert!(!e.matches_record(&s));
 }
 
 #[test]
@@ -106,11 +106,10 @@ fn namespace_and_workload_terms_resolve() {
     let check = |text: &str, netns: u32, want: bool, s: &mut Socket| {
         s.netns = netns;
         let e = parse(text, &svc, &NoLookup).unwrap().expr;
-        assert!(e.needs_workloads(), "{text}");
-        if !text.starts_with("not") {
-            assert!(!e.matches(s), "{text}: unresolved matches nothing");
-        }
-        assert_eq!(e.resolve_workloads(&w, None).matches(s), want, "{text} in namespace {netns}");
+        assert!(e.needs().workloads, "{text}");
+        let map = crate::model::owners::ProcessMap::default();
+        let bound = crate::filter::bind(&e, &crate::filter::Have::new("test").workloads(&w).holders(&map, true));
+        assert_eq!(bound.unwrap().matches(s), want, "{text} in namespace {netns}");
     };
     let cases: &[(&str, u32, bool)] = &[
         ("netns blue", 1, true),

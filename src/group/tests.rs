@@ -183,7 +183,7 @@ fn unix_sockets_group_by_path_and_by_peer_path() {
 
 #[test]
 fn empty_snapshot_has_no_groups() {
-    assert!(group(&[]).is_empty());
+    assert!(group::<Socket>(&[]).is_empty());
 }
 
 #[test]

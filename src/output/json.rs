@@ -242,9 +242,9 @@ impl<W: Write> JsonWriter<W> {
 
     pub fn push(&mut self, s: &Socket, names: &Names) -> io::Result<()> {
         if self.array {
-            self.w.write_all(if self.count == 0 { b"[\n" } else { b",\n" })?;
+            self.w.write_all(array_separator(self.count))?;
         }
-        serde_json::to_writer(&mut self.w, &record(s, names))?;
+        write_socket(&mut self.w, s, names)?;
         if !self.array {
             self.w.write_all(b"\n")?;
         }
@@ -255,10 +255,31 @@ impl<W: Write> JsonWriter<W> {
     /// Close the array and flush.
     pub fn finish(mut self) -> io::Result<()> {
         if self.array {
-            self.w.write_all(if self.count == 0 { b"[]\n" } else { b"\n]\n" })?;
+            self.w.write_all(array_end(self.count))?;
         }
         self.w.flush()
     }
+}
+
+/// What goes before item `index` of a JSON array as `--json` and the API write it: `[` and a newline before
+/// the first, a comma and a newline before the others (one item per line).
+pub fn array_separator(index: usize) -> &'static [u8] {
+    if index == 0 { b"[\n" } else { b",\n" }
+}
+
+/// What closes a JSON array of `count` items written with [`array_separator`]: `[]` for none.
+pub fn array_end(count: usize) -> &'static [u8] {
+    if count == 0 { b"[]\n" } else { b"\n]\n" }
+}
+
+/// One socket's JSON object, without separators.
+pub fn write_socket(w: &mut impl Write, s: &Socket, names: &Names) -> io::Result<()> {
+    Ok(serde_json::to_writer(w, &record(s, names))?)
+}
+
+/// One group's JSON object, without separators (service names from `services` when given).
+pub fn write_group(w: &mut impl Write, g: &Group, services: Option<&Services>) -> io::Result<()> {
+    Ok(serde_json::to_writer(w, &group_record(g, services))?)
 }
 
 /// One JSON array, one record per line inside it.
@@ -268,20 +289,6 @@ pub fn render_array(w: &mut dyn Write, socks: &[Socket], names: &Names) -> io::R
         j.push(s, names)?;
     }
     j.finish()
-}
-
-/// `[`, the items one per line, `]`.
-fn write_array<T: Serialize>(w: &mut dyn Write, items: impl Iterator<Item = T>) -> io::Result<()> {
-    let mut w = io::BufWriter::with_capacity(256 * 1024, w);
-    w.write_all(b"[")?;
-    let mut empty = true;
-    for item in items {
-        w.write_all(if empty { b"\n" } else { b",\n" })?;
-        serde_json::to_writer(&mut w, &item)?;
-        empty = false;
-    }
-    w.write_all(if empty { b"]\n" } else { b"\n]\n" })?;
-    w.flush()
 }
 
 /// One JSON object per line.
@@ -358,7 +365,13 @@ fn group_record<'a>(g: &'a Group, services: Option<&'a Services>) -> GroupRecord
 
 /// Groups as one JSON array, one group per line inside it (service names from `services` when given).
 pub fn render_groups(w: &mut dyn Write, groups: &[Group], services: Option<&Services>) -> io::Result<()> {
-    write_array(w, groups.iter().map(|g| group_record(g, services)))
+    let mut w = io::BufWriter::with_capacity(256 * 1024, w);
+    for (i, g) in groups.iter().enumerate() {
+        w.write_all(array_separator(i))?;
+        write_group(&mut w, g, services)?;
+    }
+    w.write_all(array_end(groups.len()))?;
+    w.flush()
 }
 
 #[cfg(test)]

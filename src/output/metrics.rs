@@ -20,6 +20,7 @@ use crate::group::{Group, GroupKey, StateCounts};
 use crate::hash::FastMap;
 use crate::model::netns::{Namespaces, NetnsId};
 use crate::model::owners::ProcessMap;
+use crate::model::text::escape;
 use crate::model::{Proto, Socket, State};
 use crate::ports::classes::{PortClass, Pressure};
 use crate::ports::services::Services;
@@ -133,11 +134,12 @@ impl Input<'_> {
             return Vec::new();
         }
         let ns = self.namespaces.get(id);
-        let netns = ns.map_or_else(String::new, |n| n.name.clone().unwrap_or_else(|| format!("net:[{}]", n.inode)));
+        let netns =
+            ns.map_or_else(String::new, |n| n.name.as_deref().map_or_else(|| format!("net:[{}]", n.inode), label));
         let container = ns
             .and_then(|n| n.owner.as_ref())
             .and_then(|w| w.container.as_ref())
-            .map_or_else(String::new, |c| c.name.clone().unwrap_or_else(|| c.id.clone()));
+            .map_or_else(String::new, |c| label(c.name.as_deref().unwrap_or(&c.id)));
         vec![("netns", netns), ("container", container)]
     }
 
@@ -196,11 +198,19 @@ const KERNEL: &[(&str, &str, &str, &str)] = &[
 ];
 
 type Labels = Vec<(&'static str, String)>;
+
+/// A label value from the system (process, namespace, container and service names): control characters (ESC,
+/// BEL, newlines) and bidi overrides as `\xNN` text, as `model::text::escape` shows them on a terminal, so a
+/// scrape read with `curl` cannot carry escape sequences. The exposition's own escaping of `\` and `"` is the
+/// client library's.
+fn label(value: &str) -> String {
+    escape(value).into_owned()
+}
 type GaugeFamily = Family<Labels, Gauge>;
 
 /// The labels of one listening endpoint.
 fn listener_labels(input: &Input, g: &Group, proto: Proto, ip: IpAddr, port: u16, netns: NetnsId) -> Labels {
-    let service = input.services.name(proto, port).unwrap_or("").to_string();
+    let service = label(input.services.name(proto, port).unwrap_or(""));
     let process = match input.processes {
         Some(map) => {
             let mut names: Vec<&str> = Vec::new();
@@ -213,7 +223,7 @@ fn listener_labels(input: &Input, g: &Group, proto: Proto, ip: IpAddr, port: u16
                 }
             }
             names.sort_unstable();
-            names.join(",")
+            label(&names.join(","))
         }
         None => String::new(),
     };
@@ -448,7 +458,7 @@ fn register_outbound(reg: &mut Registry, input: &Input) -> (i64, i64) {
     let mut other_ports: FastMap<Proto, StateCounts> = FastMap::default();
     for (k, ((proto, port, netns), counts)) in by_port.iter().enumerate() {
         let (port_label, service) = if k < input.caps.max_peers {
-            (port.to_string(), input.services.name(*proto, *port).unwrap_or("").to_string())
+            (port.to_string(), label(input.services.name(*proto, *port).unwrap_or("")))
         } else {
             folded_ports += 1;
             let o = other_ports.entry(*proto).or_default();

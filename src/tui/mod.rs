@@ -180,7 +180,7 @@ pub fn query_for(settings: &Settings, ipv4: bool, ipv6: bool) -> Query {
         info: settings.details,
         memory: settings.details,
         // A `cgroup PATH` term matches the kernel's cgroup id of each socket, sent with the details.
-        details: settings.selection.expr.needs_cgroups(),
+        details: settings.selection.expr.needs().cgroup_ids,
         one_tcp_walk: true,
         receive_thread: false,
         // The tracker drops what a dump repeats, in the sort by cookie it does anyway.
@@ -245,12 +245,14 @@ pub fn collector_loop(
                 q.info = false;
                 q.memory = false;
                 match collector.collect(&q) {
-                    Ok(snap) => {
-                        let expr = resolve(&settings.selection.expr, &snap, &cache, &proc_root, &mut namer);
-                        let keep: Vec<crate::model::Socket> =
-                            snap.sockets.into_iter().filter(|s| expr.is_true() || expr.matches(s)).collect();
-                        Update::Listeners(Arc::new(tracker.listeners(&keep, started, settings.open_group.as_ref())))
-                    }
+                    Ok(snap) => match resolve(&settings.selection.expr, &snap, &cache, &proc_root, &mut namer) {
+                        Ok(expr) => {
+                            let keep: Vec<crate::model::Socket> =
+                                snap.sockets.into_iter().filter(|s| expr.matches(s)).collect();
+                            Update::Listeners(Arc::new(tracker.listeners(&keep, started, settings.open_group.as_ref())))
+                        }
+                        Err(e) => Update::Error(e.to_string()),
+                    },
                     Err(e) => Update::Error(e.to_string()),
                 }
             };
@@ -304,7 +306,10 @@ fn full_refresh(
         Ok(mut snap) => {
             let took = started.elapsed();
             let (procs, mut codes) = attribute(cache, &snap.sockets, proc_root, procs_due);
-            let expr = resolve(&settings.selection.expr, &snap, cache, proc_root, namer);
+            let expr = match resolve(&settings.selection.expr, &snap, cache, proc_root, namer) {
+                Ok(e) => e,
+                Err(e) => return Update::Error(e.to_string()),
+            };
             if !expr.is_true() {
                 let keep: Vec<bool> = snap.sockets.iter().map(|s| expr.matches(s)).collect();
                 let (mut a, mut b) = (keep.iter(), keep.iter());
@@ -344,25 +349,23 @@ pub fn attribute(
     (ok, codes)
 }
 
-/// The dashboard's filter with its `process`/`pid` terms resolved from the process cache and its
-/// `netns`/`container`/`unit`/`cgroup` terms from the snapshot's namespaces.
-fn resolve<'e>(
-    expr: &'e crate::filter::Expr,
+/// The dashboard's filter bound for this snapshot: its `process`/`pid` terms against the process cache, its
+/// `netns`/`container`/`unit`/`cgroup` terms against the snapshot's namespaces.
+fn resolve(
+    expr: &crate::filter::Expr,
     snap: &crate::collect::Snapshot,
     cache: &ProcessCache,
     proc_root: &std::path::Path,
     namer: &mut crate::collect::cgroup::Namer,
-) -> std::borrow::Cow<'e, crate::filter::Expr> {
-    let mut expr = std::borrow::Cow::Borrowed(expr);
-    if expr.needs_processes() {
-        expr = std::borrow::Cow::Owned(expr.resolve_processes(cache.map()));
-    }
-    if expr.needs_workloads() {
-        let w =
-            crate::collect::workloads::Workloads::load(snap.namespaces.clone(), Some(cache.map()), proc_root, namer);
-        expr = std::borrow::Cow::Owned(expr.resolve_workloads(&w, Some(cache.map())));
-    }
-    expr
+) -> Result<crate::filter::Bound, crate::filter::BindError> {
+    use crate::collect::workloads::Workloads;
+    let needs = expr.needs();
+    let w = Workloads::for_filter(&snap.namespaces, Some(cache.map()), needs.workloads, proc_root, namer);
+    let have = crate::filter::Have::new("the dashboard")
+        .holders(cache.map(), cache.stats().complete)
+        .workloads(&w)
+        .cgroup_ids(needs.cgroup_ids);
+    crate::filter::bind(expr, &have)
 }
 
 /// Close `targets` with SOCK_DESTROY; one line saying what happened.

@@ -2,6 +2,8 @@
 //! and tool checks that fail loudly, network namespaces, a python listener.
 #![allow(dead_code)]
 
+pub mod serve;
+
 use std::process::{Command, Output};
 
 use serde_json::Value;

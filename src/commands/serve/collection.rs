@@ -8,14 +8,18 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use hyper::body::Bytes;
 
+use crate::collect::cgroup::Namer;
 use crate::collect::process::ProcessCache;
 use crate::collect::procfs::counters;
+use crate::collect::workloads::Workloads;
 use crate::collect::{self, CollectError, Collector, Query, SourceChoice};
-use crate::filter::Expr;
+use crate::filter::{BindError, Bound, Expr, Have, bind};
 use crate::group::{self, Group};
 use crate::hash::FastSet;
 use crate::model::Socket;
 use crate::model::netns::{Namespaces, NetnsId};
+use crate::model::owners::ProcessMap;
+use crate::output::Names;
 use crate::output::metrics::{self, Caps, Exporter, Format, Input};
 use crate::ports::classes::{self, HostPorts};
 use crate::ports::services::Services;
@@ -42,6 +46,9 @@ pub struct Settings {
 const PROCESS_MIN_GAP: Duration = Duration::from_secs(15);
 /// The listeners' processes are looked up again at least this often (a holder may exec or hand a socket on).
 const PROCESS_MAX_AGE: Duration = Duration::from_secs(300);
+/// API requests whose filter names processes refresh the process cache at most this often (each would
+/// otherwise rescan /proc).
+const BIND_REFRESH_GAP: Duration = Duration::from_secs(5);
 
 /// One interval's data, shared read-only by the requests.
 #[derive(Debug)]
@@ -55,6 +62,10 @@ pub struct Data {
     pub sockets: Vec<Socket>,
     /// `group::group(&sockets)`.
     pub groups: Vec<Group>,
+    /// Indices of `sockets` in [`Data::key`] order (the API's pages).
+    pub order: Vec<u32>,
+    /// What the sockets' JSON shows besides themselves (interfaces; namespaces and workloads with several).
+    pub names: Names,
     /// The namespaces `Socket::netns` indexes (empty without namespace flags).
     pub namespaces: Namespaces,
     /// The metrics, rendered once per format.
@@ -64,7 +75,41 @@ pub struct Data {
     pub error: Option<String>,
 }
 
+/// A socket's place in the API's order: (cookie, namespace inode, inode). It outlives a collection, so a page
+/// boundary means the same in the next one; only sockets with neither a cookie nor an inode share one.
+pub type Key = (u64, u64, u64);
+
 impl Data {
+    /// The [`Key`] of `sockets[i]`.
+    pub fn key(&self, i: u32) -> Key {
+        let s = &self.sockets[i as usize];
+        (s.cookie.unwrap_or(0), self.namespaces.get(s.netns).map_or(0, |n| n.inode), s.inode)
+    }
+
+    /// Keep `sockets` and their groups for the API, in [`Data::key`] order.
+    pub fn keep(&mut self, sockets: Vec<Socket>, groups: Vec<Group>) {
+        (self.sockets, self.groups, self.kept) = (sockets, groups, true);
+        let mut order: Vec<u32> = (0..self.sockets.len() as u32).collect();
+        order.sort_by_key(|&i| self.key(i));
+        self.order = order;
+    }
+
+    /// No data, only why.
+    pub fn failed(msg: String) -> Data {
+        Data {
+            at: Instant::now(),
+            kept: false,
+            sockets: Vec::new(),
+            groups: Vec::new(),
+            order: Vec::new(),
+            names: Names::default(),
+            namespaces: Namespaces::default(),
+            text: Bytes::new(),
+            openmetrics: Bytes::new(),
+            error: Some(msg),
+        }
+    }
+
     pub fn metrics(&self, format: Format) -> Bytes {
         match format {
             Format::Text => self.text.clone(),
@@ -82,6 +127,8 @@ pub struct Collection {
     /// When `processes` was last refreshed for the listeners, and the listeners it found no holder for.
     processes_at: Option<Instant>,
     unattributed: FastSet<u64>,
+    /// When the process cache was last refreshed to bind a filter that names processes.
+    bound_at: Option<Instant>,
     collections: u64,
     errors: u64,
     /// Notes already printed (a fallback to /proc is said once, not every interval).
@@ -104,6 +151,7 @@ impl Collection {
             processes,
             processes_at: None,
             unattributed: FastSet::default(),
+            bound_at: None,
             collections: 0,
             errors: 0,
             said: HashSet::new(),
@@ -119,10 +167,11 @@ impl Collection {
         match result {
             Ok((sockets, groups, parts)) => {
                 let mut data = self.finish(at, took, &sockets, &groups, &parts, None);
-                if keep {
-                    (data.sockets, data.groups, data.kept) = (sockets, groups, true);
-                }
                 data.namespaces = parts.namespaces;
+                if keep {
+                    data.names = self.json_names(&sockets, &data.namespaces);
+                    data.keep(sockets, groups);
+                }
                 data
             }
             Err(e) => {
@@ -133,6 +182,23 @@ impl Collection {
                 Data { kept: true, ..self.finish(at, took, &[], &[], &Parts::default(), Some(msg)) }
             }
         }
+    }
+
+    /// The names the API's JSON shows: interfaces, and with several namespaces each socket's namespace and
+    /// container (looked up once per interval, not per request).
+    fn json_names(&self, sockets: &[Socket], namespaces: &Namespaces) -> Names {
+        let mut names = Names::default();
+        names.load_interfaces(sockets);
+        if namespaces.len() > 1 {
+            let root = &self.settings.proc_root;
+            names.workloads = Workloads::load(
+                namespaces.clone(),
+                Some(&ProcessMap::default()),
+                root,
+                &mut Namer::new(root, self.settings.state_roots.clone()),
+            );
+        }
+        names
     }
 
     /// Look up the holders of the listeners when one is new (at most every [`PROCESS_MIN_GAP`]) or the last
@@ -152,6 +218,34 @@ impl Collection {
         Ok(())
     }
 
+    /// Bind a filter (the exporter's own, or an API request's) for `sockets` of this interval: the holders
+    /// from the process cache, refreshed for them when the filter names processes (at most once an interval
+    /// for the API), and the workloads of `namespaces`.
+    pub fn bind(
+        &mut self,
+        expr: &Expr,
+        sockets: &[Socket],
+        namespaces: &Namespaces,
+        command: &'static str,
+    ) -> Result<Bound, BindError> {
+        let needs = expr.needs();
+        let root = self.settings.proc_root.clone();
+        if needs.processes && self.bound_at.is_none_or(|t| t.elapsed() >= BIND_REFRESH_GAP) {
+            if let Err(e) = self.processes.refresh(&root, sockets.iter().map(|x| x.inode)) {
+                crate::errln!("sockscope: process scan failed: {e}");
+            }
+            self.bound_at = Some(Instant::now());
+        }
+        let mut namer = Namer::new(&root, self.settings.state_roots.clone());
+        let workloads =
+            Workloads::for_filter(namespaces, Some(self.processes.map()), needs.workloads, &root, &mut namer);
+        let have = Have::new(command)
+            .holders(self.processes.map(), self.processes.stats().complete)
+            .workloads(&workloads)
+            .cgroup_ids(self.settings.query.details);
+        bind(expr, &have)
+    }
+
     fn gather(&mut self) -> anyhow::Result<(Vec<Socket>, Vec<Group>, Parts)> {
         let mut snap = self.collector.collect(&self.settings.query)?;
         for note in snap.notes.drain(..) {
@@ -162,13 +256,11 @@ impl Collection {
         let mut sockets = snap.sockets;
         let mut parts = Parts { namespaces: std::mem::take(&mut snap.namespaces), ..Parts::default() };
         let root = self.settings.proc_root.clone();
-        let filter_needs_processes = self.settings.filter.needs_processes();
-        if filter_needs_processes {
-            self.processes.refresh(&root, sockets.iter().map(|x| x.inode))?;
-            let filter = self.settings.filter.resolve_processes(self.processes.map());
+        let filter_needs_processes = self.settings.filter.needs().processes;
+        if !self.settings.filter.is_true() {
+            let expr = self.settings.filter.clone();
+            let filter = self.bind(&expr, &sockets, &parts.namespaces, "serve")?;
             sockets.retain(|x| filter.matches(x));
-        } else if !self.settings.filter.is_true() {
-            sockets.retain(|x| self.settings.filter.matches(x));
         }
         if self.settings.processes {
             if !filter_needs_processes {
@@ -249,16 +341,7 @@ impl Collection {
         let reg = metrics::registry(&input);
         let text = Bytes::from(metrics::encode(&reg, Format::Text));
         let openmetrics = Bytes::from(metrics::encode(&reg, Format::OpenMetrics));
-        Data {
-            at,
-            kept: false,
-            sockets: Vec::new(),
-            groups: Vec::new(),
-            namespaces: Namespaces::default(),
-            text,
-            openmetrics,
-            error,
-        }
+        Data { at, text, openmetrics, error, ..Data::failed(String::new()) }
     }
 }
 

@@ -3,26 +3,16 @@
 
 use std::sync::Arc;
 
-use http_body_util::Full;
 use hyper::body::Bytes;
 use hyper::header::{self, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
 
 use super::Shared;
-use super::collection::Data;
-use crate::collect::cgroup::Namer;
-use crate::collect::workloads::Workloads;
-use crate::filter::{self, Expr};
-use crate::group;
-use crate::model::owners::ProcessMap;
-use crate::model::{Socket, StateSet};
+use super::api::{self, Params};
+use super::body::Body;
+use crate::filter;
+use crate::model::StateSet;
 use crate::output::metrics::Format;
-use crate::output::{Names, json};
-
-pub type Body = Full<Bytes>;
-
-/// Longest filter accepted in a query string.
-const MAX_FILTER: usize = 4096;
 
 const INDEX: &str = "\
 sockscope exporter
@@ -30,20 +20,26 @@ sockscope exporter
 /metrics                      Prometheus metrics
 /api/v1/sockets?filter=EXPR   sockets as JSON (the --json schema)
 /api/v1/groups?filter=EXPR    listening endpoints and outbound groups as JSON
+                              both: at most limit=N items (default 10000); a Link header (rel=\"next\")
+                              gives the next page's query (after=CURSOR)
 /healthz                      health
 ";
 
-fn respond(status: StatusCode, content_type: &'static str, body: impl Into<Bytes>) -> Response<Body> {
-    let mut r = Response::new(Full::new(body.into()));
+fn respond(status: StatusCode, content_type: &'static str, body: Body) -> Response<Body> {
+    let mut r = Response::new(body);
     *r.status_mut() = status;
     r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     r
 }
 
+fn text(status: StatusCode, content_type: &'static str, body: impl Into<Bytes>) -> Response<Body> {
+    respond(status, content_type, Body::whole(body))
+}
+
 /// `{"error": msg}` with `status`.
 pub fn error(status: StatusCode, msg: &str) -> Response<Body> {
     let body = serde_json::json!({ "error": msg }).to_string() + "\n";
-    respond(status, "application/json", body)
+    text(status, "application/json", body)
 }
 
 /// Constant-time comparison of the presented token with ours.
@@ -54,9 +50,8 @@ fn token_matches(presented: &[u8], ours: &[u8]) -> bool {
     presented.iter().zip(ours).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
 }
 
-/// Does the request carry our bearer token (when we have one)?
-fn authorized(req: &Request<impl Sized>, token: Option<&str>) -> bool {
-    let Some(token) = token else { return true };
+/// Does the request carry the bearer token `token`?
+fn authorized(req: &Request<impl Sized>, token: &str) -> bool {
     let Some(value) = req.headers().get(header::AUTHORIZATION) else { return false };
     let v = value.as_bytes();
     let Some(presented) = v.get(..7).filter(|p| p.eq_ignore_ascii_case(b"bearer ")).and(v.get(7..)) else {
@@ -65,17 +60,19 @@ fn authorized(req: &Request<impl Sized>, token: Option<&str>) -> bool {
     token_matches(presented.trim_ascii(), token.as_bytes())
 }
 
-/// The `filter` parameter of the query string, percent-decoded; `Err` with a 400 when it is too long.
-fn filter_param(req: &Request<impl Sized>) -> Result<String, Box<Response<Body>>> {
-    let Some(q) = req.uri().query() else { return Ok(String::new()) };
-    let text = form_urlencoded::parse(q.as_bytes())
-        .find(|(k, _)| k == "filter")
-        .map(|(_, v)| v.into_owned())
-        .unwrap_or_default();
-    if text.len() > MAX_FILTER {
-        return Err(Box::new(error(StatusCode::BAD_REQUEST, &format!("the filter is longer than {MAX_FILTER} bytes"))));
+/// `None` when the request may go on; else the refusal. The token is the token file's as it is now.
+fn refused(req: &Request<impl Sized>, shared: &Shared) -> Option<Response<Body>> {
+    let token = match shared.token.as_ref()?.current() {
+        Ok(t) => t,
+        // Said in the log (the client learns nothing of the file).
+        Err(_) => return Some(error(StatusCode::SERVICE_UNAVAILABLE, "the exporter's token file cannot be read")),
+    };
+    if authorized(req, &token) {
+        return None;
     }
-    Ok(text)
+    let mut r = error(StatusCode::UNAUTHORIZED, "a bearer token is required (Authorization: Bearer TOKEN)");
+    r.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"sockscope\""));
+    Some(r)
 }
 
 /// Answer one request.
@@ -87,15 +84,13 @@ pub async fn handle<B>(shared: Arc<Shared>, req: Request<B>) -> Response<Body> {
     }
     let path = req.uri().path();
     if path == "/healthz" {
-        return health(&shared).await;
+        return health(&shared);
     }
-    if !authorized(&req, shared.token.as_deref()) {
-        let mut r = error(StatusCode::UNAUTHORIZED, "a bearer token is required (Authorization: Bearer TOKEN)");
-        r.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"sockscope\""));
+    if let Some(r) = refused(&req, &shared) {
         return r;
     }
     match path {
-        "/" => respond(StatusCode::OK, "text/plain; charset=utf-8", INDEX),
+        "/" => text(StatusCode::OK, "text/plain; charset=utf-8", INDEX),
         "/metrics" => {
             let accept = req.headers().get(header::ACCEPT).and_then(|v| v.to_str().ok());
             let format = Format::negotiate(accept);
@@ -104,97 +99,69 @@ pub async fn handle<B>(shared: Arc<Shared>, req: Request<B>) -> Response<Body> {
                 // Nothing to show at all (the collection panicked): say why.
                 (Some(e), true) => error(StatusCode::INTERNAL_SERVER_ERROR, e),
                 // A failed collection still has the exporter's own families (collection_success 0).
-                _ => respond(StatusCode::OK, format.content_type(), data.metrics(format)),
+                _ => text(StatusCode::OK, format.content_type(), data.metrics(format)),
             }
         }
-        "/api/v1/sockets" | "/api/v1/groups" => {
-            let text = match filter_param(&req) {
-                Ok(t) => t,
-                Err(r) => return *r,
-            };
-            let groups = path.ends_with("groups");
-            api(shared, text, groups).await
-        }
+        "/api/v1/sockets" | "/api/v1/groups" => match Params::parse(req.uri().query()) {
+            Ok(params) => api(shared, params, path.ends_with("groups")).await,
+            Err(msg) => error(StatusCode::BAD_REQUEST, &msg),
+        },
         _ => error(StatusCode::NOT_FOUND, "no such endpoint; see / for the list"),
     }
 }
 
-async fn health(shared: &Shared) -> Response<Body> {
-    match shared.last().await {
-        Some(d) if d.error.is_some() => {
-            error(StatusCode::SERVICE_UNAVAILABLE, d.error.as_deref().unwrap_or("the last collection failed"))
-        }
-        _ => respond(StatusCode::OK, "text/plain; charset=utf-8", "ok\n"),
+/// The last collection's outcome: never waits for a running one (a slow collection is no failure).
+fn health(shared: &Shared) -> Response<Body> {
+    match shared.last_error() {
+        Some(e) => error(StatusCode::SERVICE_UNAVAILABLE, &e),
+        None => text(StatusCode::OK, "text/plain; charset=utf-8", "ok\n"),
     }
 }
 
-/// `/api/v1/sockets` and `/api/v1/groups`: this interval's sockets narrowed by the filter, as JSON.
-async fn api(shared: Arc<Shared>, text: String, groups: bool) -> Response<Body> {
+/// A client's filter, bound for this interval's data: its states (`None`: all) and expression.
+fn parse_filter(
+    shared: &Shared,
+    data: &super::collection::Data,
+    text: &str,
+) -> Result<(Option<StateSet>, filter::Bound), String> {
+    // The client's filter: addresses only (no DNS on its behalf), cgroup paths below the cgroup2 mount.
+    let lookup =
+        filter::UntrustedLookup { system: filter::SystemLookup::new(&shared.proc_root), cgroup_ids: shared.cgroup_ids };
+    let parsed =
+        filter::parse(text, &shared.services, &lookup).map_err(|e| format!("bad filter: {}", e.render(text)))?;
+    let expr = shared.bind(&parsed.expr, data).map_err(|e| format!("bad filter: {e}"))?;
+    Ok((parsed.states, expr))
+}
+
+/// `/api/v1/sockets` and `/api/v1/groups`: a page of this interval's sockets or groups narrowed by the
+/// filter, as JSON.
+async fn api(shared: Arc<Shared>, params: Params, groups: bool) -> Response<Body> {
     let data = shared.data(true).await;
     if let Some(e) = &data.error {
         return error(StatusCode::SERVICE_UNAVAILABLE, e);
     }
-    let work = move || -> Result<Vec<u8>, (StatusCode, String)> {
-        let services = &shared.services;
-        let parsed = filter::parse(&text, services, &filter::SystemLookup { proc_root: shared.proc_root.clone() })
-            .map_err(|e| (StatusCode::BAD_REQUEST, format!("bad filter: {}", e.render(&text))))?;
-        if parsed.expr.needs_cgroups() && !shared.cgroup_ids {
-            return Err((
-                StatusCode::BAD_REQUEST,
-                "bad filter: a `cgroup PATH` term matches the sockets' cgroup ids, which this exporter collects \
-                 only when its own filter has such a term"
-                    .into(),
-            ));
-        }
-        let expr =
-            if parsed.expr.needs_processes() { shared.resolve_processes(&parsed.expr, &data) } else { parsed.expr };
-        let selected = select(&data, parsed.states, &expr);
-        let pick = |idx: &[usize]| -> Vec<Socket> { idx.iter().map(|&i| data.sockets[i].clone()).collect() };
-        let mut out = Vec::with_capacity(64 * 1024);
-        let written = match (groups, selected) {
-            (true, None) => json::render_groups(&mut out, &data.groups, Some(services)),
-            (true, Some(idx)) => json::render_groups(&mut out, &group::group(&pick(&idx)), Some(services)),
-            (false, selected) => {
-                let picked = selected.map(|idx| pick(&idx));
-                let socks = picked.as_deref().unwrap_or(&data.sockets);
-                let mut names = Names::default();
-                names.load_interfaces(socks);
-                if data.namespaces.len() > 1 {
-                    // The --json schema's `netns` and `container`: each socket's namespace and its container.
-                    names.workloads = Workloads::load(
-                        data.namespaces.clone(),
-                        Some(&ProcessMap::default()),
-                        &shared.proc_root,
-                        &mut Namer::new(&shared.proc_root, Default::default()),
-                    );
-                }
-                json::render_array(&mut out, socks, &names)
-            }
+    let work = move || -> Result<api::Page, String> {
+        let (states, expr) = parse_filter(&shared, &data, &params.filter)?;
+        let states = states.unwrap_or(StateSet::ALL);
+        let mut page = if groups {
+            api::groups(&shared.latest, &shared.services, &data, states, &expr, &params)?
+        } else {
+            api::sockets(&shared.latest, &data, states, expr, &params)?
         };
-        written.map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
-        Ok(out)
+        page.next = page.next.map(|cursor| params.next(&cursor));
+        Ok(page)
     };
-    match tokio::task::spawn_blocking(work).await {
-        Ok(Ok(body)) => respond(StatusCode::OK, "application/json", body),
-        Ok(Err((status, msg))) => error(status, &msg),
-        Err(_) => error(StatusCode::INTERNAL_SERVER_ERROR, "the request handler panicked"),
+    let page = match tokio::task::spawn_blocking(work).await {
+        Ok(Ok(page)) => page,
+        Ok(Err(msg)) => return error(StatusCode::BAD_REQUEST, &msg),
+        Err(_) => return error(StatusCode::INTERNAL_SERVER_ERROR, "the request handler panicked"),
+    };
+    let mut r = respond(StatusCode::OK, "application/json", page.body);
+    let endpoint = if groups { "/api/v1/groups" } else { "/api/v1/sockets" };
+    if let Some(link) = page.next.and_then(|q| HeaderValue::from_str(&format!("<{endpoint}?{q}>; rel=\"next\"")).ok()) {
+        r.headers_mut().insert(header::LINK, link);
     }
-}
-
-/// Indices of the sockets matching the states and the expression; `None` when everything matches.
-fn select(data: &Data, states: Option<StateSet>, expr: &Expr) -> Option<Vec<usize>> {
-    if states.is_none() && expr.is_true() {
-        return None;
-    }
-    let states = states.unwrap_or(StateSet::ALL);
-    Some(
-        data.sockets
-            .iter()
-            .enumerate()
-            .filter(|(_, s)| states.contains(s.state) && expr.matches(s))
-            .map(|(i, _)| i)
-            .collect(),
-    )
+    r
 }
 
 #[cfg(test)]
@@ -210,22 +177,55 @@ mod tests {
             }
             b.body(()).unwrap()
         };
-        assert!(authorized(&req(None), None));
-        assert!(!authorized(&req(None), Some("t0k")));
-        assert!(authorized(&req(Some("Bearer t0k")), Some("t0k")));
-        assert!(authorized(&req(Some("bearer  t0k ")), Some("t0k")));
-        assert!(!authorized(&req(Some("Bearer t0kk")), Some("t0k")));
-        assert!(!authorized(&req(Some("Basic t0k")), Some("t0k")));
-        assert!(!authorized(&req(Some("Bearer")), Some("t0k")));
-        assert!(!authorized(&req(Some("")), Some("t0k")));
+        assert!(!authorized(&req(None), "t0k"));
+        assert!(authorized(&req(Some("Bearer t0k")), "t0k"));
+        assert!(authorized(&req(Some("bearer  t0k ")), "t0k"));
+        assert!(!authorized(&req(Some("Bearer t0kk")), "t0k"));
+        assert!(!authorized(&req(Some("Basic t0k")), "t0k"));
+        assert!(!authorized(&req(Some("Bearer")), "t0k"));
+        assert!(!authorized(&req(Some("")), "t0k"));
     }
 
+    /// A test exporter over an empty proc tree (nothing is collected by these tests).
+    fn shared() -> Arc<Shared> {
+        use crate::collect::{Query, SourceChoice};
+        let settings = super::super::collection::Settings {
+            query: Query::default(),
+            filter: crate::filter::Expr::True,
+            source: SourceChoice::Proc,
+            proc_root: "/nonexistent-proc".into(),
+            services: crate::ports::services::Services::parse("".as_bytes()),
+            caps: Default::default(),
+            processes: false,
+            netns: Default::default(),
+            state_roots: Default::default(),
+        };
+        Arc::new(Shared::new(settings, std::time::Duration::from_secs(5), None))
+    }
+
+    /// Poll `f` once: its output if it is ready then.
+    fn poll_once<F: std::future::Future>(f: F) -> Option<F::Output> {
+        let mut f = std::pin::pin!(f);
+        match f.as_mut().poll(&mut std::task::Context::from_waker(std::task::Waker::noop())) {
+            std::task::Poll::Ready(r) => Some(r),
+            std::task::Poll::Pending => None,
+        }
+    }
+
+    /// `/healthz` waited for the interval's data lock, held for as long as a collection runs (seconds with
+    /// the process lookup on a busy host): a liveness probe could fail because the exporter was working. It
+    /// now answers at once from the last collection's outcome.
     #[test]
-    fn filter_from_the_query_string() {
-        let req = |uri: &str| Request::builder().uri(uri).body(()).unwrap();
-        assert_eq!(filter_param(&req("/api/v1/sockets")).unwrap(), "");
-        assert_eq!(filter_param(&req("/api/v1/sockets?filter=sport+%3D+%3A22&x=1")).unwrap(), "sport = :22");
-        let long = format!("/api/v1/sockets?filter={}", "a".repeat(MAX_FILTER + 1));
-        assert_eq!(filter_param(&req(&long)).unwrap_err().status(), StatusCode::BAD_REQUEST);
+    fn healthz_does_not_wait_for_a_running_collection() {
+        let shared = shared();
+        let running = shared.current.try_lock().expect("the data lock, as a collection holds it");
+        let get = || Request::builder().uri("/healthz").body(()).unwrap();
+        let r = poll_once(handle(shared.clone(), get())).expect("an answer while the collection runs");
+        assert_eq!(r.status(), StatusCode::OK);
+        *shared.last_error.lock().unwrap() = Some("net/tcp:2: garbage".into());
+        let r = poll_once(handle(shared.clone(), get())).expect("an answer while the collection runs");
+        assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert!(String::from_utf8(r.into_body().collect()).unwrap().contains("net/tcp:2: garbage"));
+        drop(running);
     }
 }

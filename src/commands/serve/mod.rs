@@ -1,9 +1,14 @@
 //! `sockscope serve`: the Prometheus exporter and JSON API. A small tokio runtime (one thread, plus the
 //! blocking pool for collections) runs hyper's HTTP/1 server; `collection` makes one interval's data,
-//! `http` answers requests from it.
+//! `http` answers requests from it (`api` pages the JSON, `body` streams it), `conn` keeps hostile clients
+//! from holding the connections, `token` is the bearer token.
 
+pub mod api;
+pub mod body;
 pub mod collection;
+pub mod conn;
 pub mod http;
+pub mod token;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -16,12 +21,13 @@ use hyper::StatusCode;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
+use tokio::net::{TcpListener, TcpStream};
 
 use crate::filter::Expr;
 use crate::ports::services::Services;
 use collection::{Collection, Data, Settings};
+use conn::{AcceptErrors, Guarded, Limits, Slot, Table, Tracked};
+use token::TokenFile;
 
 /// A checked exporter configuration.
 #[derive(Debug)]
@@ -30,8 +36,9 @@ pub struct ServeConfig {
     pub interval: Duration,
     /// What is collected and how it is exported.
     pub collection: Settings,
-    pub token: Option<String>,
-    pub max_connections: usize,
+    pub token: Option<TokenFile>,
+    /// Connections and their timeouts.
+    pub limits: Limits,
     pub request_timeout: Duration,
 }
 
@@ -45,8 +52,8 @@ const MAX_CONNECTION_LIFE: Duration = Duration::from_secs(300);
 /// What the request handlers share.
 pub struct Shared {
     interval: Duration,
-    token: Option<String>,
-    services: Services,
+    token: Option<TokenFile>,
+    services: Arc<Services>,
     proc_root: std::path::PathBuf,
     /// The collection asks for each socket's cgroup id (its own filter has a `cgroup PATH` term): a request's
     /// `cgroup PATH` term can match only then.
@@ -54,18 +61,25 @@ pub struct Shared {
     /// The current interval's data. Held locked while a collection runs, so concurrent requests wait for
     /// that one collection instead of starting their own.
     current: tokio::sync::Mutex<Option<Arc<Data>>>,
+    /// The latest data with the sockets, which the API's pages are rendered from.
+    latest: Arc<api::Latest>,
+    /// Why the last collection failed (`None`: it worked, or none ran yet), for /healthz, which does not wait
+    /// for a running collection.
+    last_error: Mutex<Option<String>>,
     collection: Arc<Mutex<Collection>>,
 }
 
 impl Shared {
-    pub fn new(settings: Settings, interval: Duration, token: Option<String>) -> Shared {
+    pub fn new(settings: Settings, interval: Duration, token: Option<TokenFile>) -> Shared {
         Shared {
             interval,
             token,
-            services: settings.services.clone(),
+            services: Arc::new(settings.services.clone()),
             proc_root: settings.proc_root.clone(),
             cgroup_ids: settings.query.details,
             current: tokio::sync::Mutex::new(None),
+            latest: Arc::default(),
+            last_error: Mutex::new(None),
             collection: Arc::new(Mutex::new(Collection::new(settings))),
         }
     }
@@ -87,8 +101,10 @@ impl Shared {
         if let Some(d) = current.as_ref().filter(|d| d.at.elapsed() < self.interval && (d.kept || !sockets)) {
             return d.clone();
         }
-        // The old data goes first: two snapshots of 100k sockets at once would double the peak memory.
+        // The old data goes first: two snapshots of 100k sockets at once would double the peak memory. (The
+        // API's latest data stays while a page is being read from it.)
         *current = None;
+        self.drop_unread_latest(None);
         let collection = self.collection.clone();
         let data = tokio::task::spawn_blocking(move || {
             collection.lock().unwrap_or_else(PoisonError::into_inner).collect(sockets)
@@ -102,39 +118,42 @@ impl Shared {
                 d
             }
         };
+        *self.last_error.lock().unwrap_or_else(PoisonError::into_inner) = data.error.clone();
+        if data.kept && data.error.is_none() {
+            self.latest.set(data.clone());
+        }
+        self.drop_unread_latest(Some(&data));
         *current = Some(data.clone());
         data
     }
 
-    /// The last data, without collecting.
-    pub async fn last(&self) -> Option<Arc<Data>> {
-        self.current.lock().await.clone()
+    /// Let the API's latest data go unless it is `current` or a page is being read from it: an exporter
+    /// nobody asks for JSON keeps no sockets.
+    fn drop_unread_latest(&self, current: Option<&Arc<Data>>) {
+        if Arc::strong_count(&self.latest) == 1 {
+            self.latest.clear_unless(current);
+        }
     }
 
-    /// `process`/`pid` terms of an API filter resolved against the process cache (refreshed for the
-    /// interval's sockets). Blocking.
-    pub fn resolve_processes(&self, expr: &Expr, data: &Data) -> Expr {
-        let mut c = self.collection.lock().unwrap_or_else(PoisonError::into_inner);
-        let root = c.settings.proc_root.clone();
-        if let Err(e) = c.processes.refresh(&root, data.sockets.iter().map(|s| s.inode)) {
-            crate::errln!("sockscope: process scan failed: {e}");
+    /// Why the last collection failed, if it did; never waits for one that runs.
+    pub fn last_error(&self) -> Option<String> {
+        self.last_error.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    /// An API filter bound for this interval's sockets, as the exporter's own filter is (see
+    /// [`Collection::bind`]). Blocking.
+    pub fn bind(&self, expr: &Expr, data: &Data) -> Result<crate::filter::Bound, crate::filter::BindError> {
+        if !expr.needs().any() {
+            return crate::filter::bind(expr, &crate::filter::Have::new("the API"));
         }
-        expr.resolve_processes(c.processes.map())
+        let mut c = self.collection.lock().unwrap_or_else(PoisonError::into_inner);
+        c.bind(expr, &data.sockets, &data.namespaces, "the API")
     }
 }
 
 /// Data that says only why there is none.
 fn failed(msg: String) -> Arc<Data> {
-    Arc::new(Data {
-        at: std::time::Instant::now(),
-        kept: false,
-        sockets: Vec::new(),
-        groups: Vec::new(),
-        namespaces: Default::default(),
-        text: Default::default(),
-        openmetrics: Default::default(),
-        error: Some(msg),
-    })
+    Arc::new(Data::failed(msg))
 }
 
 /// Run the exporter until SIGINT or SIGTERM.
@@ -166,48 +185,117 @@ async fn serve(config: ServeConfig) -> anyhow::Result<ExitCode> {
         );
     }
     let shared = Arc::new(Shared::new(config.collection, config.interval, config.token));
-    let slots = Arc::new(Semaphore::new(config.max_connections));
+    let table = Table::new(config.limits);
     let timeout = config.request_timeout;
+    let mut accept_errors = AcceptErrors::default();
     let mut terminate =
         tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).context("cannot handle SIGTERM")?;
     loop {
-        let (stream, _) = tokio::select! {
+        let (stream, peer) = tokio::select! {
             r = listener.accept() => match r {
-                Ok(c) => c,
+                Ok(c) => {
+                    accept_errors.succeeded();
+                    c
+                }
                 Err(e) => {
-                    // Out of file descriptors and the like: wait instead of spinning.
-                    crate::errln!("sockscope: accept failed: {e}");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    // Out of file descriptors and the like: an idle connection makes room, and the loop waits
+                    // (longer each time) instead of spinning; said once a minute, not at every attempt.
+                    table.evict_idle();
+                    let (line, wait) = accept_errors.failed(&e, tokio::time::Instant::now());
+                    if let Some(line) = line {
+                        crate::errln!("sockscope: {line}");
+                    }
+                    tokio::time::sleep(wait).await;
                     continue;
                 }
             },
             _ = tokio::signal::ctrl_c() => break,
             _ = terminate.recv() => break,
         };
-        // Over the limit: close at once rather than queue.
-        let Ok(slot) = slots.clone().try_acquire_owned() else { continue };
+        // Over the limits with nothing to close for it: close it at once rather than queue.
+        let Some(slot) = table.admit(peer.ip()) else { continue };
         let _ = stream.set_nodelay(true);
-        let shared = shared.clone();
-        tokio::spawn(async move {
-            let service = service_fn(move |req| {
-                let shared = shared.clone();
-                async move {
-                    let r = tokio::time::timeout(timeout, http::handle(shared, req)).await;
-                    Ok::<_, Infallible>(
-                        r.unwrap_or_else(|_| http::error(StatusCode::SERVICE_UNAVAILABLE, "the request took too long")),
-                    )
-                }
-            });
-            let conn = http1::Builder::new()
-                .timer(TokioTimer::new())
-                .header_read_timeout(timeout)
-                .max_buf_size(MAX_HEAD)
-                .max_headers(MAX_HEADERS)
-                .serve_connection(TokioIo::new(stream), service);
-            let _ = tokio::time::timeout(MAX_CONNECTION_LIFE, conn).await;
-            drop(slot);
-        });
+        tokio::spawn(connection(shared.clone(), stream, slot, timeout));
     }
     crate::errln!("sockscope: stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+/// Serve one connection until the client is done, it times out, or the table closes it for another.
+async fn connection(shared: Arc<Shared>, stream: TcpStream, slot: Slot, timeout: Duration) {
+    let conn = slot.conn.clone();
+    let limits = slot.limits();
+    let service = {
+        let conn = conn.clone();
+        service_fn(move |req| {
+            let (shared, conn) = (shared.clone(), conn.clone());
+            async move {
+                conn.request_started();
+                let r = tokio::time::timeout(timeout, http::handle(shared, req)).await;
+                let r = r.unwrap_or_else(|_| http::error(StatusCode::SERVICE_UNAVAILABLE, "the request took too long"));
+                conn.response_ready(limits.write);
+                Ok::<_, Infallible>(r.map(|body| Tracked::new(body, conn)))
+            }
+        })
+    };
+    let http = http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(timeout)
+        .max_buf_size(MAX_HEAD)
+        .max_headers(MAX_HEADERS)
+        .serve_connection(TokioIo::new(Guarded::new(stream, conn.clone(), limits)), service);
+    tokio::select! {
+        _ = http => {}
+        _ = conn.evicted() => {}
+        _ = tokio::time::sleep(MAX_CONNECTION_LIFE) => {}
+    }
+    drop(slot);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::collect::{Query, SourceChoice};
+
+    /// An exporter over the `busy` proc fixture's TCP tables, collecting at every request.
+    fn shared() -> Arc<Shared> {
+        let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/proc/busy");
+        let query = Query { tcp: true, udp: false, unix: false, ..Query::default() };
+        let settings = Settings {
+            query,
+            filter: Expr::True,
+            source: SourceChoice::Proc,
+            proc_root: fixture,
+            services: Services::parse("".as_bytes()),
+            caps: Default::default(),
+            processes: false,
+            netns: Default::default(),
+            state_roots: Default::default(),
+        };
+        Arc::new(Shared::new(settings, Duration::ZERO, None))
+    }
+
+    /// The API's pages render from the latest data with sockets; kept for as long as a page is read from it,
+    /// and let go at the next collection after (a collection for /metrics alone keeps no sockets).
+    #[tokio::test]
+    async fn the_apis_data_goes_once_no_page_reads_it() {
+        let shared = shared();
+        let data = shared.data(true).await;
+        assert!(data.error.is_none() && data.kept && !data.sockets.is_empty(), "{:?}", data.error);
+        let params = api::Params::parse(None).unwrap();
+        let page = api::sockets(
+            &shared.latest,
+            &data,
+            crate::model::StateSet::ALL,
+            crate::filter::Bound::everything(),
+            &params,
+        )
+        .unwrap();
+        drop(data);
+        assert!(!shared.data(false).await.kept);
+        assert!(shared.latest.get().is_some(), "a page is being read from it");
+        drop(page);
+        assert!(!shared.data(false).await.kept);
+        assert!(shared.latest.get().is_none(), "nothing reads it any more");
+    }
 }

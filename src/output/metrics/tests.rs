@@ -1,8 +1,10 @@
 use std::net::{IpAddr, Ipv4Addr};
+use std::sync::Arc;
 
 use super::*;
 use crate::group::group;
 use crate::model::netns::{Container, Namespace, Runtime, Workload};
+use crate::model::owners::ProcessInfo;
 use crate::ports::classes::{HostPorts, ephemeral_pressure};
 
 fn ip(a: u8, b: u8, c: u8, d: u8) -> IpAddr {
@@ -201,6 +203,23 @@ fn openmetrics_has_units_and_eof() {
     assert!(!text.contains("# EOF") && !text.contains("# UNIT"));
 }
 
+/// An input of sockets and groups alone: no pressure, counters or processes.
+fn bare<'a>(socks: &'a [Socket], groups: &'a [Group], services: &'a Services, ns: &'a Namespaces) -> Input<'a> {
+    Input {
+        sockets: socks,
+        groups,
+        pressure: &[],
+        ephemeral_capacity: None,
+        counters: None,
+        services,
+        processes: None,
+        caps: Caps::default(),
+        exporter: Exporter::default(),
+        namespaces: ns,
+        pressure_netns: &[],
+    }
+}
+
 #[test]
 fn label_values_are_escaped() {
     let mut socks = population();
@@ -209,19 +228,8 @@ fn label_values_are_escaped() {
     socks.push(odd);
     let groups = group(&socks);
     let services = Services::parse("we\"ird\\name 9999/tcp\n".as_bytes());
-    let input = Input {
-        sockets: &socks,
-        groups: &groups,
-        pressure: &[],
-        ephemeral_capacity: None,
-        counters: None,
-        services: &services,
-        processes: None,
-        caps: Caps::default(),
-        exporter: Exporter::default(),
-        namespaces: &Namespaces::default(),
-        pressure_netns: &[],
-    };
+    let none = Namespaces::default();
+    let input = bare(&socks, &groups, &services, &none);
     let mut out = Vec::new();
     render(&mut out, &input, Format::Text).unwrap();
     let t = String::from_utf8(out).unwrap();
@@ -257,6 +265,28 @@ fn negotiation_follows_accept() {
     }
 }
 
+/// The host's namespace (4026531840, named `host` when given) and another (4026532999) holding Docker
+/// container `abc123` called `container`.
+fn two_namespaces(host: Option<&str>, other: &str, container: &str) -> Namespaces {
+    let container = Container {
+        runtime: Runtime::Docker,
+        id: "abc123".into(),
+        name: Some(container.into()),
+        pod: None,
+        namespace: None,
+    };
+    Namespaces(vec![
+        Namespace { inode: 4026531840, name: host.map(Into::into), owner: None, pid: Some(1), host: true },
+        Namespace {
+            inode: 4026532999,
+            name: Some(other.into()),
+            owner: Some(Workload { cgroup: "/docker/abc123".into(), container: Some(container), unit: None }),
+            pid: Some(77),
+            host: false,
+        },
+    ])
+}
+
 /// `--all-netns`: the same listener port (and outbound port) in two namespaces are two series told apart by
 /// `netns` and `container`; sockets by state are counted per namespace.
 #[test]
@@ -277,23 +307,7 @@ fn two_namespaces_are_two_series() {
             socks.push(s);
         }
     }
-    let container = Container {
-        runtime: Runtime::Docker,
-        id: "abc123".into(),
-        name: Some("web".into()),
-        pod: None,
-        namespace: None,
-    };
-    let namespaces = Namespaces(vec![
-        Namespace { inode: 4026531840, name: None, owner: None, pid: Some(1), host: true },
-        Namespace {
-            inode: 4026532999,
-            name: Some("blue".into()),
-            owner: Some(Workload { cgroup: "/docker/abc123".into(), container: Some(container), unit: None }),
-            pid: Some(77),
-            host: false,
-        },
-    ]);
+    let namespaces = two_namespaces(None, "blue", "web");
     let groups = group(&socks);
     let services = Services::builtin();
     let counters = counters();
@@ -342,4 +356,36 @@ fn one_namespace_has_no_namespace_labels() {
     let t = render_text(&population());
     assert!(!t.contains("netns=") && !t.contains("container="), "{t}");
     assert!(!t.contains("own network namespace"), "{t}");
+}
+
+/// Process, namespace, container and service names come from the system (any user names its process, a
+/// namespace file or container may be called anything): their control characters reached the exposition raw,
+/// so `curl /metrics` on a terminal ran the escape sequences.
+#[test]
+fn label_values_carry_no_raw_control_characters() {
+    let any = ip(0, 0, 0, 0);
+    let mut socks = Vec::new();
+    for netns in [0, 1] {
+        let mut l = tcp(State::LISTEN, (any, 9999), (any, 0));
+        (l.inode, l.netns) = (77 + u64::from(netns), netns);
+        socks.push(l);
+    }
+    let info = Arc::new(ProcessInfo { pid: 9, comm: "ev\x1b]0;pwned\x07il".into(), cmdline: String::new(), uid: 0 });
+    let fds = [(77, 3), (78, 4)];
+    let processes = ProcessMap::build([(info, &fds[..])], 2);
+    let namespaces = two_namespaces(Some("ho\rst"), "bl\x1b[31mue", "we\x1b[2Jb");
+    let groups = group(&socks);
+    let services = Services::parse("be\x07ll 9999/tcp\n".as_bytes());
+    let input = Input { processes: Some(&processes), ..bare(&socks, &groups, &services, &namespaces) };
+    for format in [Format::Text, Format::OpenMetrics] {
+        let mut out = Vec::new();
+        render(&mut out, &input, format).unwrap();
+        let t = String::from_utf8(out).unwrap();
+        assert!(!t.chars().any(|c| c.is_control() && c != '\n'), "{t:?}");
+        let line = t.lines().find(|l| l.starts_with("sockscope_listener_sockets{") && l.contains("bl")).unwrap();
+        for want in [r#"process="ev\\x1b]0;pwned\\x07il""#, r#"netns="bl\\x1b[31mue""#, r#"container="we\\x1b[2Jb""#] {
+            assert!(line.contains(want), "{want} in {line}");
+        }
+        assert!(t.contains(r#"service="be\\x07ll""#) && t.contains(r#"netns="ho\\x0dst""#), "{t}");
+    }
 }
