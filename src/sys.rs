@@ -1,11 +1,12 @@
 //! System calls the rest of the crate needs, as safe functions: identity (euid), interface names and indexes,
-//! the password database, reverse DNS, the clock tick, a thread's CPU time, termination signals. The bottom
+//! the password database, reverse DNS, the clock tick, a thread's CPU time, signals caught and raised. The bottom
 //! layer (below `collect`); the crate's only `unsafe` code lives here, each block with a `// SAFETY:` comment
 //! (lint-enforced).
 
 use std::ffi::CStr;
 use std::net::{IpAddr, SocketAddr};
 use std::os::fd::OwnedFd;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// The effective uid of this process.
 pub fn euid() -> u32 {
@@ -179,6 +180,118 @@ pub fn on_termination(handler: extern "C" fn(libc::c_int)) {
     }
 }
 
+/// How many messages the kernel dropped for the socket `fd` because its receive buffer was full, since it was
+/// opened (`SO_MEMINFO`'s `SK_MEMINFO_DROPS`, Linux 4.12; a 32-bit counter that wraps). `None` when the kernel
+/// does not say.
+pub fn socket_drops(fd: std::os::fd::BorrowedFd<'_>) -> Option<u32> {
+    use std::os::fd::AsRawFd;
+    const DROPS: usize = libc::SK_MEMINFO_DROPS as usize;
+    // Room for more counters than the kernel has today; it fills what it has and says how many bytes.
+    let mut mem = [0u32; 16];
+    let mut len = std::mem::size_of_val(&mem) as libc::socklen_t;
+    // SAFETY: `mem` is writable for `len` bytes and `len` is a valid, exclusive pointer; the kernel writes at
+    // most `len` bytes and stores the length written in `len`.
+    let rc = unsafe {
+        libc::getsockopt(fd.as_raw_fd(), libc::SOL_SOCKET, libc::SO_MEMINFO, mem.as_mut_ptr().cast(), &mut len)
+    };
+    (rc == 0 && len as usize >= (DROPS + 1) * std::mem::size_of::<u32>()).then(|| mem[DROPS])
+}
+
+/// The highest signal number [`catch_signals`] notes: the standard signals (real-time ones are not caught).
+const MAX_SIGNAL: usize = 31;
+
+/// Per signal, when it last arrived (a number from [`ARRIVALS`]; 0: not since the last [`take_signals`]).
+/// Written in signal context: atomics only.
+static ARRIVED: [AtomicU64; MAX_SIGNAL + 1] = [const { AtomicU64::new(0) }; MAX_SIGNAL + 1];
+static ARRIVALS: AtomicU64 = AtomicU64::new(0);
+
+/// The handler [`catch_signals`] installs: notes the arrival, nothing else (async-signal-safe, errno untouched).
+extern "C" fn note_signal(sig: libc::c_int) {
+    if let Some(slot) = usize::try_from(sig).ok().and_then(|i| ARRIVED.get(i)) {
+        slot.store(ARRIVALS.fetch_add(1, Ordering::SeqCst) + 1, Ordering::SeqCst);
+    }
+}
+
+/// Set the disposition of `sig` to `handler` (`SIG_DFL` or [`note_signal`]), restarting interrupted calls.
+fn set_signal_action(sig: libc::c_int, handler: libc::sighandler_t) -> std::io::Result<()> {
+    // SAFETY: `sigaction` is plain data (integers, a mask, a handler address) for which all-zero is valid.
+    let mut sa: libc::sigaction = unsafe { std::mem::zeroed() };
+    sa.sa_sigaction = handler;
+    sa.sa_flags = libc::SA_RESTART;
+    // SAFETY: sigemptyset writes the mask through a valid, exclusive pointer.
+    unsafe { libc::sigemptyset(&mut sa.sa_mask) };
+    // SAFETY: `sa` is a valid, initialized sigaction; its handler is SIG_DFL or `note_signal`, an
+    // `extern "C" fn(c_int)` that only touches atomics (async-signal-safe); the old action is not asked for.
+    if unsafe { libc::sigaction(sig, &sa, std::ptr::null_mut()) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Note each of `sigs` (standard signals) when it arrives, for [`take_signals`], instead of its default action;
+/// interrupted system calls are restarted.
+pub fn catch_signals(sigs: &[libc::c_int]) -> std::io::Result<()> {
+    for &sig in sigs {
+        if usize::try_from(sig).map_or(true, |i| i > MAX_SIGNAL) {
+            return Err(std::io::Error::from_raw_os_error(libc::EINVAL));
+        }
+        set_signal_action(sig, note_signal as *const () as libc::sighandler_t)?;
+    }
+    Ok(())
+}
+
+/// Give each of `sigs` its default action back (undoing [`catch_signals`]).
+pub fn default_signals(sigs: &[libc::c_int]) {
+    for &sig in sigs {
+        let _ = set_signal_action(sig, libc::SIG_DFL);
+    }
+}
+
+/// The signals noted since the last call (each once), in the order of their last arrival.
+pub fn take_signals() -> Vec<libc::c_int> {
+    let mut got: Vec<(u64, libc::c_int)> = (0..=MAX_SIGNAL)
+        .filter_map(|i| {
+            let when = ARRIVED[i].swap(0, Ordering::SeqCst);
+            (when != 0).then_some((when, i as libc::c_int))
+        })
+        .collect();
+    got.sort_unstable();
+    got.into_iter().map(|(_, sig)| sig).collect()
+}
+
+/// Whether this process is in the foreground of the terminal on stdout (a background job that changes the
+/// terminal's modes is stopped by SIGTTOU); true when stdout is not a terminal.
+pub fn in_terminal_foreground() -> bool {
+    rustix::termios::tcgetpgrp(std::io::stdout()).map_or(true, |p| p == rustix::process::getpgrp())
+}
+
+/// Stop this process (`SIGSTOP`, as a job stops on ^Z); returns once it is continued (`SIGCONT`).
+pub fn stop_self() {
+    let _ = rustix::process::kill_process(rustix::process::getpid(), rustix::process::Signal::STOP);
+}
+
+/// End this process as `sig` asked, after the caller has cleaned up: SIGTERM, SIGHUP and SIGINT are raised
+/// again with their default action (the parent sees the process killed by the signal); any other (SIGQUIT,
+/// whose default would write a core file) exits with status 128 + `sig`, the number a shell shows for it.
+pub fn end_by_signal(sig: libc::c_int) -> ! {
+    if matches!(sig, libc::SIGTERM | libc::SIGHUP | libc::SIGINT) && set_signal_action(sig, libc::SIG_DFL).is_ok() {
+        // SAFETY: sigset_t is plain data; sigemptyset/sigaddset initialize it through valid pointers, and
+        // pthread_sigmask only reads it (the old mask is not asked for).
+        unsafe {
+            let mut set: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut set);
+            libc::sigaddset(&mut set, sig);
+            libc::pthread_sigmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
+        }
+        // SAFETY: raise takes a signal number; with the default action and the signal unblocked, it is
+        // delivered to this thread before raise returns, ending the process.
+        unsafe {
+            libc::raise(sig);
+        }
+    }
+    std::process::exit(128 + sig)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -210,6 +323,32 @@ mod tests {
         // /etc/hosts names 127.0.0.1 on every Debian install; the v6 lookup may or may not have a name.
         assert!(reverse_lookup(IpAddr::from([127, 0, 0, 1])).is_some_and(|n| !n.is_empty()));
         let _ = reverse_lookup(IpAddr::from(std::net::Ipv6Addr::LOCALHOST));
+    }
+
+    #[test]
+    fn caught_signals_are_taken_once_in_arrival_order() {
+        use rustix::process::{Signal, getpid, kill_process};
+        catch_signals(&[libc::SIGUSR1, libc::SIGUSR2]).unwrap();
+        for (sig, raw) in [(Signal::USR2, libc::SIGUSR2), (Signal::USR1, libc::SIGUSR1)] {
+            kill_process(getpid(), sig).unwrap();
+            // Delivered to some thread of this process; a bounded wait for its handler to note it.
+            let start = std::time::Instant::now();
+            while ARRIVED[raw as usize].load(Ordering::SeqCst) == 0 {
+                assert!(start.elapsed() < std::time::Duration::from_secs(30), "signal {raw} not noted");
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
+        }
+        assert_eq!(take_signals(), vec![libc::SIGUSR2, libc::SIGUSR1]);
+        assert_eq!(take_signals(), Vec::<libc::c_int>::new());
+        default_signals(&[libc::SIGUSR1, libc::SIGUSR2]);
+        assert!(catch_signals(&[40]).is_err(), "real-time signals are not caught");
+    }
+
+    #[test]
+    fn a_new_socket_has_dropped_nothing() {
+        let (a, _b) = std::os::unix::net::UnixDatagram::pair().unwrap();
+        use std::os::fd::AsFd;
+        assert_eq!(socket_drops(a.as_fd()), Some(0));
     }
 
     #[test]

@@ -17,15 +17,23 @@ impl Drop for Session {
     }
 }
 
-/// A detached 120x30 tmux session running `script` with sh.
+/// A detached 120x30 tmux session running `script` with sh. Tried a few times: a tmux server whose last
+/// session was just killed is shutting down, and a client that reaches it then fails.
 fn start(name: &str, script: &str) -> Session {
-    let ok = Command::new("tmux")
-        .args(["new-session", "-d", "-s", name, "-x", "120", "-y", "30", "sh", "-c", script])
-        .env("TERM", "xterm-256color")
-        .status()
-        .expect("tmux new-session");
-    assert!(ok.success());
-    Session(name.to_string())
+    let mut tries = 0;
+    loop {
+        let out = Command::new("tmux")
+            .args(["new-session", "-d", "-s", name, "-x", "120", "-y", "30", "sh", "-c", script])
+            .env("TERM", "xterm-256color")
+            .output()
+            .expect("tmux new-session");
+        if out.status.success() {
+            return Session(name.to_string());
+        }
+        tries += 1;
+        assert!(tries < 20, "tmux new-session: {}", String::from_utf8_lossy(&out.stderr));
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
 
 fn capture(name: &str) -> String {
@@ -137,16 +145,12 @@ fn kill_dialog_names_the_sockets_and_closes_them_on_y() {
     let _ = py.wait();
 }
 
-/// The replay of a recording in a real terminal: Enter opens a group with the dashboard's charts fed from
-/// the recording (its states and accept queue over the whole recording, its top peers), Esc goes back.
-#[test]
-fn replay_opens_a_group_with_its_charts_over_the_recording() {
+/// A recording of 30 samples, one a second from 2025-11-30T20:30:00Z, of one listener on 127.0.0.1:8080
+/// whose established count grows from 10 to 39 and whose accept queue from 0 to 29.
+fn write_recording(db: &std::path::Path) {
     use sockscope::record::GroupRow;
     use sockscope::record::writer::{Limits, Pending, Recorder, Sample};
-    common::require(&["tmux"]);
-    let dir = common::TempDir::new("e2e-replay");
-    let db = dir.join("rec.db");
-    let mut w = Recorder::create(&db, Limits { keep: None, max_size: None, max_events: 100 }).unwrap();
+    let mut w = Recorder::create(db, Limits { keep: None, max_size: None, max_events: 100 }).unwrap();
     for i in 0..30u32 {
         let mut states = [0u32; 11];
         (states[0], states[5], states[9]) = (10 + i, i / 2, 1);
@@ -169,13 +173,25 @@ fn replay_opens_a_group_with_its_charts_over_the_recording() {
         w.write(&Sample { time_ms, sockets: 50, groups: &groups, events: &events, dump_ms: 1 }).unwrap();
     }
     drop(w);
+}
+
+/// The replay of a recording in a real terminal: Enter opens a group with the dashboard's charts fed from
+/// the recording (its states and accept queue over the whole recording, its top peers), Esc goes back.
+#[test]
+fn replay_opens_a_group_with_its_charts_over_the_recording() {
+    common::require(&["tmux"]);
+    let dir = common::TempDir::new("e2e-replay");
+    let db = dir.join("rec.db");
+    write_recording(&db);
     let name = format!("sockscope-e2e-replay-{}", std::process::id());
     let script = format!("'{}' replay '{}'; sleep 60", env!("CARGO_BIN_EXE_sockscope"), db.display());
     let session = start(&name, &script);
     wait_for(&name, "the replay's group list", Duration::from_secs(30), |s| s.contains("127.0.0.1:8080"));
     let _ = Command::new("tmux").args(["send-keys", "-t", &name, "End", "Enter"]).status();
+    // Waits for the time axis too: a capture can land while the screen is half drawn.
     let screen = wait_for(&name, "the group's charts", Duration::from_secs(15), |s| {
         s.lines().any(|l| l.contains("┌ ESTAB") && l.contains(" 39 ") && l.contains("accept queue 29/128"))
+            && s.contains("20:30:00")
     });
     assert!(screen.contains("top peers of 2") && screen.contains("127.0.0.2"), "{screen}");
     assert!(screen.contains("20:30:00") && screen.contains("20:30:29"), "the whole recording:\n{screen}");
@@ -230,4 +246,162 @@ fn fresh_sockets_are_attributed_at_once_not_hidden() {
         std::thread::sleep(Duration::from_millis(150));
     }
     assert!(frames >= 5, "the folded row showed in {frames} frames");
+}
+
+/// The pane's terminal modes as tmux tracks them: alternate screen, cursor shown, and every mouse mode.
+fn terminal_modes(name: &str) -> String {
+    let formats = "alt=#{alternate_on} cursor=#{cursor_flag} mouse=#{mouse_any_flag}#{mouse_standard_flag}\
+                   #{mouse_button_flag}#{mouse_all_flag}#{mouse_sgr_flag}#{mouse_utf8_flag}";
+    let out = Command::new("tmux").args(["display", "-p", "-t", name, formats]).output().expect("tmux display");
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// What a shell's terminal looks like: the main screen, the cursor shown, no mouse reporting.
+const RESTORED: &str = "alt=0 cursor=1 mouse=000000";
+
+/// The pid of the process named `comm` whose parent is `parent`, waiting for it (a bounded wait).
+fn child_named(parent: u32, comm: &str) -> u32 {
+    let start = Instant::now();
+    loop {
+        for e in std::fs::read_dir("/proc").unwrap().flatten() {
+            let Ok(stat) = std::fs::read_to_string(e.path().join("stat")) else { continue };
+            // pid (comm) state ppid ...
+            let Some((head, tail)) = stat.rsplit_once(") ") else { continue };
+            let ppid = tail.split_whitespace().nth(1).and_then(|p| p.parse::<u32>().ok());
+            if ppid == Some(parent) && head.split_once(" (").is_some_and(|(_, c)| c == comm) {
+                return head.split_once(' ').and_then(|(p, _)| p.parse().ok()).unwrap();
+            }
+        }
+        assert!(start.elapsed() < Duration::from_secs(30), "no {comm} child of {parent}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn pane_pid(name: &str) -> u32 {
+    let out = Command::new("tmux").args(["display", "-p", "-t", name, "#{pane_pid}"]).output().expect("tmux display");
+    String::from_utf8_lossy(&out.stdout).trim().parse().expect("a pane pid")
+}
+
+fn signal(pid: u32, sig: &str) {
+    assert!(Command::new("kill").args([&format!("-{sig}"), &pid.to_string()]).status().unwrap().success());
+}
+
+/// The two full-screen commands, each with what shows it has drawn, on `db` (a recording for the replay).
+fn screens(db: &std::path::Path) -> [(String, &'static str); 2] {
+    let bin = env!("CARGO_BIN_EXE_sockscope");
+    [
+        (format!("'{bin}' top --interval 500ms"), "sockscope │"),
+        (format!("'{bin}' replay '{}'", db.display()), "127.0.0.1:8080"),
+    ]
+}
+
+/// Regression: `kill -TERM` (HUP, INT, QUIT) of `top` or `replay` left the alternate screen, mouse reporting,
+/// a hidden cursor and raw mode behind (`timeout 60 sockscope top` broke the shell). Each restores the
+/// terminal and exits with 128 + the signal's number.
+#[test]
+fn termination_signals_restore_the_terminal() {
+    common::require(&["tmux"]);
+    let dir = common::TempDir::new("e2e-signals");
+    let db = dir.join("rec.db");
+    write_recording(&db);
+    for (command, drawn) in screens(&db) {
+        for (sig, number) in [("TERM", 15), ("HUP", 1), ("INT", 2), ("QUIT", 3)] {
+            let name = format!("sockscope-e2e-sig{sig}-{}", std::process::id());
+            let script = format!(
+                "{command}; echo EXITED=$?; stty -a | tr ' ' '\\n' | grep -x -- '-\\?icanon'; echo END; sleep 60"
+            );
+            let session = start(&name, &script);
+            wait_for(&name, "the screen", Duration::from_secs(30), |s| s.contains(drawn));
+            assert_ne!(terminal_modes(&name), RESTORED, "{command} has its screen and the mouse");
+            signal(child_named(pane_pid(&name), "sockscope"), sig);
+            let screen = wait_for(&name, "the exit", Duration::from_secs(30), |s| s.contains("END"));
+            assert_eq!(terminal_modes(&name), RESTORED, "{command}, SIG{sig}:\n{screen}");
+            assert!(screen.contains(&format!("EXITED={}", 128 + number)), "{command}, SIG{sig}:\n{screen}");
+            let modes: Vec<&str> = screen.lines().map(str::trim).filter(|l| l.ends_with("icanon")).collect();
+            assert_eq!(modes, vec!["icanon"], "{command}, SIG{sig}: canonical mode is back:\n{screen}");
+            drop(session);
+        }
+    }
+}
+
+/// Regression: SIGTSTP (`kill -TSTP`; ^Z is a key in raw mode) stopped `top` and `replay` with the terminal
+/// still in dashboard mode. The terminal is given back before stopping, and `fg` (SIGCONT) brings the
+/// screen back, redrawn, answering keys.
+#[test]
+fn suspend_restores_the_terminal_and_fg_brings_the_screen_back() {
+    common::require(&["tmux", "bash"]);
+    let dir = common::TempDir::new("e2e-suspend");
+    let db = dir.join("rec.db");
+    write_recording(&db);
+    // After a key, what shows the screen answered it.
+    let answers = ["any key closes this help", "sample 2/30"];
+    let keys = ["?", "Right"];
+    for (i, (command, drawn)) in screens(&db).into_iter().enumerate() {
+        let name = format!("sockscope-e2e-tstp{i}-{}", std::process::id());
+        // An interactive shell, for job control (`fg`).
+        let session = start(&name, "PS1='prompt$ ' exec bash --norc --noprofile -i");
+        wait_for(&name, "the prompt", Duration::from_secs(30), |s| s.contains("prompt$"));
+        let _ = Command::new("tmux").args(["send-keys", "-t", &name, &command, "Enter"]).status();
+        wait_for(&name, "the screen", Duration::from_secs(30), |s| s.contains(drawn));
+        let pid = child_named(pane_pid(&name), "sockscope");
+        let dashboard = terminal_modes(&name);
+        assert_ne!(dashboard, RESTORED, "{command} has its screen and the mouse");
+        for round in 0..2 {
+            signal(pid, "TSTP");
+            let screen = wait_for(&name, "the job stopped", Duration::from_secs(30), |s| s.contains("Stopped"));
+            assert_eq!(terminal_modes(&name), RESTORED, "{command}, round {round}:\n{screen}");
+            if round == 1 {
+                // Continued in the background (`bg`): it stops again without touching the terminal, as a
+                // background job that changes the terminal's modes does.
+                let _ = Command::new("tmux").args(["send-keys", "-t", &name, "clear; bg", "Enter"]).status();
+                // (`bg` marks it running; the shell sees it stop again.)
+                wait_for_job(&name, "Stopped");
+                assert_eq!(terminal_modes(&name), RESTORED, "{command}, in the background");
+            }
+            // Back with the shell's `fg` (SIGCONT), and the screen redrawn: the shell's lines are gone.
+            let _ = Command::new("tmux").args(["send-keys", "-t", &name, "clear; fg", "Enter"]).status();
+            let screen = wait_for(&name, "the screen again", Duration::from_secs(30), |s| {
+                s.contains(drawn) && !s.contains("Stopped") && !s.contains("prompt$")
+            });
+            assert_eq!(terminal_modes(&name), dashboard, "{command}, round {round}, dashboard mode again:\n{screen}");
+        }
+        let _ = Command::new("tmux").args(["send-keys", "-t", &name, keys[i]]).status();
+        wait_for(&name, "the key's answer", Duration::from_secs(30), |s| s.contains(answers[i]));
+        let _ = Command::new("tmux").args(["send-keys", "-t", &name, "q"]).status();
+        wait_for(&name, "the prompt again", Duration::from_secs(30), |s| s.contains("prompt$"));
+        let _ = Command::new("tmux").args(["send-keys", "-t", &name, "echo EXITED=$?", "Enter"]).status();
+        let screen = wait_for(&name, "the exit status", Duration::from_secs(30), |s| {
+            s.lines().any(|l| l.starts_with("EXITED="))
+        });
+        assert!(screen.contains("EXITED=0"), "{screen}");
+        assert_eq!(terminal_modes(&name), RESTORED, "{command}:\n{screen}");
+        drop(session);
+    }
+}
+
+/// Ask the interactive shell in `name` for its jobs until one is in `state` (a bounded number of times).
+fn wait_for_job(name: &str, state: &str) {
+    for _ in 0..300 {
+        let _ = Command::new("tmux").args(["send-keys", "-t", name, "clear; jobs", "Enter"]).status();
+        std::thread::sleep(Duration::from_millis(100));
+        if capture(name).lines().any(|l| l.starts_with("[1]") && l.contains(state)) {
+            return;
+        }
+    }
+    panic!("the job never was {state}:\n{}", capture(name));
+}
+
+/// A dashboard started in the background of its terminal (by `timeout`, in a process group of its own)
+/// waits stopped, the terminal untouched, as it did before signals were caught; and it still ends on one
+/// (`timeout` sends SIGTERM, then SIGCONT).
+#[test]
+fn a_background_dashboard_leaves_the_terminal_alone_and_still_ends() {
+    common::require(&["tmux", "timeout"]);
+    let name = format!("sockscope-e2e-bg-{}", std::process::id());
+    let script =
+        format!("timeout 3 '{}' top --interval 500ms; echo EXITED=$?; sleep 60", env!("CARGO_BIN_EXE_sockscope"));
+    let _session = start(&name, &script);
+    let screen = wait_for(&name, "the exit", Duration::from_secs(60), |s| s.contains("EXITED="));
+    assert!(screen.contains("EXITED=124"), "timed out, ended by SIGTERM:\n{screen}");
+    assert_eq!(terminal_modes(&name), RESTORED, "{screen}");
 }

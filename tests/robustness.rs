@@ -282,3 +282,80 @@ fn a_port_flag_takes_one_leading_colon_only() {
     let out = run_within(&["-tanH", "--dport", ":80"]);
     assert_eq!(out.status.code(), Some(0), "{out:?}");
 }
+
+/// A FIFO in a directory of the test's own, with its path as text.
+fn fifo_in(dir: &common::TempDir) -> (PathBuf, String) {
+    let fifo = dir.join("fifo");
+    mkfifo(&fifo);
+    let text = fifo.to_str().expect("a UTF-8 temp dir").to_string();
+    (fifo, text)
+}
+
+/// `out` failed with `code`, saying the path is a FIFO.
+fn refused_as_fifo(args: &[&str], out: &Output, code: i32, path: &str) {
+    assert_eq!(out.status.code(), Some(code), "{args:?}: {out:?}");
+    let err = stderr(out);
+    assert!(err.contains(path) && err.contains("a FIFO"), "{args:?}: names the path and what it is: {err}");
+}
+
+#[test]
+fn a_fifo_as_the_token_file_is_refused_not_opened() {
+    // Regression: `serve --token-file FIFO` blocked forever in open(2) (no writer), before listening.
+    let dir = common::TempDir::new("fifo-token");
+    let (_fifo, f) = fifo_in(&dir);
+    let args = ["serve", "--token-file", &f, "--listen", "127.0.0.1:0"];
+    refused_as_fifo(&args, &run_within(&args), 2, &f);
+}
+
+#[test]
+fn a_fifo_as_a_recording_is_refused_not_opened() {
+    // Regression: `list --from FIFO` (and `diff` of a recording or of two snapshots) blocked forever in
+    // open(2); `record -o FIFO` was "disk I/O error".
+    let dir = common::TempDir::new("fifo-recording");
+    let (_fifo, f) = fifo_in(&dir);
+    for (args, code) in [
+        (vec!["list", "--from", &f, "--at", "-5m"], 1),
+        (vec!["--from", &f, "--at", "-5m", "--json"], 1),
+        (vec!["diff", &f], 2),
+        (vec!["diff", &f, &f], 2),
+        (vec!["record", "-o", &f, "-i", "1s"], 1),
+    ] {
+        refused_as_fifo(&args, &run_within(&args), code, &f);
+    }
+}
+
+#[test]
+fn a_fifo_as_a_network_namespace_is_refused_not_opened() {
+    // Regression: `-N PATH` of a FIFO blocked forever in open(2) (so did a FIFO named in /run/netns: the
+    // root-only test below).
+    let dir = common::TempDir::new("fifo-netns");
+    let (_fifo, f) = fifo_in(&dir);
+    for args in [vec!["-N", &f, "-tn"], vec!["list", "-N", &f, "-tan"]] {
+        refused_as_fifo(&args, &run_within(&args), 1, &f);
+    }
+}
+
+/// Removes a file when dropped (one the test made outside its temp dir).
+struct Remove(PathBuf);
+
+impl Drop for Remove {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+#[test]
+#[ignore = "needs root: a FIFO in /run/netns"]
+fn a_fifo_in_run_netns_is_refused_by_name_and_skipped_by_discovery() {
+    // Regression: `-N NAME` of a FIFO in /run/netns blocked forever in open(2).
+    common::require_root();
+    std::fs::create_dir_all("/run/netns").unwrap();
+    let name = format!("sockscope-fifo-{}", std::process::id());
+    let fifo = Remove(Path::new("/run/netns").join(&name));
+    mkfifo(&fifo.0);
+    let args = ["-N", &name, "-tn"];
+    refused_as_fifo(&args, &run_within(&args), 1, &fifo.0.display().to_string());
+    // Every namespace: the FIFO is no namespace (not an nsfs mount), and nothing waits on it.
+    let out = run_within(&["--all-netns", "-tln"]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+}

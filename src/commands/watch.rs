@@ -67,6 +67,12 @@ pub fn run(cfg: WatchConfig) -> anyhow::Result<ExitCode> {
         for n in watcher.take_notes() {
             crate::errln!("sockscope: note: {n}");
         }
+        // Lost closes have their place in the stream too (the note said it on stderr).
+        if let Some(lost) = watcher.take_lost()
+            && cfg.ndjson
+        {
+            json::render_lost(&mut out, &lost)?;
+        }
         for ev in evs.drain(..).filter(|e| wanted(&cfg, e)) {
             if cfg.ndjson {
                 json::render_event(&mut out, &ev, &names)?;

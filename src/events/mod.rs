@@ -75,6 +75,61 @@ impl Event {
     }
 }
 
+/// Closes that did not come as destroy messages, since the last report: the kernel dropped messages (our
+/// receive buffer was full: the watcher was stopped, or slower than the closes), or a dump found sockets gone
+/// without their message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Lost {
+    /// When this was known (ms since the epoch).
+    pub time_ms: u64,
+    /// Destroy messages the kernel dropped (one per socket), as it counts them; `None` when it does not say.
+    pub dropped: Option<u64>,
+    /// Of the lost, sockets seen open before: the dumps found them gone, and their closes are `via: dump`
+    /// events (without tcp_info).
+    pub closed_by_dumps: u64,
+    /// Sockets that opened and closed between two dumps with their messages dropped: no event at all.
+    /// `dropped - closed_by_dumps`; `None` when the kernel does not count its drops.
+    pub unseen: Option<u64>,
+}
+
+impl Lost {
+    /// Add a later report to this one.
+    pub fn merge(&mut self, later: Lost) {
+        let add = |a: Option<u64>, b: Option<u64>| Some(a? + b?);
+        self.time_ms = later.time_ms;
+        self.dropped = add(self.dropped, later.dropped);
+        self.closed_by_dumps += later.closed_by_dumps;
+        self.unseen = add(self.unseen, later.unseen);
+    }
+}
+
+impl std::fmt::Display for Lost {
+    /// One sentence for a note: how many closes were lost and where the rest came from.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let dumps = self.closed_by_dumps;
+        match (self.dropped, self.unseen) {
+            (Some(0), _) => write!(
+                f,
+                "{dumps} socket(s) were gone from the dumps without their destroy message: those closes came from \
+                 the dumps, without tcp_info"
+            ),
+            (Some(dropped), unseen) => write!(
+                f,
+                "closes were lost: the kernel dropped {dropped} destroy message(s) (our receive buffer was full): \
+                 {} socket(s) of the watched protocols opened and closed with no event; {dumps} close(s) came \
+                 from the dumps, without tcp_info",
+                unseen.unwrap_or(0)
+            ),
+            (None, _) => write!(
+                f,
+                "closes were lost: the kernel dropped destroy messages (our receive buffer was full; it does not \
+                 say how many): at least {dumps}, whose closes came from the dumps without tcp_info; sockets that \
+                 opened and closed between two dumps are missing and not counted"
+            ),
+        }
+    }
+}
+
 struct Live {
     first_seen_ms: u64,
     sock: Socket,
@@ -110,6 +165,10 @@ pub struct Tracker {
     /// Whether the sockets of the first dump are `open` events (`watch --existing`), or only the start of the
     /// live set: at 200k sockets those events would be 50 MB that the caller throws away.
     first_opens: bool,
+    /// TCP/UDP sockets a dump found gone while destroy messages were on: their messages were lost.
+    closed_by_dumps: u64,
+    /// Dumps do not close what they miss (destroy messages are still queued: see [`Tracker::hold_closes`]).
+    hold_closes: bool,
 }
 
 impl Tracker {
@@ -122,7 +181,22 @@ impl Tracker {
             generation: 0,
             first_dump: true,
             first_opens: true,
+            closed_by_dumps: 0,
+            hold_closes: false,
         }
+    }
+
+    /// While `hold` (destroy messages are still queued, unread), the next dumps open and change sockets but do
+    /// not close the ones they miss: their messages, with the last tcp_info, are likely among the queued
+    /// ones. They close when their message is read, or from a dump once closes are no longer held.
+    pub fn hold_closes(&mut self, hold: bool) {
+        self.hold_closes = hold;
+    }
+
+    /// How many TCP/UDP sockets the dumps found gone without their destroy message (with destroy messages on;
+    /// their closes are `via: dump` events): each one a lost message. Counted since the start.
+    pub fn closed_by_dumps(&self) -> u64 {
+        self.closed_by_dumps
     }
 
     /// Sockets currently known open.
@@ -229,6 +303,9 @@ impl Tracker {
             }
         }
         self.first_dump = false;
+        if self.hold_closes {
+            return;
+        }
         let destroy = self.destroy_messages;
         let gone: Vec<u64> = (self.live.iter())
             .filter(|(_, l)| {
@@ -240,6 +317,9 @@ impl Tracker {
         for cookie in gone {
             if let Some(l) = self.live.remove(&cookie) {
                 self.remember_closed(cookie);
+                if destroy && matches!(l.sock.proto, Proto::Tcp | Proto::Udp) {
+                    self.closed_by_dumps += 1;
+                }
                 out.push(Event {
                     time_ms: now,
                     kind: Kind::Close,

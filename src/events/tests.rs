@@ -94,3 +94,48 @@ fn recent_closes_are_bounded() {
     assert_eq!(t.recent.len(), RECENT_CLOSED);
     assert_eq!(t.recent_order.len(), RECENT_CLOSED);
 }
+
+#[test]
+fn sockets_gone_from_the_dumps_with_destroy_messages_on_are_counted_as_lost_messages() {
+    let mut t = Tracker::new(true);
+    let mut ev = Vec::new();
+    t.apply_dump(1000, &[sock(1, 1, State::ESTABLISHED), sock(2, 2, State::ESTABLISHED)], |_| None, &mut ev);
+    t.apply_destroyed(1500, sock(1, 1, State::CLOSE), &mut ev);
+    t.apply_dump(2000, &[], |_| None, &mut ev);
+    assert_eq!(t.closed_by_dumps(), 0, "one missed dump is the grace");
+    ev.clear();
+    t.apply_dump(3000, &[], |_| None, &mut ev);
+    assert_eq!(kinds(&ev), vec![(Kind::Close, 2)]);
+    assert_eq!(ev[0].via, Via::Dump);
+    assert_eq!(t.closed_by_dumps(), 1, "the close that came as a message is not counted");
+    // Without destroy messages a dump is how closes come: nothing is lost.
+    let mut t = Tracker::new(false);
+    t.apply_dump(1000, &[sock(1, 1, State::ESTABLISHED)], |_| None, &mut ev);
+    t.apply_dump(2000, &[], |_| None, &mut ev);
+    assert_eq!(t.closed_by_dumps(), 0);
+}
+
+#[test]
+fn held_closes_wait_for_their_destroy_message() {
+    // Regression: with destroy messages still queued (a backlog after a stop), dumps closed the sockets they
+    // missed without tcp_info and counted them as lost; the messages came a moment later.
+    let mut t = Tracker::new(true);
+    let mut ev = Vec::new();
+    t.apply_dump(1000, &[sock(1, 1, State::ESTABLISHED)], |_| None, &mut ev);
+    t.hold_closes(true);
+    t.apply_dump(2000, &[sock(2, 2, State::ESTABLISHED)], |_| None, &mut ev);
+    t.apply_dump(3000, &[sock(2, 2, State::ESTABLISHED)], |_| None, &mut ev);
+    assert!(t.is_live(1), "held");
+    assert_eq!(kinds(&ev), vec![(Kind::Open, 1), (Kind::Open, 2)]);
+    ev.clear();
+    t.apply_destroyed(3500, sock(1, 1, State::CLOSE), &mut ev);
+    assert_eq!(kinds(&ev), vec![(Kind::Close, 1)]);
+    assert_eq!(ev[0].via, Via::Destroy);
+    // Once closes are no longer held, a socket missed since then closes from the dump.
+    t.hold_closes(false);
+    t.apply_dump(4000, &[], |_| None, &mut ev);
+    assert!(t.is_live(2), "one missed dump is the grace");
+    t.apply_dump(5000, &[], |_| None, &mut ev);
+    assert!(!t.is_live(2));
+    assert_eq!(t.closed_by_dumps(), 1);
+}

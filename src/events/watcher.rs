@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::{Event, Tracker};
+use super::{Event, Lost, Tracker};
 use crate::clock;
 use crate::collect::netlink::destroy::{DestroyEvents, SubscribeError};
 use crate::collect::process::{ProcessCache, ProcessInfo};
@@ -38,6 +38,10 @@ pub fn dump_states() -> StateSet {
     StateSet(StateSet::ALL.0 & !State::TIME_WAIT.bit() & !State::SYN_RECV.bit())
 }
 
+/// The longest dumps hold their closes while destroy messages are still queued (reading a full receive
+/// buffer of 50k messages takes a few seconds).
+const MAX_HOLD: Duration = Duration::from_secs(30);
+
 /// `200ms`, `1s`, `1.5s`: a dump interval in a note.
 fn every(d: Duration) -> String {
     let ms = d.as_millis();
@@ -58,6 +62,14 @@ pub struct Watcher {
     hidden_said: bool,
     /// Destroy messages the kernel dropped (buffer overflows seen).
     pub overflows: u64,
+    /// Closes lost since the last [`Watcher::take_lost`] (also said in a note).
+    lost: Option<Lost>,
+    /// The accounting of lost destroy messages (see [`Losses`]).
+    losses: Losses,
+    /// The last read of destroy messages left some queued; and since when dumps have held their closes
+    /// because of such a backlog (see [`Tracker::hold_closes`]).
+    backlog: bool,
+    held_since: Option<Instant>,
     /// How long the last dump took (collection only).
     pub last_dump_time: Duration,
     /// When the last dump was taken (ms since the epoch).
@@ -85,21 +97,23 @@ impl Watcher {
                 ));
                 None
             }
-            (true, _) => match DestroyEvents::subscribe() {
-                Ok(d) => Some(d),
-                Err(e) => {
-                    let why = match e {
-                        SubscribeError::NeedsPrivilege => "they need CAP_NET_ADMIN".to_string(),
-                        SubscribeError::Io(e) => e.to_string(),
-                    };
-                    notes.push(format!(
-                        "no kernel destroy events ({why}): closes come from dumps every {}, so sockets that open \
+            (true, _) => {
+                match DestroyEvents::subscribe_for(opts.query.tcp, opts.query.udp, opts.query.ipv4, opts.query.ipv6) {
+                    Ok(d) => Some(d),
+                    Err(e) => {
+                        let why = match e {
+                            SubscribeError::NeedsPrivilege => "they need CAP_NET_ADMIN".to_string(),
+                            SubscribeError::Io(e) => e.to_string(),
+                        };
+                        notes.push(format!(
+                            "no kernel destroy events ({why}): closes come from dumps every {}, so sockets that open \
                          and close between two dumps are missed and closes carry no tcp_info",
-                        every(opts.interval)
-                    ));
-                    None
+                            every(opts.interval)
+                        ));
+                        None
+                    }
                 }
-            },
+            }
         };
         let mut w = Watcher {
             tracker: if opts.existing {
@@ -116,13 +130,24 @@ impl Watcher {
             notes,
             hidden_said: false,
             overflows: 0,
+            lost: None,
+            losses: Losses::default(),
+            backlog: false,
+            held_since: None,
             last_dump_time: Duration::ZERO,
             last_dump_ms: 0,
             last: Vec::new(),
             last_count: 0,
         };
+        w.losses.counted = w.destroy.as_ref().and_then(DestroyEvents::dropped);
         w.dump(out)?;
         Ok(w)
+    }
+
+    /// Closes lost since the last call, if any were: destroy messages the kernel dropped, and how many of
+    /// those closes came from the dumps instead. (Each report is also a note.)
+    pub fn take_lost(&mut self) -> Option<Lost> {
+        self.lost.take()
     }
 
     /// True when closes come from the kernel's destroy messages.
@@ -172,13 +197,19 @@ impl Watcher {
             return Ok(());
         };
         let got = d.recv(wait, &mut self.destroyed).map_err(CollectError::NetlinkUnavailable)?;
+        self.backlog = got.backlog;
         if got.overflowed {
             self.overflows += 1;
-            self.notes.push(
-                "the kernel dropped destroy messages (our receive buffer was full): those closes come from the \
-                 next dumps, without tcp_info"
-                    .into(),
-            );
+            // Where the kernel counts its drops, how many were lost is said after the dumps that find the
+            // sockets gone (see `Losses`); else now, and then the closes the dumps find.
+            if self.losses.counted.is_none() && self.overflows == 1 {
+                self.notes.push(
+                    "the kernel dropped destroy messages (our receive buffer was full; it does not say how many): \
+                     closes of sockets seen open come from the next dumps, without tcp_info; sockets that opened \
+                     and closed meanwhile are missing"
+                        .into(),
+                );
+            }
         }
         let now = clock::now_ms();
         let q = &self.opts.query;
@@ -207,6 +238,9 @@ impl Watcher {
         let table = std::mem::take(&mut self.last);
         let table =
             if table.capacity() > 0 { table } else { Vec::with_capacity(self.last_count + self.last_count / 8) };
+        // The kernel's count of dropped messages just before the walk: every socket whose message it counts
+        // closed before this dump (see `Losses`).
+        let dropped = self.destroy.as_ref().and_then(DestroyEvents::dropped);
         let snap = collect::collect_into(&mut *self.collector, &self.opts.query, table)?;
         self.last_dump_time = started.elapsed();
         for n in &snap.notes {
@@ -242,7 +276,22 @@ impl Watcher {
         let name = |s: &crate::model::Socket| -> Option<Arc<ProcessInfo>> {
             lookup.and_then(|m| m.get(s.inode).next().map(|r| r.process.clone()))
         };
+        // A socket this dump misses may have its destroy message among those still queued: its close waits
+        // for it (with the last tcp_info), for MAX_HOLD at most (a backlog that never clears must not keep
+        // dead sockets live).
+        let hold = self.backlog && self.held_since.is_none_or(|t| t.elapsed() < MAX_HOLD);
+        self.held_since = if hold { self.held_since.or(Some(started)) } else { None };
+        self.tracker.hold_closes(hold);
         self.tracker.apply_dump(now, &socks, name, out);
+        if self.destroy.is_some()
+            && let Some(lost) = self.losses.after_dump(now, dropped, self.tracker.closed_by_dumps(), hold)
+        {
+            self.notes.push(lost.to_string());
+            match &mut self.lost {
+                Some(l) => l.merge(lost),
+                None => self.lost = Some(lost),
+            }
+        }
         if self.opts.keep_dumps {
             self.last = socks;
         }
@@ -251,5 +300,112 @@ impl Watcher {
         let took = started.elapsed();
         self.next_dump = (started + self.opts.interval).max(Instant::now() + took);
         Ok(())
+    }
+}
+
+/// The accounting of lost destroy messages, dump by dump. The kernel counts the messages it drops for our
+/// socket (read just before each dump's walk); the tracker counts the sockets a dump finds gone without their
+/// message. A socket seen open whose message was dropped before the read of dump k was closed before walk k,
+/// so walks k and k+1 both miss it, and the tracker closes it at dump k+1 (its grace of one dump): at dump
+/// k+1, every drop counted at dump k is either such a close or a socket no dump ever listed (it opened and
+/// closed between two dumps), of which nothing else is known. A dump that holds its closes (destroy messages
+/// still queued) settles nothing: the next one that does not hold them settles the drops counted before it.
+#[derive(Debug, Default)]
+struct Losses {
+    /// The kernel's counter at the last read (it wraps at 32 bits); `None` when it does not say.
+    counted: Option<u32>,
+    /// Drops counted up to the previous dump's read, and up to the last one.
+    dropped_before: u64,
+    dropped: u64,
+    /// What the reports so far said: drops, closes by dumps, and sockets with no event.
+    said_dropped: u64,
+    said_by_dumps: u64,
+    said_unseen: u64,
+}
+
+impl Losses {
+    /// Account for a dump at `now` whose read of the kernel's counter was `counter`, the tracker's count of
+    /// closes by dumps being `by_dumps` after it (`held`: the dump closed nothing): what to report, if
+    /// anything is new.
+    fn after_dump(&mut self, now: u64, counter: Option<u32>, by_dumps: u64, held: bool) -> Option<Lost> {
+        self.dropped_before = self.dropped;
+        if let (Some(old), Some(new)) = (self.counted, counter) {
+            self.dropped += u64::from(new.wrapping_sub(old));
+        }
+        let exact = self.counted.is_some() && counter.is_some();
+        self.counted = counter;
+        if held {
+            // The closes of sockets seen open are not settled while the dumps hold them.
+            return None;
+        }
+        let new_by_dumps = by_dumps - self.said_by_dumps.min(by_dumps);
+        let lost = if exact {
+            // Drops counted before the previous dump are settled now; later ones wait for the next dump.
+            let new_dropped = self.dropped_before.saturating_sub(self.said_dropped);
+            let unseen = self.dropped_before.saturating_sub(by_dumps).saturating_sub(self.said_unseen);
+            if new_dropped == 0 && new_by_dumps == 0 {
+                return None;
+            }
+            self.said_dropped += new_dropped;
+            self.said_unseen += unseen;
+            Lost { time_ms: now, dropped: Some(new_dropped), closed_by_dumps: new_by_dumps, unseen: Some(unseen) }
+        } else {
+            if new_by_dumps == 0 {
+                return None;
+            }
+            Lost { time_ms: now, dropped: None, closed_by_dumps: new_by_dumps, unseen: None }
+        };
+        self.said_by_dumps = by_dumps;
+        Some(lost)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dropped_messages_are_settled_one_dump_later_as_closes_by_dumps_or_unseen() {
+        let mut l = Losses { counted: Some(0), ..Losses::default() };
+        assert_eq!(l.after_dump(1, Some(0), 0, false), None, "nothing lost");
+        // 100 dropped before dump 2 (3 of them of sockets seen open): said at dump 3, when the tracker has
+        // closed those 3.
+        assert_eq!(l.after_dump(2, Some(100), 0, false), None, "not settled yet");
+        let lost = l.after_dump(3, Some(100), 3, false).unwrap();
+        assert_eq!(lost, Lost { time_ms: 3, dropped: Some(100), closed_by_dumps: 3, unseen: Some(97) });
+        assert_eq!(l.after_dump(4, Some(100), 3, false), None, "said once");
+        // The counter wraps.
+        let mut l = Losses { counted: Some(u32::MAX - 4), ..Losses::default() };
+        assert_eq!(l.after_dump(1, Some(5), 0, false), None);
+        assert_eq!(l.after_dump(2, Some(5), 0, false).unwrap().unseen, Some(10));
+    }
+
+    #[test]
+    fn dumps_that_hold_their_closes_settle_nothing() {
+        let mut l = Losses { counted: Some(0), ..Losses::default() };
+        assert_eq!(l.after_dump(1, Some(50), 0, true), None);
+        assert_eq!(l.after_dump(2, Some(50), 0, true), None, "still held: the closes have not come");
+        let lost = l.after_dump(3, Some(50), 4, false).unwrap();
+        assert_eq!(lost, Lost { time_ms: 3, dropped: Some(50), closed_by_dumps: 4, unseen: Some(46) });
+    }
+
+    #[test]
+    fn without_the_kernels_count_closes_by_dumps_are_a_lower_bound() {
+        let mut l = Losses::default();
+        assert_eq!(l.after_dump(1, None, 0, false), None);
+        let lost = l.after_dump(2, None, 7, false).unwrap();
+        assert_eq!(lost, Lost { time_ms: 2, dropped: None, closed_by_dumps: 7, unseen: None });
+        assert!(lost.to_string().contains("at least 7"), "{lost}");
+        assert_eq!(l.after_dump(3, None, 7, false), None);
+    }
+
+    #[test]
+    fn a_report_says_how_many_closes_were_lost() {
+        let lost = Lost { time_ms: 0, dropped: Some(7572), closed_by_dumps: 2, unseen: Some(7570) };
+        let text = lost.to_string();
+        assert!(text.contains("dropped 7572 destroy message(s)") && text.contains("7570 socket(s)"), "{text}");
+        let mut sum = lost;
+        sum.merge(Lost { time_ms: 9, dropped: Some(1), closed_by_dumps: 1, unseen: Some(0) });
+        assert_eq!(sum, Lost { time_ms: 9, dropped: Some(7573), closed_by_dumps: 3, unseen: Some(7570) });
     }
 }

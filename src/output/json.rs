@@ -221,6 +221,23 @@ pub fn render_event(w: &mut dyn Write, ev: &Event, names: &Names) -> io::Result<
     w.write_all(b"\n")
 }
 
+/// Closes lost from the event stream, as one line of JSON between the events: `{"time", "time_ms",
+/// "event": "lost", "dropped", "closed_by_dumps", "unseen"}`: destroy messages the kernel dropped (null when
+/// it does not count them), how many of those closes came from the dumps instead (`via: dump` events), and
+/// how many sockets opened and closed with no event at all (null when unknown).
+pub fn render_lost(w: &mut dyn Write, lost: &crate::events::Lost) -> io::Result<()> {
+    let r = serde_json::json!({
+        "time": clock::rfc3339(lost.time_ms),
+        "time_ms": lost.time_ms,
+        "event": "lost",
+        "dropped": lost.dropped,
+        "closed_by_dumps": lost.closed_by_dumps,
+        "unseen": lost.unseen,
+    });
+    serde_json::to_writer(&mut *w, &r)?;
+    w.write_all(b"\n")
+}
+
 /// Writes records as they come: one JSON array (one record per line inside it), or one object per line.
 pub struct JsonWriter<W: Write> {
     w: io::BufWriter<W>,

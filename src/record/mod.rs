@@ -91,6 +91,18 @@ pub enum RecordError {
     Busy { path: String, holder: Option<String> },
     #[error("{path}: {error}")]
     Io { path: String, error: std::io::Error },
+    #[error("{path}: {why}")]
+    NotAFile { path: String, why: String },
+}
+
+/// An error when `path` exists and is not a regular file, checked before SQLite opens it: its open(2) of a
+/// FIFO without a writer blocks forever, and a device is no database. (A file that does not exist yet is
+/// SQLite's to create or refuse.)
+fn refuse_special(path: &Path) -> std::io::Result<()> {
+    match std::fs::metadata(path) {
+        Ok(m) => crate::collect::input::check_file_type(m.file_type()),
+        Err(_) => Ok(()),
+    }
 }
 
 /// Open (creating it if need be) a recording to write, and check it.
@@ -98,6 +110,7 @@ fn open_write(path: &Path) -> Result<Connection, RecordError> {
     let name = path.display().to_string();
     let err = |source| RecordError::Sqlite { path: name.clone(), error: source };
     let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_CREATE;
+    refuse_special(path).map_err(|e| RecordError::NotAFile { path: name.clone(), why: e.to_string() })?;
     let conn = Connection::open_with_flags(path, flags).map_err(err)?;
     conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(err)?;
     // Incremental vacuum lets --max-size give pages back to the file system.
@@ -116,7 +129,9 @@ fn open_write(path: &Path) -> Result<Connection, RecordError> {
 fn open_read(path: &Path) -> Result<(Connection, Option<String>), RecordError> {
     let name = path.display().to_string();
     // SQLite says "unable to open database file" for a file that is not there, or cannot be read.
-    std::fs::metadata(path).map_err(|error| RecordError::Io { path: name.clone(), error })?;
+    let meta = std::fs::metadata(path).map_err(|error| RecordError::Io { path: name.clone(), error })?;
+    crate::collect::input::check_file_type(meta.file_type())
+        .map_err(|e| RecordError::NotAFile { path: name.clone(), why: e.to_string() })?;
     let usual = open_read_with(path, path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY);
     let source = match usual {
         Err(RecordError::Sqlite { error: source, .. })

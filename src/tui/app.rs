@@ -136,6 +136,8 @@ pub struct App {
     pub show_events: bool,
     /// Where `dport ephemeral` in a typed filter reads the range (`--proc-root`).
     pub proc_root: std::path::PathBuf,
+    /// What the signals asked (end, stop, take the terminal again); the event loop acts on it.
+    pub signals: super::signals::Requests,
 }
 
 /// One thing that happened.
@@ -154,6 +156,8 @@ pub enum Action {
     Tick(Instant),
     /// What closing the confirmed sockets did.
     KillDone(String),
+    /// A signal arrived (see [`super::signals`]).
+    Signal(super::signals::Signal),
 }
 
 impl App {
@@ -193,6 +197,7 @@ impl App {
             message: None,
             show_events: false,
             proc_root: "/proc".into(),
+            signals: super::signals::Requests::default(),
         }
     }
 
@@ -447,6 +452,7 @@ pub fn update(app: &mut App, action: Action) {
         Action::Resize(w, h) => app.size = (w, h),
         Action::Tick(now) => app.now = Some(now),
         Action::KillDone(msg) => app.message = Some(msg),
+        Action::Signal(s) => app.quit |= app.signals.apply(s),
         Action::Mouse(m) => input::mouse(app, m),
         Action::Key(k) => input::key(app, k),
         Action::Paste(text) => {

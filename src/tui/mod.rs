@@ -1,6 +1,7 @@
 //! The live dashboard: a collector thread sends processed snapshots over a channel, the UI thread turns
 //! terminal events into actions for [`app::update`] and draws with [`view::view`]. The terminal guard and a
-//! panic hook always give the terminal back (raw mode off, main screen, mouse released).
+//! panic hook always give the terminal back (raw mode off, main screen, mouse released); so do signals, which
+//! the loop turns into actions like keys (see [`signals`]).
 
 pub mod app;
 pub mod charts;
@@ -16,6 +17,7 @@ pub mod refresh;
 pub mod replay;
 #[cfg(test)]
 mod script;
+pub mod signals;
 pub mod tables;
 #[cfg(test)]
 mod tests;
@@ -98,7 +100,8 @@ pub enum Update {
     Error(String),
 }
 
-/// Puts the terminal into dashboard mode and back, also on panic.
+/// Puts the terminal into dashboard mode and back, also on panic and on the signals of [`signals::CAUGHT`]
+/// (which the loop answers with [`TerminalGuard::answer`]).
 struct TerminalGuard {
     terminal: Terminal<CrosstermBackend<Stdout>>,
 }
@@ -114,6 +117,12 @@ fn restore_terminal() {
     );
 }
 
+/// Raw mode, the alternate screen, mouse reporting and bracketed paste.
+fn dashboard_mode() -> io::Result<()> {
+    enable_raw_mode()?;
+    execute!(io::stdout(), EnterAlternateScreen, EnableMouseCapture, EnableBracketedPaste)
+}
+
 impl TerminalGuard {
     fn enter() -> io::Result<TerminalGuard> {
         let hook = std::panic::take_hook();
@@ -121,20 +130,73 @@ impl TerminalGuard {
             restore_terminal();
             hook(info);
         }));
-        enable_raw_mode()?;
-        let mut out = io::stdout();
-        if let Err(e) = execute!(out, EnterAlternateScreen, EnableMouseCapture, EnableBracketedPaste) {
+        // Caught before the terminal changes: from here on a signal is an event the loop answers.
+        crate::sys::catch_signals(&signals::CAUGHT)?;
+        let mut asked = signals::Requests::default();
+        if !wait_for_foreground(&mut asked) {
+            // Ended while waiting in the background, the terminal untouched.
+            crate::sys::default_signals(&signals::CAUGHT);
+            signals::end_as_asked(asked.end);
+        }
+        if let Err(e) = dashboard_mode() {
             restore_terminal();
+            crate::sys::default_signals(&signals::CAUGHT);
             return Err(e);
         }
-        let terminal = Terminal::new(CrosstermBackend::new(out)).inspect_err(|_| restore_terminal())?;
+        let terminal = Terminal::new(CrosstermBackend::new(io::stdout())).inspect_err(|_| {
+            restore_terminal();
+            crate::sys::default_signals(&signals::CAUGHT);
+        })?;
         Ok(TerminalGuard { terminal })
     }
+
+    /// Do what the signals ask of the terminal: give it back and stop (SIGTSTP), take it again (SIGCONT).
+    /// True when the screen has to be drawn again (all of it: what was on it is gone).
+    fn answer(&mut self, asked: &mut signals::Requests) -> io::Result<bool> {
+        let mut redraw = false;
+        if std::mem::take(&mut asked.suspend) {
+            restore_terminal();
+            crate::sys::stop_self();
+            // Continued: the SIGCONT noted now also comes as a Resume; taking the terminal twice is harmless.
+            asked.resume = true;
+        }
+        if std::mem::take(&mut asked.resume) {
+            if !wait_for_foreground(asked) {
+                return Ok(false);
+            }
+            // Raw mode again even where it seems on: a shell may have reset the modes while this process was
+            // stopped (by SIGSTOP, which cannot be caught).
+            let _ = disable_raw_mode();
+            dashboard_mode()?;
+            // The terminal's screen is not what the last frame left: forget it, and hide the cursor again
+            // (restore_terminal showed it behind ratatui's back).
+            self.terminal.clear()?;
+            self.terminal.hide_cursor()?;
+            redraw = true;
+        }
+        Ok(redraw)
+    }
+}
+
+/// Stop while this process is a background job of its terminal (continued with `bg`, started with `&`),
+/// as SIGTTOU would stop it at the first change of the terminal's modes, but with the signals still
+/// answered: false when one of them ends the program meanwhile (noted in `asked`).
+fn wait_for_foreground(asked: &mut signals::Requests) -> bool {
+    while !crate::sys::in_terminal_foreground() {
+        crate::sys::stop_self();
+        for s in signals::pending() {
+            if asked.apply(s) {
+                return false;
+            }
+        }
+    }
+    true
 }
 
 impl Drop for TerminalGuard {
     fn drop(&mut self) {
         restore_terminal();
+        crate::sys::default_signals(&signals::CAUGHT);
     }
 }
 
@@ -427,17 +489,30 @@ pub fn run(cfg: TopConfig) -> anyhow::Result<()> {
     let mut app = App::new(settings, cfg.filter_text, cfg.services, cfg.color);
     app.proc_root = cfg.proc_root.clone();
     let mut guard = TerminalGuard::enter()?;
+    let result = ui_loop(&mut guard, &mut app, (&up_rx, &cmd_tx), cfg.latency_log.as_deref());
+    drop(guard);
+    signals::end_as_asked(app.signals.end);
+    result
+}
+
+/// The UI loop: input, signals and snapshots become actions; a frame is drawn when one changed the App.
+fn ui_loop(
+    guard: &mut TerminalGuard,
+    app: &mut App,
+    (up_rx, cmd_tx): (&Receiver<Update>, &Sender<Settings>),
+    latency_log: Option<&std::path::Path>,
+) -> anyhow::Result<()> {
     let size = guard.terminal.size()?;
-    app::update(&mut app, Action::Resize(size.width, size.height));
+    app::update(app, Action::Resize(size.width, size.height));
     let mut sent = app.settings.clone();
     let mut dirty = true;
     let mut last_tick = Instant::now();
-    let mut log = LatencyLog::open(cfg.latency_log.as_deref());
+    let mut log = LatencyLog::open(latency_log);
     let mut input_at: Option<Instant> = None;
     let mut awake = Instant::now();
     loop {
         if dirty {
-            guard.terminal.draw(|f| view::view(&app, f))?;
+            guard.terminal.draw(|f| view::view(app, f))?;
             dirty = false;
             if let Some(t) = input_at.take() {
                 log.note("key", t);
@@ -451,10 +526,18 @@ pub fn run(cfg: TopConfig) -> anyhow::Result<()> {
         if ready {
             input_at = Some(awake);
             let first = event::read()?;
-            apply_event(&mut app, first);
+            apply_event(app, first);
             // Everything already waiting is applied before the next draw: a pasted 40k-character filter
             // costs one redraw, not one per key.
-            apply_pending(&mut app, || if event::poll(Duration::ZERO)? { event::read().map(Some) } else { Ok(None) })?;
+            apply_pending(app, || if event::poll(Duration::ZERO)? { event::read().map(Some) } else { Ok(None) })?;
+            dirty = true;
+        }
+        for s in signals::pending() {
+            app::update(app, Action::Signal(s));
+        }
+        if guard.answer(&mut app.signals)? {
+            let size = guard.terminal.size()?;
+            app::update(app, Action::Resize(size.width, size.height));
             dirty = true;
         }
         // Only the newest snapshot matters when several queued up.
@@ -464,29 +547,29 @@ pub fn run(cfg: TopConfig) -> anyhow::Result<()> {
                 Update::Live(l) => newest = Some(l),
                 Update::Error(e) => {
                     if let Some(l) = newest.take() {
-                        app::update(&mut app, Action::Data(l));
+                        app::update(app, Action::Data(l));
                     }
-                    app::update(&mut app, Action::CollectFailed(e));
+                    app::update(app, Action::CollectFailed(e));
                 }
                 Update::Listeners(p) => {
                     if let Some(l) = newest.take() {
-                        app::update(&mut app, Action::Data(l));
+                        app::update(app, Action::Data(l));
                     }
-                    app::update(&mut app, Action::Listeners(p));
+                    app::update(app, Action::Listeners(p));
                 }
             }
             dirty = true;
         }
         if let Some(l) = newest {
-            app::update(&mut app, Action::Data(l));
+            app::update(app, Action::Data(l));
         }
         if last_tick.elapsed() >= Duration::from_secs(1) {
             last_tick = Instant::now();
-            app::update(&mut app, Action::Tick(last_tick));
+            app::update(app, Action::Tick(last_tick));
             dirty = true;
         }
         if let Some(targets) = app.kill_request.take() {
-            app::update(&mut app, Action::KillDone(close_sockets(&targets)));
+            app::update(app, Action::KillDone(close_sockets(&targets)));
             dirty = true;
         }
         if app.quit {
@@ -497,6 +580,5 @@ pub fn run(cfg: TopConfig) -> anyhow::Result<()> {
             let _ = cmd_tx.send(sent.clone());
         }
     }
-    drop(guard);
     Ok(())
 }

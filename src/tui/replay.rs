@@ -48,6 +48,8 @@ pub struct Replay {
     pub quit: bool,
     /// Colour on (off with `NO_COLOR`).
     pub color: bool,
+    /// What the signals asked (end, stop, take the terminal again); the loop acts on it.
+    pub signals: super::signals::Requests,
 }
 
 /// A group's identity across samples: kind, protocol, address, port.
@@ -372,23 +374,46 @@ pub fn run(path: &Path) -> anyhow::Result<()> {
         Replay { file: path.display().to_string(), samples, color: super::view::Theme::wanted(), ..Replay::default() };
     load(&mut r, &rec)?;
     let mut guard = super::TerminalGuard::enter()?;
+    let result = ui_loop(&mut guard, &mut r, &rec);
+    drop(guard);
+    super::signals::end_as_asked(r.signals.end);
+    result
+}
+
+/// The replay's loop: keys and signals become changes of `r`, the samples they ask for are loaded, and a
+/// frame is drawn when something changed.
+fn ui_loop(guard: &mut super::TerminalGuard, r: &mut Replay, rec: &Recording) -> anyhow::Result<()> {
     let mut stale = false;
+    let mut dirty = true;
     loop {
         // Keys already typed are applied before loading (a held arrow does not read a long recording's
         // group once per step).
         if stale && !event::poll(Duration::ZERO)? {
-            if let Err(e) = load(&mut r, &rec) {
+            if let Err(e) = load(r, rec) {
                 r.message = Some(e.to_string());
             }
             stale = false;
+            dirty = true;
         }
-        guard.terminal.draw(|f| view(&r, f))?;
-        if event::poll(Duration::from_millis(500))?
-            && let Event::Key(k) = event::read()?
-            && k.kind != KeyEventKind::Release
-        {
-            update(&mut r, k);
-            stale = true;
+        if dirty {
+            guard.terminal.draw(|f| view(r, f))?;
+            dirty = false;
+        }
+        if event::poll(Duration::from_millis(100))? {
+            match event::read()? {
+                Event::Key(k) if k.kind != KeyEventKind::Release => {
+                    update(r, k);
+                    stale = true;
+                }
+                Event::Resize(..) => dirty = true,
+                _ => {}
+            }
+        }
+        for s in super::signals::pending() {
+            r.quit |= r.signals.apply(s);
+        }
+        if guard.answer(&mut r.signals)? {
+            dirty = true;
         }
         if r.quit {
             return Ok(());

@@ -41,23 +41,41 @@ pub struct DestroyEvents {
 pub struct Received {
     /// The kernel dropped messages because our receive buffer was full (`ENOBUFS`): some closes were lost.
     pub overflowed: bool,
+    /// Messages were still queued when the time was up.
+    pub backlog: bool,
 }
 
 impl DestroyEvents {
     /// Join the four destroy groups (TCP and UDP over IPv4 and IPv6).
     pub fn subscribe() -> Result<DestroyEvents, SubscribeError> {
+        DestroyEvents::subscribe_for(true, true, true, true)
+    }
+
+    /// Join the destroy groups of these protocols and families only (so that [`DestroyEvents::dropped`]
+    /// counts messages about them alone).
+    pub fn subscribe_for(tcp: bool, udp: bool, ipv4: bool, ipv6: bool) -> Result<DestroyEvents, SubscribeError> {
         let io_err = |e: io::Error| match e.raw_os_error() {
             Some(libc::EPERM | libc::EACCES) => SubscribeError::NeedsPrivilege,
             _ => SubscribeError::Io(e),
         };
         let mut sock = NlSocket::new(NETLINK_SOCK_DIAG).map_err(io_err)?;
         sock.bind_auto().map_err(io_err)?;
-        for g in DESTROY_GROUPS {
-            sock.add_membership(g).map_err(io_err)?;
+        let [tcp4, udp4, tcp6, udp6] = DESTROY_GROUPS;
+        for (g, wanted) in [(tcp4, tcp && ipv4), (udp4, udp && ipv4), (tcp6, tcp && ipv6), (udp6, udp && ipv6)] {
+            if wanted {
+                sock.add_membership(g).map_err(io_err)?;
+            }
         }
         set_rcvbuf(&sock, EVENTS_RCVBUF);
         sock.set_non_blocking(true).map_err(io_err)?;
         Ok(DestroyEvents { sock, buf: Vec::with_capacity(256 * 1024) })
+    }
+
+    /// How many destroy messages the kernel dropped since the subscription because the receive buffer was
+    /// full (a 32-bit counter that wraps); `None` when the kernel does not say. One message is one socket.
+    pub fn dropped(&self) -> Option<u32> {
+        use std::os::fd::AsFd;
+        crate::sys::socket_drops(self.sock.as_fd())
     }
 
     /// Wait up to `timeout` for messages, then take what is queued, until the queue is empty or `timeout` has
@@ -73,6 +91,7 @@ impl DestroyEvents {
         }
         for n in 0u64.. {
             if n % 256 == 255 && std::time::Instant::now() >= deadline {
+                got.backlog = true;
                 return Ok(got);
             }
             self.buf.clear();

@@ -334,7 +334,8 @@ fn is_denied(e: &io::Error) -> bool {
 fn open_namespace(f: &Found) -> Result<File, Skip> {
     let mut denied = None;
     for p in &f.paths {
-        match File::open(p) {
+        // Without blocking, regular files only (nsfs files are): the path may have been replaced since.
+        match crate::collect::input::open(p) {
             Ok(file) => match file.metadata() {
                 Ok(m) if m.ino() == f.ns.inode => return Ok(file),
                 _ => continue,

@@ -215,6 +215,10 @@ impl Target {
         };
         let meta =
             std::fs::metadata(&path).map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
+        // A namespace file (nsfs) is a regular file; anything else is refused before it is opened (a FIFO
+        // would block the open forever).
+        super::input::check_file_type(meta.file_type())
+            .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
         let mut ns = Namespace { inode: meta.ino(), name, pid, owner: None, host: pid == Some(1) };
         ns.owner = pid.and_then(|p| namer.process(p));
         Ok(Found { ns, paths: vec![path], pids: pid.into_iter().collect() })
