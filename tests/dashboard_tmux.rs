@@ -145,6 +145,35 @@ fn kill_dialog_names_the_sockets_and_closes_them_on_y() {
     let _ = py.wait();
 }
 
+/// Under `-N`, `K` destroyed in the dashboard's own namespace and called the live sockets "already gone".
+#[test]
+#[ignore = "needs root: private network namespaces, setns and CAP_NET_ADMIN to close a socket"]
+fn kill_dialog_under_dash_n_closes_in_the_namespace_shown() {
+    common::require_root();
+    common::require(&["tmux"]);
+    let here = common::Netns::create("tmux-kill-here");
+    let there = common::Netns::create("tmux-kill-there");
+    let (mut py, lines) = common::python(&there, &common::ONE_CONNECTION.replace("WAIT", "30"));
+    let name = format!("sockscope-tmux-kill-netns-{}", std::process::id());
+    let script = format!(
+        "ip netns exec {} '{}' top -t -N {} --interval 500ms; sleep 60",
+        here.name,
+        env!("CARGO_BIN_EXE_sockscope"),
+        there.name
+    );
+    let _session = start(&name, &script);
+    wait_for(&name, "the listener row", Duration::from_secs(15), |s| listener_counts(s, 5000) == Some((2, 1)));
+    let _ = Command::new("tmux").args(["send-keys", "-t", &name, "K"]).status();
+    let screen = wait_for(&name, "the kill dialog", Duration::from_secs(10), |s| s.contains("close sockets"));
+    assert!(screen.contains("Close 1 connections of 127.0.0.1:5000?"), "{screen}");
+    let _ = Command::new("tmux").args(["send-keys", "-t", &name, "y"]).status();
+    let screen = wait_for(&name, "the outcome", Duration::from_secs(10), |s| s.contains("closed "));
+    assert!(screen.contains("closed 1 of 1 sockets") && !screen.contains("gone"), "{screen}");
+    assert_eq!(lines.recv_timeout(Duration::from_secs(30)).unwrap(), "RESET", "the client saw its connection reset");
+    let _ = py.kill();
+    let _ = py.wait();
+}
+
 /// A recording of 30 samples, one a second from 2025-11-30T20:30:00Z, of one listener on 127.0.0.1:8080
 /// whose established count grows from 10 to 39 and whose accept queue from 0 to 29.
 fn write_recording(db: &std::path::Path) {

@@ -106,7 +106,13 @@ fn a_rotated_token_is_taken_without_a_restart() {
     std::fs::write(&file, "\n").unwrap();
     assert_eq!((with("second-token"), with("")), (503, 503));
     assert_eq!(get(addr, "/healthz").status, 200);
-    assert!(procs.log.lock().unwrap().iter().any(|l| l.contains("the first line is empty")));
+    // The log is read from the server's stderr on a thread of its own: it may come a little later.
+    let said = || procs.log.lock().unwrap().iter().any(|l| l.contains("the first line is empty"));
+    let start = std::time::Instant::now();
+    while !said() && start.elapsed() < std::time::Duration::from_secs(10) {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(said(), "{:?}", procs.log.lock().unwrap());
 }
 
 /// Out of descriptors, `accept failed` was logged every 100 ms (and the server waited 100 ms each time, fds

@@ -84,9 +84,21 @@ impl WatchArgs {
         // Events are filtered as they come, many of them for sockets no process scan has seen (a close
         // carries no inode): `process`, `pid` and the workload terms cannot be decided for them.
         let root = &self.select.proc_root;
-        let mut namer = crate::collect::cgroup::Namer::new(root, Default::default());
-        let workloads =
-            crate::collect::workloads::Workloads::for_filter(&Default::default(), None, false, root, &mut namer);
+        let mut namer = crate::collect::cgroup::Namer::new(root, self.select.netns.state_roots());
+        let netns = self.select.netns.choice()?;
+        if netns.is_all() {
+            return Err(UsageError(format!(
+                "{command} follows one network namespace: name it with -N NAME|PID|PATH (--all-netns is for list, \
+                 top, serve and kill)"
+            )));
+        }
+        // `netns` terms bind against the namespace watched (its sockets are that table's first entry).
+        let roots = crate::collect::netns::Roots { proc_root: root.clone(), ..Default::default() };
+        let table = crate::collect::netns::Plan::new(&netns, &roots, &mut namer)
+            .map_err(|e| UsageError(e.to_string()))?
+            .map(|p| p.namespaces())
+            .unwrap_or_default();
+        let workloads = crate::collect::workloads::Workloads::for_filter(&table, None, false, root, &mut namer);
         let mut have = crate::filter::Have::new(command).workloads(&workloads);
         have.no_holders = "its events are filtered as they happen, many for sockets whose holder no scan has seen \
                            (select by port or address, or use `list -p` / the dashboard)";
@@ -114,6 +126,7 @@ impl WatchArgs {
             closes_only: false,
             source: self.select.source_choice(),
             proc_root: self.select.proc_root.clone(),
+            netns,
             services,
         })
     }
@@ -126,17 +139,28 @@ ECONNABORTED on its next call. The process itself keeps running.
 
 Like `list`, only connected sockets are selected unless the filter or --state says otherwise
 (`state listening` to close listeners). On a terminal the sockets are listed and you are asked;
-elsewhere --yes is required. A filter that selects everything (none, or one every socket matches)
-is refused without --all. Each socket's outcome is reported on its own line.
+elsewhere --yes is required. A filter that selects every socket of the tables asked for (none, or one
+every socket matches) is refused without --all. Each socket's outcome is reported on its own line:
+  closed   the kernel closed it
+  gone     it had closed before its turn came
+  aborted  a UDP socket bound to its port: its process got ECONNABORTED, and the socket stays bound
+           until the process closes it
+  failed   still open, and why
+
+With -N or --all-netns each socket is closed in its own network namespace (entering another one needs
+CAP_SYS_ADMIN). Every member of a SO_REUSEPORT group is reached; the kernel checks each socket's cookie,
+so a socket that took the same addresses since the listing is never hit. Sockets read from /proc carry
+no cookie: kill refuses them (--source proc, or the /proc fallback).
 
 Needs CAP_NET_ADMIN in the socket's network namespace and a kernel with CONFIG_INET_DIAG_DESTROY.
 
 Exit status: 0 when every selected socket was closed (or was already gone), 1 when some could not be
-closed or the user said no, 2 for a usage error or a refused filter.
+closed or stay bound, or the user said no, 2 for a usage error or a refused filter.
 
 Examples:
   sockscope kill dst 10.1.2.3 and dport :5432        one stuck client connection
-  sockscope kill --yes state close-wait sport :8080   every CLOSE-WAIT left on 8080";
+  sockscope kill --yes state close-wait sport :8080   every CLOSE-WAIT left on 8080
+  sockscope kill -N blue --yes dport :6379            the Redis clients in namespace blue";
 
 #[derive(Debug, Clone, Default, Args)]
 #[command(after_help = KILL_HELP)]
@@ -169,6 +193,13 @@ impl KillArgs {
             return Err(UsageError("UNIX sockets cannot be closed from outside (only TCP and UDP)".into()));
         }
         query.bytecode = crate::filter::bytecode::compile(&filter);
+        if self.select.source == super::SourceArg::Proc {
+            return Err(UsageError(
+                "kill needs the netlink source: /proc rows carry no socket cookie, so a socket that replaced one \
+                 since the listing could be closed instead"
+                    .into(),
+            ));
+        }
         Ok(KillConfig {
             query,
             filter,
@@ -178,6 +209,8 @@ impl KillArgs {
             numeric: self.numeric,
             source: self.select.source_choice(),
             proc_root: self.select.proc_root.clone(),
+            netns: self.select.netns.choice()?,
+            state_roots: self.select.netns.state_roots(),
             services,
         })
     }

@@ -6,6 +6,7 @@
 //! cannot serve one (no `sock_diag` at all, or a missing `*_diag` module for one protocol).
 
 pub mod cgroup;
+pub mod close;
 pub mod input;
 pub mod netlink;
 pub mod netns;

@@ -7,9 +7,10 @@ use std::process::ExitCode;
 use std::path::PathBuf;
 
 use crate::collect::cgroup::Namer;
-use crate::collect::netlink::destroy::{DestroyError, Destroyer};
+use crate::collect::cgroup::StateRoots;
+use crate::collect::close::{self, Outcome, Places};
 use crate::collect::workloads::Workloads;
-use crate::collect::{self, process};
+use crate::collect::{self, netns, process};
 use crate::collect::{Query, SourceChoice};
 use crate::filter::{Expr, Have, bind};
 use crate::model::Socket;
@@ -28,6 +29,9 @@ pub struct KillConfig {
     pub numeric: bool,
     pub source: SourceChoice,
     pub proc_root: PathBuf,
+    /// Which namespaces (`-N`, `--all-netns`): each socket is closed in its own.
+    pub netns: netns::Choice,
+    pub state_roots: StateRoots,
     pub services: Services,
 }
 
@@ -49,11 +53,18 @@ pub fn run(cfg: KillConfig, confirm: Confirm) -> anyhow::Result<ExitCode> {
         );
         return Ok(ExitCode::from(2));
     }
-    let mut collector = collect::open(cfg.source, cfg.proc_root.clone());
     // The whole table of the tables and states asked for: the guard below compares the selection with it, so
     // the dump must not be narrowed by the filter's kernel program.
     let table = Query { bytecode: None, ..cfg.query.clone() };
-    let snap = collector.collect(&table)?;
+    let roots = netns::Roots { proc_root: cfg.proc_root.clone(), ..netns::Roots::default() };
+    let mut namer = Namer::new(&cfg.proc_root, cfg.state_roots.clone());
+    let plan = netns::Plan::new(&cfg.netns, &roots, &mut namer)?;
+    let (snap, places) = match &plan {
+        Some(plan) => {
+            (plan.collect(cfg.source, &cfg.proc_root, &table)?.snapshot, Places::of_plan(plan, &cfg.proc_root))
+        }
+        None => (collect::open(cfg.source, cfg.proc_root.clone()).collect(&table)?, Places::own(&cfg.proc_root)?),
+    };
     for note in &snap.notes {
         crate::errln!("sockscope: note: {note}");
     }
@@ -64,7 +75,7 @@ pub fn run(cfg: KillConfig, confirm: Confirm) -> anyhow::Result<ExitCode> {
         scan.as_ref().map(|s| &s.map),
         cfg.filter.needs().workloads,
         &cfg.proc_root,
-        &mut Namer::new(&cfg.proc_root, Default::default()),
+        &mut namer,
     );
     let mut have = Have::new("kill").workloads(&workloads).cgroup_ids(cfg.query.details);
     if let Some(s) = &scan {
@@ -87,7 +98,24 @@ pub fn run(cfg: KillConfig, confirm: Confirm) -> anyhow::Result<ExitCode> {
         crate::errln!("sockscope: the filter selects every one of the {total} sockets: refusing without --all");
         return Ok(ExitCode::from(2));
     }
-    let mut names = Names { services: (!cfg.numeric).then(|| cfg.services.clone()), ..Names::default() };
+    // Rows read from /proc carry no cookie: SOCK_DESTROY would close whatever socket holds their addresses
+    // when the request comes, also one that replaced the socket listed.
+    let without_cookie = selected.iter().filter(|s| s.cookie.is_none()).count();
+    if without_cookie > 0 {
+        crate::errln!(
+            "sockscope: refusing to close: {without_cookie} of the {} selected sockets were read from /proc, which \
+             gives no socket cookie, so a socket that replaced one since the listing could be closed instead \
+             (closing needs the netlink source)",
+            selected.len()
+        );
+        return Ok(ExitCode::from(2));
+    }
+    let mut names = Names {
+        services: (!cfg.numeric).then(|| cfg.services.clone()),
+        netns_column: cfg.netns.is_all() && snap.namespaces.len() > 1,
+        workloads,
+        ..Names::default()
+    };
     if let Some(s) = scan {
         names.processes = Some(Processes { map: s.map, complete: s.stats.complete });
     }
@@ -117,37 +145,53 @@ pub fn run(cfg: KillConfig, confirm: Confirm) -> anyhow::Result<ExitCode> {
         }
     }
 
-    let mut destroyer = Destroyer::open()?;
+    let outcomes = match close::close(&selected, &places) {
+        Ok(o) => o,
+        Err(e) => {
+            crate::errln!("sockscope: {e}");
+            return Ok(ExitCode::from(1));
+        }
+    };
     let stdout = io::stdout();
     let mut out = stdout.lock();
-    let (mut closed, mut failed) = (0usize, 0usize);
-    for s in &selected {
+    let (mut closed, mut aborted, mut failed) = (0usize, 0usize, 0usize);
+    for (s, outcome) in selected.iter().zip(&outcomes) {
         let mut line = Vec::new();
         describe(&mut line, s, &names);
-        match destroyer.destroy(s) {
-            Ok(()) => {
+        let line = String::from_utf8_lossy(&line);
+        match outcome {
+            Outcome::Closed => {
                 closed += 1;
-                writeln!(out, "closed  {}", String::from_utf8_lossy(&line))?;
+                writeln!(out, "closed  {line}")?;
             }
-            Err(DestroyError::Gone) => {
+            Outcome::Gone => {
                 closed += 1;
-                writeln!(out, "gone    {} (closed before we got to it)", String::from_utf8_lossy(&line))?;
+                writeln!(out, "gone    {line} (closed before we got to it)")?;
             }
-            Err(e @ (DestroyError::NeedsPrivilege | DestroyError::Unsupported)) if closed == 0 => {
-                // Nothing can work: say it once instead of once per socket.
-                out.flush()?;
-                crate::errln!("sockscope: {e}; nothing was closed");
-                return Ok(ExitCode::from(1));
+            Outcome::Aborted => {
+                aborted += 1;
+                writeln!(
+                    out,
+                    "aborted {line} (its process gets ECONNABORTED; a UDP socket bound to its port stays bound \
+                     until the process closes it)"
+                )?;
             }
-            Err(e) => {
+            Outcome::Failed(why) => {
                 failed += 1;
-                writeln!(out, "failed  {}: {e}", String::from_utf8_lossy(&line))?;
+                writeln!(out, "failed  {line}: {why}")?;
             }
         }
     }
     out.flush()?;
-    if failed > 0 {
-        crate::errln!("sockscope: {closed} closed, {failed} could not be closed");
+    if failed + aborted > 0 {
+        let mut msg = format!("sockscope: {closed} closed");
+        if aborted > 0 {
+            msg.push_str(&format!(", {aborted} aborted but still bound"));
+        }
+        if failed > 0 {
+            msg.push_str(&format!(", {failed} could not be closed"));
+        }
+        crate::errln!("{msg}");
         return Ok(ExitCode::from(1));
     }
     Ok(ExitCode::SUCCESS)

@@ -45,6 +45,7 @@ pub fn run(cfg: RecordConfig) -> anyhow::Result<ExitCode> {
         keep_dumps: true,
         // The sockets open at the start are the first sample's groups, not events.
         existing: false,
+        netns: w.netns.clone(),
     };
     // Tables of sockets come and go every sample: give their memory back.
     crate::sys::return_large_blocks(crate::sys::LARGE_BLOCK);

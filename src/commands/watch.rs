@@ -33,6 +33,8 @@ pub struct WatchConfig {
     pub closes_only: bool,
     pub source: SourceChoice,
     pub proc_root: PathBuf,
+    /// The namespace watched (`-N`; never `--all-netns`).
+    pub netns: crate::collect::netns::Choice,
     pub services: Services,
 }
 
@@ -53,6 +55,7 @@ pub fn run(cfg: WatchConfig) -> anyhow::Result<ExitCode> {
         process_rescan: Duration::from_secs(10),
         keep_dumps: false,
         existing: cfg.existing,
+        netns: cfg.netns.clone(),
     };
     let started = Instant::now();
     let mut evs = Vec::new();

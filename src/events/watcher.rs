@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use super::{Event, Lost, Tracker};
 use crate::clock;
 use crate::collect::netlink::destroy::{DestroyEvents, SubscribeError};
+use crate::collect::netns::{self, Choice};
 use crate::collect::process::{ProcessCache, ProcessInfo};
 use crate::collect::{self, CollectError, Collector, Query, SourceChoice};
 use crate::model::{Family, Proto, State, StateSet};
@@ -30,6 +31,9 @@ pub struct WatchOptions {
     /// Report the sockets open at the start as `open` events (`watch --existing`); otherwise they only start
     /// the live set.
     pub existing: bool,
+    /// The network namespace watched (`-N`): its dumps are taken in it and its destroy groups joined from
+    /// it. One namespace: the caller's own, or one other.
+    pub netns: Choice,
 }
 
 /// The states a dump asks for: every state of a full socket. TIME-WAIT sockets are remnants of a closed one
@@ -86,6 +90,19 @@ impl Watcher {
         opts.query.info = false;
         opts.query.memory = false;
         let mut notes = Vec::new();
+        let place = match &opts.netns {
+            Choice::Own => None,
+            choice => {
+                let roots = netns::Roots { proc_root: opts.proc_root.clone(), ..Default::default() };
+                let mut namer = crate::collect::cgroup::Namer::new(&opts.proc_root, Default::default());
+                let plan = netns::Plan::new(choice, &roots, &mut namer)
+                    .map_err(|e| CollectError::Namespace(e.to_string()))?
+                    .filter(|p| p.found.len() == 1)
+                    .ok_or_else(|| CollectError::Namespace("events are watched in one network namespace".into()))?;
+                let own = plan.own();
+                plan.found.into_iter().next().map(|f| (f, own))
+            }
+        };
         let wants_inet = opts.query.tcp || opts.query.udp;
         let destroy = match (wants_inet, opts.source) {
             (false, _) => None,
@@ -98,7 +115,15 @@ impl Watcher {
                 None
             }
             (true, _) => {
-                match DestroyEvents::subscribe_for(opts.query.tcp, opts.query.udp, opts.query.ipv4, opts.query.ipv6) {
+                let q = &opts.query;
+                let join = || DestroyEvents::subscribe_for(q.tcp, q.udp, q.ipv4, q.ipv6);
+                // A netlink socket belongs to the namespace it was made in, whichever thread reads it after.
+                let joined = match &place {
+                    None => join(),
+                    Some((f, own)) => netns::dump::in_namespace(f, *own, &opts.proc_root, |_| join())
+                        .unwrap_or_else(|skip| Err(SubscribeError::Io(std::io::Error::other(skip.to_string())))),
+                };
+                match joined {
                     Ok(d) => Some(d),
                     Err(e) => {
                         let why = match e {
@@ -122,7 +147,7 @@ impl Watcher {
                 Tracker::new(destroy.is_some()).without_first_opens()
             },
             destroy,
-            collector: collect::open(opts.source, opts.proc_root.clone()),
+            collector: netns::open_live(&opts.netns, opts.source, &opts.proc_root, Default::default()),
             cache: opts.processes.then(|| ProcessCache::new().with_full_interval(opts.process_rescan)),
             next_dump: Instant::now(),
             opts,

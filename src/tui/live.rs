@@ -83,6 +83,8 @@ pub struct Live {
     /// The label of each network namespace (index = `Socket::netns`), escaped; empty or one entry when one
     /// namespace is shown.
     pub namespaces: Vec<String>,
+    /// The namespaces themselves (same index): where a socket is closed (`K`).
+    pub netns_table: Arc<crate::model::netns::Namespaces>,
 }
 
 impl Live {
@@ -426,6 +428,7 @@ impl Tracker {
             pressure,
             ephemeral: self.host.as_ref().map(|h| h.ephemeral),
             namespaces: snap.namespaces.0.iter().map(|n| crate::model::text::escape(&n.label()).into_owned()).collect(),
+            netns_table: Arc::new(snap.namespaces),
             open_series,
             full_every: self.full_every,
         });

@@ -26,7 +26,7 @@ pub mod view;
 mod view_tests;
 
 use std::io::{self, Stdout};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::time::{Duration, Instant};
@@ -43,6 +43,7 @@ use crate::collect::process::ProcessCache;
 use crate::collect::{self, Collector, Query, SourceChoice};
 use crate::group::owners;
 use crate::model::StateSet;
+use crate::model::netns::Namespaces;
 use crate::ports::classes::HostPorts;
 use app::{Action, App, Settings};
 use live::{Live, Tracker};
@@ -431,30 +432,35 @@ fn resolve(
 }
 
 /// Close `targets` with SOCK_DESTROY; one line saying what happened.
-fn close_sockets(targets: &[crate::model::Socket]) -> String {
-    use crate::collect::netlink::destroy::{DestroyError, Destroyer};
-    let mut d = match Destroyer::open() {
-        Ok(d) => d,
+fn close_sockets(targets: &[crate::model::Socket], namespaces: &Namespaces, proc_root: &Path) -> String {
+    use crate::collect::close::{self, Outcome, Places};
+    let places = match Places::of_table(namespaces, proc_root, &collect::netns::Roots::default().netns_dir) {
+        Ok(p) => p,
         Err(e) => return format!("cannot close sockets: {e}"),
     };
-    let (mut closed, mut gone, mut failed) = (0, 0, 0);
+    let outcomes = match close::close(targets, &places) {
+        Ok(o) => o,
+        Err(e) => return e.to_string(),
+    };
+    let (mut closed, mut gone, mut aborted, mut failed) = (0, 0, 0, 0);
     let mut why = None;
-    for s in targets {
-        match d.destroy(s) {
-            Ok(()) => closed += 1,
-            Err(DestroyError::Gone) => gone += 1,
-            Err(e @ (DestroyError::NeedsPrivilege | DestroyError::Unsupported)) => {
-                return format!("{e}; nothing closed");
-            }
-            Err(e) => {
+    for o in outcomes {
+        match o {
+            Outcome::Closed => closed += 1,
+            Outcome::Gone => gone += 1,
+            Outcome::Aborted => aborted += 1,
+            Outcome::Failed(w) => {
                 failed += 1;
-                why.get_or_insert(e.to_string());
+                why.get_or_insert(w);
             }
         }
     }
     let mut msg = format!("closed {closed} of {} sockets", targets.len());
     if gone > 0 {
         msg.push_str(&format!(", {gone} already gone"));
+    }
+    if aborted > 0 {
+        msg.push_str(&format!(", {aborted} UDP aborted but still bound"));
     }
     if let Some(w) = why {
         msg.push_str(&format!(", {failed} failed: {w}"));
@@ -569,7 +575,8 @@ fn ui_loop(
             dirty = true;
         }
         if let Some(targets) = app.kill_request.take() {
-            app::update(app, Action::KillDone(close_sockets(&targets)));
+            let namespaces = app.live.as_ref().map(|l| l.netns_table.clone()).unwrap_or_default();
+            app::update(app, Action::KillDone(close_sockets(&targets, &namespaces, &app.proc_root)));
             dirty = true;
         }
         if app.quit {

@@ -158,8 +158,9 @@ impl DestroyError {
 }
 
 /// The `SOCK_DESTROY` request for one socket: its tuple, interface and cookie (the kernel checks the cookie,
-/// so a new socket that reused the tuple is not hit).
-pub fn destroy_request(s: &Socket, seq: u32) -> Result<Vec<u8>, DestroyError> {
+/// so a new socket that reused the tuple is not hit). `peer_port`, when given, replaces the peer's port of an
+/// unconnected socket (see [`Destroyer::destroy_probing`]).
+pub fn destroy_request(s: &Socket, seq: u32, peer_port: Option<u16>) -> Result<Vec<u8>, DestroyError> {
     let (Endpoint::Inet { ip: lip, port: lport }, Endpoint::Inet { ip: pip, port: pport }) = (&s.local, &s.peer) else {
         return Err(DestroyError::NotInet);
     };
@@ -173,7 +174,7 @@ pub fn destroy_request(s: &Socket, seq: u32) -> Result<Vec<u8>, DestroyError> {
         _ => (AF_INET, SocketId::new_v4()),
     };
     id.source_port = *lport;
-    id.destination_port = *pport;
+    id.destination_port = peer_port.unwrap_or(*pport);
     id.source_address = *lip;
     id.destination_address = *pip;
     id.interface_id = s.ifindex.unwrap_or(0);
@@ -220,9 +221,31 @@ impl Destroyer {
     }
 
     /// Ask the kernel to close `s` (a TCP socket gets a reset sent to its peer) and wait for its answer.
+    /// `Gone` means the kernel's lookup by the socket's addresses found no socket with its cookie: it may be
+    /// closed, or the lookup may have found another member of its `SO_REUSEPORT` group.
     pub fn destroy(&mut self, s: &Socket) -> Result<(), DestroyError> {
+        self.send(s, None)
+    }
+
+    /// [`destroy`](Self::destroy) for an unconnected member of a `SO_REUSEPORT` group (a listener, a bound
+    /// UDP socket). The kernel finds the socket to close by a lookup of its addresses, and in such a group
+    /// that lookup picks one member by a hash of the peer's address and port: the same member every time
+    /// for the socket's own (wildcard) peer. Varying the peer's port varies the member picked; the kernel
+    /// closes only the one whose cookie is the socket's, so no other socket can be hit. Up to `tries`
+    /// requests; `Gone` when none found it.
+    pub fn destroy_probing(&mut self, s: &Socket, tries: u16) -> Result<(), DestroyError> {
+        for port in 1..=tries.max(1) {
+            match self.send(s, Some(port)) {
+                Err(DestroyError::Gone) => continue,
+                other => return other,
+            }
+        }
+        Err(DestroyError::Gone)
+    }
+
+    fn send(&mut self, s: &Socket, peer_port: Option<u16>) -> Result<(), DestroyError> {
         self.seq = self.seq.wrapping_add(1);
-        let req = destroy_request(s, self.seq)?;
+        let req = destroy_request(s, self.seq, peer_port)?;
         let io = |e: io::Error| match e.raw_os_error() {
             Some(n) => DestroyError::from_errno(n),
             None => DestroyError::Other(e.to_string()),
@@ -269,7 +292,7 @@ mod tests {
             (Ipv4Addr::new(127, 0, 0, 2).into(), 40000),
         );
         s.cookie = Some(0x1122_3344_5566_7788);
-        let m = destroy_request(&s, 7).unwrap();
+        let m = destroy_request(&s, 7, None).unwrap();
         let nl = NetlinkBuffer::new_checked(&m[..]).unwrap();
         assert_eq!(nl.message_type(), SOCK_DESTROY);
         assert_eq!(nl.length() as usize, m.len());
@@ -298,7 +321,7 @@ mod tests {
                 (Ipv4Addr::LOCALHOST.into(), 2),
             )
         };
-        assert_eq!(destroy_request(&s, 1), Err(DestroyError::NotInet));
+        assert_eq!(destroy_request(&s, 1, None), Err(DestroyError::NotInet));
     }
 
     #[test]

@@ -319,6 +319,11 @@ impl Plan {
         }
     }
 
+    /// The caller's own namespace's inode (a namespace with it is not entered).
+    pub fn own(&self) -> u64 {
+        self.own
+    }
+
     /// The namespace table the sockets' `netns` index.
     pub fn namespaces(&self) -> crate::model::netns::Namespaces {
         crate::model::netns::Namespaces(self.found.iter().map(|f| f.ns.clone()).collect())
