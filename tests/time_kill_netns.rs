@@ -110,29 +110,44 @@ fn watch_e_and_record_follow_the_named_namespace() {
             .spawn()
             .unwrap()
     };
-    let watch = spawn(&["watch", "-N", &there.name, "--ndjson", "--for", "6s", "-i", "300ms", filter]);
-    let closes = spawn(&["-t", "-E", "-N", &there.name, filter]);
-    let db_arg = db.to_str().unwrap();
-    let record = spawn(&["record", "-N", &there.name, "-o", db_arg, "-i", "1s", "--for", "4s"]);
-    std::thread::sleep(Duration::from_millis(1500));
     // 47211 in the namespace named, 47212 here: only the first may be seen.
     let mut a = hold(&there, 47211, 3);
     let mut b = hold(&here, 47212, 3);
-    std::thread::sleep(Duration::from_millis(1000));
+    let mut watch = spawn(&["watch", "-N", &there.name, "--ndjson", "--existing", "-i", "300ms", filter]);
+    let events = common::lines_of(&mut watch);
+    let closes = spawn(&["-t", "-E", "-N", &there.name, filter]);
+    let db_arg = db.to_str().unwrap();
+    let record = spawn(&["record", "-N", &there.name, "-o", db_arg, "-i", "1s"]);
+    // The listener's open says the watch has subscribed and dumped; a moment more for -E and record.
+    let mut seen = common::recv_until(&events, |l| l.contains("\"listen\""), "the listener's open event");
+    std::thread::sleep(Duration::from_millis(2500));
     let mid = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
     std::thread::sleep(Duration::from_millis(1200));
     for c in [&mut a, &mut b] {
         drop(c.stdin.take());
         let _ = c.wait();
     }
+    // The listener and both ends of three connections close.
+    let mut n = 0;
+    seen.extend(common::recv_until(
+        &events,
+        |l| {
+            n += usize::from(l.contains("\"close\""));
+            n == 7
+        },
+        "seven closes",
+    ));
+    std::thread::sleep(Duration::from_millis(1500));
+    for child in [&watch, &closes, &record] {
+        let _ = Command::new("kill").args(["-INT", &child.id().to_string()]).status();
+    }
+    seen.extend(events.try_iter());
     let watch = watch.wait_with_output().unwrap();
+    seen.extend(events.try_iter());
     let rec = record.wait_with_output().unwrap();
-    std::thread::sleep(Duration::from_millis(1000));
-    let _ = Command::new("kill").args(["-INT", &closes.id().to_string()]).status();
     let closes = closes.wait_with_output().unwrap();
 
-    let lines: Vec<serde_json::Value> =
-        String::from_utf8_lossy(&watch.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let lines: Vec<serde_json::Value> = seen.iter().map(|l| serde_json::from_str(l).unwrap()).collect();
     let on = |port: u64| {
         lines
             .iter()

@@ -130,12 +130,16 @@ impl std::fmt::Display for Lost {
     }
 }
 
+/// How late a destroy message may be before the dumps close its socket without it (see `Tracker::update`).
+const DESTROY_GRACE_MS: u64 = 2000;
+
 struct Live {
     first_seen_ms: u64,
     sock: Socket,
     process: Option<Arc<ProcessInfo>>,
-    /// The dump generation that last listed it.
+    /// The dump generation that last listed it, and when (ms since the epoch).
     seen: u64,
+    seen_ms: u64,
     preexisting: bool,
 }
 
@@ -262,6 +266,7 @@ impl Tracker {
             match self.live.get_mut(&cookie) {
                 Some(l) => {
                     l.seen = generation;
+                    l.seen_ms = now;
                     if l.sock.state != s.state {
                         let old = l.sock.state;
                         l.sock = Socket { extra: None, ..s.clone() };
@@ -297,7 +302,7 @@ impl Tracker {
                     let preexisting = self.first_dump;
                     self.live.insert(
                         cookie,
-                        Live { first_seen_ms: now, sock: s, process: p, seen: generation, preexisting },
+                        Live { first_seen_ms: now, sock: s, process: p, seen: generation, seen_ms: now, preexisting },
                     );
                 }
             }
@@ -309,8 +314,12 @@ impl Tracker {
         let destroy = self.destroy_messages;
         let gone: Vec<u64> = (self.live.iter())
             .filter(|(_, l)| {
-                let grace = if destroy && l.sock.proto != Proto::Unix { 1 } else { 0 };
-                l.seen + grace < generation
+                // With destroy messages, a socket a dump misses is closed by the dumps only once its message is
+                // late by a dump and by DESTROY_GRACE_MS: the kernel sends them from a work queue, which a
+                // busy host (or another namespace's burst of closes) delays.
+                let inet = destroy && l.sock.proto != Proto::Unix;
+                let grace = u64::from(inet);
+                l.seen + grace < generation && (!inet || now.saturating_sub(l.seen_ms) >= DESTROY_GRACE_MS)
             })
             .map(|(c, _)| *c)
             .collect();

@@ -139,3 +139,28 @@ fn held_closes_wait_for_their_destroy_message() {
     assert!(!t.is_live(2));
     assert_eq!(t.closed_by_dumps(), 1);
 }
+
+#[test]
+fn a_late_destroy_message_is_waited_for_two_seconds_whatever_the_interval() {
+    // Regression: at 200 ms dumps, a destroy message the kernel's work queue delayed by half a second (a busy
+    // host) made the close a `via: dump` one, without its tcp_info.
+    let mut t = Tracker::new(true);
+    let mut ev = Vec::new();
+    t.apply_dump(1000, &[sock(1, 1, State::ESTABLISHED)], |_| None, &mut ev);
+    ev.clear();
+    for now in [1200, 1400, 1600, 2800] {
+        t.apply_dump(now, &[], |_| None, &mut ev);
+        assert!(t.is_live(1), "missed at {now} ms, within the grace");
+    }
+    t.apply_destroyed(2900, sock(1, 1, State::CLOSE), &mut ev);
+    assert_eq!(kinds(&ev), vec![(Kind::Close, 1)]);
+    assert_eq!(ev[0].via, Via::Destroy);
+    // A message that never comes: the dumps close it once the grace is over.
+    t.apply_dump(3000, &[sock(2, 2, State::ESTABLISHED)], |_| None, &mut ev);
+    ev.clear();
+    t.apply_dump(3200, &[], |_| None, &mut ev);
+    t.apply_dump(4900, &[], |_| None, &mut ev);
+    assert!(t.is_live(2));
+    t.apply_dump(5000, &[], |_| None, &mut ev);
+    assert_eq!(kinds(&ev), vec![(Kind::Close, 2)]);
+}
