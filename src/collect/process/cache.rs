@@ -6,7 +6,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::sys::{Dir, Name};
-use super::{CollectError, FxHashMap, ProcessInfo, ProcessMap, ScanStats, open_and_list, tally, walk};
+use super::{
+    CollectError, FxHashMap, ProcessInfo, ProcessMap, ScanStats, Scanned, open_and_list, scan_pids, tally, walk,
+};
 
 /// Identity of a process instance: inode and ctime of its `/proc/PID` directory (see [`Dir::identity`]).
 type Ident = (u64, i64, i64);
@@ -344,41 +346,22 @@ impl ProcessCache {
         self.stats.scanned += todo.len();
         // The fd counts before the tables are read: an fd opened meanwhile shows as a change next time.
         let counts: Vec<Option<u64>> = pids.iter().map(|&pid| fd_count(proc, procfs, pid)).collect();
-        let outcomes = walk::scan_fds(proc, &pids, threads);
-        debug_assert!(outcomes.iter().map(|o| o.pid).eq(pids.iter().copied()));
-        let known_info = |pid: u32| {
-            if keep_info { self.procs.get(&pid).and_then(|k| k.info.clone()) } else { None }
-        };
-        let kept: Vec<Option<Arc<ProcessInfo>>> =
-            outcomes.iter().map(|o| if o.sockets.is_empty() { None } else { known_info(o.pid) }).collect();
-        let need: Vec<u32> = (outcomes.iter().zip(&kept))
-            .filter(|(o, k)| !o.sockets.is_empty() && k.is_none())
-            .map(|(o, _)| o.pid)
-            .collect();
-        let mut infos = walk::read_infos(proc, &need, threads).into_iter();
-        for (((mut o, kept), &(_, ident)), fds) in outcomes.into_iter().zip(kept).zip(todo).zip(counts) {
-            let old = self.procs.remove(&o.pid);
-            let info = match (o.sockets.is_empty(), kept) {
-                (true, _) => None,
-                (false, Some(info)) => Some(info),
-                (false, None) => infos.next().flatten().map(Arc::new),
-            };
-            if info.is_none() && !o.sockets.is_empty() {
-                // It exited between its fd table and its info.
-                o.status = walk::Status::Gone;
-            }
-            changed |= old.as_ref().is_some_and(|k| k.info.is_some()) || info.is_some();
-            if o.status == walk::Status::Gone {
+        let known = |pid: u32| if keep_info { self.procs.get(&pid).and_then(|k| k.info.clone()) } else { None };
+        let scanned = scan_pids(proc, &pids, threads, known);
+        for ((s, &(_, ident)), fds) in scanned.into_iter().zip(todo).zip(counts) {
+            let old = self.procs.remove(&s.pid);
+            changed |= old.as_ref().is_some_and(|k| k.info.is_some()) || s.info.is_some();
+            if s.status == walk::Status::Gone {
                 self.stats.vanished += 1;
                 continue;
             }
             let start = match old {
                 Some(k) if k.ident == ident && k.start.is_some() => k.start,
-                _ => Self::start_time(proc, o.pid),
+                _ => Self::start_time(proc, s.pid),
             };
-            let sockets = if info.is_some() { o.sockets } else { Vec::new() };
-            let k = Known { ident, start, status: o.status, info, sockets, fds, seen: self.generation };
-            self.procs.insert(o.pid, k);
+            let Scanned { status, info, sockets, .. } = s;
+            let k = Known { ident, start, status, info, sockets, fds, seen: self.generation };
+            self.procs.insert(s.pid, k);
         }
         changed
     }
