@@ -1,6 +1,5 @@
 //! [`ProcessCache`]: the inode -> process map kept between the refreshes of a live view.
 
-use std::collections::HashSet;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -48,7 +47,7 @@ const PROCESS_COST: u64 = 4;
 
 /// The process map of a live view, rescanning as little as it can.
 ///
-/// Policy, at each [`refresh`](Self::refresh):
+/// Policy, at each [`refresh_at`](Self::refresh_at):
 /// * `/proc` is listed and each pid's `/proc/PID` identity (inode + ctime, one `fstatat`) is checked. Gone
 ///   pids are dropped; new pids and reused pids (same number, new identity) have their fd table scanned.
 ///   procfs gives a `/proc/PID` directory a new inode and ctime when its cached inode was reclaimed (memory
@@ -77,16 +76,15 @@ pub struct ProcessCache {
     max_age: Duration,
     threads: usize,
     procs: FxHashMap<u32, Known>,
-    map: ProcessMap,
-    /// Inodes a full rescan found no holder for.
-    unattributed: crate::hash::FastSet<u64>,
+    /// Shared with the [`super::Attribution`]s handed out, replaced (not changed) when it changes.
+    map: Arc<ProcessMap>,
+    /// Inodes a full rescan found no holder for; shared as `map` is.
+    unattributed: Arc<crate::hash::FastSet<u64>>,
     /// Inodes a look for new sockets did not find: not looked for again before the next full rescan.
     looked_for: crate::hash::FastSet<u64>,
     look_budget: u64,
     last_full: Option<Instant>,
     generation: u64,
-    /// Counts the maps built: see [`ProcessCache::version`].
-    version: u64,
     stats: ScanStats,
 }
 
@@ -103,13 +101,12 @@ impl ProcessCache {
             max_age: Duration::from_secs(60),
             threads: walk::threads(),
             procs: FxHashMap::default(),
-            map: ProcessMap::default(),
-            unattributed: HashSet::default(),
-            looked_for: HashSet::default(),
+            map: Arc::default(),
+            unattributed: Arc::default(),
+            looked_for: Default::default(),
             look_budget: LOOK_BUDGET,
             last_full: None,
             generation: 0,
-            version: 0,
             stats: ScanStats::default(),
         }
     }
@@ -139,14 +136,14 @@ impl ProcessCache {
         self
     }
 
-    /// Changes whenever the map is rebuilt: lookups made in the map stay valid while it stays the same.
-    pub fn version(&self) -> u64 {
-        self.version
-    }
-
     /// The map as of the last refresh.
     pub fn map(&self) -> &ProcessMap {
         &self.map
+    }
+
+    /// The map and the inodes a full rescan found no holder for, as of the last refresh (shared, not copied).
+    pub(super) fn shared(&self) -> (Arc<ProcessMap>, Arc<crate::hash::FastSet<u64>>) {
+        (self.map.clone(), self.unattributed.clone())
     }
 
     /// What the last refresh did and saw. `hidden` and `failed` count every currently known process, not only
@@ -158,11 +155,12 @@ impl ProcessCache {
     /// Whether a socket with this inode and no holder in the map was looked for in every process that could be
     /// inspected (by a full rescan): false for a socket newer than that, which may have a holder the cache has
     /// not seen yet (it is *not looked up yet*, neither unheld nor hidden).
+    #[cfg(test)]
     pub fn looked_up(&self, inode: u64) -> bool {
         inode == 0 || self.map.contains(inode) || self.unattributed.contains(&inode)
     }
 
-    /// Whether [`refresh`](Self::refresh) at `now` with these `unheld` inodes (the wanted ones the map has no
+    /// Whether [`refresh_at`](Self::refresh_at) at `now` with these `unheld` inodes (the wanted ones the map has no
     /// holder for) would look for something: an inode never looked for, or a full rescan that is due.
     pub fn wants_refresh(&self, unheld: &[u64], now: Instant) -> bool {
         let Some(age) = self.last_full.map(|t| now.saturating_duration_since(t)) else { return true };
@@ -175,16 +173,7 @@ impl ProcessCache {
             .any(|i| rescan_allowed || !self.looked_for.contains(i))
     }
 
-    /// Refresh now; `wanted` are the inodes the caller is about to look up (inode 0 is ignored).
-    pub fn refresh(
-        &mut self,
-        proc_root: &Path,
-        wanted: impl IntoIterator<Item = u64>,
-    ) -> Result<&ProcessMap, CollectError> {
-        self.refresh_at(proc_root, wanted, Instant::now())
-    }
-
-    /// [`refresh`](Self::refresh) with the current time given, for tests.
+    /// Refresh at `now`; `wanted` are the inodes the caller is about to look up (inode 0 is ignored).
     pub fn refresh_at(
         &mut self,
         proc_root: &Path,
@@ -262,7 +251,7 @@ impl ProcessCache {
             self.last_full = Some(now);
         }
         if full || looked_everywhere {
-            self.unattributed = unknown.into_iter().filter(|&i| !self.map.contains(i)).collect();
+            self.unattributed = Arc::new(unknown.into_iter().filter(|&i| !self.map.contains(i)).collect());
             self.looked_for.clear();
         } else if !news.is_empty() || !self.looked_for.is_empty() {
             // Remember what the look did not find (only what is still wanted: the set stays small).
@@ -368,13 +357,12 @@ impl ProcessCache {
 
     fn rebuild(&mut self) {
         // The old map goes first: two maps of 200k sockets at once would show in the peak memory.
-        self.map = ProcessMap::default();
-        self.version += 1;
+        self.map = Arc::default();
         // Processes whose info was read (they hold sockets), by pid.
         let mut holders: Vec<(&u32, &Known)> = self.procs.iter().filter(|(_, k)| k.info.is_some()).collect();
         holders.sort_unstable_by_key(|(pid, _)| **pid);
         let fds = holders.iter().map(|(_, k)| k.sockets.len()).sum();
         let procs = holders.into_iter().filter_map(|(_, k)| Some((k.info.clone()?, &k.sockets[..])));
-        self.map = ProcessMap::build(procs, fds);
+        self.map = Arc::new(ProcessMap::build(procs, fds));
     }
 }

@@ -16,8 +16,11 @@
 //! mid-scan and fds closed mid-scan are skipped silently. With `hidepid=2` processes of other users are not
 //! even listed, and cannot be counted.
 //!
-//! [`ProcessCache`] keeps the map between refreshes for a live view; its policy is documented there.
+//! A live view asks an [`Attributor`] (one [`Policy`] per command), which keeps the map between refreshes in a
+//! process cache (its rescan rules are documented there); every caller reads a socket's holder from an
+//! [`Attribution`].
 
+mod attrib;
 mod cache;
 mod sys;
 #[cfg(test)]
@@ -28,7 +31,9 @@ use std::path::Path;
 use std::sync::Arc;
 
 pub use crate::model::owners::{Holders, ProcessInfo, ProcessMap, ProcessRef};
-pub use cache::ProcessCache;
+pub use attrib::{Attribution, Attributor, Policy};
+#[cfg(test)]
+use cache::ProcessCache;
 
 /// The pure parsers of `/proc/PID` files: fd link targets, `status`, `stat`, `comm`, `cmdline`.
 pub mod parse {
