@@ -306,4 +306,18 @@ mod tests {
         assert!(!shared.data(false, false).await.kept);
         assert!(shared.latest.get().is_none(), "nothing reads it any more");
     }
+
+    /// An API filter naming processes binds to its interval's attribution, which the collection made: not
+    /// to a /proc scan of its own under the collection's lock (held here throughout).
+    #[tokio::test]
+    async fn an_api_filter_naming_processes_binds_without_the_collection() {
+        let shared = shared();
+        assert!(shared.data(true, false).await.attribution.is_none(), "no filter named processes");
+        let data = shared.data(true, true).await;
+        assert!(data.error.is_none() && data.attribution.is_some(), "{:?}", data.error);
+        let parsed = crate::filter::parse("process nosuch", &Services::default(), &crate::filter::NoLookup).unwrap();
+        let _busy = shared.collection.lock().unwrap();
+        let bound = shared.bind(&parsed.expr, &data).unwrap();
+        assert!(data.sockets.iter().all(|s| !bound.matches(s)), "nobody in the fixture is named so");
+    }
 }
