@@ -16,11 +16,12 @@ use std::time::{Duration, Instant};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use sockscope::collect::netlink::{FirstByCookie, decode};
+use sockscope::collect::process::{Attributor, Policy};
 use sockscope::collect::{self, SourceChoice, Table};
 use sockscope::model::{State, StateSet};
 use sockscope::ports::services::Services;
 use sockscope::tui::app::{Action, App, Settings, update};
-use sockscope::tui::live::{Attribution, Tracker};
+use sockscope::tui::live::Tracker;
 use sockscope::tui::{query_for, view};
 
 /// (user, system) CPU time of this thread.
@@ -108,7 +109,7 @@ fn main() {
     let runs: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(10);
     // As the dashboard does.
     sockscope::sys::return_large_blocks(sockscope::sys::LARGE_BLOCK);
-    let mut cache = sockscope::collect::process::ProcessCache::new();
+    let mut attributor = Attributor::new(Policy::dashboard());
     let settings = Settings::default();
     let mut collector = collect::open(SourceChoice::Auto, "/proc".into());
     // As the dashboard does: the audit markers and the ephemeral-port pressure with the host's ports.
@@ -137,15 +138,11 @@ fn main() {
             measure(|| sockscope::collect::collect_into(&mut *collector, &q, spare).expect("collect"));
         let n = snap.sockets.len();
         let took = collect.wall;
-        // As the dashboard's full refresh does: each socket looked up once, the cache asked about the rest.
-        let ((ok, codes), procs) =
-            measure(|| sockscope::tui::attribute(&mut cache, &snap.sockets, std::path::Path::new("/proc"), true));
-        let (live, track) = measure(|| {
-            let complete = cache.stats().complete;
-            let root = sockscope::sys::is_root();
-            let procs = ok.then_some(Attribution { map: cache.map(), complete, codes: &codes, root });
-            tracker.update_with(snap, took, Instant::now(), procs, None)
-        });
+        // As the dashboard's full refresh does when its process look is due.
+        attributor.expire();
+        let (attribution, procs) = measure(|| attributor.attribute(std::path::Path::new("/proc"), &snap.sockets));
+        let (live, track) =
+            measure(|| tracker.update_with(snap, took, Instant::now(), attribution.as_ref().ok(), None));
         let ((), draw) = measure(|| {
             update(&mut app, Action::Data(live));
             term.draw(|f| view::view(&app, f)).expect("draw");
@@ -179,8 +176,8 @@ fn main() {
             ms(procs.user),
             ms(procs.sys),
             ms(procs.wall),
-            cache.stats().scanned,
-            cache.stats().full,
+            attributor.stats().scanned,
+            attributor.stats().full,
             ms(track.user + track.sys),
             ms(draw.user + draw.sys),
             ms(l.user + l.sys),

@@ -135,7 +135,7 @@ impl Findings {
                         Some(h.map(|h| format!("{}[{}]", h.process.comm, h.process.pid)).collect::<Vec<_>>().join(","))
                     }
                     Owner::Hidden => Some("hidden".into()),
-                    Owner::None => None,
+                    Owner::None | Owner::NotLookedUp => None,
                 };
             }
         }

@@ -9,12 +9,10 @@ use std::time::{Duration, Instant};
 use std::path::PathBuf;
 
 use super::watch::WatchConfig;
-use crate::collect::process::ProcessCache;
+use crate::collect::process::{Attribution, Attributor, Policy};
 use crate::events::watcher::{WatchOptions, Watcher};
 use crate::group::{self, owners};
-use crate::hash::FastSet;
 use crate::model::Socket;
-use crate::model::owners::ProcessMap;
 use crate::record::GroupRow;
 use crate::record::writer::{Pending, Recorder, Sample};
 
@@ -139,22 +137,14 @@ fn group_row(g: &crate::group::Group, owner: Option<String>) -> GroupRow {
 /// where we are not root can be many): what is left out is asked about by a later sample.
 const MAX_ASK: usize = 100_000;
 
-/// What the owner thread last answered: the process map, whether every process could be inspected, and
-/// the asked inodes it looked for everywhere without finding a holder.
-struct Answer {
-    map: std::sync::Arc<ProcessMap>,
-    complete: bool,
-    unheld: FastSet<u64>,
-}
-
 /// Finds the holders of sockets on a thread of its own: a scan of /proc/*/fd can take seconds on a busy
 /// host, and the samples must not wait for it. Each sample asks about the inodes of all its groups' sockets
-/// that the last answer's map does not know (the process cache keeps what it knows), and counts the
-/// holders of every group from the last answer, as the dashboard does.
+/// that the last answer's map does not know (the attributor keeps what it knows, as `record`'s [`Policy`]
+/// says), and counts the holders of every group from the last answer, as the dashboard does.
 struct Owners {
     ask: std::sync::mpsc::SyncSender<Vec<u64>>,
-    answers: std::sync::mpsc::Receiver<Answer>,
-    last: Option<Answer>,
+    answers: std::sync::mpsc::Receiver<Attribution>,
+    last: Option<Attribution>,
 }
 
 impl Owners {
@@ -162,21 +152,10 @@ impl Owners {
         let (ask, questions) = std::sync::mpsc::sync_channel::<Vec<u64>>(1);
         let (tell, answers) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
-            // Owners of groups change seldom: a full rescan a minute keeps the cost of churn low.
-            let mut cache = ProcessCache::new().with_full_interval(Duration::from_secs(60));
-            let mut sent: Option<(u64, std::sync::Arc<ProcessMap>)> = None;
+            let mut attributor = Attributor::new(Policy::recording());
             for inodes in questions {
-                if cache.refresh(&proc_root, inodes.iter().copied()).is_err() {
-                    continue;
-                }
-                // The map is copied only when it changed.
-                let map = match &sent {
-                    Some((v, m)) if *v == cache.version() => m.clone(),
-                    _ => std::sync::Arc::new(cache.map().clone()),
-                };
-                sent = Some((cache.version(), map.clone()));
-                let unheld = inodes.into_iter().filter(|&i| !map.contains(i) && cache.looked_up(i)).collect();
-                if tell.send(Answer { map, complete: cache.stats().complete, unheld }).is_err() {
+                let Ok(a) = attributor.attribute_inodes(&proc_root, inodes, Instant::now()) else { continue };
+                if tell.send(a).is_err() {
                     return;
                 }
             }
@@ -190,19 +169,15 @@ impl Owners {
         if let Some(a) = self.answers.try_iter().last() {
             self.last = Some(a);
         }
-        let empty = ProcessMap::default();
-        let map = self.last.as_ref().map_or(&empty, |a| &a.map);
-        let mut codes = owners::codes(socks, map);
-        let unheld: Vec<u64> = (socks.iter().zip(&codes))
-            .filter(|(_, c)| **c == owners::UNHELD)
-            .map(|(s, _)| s.inode)
+        let known = self.last.as_ref().map(Attribution::map);
+        let unheld: Vec<u64> = (socks.iter().map(|s| s.inode))
+            .filter(|&i| i != 0 && !known.is_some_and(|m| m.contains(i)))
             .take(MAX_ASK)
             .collect();
         let _ = self.ask.try_send(unheld);
         let a = self.last.as_ref()?;
-        owners::mark_unscanned(&mut codes, socks, |i| a.unheld.contains(&i));
-        let summaries = owners::summarize(socks, groups, &a.map, a.complete, &codes);
-        Some(summaries.iter().map(|o| owners::row_label(o, a.map.processes(), usize::MAX)).collect())
+        let summaries = owners::summarize(socks, groups, a);
+        Some(summaries.iter().map(|o| owners::row_label(o, a.map().processes(), usize::MAX)).collect())
     }
 }
 

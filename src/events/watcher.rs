@@ -9,7 +9,7 @@ use super::{Event, Lost, Tracker};
 use crate::clock;
 use crate::collect::netlink::destroy::{DestroyEvents, SubscribeError};
 use crate::collect::netns::{self, Choice};
-use crate::collect::process::{ProcessCache, ProcessInfo};
+use crate::collect::process::{Attributor, Policy, ProcessInfo};
 use crate::collect::{self, CollectError, Collector, Query, SourceChoice};
 use crate::model::{Family, Proto, State, StateSet};
 
@@ -56,7 +56,7 @@ pub struct Watcher {
     tracker: Tracker,
     destroy: Option<DestroyEvents>,
     collector: Box<dyn Collector>,
-    cache: Option<ProcessCache>,
+    procs: Option<Attributor>,
     opts: WatchOptions,
     next_dump: Instant,
     destroyed: Vec<crate::model::Socket>,
@@ -148,7 +148,7 @@ impl Watcher {
             },
             destroy,
             collector: netns::open_live(&opts.netns, opts.source, &opts.proc_root, Default::default()),
-            cache: opts.processes.then(|| ProcessCache::new().with_full_interval(opts.process_rescan)),
+            procs: opts.processes.then(|| Attributor::new(Policy::watch(opts.process_rescan))),
             next_dump: Instant::now(),
             opts,
             destroyed: Vec::new(),
@@ -277,18 +277,18 @@ impl Watcher {
         self.last_dump_ms = now;
         let socks = snap.sockets;
         self.last_count = socks.len();
-        let mut refreshed = false;
-        if let Some(cache) = &mut self.cache {
+        let mut attribution = None;
+        if let Some(procs) = &mut self.procs {
             let new: Vec<u64> =
                 socks.iter().filter(|s| s.cookie.is_some_and(|c| !self.tracker.is_live(c))).map(|s| s.inode).collect();
             if !new.is_empty() {
-                match cache.refresh(&self.opts.proc_root, new) {
-                    Ok(_) => refreshed = true,
+                match procs.attribute_inodes(&self.opts.proc_root, new, Instant::now()) {
+                    Ok(a) => attribution = Some(a),
                     Err(e) => self.notes.push(format!("processes not named: {e}")),
                 }
             }
             let root = crate::sys::is_root();
-            if !root && !self.hidden_said && !cache.stats().complete && cache.stats().processes > 0 {
+            if !root && !self.hidden_said && !procs.stats().complete && procs.stats().processes > 0 {
                 self.hidden_said = true;
                 self.notes.push(
                     "some processes could not be inspected (another user's /proc/PID/fd needs root or \
@@ -297,9 +297,8 @@ impl Watcher {
                 );
             }
         }
-        let lookup = self.cache.as_ref().filter(|_| refreshed).map(|c| c.map());
         let name = |s: &crate::model::Socket| -> Option<Arc<ProcessInfo>> {
-            lookup.and_then(|m| m.get(s.inode).next().map(|r| r.process.clone()))
+            attribution.as_ref().and_then(|a| a.map().get(s.inode).next().map(|r| r.process.clone()))
         };
         // A socket this dump misses may have its destroy message among those still queued: its close waits
         // for it (with the last tcp_info), for MAX_HOLD at most (a backlog that never clears must not keep

@@ -7,8 +7,12 @@
 use std::sync::Arc;
 
 use super::Group;
+use crate::collect::process::Attribution;
+use crate::hash::FastMap;
 use crate::model::Socket;
-use crate::model::owners::{Owner, ProcessInfo, ProcessMap};
+#[cfg(doc)]
+use crate::model::owners::ProcessMap;
+use crate::model::owners::{Owner, ProcessInfo};
 use crate::model::text::escape;
 
 /// The holders of one group's sockets.
@@ -21,105 +25,69 @@ pub struct GroupOwners {
     pub holders: Vec<(u32, u32)>,
     /// Sockets whose owner is [`Owner::Hidden`] (the one rule, [`ProcessMap::owner`]).
     pub hidden: u32,
-    /// Sockets not looked up yet ([`UNSCANNED`]): newer than the last look through the processes.
+    /// Sockets whose owner is [`Owner::NotLookedUp`]: newer than the last look through the processes.
     pub unscanned: u32,
 }
 
-/// What one socket's lookup gave ([`codes`]), in 4 bytes: a single holder's process index, or a marker.
-const NOBODY: u32 = u32::MAX;
-/// An inode no visible process holds: hidden, or nobody's when every process could be inspected.
-pub const UNHELD: u32 = u32::MAX - 1;
-/// Several holders: looked up again when counted (rare: a listener shared by pre-forked workers).
-const SEVERAL: u32 = u32::MAX - 2;
-/// An inode without a holder in the map that was not looked for in every process yet (a socket newer than
-/// the last process scan): neither nobody's nor hidden. Set by [`mark_unscanned`].
-pub const UNSCANNED: u32 = u32::MAX - 3;
-
-/// Each socket's holders in `map`, in 4 bytes, in snapshot order: one lookup per socket, reading the big
-/// table in order. The collector computes them once a refresh; the sockets [`UNHELD`] are the ones the
-/// process cache is asked about.
-pub fn codes(sockets: &[Socket], map: &ProcessMap) -> Vec<u32> {
-    let code = |inode: u64| match map.owner_indices(inode, true) {
-        Owner::Held(mut holders) => match (holders.next(), holders.next()) {
-            (Some(p), None) if p < UNSCANNED => p,
-            _ => SEVERAL,
-        },
-        Owner::Hidden | Owner::None => UNHELD,
-    };
-    // Inode 0 (TIME-WAIT, request sockets) has no holder: no lookup.
-    sockets.iter().map(|s| if s.inode == 0 { NOBODY } else { code(s.inode) }).collect()
-}
-
-/// Mark the [`UNHELD`] sockets whose inode was not `looked_up` (by every process that could be inspected)
-/// as [`UNSCANNED`].
-pub fn mark_unscanned(codes: &mut [u32], sockets: &[Socket], looked_up: impl Fn(u64) -> bool) {
-    for (c, s) in codes.iter_mut().zip(sockets) {
-        if *c == UNHELD && !looked_up(s.inode) {
-            *c = UNSCANNED;
+/// Count the holders of every socket of every group, as `a` attributes them. Linear: one pass over the
+/// sockets in snapshot order, one lookup each (groups list their sockets in an order that jumps all over the
+/// snapshot: at 200k sockets reading the 168-byte records at random costs more than the lookups), each
+/// holder counted through a map from (group, process) to its entry.
+pub fn summarize(sockets: &[Socket], groups: &[Group], a: &Attribution) -> Vec<GroupOwners> {
+    const NONE: u32 = u32::MAX;
+    let mut group_of = vec![NONE; sockets.len()];
+    for (gi, g) in groups.iter().enumerate() {
+        for &i in g.listeners.iter().chain(&g.members) {
+            if let Some(slot) = group_of.get_mut(i as usize) {
+                *slot = gi as u32;
+            }
         }
     }
-}
-
-/// Whether the socket with this code is not looked up yet.
-pub fn is_unscanned(code: Option<&u32>) -> bool {
-    code == Some(&UNSCANNED)
-}
-
-/// Count the holders of every socket of every group from the sockets' [`codes`] in `map` (computed here
-/// when `codes` does not match `sockets`). Groups list their sockets in an order that jumps all over the
-/// snapshot: at 200k sockets reading the 168-byte records at random costs more than the lookups, so the
-/// groups count from the 4-byte answers.
-pub fn summarize(
-    sockets: &[Socket],
-    groups: &[Group],
-    map: &ProcessMap,
-    complete: bool,
-    codes: &[u32],
-) -> Vec<GroupOwners> {
-    let fresh;
-    let codes = if codes.len() == sockets.len() {
-        codes
-    } else {
-        fresh = self::codes(sockets, map);
-        &fresh
+    let mut out = vec![GroupOwners::default(); groups.len()];
+    // (group, process index) -> its place in the group's holders; the last one used first (neighbours in the
+    // snapshot mostly share group and holder).
+    let mut at: FastMap<(u32, u32), usize> = FastMap::default();
+    let mut last: Option<((u32, u32), usize)> = None;
+    let mut count = |out: &mut [GroupOwners], gi: u32, p: u32, n: u32| {
+        let holders = &mut out[gi as usize].holders;
+        let k = match last {
+            Some((key, k)) if key == (gi, p) => k,
+            _ => *at.entry((gi, p)).or_insert_with(|| {
+                holders.push((p, 0));
+                holders.len() - 1
+            }),
+        };
+        holders[k].1 += n;
+        last = Some(((gi, p), k));
     };
-    let procs = map.processes();
-    let comm = |p: u32| procs.get(p as usize).map(|x| x.comm.as_str());
-    groups
-        .iter()
-        .map(|g| {
-            let mut out = GroupOwners::default();
-            let mut count = |p: u32, n: u32| match out.holders.iter_mut().find(|h| h.0 == p) {
-                Some(h) => h.1 += n,
-                None => out.holders.push((p, n)),
-            };
-            let (mut hidden, mut unscanned) = (0, 0);
-            for &i in g.listeners.iter().chain(&g.members) {
-                match codes.get(i as usize).copied().unwrap_or(NOBODY) {
-                    NOBODY => {}
-                    UNHELD => hidden += u32::from(!complete),
-                    UNSCANNED => unscanned += 1,
-                    SEVERAL => {
-                        if let Owner::Held(holders) = map.owner_indices(sockets[i as usize].inode, complete) {
-                            // Once per name: the workers sharing a listener hold one socket, not one each
-                            // (the others are listed, with nothing counted).
-                            let mut names: Vec<u32> = Vec::new();
-                            for p in holders {
-                                let first = !names.iter().any(|&q| comm(q) == comm(p));
-                                names.push(p);
-                                count(p, u32::from(first));
-                            }
-                        }
-                    }
-                    p => count(p, 1),
+    let mut names: Vec<&str> = Vec::new();
+    for (s, &gi) in sockets.iter().zip(&group_of) {
+        if gi == NONE {
+            continue;
+        }
+        match a.owner(s.inode) {
+            Owner::Held(holders) if holders.len() == 1 => holders.for_each(|h| count(&mut out, gi, h.index, 1)),
+            Owner::Held(holders) => {
+                // Once per name: the workers sharing a listener hold one socket, not one each (the others are
+                // listed, with nothing counted).
+                names.clear();
+                for h in holders {
+                    let first = !names.contains(&h.process.comm.as_str());
+                    names.push(&h.process.comm);
+                    count(&mut out, gi, h.index, u32::from(first));
                 }
             }
-            (out.hidden, out.unscanned) = (hidden, unscanned);
-            let pid = |p: u32| procs.get(p as usize).map_or(0, |x| x.pid);
-            out.holders.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| pid(a.0).cmp(&pid(b.0))));
-            out
-        })
-        .collect()
+            Owner::Hidden => out[gi as usize].hidden += 1,
+            Owner::NotLookedUp => out[gi as usize].unscanned += 1,
+            Owner::None => {}
+        }
+    }
+    let procs = a.map().processes();
+    let pid = |p: u32| procs.get(p as usize).map_or(0, |x| x.pid);
+    for o in &mut out {
+        o.holders.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| pid(a.0).cmp(&pid(b.0))));
+    }
+    out
 }
 
 fn width(s: &str) -> usize {
@@ -255,6 +223,7 @@ pub fn title_label(o: &GroupOwners, procs: &[Arc<ProcessInfo>], max: usize) -> O
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::owners::ProcessMap;
 
     fn procs() -> Vec<Arc<ProcessInfo>> {
         let p = |pid, comm: &str| Arc::new(ProcessInfo { pid, comm: comm.into(), cmdline: String::new(), uid: 0 });
@@ -382,12 +351,13 @@ mod tests {
         );
         let groups = crate::group::group(&sockets);
         assert_eq!(groups.len(), 1);
-        let got = summarize(&sockets, &groups, &map, false, &[]);
+        let map = Arc::new(map);
+        let got = summarize(&sockets, &groups, &Attribution::new(map.clone(), false, None));
         let holders = vec![(1, 3), (0, 2), (2, 1), (3, 0)];
         assert_eq!(got, vec![GroupOwners { holders: holders.clone(), hidden: 2, unscanned: 0 }]);
-        let mut codes = codes(&sockets, &map);
-        mark_unscanned(&mut codes, &sockets, |inode| inode != 10);
-        let got = summarize(&sockets, &groups, &map, true, &codes);
+        // Inode 10 is newer than the last look: not looked up yet.
+        let looked = [9].into_iter().collect();
+        let got = summarize(&sockets, &groups, &Attribution::new(map.clone(), true, Some(looked)));
         assert_eq!(got, vec![GroupOwners { holders, hidden: 0, unscanned: 1 }]);
         let names = by_name(&got[0], map.processes());
         assert_eq!(names[2], ("nginx".to_string(), vec![812, 813], 1), "both workers named, the socket once");

@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use crate::hash::FastMap;
 
-/// What is known about who holds one socket. `H` is how the holders are given: the map's [`Holders`] for a
-/// listing, an index into a kept process list for the dashboard.
+/// What is known about who holds one socket: the one encoding, used by every command. `H` is how the
+/// holders are given: the map's [`Holders`] for a listing, the first holder and how many for the dashboard.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Owner<H> {
     /// Held by these processes.
@@ -17,6 +17,9 @@ pub enum Owner<H> {
     Hidden,
     /// No process holds it (TIME-WAIT and request sockets, sockets of exited processes).
     None,
+    /// Not looked up yet: newer than the last look through every process a live view made, it may have a
+    /// holder the view has not seen (neither nobody's nor hidden). A one-shot scan never says it.
+    NotLookedUp,
 }
 
 impl<H> Owner<H> {
@@ -25,6 +28,7 @@ impl<H> Owner<H> {
             Owner::Held(h) => Owner::Held(f(h)),
             Owner::Hidden => Owner::Hidden,
             Owner::None => Owner::None,
+            Owner::NotLookedUp => Owner::NotLookedUp,
         }
     }
 }
@@ -45,6 +49,8 @@ pub struct ProcessInfo {
 #[derive(Debug, Clone, Copy)]
 pub struct ProcessRef<'a> {
     pub process: &'a Arc<ProcessInfo>,
+    /// Its index in [`ProcessMap::processes`] (for counting by process without touching the `Arc`).
+    pub index: u32,
     pub fds: &'a [u32],
 }
 
@@ -131,20 +137,6 @@ impl ProcessMap {
         Self::rule(inode, held, complete).map(|()| holders)
     }
 
-    /// [`owner`](Self::owner) with the holders as indices into [`processes`](Self::processes), for callers
-    /// that count by process over many sockets (no `Arc` touched per socket). The same rule.
-    pub fn owner_indices(&self, inode: u64, complete: bool) -> Owner<impl Iterator<Item = u32> + '_> {
-        let (one, many) = match self.index.get(&inode) {
-            None => (None, &[][..]),
-            Some(slot) => match slot.shared() {
-                None => (Some(slot.process), &[][..]),
-                Some(i) => (None, &self.shared[i][..]),
-            },
-        };
-        let held = one.is_some() || !many.is_empty();
-        Self::rule(inode, held, complete).map(|()| one.into_iter().chain(many.iter().map(|h| h.process)))
-    }
-
     /// The one hidden-owner rule, given whether a visible process holds the inode.
     fn rule(inode: u64, held: bool, complete: bool) -> Owner<()> {
         if inode == 0 {
@@ -226,7 +218,7 @@ impl<'a> Iterator for Holders<'a> {
             HoldersIter::One(one) => one.take().map(|(p, fd)| (p, std::slice::from_ref(fd)))?,
             HoldersIter::Many(it) => it.next().map(|h| (h.process, &h.fds[..]))?,
         };
-        Some(ProcessRef { process: &self.processes[p as usize], fds })
+        Some(ProcessRef { process: &self.processes[p as usize], index: p, fds })
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {

@@ -144,7 +144,7 @@ fn record<'a>(s: &'a Socket, names: &'a Names) -> Record<'a> {
             Some(false),
         ),
         Some(Owner::Hidden) => (Some(Vec::new()), Some(true)),
-        Some(Owner::None) => (Some(Vec::new()), Some(false)),
+        Some(Owner::None | Owner::NotLookedUp) => (Some(Vec::new()), Some(false)),
     };
     let workload = names.workload(s);
     Record {

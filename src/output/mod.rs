@@ -70,7 +70,7 @@ impl Names {
     /// that could not be inspected; `None` without `-p` or when nothing holds the socket (ss prints nothing).
     pub fn process_text(&self, s: &Socket) -> Option<String> {
         match self.owner(s)? {
-            Owner::None => None,
+            Owner::None | Owner::NotLookedUp => None,
             Owner::Held(h) => Some(users(&h.collect::<Vec<_>>(), self.threads.as_ref())),
             Owner::Hidden => Some(format!("users:(hidden,{})", self.user(s.uid))),
         }

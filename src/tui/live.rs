@@ -9,26 +9,16 @@ use std::time::{Duration, Instant};
 use super::history::{self, GroupSample, Series};
 use super::refresh::ListenerPatch;
 use crate::collect::Snapshot;
+use crate::collect::process::Attribution;
 use crate::group::owners::GroupOwners;
 use crate::group::{self, Group, GroupKey, StateCounts};
 use crate::hash::{FastMap, FastSet};
 use crate::model::Socket;
 use crate::model::owners::Owner;
-use crate::model::owners::{ProcessInfo, ProcessMap};
+use crate::model::owners::ProcessInfo;
 use crate::model::text::escape;
 use crate::ports::audit::{self, AuditOptions};
 use crate::ports::classes::{self, HostPorts, Pressure};
-
-/// What process attribution gives a refresh: the map, whether every process could be inspected, and each
-/// socket's holders as [`crate::group::owners::codes`] looked them up (same order as the snapshot's sockets).
-#[derive(Debug, Clone, Copy)]
-pub struct Attribution<'a> {
-    pub map: &'a ProcessMap,
-    pub complete: bool,
-    pub codes: &'a [u32],
-    /// We run as root (it says why processes are hidden).
-    pub root: bool,
-}
 
 /// How long a closed socket stays on screen, dimmed.
 pub const LINGER: Duration = Duration::from_secs(5);
@@ -105,8 +95,6 @@ pub struct Owners {
     pub groups: Vec<GroupOwners>,
     /// Every process's fd table could be read (without it, unattributed sockets show as hidden).
     pub complete: bool,
-    /// Socket indices of the open group whose holder is not looked up yet (newer than the last process scan).
-    pub unscanned: FastSet<u32>,
     /// We run as root: hidden processes are hidden even from root, not for want of privilege.
     pub root: bool,
 }
@@ -120,35 +108,23 @@ pub struct HeldBy {
 
 impl Owners {
     /// Look up the holders of `which` sockets as attributed.
-    pub fn of(sockets: &[Socket], which: impl Iterator<Item = u32>, a: &Attribution<'_>) -> Owners {
-        let Attribution { map, complete, codes, root } = *a;
-        let processes: Vec<Arc<ProcessInfo>> = map.processes().to_vec();
-        let index: FastMap<*const ProcessInfo, u32> =
-            processes.iter().enumerate().map(|(i, p)| (Arc::as_ptr(p), i as u32)).collect();
+    pub fn of(sockets: &[Socket], which: impl Iterator<Item = u32>, a: &Attribution) -> Owners {
         let mut of = FastMap::default();
-        let mut unscanned = FastSet::default();
         for i in which {
             let Some(s) = sockets.get(i as usize) else { continue };
-            if crate::group::owners::is_unscanned(codes.get(i as usize)) {
-                unscanned.insert(i);
-                continue;
-            }
-            let owner = map.owner(s.inode, complete).map(|mut holders| {
+            let owner = a.owner(s.inode).map(|mut holders| {
                 let count = holders.len().min(u16::MAX as usize) as u16;
-                let first = holders.next().and_then(|h| index.get(&Arc::as_ptr(h.process)).copied());
-                HeldBy { first: first.unwrap_or(0), count }
+                HeldBy { first: holders.next().map_or(0, |h| h.index), count }
             });
             of.insert(i, owner);
         }
-        Owners { processes, of, groups: Vec::new(), complete, unscanned, root }
+        let processes = a.map().processes().to_vec();
+        Owners { processes, of, groups: Vec::new(), complete: a.complete(), root: a.root() }
     }
 
     /// `nginx[812]`, `nginx[812] +2`, `hidden`, `new` (not looked up yet), or `-`, fitted to `max` characters
     /// (the name shortens).
     pub fn label(&self, i: usize, max: usize) -> String {
-        if self.unscanned.contains(&(i as u32)) {
-            return "new".into();
-        }
         match self.of.get(&(i as u32)) {
             Some(Owner::Held(HeldBy { first, count })) => {
                 let p = &self.processes[*first as usize];
@@ -156,18 +132,17 @@ impl Owners {
                 crate::group::owners::name_pid(&p.comm, p.pid, &more, max)
             }
             Some(Owner::Hidden) => "hidden".into(),
+            Some(Owner::NotLookedUp) => "new".into(),
             _ => "-".into(),
         }
     }
 
     /// What the detail says about who holds socket `i` (`uid` is the socket's owner).
     pub fn describe(&self, i: u32, uid: Option<u32>) -> String {
-        if self.unscanned.contains(&i) {
-            return "not looked up yet: the socket is newer than the last look through the processes' fd \
-                    tables; its holder shows within about 10 s"
-                .into();
-        }
         match self.of.get(&i) {
+            Some(Owner::NotLookedUp) => "not looked up yet: the socket is newer than the last look through the \
+                                         processes' fd tables; its holder shows within about 10 s"
+                .into(),
             Some(Owner::Held(HeldBy { first, count })) => {
                 let p = &self.processes[*first as usize];
                 let more = if *count > 1 { format!(" (and {} more)", count - 1) } else { String::new() };
@@ -322,7 +297,7 @@ impl Tracker {
         snap: Snapshot,
         collect_time: Duration,
         now: Instant,
-        procs: Option<Attribution<'_>>,
+        procs: Option<&Attribution>,
         open: Option<&GroupKey>,
     ) -> Arc<Live> {
         let mut sockets = snap.sockets;
@@ -331,8 +306,6 @@ impl Tracker {
         // The dump leaves repeated records (by cookie) to this match, which sorts every id anyway.
         let mut seen = identify(&sockets, now_ms);
         let repeats = repeated(&seen, &sockets);
-        let fewer_codes: Vec<u32>;
-        let mut procs = procs;
         if !repeats.is_empty() {
             let mut keep = vec![true; sockets.len()];
             for &i in &repeats {
@@ -342,10 +315,6 @@ impl Tracker {
             }
             let mut k = keep.iter();
             sockets.retain(|_| k.next().copied().unwrap_or(true));
-            if let Some(a) = procs.as_mut() {
-                fewer_codes = a.codes.iter().zip(&keep).filter(|(_, k)| **k).map(|(c, _)| *c).collect();
-                a.codes = &fewer_codes;
-            }
             // The table stays sorted by id: drop the repeats' entries and shift the indices after them.
             seen.retain(|e| repeats.binary_search(&e.1).is_err());
             for e in &mut seen {
@@ -374,8 +343,8 @@ impl Tracker {
         let owners = procs.map(|a| {
             let open =
                 groups.iter().filter(|g| Some(&g.key) == open).flat_map(|g| g.listeners.iter().chain(&g.members));
-            let mut o = Owners::of(&sockets, open.copied(), &a);
-            o.groups = crate::group::owners::summarize(&sockets, &groups, a.map, a.complete, a.codes);
+            let mut o = Owners::of(&sockets, open.copied(), a);
+            o.groups = crate::group::owners::summarize(&sockets, &groups, a);
             o
         });
         let audit = audit_listeners(&sockets, &groups, &self.audit);

@@ -151,9 +151,12 @@ fn a_socket_the_dump_repeats_counts_once_with_its_first_record() {
         sock(3, 80, State::ESTABLISHED),
         bare,
     ];
-    let map = ProcessMap::default();
-    let codes = [0, 1, 2, 3, 4, 5];
-    let procs = Some(Attribution { map: &map, complete: true, codes: &codes, root: true });
+    // Process i holds the i-th inode of 1, 2, 7, 3.
+    let held: Vec<[(u64, u32); 1]> = [1, 2, 7, 3].into_iter().map(|inode| [(inode, 3)]).collect();
+    let info = |pid| Arc::new(ProcessInfo { pid, comm: format!("p{pid}"), cmdline: String::new(), uid: 0 });
+    let map = crate::model::owners::ProcessMap::build((0..4).map(|i| (info(100 + i), &held[i as usize][..])), 4);
+    let attribution = Attribution::new(Arc::new(map), true, None);
+    let procs = Some(&attribution);
     let key = GroupKey::Listen { proto: Proto::Tcp, ip: IpAddr::V4(Ipv4Addr::LOCALHOST), port: 80, netns: 0 };
     let mut tr = Tracker::new();
     let t0 = Instant::now();
@@ -164,11 +167,11 @@ fn a_socket_the_dump_repeats_counts_once_with_its_first_record() {
         (2, 0, 2)
     );
     assert_eq!(l.groups.iter().map(Group::len).sum::<usize>(), 5);
-    // The repeat's holder code went with it: every code but 3 is counted.
-    let mut holders: Vec<u32> =
-        l.owners.as_ref().unwrap().groups.iter().flat_map(|g| g.holders.iter().map(|h| h.0)).collect();
+    // The repeat is counted once: its holder holds one socket, the two look-alikes' holder two.
+    let mut holders: Vec<(u32, u32)> =
+        l.owners.as_ref().unwrap().groups.iter().flat_map(|g| g.holders.iter().copied()).collect();
     holders.sort_unstable();
-    assert_eq!(holders, vec![0, 1, 2, 4, 5]);
+    assert_eq!(holders, vec![(0, 1), (1, 1), (2, 2), (3, 1)]);
     // The identity table points at the right sockets: the one after the repeat closes as itself.
     socks.remove(4);
     socks.remove(3);

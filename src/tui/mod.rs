@@ -39,9 +39,8 @@ use ratatui::crossterm::event::{
 use ratatui::crossterm::execute;
 use ratatui::crossterm::terminal::{EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode};
 
-use crate::collect::process::ProcessCache;
+use crate::collect::process::{Attribution, Attributor, Policy};
 use crate::collect::{self, Collector, Query, SourceChoice};
-use crate::group::owners;
 use crate::model::StateSet;
 use crate::model::netns::Namespaces;
 use crate::ports::classes::HostPorts;
@@ -267,10 +266,9 @@ pub fn collector_loop(
     commands: Receiver<Settings>,
     updates: Sender<Update>,
 ) {
-    let mut cache = ProcessCache::new();
+    let mut attributor = Attributor::new(Policy::dashboard());
     let mut namer = crate::collect::cgroup::Namer::new(&proc_root, state_roots);
     let mut last_full: Option<Instant> = None;
-    let mut last_procs: Option<Instant> = None;
     let mut full_every = settings.interval;
     let mut force = true;
     loop {
@@ -279,19 +277,18 @@ pub fn collector_loop(
             let full = force || last_full.is_none_or(|t| t.elapsed() >= full_every);
             let msg = if full {
                 let cpu = refresh::cpu_time();
-                // The process scan is refreshed at most every PROCS_EVERY: on a busy host a scan reads
-                // every fd of every process that changed, and the holders of old sockets do not move.
-                let procs_due = last_procs.is_none_or(|t| t.elapsed() >= PROCS_EVERY) || force;
-                if procs_due {
-                    last_procs = Some(started);
+                // The processes are looked through as the dashboard's policy says, and when what is shown
+                // changed.
+                if force {
+                    attributor.expire();
                 }
                 let msg = full_refresh(
                     &mut *collector,
-                    &mut cache,
+                    &mut attributor,
                     &mut tracker,
                     &settings,
                     (ipv4, ipv6),
-                    (&proc_root, procs_due, &mut namer),
+                    (&proc_root, &mut namer),
                     started,
                 );
                 full_every =
@@ -308,14 +305,20 @@ pub fn collector_loop(
                 q.info = false;
                 q.memory = false;
                 match collector.collect(&q) {
-                    Ok(snap) => match resolve(&settings.selection.expr, &snap, &cache, &proc_root, &mut namer) {
-                        Ok(expr) => {
-                            let keep: Vec<crate::model::Socket> =
-                                snap.sockets.into_iter().filter(|s| expr.matches(s)).collect();
-                            Update::Listeners(Arc::new(tracker.listeners(&keep, started, settings.open_group.as_ref())))
+                    Ok(snap) => {
+                        match resolve(&settings.selection.expr, &snap, &attributor.current(), &proc_root, &mut namer) {
+                            Ok(expr) => {
+                                let keep: Vec<crate::model::Socket> =
+                                    snap.sockets.into_iter().filter(|s| expr.matches(s)).collect();
+                                Update::Listeners(Arc::new(tracker.listeners(
+                                    &keep,
+                                    started,
+                                    settings.open_group.as_ref(),
+                                )))
+                            }
+                            Err(e) => Update::Error(e.to_string()),
                         }
-                        Err(e) => Update::Error(e.to_string()),
-                    },
+                    }
                     Err(e) => Update::Error(e.to_string()),
                 }
             };
@@ -351,81 +354,51 @@ pub fn collector_loop(
     }
 }
 
-/// The longest the dashboard reuses its process scan between full refreshes.
-const PROCS_EVERY: Duration = Duration::from_secs(5);
-
-/// One full refresh: every socket, processes attributed from the cache, tracked against the last one.
+/// One full refresh: every socket, processes attributed as the dashboard's [`Policy`] says, tracked against
+/// the last one.
 fn full_refresh(
     collector: &mut dyn Collector,
-    cache: &mut ProcessCache,
+    attributor: &mut Attributor,
     tracker: &mut Tracker,
     settings: &Settings,
     (ipv4, ipv6): (bool, bool),
-    (proc_root, procs_due, namer): (&std::path::Path, bool, &mut crate::collect::cgroup::Namer),
+    (proc_root, namer): (&std::path::Path, &mut crate::collect::cgroup::Namer),
     started: Instant,
 ) -> Update {
     let q = query_for(settings, ipv4, ipv6);
     match collect::collect_into(collector, &q, tracker.take_spare()) {
         Ok(mut snap) => {
             let took = started.elapsed();
-            let (procs, mut codes) = attribute(cache, &snap.sockets, proc_root, procs_due);
-            let expr = match resolve(&settings.selection.expr, &snap, cache, proc_root, namer) {
+            // When the processes cannot be looked through, the filter binds to what was known.
+            let procs = attributor.attribute(proc_root, &snap.sockets).ok();
+            let known = procs.clone().unwrap_or_else(|| attributor.current());
+            let expr = match resolve(&settings.selection.expr, &snap, &known, proc_root, namer) {
                 Ok(e) => e,
                 Err(e) => return Update::Error(e.to_string()),
             };
             if !expr.is_true() {
-                let keep: Vec<bool> = snap.sockets.iter().map(|s| expr.matches(s)).collect();
-                let (mut a, mut b) = (keep.iter(), keep.iter());
-                snap.sockets.retain(|_| a.next().copied().unwrap_or(false));
-                codes.retain(|_| b.next().copied().unwrap_or(false));
+                snap.sockets.retain(|s| expr.matches(s));
             }
-            let complete = cache.stats().complete;
-            let root = crate::sys::is_root();
-            let procs = procs.then_some(live::Attribution { map: cache.map(), complete, codes: &codes, root });
-            Update::Live(tracker.update_with(snap, took, started, procs, settings.open_group.as_ref()))
+            Update::Live(tracker.update_with(snap, took, started, procs.as_ref(), settings.open_group.as_ref()))
         }
         Err(e) => Update::Error(e.to_string()),
     }
 }
 
-/// Attribute `sockets` to processes from the cache: each socket's [`owners::codes`], and whether the
-/// cache could be refreshed. Each socket is looked up once; the cache is asked about the ones it does not
-/// know, at once when some were never looked for (new sockets: see [`ProcessCache`]'s policy), else when
-/// `due` (every [`PROCS_EVERY`]). What is still without a holder and newer than the last full look is
-/// marked not looked up yet ([`owners::UNSCANNED`]).
-pub fn attribute(
-    cache: &mut ProcessCache,
-    sockets: &[crate::model::Socket],
-    proc_root: &std::path::Path,
-    due: bool,
-) -> (bool, Vec<u32>) {
-    let version = cache.version();
-    let mut codes = owners::codes(sockets, cache.map());
-    let unheld: Vec<u64> =
-        sockets.iter().zip(&codes).filter(|(_, c)| **c == owners::UNHELD).map(|(s, _)| s.inode).collect();
-    let look = due || cache.wants_refresh(&unheld, Instant::now());
-    let ok = !look || cache.refresh(proc_root, unheld).is_ok();
-    if cache.version() != version {
-        codes = owners::codes(sockets, cache.map());
-    }
-    owners::mark_unscanned(&mut codes, sockets, |inode| cache.looked_up(inode));
-    (ok, codes)
-}
-
-/// The dashboard's filter bound for this snapshot: its `process`/`pid` terms against the process cache, its
+/// The dashboard's filter bound for this snapshot: its `process`/`pid` terms against the attribution, its
 /// `netns`/`container`/`unit`/`cgroup` terms against the snapshot's namespaces.
 fn resolve(
     expr: &crate::filter::Expr,
     snap: &crate::collect::Snapshot,
-    cache: &ProcessCache,
+    procs: &Attribution,
     proc_root: &std::path::Path,
     namer: &mut crate::collect::cgroup::Namer,
 ) -> Result<crate::filter::Bound, crate::filter::BindError> {
     use crate::collect::workloads::Workloads;
     let needs = expr.needs();
-    let w = Workloads::for_filter(&snap.namespaces, Some(cache.map()), needs.workloads, proc_root, namer);
+    let w = Workloads::for_filter(&snap.namespaces, Some(procs.map()), needs.workloads, proc_root, namer);
     let have = crate::filter::Have::new("the dashboard")
-        .holders(cache.map(), cache.stats().complete)
+        .holders(procs.map(), procs.complete())
         .workloads(&w)
         .cgroup_ids(needs.cgroup_ids);
     crate::filter::bind(expr, &have)

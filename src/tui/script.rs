@@ -5,9 +5,10 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::live::{Attribution, Live, Tracker};
+use super::live::{Live, Tracker};
+use crate::collect::process::Attribution;
 use crate::collect::{Snapshot, Source, Table};
-use crate::group::{GroupKey, owners};
+use crate::group::GroupKey;
 use crate::model::owners::{ProcessInfo, ProcessMap};
 use crate::model::{Endpoint, Family, Proto, Socket, State, UnixKind, UnixName};
 use crate::ports::PortRange;
@@ -170,10 +171,11 @@ pub fn lives_open(last: u64, open: &GroupKey) -> Vec<(Arc<Live>, Instant)> {
         let at = t0 + Duration::from_secs(g);
         // Attributed as the collector does it (tui::full_refresh), from a process map.
         let map = process_map(&snap.sockets);
-        let mut codes = owners::codes(&snap.sockets, &map);
-        owners::mark_unscanned(&mut codes, &snap.sockets, |inode| inode != 10_000 + UNSCANNED_COOKIE);
-        let procs = Attribution { map: &map, complete: false, codes: &codes, root: false };
-        let live = tr.update_with(snap, Duration::from_millis(12), at, Some(procs), Some(open));
+        let looked = (snap.sockets.iter().map(|s| s.inode))
+            .filter(|&i| !map.contains(i) && i != 10_000 + UNSCANNED_COOKIE)
+            .collect();
+        let procs = Attribution::new(Arc::new(map), false, Some(looked)).with_root(false);
+        let live = tr.update_with(snap, Duration::from_millis(12), at, Some(&procs), Some(open));
         out.push((live, at));
     }
     out

@@ -1,12 +1,13 @@
 //! [`ProcessCache`]: the inode -> process map kept between the refreshes of a live view.
 
-use std::collections::HashSet;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::sys::{Dir, Name};
-use super::{CollectError, FxHashMap, ProcessInfo, ProcessMap, ScanStats, open_and_list, tally, walk};
+use super::{
+    CollectError, FxHashMap, ProcessInfo, ProcessMap, ScanStats, Scanned, open_and_list, scan_pids, tally, walk,
+};
 
 /// Identity of a process instance: inode and ctime of its `/proc/PID` directory (see [`Dir::identity`]).
 type Ident = (u64, i64, i64);
@@ -46,7 +47,7 @@ const PROCESS_COST: u64 = 4;
 
 /// The process map of a live view, rescanning as little as it can.
 ///
-/// Policy, at each [`refresh`](Self::refresh):
+/// Policy, at each [`refresh_at`](Self::refresh_at):
 /// * `/proc` is listed and each pid's `/proc/PID` identity (inode + ctime, one `fstatat`) is checked. Gone
 ///   pids are dropped; new pids and reused pids (same number, new identity) have their fd table scanned.
 ///   procfs gives a `/proc/PID` directory a new inode and ctime when its cached inode was reclaimed (memory
@@ -75,16 +76,15 @@ pub struct ProcessCache {
     max_age: Duration,
     threads: usize,
     procs: FxHashMap<u32, Known>,
-    map: ProcessMap,
-    /// Inodes a full rescan found no holder for.
-    unattributed: crate::hash::FastSet<u64>,
+    /// Shared with the [`super::Attribution`]s handed out, replaced (not changed) when it changes.
+    map: Arc<ProcessMap>,
+    /// Inodes a full rescan found no holder for; shared as `map` is.
+    unattributed: Arc<crate::hash::FastSet<u64>>,
     /// Inodes a look for new sockets did not find: not looked for again before the next full rescan.
     looked_for: crate::hash::FastSet<u64>,
     look_budget: u64,
     last_full: Option<Instant>,
     generation: u64,
-    /// Counts the maps built: see [`ProcessCache::version`].
-    version: u64,
     stats: ScanStats,
 }
 
@@ -101,13 +101,12 @@ impl ProcessCache {
             max_age: Duration::from_secs(60),
             threads: walk::threads(),
             procs: FxHashMap::default(),
-            map: ProcessMap::default(),
-            unattributed: HashSet::default(),
-            looked_for: HashSet::default(),
+            map: Arc::default(),
+            unattributed: Arc::default(),
+            looked_for: Default::default(),
             look_budget: LOOK_BUDGET,
             last_full: None,
             generation: 0,
-            version: 0,
             stats: ScanStats::default(),
         }
     }
@@ -137,14 +136,14 @@ impl ProcessCache {
         self
     }
 
-    /// Changes whenever the map is rebuilt: lookups made in the map stay valid while it stays the same.
-    pub fn version(&self) -> u64 {
-        self.version
-    }
-
     /// The map as of the last refresh.
     pub fn map(&self) -> &ProcessMap {
         &self.map
+    }
+
+    /// The map and the inodes a full rescan found no holder for, as of the last refresh (shared, not copied).
+    pub(super) fn shared(&self) -> (Arc<ProcessMap>, Arc<crate::hash::FastSet<u64>>) {
+        (self.map.clone(), self.unattributed.clone())
     }
 
     /// What the last refresh did and saw. `hidden` and `failed` count every currently known process, not only
@@ -156,11 +155,12 @@ impl ProcessCache {
     /// Whether a socket with this inode and no holder in the map was looked for in every process that could be
     /// inspected (by a full rescan): false for a socket newer than that, which may have a holder the cache has
     /// not seen yet (it is *not looked up yet*, neither unheld nor hidden).
+    #[cfg(test)]
     pub fn looked_up(&self, inode: u64) -> bool {
         inode == 0 || self.map.contains(inode) || self.unattributed.contains(&inode)
     }
 
-    /// Whether [`refresh`](Self::refresh) at `now` with these `unheld` inodes (the wanted ones the map has no
+    /// Whether [`refresh_at`](Self::refresh_at) at `now` with these `unheld` inodes (the wanted ones the map has no
     /// holder for) would look for something: an inode never looked for, or a full rescan that is due.
     pub fn wants_refresh(&self, unheld: &[u64], now: Instant) -> bool {
         let Some(age) = self.last_full.map(|t| now.saturating_duration_since(t)) else { return true };
@@ -173,16 +173,7 @@ impl ProcessCache {
             .any(|i| rescan_allowed || !self.looked_for.contains(i))
     }
 
-    /// Refresh now; `wanted` are the inodes the caller is about to look up (inode 0 is ignored).
-    pub fn refresh(
-        &mut self,
-        proc_root: &Path,
-        wanted: impl IntoIterator<Item = u64>,
-    ) -> Result<&ProcessMap, CollectError> {
-        self.refresh_at(proc_root, wanted, Instant::now())
-    }
-
-    /// [`refresh`](Self::refresh) with the current time given, for tests.
+    /// Refresh at `now`; `wanted` are the inodes the caller is about to look up (inode 0 is ignored).
     pub fn refresh_at(
         &mut self,
         proc_root: &Path,
@@ -260,7 +251,7 @@ impl ProcessCache {
             self.last_full = Some(now);
         }
         if full || looked_everywhere {
-            self.unattributed = unknown.into_iter().filter(|&i| !self.map.contains(i)).collect();
+            self.unattributed = Arc::new(unknown.into_iter().filter(|&i| !self.map.contains(i)).collect());
             self.looked_for.clear();
         } else if !news.is_empty() || !self.looked_for.is_empty() {
             // Remember what the look did not find (only what is still wanted: the set stays small).
@@ -344,54 +335,34 @@ impl ProcessCache {
         self.stats.scanned += todo.len();
         // The fd counts before the tables are read: an fd opened meanwhile shows as a change next time.
         let counts: Vec<Option<u64>> = pids.iter().map(|&pid| fd_count(proc, procfs, pid)).collect();
-        let outcomes = walk::scan_fds(proc, &pids, threads);
-        debug_assert!(outcomes.iter().map(|o| o.pid).eq(pids.iter().copied()));
-        let known_info = |pid: u32| {
-            if keep_info { self.procs.get(&pid).and_then(|k| k.info.clone()) } else { None }
-        };
-        let kept: Vec<Option<Arc<ProcessInfo>>> =
-            outcomes.iter().map(|o| if o.sockets.is_empty() { None } else { known_info(o.pid) }).collect();
-        let need: Vec<u32> = (outcomes.iter().zip(&kept))
-            .filter(|(o, k)| !o.sockets.is_empty() && k.is_none())
-            .map(|(o, _)| o.pid)
-            .collect();
-        let mut infos = walk::read_infos(proc, &need, threads).into_iter();
-        for (((mut o, kept), &(_, ident)), fds) in outcomes.into_iter().zip(kept).zip(todo).zip(counts) {
-            let old = self.procs.remove(&o.pid);
-            let info = match (o.sockets.is_empty(), kept) {
-                (true, _) => None,
-                (false, Some(info)) => Some(info),
-                (false, None) => infos.next().flatten().map(Arc::new),
-            };
-            if info.is_none() && !o.sockets.is_empty() {
-                // It exited between its fd table and its info.
-                o.status = walk::Status::Gone;
-            }
-            changed |= old.as_ref().is_some_and(|k| k.info.is_some()) || info.is_some();
-            if o.status == walk::Status::Gone {
+        let known = |pid: u32| if keep_info { self.procs.get(&pid).and_then(|k| k.info.clone()) } else { None };
+        let scanned = scan_pids(proc, &pids, threads, known);
+        for ((s, &(_, ident)), fds) in scanned.into_iter().zip(todo).zip(counts) {
+            let old = self.procs.remove(&s.pid);
+            changed |= old.as_ref().is_some_and(|k| k.info.is_some()) || s.info.is_some();
+            if s.status == walk::Status::Gone {
                 self.stats.vanished += 1;
                 continue;
             }
             let start = match old {
                 Some(k) if k.ident == ident && k.start.is_some() => k.start,
-                _ => Self::start_time(proc, o.pid),
+                _ => Self::start_time(proc, s.pid),
             };
-            let sockets = if info.is_some() { o.sockets } else { Vec::new() };
-            let k = Known { ident, start, status: o.status, info, sockets, fds, seen: self.generation };
-            self.procs.insert(o.pid, k);
+            let Scanned { status, info, sockets, .. } = s;
+            let k = Known { ident, start, status, info, sockets, fds, seen: self.generation };
+            self.procs.insert(s.pid, k);
         }
         changed
     }
 
     fn rebuild(&mut self) {
         // The old map goes first: two maps of 200k sockets at once would show in the peak memory.
-        self.map = ProcessMap::default();
-        self.version += 1;
+        self.map = Arc::default();
         // Processes whose info was read (they hold sockets), by pid.
         let mut holders: Vec<(&u32, &Known)> = self.procs.iter().filter(|(_, k)| k.info.is_some()).collect();
         holders.sort_unstable_by_key(|(pid, _)| **pid);
         let fds = holders.iter().map(|(_, k)| k.sockets.len()).sum();
         let procs = holders.into_iter().filter_map(|(_, k)| Some((k.info.clone()?, &k.sockets[..])));
-        self.map = ProcessMap::build(procs, fds);
+        self.map = Arc::new(ProcessMap::build(procs, fds));
     }
 }

@@ -16,8 +16,11 @@
 //! mid-scan and fds closed mid-scan are skipped silently. With `hidepid=2` processes of other users are not
 //! even listed, and cannot be counted.
 //!
-//! [`ProcessCache`] keeps the map between refreshes for a live view; its policy is documented there.
+//! A live view asks an [`Attributor`] (one [`Policy`] per command), which keeps the map between refreshes in a
+//! process cache (its rescan rules are documented there); every caller reads a socket's holder from an
+//! [`Attribution`].
 
+mod attrib;
 mod cache;
 mod sys;
 #[cfg(test)]
@@ -28,7 +31,9 @@ use std::path::Path;
 use std::sync::Arc;
 
 pub use crate::model::owners::{Holders, ProcessInfo, ProcessMap, ProcessRef};
-pub use cache::ProcessCache;
+pub use attrib::{Attribution, Attributor, Policy};
+#[cfg(test)]
+use cache::ProcessCache;
 
 /// The pure parsers of `/proc/PID` files: fd link targets, `status`, `stat`, `comm`, `cmdline`.
 pub mod parse {
@@ -118,29 +123,41 @@ fn open_and_list(proc_root: &Path) -> Result<(Dir, Vec<u32>), CollectError> {
 
 /// One process as the scan left it.
 struct Scanned {
+    pid: u32,
     status: walk::Status,
-    /// Set when the process holds sockets and its info could be read.
+    /// Set when the process holds sockets and its info could be read (or was known).
     info: Option<Arc<ProcessInfo>>,
+    /// Its sockets; empty unless `info` is set.
     sockets: Vec<(u64, u32)>,
 }
 
-/// Scan the fd tables of `pids` on `threads` threads, then read the info of those holding sockets. A process
-/// that exits between the two steps is reported [`walk::Status::Gone`] without sockets.
-fn scan_pids(proc: &Dir, pids: &[u32], threads: usize) -> Vec<Scanned> {
+/// Scan the fd tables of `pids` (sorted) on `threads` threads, then read the info of those holding sockets
+/// that `known` has none for (a cache keeps what it read before). The one place of the exit race: a process
+/// that exits between the two steps is reported [`walk::Status::Gone`] without sockets. One result per pid,
+/// in order.
+fn scan_pids(
+    proc: &Dir,
+    pids: &[u32],
+    threads: usize,
+    known: impl Fn(u32) -> Option<Arc<ProcessInfo>>,
+) -> Vec<Scanned> {
     let outcomes = walk::scan_fds(proc, pids, threads);
-    let holders: Vec<u32> = outcomes.iter().filter(|o| !o.sockets.is_empty()).map(|o| o.pid).collect();
-    let mut infos = walk::read_infos(proc, &holders, threads).into_iter();
-    outcomes
-        .into_iter()
-        .map(|o| {
-            let mut s = Scanned { status: o.status, info: None, sockets: o.sockets };
+    debug_assert!(outcomes.iter().map(|o| o.pid).eq(pids.iter().copied()));
+    let kept: Vec<Option<Arc<ProcessInfo>>> =
+        outcomes.iter().map(|o| if o.sockets.is_empty() { None } else { known(o.pid) }).collect();
+    let need: Vec<u32> = (outcomes.iter().zip(&kept))
+        .filter(|(o, k)| !o.sockets.is_empty() && k.is_none())
+        .map(|(o, _)| o.pid)
+        .collect();
+    let mut infos = walk::read_infos(proc, &need, threads).into_iter();
+    (outcomes.into_iter().zip(kept))
+        .map(|(o, kept)| {
+            let mut s = Scanned { pid: o.pid, status: o.status, info: None, sockets: o.sockets };
             if !s.sockets.is_empty() {
-                match infos.next().flatten() {
-                    Some(info) => s.info = Some(Arc::new(info)),
-                    None => {
-                        s.status = walk::Status::Gone;
-                        s.sockets = Vec::new();
-                    }
+                s.info = kept.or_else(|| infos.next().flatten().map(Arc::new));
+                if s.info.is_none() {
+                    s.status = walk::Status::Gone;
+                    s.sockets = Vec::new();
                 }
             }
             s
@@ -190,7 +207,7 @@ pub fn scan_named(proc_root: &Path, keep: &dyn Fn(&str) -> bool) -> Result<ScanR
 }
 
 fn scan_listed(proc: &Dir, pids: &[u32], total: usize, threads: usize) -> ScanResult {
-    let scanned = scan_pids(proc, pids, threads);
+    let scanned = scan_pids(proc, pids, threads, |_| None);
     let mut stats = ScanStats { processes: total, full: pids.len() == total, ..ScanStats::default() };
     tally(&mut stats, scanned.iter().map(|s| (s.status, s.info.is_some())));
     stats.scanned = scanned.len();

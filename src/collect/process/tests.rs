@@ -469,3 +469,83 @@ fn the_look_for_new_sockets_stays_within_its_budget() {
     assert!(s.full);
     assert_eq!(holders(c.map(), 1040), vec![(1, vec![40])]);
 }
+
+// ---- attributor ----
+
+use crate::model::owners::Owner;
+
+/// Attribute `inodes` at `t0 + secs`; whether the attribution knows a holder of `probe`.
+fn holds(a: &mut Attributor, t: &Tree, inodes: &[u64], at: Instant, probe: u64) -> bool {
+    let got = a.attribute_inodes(&t.root, inodes.iter().copied(), at).unwrap();
+    got.map().contains(probe)
+}
+
+#[test]
+fn the_dashboard_looks_for_new_sockets_at_once_and_at_everything_every_5s() {
+    let t = Tree::new("attr-dashboard");
+    t.process(1, b"a", b"a\0", 0).sock(1, 3, 10);
+    let t0 = Instant::now();
+    let mut a = Attributor::new(Policy::dashboard());
+    assert!(holds(&mut a, &t, &[10], t0, 10), "the first call looks");
+    t.process(2, b"b", b"b\0", 0).sock(2, 3, 20);
+    let s = Duration::from_secs;
+    assert!(!holds(&mut a, &t, &[10], t0 + s(1), 20), "nothing missing, nothing due: no look");
+    assert!(holds(&mut a, &t, &[10, 20], t0 + s(2), 20), "a socket never looked for: a look at once");
+    t.process(3, b"c", b"c\0", 0).sock(3, 3, 30);
+    assert!(!holds(&mut a, &t, &[10], t0 + s(6), 30), "5 s after the last look, not after the first");
+    assert!(holds(&mut a, &t, &[10], t0 + s(7), 30), "every 5 s anyway");
+    t.process(4, b"d", b"d\0", 0).sock(4, 3, 40);
+    a.expire();
+    assert!(holds(&mut a, &t, &[10], t0 + s(8), 40), "expired: the next call looks");
+}
+
+#[test]
+fn the_exporter_lets_a_miss_wait_5s() {
+    let t = Tree::new("attr-exporter");
+    t.process(1, b"a", b"a\0", 0).sock(1, 3, 10);
+    let t0 = Instant::now();
+    let mut a = Attributor::new(Policy::exporter());
+    assert_eq!(a.policy().threads, Some(2));
+    assert!(holds(&mut a, &t, &[10], t0, 10));
+    t.process(2, b"b", b"b\0", 0).sock(2, 3, 20);
+    let s = Duration::from_secs;
+    let got = a.attribute_inodes(&t.root, [10, 20], t0 + s(1)).unwrap();
+    assert!(matches!(got.owner(20), Owner::NotLookedUp), "too soon: not looked up yet, neither hidden nor nobody's");
+    assert!(holds(&mut a, &t, &[10, 20], t0 + s(5), 20), "5 s later it is");
+    t.process(3, b"c", b"c\0", 0).sock(3, 3, 30);
+    assert!(!holds(&mut a, &t, &[10, 20], t0 + s(200), 30), "no miss: the known holders stay");
+    assert!(holds(&mut a, &t, &[10, 20], t0 + s(305), 30), "every 5 minutes anyway");
+}
+
+#[test]
+fn watch_looks_only_for_misses_and_record_at_every_call() {
+    let t = Tree::new("attr-watch");
+    t.process(1, b"a", b"a\0", 0).sock(1, 3, 10);
+    let t0 = Instant::now();
+    let s = Duration::from_secs;
+    let mut w = Attributor::new(Policy::watch(s(30)));
+    let mut r = Attributor::new(Policy::recording());
+    assert!(holds(&mut w, &t, &[10], t0, 10) && holds(&mut r, &t, &[10], t0, 10));
+    t.process(2, b"b", b"b\0", 0).sock(2, 3, 20);
+    assert!(!holds(&mut w, &t, &[], t0 + s(600), 20), "watch: nothing new, no look, however long");
+    assert!(holds(&mut w, &t, &[20], t0 + s(601), 20), "watch: a new socket, a look");
+    assert!(holds(&mut r, &t, &[], t0 + s(1), 20), "record: a look at every call");
+}
+
+#[test]
+fn an_attribution_tells_hidden_nobodys_and_not_looked_up_apart() {
+    let t = Tree::new("attr-owner");
+    t.process(1, b"a", b"a\0", 0).sock(1, 3, 10);
+    let t0 = Instant::now();
+    let mut a = Attributor::new(Policy::watch(Duration::from_secs(10)));
+    let got = a.attribute_inodes(&t.root, [10, 99], t0).unwrap();
+    assert!(matches!(got.owner(10), Owner::Held(h) if h.len() == 1));
+    assert!(matches!(got.owner(99), Owner::None), "looked for everywhere (a complete scan): nobody's");
+    assert!(matches!(got.owner(0), Owner::None), "inode 0 has no holder");
+    assert!(matches!(got.owner(77), Owner::NotLookedUp), "never asked about");
+    // A one-shot scan looked for everything; an incomplete one makes the unheld hidden.
+    let once = Attribution::of_scan(t.scan());
+    assert!(matches!(once.owner(77), Owner::None));
+    let map = Arc::new(t.scan().map);
+    assert!(matches!(Attribution::new(map, false, None).owner(77), Owner::Hidden));
+}

@@ -9,13 +9,12 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use hyper::body::Bytes;
 
 use crate::collect::cgroup::Namer;
-use crate::collect::process::ProcessCache;
+use crate::collect::process::{Attribution, Attributor, Policy};
 use crate::collect::procfs::counters;
 use crate::collect::workloads::Workloads;
-use crate::collect::{self, CollectError, Collector, Query, SourceChoice};
-use crate::filter::{BindError, Bound, Expr, Have, bind};
+use crate::collect::{self, Collector, Query, SourceChoice};
+use crate::filter::{BindError, Bound, Expr, Have};
 use crate::group::{self, Group};
-use crate::hash::FastSet;
 use crate::model::Socket;
 use crate::model::netns::{Namespaces, NetnsId};
 use crate::model::owners::ProcessMap;
@@ -41,15 +40,6 @@ pub struct Settings {
     pub state_roots: collect::cgroup::StateRoots,
 }
 
-/// A new listener waits at most this long for its `process` label (a /proc scan reads every process's fds:
-/// seconds at 100k sockets on a busy host, so it is not repeated for every collection).
-const PROCESS_MIN_GAP: Duration = Duration::from_secs(15);
-/// The listeners' processes are looked up again at least this often (a holder may exec or hand a socket on).
-const PROCESS_MAX_AGE: Duration = Duration::from_secs(300);
-/// API requests whose filter names processes refresh the process cache at most this often (each would
-/// otherwise rescan /proc).
-const BIND_REFRESH_GAP: Duration = Duration::from_secs(5);
-
 /// One interval's data, shared read-only by the requests.
 #[derive(Debug)]
 pub struct Data {
@@ -68,6 +58,9 @@ pub struct Data {
     pub names: Names,
     /// The namespaces `Socket::netns` indexes (empty without namespace flags).
     pub namespaces: Namespaces,
+    /// Who holds each of `sockets`, when the collection looked them all up (a filter names processes): what
+    /// the API binds its `process` and `pid` terms to, never looking through /proc itself.
+    pub attribution: Option<Attribution>,
     /// The metrics, rendered once per format.
     pub text: Bytes,
     pub openmetrics: Bytes,
@@ -104,6 +97,7 @@ impl Data {
             order: Vec::new(),
             names: Names::default(),
             namespaces: Namespaces::default(),
+            attribution: None,
             text: Bytes::new(),
             openmetrics: Bytes::new(),
             error: Some(msg),
@@ -122,13 +116,9 @@ impl Data {
 pub struct Collection {
     pub settings: Settings,
     collector: Box<dyn Collector>,
-    /// Holders of sockets (the listeners' `process` label).
-    pub processes: ProcessCache,
-    /// When `processes` was last refreshed for the listeners, and the listeners it found no holder for.
-    processes_at: Option<Instant>,
-    unattributed: FastSet<u64>,
-    /// When the process cache was last refreshed to bind a filter that names processes.
-    bound_at: Option<Instant>,
+    /// Holders of sockets (the listeners' `process` label; every socket's when a filter names processes),
+    /// as the exporter's [`Policy`] says.
+    processes: Attributor,
     collections: u64,
     errors: u64,
     /// Notes already printed (a fallback to /proc is said once, not every interval).
@@ -143,31 +133,28 @@ impl Collection {
             &settings.proc_root,
             settings.state_roots.clone(),
         );
-        // A background exporter keeps its footprint small: two scanning threads, not one per CPU.
-        let processes = ProcessCache::new().with_threads(2);
         Collection {
             settings,
             collector,
-            processes,
-            processes_at: None,
-            unattributed: FastSet::default(),
-            bound_at: None,
+            processes: Attributor::new(Policy::exporter()),
             collections: 0,
             errors: 0,
             said: HashSet::new(),
         }
     }
 
-    /// Collect now; `keep` keeps the sockets and groups in the result (for the API).
-    pub fn collect(&mut self, keep: bool) -> Data {
+    /// Collect now; `keep` keeps the sockets and groups in the result (for the API), `processes` also who
+    /// holds each of them (for an API filter that names processes).
+    pub fn collect(&mut self, keep: bool, processes: bool) -> Data {
         let at = Instant::now();
-        let result = self.gather();
+        let result = self.gather(keep && processes);
         let took = at.elapsed();
         self.collections += 1;
         match result {
             Ok((sockets, groups, parts)) => {
                 let mut data = self.finish(at, took, &sockets, &groups, &parts, None);
                 data.namespaces = parts.namespaces;
+                data.attribution = parts.every_socket;
                 if keep {
                     data.names = self.json_names(&sockets, &data.namespaces);
                     data.keep(sockets, groups);
@@ -201,52 +188,21 @@ impl Collection {
         names
     }
 
-    /// Look up the holders of the listeners when one is new (at most every [`PROCESS_MIN_GAP`]) or the last
-    /// lookup is [`PROCESS_MAX_AGE`] old. Socket inodes are unique while the socket lives, so the map stays
-    /// right for known listeners in between.
-    fn refresh_listener_processes(&mut self, root: &Path, listeners: Vec<u64>) -> Result<(), CollectError> {
-        let age = self.processes_at.map(|t| t.elapsed());
-        let map = self.processes.map();
-        let new = listeners.iter().any(|&i| i != 0 && !map.contains(i) && !self.unattributed.contains(&i));
-        let due = age.is_none_or(|a| a >= PROCESS_MAX_AGE || (new && a >= PROCESS_MIN_GAP));
-        if !due {
-            return Ok(());
-        }
-        let map = self.processes.refresh(root, listeners.iter().copied())?;
-        self.unattributed = listeners.into_iter().filter(|&i| i != 0 && !map.contains(i)).collect();
-        self.processes_at = Some(Instant::now());
-        Ok(())
-    }
-
-    /// Bind a filter (the exporter's own, or an API request's) for `sockets` of this interval: the holders
-    /// from the process cache, refreshed for them when the filter names processes (at most once an interval
-    /// for the API), and the workloads of `namespaces`.
-    pub fn bind(
-        &mut self,
-        expr: &Expr,
-        sockets: &[Socket],
-        namespaces: &Namespaces,
-        command: &'static str,
-    ) -> Result<Bound, BindError> {
-        let needs = expr.needs();
-        let root = self.settings.proc_root.clone();
-        if needs.processes && self.bound_at.is_none_or(|t| t.elapsed() >= BIND_REFRESH_GAP) {
-            if let Err(e) = self.processes.refresh(&root, sockets.iter().map(|x| x.inode)) {
+    /// Who holds every one of `sockets` (for a filter that names processes); when /proc cannot be looked
+    /// through, what was known.
+    fn attribute_all(&mut self, sockets: &[Socket]) -> Attribution {
+        match self.processes.attribute(&self.settings.proc_root, sockets) {
+            Ok(a) => a,
+            Err(e) => {
                 crate::errln!("sockscope: process scan failed: {e}");
+                self.processes.current()
             }
-            self.bound_at = Some(Instant::now());
         }
-        let mut namer = Namer::new(&root, self.settings.state_roots.clone());
-        let workloads =
-            Workloads::for_filter(namespaces, Some(self.processes.map()), needs.workloads, &root, &mut namer);
-        let have = Have::new(command)
-            .holders(self.processes.map(), self.processes.stats().complete)
-            .workloads(&workloads)
-            .cgroup_ids(self.settings.query.details);
-        bind(expr, &have)
     }
 
-    fn gather(&mut self) -> anyhow::Result<(Vec<Socket>, Vec<Group>, Parts)> {
+    /// Collect, filter and count; `every_socket`: look up who holds every socket (an API filter names
+    /// processes).
+    fn gather(&mut self, every_socket: bool) -> anyhow::Result<(Vec<Socket>, Vec<Group>, Parts)> {
         let mut snap = self.collector.collect(&self.settings.query)?;
         for note in snap.notes.drain(..) {
             if self.said.insert(note.clone()) {
@@ -256,18 +212,24 @@ impl Collection {
         let mut sockets = snap.sockets;
         let mut parts = Parts { namespaces: std::mem::take(&mut snap.namespaces), ..Parts::default() };
         let root = self.settings.proc_root.clone();
-        let filter_needs_processes = self.settings.filter.needs().processes;
+        if every_socket || self.settings.filter.needs().processes {
+            parts.every_socket = Some(self.attribute_all(&sockets));
+        }
         if !self.settings.filter.is_true() {
-            let expr = self.settings.filter.clone();
-            let filter = self.bind(&expr, &sockets, &parts.namespaces, "serve")?;
+            let s = &self.settings;
+            let (expr, roots) = (s.filter.clone(), s.state_roots.clone());
+            let filter =
+                bind(&expr, parts.every_socket.as_ref(), &parts.namespaces, (&root, roots, s.query.details), "serve")?;
             sockets.retain(|x| filter.matches(x));
         }
         if self.settings.processes {
-            if !filter_needs_processes {
-                let listeners = sockets.iter().filter(|x| x.is_listener()).map(|x| x.inode).collect();
-                self.refresh_listener_processes(&root, listeners)?;
-            }
-            parts.processes = true;
+            parts.processes = Some(match &parts.every_socket {
+                Some(a) => a.clone(),
+                None => {
+                    let listeners = sockets.iter().filter(|x| x.is_listener()).map(|x| x.inode);
+                    self.processes.attribute_inodes(&root, listeners, Instant::now())?
+                }
+            });
         }
         let s = &self.settings;
         let host = match HostPorts::read(&s.proc_root) {
@@ -326,7 +288,7 @@ impl Collection {
             ephemeral_capacity: parts.capacity,
             counters: parts.counters.as_ref(),
             services: &s.services,
-            processes: parts.processes.then(|| self.processes.map()),
+            processes: parts.processes.as_ref().map(Attribution::map),
             caps: s.caps,
             exporter: Exporter {
                 collection_seconds: took.as_secs_f64(),
@@ -355,5 +317,29 @@ struct Parts {
     namespaces: Namespaces,
     capacity: Option<u32>,
     counters: Option<counters::Counters>,
-    processes: bool,
+    /// Who holds the listeners, for their `process` label.
+    processes: Option<Attribution>,
+    /// Who holds every socket, when a filter names processes.
+    every_socket: Option<Attribution>,
+}
+
+/// Bind a filter (the exporter's own, or an API request's) for the sockets of one interval: `processes` is
+/// who holds them as the collection looked them up (`None`: not looked up; a term naming processes then
+/// sees every socket as hidden), `(proc_root, state_roots, cgroup_ids)` where workloads are read and whether
+/// the sockets carry their cgroup ids.
+pub fn bind(
+    expr: &Expr,
+    processes: Option<&Attribution>,
+    namespaces: &Namespaces,
+    (root, state_roots, cgroup_ids): (&Path, collect::cgroup::StateRoots, bool),
+    command: &'static str,
+) -> Result<Bound, BindError> {
+    let needs = expr.needs();
+    let none = Attribution::default();
+    let processes = processes.unwrap_or(&none);
+    let mut namer = Namer::new(root, state_roots);
+    let workloads = Workloads::for_filter(namespaces, Some(processes.map()), needs.workloads, root, &mut namer);
+    let have =
+        Have::new(command).holders(processes.map(), processes.complete()).workloads(&workloads).cgroup_ids(cgroup_ids);
+    crate::filter::bind(expr, &have)
 }

@@ -94,7 +94,7 @@ pub async fn handle<B>(shared: Arc<Shared>, req: Request<B>) -> Response<Body> {
         "/metrics" => {
             let accept = req.headers().get(header::ACCEPT).and_then(|v| v.to_str().ok());
             let format = Format::negotiate(accept);
-            let data = shared.data(false).await;
+            let data = shared.data(false, false).await;
             match (&data.error, data.text.is_empty()) {
                 // Nothing to show at all (the collection panicked): say why.
                 (Some(e), true) => error(StatusCode::INTERNAL_SERVER_ERROR, e),
@@ -118,31 +118,33 @@ fn health(shared: &Shared) -> Response<Body> {
     }
 }
 
-/// A client's filter, bound for this interval's data: its states (`None`: all) and expression.
-fn parse_filter(
-    shared: &Shared,
-    data: &super::collection::Data,
-    text: &str,
-) -> Result<(Option<StateSet>, filter::Bound), String> {
-    // The client's filter: addresses only (no DNS on its behalf), cgroup paths below the cgroup2 mount.
+/// A client's filter, parsed: addresses only (no DNS on its behalf), cgroup paths below the cgroup2 mount.
+fn parse_filter(shared: &Shared, text: &str) -> Result<filter::Parsed, String> {
     let lookup =
         filter::UntrustedLookup { system: filter::SystemLookup::new(&shared.proc_root), cgroup_ids: shared.cgroup_ids };
-    let parsed =
-        filter::parse(text, &shared.services, &lookup).map_err(|e| format!("bad filter: {}", e.render(text)))?;
-    let expr = shared.bind(&parsed.expr, data).map_err(|e| format!("bad filter: {e}"))?;
-    Ok((parsed.states, expr))
+    filter::parse(text, &shared.services, &lookup).map_err(|e| format!("bad filter: {}", e.render(text)))
 }
 
 /// `/api/v1/sockets` and `/api/v1/groups`: a page of this interval's sockets or groups narrowed by the
-/// filter, as JSON.
+/// filter, as JSON. A filter that names processes asks for an interval whose collection looked up who holds
+/// every socket, and binds to that.
 async fn api(shared: Arc<Shared>, params: Params, groups: bool) -> Response<Body> {
-    let data = shared.data(true).await;
+    let parse = {
+        let (shared, text) = (shared.clone(), params.filter.clone());
+        move || parse_filter(&shared, &text)
+    };
+    let parsed = match tokio::task::spawn_blocking(parse).await {
+        Ok(Ok(parsed)) => parsed,
+        Ok(Err(msg)) => return error(StatusCode::BAD_REQUEST, &msg),
+        Err(_) => return error(StatusCode::INTERNAL_SERVER_ERROR, "the request handler panicked"),
+    };
+    let data = shared.data(true, parsed.expr.needs().processes).await;
     if let Some(e) = &data.error {
         return error(StatusCode::SERVICE_UNAVAILABLE, e);
     }
     let work = move || -> Result<api::Page, String> {
-        let (states, expr) = parse_filter(&shared, &data, &params.filter)?;
-        let states = states.unwrap_or(StateSet::ALL);
+        let expr = shared.bind(&parsed.expr, &data).map_err(|e| format!("bad filter: {e}"))?;
+        let states = parsed.states.unwrap_or(StateSet::ALL);
         let mut page = if groups {
             api::groups(&shared.latest, &shared.services, &data, states, &expr, &params)?
         } else {

@@ -58,6 +58,8 @@ pub struct Shared {
     /// The collection asks for each socket's cgroup id (its own filter has a `cgroup PATH` term): a request's
     /// `cgroup PATH` term can match only then.
     cgroup_ids: bool,
+    /// Where container and pod names are read (an API filter's `container` term).
+    state_roots: crate::collect::cgroup::StateRoots,
     /// The current interval's data. Held locked while a collection runs, so concurrent requests wait for
     /// that one collection instead of starting their own.
     current: tokio::sync::Mutex<Option<Arc<Data>>>,
@@ -77,6 +79,7 @@ impl Shared {
             services: Arc::new(settings.services.clone()),
             proc_root: settings.proc_root.clone(),
             cgroup_ids: settings.query.details,
+            state_roots: settings.state_roots.clone(),
             current: tokio::sync::Mutex::new(None),
             latest: Arc::default(),
             last_error: Mutex::new(None),
@@ -85,20 +88,24 @@ impl Shared {
     }
 
     /// This interval's data: collected now when the last collection is older than the interval, or when
-    /// `sockets` are wanted (the API) and the last collection (for /metrics) did not keep them. The work runs
-    /// in a task of its own, so a request that gives up (timeout, client gone) does not abandon a collection
-    /// that the next request would then start again.
-    pub async fn data(self: &Arc<Self>, sockets: bool) -> Arc<Data> {
+    /// `sockets` are wanted (the API) and the last collection (for /metrics) did not keep them, or when
+    /// `processes` are wanted too (an API filter names processes) and it did not look up who holds each
+    /// socket. The work runs in a task of its own, so a request that gives up (timeout, client gone) does
+    /// not abandon a collection that the next request would then start again.
+    pub async fn data(self: &Arc<Self>, sockets: bool, processes: bool) -> Arc<Data> {
         let me = self.clone();
-        match tokio::spawn(async move { me.current_or_collect(sockets).await }).await {
+        match tokio::spawn(async move { me.current_or_collect(sockets, processes).await }).await {
             Ok(d) => d,
             Err(e) => failed(format!("the collection task failed: {e}")),
         }
     }
 
-    async fn current_or_collect(&self, sockets: bool) -> Arc<Data> {
+    async fn current_or_collect(&self, sockets: bool, processes: bool) -> Arc<Data> {
         let mut current = self.current.lock().await;
-        if let Some(d) = current.as_ref().filter(|d| d.at.elapsed() < self.interval && (d.kept || !sockets)) {
+        let fits = |d: &&Arc<Data>| {
+            d.at.elapsed() < self.interval && (d.kept || !sockets) && (d.attribution.is_some() || !processes)
+        };
+        if let Some(d) = current.as_ref().filter(fits) {
             return d.clone();
         }
         // The old data goes first: two snapshots of 100k sockets at once would double the peak memory. (The
@@ -107,7 +114,7 @@ impl Shared {
         self.drop_unread_latest(None);
         let collection = self.collection.clone();
         let data = tokio::task::spawn_blocking(move || {
-            collection.lock().unwrap_or_else(PoisonError::into_inner).collect(sockets)
+            collection.lock().unwrap_or_else(PoisonError::into_inner).collect(sockets, processes)
         })
         .await;
         let data = match data {
@@ -140,14 +147,15 @@ impl Shared {
         self.last_error.lock().unwrap_or_else(PoisonError::into_inner).clone()
     }
 
-    /// An API filter bound for this interval's sockets, as the exporter's own filter is (see
-    /// [`Collection::bind`]). Blocking.
+    /// An API filter bound for this interval's sockets as the exporter's own filter is
+    /// ([`collection::bind`]), to who holds them as the collection looked them up: the collection is not
+    /// locked and /proc not looked through. Blocking (workloads are read).
     pub fn bind(&self, expr: &Expr, data: &Data) -> Result<crate::filter::Bound, crate::filter::BindError> {
         if !expr.needs().any() {
             return crate::filter::bind(expr, &crate::filter::Have::new("the API"));
         }
-        let mut c = self.collection.lock().unwrap_or_else(PoisonError::into_inner);
-        c.bind(expr, &data.sockets, &data.namespaces, "the API")
+        let roots = (self.proc_root.as_path(), self.state_roots.clone(), self.cgroup_ids);
+        collection::bind(expr, data.attribution.as_ref(), &data.namespaces, roots, "the API")
     }
 }
 
@@ -280,7 +288,7 @@ mod tests {
     #[tokio::test]
     async fn the_apis_data_goes_once_no_page_reads_it() {
         let shared = shared();
-        let data = shared.data(true).await;
+        let data = shared.data(true, false).await;
         assert!(data.error.is_none() && data.kept && !data.sockets.is_empty(), "{:?}", data.error);
         let params = api::Params::parse(None).unwrap();
         let page = api::sockets(
@@ -292,10 +300,24 @@ mod tests {
         )
         .unwrap();
         drop(data);
-        assert!(!shared.data(false).await.kept);
+        assert!(!shared.data(false, false).await.kept);
         assert!(shared.latest.get().is_some(), "a page is being read from it");
         drop(page);
-        assert!(!shared.data(false).await.kept);
+        assert!(!shared.data(false, false).await.kept);
         assert!(shared.latest.get().is_none(), "nothing reads it any more");
+    }
+
+    /// An API filter naming processes binds to its interval's attribution, which the collection made: not
+    /// to a /proc scan of its own under the collection's lock (held here throughout).
+    #[tokio::test]
+    async fn an_api_filter_naming_processes_binds_without_the_collection() {
+        let shared = shared();
+        assert!(shared.data(true, false).await.attribution.is_none(), "no filter named processes");
+        let data = shared.data(true, true).await;
+        assert!(data.error.is_none() && data.attribution.is_some(), "{:?}", data.error);
+        let parsed = crate::filter::parse("process nosuch", &Services::default(), &crate::filter::NoLookup).unwrap();
+        let _busy = shared.collection.lock().unwrap();
+        let bound = shared.bind(&parsed.expr, &data).unwrap();
+        assert!(data.sockets.iter().all(|s| !bound.matches(s)), "nobody in the fixture is named so");
     }
 }
