@@ -119,7 +119,7 @@ pub fn run(cfg: KillConfig, confirm: Confirm) -> anyhow::Result<ExitCode> {
     if let Some(s) = scan {
         names.processes = Some(Processes { map: s.map, complete: s.stats.complete });
     }
-    names.load_interfaces(&selected);
+    crate::collect::names::interfaces(&selected, &mut names.interfaces);
     let opts = TableOptions { header: true, netid: true, extended: true, ..TableOptions::default() };
 
     if cfg.dry_run || confirm == Confirm::Ask {
