@@ -56,8 +56,7 @@ pub fn render_group(w: &mut dyn Write, g: &GroupRow) -> io::Result<()> {
 fn end(addr: &Option<String>, port: Option<u16>) -> String {
     let a = escape(addr.as_deref().unwrap_or("*"));
     match port {
-        Some(p) if a.contains(':') => format!("[{a}]:{p}"),
-        Some(p) => format!("{a}:{p}"),
+        Some(p) => format!("{}:{p}", crate::model::Bracketed(&*a)),
         None => a.into_owned(),
     }
 }
