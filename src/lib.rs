@@ -1,5 +1,8 @@
 //! sockscope: a socket-state monitor for Linux. The library holds everything; `main.rs` is a thin shell.
 
+// `eprint!` panics when stderr cannot be written: messages go through `errln!` (diag.rs).
+#![deny(clippy::print_stderr)]
+
 pub mod cli;
 pub mod clock;
 pub mod collect;

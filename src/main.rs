@@ -1,5 +1,8 @@
 //! The `sockscope` binary: parse arguments, run, map the outcome to an exit status.
 
+// `eprintln!` panics when stderr cannot be written: messages go through `sockscope::errln!`.
+#![deny(clippy::print_stderr)]
+
 use std::io::{self, IsTerminal};
 use std::process::ExitCode;
 
@@ -71,14 +74,16 @@ fn main() -> ExitCode {
                 Ok(code) => code,
                 Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
                 Err(e) => {
-                    eprintln!("sockscope: {e:#}");
+                    sockscope::errln!("sockscope: {e:#}");
                     ExitCode::from(2)
                 }
             };
         }
         Some(Command::Replay(a)) => {
             if !io::stdout().is_terminal() {
-                eprintln!("sockscope: replay needs a terminal; `sockscope list --from FILE --at TIME` prints a moment");
+                sockscope::errln!(
+                    "sockscope: replay needs a terminal; `sockscope list --from FILE --at TIME` prints a moment"
+                );
                 return ExitCode::from(2);
             }
             return finish(tui::replay::run(&a.file).map(|()| ExitCode::SUCCESS));

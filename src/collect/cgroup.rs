@@ -71,6 +71,32 @@ pub fn cgroup2_root(proc_root: &Path) -> Option<PathBuf> {
     })
 }
 
+/// Map cgroup ids to paths (`/`, `/system.slice/nginx.service`) by walking the cgroup2 mount: the id is the
+/// directory's inode number. `None` when no cgroup2 file system is mounted; the walk stops past 100 000 groups.
+pub fn cgroup_paths(proc_root: &Path) -> Option<HashMap<u64, String>> {
+    use std::os::unix::fs::MetadataExt;
+    let root = cgroup2_root(proc_root)?;
+    let mut map = HashMap::new();
+    let mut stack = vec![(root, String::from("/"))];
+    while let Some((dir, path)) = stack.pop() {
+        if let Ok(md) = std::fs::metadata(&dir) {
+            map.insert(md.ino(), path.clone());
+        }
+        if map.len() > 100_000 {
+            break;
+        }
+        let Ok(rd) = std::fs::read_dir(&dir) else { continue };
+        for e in rd.flatten() {
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
+                let name = e.file_name().to_string_lossy().into_owned();
+                let child = if path == "/" { format!("/{name}") } else { format!("{path}/{name}") };
+                stack.push((e.path(), child));
+            }
+        }
+    }
+    Some(map)
+}
+
 /// What one cgroup path says: `/system.slice/docker-<id>.scope`, `/docker/<id>`,
 /// `/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod<uid>.slice/cri-containerd-<id>.scope`,
 /// `/kubepods/burstable/pod<uid>/<id>`, `/machine.slice/libpod-<id>.scope`, `/lxc.payload.web`, `/lxc/web`,

@@ -8,6 +8,7 @@
 pub mod cgroup;
 pub mod close;
 pub mod input;
+pub mod names;
 pub mod netlink;
 pub mod netns;
 pub(crate) mod ordered;

@@ -254,8 +254,7 @@ impl<'de, F: FnMut(Value) -> anyhow::Result<()>> serde::de::Visitor<'de> for Eac
 
 fn end(e: &Value) -> String {
     match (e.get("address").and_then(Value::as_str), e.get("port"), e.get("path")) {
-        (Some(a), Some(p), _) if a.contains(':') => format!("[{a}]:{p}"),
-        (Some(a), Some(p), _) => format!("{a}:{p}"),
+        (Some(a), Some(p), _) => format!("{}:{p}", crate::model::Bracketed(a)),
         (_, _, Some(Value::String(p))) => format!("{p} {}", e["inode"]),
         _ => format!("* {}", e.get("inode").unwrap_or(&Value::Null)),
     }

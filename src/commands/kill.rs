@@ -119,7 +119,7 @@ pub fn run(cfg: KillConfig, confirm: Confirm) -> anyhow::Result<ExitCode> {
     if let Some(s) = scan {
         names.processes = Some(Processes { map: s.map, complete: s.stats.complete });
     }
-    names.load_interfaces(&selected);
+    crate::collect::names::interfaces(&selected, &mut names.interfaces);
     let opts = TableOptions { header: true, netid: true, extended: true, ..TableOptions::default() };
 
     if cfg.dry_run || confirm == Confirm::Ask {
@@ -214,8 +214,8 @@ fn describe(a: &mut Vec<u8>, s: &Socket, names: &Names) {
 
 /// Ask on stderr, read one line from stdin: yes only for `y` or `yes`.
 fn ask(question: &str) -> io::Result<bool> {
-    eprint!("{question}");
-    io::stderr().flush()?;
+    // Not `eprint!`, which panics when stderr cannot be written: a question that cannot be asked is an error.
+    io::stderr().write_all(question.as_bytes())?;
     let mut answer = String::new();
     io::stdin().lock().read_line(&mut answer)?;
     Ok(matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes"))

@@ -6,7 +6,7 @@
 //! is not held up.
 
 use std::io::{self, IsTerminal, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 
 use anyhow::Context;
@@ -17,8 +17,8 @@ use crate::collect::procfs::sockstat;
 use crate::collect::workloads::Workloads;
 use crate::collect::{self, Collector, Query, Sink, Snapshot, SourceChoice, netns};
 use crate::filter::{Expr, Have, bind};
-use crate::model::Socket;
 use crate::model::netns::Namespaces;
+use crate::model::{Proto, Socket};
 use crate::output::json::JsonWriter;
 use crate::output::table::{TableOptions, TableWriter};
 use crate::output::{Names, Processes, summary};
@@ -237,13 +237,13 @@ fn write_rows<W: Write>(
         if let Some(note) = scan.stats.note(crate::sys::is_root()) {
             crate::errln!("sockscope: note: {note}");
         }
-        names.processes = Some(Processes { map: scan.map, complete: scan.stats.complete });
         if config.threads {
-            names.load_threads(&config.proc_root);
+            names.threads = Some(collect::names::threads(scan.map.pids(), &config.proc_root));
         }
+        names.processes = Some(Processes { map: scan.map, complete: scan.stats.complete });
     }
     if config.cgroups {
-        names.load_cgroups(&config.proc_root);
+        names.cgroups = collect::cgroup::cgroup_paths(&config.proc_root);
     }
     let types = config.query.types;
     let mut writer = match config.format {
@@ -256,15 +256,7 @@ fn write_rows<W: Write>(
             batch.retain(|s| types.keeps(s) && filter.matches(s));
         }
         // Names are looked up once per distinct value, as batches bring them.
-        names.load_users(&batch);
-        names.load_interfaces(&batch);
-        names.load_protocols(&batch);
-        if !config.numeric {
-            names.load_netlink_owners(&batch, &config.proc_root);
-        }
-        if config.resolve {
-            names.resolve_hosts(&batch);
-        }
+        look_up_names(&mut names, &batch, config);
         for s in &batch {
             writer.push(s, &names)?;
         }
@@ -272,6 +264,26 @@ fn write_rows<W: Write>(
     Ok(writer)
 }
 
+/// Fill `names` with what `batch` brings that earlier batches did not: the names of the users behind hidden
+/// holders, interfaces, IP protocols (raw sockets), netlink port owners, and with `-r` host names.
+fn look_up_names(names: &mut Names, batch: &[Socket], config: &ListConfig) {
+    if names.processes.as_ref().is_some_and(|p| !p.complete) {
+        collect::names::users(batch, &mut names.users);
+    }
+    collect::names::interfaces(batch, &mut names.interfaces);
+    // Once per listing, when a raw socket shows up.
+    if !config.numeric && names.protocols.is_empty() && batch.iter().any(|s| s.proto == Proto::Raw) {
+        names.protocols = collect::names::protocols(Path::new(collect::names::ETC));
+    }
+    if !config.numeric {
+        collect::names::netlink_owners(batch, &config.proc_root, &mut names.netlink_owners);
+    }
+    if config.resolve {
+        collect::names::hosts(batch, &mut names.hosts);
+    }
+}
+
+#[cfg(test)]
 #[cfg(test)]
 #[path = "list_tests.rs"]
 mod tests;

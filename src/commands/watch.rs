@@ -80,7 +80,7 @@ pub fn run(cfg: WatchConfig) -> anyhow::Result<ExitCode> {
             if cfg.ndjson {
                 json::render_event(&mut out, &ev, &names)?;
             } else {
-                names.load_interfaces(std::slice::from_ref(&ev.socket));
+                crate::collect::names::interfaces(std::slice::from_ref(&ev.socket), &mut names.interfaces);
                 events::render_line(&mut out, &ev, &names)?;
             }
         }

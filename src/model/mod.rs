@@ -455,6 +455,16 @@ mod tests {
     use super::*;
 
     #[test]
+    fn addresses_and_their_text_are_bracketed_alike() {
+        for a in ["127.0.0.1", "::1", "::ffff:10.0.0.1", "fe80::1"] {
+            let ip: IpAddr = a.parse().unwrap();
+            assert_eq!(Bracketed(ip).to_string(), Bracketed(a).to_string(), "{a}");
+        }
+        assert_eq!(Bracketed("::1").to_string(), "[::1]");
+        assert_eq!(Bracketed("host.example").to_string(), "host.example");
+    }
+
+    #[test]
     fn state_default_set_excludes_listen_and_timewait() {
         let d = StateSet::CONNECTED_DEFAULT;
         assert!(d.contains(State::ESTABLISHED));
@@ -490,15 +500,23 @@ mod tests {
 }
 
 /// An address as it appears before `:PORT`: IPv4 as is, IPv6 in brackets (`[::1]`), so the port stays
-/// readable. Every endpoint the tool prints (the listing, the dashboard, `audit`, `forwards`) goes through it.
+/// readable. Every endpoint the tool prints (the listing, the dashboard, `audit`, `forwards`, recordings,
+/// `diff`) goes through it. `Bracketed(&str)` does the same for an address or host name held as text (read
+/// back from a file, a PTR record): bracketed when it holds a `:`, which only an IPv6 address does.
 #[derive(Debug, Clone, Copy)]
-pub struct Bracketed(pub IpAddr);
+pub struct Bracketed<T = IpAddr>(pub T);
 
-impl std::fmt::Display for Bracketed {
+impl std::fmt::Display for Bracketed<IpAddr> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self.0 {
             IpAddr::V4(a) => write!(f, "{a}"),
             IpAddr::V6(a) => write!(f, "[{a}]"),
         }
+    }
+}
+
+impl std::fmt::Display for Bracketed<&str> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.0.contains(':') { write!(f, "[{}]", self.0) } else { f.write_str(self.0) }
     }
 }

@@ -32,6 +32,14 @@ pub fn escape(s: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// [`escape`], and `"` as `\"`: for a name shown between double quotes (`users:(("comm",pid=1))`).
+pub fn escape_quoted(s: &str) -> Cow<'_, str> {
+    match escape(s) {
+        e if e.contains('"') => Cow::Owned(e.replace('"', "\\\"")),
+        e => e,
+    }
+}
+
 /// Append raw bytes to `out`, escaped as [`escape`] does; bytes that are not UTF-8 become `\xNN`.
 pub fn push_escaped_bytes(out: &mut String, bytes: &[u8]) {
     for chunk in bytes.utf8_chunks() {
@@ -65,6 +73,12 @@ pub fn decimal(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn quoted_names_escape_quotes_too() {
+        assert!(matches!(escape_quoted("nginx"), Cow::Borrowed("nginx")));
+        assert_eq!(escape_quoted("a\"b\x1b"), "a\\\"b\\x1b");
+    }
 
     #[test]
     fn control_bytes_are_escaped_and_plain_text_is_borrowed() {

@@ -6,6 +6,7 @@ use super::Names;
 use super::table::{duration_ms, endpoint};
 use crate::clock;
 use crate::events::{Event, Kind};
+use crate::model::text::escape_quoted;
 
 /// The header line.
 pub fn header(w: &mut dyn Write) -> io::Result<()> {
@@ -37,7 +38,7 @@ pub fn render_line(w: &mut dyn Write, ev: &Event, names: &Names) -> io::Result<(
         line.push_str(&format!(" sk:{c:x}"));
     }
     if let Some(p) = &ev.process {
-        line.push_str(&format!(" users:((\"{}\",pid={}))", printable(&p.comm), p.pid));
+        line.push_str(&format!(" users:((\"{}\",pid={}))", escape_quoted(&p.comm), p.pid));
     }
     if ev.kind == Kind::Close {
         match ev.lifetime_ms() {
@@ -60,19 +61,6 @@ pub fn render_line(w: &mut dyn Write, ev: &Event, names: &Names) -> io::Result<(
     }
     line.push('\n');
     w.write_all(line.as_bytes())
-}
-
-/// A name from the system with control characters escaped, for a terminal.
-pub fn printable(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            c if c.is_control() => out.push_str(&format!("\\x{:02x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
 //! Renderers over `impl Write`: the `ss`-style table and JSON / NDJSON. They do no I/O of their own beyond
-//! the writer; names (services, interfaces, hosts) are looked up beforehand and passed in [`Names`].
+//! the writer; names (services, interfaces, hosts, protocols, cgroups, threads) are looked up beforehand by the
+//! commands (loaders in `collect::names` and `collect::cgroup`) and passed in [`Names`].
 
 pub mod events;
 pub mod json;
@@ -107,71 +108,6 @@ impl Names {
         }
     }
 
-    /// Name the processes behind netlink port ids (ss shows `rtnl:systemd/1`).
-    pub fn load_netlink_owners(&mut self, socks: &[Socket], proc_root: &std::path::Path) {
-        for s in socks {
-            if let crate::model::Endpoint::Netlink { portid, .. } = s.local
-                && portid > 0
-                && !self.netlink_owners.contains_key(&portid)
-                && let Ok(stat) = std::fs::read_to_string(proc_root.join(portid.to_string()).join("stat"))
-                && let (Some(open), Some(close)) = (stat.find(" ("), stat.rfind(')'))
-                && let Some(comm) = stat.get(open + 2..close)
-            {
-                self.netlink_owners.insert(portid, comm.to_string());
-            }
-        }
-    }
-
-    /// `-T`: list the threads of every process that holds a socket (`/proc/PID/task`).
-    pub fn load_threads(&mut self, proc_root: &std::path::Path) {
-        let Some(p) = &self.processes else { return };
-        let mut t = HashMap::new();
-        for pid in p.map.pids() {
-            let mut tids: Vec<u32> = std::fs::read_dir(proc_root.join(pid.to_string()).join("task"))
-                .map(|rd| rd.flatten().filter_map(|e| e.file_name().to_str()?.parse().ok()).collect())
-                .unwrap_or_default();
-            tids.sort_unstable();
-            t.insert(pid, tids);
-        }
-        self.threads = Some(t);
-    }
-
-    /// Read `/etc/protocols` when raw sockets are shown with names.
-    pub fn load_protocols(&mut self, socks: &[Socket]) {
-        // Once per listing: the batches of a stream each ask.
-        if self.numeric || !self.protocols.is_empty() || !socks.iter().any(|s| s.proto == Proto::Raw) {
-            return;
-        }
-        if let Ok(text) = std::fs::read_to_string("/etc/protocols") {
-            self.protocols = parse_protocols(&text);
-        }
-    }
-
-    /// Map cgroup ids to paths by walking the cgroup2 mount (the id is the directory's inode number).
-    pub fn load_cgroups(&mut self, proc_root: &std::path::Path) {
-        let Some(root) = crate::collect::cgroup::cgroup2_root(proc_root) else { return };
-        let mut map = HashMap::new();
-        let mut stack = vec![(root.clone(), String::from("/"))];
-        while let Some((dir, path)) = stack.pop() {
-            use std::os::unix::fs::MetadataExt;
-            if let Ok(md) = std::fs::metadata(&dir) {
-                map.insert(md.ino(), path.clone());
-            }
-            if map.len() > 100_000 {
-                break;
-            }
-            let Ok(rd) = std::fs::read_dir(&dir) else { continue };
-            for e in rd.flatten() {
-                if e.file_type().is_ok_and(|t| t.is_dir()) {
-                    let name = e.file_name().to_string_lossy().into_owned();
-                    let child = if path == "/" { format!("/{name}") } else { format!("{path}/{name}") };
-                    stack.push((e.path(), child));
-                }
-            }
-        }
-        self.cgroups = Some(map);
-    }
-
     /// The workload (container, unit) behind a socket.
     pub fn workload(&self, s: &Socket) -> Option<&Workload> {
         self.workloads.of(s, self.processes.as_ref().map(|p| &p.map))
@@ -204,55 +140,6 @@ impl Names {
             None => "uid=?".into(),
         }
     }
-
-    /// Look up the names of the owners of sockets whose process is hidden.
-    pub fn load_users(&mut self, socks: &[Socket]) {
-        if self.processes.as_ref().is_none_or(|p| p.complete) {
-            return;
-        }
-        for s in socks {
-            if let Some(u) = s.uid
-                && !self.users.contains_key(&u)
-                && let Some(n) = crate::sys::user_name(u)
-            {
-                self.users.insert(u, n);
-            }
-        }
-    }
-
-    /// Look up the interface names the sockets refer to (one `if_indextoname` per distinct index).
-    pub fn load_interfaces(&mut self, socks: &[Socket]) {
-        for s in socks {
-            let link = match s.local {
-                crate::model::Endpoint::Link { ifindex, .. } => Some(ifindex),
-                _ => None,
-            };
-            for i in [s.ifindex, link].into_iter().flatten().filter(|i| *i != 0) {
-                self.interfaces
-                    .entry(i)
-                    .or_insert_with(|| crate::sys::interface_name(i).unwrap_or_else(|| i.to_string()));
-            }
-        }
-    }
-
-    /// Reverse-resolve every distinct address (slow: DNS). Addresses without a name stay numeric.
-    pub fn resolve_hosts(&mut self, socks: &[Socket]) {
-        for s in socks {
-            for ip in [s.local.ip(), s.peer.ip()].into_iter().flatten() {
-                if ip.is_unspecified() || self.hosts.contains_key(&ip) {
-                    continue;
-                }
-                // glibc (and so ss) looks a v4-mapped address up as the IPv4 address it holds.
-                let lookup = match ip {
-                    IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
-                    v4 => v4,
-                };
-                if let Some(name) = crate::sys::reverse_lookup(lookup) {
-                    self.hosts.insert(ip, name);
-                }
-            }
-        }
-    }
 }
 
 fn users(held: &[ProcessRef], threads: Option<&HashMap<u32, Vec<u32>>>) -> String {
@@ -279,7 +166,7 @@ fn users(held: &[ProcessRef], threads: Option<&HashMap<u32, Vec<u32>>>) -> Strin
         if i > 0 {
             s.push(',');
         }
-        let comm = crate::model::text::escape(comm).replace('"', "\\\"");
+        let comm = crate::model::text::escape_quoted(comm);
         if threads.is_some() {
             s.push_str(&format!("(\"{comm}\",pid={pid},tid={tid},fd={fd})"));
         } else {
@@ -288,21 +175,6 @@ fn users(held: &[ProcessRef], threads: Option<&HashMap<u32, Vec<u32>>>) -> Strin
     }
     s.push(')');
     s
-}
-
-/// `/etc/protocols`: `name number aliases...` per line, `#` comments.
-pub fn parse_protocols(text: &str) -> HashMap<u16, String> {
-    let mut m = HashMap::new();
-    for line in text.lines() {
-        let line = line.split('#').next().unwrap_or("");
-        let mut f = line.split_whitespace();
-        if let (Some(name), Some(num)) = (f.next(), f.next())
-            && let Ok(n) = num.parse::<u16>()
-        {
-            m.entry(n).or_insert_with(|| name.to_string());
-        }
-    }
-    m
 }
 
 /// Re-exported: it lives in `model` so that `group` (below `output`) can use it too.

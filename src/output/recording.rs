@@ -7,7 +7,7 @@ use std::io::{self, Write};
 
 use crate::clock;
 use crate::model::State;
-use crate::model::text::escape;
+use crate::model::text::{escape, escape_quoted};
 use crate::record::reader::Change;
 use crate::record::{EventRow, GroupRow, STATE_COLUMNS};
 
@@ -56,8 +56,7 @@ pub fn render_group(w: &mut dyn Write, g: &GroupRow) -> io::Result<()> {
 fn end(addr: &Option<String>, port: Option<u16>) -> String {
     let a = escape(addr.as_deref().unwrap_or("*"));
     match port {
-        Some(p) if a.contains(':') => format!("[{a}]:{p}"),
-        Some(p) => format!("{a}:{p}"),
+        Some(p) => format!("{}:{p}", crate::model::Bracketed(&*a)),
         None => a.into_owned(),
     }
 }
@@ -81,7 +80,7 @@ pub fn render_event(w: &mut dyn Write, e: &EventRow) -> io::Result<()> {
         line.push_str(&format!(" sk:{c:x}"));
     }
     if let (Some(pid), Some(comm)) = (e.pid, &e.comm) {
-        line.push_str(&format!(" users:((\"{}\",pid={pid}))", escape(comm).replace('"', "\\\"")));
+        line.push_str(&format!(" users:((\"{}\",pid={pid}))", escape_quoted(comm)));
     }
     if e.event == "close" {
         match e.lifetime_ms {

@@ -14,7 +14,7 @@ use std::net::IpAddr;
 
 use super::Names;
 use super::tcp_info::{self, InfoStyle};
-use crate::model::{Endpoint, Family, Proto, Socket};
+use crate::model::{Bracketed, Endpoint, Family, Proto, Socket};
 
 /// What the table shows.
 #[derive(Debug, Clone, Copy, Default)]
@@ -490,20 +490,14 @@ fn end_port(a: &mut Vec<u8>, e: &Endpoint, s: &Socket, names: &Names, opts: &Tab
 /// name with `-r` (bracketed when it holds a `:`).
 fn addr(a: &mut Vec<u8>, ip: &IpAddr, s: &Socket, names: &Names) {
     if let Some(h) = names.hosts.get(ip) {
-        if h.contains(':') {
-            a.push(b'[');
-            text(a, h);
-            a.push(b']');
-        } else {
-            text(a, h);
-        }
+        let _ = write!(a, "{}", Bracketed(&*crate::model::text::escape(h)));
         return;
     }
     match ip {
         IpAddr::V4(v4) => ipv4(a, v4.octets()),
         IpAddr::V6(v6) if v6.is_unspecified() && s.v6only != Some(true) => a.push(b'*'),
-        IpAddr::V6(v6) => {
-            let _ = write!(a, "[{v6}]");
+        IpAddr::V6(_) => {
+            let _ = write!(a, "{}", Bracketed(*ip));
         }
     }
 }

@@ -266,10 +266,9 @@ impl GroupRow {
     /// `127.0.0.1:5000`, `-> 10.0.0.5:5432`, a UNIX path: as the dashboard names groups.
     pub fn label(&self) -> String {
         let addr = self.address.as_deref().unwrap_or("(unnamed)");
-        let host = if addr.contains(':') && self.port.is_some() { format!("[{addr}]") } else { addr.to_string() };
         let end = match self.port {
-            Some(p) => format!("{host}:{p}"),
-            None => host,
+            Some(p) => format!("{}:{p}", crate::model::Bracketed(addr)),
+            None => addr.to_string(),
         };
         match self.kind.as_str() {
             "outbound" | "unix-peer" => format!("-> {end}"),

@@ -131,7 +131,7 @@ fn holder(file: &std::fs::File) -> Option<String> {
     let pid = flock_holder(&locks, dev, m.ino())?;
     let comm = crate::collect::input::read_to_string_capped(Path::new(&format!("/proc/{pid}/comm")), 4096);
     Some(match comm {
-        Ok(c) => format!("{}[{pid}]", c.trim_end()),
+        Ok(c) => format!("{}[{pid}]", crate::collect::process::parse::parse_comm(c.as_bytes())),
         Err(_) => format!("pid {pid}"),
     })
 }

@@ -6,8 +6,8 @@ use std::collections::BTreeSet;
 use super::app::SockRow;
 use super::live::Live;
 use crate::group::Group;
+use crate::model::text::escape_quoted;
 use crate::model::{Proto, Socket};
-use crate::output::events::printable;
 
 /// A pending confirmation.
 #[derive(Debug, Clone, PartialEq)]
@@ -34,12 +34,12 @@ impl KillDialog {
         let idx: Vec<u32> = g.members.iter().copied().filter(|&i| live.socket(i as usize).is_some()).collect();
         if idx.is_empty() && !g.members.is_empty() {
             // Only the open group's sockets are kept one by one (the others are counts).
-            return Err(format!("open {} (Enter) to close its connections", printable(&g.key.to_string())));
+            return Err(format!("open {} (Enter) to close its connections", escape_quoted(&g.key.to_string())));
         }
         if idx.is_empty() {
-            return Err(format!("{} has no connections to close", printable(&g.key.to_string())));
+            return Err(format!("{} has no connections to close", escape_quoted(&g.key.to_string())));
         }
-        Ok(Self::of(live, &idx, format!("{} connections of {}", idx.len(), printable(&g.key.to_string()))))
+        Ok(Self::of(live, &idx, format!("{} connections of {}", idx.len(), escape_quoted(&g.key.to_string()))))
     }
 
     /// One socket of the socket list (a closed one is already gone).
@@ -53,7 +53,7 @@ impl KillDialog {
         crate::output::table::endpoint(&mut a, s, &crate::output::Names::default(), true);
         a.extend_from_slice(b" -> ");
         crate::output::table::endpoint(&mut a, s, &crate::output::Names::default(), false);
-        let what = format!("1 socket {} {}", s.proto, printable(&String::from_utf8_lossy(&a)));
+        let what = format!("1 socket {} {}", s.proto, escape_quoted(&String::from_utf8_lossy(&a)));
         Ok(Self::of(live, &[i], what))
     }
 
@@ -66,7 +66,7 @@ impl KillDialog {
                     let label = o.label(i as usize, usize::MAX);
                     // `-`: no process holds it (TIME-WAIT and the like).
                     if label != "-" {
-                        processes.insert(printable(&label));
+                        processes.insert(escape_quoted(&label).into_owned());
                     }
                 }
                 None => unnamed += 1,

@@ -17,7 +17,7 @@ use ratatui::widgets::{Block, Borders, Paragraph};
 use super::charts::{GroupPictures, group_charts};
 use super::history::{GroupSample, Series};
 use crate::clock;
-use crate::output::events::printable;
+use crate::model::text::escape_quoted;
 use crate::output::recording::states_text;
 use crate::record::reader::{Recording, SampleInfo};
 use crate::record::{EventRow, GroupRow};
@@ -200,7 +200,7 @@ pub fn view(r: &Replay, f: &mut Frame) {
     let title = match s {
         Some(s) => format!(
             " replay {} │ sample {}/{} at {} │ {} sockets │ +{} -{} since the previous",
-            printable(&r.file),
+            escape_quoted(&r.file),
             r.cursor + 1,
             r.samples.len(),
             clock::rfc3339(s.time_ms),
@@ -208,7 +208,7 @@ pub fn view(r: &Replay, f: &mut Frame) {
             s.opened,
             s.closed
         ),
-        None => format!(" replay {} │ no samples", printable(&r.file)),
+        None => format!(" replay {} │ no samples", escape_quoted(&r.file)),
     };
     f.render_widget(
         Paragraph::new(title).style(Style::default().add_modifier(Modifier::REVERSED)),
@@ -264,12 +264,12 @@ fn group_list(r: &Replay, f: &mut Frame, area: Rect) {
         };
         let text = format!(
             "{:<34} {:<5} {:>7} {:>9} {:>5}  {:<18} {}",
-            printable(&g.label()),
+            escape_quoted(&g.label()),
             g.proto,
             g.sockets,
             q,
             g.peers,
-            g.owner.as_deref().map_or("-".into(), printable),
+            g.owner.as_deref().map_or("-".into(), escape_quoted),
             states_text(g)
         );
         let style = if i == r.sel { Style::default().add_modifier(Modifier::REVERSED) } else { Style::default() };
@@ -279,7 +279,7 @@ fn group_list(r: &Replay, f: &mut Frame, area: Rect) {
 
     if bottom_h > 0 {
         let b = Rect { y: 3 + table_h, height: bottom_h, ..area };
-        let name = r.selected().map_or(String::new(), |g| printable(&g.label()));
+        let name = r.selected().map_or(String::new(), |g| escape_quoted(&g.label()).into_owned());
         let trend = super::tables::sparkline(&buckets(&trend(&r.series), w), w);
         let mut lines = vec![Line::from(format!(" {trend}"))];
         for e in r.events.iter().take(bottom_h.saturating_sub(3) as usize) {
@@ -308,10 +308,10 @@ fn group_screen(r: &Replay, f: &mut Frame, area: Rect) {
                 (Some(q), Some(b)) => format!(", accept queue {q}/{b}"),
                 _ => String::new(),
             };
-            let owner = g.owner.as_deref().map_or(String::new(), |o| format!(", held by {}", printable(o)));
-            format!(" {} {}: {} sockets ({}){q}{owner}", g.proto, printable(&g.label()), g.sockets, states_text(g))
+            let owner = g.owner.as_deref().map_or(String::new(), |o| format!(", held by {}", escape_quoted(o)));
+            format!(" {} {}: {} sockets ({}){q}{owner}", g.proto, escape_quoted(&g.label()), g.sockets, states_text(g))
         }
-        None => format!(" {} {}: not in this sample", open.proto, printable(&open.label())),
+        None => format!(" {} {}: not in this sample", open.proto, escape_quoted(&open.label())),
     };
     let bold = Style::default().add_modifier(Modifier::BOLD);
     f.render_widget(Paragraph::new(Line::from(Span::styled(head, bold))), Rect { height: 1, ..area });
@@ -319,8 +319,9 @@ fn group_screen(r: &Replay, f: &mut Frame, area: Rect) {
     let charts_h = if rest >= 12 { (rest * 3 / 5).clamp(8, 18) } else { rest };
     let (first, last) = (r.samples.first().map_or(0, |s| s.time_ms), r.samples.last().map_or(0, |s| s.time_ms));
     let span = axis_times(first, last);
-    let top_peers: Vec<(String, u32)> =
-        now.map_or(Vec::new(), |g| g.top_peer_list().into_iter().map(|(a, n)| (printable(&a), n)).collect());
+    let top_peers: Vec<(String, u32)> = now.map_or(Vec::new(), |g| {
+        g.top_peer_list().into_iter().map(|(a, n)| (escape_quoted(&a).into_owned(), n)).collect()
+    });
     let listener = open.kind == "listen" && open.accept_backlog.is_some();
     let queue = match now {
         Some(g) => g.accept_queue.zip(g.accept_backlog),

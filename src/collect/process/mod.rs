@@ -199,8 +199,7 @@ pub fn scan_named(proc_root: &Path, keep: &dyn Fn(&str) -> bool) -> Result<ScanR
     let named: Vec<u32> = pids
         .into_iter()
         .filter(|p| {
-            std::fs::read(proc_root.join(p.to_string()).join("comm"))
-                .is_ok_and(|c| keep(String::from_utf8_lossy(&c).trim_end_matches('\n')))
+            std::fs::read(proc_root.join(p.to_string()).join("comm")).is_ok_and(|c| keep(&parse::parse_comm(&c)))
         })
         .collect();
     Ok(scan_listed(&proc, &named, total, 1))

@@ -175,7 +175,7 @@ impl Collection {
     /// container (looked up once per interval, not per request).
     fn json_names(&self, sockets: &[Socket], namespaces: &Namespaces) -> Names {
         let mut names = Names::default();
-        names.load_interfaces(sockets);
+        crate::collect::names::interfaces(sockets, &mut names.interfaces);
         if namespaces.len() > 1 {
             let root = &self.settings.proc_root;
             names.workloads = Workloads::load(
