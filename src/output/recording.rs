@@ -18,7 +18,7 @@ pub fn states_text(g: &GroupRow) -> String {
         let n = g.states[i];
         if n > 0 {
             let st = State(i as u8 + 1);
-            let label = if g.proto == "tcp" { st.name() } else { name };
+            let label = if g.key.proto() == crate::model::Proto::Tcp { st.name() } else { name };
             parts.push(format!("{label}:{n}"));
         }
     }
@@ -44,7 +44,7 @@ pub fn render_group(w: &mut dyn Write, g: &GroupRow) -> io::Result<()> {
         w,
         "{:<34} {:<5} {:>7} {:>9} {:>5}  {:<24} {}",
         escape(&g.label()),
-        escape(&g.proto),
+        g.key.proto(),
         g.sockets,
         q,
         g.peers,
@@ -106,7 +106,7 @@ pub fn render_group_change(
     after: Option<&GroupRow>,
 ) -> io::Result<()> {
     let label = g.label();
-    let (label, proto) = (escape(&label), escape(&g.proto));
+    let (label, proto) = (escape(&label), g.key.proto());
     match (change, after) {
         (Change::Changed, Some(a)) => writeln!(
             w,

@@ -352,8 +352,7 @@ impl Tracker {
                 e.1 -= repeats.partition_point(|&r| r < e.1) as u32;
             }
         }
-        let fold =
-            self.host.as_ref().map(|h| group::Fold { ephemeral: (h.ephemeral.low, h.ephemeral.high), per_user: true });
+        let fold = self.host.as_ref().map(group::Fold::of);
         let groups = group::group_with(&sockets, fold.as_ref());
         let totals = sockets.iter().fold(StateCounts::default(), |mut t, s| {
             t.add(s.state);

@@ -60,8 +60,11 @@ pub struct Data {
     pub kept: bool,
     /// The selected sockets (empty when not kept or when the collection failed).
     pub sockets: Vec<Socket>,
-    /// `group::group(&sockets)`.
+    /// `group::group_with(&sockets, fold)`.
     pub groups: Vec<Group>,
+    /// How the groups fold unconnected UDP sockets on ephemeral ports (the dashboard's rule), for the
+    /// groups of a filter's sockets too.
+    pub fold: Option<group::Fold>,
     /// Indices of `sockets` in [`Data::key`] order (the API's pages).
     pub order: Vec<u32>,
     /// What the sockets' JSON shows besides themselves (interfaces; namespaces and workloads with several).
@@ -101,6 +104,7 @@ impl Data {
             kept: false,
             sockets: Vec::new(),
             groups: Vec::new(),
+            fold: None,
             order: Vec::new(),
             names: Names::default(),
             namespaces: Namespaces::default(),
@@ -167,7 +171,7 @@ impl Collection {
         match result {
             Ok((sockets, groups, parts)) => {
                 let mut data = self.finish(at, took, &sockets, &groups, &parts, None);
-                data.namespaces = parts.namespaces;
+                (data.namespaces, data.fold) = (parts.namespaces, parts.fold);
                 if keep {
                     data.names = self.json_names(&sockets, &data.namespaces);
                     data.keep(sockets, groups);
@@ -304,7 +308,8 @@ impl Collection {
                 None
             }
         };
-        let groups = group::group(&sockets);
+        parts.fold = Some(group::Fold::of(&host));
+        let groups = group::group_with(&sockets, parts.fold.as_ref());
         Ok((sockets, groups, parts))
     }
 
@@ -354,6 +359,7 @@ struct Parts {
     /// The namespaces the sockets' `netns` indexes.
     namespaces: Namespaces,
     capacity: Option<u32>,
+    fold: Option<group::Fold>,
     counters: Option<counters::Counters>,
     processes: bool,
 }
