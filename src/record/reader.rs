@@ -12,7 +12,7 @@ use rusqlite::{Connection, Params, Row, Statement};
 
 use super::{EventRow, GroupRow, KeyColumns, RecordError};
 use crate::clock;
-use crate::group::GroupKind;
+use crate::group::{GroupKind, KeyError};
 
 pub struct Recording {
     conn: Connection,
@@ -137,8 +137,16 @@ fn group_row(r: &Row, at: usize, version: i64) -> rusqlite::Result<GroupRow> {
     }
     let (kind, proto): (String, String) = (r.get(at)?, r.get(at + 1)?);
     let address: Option<String> = r.get(at + 2)?;
-    let key = super::key_of((&kind, &proto, address.as_deref(), r.get(at + 3)?, r.get(at + 22)?), version)
-        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(at, rusqlite::types::Type::Text, Box::new(e)))?;
+    let key =
+        super::key_of((&kind, &proto, address.as_deref(), r.get(at + 3)?, r.get(at + 22)?), version).map_err(|e| {
+            // The column to blame: the kind, the protocol, or the address (or port) the kind needs.
+            let column = match e {
+                KeyError::Kind(_) => at,
+                KeyError::Proto(_) | KeyError::KindProto { .. } => at + 1,
+                KeyError::Missing { .. } | KeyError::Address { .. } => at + 2,
+            };
+            rusqlite::Error::FromSqlConversionFailure(column, rusqlite::types::Type::Text, Box::new(e))
+        })?;
     Ok(GroupRow {
         key,
         sockets: r.get(at + 4)?,
@@ -465,7 +473,7 @@ impl Recording {
         let k = self.columns(g);
         let (from_ms, to_ms) = (ms(from_ms), ms(to_ms));
         let params = rusqlite::params![k.kind, k.proto, k.address, k.port, from_ms, to_ms, k.uid];
-        let params = if self.version < 2 { &params[..6] } else { &params[..] };
+        let params = if self.version < 2 { &params[..6] } else { params };
         let mut rows = st.query(params).map_err(&err)?;
         let mut last = None;
         while let Some(r) = rows.next().map_err(&err)? {

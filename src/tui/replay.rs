@@ -265,7 +265,7 @@ fn group_list(r: &Replay, f: &mut Frame, area: Rect) {
         let text = format!(
             "{:<34} {:<5} {:>7} {:>9} {:>5}  {:<18} {}",
             printable(&g.label()),
-            g.key.proto(),
+            g.key.proto().name(),
             g.sockets,
             q,
             g.peers,
