@@ -541,8 +541,9 @@ fn pressure(sockets: &[Socket], groups: &[Group], host: &HostPorts, threshold_pc
     let pressures = classes::ephemeral_pressure_of(sockets, which, host);
     let mut out = FastMap::default();
     for g in large {
-        let GroupKey::Outbound { proto, ip, port, .. } = g.key else { continue };
-        if let Some(p) = classes::pressure_towards(&pressures, proto, ip, port).filter(|p| p.over(threshold_pct)) {
+        let GroupKey::Outbound { proto, ip, port, netns } = g.key else { continue };
+        if let Some(p) = classes::pressure_towards(&pressures, netns, proto, ip, port).filter(|p| p.over(threshold_pct))
+        {
             out.insert(g.key.clone(), p.clone());
         }
     }

@@ -17,7 +17,7 @@ use crate::filter::{BindError, Bound, Expr, Have, bind};
 use crate::group::{self, Group};
 use crate::hash::FastSet;
 use crate::model::Socket;
-use crate::model::netns::{Namespaces, NetnsId};
+use crate::model::netns::Namespaces;
 use crate::model::owners::ProcessMap;
 use crate::output::Names;
 use crate::output::metrics::{self, Caps, Exporter, Format, Input};
@@ -284,19 +284,8 @@ impl Collection {
                 HostPorts::linux_default()
             }
         };
-        if parts.namespaces.len() > 1 {
-            // Ports are per namespace: the same tuple in two namespaces is two tuples. (The range is the
-            // exporter's own namespace's.)
-            let mut by_ns: Vec<(NetnsId, classes::Pressure)> = Vec::new();
-            for id in 0..parts.namespaces.len() as NetnsId {
-                let mine: Vec<Socket> = sockets.iter().filter(|x| x.netns == id).cloned().collect();
-                by_ns.extend(classes::ephemeral_pressure(&mine, &host).into_iter().map(|p| (id, p)));
-            }
-            by_ns.sort_by(|a, b| b.1.sockets.cmp(&a.1.sockets).then(a.0.cmp(&b.0)));
-            (parts.pressure_netns, parts.pressure) = by_ns.into_iter().unzip();
-        } else {
-            parts.pressure = classes::ephemeral_pressure(&sockets, &host);
-        }
+        // Per namespace, in one pass (the range is the exporter's own namespace's).
+        parts.pressure = classes::ephemeral_pressure(&sockets, &host);
         parts.capacity = Some(host.capacity());
         parts.counters = match counters::read(&s.proc_root) {
             Ok(c) => Some(c),
@@ -341,7 +330,6 @@ impl Collection {
                 success: error.is_none(),
             },
             namespaces: &parts.namespaces,
-            pressure_netns: &parts.pressure_netns,
         };
         let reg = metrics::registry(&input);
         let text = Bytes::from(metrics::encode(&reg, Format::Text));
@@ -354,8 +342,6 @@ impl Collection {
 #[derive(Default)]
 struct Parts {
     pressure: Vec<classes::Pressure>,
-    /// The namespace of each `pressure` entry (empty with one namespace).
-    pressure_netns: Vec<NetnsId>,
     /// The namespaces the sockets' `netns` indexes.
     namespaces: Namespaces,
     capacity: Option<u32>,
