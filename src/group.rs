@@ -2,78 +2,16 @@
 //! sockets by where they go, UNIX sockets by path. Counts by state, accept-queue fill, distinct peers.
 
 use std::borrow::Borrow;
-use std::fmt;
 use std::net::IpAddr;
 
 use crate::hash::FastMap;
-use crate::model::Bracketed;
 use crate::model::netns::NetnsId;
 use crate::model::{Endpoint, Proto, Socket, State, UnixName};
 
+mod key;
 pub mod owners;
 
-/// What a group stands for. Every group lies in one network namespace (`netns`, the snapshot's index; 0 when
-/// one namespace is shown): the same port in two containers is two groups.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum GroupKey {
-    /// A listening endpoint (a TCP listener, a bound unconnected UDP socket) and the sockets on its port.
-    Listen { proto: Proto, ip: IpAddr, port: u16, netns: NetnsId },
-    /// Sockets whose local port has no listener, by the remote endpoint they talk to.
-    Outbound { proto: Proto, ip: IpAddr, port: u16, netns: NetnsId },
-    /// A named UNIX socket (listener or bound datagram socket) and the connections it accepted.
-    UnixPath(NetnsId, String),
-    /// Unnamed UNIX sockets connected to a named one, by that name.
-    UnixPeer(NetnsId, String),
-    /// Unnamed UNIX sockets whose peer has no name (socketpairs and the like).
-    UnixUnnamed(NetnsId),
-    /// Unconnected UDP sockets of one user (`uid`, the socket's owner as the kernel reports it) bound to ports
-    /// in the ephemeral range of one address: resolvers and clients that bind before sending, folded into one
-    /// row. Keyed by what the socket table itself says, not by the holding process: a process's sockets
-    /// newer than the last process scan would otherwise make a row of their own, and the row would come and
-    /// go with the scans. The row's holders say which processes they are.
-    UdpEphemeral { ip: IpAddr, uid: Option<u32>, netns: NetnsId },
-}
-
-impl GroupKey {
-    pub fn proto(&self) -> Proto {
-        match self {
-            GroupKey::Listen { proto, .. } | GroupKey::Outbound { proto, .. } => *proto,
-            GroupKey::UdpEphemeral { .. } => Proto::Udp,
-            _ => Proto::Unix,
-        }
-    }
-    pub fn port(&self) -> Option<u16> {
-        match self {
-            GroupKey::Listen { port, .. } | GroupKey::Outbound { port, .. } => Some(*port),
-            _ => None,
-        }
-    }
-    pub fn is_outbound(&self) -> bool {
-        matches!(self, GroupKey::Outbound { .. } | GroupKey::UnixPeer(..))
-    }
-    /// The network namespace the group lies in.
-    pub fn netns(&self) -> NetnsId {
-        match self {
-            GroupKey::Listen { netns, .. }
-            | GroupKey::Outbound { netns, .. }
-            | GroupKey::UdpEphemeral { netns, .. } => *netns,
-            GroupKey::UnixPath(n, _) | GroupKey::UnixPeer(n, _) | GroupKey::UnixUnnamed(n) => *n,
-        }
-    }
-}
-
-impl fmt::Display for GroupKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            GroupKey::Listen { ip, port, .. } => write!(f, "{}:{port}", Bracketed(*ip)),
-            GroupKey::Outbound { ip, port, .. } => write!(f, "-> {}:{port}", Bracketed(*ip)),
-            GroupKey::UnixPath(_, p) => f.write_str(p),
-            GroupKey::UnixPeer(_, p) => write!(f, "-> {p}"),
-            GroupKey::UnixUnnamed(_) => f.write_str("(unnamed)"),
-            GroupKey::UdpEphemeral { ip, .. } => write!(f, "{}:(eph)", Bracketed(*ip)),
-        }
-    }
-}
+pub use key::{Fold, GroupKey, GroupKind, KeyError};
 
 /// Socket counts by state (index = kernel state number).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -139,25 +77,6 @@ fn unix_name(e: &Endpoint) -> Option<&UnixName> {
     match e {
         Endpoint::Unix { name, .. } => name.as_ref(),
         _ => None,
-    }
-}
-
-/// How to fold unconnected UDP sockets on ephemeral ports: the host's range, and whether each user's are a
-/// fold of their own (the dashboard; a recording, whose rows have no user, folds per address).
-pub struct Fold {
-    pub ephemeral: (u16, u16),
-    pub per_user: bool,
-}
-
-impl Fold {
-    fn key(&self, s: &Socket) -> Option<GroupKey> {
-        let Endpoint::Inet { ip, port } = s.local else { return None };
-        let unconnected = s.peer.port().is_none_or(|p| p == 0);
-        (s.proto == Proto::Udp
-            && s.state == State::CLOSE
-            && unconnected
-            && (self.ephemeral.0..=self.ephemeral.1).contains(&port))
-        .then_some(GroupKey::UdpEphemeral { ip, uid: if self.per_user { s.uid } else { None }, netns: s.netns })
     }
 }
 

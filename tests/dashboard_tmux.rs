@@ -184,17 +184,19 @@ fn write_recording(db: &std::path::Path) {
         let mut states = [0u32; 11];
         (states[0], states[5], states[9]) = (10 + i, i / 2, 1);
         let g = GroupRow {
-            kind: "listen".into(),
-            proto: "tcp".into(),
-            address: Some("127.0.0.1".into()),
-            port: Some(8080),
+            key: sockscope::group::GroupKey::Listen {
+                proto: sockscope::model::Proto::Tcp,
+                ip: std::net::Ipv4Addr::LOCALHOST.into(),
+                port: 8080,
+                netns: 0,
+            },
             sockets: 11 + i + i / 2,
             listeners: 1,
             states,
             accept_queue: Some(i),
             accept_backlog: Some(128),
             peers: 2,
-            top_peers: format!("127.0.0.2={} 127.0.0.3=3", 7 + i),
+            top_peers: vec![([127, 0, 0, 2].into(), 7 + i), ([127, 0, 0, 3].into(), 3)],
             owner: Some("server/42".into()),
         };
         let (groups, events) = ([g], Pending::default());

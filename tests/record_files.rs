@@ -108,7 +108,7 @@ fn recording(path: &Path, groups: &[sockscope::record::GroupRow], events: &[sock
 }
 
 fn group(port: u16) -> sockscope::record::GroupRow {
-    synthetic::listener_group("127.0.0.1", port, 0)
+    synthetic::listener_group(std::net::Ipv4Addr::LOCALHOST.into(), port, 0)
 }
 
 /// The open of a listener on 127.0.0.1:5000 held by `srv[1]`.
@@ -132,10 +132,7 @@ fn recorded_texts_reach_the_terminal_escaped_in_list_and_diff() {
     let db = dir.join("rec.db");
     let hostile = "\x1b]0;pwned\x07\x1b[2J";
     let g = sockscope::record::GroupRow {
-        kind: "unix".into(),
-        proto: format!("tcp{hostile}"),
-        address: Some(format!("/run/{hostile}")),
-        port: None,
+        key: sockscope::group::GroupKey::UnixPath(0, format!("/run/{hostile}")),
         owner: Some(format!("evil{hostile}[1]")),
         ..group(1)
     };

@@ -233,7 +233,7 @@ fn record_folds_a_resolvers_ephemeral_udp_sockets_into_one_row() {
     let v = json(list_now(&ns, &db, true));
     let groups = v["groups"].as_array().unwrap();
     assert_eq!(groups.len(), 2, "the fold and the service: {v}");
-    let fold = groups.iter().find(|g| g["kind"] == "udp-ephemeral").unwrap_or_else(|| panic!("{v}"));
+    let fold = groups.iter().find(|g| g["kind"] == "udp_ephemeral").unwrap_or_else(|| panic!("{v}"));
     assert_eq!((fold["address"].as_str(), fold["sockets"].as_u64()), (Some("127.0.0.1"), Some(6)), "{v}");
     assert!(fold["owner"].as_str().is_some_and(|o| o.starts_with("resolver[")), "{v}");
     assert!(groups.iter().any(|g| g["kind"] == "listen" && g["port"] == 5353), "{v}");

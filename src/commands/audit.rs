@@ -52,9 +52,18 @@ struct JsonEphemeral<'a> {
     reserved_in_range: Option<u32>,
     capacity: Option<u32>,
     threshold_percent: f64,
-    warnings: Vec<&'a Pressure>,
-    busiest: Vec<&'a Pressure>,
+    warnings: Vec<JsonPressure<'a>>,
+    busiest: Vec<JsonPressure<'a>>,
     error: Option<String>,
+}
+
+/// A tuple's use, with its namespace's label under `--all-netns`.
+#[derive(Serialize)]
+struct JsonPressure<'a> {
+    #[serde(flatten)]
+    pressure: &'a Pressure,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    namespace: Option<&'a str>,
 }
 
 #[derive(Serialize)]
@@ -95,6 +104,9 @@ pub fn run(args: &AuditConfig) -> anyhow::Result<ExitCode> {
         for l in &mut findings.listeners {
             l.namespace = Some(names.netns_label(l.netns));
         }
+        for p in &findings.pressures {
+            findings.pressure_namespaces.entry(p.netns).or_insert_with(|| names.netns_label(p.netns));
+        }
         findings.namespaces = true;
     }
     let stdout = io::stdout();
@@ -117,6 +129,8 @@ struct Findings {
     threshold_pct: f64,
     /// Listeners of several namespaces: the table gets a Namespace column.
     namespaces: bool,
+    /// The label of each namespace a tuple of `pressures` lies in, with several namespaces.
+    pressure_namespaces: crate::hash::FastMap<crate::model::netns::NetnsId, String>,
 }
 
 impl Findings {
@@ -143,7 +157,24 @@ impl Findings {
             Ok(h) => ports::ephemeral_pressure(sockets, h),
             Err(_) => Vec::new(),
         };
-        Findings { listeners, host, pressures, threshold_pct: opts.threshold_pct, namespaces: false }
+        let threshold_pct = opts.threshold_pct;
+        Findings {
+            listeners,
+            host,
+            pressures,
+            threshold_pct,
+            namespaces: false,
+            pressure_namespaces: Default::default(),
+        }
+    }
+
+    /// The namespace label of tuple `p`, with several namespaces.
+    fn namespace_of(&self, p: &Pressure) -> Option<&str> {
+        self.pressure_namespaces.get(&p.netns).map(String::as_str)
+    }
+
+    fn json<'a>(&'a self, p: &'a Pressure) -> JsonPressure<'a> {
+        JsonPressure { pressure: p, namespace: self.namespace_of(p) }
     }
 
     fn flagged(&self) -> usize {
@@ -170,8 +201,8 @@ fn write_json(out: &mut dyn Write, f: &Findings) -> anyhow::Result<()> {
             reserved_in_range: h.map(HostPorts::reserved_in_range),
             capacity: h.map(HostPorts::capacity),
             threshold_percent: f.threshold_pct,
-            warnings: warnings.clone(),
-            busiest: f.pressures.iter().take(BUSIEST).collect(),
+            warnings: warnings.iter().map(|p| f.json(p)).collect(),
+            busiest: f.pressures.iter().take(BUSIEST).map(|p| f.json(p)).collect(),
             error: f.host.as_ref().err().map(|e| e.to_string()),
         },
         flagged_listeners: f.flagged(),
@@ -188,7 +219,7 @@ fn write_text(out: &mut dyn Write, f: &Findings) -> io::Result<()> {
     listeners_table(out, &f.listeners, f.namespaces)?;
     writeln!(out)?;
     match &f.host {
-        Ok(h) => pressure_section(out, h, &f.pressures, &warnings, f.threshold_pct)?,
+        Ok(h) => pressure_section(out, h, f, &warnings)?,
         Err(e) => writeln!(out, "Ephemeral ports: cannot check the pressure, the range is unknown: {e}")?,
     }
     writeln!(out)?;
@@ -263,13 +294,12 @@ fn listeners_table(out: &mut dyn Write, listeners: &[Listener], namespaces: bool
     Ok(())
 }
 
-fn pressure_section(
-    out: &mut dyn Write,
-    h: &HostPorts,
-    pressures: &[Pressure],
-    warnings: &[&Pressure],
-    threshold: f64,
-) -> io::Result<()> {
+fn pressure_section(out: &mut dyn Write, h: &HostPorts, f: &Findings, warnings: &[&Pressure]) -> io::Result<()> {
+    let (pressures, threshold) = (&f.pressures, f.threshold_pct);
+    let tuple = |p: &Pressure| match f.namespace_of(p) {
+        Some(ns) => format!("{ns} {}", tuple(p)),
+        None => tuple(p),
+    };
     let reserved = h.reserved_in_range();
     writeln!(
         out,

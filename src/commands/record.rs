@@ -63,9 +63,7 @@ pub fn run(cfg: RecordConfig) -> anyhow::Result<ExitCode> {
     let mut owners = w.processes.then(|| Owners::start(w.proc_root.clone()));
     // Unconnected UDP sockets on the host's ephemeral ports are one row per address, as on the dashboard
     // (a resolver's hundred sockets would otherwise be a hundred rows a sample).
-    let fold = crate::ports::classes::HostPorts::read(&w.proc_root)
-        .ok()
-        .map(|h| group::Fold { ephemeral: (h.ephemeral.low, h.ephemeral.high), per_user: false });
+    let fold = crate::ports::classes::HostPorts::read(&w.proc_root).ok().map(|h| group::Fold::of(&h));
     let mut dumped = true;
     let mut pending = Pending::default();
     loop {
@@ -102,33 +100,20 @@ pub fn run(cfg: RecordConfig) -> anyhow::Result<ExitCode> {
 
 /// The recorded row of group `g`; `owner` names its holders.
 fn group_row(g: &crate::group::Group, owner: Option<String>) -> GroupRow {
-    use crate::group::GroupKey;
-    let (kind, address, port) = match &g.key {
-        GroupKey::Listen { ip, port, .. } => ("listen", Some(ip.to_string()), Some(*port)),
-        GroupKey::Outbound { ip, port, .. } => ("outbound", Some(ip.to_string()), Some(*port)),
-        GroupKey::UnixPath(_, p) => ("unix", Some(p.clone()), None),
-        GroupKey::UnixPeer(_, p) => ("unix-peer", Some(p.clone()), None),
-        GroupKey::UnixUnnamed(_) => ("unix-unnamed", None, None),
-        // Folded per address (a recording's rows have no user).
-        GroupKey::UdpEphemeral { ip, .. } => ("udp-ephemeral", Some(ip.to_string()), None),
-    };
     let mut states = [0u32; 11];
     for (i, c) in states.iter_mut().enumerate() {
         *c = g.states.get(crate::model::State(i as u8 + 1));
     }
-    let top_peers: Vec<String> = g.top_peers.iter().map(|(ip, n)| format!("{ip}={n}")).collect();
     GroupRow {
-        kind: kind.into(),
-        proto: g.key.proto().name().into(),
-        address,
-        port,
+        // A recording is of one namespace.
+        key: g.key.clone().in_netns(0),
         sockets: g.len() as u32,
         listeners: g.listeners.len() as u32,
         states,
         accept_queue: g.accept_queue.map(|q| q.0),
         accept_backlog: g.accept_queue.map(|q| q.1),
         peers: g.peers,
-        top_peers: top_peers.join(" "),
+        top_peers: g.top_peers.clone(),
         owner,
     }
 }

@@ -226,15 +226,11 @@ fn udp_fold_does_not_split_one_users_sockets_by_attribution() {
     socks.push(udp(46000, 1000));
     // Outside the ephemeral range: a service of its own, not folded.
     socks.push(udp(53, 101));
-    let fold = Fold { ephemeral: (32768, 60999), per_user: true };
+    let fold = Fold { ephemeral: (32768, 60999) };
     let groups = group_with(&socks, Some(&fold));
     let resolver = find(&groups, &GroupKey::UdpEphemeral { ip: me, uid: Some(101), netns: 0 });
     assert_eq!(resolver.len(), 20);
     assert_eq!(find(&groups, &GroupKey::UdpEphemeral { ip: me, uid: Some(1000), netns: 0 }).len(), 1);
     assert_eq!(find(&groups, &GroupKey::Listen { proto: Proto::Udp, ip: me, port: 53, netns: 0 }).len(), 1);
     assert_eq!(groups.len(), 3);
-    // A recording folds per address: its rows have no user.
-    let groups = group_with(&socks, Some(&Fold { per_user: false, ..fold }));
-    assert_eq!(find(&groups, &GroupKey::UdpEphemeral { ip: me, uid: None, netns: 0 }).len(), 21);
-    assert_eq!(groups.len(), 2);
 }

@@ -57,6 +57,21 @@ impl fmt::Display for Proto {
     }
 }
 
+/// Text that names no protocol (`Proto::from_str`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown protocol '{}'", text::escape(.0))]
+pub struct UnknownProto(pub String);
+
+impl std::str::FromStr for Proto {
+    type Err = UnknownProto;
+    /// The inverse of [`Proto::name`] (exactly those words, lower case).
+    fn from_str(s: &str) -> Result<Proto, UnknownProto> {
+        const ALL: [Proto; 8] =
+            [Proto::Tcp, Proto::Udp, Proto::Unix, Proto::Raw, Proto::Sctp, Proto::Mptcp, Proto::Packet, Proto::Netlink];
+        ALL.into_iter().find(|p| p.name() == s).ok_or_else(|| UnknownProto(s.to_string()))
+    }
+}
+
 /// Address family of a socket.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]

@@ -14,9 +14,9 @@
 //! the systemd unit, for the workload behind the socket (see `collect::workloads`).
 //!
 //! Groups (`/api/v1/groups`, the dashboard's rows) are objects with `kind` (`listen`, `outbound`, `unix_path`,
-//! `unix_peer`, `unix_unnamed`), `proto`, `address`, `port`, `path`, `service`, `class`, `listeners`, `sockets`,
-//! `states` (name -> count), `accept_queue`, `backlog`, `peers`, `top_peers` (`address`, `sockets`) and
-//! `dual_stack`.
+//! `unix_peer`, `unix_unnamed`, `udp_ephemeral`: [`crate::group::GroupKind`]), `proto`, `address`, `port`,
+//! `path`, `uid` (a `udp_ephemeral` fold's user), `service`, `class`, `listeners`, `sockets`, `states` (name ->
+//! count), `accept_queue`, `backlog`, `peers`, `top_peers` (`address`, `sockets`) and `dual_stack`.
 
 use std::io::{self, Write};
 
@@ -25,7 +25,7 @@ use serde::Serialize;
 use super::Names;
 use crate::clock;
 use crate::events::{Event, Kind, Via};
-use crate::group::{Group, GroupKey};
+use crate::group::Group;
 use crate::model::internals::{Details, MemInfo, TcpInfo};
 use crate::model::netns::Container;
 use crate::model::owners::{Owner, ProcessInfo};
@@ -324,6 +324,8 @@ struct GroupRecord<'a> {
     address: Option<String>,
     port: Option<u16>,
     path: Option<&'a str>,
+    /// `udp_ephemeral`: the sockets' user (a fold is one user's).
+    uid: Option<u32>,
     service: Option<&'a str>,
     class: Option<&'static str>,
     listeners: usize,
@@ -343,16 +345,8 @@ struct TopPeer {
 }
 
 fn group_record<'a>(g: &'a Group, services: Option<&'a Services>) -> GroupRecord<'a> {
-    let (kind, address, port, path) = match &g.key {
-        GroupKey::Listen { ip, port, .. } => ("listen", Some(ip.to_string()), Some(*port), None),
-        GroupKey::Outbound { ip, port, .. } => ("outbound", Some(ip.to_string()), Some(*port), None),
-        GroupKey::UnixPath(_, p) => ("unix_path", None, None, Some(p.as_str())),
-        GroupKey::UnixPeer(_, p) => ("unix_peer", None, None, Some(p.as_str())),
-        GroupKey::UnixUnnamed(_) => ("unix_unnamed", None, None, None),
-        // Only the dashboard folds (ungrouped listings never make one).
-        GroupKey::UdpEphemeral { ip, .. } => ("udp_ephemeral", Some(ip.to_string()), None, None),
-    };
-    let proto = g.key.proto();
+    let (kind, proto, port) = (g.key.kind().name(), g.key.proto(), g.key.port());
+    let (address, path) = (g.key.ip().map(|ip| ip.to_string()), g.key.path());
     let states = g
         .states
         .0
@@ -367,6 +361,7 @@ fn group_record<'a>(g: &'a Group, services: Option<&'a Services>) -> GroupRecord
         address,
         port,
         path,
+        uid: g.key.uid(),
         service: port.and_then(|p| services?.name(proto, p)),
         class: port.map(|p| PortClass::of(p).name()),
         listeners: g.listeners.len(),
@@ -484,7 +479,7 @@ mod tests {
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(
             lines[1],
-            r#"{"kind":"listen","proto":"tcp","address":"::","port":443,"path":null,"service":"https","class":"well-known","listeners":1,"sockets":1,"states":{"established":1,"listen":1},"accept_queue":0,"backlog":128,"peers":1,"top_peers":[{"address":"::1","sockets":1}],"dual_stack":true},"#
+            r#"{"kind":"listen","proto":"tcp","address":"::","port":443,"path":null,"uid":null,"service":"https","class":"well-known","listeners":1,"sockets":1,"states":{"established":1,"listen":1},"accept_queue":0,"backlog":128,"peers":1,"top_peers":[{"address":"::1","sockets":1}],"dual_stack":true},"#
         );
         assert!(lines[2].starts_with(r#"{"kind":"unix_path","proto":"unix","address":null,"port":null,"path":"@bus""#));
         let v: serde_json::Value = serde_json::from_str(&text).unwrap();

@@ -103,9 +103,9 @@ pub struct Exporter {
 #[derive(Debug, Clone, Copy)]
 pub struct Input<'a> {
     pub sockets: &'a [Socket],
-    /// `group::group(sockets)`.
+    /// `group::group_with(sockets, fold)`.
     pub groups: &'a [Group],
-    /// `ports::classes::ephemeral_pressure(sockets, ..)`, busiest first.
+    /// `ports::classes::ephemeral_pressure(sockets, ..)`, busiest first, each tuple in its namespace.
     pub pressure: &'a [Pressure],
     /// Ports one (protocol, local address, remote endpoint) tuple can use.
     pub ephemeral_capacity: Option<u32>,
@@ -118,8 +118,6 @@ pub struct Input<'a> {
     /// The namespaces `Socket::netns` indexes. With more than one, every per-socket and per-endpoint series
     /// gets `netns` and `container` labels; with one or none the exposition has no namespace labels.
     pub namespaces: &'a Namespaces,
-    /// The namespace of each `pressure` entry (same order); empty when every tuple is in namespace 0.
-    pub pressure_netns: &'a [NetnsId],
 }
 
 impl Input<'_> {
@@ -519,7 +517,7 @@ fn register_ephemeral(reg: &mut Registry, input: &Input) -> i64 {
             ("remote_address", p.remote_address.to_string()),
             ("remote_port", p.remote_port.to_string()),
         ];
-        labels.extend(input.ns_labels(input.pressure_netns.get(k).copied().unwrap_or(0)));
+        labels.extend(input.ns_labels(p.netns));
         used.get_or_create(&labels).set(i64::from(p.sockets));
     }
     reg.register(

@@ -18,7 +18,7 @@ pub fn states_text(g: &GroupRow) -> String {
         let n = g.states[i];
         if n > 0 {
             let st = State(i as u8 + 1);
-            let label = if g.proto == "tcp" { st.name() } else { name };
+            let label = if g.key.proto() == crate::model::Proto::Tcp { st.name() } else { name };
             parts.push(format!("{label}:{n}"));
         }
     }
@@ -44,7 +44,7 @@ pub fn render_group(w: &mut dyn Write, g: &GroupRow) -> io::Result<()> {
         w,
         "{:<34} {:<5} {:>7} {:>9} {:>5}  {:<24} {}",
         escape(&g.label()),
-        escape(&g.proto),
+        g.key.proto().name(),
         g.sockets,
         q,
         g.peers,
@@ -105,7 +105,7 @@ pub fn render_group_change(
     after: Option<&GroupRow>,
 ) -> io::Result<()> {
     let label = g.label();
-    let (label, proto) = (escape(&label), escape(&g.proto));
+    let (label, proto) = (escape(&label), g.key.proto());
     match (change, after) {
         (Change::Changed, Some(a)) => writeln!(
             w,
@@ -155,8 +155,9 @@ mod tests {
     use super::*;
 
     fn g(port: u16, estab: u32) -> GroupRow {
+        let any = std::net::Ipv6Addr::UNSPECIFIED.into();
         GroupRow {
-            address: Some("::".into()),
+            key: crate::group::GroupKey::Listen { proto: crate::model::Proto::Tcp, ip: any, port, netns: 0 },
             owner: Some("ng\u{7}inx/1".into()),
             ..crate::record::fixtures::group_row(port, estab)
         }
@@ -199,12 +200,7 @@ mod tests {
             pid: Some(7),
             ..crate::record::fixtures::event_row(0, "open", 1, (1, 2))
         };
-        let g = GroupRow {
-            proto: "udp\x1b[H".into(),
-            kind: "unix".into(),
-            address: Some("/tmp/\u{202e}x".into()),
-            ..g(1, 1)
-        };
+        let g = GroupRow { key: crate::group::GroupKey::UnixPath(0, "/tmp/\u{202e}x".into()), ..g(1, 1) };
         let t = text(|w| {
             render_event(w, &e)?;
             render_event(w, &EventRow { event: "state".into(), ..e.clone() })?;
@@ -212,14 +208,7 @@ mod tests {
             render_group_change(w, Change::Added, &g, None)
         });
         assert!(!t.contains('\x1b') && !t.contains('\x07') && !t.contains('\r') && !t.contains('\u{202e}'), "{t:?}");
-        for want in [
-            "open\\x1b[2J",
-            "tcp\\x07",
-            "estab\\x1b]0;pwned\\x07",
-            "/run/\\x1b[31mred",
-            "py\\\"th\\x1bon",
-            "udp\\x1b[H",
-        ] {
+        for want in ["open\\x1b[2J", "tcp\\x07", "estab\\x1b]0;pwned\\x07", "/run/\\x1b[31mred", "py\\\"th\\x1bon"] {
             assert!(t.contains(want), "{want} in {t}");
         }
     }

@@ -10,6 +10,7 @@ use serde::Serialize;
 
 use super::range::{self, PortRange};
 use crate::hash::{FastMap, FastSet};
+use crate::model::netns::NetnsId;
 use crate::model::{Endpoint, Proto, Socket, State};
 
 /// IANA's three port ranges (RFC 6335).
@@ -170,6 +171,10 @@ pub fn parse_reserved_ports(text: &str) -> Result<Vec<PortRange>, String> {
 /// the ephemeral range, and all of them together may hold at most [`HostPorts::capacity`].
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Pressure {
+    /// The network namespace the tuple lies in (the snapshot's index): ports are per namespace, so the same
+    /// tuple in two namespaces is two tuples, each with the whole range.
+    #[serde(skip)]
+    pub netns: NetnsId,
     pub proto: Proto,
     pub local_address: IpAddr,
     pub remote_address: IpAddr,
@@ -191,12 +196,15 @@ impl Pressure {
     }
 }
 
-/// Ephemeral-port use of outbound sockets, busiest tuple first.
+/// Ephemeral-port use of outbound sockets, busiest tuple first: the one verdict of the dashboard, the
+/// exporter and `audit`, in one pass over every namespace of the snapshot.
 ///
 /// An outbound socket is a TCP or UDP socket that is not a listener, is connected (has a remote port), and
-/// whose local port is in the ephemeral range and is not the port of a listener of the same protocol (so the
-/// connections a server on an in-range port accepted are not counted). TIME-WAIT sockets count: they keep
-/// their port until the timer ends (reused early only with `net.ipv4.tcp_tw_reuse`).
+/// whose local port is in the ephemeral range and is not the port of a listener of the same protocol in the
+/// same namespace (so the connections a server on an in-range port accepted are not counted). TIME-WAIT
+/// sockets count: they keep their port until the timer ends (reused early only with
+/// `net.ipv4.tcp_tw_reuse`). Tuples are keyed by namespace (see [`Pressure::netns`]); the range is `host`'s
+/// for every namespace. Nothing is kept between calls: a namespace that is gone has no tuple.
 pub fn ephemeral_pressure(socks: &[Socket], host: &HostPorts) -> Vec<Pressure> {
     ephemeral_pressure_of(socks, 0..socks.len(), host)
 }
@@ -208,9 +216,9 @@ pub fn ephemeral_pressure_of(
     which: impl IntoIterator<Item = usize>,
     host: &HostPorts,
 ) -> Vec<Pressure> {
-    let listening: FastSet<(Proto, u16)> =
-        socks.iter().filter(|s| s.is_listener()).filter_map(|s| Some((s.proto, s.local.port()?))).collect();
-    let mut counts: FastMap<(Proto, IpAddr, IpAddr, u16), (u32, u32)> = FastMap::default();
+    let listening: FastSet<(NetnsId, Proto, u16)> =
+        socks.iter().filter(|s| s.is_listener()).filter_map(|s| Some((s.netns, s.proto, s.local.port()?))).collect();
+    let mut counts: FastMap<Tuple, (u32, u32)> = FastMap::default();
     for s in which.into_iter().filter_map(|i| socks.get(i)) {
         if !matches!(s.proto, Proto::Tcp | Proto::Udp) || s.is_listener() {
             continue;
@@ -219,10 +227,10 @@ pub fn ephemeral_pressure_of(
         else {
             continue;
         };
-        if *rport == 0 || !host.is_ephemeral(*lport) || listening.contains(&(s.proto, *lport)) {
+        if *rport == 0 || !host.is_ephemeral(*lport) || listening.contains(&(s.netns, s.proto, *lport)) {
             continue;
         }
-        let c = counts.entry((s.proto, *lip, *rip, *rport)).or_insert((0, 0));
+        let c = counts.entry((s.netns, s.proto, *lip, *rip, *rport)).or_insert((0, 0));
         c.0 += 1;
         if s.state == State::TIME_WAIT {
             c.1 += 1;
@@ -231,7 +239,8 @@ pub fn ephemeral_pressure_of(
     let capacity = host.capacity();
     let mut out: Vec<Pressure> = counts
         .into_iter()
-        .map(|((proto, l, r, rport), (n, tw))| Pressure {
+        .map(|((netns, proto, l, r, rport), (n, tw))| Pressure {
+            netns,
             proto,
             local_address: l,
             remote_address: r,
@@ -242,23 +251,29 @@ pub fn ephemeral_pressure_of(
             percent: if capacity == 0 { 100.0 } else { f64::from(n) * 100.0 / f64::from(capacity) },
         })
         .collect();
-    out.sort_by(|a, b| {
-        b.sockets.cmp(&a.sockets).then_with(|| {
-            (a.proto, a.local_address, a.remote_address, a.remote_port).cmp(&(
-                b.proto,
-                b.local_address,
-                b.remote_address,
-                b.remote_port,
-            ))
-        })
-    });
+    out.sort_by(|a, b| b.sockets.cmp(&a.sockets).then_with(|| a.tuple().cmp(&b.tuple())));
     out
 }
 
-/// The busiest tuple towards one remote endpoint (the dashboard's outbound group), if any.
-pub fn pressure_towards(pressures: &[Pressure], proto: Proto, ip: IpAddr, port: u16) -> Option<&Pressure> {
+/// A tuple's identity: namespace, protocol, local address, remote address and port.
+type Tuple = (NetnsId, Proto, IpAddr, IpAddr, u16);
+
+impl Pressure {
+    fn tuple(&self) -> Tuple {
+        (self.netns, self.proto, self.local_address, self.remote_address, self.remote_port)
+    }
+}
+
+/// The busiest tuple towards one remote endpoint in one namespace (the dashboard's outbound group), if any.
+pub fn pressure_towards(
+    pressures: &[Pressure],
+    netns: NetnsId,
+    proto: Proto,
+    ip: IpAddr,
+    port: u16,
+) -> Option<&Pressure> {
     // Sorted busiest first, so the first match is the worst.
-    pressures.iter().find(|p| p.proto == proto && p.remote_address == ip && p.remote_port == port)
+    pressures.iter().find(|p| p.netns == netns && p.proto == proto && p.remote_address == ip && p.remote_port == port)
 }
 
 #[cfg(test)]
@@ -356,9 +371,38 @@ mod tests {
         assert!(top.over(50.0) && !top.over(75.0));
         assert!(p[1..].iter().all(|x| x.sockets == 1));
         assert_eq!(p[2].proto, Proto::Udp);
-        assert_eq!(pressure_towards(&p, Proto::Tcp, lo.into(), 5000).map(|x| x.sockets), Some(30));
-        assert!(pressure_towards(&p, Proto::Udp, lo.into(), 5000).is_none());
+        assert_eq!(pressure_towards(&p, 0, Proto::Tcp, lo.into(), 5000).map(|x| x.sockets), Some(30));
+        assert!(pressure_towards(&p, 0, Proto::Udp, lo.into(), 5000).is_none());
+        assert!(pressure_towards(&p, 1, Proto::Tcp, lo.into(), 5000).is_none());
         let none = HostPorts { ephemeral: PortRange { low: 40000, high: 40000 }, reserved: vec![h.ephemeral] };
         assert_eq!(ephemeral_pressure(&socks[..2], &none)[0].percent, 100.0);
+    }
+
+    /// Two namespaces with the same tuple: two tuples, each against the whole range; a listener in one does
+    /// not hide the other's outbound sockets on its port.
+    #[test]
+    fn pressure_is_per_namespace() {
+        let lo = Ipv4Addr::LOCALHOST;
+        let h = HostPorts { ephemeral: PortRange { low: 40000, high: 40039 }, reserved: vec![] };
+        let in_ns = |netns, s: Socket| Socket { netns, ..s };
+        let mut socks = Vec::new();
+        for i in 0..25u16 {
+            socks.push(in_ns(1, sock(Proto::Tcp, State::ESTABLISHED, (lo, 40000 + i), (lo, 5000))));
+        }
+        for i in 0..10u16 {
+            socks.push(in_ns(2, sock(Proto::Tcp, State::ESTABLISHED, (lo, 40000 + i), (lo, 5000))));
+        }
+        // A listener on 40001 in namespace 2 only: namespace 1's socket from 40001 still counts, namespace 2's
+        // does not.
+        socks.push(in_ns(2, sock(Proto::Tcp, State::LISTEN, (lo, 40001), (Ipv4Addr::UNSPECIFIED, 0))));
+        let p = ephemeral_pressure(&socks, &h);
+        let got: Vec<(NetnsId, u32)> = p.iter().map(|x| (x.netns, x.sockets)).collect();
+        assert_eq!(got, [(1, 25), (2, 9)]);
+        assert!(p[0].over(50.0) && !p[1].over(50.0), "one namespace's sockets do not fill the other's range");
+        assert_eq!(pressure_towards(&p, 2, Proto::Tcp, lo.into(), 5000).map(|x| x.sockets), Some(9));
+        // Namespace 1 is gone: the next pass has nothing of it.
+        socks.retain(|s| s.netns != 1);
+        let p = ephemeral_pressure(&socks, &h);
+        assert_eq!(p.iter().map(|x| (x.netns, x.sockets)).collect::<Vec<_>>(), [(2, 9)]);
     }
 }

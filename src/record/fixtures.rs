@@ -8,7 +8,7 @@ pub fn group_row(port: u16, established: u32) -> GroupRow {
     GroupRow {
         peers: 1,
         owner: Some("python3/42".into()),
-        ..super::synthetic::listener_group("127.0.0.1", port, established)
+        ..super::synthetic::listener_group(std::net::Ipv4Addr::LOCALHOST.into(), port, established)
     }
 }
 

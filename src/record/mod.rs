@@ -7,12 +7,23 @@ pub mod reader;
 pub mod synthetic;
 pub mod writer;
 
+use std::net::IpAddr;
 use std::path::Path;
+use std::str::FromStr;
 
 use rusqlite::Connection;
 
-/// Bumped when the schema changes incompatibly; stored in `meta`.
-pub const SCHEMA_VERSION: i64 = 1;
+use crate::group::{GroupKey, GroupKind, KeyError};
+use crate::model::Proto;
+
+/// Bumped when the schema changes; stored in `meta`. Version 2 (this one) names the kinds as the API does
+/// (`unix_path`, `unix_peer`, `unix_unnamed`, `udp_ephemeral`; version 1 said `unix`, `unix-peer`,
+/// `unix-unnamed`, `udp-ephemeral`) and adds `groups.uid` (a fold is one user's). Version 1 files are read
+/// as they are and brought to version 2 when a recorder appends to them ([`migrate`]).
+pub const SCHEMA_VERSION: i64 = 2;
+
+/// The oldest schema version read.
+pub const OLDEST_VERSION: i64 = 1;
 
 /// The schema. Times are milliseconds since the Unix epoch (UTC).
 pub const SCHEMA: &str = "
@@ -33,9 +44,10 @@ CREATE INDEX IF NOT EXISTS samples_time ON samples(time_ms);
 -- destination, or a UNIX path.
 CREATE TABLE IF NOT EXISTS groups (
     sample_id INTEGER NOT NULL,
-    kind TEXT NOT NULL,                -- listen | outbound | unix | unix-peer | unix-unnamed | udp-ephemeral
+    kind TEXT NOT NULL,                -- listen | outbound | unix_path | unix_peer | unix_unnamed | udp_ephemeral
     proto TEXT NOT NULL,               -- tcp | udp | unix
-    address TEXT,                      -- listen: local address; outbound: remote address; unix: the path
+    address TEXT,                      -- listen, udp_ephemeral: local address; outbound: remote address;
+                                       -- unix_path, unix_peer: the path
     port INTEGER,
     sockets INTEGER NOT NULL,
     listeners INTEGER NOT NULL,
@@ -46,8 +58,9 @@ CREATE TABLE IF NOT EXISTS groups (
     accept_queue INTEGER, accept_backlog INTEGER, -- TCP listeners: waiting connections and the limit
     peers INTEGER NOT NULL,            -- distinct remote hosts
     top_peers TEXT,                    -- the busiest remote hosts: 'addr=count addr=count'
-    owner TEXT                         -- who holds the group's sockets, as the dashboard names them:
+    owner TEXT,                        -- who holds the group's sockets, as the dashboard names them:
                                        -- 'comm[pid]' alone, else 'wrk 200, python3 100' (hidden N, new N)
+    uid INTEGER                        -- udp_ephemeral: the sockets' user (the fold is one user's)
 );
 CREATE INDEX IF NOT EXISTS groups_sample ON groups(sample_id);
 -- Socket events (what `sockscope watch --ndjson` prints), up to --max-events per interval.
@@ -77,7 +90,9 @@ pub enum RecordError {
     Sqlite { path: String, error: rusqlite::Error },
     #[error("{path}: not a sockscope recording (no `meta` table with a schema version)")]
     NotARecording { path: String },
-    #[error("{path}: recorded with schema version {found}; this sockscope reads version {SCHEMA_VERSION}")]
+    #[error(
+        "{path}: recorded with schema version {found}; this sockscope reads versions {OLDEST_VERSION} to {SCHEMA_VERSION}"
+    )]
     Version { path: String, found: i64 },
     #[error("{path}: the recording has no sample at or before {at} (it starts at {first})")]
     NoSample { path: String, at: String, first: String },
@@ -119,14 +134,28 @@ fn open_write(path: &Path) -> Result<Connection, RecordError> {
     conn.execute_batch(SCHEMA).map_err(err)?;
     conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?1)", [SCHEMA_VERSION.to_string()])
         .map_err(err)?;
-    check(&conn, &name)?;
+    if check(&conn, &name)? < SCHEMA_VERSION {
+        migrate(&conn).map_err(err)?;
+    }
     Ok(conn)
+}
+
+/// Bring a version 1 recording to the current version, in one transaction: the kinds renamed, `groups.uid`
+/// added.
+fn migrate(conn: &Connection) -> rusqlite::Result<()> {
+    let renames: Vec<String> = KINDS_V1.iter().map(|(k, old)| format!("WHEN '{old}' THEN '{}'", k.name())).collect();
+    conn.execute_batch(&format!(
+        "BEGIN IMMEDIATE; ALTER TABLE groups ADD COLUMN uid INTEGER; \
+         UPDATE groups SET kind = CASE kind {} ELSE kind END; \
+         UPDATE meta SET value = '{SCHEMA_VERSION}' WHERE key = 'schema_version'; COMMIT;",
+        renames.join(" ")
+    ))
 }
 
 /// Open a recording to read, and check it. A WAL recording where SQLite cannot create its `-shm` index
 /// (a read-only file system, a directory this user cannot write) is read as an immutable file; the note
-/// says so, and what of the write-ahead log is left unread.
-fn open_read(path: &Path) -> Result<(Connection, Option<String>), RecordError> {
+/// says so, and what of the write-ahead log is left unread. Also the file's schema version.
+fn open_read(path: &Path) -> Result<(Connection, i64, Option<String>), RecordError> {
     let name = path.display().to_string();
     // SQLite says "unable to open database file" for a file that is not there, or cannot be read.
     let meta = std::fs::metadata(path).map_err(|error| RecordError::Io { path: name.clone(), error })?;
@@ -142,7 +171,7 @@ fn open_read(path: &Path) -> Result<(Connection, Option<String>), RecordError> {
         {
             source
         }
-        other => return other.map(|c| (c, None)),
+        other => return other.map(|(c, v)| (c, v, None)),
     };
     let Some(why) = unwritable_dir(path) else {
         return Err(RecordError::Sqlite { path: name, error: source });
@@ -150,7 +179,7 @@ fn open_read(path: &Path) -> Result<(Connection, Option<String>), RecordError> {
     let uri = format!("file:{}?immutable=1", uri_path(path));
     let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_URI;
     // When that fails too, the first failure says more.
-    let Ok(conn) = open_read_with(path, Path::new(&uri), flags) else {
+    let Ok((conn, version)) = open_read_with(path, Path::new(&uri), flags) else {
         return Err(RecordError::Sqlite { path: name, error: source });
     };
     let mut note = format!("{name}: read as an immutable file: {why}, where SQLite cannot create its -shm index");
@@ -160,19 +189,19 @@ fn open_read(path: &Path) -> Result<(Connection, Option<String>), RecordError> {
             "; its write-ahead log ({name}-wal, {wal} bytes) is not read: the newest samples may be missing"
         ));
     }
-    Ok((conn, Some(note)))
+    Ok((conn, version, Some(note)))
 }
 
-/// Open `file` (`path` itself or a URI naming it) to read, and check it.
-fn open_read_with(path: &Path, file: &Path, flags: rusqlite::OpenFlags) -> Result<Connection, RecordError> {
+/// Open `file` (`path` itself or a URI naming it) to read, and check it; also its schema version.
+fn open_read_with(path: &Path, file: &Path, flags: rusqlite::OpenFlags) -> Result<(Connection, i64), RecordError> {
     let name = path.display().to_string();
     let err = |source| RecordError::Sqlite { path: name.clone(), error: source };
     let conn = Connection::open_with_flags(file, flags).map_err(err)?;
     conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(err)?;
     // Sorts and groupings of big recordings spill to temporary files past the page cache (never to memory).
     conn.execute_batch("PRAGMA temp_store = FILE;").map_err(err)?;
-    check(&conn, &name)?;
-    Ok(conn)
+    let version = check(&conn, &name)?;
+    Ok((conn, version))
 }
 
 /// Why nothing can be created beside `path`: its file system is read-only, or its directory is not
@@ -205,14 +234,15 @@ fn uri_path(path: &Path) -> String {
     out
 }
 
-/// Check that an open database is a recording of our schema version. Only a missing `meta` table (or a
-/// file that is no database) is "not a recording"; any other failure says what it is.
-fn check(conn: &Connection, name: &str) -> Result<(), RecordError> {
+/// Check that an open database is a recording of a schema version this sockscope reads, and say which.
+/// Only a missing `meta` table (or a file that is no database) is "not a recording"; any other failure says
+/// what it is.
+fn check(conn: &Connection, name: &str) -> Result<i64, RecordError> {
     let not_a_recording = || RecordError::NotARecording { path: name.to_string() };
     let version = conn.query_row("SELECT value FROM meta WHERE key = 'schema_version'", [], |r| r.get::<_, String>(0));
     match version {
         Ok(v) => match v.trim().parse::<i64>() {
-            Ok(SCHEMA_VERSION) => Ok(()),
+            Ok(v @ OLDEST_VERSION..=SCHEMA_VERSION) => Ok(v),
             Ok(found) => Err(RecordError::Version { path: name.to_string(), found }),
             Err(_) => Err(not_a_recording()),
         },
@@ -228,13 +258,12 @@ pub(crate) mod fixtures;
 #[cfg(test)]
 mod tests;
 
-/// One row of `groups`: a group as recorded (and as read back).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+/// One row of `groups`: a group as recorded (and as read back). Its key is typed ([`GroupKey`], namespace 0:
+/// a recording is of one namespace); the columns it is written as and read from are [`key_columns`] and
+/// [`Recording`](reader::Recording)'s reader.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GroupRow {
-    pub kind: String,
-    pub proto: String,
-    pub address: Option<String>,
-    pub port: Option<u16>,
+    pub key: GroupKey,
     pub sockets: u32,
     pub listeners: u32,
     /// Counts by state, kernel numbers 1 (established) to 11 (closing), in [`STATE_COLUMNS`] order.
@@ -242,7 +271,8 @@ pub struct GroupRow {
     pub accept_queue: Option<u32>,
     pub accept_backlog: Option<u32>,
     pub peers: u32,
-    pub top_peers: String,
+    /// The busiest remote hosts, most sockets first.
+    pub top_peers: Vec<(IpAddr, u32)>,
     /// Who holds the group's sockets, as the dashboard names them (see the schema).
     pub owner: Option<String>,
 }
@@ -265,33 +295,130 @@ pub const STATE_COLUMNS: [&str; 11] = [
 impl GroupRow {
     /// `127.0.0.1:5000`, `-> 10.0.0.5:5432`, a UNIX path: as the dashboard names groups.
     pub fn label(&self) -> String {
-        let addr = self.address.as_deref().unwrap_or("(unnamed)");
-        let end = match self.port {
-            Some(p) => format!("{}:{p}", crate::model::Bracketed(addr)),
-            None => addr.to_string(),
-        };
-        match self.kind.as_str() {
-            "outbound" | "unix-peer" => format!("-> {end}"),
-            "udp-ephemeral" => format!("{end}:(eph)"),
-            _ => end,
-        }
-    }
-
-    /// The busiest peers of `top_peers` (`addr=count addr=count`), as recorded; a malformed item is skipped.
-    pub fn top_peer_list(&self) -> Vec<(String, u32)> {
-        self.top_peers
-            .split_whitespace()
-            .filter_map(|item| {
-                let (addr, n) = item.rsplit_once('=')?;
-                Some((addr.to_string(), n.parse().ok()?))
-            })
-            .collect()
+        self.key.to_string()
     }
 
     /// The count of one state column.
     pub fn state(&self, s: crate::model::State) -> u32 {
         (s.0 as usize).checked_sub(1).and_then(|i| self.states.get(i)).copied().unwrap_or(0)
     }
+}
+
+/// A group as JSON (`history --json`): the key as the recording's columns say it, the counts, the busiest
+/// peers as the API gives them.
+impl serde::Serialize for GroupRow {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        #[derive(serde::Serialize)]
+        struct Peer {
+            address: String,
+            sockets: u32,
+        }
+        #[derive(serde::Serialize)]
+        struct Json<'a> {
+            kind: &'static str,
+            proto: &'static str,
+            address: Option<String>,
+            port: Option<u16>,
+            uid: Option<u32>,
+            sockets: u32,
+            listeners: u32,
+            states: &'a [u32; 11],
+            accept_queue: Option<u32>,
+            accept_backlog: Option<u32>,
+            peers: u32,
+            top_peers: Vec<Peer>,
+            owner: Option<&'a str>,
+        }
+        let k = key_columns(&self.key, SCHEMA_VERSION);
+        Json {
+            kind: k.kind,
+            proto: k.proto,
+            address: k.address,
+            port: k.port,
+            uid: k.uid,
+            sockets: self.sockets,
+            listeners: self.listeners,
+            states: &self.states,
+            accept_queue: self.accept_queue,
+            accept_backlog: self.accept_backlog,
+            peers: self.peers,
+            top_peers: self.top_peers.iter().map(|(ip, n)| Peer { address: ip.to_string(), sockets: *n }).collect(),
+            owner: self.owner.as_deref(),
+        }
+        .serialize(s)
+    }
+}
+
+/// A group key as the columns of `groups` in a recording of schema `version`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct KeyColumns {
+    pub kind: &'static str,
+    pub proto: &'static str,
+    /// The IP address, or the UNIX path.
+    pub address: Option<String>,
+    pub port: Option<u16>,
+    pub uid: Option<u32>,
+}
+
+/// The `kind` words of schema version 1, which version 2 renamed to the API's.
+const KINDS_V1: [(GroupKind, &str); 4] = [
+    (GroupKind::UnixPath, "unix"),
+    (GroupKind::UnixPeer, "unix-peer"),
+    (GroupKind::UnixUnnamed, "unix-unnamed"),
+    (GroupKind::UdpEphemeral, "udp-ephemeral"),
+];
+
+/// The word for `kind` in a recording of schema `version`.
+pub fn kind_text(kind: GroupKind, version: i64) -> &'static str {
+    match KINDS_V1.iter().find(|(k, _)| *k == kind) {
+        Some((_, old)) if version < 2 => old,
+        _ => kind.name(),
+    }
+}
+
+/// The kind a recording of schema `version` names with `text`.
+pub fn kind_of(text: &str, version: i64) -> Result<GroupKind, KeyError> {
+    match KINDS_V1.iter().find(|(_, old)| *old == text) {
+        Some((k, _)) if version < 2 => Ok(*k),
+        _ => GroupKind::from_str(text),
+    }
+}
+
+/// The columns `key` is recorded as in a recording of schema `version`.
+pub fn key_columns(key: &GroupKey, version: i64) -> KeyColumns {
+    KeyColumns {
+        kind: kind_text(key.kind(), version),
+        proto: key.proto().name(),
+        address: key.ip().map(|ip| ip.to_string()).or_else(|| key.path().map(str::to_string)),
+        port: key.port(),
+        uid: key.uid(),
+    }
+}
+
+/// The key recorded as `kind`, `proto`, `address`, `port`, `uid` in a recording of schema `version`.
+pub fn key_of(
+    (kind, proto, address, port, uid): (&str, &str, Option<&str>, Option<u16>, Option<u32>),
+    version: i64,
+) -> Result<GroupKey, KeyError> {
+    let proto = Proto::from_str(proto)?;
+    GroupKey::from_parts(kind_of(kind, version)?, proto, address, port, uid, 0)
+}
+
+/// `top_peers` as recorded: `addr=count addr=count`.
+pub fn top_peers_text(peers: &[(IpAddr, u32)]) -> String {
+    peers.iter().map(|(ip, n)| format!("{ip}={n}")).collect::<Vec<_>>().join(" ")
+}
+
+/// The busiest peers of a recorded `top_peers` (`addr=count addr=count`; `[v6]=count` too); a malformed
+/// item is skipped.
+pub fn parse_top_peers(text: &str) -> Vec<(IpAddr, u32)> {
+    text.split_whitespace()
+        .filter_map(|item| {
+            let (addr, n) = item.rsplit_once('=')?;
+            let addr = addr.strip_prefix('[').and_then(|a| a.strip_suffix(']')).unwrap_or(addr);
+            Some((addr.parse().ok()?, n.parse().ok()?))
+        })
+        .collect()
 }
 
 /// One row of `events`.

@@ -10,12 +10,15 @@ use std::path::Path;
 
 use rusqlite::{Connection, Params, Row, Statement};
 
-use super::{EventRow, GroupRow, RecordError};
+use super::{EventRow, GroupRow, KeyColumns, RecordError};
 use crate::clock;
+use crate::group::{GroupKind, KeyError};
 
 pub struct Recording {
     conn: Connection,
     path: String,
+    /// The file's schema version: how its `groups` columns spell a key.
+    version: i64,
     /// Said once by [`Recording::notes`]: how the file was opened when it could not be opened as usual.
     opened_note: Option<String>,
     skipped: RefCell<Skipped>,
@@ -113,42 +116,67 @@ fn sample_row(r: &Row) -> rusqlite::Result<SampleInfo> {
 
 const GROUP_COLUMNS: &str = "kind, proto, address, port, sockets, listeners, established, syn_sent, syn_recv, \
                              fin_wait1, fin_wait2, time_wait, close, close_wait, last_ack, listen, closing, \
-                             accept_queue, accept_backlog, peers, top_peers, owner";
+                             accept_queue, accept_backlog, peers, top_peers, owner, uid";
 
-/// A `groups` row whose [`GROUP_COLUMNS`] start at column `at`.
-fn group_row(r: &Row, at: usize) -> rusqlite::Result<GroupRow> {
+/// [`GROUP_COLUMNS`] of a recording of schema `version`, each with `prefix` (version 1 has no `uid`).
+fn group_columns(version: i64, prefix: &str) -> String {
+    let columns: Vec<String> = GROUP_COLUMNS
+        .split(", ")
+        .map(|c| if c == "uid" && version < 2 { "NULL".into() } else { format!("{prefix}{c}") })
+        .collect();
+    columns.join(", ")
+}
+
+/// A `groups` row of a recording of schema `version` whose [`GROUP_COLUMNS`] start at column `at`. A key
+/// these columns do not make (an unknown kind or protocol, an address that is none) is a value of the wrong
+/// type: the row is skipped and counted.
+fn group_row(r: &Row, at: usize, version: i64) -> rusqlite::Result<GroupRow> {
     let mut states = [0u32; 11];
     for (i, s) in states.iter_mut().enumerate() {
         *s = r.get(at + 6 + i)?;
     }
+    let (kind, proto): (String, String) = (r.get(at)?, r.get(at + 1)?);
+    let address: Option<String> = r.get(at + 2)?;
+    let key =
+        super::key_of((&kind, &proto, address.as_deref(), r.get(at + 3)?, r.get(at + 22)?), version).map_err(|e| {
+            // The column to blame: the kind, the protocol, or the address (or port) the kind needs.
+            let column = match e {
+                KeyError::Kind(_) => at,
+                KeyError::Proto(_) | KeyError::KindProto { .. } => at + 1,
+                KeyError::Missing { .. } | KeyError::Address { .. } => at + 2,
+            };
+            rusqlite::Error::FromSqlConversionFailure(column, rusqlite::types::Type::Text, Box::new(e))
+        })?;
     Ok(GroupRow {
-        kind: r.get(at)?,
-        proto: r.get(at + 1)?,
-        address: r.get(at + 2)?,
-        port: r.get(at + 3)?,
+        key,
         sockets: r.get(at + 4)?,
         listeners: r.get(at + 5)?,
         states,
         accept_queue: r.get(at + 17)?,
         accept_backlog: r.get(at + 18)?,
         peers: r.get(at + 19)?,
-        top_peers: r.get::<_, Option<String>>(at + 20)?.unwrap_or_default(),
+        top_peers: super::parse_top_peers(&r.get::<_, Option<String>>(at + 20)?.unwrap_or_default()),
         owner: r.get(at + 21)?,
     })
 }
 
 const SAMPLE_COLUMNS: &str = "id, time_ms, sockets, opened, closed, events_dropped";
 
-/// The identity of a group across samples.
-fn group_key(g: &GroupRow) -> (&str, &str, Option<&str>, Option<u16>) {
-    (&g.kind, &g.proto, g.address.as_deref(), g.port)
-}
-
 impl Recording {
     pub fn open(path: &Path) -> Result<Recording, RecordError> {
-        let (conn, opened_note) = super::open_read(path)?;
+        let (conn, version, opened_note) = super::open_read(path)?;
         let path = path.display().to_string();
-        Ok(Recording { conn, path, opened_note, skipped: RefCell::default() })
+        Ok(Recording { conn, path, version, opened_note, skipped: RefCell::default() })
+    }
+
+    /// The file's schema version.
+    pub fn version(&self) -> i64 {
+        self.version
+    }
+
+    /// The identity of a group across samples, as this file's columns spell it (and sort it).
+    fn columns(&self, g: &GroupRow) -> KeyColumns {
+        super::key_columns(&g.key, self.version)
     }
 
     fn err(&self) -> impl Fn(rusqlite::Error) -> RecordError + '_ {
@@ -295,9 +323,10 @@ impl Recording {
         each: impl FnMut(GroupRow) -> Result<(), E>,
     ) -> Result<(), E> {
         let sql = format!(
-            "SELECT {GROUP_COLUMNS} FROM groups WHERE sample_id = ?1 ORDER BY sockets DESC, kind, address, port"
+            "SELECT {} FROM groups WHERE sample_id = ?1 ORDER BY sockets DESC, kind, address, port",
+            group_columns(self.version, "")
         );
-        self.each_row(&sql, [sample], |r| group_row(r, 0), each)
+        self.each_row(&sql, [sample], |r| group_row(r, 0, self.version), each)
     }
 
     /// How many group rows a sample has.
@@ -321,8 +350,11 @@ impl Recording {
         mut each: impl FnMut(&GroupRow, Option<&GroupRow>) -> Result<(), E>,
     ) -> Result<(), E> {
         let err = self.err();
+        // The merge below compares rows as these columns sort (`KeyColumns`' order is theirs).
+        let uid = if self.version < 2 { "" } else { "uid, " };
         let sql = format!(
-            "SELECT {GROUP_COLUMNS} FROM groups WHERE sample_id = ?1 ORDER BY kind, proto, address, port, rowid"
+            "SELECT {} FROM groups WHERE sample_id = ?1 ORDER BY kind, proto, address, port, {uid}rowid",
+            group_columns(self.version, "")
         );
         let (mut sa, mut sb) = (self.conn.prepare(&sql).map_err(&err)?, self.conn.prepare(&sql).map_err(&err)?);
         let (mut ra, mut rb) = (sa.query([from]).map_err(&err)?, sb.query([to]).map_err(&err)?);
@@ -330,8 +362,8 @@ impl Recording {
         // The next row of a side that decodes and is not a repeat of the group before it.
         let next = |rows: &mut rusqlite::Rows, last: &mut Option<GroupRow>| -> Result<Option<GroupRow>, RecordError> {
             while let Some(r) = rows.next().map_err(&err)? {
-                let Some(g) = self.decoded_counting(r, |r| group_row(r, 0), count)? else { continue };
-                if last.as_ref().is_some_and(|l| group_key(l) == group_key(&g)) {
+                let Some(g) = self.decoded_counting(r, |r| group_row(r, 0, self.version), count)? else { continue };
+                if last.as_ref().is_some_and(|l| self.columns(l) == self.columns(&g)) {
                     continue;
                 }
                 *last = Some(g.clone());
@@ -346,7 +378,7 @@ impl Recording {
                 (None, None) => return Ok(()),
                 (Some(_), None) => Ordering::Less,
                 (None, Some(_)) => Ordering::Greater,
-                (Some(x), Some(y)) => group_key(x).cmp(&group_key(y)),
+                (Some(x), Some(y)) => self.columns(x).cmp(&self.columns(y)),
             };
             match order {
                 Ordering::Less => {
@@ -428,17 +460,20 @@ impl Recording {
         mut each: impl FnMut(u64, Option<GroupRow>),
     ) -> Result<(), RecordError> {
         let err = self.err();
-        let columns: Vec<String> = GROUP_COLUMNS.split(", ").map(|c| format!("g.{c}")).collect();
+        let uid = if self.version < 2 { "" } else { "AND g.uid IS ?7 " };
         let mut st = self
             .conn
             .prepare(&format!(
                 "SELECT s.id, s.time_ms, {} FROM samples s LEFT JOIN groups g ON g.sample_id = s.id \
-                 AND g.kind = ?1 AND g.proto = ?2 AND g.address IS ?3 AND g.port IS ?4 \
+                 AND g.kind = ?1 AND g.proto = ?2 AND g.address IS ?3 AND g.port IS ?4 {uid}\
                  WHERE s.time_ms >= ?5 AND s.time_ms <= ?6 ORDER BY s.time_ms, s.id",
-                columns.join(", ")
+                group_columns(self.version, "g.")
             ))
             .map_err(&err)?;
-        let params = rusqlite::params![g.kind, g.proto, g.address, g.port, ms(from_ms), ms(to_ms)];
+        let k = self.columns(g);
+        let (from_ms, to_ms) = (ms(from_ms), ms(to_ms));
+        let params = rusqlite::params![k.kind, k.proto, k.address, k.port, from_ms, to_ms, k.uid];
+        let params = if self.version < 2 { &params[..6] } else { params };
         let mut rows = st.query(params).map_err(&err)?;
         let mut last = None;
         while let Some(r) = rows.next().map_err(&err)? {
@@ -450,7 +485,7 @@ impl Recording {
             let time_ms = r.get::<_, i64>(1).map_err(&err)?.max(0) as u64;
             let present = r.get::<_, Option<String>>(2).map_err(&err)?.is_some();
             // A row with a value out of range is counted and taken as absent.
-            let row = if present { self.decoded(r, |r| group_row(r, 2))? } else { None };
+            let row = if present { self.decoded(r, |r| group_row(r, 2, self.version))? } else { None };
             each(time_ms, row);
         }
         Ok(())
@@ -459,16 +494,17 @@ impl Recording {
     /// The last `max` events up to `until_ms` of the sockets of group `g`, newest first: for a listening
     /// endpoint those on its port, for an outbound group those to its destination.
     pub fn group_events(&self, g: &GroupRow, until_ms: u64, max: usize) -> Result<Vec<EventRow>, RecordError> {
-        let cond = match g.kind.as_str() {
-            "listen" => "local_port = ?2",
-            "outbound" => "peer_address = ?1 AND peer_port = ?2",
+        let cond = match g.key.kind() {
+            GroupKind::Listen => "local_port = ?2",
+            GroupKind::Outbound => "peer_address = ?1 AND peer_port = ?2",
             _ => return Ok(Vec::new()),
         };
+        let k = self.columns(g);
         let sql = format!(
             "SELECT {EVENT_COLUMNS} FROM events WHERE proto = ?3 AND {cond} AND time_ms <= ?4 \
              ORDER BY time_ms DESC, rowid DESC LIMIT ?5"
         );
-        self.collect(&sql, rusqlite::params![g.address, g.port, g.proto, ms(until_ms), max as i64], event_row)
+        self.collect(&sql, rusqlite::params![k.address, k.port, k.proto, ms(until_ms), max as i64], event_row)
     }
 
     /// Sockets known open at `at_ms` from the events: opened during the recording and not closed by then.

@@ -6,10 +6,17 @@
 //! one in a thousand stays open. A snapshot's sockets are TCP connections with consecutive cookies.
 
 use std::io::{self, Write};
+use std::net::{IpAddr, Ipv4Addr};
 use std::path::Path;
 
 use super::writer::{Limits, Pending, Recorder, Sample};
 use super::{EventRow, GroupRow, RecordError};
+use crate::group::GroupKey;
+use crate::model::Proto;
+
+fn ip4(a: u8, b: u8, c: u8, d: u8) -> IpAddr {
+    IpAddr::V4(Ipv4Addr::new(a, b, c, d))
+}
 
 /// The shape of a synthetic recording.
 #[derive(Debug, Clone, Copy)]
@@ -31,23 +38,20 @@ pub struct Written {
 /// The first sample's time (2023-11-14T22:13:20Z); sample `n` is taken at `T0 + n * 1000 + 999`.
 pub const T0: u64 = 1_700_000_000_000;
 
-/// A TCP listener's group on `address:port` with `established` connections, nobody named holding it.
-pub fn listener_group(address: &str, port: u16, established: u32) -> GroupRow {
+/// A TCP listener's group on `ip:port` with `established` connections, nobody named holding it.
+pub fn listener_group(ip: IpAddr, port: u16, established: u32) -> GroupRow {
     let mut states = [0u32; 11];
     states[0] = established;
     states[9] = 1;
     GroupRow {
-        kind: "listen".into(),
-        proto: "tcp".into(),
-        address: Some(address.into()),
-        port: Some(port),
+        key: GroupKey::Listen { proto: Proto::Tcp, ip, port, netns: 0 },
         sockets: established + 1,
         listeners: 1,
         states,
         accept_queue: Some(0),
         accept_backlog: Some(128),
         peers: established.min(1),
-        top_peers: String::new(),
+        top_peers: Vec::new(),
         owner: None,
     }
 }
@@ -98,9 +102,9 @@ fn group(port: u16, established: u32) -> GroupRow {
     GroupRow {
         accept_backlog: Some(511),
         peers: established,
-        top_peers: "10.9.0.1=3 10.9.0.2=2".into(),
+        top_peers: vec![(ip4(10, 9, 0, 1), 3), (ip4(10, 9, 0, 2), 2)],
         owner: Some("nginx[4242]".into()),
-        ..listener_group("10.1.2.3", port, established)
+        ..listener_group(ip4(10, 1, 2, 3), port, established)
     }
 }
 

@@ -5,7 +5,8 @@ use super::writer::{Limits, Pending, Recorder, Sample};
 use super::*;
 
 fn group(port: u16, established: u32) -> GroupRow {
-    GroupRow { top_peers: "127.0.0.1=3".into(), ..super::fixtures::group_row(port, established) }
+    let lo = std::net::Ipv4Addr::LOCALHOST.into();
+    GroupRow { top_peers: vec![(lo, 3)], ..super::fixtures::group_row(port, established) }
 }
 
 fn event(time_ms: u64, kind: &str, cookie: u64) -> EventRow {
@@ -104,9 +105,10 @@ fn other_files_are_not_recordings() {
 
 #[test]
 fn top_peers_are_read_back_as_a_list_skipping_what_is_malformed() {
-    let g = GroupRow { top_peers: "10.0.0.1=12 [::1]=3 junk ::ffff:1.2.3.4=x fe80::1=2".into(), ..group(1, 1) };
-    let want = [("10.0.0.1", 12), ("[::1]", 3), ("fe80::1", 2)].map(|(a, n)| (a.to_string(), n));
-    assert_eq!(g.top_peer_list(), want);
+    let got = parse_top_peers("10.0.0.1=12 [::1]=3 junk ::ffff:1.2.3.4=x fe80::1=2 x=1");
+    let want = [("10.0.0.1", 12), ("::1", 3), ("fe80::1", 2)].map(|(a, n)| (a.parse().unwrap(), n));
+    assert_eq!(got, want);
+    assert_eq!(top_peers_text(&got), "10.0.0.1=12 ::1=3 fe80::1=2");
 }
 
 /// Regression: two recorders on one file interleaved their samples silently and pruned each other's rows.
@@ -160,14 +162,14 @@ fn a_port_out_of_range_skips_its_row_not_the_file() {
     drop(raw);
     let mut rec = Recording::open(&path).unwrap();
     let s = rec.sample_at(2000).unwrap();
-    let ports: Vec<Option<u16>> = rec.groups(s.id).unwrap().iter().map(|g| g.port).collect();
+    let ports: Vec<Option<u16>> = rec.groups(s.id).unwrap().iter().map(|g| g.key.port()).collect();
     assert_eq!(ports, vec![Some(5000)]);
     let open: Vec<Option<u64>> = rec.open_at(2000).unwrap().iter().map(|e| e.cookie).collect();
     assert_eq!(open, vec![Some(2)]);
     let mut removed = Vec::new();
     for change in [reader::Change::Removed, reader::Change::Added] {
         rec.group_diff((1, s.id), change, |g, _| {
-            removed.push(g.port);
+            removed.push(g.key.port());
             Ok::<_, RecordError>(())
         })
         .unwrap();
@@ -233,7 +235,7 @@ fn group_diff_merges_two_samples() {
     let mut seen = Vec::new();
     for change in [reader::Change::Added, reader::Change::Removed, reader::Change::Changed] {
         rec.group_diff((1, 2), change, |g, after| {
-            seen.push((change, g.port, g.sockets, after.map(|a| a.sockets)));
+            seen.push((change, g.key.port(), g.sockets, after.map(|a| a.sockets)));
             Ok::<_, RecordError>(())
         })
         .unwrap();
@@ -260,4 +262,120 @@ fn a_moment_before_the_first_sample_starts_a_span_at_the_first() {
     assert!(matches!(rec.sample_at(0), Err(RecordError::NoSample { .. })), "a moment still names no sample");
     let c = rec.event_counts(0, 6000).unwrap();
     assert_eq!((c.opened, c.closed, c.changed, c.not_stored), (0, 0, 0, 0));
+}
+
+/// `groups` as schema version 1 made it (no `uid`; the kinds `unix`, `unix-peer`, `unix-unnamed`,
+/// `udp-ephemeral`).
+const GROUPS_V1: &str = "CREATE TABLE groups (sample_id INTEGER NOT NULL, kind TEXT NOT NULL, proto TEXT NOT NULL, \
+    address TEXT, port INTEGER, sockets INTEGER NOT NULL, listeners INTEGER NOT NULL, \
+    established INTEGER NOT NULL, syn_sent INTEGER NOT NULL, syn_recv INTEGER NOT NULL, \
+    fin_wait1 INTEGER NOT NULL, fin_wait2 INTEGER NOT NULL, time_wait INTEGER NOT NULL, \
+    close INTEGER NOT NULL, close_wait INTEGER NOT NULL, last_ack INTEGER NOT NULL, \
+    listen INTEGER NOT NULL, closing INTEGER NOT NULL, accept_queue INTEGER, accept_backlog INTEGER, \
+    peers INTEGER NOT NULL, top_peers TEXT, owner TEXT);";
+
+/// A recording as sockscope wrote it with schema version 1: two samples of a listener, a UNIX path, a
+/// UDP fold and two rows no key can be made of (an unknown kind, an unknown protocol).
+fn v1_recording(name: &str) -> super::fixtures::TempPath {
+    let path = temp(name);
+    let raw = rusqlite::Connection::open(&*path).unwrap();
+    raw.execute_batch(GROUPS_V1).unwrap();
+    raw.execute_batch(SCHEMA).unwrap();
+    let row = |sample: i64, kind: &str, proto: &str, address: Option<&str>, port: Option<u16>, n: u32| {
+        raw.execute(
+            "INSERT INTO groups VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0, ?6, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, NULL, NULL, 1, \
+             '10.0.0.9=2 [::1]=1', 'x[1]')",
+            rusqlite::params![sample, kind, proto, address, port, n],
+        )
+        .unwrap();
+    };
+    raw.execute_batch(
+        "INSERT INTO meta VALUES ('schema_version', '1');
+         INSERT INTO samples VALUES (1, 1000, 10, 5, 0, 0, 0, 1), (2, 2000, 10, 5, 0, 0, 0, 1);",
+    )
+    .unwrap();
+    for (sample, n) in [(1, 1), (2, 2)] {
+        row(sample, "listen", "tcp", Some("127.0.0.1"), Some(80), n);
+        row(sample, "unix", "unix", Some("/run/a.sock"), None, n);
+        row(sample, "udp-ephemeral", "udp", Some("::1"), None, n);
+        row(sample, "sideways", "tcp", Some("127.0.0.1"), Some(81), n);
+        row(sample, "listen", "quic", Some("127.0.0.1"), Some(82), n);
+    }
+    path
+}
+
+/// Recordings of schema version 1 are still read: their kinds come back as the one vocabulary, their fold
+/// without a user; a row with an unknown kind or protocol is skipped and counted, never taken for TCP.
+#[test]
+fn a_version_1_recording_is_read_with_its_old_kind_words() {
+    use crate::group::GroupKey;
+    use crate::model::Proto;
+    let path = v1_recording("v1read");
+    let mut rec = Recording::open(&path).unwrap();
+    assert_eq!(rec.version(), 1);
+    let keys: Vec<GroupKey> = rec.groups(2).unwrap().into_iter().map(|g| g.key).collect();
+    let lo = std::net::Ipv4Addr::LOCALHOST.into();
+    let v6 = std::net::Ipv6Addr::LOCALHOST.into();
+    assert_eq!(
+        keys,
+        [
+            GroupKey::Listen { proto: Proto::Tcp, ip: lo, port: 80, netns: 0 },
+            GroupKey::UdpEphemeral { ip: v6, uid: None, netns: 0 },
+            GroupKey::UnixPath(0, "/run/a.sock".into()),
+        ]
+    );
+    let g = &rec.groups(2).unwrap()[0];
+    assert_eq!(g.top_peers, vec![("10.0.0.9".parse().unwrap(), 2), ("::1".parse().unwrap(), 1)]);
+    assert_eq!(rec.skipped(), 4, "two bad rows, read twice");
+    let notes = rec.notes();
+    assert!(notes[0].contains("column proto") && notes[0].contains("unknown protocol 'quic'"), "{notes:?}");
+    // The old words still name a group over time, and in a diff.
+    let unix = rec.groups(1).unwrap().into_iter().find(|g| g.key.kind() == crate::group::GroupKind::UnixPath);
+    let mut seen = Vec::new();
+    rec.group_over_time(&unix.unwrap(), (0, 5000), |t, g| seen.push((t, g.map(|g| g.sockets)))).unwrap();
+    assert_eq!(seen, [(1000, Some(1)), (2000, Some(2))]);
+    let mut changed = Vec::new();
+    rec.group_diff((1, 2), reader::Change::Changed, |a, _| {
+        changed.push(a.key.kind());
+        Ok::<_, RecordError>(())
+    })
+    .unwrap();
+    assert_eq!(changed.len(), 3, "{changed:?}");
+}
+
+/// A recorder appending to a version 1 recording brings it to the current version first: the kinds
+/// renamed, `uid` added; what was there reads as before.
+#[test]
+fn appending_to_a_version_1_recording_migrates_it() {
+    let path = v1_recording("v1migrate");
+    let before = Recording::open(&path).unwrap().groups(2).unwrap();
+    let mut r = Recorder::create(&path, NO_LIMITS).unwrap();
+    r.write(&sample(3000, &[group(9000, 1)], &Pending::default())).unwrap();
+    drop(r);
+    let rec = Recording::open(&path).unwrap();
+    assert_eq!(rec.version(), SCHEMA_VERSION);
+    assert_eq!(rec.groups(2).unwrap(), before);
+    assert_eq!(rec.groups(3).unwrap(), vec![group(9000, 1)]);
+    let raw = rusqlite::Connection::open(&*path).unwrap();
+    let kinds: Vec<String> = raw
+        .prepare("SELECT DISTINCT kind FROM groups ORDER BY kind")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(kinds, ["listen", "sideways", "udp_ephemeral", "unix_path"]);
+}
+
+/// The columns a key is recorded as: the one vocabulary now, the old words in a version 1 file.
+#[test]
+fn keys_are_recorded_in_the_files_words() {
+    use crate::group::GroupKind;
+    for k in GroupKind::ALL {
+        assert_eq!(kind_of(kind_text(k, 1), 1), Ok(k));
+        assert_eq!(kind_of(kind_text(k, SCHEMA_VERSION), SCHEMA_VERSION), Ok(k));
+    }
+    assert_eq!(kind_text(GroupKind::UdpEphemeral, 1), "udp-ephemeral");
+    assert_eq!(kind_text(GroupKind::UdpEphemeral, 2), "udp_ephemeral");
+    assert!(kind_of("unix", 2).is_err(), "the old words are version 1's only");
 }

@@ -91,8 +91,9 @@ const INSERT_SAMPLE: &str = "INSERT INTO samples (time_ms, sockets, groups, open
                              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
 const INSERT_GROUP: &str = "INSERT INTO groups (sample_id, kind, proto, address, port, sockets, listeners, \
      established, syn_sent, syn_recv, fin_wait1, fin_wait2, time_wait, close, close_wait, last_ack, listen, closing, \
-     accept_queue, accept_backlog, peers, top_peers, owner) \
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23)";
+     accept_queue, accept_backlog, peers, top_peers, owner, uid) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, \
+     ?24)";
 const INSERT_EVENT: &str = "INSERT INTO events (time_ms, event, proto, state, old_state, local_address, local_port, \
      peer_address, peer_port, cookie, pid, comm, lifetime_ms, bytes_sent, bytes_received, retrans, rtt_us, via, late) \
      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)";
@@ -193,12 +194,14 @@ impl Recorder {
             let mut ins = tx.prepare_cached(INSERT_GROUP).map_err(err)?;
             for g in s.groups {
                 let st = &g.states;
+                // Opening brought the file to the current version.
+                let k = super::key_columns(&g.key, super::SCHEMA_VERSION);
                 ins.execute(params![
                     sample,
-                    g.kind,
-                    g.proto,
-                    g.address,
-                    g.port,
+                    k.kind,
+                    k.proto,
+                    k.address,
+                    k.port,
                     g.sockets,
                     g.listeners,
                     st[0],
@@ -215,8 +218,9 @@ impl Recorder {
                     g.accept_queue,
                     g.accept_backlog,
                     g.peers,
-                    g.top_peers,
+                    super::top_peers_text(&g.top_peers),
                     g.owner,
+                    k.uid,
                 ])
                 .map_err(err)?;
             }

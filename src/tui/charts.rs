@@ -422,7 +422,7 @@ mod tests {
         let mut socks: Vec<Socket> =
             (0..20).map(|i| Socket::inet(Proto::Udp, State::CLOSE, (ip, 40000 + i), (any, 0))).collect();
         socks.push(Socket::inet(Proto::Udp, State::ESTABLISHED, (ip, 41000), (ip, 53)));
-        let fold = crate::group::Fold { ephemeral: (32768, 60999), per_user: true };
+        let fold = crate::group::Fold { ephemeral: (32768, 60999) };
         let groups = crate::group::group_with(&socks, Some(&fold));
         let unconn = groups.iter().find(|g| g.len() == 20).expect("the folded group");
         let connected = groups.iter().find(|g| g.len() == 1).expect("the connected socket's group");

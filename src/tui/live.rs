@@ -321,8 +321,7 @@ impl Tracker {
                 e.1 -= repeats.partition_point(|&r| r < e.1) as u32;
             }
         }
-        let fold =
-            self.host.as_ref().map(|h| group::Fold { ephemeral: (h.ephemeral.low, h.ephemeral.high), per_user: true });
+        let fold = self.host.as_ref().map(group::Fold::of);
         let groups = group::group_with(&sockets, fold.as_ref());
         let totals = sockets.iter().fold(StateCounts::default(), |mut t, s| {
             t.add(s.state);
@@ -511,8 +510,9 @@ fn pressure(sockets: &[Socket], groups: &[Group], host: &HostPorts, threshold_pc
     let pressures = classes::ephemeral_pressure_of(sockets, which, host);
     let mut out = FastMap::default();
     for g in large {
-        let GroupKey::Outbound { proto, ip, port, .. } = g.key else { continue };
-        if let Some(p) = classes::pressure_towards(&pressures, proto, ip, port).filter(|p| p.over(threshold_pct)) {
+        let GroupKey::Outbound { proto, ip, port, netns } = g.key else { continue };
+        if let Some(p) = classes::pressure_towards(&pressures, netns, proto, ip, port).filter(|p| p.over(threshold_pct))
+        {
             out.insert(g.key.clone(), p.clone());
         }
     }

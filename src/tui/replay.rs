@@ -52,8 +52,8 @@ pub struct Replay {
     pub signals: super::signals::Requests,
 }
 
-/// A group's identity across samples: kind, protocol, address, port.
-pub type GroupId = (String, String, Option<String>, Option<u16>);
+/// A group's identity across samples: its key.
+pub type GroupId = crate::group::GroupKey;
 
 impl Replay {
     pub fn selected(&self) -> Option<&GroupRow> {
@@ -62,7 +62,7 @@ impl Replay {
 
     /// The identity of a group across samples.
     pub fn group_id(g: &GroupRow) -> GroupId {
-        (g.kind.clone(), g.proto.clone(), g.address.clone(), g.port)
+        g.key.clone()
     }
 
     /// The group the series and the events are about: the open one, else the selected one.
@@ -265,7 +265,7 @@ fn group_list(r: &Replay, f: &mut Frame, area: Rect) {
         let text = format!(
             "{:<34} {:<5} {:>7} {:>9} {:>5}  {:<18} {}",
             escape_quoted(&g.label()),
-            g.proto,
+            g.key.proto().name(),
             g.sockets,
             q,
             g.peers,
@@ -309,9 +309,15 @@ fn group_screen(r: &Replay, f: &mut Frame, area: Rect) {
                 _ => String::new(),
             };
             let owner = g.owner.as_deref().map_or(String::new(), |o| format!(", held by {}", escape_quoted(o)));
-            format!(" {} {}: {} sockets ({}){q}{owner}", g.proto, escape_quoted(&g.label()), g.sockets, states_text(g))
+            format!(
+                " {} {}: {} sockets ({}){q}{owner}",
+                g.key.proto(),
+                escape_quoted(&g.label()),
+                g.sockets,
+                states_text(g)
+            )
         }
-        None => format!(" {} {}: not in this sample", open.proto, escape_quoted(&open.label())),
+        None => format!(" {} {}: not in this sample", open.key.proto(), escape_quoted(&open.label())),
     };
     let bold = Style::default().add_modifier(Modifier::BOLD);
     f.render_widget(Paragraph::new(Line::from(Span::styled(head, bold))), Rect { height: 1, ..area });
@@ -319,16 +325,15 @@ fn group_screen(r: &Replay, f: &mut Frame, area: Rect) {
     let charts_h = if rest >= 12 { (rest * 3 / 5).clamp(8, 18) } else { rest };
     let (first, last) = (r.samples.first().map_or(0, |s| s.time_ms), r.samples.last().map_or(0, |s| s.time_ms));
     let span = axis_times(first, last);
-    let top_peers: Vec<(String, u32)> = now.map_or(Vec::new(), |g| {
-        g.top_peer_list().into_iter().map(|(a, n)| (escape_quoted(&a).into_owned(), n)).collect()
-    });
-    let listener = open.kind == "listen" && open.accept_backlog.is_some();
+    let top_peers: Vec<(String, u32)> =
+        now.map_or(Vec::new(), |g| g.top_peers.iter().map(|(a, n)| (a.to_string(), *n)).collect());
+    let listener = open.key.kind() == crate::group::GroupKind::Listen && open.accept_backlog.is_some();
     let queue = match now {
         Some(g) => g.accept_queue.zip(g.accept_backlog),
         None => None,
     };
     let pictures = GroupPictures {
-        proto: proto_of(&open.proto),
+        proto: open.key.proto(),
         series: &r.series,
         queue: if listener { Some(queue.unwrap_or((0, open.accept_backlog.unwrap_or(0)))) } else { None },
         peers: now.map_or(0, |g| g.peers),
@@ -352,15 +357,6 @@ fn group_screen(r: &Replay, f: &mut Frame, area: Rect) {
             .collect();
         let block = Block::default().borders(Borders::TOP).title(" events up to the cursor, newest first ");
         f.render_widget(Paragraph::new(lines).block(block), ev);
-    }
-}
-
-/// The protocol a recorded group names.
-fn proto_of(name: &str) -> crate::model::Proto {
-    match name {
-        "udp" => crate::model::Proto::Udp,
-        "unix" => crate::model::Proto::Unix,
-        _ => crate::model::Proto::Tcp,
     }
 }
 

@@ -64,9 +64,11 @@ fn busy_recording(name: &str, n: usize) -> (TempPath, Recording) {
         listener.sockets += k * 2;
         listener.accept_queue = Some(k * 16);
         listener.peers = 3;
-        listener.top_peers = format!("127.0.0.2={} 127.0.0.3={} 127.0.0.4=1", 1 + 2 * k, 1 + k);
+        let peer = |d| std::net::IpAddr::V4(std::net::Ipv4Addr::new(127, 0, 0, d));
+        listener.top_peers = vec![(peer(2), 1 + 2 * k), (peer(3), 1 + k), (peer(4), 1)];
         let mut udp = group(0, 0);
-        (udp.kind, udp.proto, udp.port, udp.listeners, udp.sockets) = ("listen".into(), "udp".into(), None, 0, 20);
+        udp.key = crate::group::GroupKey::UdpEphemeral { ip: peer(1), uid: Some(7), netns: 0 };
+        (udp.listeners, udp.sockets) = (0, 20);
         (udp.accept_queue, udp.accept_backlog, udp.owner) = (None, None, Some("unbound/7".into()));
         udp.states = [0; 11];
         udp.states[6] = 20; // close: unconnected
@@ -137,7 +139,7 @@ fn opening_a_group_in_replay_shows_its_charts_over_the_whole_recording() {
     // The selection followed the first row of the first sample (the UDP group): the listener is above it.
     key(&mut r, &rec, KeyCode::Up);
     key(&mut r, &rec, KeyCode::Enter);
-    assert_eq!(r.open.as_ref().map(|g| g.port), Some(Some(5000)));
+    assert_eq!(r.open.as_ref().map(|g| g.key.port()), Some(Some(5000)));
     assert_eq!(r.series.samples.len(), 8, "the whole recording, not up to the cursor");
     let s = screen(&r);
     assert!(s.contains("ESTAB⣿ 17") && s.contains("T-WAIT• 10"), "the legend says the cursor's values: {s}");
@@ -191,7 +193,7 @@ fn a_recording_still_being_written_charts_only_the_samples_the_replay_knows() {
     drop(w);
     load(&mut r, &rec).unwrap();
     key(&mut r, &rec, KeyCode::End);
-    let s = r.groups.iter().position(|g| g.port == Some(5000)).unwrap();
+    let s = r.groups.iter().position(|g| g.key.port() == Some(5000)).unwrap();
     r.sel = s;
     key(&mut r, &rec, KeyCode::Enter);
     assert_eq!(r.series.samples.len(), 6);

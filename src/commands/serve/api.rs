@@ -216,7 +216,7 @@ pub fn groups(
     } else {
         let picked: Vec<&Socket> =
             data.sockets.iter().filter(|s| states.contains(s.state) && expr.matches(s)).collect();
-        let mut own = group::group(&picked);
+        let mut own = group::group_with(&picked, data.fold.as_ref());
         let total = own.len();
         own.truncate(end);
         (Groups::Own(own), total)

@@ -16,7 +16,7 @@ use crate::collect::{self, Collector, Query, SourceChoice};
 use crate::filter::{BindError, Bound, Expr, Have};
 use crate::group::{self, Group};
 use crate::model::Socket;
-use crate::model::netns::{Namespaces, NetnsId};
+use crate::model::netns::Namespaces;
 use crate::model::owners::ProcessMap;
 use crate::output::Names;
 use crate::output::metrics::{self, Caps, Exporter, Format, Input};
@@ -50,8 +50,11 @@ pub struct Data {
     pub kept: bool,
     /// The selected sockets (empty when not kept or when the collection failed).
     pub sockets: Vec<Socket>,
-    /// `group::group(&sockets)`.
+    /// `group::group_with(&sockets, fold)`.
     pub groups: Vec<Group>,
+    /// How the groups fold unconnected UDP sockets on ephemeral ports (the dashboard's rule), for the
+    /// groups of a filter's sockets too.
+    pub fold: Option<group::Fold>,
     /// Indices of `sockets` in [`Data::key`] order (the API's pages).
     pub order: Vec<u32>,
     /// What the sockets' JSON shows besides themselves (interfaces; namespaces and workloads with several).
@@ -94,6 +97,7 @@ impl Data {
             kept: false,
             sockets: Vec::new(),
             groups: Vec::new(),
+            fold: None,
             order: Vec::new(),
             names: Names::default(),
             namespaces: Namespaces::default(),
@@ -155,6 +159,7 @@ impl Collection {
                 let mut data = self.finish(at, took, &sockets, &groups, &parts, None);
                 data.namespaces = parts.namespaces;
                 data.attribution = parts.every_socket;
+                data.fold = parts.fold;
                 if keep {
                     data.names = self.json_names(&sockets, &data.namespaces);
                     data.keep(sockets, groups);
@@ -242,19 +247,8 @@ impl Collection {
                 HostPorts::linux_default()
             }
         };
-        if parts.namespaces.len() > 1 {
-            // Ports are per namespace: the same tuple in two namespaces is two tuples. (The range is the
-            // exporter's own namespace's.)
-            let mut by_ns: Vec<(NetnsId, classes::Pressure)> = Vec::new();
-            for id in 0..parts.namespaces.len() as NetnsId {
-                let mine: Vec<Socket> = sockets.iter().filter(|x| x.netns == id).cloned().collect();
-                by_ns.extend(classes::ephemeral_pressure(&mine, &host).into_iter().map(|p| (id, p)));
-            }
-            by_ns.sort_by(|a, b| b.1.sockets.cmp(&a.1.sockets).then(a.0.cmp(&b.0)));
-            (parts.pressure_netns, parts.pressure) = by_ns.into_iter().unzip();
-        } else {
-            parts.pressure = classes::ephemeral_pressure(&sockets, &host);
-        }
+        // Per namespace, in one pass (the range is the exporter's own namespace's).
+        parts.pressure = classes::ephemeral_pressure(&sockets, &host);
         parts.capacity = Some(host.capacity());
         parts.counters = match counters::read(&s.proc_root) {
             Ok(c) => Some(c),
@@ -266,7 +260,8 @@ impl Collection {
                 None
             }
         };
-        let groups = group::group(&sockets);
+        parts.fold = Some(group::Fold::of(&host));
+        let groups = group::group_with(&sockets, parts.fold.as_ref());
         Ok((sockets, groups, parts))
     }
 
@@ -298,7 +293,6 @@ impl Collection {
                 success: error.is_none(),
             },
             namespaces: &parts.namespaces,
-            pressure_netns: &parts.pressure_netns,
         };
         let reg = metrics::registry(&input);
         let text = Bytes::from(metrics::encode(&reg, Format::Text));
@@ -311,11 +305,10 @@ impl Collection {
 #[derive(Default)]
 struct Parts {
     pressure: Vec<classes::Pressure>,
-    /// The namespace of each `pressure` entry (empty with one namespace).
-    pressure_netns: Vec<NetnsId>,
     /// The namespaces the sockets' `netns` indexes.
     namespaces: Namespaces,
     capacity: Option<u32>,
+    fold: Option<group::Fold>,
     counters: Option<counters::Counters>,
     /// Who holds the listeners, for their `process` label.
     processes: Option<Attribution>,

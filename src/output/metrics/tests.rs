@@ -70,7 +70,6 @@ fn render_with(socks: &[Socket], caps: Caps, format: Format) -> String {
             success: true,
         },
         namespaces: &Namespaces::default(),
-        pressure_netns: &[],
     };
     let mut out = Vec::new();
     render(&mut out, &input, format).unwrap();
@@ -216,7 +215,6 @@ fn bare<'a>(socks: &'a [Socket], groups: &'a [Group], services: &'a Services, ns
         caps: Caps::default(),
         exporter: Exporter::default(),
         namespaces: ns,
-        pressure_netns: &[],
     }
 }
 
@@ -322,7 +320,6 @@ fn two_namespaces_are_two_series() {
         caps: Caps::default(),
         exporter: Exporter::default(),
         namespaces: &namespaces,
-        pressure_netns: &[],
     };
     let mut out = Vec::new();
     render(&mut out, &input, Format::Text).unwrap();
