@@ -71,15 +71,6 @@ fn sock_of_json(v: &Value) -> Sock {
     format!("{proto} {local} {peer}")
 }
 
-fn in_ns(ns: &Netns, args: &[&str]) -> Output {
-    Command::new("ip")
-        .args(["netns", "exec", &ns.name, env!("CARGO_BIN_EXE_sockscope")])
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run sockscope in the namespace")
-}
-
 /// What one command answered for one filter: the sockets, or the refusal's text.
 #[derive(Debug, PartialEq, Eq)]
 enum Answer {
@@ -107,7 +98,7 @@ fn list(ns: &Netns, filter: &str, file: Option<&std::path::Path>) -> Answer {
     }
     args.extend(words(filter));
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    answer(&in_ns(ns, &args), |out, _| {
+    answer(&ns.sockscope(&args), |out, _| {
         let v: Value = serde_json::from_str(out).unwrap_or_else(|e| panic!("{e}: {out}"));
         v.as_array().expect("an array").iter().map(sock_of_json).collect()
     })
@@ -125,7 +116,7 @@ fn kill_dry_run(ns: &Netns, filter: &str, file: Option<&std::path::Path>) -> Ans
         args.extend(body.flat_map(str::split_whitespace).map(str::to_string));
     }
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    answer(&in_ns(ns, &args), |_, err| {
+    answer(&ns.sockscope(&args), |_, err| {
         err.lines()
             .filter(|l| l.starts_with("tcp ") || l.starts_with("udp "))
             .map(|l| {
@@ -143,7 +134,7 @@ fn watch_existing(ns: &Netns, filter: &str) -> Answer {
         vec!["watch".into(), "--existing".into(), "--ndjson".into(), "--for".into(), "1500ms".into(), "-tu".into()];
     args.extend(words(filter));
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    answer(&in_ns(ns, &args), |out, _| {
+    answer(&ns.sockscope(&args), |out, _| {
         out.lines()
             .filter_map(|l| serde_json::from_str::<Value>(l).ok())
             .filter(|v| v["event"] == "open" && v["preexisting"] == true)
@@ -365,7 +356,7 @@ fn kill_with_a_multi_socket_filter_closes_exactly_those_sockets() {
     wait_for("the accepts", || ss_established(&ns).len() == 10);
     let before = ss_established(&ns);
     // The README's and kill --help's shape: every established connection the server side holds on 7100.
-    let out = in_ns(&ns, &["kill", "--yes", "-n", "state", "established", "sport", "=", ":7100"]);
+    let out = ns.sockscope(&["kill", "--yes", "-n", "state", "established", "sport", "=", ":7100"]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(text.lines().filter(|l| l.starts_with("closed ")).count(), 3, "{text}");
@@ -412,10 +403,19 @@ fn a_hidden_holder_never_satisfies_not_process() {
         );
     }
     // As root, who sees the holders, the same words select mtxweb's three sockets.
-    let out = in_ns(
-        &ns,
-        &["list", "-tnH", "state", "established", "not", "process", "python3", "and", "sport", "=", ":7100"],
-    );
+    let out = ns.sockscope(&[
+        "list",
+        "-tnH",
+        "state",
+        "established",
+        "not",
+        "process",
+        "python3",
+        "and",
+        "sport",
+        "=",
+        ":7100",
+    ]);
     assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 3);
     let _ = pop.stdin.as_mut().map(|s| s.write_all(b"end\n"));
     let _ = pop.wait();

@@ -32,17 +32,8 @@ impl Drop for Connection {
     }
 }
 
-fn in_ns(ns: &Netns, args: &[&str]) -> Output {
-    Command::new("ip")
-        .args(["netns", "exec", &ns.name, env!("CARGO_BIN_EXE_sockscope")])
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap()
-}
-
 fn established(ns: &Netns) -> usize {
-    let out = in_ns(ns, &["-tnH", "state", "established"]);
+    let out = ns.sockscope(&["-tnH", "state", "established"]);
     String::from_utf8_lossy(&out.stdout).lines().count()
 }
 
@@ -52,7 +43,7 @@ fn kill_closes_the_connection_and_the_peer_sees_a_reset() {
     common::require_root();
     let ns = Netns::create("time-kill");
     let mut conn = Connection::start(&ns, 20);
-    let out = in_ns(&ns, &["kill", "--yes", "-n", "sport", ":5000"]);
+    let out = ns.sockscope(&["kill", "--yes", "-n", "sport", ":5000"]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(text.lines().count(), 1, "one socket selected: {text}");
@@ -61,7 +52,7 @@ fn kill_closes_the_connection_and_the_peer_sees_a_reset() {
     assert_eq!(established(&ns), 0);
 
     // ss's spelling: -K without a filter is refused, with one it closes without asking.
-    let out = in_ns(&ns, &["-K", "-t"]);
+    let out = ns.sockscope(&["-K", "-t"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("-K needs a filter"));
 }
@@ -97,11 +88,11 @@ fn kill_asks_on_a_terminal_and_no_means_no() {
     assert_eq!(established(&ns), 2, "the connection is still there");
 
     // Not a terminal and no --yes: refused.
-    let out = in_ns(&ns, &["kill", "dport", ":5000"]);
+    let out = ns.sockscope(&["kill", "dport", ":5000"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("pass --yes"));
     // No filter at all: refused before anything is read.
-    let out = in_ns(&ns, &["kill", "--yes"]);
+    let out = ns.sockscope(&["kill", "--yes"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("refusing to close every connected socket"));
     assert_eq!(established(&ns), 2);

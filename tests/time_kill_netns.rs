@@ -28,16 +28,6 @@ fn hold(ns: &Netns, port: u16, conns: usize) -> std::process::Child {
     common::python(ns, &script).0
 }
 
-/// sockscope run inside `ns` (the test's stand-in for the host).
-fn in_ns(ns: &Netns, args: &[&str]) -> Output {
-    Command::new("ip")
-        .args(["netns", "exec", &ns.name, env!("CARGO_BIN_EXE_sockscope")])
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap()
-}
-
 /// Established sockets with local port `port` in `ns`, by ss.
 fn established_on(ns: &Netns, port: u16) -> usize {
     let sport = format!(":{port}");
@@ -59,7 +49,7 @@ fn kill_dash_n_closes_in_the_named_namespace_and_nowhere_else() {
     let there = Netns::create("kill-netns-there");
     const P: u16 = 47201;
     let mut held = vec![hold(&here, P, 3), hold(&there, P, 3)];
-    let out = in_ns(&here, &["kill", "-N", &there.name, "--yes", "sport", ":47201"]);
+    let out = here.sockscope(&["kill", "-N", &there.name, "--yes", "sport", ":47201"]);
     assert!(out.status.success(), "{}", text(&out));
     assert_eq!(String::from_utf8_lossy(&out.stdout).lines().filter(|l| l.starts_with("closed  tcp ESTAB")).count(), 3);
     assert_eq!((established_on(&here, P), established_on(&there, P)), (3, 0), "{}", text(&out));
@@ -67,20 +57,20 @@ fn kill_dash_n_closes_in_the_named_namespace_and_nowhere_else() {
     // ss's spelling, options after the filter.
     const Q: u16 = 47202;
     held.extend([hold(&here, Q, 2), hold(&there, Q, 2)]);
-    let out = in_ns(&here, &["-K", "sport", ":47202", "-N", &there.name]);
+    let out = here.sockscope(&["-K", "sport", ":47202", "-N", &there.name]);
     assert!(out.status.success(), "{}", text(&out));
     assert_eq!((established_on(&here, Q), established_on(&there, Q)), (2, 0), "{}", text(&out));
 
     // Every namespace: each socket is closed in its own (the port is this test's alone on the host).
     const R: u16 = 47203;
     held.extend([hold(&here, R, 2), hold(&there, R, 4)]);
-    let out = in_ns(&here, &["kill", "--all-netns", "--yes", "sport", ":47203"]);
+    let out = here.sockscope(&["kill", "--all-netns", "--yes", "sport", ":47203"]);
     assert!(out.status.success(), "{}", text(&out));
     assert_eq!(String::from_utf8_lossy(&out.stdout).lines().filter(|l| l.starts_with("closed")).count(), 6);
     assert_eq!((established_on(&here, R), established_on(&there, R)), (0, 0), "{}", text(&out));
 
     // A namespace that does not exist is an error naming it, and nothing is closed.
-    let out = in_ns(&here, &["kill", "-N", "sockscope-no-such-namespace", "--yes", "sport", ":47201"]);
+    let out = here.sockscope(&["kill", "-N", "sockscope-no-such-namespace", "--yes", "sport", ":47201"]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(text(&out).contains("sockscope-no-such-namespace"), "{}", text(&out));
     assert_eq!(established_on(&here, P), 3);
@@ -165,7 +155,7 @@ fn watch_e_and_record_follow_the_named_namespace() {
     assert!(listed.contains(":47211") && !listed.contains(":47212"), "{listed}");
 
     // Several namespaces at once are refused, naming the flag.
-    let out = in_ns(&here, &["watch", "--all-netns", "--for", "1s"]);
+    let out = here.sockscope(&["watch", "--all-netns", "--for", "1s"]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(text(&out).contains("one network namespace"), "{}", text(&out));
 }
@@ -203,7 +193,7 @@ print("READY", flush=True)
 sys.stdin.readline()
 "#;
     let (mut py, lines) = common::python(&ns, script);
-    let out = in_ns(&ns, &["kill", "--yes", "--all", "-u", "state", "all", "sport", ":47221"]);
+    let out = ns.sockscope(&["kill", "--yes", "--all", "-u", "state", "all", "sport", ":47221"]);
     let said = String::from_utf8_lossy(&out.stdout).to_string();
     assert_eq!(said.lines().filter(|l| l.starts_with("aborted udp")).count(), 4, "{}", text(&out));
     // Still bound: the exit status says not everything was closed, and stderr says why.
@@ -213,7 +203,7 @@ sys.stdin.readline()
     aborted.sort();
     assert_eq!(aborted, ["ABORTED 0", "ABORTED 1", "ABORTED 2", "ABORTED 3"], "each member's process was told");
 
-    let out = in_ns(&ns, &["kill", "--yes", "--all", "-t", "state", "listening", "sport", ":47221"]);
+    let out = ns.sockscope(&["kill", "--yes", "--all", "-t", "state", "listening", "sport", ":47221"]);
     assert!(out.status.success(), "{}", text(&out));
     assert_eq!(String::from_utf8_lossy(&out.stdout).lines().filter(|l| l.starts_with("closed  tcp LISTEN")).count(), 6);
     let left = Command::new("ss").args(["-N", &ns.name, "-tlnH", "sport", "=", ":47221"]).output().unwrap();
@@ -230,7 +220,7 @@ fn kill_refuses_rows_without_a_cookie() {
     common::require_root();
     let ns = Netns::create("kill-proc");
     let mut held = hold(&ns, 47231, 1);
-    let out = in_ns(&ns, &["kill", "--source", "proc", "--yes", "sport", ":47231"]);
+    let out = ns.sockscope(&["kill", "--source", "proc", "--yes", "sport", ":47231"]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(text(&out).contains("needs the netlink source"), "{}", text(&out));
     assert_eq!(established_on(&ns, 47231), 1, "nothing was closed");

@@ -214,6 +214,16 @@ pub struct Netns {
 }
 
 impl Netns {
+    /// Run sockscope inside the namespace (stdin closed) and wait for it.
+    pub fn sockscope(&self, args: &[&str]) -> std::process::Output {
+        Command::new("ip")
+            .args(["netns", "exec", &self.name, env!("CARGO_BIN_EXE_sockscope")])
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("run sockscope in the namespace")
+    }
+
     /// Run `script` with python3 inside the namespace and wait until it prints READY; it keeps its sockets
     /// until the namespace is dropped (its stdin closes then).
     pub fn run_python(&mut self, script: &str) {
