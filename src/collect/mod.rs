@@ -50,9 +50,9 @@ pub struct Query {
     /// the decoder: a listing's wall time. It costs some CPU (the replies cross cores), which a live view
     /// that refreshes for hours saves by decoding where it receives.
     pub receive_thread: bool,
-    /// Drop a record the dump repeats (by cookie: a dump is not atomic, see [`netlink::FirstByCookie`]). A
-    /// live view that matches every socket by its cookie anyway (the dashboard's tracker) leaves it to that
-    /// match and saves a hash set of every cookie per dump.
+    /// Drop a record the dump repeats (by cookie within a bounded window: a dump is not atomic, see
+    /// [`netlink::FirstByCookie`]). A live view that matches every socket by its cookie anyway (the
+    /// dashboard's tracker) leaves it to that match.
     pub dedupe: bool,
     /// The other socket tables ss knows, each asked for only when selected (a `-tan` listing dumps nothing
     /// more): raw (IPv4/IPv6), MPTCP, packet, netlink, and the families this kernel may lack.

@@ -143,15 +143,6 @@ struct Live {
     preexisting: bool,
 }
 
-/// The identity of a socket: its cookie, or (from `/proc`, which has none) a hash of its protocol and ends.
-fn key(s: &Socket) -> u64 {
-    // Not the dashboard's `socket_id`: that one hashes the inode too, which turns 0 when the process lets go.
-    match s.cookie {
-        Some(c) => c,
-        None => crate::hash::hash_one((s.proto, &s.local, &s.peer)) | (1 << 63),
-    }
-}
-
 /// How many recently closed cookies are remembered, so a late destroy message or a dump that raced a close
 /// does not bring a closed socket back (a fixed bound: the live set is the only thing that grows).
 const RECENT_CLOSED: usize = 1 << 16;
@@ -259,7 +250,7 @@ impl Tracker {
             {
                 continue;
             }
-            let cookie = key(s);
+            let cookie = s.identity();
             if self.recent.contains(&cookie) {
                 continue;
             }
@@ -347,7 +338,7 @@ impl Tracker {
     /// A destroy message for `s`, received at `now`: its close (and its open first, when it lived between
     /// two dumps). A repeated message is ignored.
     pub fn apply_destroyed(&mut self, now: u64, s: Socket, out: &mut Vec<Event>) {
-        let cookie = key(&s);
+        let cookie = s.identity();
         if self.recent.contains(&cookie) {
             return;
         }

@@ -412,6 +412,23 @@ pub struct Socket {
 }
 
 impl Socket {
+    /// Who this socket is from one dump to the next: the one identity rule of the dashboard, `watch`,
+    /// `record` and `-E`. Its cookie; from `/proc`, which has none, a hash of its protocol and ends, with the inode only when it has no peer (SO_REUSEPORT siblings share their ends but never an
+    /// inode, while a connection's inode turns 0 when its process lets go). The high bit marks a hash, so it
+    /// never equals a cookie (the kernel counts cookies up from 1).
+    pub fn identity(&self) -> u64 {
+        if let Some(c) = self.cookie {
+            return c;
+        }
+        let unconnected = match &self.peer {
+            Endpoint::Inet { ip, port } => ip.is_unspecified() && *port == 0,
+            Endpoint::None => true,
+            _ => false,
+        };
+        let inode = if unconnected { self.inode } else { 0 };
+        crate::hash::hash_one((self.proto, &self.local, &self.peer, inode)) | (1 << 63)
+    }
+
     /// A TCP/UDP record with everything but its protocol, state and ends left plain: empty queues known to
     /// be 0, uid 0, no inode, and `None` for what only some sources give. The family follows the local address.
     pub fn inet(proto: Proto, state: State, local: (IpAddr, u16), peer: (IpAddr, u16)) -> Socket {
@@ -477,6 +494,29 @@ mod tests {
         }
         assert_eq!(Bracketed("::1").to_string(), "[::1]");
         assert_eq!(Bracketed("host.example").to_string(), "host.example");
+    }
+
+    #[test]
+    fn identity_is_the_cookie_else_the_ends_with_the_inode_only_without_a_peer() {
+        let lo = IpAddr::from([127, 0, 0, 1]);
+        let mut a = Socket::inet(Proto::Tcp, State::ESTABLISHED, (lo, 80), (lo, 40000));
+        a.cookie = Some(7);
+        assert_eq!(a.identity(), 7);
+        a.cookie = None;
+        let mut b = a.clone();
+        assert_eq!(a.identity(), b.identity());
+        // A connection keeps its identity when its process lets go (the inode turns 0).
+        a.inode = 99;
+        assert_eq!(a.identity(), b.identity());
+        assert_ne!(a.identity() & (1 << 63), 0, "a hash never looks like a cookie");
+        b.local = Endpoint::Inet { ip: lo, port: 81 };
+        assert_ne!(a.identity(), b.identity());
+        // SO_REUSEPORT siblings share their ends: the inode tells them apart.
+        let any = IpAddr::from([0, 0, 0, 0]);
+        let mut u1 = Socket::inet(Proto::Udp, State::CLOSE, (lo, 53), (any, 0));
+        let mut u2 = u1.clone();
+        (u1.inode, u2.inode) = (1, 2);
+        assert_ne!(u1.identity(), u2.identity());
     }
 
     #[test]

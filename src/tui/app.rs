@@ -210,7 +210,7 @@ impl App {
     /// A socket's queues (recv, send), from the newest listeners refresh for a listener.
     pub fn queues(&self, s: &crate::model::Socket) -> (Option<u32>, Option<u32>) {
         if s.state == State::LISTEN
-            && let Some(q) = self.listeners.as_ref().and_then(|p| p.sockets.get(&super::live::socket_id(s)))
+            && let Some(q) = self.listeners.as_ref().and_then(|p| p.sockets.get(&s.identity()))
         {
             return *q;
         }
@@ -417,8 +417,8 @@ fn cmp_end(a: &crate::model::Endpoint, b: &crate::model::Endpoint) -> Ordering {
 /// A row's socket identity, stable across refreshes.
 fn row_id(live: &Live, r: SockRow) -> Option<u64> {
     match r {
-        SockRow::Live(i) => live.socket(i as usize).map(super::live::socket_id),
-        SockRow::Closed(i) => live.closed.get(i as usize).map(|c| super::live::socket_id(&c.socket)),
+        SockRow::Live(i) => live.socket(i as usize).map(crate::model::Socket::identity),
+        SockRow::Closed(i) => live.closed.get(i as usize).map(|c| c.socket.identity()),
     }
 }
 
@@ -488,7 +488,7 @@ fn record_sockets(app: &mut App) {
         let SockRow::Live(i) = *r else { continue };
         let Some(s) = live.socket(i as usize) else { continue };
         let Some(info) = s.extra.as_deref().and_then(|x| x.tcp_info.as_ref()) else { continue };
-        let id = super::live::socket_id(s);
+        let id = s.identity();
         let room = app.sock_histories.len() < MAX_SOCKETS || app.detail_id == Some(id);
         match app.sock_histories.get_mut(&id) {
             Some(h) => h.push(t, info),

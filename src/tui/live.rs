@@ -191,19 +191,11 @@ pub struct Closed {
     pub closed_at: Instant,
 }
 
-/// A socket's identity across refreshes: the kernel cookie where there is one, else its addresses and inode.
-pub fn socket_id(s: &Socket) -> u64 {
-    if let Some(c) = s.cookie {
-        return c;
-    }
-    crate::hash::hash_one((s.proto, &s.local, &s.peer, s.inode)) | (1 << 63)
-}
-
 /// (id, index, first seen = `now_ms`) of every socket, sorted by id: the tracker's table (one table of 16
 /// bytes a socket: at 200k sockets it shows in the peak memory).
 fn identify(sockets: &[Socket], now_ms: u32) -> Vec<(u64, u32, u32)> {
     let mut seen: Vec<(u64, u32, u32)> =
-        sockets.iter().enumerate().map(|(i, s)| (socket_id(s), i as u32, now_ms)).collect();
+        sockets.iter().enumerate().map(|(i, s)| (s.identity(), i as u32, now_ms)).collect();
     seen.sort_unstable_by_key(|e| e.0);
     seen
 }

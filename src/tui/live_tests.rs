@@ -179,13 +179,3 @@ fn a_socket_the_dump_repeats_counts_once_with_its_first_record() {
     let closed: Vec<u64> = l.closed.iter().filter_map(|c| c.socket.cookie).collect();
     assert_eq!(closed, vec![3]);
 }
-
-#[test]
-fn ids_without_cookies_use_addresses() {
-    let mut a = sock(1, 80, State::ESTABLISHED);
-    a.cookie = None;
-    let mut b = a.clone();
-    assert_eq!(socket_id(&a), socket_id(&b));
-    b.local = Endpoint::Inet { ip: IpAddr::V4(Ipv4Addr::LOCALHOST), port: 81 };
-    assert_ne!(socket_id(&a), socket_id(&b));
-}

@@ -55,7 +55,7 @@ impl ListenerPatch {
     pub fn from_listeners(sockets: &[Socket], taken_at: Instant) -> ListenerPatch {
         let mut p = ListenerPatch { taken_at: Some(taken_at), ..Default::default() };
         for s in sockets.iter().filter(|s| s.state == State::LISTEN) {
-            p.sockets.insert(super::live::socket_id(s), (s.recv_q, s.send_q));
+            p.sockets.insert(s.identity(), (s.recv_q, s.send_q));
             let key = match &s.local {
                 Endpoint::Inet { ip, port } => {
                     GroupKey::Listen { proto: s.proto, ip: *ip, port: *port, netns: s.netns }

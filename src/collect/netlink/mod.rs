@@ -336,16 +336,34 @@ enum Step {
     End,
 }
 
-/// A dump is not atomic: a socket that moves between hash buckets while the dump runs can be seen twice.
-/// Keeps the first record of each cookie (records without one are all kept).
+/// A dump is not atomic: the kernel resumes each batch at a position within a hash chain, so a socket
+/// inserted ahead of that position makes it send a record of the previous batch again. Keeps the first record
+/// of each cookie (records without one are all kept). A repeat comes from the batch before (one receive of
+/// [`RECV_BUF`], under a thousand records), so only the last [`REPEAT_WINDOW`] cookies are remembered: a
+/// listing's memory stays the same whatever the number of sockets.
 #[derive(Debug, Default)]
 pub struct FirstByCookie {
     seen: FastSet<u64>,
+    order: std::collections::VecDeque<u64>,
 }
 
+/// How many of the latest cookies [`FirstByCookie`] remembers: several batches' worth (a 64 KiB receive holds
+/// at most about 900 records of the smallest kind).
+pub const REPEAT_WINDOW: usize = 8192;
+
 impl FirstByCookie {
-    /// True the first time a cookie is seen.
+    /// True the first time a cookie is seen within the window.
     pub fn keep(&mut self, s: &Socket) -> bool {
-        s.cookie.is_none_or(|c| self.seen.insert(c))
+        let Some(c) = s.cookie else { return true };
+        if !self.seen.insert(c) {
+            return false;
+        }
+        if self.order.len() == REPEAT_WINDOW
+            && let Some(old) = self.order.pop_front()
+        {
+            self.seen.remove(&old);
+        }
+        self.order.push_back(c);
+        true
     }
 }

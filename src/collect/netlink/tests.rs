@@ -218,6 +218,25 @@ fn dedupe_keeps_first_of_each_cookie() {
     assert_eq!(ports, vec![10, 20, 40]);
 }
 
+#[test]
+fn dedupe_remembers_a_bounded_window_of_cookies() {
+    let mut first = FirstByCookie::default();
+    let mut s = crate::model::Socket::inet(
+        crate::model::Proto::Tcp,
+        crate::model::State::ESTABLISHED,
+        (std::net::Ipv4Addr::LOCALHOST.into(), 1),
+        (std::net::Ipv4Addr::LOCALHOST.into(), 2),
+    );
+    for c in 1..=(3 * super::REPEAT_WINDOW as u64) {
+        s.cookie = Some(c);
+        assert!(first.keep(&s));
+        // A repeat from the batch before is dropped.
+        s.cookie = Some(c.saturating_sub(900).max(1));
+        assert!(!first.keep(&s), "cookie {c}");
+    }
+    assert!(first.seen.len() <= super::REPEAT_WINDOW && first.order.len() <= super::REPEAT_WINDOW);
+}
+
 /// A real dump from Linux 6.18 (fixtures/netlink/capture.py): a listener and both ends of a loopback
 /// connection that moved 100000 bytes one way and 5000 back, with INFO, CONG and SKMEMINFO. The expected
 /// values are those `ss -tnim` printed for the same sockets (tcp_info_dump.txt).
