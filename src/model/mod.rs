@@ -413,9 +413,10 @@ pub struct Socket {
 
 impl Socket {
     /// Who this socket is from one dump to the next: the one identity rule of the dashboard, `watch`,
-    /// `record` and `-E`. Its cookie; from `/proc`, which has none, a hash of its protocol and ends, with the inode only when it has no peer (SO_REUSEPORT siblings share their ends but never an
-    /// inode, while a connection's inode turns 0 when its process lets go). The high bit marks a hash, so it
-    /// never equals a cookie (the kernel counts cookies up from 1).
+    /// `record` and `-E`. Its cookie; from `/proc`, which has none, a hash of its protocol and ends, with the
+    /// inode only when it has no peer (SO_REUSEPORT siblings share their ends but never an inode, while a
+    /// connection's inode turns 0 when its process lets go). The high bit marks a hash, so it never equals a
+    /// cookie (the kernel counts cookies up from 1).
     pub fn identity(&self) -> u64 {
         if let Some(c) = self.cookie {
             return c;
