@@ -13,16 +13,10 @@
 
 use std::time::{Duration, Instant};
 
-use ratatui::Terminal;
-use ratatui::backend::TestBackend;
 use sockscope::collect::netlink::{FirstByCookie, decode};
 use sockscope::collect::process::{Attributor, Policy};
 use sockscope::collect::{self, SourceChoice, Table};
-use sockscope::model::{State, StateSet};
-use sockscope::ports::services::Services;
-use sockscope::tui::app::{Action, App, Settings, update};
-use sockscope::tui::live::Tracker;
-use sockscope::tui::{query_for, view};
+use sockscope::tui::bench::Dashboard;
 
 /// (user, system) CPU time of this thread.
 fn cpu() -> (Duration, Duration) {
@@ -110,18 +104,12 @@ fn main() {
     // As the dashboard does.
     sockscope::sys::return_large_blocks(sockscope::sys::LARGE_BLOCK);
     let mut attributor = Attributor::new(Policy::dashboard());
-    let settings = Settings::default();
     let mut collector = collect::open(SourceChoice::Auto, "/proc".into());
     // As the dashboard does: the audit markers and the ephemeral-port pressure with the host's ports.
     let host = sockscope::ports::classes::HostPorts::read("/proc".as_ref()).ok();
-    let mut tracker = Tracker::auditing(host, sockscope::ports::audit::AuditOptions::default());
-    let mut app = App::new(settings.clone(), String::new(), Services::system(), true);
-    update(&mut app, Action::Resize(120, 40));
-    let mut term = Terminal::new(TestBackend::new(120, 40)).expect("test backend");
-    let q = query_for(&settings, true, true);
-    let mut lq = q.clone();
-    lq.states = StateSet::of(&[State::LISTEN]);
-    lq.dedupe = true;
+    let mut dash = Dashboard::new(host, 120, 40).expect("an off-screen terminal");
+    let q = dash.query();
+    let lq = dash.listeners_query();
     let (mut kernel, mut user, mut listen) = (Vec::new(), Vec::new(), Vec::new());
     let (mut bare, mut decoding, mut whole) = (Vec::new(), Vec::new(), Vec::new());
     for i in 0..runs {
@@ -133,7 +121,7 @@ fn main() {
         let bytes: usize = bufs.iter().map(Vec::len).sum();
         drop(bufs);
         let p0 = process_cpu();
-        let spare = tracker.take_spare();
+        let spare = dash.take_spare();
         let (snap, collect) =
             measure(|| sockscope::collect::collect_into(&mut *collector, &q, spare).expect("collect"));
         let n = snap.sockets.len();
@@ -141,15 +129,11 @@ fn main() {
         // As the dashboard's full refresh does when its process look is due.
         attributor.expire();
         let (attribution, procs) = measure(|| attributor.attribute(std::path::Path::new("/proc"), &snap.sockets));
-        let (live, track) =
-            measure(|| tracker.update_with(snap, took, Instant::now(), attribution.as_ref().ok(), None));
-        let ((), draw) = measure(|| {
-            update(&mut app, Action::Data(live));
-            term.draw(|f| view::view(&app, f)).expect("draw");
-        });
-        let (_, l) = measure(|| {
+        let (tracked, track) = measure(|| dash.track(snap, took, attribution.as_ref().ok()));
+        let ((), draw) = measure(|| dash.show(tracked).expect("draw"));
+        let ((), l) = measure(|| {
             let snap = collector.collect(&lq).expect("collect listeners");
-            tracker.listeners(&snap.sockets, Instant::now(), None)
+            dash.listeners(&snap.sockets)
         });
         let refresh_cpu = process_cpu() - p0;
         let raw_cpu = tcp.user + tcp.sys + rest.user + rest.sys;
