@@ -16,6 +16,8 @@ pub mod bench;
 pub(crate) mod model;
 pub(crate) mod present;
 mod run;
+#[cfg(test)]
+mod screens;
 pub(crate) mod state;
 pub(crate) mod update;
 pub(crate) mod view;

@@ -1,41 +1,6 @@
-//! The columns of the dashboard's two tables (groups, sockets): their names, what sizing knows of each
-//! ([`Spec`]), and [`fit`]: which ones stay when the screen is narrow and how wide. What each column shows and
-//! how it sorts is its entry in [`super::tables`].
-
-/// A column of the group table, in display order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum PortCol {
-    /// The group's namespace (and container); shown only when several namespaces are (`--all-netns`).
-    Namespace,
-    Proto,
-    Endpoint,
-    Service,
-    Class,
-    Sockets,
-    Established,
-    SynRecv,
-    TimeWait,
-    CloseWait,
-    FinWait,
-    AcceptQueue,
-    Peers,
-    Process,
-    Trend,
-}
-
-/// A column of the socket table, in display order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum SockCol {
-    Local,
-    Peer,
-    State,
-    RecvQ,
-    SendQ,
-    Age,
-    Process,
-    Rtt,
-    Retrans,
-}
+//! Sizing the columns of the dashboard's tables: what sizing knows of a column ([`Spec`]), and [`fit`]: which
+//! ones stay when the screen is narrow and how wide. What each column shows and how it sorts is its entry in
+//! [`super::tables`].
 
 /// What sizing needs to know about a column.
 #[derive(Debug, Clone, Copy)]
@@ -53,42 +18,6 @@ impl Spec {
     pub const fn new(head: &'static str, prio: u8, shrink: bool, right: bool) -> Spec {
         Spec { head, prio, shrink, right }
     }
-}
-
-impl PortCol {
-    /// The columns in display order (the order of [`crate::tui::present::tables::PORT_COLUMNS`]).
-    pub const ALL: [PortCol; 15] = [
-        PortCol::Namespace,
-        PortCol::Proto,
-        PortCol::Endpoint,
-        PortCol::Service,
-        PortCol::Class,
-        PortCol::Sockets,
-        PortCol::Established,
-        PortCol::SynRecv,
-        PortCol::TimeWait,
-        PortCol::CloseWait,
-        PortCol::FinWait,
-        PortCol::AcceptQueue,
-        PortCol::Peers,
-        PortCol::Process,
-        PortCol::Trend,
-    ];
-}
-
-impl SockCol {
-    /// The columns in display order (the order of [`crate::tui::present::tables::SOCK_COLUMNS`]).
-    pub const ALL: [SockCol; 9] = [
-        SockCol::Local,
-        SockCol::Peer,
-        SockCol::State,
-        SockCol::RecvQ,
-        SockCol::SendQ,
-        SockCol::Age,
-        SockCol::Process,
-        SockCol::Rtt,
-        SockCol::Retrans,
-    ];
 }
 
 /// The narrowest a shrinking column gets before it is dropped instead.

@@ -6,6 +6,7 @@
 pub mod columns;
 pub mod detail;
 pub mod eventlog;
+pub mod help;
 pub mod layout;
 pub mod replay;
 pub mod tables;

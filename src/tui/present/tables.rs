@@ -14,7 +14,8 @@ use crate::group::{Group, GroupKey};
 use crate::model::text::escape;
 use crate::model::{Endpoint, Socket, State};
 use crate::tui::model::live::Live;
-use crate::tui::present::columns::{self, PortCol, SockCol, Spec};
+use crate::tui::present::columns::{self, Spec};
+use crate::tui::state::columns::{PortCol, SockCol};
 use crate::tui::state::{App, SockRow};
 
 const SPARKS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];

@@ -1,7 +1,8 @@
 //! The dashboard's state as plain data: [`App`] (what is shown, the selection, the dialogs, what the
 //! collector is asked) and [`Action`] (one thing that happened). No I/O and no logic beyond reading it:
-//! [`crate::tui::update`] changes it.
+//! the update floor changes it.
 
+pub mod columns;
 pub mod kill;
 pub mod replay;
 pub mod signals;
@@ -19,7 +20,7 @@ use crate::tui::model::collector::CollectSettings;
 use crate::tui::model::history::{GroupSample, Series, SocketHistory};
 use crate::tui::model::live::Live;
 use crate::tui::model::refresh::ListenerPatch;
-use crate::tui::present::columns::{PortCol, SockCol};
+use columns::{PortCol, SockCol};
 
 /// Refresh intervals `+`/`-` step through.
 pub const INTERVALS: [Duration; 7] = [

@@ -9,7 +9,7 @@ use crate::model::Proto;
 use crate::model::text::escape;
 use crate::tui::model::collector::Protos;
 use crate::tui::present::Shown;
-use crate::tui::present::columns::{PortCol, SockCol};
+use crate::tui::state::columns::{PortCol, SockCol};
 use crate::tui::state::kill::KillDialog;
 use crate::tui::state::{App, INTERVALS, Screen};
 

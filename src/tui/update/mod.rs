@@ -14,7 +14,7 @@ use crate::group::GroupKey;
 use crate::model::Socket;
 use crate::tui::model::collector::{CollectSettings, Protos};
 use crate::tui::present::Shown;
-use crate::tui::present::columns::PortCol;
+use crate::tui::state::columns::PortCol;
 use crate::tui::state::{Action, App};
 
 /// What the loop does for `update` (the answers come back as actions).

@@ -5,8 +5,8 @@ use std::cmp::Ordering;
 
 use crate::tui::model::history::MAX_SOCKETS;
 use crate::tui::model::live::Live;
-use crate::tui::present::columns::{PortCol, SockCol};
 use crate::tui::present::tables::{Ctx, PORT_COLUMNS, SOCK_COLUMNS, cmp_end, row_socket, sort_rows};
+use crate::tui::state::columns::{PortCol, SockCol};
 use crate::tui::state::{App, Screen, SockRow};
 
 /// Rebuild the row orders after new data or a sort change, keeping the selection on the same item.

@@ -12,7 +12,7 @@ use crate::ports::services::Services;
 use crate::tui::model::collector::CollectSettings as Settings;
 use crate::tui::model::history::MAX_SOCKETS;
 use crate::tui::model::script;
-use crate::tui::present::columns::SockCol;
+use crate::tui::state::columns::SockCol;
 use crate::tui::state::{INTERVALS, Screen, SockRow};
 
 /// As the loop applies an action (see [`drive`]).
@@ -502,7 +502,8 @@ fn socket_histories_are_bounded_and_forget_sockets_gone() {
 /// dashboard, on every screen, in the kill dialog and in the filter input, must be named by the overlay.
 #[test]
 fn the_help_overlay_names_every_key_the_dashboard_handles() {
-    let listed: Vec<&str> = crate::tui::view::HELP.iter().flat_map(|(keys, _)| keys.split_whitespace()).collect();
+    let listed: Vec<&str> =
+        crate::tui::present::help::HELP.iter().flat_map(|(keys, _)| keys.split_whitespace()).collect();
     let name = |k: &KeyEvent| -> String {
         match (k.code, k.modifiers.contains(KeyModifiers::CONTROL)) {
             (KeyCode::Char(c), true) => format!("Ctrl-{}", c.to_ascii_uppercase()),
@@ -562,7 +563,7 @@ fn the_help_overlay_names_every_key_the_dashboard_handles() {
             let mut b = a.clone();
             let fx = update(&mut b, Action::Key(*k));
             let killed = fx.iter().any(|e| matches!(e, Effect::Kill(_)));
-            let acted = state(&b) != state(a) && !(context == "kill dialog" && !killed);
+            let acted = state(&b) != state(a) && (context != "kill dialog" || killed);
             if acted && !listed.contains(&name(k).as_str()) {
                 missing.push(format!("{} on the {context}", name(k)));
             }

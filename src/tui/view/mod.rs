@@ -6,8 +6,6 @@ pub mod charts;
 pub mod detail;
 pub mod replay;
 pub mod tables;
-#[cfg(test)]
-mod tests;
 
 use std::fmt::Write as _;
 use std::time::Duration;
@@ -23,6 +21,7 @@ use crate::model::text::escape;
 use crate::model::{Proto, State};
 use crate::tui::model::live::Live;
 use crate::tui::present::Shown;
+use crate::tui::present::help::HELP;
 use crate::tui::present::tables::{port_sort_name, sock_sort_name};
 use crate::tui::present::text::{fmt_age, fmt_interval, fmt_ms, fmt_secs};
 use crate::tui::state::{App, Screen, SockRow};
@@ -349,31 +348,6 @@ fn sockets(app: &App, live: &Live, shown: &Shown, f: &mut Frame, theme: &Theme) 
         tables::table(t, f, theme);
     }
 }
-
-/// The help overlay: every key the dashboard handles (names separated by spaces, as a test reads them), and
-/// what it does. An indented line is a key of the line above's prompt.
-pub const HELP: &[(&str, &str)] = &[
-    ("Up Down j k", "move the selection (scroll a socket's detail)"),
-    ("PgUp PgDn", "a page up / down"),
-    ("g G Home End", "first / last row"),
-    ("Enter Right l", "open the group / the socket's detail"),
-    ("Esc Left h BS", "back"),
-    ("s >", "sort by the next column (header marks it)"),
-    ("S <", "sort by the previous column"),
-    ("r", "reverse the sort"),
-    ("o", "pick the sort column from a list"),
-    ("/", "filter in ss syntax, e.g. dport = :443"),
-    ("  Enter Esc ^U", "apply / cancel / clear the filter"),
-    ("t u x", "show or hide TCP, UDP, UNIX"),
-    ("K", "close the group's connections or the socket"),
-    ("  y Y", "yes, close them (any other key: nothing closed)"),
-    ("e", "event log of the open group"),
-    ("p space", "pause (the snapshot freezes)"),
-    ("+ = -", "refresh less (+ =) / more (-) often"),
-    ("mouse", "wheel scrolls, click selects, header sorts"),
-    ("?", "this help"),
-    ("q Ctrl-C", "quit"),
-];
 
 /// The sort picker: the screen's columns, the current sort marked, the highlighted one reversed.
 fn sort_picker(app: &App, shown: &Shown, at: usize, f: &mut Frame, area: Rect) {

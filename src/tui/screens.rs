@@ -1,4 +1,5 @@
-//! Whole-screen snapshots (ratatui `TestBackend` + insta) from scripted data.
+//! Whole-screen snapshots (ratatui `TestBackend` + insta) from scripted data, driven through every floor:
+//! actions applied by `update` as the loop does, each frame laid out by `present` and drawn by `view`.
 
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
@@ -6,13 +7,13 @@ use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 use std::time::Duration;
 
-use super::view;
 use crate::ports::services::Services;
 use crate::tui::model::collector::CollectSettings as Settings;
 use crate::tui::model::script;
 use crate::tui::present::text::fmt_age;
 use crate::tui::state::{Action, App};
 use crate::tui::update::{Effect, Effects, drive};
+use crate::tui::view::view;
 
 /// As the loop applies an action.
 fn update(a: &mut App, action: Action) -> Effects {
@@ -251,7 +252,7 @@ fn several_namespaces_show_a_namespace_column_and_sort_by_it() {
     assert!(header.trim_start_matches(['"', ' ', '│']).starts_with("Namespace"), "{s}");
     assert!(s.contains("docker:db") && s.contains("host"), "{s}");
     // `s` cycles to the namespace sort: the container's groups come together, after the host's.
-    while a.port_sort != crate::tui::present::columns::PortCol::Namespace {
+    while a.port_sort != crate::tui::state::columns::PortCol::Namespace {
         keys(&mut a, &[KeyCode::Char('s')]);
     }
     let s = screen(&a);
