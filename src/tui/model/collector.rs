@@ -91,98 +91,128 @@ pub const COLLECTOR_STACK: usize = 2 << 20;
 /// dumped (cheap); the full table when [`refresh::full_every`] says its cost allows, at least every
 /// [`refresh::MAX_AGE`]. Settings that change what is shown force a full refresh.
 pub fn collector_loop(
-    mut collector: Box<dyn Collector>,
-    mut tracker: LiveTracker,
+    collector: Box<dyn Collector>,
+    tracker: LiveTracker,
     (proc_root, state_roots): (PathBuf, crate::collect::cgroup::StateRoots),
     mut settings: CollectSettings,
-    (ipv4, ipv6): (bool, bool),
+    families: (bool, bool),
     commands: Receiver<CollectSettings>,
     updates: Sender<Refresh>,
 ) {
-    let mut attributor = Attributor::new(Policy::dashboard());
-    let mut namer = crate::collect::cgroup::Namer::new(&proc_root, state_roots);
-    let mut last_full: Option<Instant> = None;
-    let mut full_every = settings.interval;
-    let mut force = true;
+    let namer = crate::collect::cgroup::Namer::new(&proc_root, state_roots);
+    let mut c = Collecting {
+        collector,
+        tracker,
+        attributor: Attributor::new(Policy::dashboard()),
+        namer,
+        proc_root,
+        families,
+        last_full: None,
+        full_every: settings.interval,
+        force: true,
+    };
     loop {
-        if !settings.paused {
-            let started = Instant::now();
-            let full = force || last_full.is_none_or(|t| t.elapsed() >= full_every);
-            let msg = if full {
-                let cpu = refresh::cpu_time();
-                // The processes are looked through as the dashboard's policy says, and when what is shown
-                // changed.
-                if force {
-                    attributor.expire();
-                }
-                let msg = full_refresh(
-                    &mut *collector,
-                    &mut attributor,
-                    &mut tracker,
-                    &settings,
-                    (ipv4, ipv6),
-                    (&proc_root, &mut namer),
-                    started,
-                );
-                full_every =
-                    refresh::full_every(settings.interval, refresh::cpu_time().saturating_sub(cpu), started.elapsed());
-                tracker.full_every = full_every;
-                last_full = Some(started);
-                force = false;
-                msg
-            } else {
-                let mut q = query_for(&settings, ipv4, ipv6);
-                q.states = StateSet::of(&[crate::model::State::LISTEN]);
-                // Listeners go to the screen without the tracker's match.
-                q.dedupe = true;
-                q.info = false;
-                q.memory = false;
-                match collector.collect(&q) {
-                    Ok(snap) => {
-                        match resolve(&settings.selection.expr, &snap, &attributor.current(), &proc_root, &mut namer) {
-                            Ok(expr) => {
-                                let keep: Vec<crate::model::Socket> =
-                                    snap.sockets.into_iter().filter(|s| expr.matches(s)).collect();
-                                Refresh::Listeners(Arc::new(tracker.listeners(
-                                    &keep,
-                                    started,
-                                    settings.open_group.as_ref(),
-                                )))
-                            }
-                            Err(e) => Refresh::Error(e.to_string()),
-                        }
-                    }
-                    Err(e) => Refresh::Error(e.to_string()),
-                }
-            };
-            if updates.send(msg).is_err() {
-                return;
-            }
+        if !settings.paused && updates.send(c.refresh(&settings)).is_err() {
+            return;
         }
         // The interval is the pause between two refreshes (as top's delay): a host where collecting takes
-        // long is not polled back to back. A full refresh that is due sooner shortens the wait. New
-        // settings that change what is shown end it.
-        let done = Instant::now();
-        let until_full = last_full.map_or(Duration::ZERO, |t| full_every.saturating_sub(t.elapsed()));
+        // long is not polled back to back. A full refresh that is due sooner shortens the wait.
+        let until_full = c.last_full.map_or(Duration::ZERO, |t| c.full_every.saturating_sub(t.elapsed()));
         let pause = if settings.paused { settings.interval } else { settings.interval.min(until_full) };
-        loop {
-            let left = pause.saturating_sub(done.elapsed());
-            match commands.recv_timeout(left) {
-                Ok(new) => {
-                    let now = new.selection != settings.selection
-                        || new.protos != settings.protos
-                        || (settings.paused && !new.paused)
-                        || (new.details && !settings.details)
-                        || (new.open_group.is_some() && new.open_group != settings.open_group);
-                    settings = new;
-                    if now {
-                        force = true;
-                        break;
-                    }
-                }
-                Err(RecvTimeoutError::Timeout) => break,
-                Err(RecvTimeoutError::Disconnected) => return,
+        match wait(&commands, &mut settings, pause) {
+            Some(force) => c.force |= force,
+            None => return,
+        }
+    }
+}
+
+/// What the collector thread keeps between refreshes.
+struct Collecting {
+    collector: Box<dyn Collector>,
+    tracker: LiveTracker,
+    attributor: Attributor,
+    namer: crate::collect::cgroup::Namer,
+    proc_root: PathBuf,
+    families: (bool, bool),
+    last_full: Option<Instant>,
+    /// How often a full refresh is paid for, from what the last one cost.
+    full_every: Duration,
+    /// The next refresh is a full one, processes looked through again (what is shown changed).
+    force: bool,
+}
+
+impl Collecting {
+    /// One refresh: the full table when it is due or forced, else the listeners.
+    fn refresh(&mut self, settings: &CollectSettings) -> Refresh {
+        let started = Instant::now();
+        let full = self.force || self.last_full.is_none_or(|t| t.elapsed() >= self.full_every);
+        if !full {
+            return self.listeners(settings, started);
+        }
+        let cpu = refresh::cpu_time();
+        // The processes are looked through as the dashboard's policy says, and when what is shown changed.
+        if self.force {
+            self.attributor.expire();
+        }
+        let msg = full_refresh(
+            &mut *self.collector,
+            &mut self.attributor,
+            &mut self.tracker,
+            settings,
+            self.families,
+            (&self.proc_root, &mut self.namer),
+            started,
+        );
+        self.full_every =
+            refresh::full_every(settings.interval, refresh::cpu_time().saturating_sub(cpu), started.elapsed());
+        self.tracker.full_every = self.full_every;
+        self.last_full = Some(started);
+        self.force = false;
+        msg
+    }
+
+    /// A listeners-only refresh: their accept queues, and the open group's series a sample longer.
+    fn listeners(&mut self, settings: &CollectSettings, started: Instant) -> Refresh {
+        let mut q = query_for(settings, self.families.0, self.families.1);
+        q.states = StateSet::of(&[crate::model::State::LISTEN]);
+        // Listeners go to the screen without the tracker's match.
+        q.dedupe = true;
+        q.info = false;
+        q.memory = false;
+        let snap = match self.collector.collect(&q) {
+            Ok(s) => s,
+            Err(e) => return Refresh::Error(e.to_string()),
+        };
+        let known = self.attributor.current();
+        match resolve(&settings.selection.expr, &snap, &known, &self.proc_root, &mut self.namer) {
+            Ok(expr) => {
+                let keep: Vec<crate::model::Socket> = snap.sockets.into_iter().filter(|s| expr.matches(s)).collect();
+                Refresh::Listeners(Arc::new(self.tracker.listeners(&keep, started, settings.open_group.as_ref())))
             }
+            Err(e) => Refresh::Error(e.to_string()),
+        }
+    }
+}
+
+/// Wait up to `pause` for new settings, taking each one that comes. `Some(true)` when one changes what is
+/// shown (a full refresh at once), `Some(false)` when the pause ran out, `None` when the UI is gone.
+fn wait(commands: &Receiver<CollectSettings>, settings: &mut CollectSettings, pause: Duration) -> Option<bool> {
+    let start = Instant::now();
+    loop {
+        match commands.recv_timeout(pause.saturating_sub(start.elapsed())) {
+            Ok(new) => {
+                let now = new.selection != settings.selection
+                    || new.protos != settings.protos
+                    || (settings.paused && !new.paused)
+                    || (new.details && !settings.details)
+                    || (new.open_group.is_some() && new.open_group != settings.open_group);
+                *settings = new;
+                if now {
+                    return Some(true);
+                }
+            }
+            Err(RecvTimeoutError::Timeout) => return Some(false),
+            Err(RecvTimeoutError::Disconnected) => return None,
         }
     }
 }

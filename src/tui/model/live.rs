@@ -297,22 +297,7 @@ impl LiveTracker {
         let now_ms = now.saturating_duration_since(epoch).as_millis().min(u32::MAX as u128) as u32;
         // The dump leaves repeated records (by cookie) to this match, which sorts every id anyway.
         let mut seen = identify(&sockets, now_ms);
-        let repeats = repeated(&seen, &sockets);
-        if !repeats.is_empty() {
-            let mut keep = vec![true; sockets.len()];
-            for &i in &repeats {
-                if let Some(k) = keep.get_mut(i as usize) {
-                    *k = false;
-                }
-            }
-            let mut k = keep.iter();
-            sockets.retain(|_| k.next().copied().unwrap_or(true));
-            // The table stays sorted by id: drop the repeats' entries and shift the indices after them.
-            seen.retain(|e| repeats.binary_search(&e.1).is_err());
-            for e in &mut seen {
-                e.1 -= repeats.partition_point(|&r| r < e.1) as u32;
-            }
-        }
+        drop_repeats(&mut sockets, &mut seen);
         let fold = self.host.as_ref().map(group::Fold::of);
         let groups = group::group_with(&sockets, fold.as_ref());
         let totals = sockets.iter().fold(StateCounts::default(), |mut t, s| {
@@ -321,16 +306,7 @@ impl LiveTracker {
         });
         let (first_seen, is_new) = self.track(&sockets, seen, epoch, now);
         let history = self.record_history(&groups, now);
-        let t = now.saturating_duration_since(epoch).as_secs_f64();
-        // Groups come biggest first: the ones past the bound are the smallest.
-        for g in groups.iter().take(history::MAX_GROUPS) {
-            self.series.entry(g.key.clone()).or_default().push(GroupSample::of(g, t));
-        }
-        if self.series.len() > groups.len().min(history::MAX_GROUPS) {
-            let keep: FastSet<&GroupKey> = groups.iter().take(history::MAX_GROUPS).map(|g| &g.key).collect();
-            self.series.retain(|k, _| keep.contains(k) || Some(k) == open);
-        }
-        let open_series = open.and_then(|k| self.series.get(k)).cloned();
+        let open_series = self.push_series(&groups, now.saturating_duration_since(epoch).as_secs_f64(), open);
         let owners = procs.map(|a| {
             let open =
                 groups.iter().filter(|g| Some(&g.key) == open).flat_map(|g| g.listeners.iter().chain(&g.members));
@@ -343,22 +319,8 @@ impl LiveTracker {
             Some(host) => pressure(&sockets, &groups, host, self.audit.threshold_pct),
             None => FastMap::default(),
         };
-        // Keep what a screen can show one by one; the rest lives on in the counts.
-        let mut kept: Vec<u32> = groups.iter().flat_map(|g| g.listeners.iter().copied()).collect();
-        if let Some(g) = groups.iter().find(|g| Some(&g.key) == open) {
-            kept.extend(g.members.iter().copied());
-        }
-        kept.sort_unstable();
-        kept.dedup();
         let total = sockets.len();
-        let mut want = kept.iter().peekable();
-        let mut kept_sockets = Vec::with_capacity(kept.len());
-        for (i, s) in sockets.drain(..).enumerate() {
-            if want.peek().is_some_and(|&&k| k as usize == i) {
-                kept_sockets.push(s);
-                want.next();
-            }
-        }
+        let (kept, kept_sockets) = keep_shown(&mut sockets, &groups, open);
         // The emptied table is kept for the next collection, unless it is far larger than this one needed.
         if sockets.capacity() > 2 * total + 4096 {
             sockets.shrink_to(total + total / 8);
@@ -394,6 +356,21 @@ impl LiveTracker {
         });
         self.prev = Some(live.clone());
         live
+    }
+
+    /// Add this refresh's sample (at `t` seconds) to each group's series, the biggest
+    /// [`history::MAX_GROUPS`] groups only; the others' series are forgotten (the open group's kept). The open
+    /// group's series, for its charts.
+    fn push_series(&mut self, groups: &[Group], t: f64, open: Option<&GroupKey>) -> Option<Series<GroupSample>> {
+        // Groups come biggest first: the ones past the bound are the smallest.
+        for g in groups.iter().take(history::MAX_GROUPS) {
+            self.series.entry(g.key.clone()).or_default().push(GroupSample::of(g, t));
+        }
+        if self.series.len() > groups.len().min(history::MAX_GROUPS) {
+            let keep: FastSet<&GroupKey> = groups.iter().take(history::MAX_GROUPS).map(|g| &g.key).collect();
+            self.series.retain(|k, _| keep.contains(k) || Some(k) == open);
+        }
+        open.and_then(|k| self.series.get(k)).cloned()
     }
 
     /// Match the sockets against the previous refresh by identity: when each was first seen (ms after `epoch`)
@@ -469,6 +446,48 @@ impl LiveTracker {
         self.history.retain(|_, h| h.iter().any(|(_, n)| *n > 0));
         self.history.iter().map(|(k, h)| (k.clone(), h.iter().map(|(_, n)| *n).collect())).collect()
     }
+}
+
+/// Drop the sockets a dump repeated (by identity; the first one stays) from `sockets` and from `seen`, the
+/// table of (identity, index, ...) sorted by identity, whose indices after each dropped one shift down.
+fn drop_repeats(sockets: &mut Vec<Socket>, seen: &mut Vec<(u64, u32, u32)>) {
+    let repeats = repeated(seen, sockets);
+    if repeats.is_empty() {
+        return;
+    }
+    let mut keep = vec![true; sockets.len()];
+    for &i in &repeats {
+        if let Some(k) = keep.get_mut(i as usize) {
+            *k = false;
+        }
+    }
+    let mut k = keep.iter();
+    sockets.retain(|_| k.next().copied().unwrap_or(true));
+    // The table stays sorted by id: drop the repeats' entries and shift the indices after them.
+    seen.retain(|e| repeats.binary_search(&e.1).is_err());
+    for e in seen.iter_mut() {
+        e.1 -= repeats.partition_point(|&r| r < e.1) as u32;
+    }
+}
+
+/// What a screen can show one by one (every listener, and the open group's sockets): their indices, and the
+/// sockets themselves, moved out of `sockets` (left empty); the rest lives on in the counts.
+fn keep_shown(sockets: &mut Vec<Socket>, groups: &[Group], open: Option<&GroupKey>) -> (Vec<u32>, Vec<Socket>) {
+    let mut kept: Vec<u32> = groups.iter().flat_map(|g| g.listeners.iter().copied()).collect();
+    if let Some(g) = groups.iter().find(|g| Some(&g.key) == open) {
+        kept.extend(g.members.iter().copied());
+    }
+    kept.sort_unstable();
+    kept.dedup();
+    let mut want = kept.iter().peekable();
+    let mut kept_sockets = Vec::with_capacity(kept.len());
+    for (i, s) in sockets.drain(..).enumerate() {
+        if want.peek().is_some_and(|&&k| k as usize == i) {
+            kept_sockets.push(s);
+            want.next();
+        }
+    }
+    (kept, kept_sockets)
 }
 
 /// `sockscope audit`'s findings for every listening socket (listeners are few; the rest is not looked at).

@@ -7,7 +7,8 @@ use ratatui::layout::Rect;
 use super::text::fmt_age;
 use crate::model::text::escape;
 use crate::tui::model::live::Live;
-use crate::tui::present::tables::{end_text, row_socket};
+use crate::tui::present::tables::row_socket;
+use crate::tui::present::text::end_text;
 use crate::tui::state::{App, SockRow};
 
 /// Rows the socket charts keep below the fields however many the fields have (one row of three charts).

@@ -16,7 +16,7 @@ use crate::model::text::escape_quoted;
 use crate::output::recording::states_text;
 use crate::tui::present::layout::scroll_offset;
 use crate::tui::present::replay::{axis_times, buckets, trend};
-use crate::tui::present::tables::sparkline;
+use crate::tui::present::text::sparkline;
 use crate::tui::state::replay::Replay;
 
 /// Draw the replay.
