@@ -285,5 +285,4 @@ fn look_up_names(names: &mut Names, batch: &[Socket], config: &ListConfig) {
 
 #[cfg(test)]
 #[cfg(test)]
-#[path = "list_tests.rs"]
 mod tests;

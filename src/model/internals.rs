@@ -326,5 +326,4 @@ impl MemInfo {
 }
 
 #[cfg(test)]
-#[path = "internals_tests.rs"]
 pub(crate) mod tests;

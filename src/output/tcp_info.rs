@@ -541,5 +541,4 @@ pub fn memory_summary(m: &MemInfo) -> String {
 }
 
 #[cfg(test)]
-#[path = "tcp_info_tests.rs"]
 mod tests;

@@ -263,5 +263,4 @@ impl Source for GroupPage {
 }
 
 #[cfg(test)]
-#[path = "api_tests.rs"]
 mod tests;

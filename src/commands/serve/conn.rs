@@ -416,5 +416,4 @@ impl AcceptErrors {
 }
 
 #[cfg(test)]
-#[path = "conn_tests.rs"]
 mod tests;

@@ -268,5 +268,4 @@ fn resolve(
 }
 
 #[cfg(test)]
-#[path = "collector_tests.rs"]
 mod tests;

@@ -531,5 +531,4 @@ fn pressure(sockets: &[Socket], groups: &[Group], host: &HostPorts, threshold_pc
 }
 
 #[cfg(test)]
-#[path = "live_tests.rs"]
 mod tests;

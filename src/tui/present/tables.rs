@@ -541,5 +541,4 @@ pub fn column_at(chosen: &[(usize, u16)], x: u16) -> Option<usize> {
 }
 
 #[cfg(test)]
-#[path = "tables_tests.rs"]
 mod tests;

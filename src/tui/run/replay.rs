@@ -108,5 +108,4 @@ fn load(r: &mut Replay, rec: &Recording) -> Result<(), crate::record::RecordErro
 }
 
 #[cfg(test)]
-#[path = "replay_tests.rs"]
 mod tests;
