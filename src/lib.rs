@@ -8,6 +8,7 @@ pub mod clock;
 pub mod collect;
 pub mod commands;
 pub mod diag;
+pub mod doctor;
 pub mod events;
 pub mod filter;
 #[cfg(any(test, feature = "fuzzing"))]
