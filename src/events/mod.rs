@@ -1,4 +1,4 @@
-//! Socket events (open, state change, close) from what the collectors see: [`Tracker`] is the pure state
+//! Socket events (open, state change, close) from what the collectors see: [`EventTracker`] is the pure state
 //! machine (the live set by cookie, diffed against dumps, closed by the kernel's destroy messages);
 //! [`watcher`] runs it against the kernel.
 
@@ -130,10 +130,10 @@ impl std::fmt::Display for Lost {
     }
 }
 
-/// How late a destroy message may be before the dumps close its socket without it (see `Tracker::update`).
+/// How late a destroy message may be before the dumps close its socket without it (see `EventTracker::apply_dump`).
 const DESTROY_GRACE_MS: u64 = 2000;
 
-struct Live {
+struct LiveSocket {
     first_seen_ms: u64,
     sock: Socket,
     process: Option<Arc<ProcessInfo>>,
@@ -148,8 +148,8 @@ struct Live {
 const RECENT_CLOSED: usize = 1 << 16;
 
 /// The live set of sockets by cookie and the events that changes to it make.
-pub struct Tracker {
-    live: FastMap<u64, Live>,
+pub struct EventTracker {
+    live: FastMap<u64, LiveSocket>,
     recent: FastSet<u64>,
     recent_order: VecDeque<u64>,
     /// Closes of TCP/UDP sockets come from destroy messages; a dump that misses a socket twice closes it
@@ -162,13 +162,13 @@ pub struct Tracker {
     first_opens: bool,
     /// TCP/UDP sockets a dump found gone while destroy messages were on: their messages were lost.
     closed_by_dumps: u64,
-    /// Dumps do not close what they miss (destroy messages are still queued: see [`Tracker::hold_closes`]).
+    /// Dumps do not close what they miss (destroy messages are still queued: see [`EventTracker::hold_closes`]).
     hold_closes: bool,
 }
 
-impl Tracker {
-    pub fn new(destroy_messages: bool) -> Tracker {
-        Tracker {
+impl EventTracker {
+    pub fn new(destroy_messages: bool) -> EventTracker {
+        EventTracker {
             live: FastMap::default(),
             recent: FastSet::default(),
             recent_order: VecDeque::new(),
@@ -225,7 +225,7 @@ impl Tracker {
     }
 
     /// Sockets already open at the first dump start the live set without `open` events.
-    pub fn without_first_opens(mut self) -> Tracker {
+    pub fn without_first_opens(mut self) -> EventTracker {
         self.first_opens = false;
         self
     }
@@ -293,7 +293,14 @@ impl Tracker {
                     let preexisting = self.first_dump;
                     self.live.insert(
                         cookie,
-                        Live { first_seen_ms: now, sock: s, process: p, seen: generation, seen_ms: now, preexisting },
+                        LiveSocket {
+                            first_seen_ms: now,
+                            sock: s,
+                            process: p,
+                            seen: generation,
+                            seen_ms: now,
+                            preexisting,
+                        },
                     );
                 }
             }

@@ -1,11 +1,11 @@
-//! [`Watcher`]: the [`Tracker`] fed from the kernel: the destroy multicast groups for closes (every one,
+//! [`Watcher`]: the [`EventTracker`] fed from the kernel: the destroy multicast groups for closes (every one,
 //! with the last tcp_info), periodic dumps for opens and state changes (and closes without the groups).
 
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::{Event, Lost, Tracker};
+use super::{Event, EventTracker, Lost};
 use crate::clock;
 use crate::collect::netlink::destroy::{DestroyEvents, SubscribeError};
 use crate::collect::netns::{self, Choice};
@@ -53,7 +53,7 @@ fn every(d: Duration) -> String {
 }
 
 pub struct Watcher {
-    tracker: Tracker,
+    tracker: EventTracker,
     destroy: Option<DestroyEvents>,
     collector: Box<dyn Collector>,
     procs: Option<Attributor>,
@@ -71,7 +71,7 @@ pub struct Watcher {
     /// The accounting of lost destroy messages (see [`Losses`]).
     losses: Losses,
     /// The last read of destroy messages left some queued; and since when dumps have held their closes
-    /// because of such a backlog (see [`Tracker::hold_closes`]).
+    /// because of such a backlog (see [`EventTracker::hold_closes`]).
     backlog: bool,
     held_since: Option<Instant>,
     /// How long the last dump took (collection only).
@@ -142,9 +142,9 @@ impl Watcher {
         };
         let mut w = Watcher {
             tracker: if opts.existing {
-                Tracker::new(destroy.is_some())
+                EventTracker::new(destroy.is_some())
             } else {
-                Tracker::new(destroy.is_some()).without_first_opens()
+                EventTracker::new(destroy.is_some()).without_first_opens()
             },
             destroy,
             collector: netns::open_live(&opts.netns, opts.source, &opts.proc_root, Default::default()),
@@ -186,7 +186,7 @@ impl Watcher {
     }
 
     /// The live set.
-    pub fn tracker(&self) -> &Tracker {
+    pub fn tracker(&self) -> &EventTracker {
         &self.tracker
     }
 
