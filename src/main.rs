@@ -2,6 +2,8 @@
 
 // `eprintln!` panics when stderr cannot be written: messages go through `sockscope::errln!`.
 #![deny(clippy::print_stderr)]
+// A panic on input-derived data is a bug: no `unwrap()` outside tests (see DEVELOPERS.md, Habits).
+#![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
 use std::io::{self, IsTerminal};
 use std::process::ExitCode;

@@ -3,6 +3,9 @@
 //! panic hook always give the terminal back (raw mode off, main screen, mouse released); so do signals, which
 //! the loop turns into actions like keys (see [`signals`]).
 
+// TODO(unwrap_used): being restructured
+#![allow(clippy::unwrap_used)]
+
 pub mod app;
 pub mod charts;
 pub mod columns;
