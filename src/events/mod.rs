@@ -241,74 +241,85 @@ impl EventTracker {
         out: &mut Vec<Event>,
     ) {
         self.generation += 1;
-        let generation = self.generation;
         for s in socks {
-            // TIME-WAIT remnants of a closed socket carry its cookie and request sockets (SYN-RECV) are never
-            // reported destroyed: neither is a socket of its own here.
-            if s.timer.is_some_and(|t| t.kind == TimerKind::Timewait)
-                || matches!(s.state, State::TIME_WAIT | State::SYN_RECV)
-            {
-                continue;
-            }
-            let cookie = s.identity();
-            if self.recent.contains(&cookie) {
-                continue;
-            }
-            match self.live.get_mut(&cookie) {
-                Some(l) => {
-                    l.seen = generation;
-                    l.seen_ms = now;
-                    if l.sock.state != s.state {
-                        let old = l.sock.state;
-                        l.sock = Socket { extra: None, ..s.clone() };
-                        out.push(Event {
-                            time_ms: now,
-                            kind: Kind::State,
-                            socket: l.sock.clone(),
-                            old_state: Some(old),
-                            process: l.process.clone(),
-                            first_seen_ms: Some(l.first_seen_ms),
-                            late: false,
-                            preexisting: l.preexisting,
-                            via: Via::Dump,
-                        });
-                    }
-                }
-                None => {
-                    let s = Socket { extra: None, ..s.clone() };
-                    let p = process(&s);
-                    if self.first_opens || !self.first_dump {
-                        out.push(Event {
-                            time_ms: now,
-                            kind: Kind::Open,
-                            socket: s.clone(),
-                            old_state: None,
-                            process: p.clone(),
-                            first_seen_ms: Some(now),
-                            late: false,
-                            preexisting: self.first_dump,
-                            via: Via::Dump,
-                        });
-                    }
-                    let preexisting = self.first_dump;
-                    self.live.insert(
-                        cookie,
-                        LiveSocket {
-                            first_seen_ms: now,
-                            sock: s,
-                            process: p,
-                            seen: generation,
-                            seen_ms: now,
-                            preexisting,
-                        },
-                    );
-                }
-            }
+            self.see(now, s, &mut process, out);
         }
         self.first_dump = false;
-        if self.hold_closes {
+        if !self.hold_closes {
+            self.close_missed(now, out);
+        }
+    }
+
+    /// One socket of the dump taken at `now`: seen again (a `state` event if its state changed), or new (an
+    /// `open` event, unless it is the first dump's and those are not wanted).
+    fn see(
+        &mut self,
+        now: u64,
+        s: &Socket,
+        process: &mut impl FnMut(&Socket) -> Option<Arc<ProcessInfo>>,
+        out: &mut Vec<Event>,
+    ) {
+        // TIME-WAIT remnants of a closed socket carry its cookie and request sockets (SYN-RECV) are never
+        // reported destroyed: neither is a socket of its own here.
+        if s.timer.is_some_and(|t| t.kind == TimerKind::Timewait)
+            || matches!(s.state, State::TIME_WAIT | State::SYN_RECV)
+        {
             return;
         }
+        let cookie = s.identity();
+        if self.recent.contains(&cookie) {
+            return;
+        }
+        let generation = self.generation;
+        match self.live.get_mut(&cookie) {
+            Some(l) => {
+                l.seen = generation;
+                l.seen_ms = now;
+                if l.sock.state != s.state {
+                    let old = l.sock.state;
+                    l.sock = Socket { extra: None, ..s.clone() };
+                    out.push(Event {
+                        time_ms: now,
+                        kind: Kind::State,
+                        socket: l.sock.clone(),
+                        old_state: Some(old),
+                        process: l.process.clone(),
+                        first_seen_ms: Some(l.first_seen_ms),
+                        late: false,
+                        preexisting: l.preexisting,
+                        via: Via::Dump,
+                    });
+                }
+            }
+            None => {
+                let s = Socket { extra: None, ..s.clone() };
+                let p = process(&s);
+                if self.first_opens || !self.first_dump {
+                    out.push(Event {
+                        time_ms: now,
+                        kind: Kind::Open,
+                        socket: s.clone(),
+                        old_state: None,
+                        process: p.clone(),
+                        first_seen_ms: Some(now),
+                        late: false,
+                        preexisting: self.first_dump,
+                        via: Via::Dump,
+                    });
+                }
+                let preexisting = self.first_dump;
+                self.live.insert(
+                    cookie,
+                    LiveSocket { first_seen_ms: now, sock: s, process: p, seen: generation, seen_ms: now, preexisting },
+                );
+            }
+        }
+    }
+
+    /// The sockets the dumps no longer list close: at once, or with destroy messages on, once their message is
+    /// late (then counted in `closed_by_dumps`).
+    fn close_missed(&mut self, now: u64, out: &mut Vec<Event>) {
+        let generation = self.generation;
         let destroy = self.destroy_messages;
         let gone: Vec<u64> = (self.live.iter())
             .filter(|(_, l)| {
