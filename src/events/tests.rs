@@ -1,3 +1,6 @@
+//! EventTracker tests: opens, state changes and closes from dumps and destroy messages, TIME-WAIT remnants,
+//! the bounded memory of recent closes.
+
 use std::net::Ipv4Addr;
 
 use super::*;
