@@ -64,6 +64,11 @@ impl Group {
             dual_stack: false,
         }
     }
+    /// A listener's accept queue (connections waiting, and the limit) added to the group's.
+    fn add_accept_queue(&mut self, s: &Socket) {
+        let (q, b) = self.accept_queue.unwrap_or((0, 0));
+        self.accept_queue = Some((q + s.recv_q.unwrap_or(0), b + s.send_q.unwrap_or(0)));
+    }
     /// Every socket of the group.
     pub fn len(&self) -> usize {
         self.listeners.len() + self.members.len()
@@ -88,114 +93,175 @@ pub fn group<S: Borrow<Socket>>(socks: &[S]) -> Vec<Group> {
 
 /// [`group`], folding unconnected UDP sockets on ephemeral ports per user and address when `fold` is given
 /// (twenty resolver sockets are one row, not twenty).
+///
+/// Two passes over the snapshot: the first gathers the listeners (the groups the others join), the fold's
+/// sockets and UNIX names by inode; the second decides each other socket's group and counts it there. Then the
+/// groups' peers are summed up and the groups sorted.
 pub fn group_with<S: Borrow<Socket>>(socks: &[S], fold: Option<&Fold>) -> Vec<Group> {
-    let mut groups: Vec<Group> = Vec::new();
-    let mut index: FastMap<GroupKey, usize> = FastMap::default();
-    let mut slot = |key: GroupKey, groups: &mut Vec<Group>| -> usize {
-        *index.entry(key.clone()).or_insert_with(|| {
-            groups.push(Group::new(key));
-            groups.len() - 1
-        })
-    };
-
-    // Listeners by (namespace, proto, port): the candidates for each socket on that port.
-    let mut listeners: FastMap<(NetnsId, Proto, u16), Vec<(IpAddr, usize)>> = FastMap::default();
-    // UNIX names by inode, to place an unnamed client by the name of its peer.
-    let mut unix_names: FastMap<u64, String> = FastMap::default();
-    let mut folded = vec![false; if fold.is_some() { socks.len() } else { 0 }];
+    let mut grouping = Grouping::new(if fold.is_some() { socks.len() } else { 0 });
     for (i, s) in socks.iter().map(Borrow::borrow).enumerate() {
+        grouping.gather(i, s, fold);
+    }
+    for (i, s) in socks.iter().map(Borrow::borrow).enumerate() {
+        if let Some(g) = grouping.member_group(i, s) {
+            grouping.add_member(g, i, s);
+        }
+    }
+    grouping.finish()
+}
+
+/// The groups so far, and each one's place by key.
+#[derive(Default)]
+struct Groups {
+    list: Vec<Group>,
+    index: FastMap<GroupKey, usize>,
+}
+
+impl Groups {
+    /// The group of `key`, made if new.
+    fn slot(&mut self, key: GroupKey) -> usize {
+        let list = &mut self.list;
+        *self.index.entry(key.clone()).or_insert_with(|| {
+            list.push(Group::new(key));
+            list.len() - 1
+        })
+    }
+}
+
+/// One grouping under way: the groups and what places a socket in one.
+struct Grouping {
+    groups: Groups,
+    /// Listeners by (namespace, proto, port): the candidates for each socket on that port.
+    listeners: FastMap<(NetnsId, Proto, u16), Vec<(IpAddr, usize)>>,
+    /// UNIX names by inode, to place an unnamed client by the name of its peer.
+    unix_names: FastMap<u64, String>,
+    /// The sockets the fold placed, by index into the snapshot (empty without a fold).
+    folded: Vec<bool>,
+    /// The remote hosts of each group's members, by group index (grown as groups get a peer).
+    peer_counts: Vec<FastMap<IpAddr, u32>>,
+}
+
+impl Grouping {
+    fn new(folding: usize) -> Grouping {
+        Grouping {
+            groups: Groups::default(),
+            listeners: FastMap::default(),
+            unix_names: FastMap::default(),
+            folded: vec![false; folding],
+            peer_counts: Vec::new(),
+        }
+    }
+
+    /// First pass: a socket the fold takes joins its fold group; an inet listener makes (or joins) its group
+    /// and becomes a candidate for the sockets on its port; a named UNIX socket's name is kept by inode.
+    fn gather(&mut self, i: usize, s: &Socket, fold: Option<&Fold>) {
         if let Some(key) = fold.and_then(|f| f.key(s)) {
-            let g = slot(key, &mut groups);
-            groups[g].members.push(i as u32);
-            groups[g].states.add(s.state);
-            folded[i] = true;
-            continue;
+            let g = self.groups.slot(key);
+            let gr = &mut self.groups.list[g];
+            gr.members.push(i as u32);
+            gr.states.add(s.state);
+            self.folded[i] = true;
+            return;
         }
         if let (Endpoint::Inet { ip, port }, true) = (&s.local, s.is_listener()) {
-            let g = slot(GroupKey::Listen { proto: s.proto, ip: *ip, port: *port, netns: s.netns }, &mut groups);
-            let gr = &mut groups[g];
+            let g = self.groups.slot(GroupKey::Listen { proto: s.proto, ip: *ip, port: *port, netns: s.netns });
+            let gr = &mut self.groups.list[g];
             gr.listeners.push(i as u32);
             gr.states.add(s.state);
             gr.dual_stack |= ip.is_unspecified() && ip.is_ipv6() && s.v6only == Some(false);
             if s.proto == Proto::Tcp {
-                let (q, b) = gr.accept_queue.unwrap_or((0, 0));
-                gr.accept_queue = Some((q + s.recv_q.unwrap_or(0), b + s.send_q.unwrap_or(0)));
+                gr.add_accept_queue(s);
             }
-            let cands = listeners.entry((s.netns, s.proto, *port)).or_default();
+            let cands = self.listeners.entry((s.netns, s.proto, *port)).or_default();
             if !cands.iter().any(|(a, _)| a == ip) {
                 cands.push((*ip, g));
             }
         }
         if let Some(n) = unix_name(&s.local) {
-            unix_names.insert(s.inode, n.display());
+            self.unix_names.insert(s.inode, n.display());
         }
     }
 
-    let mut peer_counts: Vec<FastMap<IpAddr, u32>> = Vec::new();
-    for (i, s) in socks.iter().map(Borrow::borrow).enumerate() {
-        let g = match (&s.local, &s.peer) {
-            (Endpoint::Inet { .. }, _) if s.is_listener() || folded.get(i) == Some(&true) => continue,
+    /// Second pass: the group a socket joins as a member. An inet socket joins the listener on its address
+    /// and port (else the wildcard one of its family), else its destination's outbound group; a named UNIX
+    /// socket its path's group (a listening or unconnected one joins it as a listener, here: `None`); an
+    /// unnamed one its peer's name, if known. `None` too for inet listeners and folded sockets (placed by the
+    /// first pass) and for what is not grouped.
+    fn member_group(&mut self, i: usize, s: &Socket) -> Option<usize> {
+        match (&s.local, &s.peer) {
+            (Endpoint::Inet { .. }, _) if s.is_listener() || self.folded.get(i) == Some(&true) => None,
             (Endpoint::Inet { ip, port }, peer) => {
-                let best = listeners.get(&(s.netns, s.proto, *port)).and_then(|c| {
+                let best = self.listeners.get(&(s.netns, s.proto, *port)).and_then(|c| {
                     c.iter()
                         .find(|(a, _)| a == ip)
                         .or_else(|| c.iter().find(|(a, _)| a.is_unspecified() && a.is_ipv4() == ip.is_ipv4()))
                 });
                 match (best, peer) {
-                    (Some((_, g)), _) => *g,
-                    (None, Endpoint::Inet { ip, port }) => {
-                        slot(GroupKey::Outbound { proto: s.proto, ip: *ip, port: *port, netns: s.netns }, &mut groups)
-                    }
-                    (None, _) => continue,
+                    (Some(&(_, g)), _) => Some(g),
+                    (None, Endpoint::Inet { ip, port }) => Some(self.groups.slot(GroupKey::Outbound {
+                        proto: s.proto,
+                        ip: *ip,
+                        port: *port,
+                        netns: s.netns,
+                    })),
+                    (None, _) => None,
                 }
             }
             (Endpoint::Unix { name: Some(n), .. }, _) => {
-                let g = slot(GroupKey::UnixPath(s.netns, n.display()), &mut groups);
-                if matches!(s.state, State::LISTEN | State::CLOSE) {
-                    groups[g].listeners.push(i as u32);
-                    groups[g].states.add(s.state);
-                    if s.state == State::LISTEN {
-                        let (q, b) = groups[g].accept_queue.unwrap_or((0, 0));
-                        groups[g].accept_queue = Some((q + s.recv_q.unwrap_or(0), b + s.send_q.unwrap_or(0)));
-                    }
-                    continue;
+                let g = self.groups.slot(GroupKey::UnixPath(s.netns, n.display()));
+                if !matches!(s.state, State::LISTEN | State::CLOSE) {
+                    return Some(g);
                 }
-                g
+                let gr = &mut self.groups.list[g];
+                gr.listeners.push(i as u32);
+                gr.states.add(s.state);
+                if s.state == State::LISTEN {
+                    gr.add_accept_queue(s);
+                }
+                None
             }
             (Endpoint::Unix { name: None, .. }, peer) => {
                 let peer_name = match peer {
-                    Endpoint::Unix { inode, .. } if *inode != 0 => unix_names.get(inode),
+                    Endpoint::Unix { inode, .. } if *inode != 0 => self.unix_names.get(inode),
                     _ => None,
                 };
-                match peer_name {
-                    Some(n) => slot(GroupKey::UnixPeer(s.netns, n.clone()), &mut groups),
-                    None => slot(GroupKey::UnixUnnamed(s.netns), &mut groups),
-                }
+                Some(match peer_name {
+                    Some(n) => self.groups.slot(GroupKey::UnixPeer(s.netns, n.clone())),
+                    None => self.groups.slot(GroupKey::UnixUnnamed(s.netns)),
+                })
             }
             // Packet and netlink sockets are not grouped (the dashboard does not collect them).
-            _ => continue,
-        };
-        let gr = &mut groups[g];
-        gr.members.push(i as u32);
-        gr.states.add(s.state);
-        if let Some(ip) = s.peer.ip().filter(|ip| !ip.is_unspecified()) {
-            if peer_counts.len() <= g {
-                peer_counts.resize_with(g + 1, FastMap::default);
-            }
-            *peer_counts[g].entry(ip).or_insert(0) += 1;
+            _ => None,
         }
     }
 
-    for (g, counts) in peer_counts.into_iter().enumerate() {
-        let gr = &mut groups[g];
-        gr.peers = counts.len() as u32;
-        let mut top: Vec<(IpAddr, u32)> = counts.into_iter().collect();
-        top.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-        top.truncate(3);
-        gr.top_peers = top;
+    /// Count a member in group `g`, and its remote host.
+    fn add_member(&mut self, g: usize, i: usize, s: &Socket) {
+        let gr = &mut self.groups.list[g];
+        gr.members.push(i as u32);
+        gr.states.add(s.state);
+        if let Some(ip) = s.peer.ip().filter(|ip| !ip.is_unspecified()) {
+            if self.peer_counts.len() <= g {
+                self.peer_counts.resize_with(g + 1, FastMap::default);
+            }
+            *self.peer_counts[g].entry(ip).or_insert(0) += 1;
+        }
     }
-    groups.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.key.cmp(&b.key)));
-    groups
+
+    /// The groups, each with its distinct peers and busiest ones, the most sockets first.
+    fn finish(self) -> Vec<Group> {
+        let mut groups = self.groups.list;
+        for (g, counts) in self.peer_counts.into_iter().enumerate() {
+            let gr = &mut groups[g];
+            gr.peers = counts.len() as u32;
+            let mut top: Vec<(IpAddr, u32)> = counts.into_iter().collect();
+            top.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+            top.truncate(3);
+            gr.top_peers = top;
+        }
+        groups.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.key.cmp(&b.key)));
+        groups
+    }
 }
 
 #[cfg(test)]

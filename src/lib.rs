@@ -2,6 +2,8 @@
 
 // `eprint!` panics when stderr cannot be written: messages go through `errln!` (diag.rs).
 #![deny(clippy::print_stderr)]
+// A panic on input-derived data is a bug: no `unwrap()` outside tests (see DEVELOPERS.md, Habits).
+#![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
 pub mod cli;
 pub mod clock;

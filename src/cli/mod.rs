@@ -14,6 +14,7 @@ pub mod serve;
 pub mod argv;
 pub mod select;
 
+use std::io::{self, IsTerminal};
 use std::path::PathBuf;
 
 pub mod time;
@@ -25,6 +26,7 @@ pub use top::TopArgs;
 
 use crate::collect::cgroup::StateRoots;
 use crate::collect::{Query, SourceChoice, netns};
+use crate::commands::{Invocation, kill};
 use crate::filter::{self, End, Expr};
 use crate::model::StateSet;
 use crate::ports::range;
@@ -137,6 +139,50 @@ pub enum Command {
     /// Prometheus exporter and JSON API over HTTP: per-port connections, accept queues, ephemeral ports.
     #[command(after_help = serve::SERVE_HELP)]
     Serve(serve::ServeArgs),
+}
+
+impl Cli {
+    /// The command this line asks for, its flags checked. Bare `sockscope` on a terminal is the dashboard;
+    /// with flags, or into a pipe, the listing.
+    pub fn resolve(self) -> Result<Invocation, UsageError> {
+        Ok(match self.command {
+            Some(Command::List(a)) => return a.invocation(),
+            Some(Command::Top(t)) => Invocation::Top(t.resolve()?),
+            Some(Command::Services(a)) => Invocation::Services(a.resolve()?),
+            Some(Command::Audit(a)) => Invocation::Audit(a.resolve()?),
+            Some(Command::Forwards(a)) => Invocation::Forwards(a.resolve()),
+            Some(Command::Watch(a)) => Invocation::Watch(a.resolve()?),
+            Some(Command::Kill(a)) => {
+                let confirm = if a.yes { kill::Confirm::Given } else { kill::Confirm::Ask };
+                Invocation::Kill(a.resolve()?, confirm)
+            }
+            Some(Command::Record(a)) => Invocation::Record(a.resolve()?),
+            Some(Command::Diff(a)) => Invocation::Diff(a.resolve()),
+            Some(Command::Replay(a)) => Invocation::Replay(a.file),
+            Some(Command::Serve(a)) => Invocation::Serve(a.resolve()?),
+            None if self.list.is_empty() && io::stdout().is_terminal() && io::stdin().is_terminal() => {
+                Invocation::Top(self.list.as_top().resolve()?)
+            }
+            None => return self.list.invocation(),
+        })
+    }
+}
+
+impl ListArgs {
+    /// `list`'s flags: a moment of a recording (`--from --at`), the event stream (`-E`), closing (`-K`, without
+    /// asking, as ss), or the listing.
+    fn invocation(self) -> Result<Invocation, UsageError> {
+        if let (Some(from), Some(at)) = (&self.from, &self.at) {
+            return Ok(Invocation::ListAt { from: from.clone(), at: at.clone(), json: self.json || self.ndjson });
+        }
+        Ok(if self.events {
+            Invocation::Watch(self.as_watch()?)
+        } else if self.kill {
+            Invocation::Kill(self.as_kill()?, kill::Confirm::Given)
+        } else {
+            Invocation::List(self.resolve()?)
+        })
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]

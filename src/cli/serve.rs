@@ -8,7 +8,7 @@ use clap::Args;
 use super::top::parse_interval;
 use super::{SelectArgs, UsageError};
 use crate::commands::serve::ServeConfig;
-use crate::commands::serve::collection::Settings;
+use crate::commands::serve::collection::CollectionSettings;
 use crate::commands::serve::conn::{FIRST_BYTE, Limits};
 use crate::commands::serve::token::TokenFile;
 use crate::model::StateSet;
@@ -131,7 +131,7 @@ impl ServeArgs {
         Ok(ServeConfig {
             listen,
             interval,
-            collection: Settings {
+            collection: CollectionSettings {
                 query,
                 filter,
                 source: self.select.source_choice(),

@@ -37,7 +37,7 @@ pub fn run(cfg: RecordConfig) -> anyhow::Result<ExitCode> {
         interval: w.interval,
         source: w.source,
         proc_root: w.proc_root.clone(),
-        // Owners come from a thread of their own (below): a /proc scan must not hold up the samples.
+        // Group holders come from a thread of their own (below): a /proc scan must not hold up the samples.
         processes: false,
         process_rescan: Duration::from_secs(60),
         keep_dumps: true,
@@ -60,7 +60,7 @@ pub fn run(cfg: RecordConfig) -> anyhow::Result<ExitCode> {
             crate::output::table::duration_ms(w.interval.as_millis() as u64)
         );
     }
-    let mut owners = w.processes.then(|| Owners::start(w.proc_root.clone()));
+    let mut owners = w.processes.then(|| GroupHolders::start(w.proc_root.clone()));
     // Unconnected UDP sockets on the host's ephemeral ports are one row per address, as on the dashboard
     // (a resolver's hundred sockets would otherwise be a hundred rows a sample).
     let fold = crate::ports::classes::HostPorts::read(&w.proc_root).ok().map(|h| group::Fold::of(&h));
@@ -126,14 +126,14 @@ const MAX_ASK: usize = 100_000;
 /// host, and the samples must not wait for it. Each sample asks about the inodes of all its groups' sockets
 /// that the last answer's map does not know (the attributor keeps what it knows, as `record`'s [`Policy`]
 /// says), and counts the holders of every group from the last answer, as the dashboard does.
-struct Owners {
+struct GroupHolders {
     ask: std::sync::mpsc::SyncSender<Vec<u64>>,
     answers: std::sync::mpsc::Receiver<Attribution>,
     last: Option<Attribution>,
 }
 
-impl Owners {
-    fn start(proc_root: std::path::PathBuf) -> Owners {
+impl GroupHolders {
+    fn start(proc_root: std::path::PathBuf) -> GroupHolders {
         let (ask, questions) = std::sync::mpsc::sync_channel::<Vec<u64>>(1);
         let (tell, answers) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
@@ -145,7 +145,7 @@ impl Owners {
                 }
             }
         });
-        Owners { ask, answers, last: None }
+        GroupHolders { ask, answers, last: None }
     }
 
     /// The holders of each of `groups` from the latest answer (`None` before the first), and a question
@@ -171,7 +171,7 @@ fn write_sample(
     watcher: &Watcher,
     cfg: &RecordConfig,
     events: &Pending,
-    owners: Option<&mut Owners>,
+    owners: Option<&mut GroupHolders>,
     fold: Option<&group::Fold>,
 ) -> anyhow::Result<()> {
     let w = &cfg.watch;

@@ -123,8 +123,11 @@ fn limit(s: &Socket, b: &Socket) -> &'static str {
     }
 }
 
+/// A socket now and in the previous sample.
+type Pair<'a> = (&'a Socket, &'a Socket);
+
 pub fn send_queue_buildup(cx: &Cx, th: &Thresholds) -> Result<Vec<Finding>, String> {
-    let mut groups: BTreeMap<(Option<String>, String), Vec<(&Socket, &Socket)>> = BTreeMap::new();
+    let mut groups: BTreeMap<(Option<String>, String), Vec<Pair>> = BTreeMap::new();
     for s in established(cx) {
         let Some(b) = cx.before(s) else { continue };
         let (now, was) = (s.send_q.unwrap_or(0), b.send_q.unwrap_or(0));

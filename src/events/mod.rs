@@ -1,4 +1,4 @@
-//! Socket events (open, state change, close) from what the collectors see: [`Tracker`] is the pure state
+//! Socket events (open, state change, close) from what the collectors see: [`EventTracker`] is the pure state
 //! machine (the live set by cookie, diffed against dumps, closed by the kernel's destroy messages);
 //! [`watcher`] runs it against the kernel.
 
@@ -130,10 +130,10 @@ impl std::fmt::Display for Lost {
     }
 }
 
-/// How late a destroy message may be before the dumps close its socket without it (see `Tracker::update`).
+/// How late a destroy message may be before the dumps close its socket without it (see `EventTracker::apply_dump`).
 const DESTROY_GRACE_MS: u64 = 2000;
 
-struct Live {
+struct LiveSocket {
     first_seen_ms: u64,
     sock: Socket,
     process: Option<Arc<ProcessInfo>>,
@@ -148,8 +148,8 @@ struct Live {
 const RECENT_CLOSED: usize = 1 << 16;
 
 /// The live set of sockets by cookie and the events that changes to it make.
-pub struct Tracker {
-    live: FastMap<u64, Live>,
+pub struct EventTracker {
+    live: FastMap<u64, LiveSocket>,
     recent: FastSet<u64>,
     recent_order: VecDeque<u64>,
     /// Closes of TCP/UDP sockets come from destroy messages; a dump that misses a socket twice closes it
@@ -162,13 +162,13 @@ pub struct Tracker {
     first_opens: bool,
     /// TCP/UDP sockets a dump found gone while destroy messages were on: their messages were lost.
     closed_by_dumps: u64,
-    /// Dumps do not close what they miss (destroy messages are still queued: see [`Tracker::hold_closes`]).
+    /// Dumps do not close what they miss (destroy messages are still queued: see [`EventTracker::hold_closes`]).
     hold_closes: bool,
 }
 
-impl Tracker {
-    pub fn new(destroy_messages: bool) -> Tracker {
-        Tracker {
+impl EventTracker {
+    pub fn new(destroy_messages: bool) -> EventTracker {
+        EventTracker {
             live: FastMap::default(),
             recent: FastSet::default(),
             recent_order: VecDeque::new(),
@@ -225,7 +225,7 @@ impl Tracker {
     }
 
     /// Sockets already open at the first dump start the live set without `open` events.
-    pub fn without_first_opens(mut self) -> Tracker {
+    pub fn without_first_opens(mut self) -> EventTracker {
         self.first_opens = false;
         self
     }
@@ -241,67 +241,85 @@ impl Tracker {
         out: &mut Vec<Event>,
     ) {
         self.generation += 1;
-        let generation = self.generation;
         for s in socks {
-            // TIME-WAIT remnants of a closed socket carry its cookie and request sockets (SYN-RECV) are never
-            // reported destroyed: neither is a socket of its own here.
-            if s.timer.is_some_and(|t| t.kind == TimerKind::Timewait)
-                || matches!(s.state, State::TIME_WAIT | State::SYN_RECV)
-            {
-                continue;
-            }
-            let cookie = s.identity();
-            if self.recent.contains(&cookie) {
-                continue;
-            }
-            match self.live.get_mut(&cookie) {
-                Some(l) => {
-                    l.seen = generation;
-                    l.seen_ms = now;
-                    if l.sock.state != s.state {
-                        let old = l.sock.state;
-                        l.sock = Socket { extra: None, ..s.clone() };
-                        out.push(Event {
-                            time_ms: now,
-                            kind: Kind::State,
-                            socket: l.sock.clone(),
-                            old_state: Some(old),
-                            process: l.process.clone(),
-                            first_seen_ms: Some(l.first_seen_ms),
-                            late: false,
-                            preexisting: l.preexisting,
-                            via: Via::Dump,
-                        });
-                    }
-                }
-                None => {
-                    let s = Socket { extra: None, ..s.clone() };
-                    let p = process(&s);
-                    if self.first_opens || !self.first_dump {
-                        out.push(Event {
-                            time_ms: now,
-                            kind: Kind::Open,
-                            socket: s.clone(),
-                            old_state: None,
-                            process: p.clone(),
-                            first_seen_ms: Some(now),
-                            late: false,
-                            preexisting: self.first_dump,
-                            via: Via::Dump,
-                        });
-                    }
-                    let preexisting = self.first_dump;
-                    self.live.insert(
-                        cookie,
-                        Live { first_seen_ms: now, sock: s, process: p, seen: generation, seen_ms: now, preexisting },
-                    );
-                }
-            }
+            self.see(now, s, &mut process, out);
         }
         self.first_dump = false;
-        if self.hold_closes {
+        if !self.hold_closes {
+            self.close_missed(now, out);
+        }
+    }
+
+    /// One socket of the dump taken at `now`: seen again (a `state` event if its state changed), or new (an
+    /// `open` event, unless it is the first dump's and those are not wanted).
+    fn see(
+        &mut self,
+        now: u64,
+        s: &Socket,
+        process: &mut impl FnMut(&Socket) -> Option<Arc<ProcessInfo>>,
+        out: &mut Vec<Event>,
+    ) {
+        // TIME-WAIT remnants of a closed socket carry its cookie and request sockets (SYN-RECV) are never
+        // reported destroyed: neither is a socket of its own here.
+        if s.timer.is_some_and(|t| t.kind == TimerKind::Timewait)
+            || matches!(s.state, State::TIME_WAIT | State::SYN_RECV)
+        {
             return;
         }
+        let cookie = s.identity();
+        if self.recent.contains(&cookie) {
+            return;
+        }
+        let generation = self.generation;
+        match self.live.get_mut(&cookie) {
+            Some(l) => {
+                l.seen = generation;
+                l.seen_ms = now;
+                if l.sock.state != s.state {
+                    let old = l.sock.state;
+                    l.sock = Socket { extra: None, ..s.clone() };
+                    out.push(Event {
+                        time_ms: now,
+                        kind: Kind::State,
+                        socket: l.sock.clone(),
+                        old_state: Some(old),
+                        process: l.process.clone(),
+                        first_seen_ms: Some(l.first_seen_ms),
+                        late: false,
+                        preexisting: l.preexisting,
+                        via: Via::Dump,
+                    });
+                }
+            }
+            None => {
+                let s = Socket { extra: None, ..s.clone() };
+                let p = process(&s);
+                if self.first_opens || !self.first_dump {
+                    out.push(Event {
+                        time_ms: now,
+                        kind: Kind::Open,
+                        socket: s.clone(),
+                        old_state: None,
+                        process: p.clone(),
+                        first_seen_ms: Some(now),
+                        late: false,
+                        preexisting: self.first_dump,
+                        via: Via::Dump,
+                    });
+                }
+                let preexisting = self.first_dump;
+                self.live.insert(
+                    cookie,
+                    LiveSocket { first_seen_ms: now, sock: s, process: p, seen: generation, seen_ms: now, preexisting },
+                );
+            }
+        }
+    }
+
+    /// The sockets the dumps no longer list close: at once, or with destroy messages on, once their message is
+    /// late (then counted in `closed_by_dumps`).
+    fn close_missed(&mut self, now: u64, out: &mut Vec<Event>) {
+        let generation = self.generation;
         let destroy = self.destroy_messages;
         let gone: Vec<u64> = (self.live.iter())
             .filter(|(_, l)| {

@@ -1,3 +1,6 @@
+//! EventTracker tests: opens, state changes and closes from dumps and destroy messages, TIME-WAIT remnants,
+//! the bounded memory of recent closes.
+
 use std::net::Ipv4Addr;
 
 use super::*;
@@ -15,7 +18,7 @@ fn kinds(ev: &[Event]) -> Vec<(Kind, u64)> {
 
 #[test]
 fn dumps_make_open_state_and_close_without_destroy_messages() {
-    let mut t = Tracker::new(false);
+    let mut t = EventTracker::new(false);
     let mut ev = Vec::new();
     t.apply_dump(1000, &[sock(1, 1, State::SYN_SENT), sock(2, 2, State::ESTABLISHED)], |_| None, &mut ev);
     assert_eq!(kinds(&ev), vec![(Kind::Open, 1), (Kind::Open, 2)]);
@@ -30,7 +33,7 @@ fn dumps_make_open_state_and_close_without_destroy_messages() {
 #[test]
 fn without_first_opens_the_first_dump_only_starts_the_live_set() {
     // `record` and `watch` without --existing threw the first dump's opens away: at 200k sockets 50 MB.
-    let mut t = Tracker::new(false).without_first_opens();
+    let mut t = EventTracker::new(false).without_first_opens();
     let mut ev = Vec::new();
     t.apply_dump(1000, &[sock(1, 1, State::ESTABLISHED), sock(2, 2, State::ESTABLISHED)], |_| None, &mut ev);
     assert!(ev.is_empty());
@@ -43,7 +46,7 @@ fn without_first_opens_the_first_dump_only_starts_the_live_set() {
 
 #[test]
 fn destroy_message_closes_and_a_short_socket_gets_both_events() {
-    let mut t = Tracker::new(true);
+    let mut t = EventTracker::new(true);
     let mut ev = Vec::new();
     t.apply_dump(1000, &[sock(1, 1, State::ESTABLISHED)], |_| None, &mut ev);
     ev.clear();
@@ -62,7 +65,7 @@ fn destroy_message_closes_and_a_short_socket_gets_both_events() {
 
 #[test]
 fn with_destroy_messages_a_missing_socket_closes_after_two_dumps() {
-    let mut t = Tracker::new(true);
+    let mut t = EventTracker::new(true);
     let mut ev = Vec::new();
     t.apply_dump(1000, &[sock(1, 1, State::ESTABLISHED)], |_| None, &mut ev);
     ev.clear();
@@ -75,7 +78,7 @@ fn with_destroy_messages_a_missing_socket_closes_after_two_dumps() {
 
 #[test]
 fn time_wait_remnants_are_not_sockets() {
-    let mut t = Tracker::new(true);
+    let mut t = EventTracker::new(true);
     let mut ev = Vec::new();
     let mut tw = sock(5, 5, State::FIN_WAIT2);
     tw.timer = Some(Timer { kind: TimerKind::Timewait, expires_ms: 100, retrans: 0 });
@@ -85,7 +88,7 @@ fn time_wait_remnants_are_not_sockets() {
 
 #[test]
 fn recent_closes_are_bounded() {
-    let mut t = Tracker::new(true);
+    let mut t = EventTracker::new(true);
     let mut ev = Vec::new();
     for c in 0..(RECENT_CLOSED as u64 + 10) {
         t.apply_destroyed(1, sock(c, 1, State::CLOSE), &mut ev);
@@ -97,7 +100,7 @@ fn recent_closes_are_bounded() {
 
 #[test]
 fn sockets_gone_from_the_dumps_with_destroy_messages_on_are_counted_as_lost_messages() {
-    let mut t = Tracker::new(true);
+    let mut t = EventTracker::new(true);
     let mut ev = Vec::new();
     t.apply_dump(1000, &[sock(1, 1, State::ESTABLISHED), sock(2, 2, State::ESTABLISHED)], |_| None, &mut ev);
     t.apply_destroyed(1500, sock(1, 1, State::CLOSE), &mut ev);
@@ -109,7 +112,7 @@ fn sockets_gone_from_the_dumps_with_destroy_messages_on_are_counted_as_lost_mess
     assert_eq!(ev[0].via, Via::Dump);
     assert_eq!(t.closed_by_dumps(), 1, "the close that came as a message is not counted");
     // Without destroy messages a dump is how closes come: nothing is lost.
-    let mut t = Tracker::new(false);
+    let mut t = EventTracker::new(false);
     t.apply_dump(1000, &[sock(1, 1, State::ESTABLISHED)], |_| None, &mut ev);
     t.apply_dump(2000, &[], |_| None, &mut ev);
     assert_eq!(t.closed_by_dumps(), 0);
@@ -119,7 +122,7 @@ fn sockets_gone_from_the_dumps_with_destroy_messages_on_are_counted_as_lost_mess
 fn held_closes_wait_for_their_destroy_message() {
     // Regression: with destroy messages still queued (a backlog after a stop), dumps closed the sockets they
     // missed without tcp_info and counted them as lost; the messages came a moment later.
-    let mut t = Tracker::new(true);
+    let mut t = EventTracker::new(true);
     let mut ev = Vec::new();
     t.apply_dump(1000, &[sock(1, 1, State::ESTABLISHED)], |_| None, &mut ev);
     t.hold_closes(true);
@@ -144,7 +147,7 @@ fn held_closes_wait_for_their_destroy_message() {
 fn a_late_destroy_message_is_waited_for_two_seconds_whatever_the_interval() {
     // Regression: at 200 ms dumps, a destroy message the kernel's work queue delayed by half a second (a busy
     // host) made the close a `via: dump` one, without its tcp_info.
-    let mut t = Tracker::new(true);
+    let mut t = EventTracker::new(true);
     let mut ev = Vec::new();
     t.apply_dump(1000, &[sock(1, 1, State::ESTABLISHED)], |_| None, &mut ev);
     ev.clear();

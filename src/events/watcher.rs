@@ -1,11 +1,11 @@
-//! [`Watcher`]: the [`Tracker`] fed from the kernel: the destroy multicast groups for closes (every one,
+//! [`Watcher`]: the [`EventTracker`] fed from the kernel: the destroy multicast groups for closes (every one,
 //! with the last tcp_info), periodic dumps for opens and state changes (and closes without the groups).
 
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::{Event, Lost, Tracker};
+use super::{Event, EventTracker, Lost};
 use crate::clock;
 use crate::collect::netlink::destroy::{DestroyEvents, SubscribeError};
 use crate::collect::netns::{self, Choice};
@@ -46,6 +46,70 @@ pub fn dump_states() -> StateSet {
 /// buffer of 50k messages takes a few seconds).
 const MAX_HOLD: Duration = Duration::from_secs(30);
 
+/// The one namespace a `-N`/`--all-netns` watch is in, with the caller's own namespace's inode (`None`: the
+/// caller's own namespace).
+fn watched_namespace(opts: &WatchOptions) -> Result<Option<(netns::Found, u64)>, CollectError> {
+    Ok(match &opts.netns {
+        Choice::Own => None,
+        choice => {
+            let roots = netns::Roots { proc_root: opts.proc_root.clone(), ..Default::default() };
+            let mut namer = crate::collect::cgroup::Namer::new(&opts.proc_root, Default::default());
+            let plan = netns::Plan::new(choice, &roots, &mut namer)
+                .map_err(|e| CollectError::Namespace(e.to_string()))?
+                .filter(|p| p.found.len() == 1)
+                .ok_or_else(|| CollectError::Namespace("events are watched in one network namespace".into()))?;
+            let own = plan.own();
+            plan.found.into_iter().next().map(|f| (f, own))
+        }
+    })
+}
+
+/// The kernel's destroy groups, joined in the watched namespace when the query has TCP or UDP; `None` (and a
+/// note saying what is missed) when they are not used or cannot be joined.
+fn subscribe_destroy(
+    opts: &WatchOptions,
+    place: Option<&(netns::Found, u64)>,
+    notes: &mut Vec<String>,
+) -> Option<DestroyEvents> {
+    let wants_inet = opts.query.tcp || opts.query.udp;
+    match (wants_inet, opts.source) {
+        (false, _) => None,
+        (true, SourceChoice::Proc) => {
+            notes.push(format!(
+                "closes come from /proc reads every {}: sockets that open and close between two reads are \
+                 missed",
+                every(opts.interval)
+            ));
+            None
+        }
+        (true, _) => {
+            let q = &opts.query;
+            let join = || DestroyEvents::subscribe_for(q.tcp, q.udp, q.ipv4, q.ipv6);
+            // A netlink socket belongs to the namespace it was made in, whichever thread reads it after.
+            let joined = match place {
+                None => join(),
+                Some((f, own)) => netns::dump::in_namespace(f, *own, &opts.proc_root, |_| join())
+                    .unwrap_or_else(|skip| Err(SubscribeError::Io(std::io::Error::other(skip.to_string())))),
+            };
+            match joined {
+                Ok(d) => Some(d),
+                Err(e) => {
+                    let why = match e {
+                        SubscribeError::NeedsPrivilege => "they need CAP_NET_ADMIN".to_string(),
+                        SubscribeError::Io(e) => e.to_string(),
+                    };
+                    notes.push(format!(
+                        "no kernel destroy events ({why}): closes come from dumps every {}, so sockets that open \
+                     and close between two dumps are missed and closes carry no tcp_info",
+                        every(opts.interval)
+                    ));
+                    None
+                }
+            }
+        }
+    }
+}
+
 /// `200ms`, `1s`, `1.5s`: a dump interval in a note.
 fn every(d: Duration) -> String {
     let ms = d.as_millis();
@@ -53,7 +117,7 @@ fn every(d: Duration) -> String {
 }
 
 pub struct Watcher {
-    tracker: Tracker,
+    tracker: EventTracker,
     destroy: Option<DestroyEvents>,
     collector: Box<dyn Collector>,
     procs: Option<Attributor>,
@@ -71,7 +135,7 @@ pub struct Watcher {
     /// The accounting of lost destroy messages (see [`Losses`]).
     losses: Losses,
     /// The last read of destroy messages left some queued; and since when dumps have held their closes
-    /// because of such a backlog (see [`Tracker::hold_closes`]).
+    /// because of such a backlog (see [`EventTracker::hold_closes`]).
     backlog: bool,
     held_since: Option<Instant>,
     /// How long the last dump took (collection only).
@@ -90,61 +154,13 @@ impl Watcher {
         opts.query.info = false;
         opts.query.memory = false;
         let mut notes = Vec::new();
-        let place = match &opts.netns {
-            Choice::Own => None,
-            choice => {
-                let roots = netns::Roots { proc_root: opts.proc_root.clone(), ..Default::default() };
-                let mut namer = crate::collect::cgroup::Namer::new(&opts.proc_root, Default::default());
-                let plan = netns::Plan::new(choice, &roots, &mut namer)
-                    .map_err(|e| CollectError::Namespace(e.to_string()))?
-                    .filter(|p| p.found.len() == 1)
-                    .ok_or_else(|| CollectError::Namespace("events are watched in one network namespace".into()))?;
-                let own = plan.own();
-                plan.found.into_iter().next().map(|f| (f, own))
-            }
-        };
-        let wants_inet = opts.query.tcp || opts.query.udp;
-        let destroy = match (wants_inet, opts.source) {
-            (false, _) => None,
-            (true, SourceChoice::Proc) => {
-                notes.push(format!(
-                    "closes come from /proc reads every {}: sockets that open and close between two reads are \
-                     missed",
-                    every(opts.interval)
-                ));
-                None
-            }
-            (true, _) => {
-                let q = &opts.query;
-                let join = || DestroyEvents::subscribe_for(q.tcp, q.udp, q.ipv4, q.ipv6);
-                // A netlink socket belongs to the namespace it was made in, whichever thread reads it after.
-                let joined = match &place {
-                    None => join(),
-                    Some((f, own)) => netns::dump::in_namespace(f, *own, &opts.proc_root, |_| join())
-                        .unwrap_or_else(|skip| Err(SubscribeError::Io(std::io::Error::other(skip.to_string())))),
-                };
-                match joined {
-                    Ok(d) => Some(d),
-                    Err(e) => {
-                        let why = match e {
-                            SubscribeError::NeedsPrivilege => "they need CAP_NET_ADMIN".to_string(),
-                            SubscribeError::Io(e) => e.to_string(),
-                        };
-                        notes.push(format!(
-                            "no kernel destroy events ({why}): closes come from dumps every {}, so sockets that open \
-                         and close between two dumps are missed and closes carry no tcp_info",
-                            every(opts.interval)
-                        ));
-                        None
-                    }
-                }
-            }
-        };
+        let place = watched_namespace(&opts)?;
+        let destroy = subscribe_destroy(&opts, place.as_ref(), &mut notes);
         let mut w = Watcher {
             tracker: if opts.existing {
-                Tracker::new(destroy.is_some())
+                EventTracker::new(destroy.is_some())
             } else {
-                Tracker::new(destroy.is_some()).without_first_opens()
+                EventTracker::new(destroy.is_some()).without_first_opens()
             },
             destroy,
             collector: netns::open_live(&opts.netns, opts.source, &opts.proc_root, Default::default()),
@@ -186,7 +202,7 @@ impl Watcher {
     }
 
     /// The live set.
-    pub fn tracker(&self) -> &Tracker {
+    pub fn tracker(&self) -> &EventTracker {
         &self.tracker
     }
 

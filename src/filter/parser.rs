@@ -213,45 +213,13 @@ impl Parser<'_> {
                 let (glob, _) = self.value(&kw, "a process name or glob")?;
                 Ok(negate(Expr::Process(glob), ne))
             }
-            "pid" => {
-                let ne = self.eq_or_ne(&kw)?;
-                let (text, t) = self.value(&kw, "a process id")?;
-                match text.parse::<u32>().ok().filter(|_| text.bytes().all(|b| b.is_ascii_digit())) {
-                    Some(pid) => Ok(negate(Expr::Pid(pid), ne)),
-                    None => Err(self.bad_value(&kw, &t, "a process id", "a number")),
-                }
-            }
+            "pid" => self.pid_term(&kw),
             "netns" => {
                 let ne = self.eq_or_ne(&kw)?;
                 let (word, _) = self.value(&kw, "a namespace name or inode")?;
                 Ok(negate(Expr::NetnsName(word), ne))
             }
-            // `cgroup PATH` is ss's term: the socket's own cgroup is that directory of this host's cgroup2 tree
-            // (the kernel can test it). A glob instead matches the cgroup paths of the workloads holding the
-            // sockets, as `container` and `unit` do (`cgroup '/system.slice/*'`: everything below).
-            "cgroup" => {
-                let ne = self.eq_or_ne(&kw)?;
-                let (path, at) = self.value(&kw, "a cgroup path or glob")?;
-                if path.split('/').any(|c| c == "..") {
-                    // Said before any lookup: the answer must not depend on what exists outside the tree.
-                    let msg = "a cgroup path is below the cgroup2 mount: '..' is not allowed in it";
-                    return Err(FilterError::new(at.pos, at.len, msg));
-                }
-                if path.contains(['*', '?', '[']) {
-                    return Ok(negate(Expr::Workload { term: WorkloadTerm::Cgroup, pattern: path }, ne));
-                }
-                match self.lookup.cgroup_id(&path) {
-                    Ok(id) => Ok(negate(Expr::Cgroup(id), ne)),
-                    Err(e) => Err(FilterError::new(
-                        at.pos,
-                        at.len,
-                        format!(
-                            "{e}; a glob such as '{}/*' matches the cgroups of the sockets' holders",
-                            path.trim_end_matches('/')
-                        ),
-                    )),
-                }
-            }
+            "cgroup" => self.cgroup_term(&kw),
             "container" | "unit" => {
                 let ne = self.eq_or_ne(&kw)?;
                 let (term, what) = match name.as_str() {
@@ -266,6 +234,43 @@ impl Parser<'_> {
                 kw.pos,
                 kw.len,
                 format!("unknown filter term '{}' (expected {TERMS})", self.raw(&kw)),
+            )),
+        }
+    }
+
+    /// `pid [=|!=] N`.
+    fn pid_term(&mut self, kw: &Token) -> Result<Expr, FilterError> {
+        let ne = self.eq_or_ne(kw)?;
+        let (text, t) = self.value(kw, "a process id")?;
+        match text.parse::<u32>().ok().filter(|_| text.bytes().all(|b| b.is_ascii_digit())) {
+            Some(pid) => Ok(negate(Expr::Pid(pid), ne)),
+            None => Err(self.bad_value(kw, &t, "a process id", "a number")),
+        }
+    }
+
+    /// `cgroup PATH` is ss's term: the socket's own cgroup is that directory of this host's cgroup2 tree
+    /// (the kernel can test it). A glob instead matches the cgroup paths of the workloads holding the
+    /// sockets, as `container` and `unit` do (`cgroup '/system.slice/*'`: everything below).
+    fn cgroup_term(&mut self, kw: &Token) -> Result<Expr, FilterError> {
+        let ne = self.eq_or_ne(kw)?;
+        let (path, at) = self.value(kw, "a cgroup path or glob")?;
+        if path.split('/').any(|c| c == "..") {
+            // Said before any lookup: the answer must not depend on what exists outside the tree.
+            let msg = "a cgroup path is below the cgroup2 mount: '..' is not allowed in it";
+            return Err(FilterError::new(at.pos, at.len, msg));
+        }
+        if path.contains(['*', '?', '[']) {
+            return Ok(negate(Expr::Workload { term: WorkloadTerm::Cgroup, pattern: path }, ne));
+        }
+        match self.lookup.cgroup_id(&path) {
+            Ok(id) => Ok(negate(Expr::Cgroup(id), ne)),
+            Err(e) => Err(FilterError::new(
+                at.pos,
+                at.len,
+                format!(
+                    "{e}; a glob such as '{}/*' matches the cgroups of the sockets' holders",
+                    path.trim_end_matches('/')
+                ),
             )),
         }
     }
@@ -402,38 +407,7 @@ impl Parser<'_> {
             }
         }
         let bad = |why: &str| self.bad_value(kw, t, "an address", why);
-        // Split into address, prefix length and port, as ss does: brackets delimit an IPv6 address; otherwise
-        // the port follows the last ':' (after the '/' when there is one).
-        let (addr, plen, port): (&str, Option<&str>, Option<&str>) = if let Some(rest) = text.strip_prefix('[') {
-            let Some(close) = rest.find(']') else { return Err(bad("no ']' after the IPv6 address")) };
-            let (inner, after) = (&rest[..close], &rest[close + 1..]);
-            let (addr, mut plen) = split_once_opt(inner, '/');
-            let (after_plen, port) = split_once_opt(after, ':');
-            if let Some(p) = after_plen.strip_prefix('/') {
-                if plen.is_some() {
-                    return Err(bad("two prefix lengths"));
-                }
-                plen = Some(p);
-            } else if !after_plen.is_empty() {
-                return Err(bad("expected '/PLEN' or ':PORT' after ']'"));
-            }
-            (addr, plen, port)
-        } else {
-            let search_from = text.find('/').unwrap_or(0);
-            let (addr_plen, port) = match text[search_from..].rfind(':') {
-                Some(c) => (&text[..search_from + c], Some(&text[search_from + c + 1..])),
-                None => (text, None),
-            };
-            let (addr, plen) = split_once_opt(addr_plen, '/');
-            let port_ok = |p: &str| self.port_value(kw, t, p).is_ok();
-            if plen.is_none()
-                && text.parse::<Ipv6Addr>().is_ok()
-                && (parse_addr(addr).is_none() || !port.is_some_and(port_ok))
-            {
-                return Err(bad(&format!("write IPv6 addresses in brackets: [{text}] or [{text}]:PORT")));
-            }
-            (addr, plen, port)
-        };
+        let (addr, plen, port) = self.split_host(kw, t, text)?;
         let port = match port {
             None => None,
             Some(p) => match self.port_value(kw, t, p)? {
@@ -471,6 +445,46 @@ impl Parser<'_> {
             any = any.or(Expr::Host { end, prefix: Prefix { addr: a, len }, port: single });
         }
         Ok(any.and(range_check))
+    }
+
+    /// Split an address text into address, prefix length and port, as ss does: brackets delimit an IPv6
+    /// address; otherwise the port follows the last ':' (after the '/' when there is one).
+    fn split_host<'t>(
+        &self,
+        kw: &Token,
+        t: &Token,
+        text: &'t str,
+    ) -> Result<(&'t str, Option<&'t str>, Option<&'t str>), FilterError> {
+        let bad = |why: &str| self.bad_value(kw, t, "an address", why);
+        if let Some(rest) = text.strip_prefix('[') {
+            let Some(close) = rest.find(']') else { return Err(bad("no ']' after the IPv6 address")) };
+            let (inner, after) = (&rest[..close], &rest[close + 1..]);
+            let (addr, mut plen) = split_once_opt(inner, '/');
+            let (after_plen, port) = split_once_opt(after, ':');
+            if let Some(p) = after_plen.strip_prefix('/') {
+                if plen.is_some() {
+                    return Err(bad("two prefix lengths"));
+                }
+                plen = Some(p);
+            } else if !after_plen.is_empty() {
+                return Err(bad("expected '/PLEN' or ':PORT' after ']'"));
+            }
+            return Ok((addr, plen, port));
+        }
+        let search_from = text.find('/').unwrap_or(0);
+        let (addr_plen, port) = match text[search_from..].rfind(':') {
+            Some(c) => (&text[..search_from + c], Some(&text[search_from + c + 1..])),
+            None => (text, None),
+        };
+        let (addr, plen) = split_once_opt(addr_plen, '/');
+        let port_ok = |p: &str| self.port_value(kw, t, p).is_ok();
+        if plen.is_none()
+            && text.parse::<Ipv6Addr>().is_ok()
+            && (parse_addr(addr).is_none() || !port.is_some_and(port_ok))
+        {
+            return Err(bad(&format!("write IPv6 addresses in brackets: [{text}] or [{text}]:PORT")));
+        }
+        Ok((addr, plen, port))
     }
 
     fn dev_term(&mut self, kw: &Token) -> Result<Expr, FilterError> {

@@ -105,14 +105,16 @@ impl ProcessMap {
                     }
                     Entry::Occupied(mut o) => {
                         let slot = *o.get();
-                        let holders = match slot.shared() {
+                        let i = match slot.shared() {
                             None => {
-                                o.insert(Slot { process: Slot::MANY, fd: m.shared.len() as u32 });
+                                let i = m.shared.len();
+                                o.insert(Slot { process: Slot::MANY, fd: i as u32 });
                                 m.shared.push(vec![Holder { process: slot.process, fds: vec![slot.fd] }]);
-                                m.shared.last_mut().unwrap()
+                                i
                             }
-                            Some(i) => &mut m.shared[i],
+                            Some(i) => i,
                         };
+                        let holders = &mut m.shared[i];
                         // A process's pairs come together, so its holder, if any, is the last one.
                         match holders.last_mut() {
                             Some(h) if h.process == p => h.fds.push(fd),

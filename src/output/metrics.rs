@@ -325,12 +325,30 @@ fn register_sockets(reg: &mut Registry, input: &Input) {
 /// Listening endpoints, the busiest first; the rest summed per protocol under `other`. Returns how many
 /// were folded.
 fn register_listeners(reg: &mut Registry, input: &Input) -> i64 {
-    let new = GaugeFamily::default;
     let mut rows: Vec<(Labels, ListenerRow)> = Vec::new();
     let mut other: FastMap<Proto, ListenerRow> = FastMap::default();
     let mut folded_listeners = 0i64;
     for g in input.groups {
         let GroupKey::Listen { proto, ip, port, netns } = g.key else { continue };
+        let row = ListenerRow::of(input, g, proto);
+        if rows.len() < input.caps.max_listeners {
+            rows.push((listener_labels(input, g, proto, ip, port, netns), row));
+        } else {
+            folded_listeners += 1;
+            other.entry(proto).or_default().absorb(&row);
+        }
+    }
+    let mut others: Vec<(Proto, ListenerRow)> = other.into_iter().collect();
+    others.sort_by_key(|(p, _)| *p);
+    rows.extend(others.into_iter().map(|(p, r)| (other_listener_labels(input, p), r)));
+    register_listener_rows(reg, &rows);
+    folded_listeners
+}
+
+impl ListenerRow {
+    /// A listening group's row: its listeners, the sockets on its port by state (the listeners themselves not
+    /// counted), the accept queue (when every listener's backlog is known), handshakes, peers.
+    fn of(input: &Input, g: &Group, proto: Proto) -> ListenerRow {
         let mut connections = g.states;
         for &i in &g.listeners {
             if let Some(s) = input.sockets.get(i as usize)
@@ -341,7 +359,7 @@ fn register_listeners(reg: &mut Registry, input: &Input) -> i64 {
         }
         let backlog_known =
             g.listeners.iter().all(|&i| input.sockets.get(i as usize).is_some_and(|s| s.send_q.is_some()));
-        let row = ListenerRow {
+        ListenerRow {
             tcp: proto == Proto::Tcp,
             sockets: g.listeners.len() as i64,
             syn_recv: i64::from(connections.get(State::SYN_RECV) + connections.get(State::NEW_SYN_RECV)),
@@ -349,31 +367,30 @@ fn register_listeners(reg: &mut Registry, input: &Input) -> i64 {
             // A listener read from /proc has no backlog: leave the queue out rather than show a limit of 0.
             queue: g.accept_queue.filter(|_| backlog_known).map(|(q, b)| (i64::from(q), i64::from(b))),
             peers: i64::from(g.peers),
-        };
-        if rows.len() < input.caps.max_listeners {
-            rows.push((listener_labels(input, g, proto, ip, port, netns), row));
-        } else {
-            folded_listeners += 1;
-            let o = other.entry(proto).or_default();
-            o.tcp = row.tcp;
-            o.sockets += row.sockets;
-            for (st, n) in row.connections.0.iter().enumerate() {
-                o.connections.0[st] += n;
-            }
-            if let Some((q, b)) = row.queue {
-                let (oq, ob) = o.queue.unwrap_or((0, 0));
-                o.queue = Some((oq + q, ob + b));
-            }
-            o.syn_recv += row.syn_recv;
-            o.peers += row.peers;
         }
     }
-    let mut others: Vec<(Proto, ListenerRow)> = other.into_iter().collect();
-    others.sort_by_key(|(p, _)| *p);
-    rows.extend(others.into_iter().map(|(p, r)| (other_listener_labels(input, p), r)));
 
+    /// Add a listener past the cap to its protocol's `other` row.
+    fn absorb(&mut self, row: &ListenerRow) {
+        self.tcp = row.tcp;
+        self.sockets += row.sockets;
+        for (st, n) in row.connections.0.iter().enumerate() {
+            self.connections.0[st] += n;
+        }
+        if let Some((q, b)) = row.queue {
+            let (oq, ob) = self.queue.unwrap_or((0, 0));
+            self.queue = Some((oq + q, ob + b));
+        }
+        self.syn_recv += row.syn_recv;
+        self.peers += row.peers;
+    }
+}
+
+/// The listener families: each row's series.
+fn register_listener_rows(reg: &mut Registry, rows: &[(Labels, ListenerRow)]) {
+    let new = GaugeFamily::default;
     let (l_sockets, l_conns, l_queue, l_backlog, l_syn, l_peers) = (new(), new(), new(), new(), new(), new());
-    for (labels, r) in &rows {
+    for (labels, r) in rows {
         l_sockets.get_or_create(labels).set(r.sockets);
         for (st, n) in states(&r.connections) {
             l_conns.get_or_create(&with(labels.clone(), "state", st.name())).set(n);
@@ -410,7 +427,6 @@ fn register_listeners(reg: &mut Registry, input: &Input) -> i64 {
         "Distinct remote addresses connected to the listening endpoint (summed for `other`)",
         l_peers,
     );
-    folded_listeners
 }
 
 /// Outbound sockets per remote port (by state) and per remote address and port, each capped. Returns how
@@ -450,8 +466,25 @@ fn register_outbound(reg: &mut Registry, input: &Input) -> (i64, i64) {
         labels.extend(input.ns_other());
         out_peer.get_or_create(&labels).set(n);
     }
+    let (out_port, folded_ports) = outbound_ports(input, by_port);
+    reg.register(
+        "outbound_connections",
+        "Sockets whose local port has no listener, by remote port and state",
+        out_port,
+    );
+    reg.register(
+        "outbound_peer_connections",
+        "Sockets whose local port has no listener, by remote address and port",
+        out_peer,
+    );
+    (folded_ports, folded_peers)
+}
+
+/// Outbound sockets by remote port and state: the busiest ports, the rest summed per protocol under `other`.
+/// Returns the family and how many ports were folded.
+fn outbound_ports(input: &Input, mut by_port: Vec<((Proto, u16, NetnsId), StateCounts)>) -> (GaugeFamily, i64) {
     by_port.sort_by(|a, b| b.1.total().cmp(&a.1.total()).then(a.0.cmp(&b.0)));
-    let out_port = new();
+    let out_port = GaugeFamily::default();
     let mut folded_ports = 0i64;
     let mut other_ports: FastMap<Proto, StateCounts> = FastMap::default();
     for (k, ((proto, port, netns), counts)) in by_port.iter().enumerate() {
@@ -488,17 +521,7 @@ fn register_outbound(reg: &mut Registry, input: &Input) -> (i64, i64) {
             out_port.get_or_create(&labels).set(n);
         }
     }
-    reg.register(
-        "outbound_connections",
-        "Sockets whose local port has no listener, by remote port and state",
-        out_port,
-    );
-    reg.register(
-        "outbound_peer_connections",
-        "Sockets whose local port has no listener, by remote address and port",
-        out_peer,
-    );
-    (folded_ports, folded_peers)
+    (out_port, folded_ports)
 }
 
 /// Ephemeral ports per (protocol, local address, remote endpoint): the busiest tuples only (a sum of tuples

@@ -284,8 +284,29 @@ pub fn tcp(
     details: Option<&Details>,
     style: InfoStyle,
 ) {
-    let z = |v: Option<u32>| v.unwrap_or(0);
-    let z64 = |v: Option<u64>| v.unwrap_or(0);
+    options(a, t, cong, style);
+    timers(a, t);
+    sizes(a, t);
+    congestion(a, cc, style);
+    rates(a, t, style);
+    loss(a, t);
+    receiver(a, t);
+    if let Some(d) = details {
+        ulp(a, d);
+    }
+}
+
+/// A field this kernel's tcp_info does not have reads as 0 (and zero fields are left out).
+fn z(v: Option<u32>) -> u32 {
+    v.unwrap_or(0)
+}
+
+fn z64(v: Option<u64>) -> u64 {
+    v.unwrap_or(0)
+}
+
+/// ` ts sack ecn ecnseen fastopen` (with `-o`), the congestion control's name, ` wscale:S,R`.
+fn options(a: &mut Vec<u8>, t: &TcpInfo, cong: Option<&str>, style: InfoStyle) {
     let opts = t.options().unwrap_or(0);
     if style.options {
         for (bit, name) in [(1, "ts"), (2, "sack"), (8, "ecn"), (16, "ecnseen"), (32, "fastopen")] {
@@ -300,6 +321,10 @@ pub fn tcp(
     if opts & 4 != 0 {
         let _ = write!(a, " wscale:{},{}", t.snd_wscale().unwrap_or(0), t.rcv_wscale().unwrap_or(0));
     }
+}
+
+/// ` rto:` (unless 3s), ` backoff:`, ` rtt:RTT/VAR`, ` ato:`.
+fn timers(a: &mut Vec<u8>, t: &TcpInfo) {
     let rto = z(t.rto_us());
     if rto != 0 && rto != 3_000_000 {
         a.extend_from_slice(b" rto:");
@@ -319,6 +344,10 @@ pub fn tcp(
         a.extend_from_slice(b" ato:");
         ms_into(a, v);
     }
+}
+
+/// Segment sizes, the window, ssthresh; the byte and segment counters.
+fn sizes(a: &mut Vec<u8>, t: &TcpInfo) {
     let mss = z(t.snd_mss());
     let cwnd = z(t.snd_cwnd());
     for (name, v) in [
@@ -347,6 +376,10 @@ pub fn tcp(
             field(a, name, v);
         }
     }
+}
+
+/// DCTCP's and BBR's own state.
+fn congestion(a: &mut Vec<u8>, cc: Option<&CcInfo>, style: InfoStyle) {
     if let Some(CcInfo::Dctcp(d)) = cc {
         if d[0] != 0 {
             let _ = write!(a, " dctcp:(ce_state:{},alpha:{},ab_ecn:{},ab_tot:{})", d[1], d[2], d[3], d[4]);
@@ -367,6 +400,11 @@ pub fn tcp(
         }
         a.push(b')');
     }
+}
+
+/// The send rate (cwnd over rtt), the last send/receive/ack, pacing and delivery rates, app_limited, busy time.
+fn rates(a: &mut Vec<u8>, t: &TcpInfo, style: InfoStyle) {
+    let (rtt, mss, cwnd) = (z(t.rtt_us()), z(t.snd_mss()), z(t.snd_cwnd()));
     if rtt != 0 && mss != 0 && cwnd != 0 {
         let send = cwnd as f64 * mss as f64 * 8_000_000.0 / rtt as f64;
         a.extend_from_slice(b" send ");
@@ -417,6 +455,10 @@ pub fn tcp(
             }
         }
     }
+}
+
+/// Unacked, retransmitted, lost, sacked and duplicate segments; reordering.
+fn loss(a: &mut Vec<u8>, t: &TcpInfo) {
     if let Some(v) = t.unacked().filter(|v| *v != 0) {
         let _ = write!(a, " unacked:{v}");
     }
@@ -440,6 +482,10 @@ pub fn tcp(
     if let Some(v) = t.reord_seen().filter(|v| *v != 0) {
         let _ = write!(a, " reord_seen:{v}");
     }
+}
+
+/// The receiver's rtt and space, notsent, minrtt, out-of-order packets, the peer's window.
+fn receiver(a: &mut Vec<u8>, t: &TcpInfo) {
     if let Some(v) = t.rcv_rtt_us().filter(|v| *v != 0) {
         a.extend_from_slice(b" rcv_rtt:");
         ms_into(a, v);
@@ -461,9 +507,6 @@ pub fn tcp(
     }
     if let Some(v) = t.snd_wnd().filter(|v| *v != 0) {
         let _ = write!(a, " snd_wnd:{v}");
-    }
-    if let Some(d) = details {
-        ulp(a, d);
     }
 }
 

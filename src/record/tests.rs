@@ -1,3 +1,6 @@
+//! Recording tests: samples, groups and events round trips, --keep and --max-size, the one-recorder lock,
+//! bad rows skipped, moments and diffs, version 1 files read and migrated.
+
 use std::time::Duration;
 
 use super::reader::Recording;

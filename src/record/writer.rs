@@ -152,6 +152,71 @@ pub(crate) fn flock_holder(locks: &str, (major, minor): (u32, u32), ino: u64) ->
         pid.parse().ok().filter(|&p| same && p > 0)
     })
 }
+/// One sample's groups, in its transaction.
+fn insert_groups(tx: &rusqlite::Transaction, sample: i64, groups: &[GroupRow]) -> rusqlite::Result<()> {
+    let mut ins = tx.prepare_cached(INSERT_GROUP)?;
+    for g in groups {
+        let st = &g.states;
+        // Opening brought the file to the current version.
+        let k = super::key_columns(&g.key, super::SCHEMA_VERSION);
+        ins.execute(params![
+            sample,
+            k.kind,
+            k.proto,
+            k.address,
+            k.port,
+            g.sockets,
+            g.listeners,
+            st[0],
+            st[1],
+            st[2],
+            st[3],
+            st[4],
+            st[5],
+            st[6],
+            st[7],
+            st[8],
+            st[9],
+            st[10],
+            g.accept_queue,
+            g.accept_backlog,
+            g.peers,
+            super::top_peers_text(&g.top_peers),
+            g.owner,
+            k.uid,
+        ])?;
+    }
+    Ok(())
+}
+
+/// One sample's events (those stored), in its transaction.
+fn insert_events(tx: &rusqlite::Transaction, events: &[EventRow]) -> rusqlite::Result<()> {
+    let mut ins = tx.prepare_cached(INSERT_EVENT)?;
+    for e in events {
+        ins.execute(params![
+            ms(e.time_ms),
+            e.event,
+            e.proto,
+            e.state,
+            e.old_state,
+            e.local_address,
+            e.local_port,
+            e.peer_address,
+            e.peer_port,
+            e.cookie.map(|c| c as i64),
+            e.pid,
+            e.comm,
+            e.lifetime_ms.map(ms),
+            e.bytes_sent.map(ms),
+            e.bytes_received.map(ms),
+            e.retrans,
+            e.rtt_us,
+            e.via,
+            e.late,
+        ])?;
+    }
+    Ok(())
+}
 
 fn ms(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
@@ -191,64 +256,8 @@ impl Recorder {
             ])
             .map_err(err)?;
             let sample = tx.last_insert_rowid();
-            let mut ins = tx.prepare_cached(INSERT_GROUP).map_err(err)?;
-            for g in s.groups {
-                let st = &g.states;
-                // Opening brought the file to the current version.
-                let k = super::key_columns(&g.key, super::SCHEMA_VERSION);
-                ins.execute(params![
-                    sample,
-                    k.kind,
-                    k.proto,
-                    k.address,
-                    k.port,
-                    g.sockets,
-                    g.listeners,
-                    st[0],
-                    st[1],
-                    st[2],
-                    st[3],
-                    st[4],
-                    st[5],
-                    st[6],
-                    st[7],
-                    st[8],
-                    st[9],
-                    st[10],
-                    g.accept_queue,
-                    g.accept_backlog,
-                    g.peers,
-                    super::top_peers_text(&g.top_peers),
-                    g.owner,
-                    k.uid,
-                ])
-                .map_err(err)?;
-            }
-            let mut ins = tx.prepare_cached(INSERT_EVENT).map_err(err)?;
-            for e in &s.events.rows[..stored] {
-                ins.execute(params![
-                    ms(e.time_ms),
-                    e.event,
-                    e.proto,
-                    e.state,
-                    e.old_state,
-                    e.local_address,
-                    e.local_port,
-                    e.peer_address,
-                    e.peer_port,
-                    e.cookie.map(|c| c as i64),
-                    e.pid,
-                    e.comm,
-                    e.lifetime_ms.map(ms),
-                    e.bytes_sent.map(ms),
-                    e.bytes_received.map(ms),
-                    e.retrans,
-                    e.rtt_us,
-                    e.via,
-                    e.late,
-                ])
-                .map_err(err)?;
-            }
+            insert_groups(&tx, sample, s.groups).map_err(err)?;
+            insert_events(&tx, &s.events.rows[..stored]).map_err(err)?;
         }
         tx.commit().map_err(err)?;
         let pruned = self.prune(s.time_ms)?;

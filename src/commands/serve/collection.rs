@@ -25,7 +25,7 @@ use crate::ports::services::Services;
 
 /// What a collection selects and how it is exported.
 #[derive(Debug)]
-pub struct Settings {
+pub struct CollectionSettings {
     pub query: Query,
     pub filter: Expr,
     pub source: SourceChoice,
@@ -118,7 +118,7 @@ impl Data {
 
 /// The collector and what lives from one collection to the next.
 pub struct Collection {
-    pub settings: Settings,
+    pub settings: CollectionSettings,
     collector: Box<dyn Collector>,
     /// Holders of sockets (the listeners' `process` label; every socket's when a filter names processes),
     /// as the exporter's [`Policy`] says.
@@ -130,7 +130,7 @@ pub struct Collection {
 }
 
 impl Collection {
-    pub fn new(settings: Settings) -> Collection {
+    pub fn new(settings: CollectionSettings) -> Collection {
         let collector = collect::netns::open_live(
             &settings.netns,
             settings.source,

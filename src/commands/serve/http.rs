@@ -191,7 +191,7 @@ mod tests {
     /// A test exporter over an empty proc tree (nothing is collected by these tests).
     fn shared() -> Arc<Shared> {
         use crate::collect::{Query, SourceChoice};
-        let settings = super::super::collection::Settings {
+        let settings = super::super::collection::CollectionSettings {
             query: Query::default(),
             filter: crate::filter::Expr::True,
             source: SourceChoice::Proc,

@@ -25,7 +25,7 @@ use tokio::net::{TcpListener, TcpStream};
 
 use crate::filter::Expr;
 use crate::ports::services::Services;
-use collection::{Collection, Data, Settings};
+use collection::{Collection, CollectionSettings, Data};
 use conn::{AcceptErrors, Guarded, Limits, Slot, Table, Tracked};
 use token::TokenFile;
 
@@ -35,7 +35,7 @@ pub struct ServeConfig {
     pub listen: SocketAddr,
     pub interval: Duration,
     /// What is collected and how it is exported.
-    pub collection: Settings,
+    pub collection: CollectionSettings,
     pub token: Option<TokenFile>,
     /// Connections and their timeouts.
     pub limits: Limits,
@@ -72,7 +72,7 @@ pub struct Shared {
 }
 
 impl Shared {
-    pub fn new(settings: Settings, interval: Duration, token: Option<TokenFile>) -> Shared {
+    pub fn new(settings: CollectionSettings, interval: Duration, token: Option<TokenFile>) -> Shared {
         Shared {
             interval,
             token,
@@ -269,7 +269,7 @@ mod tests {
     fn shared() -> Arc<Shared> {
         let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/proc/busy");
         let query = Query { tcp: true, udp: false, unix: false, ..Query::default() };
-        let settings = Settings {
+        let settings = CollectionSettings {
             query,
             filter: Expr::True,
             source: SourceChoice::Proc,

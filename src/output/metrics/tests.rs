@@ -1,3 +1,6 @@
+//! Metrics tests: each family over a small population, caps folding the rest under `other`, both exposition
+//! formats and negotiation, label escaping, namespaces as labels.
+
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 

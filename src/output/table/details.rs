@@ -93,16 +93,7 @@ fn inet_ext(
     if opts.timers
         && let Some(t) = s.timer
     {
-        use crate::model::TimerKind;
-        let kind = match t.kind {
-            TimerKind::On => "on",
-            TimerKind::Keepalive => "keepalive",
-            TimerKind::Timewait => "timewait",
-            TimerKind::Persist => "persist",
-            TimerKind::Other(_) => "unknown",
-        };
-        let name = if s.proto == Proto::Sctp { "T3_RTX" } else { kind };
-        let _ = write!(a, " timer:({name},{},{})", tcp_info::timer_text(t.expires_ms), t.retrans);
+        timer(a, s.proto, t);
     }
     if opts.extended {
         sock_details(a, s, d, names);
@@ -118,12 +109,7 @@ fn inet_ext(
     if opts.tos
         && let Some(d) = d
     {
-        for (name, v) in [("tos", d.tos.map(u32::from)), ("tclass", d.tclass.map(u32::from)), ("class_id", d.class_id)]
-        {
-            if let Some(v) = v {
-                let _ = write!(a, " {name}:{}", hex_alt(v));
-            }
-        }
+        tos(a, d);
     }
     if opts.cgroup
         && let Some(id) = d.and_then(|d| d.cgroup_id)
@@ -134,28 +120,7 @@ fn inet_ext(
     if opts.inet_sockopt
         && let Some(bits) = d.and_then(|d| d.sockopt)
     {
-        a.extend_from_slice(if opts.oneline { b" inet-sockopt: (" } else { b"\n\tinet-sockopt: (" });
-        for (i, name) in [
-            "recverr",
-            "is_icsk",
-            "freebind",
-            "hdrincl",
-            "mc_loop",
-            "transparent",
-            "mc_all",
-            "nodefrag",
-            "bind_addr_no_port",
-            "recverr_rfc4884",
-            "defer_connect",
-        ]
-        .iter()
-        .enumerate()
-        {
-            if bits & (1 << i) != 0 {
-                let _ = write!(a, " {name}");
-            }
-        }
-        a.push(b')');
+        inet_sockopt(a, bits, opts.oneline);
     }
     if opts.memory || (opts.info && s.proto != Proto::Udp) {
         if !opts.oneline {
@@ -171,6 +136,55 @@ fn inet_ext(
             tcp_info::tcp(a, t, x.and_then(|x| x.congestion.as_deref()), x.and_then(|x| x.cc_info.as_ref()), d, style);
         }
     }
+}
+
+/// ` timer:(NAME,EXPIRES,RETRANS)`: SCTP's one timer is T3_RTX, as ss names it.
+fn timer(a: &mut Vec<u8>, proto: Proto, t: crate::model::Timer) {
+    use crate::model::TimerKind;
+    let kind = match t.kind {
+        TimerKind::On => "on",
+        TimerKind::Keepalive => "keepalive",
+        TimerKind::Timewait => "timewait",
+        TimerKind::Persist => "persist",
+        TimerKind::Other(_) => "unknown",
+    };
+    let name = if proto == Proto::Sctp { "T3_RTX" } else { kind };
+    let _ = write!(a, " timer:({name},{},{})", tcp_info::timer_text(t.expires_ms), t.retrans);
+}
+
+/// `--tos`: ` tos:` ` tclass:` ` class_id:`, those the kernel sent.
+fn tos(a: &mut Vec<u8>, d: &crate::model::internals::Details) {
+    for (name, v) in [("tos", d.tos.map(u32::from)), ("tclass", d.tclass.map(u32::from)), ("class_id", d.class_id)] {
+        if let Some(v) = v {
+            let _ = write!(a, " {name}:{}", hex_alt(v));
+        }
+    }
+}
+
+/// `--inet-sockopt`: the names of the options set, in the kernel's bit order.
+fn inet_sockopt(a: &mut Vec<u8>, bits: u16, oneline: bool) {
+    a.extend_from_slice(if oneline { b" inet-sockopt: (" } else { b"\n\tinet-sockopt: (" });
+    for (i, name) in [
+        "recverr",
+        "is_icsk",
+        "freebind",
+        "hdrincl",
+        "mc_loop",
+        "transparent",
+        "mc_all",
+        "nodefrag",
+        "bind_addr_no_port",
+        "recverr_rfc4884",
+        "defer_connect",
+    ]
+    .iter()
+    .enumerate()
+    {
+        if bits & (1 << i) != 0 {
+            let _ = write!(a, " {name}");
+        }
+    }
+    a.push(b')');
 }
 
 /// `%#x`: `0` for zero, `0x..` otherwise.
