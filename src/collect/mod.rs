@@ -17,6 +17,7 @@ pub mod netns;
 pub(crate) mod ordered;
 pub mod process;
 pub mod procfs;
+pub mod sysctl;
 mod table;
 pub mod workloads;
 

@@ -11,19 +11,9 @@ use crate::hash::FastMap;
 use crate::model::netns::NetnsId;
 use crate::model::owners::Owner;
 use crate::model::{Bracketed, Endpoint, Socket};
-use crate::ports::classes::HostPorts;
+pub use crate::collect::sysctl::{ConntrackStats as Conntrack, NetLimits as Limits};
 
 use super::finding::{CounterDelta, SocketEvidence};
-
-/// The connection tracking table's size and its statistics (summed over CPUs).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Conntrack {
-    pub count: u64,
-    pub max: u64,
-    pub drop: u64,
-    pub early_drop: u64,
-    pub insert_failed: u64,
-}
 
 /// One moment of a namespace.
 #[derive(Debug, Clone, Default)]
@@ -37,20 +27,6 @@ pub struct Sample {
     pub sockstat: Option<SockStat>,
     /// `None`: no connection tracking in this namespace (the module is not loaded), or unreadable.
     pub conntrack: Option<Conntrack>,
-}
-
-/// The namespace's sysctls the checks compare with (`None`: unreadable).
-#[derive(Debug, Clone, Default)]
-pub struct Limits {
-    pub somaxconn: Option<u32>,
-    pub max_syn_backlog: Option<u32>,
-    pub syncookies: Option<u32>,
-    pub max_orphans: Option<u64>,
-    /// `net.ipv4.tcp_mem`: low, pressure, high (pages).
-    pub tcp_mem: Option<[u64; 3]>,
-    pub max_tw_buckets: Option<u64>,
-    /// The ephemeral range and reserved ports.
-    pub ports: Option<HostPorts>,
 }
 
 /// One namespace over a window.
