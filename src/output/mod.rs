@@ -2,6 +2,7 @@
 //! the writer; names (services, interfaces, hosts, protocols, cgroups, threads) are looked up beforehand by the
 //! commands (loaders in `collect::names` and `collect::cgroup`) and passed in [`Names`].
 
+pub mod doctor;
 pub mod events;
 pub mod json;
 pub mod metrics;
