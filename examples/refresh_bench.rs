@@ -111,7 +111,7 @@ fn main() {
     sockscope::sys::return_large_blocks(sockscope::sys::LARGE_BLOCK);
     let mut attributor = Attributor::new(Policy::dashboard());
     let settings = Settings::default();
-    let mut collector = collect::open(SourceChoice::Auto, "/proc".into());
+    let mut collector = collect::open_here(SourceChoice::Auto, "/proc".into());
     // As the dashboard does: the audit markers and the ephemeral-port pressure with the host's ports.
     let host = sockscope::ports::classes::HostPorts::read("/proc".as_ref()).ok();
     let mut tracker = Tracker::auditing(host, sockscope::ports::audit::AuditOptions::default());

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use super::{Event, Lost, Tracker};
 use crate::clock;
 use crate::collect::netlink::destroy::{DestroyEvents, SubscribeError};
-use crate::collect::netns::{self, Choice};
+use crate::collect::netns::Choice;
 use crate::collect::process::{Attributor, Policy, ProcessInfo};
 use crate::collect::{self, CollectError, Collector, Query, SourceChoice};
 use crate::model::{Family, Proto, State, StateSet};
@@ -90,19 +90,13 @@ impl Watcher {
         opts.query.info = false;
         opts.query.memory = false;
         let mut notes = Vec::new();
-        let place = match &opts.netns {
-            Choice::Own => None,
-            choice => {
-                let roots = netns::Roots { proc_root: opts.proc_root.clone(), ..Default::default() };
-                let mut namer = crate::collect::cgroup::Namer::new(&opts.proc_root, Default::default());
-                let plan = netns::Plan::new(choice, &roots, &mut namer)
-                    .map_err(|e| CollectError::Namespace(e.to_string()))?
-                    .filter(|p| p.found.len() == 1)
-                    .ok_or_else(|| CollectError::Namespace("events are watched in one network namespace".into()))?;
-                let own = plan.own();
-                plan.found.into_iter().next().map(|f| (f, own))
+        let mut collector = collect::open(opts.source, &opts.netns, &opts.proc_root, Default::default());
+        if opts.netns != Choice::Own {
+            collector.namespaces().map_err(|e| CollectError::Namespace(e.to_string()))?;
+            if !collector.is_one() {
+                return Err(CollectError::Namespace("events are watched in one network namespace".into()));
             }
-        };
+        }
         let wants_inet = opts.query.tcp || opts.query.udp;
         let destroy = match (wants_inet, opts.source) {
             (false, _) => None,
@@ -118,11 +112,9 @@ impl Watcher {
                 let q = &opts.query;
                 let join = || DestroyEvents::subscribe_for(q.tcp, q.udp, q.ipv4, q.ipv6);
                 // A netlink socket belongs to the namespace it was made in, whichever thread reads it after.
-                let joined = match &place {
-                    None => join(),
-                    Some((f, own)) => netns::dump::in_namespace(f, *own, &opts.proc_root, |_| join())
-                        .unwrap_or_else(|skip| Err(SubscribeError::Io(std::io::Error::other(skip.to_string())))),
-                };
+                let joined = collector
+                    .in_the_namespace(join)
+                    .unwrap_or_else(|skip| Err(SubscribeError::Io(std::io::Error::other(skip.to_string()))));
                 match joined {
                     Ok(d) => Some(d),
                     Err(e) => {
@@ -147,7 +139,7 @@ impl Watcher {
                 Tracker::new(destroy.is_some()).without_first_opens()
             },
             destroy,
-            collector: netns::open_live(&opts.netns, opts.source, &opts.proc_root, Default::default()),
+            collector: Box::new(collector),
             procs: opts.processes.then(|| Attributor::new(Policy::watch(opts.process_rescan))),
             next_dump: Instant::now(),
             opts,

@@ -1,11 +1,13 @@
 //! The netlink `sock_diag` collector: one dump request per table, run in parallel, records deduplicated by
-//! socket cookie. Decoding lives in [`decode`]; this module owns the sockets and the multipart loop.
+//! socket cookie; both TCP tables from one kernel walk ([`walk`]). Decoding lives in [`decode`]; this module
+//! owns the sockets and the multipart loop.
 
 pub mod decode;
 pub mod destroy;
 pub mod dump;
 #[cfg(test)]
 mod tests;
+pub(crate) mod walk;
 
 use std::io;
 use std::sync::mpsc::{Receiver, SyncSender};
@@ -13,7 +15,7 @@ use std::time::Duration;
 
 use netlink_sys::{Socket as NlSocket, protocols::NETLINK_SOCK_DIAG};
 
-use super::{CollectError, Collector, Query, Sink, Snapshot, Source, Table};
+use super::{CollectError, Collector, Query, Sink, Snapshot, Streamed, Table};
 use crate::hash::FastSet;
 use crate::model::Socket;
 use decode::Message;
@@ -36,81 +38,13 @@ impl NetlinkCollector {
     pub fn new() -> Self {
         NetlinkCollector::default()
     }
-
-    /// Dump each table, in parallel when there are several, and return the results in `tables` order. Both
-    /// TCP tables are served by one walk of the kernel's table (see [`crate::collect::ordered`]).
-    pub fn collect_tables(&self, q: &Query, tables: &[Table]) -> Vec<Result<Vec<Socket>, CollectError>> {
-        if crate::collect::ordered::TcpWalk::for_tables(tables).is_none() {
-            return collect_each(q, tables);
-        }
-        // The walk runs beside the other tables, in the slot of the IPv4 table.
-        let others: Vec<Table> = tables.iter().copied().filter(|t| !matches!(t, Table::Tcp4 | Table::Tcp6)).collect();
-        let (pair, mut rest) = std::thread::scope(|s| {
-            let rest = s.spawn(|| collect_each(q, &others));
-            (crate::collect::ordered::collect_pair(q), rest.join())
-        });
-        let mut rest = match rest.as_mut() {
-            Ok(r) => std::mem::take(r).into_iter(),
-            Err(_) => return collect_each(q, tables),
-        };
-        let (mut v4, mut v6) = match pair {
-            Some((v4, v6)) => (Some(Ok(v4)), Some(Ok(v6))),
-            None => (Some(dump_table(Table::Tcp4, q)), Some(dump_table(Table::Tcp6, q))),
-        };
-        tables
-            .iter()
-            .map(|t| match t {
-                Table::Tcp4 => v4.take().unwrap_or_else(|| Ok(Vec::new())),
-                Table::Tcp6 => v6.take().unwrap_or_else(|| Ok(Vec::new())),
-                _ => rest.next().unwrap_or_else(|| Ok(Vec::new())),
-            })
-            .collect()
-    }
-}
-
-/// Dump each table, in parallel when there are several, in `tables` order.
-fn collect_each(q: &Query, tables: &[Table]) -> Vec<Result<Vec<Socket>, CollectError>> {
-    match tables {
-        [] => Vec::new(),
-        [one] => vec![dump_table(*one, q)],
-        _ => {
-            std::thread::scope(|s| {
-                // The first table runs on this thread; the others on their own.
-                let handles: Vec<_> = tables[1..].iter().map(|&t| s.spawn(move || dump_table(t, q))).collect();
-                let mut out = vec![dump_table(tables[0], q)];
-                for (h, &t) in handles.into_iter().zip(&tables[1..]) {
-                    out.push(h.join().unwrap_or_else(|_| {
-                        Err(CollectError::Malformed { table: t, msg: "dump thread panicked".into() })
-                    }));
-                }
-                out
-            })
-        }
-    }
 }
 
 impl Collector for NetlinkCollector {
-    /// Table after table, in order, each streamed as the kernel sends it (the later ones dumped ahead).
+    /// Table after table, in order, each streamed as the kernel sends it (the later ones dumped ahead; both
+    /// TCP tables from one walk: see [`walk`]).
     fn stream(&mut self, q: &Query, sink: &mut Sink<'_>) -> Result<Snapshot, CollectError> {
-        let tables = q.tables();
-        let walk = super::ordered::TcpWalk::for_tables(&tables);
-        super::stream_in_order(&tables, sink, |t, sink| {
-            super::ordered::serve(walk.as_ref(), t, q, sink).unwrap_or_else(|| {
-                stream_table(t, q, sink).map(|more| super::Streamed { source: Source::Netlink, note: None, more })
-            })
-        })
-    }
-
-    fn collect(&mut self, q: &Query) -> Result<Snapshot, CollectError> {
-        let tables = q.tables();
-        let mut snap = Snapshot::default();
-        let mut parts = Vec::with_capacity(tables.len());
-        for (t, r) in tables.iter().zip(self.collect_tables(q, &tables)) {
-            parts.push(r?);
-            snap.sources.push((*t, Source::Netlink));
-        }
-        snap.sockets = super::concat_in_order(parts);
-        Ok(snap)
+        walk::stream_tables(q, sink, &|t, sink| stream_table(t, q, sink).map(|_| Streamed::netlink()))
     }
 }
 
@@ -137,36 +71,29 @@ fn is_unavailable(e: &io::Error) -> bool {
     )
 }
 
-/// Run one dump to completion. A kernel that rejects the filter program (EINVAL: too old, or a construct it
-/// does not know) gets the request again without it: callers filter in userspace anyway.
-pub fn dump_table(table: Table, q: &Query) -> Result<Vec<Socket>, CollectError> {
-    let mut out = Vec::new();
-    stream_table(table, q, &mut |mut batch| {
-        out.append(&mut batch);
-        true
-    })?;
-    Ok(out)
-}
-
 /// Sockets handed to a sink at a time.
 pub const BATCH: usize = 1024;
 
-/// [`dump_table`], handing the sockets to `sink` in batches of up to [`BATCH`] as the kernel sends them,
-/// without duplicates (by cookie). Returns `Ok(false)` when `sink` asked to stop.
+/// Run one dump to completion, handing the sockets to `sink` in batches of up to [`BATCH`] as the kernel
+/// sends them, without duplicates (by cookie). Returns `Ok(false)` when `sink` asked to stop. A kernel that
+/// rejects the filter program (EINVAL: too old, or a construct it does not know) gets the request again
+/// without it: callers filter in userspace anyway.
 pub fn stream_table(table: Table, q: &Query, sink: &mut Sink<'_>) -> Result<bool, CollectError> {
     let bc = if table.is_inet() { q.bytecode.as_deref() } else { None };
     let errno = |e: &CollectError| match e {
         CollectError::Netlink { error, .. } | CollectError::NetlinkUnavailable(error) => error.raw_os_error(),
         _ => None,
     };
-    let sent = std::cell::Cell::new(false);
+    let sent = std::sync::atomic::AtomicBool::new(false);
     let mut counting = |batch: Vec<Socket>| {
-        sent.set(true);
+        sent.store(true, std::sync::atomic::Ordering::Relaxed);
         sink(batch)
     };
     match dump_once(table, q, bc, &mut counting) {
         // The kernel refuses a program before it sends any socket: ask again without it.
-        Err(e) if bc.is_some() && !sent.get() && errno(&e) == Some(libc::EINVAL) => {
+        Err(e)
+            if bc.is_some() && !sent.load(std::sync::atomic::Ordering::Relaxed) && errno(&e) == Some(libc::EINVAL) =>
+        {
             dump_once(table, q, None, &mut counting)
         }
         Err(e) if bc.is_some() && errno(&e) == Some(libc::EPERM) => Err(CollectError::FilterNeedsPrivilege { table }),
