@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
-use sockscope::collect::netlink::{FirstByCookie, decode};
+use sockscope::collect::netlink::{FirstByCookie, decode, request};
 use sockscope::collect::process::{Attributor, Policy};
 use sockscope::collect::{self, SourceChoice, Table};
 use sockscope::model::{State, StateSet};
@@ -58,7 +58,7 @@ fn raw_dump(q: &sockscope::collect::Query, table: Table) -> Vec<Vec<u8>> {
     sock.bind_auto().expect("bind");
     let _ = sock.set_rx_buf_sz(1 << 20);
     let bytecode = if table.is_inet() { q.bytecode.as_deref() } else { None };
-    let req = decode::dump_request(table, q, bytecode, 1);
+    let req = request::dump_request(table, q, bytecode, 1);
     sock.send(&req, 0).expect("send");
     let mut bufs = Vec::new();
     loop {

@@ -5,6 +5,7 @@
 pub mod decode;
 pub mod destroy;
 pub mod dump;
+pub mod request;
 #[cfg(test)]
 mod tests;
 pub(crate) mod walk;
@@ -136,7 +137,7 @@ fn dump_once_into(
     let sock = open_socket().map_err(|e| {
         if is_unavailable(&e) { CollectError::NetlinkUnavailable(e) } else { CollectError::Netlink { table, error: e } }
     })?;
-    let req = decode::dump_request(table, q, bytecode, 1);
+    let req = request::dump_request(table, q, bytecode, 1);
     sock.send(&req, 0).map_err(|e| {
         if is_unavailable(&e) { CollectError::NetlinkUnavailable(e) } else { CollectError::Netlink { table, error: e } }
     })?;
