@@ -45,6 +45,47 @@ struct Progress {
     stop: bool,
 }
 
+/// What the threads share: each job's queue, and how far the jobs have gone.
+struct Board<T, R> {
+    n: usize,
+    ahead: Ahead,
+    queues: Vec<Queue<T, R>>,
+    progress: Mutex<Progress>,
+    changed: Condvar,
+}
+
+impl<T, R> Board<T, R> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Progress> {
+        self.progress.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Take job `i`'s queue: whoever gets it runs the job.
+    fn take(&self, i: usize) -> Option<SyncSender<Part<T, R>>> {
+        self.queues[i].lock().unwrap_or_else(PoisonError::into_inner).take()
+    }
+
+    /// The next job a thread may start, once it is few enough jobs ahead; `None`: no more.
+    fn next_job(&self) -> Option<usize> {
+        let mut p = self.lock();
+        while !p.stop && p.next < self.n && p.next >= p.delivered + self.ahead.jobs.max(1) {
+            p = self.changed.wait(p).unwrap_or_else(PoisonError::into_inner);
+        }
+        if p.stop || p.next >= self.n {
+            return None;
+        }
+        p.next += 1;
+        Some(p.next - 1)
+    }
+
+    /// Job `i` is handed over (`go`: and more is wanted).
+    fn delivered(&self, i: usize, go: bool) {
+        let mut p = self.lock();
+        p.delivered = i + 1;
+        p.stop |= !go;
+        self.changed.notify_all();
+    }
+}
+
 /// Run jobs `0..n` (`job(i, emit)`: `emit` returns false once nothing more is wanted) and hand each one's
 /// [`Part`]s to `deliver` in job order. `at_turn(i)`: job `i` starts only at its turn (it reads what the
 /// jobs before it left). `deliver` returning false stops everything: no job starts after, the running ones
@@ -66,31 +107,19 @@ pub(crate) fn run<T, R>(
         catch_unwind(AssertUnwindSafe(|| job(i, emit))).map_or(Part::Lost, Part::Done)
     };
     let (senders, receivers): (Vec<_>, Vec<_>) = (0..n).map(|_| sync_channel::<Part<T, R>>(ahead.items)).unzip();
-    // A job is run by whoever takes its sender: a thread ahead of time, or the delivering thread at its turn.
-    let senders: Vec<Queue<T, R>> = senders.into_iter().map(|s| Mutex::new(Some(s))).collect();
-    let take = |i: usize| senders[i].lock().unwrap_or_else(PoisonError::into_inner).take();
-    let progress = Mutex::new(Progress { next: 1, delivered: 0, stop: false });
-    let changed = Condvar::new();
-    let lock = || progress.lock().unwrap_or_else(PoisonError::into_inner);
+    let board = Board {
+        n,
+        ahead,
+        queues: senders.into_iter().map(|s| Mutex::new(Some(s))).collect(),
+        progress: Mutex::new(Progress { next: 1, delivered: 0, stop: false }),
+        changed: Condvar::new(),
+    };
     std::thread::scope(|s| {
         for _ in 0..ahead.threads.min(n - 1) {
             s.spawn(|| {
-                loop {
-                    let i = {
-                        let mut p = lock();
-                        while !p.stop && p.next < n && p.next >= p.delivered + ahead.jobs.max(1) {
-                            p = changed.wait(p).unwrap_or_else(PoisonError::into_inner);
-                        }
-                        if p.stop || p.next >= n {
-                            break;
-                        }
-                        p.next += 1;
-                        p.next - 1
-                    };
-                    if at_turn(i) {
-                        continue;
-                    }
-                    let Some(tx) = take(i) else { continue };
+                while let Some(i) = board.next_job() {
+                    // A job left for its turn keeps its queue: the delivering thread takes it then.
+                    let Some(tx) = (!at_turn(i)).then(|| board.take(i)).flatten() else { continue };
                     let done = run_job(i, &mut |item| tx.send(Part::Item(item)).is_ok());
                     // A consumer that stopped has dropped the receiver: nothing more to do.
                     let _ = tx.send(done);
@@ -98,7 +127,7 @@ pub(crate) fn run<T, R>(
             });
         }
         for (i, rx) in receivers.into_iter().enumerate() {
-            let go = match take(i) {
+            let go = match board.take(i) {
                 // Not started ahead: run it here, straight into `deliver`.
                 Some(_) => {
                     let mut go = true;
@@ -120,10 +149,7 @@ pub(crate) fn run<T, R>(
                     go
                 }
             };
-            let mut p = lock();
-            p.delivered = i + 1;
-            p.stop |= !go;
-            changed.notify_all();
+            board.delivered(i, go);
             if !go {
                 break;
             }

@@ -132,31 +132,63 @@ fn dump_once_into(
     q: &Query,
     bytecode: Option<&[u8]>,
     sink: &mut Sink<'_>,
-    mut raw: Option<&mut Vec<u8>>,
+    raw: Option<&mut Vec<u8>>,
 ) -> Result<bool, CollectError> {
-    let sock = open_socket().map_err(|e| {
-        if is_unavailable(&e) { CollectError::NetlinkUnavailable(e) } else { CollectError::Netlink { table, error: e } }
-    })?;
-    let req = request::dump_request(table, q, bytecode, 1);
-    sock.send(&req, 0).map_err(|e| {
-        if is_unavailable(&e) { CollectError::NetlinkUnavailable(e) } else { CollectError::Netlink { table, error: e } }
-    })?;
+    let sock = send_request(table, q, bytecode)?;
+    let mut d = Decoder {
+        table,
+        details: q.details,
+        first: q.dedupe.then(FirstByCookie::default),
+        batch: Vec::with_capacity(BATCH),
+        end: None,
+        raw,
+    };
+    let step = receive_all(&sock, table, q.receive_thread, &mut |buf| d.take(buf, sink))?;
+    if step == Step::Stop {
+        return Ok(false);
+    }
+    dump_status(table, d.end)?;
+    Ok(d.batch.is_empty() || sink(d.batch))
+}
 
-    let mut first = q.dedupe.then(FirstByCookie::default);
-    let mut batch: Vec<Socket> = Vec::with_capacity(BATCH);
-    let mut end: Option<i32> = None;
-    let mut stopped = false;
-    // One buffer of replies: decoded into the batch, which goes to the sink as soon as it is full (never
-    // grown: a batch past the allocator's large-block size would cost a map, its page faults and a copy).
-    let mut take = |buf: &[u8]| -> Result<Step, CollectError> {
-        if let Some(r) = raw.as_deref_mut() {
+/// Open a `sock_diag` socket and send the dump request of `table`.
+fn send_request(table: Table, q: &Query, bytecode: Option<&[u8]>) -> Result<NlSocket, CollectError> {
+    let failed = |e: io::Error| {
+        if is_unavailable(&e) { CollectError::NetlinkUnavailable(e) } else { CollectError::Netlink { table, error: e } }
+    };
+    let sock = open_socket().map_err(failed)?;
+    let req = request::dump_request(table, q, bytecode, 1);
+    sock.send(&req, 0).map_err(failed)?;
+    Ok(sock)
+}
+
+/// One dump's decoding: buffers of replies into batches of records, without the repeats.
+struct Decoder<'a> {
+    table: Table,
+    details: bool,
+    first: Option<FirstByCookie>,
+    /// Never grown past [`BATCH`]: a batch past the allocator's large-block size would cost a map, its page
+    /// faults and a copy.
+    batch: Vec<Socket>,
+    /// The code of the message that ended the dump.
+    end: Option<i32>,
+    /// `-D`: the replies as the kernel sent them.
+    raw: Option<&'a mut Vec<u8>>,
+}
+
+impl Decoder<'_> {
+    /// Decode one buffer of replies into the batch, which goes to `sink` as soon as it is full.
+    fn take(&mut self, buf: &[u8], sink: &mut Sink<'_>) -> Result<Step, CollectError> {
+        if let Some(r) = self.raw.as_deref_mut() {
             r.extend_from_slice(buf);
         }
-        decode::for_each_message(buf, table, q.details, |m| match m {
+        let Decoder { table, first, batch, end, .. } = self;
+        let mut stopped = false;
+        decode::for_each_message(buf, *table, self.details, |m| match m {
             Message::Socket(s) => {
                 if first.as_mut().is_none_or(|f| f.keep(&s)) {
                     batch.push(s);
-                    if batch.len() == BATCH && !sink(std::mem::replace(&mut batch, Vec::with_capacity(BATCH))) {
+                    if batch.len() == BATCH && !sink(std::mem::replace(batch, Vec::with_capacity(BATCH))) {
                         stopped = true;
                         return false;
                     }
@@ -165,11 +197,11 @@ fn dump_once_into(
             }
             Message::Skip | Message::Error(0) => true,
             Message::Done(code) | Message::Error(code) => {
-                end = Some(code);
+                *end = Some(code);
                 false
             }
         })
-        .map_err(|msg| CollectError::Malformed { table, msg })?;
+        .map_err(|msg| CollectError::Malformed { table: *table, msg })?;
         Ok(if stopped {
             Step::Stop
         } else if end.is_some() {
@@ -177,28 +209,19 @@ fn dump_once_into(
         } else {
             Step::More
         })
-    };
-    let step = if q.receive_thread {
-        // One thread only receives, so the kernel's walk never waits for the decoding: the replies go over
-        // as raw buffers, and the buffers come back to be filled again.
-        let (full_tx, full_rx) = std::sync::mpsc::sync_channel::<io::Result<Vec<u8>>>(BUFFERS_AHEAD);
-        let (empty_tx, empty_rx) = std::sync::mpsc::channel::<Vec<u8>>();
-        std::thread::scope(|s| {
-            s.spawn(move || receive(&sock, &full_tx, &empty_rx));
-            // Owned here, so that returning early closes the channel and the receiver is not left blocked.
-            let (full_rx, empty_tx) = (full_rx, empty_tx);
-            for buf in full_rx.iter() {
-                let buf = buf.map_err(|e| CollectError::Netlink { table, error: e })?;
-                let step = take(&buf)?;
-                // A closed return channel only means the receiver is done.
-                let _ = empty_tx.send(buf);
-                if step != Step::More {
-                    return Ok(step);
-                }
-            }
-            Ok(Step::More)
-        })?
-    } else {
+    }
+}
+
+/// Receive the replies and hand each buffer to `take` until it says the dump ended or stopped. With
+/// `on_thread`, one thread only receives, so the kernel's walk never waits for the decoding: the replies go
+/// over as raw buffers, and the buffers come back to be filled again.
+fn receive_all(
+    sock: &NlSocket,
+    table: Table,
+    on_thread: bool,
+    take: &mut dyn FnMut(&[u8]) -> Result<Step, CollectError>,
+) -> Result<Step, CollectError> {
+    if !on_thread {
         let mut buf: Vec<u8> = Vec::with_capacity(RECV_BUF);
         loop {
             buf.clear();
@@ -209,31 +232,46 @@ fn dump_once_into(
             }
             let step = take(&buf)?;
             if step != Step::More {
-                break step;
+                return Ok(step);
             }
         }
-    };
-    if step == Step::Stop {
-        return Ok(false);
     }
+    let (full_tx, full_rx) = std::sync::mpsc::sync_channel::<io::Result<Vec<u8>>>(BUFFERS_AHEAD);
+    let (empty_tx, empty_rx) = std::sync::mpsc::channel::<Vec<u8>>();
+    std::thread::scope(|s| {
+        s.spawn(move || receive(sock, &full_tx, &empty_rx));
+        // Owned here, so that returning early closes the channel and the receiver is not left blocked.
+        let (full_rx, empty_tx) = (full_rx, empty_tx);
+        for buf in full_rx.iter() {
+            let buf = buf.map_err(|e| CollectError::Netlink { table, error: e })?;
+            let step = take(&buf)?;
+            // A closed return channel only means the receiver is done.
+            let _ = empty_tx.send(buf);
+            if step != Step::More {
+                return Ok(step);
+            }
+        }
+        Ok(Step::More)
+    })
+}
+
+/// What the message that ended a dump (`end`: its code) says of it: done, or which error.
+fn dump_status(table: Table, end: Option<i32>) -> Result<(), CollectError> {
     let Some(end) = end else {
         return Err(CollectError::Malformed { table, msg: "the dump ended without NLMSG_DONE".into() });
     };
     match end {
-        0 => {}
-        code if -code == libc::ENOENT || -code == libc::EOPNOTSUPP => {
-            return Err(CollectError::Unsupported { table });
-        }
+        0 => Ok(()),
+        code if -code == libc::ENOENT || -code == libc::EOPNOTSUPP => Err(CollectError::Unsupported { table }),
         code => {
             let e = io::Error::from_raw_os_error(-code);
-            return Err(if is_unavailable(&e) {
+            Err(if is_unavailable(&e) {
                 CollectError::NetlinkUnavailable(e)
             } else {
                 CollectError::Netlink { table, error: e }
-            });
+            })
         }
     }
-    Ok(batch.is_empty() || sink(batch))
 }
 
 /// Receive a dump's replies until the one that ends it, handing each buffer over as it is filled (and
