@@ -13,7 +13,7 @@
 
 use std::time::{Duration, Instant};
 
-use sockscope::collect::netlink::{FirstByCookie, decode};
+use sockscope::collect::netlink::{FirstByCookie, decode, request};
 use sockscope::collect::process::{Attributor, Policy};
 use sockscope::collect::{self, SourceChoice, Table};
 use sockscope::tui::bench::Dashboard;
@@ -52,7 +52,7 @@ fn raw_dump(q: &sockscope::collect::Query, table: Table) -> Vec<Vec<u8>> {
     sock.bind_auto().expect("bind");
     let _ = sock.set_rx_buf_sz(1 << 20);
     let bytecode = if table.is_inet() { q.bytecode.as_deref() } else { None };
-    let req = decode::dump_request(table, q, bytecode, 1);
+    let req = request::dump_request(table, q, bytecode, 1);
     sock.send(&req, 0).expect("send");
     let mut bufs = Vec::new();
     loop {
@@ -104,7 +104,7 @@ fn main() {
     // As the dashboard does.
     sockscope::sys::return_large_blocks(sockscope::sys::LARGE_BLOCK);
     let mut attributor = Attributor::new(Policy::dashboard());
-    let mut collector = collect::open(SourceChoice::Auto, "/proc".into());
+    let mut collector = collect::open_here(SourceChoice::Auto, "/proc".into());
     // As the dashboard does: the audit markers and the ephemeral-port pressure with the host's ports.
     let host = sockscope::ports::classes::HostPorts::read("/proc".as_ref()).ok();
     let mut dash = Dashboard::new(host, 120, 40).expect("an off-screen terminal");

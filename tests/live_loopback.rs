@@ -77,7 +77,7 @@ fn collectors_agree_record_by_record() {
     let f = tcp_fixture();
     let q = Query { udp: false, unix: false, states: StateSet::ALL, ..Query::default() };
     let mine = |choice| -> Vec<Socket> {
-        let snap = collect::open(choice, "/proc".into()).collect(&q).unwrap();
+        let snap = collect::open_here(choice, "/proc".into()).collect(&q).unwrap();
         let mut v: Vec<Socket> = snap
             .sockets
             .into_iter()
@@ -240,7 +240,7 @@ fn one_tcp_walk_sees_both_families() {
     let ports = [v4.local_addr().unwrap().port(), v6.local_addr().unwrap().port()];
     for source in [SourceChoice::Netlink, SourceChoice::Proc] {
         let q = Query { udp: false, unix: false, one_tcp_walk: true, ..Query::default() };
-        let snap = collect::open(source, "/proc".into()).collect(&q).unwrap();
+        let snap = collect::open_here(source, "/proc".into()).collect(&q).unwrap();
         let found: BTreeSet<(u16, bool)> = snap
             .sockets
             .iter()

@@ -93,11 +93,9 @@ impl WatchArgs {
             )));
         }
         // `netns` terms bind against the namespace watched (its sockets are that table's first entry).
-        let roots = crate::collect::netns::Roots { proc_root: root.clone(), ..Default::default() };
-        let table = crate::collect::netns::Plan::new(&netns, &roots, &mut namer)
-            .map_err(|e| UsageError(e.to_string()))?
-            .map(|p| p.namespaces())
-            .unwrap_or_default();
+        let mut watched =
+            crate::collect::open(self.select.source_choice(), &netns, root, self.select.netns.state_roots());
+        let table = watched.namespaces().map_err(|e| UsageError(e.to_string()))?.clone();
         let workloads = crate::collect::workloads::Workloads::for_filter(&table, None, false, root, &mut namer);
         let mut have = crate::filter::Have::new(command).workloads(&workloads);
         have.no_holders = "its events are filtered as they happen, many for sockets whose holder no scan has seen \

@@ -7,7 +7,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use super::netlink::destroy::{DestroyError, Destroyer};
-use super::netns::{Found, Plan, dump};
+use super::netns::{Found, dump};
 use crate::model::netns::{Namespaces, NetnsId};
 use crate::model::{Endpoint, Proto, Socket, State, StateSet};
 
@@ -56,9 +56,10 @@ impl Places {
         Ok(Places { found: vec![Found { ns, paths: Vec::new(), pids: Vec::new() }], own, proc_root: proc_root.into() })
     }
 
-    /// The namespaces a `-N` / `--all-netns` plan found, indexed as its sockets are.
-    pub fn of_plan(plan: &Plan, proc_root: &Path) -> Places {
-        Places { found: plan.found.clone(), own: plan.own(), proc_root: proc_root.into() }
+    /// The namespaces a `-N` / `--all-netns` collection found, indexed as its sockets are (`own`: the
+    /// caller's own namespace's inode).
+    pub fn of_found(found: Vec<Found>, own: u64, proc_root: &Path) -> Places {
+        Places { found, own, proc_root: proc_root.into() }
     }
 
     /// The namespaces of a live view's table (the dashboard's), each opened again by its name (a bind mount
@@ -204,7 +205,7 @@ fn still_open(sockets: &[&Socket], proc_root: &Path) -> Result<HashSet<u64>, Str
         receive_thread: false,
         ..super::Query::default()
     };
-    let mut c = super::open(super::SourceChoice::Netlink, proc_root.to_path_buf());
+    let mut c = super::open_here(super::SourceChoice::Netlink, proc_root.to_path_buf());
     let snap = c.collect(&q).map_err(|e| e.to_string())?;
     let wanted: HashSet<u64> = sockets.iter().filter_map(|s| s.cookie).collect();
     // A TCP socket closed since keeps its cookie in TIME-WAIT: that one is closed.

@@ -1,12 +1,10 @@
 //! The network sysctls the diagnosis compares with ([`NetLimits`]: somaxconn, the SYN backlog, syncookies,
-//! orphans, tcp_mem, TIME-WAIT buckets, the ephemeral range) and netfilter's connection tracking table
+//! orphans, tcp_mem, TIME-WAIT buckets; the ephemeral range is `ports::classes::HostPorts`) and netfilter's connection tracking table
 //! ([`ConntrackStats`]: its size, its limit, the drops in `/proc/net/stat/nf_conntrack`). `/proc/sys/net` and
 //! `/proc/net` show the namespace of the thread that reads them, so reading them inside a namespace's worker
 //! gives that namespace's values. Pure parsers, thin readers; the proc root is a parameter.
 
 use std::path::Path;
-
-use crate::ports::classes::HostPorts;
 
 /// The namespace's sysctls (`None`: unreadable or absent).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -18,8 +16,6 @@ pub struct NetLimits {
     /// `net.ipv4.tcp_mem`: low, pressure, high (pages).
     pub tcp_mem: Option<[u64; 3]>,
     pub max_tw_buckets: Option<u64>,
-    /// The ephemeral range and reserved ports.
-    pub ports: Option<HostPorts>,
 }
 
 /// The connection tracking table's size, limit, and statistics summed over CPUs.
@@ -59,7 +55,6 @@ pub fn read_limits(proc_root: &Path) -> NetLimits {
         max_orphans: get("ipv4/tcp_max_orphans").and_then(|t| number(&t)),
         tcp_mem: get("ipv4/tcp_mem").and_then(|t| parse_triple(&t)),
         max_tw_buckets: get("ipv4/tcp_max_tw_buckets").and_then(|t| number(&t)),
-        ports: HostPorts::read(proc_root).ok(),
     }
 }
 

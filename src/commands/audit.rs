@@ -10,7 +10,7 @@ use anyhow::Context;
 use serde::Serialize;
 
 use crate::collect::process::ScanResult;
-use crate::collect::{Query, SourceChoice, netns};
+use crate::collect::{self, Collector, Query, SourceChoice, netns};
 use crate::model::Socket;
 use crate::model::StateSet;
 use crate::model::owners::Owner;
@@ -80,11 +80,10 @@ const BUSIEST: usize = 5;
 
 pub fn run(args: &AuditConfig) -> anyhow::Result<ExitCode> {
     let query = Query { unix: false, states: StateSet::ALL, bytecode: None, ..Query::default() };
-    let roots = netns::Roots { proc_root: args.proc_root.clone(), ..netns::Roots::default() };
     let mut namer = crate::collect::cgroup::Namer::new(&args.proc_root, args.state_roots.clone());
-    let multi = netns::collect(&args.netns, &roots, &mut namer, args.source, &query).context("reading sockets")?;
-    let several = args.netns.is_all() && multi.read() > 1;
-    let mut snap = multi.snapshot;
+    let mut collector = collect::open(args.source, &args.netns, &args.proc_root, args.state_roots.clone());
+    let mut snap = collector.collect(&query).context("reading sockets")?;
+    let several = args.netns.is_all() && collector.read() > 1;
     for note in &snap.notes {
         crate::errln!("sockscope: note: {note}");
     }

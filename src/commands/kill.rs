@@ -1,19 +1,19 @@
-//! `sockscope kill` and `list -K`: select sockets with the filter, confirm, close each with `SOCK_DESTROY`,
-//! and report what happened to each.
+//! `sockscope kill` and `list -K`: gather the table, select sockets with the filter (and the guards), confirm,
+//! close each with `SOCK_DESTROY` in its own namespace, and report what happened to each.
 
 use std::io::{self, BufRead, IsTerminal, Write};
 use std::process::ExitCode;
 
 use std::path::PathBuf;
 
-use crate::collect::cgroup::Namer;
-use crate::collect::cgroup::StateRoots;
+use crate::collect::cgroup::{Namer, StateRoots};
 use crate::collect::close::{self, Outcome, Places};
+use crate::collect::process::{self, ScanResult};
 use crate::collect::workloads::Workloads;
-use crate::collect::{self, netns, process};
-use crate::collect::{Query, SourceChoice};
+use crate::collect::{self, Collector, Query, SourceChoice, netns};
 use crate::filter::{Expr, Have, bind};
 use crate::model::Socket;
+use crate::model::netns::Namespaces;
 use crate::output::table::{self, TableOptions};
 use crate::output::{Names, Processes};
 use crate::ports::services::Services;
@@ -53,23 +53,52 @@ pub fn run(cfg: KillConfig, confirm: Confirm) -> anyhow::Result<ExitCode> {
         );
         return Ok(ExitCode::from(2));
     }
-    // The whole table of the tables and states asked for: the guard below compares the selection with it, so
-    // the dump must not be narrowed by the filter's kernel program.
-    let table = Query { bytecode: None, ..cfg.query.clone() };
-    let roots = netns::Roots { proc_root: cfg.proc_root.clone(), ..netns::Roots::default() };
-    let mut namer = Namer::new(&cfg.proc_root, cfg.state_roots.clone());
-    let plan = netns::Plan::new(&cfg.netns, &roots, &mut namer)?;
-    let (snap, places) = match &plan {
-        Some(plan) => {
-            (plan.collect(cfg.source, &cfg.proc_root, &table)?.snapshot, Places::of_plan(plan, &cfg.proc_root))
-        }
-        None => (collect::open(cfg.source, cfg.proc_root.clone()).collect(&table)?, Places::own(&cfg.proc_root)?),
+    let table = gather(&cfg)?;
+    let chosen = match select(&cfg, table) {
+        Ok(chosen) => chosen,
+        Err(stop) => return Ok(stop),
     };
+    if let Some(stop) = confirmed(&cfg, confirm, &chosen)? {
+        return Ok(stop);
+    }
+    let outcomes = match close::close(&chosen.sockets, &chosen.places) {
+        Ok(o) => o,
+        Err(e) => {
+            crate::errln!("sockscope: {e}");
+            return Ok(ExitCode::from(1));
+        }
+    };
+    report(&chosen, &outcomes)
+}
+
+/// The whole table of the tables and states asked for, with what the filter is bound with.
+struct Table {
+    sockets: Vec<Socket>,
+    namespaces: Namespaces,
+    places: Places,
+    scan: Option<ScanResult>,
+    workloads: Workloads,
+}
+
+/// The sockets to close, named as they are shown, and where each one's namespace is.
+struct Chosen {
+    sockets: Vec<Socket>,
+    names: Names,
+    places: Places,
+}
+
+/// Gather: dump the whole table (the guard in [`select`] compares the selection with it, so the dump is not
+/// narrowed by the filter's kernel program), and look through `/proc` for the holders.
+fn gather(cfg: &KillConfig) -> anyhow::Result<Table> {
+    let query = Query { bytecode: None, ..cfg.query.clone() };
+    let mut collector = collect::open(cfg.source, &cfg.netns, &cfg.proc_root, cfg.state_roots.clone());
+    let snap = collector.collect(&query)?;
+    let places = collector.places()?;
     for note in &snap.notes {
         crate::errln!("sockscope: note: {note}");
     }
-    let total = snap.sockets.len();
     let scan = process::scan(&cfg.proc_root).ok();
+    let mut namer = Namer::new(&cfg.proc_root, cfg.state_roots.clone());
     let workloads = Workloads::for_filter(
         &snap.namespaces,
         scan.as_ref().map(|s| &s.map),
@@ -77,6 +106,13 @@ pub fn run(cfg: KillConfig, confirm: Confirm) -> anyhow::Result<ExitCode> {
         &cfg.proc_root,
         &mut namer,
     );
+    Ok(Table { sockets: snap.sockets, namespaces: snap.namespaces, places, scan, workloads })
+}
+
+/// Decide: the sockets the filter selects, or why nothing is closed (said on stderr) and the exit status.
+fn select(cfg: &KillConfig, table: Table) -> Result<Chosen, ExitCode> {
+    let Table { sockets, namespaces, places, scan, workloads } = table;
+    let total = sockets.len();
     let mut have = Have::new("kill").workloads(&workloads).cgroup_ids(cfg.query.details);
     if let Some(s) = &scan {
         have = have.holders(&s.map, s.stats.complete);
@@ -85,18 +121,18 @@ pub fn run(cfg: KillConfig, confirm: Confirm) -> anyhow::Result<ExitCode> {
         Ok(f) => f,
         Err(e) => {
             crate::errln!("sockscope: {e}");
-            return Ok(ExitCode::from(2));
+            return Err(ExitCode::from(2));
         }
     };
-    let selected: Vec<Socket> = snap.sockets.into_iter().filter(|s| filter.matches(s)).collect();
+    let selected: Vec<Socket> = sockets.into_iter().filter(|s| filter.matches(s)).collect();
     drop(filter);
     if selected.is_empty() {
         crate::errln!("sockscope: no socket matches the filter; nothing to close");
-        return Ok(ExitCode::SUCCESS);
+        return Err(ExitCode::SUCCESS);
     }
     if selected.len() == total && total > 1 && !cfg.all {
         crate::errln!("sockscope: the filter selects every one of the {total} sockets: refusing without --all");
-        return Ok(ExitCode::from(2));
+        return Err(ExitCode::from(2));
     }
     // Rows read from /proc carry no cookie: SOCK_DESTROY would close whatever socket holds their addresses
     // when the request comes, also one that replaced the socket listed.
@@ -108,11 +144,11 @@ pub fn run(cfg: KillConfig, confirm: Confirm) -> anyhow::Result<ExitCode> {
              (closing needs the netlink source)",
             selected.len()
         );
-        return Ok(ExitCode::from(2));
+        return Err(ExitCode::from(2));
     }
     let mut names = Names {
         services: (!cfg.numeric).then(|| cfg.services.clone()),
-        netns_column: cfg.netns.is_all() && snap.namespaces.len() > 1,
+        netns_column: cfg.netns.is_all() && namespaces.len() > 1,
         workloads,
         ..Names::default()
     };
@@ -120,44 +156,46 @@ pub fn run(cfg: KillConfig, confirm: Confirm) -> anyhow::Result<ExitCode> {
         names.processes = Some(Processes { map: s.map, complete: s.stats.complete });
     }
     crate::collect::names::interfaces(&selected, &mut names.interfaces);
-    let opts = TableOptions { header: true, netid: true, extended: true, ..TableOptions::default() };
+    Ok(Chosen { sockets: selected, names, places })
+}
 
+/// Show the sockets chosen (on stderr) for `--dry-run` and before asking; `Some` exit status when nothing
+/// is to be closed (a dry run, no terminal to ask on, or a no).
+fn confirmed(cfg: &KillConfig, confirm: Confirm, chosen: &Chosen) -> anyhow::Result<Option<ExitCode>> {
+    let n = chosen.sockets.len();
     if cfg.dry_run || confirm == Confirm::Ask {
+        let opts = TableOptions { header: true, netid: true, extended: true, ..TableOptions::default() };
         let mut err = io::stderr().lock();
-        table::render(&mut err, &selected, &names, &opts)?;
+        table::render(&mut err, &chosen.sockets, &chosen.names, &opts)?;
         err.flush()?;
     }
     if cfg.dry_run {
-        crate::errln!("sockscope: {} sockets would be closed (--dry-run)", selected.len());
-        return Ok(ExitCode::SUCCESS);
+        crate::errln!("sockscope: {n} sockets would be closed (--dry-run)");
+        return Ok(Some(ExitCode::SUCCESS));
     }
     if confirm == Confirm::Ask {
         if !io::stdin().is_terminal() {
             crate::errln!(
-                "sockscope: refusing to close {} sockets without confirmation: pass --yes (stdin is not a terminal)",
-                selected.len()
+                "sockscope: refusing to close {n} sockets without confirmation: pass --yes (stdin is not a terminal)"
             );
-            return Ok(ExitCode::from(2));
+            return Ok(Some(ExitCode::from(2)));
         }
-        if !ask(&format!("Close these {} sockets? [y/N] ", selected.len()))? {
+        if !ask(&format!("Close these {n} sockets? [y/N] "))? {
             crate::errln!("sockscope: nothing closed");
-            return Ok(ExitCode::from(1));
+            return Ok(Some(ExitCode::from(1)));
         }
     }
+    Ok(None)
+}
 
-    let outcomes = match close::close(&selected, &places) {
-        Ok(o) => o,
-        Err(e) => {
-            crate::errln!("sockscope: {e}");
-            return Ok(ExitCode::from(1));
-        }
-    };
+/// Render: one line per socket with what happened to it, a summary on stderr when not all were closed.
+fn report(chosen: &Chosen, outcomes: &[Outcome]) -> anyhow::Result<ExitCode> {
     let stdout = io::stdout();
     let mut out = stdout.lock();
     let (mut closed, mut aborted, mut failed) = (0usize, 0usize, 0usize);
-    for (s, outcome) in selected.iter().zip(&outcomes) {
+    for (s, outcome) in chosen.sockets.iter().zip(outcomes) {
         let mut line = Vec::new();
-        describe(&mut line, s, &names);
+        describe(&mut line, s, &chosen.names);
         let line = String::from_utf8_lossy(&line);
         match outcome {
             Outcome::Closed => {

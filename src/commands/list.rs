@@ -13,9 +13,8 @@ use anyhow::Context;
 
 use crate::collect::cgroup::{Namer, StateRoots};
 use crate::collect::process::{self, ScanResult};
-use crate::collect::procfs::sockstat;
 use crate::collect::workloads::Workloads;
-use crate::collect::{self, Collector, Query, Sink, Snapshot, SourceChoice, netns};
+use crate::collect::{self, Collector, Query, SourceChoice, netns};
 use crate::filter::{Expr, Have, bind};
 use crate::model::netns::Namespaces;
 use crate::model::{Proto, Socket};
@@ -104,20 +103,16 @@ struct Labels {
 /// List the sockets `config` asks for on stdout (after the summary with `-s`; `-D` writes the dump instead).
 pub fn run(config: ListConfig) -> anyhow::Result<()> {
     let stdout = io::stdout();
-    let roots = netns::Roots { proc_root: config.proc_root.clone(), ..netns::Roots::default() };
-    let mut namer = Namer::new(&config.proc_root, config.state_roots.clone());
+    let open = |c: &ListConfig| collect::open(c.source, &c.netns, &c.proc_root, c.state_roots.clone());
     // -s: the counters of the namespaces listed (-N: that one; --all-netns: summed over all of them).
-    let mut plan = None;
+    let mut opened = None;
     if config.summary {
-        let p = netns::Plan::new(&config.netns, &roots, &mut namer)?;
-        let (stat, notes) = match &p {
-            Some(p) => p.sockstat(&config.proc_root)?,
-            None => (sockstat::read(&config.proc_root).unwrap_or_default(), Vec::new()),
-        };
+        let mut collector = open(&config);
+        let (stat, notes) = collector.sockstat()?;
         for note in notes {
             crate::errln!("sockscope: note: {note}");
         }
-        plan = Some(p);
+        opened = Some(collector);
         let mut out = stdout.lock();
         match config.format {
             Format::Table => summary::render(&mut out, &stat)?,
@@ -144,35 +139,30 @@ pub fn run(config: ListConfig) -> anyhow::Result<()> {
         let collector = Box::new(collect::netlink::dump::DumpCollector::open(path)?) as Box<dyn Collector>;
         return run_with(config, collector, stdout.lock());
     }
-    let plan = match plan {
-        Some(p) => p,
-        None => netns::Plan::new(&config.netns, &roots, &mut namer)?,
-    };
-    let Some(plan) = plan else {
-        let collector = collect::open(config.source, config.proc_root.clone());
-        return run_with(config, collector, stdout.lock());
-    };
-    // -N / --all-netns: the namespaces are known before any is dumped; their sockets stream namespace after
-    // namespace (a few namespaces are dumped at once, each on a thread that enters it).
-    let labels = Labels { namespaces: plan.namespaces(), column: config.netns.is_all() && plan.found.len() > 1, namer };
-    let (source, proc_root) = (config.source, config.proc_root.clone());
-    let dump = move |q: &Query, sink: &mut Sink<'_>| Ok(plan.stream(source, &proc_root, q, sink)?);
-    stream_rows(config, labels, dump, stdout.lock())
+    let mut collector = opened.unwrap_or_else(|| open(&config));
+    // The namespaces are known before any is dumped (-N / --all-netns: their sockets stream namespace after
+    // namespace, a few namespaces dumped at once, each on a thread that enters it).
+    let namespaces = collector.namespaces()?.clone();
+    let column = config.netns.is_all() && namespaces.len() > 1;
+    let labels = Labels { namespaces, column, namer: Namer::new(&config.proc_root, config.state_roots.clone()) };
+    stream_rows(config, labels, Box::new(collector), stdout.lock())
 }
 
 /// [`run`] in the caller's own namespace with any collector, into any writer.
-pub fn run_with(config: ListConfig, mut collector: Box<dyn Collector>, out: impl Write) -> anyhow::Result<()> {
+pub fn run_with(config: ListConfig, collector: Box<dyn Collector>, out: impl Write) -> anyhow::Result<()> {
     let namespaces = Workloads::own_namespace(&config.proc_root);
     let labels = Labels { namespaces, column: false, namer: Namer::new(&config.proc_root, config.state_roots.clone()) };
-    let dump = move |q: &Query, sink: &mut Sink<'_>| Ok(collector.stream(q, sink)?);
-    stream_rows(config, labels, dump, out)
+    stream_rows(config, labels, collector, out)
 }
 
-/// Run `dump` on a collector thread and write the rows it hands over as they arrive, beside the `/proc` scan.
-fn stream_rows<D>(mut config: ListConfig, labels: Labels, dump: D, out: impl Write) -> anyhow::Result<()>
-where
-    D: FnOnce(&Query, &mut Sink<'_>) -> anyhow::Result<Snapshot> + Send,
-{
+/// Run `collector` on a collector thread and write the rows it hands over as they arrive, beside the `/proc`
+/// scan.
+fn stream_rows(
+    mut config: ListConfig,
+    labels: Labels,
+    mut collector: Box<dyn Collector>,
+    out: impl Write,
+) -> anyhow::Result<()> {
     let services = std::mem::take(&mut config.services);
     let config = &config;
     let want_procs = config.processes || config.filter.needs().processes;
@@ -183,7 +173,7 @@ where
         let scan = want_procs.then(|| s.spawn(|| process::scan(&config.proc_root)));
         let dump = std::thread::Builder::new()
             .name("collector".into())
-            .spawn_scoped(s, move || dump(&config.query, &mut |batch| tx.send(batch).is_ok()))
+            .spawn_scoped(s, move || collector.stream(&config.query, &mut |batch| tx.send(batch).is_ok()))
             .context("starting the collector thread")?;
         let scan = match scan {
             Some(h) => Some(h.join().map_err(|_| anyhow::anyhow!("the process scan panicked"))??),
@@ -194,7 +184,7 @@ where
         drop(rx);
         let snap = dump.join().map_err(|_| anyhow::anyhow!("the collector thread panicked"))?;
         match (snap, written) {
-            (Err(e), _) => Err(e),
+            (Err(e), _) => Err(e.into()),
             (Ok(_), Err(e)) => Err(e.into()),
             (Ok(snap), Ok(writer)) => {
                 for note in &snap.notes {

@@ -11,7 +11,10 @@ use crate::hash::FastMap;
 use crate::model::netns::NetnsId;
 use crate::model::owners::Owner;
 use crate::model::{Bracketed, Endpoint, Socket};
-pub use crate::collect::sysctl::{ConntrackStats as Conntrack, NetLimits as Limits};
+use crate::collect::sysctl::NetLimits;
+use crate::ports::classes::HostPorts;
+
+pub use crate::collect::sysctl::ConntrackStats as Conntrack;
 
 use super::finding::{CounterDelta, SocketEvidence};
 
@@ -27,6 +30,34 @@ pub struct Sample {
     pub sockstat: Option<SockStat>,
     /// `None`: no connection tracking in this namespace (the module is not loaded), or unreadable.
     pub conntrack: Option<Conntrack>,
+}
+
+/// The namespace's sysctls the checks compare with (`None`: unreadable).
+#[derive(Debug, Clone, Default)]
+pub struct Limits {
+    pub somaxconn: Option<u32>,
+    pub max_syn_backlog: Option<u32>,
+    pub syncookies: Option<u32>,
+    pub max_orphans: Option<u64>,
+    /// `net.ipv4.tcp_mem`: low, pressure, high (pages).
+    pub tcp_mem: Option<[u64; 3]>,
+    pub max_tw_buckets: Option<u64>,
+    /// The ephemeral range and reserved ports.
+    pub ports: Option<HostPorts>,
+}
+
+impl Limits {
+    pub fn of(net: NetLimits, ports: Option<HostPorts>) -> Limits {
+        Limits {
+            somaxconn: net.somaxconn,
+            max_syn_backlog: net.max_syn_backlog,
+            syncookies: net.syncookies,
+            max_orphans: net.max_orphans,
+            tcp_mem: net.tcp_mem,
+            max_tw_buckets: net.max_tw_buckets,
+            ports,
+        }
+    }
 }
 
 /// One namespace over a window.

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use super::{Event, EventTracker, Lost};
 use crate::clock;
 use crate::collect::netlink::destroy::{DestroyEvents, SubscribeError};
-use crate::collect::netns::{self, Choice};
+use crate::collect::netns::Choice;
 use crate::collect::process::{Attributor, Policy, ProcessInfo};
 use crate::collect::{self, CollectError, Collector, Query, SourceChoice};
 use crate::model::{Family, Proto, State, StateSet};
@@ -46,29 +46,23 @@ pub fn dump_states() -> StateSet {
 /// buffer of 50k messages takes a few seconds).
 const MAX_HOLD: Duration = Duration::from_secs(30);
 
-/// The one namespace a `-N`/`--all-netns` watch is in, with the caller's own namespace's inode (`None`: the
-/// caller's own namespace).
-fn watched_namespace(opts: &WatchOptions) -> Result<Option<(netns::Found, u64)>, CollectError> {
-    Ok(match &opts.netns {
-        Choice::Own => None,
-        choice => {
-            let roots = netns::Roots { proc_root: opts.proc_root.clone(), ..Default::default() };
-            let mut namer = crate::collect::cgroup::Namer::new(&opts.proc_root, Default::default());
-            let plan = netns::Plan::new(choice, &roots, &mut namer)
-                .map_err(|e| CollectError::Namespace(e.to_string()))?
-                .filter(|p| p.found.len() == 1)
-                .ok_or_else(|| CollectError::Namespace("events are watched in one network namespace".into()))?;
-            let own = plan.own();
-            plan.found.into_iter().next().map(|f| (f, own))
+/// The collector of the watch: the caller's own namespace, or the one `-N` names (more than one is refused).
+fn watched_namespace(opts: &WatchOptions) -> Result<collect::Opened, CollectError> {
+    let mut collector = collect::open(opts.source, &opts.netns, &opts.proc_root, Default::default());
+    if opts.netns != Choice::Own {
+        collector.namespaces().map_err(|e| CollectError::Namespace(e.to_string()))?;
+        if !collector.is_one() {
+            return Err(CollectError::Namespace("events are watched in one network namespace".into()));
         }
-    })
+    }
+    Ok(collector)
 }
 
 /// The kernel's destroy groups, joined in the watched namespace when the query has TCP or UDP; `None` (and a
 /// note saying what is missed) when they are not used or cannot be joined.
 fn subscribe_destroy(
     opts: &WatchOptions,
-    place: Option<&(netns::Found, u64)>,
+    collector: &mut collect::Opened,
     notes: &mut Vec<String>,
 ) -> Option<DestroyEvents> {
     let wants_inet = opts.query.tcp || opts.query.udp;
@@ -86,11 +80,9 @@ fn subscribe_destroy(
             let q = &opts.query;
             let join = || DestroyEvents::subscribe_for(q.tcp, q.udp, q.ipv4, q.ipv6);
             // A netlink socket belongs to the namespace it was made in, whichever thread reads it after.
-            let joined = match place {
-                None => join(),
-                Some((f, own)) => netns::dump::in_namespace(f, *own, &opts.proc_root, |_| join())
-                    .unwrap_or_else(|skip| Err(SubscribeError::Io(std::io::Error::other(skip.to_string())))),
-            };
+            let joined = collector
+                .in_the_namespace(join)
+                .unwrap_or_else(|skip| Err(SubscribeError::Io(std::io::Error::other(skip.to_string()))));
             match joined {
                 Ok(d) => Some(d),
                 Err(e) => {
@@ -100,7 +92,7 @@ fn subscribe_destroy(
                     };
                     notes.push(format!(
                         "no kernel destroy events ({why}): closes come from dumps every {}, so sockets that open \
-                     and close between two dumps are missed and closes carry no tcp_info",
+                         and close between two dumps are missed and closes carry no tcp_info",
                         every(opts.interval)
                     ));
                     None
@@ -154,8 +146,8 @@ impl Watcher {
         opts.query.info = false;
         opts.query.memory = false;
         let mut notes = Vec::new();
-        let place = watched_namespace(&opts)?;
-        let destroy = subscribe_destroy(&opts, place.as_ref(), &mut notes);
+        let mut collector = watched_namespace(&opts)?;
+        let destroy = subscribe_destroy(&opts, &mut collector, &mut notes);
         let mut w = Watcher {
             tracker: if opts.existing {
                 EventTracker::new(destroy.is_some())
@@ -163,7 +155,7 @@ impl Watcher {
                 EventTracker::new(destroy.is_some()).without_first_opens()
             },
             destroy,
-            collector: netns::open_live(&opts.netns, opts.source, &opts.proc_root, Default::default()),
+            collector: Box::new(collector),
             procs: opts.processes.then(|| Attributor::new(Policy::watch(opts.process_rescan))),
             next_dump: Instant::now(),
             opts,

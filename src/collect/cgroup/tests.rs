@@ -1,3 +1,5 @@
+//! Cgroup paths of every runtime and manager shape -> container, pod and unit (a table of shapes).
+
 use super::*;
 
 const ID: &str = "3f2a9c1b7d10e4f5a6b7c8d9e0f1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6d7e8f9";

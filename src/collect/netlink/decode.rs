@@ -1,19 +1,19 @@
-//! Pure decoding of sock_diag messages into [`Socket`] records, and encoding of dump requests.
-//! netlink crate types do not leave this module: everything is converted to the model here.
+//! Pure decoding of sock_diag messages into [`Socket`] records (the requests are encoded in
+//! [`super::request`]). netlink crate types do not leave these modules: everything is converted to the model
+//! here.
 
-use netlink_packet_core::{Emitable, Parseable};
-use netlink_packet_core::{NLM_F_DUMP, NLM_F_REQUEST, NLMSG_DONE, NLMSG_ERROR, NLMSG_NOOP, NetlinkBuffer};
+use netlink_packet_core::Parseable;
+use netlink_packet_core::{NLMSG_DONE, NLMSG_ERROR, NLMSG_NOOP, NetlinkBuffer};
 use netlink_packet_sock_diag::constants::{
-    AF_INET, AF_INET6, AF_NETLINK, AF_PACKET, INET_DIAG_BBRINFO, INET_DIAG_CLASS_ID, INET_DIAG_CONG,
-    INET_DIAG_DCTCPINFO, INET_DIAG_INFO, INET_DIAG_MARK, INET_DIAG_PROTOCOL, INET_DIAG_SHUTDOWN, INET_DIAG_SKMEMINFO,
-    INET_DIAG_SKV6ONLY, INET_DIAG_TCLASS, INET_DIAG_TOS, INET_DIAG_VEGASINFO, IPPROTO_TCP, IPPROTO_UDP,
-    SOCK_DIAG_BY_FAMILY, UDIAG_SHOW_ICONS, UDIAG_SHOW_VFS, UNIX_DIAG_ICONS, UNIX_DIAG_MEMINFO, UNIX_DIAG_NAME,
+    AF_INET, AF_INET6, INET_DIAG_BBRINFO, INET_DIAG_CLASS_ID, INET_DIAG_CONG, INET_DIAG_DCTCPINFO, INET_DIAG_INFO,
+    INET_DIAG_MARK, INET_DIAG_PROTOCOL, INET_DIAG_SHUTDOWN, INET_DIAG_SKMEMINFO, INET_DIAG_SKV6ONLY, INET_DIAG_TCLASS,
+    INET_DIAG_TOS, IPPROTO_TCP, IPPROTO_UDP, SOCK_DIAG_BY_FAMILY, UNIX_DIAG_ICONS, UNIX_DIAG_MEMINFO, UNIX_DIAG_NAME,
     UNIX_DIAG_PEER, UNIX_DIAG_RQLEN, UNIX_DIAG_SHUTDOWN, UNIX_DIAG_VFS,
 };
-use netlink_packet_sock_diag::inet::{ExtensionFlags, InetRequest, InetResponseHeader, SocketId, StateFlags};
-use netlink_packet_sock_diag::unix::{ShowFlags, StateFlags as UnixStateFlags, UnixRequest, UnixResponseHeader};
+use netlink_packet_sock_diag::inet::InetResponseHeader;
+use netlink_packet_sock_diag::unix::UnixResponseHeader;
 
-use crate::collect::{Query, Table};
+use crate::collect::Table;
 use crate::model::internals::{BbrInfo, CcInfo, Details, Extra, MemInfo, MptcpInfo, TcpInfo};
 use crate::model::{Endpoint, Family, Proto, Socket, State, Timer, UnixKind, UnixName};
 
@@ -24,162 +24,13 @@ pub const TCPDIAG_GETSOCK: u16 = 18;
 
 const INET_DIAG_MSG_LEN: usize = 72;
 const UNIX_DIAG_MSG_LEN: usize = 16;
-// Beyond the crate's constants (it stops at INET_DIAG_MD5SIG): ULP info, cgroup id, inet socket options, and
-// the request attribute that carries a protocol number above 255 (MPTCP).
+// Beyond the crate's constants (it stops at INET_DIAG_MD5SIG): ULP info, cgroup id, inet socket options.
 const INET_DIAG_ULP_INFO: u16 = 19;
 const INET_DIAG_CGROUP_ID: u16 = 21;
 const INET_DIAG_SOCKOPT: u16 = 22;
-const INET_DIAG_REQ_PROTOCOL: u16 = 3;
 
-// The owner uid attribute and its show flag (Linux 5.3+): the crate stops at UNIX_DIAG_SHUTDOWN.
+// The owner uid attribute (Linux 5.3+): the crate stops at UNIX_DIAG_SHUTDOWN.
 const UNIX_DIAG_UID: u16 = 7;
-const UDIAG_SHOW_UID: u32 = 0x40;
-
-/// The request attribute type that carries a program (`enum { INET_DIAG_REQ_NONE, INET_DIAG_REQ_BYTECODE }`).
-const INET_DIAG_REQ_BYTECODE: u16 = 1;
-
-/// The netlink attribute carrying a compiled filter program (`struct nlattr` + program, padded to 4 bytes),
-/// appended after `inet_diag_req_v2`. The program comes compiled (`Query::bytecode`); this only frames it.
-fn bytecode_attr(bc: &[u8]) -> Vec<u8> {
-    let mut a = Vec::with_capacity(4 + bc.len() + 3);
-    a.extend_from_slice(&((4 + bc.len()) as u16).to_ne_bytes());
-    a.extend_from_slice(&INET_DIAG_REQ_BYTECODE.to_ne_bytes());
-    a.extend_from_slice(bc);
-    a.resize(a.len().next_multiple_of(4), 0);
-    a
-}
-
-/// Build the whole netlink message (header included) that asks for a dump of `table` in `states`, with a
-/// filter program for the kernel on TCP/UDP tables (UNIX dumps take none).
-pub fn dump_request(table: Table, q: &Query, bytecode: Option<&[u8]>, seq: u32) -> Vec<u8> {
-    let mask = q.states.kernel_mask();
-    let mut payload = match table {
-        Table::TcpAll => {
-            // struct inet_diag_req (the compat request): family, src_len, dst_len, ext, id (48), states, dbs.
-            let mut b = vec![0u8; 60];
-            b[3] = extensions(q).bits();
-            b[52..56].copy_from_slice(&mask.to_ne_bytes());
-            if let Some(bc) = bytecode {
-                b.extend(bytecode_attr(bc));
-            }
-            b
-        }
-        Table::Packet | Table::Netlink | Table::Vsock | Table::Tipc | Table::Xdp => family_request(table, q),
-        Table::Raw4
-        | Table::Raw6
-        | Table::Mptcp4
-        | Table::Mptcp6
-        | Table::Sctp4
-        | Table::Sctp6
-        | Table::Dccp4
-        | Table::Dccp6 => {
-            // struct inet_diag_req_v2 by hand: the crate's request has a u8 protocol (MPTCP is 262).
-            let mut b = vec![0u8; 56];
-            b[0] = if table.family() == Family::Inet6 { AF_INET6 } else { AF_INET };
-            b[1] = (table.ip_protocol() & 0xff) as u8;
-            b[2] = extensions(q).bits();
-            b[4..8].copy_from_slice(&mask.to_ne_bytes());
-            b[48..56].copy_from_slice(&[0xff; 8]);
-            if let Some(bc) = bytecode {
-                b.extend(bytecode_attr(bc));
-            }
-            if table.ip_protocol() > 255 {
-                b.extend_from_slice(&8u16.to_ne_bytes());
-                b.extend_from_slice(&INET_DIAG_REQ_PROTOCOL.to_ne_bytes());
-                b.extend_from_slice(&table.ip_protocol().to_ne_bytes());
-            }
-            b
-        }
-        Table::Unix => {
-            let req = UnixRequest {
-                state_flags: UnixStateFlags::from_bits_retain(mask),
-                inode: 0,
-                show_flags: ShowFlags::from_bits_retain(
-                    ShowFlags::NAME.bits()
-                        | ShowFlags::PEER.bits()
-                        | ShowFlags::RQLEN.bits()
-                        | UDIAG_SHOW_UID
-                        | if q.memory { ShowFlags::MEMINFO.bits() } else { 0 }
-                        | if q.details { UDIAG_SHOW_VFS | UDIAG_SHOW_ICONS } else { 0 },
-                ),
-                cookie: [0xff; 8],
-            };
-            let mut b = vec![0u8; req.buffer_len()];
-            req.emit(&mut b);
-            b
-        }
-        _ => {
-            let (family, socket_id) = match table.family() {
-                Family::Inet6 => (AF_INET6, SocketId::new_v6()),
-                _ => (AF_INET, SocketId::new_v4()),
-            };
-            let protocol = if table.proto() == Proto::Udp { IPPROTO_UDP } else { IPPROTO_TCP };
-            let req = InetRequest {
-                family,
-                protocol,
-                extensions: extensions(q),
-                states: StateFlags::from_bits_retain(mask),
-                socket_id,
-            };
-            let mut b = vec![0u8; req.buffer_len()];
-            req.emit(&mut b);
-            if let Some(bc) = bytecode {
-                b.extend(bytecode_attr(bc));
-            }
-            b
-        }
-    };
-    let total = NLMSG_HDRLEN + payload.len();
-    let mut msg = vec![0u8; NLMSG_HDRLEN];
-    msg.append(&mut payload);
-    let mut nl = NetlinkBuffer::new(&mut msg[..]);
-    nl.set_length(total as u32);
-    nl.set_message_type(if table == Table::TcpAll { TCPDIAG_GETSOCK } else { SOCK_DIAG_BY_FAMILY });
-    nl.set_flags(NLM_F_REQUEST | NLM_F_DUMP);
-    nl.set_sequence_number(seq);
-    nl.set_port_number(0);
-    msg
-}
-
-fn extensions(q: &Query) -> ExtensionFlags {
-    let mut e = ExtensionFlags::empty();
-    if q.info {
-        // VEGASINFO also brings the congestion module's own state (BBR, DCTCP), as ss asks for it.
-        e |= ExtensionFlags::INFO
-            | ExtensionFlags::CONG
-            | ExtensionFlags::from_bits_retain(1 << (INET_DIAG_VEGASINFO - 1));
-    }
-    if q.memory {
-        e |= ExtensionFlags::SKMEMINFO;
-    }
-    if q.details {
-        e |= ExtensionFlags::from_bits_retain((1 << (INET_DIAG_TOS - 1)) | (1 << (INET_DIAG_TCLASS - 1)));
-    }
-    e
-}
-
-/// The dump request of a non-inet family: `packet_diag_req`, `netlink_diag_req` (20 bytes: family,
-/// protocol, pad, inode, show flags, cookie) and the like for vsock, TIPC and XDP.
-fn family_request(table: Table, q: &Query) -> Vec<u8> {
-    let mut b = vec![0u8; 24];
-    let (family, protocol, show): (u8, u8, u32) = match table {
-        // INFO | RING_CFG | FANOUT | MEMINFO | FILTER, as ss asks.
-        Table::Packet => (AF_PACKET, 0, 0x01 | 0x04 | 0x08 | 0x10 | 0x20),
-        // NDIAG_PROTO_ALL; GROUPS | MEMINFO.
-        Table::Netlink => (AF_NETLINK, 255, 0x01 | 0x02),
-        // vsock_diag_req: family, protocol, pad, states, inode, cookie.
-        Table::Vsock => (40, 0, q.states.kernel_mask()),
-        Table::Tipc => (30, 0, q.states.kernel_mask()),
-        _ => (44, 0, 0x1f),
-    };
-    b[0] = family;
-    b[1] = protocol;
-    let off = if matches!(table, Table::Vsock | Table::Tipc) { 4 } else { 8 };
-    b[off..off + 4].copy_from_slice(&show.to_ne_bytes());
-    // vsock_diag_req is 24 bytes (its kernel handler refuses a shorter one with EINVAL); the others 20.
-    b.truncate(if table == Table::Vsock { 24 } else { 20 });
-    b
-}
 
 /// What one netlink message in a dump said.
 #[derive(Debug, PartialEq, Eq)]
@@ -351,12 +202,44 @@ pub fn decode_inet(payload: &[u8], table: Table, want_details: bool) -> Result<M
     let retrans = payload.get(3).copied().unwrap_or(0) as u32;
     let expires = payload.get(52..56).and_then(read_u32).unwrap_or(0) as u64;
     let id = &h.socket_id;
+    let proto = table.proto();
+    let attrs = payload.get(INET_DIAG_MSG_LEN..).unwrap_or(&[]);
+    let InetAttrs { v6only, mark, extra } = inet_attrs(attrs, family, proto, want_details)?;
+    Ok(Message::Socket(Socket {
+        proto,
+        family,
+        state: State(h.state),
+        local: Endpoint::Inet { ip: id.source_address, port: id.source_port },
+        peer: Endpoint::Inet { ip: id.destination_address, port: id.destination_port },
+        recv_q: Some(h.recv_queue),
+        send_q: Some(h.send_queue),
+        uid: Some(h.uid),
+        inode: h.inode as u64,
+        cookie: Some(cookie_u64(id.cookie)),
+        ifindex: Some(id.interface_id),
+        v6only,
+        unix_kind: None,
+        timer: Timer::from_code(timer_code, expires, retrans),
+        mark,
+        extra: (!extra.is_empty()).then(|| Box::new(extra)),
+        netns: 0,
+    }))
+}
+
+/// What an `inet_diag_msg`'s attributes carry beside the header.
+struct InetAttrs {
+    v6only: Option<bool>,
+    mark: Option<u32>,
+    extra: Extra,
+}
+
+/// Decode the attributes after an `inet_diag_msg` (the details only when they are wanted).
+fn inet_attrs(attrs: &[u8], family: Family, proto: Proto, want_details: bool) -> Result<InetAttrs, String> {
     let mut v6only = None;
     let mut mark = None;
     let mut extra = Extra::default();
     let mut d = Details::default();
-    let proto = table.proto();
-    for_each_attr(payload.get(INET_DIAG_MSG_LEN..).unwrap_or(&[]), |kind, data| match kind {
+    for_each_attr(attrs, |kind, data| match kind {
         INET_DIAG_SKV6ONLY if family == Family::Inet6 => v6only = data.first().map(|b| *b != 0),
         INET_DIAG_MARK => mark = read_u32(data),
         INET_DIAG_INFO if proto == Proto::Tcp => extra.tcp_info = Some(TcpInfo::decode(data)),
@@ -396,25 +279,7 @@ pub fn decode_inet(payload: &[u8], table: Table, want_details: bool) -> Result<M
     if d != Details::default() {
         extra.details = Some(Box::new(d));
     }
-    Ok(Message::Socket(Socket {
-        proto,
-        family,
-        state: State(h.state),
-        local: Endpoint::Inet { ip: id.source_address, port: id.source_port },
-        peer: Endpoint::Inet { ip: id.destination_address, port: id.destination_port },
-        recv_q: Some(h.recv_queue),
-        send_q: Some(h.send_queue),
-        uid: Some(h.uid),
-        inode: h.inode as u64,
-        cookie: Some(cookie_u64(id.cookie)),
-        ifindex: Some(id.interface_id),
-        v6only,
-        unix_kind: None,
-        timer: Timer::from_code(timer_code, expires, retrans),
-        mark,
-        extra: (!extra.is_empty()).then(|| Box::new(extra)),
-        netns: 0,
-    }))
+    Ok(InetAttrs { v6only, mark, extra })
 }
 
 /// Decode one `unix_diag_msg` and its attributes into a record.

@@ -5,7 +5,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use super::decode::{self, Message};
-use crate::collect::{CollectError, Collector, Query, Snapshot, Source, Table};
+use crate::collect::{CollectError, Collector, Query, Sink, Snapshot, Source, Table};
 use crate::model::Family;
 
 /// `sizeof(struct nlmsghdr)`.
@@ -71,7 +71,8 @@ pub fn decode_dump(bytes: &[u8], details: bool) -> Result<Vec<crate::model::Sock
 }
 
 impl Collector for DumpCollector {
-    fn collect(&mut self, q: &Query) -> Result<Snapshot, CollectError> {
+    /// The file's sockets the query selects, in one batch.
+    fn stream(&mut self, q: &Query, sink: &mut Sink<'_>) -> Result<Snapshot, CollectError> {
         let table = Table::Tcp4;
         let socks = decode_dump(&self.bytes, q.details).map_err(|msg| CollectError::ProcParse {
             path: self.path.clone(),
@@ -92,11 +93,10 @@ impl Collector for DumpCollector {
             };
             family && proto && q.states.kernel_mask() & s.state.bit() != 0
         };
-        Ok(Snapshot {
-            sockets: socks.into_iter().filter(keep).collect(),
-            sources: vec![(table, Source::Netlink)],
-            notes: Vec::new(),
-            ..Snapshot::default()
-        })
+        let kept: Vec<crate::model::Socket> = socks.into_iter().filter(keep).collect();
+        if !kept.is_empty() {
+            sink(kept);
+        }
+        Ok(Snapshot { sources: vec![(table, Source::Netlink)], ..Snapshot::default() })
     }
 }

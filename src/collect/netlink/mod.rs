@@ -1,11 +1,14 @@
 //! The netlink `sock_diag` collector: one dump request per table, run in parallel, records deduplicated by
-//! socket cookie. Decoding lives in [`decode`]; this module owns the sockets and the multipart loop.
+//! socket cookie; both TCP tables from one kernel walk ([`walk`]). Decoding lives in [`decode`]; this module
+//! owns the sockets and the multipart loop.
 
 pub mod decode;
 pub mod destroy;
 pub mod dump;
+pub mod request;
 #[cfg(test)]
 mod tests;
+pub(crate) mod walk;
 
 use std::io;
 use std::sync::mpsc::{Receiver, SyncSender};
@@ -13,7 +16,7 @@ use std::time::Duration;
 
 use netlink_sys::{Socket as NlSocket, protocols::NETLINK_SOCK_DIAG};
 
-use super::{CollectError, Collector, Query, Sink, Snapshot, Source, Table};
+use super::{CollectError, Collector, Query, Sink, Snapshot, Streamed, Table};
 use crate::hash::FastSet;
 use crate::model::Socket;
 use decode::Message;
@@ -36,81 +39,13 @@ impl NetlinkCollector {
     pub fn new() -> Self {
         NetlinkCollector::default()
     }
-
-    /// Dump each table, in parallel when there are several, and return the results in `tables` order. Both
-    /// TCP tables are served by one walk of the kernel's table (see [`crate::collect::ordered`]).
-    pub fn collect_tables(&self, q: &Query, tables: &[Table]) -> Vec<Result<Vec<Socket>, CollectError>> {
-        if crate::collect::ordered::TcpWalk::for_tables(tables).is_none() {
-            return collect_each(q, tables);
-        }
-        // The walk runs beside the other tables, in the slot of the IPv4 table.
-        let others: Vec<Table> = tables.iter().copied().filter(|t| !matches!(t, Table::Tcp4 | Table::Tcp6)).collect();
-        let (pair, mut rest) = std::thread::scope(|s| {
-            let rest = s.spawn(|| collect_each(q, &others));
-            (crate::collect::ordered::collect_pair(q), rest.join())
-        });
-        let mut rest = match rest.as_mut() {
-            Ok(r) => std::mem::take(r).into_iter(),
-            Err(_) => return collect_each(q, tables),
-        };
-        let (mut v4, mut v6) = match pair {
-            Some((v4, v6)) => (Some(Ok(v4)), Some(Ok(v6))),
-            None => (Some(dump_table(Table::Tcp4, q)), Some(dump_table(Table::Tcp6, q))),
-        };
-        tables
-            .iter()
-            .map(|t| match t {
-                Table::Tcp4 => v4.take().unwrap_or_else(|| Ok(Vec::new())),
-                Table::Tcp6 => v6.take().unwrap_or_else(|| Ok(Vec::new())),
-                _ => rest.next().unwrap_or_else(|| Ok(Vec::new())),
-            })
-            .collect()
-    }
-}
-
-/// Dump each table, in parallel when there are several, in `tables` order.
-fn collect_each(q: &Query, tables: &[Table]) -> Vec<Result<Vec<Socket>, CollectError>> {
-    match tables {
-        [] => Vec::new(),
-        [one] => vec![dump_table(*one, q)],
-        _ => {
-            std::thread::scope(|s| {
-                // The first table runs on this thread; the others on their own.
-                let handles: Vec<_> = tables[1..].iter().map(|&t| s.spawn(move || dump_table(t, q))).collect();
-                let mut out = vec![dump_table(tables[0], q)];
-                for (h, &t) in handles.into_iter().zip(&tables[1..]) {
-                    out.push(h.join().unwrap_or_else(|_| {
-                        Err(CollectError::Malformed { table: t, msg: "dump thread panicked".into() })
-                    }));
-                }
-                out
-            })
-        }
-    }
 }
 
 impl Collector for NetlinkCollector {
-    /// Table after table, in order, each streamed as the kernel sends it (the later ones dumped ahead).
+    /// Table after table, in order, each streamed as the kernel sends it (the later ones dumped ahead; both
+    /// TCP tables from one walk: see [`walk`]).
     fn stream(&mut self, q: &Query, sink: &mut Sink<'_>) -> Result<Snapshot, CollectError> {
-        let tables = q.tables();
-        let walk = super::ordered::TcpWalk::for_tables(&tables);
-        super::stream_in_order(&tables, sink, |t, sink| {
-            super::ordered::serve(walk.as_ref(), t, q, sink).unwrap_or_else(|| {
-                stream_table(t, q, sink).map(|more| super::Streamed { source: Source::Netlink, note: None, more })
-            })
-        })
-    }
-
-    fn collect(&mut self, q: &Query) -> Result<Snapshot, CollectError> {
-        let tables = q.tables();
-        let mut snap = Snapshot::default();
-        let mut parts = Vec::with_capacity(tables.len());
-        for (t, r) in tables.iter().zip(self.collect_tables(q, &tables)) {
-            parts.push(r?);
-            snap.sources.push((*t, Source::Netlink));
-        }
-        snap.sockets = super::concat_in_order(parts);
-        Ok(snap)
+        walk::stream_tables(q, sink, &|t, sink| stream_table(t, q, sink).map(|_| Streamed::netlink()))
     }
 }
 
@@ -137,36 +72,29 @@ fn is_unavailable(e: &io::Error) -> bool {
     )
 }
 
-/// Run one dump to completion. A kernel that rejects the filter program (EINVAL: too old, or a construct it
-/// does not know) gets the request again without it: callers filter in userspace anyway.
-pub fn dump_table(table: Table, q: &Query) -> Result<Vec<Socket>, CollectError> {
-    let mut out = Vec::new();
-    stream_table(table, q, &mut |mut batch| {
-        out.append(&mut batch);
-        true
-    })?;
-    Ok(out)
-}
-
 /// Sockets handed to a sink at a time.
 pub const BATCH: usize = 1024;
 
-/// [`dump_table`], handing the sockets to `sink` in batches of up to [`BATCH`] as the kernel sends them,
-/// without duplicates (by cookie). Returns `Ok(false)` when `sink` asked to stop.
+/// Run one dump to completion, handing the sockets to `sink` in batches of up to [`BATCH`] as the kernel
+/// sends them, without duplicates (by cookie). Returns `Ok(false)` when `sink` asked to stop. A kernel that
+/// rejects the filter program (EINVAL: too old, or a construct it does not know) gets the request again
+/// without it: callers filter in userspace anyway.
 pub fn stream_table(table: Table, q: &Query, sink: &mut Sink<'_>) -> Result<bool, CollectError> {
     let bc = if table.is_inet() { q.bytecode.as_deref() } else { None };
     let errno = |e: &CollectError| match e {
         CollectError::Netlink { error, .. } | CollectError::NetlinkUnavailable(error) => error.raw_os_error(),
         _ => None,
     };
-    let sent = std::cell::Cell::new(false);
+    let sent = std::sync::atomic::AtomicBool::new(false);
     let mut counting = |batch: Vec<Socket>| {
-        sent.set(true);
+        sent.store(true, std::sync::atomic::Ordering::Relaxed);
         sink(batch)
     };
     match dump_once(table, q, bc, &mut counting) {
         // The kernel refuses a program before it sends any socket: ask again without it.
-        Err(e) if bc.is_some() && !sent.get() && errno(&e) == Some(libc::EINVAL) => {
+        Err(e)
+            if bc.is_some() && !sent.load(std::sync::atomic::Ordering::Relaxed) && errno(&e) == Some(libc::EINVAL) =>
+        {
             dump_once(table, q, None, &mut counting)
         }
         Err(e) if bc.is_some() && errno(&e) == Some(libc::EPERM) => Err(CollectError::FilterNeedsPrivilege { table }),
@@ -204,31 +132,63 @@ fn dump_once_into(
     q: &Query,
     bytecode: Option<&[u8]>,
     sink: &mut Sink<'_>,
-    mut raw: Option<&mut Vec<u8>>,
+    raw: Option<&mut Vec<u8>>,
 ) -> Result<bool, CollectError> {
-    let sock = open_socket().map_err(|e| {
-        if is_unavailable(&e) { CollectError::NetlinkUnavailable(e) } else { CollectError::Netlink { table, error: e } }
-    })?;
-    let req = decode::dump_request(table, q, bytecode, 1);
-    sock.send(&req, 0).map_err(|e| {
-        if is_unavailable(&e) { CollectError::NetlinkUnavailable(e) } else { CollectError::Netlink { table, error: e } }
-    })?;
+    let sock = send_request(table, q, bytecode)?;
+    let mut d = Decoder {
+        table,
+        details: q.details,
+        first: q.dedupe.then(FirstByCookie::default),
+        batch: Vec::with_capacity(BATCH),
+        end: None,
+        raw,
+    };
+    let step = receive_all(&sock, table, q.receive_thread, &mut |buf| d.take(buf, sink))?;
+    if step == Step::Stop {
+        return Ok(false);
+    }
+    dump_status(table, d.end)?;
+    Ok(d.batch.is_empty() || sink(d.batch))
+}
 
-    let mut first = q.dedupe.then(FirstByCookie::default);
-    let mut batch: Vec<Socket> = Vec::with_capacity(BATCH);
-    let mut end: Option<i32> = None;
-    let mut stopped = false;
-    // One buffer of replies: decoded into the batch, which goes to the sink as soon as it is full (never
-    // grown: a batch past the allocator's large-block size would cost a map, its page faults and a copy).
-    let mut take = |buf: &[u8]| -> Result<Step, CollectError> {
-        if let Some(r) = raw.as_deref_mut() {
+/// Open a `sock_diag` socket and send the dump request of `table`.
+fn send_request(table: Table, q: &Query, bytecode: Option<&[u8]>) -> Result<NlSocket, CollectError> {
+    let failed = |e: io::Error| {
+        if is_unavailable(&e) { CollectError::NetlinkUnavailable(e) } else { CollectError::Netlink { table, error: e } }
+    };
+    let sock = open_socket().map_err(failed)?;
+    let req = request::dump_request(table, q, bytecode, 1);
+    sock.send(&req, 0).map_err(failed)?;
+    Ok(sock)
+}
+
+/// One dump's decoding: buffers of replies into batches of records, without the repeats.
+struct Decoder<'a> {
+    table: Table,
+    details: bool,
+    first: Option<FirstByCookie>,
+    /// Never grown past [`BATCH`]: a batch past the allocator's large-block size would cost a map, its page
+    /// faults and a copy.
+    batch: Vec<Socket>,
+    /// The code of the message that ended the dump.
+    end: Option<i32>,
+    /// `-D`: the replies as the kernel sent them.
+    raw: Option<&'a mut Vec<u8>>,
+}
+
+impl Decoder<'_> {
+    /// Decode one buffer of replies into the batch, which goes to `sink` as soon as it is full.
+    fn take(&mut self, buf: &[u8], sink: &mut Sink<'_>) -> Result<Step, CollectError> {
+        if let Some(r) = self.raw.as_deref_mut() {
             r.extend_from_slice(buf);
         }
-        decode::for_each_message(buf, table, q.details, |m| match m {
+        let Decoder { table, first, batch, end, .. } = self;
+        let mut stopped = false;
+        decode::for_each_message(buf, *table, self.details, |m| match m {
             Message::Socket(s) => {
                 if first.as_mut().is_none_or(|f| f.keep(&s)) {
                     batch.push(s);
-                    if batch.len() == BATCH && !sink(std::mem::replace(&mut batch, Vec::with_capacity(BATCH))) {
+                    if batch.len() == BATCH && !sink(std::mem::replace(batch, Vec::with_capacity(BATCH))) {
                         stopped = true;
                         return false;
                     }
@@ -237,11 +197,11 @@ fn dump_once_into(
             }
             Message::Skip | Message::Error(0) => true,
             Message::Done(code) | Message::Error(code) => {
-                end = Some(code);
+                *end = Some(code);
                 false
             }
         })
-        .map_err(|msg| CollectError::Malformed { table, msg })?;
+        .map_err(|msg| CollectError::Malformed { table: *table, msg })?;
         Ok(if stopped {
             Step::Stop
         } else if end.is_some() {
@@ -249,28 +209,19 @@ fn dump_once_into(
         } else {
             Step::More
         })
-    };
-    let step = if q.receive_thread {
-        // One thread only receives, so the kernel's walk never waits for the decoding: the replies go over
-        // as raw buffers, and the buffers come back to be filled again.
-        let (full_tx, full_rx) = std::sync::mpsc::sync_channel::<io::Result<Vec<u8>>>(BUFFERS_AHEAD);
-        let (empty_tx, empty_rx) = std::sync::mpsc::channel::<Vec<u8>>();
-        std::thread::scope(|s| {
-            s.spawn(move || receive(&sock, &full_tx, &empty_rx));
-            // Owned here, so that returning early closes the channel and the receiver is not left blocked.
-            let (full_rx, empty_tx) = (full_rx, empty_tx);
-            for buf in full_rx.iter() {
-                let buf = buf.map_err(|e| CollectError::Netlink { table, error: e })?;
-                let step = take(&buf)?;
-                // A closed return channel only means the receiver is done.
-                let _ = empty_tx.send(buf);
-                if step != Step::More {
-                    return Ok(step);
-                }
-            }
-            Ok(Step::More)
-        })?
-    } else {
+    }
+}
+
+/// Receive the replies and hand each buffer to `take` until it says the dump ended or stopped. With
+/// `on_thread`, one thread only receives, so the kernel's walk never waits for the decoding: the replies go
+/// over as raw buffers, and the buffers come back to be filled again.
+fn receive_all(
+    sock: &NlSocket,
+    table: Table,
+    on_thread: bool,
+    take: &mut dyn FnMut(&[u8]) -> Result<Step, CollectError>,
+) -> Result<Step, CollectError> {
+    if !on_thread {
         let mut buf: Vec<u8> = Vec::with_capacity(RECV_BUF);
         loop {
             buf.clear();
@@ -281,31 +232,46 @@ fn dump_once_into(
             }
             let step = take(&buf)?;
             if step != Step::More {
-                break step;
+                return Ok(step);
             }
         }
-    };
-    if step == Step::Stop {
-        return Ok(false);
     }
+    let (full_tx, full_rx) = std::sync::mpsc::sync_channel::<io::Result<Vec<u8>>>(BUFFERS_AHEAD);
+    let (empty_tx, empty_rx) = std::sync::mpsc::channel::<Vec<u8>>();
+    std::thread::scope(|s| {
+        s.spawn(move || receive(sock, &full_tx, &empty_rx));
+        // Owned here, so that returning early closes the channel and the receiver is not left blocked.
+        let (full_rx, empty_tx) = (full_rx, empty_tx);
+        for buf in full_rx.iter() {
+            let buf = buf.map_err(|e| CollectError::Netlink { table, error: e })?;
+            let step = take(&buf)?;
+            // A closed return channel only means the receiver is done.
+            let _ = empty_tx.send(buf);
+            if step != Step::More {
+                return Ok(step);
+            }
+        }
+        Ok(Step::More)
+    })
+}
+
+/// What the message that ended a dump (`end`: its code) says of it: done, or which error.
+fn dump_status(table: Table, end: Option<i32>) -> Result<(), CollectError> {
     let Some(end) = end else {
         return Err(CollectError::Malformed { table, msg: "the dump ended without NLMSG_DONE".into() });
     };
     match end {
-        0 => {}
-        code if -code == libc::ENOENT || -code == libc::EOPNOTSUPP => {
-            return Err(CollectError::Unsupported { table });
-        }
+        0 => Ok(()),
+        code if -code == libc::ENOENT || -code == libc::EOPNOTSUPP => Err(CollectError::Unsupported { table }),
         code => {
             let e = io::Error::from_raw_os_error(-code);
-            return Err(if is_unavailable(&e) {
+            Err(if is_unavailable(&e) {
                 CollectError::NetlinkUnavailable(e)
             } else {
                 CollectError::Netlink { table, error: e }
-            });
+            })
         }
     }
-    Ok(batch.is_empty() || sink(batch))
 }
 
 /// Receive a dump's replies until the one that ends it, handing each buffer over as it is filled (and

@@ -5,6 +5,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use super::FirstByCookie;
 use super::decode::{self, Message};
+use super::request;
 use crate::collect::{Query, Table};
 use crate::model::{Endpoint, Family, Proto, State, StateSet, TimerKind, UnixKind, UnixName};
 
@@ -64,7 +65,7 @@ fn decode_all(buf: &[u8], table: Table) -> Result<Vec<Message>, String> {
 
 #[test]
 fn request_layout() {
-    let r = decode::dump_request(
+    let r = request::dump_request(
         Table::Tcp6,
         &Query { states: StateSet::of(&[State::SYN_RECV]), ..Query::default() },
         None,
@@ -79,17 +80,17 @@ fn request_layout() {
     let states = u32::from_ne_bytes(r[20..24].try_into().unwrap());
     assert_eq!(states, (1 << 3) | (1 << 12), "SYN_RECV also asks for request sockets");
 
-    let u = decode::dump_request(Table::Unix, &Query::default(), Some(&[1, 2, 3, 4]), 1);
+    let u = request::dump_request(Table::Unix, &Query::default(), Some(&[1, 2, 3, 4]), 1);
     assert_eq!(u.len(), 16 + 24);
     assert_eq!(u[16], libc::AF_UNIX as u8);
     let show = u32::from_ne_bytes(u[28..32].try_into().unwrap());
     assert_eq!(show, 0x1 | 0x4 | 0x10 | 0x40, "name, peer, rqlen, uid");
-    let udp = decode::dump_request(Table::Udp4, &Query::default(), None, 1);
+    let udp = request::dump_request(Table::Udp4, &Query::default(), None, 1);
     assert_eq!((udp[16], udp[17]), (libc::AF_INET as u8, libc::IPPROTO_UDP as u8));
     assert_eq!(u.len(), 16 + 24, "UNIX dumps never carry a program");
-    let f = decode::dump_request(Table::Tcp4, &Query::default(), Some(&[1, 4, 8, 0]), 1);
+    let f = request::dump_request(Table::Tcp4, &Query::default(), Some(&[1, 4, 8, 0]), 1);
     assert_eq!(f.len(), 16 + 56 + 8);
-    let i = decode::dump_request(Table::Tcp4, &Query { info: true, memory: true, ..Query::default() }, None, 1);
+    let i = request::dump_request(Table::Tcp4, &Query { info: true, memory: true, ..Query::default() }, None, 1);
     assert_eq!(i[18], 0x2 | 0x4 | 0x8 | 0x40, "INFO, VEGASINFO (brings BBR and DCTCP), CONG and SKMEMINFO");
     assert_eq!(u32::from_ne_bytes(f[0..4].try_into().unwrap()), 80, "the length covers the attribute");
     assert_eq!(&f[72..80], &[8, 0, 1, 0, 1, 4, 8, 0], "nlattr len 8, type INET_DIAG_REQ_BYTECODE, program");
@@ -310,12 +311,12 @@ fn decodes_netlink_messages() {
 #[test]
 fn mptcp_requests_carry_the_protocol_attribute() {
     let q = Query { mptcp: true, ..Query::default() };
-    let r = decode::dump_request(Table::Mptcp4, &q, None, 1);
+    let r = request::dump_request(Table::Mptcp4, &q, None, 1);
     assert_eq!(r.len(), 16 + 56 + 8);
     assert_eq!(r[17], 6, "262 & 0xff in the header, as ss sends it");
     assert_eq!(&r[72..76], &[8, 0, 3, 0], "INET_DIAG_REQ_PROTOCOL");
     assert_eq!(u32::from_ne_bytes(r[76..80].try_into().unwrap()), 262);
-    let p = decode::dump_request(Table::Packet, &q, None, 1);
+    let p = request::dump_request(Table::Packet, &q, None, 1);
     assert_eq!((p.len(), p[16]), (16 + 20, 17));
 }
 
@@ -325,7 +326,7 @@ fn family_requests_have_their_structs_sizes() {
     // 24-byte vsock_diag_req with EINVAL, which failed the whole listing.
     let q = Query::default();
     for (table, family, body) in [(Table::Vsock, 40, 24), (Table::Tipc, 30, 20), (Table::Netlink, 16, 20)] {
-        let r = decode::dump_request(table, &q, None, 1);
+        let r = request::dump_request(table, &q, None, 1);
         assert_eq!((r.len(), r[16]), (16 + body, family), "{table:?}");
         assert_eq!(u32::from_ne_bytes(r[0..4].try_into().unwrap()) as usize, r.len(), "{table:?}: nlmsg_len");
     }

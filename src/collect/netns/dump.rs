@@ -1,21 +1,20 @@
 //! Dumping many network namespaces at once. Each foreign namespace is dumped on a fresh thread that enters
 //! it with `setns(CLONE_NEWNET)` (which moves only the calling thread), opens its own `sock_diag` sockets
 //! there and ends: no thread ever returns to the caller's namespace, and the main thread never leaves it. A
-//! few workers run at a time; each labels its sockets with the namespace's index in the snapshot's table.
+//! few run at a time, handed over in order ([`for_each_in_order`]); each labels its sockets with the
+//! namespace's index in the snapshot's table.
 
 use std::fs::File;
 use std::io;
 use std::os::fd::AsFd;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{SyncSender, sync_channel};
-use std::sync::{Condvar, Mutex, PoisonError};
 
 use super::Found;
 use crate::collect::procfs::sockstat::{self, SockStat};
-use crate::collect::{self, CollectError, Query, Snapshot, SourceChoice};
+use crate::collect::{self, CollectError, Query, Sink, Snapshot, SourceChoice, in_order};
 use crate::model::Socket;
-use crate::model::netns::{Namespaces, NetnsId};
+use crate::model::netns::NetnsId;
 
 /// Namespaces dumped at the same time (each dump runs its tables in parallel too).
 pub const DEFAULT_WORKERS: usize = 4;
@@ -95,41 +94,6 @@ impl Multi {
     }
 }
 
-/// Dump every namespace in `found` (discovery order) with at most `workers` at a time. `own` is the caller's
-/// namespace inode: it is dumped without entering anything. `proc_root` serves the `/proc` fallback.
-pub fn collect_all(
-    found: &[Found],
-    own: u64,
-    source: SourceChoice,
-    proc_root: &Path,
-    q: &Query,
-    workers: usize,
-) -> Multi {
-    let mut multi = Multi::default();
-    let mut sockets = Vec::new();
-    let mut mark = 0;
-    for_each_in_order(found, own, source, proc_root, q, workers, &mut |id, part| {
-        match part {
-            Part::Sockets(mut batch) => sockets.append(&mut batch),
-            Part::Done(Ok(snap)) => {
-                multi.snapshot.sources.extend(snap.sources);
-                multi.snapshot.notes.extend(snap.notes);
-                mark = sockets.len();
-            }
-            // A namespace that failed part way is left out whole.
-            Part::Done(Err(e)) => {
-                sockets.truncate(mark);
-                multi.skipped.push((id, e));
-            }
-        }
-        true
-    });
-    multi.tidy();
-    multi.snapshot.sockets = sockets;
-    multi.snapshot.namespaces = Namespaces(found.iter().map(|f| f.ns.clone()).collect());
-    multi
-}
-
 /// What [`for_each_in_order`] hands over for a namespace: its sockets, batch after batch as the dump gives
 /// them (each labelled with the namespace's index), then how the dump ended.
 #[derive(Debug)]
@@ -145,18 +109,11 @@ const AHEAD_PER_WORKER: usize = 2;
 /// waits for its turn in the kernel (the dump is held), so memory stays bounded for namespaces of any size.
 const BATCHES_AHEAD: usize = 4;
 
-struct Progress {
-    /// The next namespace a worker takes.
-    next: usize,
-    /// Namespaces handed to the caller so far.
-    delivered: usize,
-    stop: bool,
-}
-
-/// Dump the namespaces of `found` with at most `workers` at a time and hand each one's [`Part`]s to `each` in
-/// discovery order, while the others are dumped. A namespace's sockets stream as its dump runs; the
-/// namespaces after it are dumped into small bounded queues (at most a few namespaces ahead), so a slow
-/// consumer or a huge namespace holds only a few batches. `each` returning false stops every dump.
+/// Dump the namespaces of `found` and hand each one's [`Part`]s to `each` in discovery order, while the
+/// others are dumped ([`collect::in_order`]: the first on this thread, the next ones by up to `workers`
+/// threads, a few namespaces ahead at most). A namespace's sockets stream as its dump runs; the namespaces
+/// after it are dumped into small bounded queues, so a slow consumer or a huge namespace holds only a few
+/// batches. `each` returning false stops every dump.
 pub fn for_each_in_order(
     found: &[Found],
     own: u64,
@@ -164,70 +121,28 @@ pub fn for_each_in_order(
     proc_root: &Path,
     q: &Query,
     workers: usize,
-    each: &mut dyn FnMut(NetnsId, Part) -> bool,
+    each: &mut (dyn FnMut(NetnsId, Part) -> bool + Send),
 ) {
     let workers = workers.clamp(1, found.len().max(1));
-    let ahead = workers * AHEAD_PER_WORKER;
-    let (senders, receivers): (Vec<_>, Vec<_>) = (0..found.len()).map(|_| sync_channel(BATCHES_AHEAD)).unzip();
-    let senders: Vec<Mutex<Option<SyncSender<Part>>>> = senders.into_iter().map(|s| Mutex::new(Some(s))).collect();
-    let progress = Mutex::new(Progress { next: 0, delivered: 0, stop: false });
-    let changed = Condvar::new();
-    let lock = || progress.lock().unwrap_or_else(PoisonError::into_inner);
-    std::thread::scope(|s| {
-        for _ in 0..workers {
-            s.spawn(|| {
-                loop {
-                    let i = {
-                        let mut p = lock();
-                        while !p.stop && p.next < found.len() && p.next >= p.delivered + ahead {
-                            p = changed.wait(p).unwrap_or_else(PoisonError::into_inner);
-                        }
-                        if p.stop || p.next >= found.len() {
-                            break;
-                        }
-                        p.next += 1;
-                        p.next - 1
-                    };
-                    let Some(tx) = senders[i].lock().unwrap_or_else(PoisonError::into_inner).take() else { continue };
-                    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                        dump_one(&found[i], own, source, proc_root, q, i as NetnsId, &tx)
-                    }))
-                    .unwrap_or_else(|_| Err(Skip::Enter(io::Error::other("the dump thread panicked"))));
-                    // A consumer that stopped has dropped the receiver: nothing more to do.
-                    let _ = tx.send(Part::Done(r));
-                }
-            });
-        }
-        for (i, rx) in receivers.into_iter().enumerate() {
-            let id = i as NetnsId;
-            let mut go = true;
-            let mut done = false;
-            for part in rx.iter() {
-                done = matches!(part, Part::Done(_));
-                go = each(id, part);
-                if !go || done {
-                    break;
-                }
-            }
-            if go && !done {
-                go = each(id, Part::Done(Err(Skip::Enter(io::Error::other("the dump thread ended early")))));
-            }
-            // Dropping the receiver here makes a dump still sending to it stop.
-            drop(rx);
-            let mut p = lock();
-            p.delivered = i + 1;
-            p.stop |= !go;
-            changed.notify_all();
-            if !go {
-                break;
-            }
-        }
-        // The receivers not reached are dropped with the iterator: their dumps stop at their next batch.
-    });
+    let ahead = in_order::Ahead { threads: workers, jobs: workers * AHEAD_PER_WORKER, items: BATCHES_AHEAD };
+    in_order::run(
+        found.len(),
+        ahead,
+        &|_| false,
+        &|i, emit| dump_one(&found[i], own, source, proc_root, q, i as NetnsId, emit),
+        &mut |i, part| {
+            let part = match part {
+                in_order::Part::Item(batch) => Part::Sockets(batch),
+                in_order::Part::Done(r) => Part::Done(r),
+                in_order::Part::Lost => Part::Done(Err(Skip::Enter(io::Error::other("the dump thread panicked")))),
+            };
+            each(i as NetnsId, part)
+        },
+    );
 }
 
-/// Dump one namespace (directly when it is ours, else on a fresh thread that enters it and ends), sending
-/// its sockets, labelled `id`, to `tx` as they come; the snapshot returned has the sources and notes.
+/// Dump one namespace (directly when it is ours, else on a fresh thread that enters it and ends), handing
+/// its sockets, labelled `id`, to `emit` as they come; the snapshot returned has the sources and notes.
 fn dump_one(
     f: &Found,
     own: u64,
@@ -235,15 +150,15 @@ fn dump_one(
     proc_root: &Path,
     q: &Query,
     id: NetnsId,
-    tx: &SyncSender<Part>,
+    emit: &mut Sink<'_>,
 ) -> Result<Snapshot, Skip> {
-    let send = move |mut batch: Vec<Socket>| {
+    let mut send = |mut batch: Vec<Socket>| {
         for s in &mut batch {
             s.netns = id;
         }
-        tx.send(Part::Sockets(batch)).is_ok()
+        emit(batch)
     };
-    match in_namespace(f, own, proc_root, |here| collect::open(source, here).stream(q, &mut { send })) {
+    match in_namespace(f, own, proc_root, |here| collect::open_here(source, here).stream(q, &mut send)) {
         Ok(r) => r.map_err(Skip::Collect),
         Err(Skip::NoPrivilege(e)) => match fallback_proc(f, source, proc_root, q) {
             Some(Ok(mut snap)) => {
@@ -317,7 +232,7 @@ fn fallback_proc(f: &Found, source: SourceChoice, proc_root: &Path, q: &Query) -
     }
     let pid = *f.pids.first()?;
     let root: PathBuf = proc_root.join(pid.to_string());
-    let mut snap = collect::open(SourceChoice::Proc, root).collect(q).ok()?;
+    let mut snap = collect::open_here(SourceChoice::Proc, root).collect(q).ok()?;
     snap.notes.push(format!(
         "no permission to enter network namespace {} (needs CAP_SYS_ADMIN): read /proc/{pid}/net instead",
         f.ns.label()

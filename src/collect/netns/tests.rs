@@ -1,3 +1,5 @@
+//! Discovery parsers, dumps of namespaces in order, and the stable ids of a live view.
+
 use super::*;
 
 #[test]
@@ -75,14 +77,22 @@ fn a_namespace_gone_before_its_dump_is_skipped_with_a_note() {
         pids: vec![],
     };
     let q = crate::collect::Query { unix: false, udp: false, ..Default::default() };
-    let m = dump::collect_all(&[me, gone, reused], own, crate::collect::SourceChoice::Auto, Path::new("/proc"), &q, 2);
+    let plan = Plan { found: vec![me, gone, reused], own, workers: 2, target: None, notes: Vec::new() };
+    let mut sockets = Vec::new();
+    let m = plan
+        .stream(crate::collect::SourceChoice::Auto, Path::new("/proc"), &q, &mut |mut batch| {
+            sockets.append(&mut batch);
+            true
+        })
+        .unwrap();
     assert_eq!(m.read(), 1);
     assert!(m.skipped.iter().all(|(_, s)| matches!(s, dump::Skip::Gone)), "{:?}", m.skipped);
     assert_eq!(m.skipped.iter().map(|(i, _)| *i).collect::<Vec<_>>(), vec![1, 2]);
     let notes = m.skip_notes();
     assert_eq!(notes.len(), 1, "{notes:?}");
     assert!(notes[0].contains("2 namespace(s) disappeared") && notes[0].contains("sockscope-netns-gone"), "{notes:?}");
-    assert!(m.snapshot.sockets.iter().all(|s| s.netns == 0));
+    assert!(m.snapshot.notes.contains(&notes[0]), "said with the snapshot: {:?}", m.snapshot.notes);
+    assert!(sockets.iter().all(|s| s.netns == 0));
     assert_eq!(m.snapshot.namespaces.len(), 3, "skipped namespaces stay in the table");
 }
 
@@ -118,4 +128,49 @@ fn namespaces_are_handed_over_in_order_and_a_refusing_consumer_stops_the_dumps()
         },
     );
     assert_eq!(seen, vec![0, 1, 2, 3, 4], "in discovery order, and nothing after the consumer said stop");
+}
+
+fn found(inode: u64) -> Found {
+    Found { ns: Namespace { inode, ..Namespace::default() }, paths: Vec::new(), pids: Vec::new() }
+}
+
+fn inodes(t: &crate::model::netns::Namespaces) -> Vec<u64> {
+    t.0.iter().map(|n| n.inode).collect()
+}
+
+/// Regression: a live view's namespace table kept every namespace ever seen (and the exporter looped over
+/// them all). Ids stay while a namespace lives; one gone for FORGET_AFTER is forgotten and its id reused.
+#[test]
+fn namespace_ids_stay_while_they_live_and_are_forgotten_once_gone() {
+    use std::time::{Duration, Instant};
+    let second = Duration::from_secs(1);
+    let t0 = Instant::now();
+    let mut ids = Ids::default();
+    assert_eq!(ids.update(&[found(10), found(11), found(12)], t0), [0, 1, 2]);
+    // 11 goes: the others keep their ids, and 11 its entry for a while (a view still shows its sockets).
+    assert_eq!(ids.update(&[found(12), found(10)], t0 + second), [2, 0]);
+    assert_eq!(inodes(ids.table()), [10, 11, 12]);
+    // A namespace new while 11 is remembered takes a new id.
+    assert_eq!(ids.update(&[found(10), found(12), found(13)], t0 + 2 * second), [0, 2, 3]);
+    assert_eq!(inodes(ids.table()), [10, 11, 12, 13]);
+    // FORGET_AFTER after it was first missed, 11 is forgotten: its id is vacant, then the next new one's.
+    let later = t0 + second + FORGET_AFTER;
+    assert_eq!(ids.update(&[found(10), found(12), found(13)], later), [0, 2, 3]);
+    assert_eq!(inodes(ids.table()), [10, 0, 12, 13]);
+    assert_eq!(ids.update(&[found(14), found(10), found(12), found(13)], later + second), [1, 0, 2, 3]);
+    assert_eq!(inodes(ids.table()), [10, 14, 12, 13]);
+    assert_eq!(ids.found().iter().map(|f| f.ns.inode).collect::<Vec<_>>(), [10, 14, 12, 13]);
+    // Namespaces that come and go: the table holds the ones alive and those gone within FORGET_AFTER.
+    let mut now = later + second;
+    for round in 0..100 {
+        now += FORGET_AFTER;
+        let got = ids.update(&[found(10), found(1000 + round)], now);
+        assert_eq!(got[0], 0, "10 keeps its id");
+        // From the third round on, the first ones are forgotten.
+        assert!(round < 2 || ids.table().len() <= 3, "round {round}: {:?}", inodes(ids.table()));
+    }
+    // Once only one is left, the table shrinks to it.
+    ids.update(&[found(10)], now + FORGET_AFTER);
+    ids.update(&[found(10)], now + 2 * FORGET_AFTER);
+    assert_eq!(inodes(ids.table()), [10]);
 }

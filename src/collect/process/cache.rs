@@ -183,17 +183,33 @@ impl ProcessCache {
         let (proc, pids) = open_and_list(proc_root)?;
         self.generation += 1;
         let age = self.last_full.map(|t| now.saturating_duration_since(t));
-        let mut full = age.is_none_or(|a| a >= self.max_age);
+        let full = age.is_none_or(|a| a >= self.max_age);
         self.stats = ScanStats { processes: pids.len(), full, ..ScanStats::default() };
+        let todo = self.sweep(&proc, pids, full);
+        // Sockets nobody is known to hold, and those of them never looked for.
+        let unknown: Vec<u64> = wanted.into_iter().filter(|&i| i != 0 && !self.map.contains(i)).collect();
+        let news: Vec<u64> = (unknown.iter().copied())
+            .filter(|i| !self.unattributed.contains(i) && !self.looked_for.contains(i))
+            .collect();
+        let (full, looked_everywhere, unknown) = self.find(&proc, &todo, unknown, &news, (age, full));
+        if full {
+            self.last_full = Some(now);
+        }
+        self.remember(full || looked_everywhere, unknown, news);
+        self.count();
+        Ok(&self.map)
+    }
 
-        // Incremental step (or the whole list when a full rescan is due). `todo` stays sorted by pid.
+    /// The incremental step (or the whole list when `full`): forget the processes gone, rescan the new ones
+    /// and those whose identity changed. Returns the ones rescanned, sorted by pid.
+    fn sweep(&mut self, proc: &Dir, pids: Vec<u32>, full: bool) -> Vec<(u32, Ident)> {
         let mut todo = Vec::new();
         for pid in pids {
             let Ok(ident) = proc.identity(&Name::num(pid)) else { continue };
             match self.procs.get_mut(&pid) {
                 Some(k) => {
                     k.seen = self.generation;
-                    if k.ident != ident && Self::same_process(&proc, pid, k.start) {
+                    if k.ident != ident && Self::same_process(proc, pid, k.start) {
                         k.ident = ident;
                     }
                     if k.ident != ident || full {
@@ -210,19 +226,27 @@ impl ProcessCache {
             k.seen == generation
         });
         self.stats.vanished += before - self.procs.len();
-        changed |= self.rescan(&proc, &todo, false);
+        changed |= self.rescan(proc, &todo, false);
         if changed {
             self.rebuild();
         }
+        todo
+    }
 
-        // Sockets nobody is known to hold.
-        let mut unknown: Vec<u64> = wanted.into_iter().filter(|&i| i != 0 && !self.map.contains(i)).collect();
-        let news: Vec<u64> = (unknown.iter().copied())
-            .filter(|i| !self.unattributed.contains(i) && !self.looked_for.contains(i))
-            .collect();
+    /// Look for the `unknown` inodes (`news`: never looked for) beyond what the sweep rescanned (`todo`):
+    /// a look within the budget, or a full rescan when one is allowed (`age` since the last, `full`: one ran
+    /// already). Returns whether a full rescan ran, whether every process was read, and what is still unknown.
+    fn find(
+        &mut self,
+        proc: &Dir,
+        todo: &[(u32, Ident)],
+        mut unknown: Vec<u64>,
+        news: &[u64],
+        (age, mut full): (Option<Duration>, bool),
+    ) -> (bool, bool, Vec<u64>) {
         let mut looked_everywhere = false;
         if !full && !news.is_empty() && self.look_budget > 0 {
-            let (changed, everyone) = self.look_for(&proc, &todo, &news);
+            let (changed, everyone) = self.look_for(proc, todo, news);
             if changed {
                 self.rebuild();
             }
@@ -244,22 +268,29 @@ impl ProcessCache {
                 .map(|(&pid, k)| (pid, k.ident))
                 .collect();
             rest.sort_unstable_by_key(|t| t.0);
-            self.rescan(&proc, &rest, false);
+            self.rescan(proc, &rest, false);
             self.rebuild();
         }
-        if full {
-            self.last_full = Some(now);
-        }
-        if full || looked_everywhere {
+        (full, looked_everywhere, unknown)
+    }
+
+    /// What the refresh leaves known about sockets without a holder: after every process was read (`all`),
+    /// the ones still unknown have none; else the ones a look did not find are not looked for again until a
+    /// full rescan.
+    fn remember(&mut self, all: bool, unknown: Vec<u64>, news: Vec<u64>) {
+        if all {
             self.unattributed = Arc::new(unknown.into_iter().filter(|&i| !self.map.contains(i)).collect());
             self.looked_for.clear();
         } else if !news.is_empty() || !self.looked_for.is_empty() {
-            // Remember what the look did not find (only what is still wanted: the set stays small).
+            // Only what is still wanted: the set stays small.
             let still: crate::hash::FastSet<u64> = unknown.into_iter().collect();
             self.looked_for.retain(|i| still.contains(i));
             self.looked_for.extend(news.into_iter().filter(|i| still.contains(i)));
         }
+    }
 
+    /// The stats of every currently known process (hidden, failed) and of the map.
+    fn count(&mut self) {
         let mut st = ScanStats::default();
         tally(&mut st, self.procs.values().map(|k| (k.status, false)));
         self.stats.hidden = st.hidden;
@@ -267,7 +298,6 @@ impl ProcessCache {
         self.stats.with_sockets = self.map.processes().len();
         self.stats.socket_fds = self.map.socket_fds();
         self.stats.complete = self.stats.hidden == 0 && self.stats.failed == 0;
-        Ok(&self.map)
     }
 
     /// Whether `pid` is still the process that started at `start` (its `/proc/PID/stat` says so).

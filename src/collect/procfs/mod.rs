@@ -111,16 +111,6 @@ fn dedupe(socks: &mut Vec<Socket>) {
 }
 
 impl Collector for ProcCollector {
-    fn collect(&mut self, q: &Query) -> Result<Snapshot, CollectError> {
-        let mut parts = Vec::new();
-        let mut snap = self.stream(q, &mut |part| {
-            parts.push(part);
-            true
-        })?;
-        snap.sockets = super::concat_in_order(parts);
-        Ok(snap)
-    }
-
     /// Table after table; each file is read whole, then handed on.
     fn stream(&mut self, q: &Query, sink: &mut Sink<'_>) -> Result<Snapshot, CollectError> {
         let mut snap = Snapshot::default();

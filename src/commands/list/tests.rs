@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::*;
-use crate::collect::{CollectError, Query, SourceChoice};
+use crate::collect::{CollectError, Query, Snapshot, SourceChoice};
 use crate::filter::Expr;
 use crate::model::{Proto, State};
 use crate::output::table::TableOptions;
@@ -48,10 +48,6 @@ struct Checking {
 }
 
 impl Collector for Checking {
-    fn collect(&mut self, _q: &Query) -> Result<Snapshot, CollectError> {
-        unreachable!("a listing streams")
-    }
-
     fn stream(&mut self, _q: &Query, sink: &mut collect::Sink<'_>) -> Result<Snapshot, CollectError> {
         for b in 0..self.batches {
             // The writer may lag by the channel, the batch it holds and the one being sent, plus a table

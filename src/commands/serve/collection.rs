@@ -127,16 +127,18 @@ pub struct Collection {
     errors: u64,
     /// Notes already printed (a fallback to /proc is said once, not every interval).
     said: HashSet<String>,
+    /// Sockets in the last collection (the next one's table is sized from it).
+    last_count: usize,
 }
 
 impl Collection {
     pub fn new(settings: CollectionSettings) -> Collection {
-        let collector = collect::netns::open_live(
-            &settings.netns,
+        let collector = Box::new(collect::open(
             settings.source,
+            &settings.netns,
             &settings.proc_root,
             settings.state_roots.clone(),
-        );
+        ));
         Collection {
             settings,
             collector,
@@ -144,6 +146,7 @@ impl Collection {
             collections: 0,
             errors: 0,
             said: HashSet::new(),
+            last_count: 0,
         }
     }
 
@@ -208,7 +211,10 @@ impl Collection {
     /// Collect, filter and count; `every_socket`: look up who holds every socket (an API filter names
     /// processes).
     fn gather(&mut self, every_socket: bool) -> anyhow::Result<(Vec<Socket>, Vec<Group>, Parts)> {
-        let mut snap = self.collector.collect(&self.settings.query)?;
+        // Into a table the size of the last one (and a little more): no growth while it fills.
+        let table = Vec::with_capacity(self.last_count + self.last_count / 8);
+        let mut snap = collect::collect_into(&mut *self.collector, &self.settings.query, table)?;
+        self.last_count = snap.sockets.len();
         for note in snap.notes.drain(..) {
             if self.said.insert(note.clone()) {
                 crate::errln!("sockscope: note: {note}");

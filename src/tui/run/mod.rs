@@ -181,7 +181,7 @@ fn close_sockets(targets: &[crate::model::Socket], namespaces: &Namespaces, proc
 pub fn run(cfg: TopConfig) -> anyhow::Result<()> {
     // Tables of sockets come and go every refresh: give their memory back (see the function).
     crate::sys::return_large_blocks(crate::sys::LARGE_BLOCK);
-    let collector = collect::netns::open_live(&cfg.netns, cfg.source, &cfg.proc_root, cfg.state_roots.clone());
+    let collector = Box::new(collect::open(cfg.source, &cfg.netns, &cfg.proc_root, cfg.state_roots.clone()));
     let state_roots = cfg.state_roots.clone();
     let (cmd_tx, cmd_rx) = mpsc::channel();
     let (up_tx, up_rx) = mpsc::channel();

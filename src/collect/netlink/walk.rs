@@ -1,13 +1,14 @@
 //! One kernel walk for TCP over both families, in ss's order. IPv4 and IPv6 TCP sockets live in one kernel
 //! hash table, so a dump per family walks it twice (the IPv6 walk skips every IPv4 socket, ~0.2 µs each).
 //! `TCPDIAG_GETSOCK` walks it once for both; its IPv4 rows stream in the IPv4 table's turn and its IPv6 rows
-//! are held for the IPv6 table's turn, up to [`HELD_MAX`]. Past that (a host with many IPv6 sockets) they are
-//! dropped and the IPv6 table is dumped on its own, as if there had been no shared walk.
+//! are held, up to [`HELD_MAX`], for the IPv6 table's turn (a job of [`crate::collect::in_order`] that runs
+//! only then). Past that (a host with many IPv6 sockets) they are dropped and the IPv6 table is dumped on its
+//! own, as if there had been no shared walk.
 
-use std::sync::{Condvar, Mutex, PoisonError};
+use std::sync::{Mutex, PoisonError};
 
-use super::netlink;
-use super::{CollectError, Query, Sink, Source, Streamed, Table};
+use super::stream_table;
+use crate::collect::{CollectError, Query, Sink, Streamed, Table};
 use crate::model::{Family, Socket};
 
 /// IPv6 sockets held from the shared walk, at most (a few MiB); beyond, IPv6 is dumped on its own.
@@ -16,11 +17,10 @@ pub(crate) const HELD_MAX: usize = 32 * 1024;
 /// What the shared walk leaves for the IPv6 table's turn.
 #[derive(Debug)]
 enum Verdict {
-    Pending,
-    /// The IPv6 sockets the walk saw, in the kernel's order.
-    Held(Vec<Socket>),
     /// No shared walk (it could not start) or too many IPv6 sockets: dump IPv6 on its own.
     Alone,
+    /// The IPv6 sockets the walk saw, in the kernel's order, in the batches they came in.
+    Held(Vec<Vec<Socket>>),
     /// The walk failed or the consumer stopped: IPv6 has nothing to add.
     Stopped,
 }
@@ -29,37 +29,40 @@ enum Verdict {
 #[derive(Debug)]
 pub(crate) struct TcpWalk {
     verdict: Mutex<Verdict>,
-    ready: Condvar,
     held_max: usize,
 }
 
 impl TcpWalk {
-    /// A shared walk for `tables`, when it has both TCP tables.
+    /// A shared walk for `tables`, when it has both TCP tables (IPv4 first).
     pub fn for_tables(tables: &[Table]) -> Option<TcpWalk> {
-        (tables.contains(&Table::Tcp4) && tables.contains(&Table::Tcp6)).then(|| TcpWalk {
-            verdict: Mutex::new(Verdict::Pending),
-            ready: Condvar::new(),
-            held_max: HELD_MAX,
-        })
+        let at = |t| tables.iter().position(|x| *x == t);
+        matches!((at(Table::Tcp4), at(Table::Tcp6)), (Some(v4), Some(v6)) if v4 < v6)
+            .then(|| TcpWalk { verdict: Mutex::new(Verdict::Alone), held_max: HELD_MAX })
+    }
+
+    /// Does `table` wait for its turn (the IPv6 table reads what the walk held)?
+    pub fn at_turn(walk: Option<&TcpWalk>, table: Table) -> bool {
+        walk.is_some() && table == Table::Tcp6
     }
 
     fn decide(&self, v: Verdict) {
         *self.verdict.lock().unwrap_or_else(PoisonError::into_inner) = v;
-        self.ready.notify_all();
     }
 
     /// The IPv4 table's turn: walk both families over netlink, IPv4 rows to `sink`, IPv6 rows held. `None`
     /// when the walk could not start (the caller serves IPv4 as usual; IPv6 will be dumped on its own).
     pub fn ipv4(&self, q: &Query, sink: &mut Sink<'_>) -> Option<Result<Streamed, CollectError>> {
-        let _unwind = DecideOnUnwind(self);
-        let mut held: Vec<Socket> = Vec::new();
+        let mut held: Vec<Vec<Socket>> = Vec::new();
+        let mut count = 0;
         let mut alone = false;
         let mut sent = false;
-        let result = netlink::stream_table(Table::TcpAll, q, &mut |mut batch| {
+        let result = stream_table(Table::TcpAll, q, &mut |mut batch| {
             sent = true;
             if !alone && batch.iter().any(|s| s.family == Family::Inet6) {
-                held.extend(batch.extract_if(.., |s| s.family == Family::Inet6));
-                if held.len() > self.held_max {
+                let v6: Vec<Socket> = batch.extract_if(.., |s| s.family == Family::Inet6).collect();
+                count += v6.len();
+                held.push(v6);
+                if count > self.held_max {
                     alone = true;
                     held = Vec::new();
                 }
@@ -69,10 +72,7 @@ impl TcpWalk {
             batch.is_empty() || sink(batch)
         });
         match result {
-            Err(_) if !sent => {
-                self.decide(Verdict::Alone);
-                None
-            }
+            Err(_) if !sent => None,
             Err(e) => {
                 self.decide(Verdict::Stopped);
                 Some(Err(e))
@@ -83,46 +83,28 @@ impl TcpWalk {
                     (true, true) => Verdict::Alone,
                     (true, false) => Verdict::Held(held),
                 });
-                Some(Ok(Streamed { source: Source::Netlink, note: None, more }))
+                Some(Ok(Streamed::netlink()))
             }
         }
     }
 
-    /// The IPv6 table's turn (on any thread): wait for the walk, then hand over what it held. `None` when
-    /// IPv6 must be dumped on its own.
+    /// The IPv6 table's turn (after the IPv4 table's): hand over what the walk held. `None` when IPv6 must
+    /// be dumped on its own.
     pub fn ipv6(&self, sink: &mut Sink<'_>) -> Option<Streamed> {
-        let mut v = self.verdict.lock().unwrap_or_else(PoisonError::into_inner);
-        while matches!(*v, Verdict::Pending) {
-            v = self.ready.wait(v).unwrap_or_else(PoisonError::into_inner);
-        }
-        let held = match std::mem::replace(&mut *v, Verdict::Stopped) {
+        let held = match std::mem::replace(
+            &mut *self.verdict.lock().unwrap_or_else(PoisonError::into_inner),
+            Verdict::Stopped,
+        ) {
             Verdict::Held(held) => held,
             Verdict::Alone => return None,
-            _ => return Some(Streamed { source: Source::Netlink, note: None, more: false }),
+            Verdict::Stopped => return Some(Streamed::netlink()),
         };
-        drop(v);
-        let mut more = true;
-        let mut rest = held.into_iter();
-        while more {
-            let batch: Vec<Socket> = rest.by_ref().take(netlink::BATCH).collect();
-            if batch.is_empty() {
+        for batch in held {
+            if !batch.is_empty() && !sink(batch) {
                 break;
             }
-            more = sink(batch);
         }
-        Some(Streamed { source: Source::Netlink, note: None, more })
-    }
-}
-
-/// Decides `Stopped` if the IPv4 side unwinds before deciding: the IPv6 side must never wait forever.
-struct DecideOnUnwind<'a>(&'a TcpWalk);
-
-impl Drop for DecideOnUnwind<'_> {
-    fn drop(&mut self) {
-        let pending = matches!(*self.0.verdict.lock().unwrap_or_else(PoisonError::into_inner), Verdict::Pending);
-        if pending {
-            self.0.decide(Verdict::Stopped);
-        }
+        Some(Streamed::netlink())
     }
 }
 
@@ -140,11 +122,19 @@ pub(crate) fn serve(
     }
 }
 
-/// [`netlink::NetlinkCollector::collect_tables`]'s TCP pair: one walk split by family, each in the kernel's
-/// order (the order a per-family walk gives). `None` when the walk failed: dump them one by one.
-pub(crate) fn collect_pair(q: &Query) -> Option<(Vec<Socket>, Vec<Socket>)> {
-    let all = netlink::dump_table(Table::TcpAll, q).ok()?;
-    Some(all.into_iter().partition(|s| s.family != Family::Inet6))
+/// Stream `q`'s tables through `sink` in order, both TCP tables from one walk; `other` serves every table
+/// the walk does not (and IPv6 when the walk could not hold it).
+pub(crate) fn stream_tables(
+    q: &Query,
+    sink: &mut Sink<'_>,
+    other: &(dyn Fn(Table, &mut Sink<'_>) -> Result<Streamed, CollectError> + Sync),
+) -> Result<crate::collect::Snapshot, CollectError> {
+    let tables = q.tables();
+    let walk = TcpWalk::for_tables(&tables);
+    let walk = walk.as_ref();
+    crate::collect::stream_tables(&tables, &|t| TcpWalk::at_turn(walk, t), sink, &|t, sink| {
+        serve(walk, t, q, sink).unwrap_or_else(|| other(t, sink))
+    })
 }
 
 #[cfg(test)]
@@ -187,15 +177,14 @@ mod tests {
         let tables = q.tables();
         let mut walk = TcpWalk::for_tables(&tables).expect("both TCP tables");
         walk.held_max = held_max;
+        let walk = Some(&walk);
         let mut rows = Vec::new();
         let mut sink = |batch: Vec<Socket>| {
             rows.extend(batch.iter().filter_map(|s| ours(s, ports)));
             true
         };
-        crate::collect::stream_in_order(&tables, &mut sink, |t, sink| {
-            serve(Some(&walk), t, q, sink).unwrap_or_else(|| {
-                netlink::stream_table(t, q, sink).map(|more| Streamed { source: Source::Netlink, note: None, more })
-            })
+        crate::collect::stream_tables(&tables, &|t| TcpWalk::at_turn(walk, t), &mut sink, &|t, sink| {
+            serve(walk, t, q, sink).unwrap_or_else(|| stream_table(t, q, sink).map(|_| Streamed::netlink()))
         })
         .unwrap();
         rows
@@ -213,7 +202,7 @@ mod tests {
                 per_family.extend(batch.iter().filter_map(|s| ours(s, &ports)));
                 true
             };
-            netlink::stream_table(t, &q, &mut sink).unwrap();
+            stream_table(t, &q, &mut sink).unwrap();
         }
         assert_eq!(per_family.len(), listeners.len() * 7, "the population is listed: {per_family:?}");
         let v6 = listeners.iter().filter(|l| l.local_addr().unwrap().is_ipv6()).count();
@@ -224,19 +213,17 @@ mod tests {
         }
         let snap = NetlinkCollector::new().collect(&q).unwrap();
         let collected: Vec<_> = snap.sockets.iter().filter_map(|s| ours(s, &ports)).collect();
-        assert_eq!(collected, per_family, "collect() splits the walk the same way");
+        assert_eq!(collected, per_family, "collect() streams the walk the same way");
     }
 
-    /// A consumer that stops during the IPv4 rows leaves nothing waiting: the IPv6 side returns at once.
+    /// A consumer that stops during the IPv4 rows gets nothing at the IPv6 table's turn either.
     #[test]
-    fn a_stopped_consumer_releases_the_ipv6_side() {
+    fn a_stopped_consumer_gets_nothing_at_the_ipv6_turn() {
         let (_l, _c, _ports) = population();
         let q = tcp_query();
         let tables = q.tables();
         let walk = TcpWalk::for_tables(&tables).unwrap();
-        let r = walk.ipv4(&q, &mut |_| false).unwrap().unwrap();
-        assert!(!r.more);
-        let r = walk.ipv6(&mut |_| panic!("nothing is handed over after a stop")).unwrap();
-        assert!(!r.more);
+        walk.ipv4(&q, &mut |_| false).unwrap().unwrap();
+        walk.ipv6(&mut |_| panic!("nothing is handed over after a stop")).unwrap();
     }
 }
