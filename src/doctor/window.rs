@@ -7,11 +7,11 @@ use std::net::IpAddr;
 use crate::collect::process::Attribution;
 use crate::collect::procfs::counters::Counters;
 use crate::collect::procfs::sockstat::SockStat;
+use crate::collect::sysctl::NetLimits;
 use crate::hash::FastMap;
 use crate::model::netns::NetnsId;
 use crate::model::owners::Owner;
 use crate::model::{Bracketed, Endpoint, Socket};
-use crate::collect::sysctl::NetLimits;
 use crate::ports::classes::HostPorts;
 
 pub use crate::collect::sysctl::ConntrackStats as Conntrack;

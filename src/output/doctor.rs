@@ -172,7 +172,12 @@ mod tests {
         let checks = vec![
             Check { kind: Kind::AcceptQueueOverflow, netns: 0, label: None, status: CheckStatus::Found(1) },
             Check { kind: Kind::CloseWaitLeak, netns: 0, label: None, status: CheckStatus::Passed },
-            Check { kind: Kind::ConntrackFull, netns: 0, label: None, status: CheckStatus::CannotRun("no module".into()) },
+            Check {
+                kind: Kind::ConntrackFull,
+                netns: 0,
+                label: None,
+                status: CheckStatus::CannotRun("no module".into()),
+            },
         ];
         Report { findings: vec![f], checks }
     }
