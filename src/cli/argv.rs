@@ -13,10 +13,12 @@ use clap::Command;
 pub fn permute(args: Vec<OsString>, cmd: &Command) -> Vec<OsString> {
     let Some((prog, rest)) = args.split_first() else { return args };
     let (sub, rest, cmd) = match rest.first().and_then(|a| a.to_str()) {
-        Some(name @ ("list" | "kill" | "watch" | "record" | "top" | "serve")) => match cmd.find_subcommand(name) {
-            Some(c) => (Some(rest[0].clone()), &rest[1..], c),
-            None => return args,
-        },
+        Some(name @ ("list" | "kill" | "watch" | "record" | "top" | "serve" | "doctor")) => {
+            match cmd.find_subcommand(name) {
+                Some(c) => (Some(rest[0].clone()), &rest[1..], c),
+                None => return args,
+            }
+        }
         Some(w) if cmd.get_subcommands().any(|c| c.get_name() == w) => return args,
         _ => (None, rest, cmd),
     };

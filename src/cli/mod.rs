@@ -4,6 +4,7 @@
 //! them and never reaches into UI state.
 
 pub mod audit;
+pub mod doctor;
 pub mod forwards;
 pub mod list;
 pub mod services;
@@ -124,6 +125,9 @@ pub enum Command {
     Services(services::ServicesArgs),
     /// Exposure audit of listening sockets; exit status 1 when something is flagged.
     Audit(audit::AuditArgs),
+    /// Diagnose the sockets: name what is wrong (full accept queues, leaks, stalls, drops) with the evidence;
+    /// exit status 1 when something is found.
+    Doctor(doctor::DoctorArgs),
     /// Port forwards and NAT flows seen by conntrack.
     Forwards(forwards::ForwardsArgs),
     /// Socket events as they happen: opens, TCP state changes, closes with lifetime and bytes (`ss -E`+).
@@ -150,6 +154,7 @@ impl Cli {
             Some(Command::Top(t)) => Invocation::Top(t.resolve()?),
             Some(Command::Services(a)) => Invocation::Services(a.resolve()?),
             Some(Command::Audit(a)) => Invocation::Audit(a.resolve()?),
+            Some(Command::Doctor(a)) => Invocation::Doctor(a.resolve()?),
             Some(Command::Forwards(a)) => Invocation::Forwards(a.resolve()),
             Some(Command::Watch(a)) => Invocation::Watch(a.resolve()?),
             Some(Command::Kill(a)) => {

@@ -245,6 +245,19 @@ impl Opened {
         }
     }
 
+    /// Run `work` in each namespace of the last collection's table (the caller's own alone without `-N`), with
+    /// the proc root to read there (`/proc/net` and `/proc/sys/net` show that namespace's): per namespace id,
+    /// what it gave, or why it could not be entered. A vacant id (a namespace gone) is left out.
+    pub fn in_each_namespace<T: Send>(
+        &mut self,
+        work: impl Fn(&Path) -> T + Sync,
+    ) -> Vec<(crate::model::netns::NetnsId, Result<T, netns::dump::Skip>)> {
+        match &mut self.inner {
+            Inner::Own { proc_root, .. } => vec![(0, Ok(work(proc_root)))],
+            Inner::Namespaces(m) => m.in_each_namespace(work),
+        }
+    }
+
     /// Run `work` in the one namespace read (see [`Opened::is_one`]): a netlink socket made there belongs to
     /// it, whichever thread reads it after (the watcher's destroy groups).
     pub fn in_the_namespace<T: Send>(&mut self, work: impl FnOnce() -> T + Send) -> Result<T, netns::dump::Skip> {

@@ -44,7 +44,7 @@ fn read(path: &Path) -> Option<String> {
     crate::collect::input::read_to_string_capped(path, 4096).ok()
 }
 
-/// Read the sysctls below `proc_root` (`/proc`).
+/// Read the sysctls below `proc_root` (`/proc`; `/proc/sys/net` shows the reading thread's namespace).
 pub fn read_limits(proc_root: &Path) -> NetLimits {
     let sys = proc_root.join("sys/net");
     let get = |rel: &str| read(&sys.join(rel));
@@ -74,12 +74,14 @@ pub fn parse_conntrack_stat(text: &str) -> Option<(u64, u64, u64)> {
     Some(sum)
 }
 
-/// The conntrack table of the reading thread's namespace; `None` without connection tracking.
-pub fn read_conntrack(proc_root: &Path) -> Option<ConntrackStats> {
+/// The conntrack table of the reading thread's namespace: its size from `proc_root/sys`, its statistics from
+/// `net_root/net` (`/proc/thread-self` in a namespace's worker, where `/proc/net` would be the process's);
+/// `None` without connection tracking.
+pub fn read_conntrack(proc_root: &Path, net_root: &Path) -> Option<ConntrackStats> {
     let nf = proc_root.join("sys/net/netfilter");
     let count = number(&read(&nf.join("nf_conntrack_count"))?)?;
     let max = number(&read(&nf.join("nf_conntrack_max"))?)?;
-    let stat = crate::collect::input::read_to_string_capped(&proc_root.join("net/stat/nf_conntrack"), 1 << 20).ok();
+    let stat = crate::collect::input::read_to_string_capped(&net_root.join("net/stat/nf_conntrack"), 1 << 20).ok();
     let (drop, early_drop, insert_failed) = stat.as_deref().and_then(parse_conntrack_stat).unwrap_or((0, 0, 0));
     Some(ConntrackStats { count, max, drop, early_drop, insert_failed })
 }
@@ -113,10 +115,10 @@ mod tests {
         put("sys/net/ipv4/tcp_mem", "1 2 3\n");
         let l = read_limits(&dir);
         assert_eq!((l.somaxconn, l.tcp_mem, l.max_orphans), (Some(64), Some([1, 2, 3]), None));
-        assert_eq!(read_conntrack(&dir), None, "no netfilter directory: no tracking");
+        assert_eq!(read_conntrack(&dir, &dir), None, "no netfilter directory: no tracking");
         put("sys/net/netfilter/nf_conntrack_count", "5\n");
         put("sys/net/netfilter/nf_conntrack_max", "100\n");
-        assert_eq!(read_conntrack(&dir).map(|c| (c.count, c.max)), Some((5, 100)));
+        assert_eq!(read_conntrack(&dir, &dir).map(|c| (c.count, c.max)), Some((5, 100)));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -5,6 +5,7 @@
 //! print.
 
 pub mod audit;
+pub mod doctor;
 pub mod forwards;
 pub mod history;
 pub mod kill;
@@ -35,6 +36,7 @@ pub enum Invocation {
     Top(tui::TopConfig),
     Services(services::ServicesConfig),
     Audit(audit::AuditConfig),
+    Doctor(doctor::DoctorConfig),
     Forwards(forwards::ForwardsConfig),
     /// `watch`, or `list -E`.
     Watch(watch::WatchConfig),
@@ -90,6 +92,7 @@ pub fn run(invocation: Invocation) -> Result<ExitCode, Failure> {
         }
         Invocation::Services(c) => services::run(&c),
         Invocation::Audit(c) => audit::run(&c),
+        Invocation::Doctor(c) => doctor::run(c),
         Invocation::Forwards(c) => forwards::run(&c),
         Invocation::Watch(c) => watch::run(c),
         Invocation::Kill(c, confirm) => kill::run(c, confirm),

@@ -44,7 +44,7 @@ fn finding_text(w: &mut dyn Write, f: &Finding) -> io::Result<()> {
     for s in &f.evidence.sockets {
         let values: Vec<String> = s.values.iter().map(|(k, v)| format!("{k}={v}")).collect();
         let who = s.process.as_deref().map(|p| format!(" ({p})")).unwrap_or_default();
-        let peer = if s.peer == "*:*" { String::new() } else { format!(" -> {}", s.peer) };
+        let peer = if s.peer.ends_with(":*") { String::new() } else { format!(" -> {}", s.peer) };
         evidence(w, format!("{} {} {}{peer} {}{who}", s.proto, s.state, s.local, values.join(" ")).replace("  ", " "))?;
     }
     if f.evidence.more > 0 {

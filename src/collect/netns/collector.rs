@@ -146,6 +146,24 @@ impl MultiCollector {
         self.plan()?.0.sockstat(&proc_root)
     }
 
+    /// Run `work` in each namespace of the last collection's table (see
+    /// [`crate::collect::Opened::in_each_namespace`]).
+    pub fn in_each_namespace<T: Send>(
+        &mut self,
+        work: impl Fn(&std::path::Path) -> T + Sync,
+    ) -> Vec<(NetnsId, Result<T, Skip>)> {
+        let (found, own) = self.found();
+        let proc_root = self.roots.proc_root.clone();
+        let mut out = Vec::new();
+        for (id, f) in found.iter().enumerate() {
+            if f.paths.is_empty() && f.pids.is_empty() {
+                continue;
+            }
+            out.push((id as NetnsId, dump::in_namespace(f, own, &proc_root, |here| work(&here))));
+        }
+        out
+    }
+
     /// Run `work` in the first namespace of the next collection (`-N`'s one).
     pub fn in_the_namespace<T: Send>(&mut self, work: impl FnOnce() -> T + Send) -> Result<T, Skip> {
         let proc_root: PathBuf = self.roots.proc_root.clone();
