@@ -134,15 +134,16 @@ pub fn connect_stall(cx: &Cx, th: &Thresholds) -> Result<Vec<Finding>, String> {
 }
 
 pub fn fin_wait_2_held(cx: &Cx, th: &Thresholds) -> Result<Vec<Finding>, String> {
-    let mut groups: BTreeMap<(Option<String>, u16), Vec<&Socket>> = BTreeMap::new();
+    // By holder and destination: the half-closer is usually the client, on ports of its own.
+    let mut groups: BTreeMap<(Option<String>, String), Vec<&Socket>> = BTreeMap::new();
     for s in tcp_in(cx, State::FIN_WAIT2) {
         // An orphaned FIN-WAIT-2 (no inode) times out by itself (tcp_fin_timeout); one a process holds does not.
         if s.inode != 0 && cx.before(s).is_some_and(|b| b.state == State::FIN_WAIT2) {
-            groups.entry((cx.process(s), s.local.port().unwrap_or(0))).or_default().push(s);
+            groups.entry((cx.process(s), end(&s.peer))).or_default().push(s);
         }
     }
     let mut out = Vec::new();
-    for ((process, port), socks) in groups {
+    for ((process, dest), socks) in groups {
         let n = socks.len();
         if (n as f64) < th.fin_wait_2_min {
             continue;
@@ -160,18 +161,19 @@ pub fn fin_wait_2_held(cx: &Cx, th: &Thresholds) -> Result<Vec<Finding>, String>
             None => "; the peer never closes its side".into(),
         };
         let summary = format!(
-            "{who} holds {n} half-closed connections on port {port} in FIN-WAIT-2 for {:.0} s or more{other}",
+            "{who} holds {n} half-closed connections to {dest} in FIN-WAIT-2 for {:.0} s or more{other}",
             cx.secs
         );
-        let mut f = Finding::new(Kind::FinWait2Held, Severity::Warning, format!("tcp *:{port} fin-wait-2"), summary);
-        f.port = Some(port);
+        let mut f = Finding::new(Kind::FinWait2Held, Severity::Warning, format!("-> {dest} fin-wait-2"), summary);
+        f.port = socks.first().and_then(|s| s.peer.port());
         f.process = process;
         f.evidence.sockets = socks.iter().take(3).map(|s| cx.evidence(s, &[])).collect();
         if let Some(p) = peer {
             f.evidence.sockets.push(cx.evidence(p, &[]));
         }
         f.evidence.more = n.saturating_sub(3);
-        f.threshold = format!("{} or more held FIN-WAIT-2 sockets of one process on one port", th.fin_wait_2_min);
+        f.threshold =
+            format!("{} or more held FIN-WAIT-2 sockets of one process to one destination", th.fin_wait_2_min);
         f.next_step = "the holder shut down its sending side and waits for the peer; close() the socket after a \
                        timeout, and fix the peer that never closes"
             .into();
