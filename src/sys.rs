@@ -265,6 +265,31 @@ pub fn in_terminal_foreground() -> bool {
     rustix::termios::tcgetpgrp(std::io::stdout()).map_or(true, |p| p == rustix::process::getpgrp())
 }
 
+/// What waiting for terminal input found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Input {
+    /// Input is waiting.
+    Ready,
+    /// Nothing came within the time.
+    Quiet,
+    /// The terminal on stdin hung up (its window closed, the ssh connection dropped): no input will come.
+    HungUp,
+}
+
+/// Wait up to `timeout` for input on stdin (a terminal). Full-screen loops wait here before asking the
+/// terminal library for events: its own wait spins without end on a terminal that hung up.
+pub fn wait_input(timeout: std::time::Duration) -> Input {
+    use rustix::event::{PollFd, PollFlags, Timespec};
+    let stdin = std::io::stdin();
+    let mut fds = [PollFd::new(&stdin, PollFlags::IN)];
+    let ts = Timespec { tv_sec: timeout.as_secs() as i64, tv_nsec: timeout.subsec_nanos() as i64 };
+    match rustix::event::poll(&mut fds, Some(&ts)) {
+        Ok(0) | Err(_) => Input::Quiet,
+        Ok(_) if fds[0].revents().intersects(PollFlags::HUP | PollFlags::ERR | PollFlags::NVAL) => Input::HungUp,
+        Ok(_) => Input::Ready,
+    }
+}
+
 /// Stop this process (`SIGSTOP`, as a job stops on ^Z); returns once it is continued (`SIGCONT`).
 pub fn stop_self() {
     let _ = rustix::process::kill_process(rustix::process::getpid(), rustix::process::Signal::STOP);

@@ -436,3 +436,34 @@ fn a_background_dashboard_leaves_the_terminal_alone_and_still_ends() {
     assert!(screen.contains("EXITED=124"), "timed out, ended by SIGTERM:\n{screen}");
     assert_eq!(terminal_modes(&name), RESTORED, "{screen}");
 }
+
+/// Regression: closing the terminal (the tmux session killed, an ssh connection dropped) left `top` and `replay`
+/// spinning at full CPU for ever: the terminal library's wait for input returns at once on a terminal that
+/// hung up, and never gives the loop back. Both now end.
+#[test]
+fn a_dashboard_whose_terminal_closes_ends() {
+    common::require(&["tmux"]);
+    let dir = common::TempDir::new("e2e-hangup");
+    let db = dir.join("rec.db");
+    write_recording(&db);
+    for (i, (command, drawn)) in screens(&db).into_iter().enumerate() {
+        let name = format!("sockscope-e2e-hup{i}-{}", std::process::id());
+        let session = start(&name, &format!("{command}; sleep 60"));
+        wait_for(&name, "the screen", Duration::from_secs(30), |s| s.contains(drawn));
+        let pid = child_named(pane_pid(&name), "sockscope");
+        drop(session);
+        let start = Instant::now();
+        while std::path::Path::new(&format!("/proc/{pid}")).exists() {
+            let state = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+            // A zombie has ended (its parent, the pane's shell, is gone too and init reaps it).
+            if state.rsplit_once(") ").is_some_and(|(_, t)| t.starts_with('Z')) {
+                break;
+            }
+            if start.elapsed() > Duration::from_secs(10) {
+                let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
+                panic!("{command} still runs 10 s after its terminal closed");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}

@@ -18,9 +18,11 @@ use crate::collect::{self, SourceChoice};
 use crate::filter::SystemLookup;
 use crate::model::netns::Namespaces;
 use crate::ports::classes::HostPorts;
+use crate::sys::Input;
 use crate::tui::model::collector::{COLLECTOR_STACK, CollectSettings, Protos, Refresh, collector_loop};
 use crate::tui::model::live::LiveTracker;
 use crate::tui::present::{self, Shown};
+use crate::tui::state::signals::Signal;
 use crate::tui::state::{Action, App};
 use crate::tui::update::{Effect, update};
 use crate::tui::view::view;
@@ -238,9 +240,20 @@ fn ui_loop(
         if awake.elapsed() > Duration::from_millis(1) {
             log.note("busy", awake);
         }
-        let ready = event::poll(Duration::from_millis(100))?;
+        // Events the terminal library holds already, else a wait on the terminal itself: the library's own
+        // wait spins without end once the terminal hangs up.
+        let waited = if event::poll(Duration::ZERO)? {
+            Input::Ready
+        } else {
+            crate::sys::wait_input(Duration::from_millis(100))
+        };
         awake = Instant::now();
-        if ready {
+        if waited == Input::HungUp {
+            // Ends as a hangup would (the terminal library's own wait would spin on it).
+            d.dispatch(Action::Signal(Signal::End(libc::SIGHUP)));
+            break;
+        }
+        if waited == Input::Ready && event::poll(Duration::ZERO)? {
             input_at = Some(awake);
             let first = event::read()?;
             apply_event(&mut d, first);

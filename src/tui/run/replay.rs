@@ -49,7 +49,18 @@ fn ui_loop(guard: &mut TerminalGuard, r: &mut Replay, rec: &Recording) -> anyhow
             guard.terminal.draw(|f| view(r, f))?;
             dirty = false;
         }
-        if event::poll(Duration::from_millis(100))? {
+        // Events the terminal library holds already, else a wait on the terminal itself (see tui::run).
+        let waited = if event::poll(Duration::ZERO)? {
+            crate::sys::Input::Ready
+        } else {
+            crate::sys::wait_input(Duration::from_millis(100))
+        };
+        if waited == crate::sys::Input::HungUp {
+            // Ends as a hangup would (the terminal library's own wait would spin on it).
+            r.signals.apply(crate::tui::state::signals::Signal::End(libc::SIGHUP));
+            return Ok(());
+        }
+        if waited == crate::sys::Input::Ready && event::poll(Duration::ZERO)? {
             match event::read()? {
                 Event::Key(k) if k.kind != KeyEventKind::Release => {
                     update(r, k);
