@@ -82,7 +82,16 @@ fn sample(c: &mut collect::Opened, cfg: &DoctorConfig, limits: bool) -> anyhow::
     let proc_root = cfg.proc_root.clone();
     let mut notes = snap.notes.clone();
     let mut sides = Vec::new();
-    for (id, r) in c.in_each_namespace(|here| read_side(&proc_root, here, limits)) {
+    // tcp_mem and tcp_max_orphans exist in the host's namespace only and hold for all: read them here.
+    let global = limits.then(|| sysctl::read_limits(&proc_root));
+    for (id, r) in c.in_each_namespace(|here| {
+        let mut side = read_side(&proc_root, here, limits);
+        if let (Some(l), Some(g)) = (side.limits.as_mut(), &global) {
+            l.tcp_mem = l.tcp_mem.or(g.tcp_mem);
+            l.max_orphans = l.max_orphans.or(g.max_orphans);
+        }
+        side
+    }) {
         match r {
             Ok(s) => sides.push((id, s)),
             Err(e) => {

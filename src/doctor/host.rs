@@ -93,7 +93,13 @@ fn orphan(s: &Socket) -> bool {
 
 pub fn orphan_pressure(cx: &Cx, th: &Thresholds) -> Result<Vec<Finding>, String> {
     let (Some(st), Some(max)) = (cx.w.now.sockstat, cx.w.limits.max_orphans) else {
-        return Err("sockstat or net.ipv4.tcp_max_orphans could not be read".into());
+        return Err(if cx.w.now.sockstat.is_none() {
+            "/proc/net/sockstat could not be read".into()
+        } else {
+            "net.ipv4.tcp_max_orphans is not visible here (the kernel keeps it in the host's network namespace; run \
+             from the host with -N or --all-netns)"
+                .into()
+        });
     };
     let aborted = cx.counter("TcpExt", "TCPAbortOnMemory");
     let rose = aborted.as_ref().map_or(0, delta);
@@ -130,7 +136,13 @@ pub fn orphan_pressure(cx: &Cx, th: &Thresholds) -> Result<Vec<Finding>, String>
 
 pub fn tcp_memory_pressure(cx: &Cx, _th: &Thresholds) -> Result<Vec<Finding>, String> {
     let (Some(st), Some([_, pressure, high])) = (cx.w.now.sockstat, cx.w.limits.tcp_mem) else {
-        return Err("sockstat or net.ipv4.tcp_mem could not be read".into());
+        return Err(if cx.w.now.sockstat.is_none() {
+            "/proc/net/sockstat could not be read".into()
+        } else {
+            "net.ipv4.tcp_mem is not visible here (the kernel keeps it in the host's network namespace; run from \
+             the host with -N or --all-netns)"
+                .into()
+        });
     };
     let pressures = cx.counter("TcpExt", "TCPMemoryPressures");
     let rose = pressures.as_ref().map_or(0, delta);
