@@ -31,8 +31,15 @@ fn finding<'a>(r: &'a Value, kind: &str, port: u16) -> &'a Value {
     })
 }
 
+/// A population script: `listen(port, backlog)` makes a listener on 127.0.0.1, then `body`, then READY.
 fn script(body: &str) -> String {
-    format!("import socket, sys, threading, time\n{body}\n{PY_READY}")
+    let prelude = "import socket, sys, threading, time\n\
+        def listen(port, backlog, rcvbuf=0):\n\
+        \x20   l = socket.socket(); l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n\
+        \x20   if rcvbuf: l.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)\n\
+        \x20   l.bind((\"127.0.0.1\", port)); l.listen(backlog)\n\
+        \x20   return l\n";
+    format!("{prelude}{body}\n{PY_READY}")
 }
 
 fn sysctl(ns: &Netns, setting: &str) {
@@ -51,8 +58,7 @@ fn a_listener_that_never_accepts_overflows_and_its_clients_stall() {
     let mut ns = Netns::create("doc-accept");
     ns.run_python(&script(
         r#"
-l = socket.socket(); l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-l.bind(("127.0.0.1", 5001)); l.listen(4)
+l = listen(5001, 4)
 clients = []
 for i in range(30):
     c = socket.socket(); c.setblocking(False)
@@ -77,8 +83,7 @@ fn a_server_that_never_closes_leaks_close_wait() {
     let mut ns = Netns::create("doc-cwait");
     ns.run_python(&script(
         r#"
-l = socket.socket(); l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-l.bind(("127.0.0.1", 5002)); l.listen(64)
+l = listen(5002, 64)
 kept = []
 for i in range(30):
     c = socket.create_connection(("127.0.0.1", 5002))
@@ -160,8 +165,7 @@ fn half_closed_connections_a_process_holds_are_fin_wait_2_held() {
     let mut ns = Netns::create("doc-fin2");
     ns.run_python(&script(
         r#"
-l = socket.socket(); l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-l.bind(("127.0.0.1", 5005)); l.listen(64)
+l = listen(5005, 64)
 kept = []
 for i in range(10):
     c = socket.create_connection(("127.0.0.1", 5005))
@@ -186,8 +190,7 @@ fn a_small_port_range_runs_out_towards_one_destination() {
     sysctl(&ns, "net.ipv4.ip_local_port_range=40000 40099");
     ns.run_python(&script(
         r#"
-l = socket.socket(); l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-l.bind(("127.0.0.1", 5006)); l.listen(128)
+l = listen(5006, 128)
 kept = []
 for i in range(70):
     c = socket.create_connection(("127.0.0.1", 5006))
@@ -208,8 +211,7 @@ fn a_backlog_cut_to_a_small_somaxconn_is_clamped() {
     sysctl(&ns, "net.core.somaxconn=8");
     ns.run_python(&script(
         r#"
-l = socket.socket(); l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-l.bind(("127.0.0.1", 5007)); l.listen(1024)
+l = listen(5007, 1024)
 clients = [socket.create_connection(("127.0.0.1", 5007)) for i in range(6)]"#,
     ));
     let (code, r) = doctor(&ns, &[]);
@@ -225,9 +227,7 @@ fn a_reader_that_never_reads_stalls_its_sender_on_a_zero_window() {
     let mut ns = Netns::create("doc-zwin");
     ns.run_python(&script(
         r#"
-l = socket.socket(); l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-l.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-l.bind(("127.0.0.1", 5008)); l.listen(8)
+l = listen(5008, 8, 4096)
 c = socket.create_connection(("127.0.0.1", 5008))
 a, _ = l.accept()
 c.setblocking(False)
@@ -255,8 +255,7 @@ fn a_full_time_wait_table_overflows() {
     sysctl(&ns, "net.ipv4.tcp_max_tw_buckets=4");
     ns.run_python(&script(
         r#"
-l = socket.socket(); l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-l.bind(("127.0.0.1", 5009)); l.listen(128)
+l = listen(5009, 128)
 def churn():
     end = time.time() + 60
     while time.time() < end:
@@ -280,8 +279,7 @@ fn a_healthy_namespace_gives_no_finding_and_every_check_ran_or_says_why() {
     let mut ns = Netns::create("doc-healthy");
     ns.run_python(&script(
         r#"
-l = socket.socket(); l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-l.bind(("127.0.0.1", 5010)); l.listen(128)
+l = listen(5010, 128)
 kept = []
 for i in range(50):
     c = socket.create_connection(("127.0.0.1", 5010))

@@ -87,8 +87,8 @@ fn sample(c: &mut collect::Opened, cfg: &DoctorConfig, limits: bool) -> anyhow::
     for (id, r) in c.in_each_namespace(|here| {
         let mut side = read_side(&proc_root, here, limits);
         if let (Some(l), Some(g)) = (side.limits.as_mut(), &global) {
-            l.tcp_mem = l.tcp_mem.or(g.tcp_mem);
-            l.max_orphans = l.max_orphans.or(g.max_orphans);
+            l.net.tcp_mem = l.net.tcp_mem.or(g.tcp_mem);
+            l.net.max_orphans = l.net.max_orphans.or(g.max_orphans);
         }
         side
     }) {

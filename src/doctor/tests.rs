@@ -6,6 +6,7 @@ use std::net::IpAddr;
 use super::*;
 use crate::collect::procfs::counters;
 use crate::collect::procfs::sockstat::SockStat;
+use crate::collect::sysctl::NetLimits;
 use crate::model::internals::{Extra, MemInfo};
 use crate::model::{Proto, Socket, State, Timer, TimerKind};
 use crate::ports::classes::HostPorts;
@@ -41,15 +42,15 @@ fn sample(at_ms: u64, sockets: Vec<Socket>) -> Sample {
 }
 
 fn limits() -> Limits {
-    Limits {
+    let net = NetLimits {
         somaxconn: Some(4096),
         max_syn_backlog: Some(4096),
         syncookies: Some(1),
         max_orphans: Some(65536),
         tcp_mem: Some([90000, 120000, 180000]),
         max_tw_buckets: Some(65536),
-        ports: Some(HostPorts::linux_default()),
-    }
+    };
+    Limits::of(net, Some(HostPorts::linux_default()))
 }
 
 fn run(before: &Sample, now: &Sample, limits: &Limits) -> Report {
@@ -126,7 +127,7 @@ fn connects_stuck_in_syn_sent_towards_a_full_local_listener_say_so() {
 #[test]
 fn a_backlog_at_somaxconn_that_fills_is_clamped() {
     let mut l = limits();
-    l.somaxconn = Some(64);
+    l.net.somaxconn = Some(64);
     let r = run(&sample(0, vec![listener(9000, 40, 64, 0, 1)]), &sample(1000, vec![listener(9000, 50, 64, 0, 1)]), &l);
     assert!(kinds(&r).contains(&Kind::BacklogClamped), "{:?}", r.findings);
     let r = run(&sample(0, vec![listener(9000, 1, 64, 0, 1)]), &sample(1000, vec![listener(9000, 2, 64, 0, 1)]), &l);

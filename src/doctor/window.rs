@@ -32,31 +32,23 @@ pub struct Sample {
     pub conntrack: Option<Conntrack>,
 }
 
-/// The namespace's sysctls the checks compare with (`None`: unreadable).
+/// What the checks compare with: the namespace's sysctls, and its ephemeral range and reserved ports.
 #[derive(Debug, Clone, Default)]
 pub struct Limits {
-    pub somaxconn: Option<u32>,
-    pub max_syn_backlog: Option<u32>,
-    pub syncookies: Option<u32>,
-    pub max_orphans: Option<u64>,
-    /// `net.ipv4.tcp_mem`: low, pressure, high (pages).
-    pub tcp_mem: Option<[u64; 3]>,
-    pub max_tw_buckets: Option<u64>,
-    /// The ephemeral range and reserved ports.
+    pub net: NetLimits,
     pub ports: Option<HostPorts>,
 }
 
 impl Limits {
     pub fn of(net: NetLimits, ports: Option<HostPorts>) -> Limits {
-        Limits {
-            somaxconn: net.somaxconn,
-            max_syn_backlog: net.max_syn_backlog,
-            syncookies: net.syncookies,
-            max_orphans: net.max_orphans,
-            tcp_mem: net.tcp_mem,
-            max_tw_buckets: net.max_tw_buckets,
-            ports,
-        }
+        Limits { net, ports }
+    }
+}
+
+impl std::ops::Deref for Limits {
+    type Target = NetLimits;
+    fn deref(&self) -> &NetLimits {
+        &self.net
     }
 }
 
