@@ -320,3 +320,80 @@ fn usage_errors_exit_2_and_name_the_bad_input() {
         assert!(err.contains(says), "{args:?}: {err}");
     }
 }
+
+#[test]
+#[ignore = "needs root: makes a network namespace"]
+fn orphaned_closes_and_tcp_memory_are_named_with_a_lowered_threshold() {
+    // tcp_max_orphans and tcp_mem are the host's (no namespace has its own): the thresholds are lowered so a
+    // few real orphans and a few queued megabytes cross them.
+    require_root();
+    let mut ns = Netns::create("doc-orphan");
+    ns.run_python(&script(
+        r#"
+l = listen(5011, 64, 4096)
+kept = []
+for i in range(8):
+    c = socket.create_connection(("127.0.0.1", 5011))
+    a, _ = l.accept()
+    kept.append(a)
+    c.setblocking(False)
+    try:
+        while True: c.send(b"z" * 65536)
+    except BlockingIOError: pass
+    c.close()
+time.sleep(0.5)"#,
+    ));
+    // From the host (-N): inside the namespace the host's sysctls are not visible, and the checks say so.
+    let out = common::run(&[
+        "doctor",
+        "-N",
+        &ns.name,
+        "--window",
+        "2s",
+        "--json",
+        "--set",
+        "orphan-pressure.fill=0.0000001",
+        "--set",
+        "tcp-memory-pressure.fill=0.0000001",
+    ]);
+    let r: Value = serde_json::from_slice(&out.stdout).expect("doctor's JSON");
+    let code = out.status.code().unwrap_or(-1);
+    assert_eq!(code, 1);
+    let o = found(&r, "orphan-pressure");
+    assert_eq!(o.len(), 1, "{r:#}");
+    assert!(o[0]["summary"].as_str().unwrap().contains("127.0.0.1 (8)"), "the peers holding them: {:#}", o[0]);
+    assert_eq!(found(&r, "tcp-memory-pressure").len(), 1, "{r:#}");
+    assert_eq!(o[0]["label"], ns.name.as_str(), "labelled with the namespace: {:#}", o[0]);
+    let (_, inside) = doctor(&ns, &[]);
+    let c = inside["checks"].as_array().unwrap().iter().find(|c| c["kind"] == "orphan-pressure").unwrap();
+    assert_eq!(c["status"], "cannot-run", "inside, it says why: {c:#}");
+}
+
+#[test]
+#[ignore = "needs root: makes a network namespace, nftables"]
+fn a_connection_tracking_table_past_its_threshold_is_full() {
+    require_root();
+    common::require(&["nft"]);
+    let mut ns = Netns::create("doc-ct");
+    // A rule that looks at the connection state makes the namespace track its connections.
+    for rule in [
+        "add table inet t",
+        "add chain inet t out { type filter hook output priority 0; }",
+        "add rule inet t out ct state new accept",
+    ] {
+        let mut args = vec!["ip", "netns", "exec", &ns.name, "nft"];
+        args.extend(rule.split(' '));
+        assert!(sh(&args), "nft {rule}");
+    }
+    ns.run_python(&script(
+        r#"
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+for i in range(50):
+    u.sendto(b"x", ("127.0.0.1", 9000 + i))"#,
+    ));
+    let (code, r) = doctor(&ns, &["--set", "conntrack-full.fill=0.00001"]);
+    assert_eq!(code, 1);
+    let f = found(&r, "conntrack-full");
+    assert_eq!(f.len(), 1, "{r:#}");
+    assert!(f[0]["summary"].as_str().unwrap().contains("entries"), "{:#}", f[0]);
+}

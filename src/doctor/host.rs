@@ -134,7 +134,7 @@ pub fn orphan_pressure(cx: &Cx, th: &Thresholds) -> Result<Vec<Finding>, String>
     Ok(vec![f])
 }
 
-pub fn tcp_memory_pressure(cx: &Cx, _th: &Thresholds) -> Result<Vec<Finding>, String> {
+pub fn tcp_memory_pressure(cx: &Cx, th: &Thresholds) -> Result<Vec<Finding>, String> {
     let (Some(st), Some([_, pressure, high])) = (cx.w.now.sockstat, cx.w.limits.tcp_mem) else {
         return Err(if cx.w.now.sockstat.is_none() {
             "/proc/net/sockstat could not be read".into()
@@ -147,24 +147,30 @@ pub fn tcp_memory_pressure(cx: &Cx, _th: &Thresholds) -> Result<Vec<Finding>, St
     let pressures = cx.counter("TcpExt", "TCPMemoryPressures");
     let rose = pressures.as_ref().map_or(0, delta);
     let pages = st.tcp_mem;
-    if pages < pressure && rose == 0 {
+    if (pages as f64) < th.tcp_mem_fill * pressure as f64 && rose == 0 {
         return Ok(Vec::new());
     }
     let sev = if pages >= high { Severity::Critical } else { Severity::Warning };
-    let summary = format!(
-        "TCP uses {pages} pages of memory, {} net.ipv4.tcp_mem's {} mark ({}): the kernel shrinks buffers{}",
-        if pages >= high { "over" } else { "past" },
-        if pages >= high { "high" } else { "pressure" },
-        if pages >= high { high } else { pressure },
-        if pages >= high { " and drops data" } else { "" }
-    );
+    let summary = if pages >= high {
+        format!("TCP uses {pages} pages of memory, over net.ipv4.tcp_mem's high mark ({high}): the kernel drops data")
+    } else if pages >= pressure || rose > 0 {
+        format!(
+            "TCP uses {pages} pages of memory, past net.ipv4.tcp_mem's pressure mark ({pressure}): the kernel \
+             shrinks buffers"
+        )
+    } else {
+        format!("TCP uses {pages} pages of memory, near net.ipv4.tcp_mem's pressure mark ({pressure})")
+    };
     let mut f = Finding::new(Kind::TcpMemoryPressure, sev, "tcp memory".into(), summary);
     f.evidence.counters.push(level("sockstat:mem", cx.w.before.sockstat.map(|s| s.tcp_mem), pages));
     f.evidence.counters.extend(pressures);
     f.evidence
         .facts
         .push(("net.ipv4.tcp_mem".into(), format!("{} {pressure} {high}", cx.w.limits.tcp_mem.map_or(0, |m| m[0]))));
-    f.threshold = "TCP memory at tcp_mem's pressure mark, or TCPMemoryPressures rising".into();
+    f.threshold = format!(
+        "TCP memory at {:.0}% of tcp_mem's pressure mark, or TCPMemoryPressures rising",
+        th.tcp_mem_fill * 100.0
+    );
     f.next_step =
         "find the sockets holding memory (sockscope -tm, large Recv-Q/Send-Q), or raise net.ipv4.tcp_mem".into();
     Ok(vec![f])

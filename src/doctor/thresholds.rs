@@ -43,6 +43,9 @@ pub struct Thresholds {
     pub time_wait_fill: f64,
     /// Orphaned sockets as a share of `tcp_max_orphans` (a warning; past 100% the kernel kills them).
     pub orphan_fill: f64,
+    /// TCP memory as a share of `tcp_mem`'s pressure mark (1: at the mark, where the kernel starts to shrink
+    /// buffers).
+    pub tcp_mem_fill: f64,
     /// conntrack entries as a share of `nf_conntrack_max`.
     pub conntrack_fill: f64,
     /// FIN-WAIT-2 sockets held by one process that stayed so over the window.
@@ -68,6 +71,7 @@ impl Default for Thresholds {
             ephemeral_pct: crate::ports::audit::AuditOptions::default().threshold_pct,
             time_wait_fill: 0.9,
             orphan_fill: 0.5,
+            tcp_mem_fill: 1.0,
             conntrack_fill: 0.9,
             fin_wait_2_min: 4.0,
         }
@@ -93,6 +97,7 @@ const NAMES: &[(&str, &str, Field)] = &[
     ("ephemeral-exhaustion", "percent", |t| &mut t.ephemeral_pct),
     ("time-wait-overflow", "fill", |t| &mut t.time_wait_fill),
     ("orphan-pressure", "fill", |t| &mut t.orphan_fill),
+    ("tcp-memory-pressure", "fill", |t| &mut t.tcp_mem_fill),
     ("conntrack-full", "fill", |t| &mut t.conntrack_fill),
     ("fin-wait-2-held", "min", |t| &mut t.fin_wait_2_min),
 ];
