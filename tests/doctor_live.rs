@@ -397,3 +397,74 @@ for i in range(50):
     assert_eq!(f.len(), 1, "{r:#}");
     assert!(f[0]["summary"].as_str().unwrap().contains("entries"), "{:#}", f[0]);
 }
+
+#[test]
+#[ignore = "needs root: makes a network namespace"]
+fn a_sender_faster_than_its_reader_builds_a_send_queue() {
+    require_root();
+    let mut ns = Netns::create("doc-sendq");
+    ns.run_python(&script(
+        r#"
+l = listen(5013, 8, 65536)
+c = socket.create_connection(("127.0.0.1", 5013))
+a, _ = l.accept()
+def write():
+    end = time.time() + 60
+    while time.time() < end:
+        c.sendall(b"w" * 65536)
+        time.sleep(0.1)
+def read():
+    end = time.time() + 60
+    while time.time() < end:
+        a.recv(4096)
+        time.sleep(0.06)
+threading.Thread(target=write, daemon=True).start()
+threading.Thread(target=read, daemon=True).start()
+time.sleep(1)"#,
+    ));
+    let (code, r) = doctor(&ns, &[]);
+    assert_eq!(code, 1);
+    let f = finding(&r, "send-queue-buildup", 5013);
+    names_python(f);
+    assert!(f["summary"].as_str().unwrap().contains("limited by"), "{f:#}");
+}
+
+#[test]
+#[ignore = "needs root: makes a network namespace, nftables"]
+fn a_lossy_path_to_one_peer_is_a_retransmit_hotspot() {
+    require_root();
+    common::require(&["nft"]);
+    let mut ns = Netns::create("doc-retr");
+    // One packet in ten towards port 5014 is dropped on its way in (a drop on the way out is a local
+    // congestion signal, not a loss: TCP sends again without counting a retransmission).
+    for rule in [
+        "add table inet t",
+        "add chain inet t in { type filter hook input priority 0; }",
+        "add rule inet t in tcp dport 5014 numgen random mod 100 < 10 drop",
+    ] {
+        let mut args = vec!["ip", "netns", "exec", &ns.name, "nft"];
+        args.extend(rule.split(' '));
+        assert!(sh(&args), "nft {rule}");
+    }
+    ns.run_python(&script(
+        r#"
+l = listen(5014, 8)
+c = socket.create_connection(("127.0.0.1", 5014))
+a, _ = l.accept()
+def write():
+    end = time.time() + 60
+    while time.time() < end:
+        c.sendall(b"r" * 1400)
+def read():
+    while True:
+        if not a.recv(65536): break
+threading.Thread(target=write, daemon=True).start()
+threading.Thread(target=read, daemon=True).start()
+time.sleep(1)"#,
+    ));
+    let (code, r) = doctor(&ns, &[]);
+    assert_eq!(code, 1);
+    let f = found(&r, "retransmit-hotspot");
+    assert_eq!(f.len(), 1, "{r:#}");
+    assert!(f[0]["subject"].as_str().unwrap().contains("127.0.0.1"), "{:#}", f[0]);
+}
