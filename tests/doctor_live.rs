@@ -468,3 +468,52 @@ time.sleep(1)"#,
     assert_eq!(f.len(), 1, "{r:#}");
     assert!(f[0]["subject"].as_str().unwrap().contains("127.0.0.1"), "{:#}", f[0]);
 }
+
+#[test]
+#[ignore = "needs root: makes a network namespace, raw sockets"]
+fn a_flood_of_syns_from_many_peers_fills_the_syn_queue() {
+    require_root();
+    let mut ns = Netns::create("doc-syn");
+    // The SYNs come from 10.99.0.0/16, routed to a neighbour nobody is: the SYN-ACKs vanish and every
+    // connection stays half open.
+    for cmd in [
+        "link add v0 type veth peer name v1",
+        "addr add 10.77.0.1/24 dev v0",
+        "link set v0 up",
+        "link set v1 up",
+        "neigh add 10.77.0.2 lladdr 02:00:00:00:77:02 dev v0 nud permanent",
+        "route add 10.99.0.0/16 via 10.77.0.2",
+    ] {
+        let mut args = vec!["ip", "-n", &ns.name];
+        args.extend(cmd.split(' '));
+        assert!(sh(&args), "{args:?}");
+    }
+    sysctl(&ns, "net.ipv4.conf.all.rp_filter=0");
+    sysctl(&ns, "net.ipv4.conf.lo.rp_filter=0");
+    ns.run_python(&script(
+        r#"
+import random, struct
+def csum(b):
+    if len(b) % 2: b += b"\0"
+    s = sum(struct.unpack("!%dH" % (len(b) // 2), b))
+    while s >> 16: s = (s & 0xffff) + (s >> 16)
+    return ~s & 0xffff
+l = socket.socket(); l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+l.bind(("0.0.0.0", 5015)); l.listen(64)
+r = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_TCP)
+r.setsockopt(socket.IPPROTO_IP, socket.IP_HDRINCL, 1)
+dst = socket.inet_aton("10.77.0.1")
+for i in range(200):
+    src = socket.inet_aton("10.99.%d.%d" % (i // 250, i % 250 + 1))
+    tcp = struct.pack("!HHIIBBHHH", 20000 + i, 5015, random.randrange(1 << 32), 0, 5 << 4, 0x02, 64240, 0, 0)
+    pseudo = src + dst + struct.pack("!BBH", 0, socket.IPPROTO_TCP, len(tcp))
+    tcp = tcp[:16] + struct.pack("!H", csum(pseudo + tcp)) + tcp[18:]
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp), i, 0, 64, socket.IPPROTO_TCP, 0, src, dst)
+    r.sendto(ip + tcp, ("10.77.0.1", 0))"#,
+    ));
+    let (code, r) = doctor(&ns, &[]);
+    assert_eq!(code, 1);
+    let f = finding(&r, "syn-queue-overflow", 5015);
+    assert!(f["summary"].as_str().unwrap().contains("a flood from"), "many peers: {f:#}");
+    names_python(f);
+}

@@ -45,7 +45,13 @@ fn finding_text(w: &mut dyn Write, f: &Finding) -> io::Result<()> {
         let values: Vec<String> = s.values.iter().map(|(k, v)| format!("{k}={v}")).collect();
         let who = s.process.as_deref().map(|p| format!(" ({p})")).unwrap_or_default();
         let peer = if s.peer.ends_with(":*") { String::new() } else { format!(" -> {}", s.peer) };
-        evidence(w, format!("{} {} {}{peer} {}{who}", s.proto, s.state, s.local, values.join(" ")).replace("  ", " "))?;
+        let mut line = format!("{} {} {}{peer}", s.proto, s.state, s.local);
+        for v in &values {
+            line.push(' ');
+            line.push_str(v);
+        }
+        line.push_str(&who);
+        evidence(w, line)?;
     }
     if f.evidence.more > 0 {
         evidence(w, format!("... and {} more sockets", f.evidence.more))?;
