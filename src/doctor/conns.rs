@@ -6,7 +6,7 @@ use std::net::IpAddr;
 
 use super::finding::{Finding, Kind, Severity};
 use super::thresholds::Thresholds;
-use super::window::{Cx, end, inet};
+use super::window::{Cx, inet};
 use crate::model::{Bracketed, Proto, Socket, State};
 
 fn tcp_in<'a>(cx: &Cx<'a>, state: State) -> impl Iterator<Item = &'a Socket> {
@@ -139,7 +139,7 @@ pub fn fin_wait_2_held(cx: &Cx, th: &Thresholds) -> Result<Vec<Finding>, String>
     for s in tcp_in(cx, State::FIN_WAIT2) {
         // An orphaned FIN-WAIT-2 (no inode) times out by itself (tcp_fin_timeout); one a process holds does not.
         if s.inode != 0 && cx.before(s).is_some_and(|b| b.state == State::FIN_WAIT2) {
-            groups.entry((cx.process(s), end(&s.peer))).or_default().push(s);
+            groups.entry((cx.process(s), s.peer.short_text())).or_default().push(s);
         }
     }
     let mut out = Vec::new();
@@ -156,7 +156,7 @@ pub fn fin_wait_2_held(cx: &Cx, th: &Thresholds) -> Result<Vec<Finding>, String>
         let other = match peer {
             Some(p) => format!(
                 "; the peer is {} on this host, in CLOSE-WAIT: it never closes",
-                cx.process(p).unwrap_or_else(|| end(&p.local))
+                cx.process(p).unwrap_or_else(|| p.local.short_text())
             ),
             None => "; the peer never closes its side".into(),
         };

@@ -7,7 +7,7 @@ use std::net::IpAddr;
 
 use super::finding::{Finding, Kind, Severity};
 use super::thresholds::Thresholds;
-use super::window::{Cx, end, inet, mem, tcp_info};
+use super::window::{Cx, inet, mem, tcp_info};
 use crate::model::{Bracketed, Proto, Socket, State, TimerKind};
 
 fn established<'a>(cx: &Cx<'a>) -> impl Iterator<Item = &'a Socket> {
@@ -37,7 +37,7 @@ pub fn zero_window_stall(cx: &Cx, th: &Thresholds) -> Result<Vec<Finding>, Strin
         any_detail |= s.extra.is_some();
         let Some(b) = cx.before(s) else { continue };
         if zero_window(s) && zero_window(b) {
-            senders.entry((cx.process(s), end(&s.peer))).or_default().push(s);
+            senders.entry((cx.process(s), s.peer.short_text())).or_default().push(s);
         } else if full_receiver(s, th.recv_fill) && full_receiver(b, th.recv_fill) {
             readers.entry((cx.process(s), s.local.port().unwrap_or(0))).or_default().push(s);
         }
@@ -132,7 +132,7 @@ pub fn send_queue_buildup(cx: &Cx, th: &Thresholds) -> Result<Vec<Finding>, Stri
         let Some(b) = cx.before(s) else { continue };
         let (now, was) = (s.send_q.unwrap_or(0), b.send_q.unwrap_or(0));
         if f64::from(now) >= th.send_q_min && now > was {
-            groups.entry((cx.process(s), end(&s.peer))).or_default().push((s, b));
+            groups.entry((cx.process(s), s.peer.short_text())).or_default().push((s, b));
         }
     }
     let mut out = Vec::new();

@@ -8,7 +8,7 @@ use std::net::IpAddr;
 
 use super::finding::{CounterDelta, Finding, Kind, Severity};
 use super::thresholds::Thresholds;
-use super::window::{Cx, delta, drops, end, inet};
+use super::window::{Cx, delta, drops, inet};
 use crate::model::{Bracketed, Proto, Socket, State};
 use crate::ports::classes;
 
@@ -190,10 +190,11 @@ pub fn udp_receive_drops(cx: &Cx, _th: &Thresholds) -> Result<Vec<Finding>, Stri
         let rcvbuf = super::window::mem(s).and_then(|m| m.rcvbuf).unwrap_or(0);
         let summary = format!(
             "udp {} dropped {d} datagrams in {:.0} s: {who} does not read fast enough for its {rcvbuf}-byte buffer",
-            end(&s.local),
+            s.local.short_text(),
             cx.secs
         );
-        let mut f = Finding::new(Kind::UdpReceiveDrops, Severity::Critical, format!("udp {}", end(&s.local)), summary);
+        let mut f =
+            Finding::new(Kind::UdpReceiveDrops, Severity::Critical, format!("udp {}", s.local.short_text()), summary);
         f.port = s.local.port();
         f.process = cx.process(s);
         f.evidence.sockets.push(cx.evidence(s, &[("drops", d), ("rcvbuf", rcvbuf.into())]));

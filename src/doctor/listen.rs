@@ -6,7 +6,7 @@ use std::net::IpAddr;
 
 use super::finding::{Finding, Kind, Severity};
 use super::thresholds::Thresholds;
-use super::window::{Cx, delta, drops, end, inet};
+use super::window::{Cx, delta, drops, inet};
 use crate::model::{Proto, Socket, State};
 
 /// A TCP listener and its numbers.
@@ -33,7 +33,7 @@ fn listeners<'a>(cx: &Cx<'a>) -> Vec<Listener<'a>> {
 }
 
 fn subject(s: &Socket) -> String {
-    format!("tcp {}", end(&s.local))
+    format!("tcp {}", s.local.short_text())
 }
 
 fn who(cx: &Cx, s: &Socket) -> String {

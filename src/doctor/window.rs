@@ -11,7 +11,7 @@ use crate::collect::sysctl::NetLimits;
 use crate::hash::FastMap;
 use crate::model::netns::NetnsId;
 use crate::model::owners::Owner;
-use crate::model::{Bracketed, Endpoint, Socket};
+use crate::model::{Endpoint, Socket};
 use crate::ports::classes::HostPorts;
 
 pub use crate::collect::sysctl::ConntrackStats as Conntrack;
@@ -116,8 +116,8 @@ impl<'a> Cx<'a> {
         SocketEvidence {
             proto: s.proto.to_string(),
             state: s.state.display_name(s.proto).to_string(),
-            local: end(&s.local),
-            peer: end(&s.peer),
+            local: s.local.short_text(),
+            peer: s.peer.short_text(),
             cookie: s.cookie,
             process: self.process(s),
             values: values.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
@@ -128,17 +128,6 @@ impl<'a> Cx<'a> {
 /// What a counter rose by (a counter that went down was reset: 0).
 pub fn delta(c: &CounterDelta) -> u64 {
     c.before.map_or(0, |b| c.now.saturating_sub(b))
-}
-
-/// `10.0.0.1:8080`, `[::1]:443`, `*:*`.
-pub fn end(e: &Endpoint) -> String {
-    match e {
-        Endpoint::Inet { ip, port } => {
-            let port = if *port == 0 { "*".to_string() } else { port.to_string() };
-            format!("{}:{port}", Bracketed(*ip))
-        }
-        _ => "*".into(),
-    }
 }
 
 /// The address and port of an IP endpoint.

@@ -317,6 +317,23 @@ pub enum Endpoint {
 }
 
 impl Endpoint {
+    /// The endpoint in a few characters, for screens and reports: `127.0.0.1:*`, `[::1]:443`,
+    /// `/run/app.sock 1234`, `* 1234` (a UNIX name escaped, as [`UnixName::display`] does).
+    pub fn short_text(&self) -> String {
+        match self {
+            Endpoint::Inet { ip, port } => {
+                let port = if *port == 0 { "*".to_string() } else { port.to_string() };
+                format!("{}:{port}", Bracketed(*ip))
+            }
+            Endpoint::Unix { name, inode } => match name {
+                Some(n) => format!("{} {inode}", n.display()),
+                None if *inode == 0 => "*".into(),
+                None => format!("* {inode}"),
+            },
+            _ => "*".into(),
+        }
+    }
+
     pub fn port(&self) -> Option<u16> {
         match self {
             Endpoint::Inet { port, .. } => Some(*port),

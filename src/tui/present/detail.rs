@@ -8,7 +8,6 @@ use super::text::fmt_age;
 use crate::model::text::escape;
 use crate::tui::model::live::Live;
 use crate::tui::present::tables::row_socket;
-use crate::tui::present::text::end_text;
 use crate::tui::state::{App, SockRow};
 
 /// Rows the socket charts keep below the fields however many the fields have (one row of three charts).
@@ -114,8 +113,8 @@ pub fn fields(app: &App, live: &Live, r: SockRow) -> Option<Vec<(String, String)
                 s.state.display_name(s.proto).into()
             },
         ),
-        ("local".into(), end_text(&s.local)),
-        ("peer".into(), end_text(&s.peer)),
+        ("local".into(), s.local.short_text()),
+        ("peer".into(), s.peer.short_text()),
         ("recv-q".into(), opt(queues.0)),
         ("send-q".into(), opt(queues.1)),
         ("uid".into(), opt(s.uid)),

@@ -19,7 +19,7 @@ pub struct LogLine {
 
 /// The events of group `key`, newest first, at most `max`.
 pub fn group_log(live: &Live, key: &GroupKey, max: usize) -> Vec<LogLine> {
-    let end = |e: &crate::model::Endpoint| crate::tui::present::text::end_text(e);
+    let end = |e: &crate::model::Endpoint| e.short_text();
     let mut out: Vec<LogLine> = Vec::new();
     if let Some(g) = live.groups.iter().find(|g| &g.key == key) {
         for &i in g.listeners.iter().chain(&g.members) {

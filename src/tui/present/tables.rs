@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use ratatui::layout::Rect;
 
-use super::text::{end_text, endpoint_label, fmt_age, sparkline};
+use super::text::{endpoint_label, fmt_age, sparkline};
 use super::{RowShown, SortChoice, TableShown, Tone};
 use crate::group::owners::{self, ellipsize};
 use crate::group::{Group, GroupKey};
@@ -250,14 +250,14 @@ pub static SOCK_COLUMNS: [Column<SockCol, SockRow>; 9] = [
     Column {
         col: SockCol::Local,
         spec: Spec::new("Local", 0, true, false),
-        text: |cx, r, max| row_socket(cx.live, r).map_or(String::new(), |s| ellipsize(&end_text(&s.0.local), max)),
+        text: |cx, r, max| row_socket(cx.live, r).map_or(String::new(), |s| ellipsize(&s.0.local.short_text(), max)),
         tone: plain,
         sort: Sort::Cmp(|cx, a, b| by_socket(cx, a, b, |x, y| cmp_end(&x.local, &y.local))),
     },
     Column {
         col: SockCol::Peer,
         spec: Spec::new("Peer", 0, true, false),
-        text: |cx, r, max| row_socket(cx.live, r).map_or(String::new(), |s| ellipsize(&end_text(&s.0.peer), max)),
+        text: |cx, r, max| row_socket(cx.live, r).map_or(String::new(), |s| ellipsize(&s.0.peer.short_text(), max)),
         tone: plain,
         sort: Sort::Cmp(|cx, a, b| by_socket(cx, a, b, |x, y| cmp_end(&x.peer, &y.peer))),
     },

@@ -3,7 +3,6 @@
 use std::time::Duration;
 
 use crate::group::GroupKey;
-use crate::model::Endpoint;
 use crate::model::text::escape;
 
 pub fn fmt_ms(d: Duration) -> String {
@@ -46,22 +45,5 @@ pub fn endpoint_label(k: &GroupKey, dual: bool) -> String {
     match k {
         GroupKey::Listen { ip, port, .. } if dual && ip.is_unspecified() => format!("*:{port}"),
         _ => escape(&k.to_string()).into_owned(),
-    }
-}
-
-/// An endpoint as the socket table writes it: `127.0.0.1:*`, `[::1]:443`, `/run/app.sock 1234`.
-pub fn end_text(e: &Endpoint) -> String {
-    match e {
-        Endpoint::Inet { ip, port } => {
-            let port = if *port == 0 { "*".to_string() } else { port.to_string() };
-            format!("{}:{port}", crate::output::Bracketed(*ip))
-        }
-        Endpoint::Unix { name, inode } => match name {
-            Some(n) => format!("{} {inode}", n.display()),
-            None if *inode == 0 => "*".into(),
-            None => format!("* {inode}"),
-        },
-        // The dashboard collects TCP, UDP and UNIX only.
-        _ => "*".into(),
     }
 }
