@@ -122,11 +122,14 @@ fn samples(m: Moment, keep: impl Fn(&Socket) -> bool) -> (Vec<(NetnsId, Sample, 
             (id, sample, s.limits)
         })
         .collect();
+    // Namespace id -> its place in `out`: one lookup per socket, whatever the number of namespaces.
+    let mut at: crate::hash::FastMap<NetnsId, usize> = out.iter().enumerate().map(|(k, e)| (e.0, k)).collect();
     for s in m.sockets.into_iter().filter(|s| keep(s)) {
-        match out.iter_mut().find(|(id, _, _)| *id == s.netns) {
-            Some(e) => e.1.sockets.push(s),
-            None => out.push((s.netns, Sample { at_ms: m.at_ms, sockets: vec![s], ..Sample::default() }, None)),
-        }
+        let k = *at.entry(s.netns).or_insert_with(|| {
+            out.push((s.netns, Sample { at_ms: m.at_ms, ..Sample::default() }, None));
+            out.len() - 1
+        });
+        out[k].1.sockets.push(s);
     }
     (out, m.namespaces)
 }
